@@ -1,0 +1,37 @@
+/* cfg: command-line flags and ROOST_* environment variables from one table.
+ *
+ * Each option has a long flag (--max-inflight), an environment variable
+ * (ROOST_MAX_INFLIGHT), a type, a default (already in the target variable),
+ * and a help line. Precedence: flag > environment > default. --help prints
+ * every option with its variable and default. Values are validated (numbers
+ * in range); a bad value is a clear error naming the flag or variable.
+ */
+#ifndef ROOST_BASE_CFG_H
+#define ROOST_BASE_CFG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef enum { CFG_STR, CFG_INT, CFG_BOOL } cfg_type_t;
+
+typedef struct cfg_opt {
+    const char *flag;   /* "max-inflight" (no dashes) */
+    const char *env;    /* "ROOST_MAX_INFLIGHT", or NULL */
+    cfg_type_t type;
+    void *target;       /* const char ** (CFG_STR), int64_t * (CFG_INT), bool * (CFG_BOOL) */
+    int64_t min, max;   /* CFG_INT range */
+    const char *help;
+} cfg_opt_t;
+
+/* Outcomes of cfg_parse besides errors. */
+enum { CFG_RUN = 0, CFG_EXIT_HELP = 1 };
+
+/* Parses environment then argv over the table (n options). Strings point
+ * into argv/environ (borrowed for the life of the process). On --help prints
+ * usage (`summary` first) to `out` and returns CFG_EXIT_HELP. On a bad flag
+ * or value prints one line to `err` and returns ROOST_ECONFIG. */
+int cfg_parse(const cfg_opt_t *opts, int n, int argc, char **argv, const char *summary,
+              FILE *out, FILE *err);
+
+#endif

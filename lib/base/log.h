@@ -1,0 +1,40 @@
+/* log: one line per event on stderr, key=value fields (STYLE.md 13).
+ *
+ *   2026-11-25T09:00:00.123Z level=info svc=broker event=listening port=1883
+ *
+ * The level is checked before the arguments are evaluated, formats are
+ * printf-checked, and a line is written with one write(2) so lines from
+ * threads do not interleave. Never log a password or a token.
+ *
+ * The level and service name are the one piece of process-wide state in
+ * lib/ (a logger handle threaded through every call would touch every
+ * signature); they are set once by main before any thread starts.
+ */
+#ifndef ROOST_BASE_LOG_H
+#define ROOST_BASE_LOG_H
+
+#include <stdbool.h>
+
+typedef enum { LOG_DEBUG = 0, LOG_INFO = 1, LOG_WARN = 2, LOG_ERROR = 3 } log_level_t;
+
+/* Sets the service name printed as svc= and the minimum level. */
+void log_setup(const char *service, log_level_t level);
+/* Parses "debug", "info", "warn", "error". 0 or ROOST_ECONFIG. */
+int log_parse_level(const char *s, log_level_t *out);
+bool log_enabled(log_level_t level);
+
+/* event is a short snake_case name; fmt adds " key=value ..." fields. */
+void log_write(log_level_t level, const char *event, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#define LOG_AT(lvl, event, ...)                                                                \
+    do {                                                                                       \
+        if (log_enabled(lvl))                                                                  \
+            log_write(lvl, event, __VA_ARGS__);                                                \
+    } while (0)
+#define log_debug(event, ...) LOG_AT(LOG_DEBUG, event, __VA_ARGS__)
+#define log_info(event, ...) LOG_AT(LOG_INFO, event, __VA_ARGS__)
+#define log_warn(event, ...) LOG_AT(LOG_WARN, event, __VA_ARGS__)
+#define log_error(event, ...) LOG_AT(LOG_ERROR, event, __VA_ARGS__)
+
+#endif
