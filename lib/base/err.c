@@ -29,6 +29,7 @@ const char *roost_strerror(int rc)
     case ROOST_ECONFLICT: return "conflict";
     case ROOST_EINVAL: return "invalid value";
     case ROOST_ESTORE: return "unexpected store reply";
+    case ROOST_ESCHEMA: return "store schema is newer than this build";
     default: break;
     }
     if (rc < 0 && rc > -4096)

@@ -41,6 +41,7 @@ enum roost_err {
     ROOST_ECONFLICT = ROOST_ERR_BASE - 42,         /* uniqueness or reference conflict */
     ROOST_EINVAL = ROOST_ERR_BASE - 43,            /* a value fails validation */
     ROOST_ESTORE = ROOST_ERR_BASE - 44,            /* unexpected reply from the store */
+    ROOST_ESCHEMA = ROOST_ERR_BASE - 45,           /* store schema newer than this build */
 
     ROOST_ERR_LAST = ROOST_ERR_BASE - 100
 };

@@ -1,0 +1,312 @@
+/* store: the Redis layout of Roost's access model (DESIGN.md "Access model",
+ * "Redis layout"). The only code in Roost that includes hiredis or knows a key
+ * name. Clients, groups (with their ordered ACL lists), group rules, the
+ * config version counter and the schema version live here.
+ *
+ * Threading and blocking: every function that takes a store_t does blocking
+ * network I/O (hiredis blocking context, connect and command timeouts) and
+ * may also run argon2id (client create/update with a password). A store_t is
+ * NOT thread-safe: use one handle per thread (authd: one per worker). Never
+ * call it from an event-loop callback.
+ *
+ * Connection: store_open connects. A call that fails on I/O (Redis down,
+ * timeout, connection reset) returns ROOST_EUNAVAILABLE and drops the
+ * connection; the next call reconnects first (and re-checks the schema). A
+ * write that timed out may or may not have committed. A read never reports
+ * success or "not found" unless Redis answered.
+ *
+ * Errors (lib/base/err.h): 0, -ENOMEM, ROOST_EINVAL (validation; see
+ * store_last_error for the field), ROOST_ENOTFOUND, ROOST_ECONFLICT
+ * (uniqueness or a reference; field and ids in store_last_error),
+ * ROOST_EUNAVAILABLE (no Redis), ROOST_ESCHEMA (stored schema newer than this
+ * build), ROOST_ESTORE (Redis answered something this layout did not expect,
+ * e.g. a script error). store never logs; callers log.
+ *
+ * Key layout, every key under the handle's prefix P (default "roost:"):
+ *   P schema                 string  schema version (STORE_SCHEMA_VERSION)
+ *   P version                string  config version, INCR'd by every write
+ *   P client:<id>            hash    id name auth_type username password_hash
+ *                                    created_at updated_at
+ *   P clients                zset    members "<13-digit created_at>:<id>", all
+ *                                    scores 0, walked with ZRANGEBYLEX
+ *   P idx:client:username    hash    username -> client id
+ *   P group:<id>             hash    id name description acl created_at
+ *                                    updated_at; acl is a JSON array string
+ *                                    [{"permission":"allow","action":"publish",
+ *                                      "topic":"a/%u/#"}, ...] in order
+ *   P groups                 zset    as clients
+ *   P idx:group:name         hash    group name -> group id
+ *   P group:<id>:rules       set     ids of rules that reference the group
+ *   P rule:<id>              hash    id match_by value groups created_at
+ *                                    updated_at; groups is the ids joined by ','
+ *   P rules                  zset    as clients
+ * Every multi-key write is one Lua script (EVALSHA): checks, writes and the
+ * version bump commit together or not at all. Keys are computed inside the
+ * scripts, so a single Redis (or Sentinel-managed primary) is required, not
+ * Redis Cluster. Times are milliseconds since the Unix epoch (client clock).
+ * Ids are 24 lowercase hex characters (12 random bytes from libsodium).
+ *
+ * Ownership: returned objects are caller-owned and freed with the matching
+ * store_*_free(&p), which accepts a NULL pointee and nulls the pointer.
+ */
+#ifndef ROOST_STORE_STORE_H
+#define ROOST_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_SCHEMA_VERSION 1
+#define STORE_ID_LEN 24
+#define STORE_DEFAULT_PREFIX "roost:"
+#define STORE_LIST_MAX 1000 /* largest page size accepted by the list calls */
+
+typedef struct store store_t;
+
+/* ---- handle ------------------------------------------------------------ */
+
+/* Password hashing cost for crypto_pwhash_str (argon2id). 0 in a field means
+ * the libsodium "interactive" default. Tests use crypto_pwhash_OPSLIMIT_MIN /
+ * crypto_pwhash_MEMLIMIT_MIN. */
+typedef struct store_cost {
+    unsigned long long opslimit;
+    size_t memlimit;
+} store_cost_t;
+
+/* Creates an unconnected handle. prefix NULL means STORE_DEFAULT_PREFIX;
+ * cost NULL means defaults. Copies its arguments. Connect timeout 1000 ms,
+ * command timeout 2000 ms. Returns NULL only on OOM (or if libsodium cannot
+ * initialise). Caller owns the result. */
+store_t *store_new(const char *host, int port, const char *prefix, const store_cost_t *cost);
+/* Changes the timeouts (milliseconds, > 0) used by the next connection. */
+void store_set_timeouts(store_t *s, int connect_ms, int command_ms);
+/* Connects, then writes the schema version if absent. 0, ROOST_EUNAVAILABLE,
+ * ROOST_ESCHEMA (stored schema newer than STORE_SCHEMA_VERSION), ROOST_ESTORE
+ * (schema key unreadable). Blocks up to the connect + command timeouts. Not
+ * required: any call connects on demand. */
+int store_open(store_t *s);
+/* Closes the connection and frees the handle; nulls *sp. NULL-safe. */
+void store_destroy(store_t **sp);
+
+/* Detail of the last failed call on s, valid until the next call on s.
+ *   field: ROOST_EINVAL  -> the input field that failed ("name", "username",
+ *                           "password", "description", "acl[3].topic",
+ *                           "match_by", "value", "groups", "cursor", "limit")
+ *          ROOST_ECONFLICT -> "username", "name" (taken) or "rules" (group
+ *                           still referenced); NULL otherwise
+ *   reason: short English text ("must be 1-255 bytes", "already taken"), or
+ *           the connection error text for ROOST_EUNAVAILABLE
+ *   ids/n_ids: ROOST_ECONFLICT on group delete: the referencing rule ids;
+ *           ROOST_EINVAL on "groups": the group ids that do not exist. */
+typedef struct store_error {
+    const char *field;
+    const char *reason;
+    const char *const *ids;
+    size_t n_ids;
+} store_error_t;
+const store_error_t *store_last_error(const store_t *s);
+
+/* The current config version (0 before the first write). */
+int store_config_version(store_t *s, int64_t *out);
+
+/* ---- clients ----------------------------------------------------------- */
+
+/* Rules, checked by create/update (ROOST_EINVAL + field):
+ *   name      1-255 characters of valid UTF-8, no control characters
+ *   username  1-255 bytes of valid UTF-8, no '+', '#', '/', no control
+ *             characters; unique (ROOST_ECONFLICT, field "username")
+ *   password  at least 8 characters of valid UTF-8, at most 1024 bytes;
+ *             stored only as a crypto_pwhash_str argon2id string */
+typedef struct store_client {
+    char id[STORE_ID_LEN + 1];
+    char *name;
+    char *auth_type;   /* "username_password" */
+    char *username;
+    bool has_password; /* the hash itself is only given by store_auth_lookup */
+    int64_t created_at, updated_at;
+} store_client_t;
+
+/* Input of create (all fields required) and update (NULL = unchanged). The
+ * password is borrowed: store neither copies nor wipes it (the caller owns
+ * and wipes its buffer). */
+typedef struct store_client_spec {
+    const char *name;
+    const char *username;
+    const char *password;
+} store_client_spec_t;
+
+typedef struct store_client_page {
+    store_client_t *items;
+    size_t n;
+    uint64_t total; /* clients in the store (ignores search) */
+    char *next_cursor; /* NULL when this is the last page */
+} store_client_page_t;
+
+/* Create: validates, hashes the password (blocks for the argon2 cost),
+ * writes atomically. On 0, *out (if out non-NULL) is the new client, caller
+ * owns it. ROOST_EINVAL, ROOST_ECONFLICT ("username"), ROOST_EUNAVAILABLE. */
+int store_client_create(store_t *s, const store_client_spec_t *spec, store_client_t **out);
+/* 0 and *out (caller owns), or ROOST_ENOTFOUND (also for a malformed id). */
+int store_client_get(store_t *s, const char *id, store_client_t **out);
+int store_client_get_by_username(store_t *s, const char *username, store_client_t **out);
+/* Changes the non-NULL fields of spec; bumps updated_at and the version even
+ * if nothing else changed. *out (optional) is the client after the update. */
+int store_client_update(store_t *s, const char *id, const store_client_spec_t *spec,
+                        store_client_t **out);
+/* Deletes the client and its username index entry. Rules naming the client
+ * (match_by client) are left in place and simply stop matching. */
+int store_client_delete(store_t *s, const char *id);
+/* One page in creation order. cursor NULL or "" starts at the beginning;
+ * otherwise pass a previous page's next_cursor (opaque). limit 1..STORE_LIST_MAX.
+ * search (NULL or "" = none) keeps clients whose name or username contains it,
+ * ASCII case-insensitively. A page may hold fewer than limit items (even 0)
+ * while next_cursor is non-NULL: each call examines a bounded number of
+ * objects; keep following next_cursor until it is NULL. Caller owns *out. */
+int store_client_list(store_t *s, const char *cursor, size_t limit, const char *search,
+                      store_client_page_t **out);
+void store_client_free(store_client_t **cp);
+void store_client_page_free(store_client_page_t **pp);
+
+/* What authd needs for a CONNECT, read atomically in one round trip (one
+ * Lua script): ROOST_ENOTFOUND if no client has that username. */
+typedef struct store_auth {
+    char client_id[STORE_ID_LEN + 1];
+    char *name;
+    char *password_hash; /* crypto_pwhash_str string, for crypto_pwhash_str_verify */
+    int64_t config_version;
+} store_auth_t;
+int store_auth_lookup(store_t *s, const char *username, store_auth_t **out);
+/* Wipes the hash and frees; nulls *ap. */
+void store_auth_free(store_auth_t **ap);
+
+/* ---- groups ------------------------------------------------------------ */
+
+typedef enum { STORE_ALLOW = 0, STORE_DENY = 1 } store_permission_t;
+typedef enum { STORE_PUBLISH = 1, STORE_SUBSCRIBE = 2, STORE_BOTH = 3 } store_action_t;
+
+/* One ACL entry. topic: an MQTT filter (+, #) in which a level may be
+ * exactly "%u" (username) or "%c" (MQTT client id); '%u'/'%c' anywhere else
+ * in a level is refused. 1-65535 bytes of valid UTF-8. In a returned group,
+ * topic is owned by the group. */
+typedef struct store_acl {
+    store_permission_t permission;
+    store_action_t action;
+    const char *topic;
+} store_acl_t;
+
+#define STORE_ACL_MAX 256
+
+/* Rules: name 1-255 characters, valid UTF-8, no control characters, unique
+ * (ROOST_ECONFLICT "name"); description 0-1024 characters of valid UTF-8
+ * (tab and newline allowed, other control characters not); acl 0..STORE_ACL_MAX
+ * entries, field "acl[i].topic" / "acl[i].permission" / "acl[i].action". */
+typedef struct store_group {
+    char id[STORE_ID_LEN + 1];
+    char *name;
+    char *description;
+    store_acl_t *acl;
+    size_t n_acl;
+    int64_t created_at, updated_at;
+} store_group_t;
+
+/* create: name required, description NULL = "", acl/n_acl as given.
+ * update: name/description NULL = unchanged; set_acl true replaces the ACL
+ * list with acl/n_acl (n_acl may be 0). acl entries are borrowed. */
+typedef struct store_group_spec {
+    const char *name;
+    const char *description;
+    const store_acl_t *acl;
+    size_t n_acl;
+    bool set_acl;
+} store_group_spec_t;
+
+typedef struct store_group_list {
+    store_group_t *items;
+    size_t n;
+    uint64_t total;     /* list: groups in the store; get_many: n */
+    char *next_cursor;  /* list only; NULL on the last page */
+    int64_t config_version; /* get_many only: version of the same snapshot */
+} store_group_list_t;
+
+int store_group_create(store_t *s, const store_group_spec_t *spec, store_group_t **out);
+int store_group_get(store_t *s, const char *id, store_group_t **out);
+int store_group_update(store_t *s, const char *id, const store_group_spec_t *spec,
+                       store_group_t **out);
+/* ROOST_ECONFLICT (field "rules", ids = referencing rule ids) if any rule
+ * still names the group; nothing is deleted then. */
+int store_group_delete(store_t *s, const char *id);
+/* Pages as store_client_list; search matches the name. */
+int store_group_list(store_t *s, const char *cursor, size_t limit, const char *search,
+                     store_group_list_t **out);
+/* The groups with these ids, in the given order, ids that do not exist (or
+ * are malformed) skipped, plus the config version, all from one atomic
+ * read. n may be 0. Caller owns *out. */
+int store_group_get_many(store_t *s, const char *const *ids, size_t n, store_group_list_t **out);
+void store_group_free(store_group_t **gp);
+void store_group_list_free(store_group_list_t **lp);
+
+/* ---- group rules ------------------------------------------------------- */
+
+typedef enum {
+    STORE_MATCH_CLIENT = 0,          /* value: a client id (24 hex) */
+    STORE_MATCH_MQTT_CLIENT_ID = 1,  /* value: exact text or '*' wildcards, 1-65535 bytes UTF-8 */
+    STORE_MATCH_CERT_FINGERPRINT = 2 /* value: "SHA256:" + 1-128 printable ASCII */
+} store_match_by_t;
+
+#define STORE_RULE_GROUPS_MAX 64
+
+/* groups: 1..STORE_RULE_GROUPS_MAX distinct ids, each an existing group
+ * (ROOST_EINVAL, field "groups", ids = the missing ones). */
+typedef struct store_rule {
+    char id[STORE_ID_LEN + 1];
+    store_match_by_t match_by;
+    char *value;
+    char **groups;
+    size_t n_groups;
+    int64_t created_at, updated_at;
+} store_rule_t;
+
+/* create: all required. update: set_match_by / value non-NULL / set_groups
+ * say what changes; the result is validated as a whole (a new match_by must
+ * suit the value). */
+typedef struct store_rule_spec {
+    bool set_match_by;
+    store_match_by_t match_by;
+    const char *value;
+    bool set_groups;
+    const char *const *groups;
+    size_t n_groups;
+} store_rule_spec_t;
+
+typedef struct store_rule_list {
+    store_rule_t *items;
+    size_t n;
+    uint64_t total;
+    char *next_cursor;      /* list only */
+    int64_t config_version; /* list_all only: version of the same snapshot */
+} store_rule_list_t;
+
+int store_rule_create(store_t *s, const store_rule_spec_t *spec, store_rule_t **out);
+int store_rule_get(store_t *s, const char *id, store_rule_t **out);
+int store_rule_update(store_t *s, const char *id, const store_rule_spec_t *spec,
+                      store_rule_t **out);
+int store_rule_delete(store_t *s, const char *id);
+/* Pages as store_client_list (no search). */
+int store_rule_list(store_t *s, const char *cursor, size_t limit, store_rule_list_t **out);
+/* Every rule in creation order plus the config version, one atomic read
+ * (authd evaluates all rules per CONNECT; it may cache by version). */
+int store_rule_list_all(store_t *s, store_rule_list_t **out);
+void store_rule_free(store_rule_t **rp);
+void store_rule_list_free(store_rule_list_t **lp);
+
+/* Names used on the wire and in JSON: "allow"/"deny", "publish"/"subscribe"/
+ * "both", "client"/"mqtt_client_id"/"certificate_fingerprint". parse: 0 or
+ * ROOST_EINVAL. */
+const char *store_permission_name(store_permission_t p);
+const char *store_action_name(store_action_t a);
+const char *store_match_by_name(store_match_by_t m);
+int store_permission_parse(const char *s, store_permission_t *out);
+int store_action_parse(const char *s, store_action_t *out);
+int store_match_by_parse(const char *s, store_match_by_t *out);
+
+#endif
