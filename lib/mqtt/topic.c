@@ -88,8 +88,10 @@ size_t topic_literal_prefix(const char *filter, size_t len)
     size_t pos = 0;
     for (;;) {
         size_t end = level_end(filter, len, pos);
-        if (end - pos == 1 && (filter[pos] == '+' || filter[pos] == '#'))
+        if (end - pos == 1 && filter[pos] == '+')
             return pos;
+        if (end - pos == 1 && filter[pos] == '#')
+            return pos ? pos - 1 : 0; /* "a/#" also matches "a": keep the '/' out */
         if (end == len)
             return len;
         pos = end + 1;
