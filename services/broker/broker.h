@@ -1,0 +1,66 @@
+/* broker: the state one roost-broker process routes with, shared by the
+ * connection, session and routing modules of this service (one event loop,
+ * single-threaded: nothing here is locked).
+ *
+ * Invariants: every live connection is on `conns`; a connection with bytes to
+ * write is on the flush list once; a closed connection is on the close list
+ * once and freed in before_sleep, never inside a callback. A session is in
+ * `sessions` under its client id while it exists; its subscriptions are in
+ * `trie` with the session as subscriber.
+ */
+#ifndef ROOST_BROKER_BROKER_H
+#define ROOST_BROKER_BROKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/loop.h"
+#include "base/map.h"
+#include "config.h"
+#include "mqtt/subtrie.h"
+
+typedef struct conn conn_t;
+typedef struct session session_t;
+
+/* One routing target during a publish: a session and the QoS it gets. */
+typedef struct route_target {
+    session_t *sess;
+    uint8_t qos;
+} route_target_t;
+
+typedef struct broker_stats {
+    uint64_t connections_total;
+    uint64_t msgs_in, msgs_out;
+    uint64_t dropped_qos0;     /* output over --max-outbuf */
+    uint64_t dropped_queue;    /* session queue over --max-queued */
+    uint64_t dropped_retained; /* over --max-retained */
+    uint64_t protocol_errors;
+} broker_stats_t;
+
+typedef struct broker {
+    const broker_config_t *cfg;
+    char id[64];
+    loop_t *loop;
+    int listen_fd;
+    bool draining;
+
+    conn_t *conns;             /* all connections, doubly linked */
+    uint32_t nconns;
+    conn_t *flush_head;        /* connections with pending output */
+    conn_t *close_head;        /* connections to free at the safe point */
+
+    map_t sessions;            /* client id -> session_t */
+    subtrie_t *trie;
+    map_t retained;            /* topic -> msg_t (key points into the msg) */
+
+    route_target_t *targets;   /* scratch for one publish's fan-out */
+    uint32_t ntargets, captargets;
+    uint64_t stamp;            /* one per publish: dedupes sessions in fan-out */
+
+    uint8_t *scratch;          /* shared read buffer, BROKER_READ_CHUNK bytes */
+    broker_stats_t stats;
+} broker_t;
+
+#define BROKER_READ_CHUNK (64 * 1024)
+
+#endif

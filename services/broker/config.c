@@ -1,0 +1,50 @@
+#include "config.h"
+
+#include "base/cfg.h"
+
+int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
+{
+    *c = (broker_config_t){
+        .bind = "0.0.0.0",
+        .port = 1883,
+        .id = "",
+        .max_packet_size = 1048576,
+        .max_inflight = 20,
+        .max_queued = 1000,
+        .max_connections = 0,
+        .connect_timeout = 10,
+        .max_outbuf = 1048576,
+        .max_retained = 100000,
+        .log_level = "info",
+    };
+    const cfg_opt_t opts[] = {
+        {"bind", "ROOST_BIND", CFG_STR, &c->bind, 0, 0, "Address to listen on for MQTT."},
+        {"port", "ROOST_PORT", CFG_INT, &c->port, 0, 65535, "TCP port for MQTT (0 picks a free one)."},
+        {"id", "ROOST_BROKER_ID", CFG_STR, &c->id, 0, 0,
+         "Broker id in logs and the cluster (default: hostname-pid)."},
+        {"insecure-no-auth", "ROOST_INSECURE_NO_AUTH", CFG_BOOL, &c->insecure_no_auth, 0, 0,
+         "Accept every CONNECT without asking authd. Development only: anyone may connect and "
+         "publish or subscribe to anything."},
+        {"max-packet-size", "ROOST_MAX_PACKET_SIZE", CFG_INT, &c->max_packet_size, 16, 268435460,
+         "Largest MQTT packet accepted, in bytes; larger ones close the connection."},
+        {"max-inflight", "ROOST_MAX_INFLIGHT", CFG_INT, &c->max_inflight, 1, 65535,
+         "QoS 1/2 messages sent to one client and not yet acknowledged."},
+        {"max-queued", "ROOST_MAX_QUEUED", CFG_INT, &c->max_queued, 0, 10000000,
+         "QoS 1/2 messages queued per session beyond the in-flight window; more are dropped "
+         "and counted."},
+        {"max-connections", "ROOST_MAX_CONNECTIONS", CFG_INT, &c->max_connections, 0, 10000000,
+         "Most concurrent client connections (0: limited only by open files)."},
+        {"connect-timeout", "ROOST_CONNECT_TIMEOUT", CFG_INT, &c->connect_timeout, 1, 3600,
+         "Seconds a new socket has to send CONNECT."},
+        {"max-outbuf", "ROOST_MAX_OUTBUF", CFG_INT, &c->max_outbuf, 4096, 1073741824,
+         "Bytes waiting to be written to one client before QoS 0 messages to it are dropped."},
+        {"max-retained", "ROOST_MAX_RETAINED", CFG_INT, &c->max_retained, 0, 100000000,
+         "Most retained messages held; new topics beyond it are not retained (counted)."},
+        {"log-level", "ROOST_LOG_LEVEL", CFG_STR, &c->log_level, 0, 0,
+         "debug, info, warn or error."},
+    };
+    return cfg_parse(opts, (int)(sizeof(opts) / sizeof(opts[0])), argc, argv,
+                     "roost-broker: the Roost MQTT broker (MQTT 3.1.1).\n\n"
+                     "Usage: roost-broker [options]",
+                     out, err);
+}

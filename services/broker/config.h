@@ -1,0 +1,28 @@
+/* config: roost-broker's settings, from flags and ROOST_* environment. */
+#ifndef ROOST_BROKER_CONFIG_H
+#define ROOST_BROKER_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct broker_config {
+    const char *bind;
+    int64_t port;
+    const char *id;
+    bool insecure_no_auth;
+    int64_t max_packet_size;
+    int64_t max_inflight;
+    int64_t max_queued;
+    int64_t max_connections;
+    int64_t connect_timeout;   /* seconds */
+    int64_t max_outbuf;        /* bytes queued to one socket before QoS 0 is dropped */
+    int64_t max_retained;
+    const char *log_level;
+} broker_config_t;
+
+/* Fills defaults, then environment, then argv. Returns CFG_RUN, CFG_EXIT_HELP,
+ * or ROOST_ECONFIG after printing the reason to err. */
+int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err);
+
+#endif

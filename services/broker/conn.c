@@ -1,0 +1,301 @@
+#include "conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "dispatch.h"
+#include "route.h"
+#include "session.h"
+
+static void on_io(loop_t *l, int fd, unsigned events, void *arg);
+
+conn_t *conn_new(broker_t *b, int fd, const struct sockaddr *peer)
+{
+    conn_t *c = calloc(1, sizeof(*c));
+    if (!c) {
+        close(fd);
+        return NULL;
+    }
+    c->fd = fd;
+    c->b = b;
+    c->created = c->last_rx = loop_now(b->loop);
+    mqtt_decoder_init(&c->dec, (uint32_t)b->cfg->max_packet_size, true);
+    if (peer->sa_family == AF_INET6) {
+        memcpy(&c->peer, peer, sizeof(c->peer));
+    } else if (peer->sa_family == AF_INET) {
+        const struct sockaddr_in *v4 = (const struct sockaddr_in *)peer;
+        c->peer.sin6_family = AF_INET6;
+        c->peer.sin6_port = v4->sin_port;
+        c->peer.sin6_addr.s6_addr[10] = 0xff;
+        c->peer.sin6_addr.s6_addr[11] = 0xff;
+        memcpy(&c->peer.sin6_addr.s6_addr[12], &v4->sin_addr, 4);
+    }
+    if (loop_add_fd(b->loop, fd, LOOP_READ, on_io, c) < 0) {
+        close(fd);
+        free(c);
+        return NULL;
+    }
+    c->next = b->conns;
+    if (b->conns)
+        b->conns->prev = c;
+    b->conns = c;
+    b->nconns++;
+    b->stats.connections_total++;
+    return c;
+}
+
+const char *conn_peer(const conn_t *c, char *out, size_t cap)
+{
+    char addr[INET6_ADDRSTRLEN];
+    const uint8_t *a = c->peer.sin6_addr.s6_addr;
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (memcmp(a, mapped, 12) == 0)
+        inet_ntop(AF_INET, a + 12, addr, sizeof(addr));
+    else
+        inet_ntop(AF_INET6, a, addr, sizeof(addr));
+    snprintf(out, cap, "%s:%u", addr, ntohs(c->peer.sin6_port));
+    return out;
+}
+
+static void mark_flush(conn_t *c)
+{
+    if (!c->on_flush) {
+        c->on_flush = true;
+        c->flush_next = c->b->flush_head;
+        c->b->flush_head = c;
+    }
+}
+
+int conn_write(conn_t *c, const void *p, size_t n)
+{
+    int rc = buf_append(&c->out, p, n);
+    if (rc == 0)
+        mark_flush(c);
+    return rc;
+}
+
+int conn_send_publish(conn_t *c, const msg_t *m, uint8_t qos, uint16_t pid, bool dup, bool retain)
+{
+    mqtt_publish_t p = {
+        .qos = qos,
+        .dup = dup,
+        .retain = retain,
+        .packet_id = pid,
+        .topic = {(const uint8_t *)msg_topic(m), m->topic_len},
+        .payload = {msg_payload(m), m->payload_len},
+    };
+    size_t hlen = mqtt_encode_publish_header(NULL, 0, c->version, &p);
+    int rc = buf_reserve(&c->out, hlen + m->payload_len);
+    if (rc)
+        return rc;
+    mqtt_encode_publish_header(buf_tail(&c->out), hlen, c->version, &p);
+    c->out.len += hlen;
+    if (m->payload_len)
+        memcpy(buf_tail(&c->out), msg_payload(m), m->payload_len);
+    c->out.len += m->payload_len;
+    c->b->stats.msgs_out++;
+    mark_flush(c);
+    return 0;
+}
+
+int conn_send_ack(conn_t *c, uint8_t type, uint16_t pid)
+{
+    uint8_t tmp[8];
+    size_t n = mqtt_encode_ack(tmp, sizeof(tmp), c->version, type, pid, 0);
+    return conn_write(c, tmp, n);
+}
+
+void conn_close(conn_t *c, const char *reason)
+{
+    if (c->state == CONN_CLOSING)
+        return;
+    c->state = CONN_CLOSING;
+    c->close_reason = reason;
+    if (c->sess && c->sess->conn == c)
+        c->sess->conn = NULL;
+    /* keep the fd registered for nothing: output gets one last flush */
+    loop_mod_fd(c->b->loop, c->fd, 0);
+    c->close_next = c->b->close_head;
+    c->b->close_head = c;
+}
+
+/* Feeds bytes to the dispatcher; keeps an unconsumed tail in c->in. */
+static void process(conn_t *c, const uint8_t *data, size_t len, bool from_in)
+{
+    size_t used = dispatch_input(c, data, len);
+    if (c->state == CONN_CLOSING)
+        return;
+    if (from_in) {
+        buf_consume(&c->in, used);
+        return;
+    }
+    if (used < len && buf_append(&c->in, data + used, len - used) < 0)
+        conn_close(c, "out_of_memory");
+}
+
+static void do_read(conn_t *c)
+{
+    broker_t *b = c->b;
+    ssize_t n;
+    if (buf_unread(&c->in) == 0) {
+        n = read(c->fd, b->scratch, BROKER_READ_CHUNK);
+        if (n > 0) {
+            process(c, b->scratch, (size_t)n, false);
+            return;
+        }
+    } else {
+        size_t want = c->dec.need > buf_unread(&c->in) ? c->dec.need - buf_unread(&c->in) : 0;
+        if (want < 4096)
+            want = 4096;
+        if (want > BROKER_READ_CHUNK)
+            want = BROKER_READ_CHUNK;
+        if (buf_reserve(&c->in, want) < 0) {
+            conn_close(c, "out_of_memory");
+            return;
+        }
+        n = read(c->fd, buf_tail(&c->in), buf_space(&c->in));
+        if (n > 0) {
+            c->in.len += (size_t)n;
+            process(c, buf_head(&c->in), buf_unread(&c->in), true);
+            return;
+        }
+    }
+    if (n == 0)
+        conn_close(c, "peer_closed");
+    else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        conn_close(c, "read_error");
+}
+
+/* Writes what it can; returns false when the socket failed. */
+static bool do_write(conn_t *c)
+{
+    while (buf_unread(&c->out)) {
+        ssize_t n = write(c->fd, buf_head(&c->out), buf_unread(&c->out));
+        if (n > 0) {
+            buf_consume(&c->out, (size_t)n);
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (n < 0 && errno == EINTR)
+            continue;
+        return false;
+    }
+    bool pending = buf_unread(&c->out) > 0;
+    if (c->state != CONN_CLOSING && pending != c->want_write) {
+        unsigned ev = (c->state == CONN_AUTHING ? 0 : LOOP_READ) | (pending ? LOOP_WRITE : 0);
+        loop_mod_fd(c->b->loop, c->fd, ev);
+        c->want_write = pending;
+    }
+    return true;
+}
+
+static void on_io(loop_t *l, int fd, unsigned events, void *arg)
+{
+    conn_t *c = arg;
+    if ((events & LOOP_WRITE) && c->state != CONN_CLOSING) {
+        if (!do_write(c)) {
+            conn_close(c, "write_error");
+            return;
+        }
+    }
+    if ((events & LOOP_READ) && c->state != CONN_CLOSING && c->state != CONN_AUTHING)
+        do_read(c);
+}
+
+void conn_resume(conn_t *c)
+{
+    if (c->state == CONN_CLOSING)
+        return;
+    loop_mod_fd(c->b->loop, c->fd, LOOP_READ | (c->want_write ? LOOP_WRITE : 0));
+    if (buf_unread(&c->in))
+        process(c, buf_head(&c->in), buf_unread(&c->in), true);
+}
+
+void conn_flush_all(broker_t *b)
+{
+    while (b->flush_head) {
+        conn_t *c = b->flush_head;
+        b->flush_head = c->flush_next;
+        c->on_flush = false;
+        c->flush_next = NULL;
+        if (c->state == CONN_CLOSING)
+            continue; /* conn_reap gives it its last write */
+        if (!do_write(c))
+            conn_close(c, "write_error");
+    }
+}
+
+static void conn_free(broker_t *b, conn_t *c)
+{
+    char peer[64];
+    /* one last best-effort write (CONNACK refusals, SUBACKs before a close) */
+    if (buf_unread(&c->out)) {
+        ssize_t n = write(c->fd, buf_head(&c->out), buf_unread(&c->out));
+        (void)n;
+    }
+    loop_del_fd(b->loop, c->fd);
+    close(c->fd);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        b->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    b->nconns--;
+    session_t *s = c->sess;
+    log_info("conn_closed", "peer=%s client_id=%.*s reason=%s", conn_peer(c, peer, sizeof(peer)),
+             s ? (int)s->id_len : 0, s ? s->id : "", c->close_reason ? c->close_reason : "");
+    if (c->will && !c->graceful) {
+        msg_t *w = c->will;
+        c->will = NULL;
+        if (w->retain)
+            route_retain(b, w);
+        route_publish(b, w);
+        msg_unref(&w);
+    }
+    msg_unref(&c->will);
+    if (s && s->conn == NULL && s->clean)
+        session_destroy(b, &s);
+    buf_fini(&c->in);
+    buf_fini(&c->out);
+    free(c);
+}
+
+void conn_reap(broker_t *b)
+{
+    /* a will published while reaping may close more connections: pop until empty */
+    while (b->close_head) {
+        conn_t *c = b->close_head;
+        b->close_head = c->close_next;
+        conn_free(b, c);
+    }
+}
+
+void conn_sweep(broker_t *b)
+{
+    uint64_t now = loop_now(b->loop);
+    uint64_t connect_ms = (uint64_t)b->cfg->connect_timeout * 1000u;
+    for (conn_t *c = b->conns; c; c = c->next) {
+        if (c->state == CONN_CLOSING)
+            continue;
+        if (c->state == CONN_NEW && now - c->created > connect_ms) {
+            conn_close(c, "connect_timeout");
+            continue;
+        }
+        /* [MQTT-3.1.2-24]: one and a half times the keep-alive */
+        if (c->state == CONN_ACTIVE && c->keepalive &&
+            now - c->last_rx > (uint64_t)c->keepalive * 1500u) {
+            conn_close(c, "keepalive_timeout");
+            continue;
+        }
+        if (now - c->last_rx > 2000) {
+            buf_release(&c->in);
+            buf_release(&c->out);
+        }
+    }
+}

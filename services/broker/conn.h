@@ -1,0 +1,90 @@
+/* conn: one client connection: socket, buffers, protocol state.
+ *
+ * Reading: one read() per readable event into the broker's shared 64 KiB
+ * scratch buffer; whole packets are dispatched straight from it, and only a
+ * trailing partial packet is copied into the connection's own `in` buffer.
+ * Writing: packets are encoded into `out`; the connection joins the flush
+ * list and before_sleep writes each list member once per loop turn
+ * (EPOLLOUT only while a socket cannot drain). Idle connections release both
+ * buffers, so an idle connection costs its struct and its session.
+ *
+ * conn_close marks and queues; the connection is freed at the safe point
+ * (conn_reap from before_sleep), after its pending output had one last
+ * chance to be written.
+ */
+#ifndef ROOST_BROKER_CONN_H
+#define ROOST_BROKER_CONN_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "broker.h"
+#include "msg.h"
+#include "mqtt/mqtt.h"
+
+enum conn_state {
+    CONN_NEW = 0,      /* waiting for CONNECT */
+    CONN_AUTHING = 1,  /* CONNECT received, decision pending; reads paused */
+    CONN_ACTIVE = 2,   /* CONNACK 0 sent */
+    CONN_CLOSING = 3,  /* queued for the safe point */
+};
+
+struct conn {
+    int fd;
+    uint8_t state;
+    uint8_t version;           /* protocol level after CONNECT */
+    bool graceful;             /* DISCONNECT received: no will */
+    bool on_flush;
+    bool want_write;           /* EPOLLOUT registered */
+    bool drop_logged;
+    uint16_t keepalive;        /* seconds */
+    uint64_t last_rx;          /* loop ms of the last packet */
+    uint64_t created;
+    mqtt_decoder_t dec;
+    buf_t in, out;
+    session_t *sess;
+    msg_t *will;
+    broker_t *b;
+    conn_t *prev, *next;       /* broker->conns */
+    conn_t *flush_next;
+    conn_t *close_next;
+    const char *close_reason;  /* static string */
+    struct sockaddr_in6 peer;  /* v4 peers are stored v4-mapped */
+};
+
+/* Takes ownership of fd (non-blocking). Returns the connection or NULL
+ * (fd closed) on OOM or when the loop cannot watch it. */
+conn_t *conn_new(broker_t *b, int fd, const struct sockaddr *peer);
+
+/* Appends bytes to the output buffer. 0 or -ENOMEM (the caller closes). */
+int conn_write(conn_t *c, const void *p, size_t n);
+/* Encodes a PUBLISH of m at qos (pid for qos > 0) into the output. */
+int conn_send_publish(conn_t *c, const msg_t *m, uint8_t qos, uint16_t pid, bool dup,
+                      bool retain);
+int conn_send_ack(conn_t *c, uint8_t type, uint16_t pid);
+/* Bytes waiting to be written. */
+static inline size_t conn_pending(const conn_t *c) { return buf_unread(&c->out); }
+
+/* Marks the connection closed for `reason` (a static string): stops reading,
+ * detaches it from its session at once (so a takeover can attach the session
+ * elsewhere) and queues it for conn_reap. Idempotent. */
+void conn_close(conn_t *c, const char *reason);
+
+/* Writes every flush-list member once (before_sleep). */
+void conn_flush_all(broker_t *b);
+/* Frees the connections closed since the last call, publishing wills of
+ * those that did not DISCONNECT. */
+void conn_reap(broker_t *b);
+/* Keep-alive (1.5x) and CONNECT-timeout enforcement, and buffer release of
+ * idle connections; called periodically. */
+void conn_sweep(broker_t *b);
+
+/* Resumes reading after a paused CONNECT (processes buffered input). */
+void conn_resume(conn_t *c);
+
+/* "ip:port" of the peer into out (at least 64 bytes). */
+const char *conn_peer(const conn_t *c, char *out, size_t cap);
+
+#endif

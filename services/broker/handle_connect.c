@@ -1,0 +1,86 @@
+/* CONNECT: checks what the codec could not (client id rules, session
+ * state), stores the will, and accepts. The authd round trip slots in
+ * between the checks and connect_accept. */
+#include <errno.h>
+#include <sodium.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "handlers.h"
+#include "route.h"
+#include "session.h"
+
+int handle_connect(conn_t *c, const mqtt_connect_t *p)
+{
+    broker_t *b = c->b;
+    c->version = p->version;
+    if (p->version != MQTT_V311 && p->version != MQTT_V31)
+        return ROOST_EPROTO_VERSION; /* 5.0 arrives with its own issue */
+    if (b->draining || (b->cfg->max_connections && b->nconns > (uint32_t)b->cfg->max_connections))
+        return ROOST_ELIMIT;
+    char genid[32];
+    const char *id = (const char *)p->client_id.ptr;
+    size_t id_len = p->client_id.len;
+    if (id_len == 0) {
+        if (!p->clean_session)
+            return ROOST_EPROTO_CLIENT_ID; /* [MQTT-3.1.3-8] */
+        /* [MQTT-3.1.3-6]: assign a unique id */
+        uint8_t rnd[8];
+        randombytes_buf(rnd, sizeof(rnd));
+        memcpy(genid, "auto-", 5);
+        sodium_bin2hex(genid + 5, sizeof(genid) - 5, rnd, sizeof(rnd));
+        id = genid;
+        id_len = strlen(genid);
+    }
+    if (p->version == MQTT_V31 && id_len > 23)
+        return ROOST_EPROTO_CLIENT_ID; /* 3.1 allowed 1..23 characters */
+    if (p->will) {
+        c->will = msg_new(p->will_topic.ptr, p->will_topic.len, p->will_payload.ptr,
+                          p->will_payload.len, p->will_qos, p->will_retain);
+        if (!c->will)
+            return -ENOMEM;
+    }
+    c->keepalive = p->keepalive;
+    if (!b->cfg->insecure_no_auth)
+        return ROOST_EUNAVAILABLE; /* no authd configured: never accept without a decision */
+    return connect_accept(c, id, id_len, p->clean_session);
+}
+
+int connect_accept(conn_t *c, const char *client_id, size_t id_len, bool clean)
+{
+    broker_t *b = c->b;
+    char peer[64];
+    session_t *s = map_get(&b->sessions, client_id, id_len);
+    if (s && s->conn) {
+        /* [MQTT-3.1.4-2]: the existing connection with this client id goes */
+        conn_t *old = s->conn;
+        conn_close(old, "takeover");
+        old->sess = NULL;
+    }
+    bool present = false;
+    if (s && clean) {
+        session_destroy(b, &s);
+    } else if (s) {
+        present = true;
+        s->clean = false;
+    }
+    if (!s) {
+        s = session_new(b, client_id, id_len, clean);
+        if (!s)
+            return -ENOMEM;
+    }
+    s->conn = c;
+    c->sess = s;
+    c->state = CONN_ACTIVE;
+    uint8_t tmp[8];
+    int rc = conn_write(c, tmp, mqtt_encode_connack(tmp, sizeof(tmp), c->version, present, 0));
+    if (rc)
+        return rc;
+    log_info("conn_accepted", "peer=%s client_id=%.*s protocol=%u keepalive=%u clean=%d "
+             "session_present=%d",
+             conn_peer(c, peer, sizeof(peer)), (int)id_len, client_id, c->version, c->keepalive,
+             clean, present);
+    if (present)
+        session_resume(b, s);
+    return 0;
+}

@@ -1,0 +1,61 @@
+/* SUBSCRIBE and UNSUBSCRIBE. The codec has validated every filter and QoS;
+ * here they are recorded and answered. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "base/log.h"
+#include "handlers.h"
+#include "route.h"
+#include "session.h"
+
+int handle_subscribe(conn_t *c, const mqtt_subscribe_t *p)
+{
+    broker_t *b = c->b;
+    uint8_t codes_small[16];
+    uint8_t *codes = p->count <= sizeof(codes_small) ? codes_small : malloc(p->count);
+    if (!codes)
+        return -ENOMEM;
+    mqtt_topic_iter_t it;
+    mqtt_str_t f;
+    uint8_t opts;
+    uint32_t i = 0;
+    mqtt_topic_iter_init(&it, p, true);
+    while (mqtt_topic_iter_next(&it, &f, &opts)) {
+        uint8_t qos = opts & 3;
+        int rc = session_subscribe(b, c->sess, (const char *)f.ptr, f.len, qos);
+        codes[i++] = rc ? MQTT_SUBACK_FAILURE : qos;
+    }
+    uint8_t small[64];
+    size_t n = mqtt_encode_suback(NULL, 0, c->version, p->packet_id, codes, i);
+    uint8_t *out = n <= sizeof(small) ? small : malloc(n);
+    int rc = -ENOMEM;
+    if (out) {
+        mqtt_encode_suback(out, n, c->version, p->packet_id, codes, i);
+        rc = conn_write(c, out, n);
+        if (out != small)
+            free(out);
+    }
+    /* retained messages follow the SUBACK [MQTT-3.3.1-6] */
+    mqtt_topic_iter_init(&it, p, true);
+    for (uint32_t k = 0; rc == 0 && mqtt_topic_iter_next(&it, &f, &opts); k++) {
+        if (codes[k] != MQTT_SUBACK_FAILURE)
+            route_send_retained(b, c->sess, (const char *)f.ptr, f.len, codes[k]);
+    }
+    if (codes != codes_small)
+        free(codes);
+    return rc;
+}
+
+int handle_unsubscribe(conn_t *c, const mqtt_subscribe_t *p)
+{
+    mqtt_topic_iter_t it;
+    mqtt_str_t f;
+    uint8_t opts;
+    mqtt_topic_iter_init(&it, p, false);
+    while (mqtt_topic_iter_next(&it, &f, &opts))
+        session_unsubscribe(c->b, c->sess, (const char *)f.ptr, f.len);
+    uint8_t tmp[8];
+    /* [MQTT-3.10.4-4]: UNSUBACK even when nothing matched */
+    return conn_write(c, tmp, mqtt_encode_unsuback(tmp, sizeof(tmp), c->version, p->packet_id,
+                                                   NULL, p->count));
+}

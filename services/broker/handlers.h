@@ -1,0 +1,24 @@
+/* handlers: one function per inbound packet type (handle_*.c). Each returns
+ * 0 or a negative code from base/err.h; dispatch.c maps codes to CONNACK
+ * codes and closes. No handler closes the connection or writes a DISCONNECT
+ * itself. Views in the packet point into the read buffer: copy what you keep. */
+#ifndef ROOST_BROKER_HANDLERS_H
+#define ROOST_BROKER_HANDLERS_H
+
+#include "conn.h"
+#include "mqtt/mqtt.h"
+
+int handle_connect(conn_t *c, const mqtt_connect_t *p);
+int handle_publish(conn_t *c, const mqtt_publish_t *p);
+int handle_puback(conn_t *c, const mqtt_ack_t *p);
+int handle_pubrec(conn_t *c, const mqtt_ack_t *p);
+int handle_pubrel(conn_t *c, const mqtt_ack_t *p);
+int handle_pubcomp(conn_t *c, const mqtt_ack_t *p);
+int handle_subscribe(conn_t *c, const mqtt_subscribe_t *p);
+int handle_unsubscribe(conn_t *c, const mqtt_subscribe_t *p);
+
+/* Completes a CONNECT once it is allowed: takes over or creates the
+ * session, answers CONNACK 0 and resumes queued delivery. */
+int connect_accept(conn_t *c, const char *client_id, size_t id_len, bool clean);
+
+#endif

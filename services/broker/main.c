@@ -1,0 +1,64 @@
+/* roost-broker: parse config, build the modules, run the loop, tear down. */
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cfg.h"
+#include "base/log.h"
+#include "base/loop.h"
+#include "config.h"
+#include "server.h"
+
+static loop_t *main_loop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (main_loop)
+        loop_stop(main_loop);
+}
+
+int main(int argc, char **argv)
+{
+    broker_config_t cfg;
+    int rc = config_load(&cfg, argc, argv, stdout, stderr);
+    if (rc == CFG_EXIT_HELP)
+        return 0;
+    if (rc)
+        return 2;
+    log_level_t level;
+    if (log_parse_level(cfg.log_level, &level)) {
+        fprintf(stderr, "error: --log-level: expected debug, info, warn or error\n");
+        return 2;
+    }
+    log_setup("broker", level);
+    if (sodium_init() < 0) {
+        log_error("startup_failed", "reason=\"libsodium init failed\"");
+        return 1;
+    }
+    if (cfg.insecure_no_auth)
+        log_warn("insecure_no_auth", "detail=\"every CONNECT is accepted without authd; "
+                                     "development only\"");
+    signal(SIGPIPE, SIG_IGN);
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
+    broker_t b;
+    main_loop = loop_new();
+    if (!main_loop || server_init(&b, &cfg, main_loop) < 0) {
+        log_error("startup_failed", "reason=\"out of memory\"");
+        return 1;
+    }
+    rc = server_start(&b);
+    if (rc == 0) {
+        rc = loop_run(main_loop);
+        log_info("stopping", "connections=%u", b.nconns);
+    }
+    server_fini(&b);
+    loop_destroy(&main_loop);
+    log_info("stopped", "%s", "");
+    return rc ? 1 : 0;
+}

@@ -1,0 +1,25 @@
+/* route: publish fan-out through the subscription trie, and retained
+ * messages. */
+#ifndef ROOST_BROKER_ROUTE_H
+#define ROOST_BROKER_ROUTE_H
+
+#include "broker.h"
+#include "msg.h"
+
+/* Delivers m to every session with a matching subscription, once per
+ * session at the highest granted QoS of its matching filters
+ * [MQTT-3.3.5-1], capped at m->qos. Live deliveries carry retain 0. */
+void route_publish(broker_t *b, msg_t *m);
+
+/* Stores m as the retained message of its topic, or clears it when the
+ * payload is empty [MQTT-3.3.1-10,11]. */
+void route_retain(broker_t *b, msg_t *m);
+
+/* Sends the retained messages matching filter to s at up to qos, with the
+ * retain flag set [MQTT-3.3.1-8]. */
+void route_send_retained(broker_t *b, session_t *s, const char *filter, size_t len, uint8_t qos);
+
+/* Frees every retained message (shutdown). */
+void route_fini(broker_t *b);
+
+#endif

@@ -1,0 +1,151 @@
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "conn.h"
+#include "route.h"
+#include "session.h"
+
+#define SWEEP_MS 250
+
+static void before_sleep(loop_t *l, void *arg)
+{
+    broker_t *b = arg;
+    conn_flush_all(b);
+    conn_reap(b);
+    conn_flush_all(b); /* wills published while reaping */
+}
+
+static uint64_t on_sweep(loop_t *l, void *arg)
+{
+    conn_sweep(arg);
+    return SWEEP_MS;
+}
+
+static void on_accept(loop_t *l, int fd, unsigned events, void *arg)
+{
+    broker_t *b = arg;
+    /* bounded batch per wake so a connect storm cannot starve live clients */
+    for (int i = 0; i < 256; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        int cfd = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (cfd < 0) {
+            if (errno == EMFILE || errno == ENFILE)
+                log_warn("accept_failed", "rc=%d reason=%s", -errno, strerror(errno));
+            return;
+        }
+        int one = 1;
+        setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        conn_new(b, cfd, (struct sockaddr *)&ss);
+    }
+}
+
+int server_init(broker_t *b, const broker_config_t *cfg, loop_t *loop)
+{
+    memset(b, 0, sizeof(*b));
+    b->cfg = cfg;
+    b->loop = loop;
+    b->listen_fd = -1;
+    map_init(&b->sessions);
+    map_init(&b->retained);
+    if (cfg->id[0]) {
+        snprintf(b->id, sizeof(b->id), "%s", cfg->id);
+    } else {
+        char host[48] = "broker";
+        gethostname(host, sizeof(host) - 1);
+        snprintf(b->id, sizeof(b->id), "%s-%d", host, (int)getpid());
+    }
+    b->trie = subtrie_new();
+    b->scratch = malloc(BROKER_READ_CHUNK);
+    if (!b->trie || !b->scratch)
+        return -ENOMEM;
+    loop_set_before_sleep(loop, before_sleep, b);
+    return 0;
+}
+
+int server_start(broker_t *b)
+{
+    const broker_config_t *cfg = b->cfg;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICHOST};
+    struct addrinfo *ai = NULL;
+    char port[8];
+    snprintf(port, sizeof(port), "%d", (int)cfg->port);
+    int rc = getaddrinfo(cfg->bind, port, &hints, &ai);
+    if (rc) {
+        log_error("listen_failed", "bind=%s reason=\"%s\"", cfg->bind, gai_strerror(rc));
+        return -EINVAL;
+    }
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 4096) < 0) {
+        rc = -errno;
+        log_error("listen_failed", "bind=%s port=%d reason=\"%s\"", cfg->bind, (int)cfg->port,
+                  strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(ai);
+        return rc;
+    }
+    freeaddrinfo(ai);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    int bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                               : ((struct sockaddr_in *)&ss)->sin_port);
+    if ((rc = loop_add_fd(b->loop, fd, LOOP_READ, on_accept, b)) < 0) {
+        close(fd);
+        return rc;
+    }
+    b->listen_fd = fd;
+    loop_add_timer(b->loop, SWEEP_MS, on_sweep, b);
+    log_info("listening", "broker_id=%s bind=%s port=%d", b->id, cfg->bind, bound);
+    return 0;
+}
+
+void server_drain(broker_t *b)
+{
+    b->draining = true;
+    if (b->listen_fd >= 0) {
+        loop_del_fd(b->loop, b->listen_fd);
+        close(b->listen_fd);
+        b->listen_fd = -1;
+    }
+    conn_flush_all(b);
+    for (conn_t *c = b->conns; c; c = c->next) {
+        c->graceful = true;
+        conn_close(c, "shutdown");
+    }
+    conn_reap(b);
+}
+
+void server_fini(broker_t *b)
+{
+    server_drain(b);
+    size_t it = 0;
+    map_entry_t *e;
+    /* destroying edits the map: collect first */
+    size_t n = b->sessions.count, k = 0;
+    session_t **all = n ? malloc(n * sizeof(*all)) : NULL;
+    while (all && map_next(&b->sessions, &it, &e))
+        all[k++] = e->value;
+    for (size_t i = 0; i < k; i++)
+        session_destroy(b, &all[i]);
+    free(all);
+    map_fini(&b->sessions);
+    route_fini(b);
+    subtrie_destroy(&b->trie);
+    free(b->targets);
+    free(b->scratch);
+}

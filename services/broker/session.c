@@ -1,0 +1,302 @@
+#include "session.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "base/log.h"
+#include "conn.h"
+
+session_t *session_new(broker_t *b, const char *id, size_t len, bool clean)
+{
+    session_t *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->id = malloc(len + 1);
+    if (!s->id)
+        goto fail;
+    memcpy(s->id, id, len);
+    s->id[len] = '\0';
+    s->id_len = (uint16_t)len;
+    s->clean = clean;
+    s->next_pid = 1;
+    if (map_put(&b->sessions, s->id, len, s, NULL) < 0)
+        goto fail;
+    return s;
+fail:
+    free(s->id);
+    free(s);
+    return NULL;
+}
+
+void session_destroy(broker_t *b, session_t **sp)
+{
+    session_t *s = *sp;
+    if (!s)
+        return;
+    *sp = NULL;
+    for (uint32_t i = 0; i < s->nsubs; i++) {
+        subtrie_remove(b->trie, s->subs[i].filter, s->subs[i].len, s);
+        free(s->subs[i].filter);
+    }
+    free(s->subs);
+    for (uint16_t i = 0; i < s->ninflight; i++)
+        msg_unref(&s->inflight[i].m);
+    free(s->inflight);
+    for (uint32_t i = 0; i < s->qlen; i++)
+        msg_unref(&s->queue[(s->qhead + i) % s->qcap].m);
+    free(s->queue);
+    free(s->rx_qos2);
+    map_del(&b->sessions, s->id, s->id_len);
+    free(s->id);
+    free(s);
+}
+
+int session_subscribe(broker_t *b, session_t *s, const char *filter, size_t len, uint8_t qos)
+{
+    for (uint32_t i = 0; i < s->nsubs; i++) {
+        if (s->subs[i].len == len && memcmp(s->subs[i].filter, filter, len) == 0) {
+            s->subs[i].qos = qos; /* [MQTT-3.8.4-3]: replace the QoS */
+            return subtrie_add(b->trie, filter, len, s, qos, NULL);
+        }
+    }
+    if (s->nsubs == s->capsubs) {
+        uint32_t n = s->capsubs ? s->capsubs * 2 : 2;
+        sub_entry_t *p = realloc(s->subs, n * sizeof(*p));
+        if (!p)
+            return -ENOMEM;
+        s->subs = p;
+        s->capsubs = n;
+    }
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return -ENOMEM;
+    memcpy(copy, filter, len);
+    copy[len] = '\0';
+    int rc = subtrie_add(b->trie, copy, len, s, qos, NULL);
+    if (rc) {
+        free(copy);
+        return rc;
+    }
+    s->subs[s->nsubs++] = (sub_entry_t){copy, (uint16_t)len, qos};
+    return 0;
+}
+
+int session_unsubscribe(broker_t *b, session_t *s, const char *filter, size_t len)
+{
+    for (uint32_t i = 0; i < s->nsubs; i++) {
+        if (s->subs[i].len == len && memcmp(s->subs[i].filter, filter, len) == 0) {
+            subtrie_remove(b->trie, filter, len, s);
+            free(s->subs[i].filter);
+            s->subs[i] = s->subs[--s->nsubs];
+            return 0;
+        }
+    }
+    return ROOST_ENOTFOUND;
+}
+
+static uint16_t alloc_pid(session_t *s)
+{
+    for (;;) {
+        uint16_t pid = s->next_pid++;
+        if (s->next_pid == 0)
+            s->next_pid = 1;
+        bool used = false;
+        for (uint16_t i = 0; i < s->ninflight && !used; i++)
+            used = s->inflight[i].pid == pid;
+        if (!used)
+            return pid;
+    }
+}
+
+/* Puts m in the window and writes it. The caller checked the window has room
+ * and the session is online. Takes a new reference. */
+static void send_inflight(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool retain)
+{
+    if (!s->inflight) {
+        s->inflight = calloc((size_t)b->cfg->max_inflight, sizeof(*s->inflight));
+        if (!s->inflight) {
+            conn_close(s->conn, "out_of_memory");
+            return;
+        }
+    }
+    uint16_t pid = alloc_pid(s);
+    out_entry_t *e = &s->inflight[s->ninflight++];
+    *e = (out_entry_t){msg_ref(m), pid, qos, qos == 1 ? OUT_WAIT_PUBACK : OUT_WAIT_PUBREC, retain};
+    if (conn_send_publish(s->conn, m, qos, pid, false, retain) < 0)
+        conn_close(s->conn, "out_of_memory");
+}
+
+static bool enqueue(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool retain)
+{
+    if (s->qlen >= (uint32_t)b->cfg->max_queued) {
+        b->stats.dropped_queue++;
+        log_debug("queue_full", "client_id=%s", s->id);
+        return false;
+    }
+    if (s->qlen == s->qcap) {
+        uint32_t n = s->qcap ? s->qcap * 2 : 8;
+        out_entry_t *p = malloc(n * sizeof(*p));
+        if (!p)
+            return false;
+        for (uint32_t i = 0; i < s->qlen; i++)
+            p[i] = s->queue[(s->qhead + i) % s->qcap];
+        free(s->queue);
+        s->queue = p;
+        s->qcap = n;
+        s->qhead = 0;
+    }
+    s->queue[(s->qhead + s->qlen) % s->qcap] = (out_entry_t){msg_ref(m), 0, qos, 0, retain};
+    s->qlen++;
+    return true;
+}
+
+static void pump(broker_t *b, session_t *s)
+{
+    while (s->conn && s->qlen && s->ninflight < b->cfg->max_inflight) {
+        out_entry_t e = s->queue[s->qhead];
+        s->qhead = (s->qhead + 1) % s->qcap;
+        s->qlen--;
+        send_inflight(b, s, e.m, e.qos, e.retain);
+        msg_unref(&e.m);
+    }
+    if (s->qlen == 0 && s->queue) {
+        free(s->queue);
+        s->queue = NULL;
+        s->qcap = s->qhead = 0;
+    }
+}
+
+void session_deliver(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool retain)
+{
+    conn_t *c = s->conn;
+    if (qos == 0) {
+        if (!c)
+            return; /* QoS 0 is not queued for offline clients */
+        if (conn_pending(c) > (size_t)b->cfg->max_outbuf) {
+            b->stats.dropped_qos0++;
+            if (!c->drop_logged) {
+                c->drop_logged = true;
+                log_warn("slow_subscriber", "client_id=%s pending=%zu action=drop_qos0", s->id,
+                         conn_pending(c));
+            }
+            return;
+        }
+        c->drop_logged = false;
+        if (conn_send_publish(c, m, 0, 0, false, retain) < 0)
+            conn_close(c, "out_of_memory");
+        return;
+    }
+    if (c && s->qlen == 0 && s->ninflight < b->cfg->max_inflight)
+        send_inflight(b, s, m, qos, retain);
+    else
+        enqueue(b, s, m, qos, retain);
+}
+
+static int find_inflight(const session_t *s, uint16_t pid, uint8_t state)
+{
+    for (uint16_t i = 0; i < s->ninflight; i++)
+        if (s->inflight[i].pid == pid && s->inflight[i].state == state)
+            return i;
+    return -1;
+}
+
+static void remove_inflight(session_t *s, int i)
+{
+    msg_unref(&s->inflight[i].m);
+    /* keep order: resends on resume go out in the original order [MQTT-4.6.0-1] */
+    memmove(&s->inflight[i], &s->inflight[i + 1],
+            (size_t)(s->ninflight - i - 1) * sizeof(s->inflight[0]));
+    s->ninflight--;
+}
+
+int session_on_puback(broker_t *b, session_t *s, uint16_t pid)
+{
+    int i = find_inflight(s, pid, OUT_WAIT_PUBACK);
+    if (i < 0)
+        return ROOST_ENOTFOUND;
+    remove_inflight(s, i);
+    pump(b, s);
+    return 0;
+}
+
+int session_on_pubrec(broker_t *b, session_t *s, uint16_t pid)
+{
+    int i = find_inflight(s, pid, OUT_WAIT_PUBREC);
+    if (i < 0) {
+        /* a PUBREC we already moved past (resent after reconnect): answer again */
+        if (find_inflight(s, pid, OUT_WAIT_PUBCOMP) < 0)
+            return ROOST_ENOTFOUND;
+    } else {
+        s->inflight[i].state = OUT_WAIT_PUBCOMP;
+        msg_unref(&s->inflight[i].m); /* the message itself is delivered */
+    }
+    if (s->conn && conn_send_ack(s->conn, MQTT_PUBREL, pid) < 0)
+        conn_close(s->conn, "out_of_memory");
+    return 0;
+}
+
+int session_on_pubcomp(broker_t *b, session_t *s, uint16_t pid)
+{
+    int i = find_inflight(s, pid, OUT_WAIT_PUBCOMP);
+    if (i < 0)
+        return ROOST_ENOTFOUND;
+    remove_inflight(s, i);
+    pump(b, s);
+    return 0;
+}
+
+void session_resume(broker_t *b, session_t *s)
+{
+    for (uint16_t i = 0; i < s->ninflight && s->conn; i++) {
+        out_entry_t *e = &s->inflight[i];
+        int rc = e->state == OUT_WAIT_PUBCOMP
+                     ? conn_send_ack(s->conn, MQTT_PUBREL, e->pid)
+                     : conn_send_publish(s->conn, e->m, e->qos, e->pid, true, e->retain);
+        if (rc < 0)
+            conn_close(s->conn, "out_of_memory");
+    }
+    pump(b, s);
+}
+
+bool session_rx2_has(const session_t *s, uint16_t pid)
+{
+    for (uint16_t i = 0; i < s->nrx2; i++)
+        if (s->rx_qos2[i] == pid)
+            return true;
+    return false;
+}
+
+int session_rx2_add(session_t *s, uint16_t pid)
+{
+    if (s->nrx2 == s->caprx2) {
+        if (s->caprx2 == UINT16_MAX)
+            return ROOST_ELIMIT;
+        uint32_t n = s->caprx2 ? (uint32_t)s->caprx2 * 2 : 4;
+        if (n > UINT16_MAX)
+            n = UINT16_MAX;
+        uint16_t *p = realloc(s->rx_qos2, n * sizeof(*p));
+        if (!p)
+            return -ENOMEM;
+        s->rx_qos2 = p;
+        s->caprx2 = (uint16_t)n;
+    }
+    s->rx_qos2[s->nrx2++] = pid;
+    return 0;
+}
+
+void session_rx2_release(session_t *s, uint16_t pid)
+{
+    for (uint16_t i = 0; i < s->nrx2; i++) {
+        if (s->rx_qos2[i] == pid) {
+            s->rx_qos2[i] = s->rx_qos2[--s->nrx2];
+            break;
+        }
+    }
+    if (s->nrx2 == 0) {
+        free(s->rx_qos2);
+        s->rx_qos2 = NULL;
+        s->caprx2 = 0;
+    }
+}

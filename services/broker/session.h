@@ -1,0 +1,86 @@
+/* session: MQTT session state of one client id, alive across connections
+ * when the client asked for a persistent session (clean session 0).
+ *
+ * Holds the subscriptions (mirrored in the broker trie), the outgoing QoS 1/2
+ * in-flight window (--max-inflight, with the state of each packet id), the
+ * queue of messages waiting for the window or for the client to come back
+ * (--max-queued, QoS 1/2 only while offline), and the QoS 2 packet ids
+ * received and not yet released. Kept in memory in this release; the cluster
+ * moves it to Redis.
+ */
+#ifndef ROOST_BROKER_SESSION_H
+#define ROOST_BROKER_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "broker.h"
+#include "msg.h"
+
+typedef struct sub_entry {
+    char *filter;
+    uint16_t len;
+    uint8_t qos;
+} sub_entry_t;
+
+typedef struct out_entry {
+    msg_t *m;
+    uint16_t pid;    /* in-flight only */
+    uint8_t qos;
+    uint8_t state;   /* in-flight only: OUT_WAIT_* */
+    bool retain;
+} out_entry_t;
+
+enum { OUT_WAIT_PUBACK = 1, OUT_WAIT_PUBREC = 2, OUT_WAIT_PUBCOMP = 3 };
+
+struct session {
+    char *id;
+    uint16_t id_len;
+    bool clean;
+    conn_t *conn;              /* NULL while offline */
+    sub_entry_t *subs;
+    uint32_t nsubs, capsubs;
+    out_entry_t *inflight;     /* capacity --max-inflight, allocated on first use */
+    uint16_t ninflight;
+    uint16_t next_pid;
+    out_entry_t *queue;        /* ring */
+    uint32_t qhead, qlen, qcap;
+    uint16_t *rx_qos2;         /* QoS 2 packet ids received, PUBREL pending */
+    uint16_t nrx2, caprx2;
+    uint32_t target_idx;       /* routing scratch, valid while stamp == broker stamp */
+    uint64_t stamp;
+};
+
+/* Creates a session for id and registers it in b->sessions. NULL on OOM. */
+session_t *session_new(broker_t *b, const char *id, size_t len, bool clean);
+/* Unsubscribes everything, drops queued messages, unregisters and frees;
+ * sets *s to NULL. The session must be offline. */
+void session_destroy(broker_t *b, session_t **s);
+
+/* Adds or updates a subscription (trie included). 0 or -ENOMEM. */
+int session_subscribe(broker_t *b, session_t *s, const char *filter, size_t len, uint8_t qos);
+/* Removes a subscription; 0 or ROOST_ENOTFOUND. */
+int session_unsubscribe(broker_t *b, session_t *s, const char *filter, size_t len);
+
+/* Delivers m at qos (already min(publish, granted)) with the retain flag as
+ * sent to this client: written now when online and the window allows,
+ * queued (QoS 1/2) otherwise, dropped and counted past the limits. */
+void session_deliver(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool retain);
+
+/* Acknowledgements from the client for our outgoing packets. Unknown packet
+ * ids are ignored (returns ROOST_ENOTFOUND for the caller's log). */
+int session_on_puback(broker_t *b, session_t *s, uint16_t pid);
+int session_on_pubrec(broker_t *b, session_t *s, uint16_t pid);
+int session_on_pubcomp(broker_t *b, session_t *s, uint16_t pid);
+
+/* After CONNACK on a resumed session: resend in-flight packets (PUBLISH with
+ * DUP, or PUBREL) [MQTT-4.4.0-1], then fill the window from the queue. */
+void session_resume(broker_t *b, session_t *s);
+
+/* Inbound QoS 2 (method B of MQTT 3.1.1 4.3.3): true if pid was already
+ * received and not released; session_rx2_add records it; release forgets it. */
+bool session_rx2_has(const session_t *s, uint16_t pid);
+int session_rx2_add(session_t *s, uint16_t pid);
+void session_rx2_release(session_t *s, uint16_t pid);
+
+#endif
