@@ -53,6 +53,8 @@ void log_write(log_level_t level, const char *event, const char *fmt, ...)
         va_end(ap);
         if (m > 0)
             n += m;
+        else
+            n--; /* nothing was added: drop the separator */
     }
     if ((size_t)n > sizeof(line) - 2)
         n = (int)sizeof(line) - 2;
