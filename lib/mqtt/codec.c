@@ -1,0 +1,862 @@
+/* codec: the MQTT 3.1.1 / 5.0 packet decoder and encoders (mqtt.h).
+ *
+ * Decoding reads the fixed header, checks every size limit, then parses the
+ * body through a bounds-checked cursor (rd_t) that never reads past the end
+ * of the packet. Error codes follow the 5.0 reason-code split so a dispatcher
+ * can map them without looking at the packet again:
+ *   ROOST_EPROTO_MALFORMED  bad fixed-header flags, QoS 3 (PUBLISH, will,
+ *                           subscription), reserved bits, truncated fields,
+ *                           trailing bytes, empty SUBSCRIBE/UNSUBSCRIBE
+ *   ROOST_EPROTO_QOS        DUP set on a QoS 0 PUBLISH [MQTT-3.3.1-2]
+ *   ROOST_EPROTO_UTF8       a string fails mqtt_utf8_check
+ *   ROOST_EPROTO_TOPIC      topic name / filter fails topic_check_*
+ *   ROOST_EPROTO_PACKET_ID  packet id 0 where one is required
+ *   ROOST_EPROTO_UNEXPECTED a packet type the decoder's direction never gets
+ *   ROOST_EPROTO_NAME / _VERSION / _TOO_LARGE  as their names say
+ */
+#include <assert.h>
+#include <string.h>
+
+#include "mqtt/mqtt.h"
+#include "mqtt/topic.h"
+
+#define MAX_TOTAL (MQTT_MAX_REMAINING + 5u) /* 1 type byte + 4 varint bytes */
+
+#define TRY(expr)                \
+    do {                         \
+        int try_rc_ = (expr);    \
+        if (try_rc_ != 0)        \
+            return try_rc_;      \
+    } while (0)
+
+/* Packet types each direction may receive in every version; 5.0 adds
+ * DISCONNECT towards clients and AUTH both ways. */
+#define BIT(t) (1u << (t))
+#define SERVER_TYPES                                                                  \
+    (BIT(MQTT_CONNECT) | BIT(MQTT_PUBLISH) | BIT(MQTT_PUBACK) | BIT(MQTT_PUBREC) |    \
+     BIT(MQTT_PUBREL) | BIT(MQTT_PUBCOMP) | BIT(MQTT_SUBSCRIBE) | BIT(MQTT_UNSUBSCRIBE) | \
+     BIT(MQTT_PINGREQ) | BIT(MQTT_DISCONNECT))
+#define CLIENT_TYPES                                                                  \
+    (BIT(MQTT_CONNACK) | BIT(MQTT_PUBLISH) | BIT(MQTT_PUBACK) | BIT(MQTT_PUBREC) |    \
+     BIT(MQTT_PUBREL) | BIT(MQTT_PUBCOMP) | BIT(MQTT_SUBACK) | BIT(MQTT_UNSUBACK) |   \
+     BIT(MQTT_PINGRESP))
+#define V5_TYPES (BIT(MQTT_DISCONNECT) | BIT(MQTT_AUTH))
+
+/* ---- UTF-8 and varints ------------------------------------------------- */
+
+int mqtt_utf8_check(const uint8_t *s, size_t len)
+{
+    const uint8_t *p = s, *end = s + len;
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+
+    while (p < end) {
+        /* ASCII fast path: a word passes when every byte is 0x01..0x7F.
+         * (v - ones) sets a byte's high bit for a zero byte (the lowest zero
+         * byte receives no borrow), v itself for a non-ASCII byte. */
+        while (end - p >= 8) {
+            uint64_t v;
+            memcpy(&v, p, 8);
+            if (((v | (v - ones)) & highs) != 0)
+                break;
+            p += 8;
+        }
+        if (p == end)
+            break;
+        uint8_t c = p[0];
+        if (c < 0x80) {
+            if (c == 0)
+                return ROOST_EPROTO_UTF8; /* U+0000 [MQTT-1.5.3-2] */
+            p++;
+            continue;
+        }
+        size_t left = (size_t)(end - p);
+        if (c < 0xC2) /* stray continuation byte, or overlong 2-byte lead */
+            return ROOST_EPROTO_UTF8;
+        if (c < 0xE0) {
+            if (left < 2 || (p[1] & 0xC0) != 0x80)
+                return ROOST_EPROTO_UTF8;
+            p += 2;
+        } else if (c < 0xF0) {
+            if (left < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80)
+                return ROOST_EPROTO_UTF8;
+            if ((c == 0xE0 && p[1] < 0xA0) || /* overlong */
+                (c == 0xED && p[1] >= 0xA0))  /* surrogates D800-DFFF [MQTT-1.5.3-1] */
+                return ROOST_EPROTO_UTF8;
+            p += 3;
+        } else if (c < 0xF5) {
+            if (left < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 ||
+                (p[3] & 0xC0) != 0x80)
+                return ROOST_EPROTO_UTF8;
+            if ((c == 0xF0 && p[1] < 0x90) || /* overlong */
+                (c == 0xF4 && p[1] >= 0x90))  /* above U+10FFFF */
+                return ROOST_EPROTO_UTF8;
+            p += 4;
+        } else {
+            return ROOST_EPROTO_UTF8; /* F5..FF never appear */
+        }
+    }
+    return 0;
+}
+
+int mqtt_varint_decode(const uint8_t *buf, size_t len, uint32_t *value)
+{
+    uint32_t v = 0;
+    for (size_t i = 0; i < 4; i++) {
+        if (i == len)
+            return 0;
+        v |= (uint32_t)(buf[i] & 0x7F) << (7 * i);
+        if ((buf[i] & 0x80) == 0) {
+            *value = v;
+            return (int)i + 1;
+        }
+    }
+    return ROOST_EPROTO_MALFORMED;
+}
+
+static inline size_t varint_size(size_t v)
+{
+    return v < 128 ? 1 : v < 16384 ? 2 : v < 2097152 ? 3 : 4;
+}
+
+int mqtt_varint_encode(uint32_t value, uint8_t out[4])
+{
+    assert(value <= MQTT_MAX_REMAINING);
+    int n = 0;
+    do {
+        uint8_t b = value & 0x7F;
+        value >>= 7;
+        out[n++] = b | (value ? 0x80 : 0);
+    } while (value);
+    return n;
+}
+
+/* ---- decoding ------------------------------------------------------------ */
+
+/* A cursor over one complete packet body. Every read is bounds-checked;
+ * running past the end is a malformed packet. */
+typedef struct rd {
+    const uint8_t *p, *end;
+} rd_t;
+
+static inline size_t rd_left(const rd_t *r) { return (size_t)(r->end - r->p); }
+
+static inline int rd_u8(rd_t *r, uint8_t *v)
+{
+    if (r->p == r->end)
+        return ROOST_EPROTO_MALFORMED;
+    *v = *r->p++;
+    return 0;
+}
+
+static inline int rd_u16(rd_t *r, uint16_t *v)
+{
+    if (rd_left(r) < 2)
+        return ROOST_EPROTO_MALFORMED;
+    *v = (uint16_t)(r->p[0] << 8 | r->p[1]);
+    r->p += 2;
+    return 0;
+}
+
+/* A nonzero packet identifier [MQTT-2.3.1-1]. */
+static inline int rd_packet_id(rd_t *r, uint16_t *id)
+{
+    TRY(rd_u16(r, id));
+    return *id ? 0 : ROOST_EPROTO_PACKET_ID;
+}
+
+/* Two-byte length + bytes (binary data). */
+static inline int rd_bin(rd_t *r, mqtt_str_t *s)
+{
+    uint16_t n;
+    TRY(rd_u16(r, &n));
+    if (rd_left(r) < n)
+        return ROOST_EPROTO_MALFORMED;
+    s->ptr = r->p;
+    s->len = n;
+    r->p += n;
+    return 0;
+}
+
+/* A UTF-8 encoded string [MQTT-1.5.3]. */
+static inline int rd_utf8(rd_t *r, mqtt_str_t *s)
+{
+    TRY(rd_bin(r, s));
+    return mqtt_utf8_check(s->ptr, s->len);
+}
+
+/* 5.0 property list: varint length + that many bytes, kept raw. */
+static inline int rd_props(rd_t *r, mqtt_str_t *s)
+{
+    uint32_t n;
+    int k = mqtt_varint_decode(r->p, rd_left(r), &n);
+    if (k <= 0)
+        return ROOST_EPROTO_MALFORMED;
+    r->p += k;
+    if (rd_left(r) < n)
+        return ROOST_EPROTO_MALFORMED;
+    s->ptr = r->p;
+    s->len = n;
+    r->p += n;
+    return 0;
+}
+
+static inline int rd_done(const rd_t *r)
+{
+    return r->p == r->end ? 0 : ROOST_EPROTO_MALFORMED;
+}
+
+/* A topic name: UTF-8, non-empty (5.0: may be empty, a topic alias then
+ * names it; the broker checks the alias), no wildcards. */
+static int check_topic_name(const mqtt_str_t *t, bool v5)
+{
+    TRY(mqtt_utf8_check(t->ptr, t->len));
+    if (t->len == 0 && v5)
+        return 0;
+    return topic_check_name((const char *)t->ptr, t->len);
+}
+
+static inline bool str_is(const mqtt_str_t *s, const char *lit, size_t n)
+{
+    return s->len == n && memcmp(s->ptr, lit, n) == 0;
+}
+
+/* Everything after the protocol level, laid out as 3.1.1 (v5 = false) or
+ * 5.0. Fields are stored as soon as they pass their checks, so on failure
+ * the fields before the failing one are filled and the rest stay zero. */
+static int decode_connect_rest(rd_t *r, mqtt_connect_t *c, bool v5)
+{
+    uint8_t fl;
+    TRY(rd_u8(r, &fl));
+    c->clean_session = fl & 0x02;
+    c->will = fl & 0x04;
+    c->will_qos = (fl >> 3) & 3;
+    c->will_retain = fl & 0x20;
+    c->has_password = fl & 0x40;
+    c->has_username = fl & 0x80;
+    TRY(rd_u16(r, &c->keepalive));
+    if (fl & 0x01) /* [MQTT-3.1.2-3] */
+        return ROOST_EPROTO_MALFORMED;
+    if (!c->will && (c->will_qos || c->will_retain)) /* [MQTT-3.1.2-11,13,15] */
+        return ROOST_EPROTO_MALFORMED;
+    if (c->will_qos == 3) /* [MQTT-3.1.2-14] */
+        return ROOST_EPROTO_MALFORMED;
+    if (c->has_password && !c->has_username && !v5) /* [MQTT-3.1.2-22] */
+        return ROOST_EPROTO_MALFORMED;
+    if (v5)
+        TRY(rd_props(r, &c->props));
+    TRY(rd_utf8(r, &c->client_id)); /* [MQTT-3.1.3-4] */
+    if (c->will) {
+        if (v5)
+            TRY(rd_props(r, &c->will_props));
+        TRY(rd_bin(r, &c->will_topic));
+        TRY(check_topic_name(&c->will_topic, false)); /* [MQTT-3.1.3-10] */
+        TRY(rd_bin(r, &c->will_payload));
+    }
+    if (c->has_username)
+        TRY(rd_utf8(r, &c->username)); /* [MQTT-3.1.3-11] */
+    if (c->has_password)
+        TRY(rd_bin(r, &c->password));
+    return rd_done(r);
+}
+
+static int decode_connect(mqtt_decoder_t *d, rd_t *r, mqtt_connect_t *c)
+{
+    mqtt_str_t name;
+    uint8_t level;
+    TRY(rd_bin(r, &name));
+    bool mqtt = str_is(&name, "MQTT", 4), isdp = str_is(&name, "MQIsdp", 6);
+    if (!mqtt && !isdp) /* [MQTT-3.1.2-1] */
+        return ROOST_EPROTO_NAME;
+    c->protocol_name = name;
+    TRY(rd_u8(r, &level));
+    c->version = level;
+    d->version = level;
+    bool known = mqtt ? (level == MQTT_V311 || level == MQTT_V5) : level == MQTT_V31;
+    int rc = decode_connect_rest(r, c, known && level == MQTT_V5);
+    return known ? rc : ROOST_EPROTO_VERSION; /* [MQTT-3.1.2-2]: CONNACK 1 */
+}
+
+static int decode_connack(const mqtt_decoder_t *d, rd_t *r, mqtt_connack_t *c)
+{
+    uint8_t sp;
+    TRY(rd_u8(r, &sp));
+    TRY(rd_u8(r, &c->rc));
+    if (sp & 0xFE) /* [MQTT-3.2.2-1] reserved */
+        return ROOST_EPROTO_MALFORMED;
+    c->session_present = sp;
+    if (sp && c->rc) /* [MQTT-3.2.2-4] */
+        return ROOST_EPROTO_MALFORMED;
+    if (d->version == MQTT_V5)
+        TRY(rd_props(r, &c->props));
+    return rd_done(r);
+}
+
+static int decode_publish(const mqtt_decoder_t *d, rd_t *r, uint8_t flags, mqtt_publish_t *p)
+{
+    bool v5 = d->version == MQTT_V5;
+    p->retain = flags & 0x01;
+    p->qos = (flags >> 1) & 3; /* 3 and DUP on QoS 0 rejected with the fixed header */
+    p->dup = flags & 0x08;
+    TRY(rd_bin(r, &p->topic));
+    TRY(check_topic_name(&p->topic, v5)); /* [MQTT-3.3.2-1,2] */
+    if (p->qos)
+        TRY(rd_packet_id(r, &p->packet_id));
+    if (v5)
+        TRY(rd_props(r, &p->props));
+    p->payload.ptr = r->p;
+    p->payload.len = (uint32_t)rd_left(r);
+    return 0;
+}
+
+/* PUBACK..PUBCOMP. 5.0: reason code and properties each optional at the
+ * end (remaining length 2: success, 3: no properties). */
+static int decode_ack(const mqtt_decoder_t *d, rd_t *r, mqtt_ack_t *a)
+{
+    TRY(rd_packet_id(r, &a->packet_id));
+    if (d->version == MQTT_V5) {
+        if (rd_left(r))
+            TRY(rd_u8(r, &a->rc));
+        if (rd_left(r))
+            TRY(rd_props(r, &a->props));
+    }
+    return rd_done(r);
+}
+
+/* 5.0 DISCONNECT (remaining 0: rc 0; 1: no properties) and AUTH (remaining
+ * 0, or reason code and property length both present [MQTT-3.15.2]).
+ * 3.1.1 DISCONNECT has remaining 0, checked with the fixed header. */
+static int decode_reason(rd_t *r, uint8_t type, mqtt_ack_t *a)
+{
+    if (rd_left(r) == 0)
+        return 0;
+    TRY(rd_u8(r, &a->rc));
+    if (rd_left(r) || type == MQTT_AUTH)
+        TRY(rd_props(r, &a->props));
+    return rd_done(r);
+}
+
+static int check_sub_options(uint8_t o, bool v5)
+{
+    if ((o & 3) == 3) /* [MQTT-3-8.3-4] */
+        return ROOST_EPROTO_MALFORMED;
+    if (!v5)
+        return (o & 0xFC) ? ROOST_EPROTO_MALFORMED : 0; /* [MQTT-3-8.3-4] */
+    if (o & 0xC0) /* [MQTT-3.8.3-5] reserved */
+        return ROOST_EPROTO_MALFORMED;
+    return ((o >> 4) & 3) == 3 ? ROOST_EPROTO_MALFORMED : 0; /* retain handling 3 */
+}
+
+/* SUBSCRIBE (with_options) and UNSUBSCRIBE. */
+static int decode_subscribe(const mqtt_decoder_t *d, rd_t *r, bool with_options,
+                            mqtt_subscribe_t *s)
+{
+    bool v5 = d->version == MQTT_V5;
+    TRY(rd_packet_id(r, &s->packet_id));
+    if (v5)
+        TRY(rd_props(r, &s->props));
+    s->list.ptr = r->p;
+    s->list.len = (uint32_t)rd_left(r);
+    while (rd_left(r)) {
+        mqtt_str_t f;
+        TRY(rd_utf8(r, &f));
+        TRY(topic_check_filter((const char *)f.ptr, f.len)); /* [MQTT-4.7.1-*] */
+        if (with_options) {
+            uint8_t o;
+            TRY(rd_u8(r, &o));
+            TRY(check_sub_options(o, v5));
+        }
+        s->count++;
+    }
+    /* [MQTT-3.8.3-3], [MQTT-3.10.3-2] */
+    return s->count ? 0 : ROOST_EPROTO_MALFORMED;
+}
+
+static bool suback_code_ok(uint8_t c, bool v5)
+{
+    if (c <= 2 || c == 0x80)
+        return true;
+    if (!v5)
+        return false; /* [MQTT-3.9.3-2] */
+    switch (c) {
+    case 0x83: case 0x87: case 0x8F: case 0x91: case 0x97: case 0x9E: case 0xA1: case 0xA2:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool unsuback_code_ok(uint8_t c)
+{
+    switch (c) {
+    case 0x00: case 0x11: case 0x80: case 0x83: case 0x87: case 0x8F: case 0x91:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* SUBACK, and UNSUBACK (3.1.1: packet id only, checked with the fixed header). */
+static int decode_suback(const mqtt_decoder_t *d, rd_t *r, uint8_t type, mqtt_suback_t *s)
+{
+    bool v5 = d->version == MQTT_V5;
+    TRY(rd_packet_id(r, &s->packet_id));
+    if (type == MQTT_UNSUBACK && !v5)
+        return rd_done(r);
+    if (v5)
+        TRY(rd_props(r, &s->props));
+    s->codes.ptr = r->p;
+    s->codes.len = (uint32_t)rd_left(r);
+    if (s->codes.len == 0)
+        return ROOST_EPROTO_MALFORMED;
+    for (uint32_t i = 0; i < s->codes.len; i++) {
+        uint8_t c = s->codes.ptr[i];
+        if (type == MQTT_SUBACK ? !suback_code_ok(c, v5) : !unsuback_code_ok(c))
+            return ROOST_EPROTO_MALFORMED;
+    }
+    return 0;
+}
+
+/* Checks that need only the first byte: reserved types, direction, fixed
+ * header flags [MQTT-2.2.2-1,2], PUBLISH QoS and DUP [MQTT-3.3.1-2,4]. */
+static int check_first_byte(const mqtt_decoder_t *d, unsigned type, unsigned flags)
+{
+    bool v5 = d->version == MQTT_V5;
+    if (type == 0 || (type == MQTT_AUTH && !v5))
+        return ROOST_EPROTO_MALFORMED;
+    unsigned legal = (d->server ? SERVER_TYPES : CLIENT_TYPES) | (v5 ? V5_TYPES : 0);
+    if ((legal & BIT(type)) == 0)
+        return ROOST_EPROTO_UNEXPECTED;
+    if (type == MQTT_PUBLISH) {
+        unsigned qos = (flags >> 1) & 3;
+        if (qos == 3)
+            return ROOST_EPROTO_MALFORMED;
+        return (qos == 0 && (flags & 0x08)) ? ROOST_EPROTO_QOS : 0;
+    }
+    unsigned want =
+        (type == MQTT_PUBREL || type == MQTT_SUBSCRIBE || type == MQTT_UNSUBSCRIBE) ? 2 : 0;
+    return flags == want ? 0 : ROOST_EPROTO_MALFORMED;
+}
+
+/* Packets whose remaining length is fixed are refused before their body. */
+static int check_remaining(const mqtt_decoder_t *d, unsigned type, uint32_t rem)
+{
+    bool v5 = d->version == MQTT_V5;
+    switch (type) {
+    case MQTT_PINGREQ:
+    case MQTT_PINGRESP:
+        return rem == 0 ? 0 : ROOST_EPROTO_MALFORMED;
+    case MQTT_DISCONNECT:
+        return (v5 || rem == 0) ? 0 : ROOST_EPROTO_MALFORMED;
+    case MQTT_CONNACK:
+        return (v5 ? rem >= 3 : rem == 2) ? 0 : ROOST_EPROTO_MALFORMED;
+    case MQTT_PUBACK:
+    case MQTT_PUBREC:
+    case MQTT_PUBREL:
+    case MQTT_PUBCOMP:
+        return (v5 ? rem >= 2 : rem == 2) ? 0 : ROOST_EPROTO_MALFORMED;
+    case MQTT_UNSUBACK:
+        return (v5 ? rem >= 4 : rem == 2) ? 0 : ROOST_EPROTO_MALFORMED;
+    default:
+        return 0;
+    }
+}
+
+static int decode_body(mqtt_decoder_t *d, rd_t *r, mqtt_packet_t *out)
+{
+    switch (out->type) {
+    case MQTT_CONNECT:
+        return decode_connect(d, r, &out->u.connect);
+    case MQTT_CONNACK:
+        return decode_connack(d, r, &out->u.connack);
+    case MQTT_PUBLISH:
+        return decode_publish(d, r, out->flags, &out->u.publish);
+    case MQTT_PUBACK:
+    case MQTT_PUBREC:
+    case MQTT_PUBREL:
+    case MQTT_PUBCOMP:
+        return decode_ack(d, r, &out->u.ack);
+    case MQTT_SUBSCRIBE:
+        return decode_subscribe(d, r, true, &out->u.subscribe);
+    case MQTT_UNSUBSCRIBE:
+        return decode_subscribe(d, r, false, &out->u.subscribe);
+    case MQTT_SUBACK:
+    case MQTT_UNSUBACK:
+        return decode_suback(d, r, out->type, &out->u.suback);
+    case MQTT_DISCONNECT:
+    case MQTT_AUTH:
+        return decode_reason(r, out->type, &out->u.ack);
+    default: /* PINGREQ, PINGRESP: remaining 0 checked with the fixed header */
+        return 0;
+    }
+}
+
+void mqtt_decoder_init(mqtt_decoder_t *d, uint32_t max_packet, bool server)
+{
+    memset(d, 0, sizeof *d);
+    d->max_packet = max_packet ? max_packet : MAX_TOTAL;
+    d->server = server;
+}
+
+int mqtt_decode(mqtt_decoder_t *d, const uint8_t *buf, size_t len, size_t *consumed,
+                mqtt_packet_t *out)
+{
+    *consumed = 0;
+    d->need = 0;
+    if (len == 0)
+        return MQTT_NEED_MORE;
+    unsigned type = buf[0] >> 4, flags = buf[0] & 0x0F;
+    TRY(check_first_byte(d, type, flags));
+
+    uint32_t rem;
+    int n;
+    if (len >= 2 && buf[1] < 0x80) {
+        rem = buf[1];
+        n = 1;
+    } else {
+        n = mqtt_varint_decode(buf + 1, len - 1, &rem);
+        if (n == 0)
+            return MQTT_NEED_MORE;
+        if (n < 0)
+            return n; /* more than 4 bytes [MQTT-2.2.3] */
+    }
+    size_t total = 1 + (size_t)n + rem;
+    if (total > (d->max_packet ? d->max_packet : MAX_TOTAL))
+        return ROOST_EPROTO_TOO_LARGE;
+    TRY(check_remaining(d, type, rem));
+    if (len < total) {
+        d->need = total;
+        return MQTT_NEED_MORE;
+    }
+
+    memset(out, 0, sizeof *out);
+    out->type = (uint8_t)type;
+    out->flags = (uint8_t)flags;
+    out->remaining = rem;
+    rd_t r = {buf + 1 + n, buf + total};
+    int rc = decode_body(d, &r, out);
+    if (rc == 0 || rc == ROOST_EPROTO_VERSION)
+        *consumed = total;
+    return rc;
+}
+
+void mqtt_topic_iter_init(mqtt_topic_iter_t *it, const mqtt_subscribe_t *s, bool with_options)
+{
+    it->p = s->list.ptr;
+    it->end = s->list.ptr + s->list.len;
+    it->with_options = with_options;
+}
+
+bool mqtt_topic_iter_next(mqtt_topic_iter_t *it, mqtt_str_t *filter, uint8_t *options)
+{
+    size_t left = (size_t)(it->end - it->p);
+    if (left < 2)
+        return false;
+    uint32_t n = (uint32_t)(it->p[0] << 8 | it->p[1]);
+    if (left < 2 + n + (it->with_options ? 1u : 0u))
+        return false; /* not a decoded list; never happens for mqtt_decode output */
+    filter->ptr = it->p + 2;
+    filter->len = n;
+    it->p += 2 + n;
+    if (it->with_options) {
+        if (options)
+            *options = *it->p;
+        it->p++;
+    }
+    return true;
+}
+
+/* ---- encoding ------------------------------------------------------------ */
+
+typedef struct wr {
+    uint8_t *p;
+} wr_t;
+
+static inline void wr_u8(wr_t *w, uint8_t v) { *w->p++ = v; }
+
+static inline void wr_u16(wr_t *w, uint16_t v)
+{
+    w->p[0] = (uint8_t)(v >> 8);
+    w->p[1] = (uint8_t)v;
+    w->p += 2;
+}
+
+static inline void wr_bytes(wr_t *w, const void *src, size_t n)
+{
+    if (n)
+        memcpy(w->p, src, n);
+    w->p += n;
+}
+
+static inline void wr_str(wr_t *w, const mqtt_str_t *s)
+{
+    assert(s->len <= UINT16_MAX);
+    wr_u16(w, (uint16_t)s->len);
+    wr_bytes(w, s->ptr, s->len);
+}
+
+static inline void wr_varint(wr_t *w, size_t v)
+{
+    w->p += mqtt_varint_encode((uint32_t)v, w->p);
+}
+
+static inline void wr_props(wr_t *w, const mqtt_str_t *props)
+{
+    wr_varint(w, props->len);
+    wr_bytes(w, props->ptr, props->len);
+}
+
+static inline size_t props_size(const mqtt_str_t *props)
+{
+    return varint_size(props->len) + props->len;
+}
+
+/* Total size of a packet with remaining length rem. */
+static inline size_t total_size(size_t rem)
+{
+    assert(rem <= MQTT_MAX_REMAINING);
+    return 1 + varint_size(rem) + rem;
+}
+
+static inline void wr_header(wr_t *w, uint8_t type, uint8_t flags, size_t rem)
+{
+    wr_u8(w, (uint8_t)(type << 4 | flags));
+    wr_varint(w, rem);
+}
+
+size_t mqtt_encode_connect(uint8_t *buf, size_t cap, const mqtt_connect_t *c)
+{
+    bool v5 = c->version == MQTT_V5;
+    static const uint8_t mqtt[] = "MQTT", isdp[] = "MQIsdp";
+    mqtt_str_t name = c->protocol_name;
+    if (name.len == 0)
+        name = c->version == MQTT_V31 ? (mqtt_str_t){isdp, 6} : (mqtt_str_t){mqtt, 4};
+    assert(c->will_qos <= 2);
+    assert(c->will || (c->will_qos == 0 && !c->will_retain));
+    assert(v5 || c->has_username || !c->has_password);
+
+    size_t rem = 2 + name.len + 4 + 2 + c->client_id.len;
+    if (v5)
+        rem += props_size(&c->props);
+    if (c->will)
+        rem += (v5 ? props_size(&c->will_props) : 0) + 4 + c->will_topic.len +
+               c->will_payload.len;
+    if (c->has_username)
+        rem += 2 + c->username.len;
+    if (c->has_password)
+        rem += 2 + c->password.len;
+    size_t total = total_size(rem);
+    if (cap < total)
+        return total;
+
+    uint8_t fl = (uint8_t)((c->clean_session ? 0x02 : 0) | (c->will ? 0x04 : 0) |
+                           c->will_qos << 3 | (c->will_retain ? 0x20 : 0) |
+                           (c->has_password ? 0x40 : 0) | (c->has_username ? 0x80 : 0));
+    wr_t w = {buf};
+    wr_header(&w, MQTT_CONNECT, 0, rem);
+    wr_str(&w, &name);
+    wr_u8(&w, c->version);
+    wr_u8(&w, fl);
+    wr_u16(&w, c->keepalive);
+    if (v5)
+        wr_props(&w, &c->props);
+    wr_str(&w, &c->client_id);
+    if (c->will) {
+        if (v5)
+            wr_props(&w, &c->will_props);
+        wr_str(&w, &c->will_topic);
+        wr_str(&w, &c->will_payload);
+    }
+    if (c->has_username)
+        wr_str(&w, &c->username);
+    if (c->has_password)
+        wr_str(&w, &c->password);
+    assert(w.p == buf + total);
+    return total;
+}
+
+size_t mqtt_encode_connack(uint8_t *buf, size_t cap, uint8_t version, bool session_present,
+                           uint8_t rc)
+{
+    assert(!(session_present && rc));
+    size_t rem = version == MQTT_V5 ? 3 : 2;
+    if (cap < rem + 2)
+        return rem + 2;
+    wr_t w = {buf};
+    wr_header(&w, MQTT_CONNACK, 0, rem);
+    wr_u8(&w, session_present ? 1 : 0);
+    wr_u8(&w, rc);
+    if (version == MQTT_V5)
+        wr_u8(&w, 0);
+    return rem + 2;
+}
+
+/* Remaining length of a PUBLISH, payload included. */
+static size_t publish_remaining(uint8_t version, const mqtt_publish_t *p)
+{
+    assert(p->qos <= 2);
+    assert(p->qos || (!p->dup && p->packet_id == 0));
+    assert(!p->qos || p->packet_id);
+    assert(p->topic.len || version == MQTT_V5);
+    return 2 + p->topic.len + (p->qos ? 2 : 0) +
+           (version == MQTT_V5 ? props_size(&p->props) : 0) + p->payload.len;
+}
+
+static void write_publish_header(uint8_t *buf, uint8_t version, const mqtt_publish_t *p,
+                                 size_t rem)
+{
+    wr_t w = {buf};
+    wr_header(&w, MQTT_PUBLISH,
+              (uint8_t)((p->dup ? 0x08 : 0) | p->qos << 1 | (p->retain ? 0x01 : 0)), rem);
+    wr_str(&w, &p->topic);
+    if (p->qos)
+        wr_u16(&w, p->packet_id);
+    if (version == MQTT_V5)
+        wr_props(&w, &p->props);
+}
+
+size_t mqtt_encode_publish(uint8_t *buf, size_t cap, uint8_t version, const mqtt_publish_t *p)
+{
+    size_t rem = publish_remaining(version, p), total = total_size(rem);
+    if (cap < total)
+        return total;
+    write_publish_header(buf, version, p, rem);
+    if (p->payload.len)
+        memcpy(buf + total - p->payload.len, p->payload.ptr, p->payload.len);
+    return total;
+}
+
+size_t mqtt_encode_publish_header(uint8_t *buf, size_t cap, uint8_t version,
+                                  const mqtt_publish_t *p)
+{
+    size_t rem = publish_remaining(version, p), hdr = total_size(rem) - p->payload.len;
+    if (cap < hdr)
+        return hdr;
+    write_publish_header(buf, version, p, rem);
+    return hdr;
+}
+
+size_t mqtt_encode_ack(uint8_t *buf, size_t cap, uint8_t version, uint8_t type,
+                       uint16_t packet_id, uint8_t rc)
+{
+    assert(type >= MQTT_PUBACK && type <= MQTT_PUBCOMP);
+    assert(packet_id != 0);
+    assert(version == MQTT_V5 || rc == 0);
+    size_t rem = (version == MQTT_V5 && rc) ? 3 : 2;
+    if (cap < rem + 2)
+        return rem + 2;
+    wr_t w = {buf};
+    wr_header(&w, type, type == MQTT_PUBREL ? 2 : 0, rem);
+    wr_u16(&w, packet_id);
+    if (rem == 3)
+        wr_u8(&w, rc);
+    return rem + 2;
+}
+
+/* SUBSCRIBE (options != NULL) and UNSUBSCRIBE. */
+static size_t encode_sub(uint8_t *buf, size_t cap, uint8_t version, uint8_t type,
+                         uint16_t packet_id, const mqtt_str_t *filters, const uint8_t *options,
+                         uint32_t count)
+{
+    assert(packet_id != 0 && count > 0);
+    bool v5 = version == MQTT_V5;
+    size_t rem = 2 + (v5 ? 1 : 0);
+    for (uint32_t i = 0; i < count; i++) {
+        assert(filters[i].len > 0);
+        rem += 2 + filters[i].len + (options ? 1 : 0);
+    }
+    size_t total = total_size(rem);
+    if (cap < total)
+        return total;
+    wr_t w = {buf};
+    wr_header(&w, type, 2, rem);
+    wr_u16(&w, packet_id);
+    if (v5)
+        wr_u8(&w, 0);
+    for (uint32_t i = 0; i < count; i++) {
+        wr_str(&w, &filters[i]);
+        if (options)
+            wr_u8(&w, options[i]);
+    }
+    return total;
+}
+
+size_t mqtt_encode_subscribe(uint8_t *buf, size_t cap, uint8_t version, uint16_t packet_id,
+                             const mqtt_str_t *filters, const uint8_t *options, uint32_t count)
+{
+    assert(options != NULL);
+    return encode_sub(buf, cap, version, MQTT_SUBSCRIBE, packet_id, filters, options, count);
+}
+
+size_t mqtt_encode_unsubscribe(uint8_t *buf, size_t cap, uint8_t version, uint16_t packet_id,
+                               const mqtt_str_t *filters, uint32_t count)
+{
+    return encode_sub(buf, cap, version, MQTT_UNSUBSCRIBE, packet_id, filters, NULL, count);
+}
+
+/* SUBACK and UNSUBACK: packet id, 5.0 empty properties, codes (none for a
+ * 3.1.1 UNSUBACK). */
+static size_t encode_ack_list(uint8_t *buf, size_t cap, uint8_t version, uint8_t type,
+                              uint16_t packet_id, const uint8_t *codes, uint32_t count)
+{
+    bool v5 = version == MQTT_V5;
+    if (type == MQTT_UNSUBACK && !v5)
+        count = 0;
+    else
+        assert(count > 0 && codes != NULL);
+    assert(packet_id != 0);
+    size_t rem = 2 + (v5 ? 1 : 0) + (size_t)count, total = total_size(rem);
+    if (cap < total)
+        return total;
+    wr_t w = {buf};
+    wr_header(&w, type, 0, rem);
+    wr_u16(&w, packet_id);
+    if (v5)
+        wr_u8(&w, 0);
+    wr_bytes(&w, codes, count);
+    return total;
+}
+
+size_t mqtt_encode_suback(uint8_t *buf, size_t cap, uint8_t version, uint16_t packet_id,
+                          const uint8_t *codes, uint32_t count)
+{
+    return encode_ack_list(buf, cap, version, MQTT_SUBACK, packet_id, codes, count);
+}
+
+size_t mqtt_encode_unsuback(uint8_t *buf, size_t cap, uint8_t version, uint16_t packet_id,
+                            const uint8_t *codes, uint32_t count)
+{
+    return encode_ack_list(buf, cap, version, MQTT_UNSUBACK, packet_id, codes, count);
+}
+
+size_t mqtt_encode_simple(uint8_t *buf, size_t cap, uint8_t type)
+{
+    assert(type == MQTT_PINGREQ || type == MQTT_PINGRESP || type == MQTT_DISCONNECT);
+    if (cap < 2)
+        return 2;
+    buf[0] = (uint8_t)(type << 4);
+    buf[1] = 0;
+    return 2;
+}
+
+size_t mqtt_encode_disconnect(uint8_t *buf, size_t cap, uint8_t version, uint8_t rc)
+{
+    assert(version == MQTT_V5 || rc == 0);
+    if (rc == 0)
+        return mqtt_encode_simple(buf, cap, MQTT_DISCONNECT);
+    if (cap < 3)
+        return 3;
+    buf[0] = MQTT_DISCONNECT << 4;
+    buf[1] = 1;
+    buf[2] = rc;
+    return 3;
+}
+
+const char *mqtt_type_name(uint8_t type)
+{
+    static const char *const names[16] = {
+        NULL,      "CONNECT",  "CONNACK",     "PUBLISH",  "PUBACK",  "PUBREC",
+        "PUBREL",  "PUBCOMP",  "SUBSCRIBE",   "SUBACK",   "UNSUBSCRIBE", "UNSUBACK",
+        "PINGREQ", "PINGRESP", "DISCONNECT",  "AUTH",
+    };
+    return (type < 16 && names[type]) ? names[type] : "UNKNOWN";
+}
