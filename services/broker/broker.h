@@ -21,6 +21,7 @@
 
 typedef struct conn conn_t;
 typedef struct session session_t;
+typedef struct authc authc_t;
 
 /* One routing target during a publish: a session and the QoS it gets. */
 typedef struct route_target {
@@ -35,6 +36,8 @@ typedef struct broker_stats {
     uint64_t dropped_queue;    /* session queue over --max-queued */
     uint64_t dropped_retained; /* over --max-retained */
     uint64_t protocol_errors;
+    uint64_t denied_publish;   /* dropped by the ACL */
+    uint64_t denied_subscribe;
 } broker_stats_t;
 
 typedef struct broker {
@@ -43,6 +46,8 @@ typedef struct broker {
     loop_t *loop;
     int listen_fd;
     bool draining;
+    authc_t *authc;            /* NULL with --insecure-no-auth */
+    const struct msg *cur_msg; /* the message being routed (delivery ACL checks) */
 
     conn_t *conns;             /* all connections, doubly linked */
     uint32_t nconns;

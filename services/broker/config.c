@@ -16,6 +16,10 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
         .max_outbuf = 1048576,
         .max_retained = 100000,
         .log_level = "info",
+        .authd = "",
+        .auth_timeout_ms = 3000,
+        .authd_server_key = "",
+        .authd_client_key = "",
     };
     const cfg_opt_t opts[] = {
         {"bind", "ROOST_BIND", CFG_STR, &c->bind, 0, 0, "Address to listen on for MQTT."},
@@ -40,6 +44,15 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
          "Bytes waiting to be written to one client before QoS 0 messages to it are dropped."},
         {"max-retained", "ROOST_MAX_RETAINED", CFG_INT, &c->max_retained, 0, 100000000,
          "Most retained messages held; new topics beyond it are not retained (counted)."},
+        {"authd", "ROOST_AUTHD", CFG_STR, &c->authd, 0, 0,
+         "roost-authd endpoints, comma-separated (tcp://127.0.0.1:5560,...). Every CONNECT is "
+         "decided there."},
+        {"auth-timeout-ms", "ROOST_AUTH_TIMEOUT_MS", CFG_INT, &c->auth_timeout_ms, 10, 600000,
+         "How long a CONNECT waits for authd before it is refused with 'server unavailable'."},
+        {"authd-server-key", "ROOST_AUTHD_SERVER_KEY", CFG_STR, &c->authd_server_key, 0, 0,
+         "CurveZMQ public key of authd (Z85 text or a file holding it); empty: plain."},
+        {"authd-client-key", "ROOST_AUTHD_CLIENT_KEY", CFG_STR, &c->authd_client_key, 0, 0,
+         "CurveZMQ secret key of this broker (Z85 or file); empty: an ephemeral one."},
         {"log-level", "ROOST_LOG_LEVEL", CFG_STR, &c->log_level, 0, 0,
          "debug, info, warn or error."},
     };

@@ -19,6 +19,10 @@ typedef struct broker_config {
     int64_t max_outbuf;        /* bytes queued to one socket before QoS 0 is dropped */
     int64_t max_retained;
     const char *log_level;
+    const char *authd;         /* comma-separated ZeroMQ endpoints */
+    int64_t auth_timeout_ms;
+    const char *authd_server_key; /* CurveZMQ: authd's public key (spec) */
+    const char *authd_client_key; /* CurveZMQ: this broker's secret key (spec) */
 } broker_config_t;
 
 /* Fills defaults, then environment, then argv. Returns CFG_RUN, CFG_EXIT_HELP,

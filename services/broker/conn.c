@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "authc.h"
 #include "dispatch.h"
 #include "route.h"
 #include "session.h"
@@ -115,6 +116,8 @@ void conn_close(conn_t *c, const char *reason)
         return;
     c->state = CONN_CLOSING;
     c->close_reason = reason;
+    if (c->auth)
+        authc_cancel(c->b->authc, c);
     if (c->sess && c->sess->conn == c)
         c->sess->conn = NULL;
     /* keep the fd registered for nothing: output gets one last flush */

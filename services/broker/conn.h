@@ -46,6 +46,7 @@ struct conn {
     buf_t in, out;
     session_t *sess;
     msg_t *will;
+    struct pending *auth;      /* the authd request while CONN_AUTHING */
     broker_t *b;
     conn_t *prev, *next;       /* broker->conns */
     conn_t *flush_next;

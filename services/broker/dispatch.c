@@ -62,7 +62,7 @@ static const char *reason_name(int rc)
 }
 
 /* Handles a failure: CONNACK when the spec wants one, then close. */
-static void fail(conn_t *c, int rc, uint8_t type)
+void dispatch_fail(conn_t *c, int rc, uint8_t type)
 {
     char peer[64];
     bool connect_stage = c->state == CONN_NEW || c->state == CONN_AUTHING;
@@ -123,14 +123,14 @@ size_t dispatch_input(conn_t *c, const uint8_t *buf, size_t len)
         if (rc == MQTT_NEED_MORE)
             break;
         if (rc < 0) {
-            fail(c, rc, (uint8_t)(buf[off] >> 4));
+            dispatch_fail(c, rc, (uint8_t)(buf[off] >> 4));
             return len;
         }
         off += used;
         c->last_rx = loop_now(c->b->loop);
         rc = handle_one(c, &p);
         if (rc < 0) {
-            fail(c, rc, p.type);
+            dispatch_fail(c, rc, p.type);
             return len;
         }
     }

@@ -14,4 +14,9 @@
  * irrelevant) or paused for authentication (the rest must be kept). */
 size_t dispatch_input(conn_t *c, const uint8_t *buf, size_t len);
 
+/* Refuses or ends the connection for rc: writes the CONNACK the code
+ * deserves when the CONNECT is still undecided, logs, and closes. `type` is
+ * the packet that failed, for the log. */
+void dispatch_fail(conn_t *c, int rc, uint8_t type);
+
 #endif

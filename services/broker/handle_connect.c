@@ -5,6 +5,7 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "authc.h"
 #include "base/log.h"
 #include "handlers.h"
 #include "route.h"
@@ -41,12 +42,15 @@ int handle_connect(conn_t *c, const mqtt_connect_t *p)
             return -ENOMEM;
     }
     c->keepalive = p->keepalive;
+    if (b->authc)
+        return authc_request(b->authc, c, p, id, id_len);
     if (!b->cfg->insecure_no_auth)
         return ROOST_EUNAVAILABLE; /* no authd configured: never accept without a decision */
-    return connect_accept(c, id, id_len, p->clean_session);
+    return connect_accept(c, id, id_len, p->clean_session, NULL);
 }
 
-int connect_accept(conn_t *c, const char *client_id, size_t id_len, bool clean)
+int connect_accept(conn_t *c, const char *client_id, size_t id_len, bool clean,
+                   acl_matcher_t **acl)
 {
     broker_t *b = c->b;
     char peer[64];
@@ -69,6 +73,8 @@ int connect_accept(conn_t *c, const char *client_id, size_t id_len, bool clean)
         if (!s)
             return -ENOMEM;
     }
+    acl_matcher_t *none = NULL;
+    session_set_acl(b, s, acl ? acl : &none);
     s->conn = c;
     c->sess = s;
     c->state = CONN_ACTIVE;

@@ -19,7 +19,14 @@ int handle_publish(conn_t *c, const mqtt_publish_t *p)
     /* Clients may not publish into the broker's own $SYS tree; the message is
      * acknowledged and dropped, as Mosquitto does. */
     bool sys = p->topic.len >= 5 && memcmp(p->topic.ptr, "$SYS/", 5) == 0;
-    if (!sys) {
+    bool allowed = !s->acl || acl_check_publish(s->acl, (const char *)p->topic.ptr, p->topic.len);
+    if (!allowed) {
+        /* 3.1.1 has no way to refuse a PUBLISH: acknowledge it and drop it */
+        b->stats.denied_publish++;
+        log_info("publish_denied", "client_id=%s topic=%.*s", s->id, (int)p->topic.len,
+                 (const char *)p->topic.ptr);
+    }
+    if (!sys && allowed) {
         msg_t *m = msg_new(p->topic.ptr, p->topic.len, p->payload.ptr, p->payload.len, p->qos,
                            p->retain);
         if (!m)

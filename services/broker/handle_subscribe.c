@@ -11,10 +11,12 @@
 int handle_subscribe(conn_t *c, const mqtt_subscribe_t *p)
 {
     broker_t *b = c->b;
-    uint8_t codes_small[16];
-    uint8_t *codes = p->count <= sizeof(codes_small) ? codes_small : malloc(p->count);
+    /* codes[i]: SUBACK return code; codes[count + i]: the options granted */
+    uint8_t codes_small[32];
+    uint8_t *codes = p->count <= sizeof(codes_small) / 2 ? codes_small : malloc(2 * (size_t)p->count);
     if (!codes)
         return -ENOMEM;
+    uint8_t *granted = codes + p->count;
     mqtt_topic_iter_t it;
     mqtt_str_t f;
     uint8_t opts;
@@ -22,7 +24,20 @@ int handle_subscribe(conn_t *c, const mqtt_subscribe_t *p)
     mqtt_topic_iter_init(&it, p, true);
     while (mqtt_topic_iter_next(&it, &f, &opts)) {
         uint8_t qos = opts & 3;
-        int rc = session_subscribe(b, c->sess, (const char *)f.ptr, f.len, qos);
+        session_t *s = c->sess;
+        acl_sub_result_t r =
+            s->acl ? acl_check_subscribe(s->acl, (const char *)f.ptr, f.len) : ACL_SUB_GRANTED;
+        if (r == ACL_SUB_DENIED) {
+            b->stats.denied_subscribe++;
+            log_info("subscribe_denied", "client_id=%s filter=%.*s", s->id, (int)f.len,
+                     (const char *)f.ptr);
+            granted[i] = 0;
+            codes[i++] = MQTT_SUBACK_FAILURE;
+            continue;
+        }
+        uint8_t o = (uint8_t)(qos | (r == ACL_SUB_GRANTED_FILTERED ? SUBOPT_FILTERED : 0));
+        int rc = session_subscribe(b, s, (const char *)f.ptr, f.len, o);
+        granted[i] = o;
         codes[i++] = rc ? MQTT_SUBACK_FAILURE : qos;
     }
     uint8_t small[64];
@@ -39,7 +54,7 @@ int handle_subscribe(conn_t *c, const mqtt_subscribe_t *p)
     mqtt_topic_iter_init(&it, p, true);
     for (uint32_t k = 0; rc == 0 && mqtt_topic_iter_next(&it, &f, &opts); k++) {
         if (codes[k] != MQTT_SUBACK_FAILURE)
-            route_send_retained(b, c->sess, (const char *)f.ptr, f.len, codes[k]);
+            route_send_retained(b, c->sess, (const char *)f.ptr, f.len, granted[k]);
     }
     if (codes != codes_small)
         free(codes);

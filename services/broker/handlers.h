@@ -6,6 +6,7 @@
 #define ROOST_BROKER_HANDLERS_H
 
 #include "conn.h"
+#include "acl/acl.h"
 #include "mqtt/mqtt.h"
 
 int handle_connect(conn_t *c, const mqtt_connect_t *p);
@@ -18,7 +19,9 @@ int handle_subscribe(conn_t *c, const mqtt_subscribe_t *p);
 int handle_unsubscribe(conn_t *c, const mqtt_subscribe_t *p);
 
 /* Completes a CONNECT once it is allowed: takes over or creates the
- * session, answers CONNACK 0 and resumes queued delivery. */
-int connect_accept(conn_t *c, const char *client_id, size_t id_len, bool clean);
+ * session, answers CONNACK 0 and resumes queued delivery. Takes ownership of
+ * *acl (NULL: everything allowed, --insecure-no-auth) and sets it to NULL. */
+int connect_accept(conn_t *c, const char *client_id, size_t id_len, bool clean,
+                   acl_matcher_t **acl);
 
 #endif

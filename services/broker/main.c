@@ -1,4 +1,5 @@
 /* roost-broker: parse config, build the modules, run the loop, tear down. */
+#include <errno.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include "base/cfg.h"
 #include "base/log.h"
 #include "base/loop.h"
+#include "authc.h"
 #include "config.h"
 #include "server.h"
 
@@ -38,6 +40,15 @@ int main(int argc, char **argv)
         log_error("startup_failed", "reason=\"libsodium init failed\"");
         return 1;
     }
+    if (cfg.authd[0] && cfg.insecure_no_auth) {
+        fprintf(stderr, "error: --authd and --insecure-no-auth exclude each other\n");
+        return 2;
+    }
+    if (!cfg.authd[0] && !cfg.insecure_no_auth) {
+        fprintf(stderr, "error: no --authd endpoint: give --authd tcp://HOST:PORT, or "
+                        "--insecure-no-auth for development\n");
+        return 2;
+    }
     if (cfg.insecure_no_auth)
         log_warn("insecure_no_auth", "detail=\"every CONNECT is accepted without authd; "
                                      "development only\"");
@@ -51,6 +62,17 @@ int main(int argc, char **argv)
     if (!main_loop || server_init(&b, &cfg, main_loop) < 0) {
         log_error("startup_failed", "reason=\"out of memory\"");
         return 1;
+    }
+    if (cfg.authd[0]) {
+        b.authc = authc_new(&b, cfg.authd, (int)cfg.auth_timeout_ms, cfg.authd_server_key,
+                            cfg.authd_client_key);
+        rc = b.authc ? authc_start(b.authc) : -ENOMEM;
+        if (rc) {
+            log_error("startup_failed", "reason=\"cannot start the authd client\" rc=%d", rc);
+            server_fini(&b);
+            loop_destroy(&main_loop);
+            return 1;
+        }
     }
     rc = server_start(&b);
     if (rc == 0) {

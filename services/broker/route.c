@@ -12,6 +12,9 @@ static void collect(void *sub, uint8_t options, void *ctx)
     broker_t *b = ctx;
     session_t *s = sub;
     uint8_t qos = options & 3;
+    if ((options & SUBOPT_FILTERED) && s->acl &&
+        !acl_check_deliver(s->acl, msg_topic(b->cur_msg), b->cur_msg->topic_len))
+        return; /* a deny entry overlapping this subscription covers the topic */
     if (s->stamp == b->stamp) {
         route_target_t *t = &b->targets[s->target_idx];
         if (qos > t->qos)
@@ -35,6 +38,7 @@ void route_publish(broker_t *b, msg_t *m)
 {
     b->stamp++;
     b->ntargets = 0;
+    b->cur_msg = m;
     subtrie_match(b->trie, msg_topic(m), m->topic_len, collect, b);
     for (uint32_t i = 0; i < b->ntargets; i++) {
         route_target_t *t = &b->targets[i];
@@ -67,9 +71,11 @@ void route_retain(broker_t *b, msg_t *m)
 
 void route_send_retained(broker_t *b, session_t *s, const char *filter, size_t len, uint8_t qos)
 {
+    bool filtered = qos & SUBOPT_FILTERED;
+    qos &= 3;
     if (!topic_has_wildcard(filter, len)) {
         msg_t *m = map_get(&b->retained, filter, len);
-        if (m)
+        if (m && (!filtered || acl_check_deliver(s->acl, msg_topic(m), m->topic_len)))
             session_deliver(b, s, m, m->qos < qos ? m->qos : qos, true);
         return;
     }
@@ -77,7 +83,8 @@ void route_send_retained(broker_t *b, session_t *s, const char *filter, size_t l
     map_entry_t *e;
     while (map_next(&b->retained, &it, &e)) {
         msg_t *m = e->value;
-        if (topic_match(filter, len, msg_topic(m), m->topic_len))
+        if (topic_match(filter, len, msg_topic(m), m->topic_len) &&
+            (!filtered || acl_check_deliver(s->acl, msg_topic(m), m->topic_len)))
             session_deliver(b, s, m, m->qos < qos ? m->qos : qos, true);
     }
 }

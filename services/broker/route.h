@@ -15,8 +15,8 @@ void route_publish(broker_t *b, msg_t *m);
  * payload is empty [MQTT-3.3.1-10,11]. */
 void route_retain(broker_t *b, msg_t *m);
 
-/* Sends the retained messages matching filter to s at up to qos, with the
- * retain flag set [MQTT-3.3.1-8]. */
+/* Sends the retained messages matching filter to s at up to the QoS in
+ * options (with SUBOPT_FILTERED honoured), retain flag set [MQTT-3.3.1-8]. */
 void route_send_retained(broker_t *b, session_t *s, const char *filter, size_t len, uint8_t qos);
 
 /* Frees every retained message (shutdown). */

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "authc.h"
 #include "base/log.h"
 #include "conn.h"
 #include "route.h"
@@ -27,7 +28,10 @@ static void before_sleep(loop_t *l, void *arg)
 
 static uint64_t on_sweep(loop_t *l, void *arg)
 {
-    conn_sweep(arg);
+    broker_t *b = arg;
+    conn_sweep(b);
+    if (b->authc)
+        authc_sweep(b->authc);
     return SWEEP_MS;
 }
 
@@ -133,6 +137,7 @@ void server_drain(broker_t *b)
 void server_fini(broker_t *b)
 {
     server_drain(b);
+    authc_destroy(&b->authc);
     size_t it = 0;
     map_entry_t *e;
     /* destroying edits the map: collect first */

@@ -41,6 +41,7 @@ void session_destroy(broker_t *b, session_t **sp)
         free(s->subs[i].filter);
     }
     free(s->subs);
+    acl_destroy(&s->acl);
     for (uint16_t i = 0; i < s->ninflight; i++)
         msg_unref(&s->inflight[i].m);
     free(s->inflight);
@@ -55,6 +56,7 @@ void session_destroy(broker_t *b, session_t **sp)
 
 int session_subscribe(broker_t *b, session_t *s, const char *filter, size_t len, uint8_t qos)
 {
+    /* qos carries the options byte: QoS plus SUBOPT_FILTERED */
     for (uint32_t i = 0; i < s->nsubs; i++) {
         if (s->subs[i].len == len && memcmp(s->subs[i].filter, filter, len) == 0) {
             s->subs[i].qos = qos; /* [MQTT-3.8.4-3]: replace the QoS */
@@ -258,6 +260,26 @@ void session_resume(broker_t *b, session_t *s)
             conn_close(s->conn, "out_of_memory");
     }
     pump(b, s);
+}
+
+void session_set_acl(broker_t *b, session_t *s, acl_matcher_t **acl)
+{
+    acl_destroy(&s->acl);
+    s->acl = *acl;
+    *acl = NULL;
+    for (uint32_t i = 0; i < s->nsubs;) {
+        sub_entry_t *e = &s->subs[i];
+        acl_sub_result_t r = s->acl ? acl_check_subscribe(s->acl, e->filter, e->len) : ACL_SUB_GRANTED;
+        if (r == ACL_SUB_DENIED) {
+            subtrie_remove(b->trie, e->filter, e->len, s);
+            free(e->filter);
+            s->subs[i] = s->subs[--s->nsubs];
+            continue;
+        }
+        e->qos = (uint8_t)((e->qos & 3) | (r == ACL_SUB_GRANTED_FILTERED ? SUBOPT_FILTERED : 0));
+        subtrie_add(b->trie, e->filter, e->len, s, e->qos, NULL);
+        i++;
+    }
 }
 
 bool session_rx2_has(const session_t *s, uint16_t pid)

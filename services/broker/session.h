@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "acl/acl.h"
 #include "broker.h"
 #include "msg.h"
 
@@ -31,6 +32,11 @@ typedef struct out_entry {
     bool retain;
 } out_entry_t;
 
+/* Broker-internal bit in a trie entry's options byte: the ACL granted this
+ * subscription only with a deny entry overlapping it, so each message is
+ * checked with acl_check_deliver (DESIGN "Decision"). MQTT uses bits 0-5. */
+#define SUBOPT_FILTERED 0x80
+
 enum { OUT_WAIT_PUBACK = 1, OUT_WAIT_PUBREC = 2, OUT_WAIT_PUBCOMP = 3 };
 
 struct session {
@@ -38,6 +44,7 @@ struct session {
     uint16_t id_len;
     bool clean;
     conn_t *conn;              /* NULL while offline */
+    acl_matcher_t *acl;        /* from the last CONNECT; NULL: allow all */
     sub_entry_t *subs;
     uint32_t nsubs, capsubs;
     out_entry_t *inflight;     /* capacity --max-inflight, allocated on first use */
@@ -57,10 +64,16 @@ session_t *session_new(broker_t *b, const char *id, size_t len, bool clean);
  * sets *s to NULL. The session must be offline. */
 void session_destroy(broker_t *b, session_t **s);
 
-/* Adds or updates a subscription (trie included). 0 or -ENOMEM. */
-int session_subscribe(broker_t *b, session_t *s, const char *filter, size_t len, uint8_t qos);
+/* Adds or updates a subscription (trie included). options: QoS in bits 0-1,
+ * SUBOPT_FILTERED. 0 or -ENOMEM. */
+int session_subscribe(broker_t *b, session_t *s, const char *filter, size_t len, uint8_t options);
 /* Removes a subscription; 0 or ROOST_ENOTFOUND. */
 int session_unsubscribe(broker_t *b, session_t *s, const char *filter, size_t len);
+
+/* Installs the ACL of a new connection (takes ownership of *acl, sets it to
+ * NULL) and re-checks the subscriptions a resumed session carries: the ones
+ * the new ACL denies are removed, the others get the new SUBOPT_FILTERED. */
+void session_set_acl(broker_t *b, session_t *s, acl_matcher_t **acl);
 
 /* Delivers m at qos (already min(publish, granted)) with the retain flag as
  * sent to this client: written now when online and the window allows,

@@ -1,0 +1,311 @@
+#include "authc.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "acl/acl.h"
+#include "base/log.h"
+#include "dispatch.h"
+#include "handlers.h"
+#include "rpc/curve.h"
+#include "rpc/rpc.h"
+#include "session.h"
+
+/* A CONNECT waiting for authd. Pending requests form a FIFO: every request
+ * gets the same timeout, so the oldest expires first. */
+typedef struct pending {
+    uint64_t id;
+    uint64_t deadline;        /* loop ms */
+    conn_t *conn;
+    bool clean;
+    char *client_id;
+    char *username;           /* NULL: anonymous */
+    struct pending *prev, *next;
+} pending_t;
+
+struct authc {
+    broker_t *b;
+    char *endpoints;
+    int timeout_ms;
+    const char *server_key, *client_key;
+    void *ctx, *dealer;
+    int fd;
+    uint64_t next_id;
+    map_t by_id;              /* 8-byte id -> pending_t */
+    pending_t *head, *tail;
+};
+
+authc_t *authc_new(broker_t *b, const char *endpoints, int timeout_ms, const char *server_key,
+                   const char *client_key)
+{
+    authc_t *a = calloc(1, sizeof(*a));
+    if (!a)
+        return NULL;
+    a->endpoints = strdup(endpoints);
+    if (!a->endpoints) {
+        free(a);
+        return NULL;
+    }
+    a->b = b;
+    a->timeout_ms = timeout_ms;
+    a->server_key = server_key;
+    a->client_key = client_key;
+    a->fd = -1;
+    randombytes_buf(&a->next_id, sizeof(a->next_id));
+    map_init(&a->by_id);
+    return a;
+}
+
+static void unlink_pending(authc_t *a, pending_t *p)
+{
+    map_del(&a->by_id, (const char *)&p->id, sizeof(p->id));
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        a->head = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    else
+        a->tail = p->prev;
+    if (p->conn)
+        p->conn->auth = NULL;
+    free(p->client_id);
+    free(p->username);
+    free(p);
+}
+
+/* Applies an OK reply: compile the ACL and accept. */
+static int accept_reply(authc_t *a, pending_t *p, const rpc_auth_reply_t *r)
+{
+    conn_t *c = p->conn;
+    acl_entry_t stack[32];
+    acl_entry_t *entries = r->n_acl <= 32 ? stack : calloc(r->n_acl, sizeof(*entries));
+    if (!entries)
+        return -ENOMEM;
+    for (size_t i = 0; i < r->n_acl; i++) {
+        entries[i].permission = r->acl[i].permission == RPC_ACL_DENY ? ACL_DENY : ACL_ALLOW;
+        entries[i].action = r->acl[i].action == RPC_ACL_PUBLISH     ? ACL_PUBLISH
+                            : r->acl[i].action == RPC_ACL_SUBSCRIBE ? ACL_SUBSCRIBE
+                                                                    : ACL_BOTH;
+        entries[i].topic = (acl_str_t){r->acl[i].topic, strlen(r->acl[i].topic)};
+    }
+    acl_str_t user = {p->username, p->username ? strlen(p->username) : 0};
+    acl_str_t cid = {p->client_id, strlen(p->client_id)};
+    acl_matcher_t *m = NULL;
+    int rc = acl_compile(entries, r->n_acl, user, cid, &m);
+    if (entries != stack)
+        free(entries);
+    if (rc == ROOST_EINVAL) {
+        log_error("acl_invalid", "client_id=%s detail=\"authd sent an invalid ACL entry\"",
+                  p->client_id);
+        return ROOST_EUNAVAILABLE;
+    }
+    if (rc)
+        return rc; /* ACL_ESUBST: not authorized */
+    rc = connect_accept(c, p->client_id, strlen(p->client_id), p->clean, &m);
+    acl_destroy(&m);
+    return rc;
+}
+
+static int status_code(rpc_auth_status_t s)
+{
+    switch (s) {
+    case RPC_AUTH_BAD_CREDENTIALS: return ROOST_EAUTH_BAD_CREDENTIALS;
+    case RPC_AUTH_NOT_AUTHORIZED: return ROOST_EAUTH_NOT_AUTHORIZED;
+    case RPC_AUTH_THROTTLED: return ROOST_EAUTH_THROTTLED;
+    default: return ROOST_EUNAVAILABLE;
+    }
+}
+
+static void on_reply(authc_t *a, const rpc_auth_reply_t *r)
+{
+    pending_t *p = map_get(&a->by_id, (const char *)&r->request_id, sizeof(r->request_id));
+    if (!p) {
+        log_debug("auth_reply_dropped", "request_id=%llu reason=unknown_or_late",
+                  (unsigned long long)r->request_id);
+        return;
+    }
+    conn_t *c = p->conn;
+    int rc = r->status == RPC_AUTH_OK ? accept_reply(a, p, r) : status_code(r->status);
+    unlink_pending(a, p);
+    if (!c)
+        return;
+    if (rc < 0) {
+        dispatch_fail(c, rc, MQTT_CONNECT);
+        return;
+    }
+    conn_resume(c);
+}
+
+static void drain(authc_t *a)
+{
+    while (rpc_readable(a->dealer)) {
+        rpc_auth_reply_t r;
+        int rc = rpc_auth_reply_recv(a->dealer, &r);
+        if (rc == -EAGAIN)
+            break;
+        if (rc < 0) {
+            log_warn("auth_reply_bad", "rc=%d reason=\"%s\"", rc, roost_strerror(rc));
+            continue;
+        }
+        on_reply(a, &r);
+        rpc_auth_reply_fini(&r);
+    }
+}
+
+static void on_zmq(loop_t *l, int fd, unsigned events, void *arg) { drain(arg); }
+
+int authc_start(authc_t *a)
+{
+    int rc;
+    a->ctx = zmq_ctx_new();
+    if (!a->ctx)
+        return -errno;
+    a->dealer = zmq_socket(a->ctx, ZMQ_DEALER);
+    if (!a->dealer)
+        return -errno;
+    int one = 1, zero = 0, hwm = 100000;
+    zmq_setsockopt(a->dealer, ZMQ_IMMEDIATE, &one, sizeof(one));
+    zmq_setsockopt(a->dealer, ZMQ_LINGER, &zero, sizeof(zero));
+    zmq_setsockopt(a->dealer, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    zmq_setsockopt(a->dealer, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    rc = rpc_curve_client(a->dealer, a->server_key, a->client_key);
+    if (rc < 0) {
+        log_error("authd_curve_failed", "rc=%d reason=\"%s\"", rc, roost_strerror(rc));
+        return rc;
+    }
+    for (char *save = NULL, *ep = strtok_r(a->endpoints, ",", &save); ep;
+         ep = strtok_r(NULL, ",", &save)) {
+        if (zmq_connect(a->dealer, ep) < 0) {
+            rc = -errno;
+            log_error("authd_connect_failed", "endpoint=%s reason=\"%s\"", ep, zmq_strerror(errno));
+            return rc;
+        }
+        log_info("authd_endpoint", "endpoint=%s curve=%s", ep,
+                 rpc_curve_spec_set(a->server_key) ? "on" : "off");
+    }
+    size_t sz = sizeof(a->fd);
+    if (zmq_getsockopt(a->dealer, ZMQ_FD, &a->fd, &sz) < 0)
+        return -errno;
+    return loop_add_fd(a->b->loop, a->fd, LOOP_READ | LOOP_EDGE, on_zmq, a);
+}
+
+void authc_destroy(authc_t **ap)
+{
+    authc_t *a = *ap;
+    if (!a)
+        return;
+    *ap = NULL;
+    while (a->head) {
+        conn_t *c = a->head->conn;
+        unlink_pending(a, a->head);
+        if (c)
+            dispatch_fail(c, ROOST_EUNAVAILABLE, MQTT_CONNECT);
+    }
+    if (a->fd >= 0)
+        loop_del_fd(a->b->loop, a->fd);
+    if (a->dealer)
+        zmq_close(a->dealer);
+    if (a->ctx)
+        zmq_ctx_term(a->ctx);
+    map_fini(&a->by_id);
+    free(a->endpoints);
+    free(a);
+}
+
+static char *dup_view(const uint8_t *p, size_t n)
+{
+    char *s = malloc(n + 1);
+    if (s) {
+        memcpy(s, p, n);
+        s[n] = '\0';
+    }
+    return s;
+}
+
+int authc_request(authc_t *a, conn_t *c, const mqtt_connect_t *p, const char *client_id,
+                  size_t id_len)
+{
+    pending_t *q = calloc(1, sizeof(*q));
+    if (!q)
+        return -ENOMEM;
+    q->client_id = dup_view((const uint8_t *)client_id, id_len);
+    q->username = p->has_username ? dup_view(p->username.ptr, p->username.len) : NULL;
+    if (!q->client_id || (p->has_username && !q->username)) {
+        free(q->client_id);
+        free(q->username);
+        free(q);
+        return -ENOMEM;
+    }
+    q->id = a->next_id++;
+    q->clean = p->clean_session;
+    q->conn = c;
+    q->deadline = loop_now(a->b->loop) + (uint64_t)a->timeout_ms;
+    char peer[64];
+    rpc_auth_request_t r = {
+        .request_id = q->id,
+        .deadline_ms = rpc_unix_ms() + (uint64_t)a->timeout_ms,
+        .broker_id = a->b->id,
+        .client_id = q->client_id,
+        .username = q->username,
+        .password = p->password.ptr,
+        .password_len = p->password.len,
+        .has_password = p->has_password,
+        .peer = conn_peer(c, peer, sizeof(peer)),
+        .protocol_version = p->version,
+    };
+    int rc = rpc_auth_request_send(a->dealer, &r);
+    if (p->has_password && p->password.len)
+        sodium_memzero((void *)p->password.ptr, p->password.len); /* our read buffer */
+    if (rc < 0) {
+        free(q->client_id);
+        free(q->username);
+        free(q);
+        log_warn("authd_unavailable", "client_id=%.*s rc=%d reason=\"%s\"", (int)id_len,
+                 client_id, rc, rc == -EAGAIN ? "no authd connected" : roost_strerror(rc));
+        return ROOST_EUNAVAILABLE;
+    }
+    if (map_put(&a->by_id, (const char *)&q->id, sizeof(q->id), q, NULL) < 0) {
+        free(q->client_id);
+        free(q->username);
+        free(q);
+        return -ENOMEM;
+    }
+    q->prev = a->tail;
+    if (a->tail)
+        a->tail->next = q;
+    else
+        a->head = q;
+    a->tail = q;
+    c->auth = q;
+    c->state = CONN_AUTHING;
+    loop_mod_fd(a->b->loop, c->fd, c->want_write ? LOOP_WRITE : 0);
+    drain(a); /* ZMQ_FD is edge-triggered: re-check after every send */
+    return 0;
+}
+
+void authc_cancel(authc_t *a, conn_t *c)
+{
+    pending_t *q = c->auth;
+    if (q) {
+        q->conn = NULL; /* the reply, if any, is dropped; the deadline frees it */
+        c->auth = NULL;
+    }
+}
+
+void authc_sweep(authc_t *a)
+{
+    uint64_t now = loop_now(a->b->loop);
+    while (a->head && a->head->deadline <= now) {
+        pending_t *q = a->head;
+        conn_t *c = q->conn;
+        log_warn("authd_timeout", "client_id=%s timeout_ms=%d", q->client_id, a->timeout_ms);
+        unlink_pending(a, q);
+        if (c)
+            dispatch_fail(c, ROOST_ETIMEDOUT_AUTHD, MQTT_CONNECT);
+    }
+    drain(a);
+}
