@@ -17,6 +17,7 @@
 #include "session.h"
 
 #define SWEEP_MS 250
+#define ACCEPT_PAUSE_MS 100
 
 static void before_sleep(loop_t *l, void *arg)
 {
@@ -35,6 +36,16 @@ static uint64_t on_sweep(loop_t *l, void *arg)
     return SWEEP_MS;
 }
 
+static void on_accept(loop_t *l, int fd, unsigned events, void *arg);
+
+static uint64_t resume_accept(loop_t *l, void *arg)
+{
+    broker_t *b = arg;
+    if (b->listen_fd >= 0 && !b->draining)
+        loop_add_fd(l, b->listen_fd, LOOP_READ, on_accept, b);
+    return 0;
+}
+
 static void on_accept(loop_t *l, int fd, unsigned events, void *arg)
 {
     broker_t *b = arg;
@@ -44,8 +55,14 @@ static void on_accept(loop_t *l, int fd, unsigned events, void *arg)
         socklen_t sl = sizeof(ss);
         int cfd = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (cfd < 0) {
-            if (errno == EMFILE || errno == ENFILE)
-                log_warn("accept_failed", "rc=%d reason=%s", -errno, strerror(errno));
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* out of descriptors: a level-triggered listener would wake us
+                 * forever; stop watching it for a moment */
+                log_warn("accept_paused", "reason=\"%s\" connections=%u pause_ms=%d",
+                         strerror(errno), b->nconns, ACCEPT_PAUSE_MS);
+                loop_del_fd(b->loop, fd);
+                loop_add_timer(b->loop, ACCEPT_PAUSE_MS, resume_accept, b);
+            }
             return;
         }
         int one = 1;
