@@ -1,0 +1,780 @@
+/* store: handle, connection with reconnect, Lua scripts, errors, config and
+ * schema versions, auth lookup. See store.h for the contract and key layout.
+ *
+ * Scripts get the key prefix as ARGV[1] and build key names themselves. Each
+ * returns an array whose first element is a status word ("OK", "NOTFOUND",
+ * "CONFLICT", "INVALID", "RETRY"); what follows depends on the script. They
+ * are sent once per connection with SCRIPT LOAD and then run by EVALSHA; a
+ * NOSCRIPT reply (script cache flushed) reloads and retries once.
+ */
+#include "store/store_priv.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "base/err.h"
+
+struct store {
+    char *host;
+    int port;
+    char *prefix;
+    store_cost_t cost;
+    int connect_ms, command_ms;
+    redisContext *ctx;
+    char sha[SC_COUNT][41];
+    store_error_t err;
+    char reason[160];
+    char field[48];
+    char **err_ids;
+    size_t n_err_ids;
+};
+
+/* ---- scripts ------------------------------------------------------------ */
+
+/* A list page: walks the zset from the cursor with ZRANGEBYLEX, reads each
+ * object, keeps those whose search fields contain the needle, stops at
+ * `limit` kept or STORE_SCAN_BUDGET examined. Returns
+ * {'OK', next_cursor or '', total, item...}. */
+static const char LUA_LIST[] =
+    "local p=ARGV[1] local z=p..ARGV[2] local op=p..ARGV[3]..':'\n"
+    "local limit=tonumber(ARGV[5]) local needle=ARGV[6] local ns=tonumber(ARGV[7])\n"
+    "local budget=tonumber(ARGV[8]) local f={} for i=9,#ARGV do f[#f+1]=ARGV[i] end\n"
+    "local start='-' if ARGV[4]~='' then start='('..ARGV[4] end\n"
+    "local out={'OK','',redis.call('ZCARD',z)} local kept=0 local seen=0 local last=nil\n"
+    "local more=false\n"
+    "while not more do\n"
+    "  local b=redis.call('ZRANGEBYLEX',z,start,'+','LIMIT',0,100)\n"
+    "  if #b==0 then break end\n"
+    "  for _,m in ipairs(b) do\n"
+    "    if kept>=limit or seen>=budget then more=true break end\n"
+    "    seen=seen+1 last=m\n"
+    "    local v=redis.call('HMGET',op..string.sub(m,15),unpack(f))\n"
+    "    local keep=v[1]~=false\n"
+    "    if keep and needle~='' then\n"
+    "      keep=false\n"
+    "      for i=1,ns do\n"
+    "        if v[i] and string.find(string.lower(v[i]),needle,1,true) then keep=true break end\n"
+    "      end\n"
+    "    end\n"
+    "    if keep then kept=kept+1 out[#out+1]=v end\n"
+    "  end\n"
+    "  start='('..b[#b]\n"
+    "end\n"
+    "if more and last then out[2]=last end\n"
+    "return out\n";
+
+static const char LUA_CLIENT_CREATE[] =
+    "local p=ARGV[1] local id=ARGV[2] local now=ARGV[3] local k=p..'client:'..id\n"
+    "local idx=p..'idx:client:username'\n"
+    "if redis.call('HEXISTS',idx,ARGV[6])==1 then return {'CONFLICT','username'} end\n"
+    "if redis.call('EXISTS',k)==1 then return {'CONFLICT','id'} end\n"
+    "redis.call('HSET',k,'id',id,'name',ARGV[5],'auth_type','username_password',\n"
+    "  'username',ARGV[6],'password_hash',ARGV[7],'created_at',now,'updated_at',now)\n"
+    "redis.call('HSET',idx,ARGV[6],id)\n"
+    "redis.call('ZADD',p..'clients',0,ARGV[4])\n"
+    "redis.call('INCR',p..'version')\n"
+    "return {'OK',redis.call('HMGET',k," STORE_CLIENT_FIELDS ")}\n";
+
+/* ARGV: p id now name username hash; '' leaves a field unchanged (none of
+ * them may legally be empty). */
+static const char LUA_CLIENT_UPDATE[] =
+    "local p=ARGV[1] local id=ARGV[2] local k=p..'client:'..id\n"
+    "local idx=p..'idx:client:username'\n"
+    "local cur=redis.call('HGET',k,'username')\n"
+    "if not cur then return {'NOTFOUND'} end\n"
+    "if ARGV[5]~='' and ARGV[5]~=cur then\n"
+    "  if redis.call('HEXISTS',idx,ARGV[5])==1 then return {'CONFLICT','username'} end\n"
+    "  if redis.call('HGET',idx,cur)==id then redis.call('HDEL',idx,cur) end\n"
+    "  redis.call('HSET',idx,ARGV[5],id) redis.call('HSET',k,'username',ARGV[5])\n"
+    "end\n"
+    "if ARGV[4]~='' then redis.call('HSET',k,'name',ARGV[4]) end\n"
+    "if ARGV[6]~='' then redis.call('HSET',k,'password_hash',ARGV[6]) end\n"
+    "redis.call('HSET',k,'updated_at',ARGV[3])\n"
+    "redis.call('INCR',p..'version')\n"
+    "return {'OK',redis.call('HMGET',k," STORE_CLIENT_FIELDS ")}\n";
+
+static const char LUA_CLIENT_DELETE[] =
+    "local p=ARGV[1] local id=ARGV[2] local k=p..'client:'..id\n"
+    "local idx=p..'idx:client:username'\n"
+    "local v=redis.call('HMGET',k,'username','created_at')\n"
+    "if not v[1] then return {'NOTFOUND'} end\n"
+    "redis.call('DEL',k)\n"
+    "if redis.call('HGET',idx,v[1])==id then redis.call('HDEL',idx,v[1]) end\n"
+    "redis.call('ZREM',p..'clients',string.format('%013d',tonumber(v[2]))..':'..id)\n"
+    "redis.call('INCR',p..'version')\n"
+    "return {'OK'}\n";
+
+static const char LUA_CLIENT_BY_USERNAME[] =
+    "local p=ARGV[1]\n"
+    "local id=redis.call('HGET',p..'idx:client:username',ARGV[2])\n"
+    "if not id then return {'NOTFOUND'} end\n"
+    "local v=redis.call('HMGET',p..'client:'..id," STORE_CLIENT_FIELDS ")\n"
+    "if not v[1] then return {'NOTFOUND'} end\n"
+    "return {'OK',v}\n";
+
+static const char LUA_AUTH_LOOKUP[] =
+    "local p=ARGV[1]\n"
+    "local ver=redis.call('GET',p..'version') or '0'\n"
+    "local id=redis.call('HGET',p..'idx:client:username',ARGV[2])\n"
+    "if not id then return {'NOTFOUND',ver} end\n"
+    "local v=redis.call('HMGET',p..'client:'..id,'id','name','password_hash')\n"
+    "if not v[1] or not v[3] then return {'NOTFOUND',ver} end\n"
+    "return {'OK',ver,v[1],v[2],v[3]}\n";
+
+static const char LUA_GROUP_CREATE[] =
+    "local p=ARGV[1] local id=ARGV[2] local now=ARGV[3] local k=p..'group:'..id\n"
+    "local idx=p..'idx:group:name'\n"
+    "if redis.call('HEXISTS',idx,ARGV[5])==1 then return {'CONFLICT','name'} end\n"
+    "if redis.call('EXISTS',k)==1 then return {'CONFLICT','id'} end\n"
+    "redis.call('HSET',k,'id',id,'name',ARGV[5],'description',ARGV[6],'acl',ARGV[7],\n"
+    "  'created_at',now,'updated_at',now)\n"
+    "redis.call('HSET',idx,ARGV[5],id)\n"
+    "redis.call('ZADD',p..'groups',0,ARGV[4])\n"
+    "redis.call('INCR',p..'version')\n"
+    "return {'OK',redis.call('HMGET',k," STORE_GROUP_FIELDS ")}\n";
+
+/* ARGV: p id now name_set name desc_set desc acl_set acl */
+static const char LUA_GROUP_UPDATE[] =
+    "local p=ARGV[1] local id=ARGV[2] local k=p..'group:'..id\n"
+    "local idx=p..'idx:group:name'\n"
+    "local cur=redis.call('HGET',k,'name')\n"
+    "if not cur then return {'NOTFOUND'} end\n"
+    "if ARGV[4]=='1' and ARGV[5]~=cur then\n"
+    "  if redis.call('HEXISTS',idx,ARGV[5])==1 then return {'CONFLICT','name'} end\n"
+    "  if redis.call('HGET',idx,cur)==id then redis.call('HDEL',idx,cur) end\n"
+    "  redis.call('HSET',idx,ARGV[5],id) redis.call('HSET',k,'name',ARGV[5])\n"
+    "end\n"
+    "if ARGV[6]=='1' then redis.call('HSET',k,'description',ARGV[7]) end\n"
+    "if ARGV[8]=='1' then redis.call('HSET',k,'acl',ARGV[9]) end\n"
+    "redis.call('HSET',k,'updated_at',ARGV[3])\n"
+    "redis.call('INCR',p..'version')\n"
+    "return {'OK',redis.call('HMGET',k," STORE_GROUP_FIELDS ")}\n";
+
+static const char LUA_GROUP_DELETE[] =
+    "local p=ARGV[1] local id=ARGV[2] local k=p..'group:'..id\n"
+    "local idx=p..'idx:group:name'\n"
+    "local v=redis.call('HMGET',k,'name','created_at')\n"
+    "if not v[1] then return {'NOTFOUND'} end\n"
+    "local refs=redis.call('SMEMBERS',k..':rules')\n"
+    "if #refs>0 then table.sort(refs) return {'CONFLICT','rules',unpack(refs)} end\n"
+    "redis.call('DEL',k,k..':rules')\n"
+    "if redis.call('HGET',idx,v[1])==id then redis.call('HDEL',idx,v[1]) end\n"
+    "redis.call('ZREM',p..'groups',string.format('%013d',tonumber(v[2]))..':'..id)\n"
+    "redis.call('INCR',p..'version')\n"
+    "return {'OK'}\n";
+
+static const char LUA_GROUP_MANY[] =
+    "local p=ARGV[1]\n"
+    "local out={'OK',redis.call('GET',p..'version') or '0'}\n"
+    "for i=2,#ARGV do\n"
+    "  local v=redis.call('HMGET',p..'group:'..ARGV[i]," STORE_GROUP_FIELDS ")\n"
+    "  if v[1] then out[#out+1]=v end\n"
+    "end\n"
+    "return out\n";
+
+/* Shared by rule create/update: the ids in the comma-joined list that are
+ * not groups. */
+#define LUA_MISSING_GROUPS                                                                         \
+    "local function missing(p,gs)\n"                                                               \
+    "  local m={}\n"                                                                               \
+    "  for g in string.gmatch(gs,'[^,]+') do\n"                                                    \
+    "    if redis.call('EXISTS',p..'group:'..g)==0 then m[#m+1]=g end\n"                           \
+    "  end\n"                                                                                      \
+    "  return m\n"                                                                                 \
+    "end\n"
+
+static const char LUA_RULE_CREATE[] =
+    LUA_MISSING_GROUPS
+    "local p=ARGV[1] local id=ARGV[2] local now=ARGV[3] local k=p..'rule:'..id\n"
+    "local m=missing(p,ARGV[7])\n"
+    "if #m>0 then return {'INVALID','groups',unpack(m)} end\n"
+    "if redis.call('EXISTS',k)==1 then return {'CONFLICT','id'} end\n"
+    "redis.call('HSET',k,'id',id,'match_by',ARGV[5],'value',ARGV[6],'groups',ARGV[7],\n"
+    "  'created_at',now,'updated_at',now)\n"
+    "for g in string.gmatch(ARGV[7],'[^,]+') do redis.call('SADD',p..'group:'..g..':rules',id) end\n"
+    "redis.call('ZADD',p..'rules',0,ARGV[4])\n"
+    "redis.call('INCR',p..'version')\n"
+    "return {'OK',redis.call('HMGET',k," STORE_RULE_FIELDS ")}\n";
+
+/* ARGV: p id now old_match_by old_value match_by value groups_set groups.
+ * The caller validated (match_by, value) against the old pair it read; if
+ * someone changed them meanwhile it answers RETRY. */
+static const char LUA_RULE_UPDATE[] =
+    LUA_MISSING_GROUPS
+    "local p=ARGV[1] local id=ARGV[2] local k=p..'rule:'..id\n"
+    "local cur=redis.call('HMGET',k,'match_by','value','groups')\n"
+    "if not cur[1] then return {'NOTFOUND'} end\n"
+    "if cur[1]~=ARGV[4] or cur[2]~=ARGV[5] then return {'RETRY'} end\n"
+    "if ARGV[8]=='1' then\n"
+    "  local m=missing(p,ARGV[9])\n"
+    "  if #m>0 then return {'INVALID','groups',unpack(m)} end\n"
+    "  for g in string.gmatch(cur[3],'[^,]+') do redis.call('SREM',p..'group:'..g..':rules',id) end\n"
+    "  for g in string.gmatch(ARGV[9],'[^,]+') do redis.call('SADD',p..'group:'..g..':rules',id) end\n"
+    "  redis.call('HSET',k,'groups',ARGV[9])\n"
+    "end\n"
+    "redis.call('HSET',k,'match_by',ARGV[6],'value',ARGV[7],'updated_at',ARGV[3])\n"
+    "redis.call('INCR',p..'version')\n"
+    "return {'OK',redis.call('HMGET',k," STORE_RULE_FIELDS ")}\n";
+
+static const char LUA_RULE_DELETE[] =
+    "local p=ARGV[1] local id=ARGV[2] local k=p..'rule:'..id\n"
+    "local v=redis.call('HMGET',k,'groups','created_at')\n"
+    "if not v[1] then return {'NOTFOUND'} end\n"
+    "for g in string.gmatch(v[1],'[^,]+') do redis.call('SREM',p..'group:'..g..':rules',id) end\n"
+    "redis.call('DEL',k)\n"
+    "redis.call('ZREM',p..'rules',string.format('%013d',tonumber(v[2]))..':'..id)\n"
+    "redis.call('INCR',p..'version')\n"
+    "return {'OK'}\n";
+
+static const char LUA_RULE_ALL[] =
+    "local p=ARGV[1]\n"
+    "local out={'OK',redis.call('GET',p..'version') or '0'}\n"
+    "for _,m in ipairs(redis.call('ZRANGE',p..'rules',0,-1)) do\n"
+    "  local v=redis.call('HMGET',p..'rule:'..string.sub(m,15)," STORE_RULE_FIELDS ")\n"
+    "  if v[1] then out[#out+1]=v end\n"
+    "end\n"
+    "return out\n";
+
+static const char *const SCRIPTS[SC_COUNT] = {
+    [SC_LIST] = LUA_LIST,
+    [SC_CLIENT_CREATE] = LUA_CLIENT_CREATE,
+    [SC_CLIENT_UPDATE] = LUA_CLIENT_UPDATE,
+    [SC_CLIENT_DELETE] = LUA_CLIENT_DELETE,
+    [SC_CLIENT_BY_USERNAME] = LUA_CLIENT_BY_USERNAME,
+    [SC_AUTH_LOOKUP] = LUA_AUTH_LOOKUP,
+    [SC_GROUP_CREATE] = LUA_GROUP_CREATE,
+    [SC_GROUP_UPDATE] = LUA_GROUP_UPDATE,
+    [SC_GROUP_DELETE] = LUA_GROUP_DELETE,
+    [SC_GROUP_MANY] = LUA_GROUP_MANY,
+    [SC_RULE_CREATE] = LUA_RULE_CREATE,
+    [SC_RULE_UPDATE] = LUA_RULE_UPDATE,
+    [SC_RULE_DELETE] = LUA_RULE_DELETE,
+    [SC_RULE_ALL] = LUA_RULE_ALL,
+};
+
+/* ---- handle ------------------------------------------------------------- */
+
+store_t *store_new(const char *host, int port, const char *prefix, const store_cost_t *cost)
+{
+    if (sodium_init() < 0)
+        return NULL;
+    store_t *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->host = strdup(host ? host : "127.0.0.1");
+    s->prefix = strdup(prefix ? prefix : STORE_DEFAULT_PREFIX);
+    if (!s->host || !s->prefix) {
+        store_destroy(&s);
+        return NULL;
+    }
+    s->port = port;
+    s->cost.opslimit = cost && cost->opslimit ? cost->opslimit : crypto_pwhash_OPSLIMIT_INTERACTIVE;
+    s->cost.memlimit = cost && cost->memlimit ? cost->memlimit : crypto_pwhash_MEMLIMIT_INTERACTIVE;
+    s->connect_ms = 1000;
+    s->command_ms = 2000;
+    return s;
+}
+
+void store_set_timeouts(store_t *s, int connect_ms, int command_ms)
+{
+    if (connect_ms > 0)
+        s->connect_ms = connect_ms;
+    if (command_ms > 0)
+        s->command_ms = command_ms;
+}
+
+static void drop_conn(store_t *s)
+{
+    if (s->ctx) {
+        redisFree(s->ctx);
+        s->ctx = NULL;
+    }
+}
+
+static void clear_err_ids(store_t *s)
+{
+    for (size_t i = 0; i < s->n_err_ids; i++)
+        free(s->err_ids[i]);
+    free(s->err_ids);
+    s->err_ids = NULL;
+    s->n_err_ids = 0;
+}
+
+void store_destroy(store_t **sp)
+{
+    if (!sp || !*sp)
+        return;
+    store_t *s = *sp;
+    drop_conn(s);
+    clear_err_ids(s);
+    free(s->host);
+    free(s->prefix);
+    free(s);
+    *sp = NULL;
+}
+
+const char *store_prefix(const store_t *s) { return s->prefix; }
+
+const store_cost_t *store_cost(const store_t *s) { return &s->cost; }
+
+const store_error_t *store_last_error(const store_t *s) { return &s->err; }
+
+void store_err_reset(store_t *s)
+{
+    clear_err_ids(s);
+    memset(&s->err, 0, sizeof(s->err));
+    s->reason[0] = '\0';
+}
+
+int store_fail(store_t *s, int rc, const char *field, const char *reason)
+{
+    s->err.field = field;
+    s->err.reason = reason;
+    return rc;
+}
+
+const char *store_acl_field(store_t *s, size_t i, const char *kind)
+{
+    snprintf(s->field, sizeof(s->field), "acl[%zu].%s", i, kind);
+    return s->field;
+}
+
+int store_err_set_ids(store_t *s, redisReply **elems, size_t n)
+{
+    clear_err_ids(s);
+    if (n == 0)
+        return 0;
+    s->err_ids = calloc(n, sizeof(char *));
+    if (!s->err_ids)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const char *v = store_rstr(elems[i]);
+        s->err_ids[i] = strdup(v ? v : "");
+        if (!s->err_ids[i]) {
+            s->n_err_ids = i;
+            return -ENOMEM;
+        }
+    }
+    s->n_err_ids = n;
+    s->err.ids = (const char *const *)s->err_ids;
+    s->err.n_ids = n;
+    return 0;
+}
+
+/* Records the hiredis error text, drops the connection. */
+static int unavailable(store_t *s, const char *what)
+{
+    snprintf(s->reason, sizeof(s->reason), "%s: %s", what,
+             s->ctx && s->ctx->errstr[0] ? s->ctx->errstr : "connection failed");
+    drop_conn(s);
+    return store_fail(s, ROOST_EUNAVAILABLE, NULL, s->reason);
+}
+
+static struct timeval ms_tv(int ms)
+{
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    return tv;
+}
+
+/* Raw command on a live context; no reconnect. */
+static int raw_cmd(store_t *s, int argc, const char **argv, const size_t *lens, redisReply **out)
+{
+    redisReply *r = redisCommandArgv(s->ctx, argc, argv, lens);
+    if (!r)
+        return unavailable(s, "redis");
+    if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(s->reason, sizeof(s->reason), "%s", r->str ? r->str : "error reply");
+        freeReplyObject(r);
+        return store_fail(s, ROOST_ESTORE, NULL, s->reason);
+    }
+    *out = r;
+    return 0;
+}
+
+/* Writes the schema version if absent, refuses a newer one. */
+static int check_schema(store_t *s)
+{
+    char key[STORE_PREFIX_MAX + 16], ver[16];
+    snprintf(key, sizeof(key), "%sschema", s->prefix);
+    snprintf(ver, sizeof(ver), "%d", STORE_SCHEMA_VERSION);
+    const char *set[] = {"SET", key, ver, "NX"};
+    redisReply *r = NULL;
+    int rc = raw_cmd(s, 4, set, NULL, &r);
+    if (rc < 0)
+        return rc;
+    freeReplyObject(r);
+    const char *get[] = {"GET", key};
+    rc = raw_cmd(s, 2, get, NULL, &r);
+    if (rc < 0)
+        return rc;
+    int64_t v = 0;
+    rc = store_ri64(r, &v);
+    freeReplyObject(r);
+    if (rc < 0 || v < 1)
+        return store_fail(s, ROOST_ESTORE, NULL, "schema key is not a positive integer");
+    if (v > STORE_SCHEMA_VERSION)
+        return store_fail(s, ROOST_ESCHEMA, NULL, "stored schema is newer than this build");
+    return 0;
+}
+
+static int connect_now(store_t *s)
+{
+    if (strlen(s->prefix) > STORE_PREFIX_MAX)
+        return store_fail(s, ROOST_EINVAL, "prefix", "must be at most 64 bytes");
+    s->ctx = redisConnectWithTimeout(s->host, s->port, ms_tv(s->connect_ms));
+    if (!s->ctx)
+        return store_fail(s, -ENOMEM, NULL, NULL);
+    if (s->ctx->err)
+        return unavailable(s, "connect");
+    if (redisSetTimeout(s->ctx, ms_tv(s->command_ms)) != REDIS_OK)
+        return unavailable(s, "timeout");
+    for (int i = 0; i < SC_COUNT; i++)
+        s->sha[i][0] = '\0';
+    int rc = check_schema(s);
+    if (rc < 0)
+        drop_conn(s);
+    return rc;
+}
+
+static int ensure_conn(store_t *s)
+{
+    if (s->ctx && s->ctx->err)
+        drop_conn(s);
+    return s->ctx ? 0 : connect_now(s);
+}
+
+int store_open(store_t *s)
+{
+    store_err_reset(s);
+    drop_conn(s);
+    return connect_now(s);
+}
+
+int store_cmd(store_t *s, int argc, const char **argv, const size_t *lens, redisReply **out)
+{
+    int rc = ensure_conn(s);
+    return rc < 0 ? rc : raw_cmd(s, argc, argv, lens, out);
+}
+
+static int load_script(store_t *s, enum store_script sc)
+{
+    const char *argv[] = {"SCRIPT", "LOAD", SCRIPTS[sc]};
+    redisReply *r = NULL;
+    int rc = raw_cmd(s, 3, argv, NULL, &r);
+    if (rc < 0)
+        return rc;
+    const char *sha = store_rstr(r);
+    if (!sha || strlen(sha) != 40) {
+        freeReplyObject(r);
+        return store_fail(s, ROOST_ESTORE, NULL, "SCRIPT LOAD gave no sha");
+    }
+    memcpy(s->sha[sc], sha, 41);
+    freeReplyObject(r);
+    return 0;
+}
+
+static store_sr_t parse_status(const char *st)
+{
+    if (!strcmp(st, "OK"))
+        return SR_OK;
+    if (!strcmp(st, "NOTFOUND"))
+        return SR_NOTFOUND;
+    if (!strcmp(st, "CONFLICT"))
+        return SR_CONFLICT;
+    if (!strcmp(st, "INVALID"))
+        return SR_INVALID;
+    if (!strcmp(st, "RETRY"))
+        return SR_RETRY;
+    return (store_sr_t)-1;
+}
+
+static int run_evalsha(store_t *s, enum store_script sc, int ac, const char **av, size_t *lv,
+                       redisReply **out, store_sr_t *sr)
+{
+    int rc;
+    redisReply *r = NULL;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (!s->sha[sc][0] && (rc = load_script(s, sc)) < 0)
+            return rc;
+        av[1] = s->sha[sc];
+        lv[1] = 40;
+        r = redisCommandArgv(s->ctx, ac, av, lv);
+        if (!r)
+            return unavailable(s, "redis");
+        if (r->type == REDIS_REPLY_ERROR && r->str && !strncmp(r->str, "NOSCRIPT", 8)) {
+            freeReplyObject(r);
+            r = NULL;
+            s->sha[sc][0] = '\0';
+            continue;
+        }
+        break;
+    }
+    if (!r)
+        return store_fail(s, ROOST_ESTORE, NULL, "script cache keeps losing the script");
+    if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(s->reason, sizeof(s->reason), "%s", r->str ? r->str : "script error");
+        freeReplyObject(r);
+        return store_fail(s, ROOST_ESTORE, NULL, s->reason);
+    }
+    const char *st = r->type == REDIS_REPLY_ARRAY && r->elements > 0 ? store_rstr(r->element[0]) : NULL;
+    int parsed = st ? (int)parse_status(st) : -1;
+    if (parsed < 0) {
+        freeReplyObject(r);
+        return store_fail(s, ROOST_ESTORE, NULL, "script reply has no status");
+    }
+    *sr = (store_sr_t)parsed;
+    *out = r;
+    return 0;
+}
+
+int store_eval(store_t *s, enum store_script sc, int argc, const char **argv, const size_t *lens,
+               redisReply **out, store_sr_t *sr)
+{
+    int rc = ensure_conn(s);
+    if (rc < 0)
+        return rc;
+    const char **av = malloc((size_t)(argc + 4) * sizeof(*av));
+    size_t *lv = malloc((size_t)(argc + 4) * sizeof(*lv));
+    if (!av || !lv) {
+        free(av);
+        free(lv);
+        return -ENOMEM;
+    }
+    av[0] = "EVALSHA";
+    lv[0] = 7;
+    av[2] = "0";
+    lv[2] = 1;
+    av[3] = s->prefix;
+    lv[3] = strlen(s->prefix);
+    for (int i = 0; i < argc; i++) {
+        av[4 + i] = argv[i];
+        lv[4 + i] = lens ? lens[i] : strlen(argv[i]);
+    }
+    rc = run_evalsha(s, sc, argc + 4, av, lv, out, sr);
+    free(av);
+    free(lv);
+    return rc;
+}
+/* ---- helpers ------------------------------------------------------------ */
+
+int64_t store_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void store_new_id(char out[STORE_ID_LEN + 1])
+{
+    unsigned char b[STORE_ID_LEN / 2];
+    randombytes_buf(b, sizeof(b));
+    sodium_bin2hex(out, STORE_ID_LEN + 1, b, sizeof(b));
+}
+
+void store_member(char *out, int64_t created_at, const char *id)
+{
+    snprintf(out, STORE_MEMBER_LEN + 1, "%013" PRId64 ":%s", created_at, id);
+}
+
+const char *store_rstr(const redisReply *r)
+{
+    if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_STATUS) || !r->str)
+        return NULL;
+    return r->str;
+}
+
+int store_ri64(const redisReply *r, int64_t *out)
+{
+    if (r && r->type == REDIS_REPLY_INTEGER) {
+        *out = r->integer;
+        return 0;
+    }
+    const char *v = store_rstr(r);
+    if (!v || !*v)
+        return ROOST_ESTORE;
+    char *end = NULL;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (errno || *end)
+        return ROOST_ESTORE;
+    *out = n;
+    return 0;
+}
+
+int store_rdup(const redisReply *r, char **out)
+{
+    const char *v = store_rstr(r);
+    if (!v)
+        return ROOST_ESTORE;
+    *out = strdup(v);
+    return *out ? 0 : -ENOMEM;
+}
+
+/* ---- reads shared by every kind -------------------------------------------- */
+
+int store_config_version(store_t *s, int64_t *out)
+{
+    store_err_reset(s);
+    char key[STORE_PREFIX_MAX + 16];
+    snprintf(key, sizeof(key), "%sversion", s->prefix);
+    const char *argv[] = {"GET", key};
+    redisReply *r = NULL;
+    int rc = store_cmd(s, 2, argv, NULL, &r);
+    if (rc < 0)
+        return rc;
+    *out = 0;
+    if (r->type != REDIS_REPLY_NIL && store_ri64(r, out) < 0)
+        rc = store_fail(s, ROOST_ESTORE, NULL, "version is not an integer");
+    freeReplyObject(r);
+    return rc;
+}
+
+int store_list_raw(store_t *s, const char *zset, const char *obj, const char *cursor,
+                   size_t limit, const char *search, int n_search, const char *const *fields,
+                   int n_fields, redisReply **out)
+{
+    char lim[24], ns[8], budget[16];
+    char needle[1024];
+    size_t i = 0;
+    for (; search && search[i] && i + 1 < sizeof(needle); i++)
+        needle[i] = (char)tolower((unsigned char)search[i]);
+    needle[i] = '\0';
+    if (search && search[i])
+        return store_fail(s, ROOST_EINVAL, "search", "must be under 1024 bytes");
+    snprintf(lim, sizeof(lim), "%zu", limit);
+    snprintf(ns, sizeof(ns), "%d", n_search);
+    snprintf(budget, sizeof(budget), "%d", STORE_SCAN_BUDGET);
+    const char *argv[7 + STORE_N_FIELDS] = {zset, obj, cursor ? cursor : "", lim, needle, ns, budget};
+    for (int f = 0; f < n_fields && f < STORE_N_FIELDS; f++)
+        argv[7 + f] = fields[f];
+    store_sr_t sr;
+    int rc = store_eval(s, SC_LIST, 7 + n_fields, argv, NULL, out, &sr);
+    if (rc < 0)
+        return rc;
+    if (sr != SR_OK || (*out)->elements < 3) {
+        freeReplyObject(*out);
+        *out = NULL;
+        return store_fail(s, ROOST_ESTORE, NULL, "bad list reply");
+    }
+    return 0;
+}
+
+/* ---- auth lookup ---------------------------------------------------------- */
+
+void store_auth_free(store_auth_t **ap)
+{
+    if (!ap || !*ap)
+        return;
+    store_auth_t *a = *ap;
+    if (a->password_hash) {
+        sodium_memzero(a->password_hash, strlen(a->password_hash));
+        free(a->password_hash);
+    }
+    free(a->name);
+    free(a);
+    *ap = NULL;
+}
+
+int store_auth_lookup(store_t *s, const char *username, store_auth_t **out)
+{
+    store_err_reset(s);
+    *out = NULL;
+    if (!username || !*username)
+        return store_fail(s, ROOST_ENOTFOUND, NULL, NULL);
+    const char *argv[] = {username};
+    redisReply *r = NULL;
+    store_sr_t sr;
+    int rc = store_eval(s, SC_AUTH_LOOKUP, 1, argv, NULL, &r, &sr);
+    if (rc < 0)
+        return rc;
+    store_auth_t *a = NULL;
+    if (sr == SR_NOTFOUND) {
+        rc = store_fail(s, ROOST_ENOTFOUND, NULL, NULL);
+        goto done;
+    }
+    const char *id = r->elements == 5 ? store_rstr(r->element[2]) : NULL;
+    if (sr != SR_OK || !id || !store_id_ok(id)) {
+        rc = store_fail(s, ROOST_ESTORE, NULL, "bad auth lookup reply");
+        goto done;
+    }
+    a = calloc(1, sizeof(*a));
+    if (!a) {
+        rc = -ENOMEM;
+        goto done;
+    }
+    memcpy(a->client_id, id, STORE_ID_LEN + 1);
+    if ((rc = store_ri64(r->element[1], &a->config_version)) < 0 ||
+        (rc = store_rdup(r->element[3], &a->name)) < 0 ||
+        (rc = store_rdup(r->element[4], &a->password_hash)) < 0) {
+        if (rc == ROOST_ESTORE)
+            store_fail(s, rc, NULL, "bad auth lookup reply");
+        store_auth_free(&a);
+        goto done;
+    }
+    *out = a;
+done:
+    freeReplyObject(r);
+    return rc;
+}
+
+/* ---- enum names ----------------------------------------------------------- */
+
+static const char *const PERM_NAMES[] = {"allow", "deny"};
+static const char *const ACTION_NAMES[] = {NULL, "publish", "subscribe", "both"};
+static const char *const MATCH_NAMES[] = {"client", "mqtt_client_id", "certificate_fingerprint"};
+
+const char *store_permission_name(store_permission_t p)
+{
+    return (unsigned)p < 2 ? PERM_NAMES[p] : "?";
+}
+
+const char *store_action_name(store_action_t a)
+{
+    return a >= STORE_PUBLISH && a <= STORE_BOTH ? ACTION_NAMES[a] : "?";
+}
+
+const char *store_match_by_name(store_match_by_t m)
+{
+    return (unsigned)m < 3 ? MATCH_NAMES[m] : "?";
+}
+
+static int parse_name(const char *s, const char *const *names, int lo, int n, int *out)
+{
+    for (int i = lo; s && i < n; i++)
+        if (!strcmp(s, names[i])) {
+            *out = i;
+            return 0;
+        }
+    return ROOST_EINVAL;
+}
+
+int store_permission_parse(const char *s, store_permission_t *out)
+{
+    int v = 0, rc = parse_name(s, PERM_NAMES, 0, 2, &v);
+    if (rc == 0)
+        *out = (store_permission_t)v;
+    return rc;
+}
+
+int store_action_parse(const char *s, store_action_t *out)
+{
+    int v = 0, rc = parse_name(s, ACTION_NAMES, 1, 4, &v);
+    if (rc == 0)
+        *out = (store_action_t)v;
+    return rc;
+}
+
+int store_match_by_parse(const char *s, store_match_by_t *out)
+{
+    int v = 0, rc = parse_name(s, MATCH_NAMES, 0, 3, &v);
+    if (rc == 0)
+        *out = (store_match_by_t)v;
+    return rc;
+}

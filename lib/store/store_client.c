@@ -1,0 +1,277 @@
+/* store_client: clients (store.h "clients"). Passwords are hashed here with
+ * crypto_pwhash_str before anything reaches Redis; the hash string is only
+ * read back by store_auth_lookup (store.c).
+ */
+#include <errno.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "store/store_priv.h"
+
+static const char *const CLIENT_FIELDS[STORE_N_FIELDS] = {"id",       "name",       "auth_type",
+                                                          "username", "created_at", "updated_at"};
+
+static void client_fini(store_client_t *c)
+{
+    free(c->name);
+    free(c->auth_type);
+    free(c->username);
+    memset(c, 0, sizeof(*c));
+}
+
+void store_client_free(store_client_t **cp)
+{
+    if (!cp || !*cp)
+        return;
+    client_fini(*cp);
+    free(*cp);
+    *cp = NULL;
+}
+
+void store_client_page_free(store_client_page_t **pp)
+{
+    if (!pp || !*pp)
+        return;
+    store_client_page_t *p = *pp;
+    for (size_t i = 0; i < p->n; i++)
+        client_fini(&p->items[i]);
+    free(p->items);
+    free(p->next_cursor);
+    free(p);
+    *pp = NULL;
+}
+
+/* Fills c from an HMGET array in CLIENT_FIELDS order. */
+static int client_from(store_t *s, const redisReply *r, store_client_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    const char *id = r && r->type == REDIS_REPLY_ARRAY && r->elements == STORE_N_FIELDS
+                         ? store_rstr(r->element[0])
+                         : NULL;
+    if (!id || !store_id_ok(id))
+        return store_fail(s, ROOST_ESTORE, NULL, "malformed client record");
+    memcpy(c->id, id, STORE_ID_LEN + 1);
+    int rc;
+    if ((rc = store_rdup(r->element[1], &c->name)) < 0 ||
+        (rc = store_rdup(r->element[2], &c->auth_type)) < 0 ||
+        (rc = store_rdup(r->element[3], &c->username)) < 0 ||
+        (rc = store_ri64(r->element[4], &c->created_at)) < 0 ||
+        (rc = store_ri64(r->element[5], &c->updated_at)) < 0) {
+        client_fini(c);
+        return rc == -ENOMEM ? rc : store_fail(s, ROOST_ESTORE, NULL, "malformed client record");
+    }
+    /* Every username_password client has a password (create requires one
+     * and nothing removes it); the hash is deliberately not read here. */
+    c->has_password = !strcmp(c->auth_type, "username_password");
+    return 0;
+}
+
+/* Heap copy of a client record, or a code. */
+static int client_out(store_t *s, const redisReply *r, store_client_t **out)
+{
+    store_client_t *c = malloc(sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    int rc = client_from(s, r, c);
+    if (rc < 0) {
+        free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+static int hash_password(store_t *s, const char *pw, const store_cost_t *cost,
+                         char out[crypto_pwhash_STRBYTES])
+{
+    if (crypto_pwhash_str(out, pw, strlen(pw), cost->opslimit, cost->memlimit) != 0)
+        return store_fail(s, -ENOMEM, "password", "hashing failed (memory limit)");
+    return 0;
+}
+
+/* Shared tail of the scripts that answer {'OK', record} or a status. */
+static int finish_write(store_t *s, redisReply *r, store_sr_t sr, store_client_t **out)
+{
+    int rc = 0;
+    if (sr == SR_NOTFOUND)
+        rc = store_fail(s, ROOST_ENOTFOUND, NULL, NULL);
+    else if (sr == SR_CONFLICT)
+        rc = store_fail(s, ROOST_ECONFLICT, "username", "already taken");
+    else if (sr != SR_OK || r->elements != 2)
+        rc = store_fail(s, ROOST_ESTORE, NULL, "unexpected script reply");
+    else if (out)
+        rc = client_out(s, r->element[1], out);
+    freeReplyObject(r);
+    return rc;
+}
+
+int store_client_create(store_t *s, const store_client_spec_t *spec, store_client_t **out)
+{
+    store_err_reset(s);
+    if (out)
+        *out = NULL;
+    int rc;
+    if ((rc = store_check_name(s, "name", spec->name)) < 0 ||
+        (rc = store_check_username(s, spec->username)) < 0 ||
+        (rc = store_check_password(s, spec->password)) < 0)
+        return rc;
+    char hash[crypto_pwhash_STRBYTES];
+    if ((rc = hash_password(s, spec->password, store_cost(s), hash)) < 0)
+        return rc;
+    char id[STORE_ID_LEN + 1], now[24], member[STORE_MEMBER_LEN + 1];
+    int64_t t = store_now_ms();
+    store_new_id(id);
+    snprintf(now, sizeof(now), "%lld", (long long)t);
+    store_member(member, t, id);
+    const char *argv[] = {id, now, member, spec->name, spec->username, hash};
+    redisReply *r = NULL;
+    store_sr_t sr;
+    rc = store_eval(s, SC_CLIENT_CREATE, 6, argv, NULL, &r, &sr);
+    sodium_memzero(hash, sizeof(hash));
+    if (rc < 0)
+        return rc;
+    return finish_write(s, r, sr, out);
+}
+
+int store_client_get(store_t *s, const char *id, store_client_t **out)
+{
+    store_err_reset(s);
+    *out = NULL;
+    if (!store_id_ok(id))
+        return store_fail(s, ROOST_ENOTFOUND, NULL, NULL);
+    char key[STORE_PREFIX_MAX + 8 + STORE_ID_LEN + 1];
+    snprintf(key, sizeof(key), "%sclient:%s", store_prefix(s), id);
+    const char *argv[2 + STORE_N_FIELDS] = {"HMGET", key};
+    memcpy(&argv[2], CLIENT_FIELDS, sizeof(CLIENT_FIELDS));
+    redisReply *r = NULL;
+    int rc = store_cmd(s, 2 + STORE_N_FIELDS, argv, NULL, &r);
+    if (rc < 0)
+        return rc;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 && r->element[0]->type == REDIS_REPLY_NIL)
+        rc = store_fail(s, ROOST_ENOTFOUND, NULL, NULL);
+    else
+        rc = client_out(s, r, out);
+    freeReplyObject(r);
+    return rc;
+}
+
+int store_client_get_by_username(store_t *s, const char *username, store_client_t **out)
+{
+    store_err_reset(s);
+    *out = NULL;
+    if (!username || !*username)
+        return store_fail(s, ROOST_ENOTFOUND, NULL, NULL);
+    const char *argv[] = {username};
+    redisReply *r = NULL;
+    store_sr_t sr;
+    int rc = store_eval(s, SC_CLIENT_BY_USERNAME, 1, argv, NULL, &r, &sr);
+    if (rc < 0)
+        return rc;
+    return finish_write(s, r, sr, out);
+}
+
+int store_client_update(store_t *s, const char *id, const store_client_spec_t *spec,
+                        store_client_t **out)
+{
+    store_err_reset(s);
+    if (out)
+        *out = NULL;
+    if (!store_id_ok(id))
+        return store_fail(s, ROOST_ENOTFOUND, NULL, NULL);
+    int rc = 0;
+    if ((spec->name && (rc = store_check_name(s, "name", spec->name)) < 0) ||
+        (spec->username && (rc = store_check_username(s, spec->username)) < 0) ||
+        (spec->password && (rc = store_check_password(s, spec->password)) < 0))
+        return rc;
+    char hash[crypto_pwhash_STRBYTES] = "";
+    if (spec->password && (rc = hash_password(s, spec->password, store_cost(s), hash)) < 0)
+        return rc;
+    char now[24];
+    snprintf(now, sizeof(now), "%lld", (long long)store_now_ms());
+    const char *argv[] = {id, now, spec->name ? spec->name : "",
+                          spec->username ? spec->username : "", hash};
+    redisReply *r = NULL;
+    store_sr_t sr;
+    rc = store_eval(s, SC_CLIENT_UPDATE, 5, argv, NULL, &r, &sr);
+    sodium_memzero(hash, sizeof(hash));
+    if (rc < 0)
+        return rc;
+    return finish_write(s, r, sr, out);
+}
+
+int store_client_delete(store_t *s, const char *id)
+{
+    store_err_reset(s);
+    if (!store_id_ok(id))
+        return store_fail(s, ROOST_ENOTFOUND, NULL, NULL);
+    const char *argv[] = {id};
+    redisReply *r = NULL;
+    store_sr_t sr;
+    int rc = store_eval(s, SC_CLIENT_DELETE, 1, argv, NULL, &r, &sr);
+    if (rc < 0)
+        return rc;
+    rc = sr == SR_OK ? 0
+         : sr == SR_NOTFOUND ? store_fail(s, ROOST_ENOTFOUND, NULL, NULL)
+                             : store_fail(s, ROOST_ESTORE, NULL, "unexpected script reply");
+    freeReplyObject(r);
+    return rc;
+}
+
+int store_client_list(store_t *s, const char *cursor, size_t limit, const char *search,
+                      store_client_page_t **out)
+{
+    store_err_reset(s);
+    *out = NULL;
+    int rc = store_check_page(s, cursor, limit);
+    if (rc < 0)
+        return rc;
+    /* Search fields first: name, username. */
+    static const char *const fields[STORE_N_FIELDS] = {"name",      "username",   "id",
+                                                       "auth_type", "created_at", "updated_at"};
+    redisReply *r = NULL;
+    rc = store_list_raw(s, "clients", "client", cursor, limit, search, 2, fields,
+                        STORE_N_FIELDS, &r);
+    if (rc < 0)
+        return rc;
+    store_client_page_t *p = calloc(1, sizeof(*p));
+    size_t n = r->elements - 3;
+    if (!p || (n && !(p->items = calloc(n, sizeof(*p->items))))) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    int64_t total = 0;
+    const char *next = store_rstr(r->element[1]);
+    if (store_ri64(r->element[2], &total) < 0 || !next) {
+        rc = store_fail(s, ROOST_ESTORE, NULL, "bad list reply");
+        goto fail;
+    }
+    p->total = (uint64_t)total;
+    if (*next && !(p->next_cursor = strdup(next))) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    for (; p->n < n; p->n++) {
+        /* Reorder to CLIENT_FIELDS order: id name auth_type username ... */
+        redisReply *v = r->element[3 + p->n];
+        if (v->type != REDIS_REPLY_ARRAY || v->elements != STORE_N_FIELDS) {
+            rc = store_fail(s, ROOST_ESTORE, NULL, "bad list reply");
+            goto fail;
+        }
+        redisReply *name = v->element[0], *user = v->element[1];
+        v->element[0] = v->element[2];
+        v->element[1] = name;
+        v->element[2] = v->element[3];
+        v->element[3] = user;
+        if ((rc = client_from(s, v, &p->items[p->n])) < 0)
+            goto fail;
+    }
+    freeReplyObject(r);
+    *out = p;
+    return 0;
+fail:
+    freeReplyObject(r);
+    store_client_page_free(&p);
+    return rc;
+}

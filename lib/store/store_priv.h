@@ -1,0 +1,105 @@
+/* store_priv: what the files of lib/store share and nobody else sees.
+ *
+ * lib/store is one module (prefix store_) split by object kind to keep files
+ * small: store.c (handle, connection, scripts, errors, auth lookup),
+ * store_valid.c (field rules), store_client.c, store_group.c, store_rule.c.
+ * Only these files include hiredis.
+ */
+#ifndef ROOST_STORE_PRIV_H
+#define ROOST_STORE_PRIV_H
+
+#include <hiredis/hiredis.h>
+
+#include "store/store.h"
+
+#define STORE_PREFIX_MAX 64
+#define STORE_MEMBER_LEN (13 + 1 + STORE_ID_LEN) /* "<13 digits>:<id>" */
+#define STORE_SCAN_BUDGET 5000 /* objects one list call examines at most */
+
+/* Every script, by index into store.c's table. */
+enum store_script {
+    SC_LIST,
+    SC_CLIENT_CREATE,
+    SC_CLIENT_UPDATE,
+    SC_CLIENT_DELETE,
+    SC_CLIENT_BY_USERNAME,
+    SC_AUTH_LOOKUP,
+    SC_GROUP_CREATE,
+    SC_GROUP_UPDATE,
+    SC_GROUP_DELETE,
+    SC_GROUP_MANY,
+    SC_RULE_CREATE,
+    SC_RULE_UPDATE,
+    SC_RULE_DELETE,
+    SC_RULE_ALL,
+    SC_COUNT
+};
+
+/* Status a script puts first in its reply array. */
+typedef enum { SR_OK, SR_NOTFOUND, SR_CONFLICT, SR_INVALID, SR_RETRY } store_sr_t;
+
+/* Field lists each kind's hash is read with (HMGET order). */
+#define STORE_CLIENT_FIELDS "'id','name','auth_type','username','created_at','updated_at'"
+#define STORE_GROUP_FIELDS "'id','name','description','acl','created_at','updated_at'"
+#define STORE_RULE_FIELDS "'id','match_by','value','groups','created_at','updated_at'"
+#define STORE_N_FIELDS 6
+
+/* ---- store.c ---- */
+
+const char *store_prefix(const store_t *s);
+const store_cost_t *store_cost(const store_t *s);
+/* Clears the last error. Every public call starts with it. */
+void store_err_reset(store_t *s);
+/* Records field/reason (both static strings or NULL) and returns rc. */
+int store_fail(store_t *s, int rc, const char *field, const char *reason);
+/* "acl[i].<kind>" in a per-handle buffer valid until the next call. */
+const char *store_acl_field(store_t *s, size_t i, const char *kind);
+/* Copies n ids from reply strings into the last error. -ENOMEM or 0. */
+int store_err_set_ids(store_t *s, redisReply **elems, size_t n);
+
+/* Runs one command (connecting first if needed). 0 and *out (caller frees
+ * with freeReplyObject); ROOST_EUNAVAILABLE on I/O (connection dropped);
+ * ROOST_ESTORE on an error reply. */
+int store_cmd(store_t *s, int argc, const char **argv, const size_t *lens, redisReply **out);
+/* Runs a script with the prefix as ARGV[1] followed by argv. 0 and *out
+ * (an array whose first element is a status word) and *sr, or as store_cmd. */
+int store_eval(store_t *s, enum store_script sc, int argc, const char **argv, const size_t *lens,
+               redisReply **out, store_sr_t *sr);
+
+/* Current time, ms since the epoch. */
+int64_t store_now_ms(void);
+/* A new random id (24 hex + NUL). */
+void store_new_id(char out[STORE_ID_LEN + 1]);
+/* "<13-digit created_at>:<id>" into out (STORE_MEMBER_LEN + 1 bytes). */
+void store_member(char *out, int64_t created_at, const char *id);
+
+/* Reply helpers: NULL unless r is a non-nil string. */
+const char *store_rstr(const redisReply *r);
+/* Parses a decimal integer string reply or an integer reply. */
+int store_ri64(const redisReply *r, int64_t *out);
+/* Duplicates a string reply into *out. ROOST_ESTORE if not a string. */
+int store_rdup(const redisReply *r, char **out);
+
+/* ---- store_valid.c: 0 or store_fail(ROOST_EINVAL, field, reason) ---- */
+
+bool store_id_ok(const char *id);
+bool store_cursor_ok(const char *cursor);
+int store_check_name(store_t *s, const char *field, const char *v);
+int store_check_username(store_t *s, const char *v);
+int store_check_password(store_t *s, const char *v);
+int store_check_description(store_t *s, const char *v);
+int store_check_acl(store_t *s, const store_acl_t *acl, size_t n);
+int store_check_rule_value(store_t *s, store_match_by_t m, const char *v);
+int store_check_rule_groups(store_t *s, const char *const *groups, size_t n);
+int store_check_page(store_t *s, const char *cursor, size_t limit);
+
+/* ---- generic list (store.c) ---- */
+
+/* Runs SC_LIST over the zset `kind`s ("clients") with objects at
+ * "<kind_obj>:<id>" ("client"). On 0, *out is the reply: [status, next
+ * cursor or "", total, item...], each item an HMGET array of fields. */
+int store_list_raw(store_t *s, const char *zset, const char *obj, const char *cursor,
+                   size_t limit, const char *search, int n_search, const char *const *fields,
+                   int n_fields, redisReply **out);
+
+#endif
