@@ -1,0 +1,128 @@
+/* roostctl: Roost's command-line tool.
+ *
+ * This build has only the direct-to-store mode (--redis): it writes clients,
+ * groups and group rules straight into Redis through lib/store, for
+ * bootstrapping and tests. The admin RPC mode (the normal way, with audit and
+ * change events) arrives with roost-admin.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "ctl.h"
+
+static const char USAGE[] =
+    "usage: roostctl --redis HOST:PORT [--prefix P] [--json] NOUN VERB [ARGS]\n"
+    "\n"
+    "Direct-to-store mode: reads and writes Roost's access model straight in\n"
+    "Redis. Meant for bootstrapping and tests; it publishes no change events\n"
+    "and writes no audit log. The admin RPC mode arrives with roost-admin.\n"
+    "\n"
+    "global options:\n"
+    "  --redis HOST:PORT   Redis to use (env ROOST_REDIS; default 127.0.0.1:6379)\n"
+    "  --prefix P          key prefix / namespace (env ROOST_REDIS_PREFIX; default roost:)\n"
+    "  --json              print objects (and errors) as JSON on stdout\n"
+    "  --pwhash-ops N      argon2id opslimit for new passwords (env ROOST_PWHASH_OPSLIMIT)\n"
+    "  --pwhash-mem BYTES  argon2id memlimit for new passwords (env ROOST_PWHASH_MEMLIMIT)\n"
+    "  --help              this text; `roostctl NOUN --help` for each noun\n"
+    "\n"
+    "nouns: clients, groups, rules\n"
+    "\n"
+    "exit codes: 0 ok, 1 usage, 2 not found, 3 conflict, 4 invalid value,\n"
+    "            5 store unavailable (or any other store failure)\n";
+
+typedef struct {
+    const char *redis, *prefix, *ops, *mem;
+    bool json;
+    int first; /* index of the noun */
+} opts_t;
+
+static int parse_globals(int argc, char **argv, opts_t *o)
+{
+    o->redis = getenv("ROOST_REDIS");
+    o->prefix = getenv("ROOST_REDIS_PREFIX");
+    o->ops = getenv("ROOST_PWHASH_OPSLIMIT");
+    o->mem = getenv("ROOST_PWHASH_MEMLIMIT");
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        const char **slot = NULL;
+        const char *v = NULL;
+        if (ctl_is_help(argv[i])) {
+            fputs(USAGE, stdout);
+            return -1;
+        } else if (!strcmp(argv[i], "--json")) {
+            o->json = true;
+            continue;
+        } else if (ctl_opt(argc, argv, &i, "redis", &v)) {
+            slot = &o->redis;
+        } else if (ctl_opt(argc, argv, &i, "prefix", &v)) {
+            slot = &o->prefix;
+        } else if (ctl_opt(argc, argv, &i, "pwhash-ops", &v)) {
+            slot = &o->ops;
+        } else if (ctl_opt(argc, argv, &i, "pwhash-mem", &v)) {
+            slot = &o->mem;
+        } else {
+            return ctl_usage("unknown option %s", argv[i]);
+        }
+        if (!v)
+            return ctl_usage("%s needs a value", argv[i]);
+        *slot = v;
+    }
+    o->first = i;
+    return 0;
+}
+
+/* "host:port" into host (caller frees) and port. */
+static int split_hostport(const char *hp, char **host, int *port)
+{
+    const char *colon = strrchr(hp, ':');
+    char *end = NULL;
+    long p = colon ? strtol(colon + 1, &end, 10) : 6379;
+    if (colon && (end == colon + 1 || *end || p < 1 || p > 65535))
+        return ctl_usage("--redis wants HOST:PORT, got '%s'", hp);
+    *host = colon ? strndup(hp, (size_t)(colon - hp)) : strdup(hp);
+    *port = (int)p;
+    return *host ? 0 : CTL_UNAVAILABLE;
+}
+
+int main(int argc, char **argv)
+{
+    opts_t o = {0};
+    /* --json may also come after the noun: strip it wherever it is. */
+    int n = 1;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json"))
+            o.json = true;
+        else
+            argv[n++] = argv[i];
+    }
+    argc = n;
+    int rc = parse_globals(argc, argv, &o);
+    if (rc != 0)
+        return rc < 0 ? CTL_OK : rc;
+    if (o.first >= argc)
+        return ctl_usage("missing noun (clients, groups, rules)");
+    const char *noun = argv[o.first];
+    int (*run)(ctl_t *, int, char **) = !strcmp(noun, "clients") ? ctl_clients
+                                        : !strcmp(noun, "groups") ? ctl_groups
+                                        : !strcmp(noun, "rules")  ? ctl_rules
+                                                                  : NULL;
+    if (!run)
+        return ctl_usage("unknown noun '%s'", noun);
+    char *host = NULL;
+    int port = 6379;
+    if ((rc = split_hostport(o.redis ? o.redis : "127.0.0.1:6379", &host, &port)) != 0)
+        return rc;
+    store_cost_t cost = {o.ops ? strtoull(o.ops, NULL, 10) : 0,
+                         o.mem ? (size_t)strtoull(o.mem, NULL, 10) : 0};
+    ctl_t c = {.s = store_new(host, port, o.prefix, &cost), .json = o.json};
+    free(host);
+    if (!c.s) {
+        fputs("roostctl: out of memory\n", stderr);
+        return CTL_UNAVAILABLE;
+    }
+    rc = run(&c, argc - o.first - 1, argv + o.first + 1);
+    store_destroy(&c.s);
+    return rc;
+}
