@@ -163,7 +163,7 @@ def test_groups_and_rules(redis):
     rc, _, _ = ctl(redis, "groups", "delete", g["id"], prefix="it20g:")
     assert rc == 0
     rc, lst, _ = ctl(redis, "groups", "list", prefix="it20g:")
-    assert rc == 0 and lst["items"] == []
+    assert rc == 0 and lst["items"] == [] and lst["total"] == 0  # ZREM ran
 
     # prefixes do not see each other
     rc, lst, _ = ctl(redis, "groups", "list", prefix="it20-other:")
