@@ -1,18 +1,11 @@
 /* codec: the MQTT 3.1.1 / 5.0 packet decoder and encoders (mqtt.h).
  *
- * Decoding reads the fixed header, checks every size limit, then parses the
- * body through a bounds-checked cursor (rd_t) that never reads past the end
- * of the packet. Error codes follow the 5.0 reason-code split so a dispatcher
- * can map them without looking at the packet again:
- *   ROOST_EPROTO_MALFORMED  bad fixed-header flags, QoS 3 (PUBLISH, will,
- *                           subscription), reserved bits, truncated fields,
- *                           trailing bytes, empty SUBSCRIBE/UNSUBSCRIBE
- *   ROOST_EPROTO_QOS        DUP set on a QoS 0 PUBLISH [MQTT-3.3.1-2]
- *   ROOST_EPROTO_UTF8       a string fails mqtt_utf8_check
- *   ROOST_EPROTO_TOPIC      topic name / filter fails topic_check_*
- *   ROOST_EPROTO_PACKET_ID  packet id 0 where one is required
- *   ROOST_EPROTO_UNEXPECTED a packet type the decoder's direction never gets
- *   ROOST_EPROTO_NAME / _VERSION / _TOO_LARGE  as their names say
+ * Decoding checks the first byte (type, direction, flags), then the fixed
+ * header (remaining length, size limits, fixed-size packets), and only then
+ * parses the body through a bounds-checked cursor (rd_t) that never reads
+ * past the end of the packet. Which error code each failed check returns is
+ * listed at mqtt_decode in mqtt.h. Fields are stored as soon as they pass
+ * their checks, which is what the ROOST_EPROTO_VERSION contract relies on.
  */
 #include <assert.h>
 #include <string.h>

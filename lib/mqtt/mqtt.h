@@ -166,23 +166,52 @@ typedef struct mqtt_decoder {
     size_t need;               /* after MQTT_NEED_MORE: total bytes needed, 0 if unknown */
 } mqtt_decoder_t;
 
-/* max_packet 0 means the protocol maximum. server selects which direction's
- * packets are legal (a server never receives CONNACK, a client never CONNECT). */
+/* max_packet 0 means the protocol maximum (stored as MQTT_MAX_REMAINING + 5).
+ * server selects which direction's packets are legal (a server never
+ * receives CONNACK, a client never CONNECT). A server decoder learns its
+ * version from CONNECT (until then it decodes the 3.1.1 layout); a client
+ * decoder's caller sets d->version after init. In 5.0 AUTH is legal in both
+ * directions and DISCONNECT also towards clients. */
 void mqtt_decoder_init(mqtt_decoder_t *d, uint32_t max_packet, bool server);
 
 /* Decodes at most one packet from buf[0..len).
  * Returns MQTT_OK with *consumed set and *out filled (views into buf),
- * MQTT_NEED_MORE (d->need says how much the packet needs once known), or a
- * negative ROOST_EPROTO_* code; on error the connection must be closed.
- * After decoding a CONNECT it sets d->version to the CONNECT's level (even
+ * MQTT_NEED_MORE (*consumed = 0; d->need says how much the packet needs once
+ * known), or a negative ROOST_EPROTO_* code; on error the connection must be
+ * closed. After decoding a CONNECT it sets d->version to the CONNECT's level (even
  * when the level is unacceptable, so the caller can answer CONNACK 1 and
- * close). Never allocates, never reads past buf+len. */
+ * close). Never allocates, never reads past buf+len.
+ *
+ * Errors, chosen to follow the 5.0 reason codes (0x81 malformed, 0x82
+ * protocol error, ...), are reported as soon as the bytes that prove them
+ * have arrived (first byte, then the fixed header, then the body):
+ *   ROOST_EPROTO_MALFORMED  type 0 (or 15 before 5.0), bad fixed-header
+ *       flags, remaining length over 4 bytes, a fixed-size packet of another
+ *       size, a field running past the packet, trailing bytes, QoS 3
+ *       (PUBLISH, will, subscription options), reserved bits (CONNECT flags,
+ *       CONNACK flags, subscription options), will QoS/retain without will,
+ *       password without username before 5.0, no filters in
+ *       SUBSCRIBE/UNSUBSCRIBE, unknown SUBACK/UNSUBACK codes (client side)
+ *   ROOST_EPROTO_TOO_LARGE  total size > d->max_packet (from the fixed header)
+ *   ROOST_EPROTO_UNEXPECTED a type this direction never receives
+ *   ROOST_EPROTO_QOS        DUP set on a QoS 0 PUBLISH [MQTT-3.3.1-2]
+ *   ROOST_EPROTO_PACKET_ID  packet id 0 (PUBLISH QoS>0, PUB*, (UN)SUB(ACK))
+ *   ROOST_EPROTO_UTF8       a string fails mqtt_utf8_check
+ *   ROOST_EPROTO_TOPIC      topic_check_name / topic_check_filter fails
+ *                           (5.0 PUBLISH may have an empty topic: an alias)
+ *   ROOST_EPROTO_NAME       protocol name neither "MQTT" nor "MQIsdp"
+ *   ROOST_EPROTO_VERSION    any level other than MQTT/4, MQTT/5, MQIsdp/3.
+ *       The packet is consumed (*consumed set), d->version and
+ *       out->u.connect.version hold the level, out->type/flags/remaining and
+ *       u.connect.protocol_name are set, and the later fields are parsed in
+ *       the 3.1.1 layout with its checks, filled in wire order up to the
+ *       first one that fails (that one and the rest stay zero/empty). */
 int mqtt_decode(mqtt_decoder_t *d, const uint8_t *buf, size_t len, size_t *consumed,
                 mqtt_packet_t *out);
 
 /* Iterates over a decoded SUBSCRIBE (with_options = true) or UNSUBSCRIBE
- * filter list. Returns true and fills *filter (and *options: the
- * subscription options byte, QoS in bits 0-1) while entries remain. */
+ * filter list. Returns true and fills *filter (and *options, which may be
+ * NULL: the subscription options byte, QoS in bits 0-1) while entries remain. */
 typedef struct mqtt_topic_iter {
     const uint8_t *p, *end;
     bool with_options;
@@ -205,8 +234,11 @@ int mqtt_varint_encode(uint32_t value, uint8_t out[4]);
  * total size. When cap is smaller than that size nothing is written and the
  * needed size is still returned, so callers can size buffers with cap = 0.
  * version picks the 3.1.1 or 5.0 layout (5.0: rc and an empty property list
- * are written where the spec requires them). Encoders trust their input
- * (our own data): they assert, never return errors. */
+ * are written where the spec requires them; the props/will_props of
+ * mqtt_connect_t and mqtt_publish_t are written in 5.0, ignored before).
+ * Encoders trust their input (our own data): they assert, never return
+ * errors. mqtt_encode_connect writes c->protocol_name, or when it is empty
+ * "MQIsdp" for level 3 and "MQTT" otherwise. */
 size_t mqtt_encode_connect(uint8_t *buf, size_t cap, const mqtt_connect_t *c);
 size_t mqtt_encode_connack(uint8_t *buf, size_t cap, uint8_t version, bool session_present,
                            uint8_t rc);
@@ -231,7 +263,8 @@ size_t mqtt_encode_suback(uint8_t *buf, size_t cap, uint8_t version, uint16_t pa
                           const uint8_t *codes, uint32_t count);
 size_t mqtt_encode_unsuback(uint8_t *buf, size_t cap, uint8_t version, uint16_t packet_id,
                             const uint8_t *codes, uint32_t count);
-/* PINGREQ, PINGRESP, and DISCONNECT (3.1.1: two bytes; 5.0: rc). */
+/* PINGREQ, PINGRESP, and DISCONNECT (3.1.1: two bytes; 5.0: a nonzero rc
+ * is written, a zero rc omitted as the spec allows). */
 size_t mqtt_encode_simple(uint8_t *buf, size_t cap, uint8_t type);
 size_t mqtt_encode_disconnect(uint8_t *buf, size_t cap, uint8_t version, uint8_t rc);
 
