@@ -1,0 +1,253 @@
+#include "auth.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "base/err.h"
+#include "base/log.h"
+#include "base/loop.h"
+#include "rules.h"
+
+#define MAX_USERNAME 255 /* store rule: longer names cannot exist */
+
+int auth_ctx_init(auth_ctx_t *ctx)
+{
+    if (sodium_init() < 0)
+        return -ENOMEM;
+    uint8_t pw[32];
+    randombytes_buf(pw, sizeof(pw));
+    unsigned long long ops = ctx->rehash_ops ? ctx->rehash_ops : crypto_pwhash_OPSLIMIT_INTERACTIVE;
+    size_t mem = ctx->rehash_mem ? ctx->rehash_mem : crypto_pwhash_MEMLIMIT_INTERACTIVE;
+    _Static_assert(sizeof(ctx->decoy_hash) >= crypto_pwhash_STRBYTES, "decoy hash buffer");
+    int rc = crypto_pwhash_str(ctx->decoy_hash, (const char *)pw, sizeof(pw), ops, mem) ? -ENOMEM : 0;
+    sodium_memzero(pw, sizeof(pw));
+    return rc;
+}
+
+auth_job_t *auth_job_new(void)
+{
+    return calloc(1, sizeof(auth_job_t));
+}
+
+void auth_job_destroy(auth_job_t **jp)
+{
+    auth_job_t *j = *jp;
+    if (!j)
+        return;
+    rpc_auth_request_fini(&j->req); /* wipes the password */
+    store_auth_free(&j->cred);
+    store_rule_list_free(&j->rules);
+    store_group_list_free(&j->groups);
+    free(j->group_ids);
+    free(j->acl);
+    sodium_memzero(j->cache_key, sizeof(j->cache_key));
+    free(j);
+    *jp = NULL;
+}
+
+/* "ip:port" -> "ip" ("[::1]:5" -> "[::1]"); a device's address, not its
+ * ephemeral port, is what repeats across attempts. */
+void auth_throttle_keys(const rpc_auth_request_t *r, char *user_key, char *peer_key)
+{
+    if (r->username)
+        snprintf(user_key, AUTH_THROTTLE_KEY, "user:%s", r->username);
+    else
+        user_key[0] = '\0';
+    const char *peer = r->peer ? r->peer : "";
+    const char *colon = strrchr(peer, ':');
+    int hostlen = colon && !strchr(colon, ']') ? (int)(colon - peer) : (int)strlen(peer);
+    snprintf(peer_key, AUTH_THROTTLE_KEY, "peer:%.*s", hostlen, peer);
+}
+
+static void finish(auth_job_t *j, rpc_auth_status_t st, const char *reason)
+{
+    j->status = st;
+    j->reason = reason;
+    j->next = AUTH_NEXT_REPLY;
+}
+
+static void fail(const auth_ctx_t *ctx, auth_job_t *j, const char *reason)
+{
+    char ukey[AUTH_THROTTLE_KEY], pkey[AUTH_THROTTLE_KEY];
+    auth_throttle_keys(&j->req, ukey, pkey);
+    uint64_t now = loop_clock_ms();
+    uint64_t ublock = ukey[0] ? throttle_fail(ctx->throttle, ukey, now) : 0;
+    uint64_t pblock = throttle_fail(ctx->throttle, pkey, now);
+    if (ublock || pblock)
+        log_warn("auth_throttle", "username=%s peer=%s reason=%s user_block_ms=%llu peer_block_ms=%llu",
+                 j->req.username ? j->req.username : "", j->req.peer, reason, (unsigned long long)ublock,
+                 (unsigned long long)pblock);
+    finish(j, RPC_AUTH_BAD_CREDENTIALS, reason);
+}
+
+static void succeed(const auth_ctx_t *ctx, auth_job_t *j, const char *reason)
+{
+    char ukey[AUTH_THROTTLE_KEY], pkey[AUTH_THROTTLE_KEY];
+    auth_throttle_keys(&j->req, ukey, pkey);
+    if (ukey[0])
+        throttle_success(ctx->throttle, ukey);
+    throttle_success(ctx->throttle, pkey);
+    finish(j, RPC_AUTH_OK, reason);
+}
+
+static rpc_acl_permission_t map_permission(store_permission_t p)
+{
+    return p == STORE_ALLOW ? RPC_ACL_ALLOW : RPC_ACL_DENY;
+}
+
+static rpc_acl_action_t map_action(store_action_t a)
+{
+    switch (a) {
+    case STORE_PUBLISH: return RPC_ACL_PUBLISH;
+    case STORE_SUBSCRIBE: return RPC_ACL_SUBSCRIBE;
+    case STORE_BOTH: return RPC_ACL_BOTH;
+    }
+    return RPC_ACL_BOTH; /* unreachable: store validates actions */
+}
+
+/* Reads every rule, evaluates them, reads the matched groups and flattens
+ * their ACL entries in group order. 0, ROOST_EUNAVAILABLE-like store codes,
+ * ROOST_ELIMIT (too many groups or entries for one reply) or -ENOMEM. */
+static int load_groups(const auth_ctx_t *ctx, store_t *s, auth_job_t *j, const char *client_id)
+{
+    int rc = store_rule_list_all(s, &j->rules);
+    if (rc)
+        return rc;
+    const char **ids = calloc(RPC_MAX_GROUPS, sizeof(*ids));
+    if (!ids)
+        return -ENOMEM;
+    rules_facts_t facts = {
+        .client_id = client_id,
+        .mqtt_client_id = j->req.client_id,
+        .cert_fingerprint = j->req.tls_cert_fingerprint,
+    };
+    int n = rules_evaluate(j->rules, &facts, ids, RPC_MAX_GROUPS);
+    rc = n < 0 ? n : store_group_get_many(s, ids, (size_t)n, &j->groups);
+    free(ids);
+    if (rc)
+        return rc;
+    size_t total = 0;
+    for (size_t g = 0; g < j->groups->n; g++)
+        total += j->groups->items[g].n_acl;
+    if (total > RPC_MAX_ACL)
+        return ROOST_ELIMIT;
+    j->group_ids = calloc(j->groups->n ? j->groups->n : 1, sizeof(*j->group_ids));
+    j->acl = calloc(total ? total : 1, sizeof(*j->acl));
+    if (!j->group_ids || !j->acl)
+        return -ENOMEM;
+    for (size_t g = 0; g < j->groups->n; g++) {
+        const store_group_t *grp = &j->groups->items[g];
+        j->group_ids[j->n_group_ids++] = grp->id;
+        for (size_t a = 0; a < grp->n_acl; a++)
+            j->acl[j->n_acl++] = (rpc_acl_entry_t){
+                .permission = map_permission(grp->acl[a].permission),
+                .action = map_action(grp->acl[a].action),
+                .topic = grp->acl[a].topic,
+            };
+    }
+    j->config_version = (uint64_t)j->groups->config_version;
+    return 0;
+}
+
+static void unavailable(const auth_ctx_t *ctx, auth_job_t *j, int rc)
+{
+    if (rc == ROOST_ELIMIT) {
+        finish(j, RPC_AUTH_UNAVAILABLE, "acl_too_large");
+        return;
+    }
+    metrics_inc(ctx->metrics, MET_REDIS_ERROR);
+    finish(j, RPC_AUTH_UNAVAILABLE, rc == -ENOMEM ? "out_of_memory" : "store_unavailable");
+}
+
+void auth_lookup(const auth_ctx_t *ctx, store_t *s, auth_job_t *j)
+{
+    const rpc_auth_request_t *r = &j->req;
+    if (r->deadline_ms <= rpc_unix_ms()) {
+        j->next = AUTH_NEXT_DROP;
+        j->reason = "deadline_passed";
+        return;
+    }
+    if (!r->username) {
+        if (!ctx->allow_anonymous) {
+            finish(j, RPC_AUTH_NOT_AUTHORIZED, "anonymous_refused");
+            return;
+        }
+        int rc = load_groups(ctx, s, j, NULL);
+        if (rc)
+            unavailable(ctx, j, rc);
+        else
+            finish(j, RPC_AUTH_OK, "anonymous");
+        return;
+    }
+    if (!r->has_password) {
+        fail(ctx, j, "no_password");
+        return;
+    }
+    int rc = strlen(r->username) > MAX_USERNAME ? ROOST_ENOTFOUND : store_auth_lookup(s, r->username, &j->cred);
+    if (rc == ROOST_ENOTFOUND || (!rc && (!j->cred->password_hash || !j->cred->password_hash[0]))) {
+        j->decoy = true; /* same cost as a wrong password */
+        j->next = AUTH_NEXT_HASH;
+        return;
+    }
+    if (rc) {
+        unavailable(ctx, j, rc);
+        return;
+    }
+    cache_key(ctx->cache, r->username, r->password, r->password_len, j->cred->password_hash, j->cache_key);
+    bool hit = cache_lookup(ctx->cache, j->cache_key, loop_clock_ms());
+    metrics_inc(ctx->metrics, hit ? MET_CACHE_HIT : MET_CACHE_MISS);
+    if (hit)
+        rpc_auth_request_wipe_password(&j->req);
+    if ((rc = load_groups(ctx, s, j, j->cred->client_id))) {
+        unavailable(ctx, j, rc);
+        return;
+    }
+    if (hit)
+        succeed(ctx, j, "cache_hit");
+    else
+        j->next = AUTH_NEXT_HASH;
+}
+
+void auth_verify(const auth_ctx_t *ctx, auth_job_t *j)
+{
+    rpc_auth_request_t *r = &j->req;
+    if (r->deadline_ms <= rpc_unix_ms()) {
+        rpc_auth_request_wipe_password(r);
+        j->next = AUTH_NEXT_DROP;
+        j->reason = "deadline_passed";
+        return;
+    }
+    const char *hash = j->decoy ? ctx->decoy_hash : j->cred->password_hash;
+    metrics_inc(ctx->metrics, MET_HASH_VERIFY);
+    int v = crypto_pwhash_str_verify(hash, (const char *)r->password, r->password_len);
+    rpc_auth_request_wipe_password(r);
+    if (j->decoy || v != 0) {
+        fail(ctx, j, j->decoy ? "unknown_user" : "bad_password");
+        return;
+    }
+    if (cache_insert(ctx->cache, j->cache_key, r->username, loop_clock_ms()))
+        log_warn("auth_cache_insert_failed", "rc=%d", -ENOMEM);
+    /* Upgrading the hash would need a store write (admin's job): note it. */
+    if (ctx->rehash_ops && crypto_pwhash_str_needs_rehash(hash, ctx->rehash_ops, ctx->rehash_mem) != 0)
+        log_debug("auth_password_needs_rehash", "client_id=%s", j->cred->client_id);
+    succeed(ctx, j, "verified");
+}
+
+void auth_job_reply(const auth_job_t *j, rpc_auth_reply_t *out)
+{
+    *out = (rpc_auth_reply_t){.request_id = j->req.request_id, .status = j->status};
+    if (j->status != RPC_AUTH_OK)
+        return; /* refusals carry no client details */
+    out->client_id = j->cred ? j->cred->client_id : "";
+    out->client_name = j->cred ? j->cred->name : "";
+    out->groups = j->group_ids;
+    out->n_groups = j->n_group_ids;
+    out->acl = j->acl;
+    out->n_acl = j->n_acl;
+    out->config_version = j->config_version ? j->config_version
+                                            : (uint64_t)(j->cred ? j->cred->config_version : 0);
+}

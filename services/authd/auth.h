@@ -1,0 +1,89 @@
+/* auth: the decision for one AuthRequest, in two stages run by two pools.
+ *
+ *   lookup (auth_lookup, lookup workers, each with its own store_t):
+ *     anonymous -> NOT_AUTHORIZED, or groups from mqtt_client_id rules;
+ *     store_auth_lookup(username): Redis error -> UNAVAILABLE (never OK);
+ *     cache hit on keyed-hash(username, password, stored hash) -> groups, OK;
+ *     otherwise groups are read now and the job goes to the hash stage.
+ *     Unknown usernames also go to the hash stage, against a decoy hash, so
+ *     "no such user" costs as much time as "wrong password".
+ *   hash (auth_verify, hash workers, no Redis):
+ *     crypto_pwhash_str_verify; success -> cache insert, OK; else
+ *     BAD_CREDENTIALS. The password is wiped as soon as it is checked.
+ *
+ * A lookup worker never runs argon2, so cached and refused requests are
+ * answered while verifications are queued. Groups and ACLs are read from
+ * Redis on every request (correctness never depends on change events).
+ * Throttle outcomes are recorded here; the throttle *check* happens in the
+ * loop before a job is queued.
+ */
+#ifndef ROOST_AUTHD_AUTH_H
+#define ROOST_AUTHD_AUTH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cache.h"
+#include "metrics.h"
+#include "queue.h"
+#include "rpc/rpc.h"
+#include "store/store.h"
+#include "throttle.h"
+
+typedef enum { AUTH_NEXT_REPLY, AUTH_NEXT_HASH, AUTH_NEXT_DROP } auth_next_t;
+
+/* One request in flight. Plain heap object moved between queues; exactly one
+ * thread touches it at a time. */
+typedef struct auth_job {
+    queue_node_t node;         /* first: queues hold &job->node */
+    rpc_envelope_t env;
+    rpc_auth_request_t req;    /* owns the decoded request (and password) */
+    uint64_t received_ms;      /* monotonic, for latency and logs */
+    auth_next_t next;
+    rpc_auth_status_t status;
+    const char *reason;        /* static text for the log line */
+    bool decoy;                /* unknown username: verify against the decoy */
+    uint8_t cache_key[CACHE_KEY_LEN];
+    store_auth_t *cred;
+    store_rule_list_t *rules;
+    store_group_list_t *groups;
+    const char **group_ids;
+    size_t n_group_ids;
+    rpc_acl_entry_t *acl;
+    size_t n_acl;
+    uint64_t config_version;
+} auth_job_t;
+
+/* Shared, read-only after setup (cache/throttle/metrics lock internally). */
+typedef struct auth_ctx {
+    cache_t *cache;
+    throttle_t *throttle;
+    metrics_t *metrics;
+    bool allow_anonymous;
+    unsigned long long rehash_ops; /* target argon2 cost for needs_rehash */
+    size_t rehash_mem;
+    char decoy_hash[128];          /* crypto_pwhash_str of a random password */
+} auth_ctx_t;
+
+/* Fills ctx->decoy_hash (runs argon2 once: blocks). 0 or -ENOMEM. */
+int auth_ctx_init(auth_ctx_t *ctx);
+
+/* Caller owns the result (auth_job_destroy); NULL on OOM. */
+auth_job_t *auth_job_new(void);
+/* Wipes the password, frees everything; nulls *j. */
+void auth_job_destroy(auth_job_t **j);
+
+/* Throttle keys for a request ("user:..." / "peer:<host>"); buffers of
+ * AUTH_THROTTLE_KEY bytes. user_key is "" for anonymous requests. */
+#define AUTH_THROTTLE_KEY 300 /* long usernames are cut: they never exist in the store */
+void auth_throttle_keys(const rpc_auth_request_t *r, char *user_key, char *peer_key);
+
+/* Stage 1 (lookup worker; blocks on Redis). Sets j->next. */
+void auth_lookup(const auth_ctx_t *ctx, store_t *s, auth_job_t *j);
+/* Stage 2 (hash worker; blocks on argon2). Sets j->next = AUTH_NEXT_REPLY. */
+void auth_verify(const auth_ctx_t *ctx, auth_job_t *j);
+
+/* A view of the job's answer for rpc_auth_reply_send, valid while j lives. */
+void auth_job_reply(const auth_job_t *j, rpc_auth_reply_t *out);
+
+#endif

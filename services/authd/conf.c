@@ -1,0 +1,85 @@
+#include "conf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cfg.h"
+#include "base/err.h"
+
+#define SUMMARY                                                                                        \
+    "roost-authd: answers brokers' CONNECT credential checks (ZeroMQ ROUTER) from the Redis store.\n" \
+    "Usage: roost-authd [options]"
+
+static int split_host_port(authd_conf_t *c)
+{
+    const char *colon = strrchr(c->redis, ':');
+    if (!colon || colon == c->redis || (size_t)(colon - c->redis) >= sizeof(c->redis_host)) {
+        fprintf(stderr, "error: --redis: expected HOST:PORT, got '%s'\n", c->redis);
+        return ROOST_ECONFIG;
+    }
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 1 || port > 65535) {
+        fprintf(stderr, "error: --redis: bad port in '%s'\n", c->redis);
+        return ROOST_ECONFIG;
+    }
+    memcpy(c->redis_host, c->redis, (size_t)(colon - c->redis));
+    c->redis_host[colon - c->redis] = '\0';
+    c->redis_port = (int)port;
+    return 0;
+}
+
+int conf_parse(authd_conf_t *c, int argc, char **argv)
+{
+    *c = (authd_conf_t){
+        .bind = "tcp://127.0.0.1:5560", .redis = "127.0.0.1:6379", .prefix = "roost:", .changes = "",
+        .http_bind = "127.0.0.1", .curve_secret = "", .changes_curve_server = "", .log_level = "info",
+        .http_port = 9560, .workers = 4, .hash_workers = 2, .max_queue = 10000,
+        .cache_size = 100000, .cache_ttl = 600,
+        .throttle_after = 5, .throttle_window = 60, .throttle_max = 60,
+        .argon2_ops = 0, .argon2_mem = 0, .redis_timeout_ms = 2000,
+    };
+    const cfg_opt_t opts[] = {
+        {"bind", "ROOST_AUTHD_BIND", CFG_STR, &c->bind, 0, 0, "ZeroMQ ROUTER endpoint brokers connect to."},
+        {"redis", "ROOST_REDIS", CFG_STR, &c->redis, 0, 0, "Redis HOST:PORT."},
+        {"prefix", "ROOST_PREFIX", CFG_STR, &c->prefix, 0, 0, "Redis key prefix (namespace)."},
+        {"workers", "ROOST_AUTHD_WORKERS", CFG_INT, &c->workers, 1, 256,
+         "Lookup worker threads (one Redis connection each)."},
+        {"hash-workers", "ROOST_AUTHD_HASH_WORKERS", CFG_INT, &c->hash_workers, 1, 256,
+         "argon2id verification threads."},
+        {"max-queue", "ROOST_AUTHD_MAX_QUEUE", CFG_INT, &c->max_queue, 1, 10000000,
+         "Requests waiting beyond this are answered UNAVAILABLE."},
+        {"cache-size", "ROOST_AUTHD_CACHE_SIZE", CFG_INT, &c->cache_size, 0, 100000000,
+         "Verified-credential cache entries (0 disables)."},
+        {"cache-ttl", "ROOST_AUTHD_CACHE_TTL", CFG_INT, &c->cache_ttl, 1, 86400 * 30,
+         "Seconds a verified credential stays cached."},
+        {"throttle-after", "ROOST_AUTHD_THROTTLE_AFTER", CFG_INT, &c->throttle_after, 0, 1000000,
+         "Failures per username or peer address before refusing (0 disables)."},
+        {"throttle-window", "ROOST_AUTHD_THROTTLE_WINDOW", CFG_INT, &c->throttle_window, 1, 86400,
+         "Seconds without a failure after which a username/peer is forgiven."},
+        {"throttle-max", "ROOST_AUTHD_THROTTLE_MAX", CFG_INT, &c->throttle_max, 1, 86400,
+         "Longest refusal in seconds (the delay doubles from 1 s)."},
+        {"allow-anonymous", "ROOST_ALLOW_ANONYMOUS", CFG_BOOL, &c->allow_anonymous, 0, 0,
+         "Accept CONNECTs without a username (groups from mqtt_client_id rules only)."},
+        {"changes", "ROOST_AUTHD_CHANGES", CFG_STR, &c->changes, 0, 0,
+         "admin's change-event PUB endpoint (optional)."},
+        {"http-bind", "ROOST_AUTHD_HTTP_BIND", CFG_STR, &c->http_bind, 0, 0, "Address for /healthz and /metrics."},
+        {"http-port", "ROOST_AUTHD_HTTP_PORT", CFG_INT, &c->http_port, 0, 65535, "HTTP port (0 disables)."},
+        {"curve-secret", "ROOST_AUTHD_CURVE_SECRET", CFG_STR, &c->curve_secret, 0, 0,
+         "CurveZMQ secret key (Z85 or key file) for the ROUTER; unset = plain."},
+        {"changes-curve-server", "ROOST_ADMIN_CURVE_PUBLIC", CFG_STR, &c->changes_curve_server, 0, 0,
+         "admin PUB's CurveZMQ public key (Z85 or key file); unset = plain."},
+        {"argon2-ops", "ROOST_ARGON2_OPS", CFG_INT, &c->argon2_ops, 0, 1000,
+         "Target argon2id opslimit (rehash notes, decoy hash); 0 = libsodium interactive."},
+        {"argon2-mem", "ROOST_ARGON2_MEM", CFG_INT, &c->argon2_mem, 0, 4LL << 30,
+         "Target argon2id memlimit in bytes; 0 = libsodium interactive."},
+        {"redis-timeout-ms", "ROOST_REDIS_TIMEOUT_MS", CFG_INT, &c->redis_timeout_ms, 10, 60000,
+         "Redis connect and command timeout."},
+        {"log-level", "ROOST_LOG_LEVEL", CFG_STR, &c->log_level, 0, 0, "debug, info, warn or error."},
+    };
+    int rc = cfg_parse(opts, (int)(sizeof(opts) / sizeof(opts[0])), argc, argv, SUMMARY, stdout, stderr);
+    if (rc != CFG_RUN)
+        return rc;
+    return split_host_port(c);
+}

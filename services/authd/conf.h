@@ -1,0 +1,33 @@
+/* conf: roost-authd's settings from flags and ROOST_* environment variables
+ * (lib/base/cfg), with --help. Strings are borrowed from argv/environ.
+ */
+#ifndef ROOST_AUTHD_CONF_H
+#define ROOST_AUTHD_CONF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct authd_conf {
+    const char *bind;            /* ROUTER endpoint */
+    const char *redis;           /* HOST:PORT */
+    const char *prefix;
+    const char *changes;         /* admin PUB endpoint, "" = none */
+    const char *http_bind;
+    const char *curve_secret;    /* this server's secret key (spec), "" = plain */
+    const char *changes_curve_server; /* admin PUB's public key (spec), "" = plain */
+    const char *log_level;
+    int64_t http_port, workers, hash_workers, max_queue;
+    int64_t cache_size, cache_ttl;
+    int64_t throttle_after, throttle_window, throttle_max;
+    int64_t argon2_ops, argon2_mem, redis_timeout_ms;
+    bool allow_anonymous;
+    /* derived */
+    char redis_host[256];
+    int redis_port;
+} authd_conf_t;
+
+/* Fills defaults, parses. CFG_RUN (0), CFG_EXIT_HELP, or ROOST_ECONFIG (a
+ * line was printed to stderr). */
+int conf_parse(authd_conf_t *c, int argc, char **argv);
+
+#endif

@@ -1,0 +1,373 @@
+#include "server.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zmq.h>
+
+#include "base/err.h"
+#include "base/log.h"
+#include "pool.h"
+#include "queue.h"
+#include "rpc/curve.h"
+#include "rpc/rpc.h"
+
+struct server {
+    loop_t *loop;
+    void *zctx;
+    const authd_conf_t *conf;
+    auth_ctx_t *auth;
+    void *router, *sub;
+    int router_fd, sub_fd;
+    queue_t *lookup_q, *hash_q, *done_q;
+    pool_t *lookup_pool, *hash_pool;
+    bool in_loop;
+};
+
+/* ---- workers ------------------------------------------------------------ */
+
+typedef struct lookup_worker {
+    server_t *srv;
+    store_t *store;
+} lookup_worker_t;
+
+static void *lookup_init(void *arg, unsigned index)
+{
+    server_t *s = arg;
+    lookup_worker_t *w = calloc(1, sizeof(*w));
+    if (!w) {
+        log_error("worker_oom", "index=%u", index);
+        abort(); /* a worker without state cannot run; startup-time only */
+    }
+    w->srv = s;
+    w->store = store_new(s->conf->redis_host, s->conf->redis_port, s->conf->prefix, NULL);
+    if (!w->store) {
+        log_error("worker_oom", "index=%u", index);
+        abort();
+    }
+    int t = (int)s->conf->redis_timeout_ms;
+    store_set_timeouts(w->store, t, t);
+    return w;
+}
+
+static void lookup_fini(void *state)
+{
+    lookup_worker_t *w = state;
+    store_destroy(&w->store);
+    free(w);
+}
+
+static void lookup_run(void *state, queue_node_t *n)
+{
+    lookup_worker_t *w = state;
+    auth_job_t *j = (auth_job_t *)n;
+    auth_lookup(w->srv->auth, w->store, j);
+    queue_push(j->next == AUTH_NEXT_HASH ? w->srv->hash_q : w->srv->done_q, &j->node);
+}
+
+static void hash_run(void *state, queue_node_t *n)
+{
+    server_t *s = state;
+    auth_job_t *j = (auth_job_t *)n;
+    auth_verify(s->auth, j);
+    queue_push(s->done_q, &j->node);
+}
+
+/* ---- replies (loop thread) ------------------------------------------------ */
+
+static metrics_result_t result_of(rpc_auth_status_t st)
+{
+    switch (st) {
+    case RPC_AUTH_OK: return MET_OK;
+    case RPC_AUTH_BAD_CREDENTIALS: return MET_BAD_CREDENTIALS;
+    case RPC_AUTH_NOT_AUTHORIZED: return MET_NOT_AUTHORIZED;
+    case RPC_AUTH_UNAVAILABLE: return MET_UNAVAILABLE;
+    case RPC_AUTH_THROTTLED: return MET_THROTTLED;
+    case RPC_AUTH_BAD_REQUEST: return MET_BAD_REQUEST;
+    }
+    return MET_BAD_REQUEST;
+}
+
+static void send_reply(server_t *s, const rpc_envelope_t *env, const rpc_auth_reply_t *r)
+{
+    int rc = rpc_auth_reply_send(s->router, env, r);
+    if (rc == ROOST_EINVAL || rc == ROOST_EPROTO_TOO_LARGE) {
+        /* Store data the contract cannot carry: fail closed, loudly. */
+        log_error("auth_reply_invalid", "request_id=%llu rc=%d err=\"%s\"", (unsigned long long)r->request_id,
+                  rc, roost_strerror(rc));
+        rpc_auth_reply_t un = {.request_id = r->request_id, .status = RPC_AUTH_UNAVAILABLE};
+        rc = rpc_auth_reply_send(s->router, env, &un);
+    }
+    if (rc)
+        log_warn("auth_reply_send_failed", "request_id=%llu rc=%d err=\"%s\"", (unsigned long long)r->request_id,
+                 rc, roost_strerror(rc));
+}
+
+/* A refusal decided in the loop, before any worker saw the request. */
+static void refuse_now(server_t *s, const rpc_envelope_t *env, const rpc_auth_request_t *req,
+                       rpc_auth_status_t st, const char *reason)
+{
+    rpc_auth_reply_t r = {.request_id = req ? req->request_id : 0, .status = st};
+    send_reply(s, env, &r);
+    metrics_request(s->auth->metrics, result_of(st), 0);
+    log_info("auth_refused", "result=%s reason=%s username=%s peer=%s client_id=%s",
+             rpc_auth_status_name(st), reason, req && req->username ? req->username : "",
+             req ? req->peer : "", req ? req->client_id : "");
+}
+
+static void finish_job(server_t *s, auth_job_t *j)
+{
+    uint64_t us = (loop_clock_ms() - j->received_ms) * 1000u;
+    if (j->next == AUTH_NEXT_DROP) {
+        metrics_request(s->auth->metrics, MET_DROPPED_DEADLINE, us);
+        log_debug("auth_dropped", "reason=%s request_id=%llu", j->reason, (unsigned long long)j->req.request_id);
+        return;
+    }
+    rpc_auth_reply_t r;
+    auth_job_reply(j, &r);
+    send_reply(s, &j->env, &r);
+    metrics_request(s->auth->metrics, result_of(j->status), us);
+    log_level_t lvl = j->status == RPC_AUTH_OK ? LOG_DEBUG : LOG_INFO;
+    LOG_AT(lvl, "auth", "result=%s reason=%s username=%s client_id=%s peer=%s broker=%s groups=%zu acl=%zu ms=%llu",
+           rpc_auth_status_name(j->status), j->reason ? j->reason : "", j->req.username ? j->req.username : "",
+           j->req.client_id, j->req.peer, j->req.broker_id, r.n_groups, r.n_acl,
+           (unsigned long long)(us / 1000u));
+}
+
+/* ---- requests (loop thread) ------------------------------------------------ */
+
+static void accept_request(server_t *s, const rpc_envelope_t *env, rpc_auth_request_t *req)
+{
+    if (req->deadline_ms <= rpc_unix_ms()) {
+        metrics_request(s->auth->metrics, MET_DROPPED_DEADLINE, 0);
+        log_debug("auth_dropped", "reason=deadline_passed request_id=%llu", (unsigned long long)req->request_id);
+        return;
+    }
+    char ukey[AUTH_THROTTLE_KEY], pkey[AUTH_THROTTLE_KEY];
+    auth_throttle_keys(req, ukey, pkey);
+    uint64_t now = loop_clock_ms();
+    if ((ukey[0] && throttle_check(s->auth->throttle, ukey, now)) || throttle_check(s->auth->throttle, pkey, now)) {
+        refuse_now(s, env, req, RPC_AUTH_THROTTLED, "throttled");
+        return;
+    }
+    if (queue_len(s->lookup_q) >= (size_t)s->conf->max_queue) {
+        refuse_now(s, env, req, RPC_AUTH_UNAVAILABLE, "overloaded");
+        return;
+    }
+    auth_job_t *j = auth_job_new();
+    if (!j) {
+        refuse_now(s, env, req, RPC_AUTH_UNAVAILABLE, "out_of_memory");
+        return;
+    }
+    j->env = *env;
+    j->req = *req; /* moves ownership of the decoded request */
+    memset(req, 0, sizeof(*req));
+    j->received_ms = now;
+    queue_push(s->lookup_q, &j->node);
+}
+
+static void drain_router(server_t *s)
+{
+    for (;;) {
+        rpc_envelope_t env;
+        rpc_auth_request_t req;
+        int rc = rpc_auth_request_recv(s->router, &env, &req);
+        if (rc == -EAGAIN || rc == -ETERM || rc == -ENOTSOCK)
+            return;
+        if (rc == 0)
+            accept_request(s, &env, &req);
+        else if (env.n > 0)
+            refuse_now(s, &env, NULL, RPC_AUTH_BAD_REQUEST, "malformed");
+        else
+            log_debug("auth_unroutable", "rc=%d", rc);
+        rpc_auth_request_fini(&req);
+    }
+}
+
+static void on_router(loop_t *l, int fd, unsigned ev, void *arg)
+{
+    drain_router(arg);
+}
+
+static void on_done(loop_t *l, int fd, unsigned ev, void *arg)
+{
+    server_t *s = arg;
+    queue_ack(s->done_q);
+    queue_node_t *n;
+    while ((n = queue_pop_nowait(s->done_q))) {
+        auth_job_t *j = (auth_job_t *)n;
+        finish_job(s, j);
+        auth_job_destroy(&j);
+    }
+    /* Sending may have consumed the ROUTER's edge: look for input now. */
+    drain_router(s);
+}
+
+static void on_changes(loop_t *l, int fd, unsigned ev, void *arg)
+{
+    server_t *s = arg;
+    for (;;) {
+        rpc_change_event_t e;
+        int rc = rpc_change_event_recv(s->sub, &e);
+        if (rc == -EAGAIN || rc == -ETERM || rc == -ENOTSOCK)
+            return;
+        if (rc) {
+            log_warn("change_event_malformed", "rc=%d", rc);
+            continue;
+        }
+        metrics_inc(s->auth->metrics, MET_CHANGE_EVENT);
+        size_t dropped = e.kind == RPC_CHANGE_CLIENT && e.username[0] ? cache_drop_user(s->auth->cache, e.username)
+                                                                       : cache_clear(s->auth->cache);
+        log_debug("change_event", "kind=%d op=%d object_id=%s version=%llu cache_dropped=%zu", (int)e.kind,
+                  (int)e.op, e.object_id, (unsigned long long)e.version, dropped);
+        rpc_change_event_fini(&e);
+    }
+}
+
+/* ---- lifecycle -------------------------------------------------------------- */
+
+server_t *server_new(loop_t *loop, void *zctx, const authd_conf_t *conf, auth_ctx_t *auth)
+{
+    server_t *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    *s = (server_t){.loop = loop, .zctx = zctx, .conf = conf, .auth = auth, .router_fd = -1, .sub_fd = -1};
+    s->lookup_q = queue_new(false);
+    s->hash_q = queue_new(false);
+    s->done_q = queue_new(true);
+    if (s->lookup_q && s->hash_q && s->done_q) {
+        s->lookup_pool = pool_new(s->lookup_q, (unsigned)conf->workers, lookup_init, lookup_run, lookup_fini, s);
+        s->hash_pool = pool_new(s->hash_q, (unsigned)conf->hash_workers, NULL, hash_run, NULL, s);
+    }
+    if (!s->lookup_pool || !s->hash_pool)
+        server_destroy(&s);
+    return s;
+}
+
+static int zfd(void *sock, int *fd)
+{
+    size_t sz = sizeof(*fd);
+    return zmq_getsockopt(sock, ZMQ_FD, fd, &sz) ? -zmq_errno() : 0;
+}
+
+static void *open_socket(server_t *s, int type)
+{
+    void *sock = zmq_socket(s->zctx, type);
+    int zero = 0;
+    if (sock)
+        zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero));
+    return sock;
+}
+
+static int start_changes(server_t *s)
+{
+    if (!s->conf->changes[0])
+        return 0;
+    int rc, curve;
+    if (!(s->sub = open_socket(s, ZMQ_SUB)))
+        return -zmq_errno();
+    if ((curve = rpc_curve_client(s->sub, s->conf->changes_curve_server, NULL)) < 0)
+        return curve;
+    if (zmq_setsockopt(s->sub, ZMQ_SUBSCRIBE, RPC_CHANGE_TOPIC, strlen(RPC_CHANGE_TOPIC)) ||
+        zmq_connect(s->sub, s->conf->changes))
+        return -zmq_errno();
+    if ((rc = zfd(s->sub, &s->sub_fd)) || (rc = loop_add_fd(s->loop, s->sub_fd, LOOP_READ | LOOP_EDGE, on_changes, s)))
+        return rc;
+    log_info("changes_connected", "endpoint=%s curve=%s", s->conf->changes, curve ? "on" : "off");
+    return 0;
+}
+
+int server_start(server_t *s)
+{
+    int rc, curve;
+    if ((rc = pool_start(s->lookup_pool)) || (rc = pool_start(s->hash_pool)))
+        goto fail;
+    if (!(s->router = open_socket(s, ZMQ_ROUTER))) {
+        rc = -zmq_errno();
+        goto fail;
+    }
+    if ((curve = rpc_curve_server(s->router, s->conf->curve_secret)) < 0) {
+        rc = curve;
+        goto fail;
+    }
+    if (zmq_bind(s->router, s->conf->bind)) {
+        rc = -zmq_errno();
+        goto fail;
+    }
+    if ((rc = zfd(s->router, &s->router_fd)) ||
+        (rc = loop_add_fd(s->loop, s->router_fd, LOOP_READ | LOOP_EDGE, on_router, s)) ||
+        (rc = loop_add_fd(s->loop, queue_fd(s->done_q), LOOP_READ, on_done, s)))
+        goto fail;
+    s->in_loop = true;
+    if ((rc = start_changes(s)))
+        goto fail;
+    log_info("listening", "bind=%s curve=%s workers=%lld hash_workers=%lld", s->conf->bind, curve ? "on" : "off",
+             (long long)s->conf->workers, (long long)s->conf->hash_workers);
+    drain_router(s); /* anything that arrived before the fd joined the loop */
+    return 0;
+fail:
+    log_error("server_start_failed", "bind=%s changes=%s rc=%d err=\"%s\"", s->conf->bind, s->conf->changes, rc,
+              rc == -zmq_errno() ? zmq_strerror(zmq_errno()) : roost_strerror(rc));
+    return rc;
+}
+
+static void free_queued(queue_t *q)
+{
+    queue_node_t *n;
+    while (q && (n = queue_pop_nowait(q))) {
+        auth_job_t *j = (auth_job_t *)n;
+        auth_job_destroy(&j);
+    }
+}
+
+void server_stop(server_t *s)
+{
+    if (s->in_loop) {
+        loop_del_fd(s->loop, s->router_fd);
+        loop_del_fd(s->loop, queue_fd(s->done_q));
+        s->in_loop = false;
+    }
+    if (s->sub_fd >= 0) {
+        loop_del_fd(s->loop, s->sub_fd);
+        s->sub_fd = -1;
+    }
+    /* Queued work is abandoned (brokers time out); only the jobs in hand finish. */
+    free_queued(s->lookup_q);
+    if (s->lookup_pool)
+        pool_stop(s->lookup_pool);
+    free_queued(s->hash_q);
+    if (s->hash_pool)
+        pool_stop(s->hash_pool);
+    free_queued(s->done_q);
+    if (s->router)
+        zmq_close(s->router);
+    if (s->sub)
+        zmq_close(s->sub);
+    s->router = s->sub = NULL;
+}
+
+void server_destroy(server_t **sp)
+{
+    server_t *s = *sp;
+    if (!s)
+        return;
+    server_stop(s);
+    pool_destroy(&s->lookup_pool);
+    pool_destroy(&s->hash_pool);
+    queue_destroy(&s->lookup_q);
+    queue_destroy(&s->hash_q);
+    queue_destroy(&s->done_q);
+    free(s);
+    *sp = NULL;
+}
+
+size_t server_lookup_depth(server_t *s)
+{
+    return queue_len(s->lookup_q);
+}
+
+size_t server_hash_depth(server_t *s)
+{
+    return queue_len(s->hash_q);
+}
