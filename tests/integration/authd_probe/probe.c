@@ -8,6 +8,8 @@
  *             [--client-id C] [--peer ADDR] [--deadline-ms REL (default 5000)]
  *       --req ...
  *   roost-authd-probe --raw HEX --connect EP   sends an arbitrary body
+ *   roost-authd-probe --publish EP [--kind client|group|rule|all]
+ *       [--username U]   binds a PUB and sends a ChangeEvent for ~1 s
  *
  * Exit status: 0 when every request got a reply, 1 on timeouts, 2 on usage.
  */
@@ -87,8 +89,44 @@ static int send_raw(void *dealer, const char *hex)
     return rc < 0 ? -1 : 0;
 }
 
+static int publish(const char *ep, const char *kind, const char *username)
+{
+    rpc_change_event_t e = {.kind = RPC_CHANGE_CLIENT, .op = RPC_CHANGE_UPDATE, .object_id = "probe",
+                            .username = username, .version = 1, .time_ms = rpc_unix_ms()};
+    if (!strcmp(kind, "group"))
+        e.kind = RPC_CHANGE_GROUP;
+    else if (!strcmp(kind, "rule"))
+        e.kind = RPC_CHANGE_RULE;
+    else if (!strcmp(kind, "all"))
+        e.kind = RPC_CHANGE_ALL;
+    void *ctx = zmq_ctx_new();
+    void *pub = zmq_socket(ctx, ZMQ_PUB);
+    int zero = 0, rc = 0;
+    zmq_setsockopt(pub, ZMQ_LINGER, &zero, sizeof(zero));
+    if (zmq_bind(pub, ep))
+        rc = usage("cannot bind");
+    /* PUB/SUB joins late: repeat so at least one event arrives. */
+    for (int i = 0; !rc && i < 20; i++) {
+        rpc_change_event_send(pub, &e);
+        zmq_poll(NULL, 0, 50);
+    }
+    zmq_close(pub);
+    zmq_ctx_term(ctx);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 3 && !strcmp(argv[1], "--publish")) {
+        const char *kind = "client", *user = "";
+        for (int i = 3; i + 1 < argc; i += 2) {
+            if (!strcmp(argv[i], "--kind"))
+                kind = argv[i + 1];
+            else if (!strcmp(argv[i], "--username"))
+                user = argv[i + 1];
+        }
+        return publish(argv[2], kind, user);
+    }
     static probe_req_t reqs[MAX_REQ];
     int n = 0;
     const char *ep = NULL, *curve = NULL, *raw = NULL;
