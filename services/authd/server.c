@@ -217,8 +217,12 @@ static void on_changes(loop_t *l, int fd, unsigned ev, void *arg)
             continue;
         }
         metrics_inc(s->auth->metrics, MET_CHANGE_EVENT);
-        size_t dropped = e.kind == RPC_CHANGE_CLIENT && e.username[0] ? cache_drop_user(s->auth->cache, e.username)
-                                                                       : cache_clear(s->auth->cache);
+        /* The cache holds verified credentials only (groups and ACLs are read
+         * per CONNECT), so only client changes concern it; a kick or a group
+         * edit leaves it alone. */
+        size_t dropped = 0;
+        if (e.kind == RPC_CHANGE_CLIENT)
+            dropped = e.username[0] ? cache_drop_user(s->auth->cache, e.username) : cache_clear(s->auth->cache);
         log_debug("change_event", "kind=%d op=%d object_id=%s version=%llu cache_dropped=%zu", (int)e.kind,
                   (int)e.op, e.object_id, (unsigned long long)e.version, dropped);
         rpc_change_event_fini(&e);
