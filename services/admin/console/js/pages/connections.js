@@ -1,0 +1,128 @@
+// Connections: who is connected right now, cluster-wide, with a Disconnect action.
+import * as api from '../api.js';
+import {
+  h, icon, pageHeader, banner, loading, emptyState, toast, confirmDialog, Pager, pagerBar,
+  searchBox, timeCell, fmtRelative,
+} from '../ui.js';
+
+const state = { search: '', pager: new Pager(50), auto: true };
+const REFRESH_MS = 5000;
+
+function protoLabel(p) {
+  const s = String(p ?? '').replace(/^MQTT\s*/i, '');
+  if (s === '4' || s === '3.1.1') return 'MQTT 3.1.1';
+  if (s === '5' || s === '5.0') return 'MQTT 5';
+  if (s === '3' || s === '3.1') return 'MQTT 3.1';
+  return s ? `MQTT ${s}` : '—';
+}
+
+export function list(main) {
+  const bannerEl = h('div', {});
+  const body = h('div', { class: 'card' });
+  const updated = h('span', { class: 'muted updated', testid: 'connections-updated', 'aria-live': 'off' });
+  let alive = true;
+  let timer = null;
+  let groupNames = new Map();
+
+  const refreshBtn = h('button', { type: 'button', class: 'btn btn-secondary', testid: 'connections-refresh', onclick: () => load() }, icon('refresh'), 'Refresh');
+  const autoBox = h('input', { type: 'checkbox', checked: state.auto, testid: 'connections-auto' });
+  autoBox.addEventListener('change', () => { state.auto = autoBox.checked; schedule(); });
+
+  main.append(
+    pageHeader({
+      title: 'Connections',
+      subtitle: 'Devices connected to any broker of the cluster right now. One client’s credentials may hold several connections.',
+      actions: [refreshBtn],
+    }),
+    bannerEl,
+    h('div', { class: 'toolbar' },
+      searchBox({ placeholder: 'Search by MQTT client id', label: 'Search connections', value: state.search, testid: 'connections-search',
+        onSearch: (q) => { state.search = q; state.pager.reset(); load(); } }),
+      h('div', { class: 'toolbar-end' },
+        h('label', { class: 'toggle' }, autoBox, h('span', {}, 'Auto-refresh')),
+        updated)),
+    body);
+
+  function schedule() {
+    clearTimeout(timer);
+    if (alive && state.auto) timer = setTimeout(() => load(true), REFRESH_MS);
+  }
+
+  async function load(background = false) {
+    clearTimeout(timer);
+    // Never redraw under an open dialog or while the operator is in the table.
+    if (background && (document.querySelector('dialog[open]') || body.contains(document.activeElement) || document.hidden)) {
+      schedule();
+      return;
+    }
+    if (!background) body.replaceChildren(loading('Loading connections…'));
+    try {
+      const [page, groups] = await Promise.all([
+        api.connections.list({ limit: state.pager.limit, cursor: state.pager.cursor, search: state.search }),
+        groupNames.size ? null : api.listAll(api.groups).catch(() => []),
+      ]);
+      if (!alive) return;
+      if (groups) groupNames = new Map(groups.map((g) => [g.id, g.name]));
+      banner(bannerEl, null);
+      state.pager.next = page?.next_cursor || null;
+      render(page?.items || []);
+      updated.textContent = `Updated ${new Date().toLocaleTimeString()}`;
+    } catch (err) {
+      if (!alive) return;
+      if (!background) body.replaceChildren();
+      banner(bannerEl, err);
+    }
+    schedule();
+  }
+
+  function render(items) {
+    if (!items.length) {
+      body.replaceChildren(emptyState({
+        title: state.search ? 'No connection matches your search' : 'No devices connected',
+        text: state.search ? `No MQTT client id contains “${state.search}”.` : 'Devices appear here as soon as a broker accepts their connection.',
+      }));
+      if (state.pager.hasPrev) body.append(pagerBar(state.pager, 0, () => load(), 'connections'));
+      return;
+    }
+    const rows = items.map((c) => h('tr', { testid: 'connection-row', 'data-mqtt-client-id': c.mqtt_client_id },
+      h('td', { class: 'cell-nowrap' }, h('span', { class: 'row-title mono' }, c.mqtt_client_id)),
+      h('td', { class: 'cell-nowrap' }, c.client_id
+        ? h('a', { href: `#/clients/${encodeURIComponent(c.client_id)}` }, c.username || c.client_name || c.client_id)
+        : h('span', { class: 'muted' }, c.username || '—')),
+      h('td', { class: 'mono cell-nowrap' }, c.peer || '—'),
+      h('td', { class: 'cell-nowrap' }, protoLabel(c.protocol)),
+      h('td', { class: 'num' }, c.keepalive != null ? `${c.keepalive} s` : '—'),
+      h('td', { class: 'cell-nowrap' }, timeCell(c.connected_at), h('div', { class: 'row-sub' }, fmtRelative(c.connected_at))),
+      h('td', { class: 'mono cell-nowrap' }, c.broker || '—'),
+      h('td', {}, c.groups?.length
+        ? h('span', { class: 'chips' }, c.groups.map((g) => h('span', { class: 'chip' }, groupNames.get(g) || g)))
+        : h('span', { class: 'muted' }, 'None')),
+      h('td', { class: 'col-actions' },
+        h('button', { type: 'button', class: 'btn btn-danger-quiet btn-sm', testid: 'connection-disconnect',
+          'aria-label': `Disconnect ${c.mqtt_client_id}`, onclick: () => disconnect(c) }, 'Disconnect'))));
+    body.replaceChildren(
+      h('div', { class: 'table-wrap' },
+        h('table', { class: 'table table-dense', testid: 'connections-table' },
+          h('thead', {}, h('tr', {},
+            ['MQTT Client ID', 'Client', 'Peer', 'Protocol', 'Keep-Alive', 'Connected At', 'Broker', 'Groups'].map((t) =>
+              h('th', { scope: 'col', class: t === 'Keep-Alive' ? 'num' : null }, t)),
+            h('th', { scope: 'col', class: 'col-actions' }, h('span', { class: 'sr-only' }, 'Actions')))),
+          h('tbody', {}, rows))),
+      pagerBar(state.pager, items.length, () => load(), items.length === 1 ? 'connection' : 'connections'));
+  }
+
+  async function disconnect(c) {
+    const ok = await confirmDialog({
+      title: 'Disconnect device?',
+      body: h('div', {},
+        h('p', {}, 'Close the connection of ', h('strong', { class: 'mono', testid: 'confirm-name' }, c.mqtt_client_id), c.broker ? ` on ${c.broker}` : '', ' now?'),
+        h('p', { class: 'muted' }, 'The device may reconnect at once if its credentials are still valid; it then gets the current groups and permissions. To keep it out, edit or delete its client first.')),
+      confirmLabel: 'Disconnect',
+      action: () => api.connections.disconnect(c.mqtt_client_id),
+    });
+    if (ok) { toast(`Disconnected ${c.mqtt_client_id}.`); load(); }
+  }
+
+  load();
+  return () => { alive = false; clearTimeout(timer); };
+}
