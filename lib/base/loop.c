@@ -246,5 +246,6 @@ int loop_run(loop_t *l)
         }
         run_timers(l);
     }
+    l->stop = 0; /* consumed: a later loop_run runs again */
     return 0;
 }

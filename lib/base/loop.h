@@ -44,7 +44,8 @@ void loop_del_timer(loop_t *l, uint64_t id);
 
 void loop_set_before_sleep(loop_t *l, loop_hook_fn fn, void *arg);
 
-/* Runs until loop_stop. Returns 0, or -errno if epoll_wait fails. */
+/* Runs until loop_stop (which it consumes: loop_run may be called again).
+ * Returns 0, or -errno if epoll_wait fails. */
 int loop_run(loop_t *l);
 /* Async-signal-safe: makes loop_run return after the current batch. */
 void loop_stop(loop_t *l);

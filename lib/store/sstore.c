@@ -1,0 +1,589 @@
+/* sstore: the handle, the hiredis-to-loop adapter, connect / reconnect with
+ * backoff, script loading, and request plumbing (build, issue, finish,
+ * NOSCRIPT fallback). The operations themselves are in sstore_ops.c. See
+ * sstore.h for the contract and the key layout.
+ *
+ * Connection life: sstore_start -> connect (non-blocking) -> on connect, one
+ * SCRIPT LOAD per script, pipelined -> when the last one answers the handle
+ * is "connected" (calls accepted, on_state(true)). Any failure (connect
+ * refused, I/O error, EOF, a stalled link) frees the hiredis context, which
+ * finishes every request in flight with ROOST_EUNAVAILABLE, reports
+ * on_state(false) if true was reported, and arms a reconnect timer (100 ms,
+ * doubling to 2 s, reset on success).
+ */
+#include "store/sstore_priv.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/err.h"
+
+#define BACKOFF_MIN_MS 100u
+#define BACKOFF_MAX_MS 2000u
+#define WATCHDOG_MS 1000u
+/* A link with replies outstanding and none arriving for this long is
+ * considered dead (hiredis async has no command timeout of its own). */
+#define STALL_MS 10000u
+#define CONN_TTL_DEFAULT_MS 30000u
+
+struct sstore {
+    loop_t *loop;
+    char *host;
+    int port;
+    char *prefix;
+    void (*on_state)(bool connected, void *arg);
+    void *state_arg;
+    redisAsyncContext *ac;
+    int fd;               /* ac's socket while attached, else -1 */
+    unsigned ev;          /* LOOP_READ|LOOP_WRITE currently watched */
+    bool ready;           /* scripts loaded: calls are accepted */
+    bool reported;        /* on_state(true) was the last report */
+    bool started;
+    int loading;          /* SCRIPT LOAD replies still expected */
+    uint64_t backoff_ms;
+    uint64_t retry_timer;
+    uint64_t watchdog_timer;
+    uint64_t kick_timer;  /* forces a drop from a safe point */
+    size_t inflight;      /* requests issued and not finished */
+    uint64_t last_progress;
+    int retrying;         /* NOSCRIPT retries in flight (barrier ordering) */
+    uint64_t conn_ttl_ms;
+    char sha[SS_COUNT][41];
+};
+
+static void schedule_retry(sstore_t *s);
+static void link_lost(sstore_t *s);
+
+/* ---- small helpers ------------------------------------------------------- */
+
+uint64_t ss_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+const char *ss_prefix(const sstore_t *s) { return s->prefix; }
+uint64_t ss_conn_ttl(const sstore_t *s) { return s->conn_ttl_ms; }
+void ss_set_conn_ttl(sstore_t *s, uint64_t ttl_ms) { s->conn_ttl_ms = ttl_ms; }
+
+bool ss_r_is_str(const redisReply *r)
+{
+    return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
+}
+
+int ss_r_u64(const redisReply *r, uint64_t *out)
+{
+    if (r->type == REDIS_REPLY_NIL) {
+        *out = 0;
+        return 0;
+    }
+    if (r->type == REDIS_REPLY_INTEGER) {
+        if (r->integer < 0)
+            return -1;
+        *out = (uint64_t)r->integer;
+        return 0;
+    }
+    if (r->type != REDIS_REPLY_STRING || r->len == 0 || r->len > 20)
+        return -1;
+    uint64_t v = 0;
+    for (size_t i = 0; i < r->len; i++) {
+        if (r->str[i] < '0' || r->str[i] > '9')
+            return -1;
+        uint64_t d = (uint64_t)(r->str[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+/* ---- the loop adapter (hiredis ev hooks -> loop_*_fd) --------------------- */
+
+static void on_fd(loop_t *l, int fd, unsigned events, void *arg)
+{
+    (void)l;
+    (void)fd;
+    sstore_t *s = arg;
+    redisAsyncContext *ac = s->ac;
+    if (!ac)
+        return;
+    if (events & LOOP_READ)
+        redisAsyncHandleRead(ac);
+    /* the read may have dropped the link (and freed ac) */
+    if ((events & LOOP_WRITE) && s->ac == ac)
+        redisAsyncHandleWrite(ac);
+}
+
+static uint64_t kick_fire(loop_t *l, void *arg)
+{
+    (void)l;
+    sstore_t *s = arg;
+    s->kick_timer = 0;
+    if (s->ac) {
+        redisAsyncContext *ac = s->ac;
+        redisAsyncFree(ac); /* finishes requests with NULL replies */
+        link_lost(s);       /* onDisconnect is skipped before connect */
+    }
+    return 0;
+}
+
+/* Drops the link at the next timer turn: never free the context from inside
+ * a hiredis hook or callback. */
+static void kick(sstore_t *s)
+{
+    if (!s->kick_timer)
+        s->kick_timer = loop_add_timer(s->loop, 0, kick_fire, s);
+}
+
+static void ev_update(sstore_t *s, unsigned ev)
+{
+    if (s->fd < 0 || ev == s->ev)
+        return;
+    int rc = 0;
+    if (ev == 0)
+        loop_del_fd(s->loop, s->fd);
+    else if (s->ev == 0)
+        rc = loop_add_fd(s->loop, s->fd, ev, on_fd, s);
+    else
+        rc = loop_mod_fd(s->loop, s->fd, ev);
+    if (rc < 0) {
+        kick(s); /* cannot watch the socket: treat the link as lost */
+        return;
+    }
+    s->ev = ev;
+}
+
+static void ev_add_read(void *p) { ev_update(p, ((sstore_t *)p)->ev | LOOP_READ); }
+static void ev_del_read(void *p) { ev_update(p, ((sstore_t *)p)->ev & ~(unsigned)LOOP_READ); }
+static void ev_add_write(void *p) { ev_update(p, ((sstore_t *)p)->ev | LOOP_WRITE); }
+static void ev_del_write(void *p) { ev_update(p, ((sstore_t *)p)->ev & ~(unsigned)LOOP_WRITE); }
+
+static void ev_cleanup(void *p)
+{
+    sstore_t *s = p;
+    ev_update(s, 0);
+    s->fd = -1;
+}
+
+static void attach(sstore_t *s, redisAsyncContext *ac)
+{
+    s->fd = ac->c.fd;
+    s->ev = 0;
+    ac->ev.data = s;
+    ac->ev.addRead = ev_add_read;
+    ac->ev.delRead = ev_del_read;
+    ac->ev.addWrite = ev_add_write;
+    ac->ev.delWrite = ev_del_write;
+    ac->ev.cleanup = ev_cleanup;
+}
+
+/* ---- connection ----------------------------------------------------------- */
+
+static void report(sstore_t *s, bool up)
+{
+    if (s->reported == up)
+        return;
+    s->reported = up;
+    if (s->on_state)
+        s->on_state(up, s->state_arg);
+}
+
+/* The context is gone or going (hiredis frees it after this returns, or it
+ * was freed by us). Idempotent. */
+static void link_lost(sstore_t *s)
+{
+    if (!s->ac)
+        return;
+    s->ac = NULL;
+    s->ready = false;
+    s->loading = 0;
+    schedule_retry(s);
+    report(s, false);
+}
+
+static void on_script_loaded(redisAsyncContext *ac, void *reply, void *priv)
+{
+    sstore_t *s = ac->data;
+    redisReply *r = reply;
+    intptr_t i = (intptr_t)priv;
+    if (!r) {
+        s->ready = false;
+        return;
+    }
+    /* A script Redis refused stays without a sha and runs by EVAL (whose
+     * error the caller then sees as ROOST_ESTORE). */
+    if (r->type == REDIS_REPLY_STRING && r->len == 40)
+        memcpy(s->sha[i], r->str, 41);
+    s->last_progress = loop_now(s->loop);
+    if (--s->loading == 0 && s->ac == ac) {
+        s->ready = true;
+        s->backoff_ms = BACKOFF_MIN_MS;
+        report(s, true);
+    }
+}
+
+static void on_connect(const redisAsyncContext *cac, int status)
+{
+    sstore_t *s = cac->data;
+    redisAsyncContext *ac = s->ac;
+    if (status != REDIS_OK) {
+        link_lost(s); /* hiredis frees the context after this */
+        return;
+    }
+    s->last_progress = loop_now(s->loop);
+    s->loading = SS_COUNT;
+    for (intptr_t i = 0; i < SS_COUNT; i++) {
+        s->sha[i][0] = '\0';
+        const char *argv[] = {"SCRIPT", "LOAD", sstore_scripts[i]};
+        if (redisAsyncCommandArgv(ac, on_script_loaded, (void *)i, 3, argv, NULL) != REDIS_OK) {
+            kick(s);
+            return;
+        }
+    }
+}
+
+static void on_disconnect(const redisAsyncContext *cac, int status)
+{
+    (void)status;
+    link_lost(cac->data);
+}
+
+/* 0, or -1 when the attempt failed at once (the caller retries later). */
+static int connect_now(sstore_t *s)
+{
+    redisAsyncContext *ac = redisAsyncConnect(s->host, s->port);
+    if (!ac)
+        return -1;
+    if (ac->err) {
+        redisAsyncFree(ac);
+        return -1;
+    }
+    ac->data = s;
+    s->ac = ac;
+    attach(s, ac);
+    redisEnableKeepAlive(&ac->c);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    /* after attach: setting it asks the adapter for the first write event */
+    redisAsyncSetConnectCallback(ac, on_connect);
+    return 0;
+}
+
+static uint64_t retry_fire(loop_t *l, void *arg)
+{
+    (void)l;
+    sstore_t *s = arg;
+    if (s->ac || connect_now(s) == 0) {
+        s->retry_timer = 0;
+        return 0;
+    }
+    uint64_t d = s->backoff_ms;
+    s->backoff_ms = d * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : d * 2;
+    return d;
+}
+
+static void schedule_retry(sstore_t *s)
+{
+    if (s->retry_timer || !s->started)
+        return;
+    uint64_t d = s->backoff_ms;
+    s->backoff_ms = d * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : d * 2;
+    s->retry_timer = loop_add_timer(s->loop, d, retry_fire, s);
+}
+
+static uint64_t watchdog_fire(loop_t *l, void *arg)
+{
+    sstore_t *s = arg;
+    bool waiting = s->inflight > 0 || s->loading > 0;
+    if (s->ac && waiting && loop_now(l) - s->last_progress > STALL_MS)
+        kick(s);
+    if (!s->ac && !s->retry_timer)
+        schedule_retry(s); /* e.g. the timer could not be added on OOM */
+    return WATCHDOG_MS;
+}
+
+sstore_t *sstore_new(loop_t *loop, const char *host, int port, const char *prefix)
+{
+    sstore_t *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->loop = loop;
+    s->port = port;
+    s->host = strdup(host ? host : "127.0.0.1");
+    s->prefix = strdup(prefix ? prefix : "roost:");
+    if (!s->host || !s->prefix) {
+        sstore_destroy(&s);
+        return NULL;
+    }
+    s->fd = -1;
+    s->backoff_ms = BACKOFF_MIN_MS;
+    s->conn_ttl_ms = CONN_TTL_DEFAULT_MS;
+    return s;
+}
+
+int sstore_start(sstore_t *s, void (*on_state)(bool connected, void *arg), void *arg)
+{
+    if (s->started)
+        return -EALREADY;
+    s->on_state = on_state;
+    s->state_arg = arg;
+    s->watchdog_timer = loop_add_timer(s->loop, WATCHDOG_MS, watchdog_fire, s);
+    if (!s->watchdog_timer)
+        return -ENOMEM;
+    s->started = true;
+    s->last_progress = loop_now(s->loop);
+    if (connect_now(s) < 0)
+        schedule_retry(s);
+    return 0;
+}
+
+void sstore_destroy(sstore_t **sp)
+{
+    sstore_t *s = *sp;
+    if (!s)
+        return;
+    s->started = false; /* no reconnect from link_lost */
+    s->on_state = NULL;
+    if (s->ac) {
+        redisAsyncContext *ac = s->ac;
+        redisAsyncFree(ac); /* pending requests finish with EUNAVAILABLE */
+        link_lost(s);
+    }
+    if (s->retry_timer)
+        loop_del_timer(s->loop, s->retry_timer);
+    if (s->watchdog_timer)
+        loop_del_timer(s->loop, s->watchdog_timer);
+    if (s->kick_timer)
+        loop_del_timer(s->loop, s->kick_timer);
+    free(s->host);
+    free(s->prefix);
+    free(s);
+    *sp = NULL;
+}
+
+bool sstore_connected(const sstore_t *s) { return s->ready && s->ac; }
+
+/* ---- requests --------------------------------------------------------------- */
+
+static void req_free_args(sstore_req_t *q)
+{
+    free(q->off);
+    free(q->len);
+    free(q->buf);
+    q->off = q->len = NULL;
+    q->buf = NULL;
+}
+
+static void req_free(sstore_req_t *q)
+{
+    req_free_args(q);
+    free(q);
+}
+
+sstore_req_t *ss_req_new(sstore_t *s, int script, int nkeys, sstore_finish_fn finish, void *arg)
+{
+    sstore_req_t *q = calloc(1, sizeof(*q));
+    if (!q)
+        return NULL;
+    q->s = s;
+    q->script = script;
+    q->finish = finish;
+    q->arg = arg;
+    if (script != SS_NONE) {
+        ss_arg(q, "", 0); /* EVALSHA | EVAL */
+        ss_arg(q, "", 0); /* sha | script text */
+        ss_arg_u64(q, (uint64_t)nkeys);
+    }
+    return q;
+}
+
+static bool reserve(sstore_req_t *q, size_t more)
+{
+    if (q->oom)
+        return false;
+    if (q->used + more > q->bcap) {
+        size_t n = q->bcap ? q->bcap : 256;
+        while (n < q->used + more)
+            n *= 2;
+        char *b = realloc(q->buf, n);
+        if (!b) {
+            q->oom = true;
+            return false;
+        }
+        q->buf = b;
+        q->bcap = n;
+    }
+    return true;
+}
+
+void ss_arg(sstore_req_t *q, const void *p, size_t n)
+{
+    if (q->oom)
+        return;
+    if (q->argc == q->cap) {
+        int c = q->cap ? q->cap * 2 : 16;
+        size_t *o = realloc(q->off, (size_t)c * sizeof(*o));
+        if (o)
+            q->off = o;
+        size_t *l = o ? realloc(q->len, (size_t)c * sizeof(*l)) : NULL;
+        if (!l) {
+            q->oom = true;
+            return;
+        }
+        q->len = l;
+        q->cap = c;
+    }
+    q->off[q->argc] = q->used;
+    q->len[q->argc] = 0;
+    q->argc++;
+    ss_cat(q, p, n);
+}
+
+void ss_cat(sstore_req_t *q, const void *p, size_t n)
+{
+    if (n == 0 || !reserve(q, n))
+        return;
+    memcpy(q->buf + q->used, p, n);
+    q->used += n;
+    q->len[q->argc - 1] += n;
+}
+
+void ss_arg_str(sstore_req_t *q, const char *str) { ss_arg(q, str, strlen(str)); }
+
+void ss_arg_u64(sstore_req_t *q, uint64_t v)
+{
+    char t[24];
+    int n = snprintf(t, sizeof(t), "%" PRIu64, v);
+    ss_arg(q, t, (size_t)n);
+}
+
+void ss_key(sstore_req_t *q, const char *name, const void *id, size_t id_len)
+{
+    ss_arg_str(q, q->s->prefix);
+    ss_cat(q, name, strlen(name));
+    ss_cat(q, id, id_len);
+}
+
+static void on_reply(redisAsyncContext *ac, void *reply, void *priv);
+
+/* Hands q's command to hiredis. 0 or ROOST_EUNAVAILABLE / -ENOMEM (q kept). */
+static int send_req(sstore_req_t *q, bool eval)
+{
+    sstore_t *s = q->s;
+    const char **argv = malloc((size_t)q->argc * sizeof(*argv));
+    if (!argv)
+        return -ENOMEM;
+    for (int i = 0; i < q->argc; i++)
+        argv[i] = q->buf ? q->buf + q->off[i] : "";
+    size_t *lens = q->len;
+    size_t l0 = 0, l1 = 0;
+    if (q->script != SS_NONE) {
+        l0 = lens[0];
+        l1 = lens[1];
+        eval = eval || !s->sha[q->script][0];
+        argv[0] = eval ? "EVAL" : "EVALSHA";
+        argv[1] = eval ? sstore_scripts[q->script] : s->sha[q->script];
+        lens[0] = strlen(argv[0]);
+        lens[1] = strlen(argv[1]);
+    }
+    int rc = redisAsyncCommandArgv(s->ac, on_reply, q, q->argc, argv, lens);
+    if (q->script != SS_NONE) {
+        lens[0] = l0;
+        lens[1] = l1;
+    }
+    free(argv);
+    return rc == REDIS_OK ? 0 : ROOST_EUNAVAILABLE;
+}
+
+int ss_issue(sstore_req_t *q)
+{
+    sstore_t *s = q->s;
+    int rc = q->oom ? -ENOMEM : !sstore_connected(s) ? ROOST_EUNAVAILABLE : 0;
+    if (rc == 0)
+        rc = send_req(q, false);
+    if (rc < 0) {
+        req_free(q);
+        return rc;
+    }
+    if (s->inflight++ == 0)
+        s->last_progress = loop_now(s->loop);
+    if (q->script == SS_NONE)
+        req_free_args(q); /* only scripts may be re-sent */
+    return 0;
+}
+
+static bool is_noscript(const redisReply *r)
+{
+    return r->type == REDIS_REPLY_ERROR && r->str && strncmp(r->str, "NOSCRIPT", 8) == 0;
+}
+
+static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    sstore_req_t *q = priv;
+    sstore_t *s = q->s;
+    redisReply *r = reply;
+    s->inflight--;
+    if (q->retried)
+        s->retrying--;
+    if (!r) {
+        s->ready = false; /* the link is going: refuse calls from callbacks */
+    } else {
+        s->last_progress = loop_now(s->loop);
+        /* The script cache was flushed under us: run this one by EVAL.
+         * It now completes after commands issued behind it (see sstore.h). */
+        if (q->script != SS_NONE && !q->retried && is_noscript(r)) {
+            s->sha[q->script][0] = '\0';
+            q->retried = true;
+            if (sstore_connected(s) && send_req(q, true) == 0) {
+                s->inflight++;
+                s->retrying++;
+                return;
+            }
+            r = NULL;
+        }
+    }
+    if (!r)
+        q->finish(q, ROOST_EUNAVAILABLE, NULL);
+    else if (r->type == REDIS_REPLY_ERROR)
+        q->finish(q, ROOST_ESTORE, NULL);
+    else
+        q->finish(q, 0, r);
+    req_free(q);
+}
+
+/* ---- barrier ------------------------------------------------------------------ */
+
+static void barrier_finish(sstore_req_t *q, int rc, const redisReply *r)
+{
+    (void)r;
+    sstore_t *s = q->s;
+    /* A NOSCRIPT retry issued before this PING's reply runs behind it:
+     * wait once more so "every command issued before" holds. */
+    if (rc == 0 && s->retrying > 0) {
+        sstore_req_t *again = ss_req_new(s, SS_NONE, 0, barrier_finish, q->arg);
+        if (again) {
+            again->fn.done = q->fn.done;
+            ss_arg_str(again, "PING");
+            if (ss_issue(again) == 0)
+                return;
+        }
+        rc = ROOST_EUNAVAILABLE;
+    }
+    q->fn.done(rc, q->arg);
+}
+
+int sstore_barrier(sstore_t *s, sstore_done_fn fn, void *arg)
+{
+    sstore_req_t *q = ss_req_new(s, SS_NONE, 0, barrier_finish, arg);
+    if (!q)
+        return -ENOMEM;
+    q->fn.done = fn;
+    ss_arg_str(q, "PING");
+    return ss_issue(q);
+}

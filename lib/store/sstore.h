@@ -1,0 +1,214 @@
+/* sstore: the broker's asynchronous access to the cluster state in Redis
+ * (DESIGN.md "Clustering"): membership, client-id leases, persistent
+ * sessions (subscriptions, queued and in-flight QoS 1/2 messages, QoS 2
+ * packet-id state), retained messages and the live-connection registry.
+ *
+ * hiredis async, attached to a lib/base loop (loop.h) through a small
+ * adapter; every callback runs on the loop thread, never inside the call that
+ * issued the command (a call that fails returns the error and never calls
+ * its callback: libuv rule). Replies arrive in the order commands were
+ * issued, so a caller may rely on "callback of command A runs before the
+ * callback of command B issued after A". While Redis is unreachable every
+ * call fails at once with ROOST_EUNAVAILABLE and the module reconnects in
+ * the background (backoff 100 ms doubling to 2 s); commands in flight when
+ * the link drops complete with ROOST_EUNAVAILABLE. A link with replies
+ * outstanding and none arriving for 10 s is dropped the same way (hiredis
+ * async has no command timeout). One exception to reply order: after a
+ * SCRIPT FLUSH under a live link, a script call that meets NOSCRIPT is re-sent
+ * as EVAL and completes after calls issued behind it (sstore_barrier still
+ * waits for it).
+ *
+ * Calls return 0 (the callback will run exactly once), ROOST_EUNAVAILABLE,
+ * -ENOMEM, or ROOST_EINVAL for arguments the layout cannot hold (qos > 2,
+ * topic over 65535 bytes, packet id 0, a NUL in a filter, a tab in an
+ * endpoint, strings jansson refuses in a registry record). Callbacks get
+ * rc 0, ROOST_EUNAVAILABLE, ROOST_ESTORE (error or malformed reply) or
+ * -ENOMEM (could not build the views); on failure views are NULL/empty (a
+ * session callback still gets a non-NULL, empty session).
+ * Connecting resolves `host` with getaddrinfo (blocking for a name; give an
+ * address to the broker).
+ *
+ * Key layout (all under the prefix P; sessions are keyed by MQTT client id,
+ * written as given, binary-safe):
+ *   P brokers                hash    broker id -> "endpoint\tstarted_ms"
+ *   P broker:<id>:alive      string  with PX ttl; missing = broker dead
+ *   P lease:<cid>            string  broker id holding the client id
+ *   P sess:<cid>             hash    owner, updated_ms (exists = persistent session)
+ *   P subs:<cid>             hash    filter -> qos
+ *   P psubs                  hash    "<cid>\0<filter>" -> qos (all persistent subs)
+ *   P psubs:ver              string  INCR'd on every psubs change
+ *   P q:<cid>                list    entry ids, arrival order
+ *   P qm:<cid>               hash    entry id -> message blob (per-session qos)
+ *   P rx2:<cid>              set     inbound QoS 2 packet ids awaiting PUBREL
+ *   P rel:<cid>              set     outbound packet ids awaiting PUBCOMP
+ *   P retained               hash    topic -> message blob
+ *   (connection registry: the layout of lib/store/registry.h)
+ * Message blob: [qos u8][retain u8][topic_len u16 BE][topic][payload].
+ * Multi-key writes are Lua scripts (EVALSHA with EVAL fallback).
+ */
+#ifndef ROOST_STORE_SSTORE_H
+#define ROOST_STORE_SSTORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/loop.h"
+
+typedef struct sstore sstore_t;
+
+/* rc: 0, ROOST_EUNAVAILABLE (link lost), ROOST_ESTORE (unexpected reply). */
+typedef void (*sstore_done_fn)(int rc, void *arg);
+
+/* Caller owns the result; NULL on OOM. Copies its arguments. */
+sstore_t *sstore_new(loop_t *loop, const char *host, int port, const char *prefix);
+/* Starts connecting (non-blocking). 0 or -errno. Connection state changes
+ * are reported through on_state (may be NULL): connected true/false. */
+int sstore_start(sstore_t *s, void (*on_state)(bool connected, void *arg), void *arg);
+/* Fails pending callbacks with ROOST_EUNAVAILABLE (on_state is not called),
+ * disconnects, frees; nulls *s. NULL-safe. Must not be called from inside
+ * one of this handle's callbacks (defer it to a timer or before_sleep). */
+void sstore_destroy(sstore_t **s);
+bool sstore_connected(const sstore_t *s);
+/* Calls fn once every command issued before it has completed. */
+int sstore_barrier(sstore_t *s, sstore_done_fn fn, void *arg);
+
+/* ---- membership --------------------------------------------------------- */
+int sstore_broker_heartbeat(sstore_t *s, const char *broker_id, const char *endpoint,
+                            uint64_t started_ms, uint64_t ttl_ms, sstore_done_fn fn, void *arg);
+int sstore_broker_leave(sstore_t *s, const char *broker_id, sstore_done_fn fn, void *arg);
+typedef struct sstore_peer {
+    const char *id;
+    const char *endpoint;
+    uint64_t started_ms;
+} sstore_peer_t;
+/* Live brokers only (alive key present); dead entries are removed from the
+ * brokers hash as a side effect. Views valid during the callback. */
+typedef void (*sstore_peers_fn)(int rc, const sstore_peer_t *peers, size_t n, void *arg);
+int sstore_broker_list(sstore_t *s, sstore_peers_fn fn, void *arg);
+
+/* ---- client-id leases --------------------------------------------------- */
+/* Sets the lease of cid to broker_id; reports the previous holder ("" if
+ * none) and whether that holder is alive. View valid during the callback. */
+typedef void (*sstore_lease_fn)(int rc, const char *previous, bool previous_alive, void *arg);
+int sstore_lease_take(sstore_t *s, const char *cid, size_t cid_len, const char *broker_id,
+                      sstore_lease_fn fn, void *arg);
+/* Deletes the lease only if broker_id still holds it. */
+int sstore_lease_release(sstore_t *s, const char *cid, size_t cid_len, const char *broker_id,
+                         sstore_done_fn fn, void *arg);
+
+/* ---- persistent sessions ------------------------------------------------ */
+typedef struct sstore_msg {
+    const char *entry_id;     /* unique: "<origin broker>:<seq>" */
+    const char *topic;
+    size_t topic_len;
+    const uint8_t *payload;
+    size_t payload_len;
+    uint8_t qos;              /* per session: min(publish, granted) */
+    bool retain;
+} sstore_msg_t;
+
+typedef struct sstore_sub {
+    const char *cid;          /* in psubs listings; NULL in a session */
+    size_t cid_len;
+    const char *filter;
+    size_t filter_len;
+    uint8_t qos;
+} sstore_sub_t;
+
+typedef struct sstore_session {
+    bool exists;
+    const sstore_sub_t *subs;
+    size_t n_subs;
+    const sstore_msg_t *msgs; /* queue order */
+    size_t n_msgs;
+    const uint16_t *rx2;
+    size_t n_rx2;
+    const uint16_t *rel;
+    size_t n_rel;
+} sstore_session_t;
+
+/* Deletes every key of the session and its psubs entries (clean start). */
+int sstore_session_clear(sstore_t *s, const char *cid, size_t cid_len, sstore_done_fn fn,
+                         void *arg);
+/* Creates or refreshes sess:<cid> (owner broker_id). */
+int sstore_session_touch(sstore_t *s, const char *cid, size_t cid_len, const char *broker_id,
+                         sstore_done_fn fn, void *arg);
+/* Reads the whole session in one atomic script. Views valid during the
+ * callback only. */
+typedef void (*sstore_session_fn)(int rc, const sstore_session_t *sess, void *arg);
+int sstore_session_load(sstore_t *s, const char *cid, size_t cid_len, sstore_session_fn fn,
+                        void *arg);
+
+/* subs:<cid> and psubs together, psubs:ver bumped. */
+int sstore_sub_put(sstore_t *s, const char *cid, size_t cid_len, const char *filter,
+                   size_t filter_len, uint8_t qos, sstore_done_fn fn, void *arg);
+int sstore_sub_del(sstore_t *s, const char *cid, size_t cid_len, const char *filter,
+                   size_t filter_len, sstore_done_fn fn, void *arg);
+/* Every persistent subscription in the cluster, and psubs:ver. */
+typedef void (*sstore_psubs_fn)(int rc, const sstore_sub_t *subs, size_t n, uint64_t version,
+                                void *arg);
+int sstore_psubs_load(sstore_t *s, sstore_psubs_fn fn, void *arg);
+typedef void (*sstore_version_fn)(int rc, uint64_t version, void *arg);
+int sstore_psubs_version(sstore_t *s, sstore_version_fn fn, void *arg);
+
+/* Appends one message to the queues of n sessions (cids[i] at qos[i]) in
+ * one script; a queue already holding max_queued entries does not take it
+ * (max_queued 0: no limit). m->qos is ignored (qos[i] is stored). Pushing
+ * the same entry id again is a no-op for queues that already hold it.
+ * The callback reports how many queues refused it. */
+typedef void (*sstore_push_fn)(int rc, size_t dropped, void *arg);
+int sstore_queue_push(sstore_t *s, const sstore_msg_t *m, const char *const *cids,
+                      const size_t *cid_lens, const uint8_t *qos, size_t n, size_t max_queued,
+                      sstore_push_fn fn, void *arg);
+/* Removes a delivered entry (PUBACK, or PUBREC for QoS 2). */
+int sstore_queue_ack(sstore_t *s, const char *cid, size_t cid_len, const char *entry_id,
+                     sstore_done_fn fn, void *arg);
+/* QoS 2 packet-id sets. */
+int sstore_rx2_add(sstore_t *s, const char *cid, size_t cid_len, uint16_t pid, sstore_done_fn fn,
+                   void *arg);
+int sstore_rx2_del(sstore_t *s, const char *cid, size_t cid_len, uint16_t pid, sstore_done_fn fn,
+                   void *arg);
+/* PUBREC received for entry_id: removes the entry and records pid in rel. */
+int sstore_rel_add(sstore_t *s, const char *cid, size_t cid_len, const char *entry_id,
+                   uint16_t pid, sstore_done_fn fn, void *arg);
+int sstore_rel_del(sstore_t *s, const char *cid, size_t cid_len, uint16_t pid, sstore_done_fn fn,
+                   void *arg);
+
+/* ---- retained messages -------------------------------------------------- */
+/* Stores m (m->entry_id ignored) as the retained message of its topic. */
+int sstore_retain_put(sstore_t *s, const sstore_msg_t *m, sstore_done_fn fn, void *arg);
+int sstore_retain_del(sstore_t *s, const char *topic, size_t topic_len, sstore_done_fn fn,
+                      void *arg);
+typedef void (*sstore_msgs_fn)(int rc, const sstore_msg_t *msgs, size_t n, void *arg);
+int sstore_retain_load(sstore_t *s, sstore_msgs_fn fn, void *arg);
+
+/* ---- live-connection registry (same keys as lib/store/registry.h) ------
+ *   P conns:<broker_id>   hash  mqtt_client_id -> JSON record (registry.c's
+ *                               fields); PEXPIRE ttl
+ *   P conns:brokers       zset  broker_id scored by its expiry (unix ms)
+ * registry.c exposes no key helpers; sstore_ops.c builds the same names. */
+typedef struct sstore_conn {
+    const char *mqtt_client_id;
+    const char *client_id;    /* store client id, "" when unauthenticated */
+    const char *username;
+    const char *peer;
+    uint32_t protocol;
+    uint32_t keepalive;
+    uint64_t connected_at;    /* unix ms */
+    const char *const *groups;
+    size_t n_groups;
+} sstore_conn_t;
+int sstore_conn_put(sstore_t *s, const char *broker_id, const sstore_conn_t *c, sstore_done_fn fn,
+                    void *arg);
+int sstore_conn_del(sstore_t *s, const char *broker_id, const char *mqtt_client_id,
+                    sstore_done_fn fn, void *arg);
+/* Refreshes the expiry of this broker's registry entries (heartbeat). The
+ * ttl given here is also what later sstore_conn_put calls use (30 s before
+ * the first refresh). */
+int sstore_conn_refresh(sstore_t *s, const char *broker_id, uint64_t ttl_ms, sstore_done_fn fn,
+                        void *arg);
+/* Removes every record of broker_id (clean shutdown). */
+int sstore_conn_clear(sstore_t *s, const char *broker_id, sstore_done_fn fn, void *arg);
+
+#endif

@@ -1,0 +1,97 @@
+/* sstore_priv: what sstore.c (connection, loop adapter, scripts, request
+ * plumbing) and sstore_ops.c (the public operations and reply parsers)
+ * share. Nobody outside lib/store includes it.
+ *
+ * A request (sstore_req_t) is built argument by argument, issued once with
+ * ss_issue, and finished exactly once through its `finish` hook: with rc 0
+ * and the reply, or with rc < 0 and r NULL. Script requests keep their
+ * arguments until they finish so a NOSCRIPT reply can be retried as EVAL.
+ */
+#ifndef ROOST_STORE_SSTORE_PRIV_H
+#define ROOST_STORE_SSTORE_PRIV_H
+
+#include <hiredis/async.h>
+
+#include "store/sstore.h"
+
+/* Every Lua script, by index into sstore_scripts. */
+enum sstore_script {
+    SS_NONE = -1,
+    SS_HEARTBEAT,
+    SS_LEAVE,
+    SS_BROKER_LIST,
+    SS_LEASE_TAKE,
+    SS_LEASE_RELEASE,
+    SS_SESS_CLEAR,
+    SS_SESS_LOAD,
+    SS_SUB_PUT,
+    SS_SUB_DEL,
+    SS_PSUBS_LOAD,
+    SS_QUEUE_PUSH,
+    SS_QUEUE_ACK,
+    SS_REL_ADD,
+    SS_CONN_PUT,
+    SS_CONN_REFRESH,
+    SS_CONN_CLEAR,
+    SS_COUNT
+};
+
+/* Script texts (sstore_ops.c). */
+extern const char *const sstore_scripts[SS_COUNT];
+
+typedef struct sstore_req sstore_req_t;
+/* rc 0: r is the (non-error) reply, valid during the call. rc < 0: r NULL. */
+typedef void (*sstore_finish_fn)(sstore_req_t *q, int rc, const redisReply *r);
+
+struct sstore_req {
+    sstore_t *s;
+    sstore_finish_fn finish;
+    union {
+        sstore_done_fn done;
+        sstore_peers_fn peers;
+        sstore_lease_fn lease;
+        sstore_session_fn session;
+        sstore_psubs_fn psubs;
+        sstore_version_fn version;
+        sstore_push_fn push;
+        sstore_msgs_fn msgs;
+    } fn;
+    void *arg;
+    int script; /* enum sstore_script */
+    bool retried;
+    bool oom;
+    int argc, cap;
+    size_t *off, *len; /* argument i is buf[off[i] .. off[i]+len[i]) */
+    char *buf;
+    size_t used, bcap;
+};
+
+/* A request for a plain command (script SS_NONE) or for script `script`
+ * with nkeys keys (append the keys first, then the arguments). NULL on OOM. */
+sstore_req_t *ss_req_new(sstore_t *s, int script, int nkeys, sstore_finish_fn finish, void *arg);
+/* Appends one argument. An allocation failure is remembered and reported by
+ * ss_issue. */
+void ss_arg(sstore_req_t *q, const void *p, size_t n);
+void ss_arg_str(sstore_req_t *q, const char *str);
+void ss_arg_u64(sstore_req_t *q, uint64_t v);
+/* Appends the key  <prefix><name><id>  (id binary, id_len bytes). */
+void ss_key(sstore_req_t *q, const char *name, const void *id, size_t id_len);
+/* Appends raw bytes to the last argument (builds composite values). */
+void ss_cat(sstore_req_t *q, const void *p, size_t n);
+/* Sends q. 0: q will finish later, from the loop. < 0 (ROOST_EUNAVAILABLE,
+ * -ENOMEM): q has been freed and will never finish. */
+int ss_issue(sstore_req_t *q);
+
+const char *ss_prefix(const sstore_t *s);
+/* The registry ttl last given to sstore_conn_refresh (a default before). */
+uint64_t ss_conn_ttl(const sstore_t *s);
+void ss_set_conn_ttl(sstore_t *s, uint64_t ttl_ms);
+
+/* Reply helpers. */
+/* Integer reply, or a decimal string reply; nil counts as 0. 0 or -1. */
+int ss_r_u64(const redisReply *r, uint64_t *out);
+bool ss_r_is_str(const redisReply *r);
+/* Wall-clock milliseconds since the epoch. */
+uint64_t ss_wall_ms(void);
+
+#endif
