@@ -10,6 +10,7 @@
 
 #include "base/err.h"
 #include "proto/roost.pb-c.h"
+#include "rpc/rpc_priv.h"
 
 /* ---- shared checks ----------------------------------------------------- */
 
@@ -392,10 +393,11 @@ const char *rpc_acl_action_name(rpc_acl_action_t a)
 static int check_change(const rpc_change_event_t *e)
 {
     int rc;
-    if (e->kind < RPC_CHANGE_CLIENT || e->kind > RPC_CHANGE_ALL || e->op < RPC_CHANGE_CREATE ||
+    if (e->kind < RPC_CHANGE_CLIENT || e->kind > RPC_CHANGE_CONNECTION || e->op < RPC_CHANGE_CREATE ||
         e->op > RPC_CHANGE_DELETE)
         return ROOST_EINVAL;
-    if ((rc = check_str(e->object_id, RPC_MAX_ID, false)) || (rc = check_str(e->username, RPC_MAX_MQTT_STR, false)))
+    size_t id_max = e->kind == RPC_CHANGE_CONNECTION ? RPC_MAX_MQTT_STR : RPC_MAX_ID;
+    if ((rc = check_str(e->object_id, id_max, false)) || (rc = check_str(e->username, RPC_MAX_MQTT_STR, false)))
         return rc;
     return 0;
 }
@@ -433,7 +435,8 @@ int rpc_change_event_decode(const void *buf, size_t len, rpc_change_event_t *out
         return ROOST_EPROTO_MALFORMED;
     int kind = (int)m->kind, op = (int)m->op;
     rpc_change_event_t e = {
-        .kind = (kind >= RPC_CHANGE_CLIENT && kind <= RPC_CHANGE_ALL) ? (rpc_change_kind_t)kind : RPC_CHANGE_ALL,
+        .kind = (kind >= RPC_CHANGE_CLIENT && kind <= RPC_CHANGE_CONNECTION) ? (rpc_change_kind_t)kind
+                                                                             : RPC_CHANGE_ALL,
         .op = (op >= RPC_CHANGE_CREATE && op <= RPC_CHANGE_DELETE) ? (rpc_change_op_t)op : RPC_CHANGE_UPDATE,
         .object_id = view(m->object_id),
         .username = view(m->username),
@@ -672,4 +675,10 @@ uint64_t rpc_unix_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* For lib/rpc/admin.c (rpc_priv.h): the same pre-decode checks. */
+int rpc_priv_pre_decode(const ProtobufCMessageDescriptor *d, const void *buf, size_t len)
+{
+    return pre_decode(d, buf, len);
 }

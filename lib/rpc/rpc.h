@@ -127,6 +127,7 @@ typedef enum {
     RPC_CHANGE_RULE = 3,
     RPC_CHANGE_ACL = 4,
     RPC_CHANGE_ALL = 5,
+    RPC_CHANGE_CONNECTION = 6, /* op DELETE = kick; object_id = the MQTT client id */
 } rpc_change_kind_t;
 
 typedef enum { RPC_CHANGE_CREATE = 1, RPC_CHANGE_UPDATE = 2, RPC_CHANGE_DELETE = 3 } rpc_change_op_t;
@@ -134,7 +135,8 @@ typedef enum { RPC_CHANGE_CREATE = 1, RPC_CHANGE_UPDATE = 2, RPC_CHANGE_DELETE =
 typedef struct rpc_change_event {
     rpc_change_kind_t kind;
     rpc_change_op_t op;
-    const char *object_id;          /* NULL encodes as "" */
+    const char *object_id;          /* NULL encodes as ""; up to RPC_MAX_ID bytes,
+                                       RPC_MAX_MQTT_STR for RPC_CHANGE_CONNECTION */
     const char *username;           /* NULL encodes as "" */
     uint64_t version;
     uint64_t time_ms;

@@ -1,0 +1,76 @@
+/* conf: roost-admin configuration (conf.h). */
+#include "conf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cfg.h"
+#include "base/err.h"
+
+#ifndef ROOST_CONSOLE_DIR_DEFAULT
+#define ROOST_CONSOLE_DIR_DEFAULT "services/admin/console"
+#endif
+
+static const char SUMMARY[] =
+    "roost-admin: the only writer of Roost's access data (clients, groups, group rules, ACLs).\n"
+    "\n"
+    "Doors, one operations layer behind them (validated, atomic in Redis, audited, then a\n"
+    "ChangeEvent on the PUB socket):\n"
+    "  HTTP   --http-bind:--http-port   JSON API under /api/v1/, /healthz, /metrics, and the\n"
+    "                                   web console's files from --console-dir at /\n"
+    "  RPC    --rpc-bind (ROUTER)       protobuf AdminRequest/AdminReply, used by roostctl\n"
+    "  PUB    --pub-bind                ChangeEvents [roost.change][ChangeEvent] for authd and brokers\n"
+    "\n"
+    "Threads: libmicrohttpd runs --http-threads workers; the main thread runs the ZeroMQ\n"
+    "loop (RPC requests and the PUB socket). Each thread borrows its own Redis handle.\n"
+    "\n"
+    "Operator tokens: every API and RPC call needs 'Authorization: Bearer <token>' (RPC:\n"
+    "the token field). At first start, when Redis holds no token, ROOST_ADMIN_TOKEN (env\n"
+    "only, never a flag) becomes the first token; without it admin creates one, prints it\n"
+    "once on stderr and writes it to --token-file (mode 0600, directories created).\n"
+    "Tokens are stored as BLAKE2b hashes; create/list/revoke them with /api/v1/tokens or\n"
+    "'roostctl tokens'.\n"
+    "\n"
+    "SIGTERM/SIGINT: clean exit.";
+
+int conf_load(admin_conf_t *c, int argc, char **argv, FILE *out, FILE *err)
+{
+    *c = (admin_conf_t){
+        .redis = "127.0.0.1:6379", .prefix = "roost:", .http_bind = "127.0.0.1", .http_port = 8080,
+        .http_threads = 4, .rpc_bind = "tcp://127.0.0.1:5570", .pub_bind = "tcp://127.0.0.1:5571",
+        .token_file = "var/admin-token", .console_dir = ROOST_CONSOLE_DIR_DEFAULT, .log_level = "info",
+    };
+    const cfg_opt_t opts[] = {
+        {"redis", "ROOST_REDIS", CFG_STR, &c->redis, 0, 0, "Redis HOST:PORT."},
+        {"prefix", "ROOST_PREFIX", CFG_STR, &c->prefix, 0, 0, "Redis key prefix (namespace)."},
+        {"http-bind", "ROOST_ADMIN_HTTP_BIND", CFG_STR, &c->http_bind, 0, 0, "IPv4 address of the HTTP API."},
+        {"http-port", "ROOST_ADMIN_HTTP_PORT", CFG_INT, &c->http_port, 1, 65535, "HTTP API port."},
+        {"http-threads", "ROOST_ADMIN_HTTP_THREADS", CFG_INT, &c->http_threads, 1, 64, "HTTP worker threads."},
+        {"rpc-bind", "ROOST_ADMIN_RPC_BIND", CFG_STR, &c->rpc_bind, 0, 0, "ZeroMQ ROUTER endpoint of the admin RPC."},
+        {"pub-bind", "ROOST_ADMIN_PUB_BIND", CFG_STR, &c->pub_bind, 0, 0, "ZeroMQ PUB endpoint for ChangeEvents."},
+        {"token-file", "ROOST_ADMIN_TOKEN_FILE", CFG_STR, &c->token_file, 0, 0,
+         "Where a generated first token is written (relative to the working directory)."},
+        {"console-dir", "ROOST_ADMIN_CONSOLE_DIR", CFG_STR, &c->console_dir, 0, 0,
+         "Directory of the web console's static files (default: the source tree's, set at build time)."},
+        {"argon2-ops", "ROOST_ARGON2_OPS", CFG_INT, &c->argon2_ops, 0, 1000,
+         "argon2id opslimit for new passwords (0: libsodium interactive)."},
+        {"argon2-mem", "ROOST_ARGON2_MEM", CFG_INT, &c->argon2_mem, 0, 4LL << 30,
+         "argon2id memlimit in bytes for new passwords (0: libsodium interactive)."},
+        {"log-level", "ROOST_LOG_LEVEL", CFG_STR, &c->log_level, 0, 0, "debug, info, warn or error."},
+    };
+    int rc = cfg_parse(opts, (int)(sizeof(opts) / sizeof(opts[0])), argc, argv, SUMMARY, out, err);
+    if (rc)
+        return rc;
+    const char *colon = strrchr(c->redis, ':');
+    char *end = NULL;
+    long port = colon ? strtol(colon + 1, &end, 10) : 0;
+    if (!colon || colon == c->redis || (size_t)(colon - c->redis) >= sizeof(c->redis_host) || !end || *end ||
+        port < 1 || port > 65535) {
+        fprintf(err, "error: --redis: expected HOST:PORT, got '%s'\n", c->redis);
+        return ROOST_ECONFIG;
+    }
+    memcpy(c->redis_host, c->redis, (size_t)(colon - c->redis));
+    c->redis_host[colon - c->redis] = '\0';
+    c->redis_port = (int)port;
+    return 0;
+}

@@ -1,0 +1,25 @@
+/* conf: roost-admin's flags and ROOST_* environment (lib/base/cfg.h), and
+ * the --help text that describes the service. */
+#ifndef ROOST_ADMIN_CONF_H
+#define ROOST_ADMIN_CONF_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct admin_conf {
+    const char *redis, *prefix;
+    char redis_host[256];
+    int redis_port;
+    const char *http_bind;
+    int64_t http_port, http_threads;
+    const char *rpc_bind, *pub_bind;
+    const char *token_file, *console_dir;
+    int64_t argon2_ops, argon2_mem;
+    const char *log_level;
+} admin_conf_t;
+
+/* Fills c from defaults, environment and argv. 0 (run), CFG_EXIT_HELP, or
+ * ROOST_ECONFIG after printing the problem to err. */
+int conf_load(admin_conf_t *c, int argc, char **argv, FILE *out, FILE *err);
+
+#endif

@@ -1,0 +1,400 @@
+/* crud: clients, groups and group rules through lib/store (crud.h). */
+#include "crud.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "doc.h"
+
+typedef enum { K_CLIENT, K_GROUP, K_RULE } kind_t;
+
+/* Names the fields present in body, for audit summaries ("name,password"). */
+static void changed_fields(const json_t *body, char *out, size_t cap)
+{
+    const char *key;
+    json_t *v;
+    size_t n = 0;
+    out[0] = '\0';
+    json_object_foreach((json_t *)body, key, v) {
+        int w = snprintf(out + n, cap - n, "%s%s", n ? "," : "", key);
+        if (w < 0 || (size_t)w >= cap - n)
+            break;
+        n += (size_t)w;
+    }
+}
+
+/* Overwrites the password string inside the parsed body before it is freed. */
+static void wipe_password(json_t *body)
+{
+    json_t *p = json_object_get(body, "password");
+    if (json_is_string(p))
+        sodium_memzero((char *)json_string_value(p), json_string_length(p));
+}
+
+static void ok(ops_call_t *c, unsigned status, json_t *doc)
+{
+    c->res->status = status;
+    c->res->doc = doc;
+}
+
+/* ---- clients ---------------------------------------------------------------- */
+
+static const doc_field_t CLIENT_FIELDS[] = {
+    {"name", DOC_STRING, true},
+    {"username", DOC_STRING, true},
+    {"password", DOC_STRING, true},
+    {"auth_type", DOC_STRING, false},
+};
+
+static int read_client(ops_call_t *c, bool create, store_client_spec_t *spec)
+{
+    json_t *err = NULL;
+    doc_field_t f[4];
+    memcpy(f, CLIENT_FIELDS, sizeof(f));
+    for (size_t i = 0; !create && i < 4; i++)
+        f[i].required = false;
+    if (doc_check(c->body, f, 4, "", &err)) {
+        ok(c, 400, err);
+        return -1;
+    }
+    const char *at = doc_str(c->body, "auth_type");
+    if (at && strcmp(at, "username_password")) {
+        ops_bad_field(c, "auth_type", "must be \"username_password\" (the only type today)");
+        return -1;
+    }
+    spec->name = doc_str(c->body, "name");
+    spec->username = doc_str(c->body, "username");
+    spec->password = doc_str(c->body, "password");
+    return 0;
+}
+
+static void client_list(ops_call_t *c)
+{
+    size_t limit = ops_limit(c);
+    store_client_page_t *p = NULL;
+    int rc = limit ? store_client_list(c->store, c->req->cursor, limit, c->req->search, &p) : 0;
+    if (rc < 0)
+        ops_store_fail(c, rc);
+    if (!p)
+        return;
+    json_t *items = json_array();
+    for (size_t i = 0; i < p->n; i++)
+        json_array_append_new(items, doc_client(&p->items[i]));
+    ok(c, 200, doc_page(items, p->next_cursor, p->total));
+    store_client_page_free(&p);
+}
+
+static void client_write(ops_call_t *c)
+{
+    store_client_spec_t spec = {0};
+    store_client_t *cl = NULL, *old = NULL;
+    rpc_admin_op_t op = c->req->op;
+    char summary[700];
+    int rc = 0;
+    if (op != RPC_ADMIN_CLIENT_DELETE && read_client(c, op == RPC_ADMIN_CLIENT_CREATE, &spec))
+        goto out;
+    if (op != RPC_ADMIN_CLIENT_CREATE && (rc = store_client_get(c->store, c->req->id, &old)) < 0)
+        goto out;
+    if (op == RPC_ADMIN_CLIENT_CREATE) {
+        if ((rc = store_client_create(c->store, &spec, &cl)) < 0)
+            goto out;
+        snprintf(summary, sizeof(summary), "name=%.255s username=%.255s", cl->name, cl->username);
+        ops_committed(c, RPC_CHANGE_CLIENT, RPC_CHANGE_CREATE, cl->id, cl->username, summary);
+        ok(c, 201, doc_client(cl));
+    } else if (op == RPC_ADMIN_CLIENT_UPDATE) {
+        if ((rc = store_client_update(c->store, c->req->id, &spec, &cl)) < 0)
+            goto out;
+        char fields[128];
+        changed_fields(c->body, fields, sizeof(fields));
+        snprintf(summary, sizeof(summary), "changed=%s", fields[0] ? fields : "nothing");
+        ops_committed(c, RPC_CHANGE_CLIENT, RPC_CHANGE_UPDATE, cl->id, old->username, summary);
+        ok(c, 200, doc_client(cl));
+    } else {
+        if ((rc = store_client_delete(c->store, c->req->id)) < 0)
+            goto out;
+        snprintf(summary, sizeof(summary), "name=%.255s username=%.255s", old->name, old->username);
+        ops_committed(c, RPC_CHANGE_CLIENT, RPC_CHANGE_DELETE, old->id, old->username, summary);
+        ok(c, 204, NULL);
+    }
+out:
+    if (rc < 0)
+        ops_store_fail(c, rc);
+    wipe_password(c->body);
+    store_client_free(&cl);
+    store_client_free(&old);
+}
+
+void crud_client(ops_call_t *c)
+{
+    store_client_t *cl = NULL;
+    int rc;
+    switch (c->req->op) {
+    case RPC_ADMIN_CLIENT_LIST:
+        client_list(c);
+        break;
+    case RPC_ADMIN_CLIENT_GET:
+        if ((rc = store_client_get(c->store, c->req->id, &cl)) < 0)
+            ops_store_fail(c, rc);
+        else
+            ok(c, 200, doc_client(cl));
+        store_client_free(&cl);
+        break;
+    default:
+        client_write(c);
+    }
+}
+
+/* ---- groups ----------------------------------------------------------------- */
+
+static const doc_field_t GROUP_FIELDS[] = {
+    {"name", DOC_STRING, true},
+    {"description", DOC_STRING, false},
+    {"acl", DOC_ARRAY, false},
+};
+
+static const doc_field_t ACL_FIELDS[] = {
+    {"permission", DOC_STRING, true},
+    {"action", DOC_STRING, true},
+    {"topic", DOC_STRING, true},
+};
+
+/* Reads body.acl into *acl (caller frees). 0 or -1 with res set. */
+static int read_acl(ops_call_t *c, const json_t *arr, store_acl_t **acl, size_t *n)
+{
+    *n = json_array_size(arr);
+    *acl = calloc(*n + 1, sizeof(**acl));
+    if (!*acl) {
+        ops_error(c->res, 500, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < *n; i++) {
+        const json_t *e = json_array_get(arr, i);
+        char where[32], field[48];
+        snprintf(where, sizeof(where), "acl[%zu]", i);
+        json_t *err = NULL;
+        if (!json_is_object(e)) {
+            ops_bad_field(c, where, "must be an object {permission, action, topic}");
+            return -1;
+        }
+        strcat(where, ".");
+        if (doc_check(e, ACL_FIELDS, 3, where, &err)) {
+            ok(c, 400, err);
+            return -1;
+        }
+        store_acl_t *a = &(*acl)[i];
+        if (store_permission_parse(doc_str(e, "permission"), &a->permission) < 0) {
+            snprintf(field, sizeof(field), "%spermission", where);
+            ops_bad_field(c, field, "must be \"allow\" or \"deny\"");
+            return -1;
+        }
+        if (store_action_parse(doc_str(e, "action"), &a->action) < 0) {
+            snprintf(field, sizeof(field), "%saction", where);
+            ops_bad_field(c, field, "must be \"publish\", \"subscribe\" or \"both\"");
+            return -1;
+        }
+        a->topic = doc_str(e, "topic");
+    }
+    return 0;
+}
+
+static void group_write(ops_call_t *c)
+{
+    rpc_admin_op_t op = c->req->op;
+    store_group_spec_t spec = {0};
+    store_acl_t *acl = NULL;
+    store_group_t *g = NULL, *old = NULL;
+    char summary[700];
+    int rc = 0;
+    if (op != RPC_ADMIN_GROUP_DELETE) {
+        doc_field_t f[3];
+        memcpy(f, GROUP_FIELDS, sizeof(f));
+        f[0].required = op == RPC_ADMIN_GROUP_CREATE;
+        json_t *err = NULL;
+        if (doc_check(c->body, f, 3, "", &err)) {
+            ok(c, 400, err);
+            goto out;
+        }
+        const json_t *arr = json_object_get(c->body, "acl");
+        if (arr && read_acl(c, arr, &acl, &spec.n_acl) < 0)
+            goto out;
+        spec.name = doc_str(c->body, "name");
+        spec.description = doc_str(c->body, "description");
+        spec.acl = acl;
+        spec.set_acl = arr != NULL;
+    }
+    if (op != RPC_ADMIN_GROUP_CREATE && (rc = store_group_get(c->store, c->req->id, &old)) < 0)
+        goto out;
+    if (op == RPC_ADMIN_GROUP_CREATE) {
+        if ((rc = store_group_create(c->store, &spec, &g)) < 0)
+            goto out;
+        snprintf(summary, sizeof(summary), "name=%.255s acl_entries=%zu", g->name, g->n_acl);
+        ops_committed(c, RPC_CHANGE_GROUP, RPC_CHANGE_CREATE, g->id, NULL, summary);
+        ok(c, 201, doc_group(g));
+    } else if (op == RPC_ADMIN_GROUP_UPDATE) {
+        if ((rc = store_group_update(c->store, c->req->id, &spec, &g)) < 0)
+            goto out;
+        char fields[128];
+        changed_fields(c->body, fields, sizeof(fields));
+        snprintf(summary, sizeof(summary), "changed=%s acl_entries=%zu", fields[0] ? fields : "nothing", g->n_acl);
+        ops_committed(c, spec.set_acl && !spec.name && !spec.description ? RPC_CHANGE_ACL : RPC_CHANGE_GROUP,
+                      RPC_CHANGE_UPDATE, g->id, NULL, summary);
+        ok(c, 200, doc_group(g));
+    } else {
+        if ((rc = store_group_delete(c->store, c->req->id)) < 0)
+            goto out;
+        snprintf(summary, sizeof(summary), "name=%.255s", old->name);
+        ops_committed(c, RPC_CHANGE_GROUP, RPC_CHANGE_DELETE, old->id, NULL, summary);
+        ok(c, 204, NULL);
+    }
+out:
+    if (rc < 0)
+        ops_store_fail(c, rc);
+    free(acl);
+    store_group_free(&g);
+    store_group_free(&old);
+}
+
+void crud_group(ops_call_t *c)
+{
+    int rc;
+    if (c->req->op == RPC_ADMIN_GROUP_LIST) {
+        size_t limit = ops_limit(c);
+        store_group_list_t *l = NULL;
+        if (limit && (rc = store_group_list(c->store, c->req->cursor, limit, c->req->search, &l)) < 0)
+            ops_store_fail(c, rc);
+        if (!l)
+            return;
+        json_t *items = json_array();
+        for (size_t i = 0; i < l->n; i++)
+            json_array_append_new(items, doc_group(&l->items[i]));
+        ok(c, 200, doc_page(items, l->next_cursor, l->total));
+        store_group_list_free(&l);
+    } else if (c->req->op == RPC_ADMIN_GROUP_GET) {
+        store_group_t *g = NULL;
+        if ((rc = store_group_get(c->store, c->req->id, &g)) < 0)
+            ops_store_fail(c, rc);
+        else
+            ok(c, 200, doc_group(g));
+        store_group_free(&g);
+    } else {
+        group_write(c);
+    }
+}
+
+/* ---- group rules -------------------------------------------------------------- */
+
+static const doc_field_t RULE_FIELDS[] = {
+    {"match_by", DOC_STRING, true},
+    {"value", DOC_STRING, true},
+    {"groups", DOC_ARRAY, true},
+};
+
+static int read_rule(ops_call_t *c, store_rule_spec_t *spec, const char ***groups)
+{
+    doc_field_t f[3];
+    memcpy(f, RULE_FIELDS, sizeof(f));
+    for (size_t i = 0; c->req->op != RPC_ADMIN_RULE_CREATE && i < 3; i++)
+        f[i].required = false;
+    json_t *err = NULL;
+    if (doc_check(c->body, f, 3, "", &err)) {
+        ok(c, 400, err);
+        return -1;
+    }
+    const char *mb = doc_str(c->body, "match_by");
+    if (mb && store_match_by_parse(mb, &spec->match_by) < 0) {
+        ops_bad_field(c, "match_by", "must be \"client\", \"mqtt_client_id\" or \"certificate_fingerprint\"");
+        return -1;
+    }
+    spec->set_match_by = mb != NULL;
+    spec->value = doc_str(c->body, "value");
+    const json_t *arr = json_object_get(c->body, "groups");
+    if (!arr)
+        return 0;
+    size_t n = json_array_size(arr);
+    *groups = calloc(n + 1, sizeof(char *));
+    if (!*groups) {
+        ops_error(c->res, 500, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!((*groups)[i] = json_string_value(json_array_get(arr, i)))) {
+            char field[32];
+            snprintf(field, sizeof(field), "groups[%zu]", i);
+            ops_bad_field(c, field, "must be a string (a group id)");
+            return -1;
+        }
+    }
+    spec->set_groups = true;
+    spec->groups = *groups;
+    spec->n_groups = n;
+    return 0;
+}
+
+static void rule_write(ops_call_t *c)
+{
+    rpc_admin_op_t op = c->req->op;
+    store_rule_spec_t spec = {0};
+    const char **groups = NULL;
+    store_rule_t *r = NULL;
+    char summary[700];
+    int rc = 0;
+    if (op != RPC_ADMIN_RULE_DELETE && read_rule(c, &spec, &groups) < 0)
+        goto out;
+    if (op == RPC_ADMIN_RULE_CREATE) {
+        if ((rc = store_rule_create(c->store, &spec, &r)) < 0)
+            goto out;
+        snprintf(summary, sizeof(summary), "match_by=%s value=%.255s groups=%zu", store_match_by_name(r->match_by),
+                 r->value, r->n_groups);
+        ops_committed(c, RPC_CHANGE_RULE, RPC_CHANGE_CREATE, r->id, NULL, summary);
+        ok(c, 201, doc_rule(r));
+    } else if (op == RPC_ADMIN_RULE_UPDATE) {
+        if ((rc = store_rule_update(c->store, c->req->id, &spec, &r)) < 0)
+            goto out;
+        char fields[128];
+        changed_fields(c->body, fields, sizeof(fields));
+        snprintf(summary, sizeof(summary), "changed=%s", fields[0] ? fields : "nothing");
+        ops_committed(c, RPC_CHANGE_RULE, RPC_CHANGE_UPDATE, r->id, NULL, summary);
+        ok(c, 200, doc_rule(r));
+    } else {
+        if ((rc = store_rule_get(c->store, c->req->id, &r)) < 0 ||
+            (rc = store_rule_delete(c->store, c->req->id)) < 0)
+            goto out;
+        snprintf(summary, sizeof(summary), "match_by=%s value=%.255s", store_match_by_name(r->match_by), r->value);
+        ops_committed(c, RPC_CHANGE_RULE, RPC_CHANGE_DELETE, r->id, NULL, summary);
+        ok(c, 204, NULL);
+    }
+out:
+    if (rc < 0)
+        ops_store_fail(c, rc);
+    free(groups);
+    store_rule_free(&r);
+}
+
+void crud_rule(ops_call_t *c)
+{
+    int rc;
+    if (c->req->op == RPC_ADMIN_RULE_LIST) {
+        size_t limit = ops_limit(c);
+        store_rule_list_t *l = NULL;
+        if (limit && (rc = store_rule_list(c->store, c->req->cursor, limit, &l)) < 0)
+            ops_store_fail(c, rc);
+        if (!l)
+            return;
+        json_t *items = json_array();
+        for (size_t i = 0; i < l->n; i++)
+            json_array_append_new(items, doc_rule(&l->items[i]));
+        ok(c, 200, doc_page(items, l->next_cursor, l->total));
+        store_rule_list_free(&l);
+    } else if (c->req->op == RPC_ADMIN_RULE_GET) {
+        store_rule_t *r = NULL;
+        if ((rc = store_rule_get(c->store, c->req->id, &r)) < 0)
+            ops_store_fail(c, rc);
+        else
+            ok(c, 200, doc_rule(r));
+        store_rule_free(&r);
+    } else {
+        rule_write(c);
+    }
+}
