@@ -48,6 +48,7 @@ struct sstore {
     uint64_t retry_timer;
     uint64_t watchdog_timer;
     uint64_t kick_timer;  /* forces a drop from a safe point */
+    bool kicked;          /* a drop is pending: never become ready */
     size_t inflight;      /* requests issued and not finished */
     uint64_t last_progress;
     int retrying;         /* NOSCRIPT retries in flight (barrier ordering) */
@@ -137,6 +138,8 @@ static uint64_t kick_fire(loop_t *l, void *arg)
  * a hiredis hook or callback. */
 static void kick(sstore_t *s)
 {
+    s->ready = false;
+    s->kicked = true;
     if (!s->kick_timer)
         s->kick_timer = loop_add_timer(s->loop, 0, kick_fire, s);
 }
@@ -202,9 +205,30 @@ static void link_lost(sstore_t *s)
         return;
     s->ac = NULL;
     s->ready = false;
+    s->kicked = false;
     s->loading = 0;
+    if (s->kick_timer) {
+        loop_del_timer(s->loop, s->kick_timer);
+        s->kick_timer = 0;
+    }
     schedule_retry(s);
     report(s, false);
+}
+
+/* Error replies that say "not now" rather than "wrong": Redis loading its
+ * data after a restart, busy with a long script, a replica that lost its
+ * master or refuses writes (a failover in progress). */
+static bool is_transient(const redisReply *r)
+{
+    static const char *const words[] = {"LOADING", "BUSY", "MASTERDOWN", "READONLY", "TRYAGAIN"};
+    if (r->type != REDIS_REPLY_ERROR || !r->str)
+        return false;
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        size_t n = strlen(words[i]);
+        if (strncmp(r->str, words[i], n) == 0 && (r->str[n] == ' ' || r->str[n] == '\0'))
+            return true;
+    }
+    return false;
 }
 
 static void on_script_loaded(redisAsyncContext *ac, void *reply, void *priv)
@@ -216,12 +240,16 @@ static void on_script_loaded(redisAsyncContext *ac, void *reply, void *priv)
         s->ready = false;
         return;
     }
+    if (is_transient(r)) { /* e.g. still loading its data: try again later */
+        kick(s);
+        return;
+    }
     /* A script Redis refused stays without a sha and runs by EVAL (whose
      * error the caller then sees as ROOST_ESTORE). */
     if (r->type == REDIS_REPLY_STRING && r->len == 40)
         memcpy(s->sha[i], r->str, 41);
     s->last_progress = loop_now(s->loop);
-    if (--s->loading == 0 && s->ac == ac) {
+    if (--s->loading == 0 && s->ac == ac && !s->kicked) {
         s->ready = true;
         s->backoff_ms = BACKOFF_MIN_MS;
         report(s, true);
@@ -548,7 +576,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
             r = NULL;
         }
     }
-    if (!r)
+    if (!r || is_transient(r))
         q->finish(q, ROOST_EUNAVAILABLE, NULL);
     else if (r->type == REDIS_REPLY_ERROR)
         q->finish(q, ROOST_ESTORE, NULL);
