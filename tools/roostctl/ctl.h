@@ -18,7 +18,8 @@ enum {
     CTL_NOTFOUND = 2,
     CTL_CONFLICT = 3,
     CTL_INVALID = 4,
-    CTL_UNAVAILABLE = 5 /* also any other store failure */
+    CTL_UNAVAILABLE = 5, /* also any other store failure */
+    CTL_UNAUTHORIZED = 6 /* RPC mode: missing, wrong or revoked token */
 };
 
 typedef struct ctl {
@@ -48,5 +49,35 @@ json_t *ctl_group_json(const store_group_t *g);
 json_t *ctl_rule_json(const store_rule_t *r);
 json_t *ctl_page_json(json_t *items, const char *next_cursor, unsigned long long total);
 void ctl_print_json(json_t *j);
+
+/* ---- RPC mode (rpc_client.c, rpc_mode.c, rpc_out.c) ----------------------
+ * The default: every command goes to roost-admin over its ZeroMQ RPC
+ * (lib/rpc/admin.h), so writes are validated, audited and announced. Chosen
+ * unless --redis is on the command line (the direct-to-store mode above). */
+
+#include "rpc/admin.h"
+
+typedef struct ctl_rpc {
+    const char *endpoint; /* --admin / ROOST_ADMIN_ENDPOINT */
+    const char *token;    /* --token / ROOST_ADMIN_TOKEN / --token-file */
+    int timeout_ms;
+    bool json;
+} ctl_rpc_t;
+
+/* True when argv selects the direct-to-store mode (--redis given). */
+bool ctl_wants_direct(int argc, char **argv);
+/* roostctl in RPC mode; returns the exit code. */
+int ctl_rpc_main(int argc, char **argv);
+/* One request and its reply: CTL_OK with *status and *doc (caller owns,
+ * NULL for an empty body), or CTL_UNAVAILABLE / CTL_USAGE after printing why.
+ * request_id, deadline and token are filled in here. Blocks up to
+ * timeout_ms. */
+int ctl_rpc_call(const ctl_rpc_t *r, const rpc_admin_request_t *req, unsigned *status, json_t **doc);
+/* Prints a reply: --json as is; otherwise a table for lists, key: value
+ * lines for objects. noun picks the list columns. */
+void ctl_rpc_print(const char *noun, const json_t *doc, bool json);
+/* Reports an error reply on stderr (and stdout with --json); returns the
+ * exit code for status. */
+int ctl_rpc_fail(unsigned status, const json_t *doc, bool json);
 
 #endif

@@ -1,9 +1,10 @@
 /* roostctl: Roost's command-line tool.
  *
- * This build has only the direct-to-store mode (--redis): it writes clients,
- * groups and group rules straight into Redis through lib/store, for
- * bootstrapping and tests. The admin RPC mode (the normal way, with audit and
- * change events) arrives with roost-admin.
+ * Two modes. The default, RPC mode (rpc_mode.c), talks to roost-admin over
+ * its ZeroMQ RPC: the normal way, with validation, audit and change events.
+ * With --redis HOST:PORT on the command line, the direct-to-store mode
+ * below writes clients, groups and group rules straight into Redis through
+ * lib/store, for bootstrapping and tests.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,8 @@ static const char USAGE[] =
     "\n"
     "Direct-to-store mode: reads and writes Roost's access model straight in\n"
     "Redis. Meant for bootstrapping and tests; it publishes no change events\n"
-    "and writes no audit log. The admin RPC mode arrives with roost-admin.\n"
+    "and writes no audit log. Without --redis, roostctl uses the admin RPC\n"
+    "(see `roostctl --help`).\n"
     "\n"
     "global options:\n"
     "  --redis HOST:PORT   Redis to use (env ROOST_REDIS; default 127.0.0.1:6379)\n"
@@ -88,6 +90,8 @@ static int split_hostport(const char *hp, char **host, int *port)
 
 int main(int argc, char **argv)
 {
+    if (!ctl_wants_direct(argc, argv))
+        return ctl_rpc_main(argc, argv);
     opts_t o = {0};
     /* --json may also come after the noun: strip it wherever it is. */
     int n = 1;
