@@ -179,8 +179,8 @@ export function toast(text, kind = 'success') {
   const region = document.getElementById('toasts');
   const t = h('div', { class: `toast toast-${kind}`, testid: 'toast' }, text);
   region.append(t);
-  setTimeout(() => t.classList.add('toast-leave'), 3600);
-  setTimeout(() => t.remove(), 4000);
+  setTimeout(() => t.classList.add('toast-leave'), 3000);
+  setTimeout(() => t.remove(), 3400);
 }
 
 // ---------------------------------------------------------------- dialogs
@@ -304,13 +304,19 @@ export class Pager {
   back() { if (this.hasPrev) this.stack.pop(); }
 }
 
-export function pagerBar(pager, count, onMove, noun = 'items') {
+// nouns: a [singular, plural] pair or one word.
+export function pagerBar(pager, count, onMove, nouns = 'items', total = null) {
+  const [one, many] = Array.isArray(nouns) ? nouns : [nouns, nouns];
+  const hasTotal = Number.isFinite(total) && total >= count;
+  const noun = (hasTotal ? total : count) === 1 ? one : many;
   const prev = h('button', { type: 'button', class: 'btn btn-secondary btn-sm', testid: 'page-prev', disabled: !pager.hasPrev,
     onclick: () => { pager.back(); onMove(); } }, 'Previous');
   const next = h('button', { type: 'button', class: 'btn btn-secondary btn-sm', testid: 'page-next', disabled: !pager.hasNext,
     onclick: () => { pager.forward(); onMove(); } }, 'Next');
   return h('nav', { class: 'pager', 'aria-label': 'Pagination' },
-    h('span', { class: 'pager-info', testid: 'page-info' }, `Page ${pager.page} · ${count} ${noun} on this page`),
+    h('span', { class: 'pager-info', testid: 'page-info' }, hasTotal
+      ? `Page ${pager.page} · ${count} of ${total} ${noun}`
+      : `Page ${pager.page} · ${count} ${noun} on this page`),
     h('div', { class: 'pager-buttons' }, prev, next));
 }
 

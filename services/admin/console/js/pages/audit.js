@@ -4,22 +4,48 @@ import { h, pageHeader, banner, loading, emptyState, Pager, pagerBar, searchBox,
 
 const state = { search: '', pager: new Pager(50) };
 
-const pick = (o, ...keys) => { for (const k of keys) if (o[k] !== undefined && o[k] !== null && o[k] !== '') return o[k]; return undefined; };
-const SHOWN = new Set(['id', 'time', 'at', 'ts', 'created_at', 'actor', 'who', 'token', 'token_name', 'action', 'op', 'kind', 'object', 'object_kind', 'object_id', 'target', 'id_object', 'summary', 'name']);
+const OBJECT_PAGES = { client: '#/clients/', group: '#/groups/', rule: '#/rules/', group_rule: '#/rules/' };
+const OBJECT_NAMES = { client: 'Client', group: 'Group', rule: 'Group rule', group_rule: 'Group rule', token: 'Token', connection: 'Connection' };
 
-function describe(e) {
-  const details = e.details && typeof e.details === 'object' ? e.details
-    : Object.fromEntries(Object.entries(e).filter(([k]) => !SHOWN.has(k)));
-  const parts = Object.entries(details).filter(([, v]) => v !== null && v !== undefined && v !== '')
-    .map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`);
-  return e.summary || parts.join(' · ');
+// "client.update" -> {kind: "client", verb: "update"}
+function splitAction(action) {
+  const a = String(action || '');
+  const dot = a.indexOf('.');
+  return dot < 0 ? { kind: '', verb: a } : { kind: a.slice(0, dot), verb: a.slice(dot + 1) };
 }
 
-function actionTone(a) {
-  const s = String(a || '').toLowerCase();
+function actorName(actor) {
+  if (!actor) return '—';
+  if (typeof actor === 'string') return actor;
+  return actor.name || actor.id || '—';
+}
+
+// "name=boilers acl_entries=3" -> readable pairs
+function summary(text) {
+  const s = String(text || '').trim();
+  if (!s) return '—';
+  const pairs = [...s.matchAll(/(\w+)=("[^"]*"|\S+)/g)];
+  if (!pairs.length) return s;
+  return h('span', { class: 'kv' }, pairs.map(([, k, v]) => h('span', { class: 'kv-item' },
+    h('span', { class: 'kv-key' }, k.replace(/_/g, ' ')), ' ', h('span', { class: 'kv-val' }, v.replace(/^"|"$/g, '')))));
+}
+
+function actionTone(verb) {
+  const s = String(verb || '').toLowerCase();
   if (/delete|remove|revoke|kick|disconnect/.test(s)) return 'danger';
   if (/create|add/.test(s)) return 'good';
   return 'neutral';
+}
+
+function objectCell(kind, verb, id) {
+  const label = OBJECT_NAMES[kind] || kind || '—';
+  if (!id) return label;
+  const href = OBJECT_PAGES[kind];
+  const short = id.length > 12 ? `${id.slice(0, 8)}…` : id;
+  return h('span', {}, label, ' ',
+    href && !/delete/.test(verb)
+      ? h('a', { href: href + encodeURIComponent(id), class: 'mono row-sub', title: id }, short)
+      : h('span', { class: 'mono row-sub', title: id }, short));
 }
 
 export function list(main) {
@@ -42,6 +68,7 @@ export function list(main) {
       const page = await api.audit.list({ limit: state.pager.limit, cursor: state.pager.cursor, search: state.search });
       if (!alive) return;
       state.pager.next = page?.next_cursor || null;
+      state.total = Number.isFinite(page?.total) ? page.total : null;
       render(page?.items || []);
     } catch (err) {
       if (!alive) return;
@@ -58,15 +85,13 @@ export function list(main) {
       return;
     }
     const rows = items.map((e) => {
-      const action = pick(e, 'action', 'op') || '—';
-      const kind = pick(e, 'kind', 'object_kind', 'object');
-      const objId = pick(e, 'object_id', 'target', 'name');
+      const { kind, verb } = splitAction(e.action);
       return h('tr', { testid: 'audit-row' },
-        h('td', { class: 'nowrap' }, timeCell(pick(e, 'time', 'at', 'ts', 'created_at'))),
-        h('td', {}, String(pick(e, 'actor', 'who', 'token_name', 'token') ?? '—')),
-        h('td', {}, h('span', { class: `badge badge-${actionTone(action)}` }, String(action))),
-        h('td', {}, kind ? h('span', {}, String(kind), objId ? h('span', { class: 'row-sub mono' }, ` ${objId}`) : null) : '—'),
-        h('td', { class: 'hide-sm muted cell-wrap' }, describe(e) || '—'));
+        h('td', { class: 'nowrap' }, timeCell(e.time)),
+        h('td', {}, actorName(e.actor)),
+        h('td', {}, h('span', { class: `badge badge-${actionTone(verb)}` }, verb || '—')),
+        h('td', { class: 'nowrap' }, objectCell(kind, verb, e.object_id)),
+        h('td', { class: 'hide-sm muted cell-wrap' }, summary(e.summary)));
     });
     body.replaceChildren(
       h('div', { class: 'table-wrap' },
@@ -75,7 +100,7 @@ export function list(main) {
             h('th', { scope: 'col' }, 'When'), h('th', { scope: 'col' }, 'Who'), h('th', { scope: 'col' }, 'Action'),
             h('th', { scope: 'col' }, 'Object'), h('th', { scope: 'col', class: 'hide-sm' }, 'Details'))),
           h('tbody', {}, rows))),
-      pagerBar(state.pager, items.length, load, items.length === 1 ? 'entry' : 'entries'));
+      pagerBar(state.pager, items.length, load, ['entry', 'entries'], state.total));
   }
 
   load();

@@ -32,6 +32,7 @@ export function list(main) {
       const page = await api.clients.list({ limit: state.pager.limit, cursor: state.pager.cursor, search: state.search });
       if (!alive) return;
       state.pager.next = page?.next_cursor || null;
+      state.total = Number.isFinite(page?.total) ? page.total : null;
       render(page?.items || []);
     } catch (err) {
       if (!alive) return;
@@ -72,7 +73,7 @@ export function list(main) {
             h('th', { scope: 'col', class: 'hide-md' }, 'Last changed'),
             h('th', { scope: 'col', class: 'col-actions' }, h('span', { class: 'sr-only' }, 'Actions')))),
           h('tbody', {}, rows))),
-      pagerBar(state.pager, items.length, load, items.length === 1 ? 'client' : 'clients'));
+      pagerBar(state.pager, items.length, load, ['client', 'clients'], state.total));
   }
 
   async function remove(c) {

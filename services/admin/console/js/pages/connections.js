@@ -10,10 +10,10 @@ const REFRESH_MS = 5000;
 
 function protoLabel(p) {
   const s = String(p ?? '').replace(/^MQTT\s*/i, '');
-  if (s === '4' || s === '3.1.1') return 'MQTT 3.1.1';
-  if (s === '5' || s === '5.0') return 'MQTT 5';
-  if (s === '3' || s === '3.1') return 'MQTT 3.1';
-  return s ? `MQTT ${s}` : '—';
+  if (s === '4') return '3.1.1';
+  if (s === '5' || s === '5.0') return '5.0';
+  if (s === '3') return '3.1';
+  return s || '—';
 }
 
 export function list(main) {
@@ -65,6 +65,7 @@ export function list(main) {
       if (groups) groupNames = new Map(groups.map((g) => [g.id, g.name]));
       banner(bannerEl, null);
       state.pager.next = page?.next_cursor || null;
+      state.total = Number.isFinite(page?.total) ? page.total : null;
       render(page?.items || []);
       updated.textContent = `Updated ${new Date().toLocaleTimeString()}`;
     } catch (err) {
@@ -90,7 +91,7 @@ export function list(main) {
         ? h('a', { href: `#/clients/${encodeURIComponent(c.client_id)}` }, c.username || c.client_name || c.client_id)
         : h('span', { class: 'muted' }, c.username || '—')),
       h('td', { class: 'mono cell-nowrap' }, c.peer || '—'),
-      h('td', { class: 'cell-nowrap' }, protoLabel(c.protocol)),
+      h('td', { class: 'cell-nowrap', title: `MQTT ${protoLabel(c.protocol)}` }, protoLabel(c.protocol)),
       h('td', { class: 'num' }, c.keepalive != null ? `${c.keepalive} s` : '—'),
       h('td', { class: 'cell-nowrap' }, timeCell(c.connected_at), h('div', { class: 'row-sub' }, fmtRelative(c.connected_at))),
       h('td', { class: 'mono cell-nowrap' }, c.broker || '—'),
@@ -108,7 +109,7 @@ export function list(main) {
               h('th', { scope: 'col', class: t === 'Keep-Alive' ? 'num' : null }, t)),
             h('th', { scope: 'col', class: 'col-actions' }, h('span', { class: 'sr-only' }, 'Actions')))),
           h('tbody', {}, rows))),
-      pagerBar(state.pager, items.length, () => load(), items.length === 1 ? 'connection' : 'connections'));
+      pagerBar(state.pager, items.length, () => load(), ['connection', 'connections'], state.total));
   }
 
   async function disconnect(c) {

@@ -41,6 +41,7 @@ export function list(main) {
       ]);
       if (!alive) return;
       state.pager.next = page?.next_cursor || null;
+      state.total = Number.isFinite(page?.total) ? page.total : null;
       const items = page?.items || [];
       const clientIds = [...new Set(items.filter((r) => r.match_by === 'client').map((r) => r.value))];
       const clientsById = new Map();
@@ -93,7 +94,7 @@ export function list(main) {
             h('th', { scope: 'col' }, 'Groups'),
             h('th', { scope: 'col', class: 'col-actions' }, h('span', { class: 'sr-only' }, 'Actions')))),
           h('tbody', {}, rows))),
-      pagerBar(state.pager, items.length, load, items.length === 1 ? 'rule' : 'rules'));
+      pagerBar(state.pager, items.length, load, ['rule', 'rules'], state.total));
   }
 
   async function remove(r) {
