@@ -125,9 +125,18 @@ static json_t *matched_doc(const ctx_t *x, long i)
         return json_null();
     const store_group_t *g = &x->groups->items[x->origin[i]];
     const acl_entry_t *e = &x->entries[i];
-    return json_pack("{s:{s:s, s:s}, s:{s:s, s:s, s:s%}}", "group", "id", g->id, "name", g->name, "entry",
-                     "permission", e->permission == ACL_DENY ? "deny" : "allow", "action",
-                     store_action_name((store_action_t)e->action), "topic", e->topic.ptr, e->topic.len);
+    acl_matcher_t *m = NULL;
+    acl_entry_t sub = *e;
+    acl_str_t u = {x->username, strlen(x->username)}, cid = {x->mqtt_id, strlen(x->mqtt_id)};
+    if (acl_compile(e, 1, u, cid, &m) < 0 || acl_get(m, 0, &sub) < 0)
+        sub = *e;
+    /* topic: the entry as stored; effective_topic: after %u/%c substitution */
+    json_t *d = json_pack("{s:{s:s, s:s}, s:{s:s, s:s, s:s%, s:s%}}", "group", "id", g->id, "name", g->name,
+                          "entry", "permission", e->permission == ACL_DENY ? "deny" : "allow", "action",
+                          store_action_name((store_action_t)e->action), "topic", e->topic.ptr, e->topic.len,
+                          "effective_topic", sub.topic.ptr, sub.topic.len);
+    acl_destroy(&m);
+    return d;
 }
 
 static void answer(ctx_t *x)
