@@ -62,8 +62,9 @@ describe('web console', { skip }, () => {
     }
   });
 
-  async function shot(name, fullPage = true) {
-    await page.waitForTimeout(250); // let toasts and focus rings settle
+  async function shot(name, fullPage = true, { keepToasts = false } = {}) {
+    if (!keepToasts) await page.evaluate(() => document.getElementById('toasts')?.replaceChildren());
+    await page.waitForTimeout(250); // let transitions and focus rings settle
     const file = path.join(OUT, `${name}.png`);
     await page.screenshot({ path: file, fullPage });
     return file;
@@ -144,6 +145,7 @@ describe('web console', { skip }, () => {
     assert.equal(await tid('client-password').getAttribute('aria-invalid'), 'true');
     assert.equal(await tid('error-banner').count(), 0, 'a field error is not shown as a banner');
     assert.match(page.url(), /#\/clients\/new$/, 'still on the form');
+    await shot('03-new-client-field-error');
   });
 
   step('create a client with a generated password', async () => {
@@ -153,7 +155,7 @@ describe('web console', { skip }, () => {
     assert.equal(await tid('client-password').getAttribute('type'), 'text', 'generate shows the password');
     await tid('password-toggle').click();
     assert.equal(await tid('client-password').getAttribute('type'), 'password', 'the toggle hides it again');
-    await shot('03-new-client');
+    await shot('03-new-client-generated');
     await tid('client-save').click();
     await page.waitForURL(/#\/clients$/);
     const row = tid('client-row').filter({ hasText: CLIENT.name });

@@ -116,6 +116,16 @@ export function field({ label, name, control, hint, optional, extra }) {
     extra ? h('div', { class: 'input-group' }, control, extra) : control,
     hint ? h('p', { class: 'field-hint', id: hintId }, hint) : null,
     h('p', { class: 'field-error', id: errId, role: 'alert', testid: `error-${name}`, hidden: true }));
+  const clear = () => {
+    if (!wrap.classList.contains('has-error')) return;
+    wrap.classList.remove('has-error');
+    control.removeAttribute('aria-invalid');
+    const msg = wrap.querySelector(`#${CSS.escape(errId)}`);
+    msg.textContent = '';
+    msg.hidden = true;
+  };
+  control.addEventListener('input', clear);
+  control.addEventListener('change', clear);
   return wrap;
 }
 

@@ -20,13 +20,16 @@ function actorName(actor) {
   return actor.name || actor.id || '—';
 }
 
-// "name=boilers acl_entries=3" -> readable pairs
+// "name=Boiler room 7 username=boiler-7": a value runs up to the next " key=".
 function summary(text) {
   const s = String(text || '').trim();
   if (!s) return '—';
-  const pairs = [...s.matchAll(/(\w+)=("[^"]*"|\S+)/g)];
-  if (!pairs.length) return s;
-  return h('span', { class: 'kv' }, pairs.map(([, k, v]) => h('span', { class: 'kv-item' },
+  if (!/^\w+=/.test(s)) return s;
+  const parts = s.split(/\s+(?=\w+=)/).map((p) => {
+    const i = p.indexOf('=');
+    return [p.slice(0, i), p.slice(i + 1)];
+  });
+  return h('span', { class: 'kv' }, parts.map(([k, v]) => h('span', { class: 'kv-item' },
     h('span', { class: 'kv-key' }, k.replace(/_/g, ' ')), ' ', h('span', { class: 'kv-val' }, v.replace(/^"|"$/g, '')))));
 }
 
@@ -88,7 +91,7 @@ export function list(main) {
       const { kind, verb } = splitAction(e.action);
       return h('tr', { testid: 'audit-row' },
         h('td', { class: 'nowrap' }, timeCell(e.time)),
-        h('td', {}, actorName(e.actor)),
+        h('td', { class: 'nowrap' }, actorName(e.actor)),
         h('td', {}, h('span', { class: `badge badge-${actionTone(verb)}` }, verb || '—')),
         h('td', { class: 'nowrap' }, objectCell(kind, verb, e.object_id)),
         h('td', { class: 'hide-sm muted cell-wrap' }, summary(e.summary)));

@@ -6,6 +6,8 @@ import {
 } from '../ui.js';
 
 const state = { search: '', pager: new Pager(20) };
+// Phone-width labels for the Authentication Type column.
+const AUTH_SHORT = { username_password: 'Password', certificate: 'Certificate' };
 
 export function list(main) {
   const bannerEl = h('div', {});
@@ -54,7 +56,9 @@ export function list(main) {
       h('td', {},
         h('a', { href: `#/clients/${encodeURIComponent(c.id)}`, class: 'row-title', testid: 'client-link' }, c.name),
         h('div', { class: 'row-sub' }, c.username)),
-      h('td', { class: 'cell-auth' }, AUTH_TYPES[c.auth_type] || c.auth_type || '—'),
+      h('td', { class: 'cell-auth', testid: 'client-auth-type' },
+        h('span', { class: 'th-long' }, AUTH_TYPES[c.auth_type] || c.auth_type || '—'),
+        h('span', { class: 'th-short' }, AUTH_SHORT[c.auth_type] || c.auth_type || '—')),
       h('td', { class: 'hide-md' }, timeCell(c.updated_at || c.created_at)),
       h('td', { class: 'col-actions' }, rowMenu({
         label: `Actions for ${c.name}`,
