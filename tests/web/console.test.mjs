@@ -356,6 +356,29 @@ describe('web console', { skip }, () => {
   });
 
 
+  step('disconnect the live device from the connections page', async () => {
+    await tid('nav-connections').click();
+    const row = page.locator('[data-testid="connection-row"][data-mqtt-client-id="boiler-7-device"]');
+    await row.waitFor();
+    await row.getByTestId('connection-disconnect').click();
+    await tid('confirm-dialog').waitFor();
+    assert.equal((await tid('confirm-name').textContent()).trim(), 'boiler-7-device');
+    await shot('14-disconnect-confirm', false);
+    await tid('confirm-ok').click();
+    await tid('confirm-dialog').waitFor({ state: 'detached' });
+    // The broker closes it; its client is deleted, so it cannot come back.
+    const dev = devices[1];
+    const end = Date.now() + 10000;
+    while (Date.now() < end && !dev.exited && !/refused|not authori|lost|error/i.test(dev.out)) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    dev.send('after-kick 1');
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.ok(!devices[0].out.includes('after-kick 1'), `a kicked device publishes nothing more: ${dev.out}`);
+    await tid('connections-refresh').click();
+    await page.waitForFunction(() => !document.querySelector('[data-mqtt-client-id="boiler-7-device"]'), null, { timeout: 10000 });
+  });
+
   step('sign out', async () => {
     await tid('sign-out').click();
     await tid('login-page').waitFor();

@@ -366,9 +366,17 @@ export function fmtRelative(v) {
   return `${Math.round(s / 86400)} d ago`;
 }
 
-export function timeCell(v) {
+// Time of day only when it is today (dense tables), else the full fmtTime.
+export function fmtTimeShort(v) {
+  const d = new Date(typeof v === 'number' && v < 1e12 ? v * 1000 : v);
+  if (Number.isNaN(d.getTime())) return fmtTime(v);
+  if (d.toDateString() !== new Date().toDateString()) return fmtTime(v);
+  return d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
+}
+
+export function timeCell(v, short = false) {
   if (!v) return '—';
-  return h('time', { datetime: String(v), title: String(v) }, fmtTime(v));
+  return h('time', { datetime: String(v), title: String(v) }, short ? fmtTimeShort(v) : fmtTime(v));
 }
 
 export const AUTH_TYPES = {

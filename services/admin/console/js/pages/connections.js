@@ -67,7 +67,7 @@ export function list(main) {
       state.pager.next = page?.next_cursor || null;
       state.total = Number.isFinite(page?.total) ? page.total : null;
       render(page?.items || []);
-      updated.textContent = `Updated ${new Date().toLocaleTimeString()}`;
+      updated.textContent = `Updated ${new Date().toLocaleTimeString(undefined, { hourCycle: 'h23' })}`;
     } catch (err) {
       if (!alive) return;
       if (!background) body.replaceChildren();
@@ -93,7 +93,7 @@ export function list(main) {
       h('td', { class: 'mono cell-nowrap' }, c.peer || '—'),
       h('td', { class: 'cell-nowrap', title: `MQTT ${protoLabel(c.protocol)}` }, protoLabel(c.protocol)),
       h('td', { class: 'num' }, c.keepalive != null ? `${c.keepalive} s` : '—'),
-      h('td', { class: 'cell-nowrap' }, timeCell(c.connected_at), h('div', { class: 'row-sub' }, fmtRelative(c.connected_at))),
+      h('td', { class: 'cell-nowrap' }, timeCell(c.connected_at, true), h('div', { class: 'row-sub' }, fmtRelative(c.connected_at))),
       h('td', { class: 'mono cell-nowrap' }, c.broker || '—'),
       h('td', {}, c.groups?.length
         ? h('span', { class: 'chips' }, c.groups.map((g) => h('span', { class: 'chip' }, groupNames.get(g) || g)))

@@ -56,7 +56,7 @@ export function page(main) {
     const groups = r?.groups || [];
     result.replaceChildren(h('div', { class: `card card-pad verdict ${allowed ? 'verdict-allow' : 'verdict-deny'}` },
       h('p', { class: 'verdict-title', testid: 'explain-decision' }, allowed ? 'Allowed' : 'Denied'),
-      r?.reason ? h('p', { class: 'verdict-reason' }, r.reason) : null,
+      r?.reason ? h('p', { class: 'verdict-reason' }, r.reason.charAt(0).toUpperCase() + r.reason.slice(1)) : null,
       h('dl', { class: 'meta' },
         h('dt', {}, 'Groups from rules'),
         h('dd', {}, groups.length ? h('span', { class: 'chips' }, groups.map((g) => h('span', { class: 'chip' }, typeof g === 'object' ? g.name || g.id : g))) : 'None'),
