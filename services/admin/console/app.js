@@ -109,8 +109,9 @@ function renderLogin() {
   const form = h('form', { class: 'login-form', novalidate: true },
     bannerEl,
     field({ label: 'Admin token', name: 'token', control: input,
-      hint: h('span', {}, 'roost-admin prints where its token is kept when it starts (',
-        h('code', {}, 'script/server'), ' shows the path). You can also use the value of ', h('code', {}, 'ROOST_ADMIN_TOKEN'), '.') }),
+      hint: h('span', {}, 'On its first start roost-admin prints a new token once and keeps it in its token file (',
+        h('code', {}, 'var/admin-token'), ' by default; ', h('code', {}, 'script/server'), ' shows the path). If you set ',
+        h('code', {}, 'ROOST_ADMIN_TOKEN'), ', use that value.') }),
     submit);
   form.addEventListener('submit', async (e) => {
     e.preventDefault();

@@ -208,12 +208,14 @@ export function confirmDialog({ title, body, confirmLabel = 'Delete', danger = t
         h('div', { class: 'dialog-body' }, body),
         errBox,
         h('div', { class: 'dialog-actions' }, cancel, ok)));
+    const returnFocus = document.activeElement;
     let done = false;
     const finish = (v) => {
       if (done) return;
       done = true;
       dlg.close();
       dlg.remove();
+      if (returnFocus?.isConnected) returnFocus.focus();
       resolve(v);
     };
     cancel.addEventListener('click', () => finish(false));
@@ -265,7 +267,7 @@ export function rowMenu({ label, testid, items }) {
   }, icon('dots'));
   const entries = items.map((it) => h('button', {
     type: 'button', role: 'menuitem', tabindex: '-1', class: `menu-item${it.danger ? ' menu-item-danger' : ''}`, testid: it.testid,
-    onclick: () => { closeMenu(); it.onSelect(); },
+    onclick: () => { closeMenu(true); it.onSelect(); },
   }, it.icon ? icon(it.icon) : null, it.label));
   const list = h('div', { class: 'menu', role: 'menu', id: listId, hidden: true }, entries);
   const wrap = h('div', { class: 'menu-wrap' }, btn, list);
