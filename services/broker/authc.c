@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <sodium.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <zmq.h>
 
@@ -77,6 +78,20 @@ static void unlink_pending(authc_t *a, pending_t *p)
     free(p);
 }
 
+static char *join_groups(const rpc_auth_reply_t *r)
+{
+    size_t n = 1;
+    for (size_t i = 0; i < r->n_groups; i++)
+        n += strlen(r->groups[i]) + 1;
+    char *s = malloc(n), *p = s;
+    if (!s)
+        return NULL;
+    *p = '\0';
+    for (size_t i = 0; i < r->n_groups; i++)
+        p += sprintf(p, "%s%s", i ? "," : "", r->groups[i]);
+    return s;
+}
+
 /* Applies an OK reply: compile the ACL and accept. */
 static int accept_reply(authc_t *a, pending_t *p, const rpc_auth_reply_t *r)
 {
@@ -105,6 +120,12 @@ static int accept_reply(authc_t *a, pending_t *p, const rpc_auth_reply_t *r)
     }
     if (rc)
         return rc; /* ACL_ESUBST: not authorized */
+    free(c->username);
+    free(c->store_client_id);
+    free(c->groups);
+    c->username = p->username ? strdup(p->username) : NULL;
+    c->store_client_id = strdup(r->client_id ? r->client_id : "");
+    c->groups = join_groups(r);
     rc = connect_accept(c, p->client_id, strlen(p->client_id), p->clean, &m);
     acl_destroy(&m);
     return rc;

@@ -22,6 +22,8 @@
 typedef struct conn conn_t;
 typedef struct session session_t;
 typedef struct authc authc_t;
+typedef struct cluster cluster_t;
+typedef struct kick kick_t;
 
 /* One routing target during a publish: a session and the QoS it gets. */
 typedef struct route_target {
@@ -38,6 +40,7 @@ typedef struct broker_stats {
     uint64_t protocol_errors;
     uint64_t denied_publish;   /* dropped by the ACL */
     uint64_t denied_subscribe;
+    uint64_t store_failures;   /* Redis writes that failed: connection closed, no ack */
 } broker_stats_t;
 
 typedef struct broker {
@@ -47,6 +50,11 @@ typedef struct broker {
     int listen_fd;
     bool draining;
     authc_t *authc;            /* NULL with --insecure-no-auth */
+    cluster_t *cluster;        /* NULL on a single node without Redis */
+    kick_t *kick;              /* NULL without --admin-events */
+    map_t conns_by_serial;     /* 8-byte serial -> conn_t, for async callbacks */
+    uint64_t next_serial;
+    map_t awaiting_release;    /* client id -> conn_t waiting for a peer to let go */
     const struct msg *cur_msg; /* the message being routed (delivery ACL checks) */
 
     conn_t *conns;             /* all connections, doubly linked */

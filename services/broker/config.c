@@ -20,6 +20,11 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
         .auth_timeout_ms = 3000,
         .authd_server_key = "",
         .authd_client_key = "",
+        .redis = "",
+        .prefix = "roost:",
+        .bus_bind = "tcp://127.0.0.1:*",
+        .bus_advertise = "",
+        .admin_events = "",
     };
     const cfg_opt_t opts[] = {
         {"bind", "ROOST_BIND", CFG_STR, &c->bind, 0, 0, "Address to listen on for MQTT."},
@@ -53,6 +58,16 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
          "CurveZMQ public key of authd (Z85 text or a file holding it); empty: plain."},
         {"authd-client-key", "ROOST_AUTHD_CLIENT_KEY", CFG_STR, &c->authd_client_key, 0, 0,
          "CurveZMQ secret key of this broker (Z85 or file); empty: an ephemeral one."},
+        {"redis", "ROOST_REDIS", CFG_STR, &c->redis, 0, 0,
+         "Redis HOST:PORT. Set: cluster mode (membership, bus, persistent sessions and retained "
+         "messages in Redis). Empty: a single node keeping state in memory."},
+        {"prefix", "ROOST_PREFIX", CFG_STR, &c->prefix, 0, 0, "Redis key prefix (namespace)."},
+        {"bus-bind", "ROOST_BUS_BIND", CFG_STR, &c->bus_bind, 0, 0,
+         "ZeroMQ endpoint the cluster bus XPUB binds to ('*' port: any free one)."},
+        {"bus-advertise", "ROOST_BUS_ADVERTISE", CFG_STR, &c->bus_advertise, 0, 0,
+         "Endpoint peers connect to (e.g. tcp://POD_IP:7000); empty: the bound endpoint."},
+        {"admin-events", "ROOST_ADMIN_EVENTS", CFG_STR, &c->admin_events, 0, 0,
+         "roost-admin's change-event endpoint; its disconnect requests close connections here."},
         {"log-level", "ROOST_LOG_LEVEL", CFG_STR, &c->log_level, 0, 0,
          "debug, info, warn or error."},
     };

@@ -23,6 +23,11 @@ typedef struct broker_config {
     int64_t auth_timeout_ms;
     const char *authd_server_key; /* CurveZMQ: authd's public key (spec) */
     const char *authd_client_key; /* CurveZMQ: this broker's secret key (spec) */
+    const char *redis;         /* HOST:PORT; empty = single node, state in memory */
+    const char *prefix;
+    const char *bus_bind;
+    const char *bus_advertise;
+    const char *admin_events;  /* admin's change-event PUB endpoint (kicks) */
 } broker_config_t;
 
 /* Fills defaults, then environment, then argv. Returns CFG_RUN, CFG_EXIT_HELP,

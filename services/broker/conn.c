@@ -8,6 +8,9 @@
 
 #include "base/log.h"
 #include "authc.h"
+#include "adopt.h"
+#include "cluster.h"
+#include "store/sstore.h"
 #include "dispatch.h"
 #include "route.h"
 #include "session.h"
@@ -36,6 +39,13 @@ conn_t *conn_new(broker_t *b, int fd, const struct sockaddr *peer)
         memcpy(&c->peer.sin6_addr.s6_addr[12], &v4->sin_addr, 4);
     }
     if (loop_add_fd(b->loop, fd, LOOP_READ, on_io, c) < 0) {
+        close(fd);
+        free(c);
+        return NULL;
+    }
+    c->serial = ++b->next_serial;
+    if (map_put(&b->conns_by_serial, (const char *)&c->serial, sizeof(c->serial), c, NULL) < 0) {
+        loop_del_fd(b->loop, fd);
         close(fd);
         free(c);
         return NULL;
@@ -118,6 +128,9 @@ void conn_close(conn_t *c, const char *reason)
     c->close_reason = reason;
     if (c->auth)
         authc_cancel(c->b->authc, c);
+    map_del(&c->b->conns_by_serial, (const char *)&c->serial, sizeof(c->serial));
+    if (c->adopt)
+        adopt_cancel(c);
     if (c->sess && c->sess->conn == c)
         c->sess->conn = NULL;
     /* keep the fd registered for nothing: output gets one last flush */
@@ -190,7 +203,8 @@ static bool do_write(conn_t *c)
     }
     bool pending = buf_unread(&c->out) > 0;
     if (c->state != CONN_CLOSING && pending != c->want_write) {
-        unsigned ev = (c->state == CONN_AUTHING ? 0 : LOOP_READ) | (pending ? LOOP_WRITE : 0);
+        unsigned ev = (c->state == CONN_AUTHING || c->paused ? 0 : LOOP_READ) |
+                      (pending ? LOOP_WRITE : 0);
         loop_mod_fd(c->b->loop, c->fd, ev);
         c->want_write = pending;
     }
@@ -206,13 +220,25 @@ static void on_io(loop_t *l, int fd, unsigned events, void *arg)
             return;
         }
     }
-    if ((events & LOOP_READ) && c->state != CONN_CLOSING && c->state != CONN_AUTHING)
+    if ((events & LOOP_READ) && c->state != CONN_CLOSING && c->state != CONN_AUTHING && !c->paused)
         do_read(c);
+}
+
+conn_t *conn_by_serial(broker_t *b, uint64_t serial)
+{
+    return map_get(&b->conns_by_serial, (const char *)&serial, sizeof(serial));
+}
+
+void conn_pause(conn_t *c)
+{
+    c->paused = true;
+    loop_mod_fd(c->b->loop, c->fd, c->want_write ? LOOP_WRITE : 0);
 }
 
 void conn_resume(conn_t *c)
 {
-    if (c->state == CONN_CLOSING)
+    c->paused = false;
+    if (c->state == CONN_CLOSING || c->state == CONN_AUTHING)
         return;
     loop_mod_fd(c->b->loop, c->fd, LOOP_READ | (c->want_write ? LOOP_WRITE : 0));
     if (buf_unread(&c->in))
@@ -231,6 +257,13 @@ void conn_flush_all(broker_t *b)
         if (!do_write(c))
             conn_close(c, "write_error");
     }
+}
+
+static void store_done(int rc, void *arg)
+{
+    broker_t *b = arg;
+    if (rc)
+        b->stats.store_failures++;
 }
 
 static void conn_free(broker_t *b, conn_t *c)
@@ -262,8 +295,13 @@ static void conn_free(broker_t *b, conn_t *c)
         msg_unref(&w);
     }
     msg_unref(&c->will);
-    if (s && s->conn == NULL && s->clean)
-        session_destroy(b, &s);
+    if (s && s->conn == NULL)
+        session_closed(b, &s, c);
+    if (c->registered && b->cluster && s)
+        sstore_conn_del(cluster_store(b->cluster), b->id, s->id, store_done, b);
+    free(c->username);
+    free(c->store_client_id);
+    free(c->groups);
     buf_fini(&c->in);
     buf_fini(&c->out);
     free(c);

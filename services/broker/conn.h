@@ -47,6 +47,15 @@ struct conn {
     session_t *sess;
     msg_t *will;
     struct pending *auth;      /* the authd request while CONN_AUTHING */
+    struct adopt *adopt;       /* session adoption in progress (cluster) */
+    uint64_t serial;           /* unique per broker: async callbacks find us by it */
+    uint32_t persist_pending;  /* Redis ops whose completion our next output waits for */
+    bool paused;               /* reads stopped until a store op completes */
+    char *username;            /* for the connection registry, NULL if none */
+    char *store_client_id;     /* client id in the store (authd's answer) */
+    char *groups;              /* group ids, comma-separated (authd's answer) */
+    uint64_t connected_at;     /* unix ms of CONNACK */
+    bool registered;           /* in the Redis connection registry */
     broker_t *b;
     conn_t *prev, *next;       /* broker->conns */
     conn_t *flush_next;
@@ -82,8 +91,13 @@ void conn_reap(broker_t *b);
  * idle connections; called periodically. */
 void conn_sweep(broker_t *b);
 
-/* Resumes reading after a paused CONNECT (processes buffered input). */
+/* Resumes reading after a paused CONNECT or store op (processes buffered
+ * input). */
 void conn_resume(conn_t *c);
+/* Stops reading until conn_resume. */
+void conn_pause(conn_t *c);
+/* The live connection with this serial, or NULL once it was closed. */
+conn_t *conn_by_serial(broker_t *b, uint64_t serial);
 
 /* "ip:port" of the peer into out (at least 64 bytes). */
 const char *conn_peer(const conn_t *c, char *out, size_t cap);

@@ -116,7 +116,7 @@ static int handle_one(conn_t *c, const mqtt_packet_t *p)
 size_t dispatch_input(conn_t *c, const uint8_t *buf, size_t len)
 {
     size_t off = 0;
-    while (off < len && c->state != CONN_CLOSING && c->state != CONN_AUTHING) {
+    while (off < len && c->state != CONN_CLOSING && c->state != CONN_AUTHING && !c->paused) {
         mqtt_packet_t p;
         size_t used = 0;
         int rc = mqtt_decode(&c->dec, buf + off, len - off, &used, &p);

@@ -3,9 +3,15 @@
  * between the checks and connect_accept. */
 #include <errno.h>
 #include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "adopt.h"
+#include "cluster.h"
+#include "rpc/rpc.h"
 #include "authc.h"
+#include "store/sstore.h"
 #include "base/log.h"
 #include "handlers.h"
 #include "route.h"
@@ -49,8 +55,59 @@ int handle_connect(conn_t *c, const mqtt_connect_t *p)
     return connect_accept(c, id, id_len, p->clean_session, NULL);
 }
 
+static void on_store_done(int rc, void *arg)
+{
+    broker_t *b = arg;
+    if (rc)
+        b->stats.store_failures++;
+}
+
+/* Publishes this connection in the cluster-wide registry (admin lists it). */
+static int registry_put(broker_t *b, conn_t *c, session_t *s)
+{
+    char peer[64];
+    const char *groups[64];
+    size_t ng = 0;
+    char *csv = c->groups ? strdup(c->groups) : NULL;
+    for (char *save = NULL, *g = csv ? strtok_r(csv, ",", &save) : NULL; g && ng < 64;
+         g = strtok_r(NULL, ",", &save))
+        groups[ng++] = g;
+    sstore_conn_t rec = {
+        .mqtt_client_id = s->id,
+        .client_id = c->store_client_id ? c->store_client_id : "",
+        .username = c->username ? c->username : "",
+        .peer = conn_peer(c, peer, sizeof(peer)),
+        .protocol = c->version,
+        .keepalive = c->keepalive,
+        .connected_at = c->connected_at,
+        .groups = groups,
+        .n_groups = ng,
+    };
+    int rc = sstore_conn_put(cluster_store(b->cluster), b->id, &rec, on_store_done, b);
+    free(csv);
+    return rc;
+}
+
+/* A session from its Redis state: subscriptions into the trie, then the
+ * queue and QoS 2 state; entry ids are tracked for the catch-up reads. */
+static int restore(broker_t *b, session_t *s, const struct sstore_session *st)
+{
+    int rc = session_track_seen(s, true);
+    for (size_t i = 0; i < st->n_subs && rc == 0; i++)
+        rc = session_subscribe(b, s, st->subs[i].filter, st->subs[i].filter_len, st->subs[i].qos);
+    return rc ? rc : session_restore(b, s, st);
+}
+
 int connect_accept(conn_t *c, const char *client_id, size_t id_len, bool clean,
                    acl_matcher_t **acl)
+{
+    if (c->b->cluster)
+        return adopt_start(c, client_id, id_len, clean, acl);
+    return connect_finish(c, client_id, id_len, clean, acl, NULL);
+}
+
+int connect_finish(conn_t *c, const char *client_id, size_t id_len, bool clean,
+                   acl_matcher_t **acl, const struct sstore_session *stored)
 {
     broker_t *b = c->b;
     char peer[64];
@@ -72,6 +129,14 @@ int connect_accept(conn_t *c, const char *client_id, size_t id_len, bool clean,
         s = session_new(b, client_id, id_len, clean);
         if (!s)
             return -ENOMEM;
+        if (stored && stored->exists && !clean) {
+            present = true;
+            int rc = restore(b, s, stored);
+            if (rc < 0) {
+                session_destroy(b, &s);
+                return rc;
+            }
+        }
     }
     acl_matcher_t *none = NULL;
     session_set_acl(b, s, acl ? acl : &none);
@@ -86,6 +151,9 @@ int connect_accept(conn_t *c, const char *client_id, size_t id_len, bool clean,
              "session_present=%d",
              conn_peer(c, peer, sizeof(peer)), (int)id_len, client_id, c->version, c->keepalive,
              clean, present);
+    c->connected_at = rpc_unix_ms();
+    if (b->cluster)
+        c->registered = registry_put(b, c, s) == 0;
     if (present)
         session_resume(b, s);
     return 0;

@@ -3,7 +3,10 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "cluster.h"
 #include "handlers.h"
+#include "persist.h"
+#include "store/sstore.h"
 #include "route.h"
 #include "session.h"
 
@@ -26,6 +29,13 @@ int handle_publish(conn_t *c, const mqtt_publish_t *p)
         log_info("publish_denied", "client_id=%s topic=%.*s", s->id, (int)p->topic.len,
                  (const char *)p->topic.ptr);
     }
+    if (p->qos == 2) {
+        int rc = session_rx2_add(s, p->packet_id);
+        if (rc)
+            return rc;
+    }
+    if (b->cluster)
+        return persist_publish(c, p, allowed && !sys);
     if (!sys && allowed) {
         msg_t *m = msg_new(p->topic.ptr, p->topic.len, p->payload.ptr, p->payload.len, p->qos,
                            p->retain);
@@ -38,18 +48,25 @@ int handle_publish(conn_t *c, const mqtt_publish_t *p)
     }
     if (p->qos == 1)
         return conn_send_ack(c, MQTT_PUBACK, p->packet_id);
-    if (p->qos == 2) {
-        int rc = session_rx2_add(s, p->packet_id);
-        if (rc)
-            return rc;
+    if (p->qos == 2)
         return conn_send_ack(c, MQTT_PUBREC, p->packet_id);
-    }
     return 0;
+}
+
+static void on_store_done(int rc, void *arg)
+{
+    broker_t *b = arg;
+    if (rc)
+        b->stats.store_failures++;
 }
 
 int handle_pubrel(conn_t *c, const mqtt_ack_t *p)
 {
-    session_rx2_release(c->sess, p->packet_id);
+    session_t *s = c->sess;
+    session_rx2_release(s, p->packet_id);
+    if (c->b->cluster && !s->clean)
+        sstore_rx2_del(cluster_store(c->b->cluster), s->id, s->id_len, p->packet_id,
+                       on_store_done, c->b);
     return conn_send_ack(c, MQTT_PUBCOMP, p->packet_id);
 }
 

@@ -5,10 +5,25 @@
 
 #include "base/log.h"
 #include "handlers.h"
+#include "persist.h"
 #include "route.h"
 #include "session.h"
 
 int handle_subscribe(conn_t *c, const mqtt_subscribe_t *p)
+{
+    if (c->b->cluster)
+        return persist_subscribe(c, p, false);
+    return subscribe_apply(c, p);
+}
+
+int handle_unsubscribe(conn_t *c, const mqtt_subscribe_t *p)
+{
+    if (c->b->cluster)
+        return persist_subscribe(c, p, true);
+    return unsubscribe_apply(c, p);
+}
+
+int subscribe_apply(conn_t *c, const mqtt_subscribe_t *p)
 {
     broker_t *b = c->b;
     /* codes[i]: SUBACK return code; codes[count + i]: the options granted */
@@ -61,7 +76,7 @@ int handle_subscribe(conn_t *c, const mqtt_subscribe_t *p)
     return rc;
 }
 
-int handle_unsubscribe(conn_t *c, const mqtt_subscribe_t *p)
+int unsubscribe_apply(conn_t *c, const mqtt_subscribe_t *p)
 {
     mqtt_topic_iter_t it;
     mqtt_str_t f;

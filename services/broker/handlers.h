@@ -18,10 +18,23 @@ int handle_pubcomp(conn_t *c, const mqtt_ack_t *p);
 int handle_subscribe(conn_t *c, const mqtt_subscribe_t *p);
 int handle_unsubscribe(conn_t *c, const mqtt_subscribe_t *p);
 
-/* Completes a CONNECT once it is allowed: takes over or creates the
- * session, answers CONNACK 0 and resumes queued delivery. Takes ownership of
- * *acl (NULL: everything allowed, --insecure-no-auth) and sets it to NULL. */
+struct sstore_session;
+
+/* Goes on with a CONNECT once it is allowed (after authd, or at once with
+ * --insecure-no-auth): in a cluster through adopt_start, else
+ * connect_finish. Takes ownership of *acl (NULL: everything allowed) and
+ * sets it to NULL. */
 int connect_accept(conn_t *c, const char *client_id, size_t id_len, bool clean,
                    acl_matcher_t **acl);
+/* Takes over or creates the session (from `stored`, a Redis state, when
+ * given and no live local session exists), answers CONNACK 0 and resumes
+ * queued delivery. Takes ownership of *acl. */
+int connect_finish(conn_t *c, const char *client_id, size_t id_len, bool clean,
+                   acl_matcher_t **acl, const struct sstore_session *stored);
+
+/* The local effect of a SUBSCRIBE / UNSUBSCRIBE and its answer (after any
+ * Redis write in a cluster). */
+int subscribe_apply(conn_t *c, const mqtt_subscribe_t *p);
+int unsubscribe_apply(conn_t *c, const mqtt_subscribe_t *p);
 
 #endif

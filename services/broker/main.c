@@ -74,6 +74,11 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    if (cfg.redis[0] && (rc = server_join_cluster(&b)) < 0) {
+        server_fini(&b);
+        loop_destroy(&main_loop);
+        return 1;
+    }
     rc = server_start(&b);
     if (rc == 0) {
         rc = loop_run(main_loop);

@@ -17,12 +17,17 @@ typedef struct msg {
     uint16_t topic_len;
     uint8_t qos;     /* QoS it was published with */
     bool retain;     /* retain flag it was published with */
-    char data[];     /* topic bytes, then payload bytes */
+    uint8_t eid_len; /* entry id length, 0 when not persisted */
+    char data[];     /* topic bytes, payload bytes, entry id + NUL */
 } msg_t;
 
 /* Caller owns the result (one reference); NULL on OOM. */
 msg_t *msg_new(const void *topic, size_t topic_len, const void *payload, size_t payload_len,
                uint8_t qos, bool retain);
+/* Same, with the id of the message's entries in persistent-session queues
+ * in Redis ("<origin broker>:<seq>", at most 255 bytes; NULL for none). */
+msg_t *msg_new_eid(const void *topic, size_t topic_len, const void *payload, size_t payload_len,
+                   uint8_t qos, bool retain, const char *eid);
 static inline msg_t *msg_ref(msg_t *m)
 {
     m->refs++;
@@ -34,6 +39,11 @@ static inline const char *msg_topic(const msg_t *m) { return m->data; }
 static inline const uint8_t *msg_payload(const msg_t *m)
 {
     return (const uint8_t *)m->data + m->topic_len;
+}
+/* The entry id, or NULL when the message is not in any Redis queue. */
+static inline const char *msg_eid(const msg_t *m)
+{
+    return m->eid_len ? m->data + m->topic_len + m->payload_len : NULL;
 }
 
 #endif

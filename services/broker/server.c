@@ -10,7 +10,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "adopt.h"
 #include "authc.h"
+#include "cluster.h"
+#include "kick.h"
+#include "store/sstore.h"
 #include "base/log.h"
 #include "conn.h"
 #include "route.h"
@@ -33,6 +37,8 @@ static uint64_t on_sweep(loop_t *l, void *arg)
     conn_sweep(b);
     if (b->authc)
         authc_sweep(b->authc);
+    if (b->cluster)
+        adopt_sweep(b);
     return SWEEP_MS;
 }
 
@@ -79,6 +85,8 @@ int server_init(broker_t *b, const broker_config_t *cfg, loop_t *loop)
     b->listen_fd = -1;
     map_init(&b->sessions);
     map_init(&b->retained);
+    map_init(&b->conns_by_serial);
+    map_init(&b->awaiting_release);
     if (cfg->id[0]) {
         snprintf(b->id, sizeof(b->id), "%s", cfg->id);
     } else {
@@ -135,8 +143,54 @@ int server_start(broker_t *b)
     return 0;
 }
 
+static void on_bus_message(broker_t *b, msg_t *m)
+{
+    if (m->retain)
+        route_retain(b, m);
+    route_publish(b, m);
+}
+
+int server_join_cluster(broker_t *b)
+{
+    const broker_config_t *cfg = b->cfg;
+    char host[256];
+    int port = 6379;
+    snprintf(host, sizeof(host), "%s", cfg->redis);
+    char *colon = strrchr(host, ':');
+    if (colon) {
+        *colon = '\0';
+        port = atoi(colon + 1);
+    }
+    if (!host[0] || port <= 0 || port > 65535) {
+        log_error("startup_failed", "reason=\"--redis wants HOST:PORT\" value=%s", cfg->redis);
+        return ROOST_ECONFIG;
+    }
+    cluster_config_t cc = {host, port, cfg->prefix, cfg->bus_bind, cfg->bus_advertise};
+    cluster_hooks_t hooks = {adopt_on_kick, adopt_on_released, on_bus_message};
+    if (cfg->admin_events[0] && !(b->kick = kick_new(b, cfg->admin_events)))
+        return ROOST_ECONFIG;
+    b->cluster = cluster_new(b, &cc, &hooks);
+    if (!b->cluster)
+        return -ENOMEM;
+    return cluster_start(b->cluster);
+}
+
+static void on_left(int rc, void *arg)
+{
+    broker_t *b = arg;
+    loop_stop(b->loop);
+}
+
+static uint64_t on_drain_timeout(loop_t *l, void *arg)
+{
+    loop_stop(l);
+    return 0;
+}
+
 void server_drain(broker_t *b)
 {
+    if (b->draining)
+        return;
     b->draining = true;
     if (b->listen_fd >= 0) {
         loop_del_fd(b->loop, b->listen_fd);
@@ -149,6 +203,15 @@ void server_drain(broker_t *b)
         conn_close(c, "shutdown");
     }
     conn_reap(b);
+    /* cluster: leave the registry, and let every write for the sessions just
+     * closed reach Redis (replies come in order) before exiting */
+    if (b->cluster && sstore_connected(cluster_store(b->cluster)) &&
+        sstore_broker_leave(cluster_store(b->cluster), b->id, on_left, b) == 0) {
+        uint64_t t = loop_add_timer(b->loop, 3000, on_drain_timeout, b);
+        loop_run(b->loop);
+        loop_del_timer(b->loop, t);
+    }
+    log_info("drained", "broker_id=%s", b->id);
 }
 
 void server_fini(broker_t *b)
@@ -167,6 +230,10 @@ void server_fini(broker_t *b)
     free(all);
     map_fini(&b->sessions);
     route_fini(b);
+    cluster_destroy(&b->cluster);
+    kick_destroy(&b->kick);
+    map_fini(&b->conns_by_serial);
+    map_fini(&b->awaiting_release);
     subtrie_destroy(&b->trie);
     free(b->targets);
     free(b->scratch);

@@ -10,6 +10,10 @@ int server_init(broker_t *b, const broker_config_t *cfg, loop_t *loop);
 /* Binds and listens on cfg bind:port and starts the sweep timer. 0 or
  * -errno (logged). */
 int server_start(broker_t *b);
+/* Cluster mode (cfg->redis set): joins the cluster. 0 or a negative code
+ * (logged). */
+int server_join_cluster(broker_t *b);
+
 /* SIGTERM path: stops accepting, closes every connection (their output
  * gets a last write), frees them. Wills are not published: the broker, not
  * the client, went away. */

@@ -6,7 +6,9 @@
 
 #include "base/err.h"
 #include "base/log.h"
+#include "cluster.h"
 #include "conn.h"
+#include "store/sstore.h"
 
 session_t *session_new(broker_t *b, const char *id, size_t len, bool clean)
 {
@@ -38,8 +40,11 @@ void session_destroy(broker_t *b, session_t **sp)
     *sp = NULL;
     for (uint32_t i = 0; i < s->nsubs; i++) {
         subtrie_remove(b->trie, s->subs[i].filter, s->subs[i].len, s);
+        if (b->cluster)
+            cluster_interest(b->cluster, s->subs[i].filter, s->subs[i].len, false);
         free(s->subs[i].filter);
     }
+    session_track_seen(s, false);
     free(s->subs);
     acl_destroy(&s->acl);
     for (uint16_t i = 0; i < s->ninflight; i++)
@@ -82,6 +87,8 @@ int session_subscribe(broker_t *b, session_t *s, const char *filter, size_t len,
         return rc;
     }
     s->subs[s->nsubs++] = (sub_entry_t){copy, (uint16_t)len, qos};
+    if (b->cluster)
+        cluster_interest(b->cluster, copy, len, true);
     return 0;
 }
 
@@ -90,6 +97,8 @@ int session_unsubscribe(broker_t *b, session_t *s, const char *filter, size_t le
     for (uint32_t i = 0; i < s->nsubs; i++) {
         if (s->subs[i].len == len && memcmp(s->subs[i].filter, filter, len) == 0) {
             subtrie_remove(b->trie, filter, len, s);
+            if (b->cluster)
+                cluster_interest(b->cluster, filter, len, false);
             free(s->subs[i].filter);
             s->subs[i] = s->subs[--s->nsubs];
             return 0;
@@ -114,7 +123,7 @@ static uint16_t alloc_pid(session_t *s)
 
 /* Puts m in the window and writes it. The caller checked the window has room
  * and the session is online. Takes a new reference. */
-static void send_inflight(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool retain)
+static void send_inflight(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool retain, bool dup)
 {
     if (!s->inflight) {
         s->inflight = calloc((size_t)b->cfg->max_inflight, sizeof(*s->inflight));
@@ -125,12 +134,13 @@ static void send_inflight(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool
     }
     uint16_t pid = alloc_pid(s);
     out_entry_t *e = &s->inflight[s->ninflight++];
-    *e = (out_entry_t){msg_ref(m), pid, qos, qos == 1 ? OUT_WAIT_PUBACK : OUT_WAIT_PUBREC, retain};
-    if (conn_send_publish(s->conn, m, qos, pid, false, retain) < 0)
+    *e = (out_entry_t){msg_ref(m), pid, qos, qos == 1 ? OUT_WAIT_PUBACK : OUT_WAIT_PUBREC, retain,
+                       dup};
+    if (conn_send_publish(s->conn, m, qos, pid, dup, retain) < 0)
         conn_close(s->conn, "out_of_memory");
 }
 
-static bool enqueue(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool retain)
+static bool enqueue(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool retain, bool dup)
 {
     if (s->qlen >= (uint32_t)b->cfg->max_queued) {
         b->stats.dropped_queue++;
@@ -149,7 +159,7 @@ static bool enqueue(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool retai
         s->qcap = n;
         s->qhead = 0;
     }
-    s->queue[(s->qhead + s->qlen) % s->qcap] = (out_entry_t){msg_ref(m), 0, qos, 0, retain};
+    s->queue[(s->qhead + s->qlen) % s->qcap] = (out_entry_t){msg_ref(m), 0, qos, 0, retain, dup};
     s->qlen++;
     return true;
 }
@@ -160,7 +170,7 @@ static void pump(broker_t *b, session_t *s)
         out_entry_t e = s->queue[s->qhead];
         s->qhead = (s->qhead + 1) % s->qcap;
         s->qlen--;
-        send_inflight(b, s, e.m, e.qos, e.retain);
+        send_inflight(b, s, e.m, e.qos, e.retain, e.dup);
         msg_unref(&e.m);
     }
     if (s->qlen == 0 && s->queue) {
@@ -170,9 +180,24 @@ static void pump(broker_t *b, session_t *s)
     }
 }
 
+static bool seen_before(session_t *s, const msg_t *m)
+{
+    const char *eid = msg_eid(m);
+    if (!s->seen || !eid)
+        return false;
+    if (map_get(s->seen, eid, m->eid_len))
+        return true;
+    char *k = strdup(eid);
+    if (k && map_put(s->seen, k, m->eid_len, k, NULL) < 0)
+        free(k);
+    return false;
+}
+
 void session_deliver(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool retain)
 {
     conn_t *c = s->conn;
+    if (qos > 0 && seen_before(s, m))
+        return; /* already restored from Redis */
     if (qos == 0) {
         if (!c)
             return; /* QoS 0 is not queued for offline clients */
@@ -191,9 +216,9 @@ void session_deliver(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool reta
         return;
     }
     if (c && s->qlen == 0 && s->ninflight < b->cfg->max_inflight)
-        send_inflight(b, s, m, qos, retain);
+        send_inflight(b, s, m, qos, retain, false);
     else
-        enqueue(b, s, m, qos, retain);
+        enqueue(b, s, m, qos, retain, false);
 }
 
 static int find_inflight(const session_t *s, uint16_t pid, uint8_t state)
@@ -213,11 +238,27 @@ static void remove_inflight(session_t *s, int i)
     s->ninflight--;
 }
 
+static void on_store_done(int rc, void *arg)
+{
+    broker_t *b = arg;
+    if (rc)
+        b->stats.store_failures++;
+}
+
+/* Persistent sessions in a cluster mirror acknowledgements into Redis. */
+static sstore_t *mirror(broker_t *b, const session_t *s)
+{
+    return b->cluster && !s->clean ? cluster_store(b->cluster) : NULL;
+}
+
 int session_on_puback(broker_t *b, session_t *s, uint16_t pid)
 {
     int i = find_inflight(s, pid, OUT_WAIT_PUBACK);
     if (i < 0)
         return ROOST_ENOTFOUND;
+    sstore_t *st = mirror(b, s);
+    if (st && msg_eid(s->inflight[i].m))
+        sstore_queue_ack(st, s->id, s->id_len, msg_eid(s->inflight[i].m), on_store_done, b);
     remove_inflight(s, i);
     pump(b, s);
     return 0;
@@ -232,6 +273,9 @@ int session_on_pubrec(broker_t *b, session_t *s, uint16_t pid)
             return ROOST_ENOTFOUND;
     } else {
         s->inflight[i].state = OUT_WAIT_PUBCOMP;
+        sstore_t *st = mirror(b, s);
+        if (st && msg_eid(s->inflight[i].m))
+            sstore_rel_add(st, s->id, s->id_len, msg_eid(s->inflight[i].m), pid, on_store_done, b);
         msg_unref(&s->inflight[i].m); /* the message itself is delivered */
     }
     if (s->conn && conn_send_ack(s->conn, MQTT_PUBREL, pid) < 0)
@@ -244,6 +288,9 @@ int session_on_pubcomp(broker_t *b, session_t *s, uint16_t pid)
     int i = find_inflight(s, pid, OUT_WAIT_PUBCOMP);
     if (i < 0)
         return ROOST_ENOTFOUND;
+    sstore_t *st = mirror(b, s);
+    if (st)
+        sstore_rel_del(st, s->id, s->id_len, pid, on_store_done, b);
     remove_inflight(s, i);
     pump(b, s);
     return 0;
@@ -253,6 +300,7 @@ void session_resume(broker_t *b, session_t *s)
 {
     for (uint16_t i = 0; i < s->ninflight && s->conn; i++) {
         out_entry_t *e = &s->inflight[i];
+        e->dup = true;
         int rc = e->state == OUT_WAIT_PUBCOMP
                      ? conn_send_ack(s->conn, MQTT_PUBREL, e->pid)
                      : conn_send_publish(s->conn, e->m, e->qos, e->pid, true, e->retain);
@@ -272,6 +320,8 @@ void session_set_acl(broker_t *b, session_t *s, acl_matcher_t **acl)
         acl_sub_result_t r = s->acl ? acl_check_subscribe(s->acl, e->filter, e->len) : ACL_SUB_GRANTED;
         if (r == ACL_SUB_DENIED) {
             subtrie_remove(b->trie, e->filter, e->len, s);
+            if (b->cluster)
+                cluster_interest(b->cluster, e->filter, e->len, false);
             free(e->filter);
             s->subs[i] = s->subs[--s->nsubs];
             continue;
@@ -321,4 +371,74 @@ void session_rx2_release(session_t *s, uint16_t pid)
         s->rx_qos2 = NULL;
         s->caprx2 = 0;
     }
+}
+
+void session_closed(broker_t *b, session_t **sp, conn_t *c)
+{
+    session_t *s = *sp;
+    if (b->cluster) {
+        sstore_t *st = cluster_store(b->cluster);
+        sstore_lease_release(st, s->id, s->id_len, b->id, on_store_done, b);
+        session_destroy(b, sp); /* a persistent session's state stays in Redis */
+        return;
+    }
+    if (s->clean)
+        session_destroy(b, sp);
+}
+
+int session_track_seen(session_t *s, bool on)
+{
+    if (on && !s->seen) {
+        s->seen = malloc(sizeof(*s->seen));
+        if (!s->seen)
+            return -ENOMEM;
+        map_init(s->seen);
+        return 0;
+    }
+    if (!on && s->seen) {
+        size_t it = 0;
+        map_entry_t *e;
+        while (map_next(s->seen, &it, &e))
+            free(e->value);
+        map_fini(s->seen);
+        free(s->seen);
+        s->seen = NULL;
+    }
+    return 0;
+}
+
+int session_restore(broker_t *b, session_t *s, const sstore_session_t *st)
+{
+    int rc = 0;
+    for (size_t i = 0; i < st->n_rx2 && rc == 0; i++)
+        rc = session_rx2_add(s, st->rx2[i]);
+    /* PUBREL-pending ids take window slots and are resent on resume */
+    for (size_t i = 0; i < st->n_rel && rc == 0; i++) {
+        if (!s->inflight) {
+            s->inflight = calloc((size_t)b->cfg->max_inflight, sizeof(*s->inflight));
+            if (!s->inflight)
+                return -ENOMEM;
+        }
+        if (s->ninflight == b->cfg->max_inflight)
+            break;
+        s->inflight[s->ninflight++] =
+            (out_entry_t){NULL, st->rel[i], 2, OUT_WAIT_PUBCOMP, false, true};
+    }
+    for (size_t i = 0; i < st->n_msgs && rc == 0; i++) {
+        const sstore_msg_t *q = &st->msgs[i];
+        msg_t *m = msg_new_eid(q->topic, q->topic_len, q->payload, q->payload_len, q->qos,
+                               q->retain, q->entry_id);
+        if (!m)
+            return -ENOMEM;
+        char *k = s->seen ? strdup(q->entry_id) : NULL;
+        if (k && map_put(s->seen, k, strlen(k), k, NULL) < 0)
+            free(k);
+        enqueue(b, s, m, q->qos ? q->qos : 1, q->retain, true); /* counts what it drops */
+        msg_unref(&m);
+    }
+    /* pids must not collide with the restored PUBREL ones */
+    for (uint16_t i = 0; i < s->ninflight; i++)
+        if (s->inflight[i].pid >= s->next_pid)
+            s->next_pid = (uint16_t)(s->inflight[i].pid + 1 ? s->inflight[i].pid + 1 : 1);
+    return rc;
 }

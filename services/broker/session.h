@@ -25,11 +25,12 @@ typedef struct sub_entry {
 } sub_entry_t;
 
 typedef struct out_entry {
-    msg_t *m;
+    msg_t *m;        /* NULL once PUBREC arrived (only the PUBREL is left) */
     uint16_t pid;    /* in-flight only */
     uint8_t qos;
     uint8_t state;   /* in-flight only: OUT_WAIT_* */
     bool retain;
+    bool dup;        /* may have been sent before (restored from Redis) */
 } out_entry_t;
 
 /* Broker-internal bit in a trie entry's options byte: the ACL granted this
@@ -38,6 +39,8 @@ typedef struct out_entry {
 #define SUBOPT_FILTERED 0x80
 
 enum { OUT_WAIT_PUBACK = 1, OUT_WAIT_PUBREC = 2, OUT_WAIT_PUBCOMP = 3 };
+
+struct sstore_session;
 
 struct session {
     char *id;
@@ -56,6 +59,8 @@ struct session {
     uint16_t nrx2, caprx2;
     uint32_t target_idx;       /* routing scratch, valid while stamp == broker stamp */
     uint64_t stamp;
+    map_t *seen;               /* cluster: entry ids delivered since the session was
+                                  loaded from Redis, until the catch-up reads end */
 };
 
 /* Creates a session for id and registers it in b->sessions. NULL on OOM. */
@@ -63,6 +68,18 @@ session_t *session_new(broker_t *b, const char *id, size_t len, bool clean);
 /* Unsubscribes everything, drops queued messages, unregisters and frees;
  * sets *s to NULL. The session must be offline. */
 void session_destroy(broker_t *b, session_t **s);
+/* The connection c of s went away (not a takeover): a clean session ends;
+ * in cluster mode a persistent one leaves memory too (its state is in
+ * Redis) and the client-id lease is released. */
+void session_closed(broker_t *b, session_t **s, conn_t *c);
+
+/* Cluster: fills a new persistent session from its Redis state: queued
+ * messages (flagged DUP: they may have been sent before), PUBREL-pending
+ * packet ids, received QoS 2 ids. Subscriptions are added by the caller. */
+int session_restore(broker_t *b, session_t *s, const struct sstore_session *st);
+/* Cluster: remembers/forgets the entry ids this session got (dedupe
+ * between a Redis load and copies from the bus). */
+int session_track_seen(session_t *s, bool on);
 
 /* Adds or updates a subscription (trie included). options: QoS in bits 0-1,
  * SUBOPT_FILTERED. 0 or -ENOMEM. */

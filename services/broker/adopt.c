@@ -1,0 +1,298 @@
+#include "adopt.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "cluster.h"
+#include "dispatch.h"
+#include "handlers.h"
+#include "session.h"
+#include "store/sstore.h"
+
+#define CATCHUP1_MS 300
+#define CATCHUP2_MS 1500
+
+struct adopt {
+    broker_t *b;
+    conn_t *conn;             /* NULL once the connection went away */
+    char *cid;
+    size_t len;
+    bool clean;
+    bool waiting_release;     /* parked in b->awaiting_release */
+    bool in_store_call;       /* a store callback will run */
+    uint64_t deadline;
+    acl_matcher_t *acl;
+};
+
+static void adopt_free(struct adopt *a)
+{
+    acl_destroy(&a->acl);
+    free(a->cid);
+    free(a);
+}
+
+static void fail(struct adopt *a, int rc)
+{
+    conn_t *c = a->conn;
+    if (c) {
+        c->adopt = NULL;
+        dispatch_fail(c, rc, MQTT_CONNECT);
+    }
+    adopt_free(a);
+}
+
+/* A catch-up read for a resumed session: queued entries it has not seen. */
+typedef struct catchup {
+    broker_t *b;
+    uint64_t serial;
+    bool last;
+} catchup_t;
+
+static void on_catchup(int rc, const sstore_session_t *st, void *arg)
+{
+    catchup_t *k = arg;
+    conn_t *c = conn_by_serial(k->b, k->serial);
+    session_t *s = c ? c->sess : NULL;
+    if (s && rc == 0) {
+        for (size_t i = 0; i < st->n_msgs; i++) {
+            const sstore_msg_t *q = &st->msgs[i];
+            msg_t *m = msg_new_eid(q->topic, q->topic_len, q->payload, q->payload_len, q->qos,
+                                   q->retain, q->entry_id);
+            if (m)
+                session_deliver(k->b, s, m, q->qos ? q->qos : 1, q->retain); /* skips seen ids */
+            msg_unref(&m);
+        }
+    }
+    if (s && k->last)
+        session_track_seen(s, false);
+    free(k);
+}
+
+static uint64_t catchup_timer(loop_t *l, void *arg)
+{
+    catchup_t *k = arg;
+    conn_t *c = conn_by_serial(k->b, k->serial);
+    if (!c || !c->sess || !k->b->cluster ||
+        sstore_session_load(cluster_store(k->b->cluster), c->sess->id, c->sess->id_len,
+                            on_catchup, k) < 0)
+        free(k);
+    return 0;
+}
+
+static void schedule_catchup(broker_t *b, conn_t *c, uint64_t ms, bool last)
+{
+    catchup_t *k = malloc(sizeof(*k));
+    if (!k)
+        return;
+    *k = (catchup_t){b, c->serial, last};
+    if (!loop_add_timer(b->loop, ms, catchup_timer, k))
+        free(k);
+}
+
+static void on_done_quiet(int rc, void *arg) {}
+
+static void finish(struct adopt *a, const sstore_session_t *st)
+{
+    conn_t *c = a->conn;
+    broker_t *b = a->b;
+    c->adopt = NULL;
+    int rc = connect_finish(c, a->cid, a->len, a->clean, &a->acl, st);
+    if (rc < 0) {
+        dispatch_fail(c, rc, MQTT_CONNECT);
+        adopt_free(a);
+        return;
+    }
+    sstore_t *store = cluster_store(b->cluster);
+    if (!a->clean) {
+        sstore_session_touch(store, a->cid, a->len, b->id, on_done_quiet, NULL);
+        schedule_catchup(b, c, CATCHUP1_MS, false);
+        schedule_catchup(b, c, CATCHUP2_MS, true);
+    }
+    adopt_free(a);
+    conn_resume(c);
+}
+
+static void on_loaded(int rc, const sstore_session_t *st, void *arg)
+{
+    struct adopt *a = arg;
+    a->in_store_call = false;
+    if (!a->conn) {
+        adopt_free(a);
+        return;
+    }
+    if (rc) {
+        fail(a, ROOST_EUNAVAILABLE);
+        return;
+    }
+    finish(a, st);
+}
+
+static void on_cleared(int rc, void *arg)
+{
+    on_loaded(rc, NULL, arg);
+}
+
+static void load(struct adopt *a)
+{
+    sstore_t *st = cluster_store(a->b->cluster);
+    int rc = a->clean ? sstore_session_clear(st, a->cid, a->len, on_cleared, a)
+                      : sstore_session_load(st, a->cid, a->len, on_loaded, a);
+    if (rc < 0) {
+        fail(a, ROOST_EUNAVAILABLE);
+        return;
+    }
+    a->in_store_call = true;
+}
+
+static void on_lease(int rc, const char *previous, bool alive, void *arg)
+{
+    struct adopt *a = arg;
+    broker_t *b = a->b;
+    a->in_store_call = false;
+    if (!a->conn) {
+        adopt_free(a);
+        return;
+    }
+    if (rc) {
+        fail(a, ROOST_EUNAVAILABLE);
+        return;
+    }
+    if (previous[0] && strcmp(previous, b->id) != 0 && alive) {
+        /* a live peer holds the client: ask it to close, wait for its word */
+        if (map_put(&b->awaiting_release, a->cid, a->len, a, NULL) == 0) {
+            a->waiting_release = true;
+            a->deadline = loop_now(b->loop) + ADOPT_RELEASE_WAIT_MS;
+            cluster_kick(b->cluster, previous, a->cid, a->len);
+            log_info("takeover_requested", "client_id=%.*s holder=%s", (int)a->len, a->cid,
+                     previous);
+            return;
+        }
+    }
+    load(a);
+}
+
+int adopt_start(conn_t *c, const char *cid, size_t len, bool clean, acl_matcher_t **acl)
+{
+    broker_t *b = c->b;
+    struct adopt *a = calloc(1, sizeof(*a));
+    if (!a)
+        return -ENOMEM;
+    a->cid = malloc(len + 1);
+    if (!a->cid) {
+        free(a);
+        return -ENOMEM;
+    }
+    memcpy(a->cid, cid, len);
+    a->cid[len] = '\0';
+    a->len = len;
+    a->b = b;
+    a->conn = c;
+    a->clean = clean;
+    if (acl) {
+        a->acl = *acl;
+        *acl = NULL;
+    }
+    if (map_get(&b->awaiting_release, cid, len)) {
+        adopt_free(a);
+        return ROOST_EUNAVAILABLE; /* another CONNECT for this id is mid-takeover */
+    }
+    if (sstore_lease_take(cluster_store(b->cluster), cid, len, b->id, on_lease, a) < 0) {
+        adopt_free(a);
+        return ROOST_EUNAVAILABLE;
+    }
+    a->in_store_call = true;
+    c->adopt = a;
+    c->state = CONN_AUTHING;
+    conn_pause(c);
+    return 0;
+}
+
+void adopt_cancel(conn_t *c)
+{
+    struct adopt *a = c->adopt;
+    c->adopt = NULL;
+    if (!a)
+        return;
+    a->conn = NULL;
+    if (a->waiting_release) {
+        map_del(&a->b->awaiting_release, a->cid, a->len);
+        adopt_free(a);
+    }
+    /* else a store callback is pending and frees it */
+}
+
+static void proceed(broker_t *b, struct adopt *a)
+{
+    map_del(&b->awaiting_release, a->cid, a->len);
+    a->waiting_release = false;
+    load(a);
+}
+
+void adopt_on_released(broker_t *b, const char *cid, size_t len, const char *from)
+{
+    struct adopt *a = map_get(&b->awaiting_release, cid, len);
+    if (a)
+        proceed(b, a);
+}
+
+void adopt_sweep(broker_t *b)
+{
+    uint64_t now = loop_now(b->loop);
+    struct adopt *late[64];
+    size_t n = 0, it = 0;
+    map_entry_t *e;
+    while (n < 64 && map_next(&b->awaiting_release, &it, &e)) {
+        struct adopt *a = e->value;
+        if (a->deadline <= now)
+            late[n++] = a;
+    }
+    for (size_t i = 0; i < n; i++) {
+        log_warn("takeover_unanswered", "client_id=%.*s wait_ms=%d", (int)late[i]->len,
+                 late[i]->cid, ADOPT_RELEASE_WAIT_MS);
+        proceed(b, late[i]);
+    }
+}
+
+/* The peer's answer goes out once every Redis write for the closed
+ * session (issued before this point) has completed. */
+typedef struct release_ack {
+    broker_t *b;
+    char *cid;
+    size_t len;
+    char from[128];
+} release_ack_t;
+
+static void on_release_barrier(int rc, void *arg)
+{
+    release_ack_t *r = arg;
+    if (r->b->cluster)
+        cluster_released(r->b->cluster, r->from, r->cid, r->len);
+    free(r->cid);
+    free(r);
+}
+
+void adopt_on_kick(broker_t *b, const char *cid, size_t len, const char *from)
+{
+    session_t *s = map_get(&b->sessions, cid, len);
+    if (s && s->conn) {
+        log_info("takeover_by_peer", "client_id=%.*s peer=%s", (int)len, cid, from);
+        conn_close(s->conn, "takeover");
+    }
+    release_ack_t *r = calloc(1, sizeof(*r));
+    if (!r)
+        return;
+    r->b = b;
+    r->cid = malloc(len + 1);
+    if (!r->cid) {
+        free(r);
+        return;
+    }
+    memcpy(r->cid, cid, len);
+    r->cid[len] = '\0';
+    r->len = len;
+    snprintf(r->from, sizeof(r->from), "%s", from);
+    if (sstore_barrier(cluster_store(b->cluster), on_release_barrier, r) < 0)
+        on_release_barrier(0, r);
+}

@@ -1,0 +1,39 @@
+/* adopt: taking a client id's session in a cluster, on CONNECT.
+ *
+ * 1. Take the client-id lease in Redis. If a live peer held it, ask that
+ *    peer to close its connection (cluster_kick) and wait for its answer
+ *    (at most ADOPT_RELEASE_WAIT_MS; a dead or silent peer is not waited
+ *    for: its state is in Redis already).
+ * 2. Clean session: delete the stored session. Persistent: load it (queue,
+ *    subscriptions, QoS 2 state).
+ * 3. connect_finish builds the session, answers CONNACK, resumes reading;
+ *    catch-up reads of the queue follow (see session_track_seen) so a
+ *    message queued by a peer while this broker's bus subscription was
+ *    still propagating is not left behind.
+ * The connection stays in CONN_AUTHING (reads paused) throughout. A failure
+ * refuses the CONNECT with "server unavailable".
+ */
+#ifndef ROOST_BROKER_ADOPT_H
+#define ROOST_BROKER_ADOPT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "acl/acl.h"
+#include "broker.h"
+#include "conn.h"
+
+#define ADOPT_RELEASE_WAIT_MS 2000
+
+/* Starts adoption; takes ownership of *acl (sets it to NULL). 0, or a
+ * negative code to refuse now. */
+int adopt_start(conn_t *c, const char *cid, size_t len, bool clean, acl_matcher_t **acl);
+/* The connection closed while adopting: forget it. */
+void adopt_cancel(conn_t *c);
+/* Cluster hooks: a peer asks us to close cid; a peer released cid. */
+void adopt_on_kick(broker_t *b, const char *cid, size_t len, const char *from);
+void adopt_on_released(broker_t *b, const char *cid, size_t len, const char *from);
+/* Gives up waiting for peers that did not answer in time (periodic). */
+void adopt_sweep(broker_t *b);
+
+#endif

@@ -1,0 +1,618 @@
+#include "cluster.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#include "base/log.h"
+#include "mqtt/subtrie.h"
+#include "mqtt/topic.h"
+#include "route.h"
+
+#define HEARTBEAT_MS 1000
+#define ALIVE_TTL_MS 3000
+#define PSUB_CHECK_MS 5000
+#define MAX_PEERS 256
+
+enum { CTL_KICK = 1, CTL_RELEASED = 2, CTL_PSUB_ADD = 3, CTL_PSUB_DEL = 4 };
+
+/* One persistent session in the cluster-wide index. */
+typedef struct pstub {
+    char *cid;
+    size_t len;
+    uint32_t nsubs;
+    uint64_t stamp;
+    uint32_t idx;
+} pstub_t;
+
+typedef struct peer {
+    char id[128];
+    char endpoint[256];
+    bool seen;
+} peer_t;
+
+struct cluster {
+    broker_t *b;
+    cluster_hooks_t hooks;
+    char *redis_host, *prefix, *bus_bind, *advertise;
+    int redis_port;
+    sstore_t *store;
+    void *zctx, *xpub, *sub;
+    int xpub_fd, sub_fd;
+    char endpoint[256];
+    uint64_t started_ms;
+    uint64_t eid_seq;
+    peer_t peers[MAX_PEERS];
+    int npeers;
+    uint64_t hb_timer;
+    uint64_t hb_count;
+    /* persistent-subscription index */
+    subtrie_t *ptrie;
+    map_t pstubs;              /* cid -> pstub_t */
+    uint64_t psub_version;
+    bool psub_loading;
+    uint64_t pstamp;
+    const char **m_cids;
+    size_t *m_lens;
+    uint8_t *m_qos;
+    size_t m_n, m_cap;
+};
+
+static uint64_t unix_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static char *xstrdup(const char *s) { return strdup(s ? s : ""); }
+
+cluster_t *cluster_new(broker_t *b, const cluster_config_t *cfg, const cluster_hooks_t *hooks)
+{
+    cluster_t *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->b = b;
+    c->hooks = *hooks;
+    c->redis_host = xstrdup(cfg->redis_host);
+    c->prefix = xstrdup(cfg->prefix);
+    c->bus_bind = xstrdup(cfg->bus_bind);
+    c->advertise = xstrdup(cfg->bus_advertise);
+    c->redis_port = cfg->redis_port;
+    c->xpub_fd = c->sub_fd = -1;
+    c->ptrie = subtrie_new();
+    map_init(&c->pstubs);
+    if (!c->redis_host || !c->prefix || !c->bus_bind || !c->advertise || !c->ptrie) {
+        cluster_destroy(&c);
+        return NULL;
+    }
+    return c;
+}
+
+sstore_t *cluster_store(cluster_t *c) { return c->store; }
+const char *cluster_endpoint(const cluster_t *c) { return c->endpoint; }
+
+void cluster_next_eid(cluster_t *c, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s:%llx:%llu", c->b->id, (unsigned long long)c->started_ms,
+             (unsigned long long)++c->eid_seq);
+}
+
+/* ---- persistent-subscription index -------------------------------------- */
+
+static pstub_t *pstub_get(cluster_t *c, const char *cid, size_t len, bool create)
+{
+    pstub_t *p = map_get(&c->pstubs, cid, len);
+    if (p || !create)
+        return p;
+    p = calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    p->cid = malloc(len + 1);
+    if (!p->cid || map_put(&c->pstubs, p->cid, len, p, NULL) < 0) {
+        free(p->cid);
+        free(p);
+        return NULL;
+    }
+    memcpy(p->cid, cid, len);
+    p->cid[len] = '\0';
+    p->len = len;
+    return p;
+}
+
+static void psub_apply(cluster_t *c, const char *cid, size_t cid_len, const char *filter,
+                       size_t flen, uint8_t qos, bool add)
+{
+    if (topic_check_filter(filter, flen) != 0)
+        return;
+    pstub_t *p = pstub_get(c, cid, cid_len, add);
+    if (!p)
+        return;
+    if (add) {
+        bool existed = false;
+        if (subtrie_add(c->ptrie, filter, flen, p, qos, &existed) == 0 && !existed)
+            p->nsubs++;
+        return;
+    }
+    if (subtrie_remove(c->ptrie, filter, flen, p) == 0 && --p->nsubs == 0) {
+        map_del(&c->pstubs, p->cid, p->len);
+        free(p->cid);
+        free(p);
+    }
+}
+
+static void psubs_clear(cluster_t *c)
+{
+    subtrie_destroy(&c->ptrie);
+    c->ptrie = subtrie_new();
+    size_t it = 0;
+    map_entry_t *e;
+    while (map_next(&c->pstubs, &it, &e)) {
+        pstub_t *p = e->value;
+        free(p->cid);
+        free(p);
+    }
+    map_fini(&c->pstubs);
+    map_init(&c->pstubs);
+}
+
+static void on_psubs(int rc, const sstore_sub_t *subs, size_t n, uint64_t version, void *arg)
+{
+    cluster_t *c = arg;
+    c->psub_loading = false;
+    if (rc)
+        return;
+    psubs_clear(c);
+    if (!c->ptrie)
+        return;
+    for (size_t i = 0; i < n; i++)
+        psub_apply(c, subs[i].cid, subs[i].cid_len, subs[i].filter, subs[i].filter_len,
+                   subs[i].qos, true);
+    c->psub_version = version;
+    log_info("psubs_loaded", "subscriptions=%zu sessions=%zu version=%llu", n, c->pstubs.count,
+             (unsigned long long)version);
+}
+
+static void reload_psubs(cluster_t *c)
+{
+    if (!c->psub_loading && sstore_psubs_load(c->store, on_psubs, c) == 0)
+        c->psub_loading = true;
+}
+
+static void on_psub_version(int rc, uint64_t version, void *arg)
+{
+    cluster_t *c = arg;
+    if (rc == 0 && version != c->psub_version)
+        reload_psubs(c);
+}
+
+static void pcollect(void *sub, uint8_t options, void *ctx)
+{
+    cluster_t *c = ctx;
+    pstub_t *p = sub;
+    uint8_t qos = options & 3;
+    if (p->stamp == c->pstamp) {
+        if (qos > c->m_qos[p->idx])
+            c->m_qos[p->idx] = qos;
+        return;
+    }
+    if (c->m_n == c->m_cap) {
+        size_t n = c->m_cap ? c->m_cap * 2 : 32;
+        const char **a = realloc(c->m_cids, n * sizeof(*a));
+        if (a)
+            c->m_cids = a;
+        size_t *l = realloc(c->m_lens, n * sizeof(*l));
+        if (l)
+            c->m_lens = l;
+        uint8_t *q = realloc(c->m_qos, n);
+        if (q)
+            c->m_qos = q;
+        if (!a || !l || !q)
+            return;
+        c->m_cap = n;
+    }
+    p->stamp = c->pstamp;
+    p->idx = (uint32_t)c->m_n;
+    c->m_cids[c->m_n] = p->cid;
+    c->m_lens[c->m_n] = p->len;
+    c->m_qos[c->m_n] = qos;
+    c->m_n++;
+}
+
+size_t cluster_psub_match(cluster_t *c, const char *topic, size_t len, const char *const **cids,
+                          const size_t **cid_lens, const uint8_t **qos)
+{
+    c->pstamp++;
+    c->m_n = 0;
+    if (c->ptrie)
+        subtrie_match(c->ptrie, topic, len, pcollect, c);
+    *cids = c->m_cids;
+    *cid_lens = c->m_lens;
+    *qos = c->m_qos;
+    return c->m_n;
+}
+
+/* ---- bus ---------------------------------------------------------------- */
+
+static void send_frames(cluster_t *c, const void *f1, size_t l1, const void *f2, size_t l2,
+                        const void *f3, size_t l3)
+{
+    if (!c->xpub)
+        return;
+    if (zmq_send(c->xpub, f1, l1, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        return;
+    zmq_send(c->xpub, f2, l2, (f3 ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT);
+    if (f3)
+        zmq_send(c->xpub, f3, l3, ZMQ_DONTWAIT);
+}
+
+void cluster_forward(cluster_t *c, const msg_t *m)
+{
+    uint8_t f1[1 + 65535];
+    f1[0] = m->retain ? 'r' : 'm';
+    memcpy(f1 + 1, msg_topic(m), m->topic_len);
+    uint8_t hdr[3 + 255];
+    hdr[0] = m->qos;
+    hdr[1] = m->retain;
+    hdr[2] = m->eid_len;
+    memcpy(hdr + 3, msg_eid(m) ? msg_eid(m) : "", m->eid_len);
+    send_frames(c, f1, 1u + m->topic_len, hdr, 3u + m->eid_len, msg_payload(m), m->payload_len);
+}
+
+void cluster_interest(cluster_t *c, const char *filter, size_t len, bool add)
+{
+    if (!c->sub)
+        return;
+    char buf[1 + 65535];
+    size_t n = topic_literal_prefix(filter, len);
+    buf[0] = 'm';
+    memcpy(buf + 1, filter, n);
+    zmq_setsockopt(c->sub, add ? ZMQ_SUBSCRIBE : ZMQ_UNSUBSCRIBE, buf, n + 1);
+}
+
+/* Control body: type, target (u8 len), cid (u16 len), filter (u16 len), qos. */
+static void send_control(cluster_t *c, uint8_t type, const char *target, const char *cid,
+                         size_t cid_len, const char *filter, size_t flen, uint8_t qos)
+{
+    size_t tlen = strlen(target);
+    if (tlen > 255 || cid_len > 65535 || flen > 65535)
+        return;
+    size_t n = 1 + 1 + tlen + 2 + cid_len + 2 + flen + 1;
+    uint8_t *body = malloc(n), *p = body;
+    if (!body)
+        return;
+    *p++ = type;
+    *p++ = (uint8_t)tlen;
+    memcpy(p, target, tlen);
+    p += tlen;
+    *p++ = (uint8_t)(cid_len >> 8);
+    *p++ = (uint8_t)cid_len;
+    memcpy(p, cid, cid_len);
+    p += cid_len;
+    *p++ = (uint8_t)(flen >> 8);
+    *p++ = (uint8_t)flen;
+    memcpy(p, filter, flen);
+    p += flen;
+    *p++ = qos;
+    /* sender id travels as a third frame */
+    send_frames(c, "c", 1, body, n, c->b->id, strlen(c->b->id));
+    free(body);
+}
+
+void cluster_kick(cluster_t *c, const char *target, const char *cid, size_t len)
+{
+    send_control(c, CTL_KICK, target, cid, len, "", 0, 0);
+}
+
+void cluster_released(cluster_t *c, const char *target, const char *cid, size_t len)
+{
+    send_control(c, CTL_RELEASED, target, cid, len, "", 0, 0);
+}
+
+void cluster_psub(cluster_t *c, const char *cid, size_t cid_len, const char *filter,
+                  size_t filter_len, uint8_t qos, bool add)
+{
+    psub_apply(c, cid, cid_len, filter, filter_len, qos, add);
+    send_control(c, add ? CTL_PSUB_ADD : CTL_PSUB_DEL, "", cid, cid_len, filter, filter_len, qos);
+}
+
+static void on_control(cluster_t *c, const uint8_t *p, size_t n, const char *from)
+{
+    const uint8_t *end = p + n;
+    if (n < 1 + 1)
+        return;
+    uint8_t type = *p++;
+    size_t tlen = *p++;
+    if ((size_t)(end - p) < tlen + 2)
+        return;
+    const char *target = (const char *)p;
+    p += tlen;
+    size_t cid_len = ((size_t)p[0] << 8) | p[1];
+    p += 2;
+    if ((size_t)(end - p) < cid_len + 2)
+        return;
+    const char *cid = (const char *)p;
+    p += cid_len;
+    size_t flen = ((size_t)p[0] << 8) | p[1];
+    p += 2;
+    if ((size_t)(end - p) < flen + 1)
+        return;
+    const char *filter = (const char *)p;
+    uint8_t qos = p[flen];
+    bool for_me = tlen == strlen(c->b->id) && memcmp(target, c->b->id, tlen) == 0;
+    switch (type) {
+    case CTL_KICK:
+        if (for_me)
+            c->hooks.kick(c->b, cid, cid_len, from);
+        break;
+    case CTL_RELEASED:
+        if (for_me)
+            c->hooks.released(c->b, cid, cid_len, from);
+        break;
+    case CTL_PSUB_ADD:
+    case CTL_PSUB_DEL:
+        psub_apply(c, cid, cid_len, filter, flen, qos & 3, type == CTL_PSUB_ADD);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Reads one multipart message from SUB; returns false when none is left. */
+static bool recv_one(cluster_t *c)
+{
+    zmq_msg_t f[3];
+    int nf = 0;
+    bool more = true;
+    while (more) {
+        zmq_msg_t tmp;
+        zmq_msg_init(&tmp);
+        if (zmq_msg_recv(&tmp, c->sub, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&tmp);
+            for (int i = 0; i < nf; i++)
+                zmq_msg_close(&f[i]);
+            return false;
+        }
+        more = zmq_msg_more(&tmp);
+        if (nf < 3)
+            f[nf++] = tmp;
+        else
+            zmq_msg_close(&tmp);
+    }
+    if (nf == 3) {
+        const uint8_t *f1 = zmq_msg_data(&f[0]);
+        size_t l1 = zmq_msg_size(&f[0]);
+        const uint8_t *h = zmq_msg_data(&f[1]);
+        size_t hl = zmq_msg_size(&f[1]);
+        if (l1 == 1 && f1[0] == 'c') {
+            char from[256];
+            size_t fl = zmq_msg_size(&f[2]) < 255 ? zmq_msg_size(&f[2]) : 255;
+            memcpy(from, zmq_msg_data(&f[2]), fl);
+            from[fl] = '\0';
+            on_control(c, h, hl, from);
+        } else if (l1 >= 2 && (f1[0] == 'm' || f1[0] == 'r') && hl >= 3 && hl >= 3u + h[2] &&
+                   h[0] <= 2 && topic_check_name((const char *)f1 + 1, l1 - 1) == 0) {
+            char eid[256];
+            memcpy(eid, h + 3, h[2]);
+            eid[h[2]] = '\0';
+            msg_t *m = msg_new_eid(f1 + 1, l1 - 1, zmq_msg_data(&f[2]), zmq_msg_size(&f[2]), h[0],
+                                   h[1] != 0, h[2] ? eid : NULL);
+            if (m) {
+                c->hooks.deliver(c->b, m);
+                msg_unref(&m);
+            }
+        }
+    }
+    for (int i = 0; i < nf; i++)
+        zmq_msg_close(&f[i]);
+    return true;
+}
+
+static bool readable(void *sock)
+{
+    int ev = 0;
+    size_t sz = sizeof(ev);
+    return zmq_getsockopt(sock, ZMQ_EVENTS, &ev, &sz) == 0 && (ev & ZMQ_POLLIN);
+}
+
+static void on_sub(loop_t *l, int fd, unsigned events, void *arg)
+{
+    cluster_t *c = arg;
+    /* edge-triggered: drain until ZMQ_EVENTS says empty */
+    while (readable(c->sub) && recv_one(c))
+        ;
+}
+
+static void on_xpub(loop_t *l, int fd, unsigned events, void *arg)
+{
+    cluster_t *c = arg;
+    /* subscription notices: ZeroMQ filters by them itself; discard */
+    while (readable(c->xpub)) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, c->xpub, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            break;
+        }
+        zmq_msg_close(&m);
+    }
+}
+
+/* ---- membership --------------------------------------------------------- */
+
+static void on_peers(int rc, const sstore_peer_t *peers, size_t n, void *arg)
+{
+    cluster_t *c = arg;
+    if (rc)
+        return;
+    for (int i = 0; i < c->npeers; i++)
+        c->peers[i].seen = false;
+    for (size_t k = 0; k < n; k++) {
+        if (strcmp(peers[k].id, c->b->id) == 0)
+            continue;
+        int i;
+        for (i = 0; i < c->npeers; i++)
+            if (strcmp(c->peers[i].id, peers[k].id) == 0)
+                break;
+        if (i < c->npeers && strcmp(c->peers[i].endpoint, peers[k].endpoint) == 0) {
+            c->peers[i].seen = true;
+            continue;
+        }
+        if (i == c->npeers) {
+            if (c->npeers == MAX_PEERS)
+                continue;
+            c->npeers++;
+        } else {
+            zmq_disconnect(c->sub, c->peers[i].endpoint);
+        }
+        peer_t *p = &c->peers[i];
+        snprintf(p->id, sizeof(p->id), "%s", peers[k].id);
+        snprintf(p->endpoint, sizeof(p->endpoint), "%s", peers[k].endpoint);
+        p->seen = true;
+        if (zmq_connect(c->sub, p->endpoint) == 0)
+            log_info("peer_joined", "peer=%s endpoint=%s", p->id, p->endpoint);
+        else
+            log_warn("peer_connect_failed", "peer=%s endpoint=%s reason=\"%s\"", p->id,
+                     p->endpoint, zmq_strerror(errno));
+    }
+    for (int i = 0; i < c->npeers;) {
+        if (c->peers[i].seen) {
+            i++;
+            continue;
+        }
+        log_info("peer_left", "peer=%s endpoint=%s", c->peers[i].id, c->peers[i].endpoint);
+        zmq_disconnect(c->sub, c->peers[i].endpoint);
+        c->peers[i] = c->peers[--c->npeers];
+    }
+}
+
+static void on_done_quiet(int rc, void *arg) {}
+
+static uint64_t on_heartbeat(loop_t *l, void *arg)
+{
+    cluster_t *c = arg;
+    static const uint64_t checks_per_psub = PSUB_CHECK_MS / HEARTBEAT_MS;
+    if (!sstore_connected(c->store))
+        return HEARTBEAT_MS;
+    sstore_broker_heartbeat(c->store, c->b->id, c->endpoint, c->started_ms, ALIVE_TTL_MS,
+                            on_done_quiet, c);
+    sstore_conn_refresh(c->store, c->b->id, ALIVE_TTL_MS * 2, on_done_quiet, c);
+    sstore_broker_list(c->store, on_peers, c);
+    if (++c->hb_count % checks_per_psub == 0 || c->psub_version == 0)
+        sstore_psubs_version(c->store, on_psub_version, c);
+    return HEARTBEAT_MS;
+}
+
+static void on_retained(int rc, const sstore_msg_t *msgs, size_t n, void *arg)
+{
+    cluster_t *c = arg;
+    if (rc) {
+        log_warn("retained_load_failed", "rc=%d", rc);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        msg_t *m = msg_new(msgs[i].topic, msgs[i].topic_len, msgs[i].payload, msgs[i].payload_len,
+                           msgs[i].qos, true);
+        if (m)
+            route_retain(c->b, m);
+        msg_unref(&m);
+    }
+    log_info("retained_loaded", "messages=%zu", n);
+}
+
+static void on_store_state(bool connected, void *arg)
+{
+    cluster_t *c = arg;
+    if (connected) {
+        log_info("redis_connected", "host=%s port=%d", c->redis_host, c->redis_port);
+        reload_psubs(c);
+        sstore_retain_load(c->store, on_retained, c);
+        on_heartbeat(c->b->loop, c);
+    } else {
+        log_warn("redis_disconnected", "host=%s port=%d", c->redis_host, c->redis_port);
+    }
+}
+
+static int join_loop(cluster_t *c, void *sock, int *fdp, loop_fd_fn fn)
+{
+    size_t sz = sizeof(*fdp);
+    if (zmq_getsockopt(sock, ZMQ_FD, fdp, &sz) < 0)
+        return -errno;
+    return loop_add_fd(c->b->loop, *fdp, LOOP_READ | LOOP_EDGE, fn, c);
+}
+
+int cluster_start(cluster_t *c)
+{
+    int rc;
+    c->started_ms = unix_ms();
+    c->zctx = zmq_ctx_new();
+    if (!c->zctx)
+        return -errno;
+    c->xpub = zmq_socket(c->zctx, ZMQ_XPUB);
+    c->sub = zmq_socket(c->zctx, ZMQ_SUB);
+    if (!c->xpub || !c->sub)
+        return -errno;
+    int hwm = 1000000, zero = 0;
+    zmq_setsockopt(c->xpub, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    zmq_setsockopt(c->sub, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    zmq_setsockopt(c->xpub, ZMQ_LINGER, &zero, sizeof(zero));
+    zmq_setsockopt(c->sub, ZMQ_LINGER, &zero, sizeof(zero));
+    if (zmq_bind(c->xpub, c->bus_bind) < 0) {
+        rc = -errno;
+        log_error("bus_bind_failed", "endpoint=%s reason=\"%s\"", c->bus_bind, zmq_strerror(errno));
+        return rc;
+    }
+    char bound[256];
+    size_t sz = sizeof(bound);
+    zmq_getsockopt(c->xpub, ZMQ_LAST_ENDPOINT, bound, &sz);
+    snprintf(c->endpoint, sizeof(c->endpoint), "%s", c->advertise[0] ? c->advertise : bound);
+    zmq_setsockopt(c->sub, ZMQ_SUBSCRIBE, "c", 1);
+    zmq_setsockopt(c->sub, ZMQ_SUBSCRIBE, "r", 1);
+    if ((rc = join_loop(c, c->sub, &c->sub_fd, on_sub)) < 0 ||
+        (rc = join_loop(c, c->xpub, &c->xpub_fd, on_xpub)) < 0)
+        return rc;
+    c->store = sstore_new(c->b->loop, c->redis_host, c->redis_port, c->prefix);
+    if (!c->store)
+        return -ENOMEM;
+    if ((rc = sstore_start(c->store, on_store_state, c)) < 0)
+        return rc;
+    c->hb_timer = loop_add_timer(c->b->loop, HEARTBEAT_MS, on_heartbeat, c);
+    log_info("bus_listening", "endpoint=%s", c->endpoint);
+    return 0;
+}
+
+void cluster_destroy(cluster_t **cp)
+{
+    cluster_t *c = *cp;
+    if (!c)
+        return;
+    *cp = NULL;
+    if (c->hb_timer)
+        loop_del_timer(c->b->loop, c->hb_timer);
+    if (c->sub_fd >= 0)
+        loop_del_fd(c->b->loop, c->sub_fd);
+    if (c->xpub_fd >= 0)
+        loop_del_fd(c->b->loop, c->xpub_fd);
+    sstore_destroy(&c->store);
+    if (c->xpub)
+        zmq_close(c->xpub);
+    if (c->sub)
+        zmq_close(c->sub);
+    if (c->zctx)
+        zmq_ctx_term(c->zctx);
+    if (c->ptrie)
+        psubs_clear(c);
+    subtrie_destroy(&c->ptrie);
+    map_fini(&c->pstubs);
+    free(c->m_cids);
+    free(c->m_lens);
+    free(c->m_qos);
+    free(c->redis_host);
+    free(c->prefix);
+    free(c->bus_bind);
+    free(c->advertise);
+    free(c);
+}

@@ -1,0 +1,91 @@
+/* cluster: this broker's place in the cluster (DESIGN.md "Clustering").
+ *
+ * Membership: a heartbeat in Redis every second (expiry 3 s) and a peer
+ * list read at the same pace; the SUB socket connects to each live peer's
+ * XPUB endpoint and disconnects from peers that are gone, so brokers join
+ * and leave at runtime.
+ *
+ * Bus: a message published here is sent once on the XPUB, first frame
+ * 'm'+topic (or 'r'+topic for retained messages, which every broker takes);
+ * this broker subscribes its SUB to 'm' + the literal prefix of each local
+ * filter before its first wildcard (ZeroMQ counts repeated subscriptions),
+ * so a message reaches exactly the brokers that may need it, in one hop, and
+ * is matched exactly on arrival. Control messages ('c') carry takeover
+ * requests and persistent-subscription changes.
+ *
+ * Persistent-subscription index: every broker keeps the persistent
+ * subscriptions of the whole cluster (loaded from Redis, kept current by 'c'
+ * messages, reloaded when Redis's version counter moves), so the broker that
+ * receives a QoS 1/2 PUBLISH writes it to the Redis queue of every matching
+ * persistent session, wherever (or whether) that session is connected,
+ * before it acknowledges the PUBLISH.
+ *
+ * All on the broker loop; nothing blocks.
+ */
+#ifndef ROOST_BROKER_CLUSTER_H
+#define ROOST_BROKER_CLUSTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "broker.h"
+#include "msg.h"
+#include "store/sstore.h"
+
+typedef struct cluster cluster_t;
+
+typedef struct cluster_config {
+    const char *redis_host;
+    int redis_port;
+    const char *prefix;
+    const char *bus_bind;      /* ZeroMQ endpoint to bind the XPUB on */
+    const char *bus_advertise; /* endpoint peers connect to; "" = the bound one */
+} cluster_config_t;
+
+/* Callbacks into the broker for control messages. */
+typedef struct cluster_hooks {
+    /* Another broker takes over client id cid: close it here (will as for
+     * any takeover), then call cluster_released. */
+    void (*kick)(broker_t *b, const char *cid, size_t len, const char *from_broker);
+    /* from_broker released cid (answer to our kick). */
+    void (*released)(broker_t *b, const char *cid, size_t len, const char *from_broker);
+    /* A message from a peer, to route locally. Retained ones also update the
+     * local retained map (the origin already wrote Redis). */
+    void (*deliver)(broker_t *b, msg_t *m);
+} cluster_hooks_t;
+
+/* Caller owns the result; NULL on OOM. Copies the config strings. */
+cluster_t *cluster_new(broker_t *b, const cluster_config_t *cfg, const cluster_hooks_t *hooks);
+/* Binds the bus, starts Redis, membership and the index. 0 or a negative
+ * code (logged). */
+int cluster_start(cluster_t *c);
+/* Leaves the registry (best effort), closes sockets, frees; nulls *c. */
+void cluster_destroy(cluster_t **c);
+
+sstore_t *cluster_store(cluster_t *c);
+const char *cluster_endpoint(const cluster_t *c);
+/* A new entry id for a message this broker persists ("<broker>:<seq>"). */
+void cluster_next_eid(cluster_t *c, char *out, size_t cap);
+
+/* Sends a locally published message to the peers that subscribed. */
+void cluster_forward(cluster_t *c, const msg_t *m);
+/* Bus interest for a local (filter, session) pair, added and removed in
+ * pairs. */
+void cluster_interest(cluster_t *c, const char *filter, size_t len, bool add);
+
+/* Persistent subscriptions: records the change in the local index and tells
+ * the peers (Redis is written by the caller through sstore_sub_put/del). */
+void cluster_psub(cluster_t *c, const char *cid, size_t cid_len, const char *filter,
+                  size_t filter_len, uint8_t qos, bool add);
+/* The persistent sessions whose subscriptions match topic, once each at the
+ * highest QoS. Arrays are owned by the cluster and valid until the next call. */
+size_t cluster_psub_match(cluster_t *c, const char *topic, size_t len, const char *const **cids,
+                          const size_t **cid_lens, const uint8_t **qos);
+
+/* Asks broker `target` to close client id cid (takeover). */
+void cluster_kick(cluster_t *c, const char *target, const char *cid, size_t len);
+/* Tells broker `target` that this broker has let go of cid. */
+void cluster_released(cluster_t *c, const char *target, const char *cid, size_t len);
+
+#endif

@@ -1,0 +1,82 @@
+#include "kick.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "base/log.h"
+#include "conn.h"
+#include "rpc/rpc.h"
+#include "session.h"
+
+struct kick {
+    broker_t *b;
+    void *ctx, *sub;
+    int fd;
+};
+
+static void on_event(kick_t *k, const rpc_change_event_t *e)
+{
+    if (e->kind != RPC_CHANGE_CONNECTION || e->op != RPC_CHANGE_DELETE || !e->object_id)
+        return;
+    session_t *s = map_get(&k->b->sessions, e->object_id, strlen(e->object_id));
+    if (!s || !s->conn)
+        return;
+    log_info("conn_kicked", "client_id=%s by=admin", s->id);
+    conn_close(s->conn, "kicked_by_admin");
+}
+
+static void on_readable(loop_t *l, int fd, unsigned events, void *arg)
+{
+    kick_t *k = arg;
+    while (rpc_readable(k->sub)) {
+        rpc_change_event_t e;
+        int rc = rpc_change_event_recv(k->sub, &e);
+        if (rc == -EAGAIN)
+            break;
+        if (rc < 0)
+            continue;
+        on_event(k, &e);
+        rpc_change_event_fini(&e);
+    }
+}
+
+kick_t *kick_new(broker_t *b, const char *endpoint)
+{
+    kick_t *k = calloc(1, sizeof(*k));
+    if (!k)
+        return NULL;
+    k->b = b;
+    k->fd = -1;
+    k->ctx = zmq_ctx_new();
+    k->sub = k->ctx ? zmq_socket(k->ctx, ZMQ_SUB) : NULL;
+    int zero = 0;
+    size_t sz = sizeof(k->fd);
+    if (!k->sub || zmq_setsockopt(k->sub, ZMQ_LINGER, &zero, sizeof(zero)) < 0 ||
+        zmq_setsockopt(k->sub, ZMQ_SUBSCRIBE, RPC_CHANGE_TOPIC, strlen(RPC_CHANGE_TOPIC)) < 0 ||
+        zmq_connect(k->sub, endpoint) < 0 || zmq_getsockopt(k->sub, ZMQ_FD, &k->fd, &sz) < 0 ||
+        loop_add_fd(b->loop, k->fd, LOOP_READ | LOOP_EDGE, on_readable, k) < 0) {
+        log_error("admin_events_failed", "endpoint=%s reason=\"%s\"", endpoint, zmq_strerror(errno));
+        k->fd = -1;
+        kick_destroy(&k);
+        return NULL;
+    }
+    log_info("admin_events", "endpoint=%s", endpoint);
+    return k;
+}
+
+void kick_destroy(kick_t **kp)
+{
+    kick_t *k = *kp;
+    if (!k)
+        return;
+    *kp = NULL;
+    if (k->fd >= 0)
+        loop_del_fd(k->b->loop, k->fd);
+    if (k->sub)
+        zmq_close(k->sub);
+    if (k->ctx)
+        zmq_ctx_term(k->ctx);
+    free(k);
+}
