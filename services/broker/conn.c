@@ -286,6 +286,8 @@ static void conn_free(broker_t *b, conn_t *c)
     session_t *s = c->sess;
     log_info("conn_closed", "peer=%s client_id=%.*s reason=%s", conn_peer(c, peer, sizeof(peer)),
              s ? (int)s->id_len : 0, s ? s->id : "", c->close_reason ? c->close_reason : "");
+    if (c->registered && b->cluster && s)
+        sstore_conn_del(cluster_store(b->cluster), b->id, s->id, store_done, b);
     if (c->will && !c->graceful) {
         msg_t *w = c->will;
         c->will = NULL;
@@ -297,8 +299,6 @@ static void conn_free(broker_t *b, conn_t *c)
     msg_unref(&c->will);
     if (s && s->conn == NULL)
         session_closed(b, &s, c);
-    if (c->registered && b->cluster && s)
-        sstore_conn_del(cluster_store(b->cluster), b->id, s->id, store_done, b);
     free(c->username);
     free(c->store_client_id);
     free(c->groups);
