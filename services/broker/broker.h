@@ -24,6 +24,7 @@ typedef struct session session_t;
 typedef struct authc authc_t;
 typedef struct cluster cluster_t;
 typedef struct kick kick_t;
+typedef struct http http_t;
 
 /* One routing target during a publish: a session and the QoS it gets. */
 typedef struct route_target {
@@ -52,6 +53,7 @@ typedef struct broker {
     authc_t *authc;            /* NULL with --insecure-no-auth */
     cluster_t *cluster;        /* NULL on a single node without Redis */
     kick_t *kick;              /* NULL without --admin-events */
+    http_t *http;              /* NULL without --http-port */
     map_t conns_by_serial;     /* 8-byte serial -> conn_t, for async callbacks */
     uint64_t next_serial;
     map_t awaiting_release;    /* client id -> conn_t waiting for a peer to let go */

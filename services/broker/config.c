@@ -25,6 +25,8 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
         .bus_bind = "tcp://127.0.0.1:*",
         .bus_advertise = "",
         .admin_events = "",
+        .http_bind = "127.0.0.1",
+        .http_port = 0,
     };
     const cfg_opt_t opts[] = {
         {"bind", "ROOST_BIND", CFG_STR, &c->bind, 0, 0, "Address to listen on for MQTT."},
@@ -68,6 +70,10 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
          "Endpoint peers connect to (e.g. tcp://POD_IP:7000); empty: the bound endpoint."},
         {"admin-events", "ROOST_ADMIN_EVENTS", CFG_STR, &c->admin_events, 0, 0,
          "roost-admin's change-event endpoint; its disconnect requests close connections here."},
+        {"http-bind", "ROOST_HTTP_BIND", CFG_STR, &c->http_bind, 0, 0,
+         "Address of the /healthz and /metrics endpoint."},
+        {"http-port", "ROOST_HTTP_PORT", CFG_INT, &c->http_port, 0, 65535,
+         "Port of /healthz and /metrics (0: off)."},
         {"log-level", "ROOST_LOG_LEVEL", CFG_STR, &c->log_level, 0, 0,
          "debug, info, warn or error."},
     };

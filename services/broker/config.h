@@ -28,6 +28,8 @@ typedef struct broker_config {
     const char *bus_bind;
     const char *bus_advertise;
     const char *admin_events;  /* admin's change-event PUB endpoint (kicks) */
+    const char *http_bind;
+    int64_t http_port;         /* /healthz and /metrics; 0 = off */
 } broker_config_t;
 
 /* Fills defaults, then environment, then argv. Returns CFG_RUN, CFG_EXIT_HELP,

@@ -13,6 +13,7 @@
 #include "adopt.h"
 #include "authc.h"
 #include "cluster.h"
+#include "http.h"
 #include "kick.h"
 #include "store/sstore.h"
 #include "base/log.h"
@@ -139,6 +140,8 @@ int server_start(broker_t *b)
     }
     b->listen_fd = fd;
     loop_add_timer(b->loop, SWEEP_MS, on_sweep, b);
+    if (cfg->http_port && !(b->http = http_new(b, cfg->http_bind, (int)cfg->http_port)))
+        return -EADDRINUSE;
     log_info("listening", "broker_id=%s bind=%s port=%d", b->id, cfg->bind, bound);
     return 0;
 }
@@ -232,6 +235,7 @@ void server_fini(broker_t *b)
     route_fini(b);
     cluster_destroy(&b->cluster);
     kick_destroy(&b->kick);
+    http_destroy(&b->http);
     map_fini(&b->conns_by_serial);
     map_fini(&b->awaiting_release);
     subtrie_destroy(&b->trie);
