@@ -48,7 +48,30 @@ typedef struct catchup {
     broker_t *b;
     uint64_t serial;
     bool last;
+    uint64_t timer;
+    struct catchup *prev, *next; /* b->catchups while the timer is pending */
 } catchup_t;
+
+static void catchup_unlink(catchup_t *k)
+{
+    if (k->prev)
+        k->prev->next = k->next;
+    else
+        k->b->catchups = k->next;
+    if (k->next)
+        k->next->prev = k->prev;
+    k->prev = k->next = NULL;
+}
+
+void adopt_fini(broker_t *b)
+{
+    while (b->catchups) {
+        catchup_t *k = b->catchups;
+        catchup_unlink(k);
+        loop_del_timer(b->loop, k->timer);
+        free(k);
+    }
+}
 
 static void on_catchup(int rc, const sstore_session_t *st, void *arg)
 {
@@ -73,6 +96,7 @@ static void on_catchup(int rc, const sstore_session_t *st, void *arg)
 static uint64_t catchup_timer(loop_t *l, void *arg)
 {
     catchup_t *k = arg;
+    catchup_unlink(k);
     conn_t *c = conn_by_serial(k->b, k->serial);
     if (!c || !c->sess || !k->b->cluster ||
         sstore_session_load(cluster_store(k->b->cluster), c->sess->id, c->sess->id_len,
@@ -86,9 +110,15 @@ static void schedule_catchup(broker_t *b, conn_t *c, uint64_t ms, bool last)
     catchup_t *k = malloc(sizeof(*k));
     if (!k)
         return;
-    *k = (catchup_t){b, c->serial, last};
-    if (!loop_add_timer(b->loop, ms, catchup_timer, k))
+    *k = (catchup_t){b, c->serial, last, 0, NULL, b->catchups};
+    k->timer = loop_add_timer(b->loop, ms, catchup_timer, k);
+    if (!k->timer) {
         free(k);
+        return;
+    }
+    if (b->catchups)
+        b->catchups->prev = k;
+    b->catchups = k;
 }
 
 static void on_done_quiet(int rc, void *arg) {}

@@ -35,5 +35,7 @@ void adopt_on_kick(broker_t *b, const char *cid, size_t len, const char *from);
 void adopt_on_released(broker_t *b, const char *cid, size_t len, const char *from);
 /* Gives up waiting for peers that did not answer in time (periodic). */
 void adopt_sweep(broker_t *b);
+/* Frees scheduled catch-up reads (shutdown). */
+void adopt_fini(broker_t *b);
 
 #endif

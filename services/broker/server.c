@@ -233,6 +233,7 @@ void server_fini(broker_t *b)
     free(all);
     map_fini(&b->sessions);
     route_fini(b);
+    adopt_fini(b);
     cluster_destroy(&b->cluster);
     kick_destroy(&b->kick);
     http_destroy(&b->http);
