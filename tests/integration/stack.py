@@ -77,6 +77,30 @@ def http_get(port, path, timeout=5.0):
         return None, str(e)
 
 
+def mqtt_probe(port, client_id, timeout=2.0):
+    """One anonymous MQTT 3.1.1 CONNECT; returns the CONNACK code, or None when
+    no CONNACK came (closed, timed out). Sends DISCONNECT when accepted."""
+    cid = client_id.encode()
+    vh = b"\x00\x04MQTT\x04\x02\x00\x3c"
+    body = vh + len(cid).to_bytes(2, "big") + cid
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.sendall(bytes([0x10, len(body)]) + body)
+            buf = b""
+            while len(buf) < 4:
+                chunk = s.recv(4 - len(buf))
+                if not chunk:
+                    return None
+                buf += chunk
+            if buf[0] != 0x20:
+                return None
+            if buf[3] == 0:
+                s.sendall(b"\xe0\x00")
+            return buf[3]
+    except OSError:
+        return None
+
+
 def parse_metrics(text):
     """Prometheus text -> {'name{labels}': float}."""
     out = {}
@@ -306,13 +330,20 @@ class Stack:
 
     # ----------------------------------------------------------------- broker
     def start_broker(self, name=None, authd=None, cluster=False, admin_events=False, auth_timeout_ms=None,
-                     extra=(), insecure=False):
+                     extra=(), insecure=False, wait_authd=True):
         """roost-broker on a free MQTT port. authd: a Proc or a list of them
         (default: every authd started so far). cluster=True adds --redis/--prefix,
-        admin_events=True adds --admin-events (admin's PUB)."""
+        admin_events=True adds --admin-events (admin's PUB).
+
+        Ready = the MQTT port accepts and, with wait_authd and an authd running,
+        an anonymous probe CONNECT gets a decision from authd (any CONNACK but 3):
+        the broker refuses CONNECTs with 3 at once while its link to authd is
+        still being set up (first tens of ms). The probe costs authd one
+        anonymous request (not_authorized, or ok with --allow-anonymous)."""
         name = name or "broker%d" % (len(self.brokers) + 1)
         port = free_port()
         argv = [BROKER_BIN, "--bind", "127.0.0.1", "--port", str(port), "--id", name, "--log-level", LOG_LEVEL]
+        authds = []
         if insecure:
             argv.append("--insecure-no-auth")
         else:
@@ -326,7 +357,14 @@ class Stack:
         if admin_events:
             argv += ["--admin-events", self.admin.pub]
         argv += list(extra)
-        b = self._add(Proc(self, name, argv, lambda p: tcp_open(port)))
+        probe = wait_authd and not insecure and all(isinstance(a, Proc) and a.alive() for a in authds)
+
+        def ready(p):
+            if not probe:
+                return tcp_open(port)
+            rc = mqtt_probe(port, "stack-probe-%s" % name)
+            return rc is not None and rc != 3
+        b = self._add(Proc(self, name, argv, ready))
         b.port = port
         self.brokers.append(b)
         return b.start()
