@@ -1,8 +1,6 @@
 /* rpc/admin: AdminRequest / AdminReply codec and framing (admin.h). */
 #include "rpc/admin.h"
 
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -163,153 +161,35 @@ void rpc_admin_reply_fini(rpc_admin_reply_t *r)
     memset(r, 0, sizeof(*r));
 }
 
-/* ---- framing ------------------------------------------------------------ */
-
-static bool more(void *s)
-{
-    int v = 0;
-    size_t sz = sizeof(v);
-    return zmq_getsockopt(s, ZMQ_RCVMORE, &v, &sz) == 0 && v;
-}
-
-static void drain(void *s)
-{
-    while (more(s)) {
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        int rc = zmq_msg_recv(&m, s, ZMQ_DONTWAIT);
-        zmq_msg_close(&m);
-        if (rc < 0)
-            break;
-    }
-}
-
-static int send_frame(void *s, const void *p, size_t n, int flags)
-{
-    return zmq_send(s, p, n, flags | ZMQ_DONTWAIT) < 0 ? -zmq_errno() : 0;
-}
-
-static void wipe_free(void *data, void *hint)
-{
-    sodium_memzero(data, (size_t)(uintptr_t)hint);
-    free(data);
-}
-
-typedef int (*enc_fn)(const void *m, void *buf, size_t cap);
-typedef int (*dec_fn)(const void *buf, size_t len, void *out);
+/* ---- framing (frame.c) ------------------------------------------------- */
 
 static int enc_req(const void *m, void *b, size_t c) { return rpc_admin_request_encode(m, b, c); }
 static int enc_rep(const void *m, void *b, size_t c) { return rpc_admin_reply_encode(m, b, c); }
 static int dec_req(const void *b, size_t n, void *o) { return rpc_admin_request_decode(b, n, o); }
 static int dec_rep(const void *b, size_t n, void *o) { return rpc_admin_reply_decode(b, n, o); }
 
-/* Sends the body as the last frame from a heap copy wiped on release (the
- * request carries a token). */
-static int send_body(void *s, enc_fn enc, const void *msg)
-{
-    int n = enc(msg, NULL, 0);
-    if (n < 0)
-        return n;
-    uint8_t *data = malloc(n ? (size_t)n : 1);
-    if (!data)
-        return -ENOMEM;
-    enc(msg, data, (size_t)n);
-    zmq_msg_t m;
-    if (zmq_msg_init_data(&m, data, (size_t)n, wipe_free, (void *)(uintptr_t)n)) {
-        wipe_free(data, (void *)(uintptr_t)n);
-        return -ENOMEM;
-    }
-    if (zmq_msg_send(&m, s, ZMQ_DONTWAIT) < 0) {
-        int rc = -zmq_errno();
-        zmq_msg_close(&m);
-        return rc;
-    }
-    return 0;
-}
-
-static int recv_body(void *s, dec_fn dec, void *out)
-{
-    if (!more(s))
-        return ROOST_EPROTO_MALFORMED;
-    zmq_msg_t m;
-    zmq_msg_init(&m);
-    if (zmq_msg_recv(&m, s, ZMQ_DONTWAIT) < 0) {
-        zmq_msg_close(&m);
-        return ROOST_EPROTO_MALFORMED;
-    }
-    int rc;
-    if (more(s)) {
-        drain(s);
-        rc = ROOST_EPROTO_MALFORMED;
-    } else {
-        rc = dec(zmq_msg_data(&m), zmq_msg_size(&m), out);
-    }
-    sodium_memzero(zmq_msg_data(&m), zmq_msg_size(&m));
-    zmq_msg_close(&m);
-    return rc;
-}
-
+/* The body goes out from a heap copy wiped on release (the request carries
+ * a token). */
 int rpc_admin_request_send(void *dealer, const rpc_admin_request_t *r)
 {
     int rc = check_request(r);
-    if (rc || (rc = send_frame(dealer, "", 0, ZMQ_SNDMORE)))
+    if (rc || (rc = rpc_priv_send_frame(dealer, "", 0, ZMQ_SNDMORE)))
         return rc;
-    return send_body(dealer, enc_req, r);
+    return rpc_priv_send_body(dealer, enc_req, r);
 }
 
 int rpc_admin_reply_recv(void *dealer, rpc_admin_reply_t *out)
 {
     memset(out, 0, sizeof(*out));
-    zmq_msg_t m;
-    zmq_msg_init(&m);
-    if (zmq_msg_recv(&m, dealer, ZMQ_DONTWAIT) < 0) {
-        int rc = -zmq_errno();
-        zmq_msg_close(&m);
-        return rc;
-    }
-    size_t n = zmq_msg_size(&m);
-    zmq_msg_close(&m);
-    if (n != 0) {
-        drain(dealer);
-        return ROOST_EPROTO_MALFORMED;
-    }
-    return recv_body(dealer, dec_rep, out);
+    int rc = rpc_priv_recv_header(dealer, "", 0);
+    return rc ? rc : rpc_priv_recv_body(dealer, dec_rep, out);
 }
 
 int rpc_admin_request_recv(void *router, rpc_envelope_t *env, rpc_admin_request_t *out)
 {
     memset(out, 0, sizeof(*out));
-    env->n = 0;
-    for (;;) {
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, router, ZMQ_DONTWAIT) < 0) {
-            int rc = -zmq_errno();
-            zmq_msg_close(&m);
-            bool first = env->n == 0;
-            env->n = 0;
-            return first ? rc : ROOST_EPROTO_MALFORMED;
-        }
-        size_t n = zmq_msg_size(&m);
-        if (n == 0) {
-            zmq_msg_close(&m);
-            break;
-        }
-        if (env->n == RPC_MAX_HOPS || n > sizeof(env->id[0]) || !more(router)) {
-            zmq_msg_close(&m);
-            drain(router);
-            env->n = 0;
-            return ROOST_EPROTO_MALFORMED;
-        }
-        memcpy(env->id[env->n], zmq_msg_data(&m), n);
-        env->id_len[env->n++] = (uint8_t)n;
-        zmq_msg_close(&m);
-    }
-    if (env->n == 0) {
-        drain(router);
-        return ROOST_EPROTO_MALFORMED;
-    }
-    return recv_body(router, dec_req, out);
+    int rc = rpc_priv_recv_envelope(router, env);
+    return rc ? rc : rpc_priv_recv_body(router, dec_req, out);
 }
 
 int rpc_admin_reply_send(void *router, const rpc_envelope_t *env, const rpc_admin_reply_t *r)
@@ -317,12 +197,7 @@ int rpc_admin_reply_send(void *router, const rpc_envelope_t *env, const rpc_admi
     int rc = rpc_admin_reply_encode(r, NULL, 0);
     if (rc < 0)
         return rc;
-    if (env->n == 0 || env->n > RPC_MAX_HOPS)
-        return ROOST_EINVAL;
-    for (unsigned i = 0; i < env->n; i++)
-        if ((rc = send_frame(router, env->id[i], env->id_len[i], ZMQ_SNDMORE)))
-            return rc;
-    if ((rc = send_frame(router, "", 0, ZMQ_SNDMORE)))
+    if ((rc = rpc_priv_send_envelope(router, env)))
         return rc;
-    return send_body(router, enc_rep, r);
+    return rpc_priv_send_body(router, enc_rep, r);
 }

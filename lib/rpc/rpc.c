@@ -459,104 +459,11 @@ void rpc_change_event_fini(rpc_change_event_t *e)
     memset(e, 0, sizeof(*e));
 }
 
-/* ---- ZeroMQ framing ----------------------------------------------------- */
-
-static void wipe_free(void *data, void *hint)
-{
-    sodium_memzero(data, (size_t)(uintptr_t)hint);
-    free(data);
-}
-
-static int send_frame(void *s, const void *p, size_t n, int flags)
-{
-    return zmq_send(s, p, n, flags | ZMQ_DONTWAIT) < 0 ? -zmq_errno() : 0;
-}
-
-/* Sends an encoded body as the last frame, from a heap copy that is wiped
- * when ZeroMQ releases it. `enc` is the encode function's result size. */
-typedef int (*encode_fn)(const void *msg, void *buf, size_t cap);
-
-static int send_body(void *s, encode_fn enc, const void *msg)
-{
-    int n = enc(msg, NULL, 0);
-    if (n < 0)
-        return n;
-    uint8_t *data = malloc(n ? (size_t)n : 1);
-    if (!data)
-        return -ENOMEM;
-    enc(msg, data, (size_t)n);
-    zmq_msg_t m;
-    if (zmq_msg_init_data(&m, data, (size_t)n, wipe_free, (void *)(uintptr_t)n)) {
-        wipe_free(data, (void *)(uintptr_t)n);
-        return -ENOMEM;
-    }
-    if (zmq_msg_send(&m, s, ZMQ_DONTWAIT) < 0) {
-        int rc = -zmq_errno();
-        zmq_msg_close(&m);
-        return rc;
-    }
-    return 0;
-}
+/* ---- ZeroMQ framing (frame.c) ------------------------------------------ */
 
 static int enc_request(const void *m, void *b, size_t c) { return rpc_auth_request_encode(m, b, c); }
 static int enc_reply(const void *m, void *b, size_t c) { return rpc_auth_reply_encode(m, b, c); }
 static int enc_change(const void *m, void *b, size_t c) { return rpc_change_event_encode(m, b, c); }
-
-static bool more(void *s)
-{
-    int v = 0;
-    size_t sz = sizeof(v);
-    return zmq_getsockopt(s, ZMQ_RCVMORE, &v, &sz) == 0 && v;
-}
-
-/* Discards the rest of a multipart message. */
-static void drain(void *s)
-{
-    while (more(s)) {
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        int rc = zmq_msg_recv(&m, s, ZMQ_DONTWAIT);
-        zmq_msg_close(&m);
-        if (rc < 0)
-            break;
-    }
-}
-
-/* Receives the next frame. 0 or -errno (-EAGAIN: none pending). */
-static int recv_frame(void *s, zmq_msg_t *m)
-{
-    zmq_msg_init(m);
-    if (zmq_msg_recv(m, s, ZMQ_DONTWAIT) < 0) {
-        int rc = -zmq_errno();
-        zmq_msg_close(m);
-        return rc;
-    }
-    return 0;
-}
-
-/* Receives the body frame that must end the message and decodes it; the
- * body bytes are wiped before they are released. */
-typedef int (*decode_fn)(const void *buf, size_t len, void *out);
-
-static int recv_body(void *s, decode_fn dec, void *out)
-{
-    zmq_msg_t m;
-    if (!more(s))
-        return ROOST_EPROTO_MALFORMED;
-    int rc = recv_frame(s, &m);
-    if (rc)
-        return rc == -EAGAIN ? ROOST_EPROTO_MALFORMED : rc;
-    if (more(s)) {
-        drain(s);
-        rc = ROOST_EPROTO_MALFORMED;
-    } else {
-        rc = dec(zmq_msg_data(&m), zmq_msg_size(&m), out);
-    }
-    sodium_memzero(zmq_msg_data(&m), zmq_msg_size(&m));
-    zmq_msg_close(&m);
-    return rc;
-}
-
 static int dec_request(const void *b, size_t n, void *o) { return rpc_auth_request_decode(b, n, o); }
 static int dec_reply(const void *b, size_t n, void *o) { return rpc_auth_reply_decode(b, n, o); }
 static int dec_change(const void *b, size_t n, void *o) { return rpc_change_event_decode(b, n, o); }
@@ -564,103 +471,46 @@ static int dec_change(const void *b, size_t n, void *o) { return rpc_change_even
 int rpc_auth_request_send(void *dealer, const rpc_auth_request_t *r)
 {
     int rc = check_request(r);
-    if (rc)
+    if (rc || (rc = rpc_priv_send_frame(dealer, "", 0, ZMQ_SNDMORE)))
         return rc;
-    if ((rc = send_frame(dealer, "", 0, ZMQ_SNDMORE)))
-        return rc;
-    return send_body(dealer, enc_request, r);
+    return rpc_priv_send_body(dealer, enc_request, r);
 }
 
 int rpc_auth_reply_recv(void *dealer, rpc_auth_reply_t *out)
 {
     memset(out, 0, sizeof(*out));
-    zmq_msg_t m;
-    int rc = recv_frame(dealer, &m);
-    if (rc)
-        return rc;
-    size_t n = zmq_msg_size(&m);
-    zmq_msg_close(&m);
-    if (n != 0) {
-        drain(dealer);
-        return ROOST_EPROTO_MALFORMED;
-    }
-    return recv_body(dealer, dec_reply, out);
+    int rc = rpc_priv_recv_header(dealer, "", 0);
+    return rc ? rc : rpc_priv_recv_body(dealer, dec_reply, out);
 }
 
 int rpc_auth_request_recv(void *router, rpc_envelope_t *env, rpc_auth_request_t *out)
 {
     memset(out, 0, sizeof(*out));
-    env->n = 0;
-    for (;;) {
-        zmq_msg_t m;
-        int rc = recv_frame(router, &m);
-        if (rc) { /* nothing pending, or a message cut short (unroutable) */
-            bool first = env->n == 0;
-            env->n = 0;
-            return first ? rc : ROOST_EPROTO_MALFORMED;
-        }
-        size_t n = zmq_msg_size(&m);
-        if (n == 0) {
-            zmq_msg_close(&m);
-            break;
-        }
-        if (env->n == RPC_MAX_HOPS || n > sizeof(env->id[0]) || !more(router)) {
-            zmq_msg_close(&m);
-            drain(router);
-            env->n = 0;
-            return ROOST_EPROTO_MALFORMED;
-        }
-        memcpy(env->id[env->n], zmq_msg_data(&m), n);
-        env->id_len[env->n++] = (uint8_t)n;
-        zmq_msg_close(&m);
-    }
-    if (env->n == 0) {
-        drain(router);
-        return ROOST_EPROTO_MALFORMED;
-    }
-    return recv_body(router, dec_request, out);
+    int rc = rpc_priv_recv_envelope(router, env);
+    return rc ? rc : rpc_priv_recv_body(router, dec_request, out);
 }
 
 int rpc_auth_reply_send(void *router, const rpc_envelope_t *env, const rpc_auth_reply_t *r)
 {
     int rc = check_reply(r);
-    if (rc)
+    if (rc || (rc = rpc_priv_send_envelope(router, env)))
         return rc;
-    if (env->n == 0 || env->n > RPC_MAX_HOPS)
-        return ROOST_EINVAL;
-    for (unsigned i = 0; i < env->n; i++)
-        if ((rc = send_frame(router, env->id[i], env->id_len[i], ZMQ_SNDMORE)))
-            return rc;
-    if ((rc = send_frame(router, "", 0, ZMQ_SNDMORE)))
-        return rc;
-    return send_body(router, enc_reply, r);
+    return rpc_priv_send_body(router, enc_reply, r);
 }
 
 int rpc_change_event_send(void *pub, const rpc_change_event_t *e)
 {
     int rc = check_change(e);
-    if (rc)
+    if (rc || (rc = rpc_priv_send_frame(pub, RPC_CHANGE_TOPIC, strlen(RPC_CHANGE_TOPIC), ZMQ_SNDMORE)))
         return rc;
-    if ((rc = send_frame(pub, RPC_CHANGE_TOPIC, strlen(RPC_CHANGE_TOPIC), ZMQ_SNDMORE)))
-        return rc;
-    return send_body(pub, enc_change, e);
+    return rpc_priv_send_body(pub, enc_change, e);
 }
 
 int rpc_change_event_recv(void *sub, rpc_change_event_t *out)
 {
     memset(out, 0, sizeof(*out));
-    zmq_msg_t m;
-    int rc = recv_frame(sub, &m);
-    if (rc)
-        return rc;
-    bool ok = zmq_msg_size(&m) == strlen(RPC_CHANGE_TOPIC) &&
-              !memcmp(zmq_msg_data(&m), RPC_CHANGE_TOPIC, strlen(RPC_CHANGE_TOPIC));
-    zmq_msg_close(&m);
-    if (!ok) {
-        drain(sub);
-        return ROOST_EPROTO_MALFORMED;
-    }
-    return recv_body(sub, dec_change, out);
+    int rc = rpc_priv_recv_header(sub, RPC_CHANGE_TOPIC, strlen(RPC_CHANGE_TOPIC));
+    return rc ? rc : rpc_priv_recv_body(sub, dec_change, out);
 }
 
 bool rpc_readable(void *sock)
