@@ -120,12 +120,9 @@ int store_client_create(store_t *s, const store_client_spec_t *spec, store_clien
     char hash[crypto_pwhash_STRBYTES];
     if ((rc = hash_password(s, spec->password, store_cost(s), hash)) < 0)
         return rc;
-    char id[STORE_ID_LEN + 1], now[24], member[STORE_MEMBER_LEN + 1];
-    int64_t t = store_now_ms();
-    store_new_id(id);
-    snprintf(now, sizeof(now), "%lld", (long long)t);
-    store_member(member, t, id);
-    const char *argv[] = {id, now, member, spec->name, spec->username, hash};
+    store_stamp_t st;
+    store_stamp_new(&st);
+    const char *argv[] = {st.id, st.now, st.member, spec->name, spec->username, hash};
     redisReply *r = NULL;
     store_sr_t sr;
     rc = store_eval(s, SC_CLIENT_CREATE, 6, argv, NULL, &r, &sr);
@@ -139,20 +136,11 @@ int store_client_get(store_t *s, const char *id, store_client_t **out)
 {
     store_err_reset(s);
     *out = NULL;
-    if (!store_id_ok(id))
-        return store_fail(s, ROOST_ENOTFOUND, NULL, NULL);
-    char key[STORE_PREFIX_MAX + 8 + STORE_ID_LEN + 1];
-    snprintf(key, sizeof(key), "%sclient:%s", store_prefix(s), id);
-    const char *argv[2 + STORE_N_FIELDS] = {"HMGET", key};
-    memcpy(&argv[2], CLIENT_FIELDS, sizeof(CLIENT_FIELDS));
     redisReply *r = NULL;
-    int rc = store_cmd(s, 2 + STORE_N_FIELDS, argv, NULL, &r);
+    int rc = store_get_record(s, "client", id, CLIENT_FIELDS, &r);
     if (rc < 0)
         return rc;
-    if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 && r->element[0]->type == REDIS_REPLY_NIL)
-        rc = store_fail(s, ROOST_ENOTFOUND, NULL, NULL);
-    else
-        rc = client_out(s, r, out);
+    rc = client_out(s, r, out);
     freeReplyObject(r);
     return rc;
 }
@@ -203,20 +191,7 @@ int store_client_update(store_t *s, const char *id, const store_client_spec_t *s
 
 int store_client_delete(store_t *s, const char *id)
 {
-    store_err_reset(s);
-    if (!store_id_ok(id))
-        return store_fail(s, ROOST_ENOTFOUND, NULL, NULL);
-    const char *argv[] = {id};
-    redisReply *r = NULL;
-    store_sr_t sr;
-    int rc = store_eval(s, SC_CLIENT_DELETE, 1, argv, NULL, &r, &sr);
-    if (rc < 0)
-        return rc;
-    rc = sr == SR_OK ? 0
-         : sr == SR_NOTFOUND ? store_fail(s, ROOST_ENOTFOUND, NULL, NULL)
-                             : store_fail(s, ROOST_ESTORE, NULL, "unexpected script reply");
-    freeReplyObject(r);
-    return rc;
+    return store_delete_id(s, SC_CLIENT_DELETE, id);
 }
 
 int store_client_list(store_t *s, const char *cursor, size_t limit, const char *search,
@@ -241,17 +216,8 @@ int store_client_list(store_t *s, const char *cursor, size_t limit, const char *
         rc = -ENOMEM;
         goto fail;
     }
-    int64_t total = 0;
-    const char *next = store_rstr(r->element[1]);
-    if (store_ri64(r->element[2], &total) < 0 || !next) {
-        rc = store_fail(s, ROOST_ESTORE, NULL, "bad list reply");
+    if ((rc = store_list_head(s, r, &p->next_cursor, &p->total)) < 0)
         goto fail;
-    }
-    p->total = (uint64_t)total;
-    if (*next && !(p->next_cursor = strdup(next))) {
-        rc = -ENOMEM;
-        goto fail;
-    }
     for (; p->n < n; p->n++) {
         /* Reorder to CLIENT_FIELDS order: id name auth_type username ... */
         redisReply *v = r->element[3 + p->n];

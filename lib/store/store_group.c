@@ -156,12 +156,9 @@ int store_group_create(store_t *s, const store_group_spec_t *spec, store_group_t
     char *acl = acl_to_json(spec->acl, spec->n_acl);
     if (!acl)
         return -ENOMEM;
-    char id[STORE_ID_LEN + 1], now[24], member[STORE_MEMBER_LEN + 1];
-    int64_t t = store_now_ms();
-    store_new_id(id);
-    snprintf(now, sizeof(now), "%lld", (long long)t);
-    store_member(member, t, id);
-    const char *argv[] = {id, now, member, spec->name,
+    store_stamp_t st;
+    store_stamp_new(&st);
+    const char *argv[] = {st.id, st.now, st.member, spec->name,
                           spec->description ? spec->description : "", acl};
     redisReply *r = NULL;
     store_sr_t sr;
@@ -291,18 +288,10 @@ int store_group_list(store_t *s, const char *cursor, size_t limit, const char *s
         }
     }
     store_group_list_t *l = calloc(1, sizeof(*l));
-    int64_t total = 0;
-    const char *next = store_rstr(r->element[1]);
-    if (!l) {
+    if (!l)
         rc = -ENOMEM;
-    } else if (store_ri64(r->element[2], &total) < 0 || !next) {
-        rc = store_fail(s, ROOST_ESTORE, NULL, "bad list reply");
-    } else if (*next && !(l->next_cursor = strdup(next))) {
-        rc = -ENOMEM;
-    } else {
-        l->total = (uint64_t)total;
+    else if ((rc = store_list_head(s, r, &l->next_cursor, &l->total)) == 0)
         rc = list_from(s, r, 3, l);
-    }
     freeReplyObject(r);
     if (rc < 0)
         store_group_list_free(&l);

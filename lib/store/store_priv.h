@@ -2,7 +2,8 @@
  *
  * lib/store is one module (prefix store_) split by object kind to keep files
  * small: store.c (handle, connection, scripts, errors, auth lookup),
- * store_valid.c (field rules), store_client.c, store_group.c, store_rule.c.
+ * store_valid.c (field rules), store_kind.c (what the object kinds share),
+ * store_client.c, store_group.c, store_rule.c.
  * Only these files include hiredis.
  */
 #ifndef ROOST_STORE_PRIV_H
@@ -101,5 +102,34 @@ int store_check_page(store_t *s, const char *cursor, size_t limit);
 int store_list_raw(store_t *s, const char *zset, const char *obj, const char *cursor,
                    size_t limit, const char *search, int n_search, const char *const *fields,
                    int n_fields, redisReply **out);
+
+/* ---- object kinds (store_kind.c) ---- */
+
+/* What a create script needs to place a new object. */
+typedef struct store_stamp {
+    char id[STORE_ID_LEN + 1];          /* a new random id */
+    char now[24];                       /* created_at, decimal ms */
+    char member[STORE_MEMBER_LEN + 1];  /* its member in the kind's zset */
+} store_stamp_t;
+
+/* Fills st for an object created now. */
+void store_stamp_new(store_stamp_t *st);
+
+/* HMGETs the STORE_N_FIELDS `fields` of "<prefix><obj>:<id>" ("client").
+ * 0 and *out (caller frees with freeReplyObject; it still needs checking
+ * as a record), store_fail(ROOST_ENOTFOUND) for a malformed id or a missing
+ * record, or as store_cmd. Does not reset the last error. */
+int store_get_record(store_t *s, const char *obj, const char *id, const char *const *fields,
+                     redisReply **out);
+
+/* A public *_delete whose script answers OK or NOTFOUND only: resets the
+ * last error, runs `sc` with the id. 0, ROOST_ENOTFOUND, ROOST_ESTORE or as
+ * store_eval. */
+int store_delete_id(store_t *s, enum store_script sc, const char *id);
+
+/* Reads the next cursor and total of a store_list_raw reply. 0 (*next_cursor
+ * is set, caller owns the result, only when there is a next page),
+ * store_fail(ROOST_ESTORE) or -ENOMEM. */
+int store_list_head(store_t *s, const redisReply *r, char **next_cursor, uint64_t *total);
 
 #endif

@@ -10,6 +10,9 @@
 #include "base/err.h"
 #include "store/store_priv.h"
 
+static const char *const RULE_FIELDS[STORE_N_FIELDS] = {"id",     "match_by",   "value",
+                                                        "groups", "created_at", "updated_at"};
+
 static void rule_fini(store_rule_t *r)
 {
     free(r->value);
@@ -145,13 +148,10 @@ int store_rule_create(store_t *s, const store_rule_spec_t *spec, store_rule_t **
     char *groups = join_groups(spec->groups, spec->n_groups);
     if (!groups)
         return -ENOMEM;
-    char id[STORE_ID_LEN + 1], now[24], member[STORE_MEMBER_LEN + 1];
-    int64_t t = store_now_ms();
-    store_new_id(id);
-    snprintf(now, sizeof(now), "%lld", (long long)t);
-    store_member(member, t, id);
-    const char *argv[] = {id, now, member, store_match_by_name(spec->match_by), spec->value,
-                          groups};
+    store_stamp_t st;
+    store_stamp_new(&st);
+    const char *argv[] = {st.id, st.now, st.member, store_match_by_name(spec->match_by),
+                          spec->value, groups};
     redisReply *r = NULL;
     store_sr_t sr;
     rc = store_eval(s, SC_RULE_CREATE, 6, argv, NULL, &r, &sr);
@@ -163,20 +163,11 @@ int store_rule_get(store_t *s, const char *id, store_rule_t **out)
 {
     store_err_reset(s);
     *out = NULL;
-    if (!store_id_ok(id))
-        return store_fail(s, ROOST_ENOTFOUND, NULL, NULL);
-    char key[STORE_PREFIX_MAX + 8 + STORE_ID_LEN + 1];
-    snprintf(key, sizeof(key), "%srule:%s", store_prefix(s), id);
-    const char *argv[] = {"HMGET", key, "id", "match_by", "value", "groups", "created_at",
-                          "updated_at"};
     redisReply *r = NULL;
-    int rc = store_cmd(s, 8, argv, NULL, &r);
+    int rc = store_get_record(s, "rule", id, RULE_FIELDS, &r);
     if (rc < 0)
         return rc;
-    if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 && r->element[0]->type == REDIS_REPLY_NIL)
-        rc = store_fail(s, ROOST_ENOTFOUND, NULL, NULL);
-    else
-        rc = rule_out(s, r, out);
+    rc = rule_out(s, r, out);
     freeReplyObject(r);
     return rc;
 }
@@ -239,20 +230,7 @@ int store_rule_update(store_t *s, const char *id, const store_rule_spec_t *spec,
 
 int store_rule_delete(store_t *s, const char *id)
 {
-    store_err_reset(s);
-    if (!store_id_ok(id))
-        return store_fail(s, ROOST_ENOTFOUND, NULL, NULL);
-    const char *argv[] = {id};
-    redisReply *r = NULL;
-    store_sr_t sr;
-    int rc = store_eval(s, SC_RULE_DELETE, 1, argv, NULL, &r, &sr);
-    if (rc < 0)
-        return rc;
-    rc = sr == SR_OK ? 0
-         : sr == SR_NOTFOUND ? store_fail(s, ROOST_ENOTFOUND, NULL, NULL)
-                             : store_fail(s, ROOST_ESTORE, NULL, "unexpected script reply");
-    freeReplyObject(r);
-    return rc;
+    return store_delete_id(s, SC_RULE_DELETE, id);
 }
 
 static int list_from(store_t *s, redisReply *r, size_t first, store_rule_list_t *l)
@@ -275,25 +253,16 @@ int store_rule_list(store_t *s, const char *cursor, size_t limit, store_rule_lis
     int rc = store_check_page(s, cursor, limit);
     if (rc < 0)
         return rc;
-    static const char *const fields[STORE_N_FIELDS] = {"id",     "match_by",   "value",
-                                                       "groups", "created_at", "updated_at"};
     redisReply *r = NULL;
-    rc = store_list_raw(s, "rules", "rule", cursor, limit, NULL, 0, fields, STORE_N_FIELDS, &r);
+    rc = store_list_raw(s, "rules", "rule", cursor, limit, NULL, 0, RULE_FIELDS, STORE_N_FIELDS,
+                        &r);
     if (rc < 0)
         return rc;
     store_rule_list_t *l = calloc(1, sizeof(*l));
-    int64_t total = 0;
-    const char *next = store_rstr(r->element[1]);
-    if (!l) {
+    if (!l)
         rc = -ENOMEM;
-    } else if (store_ri64(r->element[2], &total) < 0 || !next) {
-        rc = store_fail(s, ROOST_ESTORE, NULL, "bad list reply");
-    } else if (*next && !(l->next_cursor = strdup(next))) {
-        rc = -ENOMEM;
-    } else {
-        l->total = (uint64_t)total;
+    else if ((rc = store_list_head(s, r, &l->next_cursor, &l->total)) == 0)
         rc = list_from(s, r, 3, l);
-    }
     freeReplyObject(r);
     if (rc < 0)
         store_rule_list_free(&l);
