@@ -1,7 +1,6 @@
 /* cmd_clients: `roostctl clients ...`. */
 #include <sodium.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "ctl.h"
@@ -85,19 +84,12 @@ static int do_write(ctl_t *c, int argc, char **argv, bool create)
 
 static int do_list(ctl_t *c, int argc, char **argv)
 {
-    const char *cursor = NULL, *search = NULL, *limit = "100";
-    for (int i = 1; i < argc; i++) {
-        const char *v = NULL;
-        const char **slot = ctl_opt(argc, argv, &i, "cursor", &v)   ? &cursor
-                            : ctl_opt(argc, argv, &i, "search", &v) ? &search
-                            : ctl_opt(argc, argv, &i, "limit", &v)  ? &limit
-                                                                    : NULL;
-        if (!slot || !v)
-            return ctl_usage("clients list: bad argument '%s'", argv[i]);
-        *slot = v;
-    }
+    ctl_list_opts_t o;
+    int rc = ctl_list_opts("clients", argc, argv, true, &o);
+    if (rc)
+        return rc;
     store_client_page_t *p = NULL;
-    int rc = store_client_list(c->s, cursor, strtoul(limit, NULL, 10), search, &p);
+    rc = store_client_list(c->s, o.cursor, o.limit, o.search, &p);
     if (rc < 0)
         return ctl_fail(c, rc, "clients list");
     if (c->json) {
@@ -108,8 +100,7 @@ static int do_list(ctl_t *c, int argc, char **argv)
     } else {
         for (size_t i = 0; i < p->n; i++)
             printf("%s  %-24s  %s\n", p->items[i].id, p->items[i].username, p->items[i].name);
-        if (p->next_cursor)
-            printf("next cursor: %s\n", p->next_cursor);
+        ctl_print_next(p->next_cursor);
     }
     store_client_page_free(&p);
     return 0;
@@ -117,10 +108,9 @@ static int do_list(ctl_t *c, int argc, char **argv)
 
 int ctl_clients(ctl_t *c, int argc, char **argv)
 {
-    if (argc < 1 || ctl_is_help(argv[0]) || (argc > 1 && ctl_is_help(argv[1]))) {
-        fputs(USAGE, argc < 1 ? stderr : stdout);
-        return argc < 1 ? 1 : 0;
-    }
+    int code;
+    if (ctl_noun_help(argc, argv, USAGE, &code))
+        return code;
     const char *verb = argv[0];
     if (!strcmp(verb, "create"))
         return do_write(c, argc, argv, true);
@@ -128,18 +118,10 @@ int ctl_clients(ctl_t *c, int argc, char **argv)
         return do_write(c, argc, argv, false);
     if (!strcmp(verb, "list"))
         return do_list(c, argc, argv);
-    if (strcmp(verb, "get") && strcmp(verb, "delete"))
-        return ctl_usage("clients: unknown verb '%s'", verb);
-    if (argc != 2)
-        return ctl_usage("clients %s: want exactly one ID", verb);
-    if (!strcmp(verb, "delete")) {
-        int rc = store_client_delete(c->s, argv[1]);
-        if (rc < 0)
-            return ctl_fail(c, rc, "clients delete");
-        if (c->json)
-            ctl_print_json(json_pack("{s:s, s:b}", "id", argv[1], "deleted", 1));
-        return 0;
-    }
+    if ((code = ctl_id_verb("clients", argc, argv)))
+        return code;
+    if (!strcmp(verb, "delete"))
+        return ctl_deleted(c, store_client_delete(c->s, argv[1]), "clients delete", argv[1]);
     store_client_t *cl = NULL;
     int rc = store_client_get(c->s, argv[1], &cl);
     if (rc < 0)

@@ -1,6 +1,5 @@
 /* cmd_groups: `roostctl groups ...`. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "base/err.h"
@@ -85,19 +84,12 @@ static int do_create(ctl_t *c, int argc, char **argv)
 
 static int do_list(ctl_t *c, int argc, char **argv)
 {
-    const char *cursor = NULL, *search = NULL, *limit = "100";
-    for (int i = 1; i < argc; i++) {
-        const char *v = NULL;
-        const char **slot = ctl_opt(argc, argv, &i, "cursor", &v)   ? &cursor
-                            : ctl_opt(argc, argv, &i, "search", &v) ? &search
-                            : ctl_opt(argc, argv, &i, "limit", &v)  ? &limit
-                                                                    : NULL;
-        if (!slot || !v)
-            return ctl_usage("groups list: bad argument '%s'", argv[i]);
-        *slot = v;
-    }
+    ctl_list_opts_t o;
+    int rc = ctl_list_opts("groups", argc, argv, true, &o);
+    if (rc)
+        return rc;
     store_group_list_t *l = NULL;
-    int rc = store_group_list(c->s, cursor, strtoul(limit, NULL, 10), search, &l);
+    rc = store_group_list(c->s, o.cursor, o.limit, o.search, &l);
     if (rc < 0)
         return ctl_fail(c, rc, "groups list");
     if (c->json) {
@@ -109,8 +101,7 @@ static int do_list(ctl_t *c, int argc, char **argv)
         for (size_t i = 0; i < l->n; i++)
             printf("%s  %-24s  %zu acl entries\n", l->items[i].id, l->items[i].name,
                    l->items[i].n_acl);
-        if (l->next_cursor)
-            printf("next cursor: %s\n", l->next_cursor);
+        ctl_print_next(l->next_cursor);
     }
     store_group_list_free(&l);
     return 0;
@@ -118,27 +109,18 @@ static int do_list(ctl_t *c, int argc, char **argv)
 
 int ctl_groups(ctl_t *c, int argc, char **argv)
 {
-    if (argc < 1 || ctl_is_help(argv[0]) || (argc > 1 && ctl_is_help(argv[1]))) {
-        fputs(USAGE, argc < 1 ? stderr : stdout);
-        return argc < 1 ? 1 : 0;
-    }
+    int code;
+    if (ctl_noun_help(argc, argv, USAGE, &code))
+        return code;
     const char *verb = argv[0];
     if (!strcmp(verb, "create"))
         return do_create(c, argc, argv);
     if (!strcmp(verb, "list"))
         return do_list(c, argc, argv);
-    if (strcmp(verb, "get") && strcmp(verb, "delete"))
-        return ctl_usage("groups: unknown verb '%s'", verb);
-    if (argc != 2)
-        return ctl_usage("groups %s: want exactly one ID", verb);
-    if (!strcmp(verb, "delete")) {
-        int rc = store_group_delete(c->s, argv[1]);
-        if (rc < 0)
-            return ctl_fail(c, rc, "groups delete");
-        if (c->json)
-            ctl_print_json(json_pack("{s:s, s:b}", "id", argv[1], "deleted", 1));
-        return 0;
-    }
+    if ((code = ctl_id_verb("groups", argc, argv)))
+        return code;
+    if (!strcmp(verb, "delete"))
+        return ctl_deleted(c, store_group_delete(c->s, argv[1]), "groups delete", argv[1]);
     store_group_t *g = NULL;
     int rc = store_group_get(c->s, argv[1], &g);
     if (rc < 0)

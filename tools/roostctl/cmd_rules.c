@@ -1,6 +1,5 @@
 /* cmd_rules: `roostctl rules ...`. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "ctl.h"
@@ -64,18 +63,12 @@ static int do_create(ctl_t *c, int argc, char **argv)
 
 static int do_list(ctl_t *c, int argc, char **argv)
 {
-    const char *cursor = NULL, *limit = "100";
-    for (int i = 1; i < argc; i++) {
-        const char *v = NULL;
-        const char **slot = ctl_opt(argc, argv, &i, "cursor", &v)  ? &cursor
-                            : ctl_opt(argc, argv, &i, "limit", &v) ? &limit
-                                                                   : NULL;
-        if (!slot || !v)
-            return ctl_usage("rules list: bad argument '%s'", argv[i]);
-        *slot = v;
-    }
+    ctl_list_opts_t o;
+    int rc = ctl_list_opts("rules", argc, argv, false, &o);
+    if (rc)
+        return rc;
     store_rule_list_t *l = NULL;
-    int rc = store_rule_list(c->s, cursor, strtoul(limit, NULL, 10), &l);
+    rc = store_rule_list(c->s, o.cursor, o.limit, &l);
     if (rc < 0)
         return ctl_fail(c, rc, "rules list");
     if (c->json) {
@@ -88,8 +81,7 @@ static int do_list(ctl_t *c, int argc, char **argv)
             printf("%s  %-15s  %s  (%zu groups)\n", l->items[i].id,
                    store_match_by_name(l->items[i].match_by), l->items[i].value,
                    l->items[i].n_groups);
-        if (l->next_cursor)
-            printf("next cursor: %s\n", l->next_cursor);
+        ctl_print_next(l->next_cursor);
     }
     store_rule_list_free(&l);
     return 0;
@@ -97,27 +89,18 @@ static int do_list(ctl_t *c, int argc, char **argv)
 
 int ctl_rules(ctl_t *c, int argc, char **argv)
 {
-    if (argc < 1 || ctl_is_help(argv[0]) || (argc > 1 && ctl_is_help(argv[1]))) {
-        fputs(USAGE, argc < 1 ? stderr : stdout);
-        return argc < 1 ? 1 : 0;
-    }
+    int code;
+    if (ctl_noun_help(argc, argv, USAGE, &code))
+        return code;
     const char *verb = argv[0];
     if (!strcmp(verb, "create"))
         return do_create(c, argc, argv);
     if (!strcmp(verb, "list"))
         return do_list(c, argc, argv);
-    if (strcmp(verb, "get") && strcmp(verb, "delete"))
-        return ctl_usage("rules: unknown verb '%s'", verb);
-    if (argc != 2)
-        return ctl_usage("rules %s: want exactly one ID", verb);
-    if (!strcmp(verb, "delete")) {
-        int rc = store_rule_delete(c->s, argv[1]);
-        if (rc < 0)
-            return ctl_fail(c, rc, "rules delete");
-        if (c->json)
-            ctl_print_json(json_pack("{s:s, s:b}", "id", argv[1], "deleted", 1));
-        return 0;
-    }
+    if ((code = ctl_id_verb("rules", argc, argv)))
+        return code;
+    if (!strcmp(verb, "delete"))
+        return ctl_deleted(c, store_rule_delete(c->s, argv[1]), "rules delete", argv[1]);
     store_rule_t *r = NULL;
     int rc = store_rule_get(c->s, argv[1], &r);
     if (rc < 0)

@@ -42,6 +42,28 @@ int ctl_fail(ctl_t *c, int rc, const char *what);
  * to NULL. */
 bool ctl_opt(int argc, char **argv, int *i, const char *name, const char **val);
 bool ctl_is_help(const char *arg);
+/* A noun with no verb, or with --help as verb or after it: prints usage
+ * (to stderr when the verb is missing) and sets *code (1 missing, 0 help).
+ * False when there is a verb to run. */
+bool ctl_noun_help(int argc, char **argv, const char *usage, int *code);
+/* Checks a `NOUN get|delete ID` line (argv[0] is the verb). 0, or
+ * CTL_USAGE after printing why. */
+int ctl_id_verb(const char *noun, int argc, char **argv);
+
+/* `NOUN list` options. */
+typedef struct ctl_list_opts {
+    const char *cursor; /* NULL: the first page */
+    const char *search; /* NULL: no filter; only when the noun allows it */
+    size_t limit;       /* default 100 */
+} ctl_list_opts_t;
+/* Parses --cursor, --limit and (with_search) --search after argv[0].
+ * 0, or CTL_USAGE after printing "<noun> list: bad argument". */
+int ctl_list_opts(const char *noun, int argc, char **argv, bool with_search, ctl_list_opts_t *o);
+/* Ends a `NOUN delete ID`: rc < 0 goes to ctl_fail(what); otherwise with
+ * --json prints {"id":..., "deleted":true}. Returns the exit code. */
+int ctl_deleted(ctl_t *c, int rc, const char *what, const char *id);
+/* Prints "next cursor: C" when there is a next page (table output). */
+void ctl_print_next(const char *next_cursor);
 
 /* JSON views (new references) and printing (steals the reference). */
 json_t *ctl_client_json(const store_client_t *cl);

@@ -68,6 +68,58 @@ bool ctl_opt(int argc, char **argv, int *i, const char *name, const char **val)
 
 bool ctl_is_help(const char *arg) { return !strcmp(arg, "--help") || !strcmp(arg, "-h"); }
 
+bool ctl_noun_help(int argc, char **argv, const char *usage, int *code)
+{
+    if (argc >= 1 && !ctl_is_help(argv[0]) && !(argc > 1 && ctl_is_help(argv[1])))
+        return false;
+    fputs(usage, argc < 1 ? stderr : stdout);
+    *code = argc < 1 ? 1 : 0;
+    return true;
+}
+
+int ctl_id_verb(const char *noun, int argc, char **argv)
+{
+    const char *verb = argv[0];
+    if (strcmp(verb, "get") && strcmp(verb, "delete"))
+        return ctl_usage("%s: unknown verb '%s'", noun, verb);
+    if (argc != 2)
+        return ctl_usage("%s %s: want exactly one ID", noun, verb);
+    return 0;
+}
+
+int ctl_list_opts(const char *noun, int argc, char **argv, bool with_search, ctl_list_opts_t *o)
+{
+    const char *limit = "100";
+    o->cursor = o->search = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        const char **slot = ctl_opt(argc, argv, &i, "cursor", &v)                  ? &o->cursor
+                            : with_search && ctl_opt(argc, argv, &i, "search", &v) ? &o->search
+                            : ctl_opt(argc, argv, &i, "limit", &v)                 ? &limit
+                                                                                   : NULL;
+        if (!slot || !v)
+            return ctl_usage("%s list: bad argument '%s'", noun, argv[i]);
+        *slot = v;
+    }
+    o->limit = strtoul(limit, NULL, 10);
+    return 0;
+}
+
+int ctl_deleted(ctl_t *c, int rc, const char *what, const char *id)
+{
+    if (rc < 0)
+        return ctl_fail(c, rc, what);
+    if (c->json)
+        ctl_print_json(json_pack("{s:s, s:b}", "id", id, "deleted", 1));
+    return 0;
+}
+
+void ctl_print_next(const char *next_cursor)
+{
+    if (next_cursor)
+        printf("next cursor: %s\n", next_cursor);
+}
+
 json_t *ctl_client_json(const store_client_t *cl)
 {
     return json_pack("{s:s, s:s, s:s, s:s, s:b, s:I, s:I}", "id", cl->id, "name", cl->name,
