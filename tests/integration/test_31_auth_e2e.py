@@ -253,6 +253,145 @@ def test_username_and_client_id_substitution(stack):
     assert mk.before() == [("dev/bob/x", b"bob-own")]
 
 
+def test_retained_messages_follow_the_acl(stack):
+    a, b = base_stack(stack)
+    cl = stack.add_client("dev", PW)
+    g = stack.add_group("g", [("allow", "subscribe", "s/#"), ("deny", "subscribe", "s/secret"),
+                              ("deny", "subscribe", "s/+/secret"), ("allow", "publish", "w/#")])
+    stack.add_rule("client", cl["id"], [g["id"]])
+    obs = observer(stack, b, ["r/#"])
+    for i, (t, p) in enumerate([("s/secret", b"r1"), ("s/public", b"r2"), ("s/a/secret", b"r3"), ("s/a/b", b"r4")]):
+        obs.publish(t, p, qos=1, retain=True, pid=20 + i)
+    dev = connected(b.port, "dev-1", "dev")
+    assert dev.subscribe([("s/#", 0)]) == [0]
+    got = set()
+    for _ in range(2):
+        p = dev.expect("PUBLISH")
+        got.add((p.topic, p.payload, p.retain))
+    assert got == {("s/public", b"r2", True), ("s/a/b", b"r4", True)}
+    dev.no_packet(0.3)
+    # a denied retained publish is not stored either
+    dev.publish("r/x", b"denied-retained", qos=1, retain=True, pid=1)
+    dev.publish("w/x", b"allowed-retained", qos=1, retain=True, pid=2)
+    late = observer(stack, b, ["r/#", "w/#"])
+    p = late.expect("PUBLISH")
+    assert (p.topic, p.payload, p.retain) == ("w/x", b"allowed-retained", True)
+    late.no_packet(0.3)
+
+
+WILL_BUG = ("the will is routed with no authorization: services/broker/conn.c (close path, "
+            "`if (c->will && !c->graceful) ... route_publish`) publishes (and retains) it for a CONNECT "
+            "authd refused, and for a topic the client may not publish")
+
+
+def closed_in_broker_log(b, client_id, timeout=T):
+    return wait_for(lambda: "event=conn_closed" in b.log() and
+                    any("event=conn_closed" in line and "client_id=%s " % client_id in line
+                        for line in b.log().splitlines()), timeout)
+
+
+def test_will_on_allowed_topic_is_published(stack):
+    a, b = base_stack(stack)
+    cl = stack.add_client("dev", PW)
+    g = stack.add_group("g", [("allow", "publish", "status/%u")])
+    stack.add_rule("client", cl["id"], [g["id"]])
+    obs = observer(stack, b, ["status/#", "mark"])
+    c = RawClient(b.port)
+    c.send(connect_pkt("will-ok", username="dev", password=PW.encode(), will=("status/dev", b"offline", 0, False)))
+    assert c.expect("CONNACK").body[1] == 0
+    c.close()                                  # no DISCONNECT: the will goes out
+    assert closed_in_broker_log(b, "will-ok")
+    assert Marker(obs, obs, "mark").before() == [("status/dev", b"offline")]
+
+
+@pytest.mark.xfail(strict=True, reason=WILL_BUG)
+def test_will_on_denied_topic_is_not_published(stack):
+    a, b = base_stack(stack)
+    cl = stack.add_client("dev", PW)
+    g = stack.add_group("g", [("allow", "publish", "status/%u")])
+    stack.add_rule("client", cl["id"], [g["id"]])
+    obs = observer(stack, b, ["#"])
+    c = RawClient(b.port)
+    c.send(connect_pkt("will-denied", username="dev", password=PW.encode(),
+                       will=("status/other", b"spoofed", 0, True)))
+    assert c.expect("CONNACK").body[1] == 0
+    c.close()
+    assert closed_in_broker_log(b, "will-denied")
+    assert Marker(obs, obs, "mark").before() == []
+    late = observer(stack, b, ["status/#"])
+    late.no_packet(0.3)                        # nothing retained either
+
+
+@pytest.mark.xfail(strict=True, reason=WILL_BUG)
+def test_will_of_refused_connect_is_not_published(stack):
+    a, b = base_stack(stack)
+    stack.add_client("dev", PW)
+    obs = observer(stack, b, ["#"])
+    for user, pw in (("dev", "wrong-password"), ("nobody", PW), (None, None)):
+        c = RawClient(b.port)
+        c.send(connect_pkt(uid("w"), username=user, password=pw.encode() if pw else None,
+                           will=("any/topic", b"will of a refused connect", 0, True)))
+        assert c.expect("CONNACK").body[1] in (4, 5)
+        assert_closed_by_broker(c)
+        c.close()
+    assert Marker(obs, obs, "mark").before() == []
+    late = observer(stack, b, ["any/#"])
+    late.no_packet(0.3)
+
+
+def test_persistent_session_subscriptions_follow_the_new_acl(stack):
+    a, b = base_stack(stack)
+    cl = stack.add_client("dev", PW)
+    g = stack.add_group("g", [("allow", "subscribe", "q/#"), ("allow", "subscribe", "keep/#")])
+    stack.add_rule("client", cl["id"], [g["id"]])
+    obs = observer(stack, b, ["mark"])
+    c = RawClient(b.port)
+    c.connect("pers-1", clean=False, username="dev", password=PW.encode())
+    assert c.subscribe([("q/#", 1), ("keep/#", 1)]) == [1, 1]
+    c.send(DISCONNECT)
+    c.close()
+    stack.edit_group(g["id"], acl=[("allow", "subscribe", "keep/#")])
+    c = RawClient(b.port)
+    assert c.connect("pers-1", clean=False, username="dev", password=PW.encode()) == 1  # session present
+    obs.publish("q/online", b"must-not-arrive", qos=1, pid=1)
+    obs.publish("keep/online", b"kept", qos=1, pid=2)
+    p = c.expect("PUBLISH")
+    assert (p.topic, p.payload) == ("keep/online", b"kept")
+    c.send(ack_pkt("PUBACK", p.pid))
+    c.no_packet(0.3)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "messages queued for an offline persistent session are delivered after reconnect even when the "
+    "new CONNECT's ACL no longer allows them: services/broker/session.c session_set_acl prunes the "
+    "subscriptions but not the queued/in-flight messages"))
+def test_persistent_session_queue_follows_the_new_acl(stack):
+    a, b = base_stack(stack)
+    cl = stack.add_client("dev", PW)
+    g = stack.add_group("g", [("allow", "subscribe", "q/#"), ("allow", "subscribe", "keep/#")])
+    stack.add_rule("client", cl["id"], [g["id"]])
+    obs = observer(stack, b, ["mark"])
+    c = RawClient(b.port)
+    c.connect("pers-2", clean=False, username="dev", password=PW.encode())
+    assert c.subscribe([("q/#", 1), ("keep/#", 1)]) == [1, 1]
+    c.send(DISCONNECT)
+    c.close()
+    stack.edit_group(g["id"], acl=[("allow", "subscribe", "keep/#")])
+    obs.publish("q/offline", b"queued-under-the-old-acl", qos=1, pid=1)
+    obs.publish("keep/offline", b"kept", qos=1, pid=2)
+    c = RawClient(b.port)
+    assert c.connect("pers-2", clean=False, username="dev", password=PW.encode()) == 1
+    got = []
+    for _ in range(2):
+        try:
+            p = c.recv_packet(1.0)
+        except socket.timeout:
+            break
+        got.append((p.topic, p.payload))
+        c.send(ack_pkt("PUBACK", p.pid))
+    assert got == [("keep/offline", b"kept")]
+
+
 # ---------------------------------------------------------------- changes while connected
 
 def test_client_edited_and_deleted_while_connected(stack):
