@@ -12,43 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "acl/acl.h"
 #include "base/err.h"
+#include "guard.h"
 #include "mqtt/topic.h"
 
 /* ---- helpers ------------------------------------------------------------ */
-
-struct guard {
-    char *page; /* readable; the next page is PROT_NONE */
-    size_t size;
-};
-
-static struct guard guard_new(void)
-{
-    size_t ps = (size_t)sysconf(_SC_PAGESIZE);
-    char *p = mmap(NULL, 2 * ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    assert_true(p != MAP_FAILED);
-    assert_int_equal(mprotect(p + ps, ps, PROT_NONE), 0);
-    return (struct guard){p, ps};
-}
-
-static void guard_free(struct guard *g)
-{
-    munmap(g->page, 2 * g->size);
-}
-
-/* s copied so that its last byte touches the guard page. */
-static const char *guard_put(struct guard *g, const char *s)
-{
-    size_t n = strlen(s);
-    assert_true(n <= g->size);
-    char *dst = g->page + g->size - n;
-    memcpy(dst, s, n);
-    return dst;
-}
 
 #define MAX_ENTRIES 8
 

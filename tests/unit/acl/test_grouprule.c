@@ -10,40 +10,11 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "acl/grouprule.h"
 #include "base/err.h"
-
-struct guard {
-    char *page; /* readable; the next page is PROT_NONE */
-    size_t size;
-};
-
-static struct guard guard_new(void)
-{
-    size_t ps = (size_t)sysconf(_SC_PAGESIZE);
-    char *p = mmap(NULL, 2 * ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    assert_true(p != MAP_FAILED);
-    assert_int_equal(mprotect(p + ps, ps, PROT_NONE), 0);
-    return (struct guard){p, ps};
-}
-
-static void guard_free(struct guard *g)
-{
-    munmap(g->page, 2 * g->size);
-}
-
-static const char *guard_put(struct guard *g, const char *s)
-{
-    size_t n = strlen(s);
-    assert_true(n <= g->size);
-    char *dst = g->page + g->size - n;
-    memcpy(dst, s, n);
-    return dst;
-}
+#include "guard.h"
 
 static grouprule_str_t gs(const char *s)
 {

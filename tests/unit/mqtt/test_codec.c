@@ -12,9 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
+#include "guard.h"
 #include "mqtt/mqtt.h"
 
 #define MALFORMED ROOST_EPROTO_MALFORMED
@@ -26,38 +25,25 @@
 /* ---- guard page ---------------------------------------------------------- */
 
 #define GUARD_CAP (64u * 1024u)
-static uint8_t *g_map;
-static size_t g_page;
+static struct guard g_guard;
 
 static int guard_setup(void **state)
 {
     (void)state;
-    g_page = (size_t)sysconf(_SC_PAGESIZE);
-    void *m = mmap(NULL, GUARD_CAP + g_page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                   -1, 0);
-    if (m == MAP_FAILED)
-        return -1;
-    g_map = m;
-    return mprotect(g_map + GUARD_CAP, g_page, PROT_NONE);
+    return guard_open(&g_guard, GUARD_CAP);
 }
 
 static int guard_teardown(void **state)
 {
     (void)state;
-    int rc = munmap(g_map, GUARD_CAP + g_page);
-    g_map = NULL;
-    return rc;
+    return guard_free(&g_guard);
 }
 
 /* Copies src so that its last byte is the last readable byte. The copy
  * stays valid until the next call. */
 static const uint8_t *guarded(const uint8_t *src, size_t n)
 {
-    assert_true(n <= GUARD_CAP);
-    uint8_t *dst = g_map + GUARD_CAP - n;
-    if (n)
-        memmove(dst, src, n);
-    return dst;
+    return guard_put_bytes(&g_guard, src, n);
 }
 
 static int gdecode(mqtt_decoder_t *d, const uint8_t *src, size_t n, size_t *used,

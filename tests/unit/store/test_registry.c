@@ -1,94 +1,41 @@
 /* Unit tests for lib/store/registry.c (connections), audit.c and tokens.c
  * against a private redis-server on a free loopback port (stopped by PID).
  * Each test uses its own key prefix. */
-#include <netinet/in.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <fcntl.h>
 
 #include <cmocka.h>
 
 #include "base/err.h"
+#include "redis_fixture.h"
 #include "store/audit.h"
 #include "store/registry.h"
 #include "store/tokens.h"
 
-static int g_port;
-static pid_t g_pid;
-static char g_dir[64];
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) < 0)
-        return -1;
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
+static redis_fixture_t g_redis;
 
 static int group_setup(void **state)
 {
-    snprintf(g_dir, sizeof(g_dir), "/tmp/roost-registry-test-XXXXXX");
-    if (!mkdtemp(g_dir) || (g_port = free_port()) < 0)
+    if (redis_fixture_init(&g_redis, "registry-test") < 0)
         return -1;
-    char port[16];
-    snprintf(port, sizeof(port), "%d", g_port);
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_WRONLY);
-        if (devnull >= 0) {
-            dup2(devnull, 1);
-            dup2(devnull, 2);
-        }
-        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", "--dir", g_dir, (char *)NULL);
-        _exit(127);
-    }
-    g_pid = pid;
-    for (int i = 0; i < 100; i++) {
-        store_t *s = store_new("127.0.0.1", g_port, "probe:", NULL);
-        int rc = s ? store_open(s) : -1;
-        store_destroy(&s);
-        if (rc == 0)
-            return 0;
-        sleep_ms(50);
-    }
-    return -1;
+    return redis_fixture_start(&g_redis);
 }
 
 static int group_teardown(void **state)
 {
-    if (g_pid > 0) {
-        kill(g_pid, SIGTERM);
-        waitpid(g_pid, NULL, 0);
-    }
-    rmdir(g_dir);
+    redis_fixture_fini(&g_redis);
     return 0;
 }
 
 static store_t *open_store(const char *prefix)
 {
-    store_t *s = store_new("127.0.0.1", g_port, prefix, NULL);
+    store_t *s = store_new("127.0.0.1", g_redis.port, prefix, NULL);
     assert_non_null(s);
     assert_int_equal(store_open(s), 0);
     return s;
@@ -182,9 +129,9 @@ static void test_expiry_and_refresh(void **state)
     store_t *s = open_store("t-exp:");
     put(s, "dead", "d-1", 1000);
     put(s, "live", "l-1", 1000);
-    sleep_ms(600);
+    redis_fixture_sleep_ms(600);
     assert_int_equal(store_conn_refresh(s, "live", 1000), 0);
-    sleep_ms(600);
+    redis_fixture_sleep_ms(600);
     store_conn_page_t *p = NULL;
     assert_int_equal(store_conn_list(s, NULL, 10, NULL, &p), 0);
     assert_int_equal(p->n, 1);

@@ -5,54 +5,30 @@
  * uses its own key prefix so tests never see each other's data.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <hiredis/hiredis.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "base/err.h"
+#include "redis_fixture.h"
 #include "store/store.h"
 
-static int g_port;
-static pid_t g_pid;
-static char g_dir[64];
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) < 0)
-        return -1;
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
+static redis_fixture_t g_redis;
 
 static redisContext *raw_connect(void)
 {
     struct timeval tv = {1, 0};
-    redisContext *c = redisConnectWithTimeout("127.0.0.1", g_port, tv);
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", g_redis.port, tv);
     if (c && c->err) {
         redisFree(c);
         return NULL;
@@ -60,63 +36,23 @@ static redisContext *raw_connect(void)
     return c;
 }
 
-static int redis_start(void)
-{
-    char port[16];
-    snprintf(port, sizeof(port), "%d", g_port);
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        int devnull = open("/dev/null", 1);
-        if (devnull >= 0) {
-            dup2(devnull, 1);
-            dup2(devnull, 2);
-        }
-        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save",
-               "", "--appendonly", "no", "--dir", g_dir, (char *)NULL);
-        _exit(127);
-    }
-    g_pid = pid;
-    for (int i = 0; i < 100; i++) {
-        redisContext *c = raw_connect();
-        if (c) {
-            redisFree(c);
-            return 0;
-        }
-        sleep_ms(50);
-    }
-    return -1;
-}
-
-static void redis_stop(void)
-{
-    if (g_pid > 0) {
-        kill(g_pid, SIGTERM);
-        waitpid(g_pid, NULL, 0);
-        g_pid = 0;
-    }
-}
-
 static int group_setup(void **state)
 {
-    snprintf(g_dir, sizeof(g_dir), "/tmp/roost-store-test-XXXXXX");
-    if (!mkdtemp(g_dir) || (g_port = free_port()) < 0)
+    if (redis_fixture_init(&g_redis, "store-test") < 0)
         return -1;
-    return redis_start();
+    return redis_fixture_start(&g_redis);
 }
 
 static int group_teardown(void **state)
 {
-    redis_stop();
-    rmdir(g_dir);
+    redis_fixture_fini(&g_redis);
     return 0;
 }
 
 static store_t *open_store(const char *prefix)
 {
     store_cost_t cost = {crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN};
-    store_t *s = store_new("127.0.0.1", g_port, prefix, &cost);
+    store_t *s = store_new("127.0.0.1", g_redis.port, prefix, &cost);
     assert_non_null(s);
     store_set_timeouts(s, 500, 1000);
     assert_int_equal(store_open(s), 0);
@@ -154,7 +90,7 @@ static void test_client_crud(void **state)
     assert_string_equal(g->id, c->id);
     store_client_free(&g);
 
-    sleep_ms(2);
+    redis_fixture_sleep_ms(2);
     store_client_spec_t up = {.name = "Sensor One", .username = "sensor-one"};
     assert_int_equal(store_client_update(s, c->id, &up, &g), 0);
     assert_string_equal(g->name, "Sensor One");
@@ -751,14 +687,14 @@ static void test_schema(void **state)
 
     freeReplyObject(redisCommand(raw, "SET t-schema-new:schema 2"));
     store_cost_t cost = {crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN};
-    s = store_new("127.0.0.1", g_port, "t-schema-new:", &cost);
+    s = store_new("127.0.0.1", g_redis.port, "t-schema-new:", &cost);
     assert_int_equal(store_open(s), ROOST_ESCHEMA);
     int64_t v;
     assert_int_equal(store_config_version(s, &v), ROOST_ESCHEMA); /* every call refuses */
     store_destroy(&s);
 
     freeReplyObject(redisCommand(raw, "SET t-schema-bad:schema banana"));
-    s = store_new("127.0.0.1", g_port, "t-schema-bad:", &cost);
+    s = store_new("127.0.0.1", g_redis.port, "t-schema-bad:", &cost);
     assert_int_equal(store_open(s), ROOST_ESTORE);
     store_destroy(&s);
     redisFree(raw);
@@ -769,7 +705,7 @@ static void test_unavailable_and_recovery(void **state)
     store_t *s = open_store("t-down:");
     store_client_t *c = NULL;
     assert_int_equal(mk_client(s, "n", "down-user", "password123", &c), 0);
-    redis_stop();
+    redis_fixture_stop(&g_redis);
     store_auth_t *a = NULL;
     assert_int_equal(store_auth_lookup(s, "down-user", &a), ROOST_EUNAVAILABLE);
     assert_null(a);
@@ -780,10 +716,10 @@ static void test_unavailable_and_recovery(void **state)
     assert_int_equal(mk_client(s, "n", "x-user", "password123", NULL), ROOST_EUNAVAILABLE);
     int64_t v;
     assert_int_equal(store_config_version(s, &v), ROOST_EUNAVAILABLE);
-    store_t *fresh = store_new("127.0.0.1", g_port, "t-down:", NULL);
+    store_t *fresh = store_new("127.0.0.1", g_redis.port, "t-down:", NULL);
     assert_int_equal(store_open(fresh), ROOST_EUNAVAILABLE);
 
-    assert_int_equal(redis_start(), 0); /* same port; data gone (no persistence) */
+    assert_int_equal(redis_fixture_start(&g_redis), 0); /* same port; data gone (no persistence) */
     assert_int_equal(store_auth_lookup(s, "down-user", &a), ROOST_ENOTFOUND);
     assert_int_equal(mk_client(s, "n", "down-user", "password123", NULL), 0);
     assert_int_equal(store_auth_lookup(s, "down-user", &a), 0);
