@@ -125,3 +125,18 @@ int cfg_parse(const cfg_opt_t *opts, int n, int argc, char **argv, const char *s
     }
     return CFG_RUN;
 }
+
+int cfg_host_port(const char *flag, const char *s, char *host, size_t host_cap, int *port, FILE *err)
+{
+    const char *colon = strrchr(s, ':');
+    char *end = NULL;
+    long p = colon ? strtol(colon + 1, &end, 10) : 0;
+    if (!colon || colon == s || (size_t)(colon - s) >= host_cap || !end || *end || p < 1 || p > 65535) {
+        fprintf(err, "error: --%s: expected HOST:PORT, got '%s'\n", flag, s);
+        return ROOST_ECONFIG;
+    }
+    memcpy(host, s, (size_t)(colon - s));
+    host[colon - s] = '\0';
+    *port = (int)p;
+    return 0;
+}

@@ -34,4 +34,9 @@ enum { CFG_RUN = 0, CFG_EXIT_HELP = 1 };
 int cfg_parse(const cfg_opt_t *opts, int n, int argc, char **argv, const char *summary,
               FILE *out, FILE *err);
 
+/* Splits "HOST:PORT" (the last ':'; HOST non-empty and under host_cap bytes,
+ * PORT 1..65535) into host and *port. 0, or ROOST_ECONFIG after printing
+ * "error: --<flag>: expected HOST:PORT, got '<s>'" to err. */
+int cfg_host_port(const char *flag, const char *s, char *host, size_t host_cap, int *port, FILE *err);
+
 #endif

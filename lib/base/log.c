@@ -32,6 +32,18 @@ int log_parse_level(const char *s, log_level_t *out)
 
 bool log_enabled(log_level_t level) { return level >= min_level; }
 
+int log_setup_from(const char *service, const char *level_name, FILE *err)
+{
+    log_level_t level;
+    if (log_parse_level(level_name, &level)) {
+        fprintf(err, "error: --log-level: unknown level '%s' (expected debug, info, warn or error)\n",
+                level_name);
+        return ROOST_ECONFIG;
+    }
+    log_setup(service, level);
+    return 0;
+}
+
 void log_write(log_level_t level, const char *event, const char *fmt, ...)
 {
     char line[2048];

@@ -14,6 +14,7 @@
 #define ROOST_BASE_LOG_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 typedef enum { LOG_DEBUG = 0, LOG_INFO = 1, LOG_WARN = 2, LOG_ERROR = 3 } log_level_t;
 
@@ -22,6 +23,11 @@ void log_setup(const char *service, log_level_t level);
 /* Parses "debug", "info", "warn", "error". 0 or ROOST_ECONFIG. */
 int log_parse_level(const char *s, log_level_t *out);
 bool log_enabled(log_level_t level);
+/* What a service main does with its --log-level value: parses level_name
+ * and calls log_setup. 0, or ROOST_ECONFIG after writing
+ * "error: --log-level: unknown level 'X' (expected debug, info, warn or
+ * error)" to err (a usage error: the caller exits with 2). */
+int log_setup_from(const char *service, const char *level_name, FILE *err);
 
 /* event is a short snake_case name; fmt adds " key=value ..." fields. */
 void log_write(log_level_t level, const char *event, const char *fmt, ...)

@@ -61,16 +61,5 @@ int conf_load(admin_conf_t *c, int argc, char **argv, FILE *out, FILE *err)
     int rc = cfg_parse(opts, (int)(sizeof(opts) / sizeof(opts[0])), argc, argv, SUMMARY, out, err);
     if (rc)
         return rc;
-    const char *colon = strrchr(c->redis, ':');
-    char *end = NULL;
-    long port = colon ? strtol(colon + 1, &end, 10) : 0;
-    if (!colon || colon == c->redis || (size_t)(colon - c->redis) >= sizeof(c->redis_host) || !end || *end ||
-        port < 1 || port > 65535) {
-        fprintf(err, "error: --redis: expected HOST:PORT, got '%s'\n", c->redis);
-        return ROOST_ECONFIG;
-    }
-    memcpy(c->redis_host, c->redis, (size_t)(colon - c->redis));
-    c->redis_host[colon - c->redis] = '\0';
-    c->redis_port = (int)port;
-    return 0;
+    return cfg_host_port("redis", c->redis, c->redis_host, sizeof(c->redis_host), &c->redis_port, err);
 }

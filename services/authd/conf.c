@@ -11,25 +11,6 @@
     "roost-authd: answers brokers' CONNECT credential checks (ZeroMQ ROUTER) from the Redis store.\n" \
     "Usage: roost-authd [options]"
 
-static int split_host_port(authd_conf_t *c)
-{
-    const char *colon = strrchr(c->redis, ':');
-    if (!colon || colon == c->redis || (size_t)(colon - c->redis) >= sizeof(c->redis_host)) {
-        fprintf(stderr, "error: --redis: expected HOST:PORT, got '%s'\n", c->redis);
-        return ROOST_ECONFIG;
-    }
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end || port < 1 || port > 65535) {
-        fprintf(stderr, "error: --redis: bad port in '%s'\n", c->redis);
-        return ROOST_ECONFIG;
-    }
-    memcpy(c->redis_host, c->redis, (size_t)(colon - c->redis));
-    c->redis_host[colon - c->redis] = '\0';
-    c->redis_port = (int)port;
-    return 0;
-}
-
 int conf_parse(authd_conf_t *c, int argc, char **argv)
 {
     *c = (authd_conf_t){
@@ -81,5 +62,5 @@ int conf_parse(authd_conf_t *c, int argc, char **argv)
     int rc = cfg_parse(opts, (int)(sizeof(opts) / sizeof(opts[0])), argc, argv, SUMMARY, stdout, stderr);
     if (rc != CFG_RUN)
         return rc;
-    return split_host_port(c);
+    return cfg_host_port("redis", c->redis, c->redis_host, sizeof(c->redis_host), &c->redis_port, stderr);
 }

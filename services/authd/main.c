@@ -121,12 +121,8 @@ int main(int argc, char **argv)
         return 0;
     if (rc)
         return 2;
-    log_level_t level;
-    if (log_parse_level(a.conf.log_level, &level)) {
-        fprintf(stderr, "error: --log-level: unknown level '%s'\n", a.conf.log_level);
+    if (log_setup_from("authd", a.conf.log_level, stderr))
         return 2;
-    }
-    log_setup("authd", level);
     /* Block the signals before any thread starts so only the signalfd sees them. */
     sigset_t mask;
     sigemptyset(&mask);
