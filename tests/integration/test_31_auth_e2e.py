@@ -155,8 +155,9 @@ def test_connack_server_unavailable_without_authd(stack):
 
 # ---------------------------------------------------------------- publish / subscribe ACLs
 
-def test_subscribe_and_publish_acl(stack):
-    a, b = base_stack(stack)
+@pytest.mark.parametrize("cluster", [False, True], ids=["single", "cluster"])
+def test_subscribe_and_publish_acl(stack, cluster):
+    a, b = base_stack(stack, broker_kw={"cluster": cluster})
     cl = stack.add_client("sensor", PW)
     g1 = stack.add_group("readers", [("allow", "subscribe", "s/#"), ("deny", "subscribe", "s/secret"),
                                      ("allow", "subscribe", "m/#"), ("allow", "publish", "w/#")])
@@ -224,8 +225,9 @@ def test_acl_with_paho_client(stack):
         bad.loop_stop()
 
 
-def test_username_and_client_id_substitution(stack):
-    a, b = base_stack(stack)
+@pytest.mark.parametrize("cluster", [False, True], ids=["single", "cluster"])
+def test_username_and_client_id_substitution(stack, cluster):
+    a, b = base_stack(stack, broker_kw={"cluster": cluster})
     ids = {}
     for u in ("alice", "bob"):
         ids[u] = stack.add_client(u, PW)["id"]
@@ -253,8 +255,9 @@ def test_username_and_client_id_substitution(stack):
     assert mk.before() == [("dev/bob/x", b"bob-own")]
 
 
-def test_retained_messages_follow_the_acl(stack):
-    a, b = base_stack(stack)
+@pytest.mark.parametrize("cluster", [False, True], ids=["single", "cluster"])
+def test_retained_messages_follow_the_acl(stack, cluster):
+    a, b = base_stack(stack, broker_kw={"cluster": cluster})
     cl = stack.add_client("dev", PW)
     g = stack.add_group("g", [("allow", "subscribe", "s/#"), ("deny", "subscribe", "s/secret"),
                               ("deny", "subscribe", "s/+/secret"), ("allow", "publish", "w/#")])
@@ -305,8 +308,9 @@ def test_will_on_allowed_topic_is_published(stack):
 
 
 @pytest.mark.xfail(strict=True, reason=WILL_BUG)
-def test_will_on_denied_topic_is_not_published(stack):
-    a, b = base_stack(stack)
+@pytest.mark.parametrize("cluster", [False, True], ids=["single", "cluster"])
+def test_will_on_denied_topic_is_not_published(stack, cluster):
+    a, b = base_stack(stack, broker_kw={"cluster": cluster})
     cl = stack.add_client("dev", PW)
     g = stack.add_group("g", [("allow", "publish", "status/%u")])
     stack.add_rule("client", cl["id"], [g["id"]])
@@ -339,8 +343,18 @@ def test_will_of_refused_connect_is_not_published(stack):
     late.no_packet(0.3)
 
 
-def test_persistent_session_subscriptions_follow_the_new_acl(stack):
-    a, b = base_stack(stack)
+CLUSTER_PSUB_BUG = (
+    "cluster mode: after a persistent session reconnects under an ACL that no longer allows one of its "
+    "subscriptions, messages on it are still delivered; session_set_acl (services/broker/session.c) drops "
+    "the filter from the local trie and the bus interest but not from the persistent-subscription index "
+    "(Redis / cluster_psub), which keeps routing messages into the session")
+
+
+@pytest.mark.parametrize("cluster", [False, pytest.param(True, marks=pytest.mark.xfail(strict=True,
+                                                                                   reason=CLUSTER_PSUB_BUG))],
+                         ids=["single", "cluster"])
+def test_persistent_session_subscriptions_follow_the_new_acl(stack, cluster):
+    a, b = base_stack(stack, broker_kw={"cluster": cluster})
     cl = stack.add_client("dev", PW)
     g = stack.add_group("g", [("allow", "subscribe", "q/#"), ("allow", "subscribe", "keep/#")])
     stack.add_rule("client", cl["id"], [g["id"]])
@@ -358,15 +372,18 @@ def test_persistent_session_subscriptions_follow_the_new_acl(stack):
     p = c.expect("PUBLISH")
     assert (p.topic, p.payload) == ("keep/online", b"kept")
     c.send(ack_pkt("PUBACK", p.pid))
-    c.no_packet(0.3)
+    # in cluster mode a persistent session's messages may take another path (through Redis)
+    # than the live one, so the order above proves nothing: give that path a bounded window
+    c.no_packet(1.5)
 
 
 @pytest.mark.xfail(strict=True, reason=(
     "messages queued for an offline persistent session are delivered after reconnect even when the "
     "new CONNECT's ACL no longer allows them: services/broker/session.c session_set_acl prunes the "
     "subscriptions but not the queued/in-flight messages"))
-def test_persistent_session_queue_follows_the_new_acl(stack):
-    a, b = base_stack(stack)
+@pytest.mark.parametrize("cluster", [False, True], ids=["single", "cluster"])
+def test_persistent_session_queue_follows_the_new_acl(stack, cluster):
+    a, b = base_stack(stack, broker_kw={"cluster": cluster})
     cl = stack.add_client("dev", PW)
     g = stack.add_group("g", [("allow", "subscribe", "q/#"), ("allow", "subscribe", "keep/#")])
     stack.add_rule("client", cl["id"], [g["id"]])
