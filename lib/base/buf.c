@@ -21,18 +21,19 @@ int buf_reserve(buf_t *b, size_t n)
         if (b->cap - b->len >= n)
             return 0;
     }
-    size_t need = b->len + n;
+    if (n > UINT32_MAX - 1 - (size_t)b->len)
+        return -ENOMEM;
+    size_t need = (size_t)b->len + n;
     size_t cap = b->cap ? b->cap : 256;
-    while (cap < need) {
-        if (cap > SIZE_MAX / 2)
-            return -ENOMEM;
+    while (cap < need)
         cap *= 2;
-    }
+    if (cap > UINT32_MAX - 1)
+        cap = UINT32_MAX - 1;
     uint8_t *p = realloc(b->data, cap);
     if (!p)
         return -ENOMEM;
     b->data = p;
-    b->cap = cap;
+    b->cap = (uint32_t)cap;
     return 0;
 }
 
@@ -43,13 +44,13 @@ int buf_append(buf_t *b, const void *p, size_t n)
         return rc;
     if (n)
         memcpy(b->data + b->len, p, n);
-    b->len += n;
+    b->len += (uint32_t)n;
     return 0;
 }
 
 void buf_consume(buf_t *b, size_t n)
 {
-    b->pos += n;
+    b->pos += (uint32_t)n;
     if (b->pos >= b->len)
         b->pos = b->len = 0;
 }
@@ -58,7 +59,7 @@ void buf_compact(buf_t *b)
 {
     if (b->pos == 0)
         return;
-    size_t n = b->len - b->pos;
+    uint32_t n = b->len - b->pos;
     if (n)
         memmove(b->data, b->data + b->pos, n);
     b->pos = 0;

@@ -14,16 +14,17 @@
 
 typedef struct buf {
     uint8_t *data;
-    size_t pos;  /* first unread byte */
-    size_t len;  /* end of content */
-    size_t cap;
+    uint32_t pos;  /* first unread byte */
+    uint32_t len;  /* end of content */
+    uint32_t cap;  /* a buffer holds at most 4 GiB - 1 (kept small: one per connection) */
 } buf_t;
 
 /* Embedded lifecycle: buf_init zeroes; buf_fini frees the storage. */
 void buf_init(buf_t *b);
 void buf_fini(buf_t *b);
 
-/* Makes room for at least n more bytes after len. 0 or -ENOMEM. */
+/* Makes room for at least n more bytes after len. 0, or -ENOMEM (also when
+ * the buffer would pass 4 GiB). */
 int buf_reserve(buf_t *b, size_t n);
 /* Appends n bytes. 0 or -ENOMEM (buffer unchanged on failure). */
 int buf_append(buf_t *b, const void *p, size_t n);
@@ -32,6 +33,8 @@ static inline size_t buf_unread(const buf_t *b) { return b->len - b->pos; }
 static inline uint8_t *buf_head(const buf_t *b) { return b->data + b->pos; }
 static inline uint8_t *buf_tail(const buf_t *b) { return b->data + b->len; }
 static inline size_t buf_space(const buf_t *b) { return b->cap - b->len; }
+/* Advances len by n bytes written straight into buf_tail (n <= buf_space). */
+static inline void buf_commit(buf_t *b, size_t n) { b->len += (uint32_t)n; }
 /* Marks n unread bytes as consumed; resets to empty when all are. */
 void buf_consume(buf_t *b, size_t n);
 /* Moves unread bytes to offset 0. */

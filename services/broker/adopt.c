@@ -20,27 +20,42 @@ struct adopt {
     char *cid;
     size_t len;
     bool clean;
-    bool waiting_release;     /* parked in b->awaiting_release */
-    bool in_store_call;       /* a store callback will run */
+    bool registered;          /* in b->adopting under cid */
+    bool waiting_release;     /* waiting for a peer's answer to our kick */
+    bool in_store_call;       /* a store callback will run (and frees us if cancelled) */
     uint64_t deadline;
     acl_matcher_t *acl;
 };
 
+static void unregister(struct adopt *a)
+{
+    if (a->registered && map_get(&a->b->adopting, a->cid, a->len) == a)
+        map_del(&a->b->adopting, a->cid, a->len);
+    a->registered = false;
+    a->waiting_release = false;
+}
+
 static void adopt_free(struct adopt *a)
 {
+    unregister(a);
     acl_destroy(&a->acl);
     free(a->cid);
     free(a);
 }
 
+/* Refuses the CONNECT. Frees the adoption unless a store callback is still
+ * to come (it frees it then). */
 static void fail(struct adopt *a, int rc)
 {
     conn_t *c = a->conn;
+    a->conn = NULL;
+    unregister(a);
     if (c) {
         c->adopt = NULL;
         dispatch_fail(c, rc, MQTT_CONNECT);
     }
-    adopt_free(a);
+    if (!a->in_store_call)
+        adopt_free(a);
 }
 
 /* A catch-up read for a resumed session: queued entries it has not seen. */
@@ -110,7 +125,7 @@ static void schedule_catchup(broker_t *b, conn_t *c, uint64_t ms, bool last)
     catchup_t *k = malloc(sizeof(*k));
     if (!k)
         return;
-    *k = (catchup_t){b, c->serial, last, 0, NULL, b->catchups};
+    *k = (catchup_t){b, conn_handle(c), last, 0, NULL, b->catchups};
     k->timer = loop_add_timer(b->loop, ms, catchup_timer, k);
     if (!k->timer) {
         free(k);
@@ -128,6 +143,7 @@ static void finish(struct adopt *a, const sstore_session_t *st)
     conn_t *c = a->conn;
     broker_t *b = a->b;
     c->adopt = NULL;
+    unregister(a);
     int rc = connect_finish(c, a->cid, a->len, a->clean, &a->acl, st);
     if (rc < 0) {
         dispatch_fail(c, rc, MQTT_CONNECT);
@@ -191,14 +207,11 @@ static void on_lease(int rc, const char *previous, bool alive, void *arg)
     }
     if (previous[0] && strcmp(previous, b->id) != 0 && alive) {
         /* a live peer holds the client: ask it to close, wait for its word */
-        if (map_put(&b->awaiting_release, a->cid, a->len, a, NULL) == 0) {
-            a->waiting_release = true;
-            a->deadline = loop_now(b->loop) + ADOPT_RELEASE_WAIT_MS;
-            cluster_kick(b->cluster, previous, a->cid, a->len);
-            log_info("takeover_requested", "client_id=%.*s holder=%s", (int)a->len, a->cid,
-                     previous);
-            return;
-        }
+        a->waiting_release = true;
+        a->deadline = loop_now(b->loop) + ADOPT_RELEASE_WAIT_MS;
+        cluster_kick(b->cluster, previous, a->cid, a->len);
+        log_info("takeover_requested", "client_id=%.*s holder=%s", (int)a->len, a->cid, previous);
+        return;
     }
     load(a);
 }
@@ -224,14 +237,16 @@ int adopt_start(conn_t *c, const char *cid, size_t len, bool clean, acl_matcher_
         a->acl = *acl;
         *acl = NULL;
     }
-    if (map_get(&b->awaiting_release, cid, len)) {
-        adopt_free(a);
-        return ROOST_EUNAVAILABLE; /* another CONNECT for this id is mid-takeover */
-    }
-    if (sstore_lease_take(cluster_store(b->cluster), cid, len, b->id, on_lease, a) < 0) {
+    /* an older CONNECT for this id still being adopted here: the newer wins */
+    struct adopt *older = map_get(&b->adopting, cid, len);
+    if (older)
+        fail(older, ROOST_EUNAVAILABLE);
+    if (sstore_lease_take(cluster_store(b->cluster), cid, len, b->id, on_lease, a) < 0 ||
+        map_put(&b->adopting, a->cid, a->len, a, NULL) < 0) {
         adopt_free(a);
         return ROOST_EUNAVAILABLE;
     }
+    a->registered = true;
     a->in_store_call = true;
     c->adopt = a;
     c->state = CONN_AUTHING;
@@ -246,24 +261,22 @@ void adopt_cancel(conn_t *c)
     if (!a)
         return;
     a->conn = NULL;
-    if (a->waiting_release) {
-        map_del(&a->b->awaiting_release, a->cid, a->len);
+    unregister(a);
+    if (!a->in_store_call)
         adopt_free(a);
-    }
-    /* else a store callback is pending and frees it */
+    /* else the pending store callback frees it */
 }
 
 static void proceed(broker_t *b, struct adopt *a)
 {
-    map_del(&b->awaiting_release, a->cid, a->len);
     a->waiting_release = false;
     load(a);
 }
 
 void adopt_on_released(broker_t *b, const char *cid, size_t len, const char *from)
 {
-    struct adopt *a = map_get(&b->awaiting_release, cid, len);
-    if (a)
+    struct adopt *a = map_get(&b->adopting, cid, len);
+    if (a && a->waiting_release)
         proceed(b, a);
 }
 
@@ -273,9 +286,9 @@ void adopt_sweep(broker_t *b)
     struct adopt *late[64];
     size_t n = 0, it = 0;
     map_entry_t *e;
-    while (n < 64 && map_next(&b->awaiting_release, &it, &e)) {
+    while (n < 64 && map_next(&b->adopting, &it, &e)) {
         struct adopt *a = e->value;
-        if (a->deadline <= now)
+        if (a->waiting_release && a->deadline <= now)
             late[n++] = a;
     }
     for (size_t i = 0; i < n; i++) {
@@ -305,6 +318,12 @@ static void on_release_barrier(int rc, void *arg)
 
 void adopt_on_kick(broker_t *b, const char *cid, size_t len, const char *from)
 {
+    /* a CONNECT for this id still being adopted here lost the race */
+    struct adopt *a = map_get(&b->adopting, cid, len);
+    if (a) {
+        log_info("takeover_by_peer", "client_id=%.*s peer=%s stage=connecting", (int)len, cid, from);
+        fail(a, ROOST_EUNAVAILABLE);
+    }
     session_t *s = map_get(&b->sessions, cid, len);
     if (s && s->conn) {
         log_info("takeover_by_peer", "client_id=%.*s peer=%s", (int)len, cid, from);

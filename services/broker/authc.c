@@ -120,12 +120,13 @@ static int accept_reply(authc_t *a, pending_t *p, const rpc_auth_reply_t *r)
     }
     if (rc)
         return rc; /* ACL_ESUBST: not authorized */
-    free(c->username);
-    free(c->store_client_id);
-    free(c->groups);
-    c->username = p->username ? strdup(p->username) : NULL;
-    c->store_client_id = strdup(r->client_id ? r->client_id : "");
-    c->groups = join_groups(r);
+    char *groups = join_groups(r);
+    if (!groups || conn_set_who(c, p->username, r->client_id ? r->client_id : "", groups) < 0) {
+        free(groups);
+        acl_destroy(&m);
+        return -ENOMEM;
+    }
+    free(groups);
     rc = connect_accept(c, p->client_id, strlen(p->client_id), p->clean, &m);
     acl_destroy(&m);
     return rc;

@@ -56,7 +56,7 @@ typedef struct broker {
     http_t *http;              /* NULL without --http-port */
     map_t conns_by_serial;     /* 8-byte serial -> conn_t, for async callbacks */
     uint64_t next_serial;
-    map_t awaiting_release;    /* client id -> adoption waiting for a peer to let go */
+    map_t adopting;            /* client id -> adoption in progress (adopt.c) */
     struct catchup *catchups;  /* scheduled catch-up reads (adopt.c), freed at exit */
     const struct msg *cur_msg; /* the message being routed (delivery ACL checks) */
 

@@ -12,6 +12,7 @@
 #include "cluster.h"
 #include "store/sstore.h"
 #include "dispatch.h"
+#include "persist.h"
 #include "route.h"
 #include "session.h"
 
@@ -26,26 +27,20 @@ conn_t *conn_new(broker_t *b, int fd, const struct sockaddr *peer)
     }
     c->fd = fd;
     c->b = b;
-    c->created = c->last_rx = loop_now(b->loop);
+    c->last_rx = loop_now(b->loop);
     mqtt_decoder_init(&c->dec, (uint32_t)b->cfg->max_packet_size, true);
     if (peer->sa_family == AF_INET6) {
-        memcpy(&c->peer, peer, sizeof(c->peer));
+        const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)peer;
+        memcpy(c->peer_addr, &v6->sin6_addr, 16);
+        c->peer_port = ntohs(v6->sin6_port);
     } else if (peer->sa_family == AF_INET) {
         const struct sockaddr_in *v4 = (const struct sockaddr_in *)peer;
-        c->peer.sin6_family = AF_INET6;
-        c->peer.sin6_port = v4->sin_port;
-        c->peer.sin6_addr.s6_addr[10] = 0xff;
-        c->peer.sin6_addr.s6_addr[11] = 0xff;
-        memcpy(&c->peer.sin6_addr.s6_addr[12], &v4->sin_addr, 4);
+        c->peer_addr[10] = 0xff;
+        c->peer_addr[11] = 0xff;
+        memcpy(&c->peer_addr[12], &v4->sin_addr, 4);
+        c->peer_port = ntohs(v4->sin_port);
     }
     if (loop_add_fd(b->loop, fd, LOOP_READ, on_io, c) < 0) {
-        close(fd);
-        free(c);
-        return NULL;
-    }
-    c->serial = ++b->next_serial;
-    if (map_put(&b->conns_by_serial, (const char *)&c->serial, sizeof(c->serial), c, NULL) < 0) {
-        loop_del_fd(b->loop, fd);
         close(fd);
         free(c);
         return NULL;
@@ -62,13 +57,13 @@ conn_t *conn_new(broker_t *b, int fd, const struct sockaddr *peer)
 const char *conn_peer(const conn_t *c, char *out, size_t cap)
 {
     char addr[INET6_ADDRSTRLEN];
-    const uint8_t *a = c->peer.sin6_addr.s6_addr;
+    const uint8_t *a = c->peer_addr;
     static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     if (memcmp(a, mapped, 12) == 0)
         inet_ntop(AF_INET, a + 12, addr, sizeof(addr));
     else
         inet_ntop(AF_INET6, a, addr, sizeof(addr));
-    snprintf(out, cap, "%s:%u", addr, ntohs(c->peer.sin6_port));
+    snprintf(out, cap, "%s:%u", addr, c->peer_port);
     return out;
 }
 
@@ -104,10 +99,10 @@ int conn_send_publish(conn_t *c, const msg_t *m, uint8_t qos, uint16_t pid, bool
     if (rc)
         return rc;
     mqtt_encode_publish_header(buf_tail(&c->out), hlen, c->version, &p);
-    c->out.len += hlen;
+    buf_commit(&c->out, hlen);
     if (m->payload_len)
         memcpy(buf_tail(&c->out), msg_payload(m), m->payload_len);
-    c->out.len += m->payload_len;
+    buf_commit(&c->out, m->payload_len);
     c->b->stats.msgs_out++;
     mark_flush(c);
     return 0;
@@ -128,7 +123,8 @@ void conn_close(conn_t *c, const char *reason)
     c->close_reason = reason;
     if (c->auth)
         authc_cancel(c->b->authc, c);
-    map_del(&c->b->conns_by_serial, (const char *)&c->serial, sizeof(c->serial));
+    if (c->serial)
+        map_del(&c->b->conns_by_serial, (const char *)&c->serial, sizeof(c->serial));
     if (c->adopt)
         adopt_cancel(c);
     if (c->sess && c->sess->conn == c)
@@ -175,7 +171,7 @@ static void do_read(conn_t *c)
         }
         n = read(c->fd, buf_tail(&c->in), buf_space(&c->in));
         if (n > 0) {
-            c->in.len += (size_t)n;
+            buf_commit(&c->in, (size_t)n);
             process(c, buf_head(&c->in), buf_unread(&c->in), true);
             return;
         }
@@ -222,6 +218,50 @@ static void on_io(loop_t *l, int fd, unsigned events, void *arg)
     }
     if ((events & LOOP_READ) && c->state != CONN_CLOSING && c->state != CONN_AUTHING && !c->paused)
         do_read(c);
+}
+
+uint64_t conn_handle(conn_t *c)
+{
+    if (!c->serial) {
+        c->serial = ++c->b->next_serial;
+        if (map_put(&c->b->conns_by_serial, (const char *)&c->serial, sizeof(c->serial), c,
+                    NULL) < 0)
+            c->serial = 0;
+    }
+    return c->serial;
+}
+
+int conn_set_who(conn_t *c, const char *username, const char *client_id, const char *groups)
+{
+    size_t lu = username ? strlen(username) + 1 : 0, lc = strlen(client_id), lg = strlen(groups);
+    char *w = malloc(1 + lu + lc + 1 + lg + 1);
+    if (!w)
+        return -ENOMEM;
+    w[0] = username != NULL;
+    char *p = w + 1;
+    if (username)
+        p = (char *)memcpy(p, username, lu) + lu;
+    memcpy(p, client_id, lc + 1);
+    memcpy(p + lc + 1, groups, lg + 1);
+    free(c->who);
+    c->who = w;
+    return 0;
+}
+
+const char *conn_username(const conn_t *c) { return c->who && c->who[0] ? c->who + 1 : NULL; }
+
+const char *conn_store_id(const conn_t *c)
+{
+    if (!c->who)
+        return "";
+    const char *p = c->who + 1;
+    return c->who[0] ? p + strlen(p) + 1 : p;
+}
+
+const char *conn_groups(const conn_t *c)
+{
+    const char *id = conn_store_id(c);
+    return c->who ? id + strlen(id) + 1 : "";
 }
 
 conn_t *conn_by_serial(broker_t *b, uint64_t serial)
@@ -291,17 +331,19 @@ static void conn_free(broker_t *b, conn_t *c)
     if (c->will && !c->graceful) {
         msg_t *w = c->will;
         c->will = NULL;
-        if (w->retain)
-            route_retain(b, w);
-        route_publish(b, w);
+        if (b->cluster) {
+            persist_will(b, w);
+        } else {
+            if (w->retain)
+                route_retain(b, w);
+            route_publish(b, w);
+        }
         msg_unref(&w);
     }
     msg_unref(&c->will);
     if (s && s->conn == NULL)
         session_closed(b, &s, c);
-    free(c->username);
-    free(c->store_client_id);
-    free(c->groups);
+    free(c->who);
     buf_fini(&c->in);
     buf_fini(&c->out);
     free(c);
@@ -324,7 +366,7 @@ void conn_sweep(broker_t *b)
     for (conn_t *c = b->conns; c; c = c->next) {
         if (c->state == CONN_CLOSING)
             continue;
-        if (c->state == CONN_NEW && now - c->created > connect_ms) {
+        if (c->state == CONN_NEW && now - c->last_rx > connect_ms) {
             conn_close(c, "connect_timeout");
             continue;
         }

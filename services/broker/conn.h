@@ -40,28 +40,25 @@ struct conn {
     bool want_write;           /* EPOLLOUT registered */
     bool drop_logged;
     uint16_t keepalive;        /* seconds */
-    uint64_t last_rx;          /* loop ms of the last packet */
-    uint64_t created;
+    uint16_t peer_port;
+    uint64_t last_rx;          /* loop ms of the last packet (of the accept before CONNECT) */
     mqtt_decoder_t dec;
     buf_t in, out;
     session_t *sess;
     msg_t *will;
     struct pending *auth;      /* the authd request while CONN_AUTHING */
     struct adopt *adopt;       /* session adoption in progress (cluster) */
-    uint64_t serial;           /* unique per broker: async callbacks find us by it */
+    uint64_t serial;           /* 0, or the handle async callbacks find us by */
     uint32_t persist_pending;  /* Redis ops whose completion our next output waits for */
     bool paused;               /* reads stopped until a store op completes */
-    char *username;            /* for the connection registry, NULL if none */
-    char *store_client_id;     /* client id in the store (authd's answer) */
-    char *groups;              /* group ids, comma-separated (authd's answer) */
-    uint64_t connected_at;     /* unix ms of CONNACK */
     bool registered;           /* in the Redis connection registry */
+    char *who;                 /* authd's answer for the registry (conn_set_who), or NULL */
     broker_t *b;
     conn_t *prev, *next;       /* broker->conns */
     conn_t *flush_next;
     conn_t *close_next;
     const char *close_reason;  /* static string */
-    struct sockaddr_in6 peer;  /* v4 peers are stored v4-mapped */
+    uint8_t peer_addr[16];     /* v4 peers are stored v4-mapped */
 };
 
 /* Takes ownership of fd (non-blocking). Returns the connection or NULL
@@ -96,8 +93,19 @@ void conn_sweep(broker_t *b);
 void conn_resume(conn_t *c);
 /* Stops reading until conn_resume. */
 void conn_pause(conn_t *c);
-/* The live connection with this serial, or NULL once it was closed. */
+/* A handle for async callbacks (registers the connection on first use):
+ * conn_by_serial gives the connection back while it lives, NULL after.
+ * 0 on OOM. Idle connections never need one, so they cost no map entry. */
+uint64_t conn_handle(conn_t *c);
 conn_t *conn_by_serial(broker_t *b, uint64_t serial);
+
+/* What authd said about the device, kept for the connection registry:
+ * username (NULL: anonymous), store client id, group ids comma-separated.
+ * One allocation; 0 or -ENOMEM. */
+int conn_set_who(conn_t *c, const char *username, const char *client_id, const char *groups);
+const char *conn_username(const conn_t *c);   /* NULL if none */
+const char *conn_store_id(const conn_t *c);   /* "" if none */
+const char *conn_groups(const conn_t *c);     /* "" if none */
 
 /* "ip:port" of the peer into out (at least 64 bytes). */
 const char *conn_peer(const conn_t *c, char *out, size_t cap);

@@ -68,18 +68,18 @@ static int registry_put(broker_t *b, conn_t *c, session_t *s)
     char peer[64];
     const char *groups[64];
     size_t ng = 0;
-    char *csv = c->groups ? strdup(c->groups) : NULL;
+    char *csv = strdup(conn_groups(c));
     for (char *save = NULL, *g = csv ? strtok_r(csv, ",", &save) : NULL; g && ng < 64;
          g = strtok_r(NULL, ",", &save))
         groups[ng++] = g;
     sstore_conn_t rec = {
         .mqtt_client_id = s->id,
-        .client_id = c->store_client_id ? c->store_client_id : "",
-        .username = c->username ? c->username : "",
+        .client_id = conn_store_id(c),
+        .username = conn_username(c) ? conn_username(c) : "",
         .peer = conn_peer(c, peer, sizeof(peer)),
         .protocol = c->version,
         .keepalive = c->keepalive,
-        .connected_at = c->connected_at,
+        .connected_at = rpc_unix_ms(),
         .groups = groups,
         .n_groups = ng,
     };
@@ -151,7 +151,6 @@ int connect_finish(conn_t *c, const char *client_id, size_t id_len, bool clean,
              "session_present=%d",
              conn_peer(c, peer, sizeof(peer)), (int)id_len, client_id, c->version, c->keepalive,
              clean, present);
-    c->connected_at = rpc_unix_ms();
     if (b->cluster)
         c->registered = registry_put(b, c, s) == 0;
     if (present)

@@ -24,6 +24,7 @@ typedef struct op {
     /* SUBSCRIBE / UNSUBSCRIBE: the packet, its filter list copied */
     bool is_sub, unsub;
     bool async;               /* completed from a Redis reply (the conn was paused) */
+    bool will;                /* a will: delivered live even when Redis failed */
     mqtt_subscribe_t sub;
     uint8_t *list;
 } op_t;
@@ -69,6 +70,8 @@ static void finish(op_t *o)
                  c && c->sess ? c->sess->id : "", o->is_sub ? "subscribe" : "publish", o->err);
         if (c)
             conn_close(c, "store_unavailable");
+        if (o->will)
+            run(o, NULL);
     } else {
         o->async = true;
         run(o, c);
@@ -124,6 +127,43 @@ static int launch(op_t *o, conn_t *c, sstore_t *st)
     return 0;
 }
 
+/* Builds the message with an entry id when persistent sessions match, and
+ * issues its Redis writes (queues, retained) on o. */
+static int issue_message(op_t *o, sstore_t *st, const mqtt_str_t *topic, const mqtt_str_t *payload,
+                         uint8_t qos, bool retain)
+{
+    broker_t *b = o->b;
+    const char *const *cids = NULL;
+    const size_t *lens = NULL;
+    const uint8_t *sq = NULL;
+    size_t n = qos ? cluster_psub_match(b->cluster, (const char *)topic->ptr, topic->len, &cids,
+                                        &lens, &sq)
+                   : 0;
+    char eid[320];
+    if (n)
+        cluster_next_eid(b->cluster, eid, sizeof(eid));
+    o->m = msg_new_eid(topic->ptr, topic->len, payload->ptr, payload->len, qos, retain,
+                       n ? eid : NULL);
+    if (!o->m)
+        return -ENOMEM;
+    sstore_msg_t sm = {
+        .entry_id = msg_eid(o->m),
+        .topic = msg_topic(o->m),
+        .topic_len = o->m->topic_len,
+        .payload = msg_payload(o->m),
+        .payload_len = o->m->payload_len,
+        .qos = qos,
+        .retain = retain,
+    };
+    if (n)
+        issued(o, sstore_queue_push(st, &sm, cids, lens, sq, n, (size_t)b->cfg->max_queued, on_push,
+                                    o));
+    if (retain)
+        issued(o, payload->len ? sstore_retain_put(st, &sm, on_step, o)
+                               : sstore_retain_del(st, sm.topic, sm.topic_len, on_step, o));
+    return 0;
+}
+
 int persist_publish(conn_t *c, const mqtt_publish_t *p, bool allowed)
 {
     broker_t *b = c->b;
@@ -133,44 +173,39 @@ int persist_publish(conn_t *c, const mqtt_publish_t *p, bool allowed)
     if (!o)
         return -ENOMEM;
     o->b = b;
-    o->serial = c->serial;
+    o->serial = conn_handle(c);
     o->ack = p->qos == 1 ? MQTT_PUBACK : p->qos == 2 ? MQTT_PUBREC : 0;
     o->pid = p->packet_id;
-    if (allowed) {
-        const char *const *cids = NULL;
-        const size_t *lens = NULL;
-        const uint8_t *qos = NULL;
-        size_t n = p->qos ? cluster_psub_match(b->cluster, (const char *)p->topic.ptr,
-                                               p->topic.len, &cids, &lens, &qos)
-                          : 0;
-        char eid[320];
-        if (n)
-            cluster_next_eid(b->cluster, eid, sizeof(eid));
-        o->m = msg_new_eid(p->topic.ptr, p->topic.len, p->payload.ptr, p->payload.len, p->qos,
-                           p->retain, n ? eid : NULL);
-        if (!o->m) {
-            op_free(o);
-            return -ENOMEM;
-        }
-        sstore_msg_t sm = {
-            .entry_id = msg_eid(o->m),
-            .topic = msg_topic(o->m),
-            .topic_len = o->m->topic_len,
-            .payload = msg_payload(o->m),
-            .payload_len = o->m->payload_len,
-            .qos = p->qos,
-            .retain = p->retain,
-        };
-        if (n)
-            issued(o, sstore_queue_push(st, &sm, cids, lens, qos, n, (size_t)b->cfg->max_queued,
-                                        on_push, o));
-        if (p->retain)
-            issued(o, p->payload.len ? sstore_retain_put(st, &sm, on_step, o)
-                                     : sstore_retain_del(st, sm.topic, sm.topic_len, on_step, o));
+    if (allowed && issue_message(o, st, &p->topic, &p->payload, p->qos, p->retain) < 0) {
+        op_free(o);
+        return -ENOMEM;
     }
     if (p->qos == 2 && !s->clean)
         issued(o, sstore_rx2_add(st, s->id, s->id_len, p->packet_id, on_step, o));
     return launch(o, c, st);
+}
+
+void persist_will(broker_t *b, const msg_t *will)
+{
+    sstore_t *st = cluster_store(b->cluster);
+    op_t *o = calloc(1, sizeof(*o));
+    if (!o)
+        return;
+    o->b = b;
+    o->will = true;
+    mqtt_str_t topic = {(const uint8_t *)msg_topic(will), will->topic_len};
+    mqtt_str_t payload = {msg_payload(will), will->payload_len};
+    if (issue_message(o, st, &topic, &payload, will->qos, will->retain) < 0) {
+        op_free(o);
+        return;
+    }
+    if (o->remaining == 0) {
+        /* nothing to persist (or Redis down: deliver what we can, it is a will) */
+        o->err = 0;
+        run(o, NULL);
+        op_free(o);
+    }
+    /* else finish() runs it once the writes are in */
 }
 
 int persist_subscribe(conn_t *c, const mqtt_subscribe_t *p, bool unsubscribe)
@@ -182,7 +217,7 @@ int persist_subscribe(conn_t *c, const mqtt_subscribe_t *p, bool unsubscribe)
     if (!o)
         return -ENOMEM;
     o->b = b;
-    o->serial = c->serial;
+    o->serial = conn_handle(c);
     o->is_sub = true;
     o->unsub = unsubscribe;
     o->sub = *p;

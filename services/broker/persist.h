@@ -24,6 +24,9 @@
 /* Handles an accepted (allowed = false: ACL-denied, acknowledged only)
  * PUBLISH in cluster mode. 0 or a negative code. */
 int persist_publish(conn_t *c, const mqtt_publish_t *p, bool allowed);
+/* Publishes a will (takes no connection, acknowledges nothing) in cluster
+ * mode: persisted like a PUBLISH of it, then routed here and forwarded. */
+void persist_will(broker_t *b, const msg_t *will);
 /* SUBSCRIBE / UNSUBSCRIBE of any session in cluster mode. */
 int persist_subscribe(conn_t *c, const mqtt_subscribe_t *p, bool unsubscribe);
 

@@ -87,7 +87,7 @@ int server_init(broker_t *b, const broker_config_t *cfg, loop_t *loop)
     map_init(&b->sessions);
     map_init(&b->retained);
     map_init(&b->conns_by_serial);
-    map_init(&b->awaiting_release);
+    map_init(&b->adopting);
     if (cfg->id[0]) {
         snprintf(b->id, sizeof(b->id), "%s", cfg->id);
     } else {
@@ -238,7 +238,7 @@ void server_fini(broker_t *b)
     kick_destroy(&b->kick);
     http_destroy(&b->http);
     map_fini(&b->conns_by_serial);
-    map_fini(&b->awaiting_release);
+    map_fini(&b->adopting);
     subtrie_destroy(&b->trie);
     free(b->targets);
     free(b->scratch);

@@ -12,24 +12,20 @@
 
 session_t *session_new(broker_t *b, const char *id, size_t len, bool clean)
 {
-    session_t *s = calloc(1, sizeof(*s));
+    session_t *s = calloc(1, sizeof(*s) + len + 1);
     if (!s)
         return NULL;
-    s->id = malloc(len + 1);
-    if (!s->id)
-        goto fail;
+    s->id = s->id_buf;
     memcpy(s->id, id, len);
     s->id[len] = '\0';
     s->id_len = (uint16_t)len;
     s->clean = clean;
     s->next_pid = 1;
-    if (map_put(&b->sessions, s->id, len, s, NULL) < 0)
-        goto fail;
+    if (map_put(&b->sessions, s->id, len, s, NULL) < 0) {
+        free(s);
+        return NULL;
+    }
     return s;
-fail:
-    free(s->id);
-    free(s);
-    return NULL;
 }
 
 void session_destroy(broker_t *b, session_t **sp)
@@ -55,7 +51,6 @@ void session_destroy(broker_t *b, session_t **sp)
     free(s->queue);
     free(s->rx_qos2);
     map_del(&b->sessions, s->id, s->id_len);
-    free(s->id);
     free(s);
 }
 

@@ -43,7 +43,7 @@ enum { OUT_WAIT_PUBACK = 1, OUT_WAIT_PUBREC = 2, OUT_WAIT_PUBCOMP = 3 };
 struct sstore_session;
 
 struct session {
-    char *id;
+    char *id;                  /* points at id_buf */
     uint16_t id_len;
     bool clean;
     conn_t *conn;              /* NULL while offline */
@@ -61,6 +61,7 @@ struct session {
     uint64_t stamp;
     map_t *seen;               /* cluster: entry ids delivered since the session was
                                   loaded from Redis, until the catch-up reads end */
+    char id_buf[];             /* the client id, NUL-terminated (one allocation) */
 };
 
 /* Creates a session for id and registers it in b->sessions. NULL on OOM. */
