@@ -14,6 +14,7 @@ in, anything that would have been delivered before it is in too.
 import os
 import signal
 import socket
+import subprocess
 import time
 import uuid
 
@@ -78,16 +79,6 @@ class Marker:
             if p.payload == token:
                 return seen
             seen.append((p.topic, p.payload))
-
-
-def delivered(sub, pub, marker_topic, topic, payload, qos=1):
-    """pub publishes (topic, payload); returns True when sub received it
-    (before the marker), False when it did not. pub must still be connected
-    (it gets its PUBACK and the marker goes through)."""
-    pub.publish(topic, payload, qos=qos, pid=77)
-    seen = Marker(sub, pub, marker_topic).before()
-    assert all(s == (topic, payload) for s in seen), "unexpected deliveries %r" % seen
-    return (topic, payload) in seen
 
 
 def base_stack(stack, authd_args=(), allow_anonymous=False, broker_kw=None):
@@ -448,7 +439,7 @@ def test_group_acl_and_rule_edited_while_connected(stack):
     a, b = base_stack(stack)
     g = stack.add_group("sensors", [("allow", "publish", "g/#"), ("allow", "subscribe", "g/#")])
     rule = stack.add_rule("mqtt_client_id", "sensor-*", [g["id"]])
-    cl = stack.add_client("dev", PW)
+    stack.add_client("dev", PW)
     obs = observer(stack, b, ["g/data", "g/mark", "h/#", "mark"])
     live = connected(b.port, "sensor-1", "dev")
     assert live.subscribe([("g/in", 0)]) == [0]
@@ -673,3 +664,61 @@ def test_connections_listed_and_kick(stack):
     assert wait_for(lambda: "kick-me" in stack.connections(), 10.0, 0.1)
     status, _ = stack.api("DELETE", "/api/v1/connections/never-connected")
     assert status == 404
+
+
+# ---------------------------------------------------------------- odds and ends
+
+def test_client_id_shape_and_mqtt31(stack):
+    a, b = base_stack(stack, allow_anonymous=True)
+    cl = stack.add_client("dev", PW)
+    g = stack.add_group("plain", [("allow", "publish", "x/#")])
+    stack.add_rule("client", cl["id"], [g["id"]])
+    gc = stack.add_group("by-id", [("allow", "publish", "id/%c")])
+    stack.add_rule("mqtt_client_id", "anon*", [gc["id"]])
+    # no %c in the client's ACL: any client id the protocol allows is fine
+    for cid in ("a/b", "a+b", "a#"):
+        c = connected(b.port, cid, "dev")
+        c.close()
+    # %c in an anonymous device's ACL (mqtt_client_id rule): shape-changing ids refused
+    refused_with(b.port, 5, client_id="anon/x")
+    refused_with(b.port, 5, client_id="anon#")
+    c = connected(b.port, "anon-ok", None, None)
+    c.close()
+    # MQTT 3.1 (MQIsdp) goes through the same decision
+    for pw, want in ((PW, 0), ("wrong-password", 4)):
+        c = RawClient(b.port)
+        c.send(connect_pkt("v31-%d" % want, username="dev", password=pw.encode(), proto_name="MQIsdp", proto_level=3))
+        assert c.expect("CONNACK").body[1] == want
+        c.close()
+
+
+def test_mosquitto_clients_with_credentials(stack, tmp_path):
+    """The stock Debian clients: -u/-P accepted, a bad password refused, a denied topic dropped."""
+    a, b = base_stack(stack)
+    cl = stack.add_client("deb", PW)
+    g = stack.add_group("deb", [("allow", "subscribe", "deb/#"), ("allow", "publish", "deb/#")])
+    stack.add_rule("client", cl["id"], [g["id"]])
+    common = ["-h", "127.0.0.1", "-p", str(b.port), "-V", "mqttv311", "-u", "deb"]
+    out_path = tmp_path / "sub.out"
+    with open(out_path, "wb") as out:
+        sub = subprocess.Popen(["stdbuf", "-oL", "mosquitto_sub"] + common + ["-P", PW, "-q", "1", "-t", "deb/#",
+                                                                           "-C", "2", "-W", "15", "-v", "-d"],
+                               stdout=out, stderr=subprocess.STDOUT)
+        try:
+            assert wait_for(lambda: b"SUBACK" in out_path.read_bytes(), 10.0), out_path.read_bytes()
+
+            def pub(topic, msg, pw=PW):
+                return subprocess.run(["mosquitto_pub"] + common + ["-P", pw, "-q", "1", "-t", topic, "-m", msg],
+                                      capture_output=True, text=True, timeout=15)
+            assert pub("deb/a", "one").returncode == 0
+            r = pub("deb/a", "bad-pw", pw="wrong-password")
+            assert r.returncode != 0 and "password" in (r.stderr + r.stdout).lower(), r
+            assert pub("other/a", "denied").returncode == 0      # dropped by the broker, PUBACK still
+            assert pub("deb/b", "two").returncode == 0
+            assert sub.wait(timeout=15) == 0
+        finally:
+            if sub.poll() is None:
+                sub.terminate()
+                sub.wait(5)
+    lines = [l for l in out_path.read_text().splitlines() if l.startswith("deb/")]
+    assert lines == ["deb/a one", "deb/b two"], out_path.read_text()
