@@ -78,6 +78,8 @@ void dispatch_fail(conn_t *c, int rc, uint8_t type)
     }
     if (rc <= ROOST_EPROTO_MALFORMED && rc >= ROOST_EPROTO_RESERVED)
         c->b->stats.protocol_errors++;
+    if (connect_stage)
+        c->graceful = true; /* never accepted: its will must not be published */
     log_info("conn_refused", "peer=%s client_id=%.*s packet=%s rc=%d reason=%s",
              conn_peer(c, peer, sizeof(peer)), c->sess ? (int)c->sess->id_len : 0,
              c->sess ? c->sess->id : "", mqtt_type_name(type), rc, roost_strerror(rc));

@@ -88,14 +88,15 @@ static int registry_put(broker_t *b, conn_t *c, session_t *s)
     return rc;
 }
 
-/* A session from its Redis state: subscriptions into the trie, then the
- * queue and QoS 2 state; entry ids are tracked for the catch-up reads. */
-static int restore(broker_t *b, session_t *s, const struct sstore_session *st)
+/* A session's subscriptions from its Redis state (its queue and QoS 2 state
+ * follow once the new ACL has pruned them); entry ids are tracked for the
+ * catch-up reads. */
+static int restore_subs(broker_t *b, session_t *s, const struct sstore_session *st)
 {
     int rc = session_track_seen(s, true);
     for (size_t i = 0; i < st->n_subs && rc == 0; i++)
         rc = session_subscribe(b, s, st->subs[i].filter, st->subs[i].filter_len, st->subs[i].qos);
-    return rc ? rc : session_restore(b, s, st);
+    return rc;
 }
 
 int connect_accept(conn_t *c, const char *client_id, size_t id_len, bool clean,
@@ -118,7 +119,7 @@ int connect_finish(conn_t *c, const char *client_id, size_t id_len, bool clean,
         conn_close(old, "takeover");
         old->sess = NULL;
     }
-    bool present = false;
+    bool present = false, restored = false;
     if (s && clean) {
         session_destroy(b, &s);
     } else if (s) {
@@ -131,15 +132,31 @@ int connect_finish(conn_t *c, const char *client_id, size_t id_len, bool clean,
             return -ENOMEM;
         if (stored && stored->exists && !clean) {
             present = true;
-            int rc = restore(b, s, stored);
+            int rc = restore_subs(b, s, stored);
             if (rc < 0) {
                 session_destroy(b, &s);
                 return rc;
             }
+            restored = true;
         }
     }
     acl_matcher_t *none = NULL;
     session_set_acl(b, s, acl ? acl : &none);
+    if (c->will && s->acl &&
+        !acl_check_publish(s->acl, msg_topic(c->will), c->will->topic_len)) {
+        /* 3.1.1 cannot refuse a will: it is dropped, as a denied PUBLISH is */
+        log_info("will_denied", "client_id=%s topic=%.*s", s->id, (int)c->will->topic_len,
+                 msg_topic(c->will));
+        msg_unref(&c->will);
+    }
+    /* the queue, now that the new ACL has pruned the subscriptions */
+    int qrc = restored ? session_restore(b, s, stored) : 0;
+    if (present && !restored)
+        session_prune_queue(b, s);
+    if (qrc < 0) {
+        session_destroy(b, &s);
+        return qrc;
+    }
     s->conn = c;
     c->sess = s;
     c->state = CONN_ACTIVE;

@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "cluster.h"
 #include "conn.h"
+#include "mqtt/topic.h"
 #include "store/sstore.h"
 
 session_t *session_new(broker_t *b, const char *id, size_t len, bool clean)
@@ -305,6 +306,30 @@ void session_resume(broker_t *b, session_t *s)
     pump(b, s);
 }
 
+bool session_wants(const session_t *s, const char *topic, size_t len)
+{
+    for (uint32_t i = 0; i < s->nsubs; i++) {
+        const sub_entry_t *e = &s->subs[i];
+        if (topic_match(e->filter, e->len, topic, len) &&
+            (!(e->qos & SUBOPT_FILTERED) || !s->acl || acl_check_deliver(s->acl, topic, len)))
+            return true;
+    }
+    return false;
+}
+
+void session_prune_queue(broker_t *b, session_t *s)
+{
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < s->qlen; i++) {
+        out_entry_t e = s->queue[(s->qhead + i) % s->qcap];
+        if (session_wants(s, msg_topic(e.m), e.m->topic_len))
+            s->queue[(s->qhead + kept++) % s->qcap] = e;
+        else
+            msg_unref(&e.m);
+    }
+    s->qlen = kept;
+}
+
 void session_set_acl(broker_t *b, session_t *s, acl_matcher_t **acl)
 {
     acl_destroy(&s->acl);
@@ -317,6 +342,11 @@ void session_set_acl(broker_t *b, session_t *s, acl_matcher_t **acl)
             subtrie_remove(b->trie, e->filter, e->len, s);
             if (b->cluster)
                 cluster_interest(b->cluster, e->filter, e->len, false);
+            sstore_t *st = mirror(b, s);
+            if (st) { /* no more queueing for it anywhere in the cluster */
+                sstore_sub_del(st, s->id, s->id_len, e->filter, e->len, on_store_done, b);
+                cluster_psub(b->cluster, s->id, s->id_len, e->filter, e->len, 0, false);
+            }
             free(e->filter);
             s->subs[i] = s->subs[--s->nsubs];
             continue;
@@ -421,6 +451,13 @@ int session_restore(broker_t *b, session_t *s, const sstore_session_t *st)
     }
     for (size_t i = 0; i < st->n_msgs && rc == 0; i++) {
         const sstore_msg_t *q = &st->msgs[i];
+        if (!session_wants(s, q->topic, q->topic_len)) {
+            /* queued for a subscription the current ACL no longer grants */
+            sstore_t *mst = mirror(b, s);
+            if (mst)
+                sstore_queue_ack(mst, s->id, s->id_len, q->entry_id, on_store_done, b);
+            continue;
+        }
         msg_t *m = msg_new_eid(q->topic, q->topic_len, q->payload, q->payload_len, q->qos,
                                q->retain, q->entry_id);
         if (!m)

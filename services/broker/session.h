@@ -88,6 +88,14 @@ int session_subscribe(broker_t *b, session_t *s, const char *filter, size_t len,
 /* Removes a subscription; 0 or ROOST_ENOTFOUND. */
 int session_unsubscribe(broker_t *b, session_t *s, const char *filter, size_t len);
 
+/* True if one of s's subscriptions still takes a message on topic (filter
+ * match, and the ACL's delivery check for filtered subscriptions). */
+bool session_wants(const session_t *s, const char *topic, size_t len);
+
+/* Drops queued messages (not yet in flight) that no subscription of s takes
+ * any more, e.g. after session_set_acl removed one. */
+void session_prune_queue(broker_t *b, session_t *s);
+
 /* Installs the ACL of a new connection (takes ownership of *acl, sets it to
  * NULL) and re-checks the subscriptions a resumed session carries: the ones
  * the new ACL denies are removed, the others get the new SUBOPT_FILTERED. */

@@ -273,11 +273,6 @@ def test_retained_messages_follow_the_acl(stack, cluster):
     late.no_packet(0.3)
 
 
-WILL_BUG = ("the will is routed with no authorization: services/broker/conn.c (close path, "
-            "`if (c->will && !c->graceful) ... route_publish`) publishes (and retains) it for a CONNECT "
-            "authd refused, and for a topic the client may not publish")
-
-
 def closed_in_broker_log(b, client_id, timeout=T):
     return wait_for(lambda: "event=conn_closed" in b.log() and
                     any("event=conn_closed" in line and "client_id=%s " % client_id in line
@@ -298,7 +293,6 @@ def test_will_on_allowed_topic_is_published(stack):
     assert Marker(obs, obs, "mark").before() == [("status/dev", b"offline")]
 
 
-@pytest.mark.xfail(strict=True, reason=WILL_BUG)
 @pytest.mark.parametrize("cluster", [False, True], ids=["single", "cluster"])
 def test_will_on_denied_topic_is_not_published(stack, cluster):
     a, b = base_stack(stack, broker_kw={"cluster": cluster})
@@ -317,7 +311,6 @@ def test_will_on_denied_topic_is_not_published(stack, cluster):
     late.no_packet(0.3)                        # nothing retained either
 
 
-@pytest.mark.xfail(strict=True, reason=WILL_BUG)
 def test_will_of_refused_connect_is_not_published(stack):
     a, b = base_stack(stack)
     stack.add_client("dev", PW)
@@ -334,16 +327,7 @@ def test_will_of_refused_connect_is_not_published(stack):
     late.no_packet(0.3)
 
 
-CLUSTER_PSUB_BUG = (
-    "cluster mode: after a persistent session reconnects under an ACL that no longer allows one of its "
-    "subscriptions, messages on it are still delivered; session_set_acl (services/broker/session.c) drops "
-    "the filter from the local trie and the bus interest but not from the persistent-subscription index "
-    "(Redis / cluster_psub), which keeps routing messages into the session")
-
-
-@pytest.mark.parametrize("cluster", [False, pytest.param(True, marks=pytest.mark.xfail(strict=True,
-                                                                                   reason=CLUSTER_PSUB_BUG))],
-                         ids=["single", "cluster"])
+@pytest.mark.parametrize("cluster", [False, True], ids=["single", "cluster"])
 def test_persistent_session_subscriptions_follow_the_new_acl(stack, cluster):
     a, b = base_stack(stack, broker_kw={"cluster": cluster})
     cl = stack.add_client("dev", PW)
@@ -368,10 +352,6 @@ def test_persistent_session_subscriptions_follow_the_new_acl(stack, cluster):
     c.no_packet(1.5)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "messages queued for an offline persistent session are delivered after reconnect even when the "
-    "new CONNECT's ACL no longer allows them: services/broker/session.c session_set_acl prunes the "
-    "subscriptions but not the queued/in-flight messages"))
 @pytest.mark.parametrize("cluster", [False, True], ids=["single", "cluster"])
 def test_persistent_session_queue_follows_the_new_acl(stack, cluster):
     a, b = base_stack(stack, broker_kw={"cluster": cluster})
