@@ -1,0 +1,273 @@
+"""51 cluster takeover: client ids are unique across the cluster. A CONNECT on
+broker 2 for a client id connected on broker 1 makes broker 1 close the old
+connection (publishing its will) and broker 2's session goes on; a
+persistent session's subscriptions, queued and unacknowledged messages
+follow it. DESIGN.md "Clustering", issue 5."""
+
+import socket
+import time
+
+import pytest
+
+from cluster_stack import Cluster, warm_up
+from conftest import (DISCONNECT, ConnectionClosed, PahoClient, RawClient, ack_pkt,
+                      assert_closed_by_broker, barrier, uid, wait_until)
+
+pytestmark = pytest.mark.roost_only
+
+T = 10.0
+
+
+@pytest.fixture(scope="module")
+def cl():
+    c = Cluster()
+    try:
+        c.start_redis()
+        c.start_broker("b1")
+        c.start_broker("b2")
+        c.wait_mesh()
+        yield c
+        assert not c.sanitizer_reports(), "\n".join(c.sanitizer_reports())
+    except BaseException:
+        print(c.logs())
+        raise
+    finally:
+        c.close()
+
+
+@pytest.fixture
+def mk(request, cl):
+    made = []
+
+    def raw(broker):
+        r = RawClient(broker.port, timeout=T)
+        made.append(r)
+        return r
+
+    def paho(broker, **kw):
+        pc = PahoClient(broker.port, **kw)
+        made.append(pc)
+        pc.connect(timeout=T)
+        return pc
+
+    yield raw, paho
+    for x in made:
+        try:
+            x.disconnect() if isinstance(x, PahoClient) else x.close()
+        except Exception:
+            pass
+    if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
+        print(cl.logs())
+
+
+def recv_publishes(c, n, timeout=T, ack=True):
+    out = []
+    for _ in range(n):
+        p = c.expect("PUBLISH", timeout)
+        out.append(p)
+        if ack and p.qos:
+            c.ack(p)
+    return out
+
+
+def test_takeover_closes_first_connection(cl, mk):
+    raw, paho = mk
+    b1, b2 = cl.by_id("b1"), cl.by_id("b2")
+    cid, wt = uid("tk"), uid("tk-will")
+    watch1 = paho(b1)
+    watch1.subscribe(wt, 1, timeout=T)
+
+    a = raw(b1)
+    a.connect(cid, clean=True, will=(wt, b"gone", 1, False))
+    assert wait_until(lambda: cl.lease(cid) == "b1", timeout=T), cl.lease(cid)
+    b = raw(b2)
+    assert b.connect(cid, clean=True) == 0
+    assert_closed_by_broker(a, timeout=T)
+    assert wait_until(lambda: cl.lease(cid) == "b2", timeout=T), cl.lease(cid)
+    # The old connection ended without DISCONNECT: its will is published
+    # (here seen by a subscriber on the broker that held it).
+    m = watch1.get(timeout=T)
+    assert (m.topic, m.payload, m.qos) == (wt, b"gone", 1)
+    assert "event=takeover_by_peer client_id=%s peer=b2" % cid in b1.log()
+
+    # The new connection works.
+    t = uid("tk-t")
+    b.subscribe([(t, 1)])
+    b.publish(t, b"mine", qos=1, pid=3)
+    p = b.expect("PUBLISH", T)
+    assert p.payload == b"mine"
+    b.send(ack_pkt("PUBACK", p.pid))
+
+    # And back: b1 takes it from b2.
+    c = raw(b1)
+    assert c.connect(cid, clean=True) == 0
+    assert_closed_by_broker(b, timeout=T)
+    c.ping()
+    assert wait_until(lambda: cl.lease(cid) == "b1", timeout=T), cl.lease(cid)
+
+
+@pytest.mark.parametrize("how", ["takeover-clean", "takeover-persistent", "socket-closed"])
+def test_will_reaches_subscribers_on_every_broker(cl, mk, how):
+    """The will of a connection closed by a takeover (or dropped by the
+    client) is a publish like any other: subscribers on the other broker
+    (clean and persistent) get it once."""
+    clean = how != "takeover-persistent"
+    raw, paho = mk
+    b1, b2 = cl.by_id("b1"), cl.by_id("b2")
+    cid, wt = uid("tkw"), uid("tkw-will")
+    watch1 = paho(b1)
+    watch1.subscribe(wt, 1, timeout=T)
+    watch2 = paho(b2)
+    watch2.subscribe(wt, 1, timeout=T)
+    pwatch2 = paho(b2, client_id=uid("tkw-p"), clean=False)
+    pwatch2.subscribe(wt, 1, timeout=T)
+    warm_up(paho(b1), [watch1, watch2], wt)
+    warm_up(paho(b1), [pwatch2], wt, qos=1)
+
+    a = raw(b1)
+    a.connect(cid, clean=clean, will=(wt, b"gone", 1, False))
+    if how == "socket-closed":
+        a.close()
+    else:
+        b = raw(b2)
+        b.connect(cid, clean=clean)
+        assert_closed_by_broker(a, timeout=T)
+    got = {}
+    for name, w in (("b1", watch1), ("b2", watch2), ("b2-persistent", pwatch2)):
+        got[name] = None
+        try:
+            while got[name] is None:
+                m = w.get(timeout=5.0)
+                if not m.payload.startswith(b"probe-"):
+                    got[name] = (m.topic, m.payload)
+        except AssertionError:
+            pass
+    assert got == {k: (wt, b"gone") for k in ("b1", "b2", "b2-persistent")}, \
+        "will published by b1 on takeover seen as %r" % got
+    for w in (watch1, watch2, pwatch2):
+        again = [m.payload for m in barrier(w, paho(b2), wt, timeout=T) if m.payload == b"gone"]
+        assert again == [], "will delivered twice"
+
+
+def test_takeover_moves_persistent_session_with_unacked_and_queued(cl, mk):
+    raw, paho = mk
+    b1, b2 = cl.by_id("b1"), cl.by_id("b2")
+    cid, t, wt = uid("tkp"), uid("tkp-t"), uid("tkp-will")
+    watch = paho(b1)
+    watch.subscribe(wt, 1, timeout=T)
+
+    a = raw(b1)
+    assert a.connect(cid, clean=False, will=(wt, b"a-gone", 1, False)) == 0
+    assert a.subscribe([("%s/+" % t, 1), ("%s/two/#" % t, 2)]) == [1, 2]
+    pub = paho(b2)   # publishes through the other broker
+    # (the subscription's propagation right after SUBACK is test_50's business)
+    deadline = time.monotonic() + T
+    while True:
+        pub.publish("%s/x" % t, b"probe", qos=1, timeout=T)
+        try:
+            a.ack(a.expect("PUBLISH", 0.5))
+            break
+        except socket.timeout:
+            assert time.monotonic() < deadline, "subscription never reached b2"
+    # Delivered to `a` and not acknowledged: in flight when the takeover comes.
+    pub.publish("%s/x" % t, b"unacked-1", qos=1, timeout=T)
+    p = a.expect("PUBLISH", T)
+    assert (p.payload, p.qos, p.dup) == (b"unacked-1", 1, False)
+    pub.publish("%s/two/y" % t, b"unacked-2", qos=2, timeout=T)
+    p2 = a.expect("PUBLISH", T)
+    assert (p2.payload, p2.qos) == (b"unacked-2", 2)
+
+    b = raw(b2)
+    assert b.connect(cid, clean=False) == 1, "session present must be 1 on the new broker"
+    assert_closed_by_broker(a, timeout=T, allow=lambda pk: pk.name == "PUBLISH")
+    m = watch.get(timeout=T)
+    assert (m.topic, m.payload) == (wt, b"a-gone")
+
+    # The unacknowledged messages are re-sent, flagged DUP [MQTT-4.4.0-1].
+    got = {}
+    for _ in range(2):
+        q = b.expect("PUBLISH", T)
+        assert q.dup, "re-sent message without DUP: %r" % q
+        got[q.payload] = q.qos
+        b.ack(q)
+    assert got == {b"unacked-1": 1, b"unacked-2": 2}
+
+    # The subscriptions followed: a publish on b1 reaches b at b2.
+    pub1 = paho(b1)
+    for i in range(20):
+        pub1.publish("%s/k" % t, b"n-%d" % i, qos=1, timeout=T)
+    ps = recv_publishes(b, 20)
+    assert [x.payload for x in ps] == [b"n-%d" % i for i in range(20)]
+    assert not any(x.dup for x in ps)
+    b.no_packet(0.3)
+
+
+def test_persistent_session_queued_offline_follows_to_other_broker(cl, mk):
+    """Offline between two connections on two brokers: what was queued while
+    it was away (published on both brokers) comes on reconnect, in order,
+    and its subscription stays."""
+    raw, paho = mk
+    b1, b2 = cl.by_id("b1"), cl.by_id("b2")
+    cid, t = uid("tkq"), uid("tkq-t")
+    a = raw(b1)
+    a.connect(cid, clean=False)
+    assert a.subscribe([("%s/#" % t, 1)]) == [1]
+    a.send(DISCONNECT)
+    a.close()
+    assert wait_until(lambda: cl.lease(cid) in ("", None), timeout=T), cl.lease(cid)
+
+    p1, p2 = paho(b1), paho(b2)
+    want = []
+    for i in range(40):
+        (p1 if i % 2 else p2).publish("%s/d/%d" % (t, i % 4), b"q-%d" % i, qos=1, timeout=T)
+        want.append(b"q-%d" % i)
+    b = raw(b2)
+    assert b.connect(cid, clean=False) == 1
+    got = recv_publishes(b, 40)
+    # Two publishers on two brokers: order holds per publisher.
+    for par in (0, 1):
+        seq = [int(x.payload[2:]) for x in got if int(x.payload[2:]) % 2 == par]
+        assert seq == sorted(seq), seq
+    assert sorted(x.payload for x in got) == sorted(want)
+    b.no_packet(0.3)
+    # Still subscribed after the move.
+    p1.publish("%s/later" % t, b"later", qos=1, timeout=T)
+    assert recv_publishes(b, 1)[0].payload == b"later"
+
+
+def test_simultaneous_connects_leave_one_connection(cl, mk):
+    """Two CONNECTs for one id on both brokers at nearly the same time: the
+    cluster ends up with one live connection, and the lease names its broker."""
+    raw, paho = mk
+    b1, b2 = cl.by_id("b1"), cl.by_id("b2")
+    for round_ in range(12):
+        cid = uid("race")
+        x, y = raw(b1), raw(b2)
+        from conftest import connect_pkt
+        x.send(connect_pkt(cid, clean=False))
+        y.send(connect_pkt(cid, clean=False))
+        alive = []
+        for c, br in ((x, b1), (y, b2)):
+            try:
+                p = c.expect("CONNACK", T)
+                if p.body[1] == 0:
+                    c.ping()
+                    alive.append((c, br))
+            except (ConnectionClosed, socket.timeout, OSError, AssertionError):
+                pass
+        # After both CONNACKs one of them may still be closed by the other's
+        # takeover: wait for the cluster to settle on one.
+        def survivors():
+            out = []
+            for c, br in alive:
+                try:
+                    c.ping()
+                    out.append((c, br))
+                except (ConnectionClosed, socket.timeout, OSError, AssertionError):
+                    pass
+            return out
+        assert wait_until(lambda: len(survivors()) == 1, timeout=T, interval=0.2), \
+            "round %d: %d connections alive for one client id" % (round_, len(survivors()))
+        (c, br), = survivors()
+        assert wait_until(lambda: cl.lease(cid) == br.id, timeout=T), (cl.lease(cid), br.id)
+        c.send(DISCONNECT)
