@@ -151,7 +151,9 @@ static void finish(struct adopt *a, const sstore_session_t *st)
         return;
     }
     sstore_t *store = cluster_store(b->cluster);
-    if (!a->clean) {
+    /* catch-up reads only deliver what this session has not seen: track
+     * every entry id delivered from now until the last one */
+    if (!a->clean && session_track_seen(c->sess, true) == 0) {
         sstore_session_touch(store, a->cid, a->len, b->id, on_done_quiet, NULL);
         schedule_catchup(b, c, CATCHUP1_MS, false);
         schedule_catchup(b, c, CATCHUP2_MS, true);
