@@ -758,7 +758,10 @@ class PahoClient:
     def disconnect(self):
         """Clean DISCONNECT and stop the loop."""
         if self.connected.is_set() and not self.disconnected.is_set():
-            self.c.disconnect()
+            try:
+                self.c.disconnect()
+            except OSError:
+                pass  # the socket closed under us (paho's network thread): nothing to send
             self.disconnected.wait(T)
         self.loop_stop()
 
@@ -784,13 +787,15 @@ def paho(request):
             pc.loop_stop()
 
 
-def barrier(sub, pub, topic, payload=b"__barrier__", timeout=T):
+def barrier(sub, pub, topic, payload=b"__barrier__", timeout=T, qos=1):
     """Publish a marker on `topic` (which `sub` is subscribed to) and wait for
     it; returns every message that arrived before it. Used to prove a negative
     ("X was not delivered") without sleeping: anything the broker would have
-    delivered before the marker has arrived by then."""
+    delivered before the marker has arrived by then. When QoS 2 messages are
+    in flight, use qos=2: paho hands an inbound QoS 2 message to the
+    application at PUBREL, so a QoS 1 marker may overtake it."""
     token = payload + uuid.uuid4().hex.encode()
-    pub.publish(topic, token, qos=1)
+    pub.publish(topic, token, qos=qos)
     before = []
     deadline = time.monotonic() + timeout
     while True:

@@ -97,7 +97,7 @@ def test_publish_on_b1_received_on_b2_qos012_wildcards(cl, clients):
     # A barrier per subscriber: everything published before it has arrived.
     for sub, flt, granted in cases:
         bt = "%s/dev1/v" % root
-        before = barrier(sub, pub, bt, timeout=T)
+        before = barrier(sub, pub, bt, timeout=T, qos=2)
         got = [(m.topic, m.payload, m.qos) for m in before if m.payload.startswith(b"m-")]
         want = [(t, p, min(q, granted)) for (t, p, q) in sent if matches(flt, t)]
         # QoS 0 across the bus is at most once; on loopback with a warmed-up
@@ -127,7 +127,7 @@ def test_cross_broker_order_and_qos_per_message(cl, clients):
     n = 150
     for i in range(n):
         pub.publish("%s/a/%d" % (root, i % 5), b"o-%d" % i, qos=i % 3, timeout=T)
-    got = [m for m in barrier(sub, pub, "%s/z" % root, timeout=T) if m.payload.startswith(b"o-")]
+    got = [m for m in barrier(sub, pub, "%s/z" % root, timeout=T, qos=2) if m.payload.startswith(b"o-")]
     seqs = [int(m.payload[2:]) for m in got]
     assert sorted(seqs) == list(range(n)), "missing %r dup %r" % (
         sorted(set(range(n)) - set(seqs))[:10], sorted({s for s in seqs if seqs.count(s) > 1})[:10])
