@@ -98,8 +98,8 @@ static void on_catchup(int rc, const sstore_session_t *st, void *arg)
             const sstore_msg_t *q = &st->msgs[i];
             msg_t *m = msg_new_eid(q->topic, q->topic_len, q->payload, q->payload_len, q->qos,
                                    q->retain, q->entry_id);
-            if (m && session_wants(s, q->topic, q->topic_len))
-                session_deliver(k->b, s, m, q->qos ? q->qos : 1, q->retain); /* skips seen ids */
+            if (m && q->qos && session_wants(s, q->topic, q->topic_len))
+                session_deliver(k->b, s, m, q->qos, q->retain); /* skips seen ids */
             msg_unref(&m);
         }
     }

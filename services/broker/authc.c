@@ -15,6 +15,8 @@
 #include "rpc/rpc.h"
 #include "session.h"
 
+#define AUTHC_RETRY_MS 20
+
 /* A CONNECT waiting for authd. Pending requests form a FIFO: every request
  * gets the same timeout, so the oldest expires first. */
 typedef struct pending {
@@ -24,6 +26,12 @@ typedef struct pending {
     bool clean;
     char *client_id;
     char *username;           /* NULL: anonymous */
+    uint8_t version;
+    bool has_password;
+    bool unsent;              /* no authd link was up: retried until the deadline */
+    uint8_t *password;        /* kept only while unsent; wiped when sent or dropped */
+    size_t password_len;
+    char peer[64];
     struct pending *prev, *next;
 } pending_t;
 
@@ -35,6 +43,7 @@ struct authc {
     void *ctx, *dealer;
     int fd;
     uint64_t next_id;
+    uint64_t retry_timer;     /* while requests wait for an authd link */
     map_t by_id;              /* 8-byte id -> pending_t */
     pending_t *head, *tail;
 };
@@ -73,6 +82,10 @@ static void unlink_pending(authc_t *a, pending_t *p)
         a->tail = p->prev;
     if (p->conn)
         p->conn->auth = NULL;
+    if (p->password) {
+        sodium_memzero(p->password, p->password_len);
+        free(p->password);
+    }
     free(p->client_id);
     free(p->username);
     free(p);
@@ -227,6 +240,8 @@ void authc_destroy(authc_t **ap)
         if (c)
             dispatch_fail(c, ROOST_EUNAVAILABLE, MQTT_CONNECT);
     }
+    if (a->retry_timer)
+        loop_del_timer(a->b->loop, a->retry_timer);
     if (a->fd >= 0)
         loop_del_fd(a->b->loop, a->fd);
     if (a->dealer)
@@ -248,6 +263,54 @@ static char *dup_view(const uint8_t *p, size_t n)
     return s;
 }
 
+static int send_req(authc_t *a, pending_t *q, const uint8_t *pw, size_t pw_len)
+{
+    rpc_auth_request_t r = {
+        .request_id = q->id,
+        .deadline_ms = rpc_unix_ms() + (q->deadline - loop_now(a->b->loop)),
+        .broker_id = a->b->id,
+        .client_id = q->client_id,
+        .username = q->username,
+        .password = pw,
+        .password_len = pw_len,
+        .has_password = q->has_password,
+        .peer = q->peer,
+        .protocol_version = q->version,
+    };
+    int rc = rpc_auth_request_send(a->dealer, &r);
+    drain(a); /* ZMQ_FD is edge-triggered: re-check after every send */
+    return rc;
+}
+
+/* Sends the requests that found no authd link, oldest first, while links
+ * take them; runs until none is left (their deadline still applies). */
+static uint64_t on_retry(loop_t *l, void *arg)
+{
+    authc_t *a = arg;
+    bool left = false;
+    uint64_t now = loop_now(a->b->loop);
+    for (pending_t *q = a->head; q; q = q->next) {
+        if (!q->unsent || q->deadline <= now)
+            continue; /* the sweep refuses the expired ones */
+        int rc = send_req(a, q, q->password, q->password_len);
+        if (rc == -EAGAIN) {
+            left = true;
+            break;
+        }
+        q->unsent = false;
+        if (q->password) {
+            sodium_memzero(q->password, q->password_len);
+            free(q->password);
+            q->password = NULL;
+        }
+        if (rc < 0)
+            q->deadline = 0; /* cannot be encoded: the sweep refuses it */
+    }
+    if (!left)
+        a->retry_timer = 0;
+    return left ? AUTHC_RETRY_MS : 0;
+}
+
 int authc_request(authc_t *a, conn_t *c, const mqtt_connect_t *p, const char *client_id,
                   size_t id_len)
 {
@@ -265,36 +328,46 @@ int authc_request(authc_t *a, conn_t *c, const mqtt_connect_t *p, const char *cl
     q->id = a->next_id++;
     q->clean = p->clean_session;
     q->conn = c;
+    q->version = p->version;
+    q->has_password = p->has_password;
     q->deadline = loop_now(a->b->loop) + (uint64_t)a->timeout_ms;
-    char peer[64];
-    rpc_auth_request_t r = {
-        .request_id = q->id,
-        .deadline_ms = rpc_unix_ms() + (uint64_t)a->timeout_ms,
-        .broker_id = a->b->id,
-        .client_id = q->client_id,
-        .username = q->username,
-        .password = p->password.ptr,
-        .password_len = p->password.len,
-        .has_password = p->has_password,
-        .peer = conn_peer(c, peer, sizeof(peer)),
-        .protocol_version = p->version,
-    };
-    int rc = rpc_auth_request_send(a->dealer, &r);
+    conn_peer(c, q->peer, sizeof(q->peer));
+    int rc = send_req(a, q, p->password.ptr, p->password.len);
+    if (rc == -EAGAIN) {
+        /* no authd link up (yet): keep the request until one is, or until
+         * its deadline; the password is kept, in our memory only, that long */
+        q->unsent = true;
+        if (p->has_password && p->password.len) {
+            q->password = malloc(p->password.len);
+            if (q->password) {
+                memcpy(q->password, p->password.ptr, p->password.len);
+                q->password_len = p->password.len;
+            }
+        }
+        if (!a->retry_timer)
+            a->retry_timer = loop_add_timer(a->b->loop, AUTHC_RETRY_MS, on_retry, a);
+        if ((p->has_password && p->password.len && !q->password) || !a->retry_timer)
+            rc = -ENOMEM;
+        else
+            rc = 0;
+        log_debug("authd_not_connected", "client_id=%.*s detail=\"waiting for a link\"",
+                  (int)id_len, client_id);
+    }
     if (p->has_password && p->password.len)
         sodium_memzero((void *)p->password.ptr, p->password.len); /* our read buffer */
+    if (rc == 0)
+        rc = map_put(&a->by_id, (const char *)&q->id, sizeof(q->id), q, NULL);
     if (rc < 0) {
+        if (q->password) {
+            sodium_memzero(q->password, q->password_len);
+            free(q->password);
+        }
         free(q->client_id);
         free(q->username);
         free(q);
         log_warn("authd_unavailable", "client_id=%.*s rc=%d reason=\"%s\"", (int)id_len,
-                 client_id, rc, rc == -EAGAIN ? "no authd connected" : roost_strerror(rc));
+                 client_id, rc, roost_strerror(rc));
         return ROOST_EUNAVAILABLE;
-    }
-    if (map_put(&a->by_id, (const char *)&q->id, sizeof(q->id), q, NULL) < 0) {
-        free(q->client_id);
-        free(q->username);
-        free(q);
-        return -ENOMEM;
     }
     q->prev = a->tail;
     if (a->tail)
@@ -305,7 +378,6 @@ int authc_request(authc_t *a, conn_t *c, const mqtt_connect_t *p, const char *cl
     c->auth = q;
     c->state = CONN_AUTHING;
     loop_mod_fd(a->b->loop, c->fd, c->want_write ? LOOP_WRITE : 0);
-    drain(a); /* ZMQ_FD is edge-triggered: re-check after every send */
     return 0;
 }
 
@@ -324,7 +396,8 @@ void authc_sweep(authc_t *a)
     while (a->head && a->head->deadline <= now) {
         pending_t *q = a->head;
         conn_t *c = q->conn;
-        log_warn("authd_timeout", "client_id=%s timeout_ms=%d", q->client_id, a->timeout_ms);
+        log_warn("authd_timeout", "client_id=%s timeout_ms=%d sent=%s", q->client_id,
+                 a->timeout_ms, q->unsent ? "no (no authd link)" : "yes");
         unlink_pending(a, q);
         if (c)
             dispatch_fail(c, ROOST_ETIMEDOUT_AUTHD, MQTT_CONNECT);

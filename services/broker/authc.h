@@ -1,13 +1,15 @@
 /* authc: the broker's client of roost-authd (DESIGN.md "CONNECT").
  *
- * One ZeroMQ DEALER connected to every authd endpoint (ZeroMQ spreads
- * requests over the live ones; ZMQ_IMMEDIATE keeps requests off endpoints
- * that are not connected). The DEALER's ZMQ_FD joins the broker loop
- * edge-triggered; nothing here blocks. Each request carries an id and an
- * absolute deadline; a reply that arrives after its deadline, or for a
- * connection that went away, is dropped. No authd connected, a full send
- * queue, or a passed deadline: the CONNECT is refused with "server
- * unavailable", never accepted without a decision.
+ * One ZeroMQ DEALER connected to every authd endpoint: ZeroMQ spreads
+ * requests over the live ones, and ZMQ_IMMEDIATE keeps requests off
+ * endpoints that are not connected. A request that finds no link at all (a
+ * broker just started, authd restarting) waits in the broker and is retried
+ * every 20 ms until a link is up or its deadline passes. The DEALER's ZMQ_FD
+ * joins the broker loop edge-triggered; nothing here blocks. Each request
+ * carries an id and an absolute deadline; a reply that arrives after its
+ * deadline, or for a connection that went away, is dropped. No answer by the
+ * deadline: the CONNECT is refused with "server unavailable" (CONNACK 3),
+ * never accepted without a decision.
  *
  * While a CONNECT waits its connection is in CONN_AUTHING and reads nothing.
  */

@@ -222,13 +222,24 @@ static void pcollect(void *sub, uint8_t options, void *ctx)
     c->m_n++;
 }
 
-size_t cluster_psub_match(cluster_t *c, const char *topic, size_t len, const char *const **cids,
-                          const size_t **cid_lens, const uint8_t **qos)
+size_t cluster_psub_match(cluster_t *c, const char *topic, size_t len, uint8_t max_qos,
+                          const char *const **cids, const size_t **cid_lens, const uint8_t **qos)
 {
     c->pstamp++;
     c->m_n = 0;
     if (c->ptrie)
         subtrie_match(c->ptrie, topic, len, pcollect, c);
+    /* cap at the published QoS; QoS 0 is never queued for a session */
+    size_t kept = 0;
+    for (size_t i = 0; i < c->m_n; i++) {
+        uint8_t q = c->m_qos[i] < max_qos ? c->m_qos[i] : max_qos;
+        if (q == 0)
+            continue;
+        c->m_cids[kept] = c->m_cids[i];
+        c->m_lens[kept] = c->m_lens[i];
+        c->m_qos[kept++] = q;
+    }
+    c->m_n = kept;
     *cids = c->m_cids;
     *cid_lens = c->m_lens;
     *qos = c->m_qos;

@@ -78,10 +78,13 @@ void cluster_interest(cluster_t *c, const char *filter, size_t len, bool add);
  * the peers (Redis is written by the caller through sstore_sub_put/del). */
 void cluster_psub(cluster_t *c, const char *cid, size_t cid_len, const char *filter,
                   size_t filter_len, uint8_t qos, bool add);
-/* The persistent sessions whose subscriptions match topic, once each at the
- * highest QoS. Arrays are owned by the cluster and valid until the next call. */
-size_t cluster_psub_match(cluster_t *c, const char *topic, size_t len, const char *const **cids,
-                          const size_t **cid_lens, const uint8_t **qos);
+/* The persistent sessions whose subscriptions match topic, once each, with
+ * the QoS each gets: its highest granted QoS, capped at max_qos (the
+ * published QoS) [MQTT-3.3.5-1]; sessions that would get QoS 0 are left out
+ * (QoS 0 is not queued). Arrays are owned by the cluster and valid
+ * until the next call. */
+size_t cluster_psub_match(cluster_t *c, const char *topic, size_t len, uint8_t max_qos,
+                          const char *const **cids, const size_t **cid_lens, const uint8_t **qos);
 
 /* Asks broker `target` to close client id cid (takeover). */
 void cluster_kick(cluster_t *c, const char *target, const char *cid, size_t len);

@@ -136,8 +136,8 @@ static int issue_message(op_t *o, sstore_t *st, const mqtt_str_t *topic, const m
     const char *const *cids = NULL;
     const size_t *lens = NULL;
     const uint8_t *sq = NULL;
-    size_t n = qos ? cluster_psub_match(b->cluster, (const char *)topic->ptr, topic->len, &cids,
-                                        &lens, &sq)
+    size_t n = qos ? cluster_psub_match(b->cluster, (const char *)topic->ptr, topic->len, qos,
+                                        &cids, &lens, &sq)
                    : 0;
     char eid[320];
     if (n)

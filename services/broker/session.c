@@ -465,7 +465,8 @@ int session_restore(broker_t *b, session_t *s, const sstore_session_t *st)
         char *k = s->seen ? strdup(q->entry_id) : NULL;
         if (k && map_put(s->seen, k, strlen(k), k, NULL) < 0)
             free(k);
-        enqueue(b, s, m, q->qos ? q->qos : 1, q->retain, true); /* counts what it drops */
+        if (q->qos)
+            enqueue(b, s, m, q->qos, q->retain, true); /* counts what it drops */
         msg_unref(&m);
     }
     /* pids must not collide with the restored PUBREL ones */
