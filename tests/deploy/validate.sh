@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# deploy test (fast, every run): the compose file validates with
+# docker-compose (no engine needed) and its haproxy.cfg with haproxy -c; the
+# kustomize base, the example overlay, and the overlay with the external-Redis
+# patch render with kubectl kustomize and validate offline (validate-k8s.mjs:
+# kubernetes-models schemas plus Roost's cross-object checks).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+
+log "compose: docker-compose config -q"
+(cd "$ROOT/deploy/compose" && docker-compose -f docker-compose.yml config -q)
+# the services the deployment promises
+services=$(cd "$ROOT/deploy/compose" && docker-compose -f docker-compose.yml config --services | sort | tr '\n' ' ')
+[[ $services == "admin authd1 authd2 broker1 broker2 broker3 haproxy redis " ]] ||
+  { echo "compose services: $services" >&2; exit 1; }
+# published ports only on loopback by default
+if (cd "$ROOT/deploy/compose" && docker-compose -f docker-compose.yml config) | grep -E 'host_ip: (0\.0\.0\.0|::)|published: .*:' ; then
+  echo "compose publishes beyond 127.0.0.1 by default" >&2; exit 1
+fi
+log "compose: haproxy -c"
+haproxy -c -q -f "$ROOT/deploy/compose/haproxy.cfg"
+
+# npm ci only when the lockfile changed since the last install
+lock_sum=$(sha256sum "$DEPLOY_TESTS/package-lock.json" | cut -d' ' -f1)
+if [[ ! -d $DEPLOY_TESTS/node_modules || $(cat "$DEPLOY_TESTS/node_modules/.roost-lock" 2>/dev/null) != "$lock_sum" ]]; then
+  log "npm ci (tests/deploy)"
+  (cd "$DEPLOY_TESTS" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  echo "$lock_sum" >"$DEPLOY_TESTS/node_modules/.roost-lock"
+fi
+
+log "k8s: kubectl kustomize + validate-k8s.mjs"
+kubectl kustomize "$ROOT/deploy/k8s/base" >"$OUT/base.yaml"
+kubectl kustomize "$ROOT/deploy/k8s/overlays/example" >"$OUT/example.yaml"
+# the example overlay with its commented option on: the external-Redis component
+mkdir -p "$OUT/external"
+cp -r "$ROOT/deploy/k8s" "$OUT/external/"
+sed -i -e 's|^# components:|components:|' -e 's|^#   - ../../components/external-redis|  - ../../components/external-redis|' \
+  "$OUT/external/k8s/overlays/example/kustomization.yaml"
+kubectl kustomize "$OUT/external/k8s/overlays/example" >"$OUT/external.yaml"
+if grep -qE 'kind: StatefulSet|  name: roost-redis' "$OUT/external.yaml" || ! grep -q 'ROOST_REDIS: redis.example.internal:6379' "$OUT/external.yaml"; then
+  echo "the external-Redis patch did not take" >&2; exit 1
+fi
+for f in base example external; do
+  echo -n "$f: "; node "$DEPLOY_TESTS/validate-k8s.mjs" "$OUT/$f.yaml"
+done
+echo -n "secret.example.yaml: "; node "$DEPLOY_TESTS/validate-k8s.mjs" "$ROOT/deploy/k8s/base/secret.example.yaml"
+grep -q 'namespace: roost' "$OUT/example.yaml"
+grep -q 'image: registry.example.com/roost:0.1.0' "$OUT/example.yaml"
+log "manifests ok"
