@@ -70,6 +70,10 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
          "Endpoint peers connect to (e.g. tcp://POD_IP:7000); empty: the bound endpoint."},
         {"admin-events", "ROOST_ADMIN_EVENTS", CFG_STR, &c->admin_events, 0, 0,
          "roost-admin's change-event endpoint; its disconnect requests close connections here."},
+        {"proxy-protocol", "ROOST_PROXY_PROTOCOL", CFG_BOOL, &c->proxy_protocol, 0, 0,
+         "Every MQTT connection starts with a PROXY protocol v1/v2 header (haproxy send-proxy-v2) "
+         "naming the real client: its address is used in logs, authd throttling and the registry. "
+         "Connections without one are closed."},
         {"http-bind", "ROOST_HTTP_BIND", CFG_STR, &c->http_bind, 0, 0,
          "Address of the /healthz and /metrics endpoint."},
         {"http-port", "ROOST_HTTP_PORT", CFG_INT, &c->http_port, 0, 65535,

@@ -28,6 +28,7 @@ typedef struct broker_config {
     const char *bus_bind;
     const char *bus_advertise;
     const char *admin_events;  /* admin's change-event PUB endpoint (kicks) */
+    bool proxy_protocol;       /* connections start with a PROXY v1/v2 header */
     const char *http_bind;
     int64_t http_port;         /* /healthz and /metrics; 0 = off */
 } broker_config_t;

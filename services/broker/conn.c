@@ -2,11 +2,13 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/proxyproto.h"
 #include "authc.h"
 #include "adopt.h"
 #include "cluster.h"
@@ -136,9 +138,46 @@ void conn_close(conn_t *c, const char *reason)
 }
 
 /* Feeds bytes to the dispatcher; keeps an unconsumed tail in c->in. */
+/* --proxy-protocol: the load balancer's PROXY header comes first and names
+ * the real client. Returns the bytes it took, 0 while incomplete, or
+ * SIZE_MAX after closing a connection that did not start with one. */
+static size_t proxy_header(conn_t *c, const uint8_t *data, size_t len)
+{
+    proxy_info_t pi;
+    size_t used = 0;
+    int rc = proxy_parse(data, len, &used, &pi);
+    if (rc == PROXY_NEED_MORE)
+        return 0;
+    if (rc < 0) {
+        char peer[64];
+        log_info("conn_refused", "peer=%s reason=\"no valid PROXY protocol header\"",
+                 conn_peer(c, peer, sizeof(peer)));
+        conn_close(c, "bad_proxy_header");
+        return SIZE_MAX;
+    }
+    c->proxied = true;
+    if (pi.has_addr) {
+        memcpy(c->peer_addr, pi.addr, sizeof(c->peer_addr));
+        c->peer_port = pi.port;
+    }
+    return used;
+}
+
 static void process(conn_t *c, const uint8_t *data, size_t len, bool from_in)
 {
-    size_t used = dispatch_input(c, data, len);
+    size_t used = 0;
+    if (c->b->cfg->proxy_protocol && !c->proxied) {
+        size_t h = proxy_header(c, data, len);
+        if (h == SIZE_MAX)
+            return;
+        if (h == 0) { /* keep the partial header */
+            if (!from_in && buf_append(&c->in, data, len) < 0)
+                conn_close(c, "out_of_memory");
+            return;
+        }
+        used = h;
+    }
+    used += dispatch_input(c, data + used, len - used);
     if (c->state == CONN_CLOSING)
         return;
     if (from_in) {
@@ -324,8 +363,11 @@ static void conn_free(broker_t *b, conn_t *c)
         c->next->prev = c->prev;
     b->nconns--;
     session_t *s = c->sess;
-    log_info("conn_closed", "peer=%s client_id=%.*s reason=%s", conn_peer(c, peer, sizeof(peer)),
-             s ? (int)s->id_len : 0, s ? s->id : "", c->close_reason ? c->close_reason : "");
+    /* sockets that never sent a CONNECT (load-balancer health checks, port
+     * scans) close at debug level so they do not flood the log */
+    LOG_AT(c->version ? LOG_INFO : LOG_DEBUG, "conn_closed", "peer=%s client_id=%.*s reason=%s",
+           conn_peer(c, peer, sizeof(peer)), s ? (int)s->id_len : 0, s ? s->id : "",
+           c->close_reason ? c->close_reason : "");
     if (c->registered && b->cluster && s)
         sstore_conn_del(cluster_store(b->cluster), b->id, s->id, store_done, b);
     if (c->will && !c->graceful) {

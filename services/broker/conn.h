@@ -52,6 +52,7 @@ struct conn {
     uint32_t persist_pending;  /* Redis ops whose completion our next output waits for */
     bool paused;               /* reads stopped until a store op completes */
     bool registered;           /* in the Redis connection registry */
+    bool proxied;              /* PROXY header read (--proxy-protocol) */
     char *who;                 /* authd's answer for the registry (conn_set_who), or NULL */
     broker_t *b;
     conn_t *prev, *next;       /* broker->conns */
