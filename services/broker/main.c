@@ -30,12 +30,8 @@ int main(int argc, char **argv)
         return 0;
     if (rc)
         return 2;
-    log_level_t level;
-    if (log_parse_level(cfg.log_level, &level)) {
-        fprintf(stderr, "error: --log-level: expected debug, info, warn or error\n");
+    if (log_setup_from("broker", cfg.log_level, stderr) < 0)
         return 2;
-    }
-    log_setup("broker", level);
     if (sodium_init() < 0) {
         log_error("startup_failed", "reason=\"libsodium init failed\"");
         return 1;
