@@ -58,9 +58,20 @@ def api(method, path, body=None):
         return 0, None
 
 
-def connections():
+def connection_records():
     status, doc = api("GET", "/api/v1/connections?limit=100")
-    return {c["mqtt_client_id"]: c["broker"] for c in doc["items"]} if status == 200 else {}
+    return doc["items"] if status == 200 else []
+
+
+def connections():
+    return {c["mqtt_client_id"]: c["broker"] for c in connection_records()}
+
+
+def container(service):
+    return subprocess.run(["podman", "ps", "--filter", "label=io.podman.compose.project=" + PROJECT,
+                           "--filter", "label=com.docker.compose.service=" + service,
+                           "--format", "{{.Names}}"], check=True, capture_output=True,
+                          text=True).stdout.split()[0]
 
 
 class Device:
@@ -132,6 +143,16 @@ def main():
         assert len(brokers) == 3, "devices did not spread over 3 brokers: %s" % where
         for d in devs:
             assert d.connects[0][0] == 0, "%s refused: %s" % (d.cid, d.connects)
+        # PROXY protocol: the brokers see the devices' address, not haproxy's
+        haproxy_ip = subprocess.run(["podman", "inspect", "-f",
+                                     "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+                                     container("haproxy")], check=True, capture_output=True,
+                                    text=True).stdout.split()
+        peers = {c["mqtt_client_id"]: c["peer"] for c in connection_records()}
+        assert all(p.rsplit(":", 1)[0] not in haproxy_ip for p in peers.values()), \
+            "brokers see haproxy (%s) as the peer: %s" % (haproxy_ip, peers)
+        log("peers as the brokers see them: %s (haproxy is %s)" % (sorted(set(
+            p.rsplit(":", 1)[0] for p in peers.values())), haproxy_ip))
         # Wait until the cluster routes to every new subscription: probes on
         # e2e/all until each device has one. (A broker learns of persistent
         # subscriptions on the others by reloading an index from Redis
@@ -161,10 +182,7 @@ def main():
         victim = next(b for b in brokers if b != where[pub.cid])
         moved = [d for d in devs if where[d.cid] == victim]
         service = victim.replace("-", "")  # broker-2 -> broker2
-        name = subprocess.run(["podman", "ps", "--filter", "label=io.podman.compose.project=" + PROJECT,
-                               "--filter", "label=com.docker.compose.service=" + service,
-                               "--format", "{{.Names}}"], check=True, capture_output=True,
-                              text=True).stdout.split()[0]
+        name = container(service)
         log("stopping %s (%s), holding %s" % (name, victim, [d.cid for d in moved]))
         t = time.time()
         subprocess.run(["podman", "stop", "-t", "30", name], check=True, capture_output=True)
