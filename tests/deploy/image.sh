@@ -10,8 +10,18 @@ mkdir -p "$CACHE"
 
 t0=$SECONDS
 log "podman build -> $ROOST_IMAGE"
-podman build --pull=never --layers -f "$ROOT/deploy/docker/Dockerfile" -t "$ROOST_IMAGE" \
-  "$ROOT" >"$CACHE/image-build.log" 2>&1 || { tail -n 40 "$CACHE/image-build.log" >&2; exit 1; }
+# Both stages are tagged and labelled, so the images an earlier build left
+# behind become dangling and can be pruned by that label (and only those);
+# the tagged build stage keeps its package layer cached for the next run.
+build() {
+  podman build --pull=never --layers --label io.roost.deploy-test=1 \
+    -f "$ROOT/deploy/docker/Dockerfile" "$@" "$ROOT" >>"$CACHE/image-build.log" 2>&1 ||
+    { tail -n 40 "$CACHE/image-build.log" >&2; exit 1; }
+}
+: >"$CACHE/image-build.log"
+build --target build -t localhost/roost-build:test
+build -t "$ROOST_IMAGE"
+podman image prune -f --filter label=io.roost.deploy-test=1 >/dev/null
 log "built in $((SECONDS - t0))s"
 
 user=$(podman image inspect -f '{{.Config.User}}' "$ROOST_IMAGE")
@@ -35,7 +45,7 @@ log "image ok: $ROOST_IMAGE, $((size / 1024 / 1024)) MiB, user $user"
 # test (the compose file takes their names from ROOST_REDIS_IMAGE and
 # ROOST_HAPROXY_IMAGE).
 build_standin() { # image, package, user
-  podman build --pull=never --layers -t "$1" -f - "$ROOT/tests/deploy" >>"$CACHE/image-build.log" 2>&1 <<DOCKERFILE
+  podman build --pull=never --layers --label io.roost.deploy-test=1 -t "$1" -f - "$ROOT/tests/deploy" >>"$CACHE/image-build.log" 2>&1 <<DOCKERFILE
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y -q --no-install-recommends $2 && rm -rf /var/lib/apt/lists/* \
  && mkdir -p /data /usr/local/etc/haproxy && chown $3 /data
