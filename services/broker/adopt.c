@@ -98,7 +98,8 @@ static void on_catchup(int rc, const sstore_session_t *st, void *arg)
             const sstore_msg_t *q = &st->msgs[i];
             msg_t *m = msg_new_eid(q->topic, q->topic_len, q->payload, q->payload_len, q->qos,
                                    q->retain, q->entry_id);
-            if (m && q->qos && session_wants(s, q->topic, q->topic_len))
+            if (m && q->qos && session_wants(s, q->topic, q->topic_len) &&
+                !session_holds(s, q->entry_id))
                 session_deliver(k->b, s, m, q->qos, q->retain); /* skips seen ids */
             msg_unref(&m);
         }
@@ -273,6 +274,21 @@ static void proceed(broker_t *b, struct adopt *a)
 {
     a->waiting_release = false;
     load(a);
+}
+
+void adopt_on_peer_joined(broker_t *b)
+{
+    size_t it = 0, n = 0;
+    map_entry_t *e;
+    while (map_next(&b->sessions, &it, &e)) {
+        session_t *s = e->value;
+        if (s->clean || !s->conn || s->nsubs == 0 || session_track_seen(s, true) < 0)
+            continue;
+        schedule_catchup(b, s->conn, CATCHUP1_MS, true);
+        n++;
+    }
+    if (n)
+        log_info("peer_catchup", "sessions=%zu delay_ms=%d", n, CATCHUP1_MS);
 }
 
 void adopt_on_released(broker_t *b, const char *cid, size_t len, const char *from)

@@ -35,6 +35,9 @@ void adopt_on_kick(broker_t *b, const char *cid, size_t len, const char *from);
 void adopt_on_released(broker_t *b, const char *cid, size_t len, const char *from);
 /* Gives up waiting for peers that did not answer in time (periodic). */
 void adopt_sweep(broker_t *b);
+/* A peer joined the cluster: every local persistent session gets a
+ * catch-up read once our bus interest has had time to reach the peer. */
+void adopt_on_peer_joined(broker_t *b);
 /* Frees scheduled catch-up reads (shutdown). */
 void adopt_fini(broker_t *b);
 

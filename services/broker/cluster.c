@@ -14,7 +14,7 @@
 
 #define HEARTBEAT_MS 1000
 #define ALIVE_TTL_MS 3000
-#define PSUB_CHECK_MS 5000
+#define PSUB_CHECK_MS 1000 /* one GET per second: the index follows Redis within it */
 #define MAX_PEERS 256
 
 enum { CTL_KICK = 1, CTL_RELEASED = 2, CTL_PSUB_ADD = 3, CTL_PSUB_DEL = 4 };
@@ -457,6 +457,7 @@ static void on_xpub(loop_t *l, int fd, unsigned events, void *arg)
 static void on_peers(int rc, const sstore_peer_t *peers, size_t n, void *arg)
 {
     cluster_t *c = arg;
+    bool joined = false;
     if (rc)
         return;
     for (int i = 0; i < c->npeers; i++)
@@ -483,8 +484,10 @@ static void on_peers(int rc, const sstore_peer_t *peers, size_t n, void *arg)
         snprintf(p->id, sizeof(p->id), "%s", peers[k].id);
         snprintf(p->endpoint, sizeof(p->endpoint), "%s", peers[k].endpoint);
         p->seen = true;
-        if (zmq_connect(c->sub, p->endpoint) == 0)
+        if (zmq_connect(c->sub, p->endpoint) == 0) {
             log_info("peer_joined", "peer=%s endpoint=%s", p->id, p->endpoint);
+            joined = true;
+        }
         else
             log_warn("peer_connect_failed", "peer=%s endpoint=%s reason=\"%s\"", p->id,
                      p->endpoint, zmq_strerror(errno));
@@ -497,6 +500,12 @@ static void on_peers(int rc, const sstore_peer_t *peers, size_t n, void *arg)
         log_info("peer_left", "peer=%s endpoint=%s", c->peers[i].id, c->peers[i].endpoint);
         zmq_disconnect(c->sub, c->peers[i].endpoint);
         c->peers[i] = c->peers[--c->npeers];
+    }
+    if (joined) {
+        /* control messages sent before we were connected are lost: the
+         * index is re-read, and local persistent sessions catch up */
+        reload_psubs(c);
+        c->hooks.peer_joined(c->b);
     }
 }
 

@@ -53,6 +53,9 @@ typedef struct cluster_hooks {
     /* A message from a peer, to route locally. Retained ones also update the
      * local retained map (the origin already wrote Redis). */
     void (*deliver)(broker_t *b, msg_t *m);
+    /* A peer joined: until our bus interest reaches it, what it published
+     * for our persistent sessions is only in their Redis queues. */
+    void (*peer_joined)(broker_t *b);
 } cluster_hooks_t;
 
 /* Caller owns the result; NULL on OOM. Copies the config strings. */

@@ -306,6 +306,22 @@ void session_resume(broker_t *b, session_t *s)
     pump(b, s);
 }
 
+static bool same_eid(const msg_t *m, const char *eid)
+{
+    return m && msg_eid(m) && strcmp(msg_eid(m), eid) == 0;
+}
+
+bool session_holds(const session_t *s, const char *eid)
+{
+    for (uint16_t i = 0; i < s->ninflight; i++)
+        if (same_eid(s->inflight[i].m, eid))
+            return true;
+    for (uint32_t i = 0; i < s->qlen; i++)
+        if (same_eid(s->queue[(s->qhead + i) % s->qcap].m, eid))
+            return true;
+    return false;
+}
+
 bool session_wants(const session_t *s, const char *topic, size_t len)
 {
     for (uint32_t i = 0; i < s->nsubs; i++) {

@@ -88,6 +88,9 @@ int session_subscribe(broker_t *b, session_t *s, const char *filter, size_t len,
 /* Removes a subscription; 0 or ROOST_ENOTFOUND. */
 int session_unsubscribe(broker_t *b, session_t *s, const char *filter, size_t len);
 
+/* True if s holds a message with this entry id in flight or queued. */
+bool session_holds(const session_t *s, const char *eid);
+
 /* True if one of s's subscriptions still takes a message on topic (filter
  * match, and the ACL's delivery check for filtered subscriptions). */
 bool session_wants(const session_t *s, const char *topic, size_t len);

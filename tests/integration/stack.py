@@ -310,7 +310,7 @@ class Stack:
         name = name or "authd%d" % (len(self.authds) + 1)
         port, http = free_port(), free_port()
         argv = [AUTHD_BIN, "--bind", "tcp://127.0.0.1:%d" % port, "--redis", self.redis.addr,
-                "--prefix", self.prefix, "--http-port", str(http), "--redis-timeout-ms", "300",
+                "--prefix", self.prefix, "--http-port", str(http), "--redis-timeout-ms", "1000",
                 "--argon2-ops", str(argon2_ops), "--argon2-mem", str(argon2_mem), "--log-level", LOG_LEVEL]
         if changes:
             argv += ["--changes", self.admin.pub]
