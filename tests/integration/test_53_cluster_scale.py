@@ -145,3 +145,32 @@ def test_third_broker_joins_takes_connections_and_drains_on_sigterm(cl):
             problems.append("%s: moved without its session (connacks %r)" % (d.client_id, d.connacks))
     pub1.disconnect()
     assert not problems, "\n".join(problems)
+
+
+def test_new_broker_publishes_before_the_mesh_forms(cl):
+    """A broker that has just started publishes QoS 1 for a persistent
+    subscriber on another broker before either has found the other (peer
+    discovery runs each second): the messages go to the subscriber's Redis
+    queue through the index, and the subscriber gets every one of them,
+    live or by the catch-up read that follows the peer's arrival; no copy
+    twice without DUP."""
+    b1 = cl.start_broker("b1")
+    root = uid("mesh")
+    dev = cl.device(b1.port, uid("ps"), clean=False, subs=[("%s/#" % root, 1)]).start()
+    dev.wait_up()
+    # past the session's own catch-up reads after CONNECT (adopt.c, 1.5 s), so
+    # only the catch-up that b2's arrival triggers can bring the messages
+    time.sleep(1.7)
+    b2 = cl.start_broker("b2")                 # not meshed with b1 yet
+    pub = PahoClient(b2.port, uid("pub"))
+    pub.connect()
+    n = 50
+    # b2 reads the peer list as it starts, but b1 learns of b2 only at its
+    # next heartbeat: until then b1's bus interest has not reached b2
+    assert "b2" not in b1.peers_seen(), "b1 already meshed with b2: the window under test is gone"
+    for i in range(n):
+        pub.publish("%s/x" % root, seq_payload("m", i), qos=1, timeout=T)
+    pub.disconnect()
+    assert wait_until(lambda: not check_sequence(dev.snapshot(), "m", range(n), dev.client_id),
+                      timeout=15), check_sequence(dev.snapshot(), "m", range(n), dev.client_id)
+    dev.stop()
