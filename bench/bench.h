@@ -17,7 +17,10 @@ typedef struct bench_opts {
 	const char *workload;
 	const char *label;     /* echoed in the JSON line */
 	uint16_t port;
-	pid_t broker_pid;      /* 0: no broker CPU/RSS figures */
+	uint16_t pub_port, sub_port; /* flows: publishers / subscribers (default: port) */
+	pid_t broker_pid;      /* 0: no broker CPU/RSS figures (RSS: this one only) */
+	pid_t extra_pids[7];   /* more processes whose CPU counts as the broker's */
+	unsigned n_extra;      /* (a cluster: the other nodes, Redis) */
 	/* flows */
 	unsigned pubs, subs;
 	unsigned qos;
@@ -26,16 +29,23 @@ typedef struct bench_opts {
 	unsigned window;       /* max messages sent and not yet received, per subscriber */
 	unsigned inflight;     /* max unacknowledged QoS 1 PUBLISHes per publisher */
 	double rate;           /* total msg/s over all publishers; 0 = unlimited */
+	double settle;         /* seconds between the last SUBACK and the first PUBLISH */
 	/* connections */
 	unsigned count;
 	unsigned conc;         /* connection attempts in flight */
-	const char *username, *password;
+	const char *username, *password; /* may hold one %d / %0Nd: the user index */
+	unsigned users;        /* connect: user index = connection index % users */
 	unsigned keepalive;    /* seconds */
 	double hold;           /* seconds to hold idle connections */
 	double timeout;        /* seconds: bound on setup and connect phases */
 } bench_opts_t;
 
 int flow_run(const bench_opts_t *o);
+/* --username/--password patterns: at most one %d or %0Nd (N < 20), %% for a
+ * literal %. NULL is fine. */
+bool user_pattern_ok(const char *pat);
+/* Writes pat with its %d replaced by idx into out (cap bytes, truncated). */
+void user_format(char *out, size_t cap, const char *pat, unsigned idx);
 int conns_connect_run(const bench_opts_t *o);
 int conns_idle_run(const bench_opts_t *o);
 

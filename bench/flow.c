@@ -111,15 +111,24 @@ static void send_bytes(flow_t *f, net_conn_t *c, const uint8_t *b, size_t n)
 static void on_open(net_t *n, net_conn_t *c, void *arg)
 {
 	flow_t *f = arg;
-	char cid[64];
-	uint8_t buf[512];
+	char cid[64], user[256], pass[256];
+	const char *u = f->o->username, *pw = f->o->password;
+	uint8_t buf[1024];
 
 	if (c->tag == ROLE_PUB)
 		snprintf(cid, sizeof(cid), "rb%d-p%u", (int)getpid(), ((pubr_t *)c->user)->id);
 	else
 		snprintf(cid, sizeof(cid), "rb%d-s%u", (int)getpid(), ((subr_t *)c->user)->id);
 	(void)n;
-	send_bytes(f, c, buf, wire_connect(buf, cid, 60, f->o->username, f->o->password));
+	if (u) { /* flows use user index 0 */
+		user_format(user, sizeof(user), u, 0);
+		u = user;
+	}
+	if (pw) {
+		user_format(pass, sizeof(pass), pw, 0);
+		pw = pass;
+	}
+	send_bytes(f, c, buf, wire_connect(buf, cid, 60, u, pw));
 }
 
 static void on_close(net_t *n, net_conn_t *c, int err, void *arg)
@@ -382,7 +391,7 @@ static int setup(flow_t *f)
 			snprintf(sb->filter, sizeof(sb->filter), "%s/fan", f->prefix);
 		else
 			snprintf(sb->filter, sizeof(sb->filter), "%s/in/+", f->prefix);
-		if (!(sb->c = net_connect(f->net)))
+		if (!(sb->c = net_connect_port(f->net, o->sub_port)))
 			return -errno;
 		sb->c->user = sb;
 		sb->c->tag = ROLE_SUB;
@@ -398,7 +407,7 @@ static int setup(flow_t *f)
 			snprintf(p->topic, sizeof(p->topic), "%s/in/%u", f->prefix, i);
 		if (make_template(f, p) < 0)
 			return -ENOMEM;
-		if (!(p->c = net_connect(f->net)))
+		if (!(p->c = net_connect_port(f->net, o->pub_port)))
 			return -errno;
 		p->c->user = p;
 		p->c->tag = ROLE_PUB;
@@ -412,6 +421,9 @@ static int setup(flow_t *f)
 			(unsigned long long)f->disconnects);
 		return -ETIMEDOUT;
 	}
+	/* A cluster propagates subscriptions to other brokers after SUBACK. */
+	if (o->settle > 0 && (rc = run_until(f, now_ns() + (uint64_t)(o->settle * 1e9), NULL)) < 0)
+		return rc;
 	return 0;
 }
 
@@ -456,6 +468,8 @@ static void report(flow_t *f, const cpu_mark_t *a, const cpu_mark_t *b,
 		debug_streams(f);
 	json_begin(&j, f->o);
 	json_u(&j, "qos", f->o->qos);
+	json_u(&j, "pub_port", f->o->pub_port);
+	json_u(&j, "sub_port", f->o->sub_port);
 	json_u(&j, "pubs", f->npub);
 	json_u(&j, "subs", f->nsub);
 	json_u(&j, "payload", f->o->payload);

@@ -105,7 +105,12 @@ void net_destroy(net_t **np)
 
 net_conn_t *net_connect(net_t *n)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(n->port)};
+	return net_connect_port(n, n->port);
+}
+
+net_conn_t *net_connect_port(net_t *n, uint16_t port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
 	int one = 1;
 	net_conn_t *c = calloc(1, sizeof(*c));
 	if (!c)

@@ -53,6 +53,8 @@ void net_destroy(net_t **n);
 /* Starts a nonblocking connect to 127.0.0.1:port. Returns the connection, or
  * NULL (errno set) if the socket could not be created. */
 net_conn_t *net_connect(net_t *n);
+/* The same to another port on 127.0.0.1 (cross-broker flows). */
+net_conn_t *net_connect_port(net_t *n, uint16_t port);
 
 /* Room for len more output bytes; NULL on OOM. Follow with net_commit. */
 uint8_t *net_reserve(net_t *n, net_conn_t *c, size_t len);

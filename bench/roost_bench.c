@@ -19,7 +19,8 @@
 static void usage(FILE *f)
 {
 	fputs("usage: roost-bench pairs|fanout|fanin|latency|connect|idle --port P [options]\n"
-	      "  --broker-pid PID   read the broker's CPU time / RSS from /proc\n"
+	      "  --broker-pid PID[,PID...]  read the broker's CPU time / RSS from /proc; more\n"
+	      "                     PIDs (other cluster nodes, Redis) add to the CPU figure\n"
 	      "  --label TEXT       copied into the JSON output\n"
 	      " flows (pairs, fanout, fanin, latency):\n"
 	      "  --pairs N          pairs: publisher/subscriber pairs (default 10; latency 1)\n"
@@ -33,14 +34,35 @@ static void usage(FILE *f)
 	      "  --window N         max in transit per subscriber (default 1000)\n"
 	      "  --inflight N       QoS 1: max unacked per publisher (default 100)\n"
 	      "  --rate R           total msg/s (default unlimited; latency 5000)\n"
+	      "  --pub-port P       publishers connect here (default --port)\n"
+	      "  --sub-port P       subscribers connect here (default --port): cross-broker\n"
+	      "  --settle S         wait S after the last SUBACK before publishing (default 0;\n"
+	      "                     lets a cluster propagate subscriptions)\n"
 	      " connections (connect, idle):\n"
 	      "  --count N          connections (default 5000 connect, 10000 idle)\n"
 	      "  --inflight N       connection attempts in progress (default 100)\n"
-	      "  --username U --password P\n"
+	      "  --username U --password P  each may hold one %d or %0Nd: the user index\n"
+	      "  --users N          connect: user index = connection index %% N (default --count)\n"
 	      "  --keepalive S      CONNECT keep-alive (default 60)\n"
 	      "  --hold S           idle: hold the connections for S (default 0)\n"
 	      "  --timeout S        bound on setup / connecting (default 30)\n",
 	      f);
+}
+
+static double num(const char *s, double lo, double hi, const char *what);
+
+/* --broker-pid PID[,PID...] */
+static void pids(bench_opts_t *o, const char *arg)
+{
+	char buf[256], *save = NULL;
+	snprintf(buf, sizeof(buf), "%s", arg);
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		pid_t p = (pid_t)num(t, 1, 1 << 22, "broker-pid");
+		if (!o->broker_pid)
+			o->broker_pid = p;
+		else if (o->n_extra < sizeof(o->extra_pids) / sizeof(o->extra_pids[0]))
+			o->extra_pids[o->n_extra++] = p;
+	}
 }
 
 static double num(const char *s, double lo, double hi, const char *what)
@@ -64,6 +86,8 @@ int main(int argc, char **argv)
 		{"inflight", 1, 0, 'i'}, {"rate", 1, 0, 'r'}, {"count", 1, 0, 'c'},
 		{"username", 1, 0, 'u'}, {"password", 1, 0, 'x'}, {"keepalive", 1, 0, 'k'},
 		{"hold", 1, 0, 'H'}, {"timeout", 1, 0, 'T'}, {"help", 0, 0, 'h'},
+		{"pub-port", 1, 0, 'a'}, {"sub-port", 1, 0, 'b'}, {"settle", 1, 0, 'e'},
+		{"users", 1, 0, 'N'},
 		{0, 0, 0, 0},
 	};
 	bench_opts_t o = {
@@ -83,7 +107,11 @@ int main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
 		switch (opt) {
 		case 'P': o.port = (uint16_t)num(optarg, 1, 65535, "port"); break;
-		case 'B': o.broker_pid = (pid_t)num(optarg, 1, 1 << 22, "broker-pid"); break;
+		case 'B': pids(&o, optarg); break;
+		case 'a': o.pub_port = (uint16_t)num(optarg, 1, 65535, "pub-port"); break;
+		case 'b': o.sub_port = (uint16_t)num(optarg, 1, 65535, "sub-port"); break;
+		case 'e': o.settle = num(optarg, 0, 600, "settle"); break;
+		case 'N': o.users = (unsigned)num(optarg, 1, 10000000, "users"); break;
 		case 'L': o.label = optarg; break;
 		case 'n': pairs = (int)num(optarg, 1, 5000, "pairs"); break;
 		case 'S': o.subs = (unsigned)num(optarg, 1, 10000, "subs"); break;
@@ -106,8 +134,19 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
+	if (!o.port)
+		o.port = o.pub_port && o.sub_port ? o.pub_port : 0;
 	if (!o.port) {
-		fputs("roost-bench: --port is required\n", stderr);
+		fputs("roost-bench: --port (or --pub-port and --sub-port) is required\n", stderr);
+		return 2;
+	}
+	if (!o.pub_port)
+		o.pub_port = o.port;
+	if (!o.sub_port)
+		o.sub_port = o.port;
+	if (!user_pattern_ok(o.username) || !user_pattern_ok(o.password)) {
+		fputs("roost-bench: --username/--password may hold at most one %d or %0Nd (N < 20)"
+		      " and %% for a literal %\n", stderr);
 		return 2;
 	}
 	if ((o.username && strlen(o.username) > 255) || (o.password && strlen(o.password) > 255)) {
@@ -126,6 +165,8 @@ int main(int argc, char **argv)
 		return flow_run(&o);
 	if (!strcmp(o.workload, "connect")) {
 		o.count = count > 0 ? (unsigned)count : 5000;
+		if (!o.users)
+			o.users = o.count;
 		return conns_connect_run(&o);
 	}
 	if (!strcmp(o.workload, "idle")) {
@@ -212,6 +253,11 @@ void cpu_mark(const bench_opts_t *o, cpu_mark_t *m)
 	m->t = now_ns();
 	m->self = self_cpu_ns();
 	m->have_broker = o->broker_pid && proc_cpu_ns(o->broker_pid, &m->broker) == 0;
+	for (unsigned i = 0; m->have_broker && i < o->n_extra; i++) {
+		uint64_t v;
+		m->have_broker = proc_cpu_ns(o->extra_pids[i], &v) == 0;
+		m->broker += v;
+	}
 	m->have_machine = proc_machine_busy_ns(&m->machine) == 0;
 }
 
