@@ -277,9 +277,9 @@ static int send_req(authc_t *a, pending_t *q, const uint8_t *pw, size_t pw_len)
         .peer = q->peer,
         .protocol_version = q->version,
     };
-    int rc = rpc_auth_request_send(a->dealer, &r);
-    drain(a); /* ZMQ_FD is edge-triggered: re-check after every send */
-    return rc;
+    /* the caller drains once the request is fully registered: a reply read
+     * here would find it half-made */
+    return rpc_auth_request_send(a->dealer, &r);
 }
 
 /* Sends the requests that found no authd link, oldest first, while links
@@ -308,6 +308,7 @@ static uint64_t on_retry(loop_t *l, void *arg)
     }
     if (!left)
         a->retry_timer = 0;
+    drain(a); /* ZMQ_FD is edge-triggered: re-check after sending */
     return left ? AUTHC_RETRY_MS : 0;
 }
 
@@ -332,6 +333,14 @@ int authc_request(authc_t *a, conn_t *c, const mqtt_connect_t *p, const char *cl
     q->has_password = p->has_password;
     q->deadline = loop_now(a->b->loop) + (uint64_t)a->timeout_ms;
     conn_peer(c, q->peer, sizeof(q->peer));
+    /* registered before it is sent: the reply can be read by the drain
+     * that follows the send */
+    if (map_put(&a->by_id, (const char *)&q->id, sizeof(q->id), q, NULL) < 0) {
+        free(q->client_id);
+        free(q->username);
+        free(q);
+        return -ENOMEM;
+    }
     int rc = send_req(a, q, p->password.ptr, p->password.len);
     if (rc == -EAGAIN) {
         /* no authd link up (yet): keep the request until one is, or until
@@ -355,9 +364,8 @@ int authc_request(authc_t *a, conn_t *c, const mqtt_connect_t *p, const char *cl
     }
     if (p->has_password && p->password.len)
         sodium_memzero((void *)p->password.ptr, p->password.len); /* our read buffer */
-    if (rc == 0)
-        rc = map_put(&a->by_id, (const char *)&q->id, sizeof(q->id), q, NULL);
     if (rc < 0) {
+        map_del(&a->by_id, (const char *)&q->id, sizeof(q->id));
         if (q->password) {
             sodium_memzero(q->password, q->password_len);
             free(q->password);
@@ -378,7 +386,15 @@ int authc_request(authc_t *a, conn_t *c, const mqtt_connect_t *p, const char *cl
     c->auth = q;
     c->state = CONN_AUTHING;
     loop_mod_fd(a->b->loop, c->fd, c->want_write ? LOOP_WRITE : 0);
+    /* ZMQ_FD is edge-triggered, so the socket is re-checked after sends, but
+     * at the safe point (authc_poll from before_sleep): a reply handled here
+     * would resume this connection inside its own dispatch */
     return 0;
+}
+
+void authc_poll(authc_t *a)
+{
+    drain(a);
 }
 
 void authc_cancel(authc_t *a, conn_t *c)

@@ -45,6 +45,9 @@ int authc_request(authc_t *a, conn_t *c, const mqtt_connect_t *p, const char *cl
 /* Forgets the pending request of a closing connection (its reply will be
  * dropped). */
 void authc_cancel(authc_t *a, conn_t *c);
+/* Reads the replies that arrived (before_sleep: ZMQ_FD is edge-triggered
+ * and the requests sent during a batch may already have answers). */
+void authc_poll(authc_t *a);
 /* Refuses the CONNECTs whose deadline passed; called periodically. */
 void authc_sweep(authc_t *a);
 
