@@ -260,17 +260,32 @@ static void send_frames(cluster_t *c, const void *f1, size_t l1, const void *f2,
         zmq_send(c->xpub, f3, l3, ZMQ_DONTWAIT);
 }
 
+/* A data message is one frame: kind ('m', or 'r' for retained), topic,
+ * NUL (topic names hold no U+0000), qos, eid length, eid, payload. XPUB
+ * filters on the frame's start, so 'm' + a filter's literal prefix selects
+ * it. */
 void cluster_forward(cluster_t *c, const msg_t *m)
 {
-    uint8_t f1[1 + 65535];
-    f1[0] = m->retain ? 'r' : 'm';
-    memcpy(f1 + 1, msg_topic(m), m->topic_len);
-    uint8_t hdr[3 + 255];
-    hdr[0] = m->qos;
-    hdr[1] = m->retain;
-    hdr[2] = m->eid_len;
-    memcpy(hdr + 3, msg_eid(m) ? msg_eid(m) : "", m->eid_len);
-    send_frames(c, f1, 1u + m->topic_len, hdr, 3u + m->eid_len, msg_payload(m), m->payload_len);
+    if (!c->xpub)
+        return;
+    size_t n = 1 + m->topic_len + 1 + 2 + m->eid_len + m->payload_len;
+    zmq_msg_t z;
+    if (zmq_msg_init_size(&z, n) != 0)
+        return;
+    uint8_t *p = zmq_msg_data(&z);
+    *p++ = m->retain ? 'r' : 'm';
+    memcpy(p, msg_topic(m), m->topic_len);
+    p += m->topic_len;
+    *p++ = '\0';
+    *p++ = m->qos;
+    *p++ = m->eid_len;
+    if (m->eid_len)
+        memcpy(p, msg_eid(m), m->eid_len);
+    p += m->eid_len;
+    if (m->payload_len)
+        memcpy(p, msg_payload(m), m->payload_len);
+    if (zmq_msg_send(&z, c->xpub, ZMQ_DONTWAIT) < 0)
+        zmq_msg_close(&z);
 }
 
 void cluster_interest(cluster_t *c, const char *filter, size_t len, bool add)
@@ -372,7 +387,32 @@ static void on_control(cluster_t *c, const uint8_t *p, size_t n, const char *fro
     }
 }
 
-/* Reads one multipart message from SUB; returns false when none is left. */
+static void on_data(cluster_t *c, const uint8_t *f, size_t n)
+{
+    const uint8_t *end = f + n;
+    const uint8_t *topic = f + 1;
+    const uint8_t *nul = memchr(topic, '\0', n - 1);
+    if (!nul || end - nul < 3)
+        return;
+    size_t tlen = (size_t)(nul - topic);
+    uint8_t qos = nul[1], elen = nul[2];
+    const uint8_t *eid_p = nul + 3;
+    if (qos > 2 || (size_t)(end - eid_p) < elen || topic_check_name((const char *)topic, tlen))
+        return;
+    char eid[256];
+    memcpy(eid, eid_p, elen);
+    eid[elen] = '\0';
+    const uint8_t *payload = eid_p + elen;
+    msg_t *m = msg_new_eid(topic, tlen, payload, (size_t)(end - payload), qos, f[0] == 'r',
+                           elen ? eid : NULL);
+    if (m) {
+        c->hooks.deliver(c->b, m);
+        msg_unref(&m);
+    }
+}
+
+/* Reads one message from SUB; returns false when none is left. Data
+ * messages are one frame; control messages are three ('c', body, sender). */
 static bool recv_one(cluster_t *c)
 {
     zmq_msg_t f[3];
@@ -393,29 +433,16 @@ static bool recv_one(cluster_t *c)
         else
             zmq_msg_close(&tmp);
     }
-    if (nf == 3) {
-        const uint8_t *f1 = zmq_msg_data(&f[0]);
-        size_t l1 = zmq_msg_size(&f[0]);
-        const uint8_t *h = zmq_msg_data(&f[1]);
-        size_t hl = zmq_msg_size(&f[1]);
-        if (l1 == 1 && f1[0] == 'c') {
-            char from[256];
-            size_t fl = zmq_msg_size(&f[2]) < 255 ? zmq_msg_size(&f[2]) : 255;
-            memcpy(from, zmq_msg_data(&f[2]), fl);
-            from[fl] = '\0';
-            on_control(c, h, hl, from);
-        } else if (l1 >= 2 && (f1[0] == 'm' || f1[0] == 'r') && hl >= 3 && hl >= 3u + h[2] &&
-                   h[0] <= 2 && topic_check_name((const char *)f1 + 1, l1 - 1) == 0) {
-            char eid[256];
-            memcpy(eid, h + 3, h[2]);
-            eid[h[2]] = '\0';
-            msg_t *m = msg_new_eid(f1 + 1, l1 - 1, zmq_msg_data(&f[2]), zmq_msg_size(&f[2]), h[0],
-                                   h[1] != 0, h[2] ? eid : NULL);
-            if (m) {
-                c->hooks.deliver(c->b, m);
-                msg_unref(&m);
-            }
-        }
+    const uint8_t *f1 = zmq_msg_data(&f[0]);
+    size_t l1 = zmq_msg_size(&f[0]);
+    if (nf == 1 && l1 >= 2 && (f1[0] == 'm' || f1[0] == 'r')) {
+        on_data(c, f1, l1);
+    } else if (nf == 3 && l1 == 1 && f1[0] == 'c') {
+        char from[256];
+        size_t fl = zmq_msg_size(&f[2]) < 255 ? zmq_msg_size(&f[2]) : 255;
+        memcpy(from, zmq_msg_data(&f[2]), fl);
+        from[fl] = '\0';
+        on_control(c, zmq_msg_data(&f[1]), zmq_msg_size(&f[1]), from);
     }
     for (int i = 0; i < nf; i++)
         zmq_msg_close(&f[i]);
@@ -432,9 +459,12 @@ static bool readable(void *sock)
 static void on_sub(loop_t *l, int fd, unsigned events, void *arg)
 {
     cluster_t *c = arg;
-    /* edge-triggered: drain until ZMQ_EVENTS says empty */
-    while (readable(c->sub) && recv_one(c))
-        ;
+    /* edge-triggered: read until nothing is left, then ask ZMQ_EVENTS once
+     * (asking before every message costs a poll and more per message) */
+    do {
+        while (recv_one(c))
+            ;
+    } while (readable(c->sub));
 }
 
 static void on_xpub(loop_t *l, int fd, unsigned events, void *arg)

@@ -5,8 +5,9 @@
  * XPUB endpoint and disconnects from peers that are gone, so brokers join
  * and leave at runtime.
  *
- * Bus: a message published here is sent once on the XPUB, first frame
- * 'm'+topic (or 'r'+topic for retained messages, which every broker takes);
+ * Bus: a message published here is sent once on the XPUB as one frame that
+ * starts 'm'+topic (or 'r'+topic for retained messages, which every broker
+ * takes), then NUL, QoS, entry id and payload;
  * this broker subscribes its SUB to 'm' + the literal prefix of each local
  * filter before its first wildcard (ZeroMQ counts repeated subscriptions),
  * so a message reaches exactly the brokers that may need it, in one hop, and

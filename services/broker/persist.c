@@ -127,18 +127,30 @@ static int launch(op_t *o, conn_t *c, sstore_t *st)
     return 0;
 }
 
+/* The persistent sessions a message at qos goes to (cluster index). */
+typedef struct targets {
+    size_t n;
+    const char *const *cids;
+    const size_t *lens;
+    const uint8_t *qos;
+} targets_t;
+
+static targets_t match(broker_t *b, const mqtt_str_t *topic, uint8_t qos)
+{
+    targets_t t = {0};
+    if (qos)
+        t.n = cluster_psub_match(b->cluster, (const char *)topic->ptr, topic->len, qos, &t.cids,
+                                 &t.lens, &t.qos);
+    return t;
+}
+
 /* Builds the message with an entry id when persistent sessions match, and
  * issues its Redis writes (queues, retained) on o. */
 static int issue_message(op_t *o, sstore_t *st, const mqtt_str_t *topic, const mqtt_str_t *payload,
-                         uint8_t qos, bool retain)
+                         uint8_t qos, bool retain, const targets_t *t)
 {
     broker_t *b = o->b;
-    const char *const *cids = NULL;
-    const size_t *lens = NULL;
-    const uint8_t *sq = NULL;
-    size_t n = qos ? cluster_psub_match(b->cluster, (const char *)topic->ptr, topic->len, qos,
-                                        &cids, &lens, &sq)
-                   : 0;
+    size_t n = t->n;
     char eid[320];
     if (n)
         cluster_next_eid(b->cluster, eid, sizeof(eid));
@@ -156,8 +168,8 @@ static int issue_message(op_t *o, sstore_t *st, const mqtt_str_t *topic, const m
         .retain = retain,
     };
     if (n)
-        issued(o, sstore_queue_push(st, &sm, cids, lens, sq, n, (size_t)b->cfg->max_queued, on_push,
-                                    o));
+        issued(o, sstore_queue_push(st, &sm, t->cids, t->lens, t->qos, n,
+                                    (size_t)b->cfg->max_queued, on_push, o));
     if (retain)
         issued(o, payload->len ? sstore_retain_put(st, &sm, on_step, o)
                                : sstore_retain_del(st, sm.topic, sm.topic_len, on_step, o));
@@ -169,18 +181,34 @@ int persist_publish(conn_t *c, const mqtt_publish_t *p, bool allowed)
     broker_t *b = c->b;
     session_t *s = c->sess;
     sstore_t *st = cluster_store(b->cluster);
+    targets_t t = allowed ? match(b, &p->topic, p->qos) : (targets_t){0};
+    bool rx2 = p->qos == 2 && !s->clean;
+    uint8_t ack = p->qos == 1 ? MQTT_PUBACK : p->qos == 2 ? MQTT_PUBREC : 0;
+    if (!t.n && !(allowed && p->retain) && !rx2 && c->persist_pending == 0) {
+        /* nothing for Redis and nothing pending: route, forward, answer now */
+        if (allowed) {
+            msg_t *m = msg_new(p->topic.ptr, p->topic.len, p->payload.ptr, p->payload.len, p->qos,
+                               false);
+            if (!m)
+                return -ENOMEM;
+            route_publish(b, m);
+            cluster_forward(b->cluster, m);
+            msg_unref(&m);
+        }
+        return ack ? conn_send_ack(c, ack, p->packet_id) : 0;
+    }
     op_t *o = calloc(1, sizeof(*o));
     if (!o)
         return -ENOMEM;
     o->b = b;
     o->serial = conn_handle(c);
-    o->ack = p->qos == 1 ? MQTT_PUBACK : p->qos == 2 ? MQTT_PUBREC : 0;
+    o->ack = ack;
     o->pid = p->packet_id;
-    if (allowed && issue_message(o, st, &p->topic, &p->payload, p->qos, p->retain) < 0) {
+    if (allowed && issue_message(o, st, &p->topic, &p->payload, p->qos, p->retain, &t) < 0) {
         op_free(o);
         return -ENOMEM;
     }
-    if (p->qos == 2 && !s->clean)
+    if (rx2)
         issued(o, sstore_rx2_add(st, s->id, s->id_len, p->packet_id, on_step, o));
     return launch(o, c, st);
 }
@@ -195,7 +223,8 @@ void persist_will(broker_t *b, const msg_t *will)
     o->will = true;
     mqtt_str_t topic = {(const uint8_t *)msg_topic(will), will->topic_len};
     mqtt_str_t payload = {msg_payload(will), will->payload_len};
-    if (issue_message(o, st, &topic, &payload, will->qos, will->retain) < 0) {
+    targets_t t = match(b, &topic, will->qos);
+    if (issue_message(o, st, &topic, &payload, will->qos, will->retain, &t) < 0) {
         op_free(o);
         return;
     }
