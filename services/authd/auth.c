@@ -40,10 +40,9 @@ void auth_job_destroy(auth_job_t **jp)
         return;
     rpc_auth_request_fini(&j->req); /* wipes the password */
     store_auth_free(&j->cred);
-    store_rule_list_free(&j->rules);
-    store_group_list_free(&j->groups);
     free(j->group_ids);
     free(j->acl);
+    authz_snap_release(&j->snap); /* after the views into it */
     sodium_memzero(j->cache_key, sizeof(j->cache_key));
     free(j);
     *jp = NULL;
@@ -94,62 +93,25 @@ static void succeed(const auth_ctx_t *ctx, auth_job_t *j, const char *reason)
     finish(j, RPC_AUTH_OK, reason);
 }
 
-static rpc_acl_permission_t map_permission(store_permission_t p)
+/* Groups and their ACL entries (flattened in group order) for the config
+ * version this request read: from the cached snapshot of that version, or a
+ * snapshot loaded now (authz.h). 0, store error codes, ROOST_ELIMIT (too
+ * many groups or entries for one reply) or -ENOMEM. */
+static int load_groups(const auth_ctx_t *ctx, store_t *s, auth_job_t *j, const char *client_id,
+                       int64_t version)
 {
-    return p == STORE_ALLOW ? RPC_ACL_ALLOW : RPC_ACL_DENY;
-}
-
-static rpc_acl_action_t map_action(store_action_t a)
-{
-    switch (a) {
-    case STORE_PUBLISH: return RPC_ACL_PUBLISH;
-    case STORE_SUBSCRIBE: return RPC_ACL_SUBSCRIBE;
-    case STORE_BOTH: return RPC_ACL_BOTH;
-    }
-    return RPC_ACL_BOTH; /* unreachable: store validates actions */
-}
-
-/* Reads every rule, evaluates them, reads the matched groups and flattens
- * their ACL entries in group order. 0, ROOST_EUNAVAILABLE-like store codes,
- * ROOST_ELIMIT (too many groups or entries for one reply) or -ENOMEM. */
-static int load_groups(const auth_ctx_t *ctx, store_t *s, auth_job_t *j, const char *client_id)
-{
-    int rc = store_rule_list_all(s, &j->rules);
+    int rc = authz_resolve(ctx->authz, s, version, ctx->metrics, &j->snap);
     if (rc)
         return rc;
-    const char **ids = calloc(RPC_MAX_GROUPS, sizeof(*ids));
-    if (!ids)
-        return -ENOMEM;
     rules_facts_t facts = {
         .client_id = client_id,
         .mqtt_client_id = j->req.client_id,
         .cert_fingerprint = j->req.tls_cert_fingerprint,
     };
-    int n = rules_evaluate(j->rules, &facts, ids, RPC_MAX_GROUPS);
-    rc = n < 0 ? n : store_group_get_many(s, ids, (size_t)n, &j->groups);
-    free(ids);
+    rc = authz_eval(j->snap, &facts, &j->group_ids, &j->n_group_ids, &j->acl, &j->n_acl);
     if (rc)
         return rc;
-    size_t total = 0;
-    for (size_t g = 0; g < j->groups->n; g++)
-        total += j->groups->items[g].n_acl;
-    if (total > RPC_MAX_ACL)
-        return ROOST_ELIMIT;
-    j->group_ids = calloc(j->groups->n ? j->groups->n : 1, sizeof(*j->group_ids));
-    j->acl = calloc(total ? total : 1, sizeof(*j->acl));
-    if (!j->group_ids || !j->acl)
-        return -ENOMEM;
-    for (size_t g = 0; g < j->groups->n; g++) {
-        const store_group_t *grp = &j->groups->items[g];
-        j->group_ids[j->n_group_ids++] = grp->id;
-        for (size_t a = 0; a < grp->n_acl; a++)
-            j->acl[j->n_acl++] = (rpc_acl_entry_t){
-                .permission = map_permission(grp->acl[a].permission),
-                .action = map_action(grp->acl[a].action),
-                .topic = grp->acl[a].topic,
-            };
-    }
-    j->config_version = (uint64_t)j->groups->config_version;
+    j->config_version = (uint64_t)authz_snap_version(j->snap);
     return 0;
 }
 
@@ -176,7 +138,10 @@ void auth_lookup(const auth_ctx_t *ctx, store_t *s, auth_job_t *j)
             finish(j, RPC_AUTH_NOT_AUTHORIZED, "anonymous_refused");
             return;
         }
-        int rc = load_groups(ctx, s, j, NULL);
+        int64_t version;
+        int rc = store_config_version(s, &version);
+        if (!rc)
+            rc = load_groups(ctx, s, j, NULL, version);
         if (rc)
             unavailable(ctx, j, rc);
         else
@@ -202,7 +167,7 @@ void auth_lookup(const auth_ctx_t *ctx, store_t *s, auth_job_t *j)
     metrics_inc(ctx->metrics, hit ? MET_CACHE_HIT : MET_CACHE_MISS);
     if (hit)
         rpc_auth_request_wipe_password(&j->req);
-    if ((rc = load_groups(ctx, s, j, j->cred->client_id))) {
+    if ((rc = load_groups(ctx, s, j, j->cred->client_id, j->cred->config_version))) {
         unavailable(ctx, j, rc);
         return;
     }

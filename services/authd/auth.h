@@ -12,8 +12,11 @@
  *     BAD_CREDENTIALS. The password is wiped as soon as it is checked.
  *
  * A lookup worker never runs argon2, so cached and refused requests are
- * answered while verifications are queued. Groups and ACLs are read from
- * Redis on every request (correctness never depends on change events).
+ * answered while verifications are queued. Rules, groups and ACLs come from
+ * the config snapshot for exactly the version this request read (authz.h):
+ * a warm CONNECT costs one Redis round trip (store_auth_lookup; anonymous:
+ * one GET of the version), and any store write, with or without a change
+ * event, is seen by the next request.
  * Throttle outcomes are recorded here; the throttle *check* happens in the
  * loop before a job is queued.
  */
@@ -23,6 +26,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "authz.h"
 #include "cache.h"
 #include "metrics.h"
 #include "queue.h"
@@ -45,8 +49,7 @@ typedef struct auth_job {
     bool decoy;                /* unknown username: verify against the decoy */
     uint8_t cache_key[CACHE_KEY_LEN];
     store_auth_t *cred;
-    store_rule_list_t *rules;
-    store_group_list_t *groups;
+    authz_snap_t *snap;        /* owns the strings group_ids/acl point to */
     const char **group_ids;
     size_t n_group_ids;
     rpc_acl_entry_t *acl;
@@ -57,6 +60,7 @@ typedef struct auth_job {
 /* Shared, read-only after setup (cache/throttle/metrics lock internally). */
 typedef struct auth_ctx {
     cache_t *cache;
+    authz_cache_t *authz;          /* rules/groups snapshot by config version */
     throttle_t *throttle;
     metrics_t *metrics;
     bool allow_anonymous;

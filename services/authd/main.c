@@ -46,6 +46,7 @@ static int render(void *arg, buf_t *out)
         .hash_queue = server_hash_depth(a->server),
         .cache_entries = cache_count(a->auth.cache),
         .throttled_keys = throttle_count(a->auth.throttle),
+        .config_cache_version = authz_cache_version(a->auth.authz),
     };
     return metrics_render(a->auth.metrics, &g, out);
 }
@@ -66,12 +67,13 @@ static int setup(app_t *a)
     a->auth.rehash_mem = c->argon2_mem ? (size_t)c->argon2_mem : crypto_pwhash_MEMLIMIT_INTERACTIVE;
     a->auth.metrics = metrics_new();
     a->auth.cache = cache_new((size_t)c->cache_size, (uint64_t)c->cache_ttl * 1000u);
+    a->auth.authz = authz_cache_new();
     a->auth.throttle = throttle_new((unsigned)c->throttle_after, (uint64_t)c->throttle_window * 1000u,
                                     (uint64_t)c->throttle_max * 1000u, 100000);
     a->loop = loop_new();
     a->zctx = zmq_ctx_new();
     a->health_store = store_new(c->redis_host, c->redis_port, c->prefix, NULL);
-    if (!a->auth.metrics || !a->auth.cache || !a->auth.throttle || !a->loop || !a->zctx || !a->health_store)
+    if (!a->auth.metrics || !a->auth.cache || !a->auth.authz || !a->auth.throttle || !a->loop || !a->zctx || !a->health_store)
         return -ENOMEM;
     store_set_timeouts(a->health_store, 500, 500);
     int rc = auth_ctx_init(&a->auth); /* initialises libsodium, makes the decoy hash */
@@ -110,6 +112,7 @@ static void teardown(app_t *a)
     loop_destroy(&a->loop);
     throttle_destroy(&a->auth.throttle);
     cache_destroy(&a->auth.cache);
+    authz_cache_destroy(&a->auth.authz);
     metrics_destroy(&a->auth.metrics);
 }
 

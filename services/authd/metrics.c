@@ -106,6 +106,13 @@ int metrics_render(const metrics_t *m, const metrics_gauges_t *g, buf_t *out)
         {MET_HASH_VERIFY, "authd_hash_verifications_total", "argon2id verifications run."},
         {MET_CHANGE_EVENT, "authd_change_events_total", "Change events received."},
         {MET_REDIS_ERROR, "authd_redis_errors_total", "Store calls that failed."},
+        {MET_AUTHZ_HIT, "authd_config_cache_hits_total",
+         "Requests whose rules and groups came from the cached config snapshot."},
+        {MET_AUTHZ_RELOAD, "authd_config_cache_reloads_total",
+         "Config snapshots (rules and groups) read from the store and cached."},
+        {MET_AUTHZ_INCONSISTENT, "authd_config_cache_inconsistent_loads_total",
+         "Config snapshot reads that raced a store write (retried, never cached)."},
+        {MET_AUTHZ_DROP, "authd_config_cache_drops_total", "Config snapshots dropped early by a change event."},
     };
     for (size_t i = 0; !rc && i < sizeof(counters) / sizeof(counters[0]); i++)
         rc = put(out, "# HELP %s %s\n# TYPE %s counter\n%s %" PRIu64 "\n", counters[i].name, counters[i].help,
@@ -124,5 +131,10 @@ int metrics_render(const metrics_t *m, const metrics_gauges_t *g, buf_t *out)
                  "# HELP authd_throttled_keys Usernames and peers with recent failures.\n"
                  "# TYPE authd_throttled_keys gauge\nauthd_throttled_keys %zu\n",
                  g->cache_entries, g->throttled_keys);
+    if (!rc)
+        rc = put(out,
+                 "# HELP authd_config_cache_version Config version of the cached rules/groups snapshot (-1: none).\n"
+                 "# TYPE authd_config_cache_version gauge\nauthd_config_cache_version %" PRId64 "\n",
+                 g->config_cache_version);
     return rc;
 }

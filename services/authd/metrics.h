@@ -31,6 +31,10 @@ typedef enum {
     MET_HASH_VERIFY,      /* argon2 verifications run (including decoys) */
     MET_CHANGE_EVENT,     /* change events received */
     MET_REDIS_ERROR,
+    MET_AUTHZ_HIT,          /* rules/groups answered from the config snapshot */
+    MET_AUTHZ_RELOAD,       /* config snapshots loaded from the store and cached */
+    MET_AUTHZ_INCONSISTENT, /* snapshot loads that raced a write (not cached) */
+    MET_AUTHZ_DROP,         /* snapshots dropped early by a change event */
     MET_COUNTER_COUNT
 } metrics_counter_t;
 
@@ -39,6 +43,7 @@ typedef struct metrics_gauges {
     size_t hash_queue;    /* verifications waiting for a hash worker */
     size_t cache_entries;
     size_t throttled_keys;
+    int64_t config_cache_version; /* version of the cached snapshot, -1 none */
 } metrics_gauges_t;
 
 typedef struct metrics metrics_t;

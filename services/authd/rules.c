@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "acl/grouprule.h"
 #include "base/err.h"
 
 static grouprule_str_t view(const char *s)
@@ -23,39 +22,45 @@ static grouprule_match_by_t match_by(store_match_by_t m)
     return (grouprule_match_by_t)-1; /* matches nothing */
 }
 
-int rules_evaluate(const store_rule_list_t *rules, const rules_facts_t *f, const char **ids, size_t max)
+int rules_compile(const store_rule_list_t *rules, rules_compiled_t *out)
 {
+    *out = (rules_compiled_t){0};
     size_t total = 0;
     for (size_t i = 0; i < rules->n; i++)
         total += rules->items[i].n_groups;
-    grouprule_t *gr = calloc(rules->n ? rules->n : 1, sizeof(*gr));
-    grouprule_str_t *groups = calloc(total ? total : 1, sizeof(*groups));
-    grouprule_str_t *out = calloc(max ? max : 1, sizeof(*out));
-    int rc = -ENOMEM;
-    if (!gr || !groups || !out)
-        goto done;
+    grouprule_t *gr = malloc((rules->n ? rules->n : 1) * sizeof(*gr));
+    grouprule_str_t *ids = malloc((total ? total : 1) * sizeof(*ids));
+    if (!gr || !ids) {
+        free(gr);
+        free(ids);
+        return -ENOMEM;
+    }
     size_t g = 0;
     for (size_t i = 0; i < rules->n; i++) {
         const store_rule_t *r = &rules->items[i];
         gr[i] = (grouprule_t){.match_by = match_by(r->match_by), .value = view(r->value),
-                              .groups = &groups[g], .n_groups = r->n_groups};
+                              .groups = &ids[g], .n_groups = r->n_groups};
         for (size_t k = 0; k < r->n_groups; k++)
-            groups[g++] = view(r->groups[k]);
+            ids[g++] = view(r->groups[k]);
     }
+    *out = (rules_compiled_t){.gr = gr, .n = rules->n, .ids = ids, .n_ids = total};
+    return 0;
+}
+
+void rules_compiled_fini(rules_compiled_t *c)
+{
+    free(c->gr);
+    free(c->ids);
+    *c = (rules_compiled_t){0};
+}
+
+int rules_eval(const rules_compiled_t *c, const rules_facts_t *f, grouprule_str_t *out, size_t cap)
+{
     bool anonymous = !f->client_id;
     const char *fp = f->cert_fingerprint && f->cert_fingerprint[0] && !anonymous ? f->cert_fingerprint : NULL;
     grouprule_facts_t facts = {.client_id = view(f->client_id), .mqtt_client_id = view(f->mqtt_client_id),
                                .fingerprint = view(fp)};
     size_t n = 0;
-    rc = grouprule_eval(gr, rules->n, &facts, out, max, &n);
-    if (rc == 0) {
-        for (size_t k = 0; k < n; k++)
-            ids[k] = out[k].ptr; /* views of the store's NUL-terminated ids */
-        rc = (int)n;
-    }
-done:
-    free(gr);
-    free(groups);
-    free(out);
-    return rc;
+    int rc = grouprule_eval(c->gr, c->n, &facts, out, cap, &n);
+    return rc == 0 ? (int)n : rc;
 }

@@ -217,14 +217,21 @@ static void on_changes(loop_t *l, int fd, unsigned ev, void *arg)
             continue;
         }
         metrics_inc(s->auth->metrics, MET_CHANGE_EVENT);
-        /* The cache holds verified credentials only (groups and ACLs are read
-         * per CONNECT), so only client changes concern it; a kick or a group
-         * edit leaves it alone. */
-        size_t dropped = 0;
+        /* The credential cache holds verified credentials only, so only
+         * client changes concern it; a kick or a group edit leaves it alone.
+         * A rules/groups/ACL change drops the config snapshot early: only to
+         * free it sooner, since the next request would miss anyway (its
+         * version differs; authz.h). Nothing here is needed for correctness. */
+        size_t dropped = 0, snap_dropped = 0;
         if (e.kind == RPC_CHANGE_CLIENT)
             dropped = e.username[0] ? cache_drop_user(s->auth->cache, e.username) : cache_clear(s->auth->cache);
-        log_debug("change_event", "kind=%d op=%d object_id=%s version=%llu cache_dropped=%zu", (int)e.kind,
-                  (int)e.op, e.object_id, (unsigned long long)e.version, dropped);
+        if (e.kind == RPC_CHANGE_GROUP || e.kind == RPC_CHANGE_RULE || e.kind == RPC_CHANGE_ACL ||
+            e.kind == RPC_CHANGE_ALL)
+            snap_dropped = authz_cache_drop(s->auth->authz);
+        if (snap_dropped)
+            metrics_inc(s->auth->metrics, MET_AUTHZ_DROP);
+        log_debug("change_event", "kind=%d op=%d object_id=%s version=%llu cache_dropped=%zu config_dropped=%zu",
+                  (int)e.kind, (int)e.op, e.object_id, (unsigned long long)e.version, dropped, snap_dropped);
         rpc_change_event_fini(&e);
     }
 }

@@ -23,6 +23,7 @@ BUILD = os.environ.get("ROOST_BUILD_DIR", "/work/main/build-test")
 AUTHD = os.path.join(BUILD, "services/authd/roost-authd")
 PROBE = os.path.join(BUILD, "services/authd/roost-authd-probe")
 SEED = os.path.join(BUILD, "services/authd/roost-authd-seed")
+ROOSTCTL = os.path.join(BUILD, "tools/roostctl/roostctl")
 REDIS = "/usr/bin/redis-server"
 FAST_COST = ["--ops", "1", "--mem", "8192"]           # argon2id minimum: fast tests
 SLOW_COST = ["--ops", "12", "--mem", str(64 << 20)]   # hundreds of ms per verification
@@ -175,6 +176,26 @@ def env(redis):
             assert a.stop() == 0, "authd did not exit 0 on SIGTERM"
 
 
+def redis_exec(redis, *cmds):
+    """Sends commands on one connection (RESP); returns the raw replies."""
+    data = b""
+    for c in cmds:
+        data += b"*%d\r\n" % len(c)
+        for arg in c:
+            a = arg.encode()
+            data += b"$%d\r\n%s\r\n" % (len(a), a)
+    with socket.create_connection(("127.0.0.1", redis.port), 5) as s:
+        s.sendall(data + b"QUIT\r\n")
+        out = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+    assert b"-ERR" not in out and b"-EXECABORT" not in out, out
+    return out
+
+
 def seed_sensor(seed):
     cid = seed("client", "Sensor 1", "alice", "correct-horse")
     g1 = seed("group", "sensors", "allow:publish:dev/%c/up", "deny:subscribe:dev/+/secret")
@@ -254,6 +275,81 @@ def test_change_event_drops_cache(env):
     subprocess.run([PROBE, "--publish", pub, "--kind", "client", "--username", "alice"], check=True, timeout=10)
     m = a.metrics()
     assert m["authd_change_events_total"] >= 1 and m["authd_cache_entries"] == 0
+
+
+def test_config_snapshot_cached_by_version_and_store_edits_seen_at_once(env):
+    """Rules and groups are cached per config version: repeated requests make
+    no further store reads (config cache hits), and an edit written straight
+    to the store (roostctl --redis: no admin, no change event) is followed by
+    the very next request, because it bumped the version."""
+    redis, prefix, seed, authd = env
+    cid = seed("client", "Sensor 1", "alice", "correct-horse")
+    g1 = seed("group", "sensors", "allow:publish:dev/%c/up")
+    g2 = seed("group", "readers", "allow:subscribe:shared/#")
+    seed("rule", "client", cid, g1)
+
+    def ctl(*args):
+        out = subprocess.run([ROOSTCTL, "--redis", redis.addr, "--prefix", prefix, "--json", *args],
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stdout + out.stderr
+        return json.loads(out.stdout)
+
+    rule = ctl("rules", "create", "--match-by", "mqtt_client_id", "--value", "dev-*", "--group", g2)["id"]
+    a = authd("--allow-anonymous")   # no --changes: no event can help
+    req = dict(username="alice", password="correct-horse", client_id="dev-1")
+    r = a.one(**req)
+    assert r["status"] == "ok" and r["groups"] == [g1, g2]
+    m1 = a.metrics()
+    assert m1["authd_config_cache_reloads_total"] == 1
+    assert m1["authd_config_cache_version"] == r["config_version"]
+    same = lambda x: {k: x[k] for k in ("status", "groups", "acl", "config_version", "client_id")}
+    for _ in range(3):
+        assert same(a.one(**req)) == same(r)
+    m2 = a.metrics()
+    assert m2["authd_config_cache_hits_total"] == m1["authd_config_cache_hits_total"] + 3
+    assert m2["authd_config_cache_reloads_total"] == 1
+
+    # A group's ACL edited behind authd's back, the way every store write
+    # commits (one transaction that also bumps the version): the next
+    # request has it.
+    acl = [{"permission": "deny", "action": "publish", "topic": "dev/%c/up"},
+           {"permission": "allow", "action": "both", "topic": "x/#"}]
+    redis_exec(redis, ["MULTI"], ["HSET", prefix + "group:" + g1, "acl", json.dumps(acl)],
+               ["INCR", prefix + "version"], ["EXEC"])
+    r2 = a.one(**req)
+    assert r2["status"] == "ok" and r2["config_version"] > r["config_version"]
+    assert r2["groups"] == [g1, g2]
+    assert r2["acl"] == [
+        {"permission": "deny", "action": "publish", "topic": "dev/%c/up"},
+        {"permission": "allow", "action": "both", "topic": "x/#"},
+        {"permission": "allow", "action": "subscribe", "topic": "shared/#"},
+    ]
+    # A rule replaced through lib/store (roostctl --redis): dev-1 no longer
+    # matches it.
+    ctl("rules", "delete", rule)
+    rule = ctl("rules", "create", "--match-by", "mqtt_client_id", "--value", "sensor-*", "--group", g2)["id"]
+    r3 = a.one(**req)
+    assert r3["status"] == "ok" and r3["groups"] == [g1]
+    assert r3["acl"] == r2["acl"][:2]
+    # A group and rule created through lib/store directly (the seeding helper).
+    g3 = seed("group", "late", "allow:subscribe:late/#")
+    seed("rule", "client", cid, g3)
+    r4 = a.one(**req)
+    assert r4["groups"] == [g1, g3]
+    m3 = a.metrics()
+    assert m3["authd_config_cache_reloads_total"] == 4     # one per new version seen
+    assert m3["authd_config_cache_version"] == r4["config_version"]
+    assert m3["authd_change_events_total"] == 0
+
+    # Anonymous requests read the version (one GET) and use the same snapshot.
+    anon = a.one(client_id="sensor-9")
+    assert anon["status"] == "ok" and anon["groups"] == [g2] and anon["config_version"] == r4["config_version"]
+    assert a.one(client_id="sensor-9")["groups"] == [g2]
+    m4 = a.metrics()
+    assert m4["authd_config_cache_hits_total"] == m3["authd_config_cache_hits_total"] + 2
+    assert m4["authd_config_cache_reloads_total"] == 4
+    ctl("rules", "delete", rule)
+    assert a.one(client_id="sensor-9")["groups"] == []
 
 
 def test_throttling_kicks_in_and_lifts(env):
