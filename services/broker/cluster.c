@@ -45,6 +45,7 @@ struct cluster {
     char endpoint[256];
     uint64_t started_ms;
     uint64_t eid_seq;
+    map_t interest;            /* 'm' prefixes some peer subscribed (from XPUB notices) */
     peer_t peers[MAX_PEERS];
     int npeers;
     uint64_t hb_timer;
@@ -85,6 +86,7 @@ cluster_t *cluster_new(broker_t *b, const cluster_config_t *cfg, const cluster_h
     c->xpub_fd = c->sub_fd = -1;
     c->ptrie = subtrie_new();
     map_init(&c->pstubs);
+    map_init(&c->interest);
     if (!c->redis_host || !c->prefix || !c->bus_bind || !c->advertise || !c->ptrie) {
         cluster_destroy(&c);
         return NULL;
@@ -264,10 +266,27 @@ static void send_frames(cluster_t *c, const void *f1, size_t l1, const void *f2,
  * NUL (topic names hold no U+0000), qos, eid length, eid, payload. XPUB
  * filters on the frame's start, so 'm' + a filter's literal prefix selects
  * it. */
+/* Could any peer want this topic? Peers subscribe to literal prefixes that
+ * end at a level boundary ("", "a", "a/", "a/b", ..., the whole topic), and
+ * XPUB tells us each prefix's first subscription and last unsubscription. */
+static bool peers_want(const cluster_t *c, const char *t, size_t len)
+{
+    if (c->interest.count == 0)
+        return false;
+    for (size_t i = 0; i <= len; i++) {
+        bool edge = i == 0 || i == len || t[i] == '/' || t[i - 1] == '/';
+        if (edge && map_get(&c->interest, t, i))
+            return true;
+    }
+    return false;
+}
+
 void cluster_forward(cluster_t *c, const msg_t *m)
 {
     if (!c->xpub)
         return;
+    if (!m->retain && !peers_want(c, msg_topic(m), m->topic_len))
+        return; /* retained ones go to every broker ('r') */
     size_t n = 1 + m->topic_len + 1 + 2 + m->eid_len + m->payload_len;
     zmq_msg_t z;
     if (zmq_msg_init_size(&z, n) != 0)
@@ -467,19 +486,53 @@ static void on_sub(loop_t *l, int fd, unsigned events, void *arg)
     } while (readable(c->sub));
 }
 
+/* A subscription notice from XPUB: byte 1 (subscribe) or 0 (unsubscribe),
+ * then the prefix. XPUB reports a prefix's first subscription and its last
+ * unsubscription over all peers, so a set is enough. */
+static void on_notice(cluster_t *c, const uint8_t *d, size_t n)
+{
+    if (n < 2 || d[1] != 'm')
+        return; /* 'c' and 'r' are always wanted */
+    const char *prefix = (const char *)d + 2;
+    size_t len = n - 2;
+    char *have = map_get(&c->interest, prefix, len);
+    if (d[0] == 1 && !have) {
+        char *k = malloc(len + 1);
+        if (!k)
+            return;
+        memcpy(k, prefix, len); /* the key is hashed by map_put: fill it first */
+        k[len] = '\0';
+        if (map_put(&c->interest, k, len, k, NULL) < 0)
+            free(k);
+    } else if (d[0] == 0 && have) {
+        map_del(&c->interest, prefix, len);
+        free(have);
+    }
+}
+
 static void on_xpub(loop_t *l, int fd, unsigned events, void *arg)
 {
     cluster_t *c = arg;
-    /* subscription notices: ZeroMQ filters by them itself; discard */
-    while (readable(c->xpub)) {
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, c->xpub, ZMQ_DONTWAIT) < 0) {
+    do {
+        for (;;) {
+            zmq_msg_t m;
+            zmq_msg_init(&m);
+            if (zmq_msg_recv(&m, c->xpub, ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close(&m);
+                break;
+            }
+            on_notice(c, zmq_msg_data(&m), zmq_msg_size(&m));
             zmq_msg_close(&m);
-            break;
         }
-        zmq_msg_close(&m);
-    }
+    } while (readable(c->xpub));
+}
+
+void cluster_poll(cluster_t *c)
+{
+    if (c->xpub && readable(c->xpub))
+        on_xpub(c->b->loop, c->xpub_fd, LOOP_READ, c);
+    if (c->sub && readable(c->sub))
+        on_sub(c->b->loop, c->sub_fd, LOOP_READ, c);
 }
 
 /* ---- membership --------------------------------------------------------- */
@@ -657,6 +710,11 @@ void cluster_destroy(cluster_t **cp)
         psubs_clear(c);
     subtrie_destroy(&c->ptrie);
     map_fini(&c->pstubs);
+    size_t it = 0;
+    map_entry_t *e;
+    while (map_next(&c->interest, &it, &e))
+        free(e->value);
+    map_fini(&c->interest);
     free(c->m_cids);
     free(c->m_lens);
     free(c->m_qos);

@@ -72,6 +72,11 @@ const char *cluster_endpoint(const cluster_t *c);
 /* A new entry id for a message this broker persists ("<broker>:<seq>"). */
 void cluster_next_eid(cluster_t *c, char *out, size_t cap);
 
+/* Reads what the bus sockets hold. ZMQ_FD is edge-triggered and a send or
+ * a subscription change can consume the edge (ZeroMQ processes pending
+ * commands then), so the broker calls this at its safe point each loop turn. */
+void cluster_poll(cluster_t *c);
+
 /* Sends a locally published message to the peers that subscribed. */
 void cluster_forward(cluster_t *c, const msg_t *m);
 /* Bus interest for a local (filter, session) pair, added and removed in

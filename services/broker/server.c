@@ -29,6 +29,8 @@ static void before_sleep(loop_t *l, void *arg)
     broker_t *b = arg;
     if (b->authc)
         authc_poll(b->authc); /* replies to requests sent during this batch */
+    if (b->cluster)
+        cluster_poll(b->cluster); /* bus sockets used during this batch */
     conn_flush_all(b);
     conn_reap(b);
     conn_flush_all(b); /* wills published while reaping */

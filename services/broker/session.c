@@ -427,6 +427,16 @@ void session_closed(broker_t *b, session_t **sp, conn_t *c)
         session_destroy(b, sp);
 }
 
+static void remember(session_t *s, const msg_t *m)
+{
+    const char *eid = m ? msg_eid(m) : NULL;
+    if (!eid || map_get(s->seen, eid, m->eid_len))
+        return;
+    char *k = strdup(eid);
+    if (k && map_put(s->seen, k, m->eid_len, k, NULL) < 0)
+        free(k);
+}
+
 int session_track_seen(session_t *s, bool on)
 {
     if (on && !s->seen) {
@@ -434,6 +444,13 @@ int session_track_seen(session_t *s, bool on)
         if (!s->seen)
             return -ENOMEM;
         map_init(s->seen);
+        /* what is already in flight or queued was delivered (or will be)
+         * before tracking began: a catch-up read must not send it again, even
+         * if it is acknowledged while the read is on its way */
+        for (uint16_t i = 0; i < s->ninflight; i++)
+            remember(s, s->inflight[i].m);
+        for (uint32_t i = 0; i < s->qlen; i++)
+            remember(s, s->queue[(s->qhead + i) % s->qcap].m);
         return 0;
     }
     if (!on && s->seen) {
