@@ -491,6 +491,8 @@ static void on_sub(loop_t *l, int fd, unsigned events, void *arg)
  * unsubscription over all peers, so a set is enough. */
 static void on_notice(cluster_t *c, const uint8_t *d, size_t n)
 {
+    log_debug("bus_interest", "op=%s prefix=%.*s", n && d[0] ? "add" : "remove",
+              n > 1 ? (int)(n - 1) : 0, n > 1 ? (const char *)d + 1 : "");
     if (n < 2 || d[1] != 'm')
         return; /* 'c' and 'r' are always wanted */
     const char *prefix = (const char *)d + 2;

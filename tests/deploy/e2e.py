@@ -154,10 +154,8 @@ def main():
         log("peers as the brokers see them: %s (haproxy is %s)" % (sorted(set(
             p.rsplit(":", 1)[0] for p in peers.values())), haproxy_ip))
         # Wait until the cluster routes to every new subscription: probes on
-        # e2e/all until each device has one. (A broker learns of persistent
-        # subscriptions on the others by reloading an index from Redis
-        # periodically; a message published before that reload does not
-        # reach them. Reported; the time it takes is logged here.)
+        # e2e/all until each device has one (bus subscriptions propagate
+        # asynchronously; the time it takes is logged, normally one probe).
         t = time.time()
         n = 0
         while not all(any(tp == "e2e/all" and p.startswith("probe-") for tp, p in list(d.got)) for d in devs):
