@@ -1,0 +1,113 @@
+/* Unit tests for lib/base/cfg.c: flag > environment > default, value checks
+ * with clear errors, --flag=value and --bool forms, --help. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "base/cfg.h"
+#include "base/err.h"
+
+typedef struct {
+    const char *name;
+    int64_t port;
+    bool verbose;
+} conf_t;
+
+static int parse(conf_t *c, int argc, char **argv, char *err, size_t errcap, char *out, size_t outcap)
+{
+    *c = (conf_t){.name = "roost", .port = 1883, .verbose = false};
+    const cfg_opt_t opts[] = {
+        {"name", "TEST_CFG_NAME", CFG_STR, &c->name, 0, 0, "A name."},
+        {"port", "TEST_CFG_PORT", CFG_INT, &c->port, 1, 65535, "A port."},
+        {"verbose", "TEST_CFG_VERBOSE", CFG_BOOL, &c->verbose, 0, 0, "Chatty."},
+    };
+    FILE *e = fmemopen(err, errcap, "w"), *o = fmemopen(out, outcap, "w");
+    int rc = cfg_parse(opts, 3, argc, argv, "test: summary", o, e);
+    fclose(e);
+    fclose(o);
+    return rc;
+}
+
+static void defaults_env_flags(void **state)
+{
+    conf_t c;
+    char err[256] = "", out[2048] = "";
+    char *a0[] = {"t", NULL};
+    unsetenv("TEST_CFG_PORT");
+    assert_int_equal(parse(&c, 1, a0, err, sizeof(err), out, sizeof(out)), CFG_RUN);
+    assert_int_equal(c.port, 1883);
+    setenv("TEST_CFG_PORT", "2000", 1);
+    setenv("TEST_CFG_VERBOSE", "yes", 1);
+    assert_int_equal(parse(&c, 1, a0, err, sizeof(err), out, sizeof(out)), CFG_RUN);
+    assert_int_equal(c.port, 2000);
+    assert_true(c.verbose);
+    char *a1[] = {"t", "--port", "3000", "--name=edge", "--verbose=false", NULL};
+    assert_int_equal(parse(&c, 5, a1, err, sizeof(err), out, sizeof(out)), CFG_RUN);
+    assert_int_equal(c.port, 3000); /* flag beats environment */
+    assert_string_equal(c.name, "edge");
+    assert_false(c.verbose);
+    char *a2[] = {"t", "--verbose", NULL}; /* a bare boolean flag means true */
+    setenv("TEST_CFG_VERBOSE", "0", 1);
+    assert_int_equal(parse(&c, 2, a2, err, sizeof(err), out, sizeof(out)), CFG_RUN);
+    assert_true(c.verbose);
+    unsetenv("TEST_CFG_PORT");
+    unsetenv("TEST_CFG_VERBOSE");
+}
+
+static void bad_values_are_named(void **state)
+{
+    static const struct {
+        const char *arg, *val, *expect;
+    } cases[] = {
+        {"--port", "70000", "--port: 70000 is out of range [1, 65535]"},
+        {"--port", "12ab", "--port: expected an integer, got '12ab'"},
+        {"--verbose=maybe", NULL, "--verbose: expected true/false, got 'maybe'"},
+        {"--nope", NULL, "unknown option '--nope'"},
+        {"stray", NULL, "unexpected argument 'stray'"},
+        {"--port", NULL, "option '--port' needs a value"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        conf_t c;
+        char err[256] = "", out[64] = "";
+        char *argv[] = {"t", (char *)cases[i].arg, (char *)cases[i].val, NULL};
+        int argc = cases[i].val ? 3 : 2;
+        assert_int_equal(parse(&c, argc, argv, err, sizeof(err), out, sizeof(out)), ROOST_ECONFIG);
+        if (!strstr(err, cases[i].expect))
+            fail_msg("case %zu: error '%s' does not say '%s'", i, err, cases[i].expect);
+    }
+    setenv("TEST_CFG_PORT", "0", 1); /* a bad environment value names the variable */
+    conf_t c;
+    char err[256] = "", out[64] = "";
+    char *a0[] = {"t", NULL};
+    assert_int_equal(parse(&c, 1, a0, err, sizeof(err), out, sizeof(out)), ROOST_ECONFIG);
+    assert_non_null(strstr(err, "TEST_CFG_PORT: 0 is out of range"));
+    unsetenv("TEST_CFG_PORT");
+}
+
+static void help_lists_every_option(void **state)
+{
+    conf_t c;
+    char err[64] = "", out[2048] = "";
+    char *argv[] = {"t", "--help", NULL};
+    assert_int_equal(parse(&c, 2, argv, err, sizeof(err), out, sizeof(out)), CFG_EXIT_HELP);
+    assert_non_null(strstr(out, "test: summary"));
+    assert_non_null(strstr(out, "--name VALUE"));
+    assert_non_null(strstr(out, "[env TEST_CFG_PORT] (default: 1883)"));
+    assert_non_null(strstr(out, "--verbose"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(defaults_env_flags),
+        cmocka_unit_test(bad_values_are_named),
+        cmocka_unit_test(help_lists_every_option),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
