@@ -250,17 +250,6 @@ size_t cluster_psub_match(cluster_t *c, const char *topic, size_t len, uint8_t m
 
 /* ---- bus ---------------------------------------------------------------- */
 
-static void send_frames(cluster_t *c, const void *f1, size_t l1, const void *f2, size_t l2,
-                        const void *f3, size_t l3)
-{
-    if (!c->xpub)
-        return;
-    if (zmq_send(c->xpub, f1, l1, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
-        return;
-    zmq_send(c->xpub, f2, l2, (f3 ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT);
-    if (f3)
-        zmq_send(c->xpub, f3, l3, ZMQ_DONTWAIT);
-}
 
 /* A data message is one frame: kind ('m', or 'r' for retained), topic,
  * NUL (topic names hold no U+0000), qos, eid length, eid, payload. XPUB
@@ -342,8 +331,11 @@ static void send_control(cluster_t *c, uint8_t type, const char *target, const c
     memcpy(p, filter, flen);
     p += flen;
     *p++ = qos;
-    /* sender id travels as a third frame */
-    send_frames(c, "c", 1, body, n, c->b->id, strlen(c->b->id));
+    /* three frames: 'c' (every broker subscribes it), the body, the sender id */
+    if (c->xpub && zmq_send(c->xpub, "c", 1, ZMQ_SNDMORE | ZMQ_DONTWAIT) == 1) {
+        zmq_send(c->xpub, body, n, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+        zmq_send(c->xpub, c->b->id, strlen(c->b->id), ZMQ_DONTWAIT);
+    }
     free(body);
 }
 

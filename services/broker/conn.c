@@ -1,6 +1,7 @@
 #include "conn.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -96,11 +97,15 @@ int conn_send_publish(conn_t *c, const msg_t *m, uint8_t qos, uint16_t pid, bool
         .topic = {(const uint8_t *)msg_topic(m), m->topic_len},
         .payload = {msg_payload(m), m->payload_len},
     };
-    size_t hlen = mqtt_encode_publish_header(NULL, 0, c->version, &p);
-    int rc = buf_reserve(&c->out, hlen + m->payload_len);
+    /* the header is at most: type, 4-byte remaining length, topic length and
+     * topic, packet id, and (5.0) an empty property length; reserving that
+     * bound lets the header be encoded once, straight into the buffer */
+    size_t bound = 1 + 4 + 2 + m->topic_len + 2 + 1;
+    int rc = buf_reserve(&c->out, bound + m->payload_len);
     if (rc)
         return rc;
-    mqtt_encode_publish_header(buf_tail(&c->out), hlen, c->version, &p);
+    size_t hlen = mqtt_encode_publish_header(buf_tail(&c->out), buf_space(&c->out), c->version, &p);
+    assert(hlen <= bound);
     buf_commit(&c->out, hlen);
     if (m->payload_len)
         memcpy(buf_tail(&c->out), msg_payload(m), m->payload_len);
