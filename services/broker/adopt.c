@@ -13,6 +13,10 @@
 
 #define CATCHUP1_MS 300
 #define CATCHUP2_MS 1500
+/* How long a catch-up read keeps entry-id tracking on after its reply: the
+ * bus copy of an entry it just delivered may still be on its way (the
+ * publishing broker forwards once its Redis write is acknowledged). */
+#define CATCHUP_GRACE_MS 2000
 
 struct adopt {
     broker_t *b;
@@ -62,7 +66,7 @@ static void fail(struct adopt *a, int rc)
 typedef struct catchup {
     broker_t *b;
     uint64_t serial;
-    bool last;
+    bool grace;               /* the read is done: this timer ends its hold on tracking */
     uint64_t timer;
     struct catchup *prev, *next; /* b->catchups while the timer is pending */
 } catchup_t;
@@ -88,6 +92,18 @@ void adopt_fini(broker_t *b)
     }
 }
 
+static void arm(catchup_t *k, uint64_t ms);
+
+/* Ends one catch-up's hold on the session's entry-id tracking. */
+static void release(catchup_t *k)
+{
+    conn_t *c = conn_by_serial(k->b, k->serial);
+    session_t *s = c ? c->sess : NULL;
+    if (s && s->catchups && --s->catchups == 0)
+        session_track_seen(s, false);
+    free(k);
+}
+
 static void on_catchup(int rc, const sstore_session_t *st, void *arg)
 {
     catchup_t *k = arg;
@@ -104,9 +120,12 @@ static void on_catchup(int rc, const sstore_session_t *st, void *arg)
             msg_unref(&m);
         }
     }
-    if (s && k->last)
-        session_track_seen(s, false);
-    free(k);
+    if (!s || !k->b->cluster) {
+        free(k); /* the session (and its tracking) is gone */
+        return;
+    }
+    k->grace = true;
+    arm(k, CATCHUP_GRACE_MS);
 }
 
 static uint64_t catchup_timer(loop_t *l, void *arg)
@@ -114,27 +133,39 @@ static uint64_t catchup_timer(loop_t *l, void *arg)
     catchup_t *k = arg;
     catchup_unlink(k);
     conn_t *c = conn_by_serial(k->b, k->serial);
-    if (!c || !c->sess || !k->b->cluster ||
+    if (k->grace || !c || !c->sess || !k->b->cluster ||
         sstore_session_load(cluster_store(k->b->cluster), c->sess->id, c->sess->id_len,
                             on_catchup, k) < 0)
-        free(k);
+        release(k);
     return 0;
 }
 
-static void schedule_catchup(broker_t *b, conn_t *c, uint64_t ms, bool last)
+/* Puts k on the broker's list with a timer (freed at shutdown if pending). */
+static void arm(catchup_t *k, uint64_t ms)
 {
-    catchup_t *k = malloc(sizeof(*k));
-    if (!k)
-        return;
-    *k = (catchup_t){b, conn_handle(c), last, 0, NULL, b->catchups};
+    broker_t *b = k->b;
+    k->prev = NULL;
+    k->next = b->catchups;
     k->timer = loop_add_timer(b->loop, ms, catchup_timer, k);
     if (!k->timer) {
-        free(k);
+        release(k);
         return;
     }
     if (b->catchups)
         b->catchups->prev = k;
     b->catchups = k;
+}
+
+/* A catch-up read of the session's Redis queue in ms; tracking (which the
+ * caller turned on) stays on until every scheduled read and its grace ended. */
+static void schedule_catchup(broker_t *b, conn_t *c, uint64_t ms)
+{
+    catchup_t *k = malloc(sizeof(*k));
+    if (!k)
+        return;
+    *k = (catchup_t){b, conn_handle(c), false, 0, NULL, NULL};
+    c->sess->catchups++;
+    arm(k, ms);
 }
 
 static void on_done_quiet(int rc, void *arg) {}
@@ -156,8 +187,8 @@ static void finish(struct adopt *a, const sstore_session_t *st)
      * every entry id delivered from now until the last one */
     if (!a->clean && session_track_seen(c->sess, true) == 0) {
         sstore_session_touch(store, a->cid, a->len, b->id, on_done_quiet, NULL);
-        schedule_catchup(b, c, CATCHUP1_MS, false);
-        schedule_catchup(b, c, CATCHUP2_MS, true);
+        schedule_catchup(b, c, CATCHUP1_MS);
+        schedule_catchup(b, c, CATCHUP2_MS);
     }
     adopt_free(a);
     conn_resume(c);
@@ -284,7 +315,7 @@ void adopt_on_peer_joined(broker_t *b)
         session_t *s = e->value;
         if (s->clean || !s->conn || s->nsubs == 0 || session_track_seen(s, true) < 0)
             continue;
-        schedule_catchup(b, s->conn, CATCHUP1_MS, true);
+        schedule_catchup(b, s->conn, CATCHUP1_MS);
         n++;
     }
     if (n)

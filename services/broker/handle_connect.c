@@ -118,6 +118,10 @@ int connect_finish(conn_t *c, const char *client_id, size_t id_len, bool clean,
         conn_t *old = s->conn;
         conn_close(old, "takeover");
         old->sess = NULL;
+        /* catch-up reads scheduled for the old connection end with it (they
+         * find it gone); the new connection's adoption starts its own */
+        session_track_seen(s, false);
+        s->catchups = 0;
     }
     bool present = false, restored = false;
     if (s && clean) {

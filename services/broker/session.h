@@ -61,6 +61,7 @@ struct session {
     uint64_t stamp;
     map_t *seen;               /* cluster: entry ids delivered since the session was
                                   loaded from Redis, until the catch-up reads end */
+    uint16_t catchups;         /* catch-up reads (and their grace) still holding `seen` */
     char id_buf[];             /* the client id, NUL-terminated (one allocation) */
 };
 
