@@ -42,6 +42,8 @@ typedef struct broker_stats {
     uint64_t denied_publish;   /* dropped by the ACL */
     uint64_t denied_subscribe;
     uint64_t store_failures;   /* Redis writes that failed: connection closed, no ack */
+    uint64_t bus_dropped;      /* bus messages not sent or not routed (out of memory) */
+    uint64_t bus_malformed;    /* bus frames with a malformed entry (rest dropped) */
 } broker_stats_t;
 
 typedef struct broker {

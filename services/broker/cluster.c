@@ -16,6 +16,9 @@
 #define ALIVE_TTL_MS 3000
 #define PSUB_CHECK_MS 1000 /* one GET per second: the index follows Redis within it */
 #define MAX_PEERS 256
+#define BATCH_BYTES 16384 /* a batch frame is sent once it holds this much */
+#define BATCH_MAX 32      /* labels in progress in one turn; more sends all first */
+#define ENTRY_FIXED (1 + 1 + 2 + 4)
 
 enum { CTL_KICK = 1, CTL_RELEASED = 2, CTL_PSUB_ADD = 3, CTL_PSUB_DEL = 4 };
 
@@ -27,6 +30,13 @@ typedef struct pstub {
     uint64_t stamp;
     uint32_t idx;
 } pstub_t;
+
+typedef struct batch {
+    uint8_t *buf;       /* the frame being built */
+    size_t len, cap;
+    size_t label_len;   /* label = buf[1 .. 1 + label_len) */
+    uint32_t count;
+} batch_t;
 
 typedef struct peer {
     char id[128];
@@ -46,6 +56,12 @@ struct cluster {
     uint64_t started_ms;
     uint64_t eid_seq;
     map_t interest;            /* 'm' prefixes some peer subscribed (from XPUB notices) */
+    batch_t batches[BATCH_MAX]; /* frames being built this turn */
+    int nbatches;
+    char *lt;                  /* last topic peers_label answered for, and its answer */
+    size_t lt_len, lt_cap;
+    long lt_label;
+    bool lt_valid;
     peer_t peers[MAX_PEERS];
     int npeers;
     uint64_t hb_timer;
@@ -250,50 +266,163 @@ size_t cluster_psub_match(cluster_t *c, const char *topic, size_t len, uint8_t m
 
 /* ---- bus ---------------------------------------------------------------- */
 
+/* A data frame is a batch: kind ('m', or 'r' for retained), label, NUL,
+ * then entries. The label is a prefix of every entry's topic (topic names
+ * hold no U+0000, so the NUL ends it); each entry is flags (QoS in bits
+ * 0-1, retain in bit 2), entry id length (u8) and id, the rest of the topic
+ * after the label (u16 length, big-endian, and bytes), payload (u32 length
+ * and bytes). XPUB filters on the frame's start, so 'm' + a filter's literal
+ * prefix selects it.
+ *
+ * Which label: the longest prefix of the topic that some peer subscribed
+ * (from XPUB's notices). Every peer prefix that is a prefix of the topic is
+ * a prefix of that one (they are all prefixes of one string), so the frame
+ * reaches exactly the peers the topic alone would reach, and messages whose
+ * topics share the label travel in one frame: one ZeroMQ message, one
+ * wake-up of each I/O thread, for up to BATCH_BYTES of messages. A batch
+ * waits at most until the end of the loop turn (cluster_poll). A topic maps
+ * to one label until the interest set changes, and every pending batch is
+ * sent before it does (and before any control or retained frame), so
+ * messages on one topic keep their order [MQTT-4.6.0-5]. */
 
-/* A data message is one frame: kind ('m', or 'r' for retained), topic,
- * NUL (topic names hold no U+0000), qos, eid length, eid, payload. XPUB
- * filters on the frame's start, so 'm' + a filter's literal prefix selects
- * it. */
-/* Could any peer want this topic? Peers subscribe to literal prefixes that
- * end at a level boundary ("", "a", "a/", "a/b", ..., the whole topic), and
- * XPUB tells us each prefix's first subscription and last unsubscription. */
-static bool peers_want(const cluster_t *c, const char *t, size_t len)
+static void zfree(void *data, void *hint)
+{
+    (void)hint;
+    free(data);
+}
+
+static void batch_send(cluster_t *c, int i)
+{
+    batch_t *bt = &c->batches[i];
+    zmq_msg_t z;
+    if (zmq_msg_init_data(&z, bt->buf, bt->len, zfree, NULL) != 0) {
+        free(bt->buf);
+    } else if (zmq_msg_send(&z, c->xpub, ZMQ_DONTWAIT) < 0) {
+        c->b->stats.bus_dropped += bt->count;
+        zmq_msg_close(&z); /* frees the buffer */
+    }
+    c->batches[i] = c->batches[--c->nbatches];
+}
+
+static void batches_send(cluster_t *c)
+{
+    /* oldest first: nothing requires it, but it keeps the frames in the
+     * order their first messages arrived */
+    while (c->nbatches) {
+        batch_t first = c->batches[0];
+        memmove(c->batches, c->batches + 1, (size_t)(c->nbatches - 1) * sizeof(batch_t));
+        c->batches[c->nbatches - 1] = first;
+        batch_send(c, c->nbatches - 1);
+    }
+}
+
+bool cluster_pending(const cluster_t *c) { return c->nbatches > 0; }
+
+/* The batch for this kind and label, created empty when there is none. */
+static batch_t *batch_for(cluster_t *c, char kind, const char *label, size_t llen, size_t need)
+{
+    for (int i = c->nbatches - 1; i >= 0; i--) {
+        batch_t *bt = &c->batches[i];
+        if (bt->buf[0] == kind && bt->label_len == llen && memcmp(bt->buf + 1, label, llen) == 0) {
+            if (bt->len + need <= bt->cap)
+                return bt;
+            batch_send(c, i); /* full: send it, start the next */
+            break;
+        }
+    }
+    if (c->nbatches == BATCH_MAX)
+        batches_send(c);
+    size_t cap = 1 + llen + 1 + need;
+    if (cap < BATCH_BYTES)
+        cap = BATCH_BYTES;
+    batch_t *bt = &c->batches[c->nbatches];
+    bt->buf = malloc(cap);
+    if (!bt->buf)
+        return NULL;
+    bt->cap = cap;
+    bt->buf[0] = (uint8_t)kind;
+    memcpy(bt->buf + 1, label, llen);
+    bt->buf[1 + llen] = '\0';
+    bt->len = 1 + llen + 1;
+    bt->label_len = llen;
+    bt->count = 0;
+    c->nbatches++;
+    return bt;
+}
+
+/* Length of the longest prefix of the topic some peer wants, or -1 when no
+ * peer wants it. Peers subscribe to literal prefixes that end at a level
+ * boundary ("", "a", "a/", "a/b", ..., the whole topic); the answer for the
+ * last topic asked is kept until the interest set changes. */
+static long peers_label(cluster_t *c, const char *t, size_t len)
 {
     if (c->interest.count == 0)
-        return false;
-    for (size_t i = 0; i <= len; i++) {
+        return -1;
+    if (c->lt_valid && c->lt_len == len && memcmp(c->lt, t, len) == 0)
+        return c->lt_label;
+    long found = -1;
+    for (size_t i = len + 1; i-- > 0;) {
         bool edge = i == 0 || i == len || t[i] == '/' || t[i - 1] == '/';
-        if (edge && map_get(&c->interest, t, i))
-            return true;
+        if (edge && map_get(&c->interest, t, i)) {
+            found = (long)i;
+            break;
+        }
     }
-    return false;
+    if (c->lt_cap < len) {
+        char *n = realloc(c->lt, len);
+        if (!n)
+            return found;
+        c->lt = n;
+        c->lt_cap = len;
+    }
+    if (len)
+        memcpy(c->lt, t, len);
+    c->lt_len = len;
+    c->lt_label = found;
+    c->lt_valid = true;
+    return found;
 }
 
 void cluster_forward(cluster_t *c, const msg_t *m)
 {
     if (!c->xpub)
         return;
-    if (!m->retain && !peers_want(c, msg_topic(m), m->topic_len))
-        return; /* retained ones go to every broker ('r') */
-    size_t n = 1 + m->topic_len + 1 + 2 + m->eid_len + m->payload_len;
-    zmq_msg_t z;
-    if (zmq_msg_init_size(&z, n) != 0)
+    const char *t = msg_topic(m);
+    long label;
+    if (m->retain) {
+        batches_send(c); /* retained ones go to every broker ('r'), in order */
+        label = m->topic_len;
+    } else if ((label = peers_label(c, t, m->topic_len)) < 0) {
         return;
-    uint8_t *p = zmq_msg_data(&z);
-    *p++ = m->retain ? 'r' : 'm';
-    memcpy(p, msg_topic(m), m->topic_len);
-    p += m->topic_len;
-    *p++ = '\0';
-    *p++ = m->qos;
+    }
+    size_t rest = m->topic_len - (size_t)label;
+    size_t need = ENTRY_FIXED + m->eid_len + rest + m->payload_len;
+    batch_t *bt = batch_for(c, m->retain ? 'r' : 'm', t, (size_t)label, need);
+    if (!bt) {
+        c->b->stats.bus_dropped++;
+        return;
+    }
+    uint8_t *p = bt->buf + bt->len;
+    *p++ = (uint8_t)(m->qos | (m->retain ? 4 : 0));
     *p++ = m->eid_len;
     if (m->eid_len)
         memcpy(p, msg_eid(m), m->eid_len);
     p += m->eid_len;
-    if (m->payload_len)
-        memcpy(p, msg_payload(m), m->payload_len);
-    if (zmq_msg_send(&z, c->xpub, ZMQ_DONTWAIT) < 0)
-        zmq_msg_close(&z);
+    *p++ = (uint8_t)(rest >> 8);
+    *p++ = (uint8_t)rest;
+    memcpy(p, t + label, rest);
+    p += rest;
+    uint32_t pl = m->payload_len;
+    *p++ = (uint8_t)(pl >> 24);
+    *p++ = (uint8_t)(pl >> 16);
+    *p++ = (uint8_t)(pl >> 8);
+    *p++ = (uint8_t)pl;
+    if (pl)
+        memcpy(p, msg_payload(m), pl);
+    bt->len += need;
+    bt->count++;
+    if (m->retain)
+        batches_send(c);
 }
 
 void cluster_interest(cluster_t *c, const char *filter, size_t len, bool add)
@@ -331,7 +460,9 @@ static void send_control(cluster_t *c, uint8_t type, const char *target, const c
     memcpy(p, filter, flen);
     p += flen;
     *p++ = qos;
-    /* three frames: 'c' (every broker subscribes it), the body, the sender id */
+    /* three frames: 'c' (every broker subscribes it), the body, the sender
+     * id; after every batched message, so peers see them in order */
+    batches_send(c);
     if (c->xpub && zmq_send(c->xpub, "c", 1, ZMQ_SNDMORE | ZMQ_DONTWAIT) == 1) {
         zmq_send(c->xpub, body, n, ZMQ_SNDMORE | ZMQ_DONTWAIT);
         zmq_send(c->xpub, c->b->id, strlen(c->b->id), ZMQ_DONTWAIT);
@@ -398,26 +529,74 @@ static void on_control(cluster_t *c, const uint8_t *p, size_t n, const char *fro
     }
 }
 
+static void bus_malformed(cluster_t *c, const char *why, size_t entry, bool rest_too)
+{
+    c->b->stats.bus_malformed++;
+    log_warn("bus_frame_malformed", "reason=\"%s\" entry=%zu dropped=%s", why, entry,
+             rest_too ? "rest_of_frame" : "entry");
+}
+
+/* A data frame (see "bus" above). An entry that cannot be parsed drops the
+ * rest of the frame, one whose topic is not a valid name drops itself;
+ * either is counted and logged, and what came before is delivered. */
 static void on_data(cluster_t *c, const uint8_t *f, size_t n)
 {
     const uint8_t *end = f + n;
-    const uint8_t *topic = f + 1;
-    const uint8_t *nul = memchr(topic, '\0', n - 1);
-    if (!nul || end - nul < 3)
+    const uint8_t *label = f + 1;
+    const uint8_t *nul = memchr(label, '\0', n - 1);
+    if (!nul) {
+        bus_malformed(c, "no label end", 0, true);
         return;
-    size_t tlen = (size_t)(nul - topic);
-    uint8_t qos = nul[1], elen = nul[2];
-    const uint8_t *eid_p = nul + 3;
-    if (qos > 2 || (size_t)(end - eid_p) < elen || topic_check_name((const char *)topic, tlen))
-        return;
-    char eid[256];
-    memcpy(eid, eid_p, elen);
-    eid[elen] = '\0';
-    const uint8_t *payload = eid_p + elen;
-    msg_t *m = msg_new_eid(topic, tlen, payload, (size_t)(end - payload), qos, f[0] == 'r',
-                           elen ? eid : NULL);
-    if (m) {
-        c->hooks.deliver(c->b, m);
+    }
+    size_t llen = (size_t)(nul - label);
+    bool retained_frame = f[0] == 'r';
+    const uint8_t *p = nul + 1;
+    size_t idx = 0;
+    for (; p < end; idx++) {
+        if ((size_t)(end - p) < ENTRY_FIXED) {
+            bus_malformed(c, "short entry", idx, true);
+            return;
+        }
+        uint8_t flags = p[0], elen = p[1];
+        const uint8_t *eid = p + 2;
+        if ((flags & 3) > 2 || flags > 7 || (size_t)(end - eid) < elen + 2u + 4u) {
+            bus_malformed(c, "bad entry header", idx, true);
+            return;
+        }
+        const uint8_t *q = eid + elen;
+        size_t rest = ((size_t)q[0] << 8) | q[1];
+        const uint8_t *suffix = q + 2;
+        if ((size_t)(end - suffix) < rest + 4 || llen + rest > 65535) {
+            bus_malformed(c, "bad topic length", idx, true);
+            return;
+        }
+        q = suffix + rest;
+        size_t pl = ((size_t)q[0] << 24) | ((size_t)q[1] << 16) | ((size_t)q[2] << 8) | q[3];
+        const uint8_t *payload = q + 4;
+        if ((size_t)(end - payload) < pl) {
+            bus_malformed(c, "bad payload length", idx, true);
+            return;
+        }
+        p = payload + pl;
+        bool retain = (flags & 4) != 0;
+        if (retain != retained_frame) {
+            bus_malformed(c, "retain flag outside an 'r' frame", idx, true);
+            return;
+        }
+        msg_t *m = msg_alloc(llen + rest, pl, elen, flags & 3, retain);
+        if (!m) {
+            c->b->stats.bus_dropped++;
+            continue;
+        }
+        memcpy(m->data, label, llen);
+        memcpy(m->data + llen, suffix, rest);
+        memcpy(m->data + llen + rest, payload, pl);
+        if (elen)
+            memcpy(m->data + llen + rest + pl, eid, elen);
+        if (topic_check_name(m->data, m->topic_len) == 0)
+            c->hooks.deliver(c->b, m);
+        else
+            bus_malformed(c, "invalid topic name", idx, false);
         msg_unref(&m);
     }
 }
@@ -487,6 +666,8 @@ static void on_notice(cluster_t *c, const uint8_t *d, size_t n)
               n > 1 ? (int)(n - 1) : 0, n > 1 ? (const char *)d + 1 : "");
     if (n < 2 || d[1] != 'm')
         return; /* 'c' and 'r' are always wanted */
+    batches_send(c); /* labels chosen so far were chosen under the old set */
+    c->lt_valid = false;
     const char *prefix = (const char *)d + 2;
     size_t len = n - 2;
     char *have = map_get(&c->interest, prefix, len);
@@ -523,6 +704,7 @@ static void on_xpub(loop_t *l, int fd, unsigned events, void *arg)
 
 void cluster_poll(cluster_t *c)
 {
+    batches_send(c); /* what this turn published; a send may take the edge */
     if (c->xpub && readable(c->xpub))
         on_xpub(c->b->loop, c->xpub_fd, LOOP_READ, c);
     if (c->sub && readable(c->sub))
@@ -694,6 +876,11 @@ void cluster_destroy(cluster_t **cp)
     if (c->xpub_fd >= 0)
         loop_del_fd(c->b->loop, c->xpub_fd);
     sstore_destroy(&c->store);
+    if (c->xpub)
+        batches_send(c);
+    for (int i = 0; i < c->nbatches; i++)
+        free(c->batches[i].buf);
+    free(c->lt);
     if (c->xpub)
         zmq_close(c->xpub);
     if (c->sub)

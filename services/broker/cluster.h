@@ -5,14 +5,15 @@
  * XPUB endpoint and disconnects from peers that are gone, so brokers join
  * and leave at runtime.
  *
- * Bus: a message published here is sent once on the XPUB as one frame that
- * starts 'm'+topic (or 'r'+topic for retained messages, which every broker
- * takes), then NUL, QoS, entry id and payload;
- * this broker subscribes its SUB to 'm' + the literal prefix of each local
- * filter before its first wildcard (ZeroMQ counts repeated subscriptions),
- * so a message reaches exactly the brokers that may need it, in one hop, and
- * is matched exactly on arrival. Control messages ('c') carry takeover
- * requests and persistent-subscription changes.
+ * Bus: a message published here is sent once on the XPUB, in a frame that
+ * starts 'm' + a label (or 'r' for retained messages, which every broker
+ * takes): the longest prefix of its topic some peer subscribed. Messages
+ * forwarded in one loop turn under one label share a frame (cluster.c,
+ * "bus"). This broker subscribes its SUB to 'm' + the literal prefix of each
+ * local filter before its first wildcard (ZeroMQ counts repeated
+ * subscriptions), so a message reaches exactly the brokers that may need
+ * it, in one hop, and is matched exactly on arrival. Control messages ('c')
+ * carry takeover requests and persistent-subscription changes.
  *
  * Persistent-subscription index: every broker keeps the persistent
  * subscriptions of the whole cluster (loaded from Redis, kept current by 'c'
@@ -72,12 +73,17 @@ const char *cluster_endpoint(const cluster_t *c);
 /* A new entry id for a message this broker persists ("<broker>:<seq>"). */
 void cluster_next_eid(cluster_t *c, char *out, size_t cap);
 
-/* Reads what the bus sockets hold. ZMQ_FD is edge-triggered and a send or
- * a subscription change can consume the edge (ZeroMQ processes pending
- * commands then), so the broker calls this at its safe point each loop turn. */
+/* Sends the bus batches built this turn, then reads what the bus sockets
+ * hold. ZMQ_FD is edge-triggered and a send or a subscription change can
+ * consume the edge (ZeroMQ processes pending commands then), so the broker
+ * calls this at its safe point each loop turn, and again while
+ * cluster_pending says something was forwarded since. */
 void cluster_poll(cluster_t *c);
+/* True when forwarded messages wait in a batch for cluster_poll. */
+bool cluster_pending(const cluster_t *c);
 
-/* Sends a locally published message to the peers that subscribed. */
+/* Queues a locally published message for the peers that subscribed; it
+ * leaves with the turn's batch (cluster_poll). */
 void cluster_forward(cluster_t *c, const msg_t *m);
 /* Bus interest for a local (filter, session) pair, added and removed in
  * pairs. */

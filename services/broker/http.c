@@ -70,6 +70,7 @@ static int metrics(const broker_t *b, char *out, size_t cap)
         "roost_broker_dropped_total{reason=\"slow_subscriber_qos0\"} %llu\n"
         "roost_broker_dropped_total{reason=\"queue_full\"} %llu\n"
         "roost_broker_dropped_total{reason=\"retained_limit\"} %llu\n"
+        "roost_broker_dropped_total{reason=\"bus_out_of_memory\"} %llu\n"
         "# HELP roost_broker_denied_total Operations refused by the ACL.\n"
         "# TYPE roost_broker_denied_total counter\n"
         "roost_broker_denied_total{op=\"publish\"} %llu\n"
@@ -77,13 +78,16 @@ static int metrics(const broker_t *b, char *out, size_t cap)
         "# HELP roost_broker_protocol_errors_total Connections closed for protocol errors.\n"
         "# TYPE roost_broker_protocol_errors_total counter\nroost_broker_protocol_errors_total %llu\n"
         "# HELP roost_broker_store_failures_total Redis writes that failed.\n"
-        "# TYPE roost_broker_store_failures_total counter\nroost_broker_store_failures_total %llu\n",
+        "# TYPE roost_broker_store_failures_total counter\nroost_broker_store_failures_total %llu\n"
+        "# HELP roost_broker_bus_malformed_total Malformed entries in cluster bus frames (dropped, logged).\n"
+        "# TYPE roost_broker_bus_malformed_total counter\nroost_broker_bus_malformed_total %llu\n",
         b->nconns, (unsigned long long)s->connections_total, b->sessions.count,
         subtrie_count(b->trie), b->retained.count, (unsigned long long)s->msgs_in,
         (unsigned long long)s->msgs_out, (unsigned long long)s->dropped_qos0,
         (unsigned long long)s->dropped_queue, (unsigned long long)s->dropped_retained,
-        (unsigned long long)s->denied_publish, (unsigned long long)s->denied_subscribe,
-        (unsigned long long)s->protocol_errors, (unsigned long long)s->store_failures);
+        (unsigned long long)s->bus_dropped, (unsigned long long)s->denied_publish, (unsigned long long)s->denied_subscribe,
+        (unsigned long long)s->protocol_errors, (unsigned long long)s->store_failures,
+        (unsigned long long)s->bus_malformed);
 }
 
 static void respond(req_t *r)

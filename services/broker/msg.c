@@ -9,28 +9,38 @@ msg_t *msg_new(const void *topic, size_t topic_len, const void *payload, size_t 
     return msg_new_eid(topic, topic_len, payload, payload_len, qos, retain, NULL);
 }
 
+msg_t *msg_alloc(size_t topic_len, size_t payload_len, size_t eid_len, uint8_t qos, bool retain)
+{
+    if (topic_len > UINT16_MAX || payload_len > UINT32_MAX || eid_len > 255)
+        return NULL;
+    msg_t *m = malloc(sizeof(*m) + topic_len + payload_len + (eid_len ? eid_len + 1 : 0));
+    if (!m)
+        return NULL;
+    m->refs = 1;
+    m->topic_len = (uint16_t)topic_len;
+    m->payload_len = (uint32_t)payload_len;
+    m->qos = qos;
+    m->retain = retain;
+    m->eid_len = (uint8_t)eid_len;
+    if (eid_len)
+        m->data[topic_len + payload_len + eid_len] = '\0';
+    return m;
+}
+
 msg_t *msg_new_eid(const void *topic, size_t topic_len, const void *payload, size_t payload_len,
                    uint8_t qos, bool retain, const char *eid)
 {
     size_t elen = eid ? strlen(eid) : 0;
     if (elen > 255)
         elen = 255;
-    msg_t *m = malloc(sizeof(*m) + topic_len + payload_len + (elen ? elen + 1 : 0));
+    msg_t *m = msg_alloc(topic_len, payload_len, elen, qos, retain);
     if (!m)
         return NULL;
-    m->eid_len = (uint8_t)elen;
-    if (elen) {
-        memcpy(m->data + topic_len + payload_len, eid, elen);
-        m->data[topic_len + payload_len + elen] = '\0';
-    }
-    m->refs = 1;
-    m->topic_len = (uint16_t)topic_len;
-    m->payload_len = (uint32_t)payload_len;
-    m->qos = qos;
-    m->retain = retain;
     memcpy(m->data, topic, topic_len);
     if (payload_len)
         memcpy(m->data + topic_len, payload, payload_len);
+    if (elen)
+        memcpy(m->data + topic_len + payload_len, eid, elen);
     return m;
 }
 

@@ -2,7 +2,7 @@
  *
  * One allocation holds the header, the topic and the payload. Reference
  * counted: a delivery queue or in-flight slot holds a reference; the last
- * msg_unref frees it. Immutable after msg_new. Single-threaded (the loop).
+ * msg_unref frees it. Immutable once made (msg_alloc's caller fills it first). Single-threaded (the loop).
  */
 #ifndef ROOST_BROKER_MSG_H
 #define ROOST_BROKER_MSG_H
@@ -28,6 +28,10 @@ msg_t *msg_new(const void *topic, size_t topic_len, const void *payload, size_t 
  * in Redis ("<origin broker>:<seq>", at most 255 bytes; NULL for none). */
 msg_t *msg_new_eid(const void *topic, size_t topic_len, const void *payload, size_t payload_len,
                    uint8_t qos, bool retain, const char *eid);
+/* One reference to a message whose bytes the caller fills before sharing
+ * it: topic at data, payload after it, entry id after that (its NUL is
+ * set). NULL on OOM or a length beyond the fields' range. */
+msg_t *msg_alloc(size_t topic_len, size_t payload_len, size_t eid_len, uint8_t qos, bool retain);
 static inline msg_t *msg_ref(msg_t *m)
 {
     m->refs++;
