@@ -1,6 +1,7 @@
 #include "base/loop.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,13 @@ struct loop {
     uint64_t next_timer_id;
     loop_hook_fn before_sleep;
     void *before_sleep_arg;
+    int last_ready; /* events the last wait returned */
+    bool no_sleep;  /* the next wait returns at once */
 };
+
+int loop_last_ready(const loop_t *l) { return l->last_ready; }
+
+void loop_no_sleep(loop_t *l) { l->no_sleep = true; }
 
 uint64_t loop_clock_ms(void)
 {
@@ -225,12 +232,14 @@ int loop_run(loop_t *l)
             l->before_sleep(l, l->before_sleep_arg);
         if (l->stop)
             break;
-        int n = epoll_wait(l->epfd, evs, MAX_EVENTS, next_timeout(l));
+        int n = epoll_wait(l->epfd, evs, MAX_EVENTS, l->no_sleep ? 0 : next_timeout(l));
+        l->no_sleep = false;
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             return -errno;
         }
+        l->last_ready = n;
         l->now = loop_clock_ms();
         for (int i = 0; i < n; i++) {
             int fd = (int)(uint32_t)evs[i].data.u64;

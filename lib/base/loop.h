@@ -43,6 +43,12 @@ uint64_t loop_add_timer(loop_t *l, uint64_t delay_ms, loop_timer_fn fn, void *ar
 void loop_del_timer(loop_t *l, uint64_t id);
 
 void loop_set_before_sleep(loop_t *l, loop_hook_fn fn, void *arg);
+/* For a before_sleep hook that holds work back to batch it: the number of
+ * fd events the last wait returned (0: the loop found nothing to do), and
+ * a way to make the coming wait return at once instead of sleeping on
+ * that work. */
+int loop_last_ready(const loop_t *l);
+void loop_no_sleep(loop_t *l);
 
 /* Runs until loop_stop (which it consumes: loop_run may be called again).
  * Returns 0, or -errno if epoll_wait fails. */
