@@ -505,7 +505,10 @@ int mqtt_decode(mqtt_decoder_t *d, const uint8_t *buf, size_t len, size_t *consu
         return MQTT_NEED_MORE;
     }
 
-    memset(out, 0, sizeof *out);
+    if (type == MQTT_PUBLISH) /* the hot path: clear only what it fills */
+        memset(&out->u.publish, 0, sizeof out->u.publish);
+    else
+        memset(out, 0, sizeof *out);
     out->type = (uint8_t)type;
     out->flags = (uint8_t)flags;
     out->remaining = rem;
