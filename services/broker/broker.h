@@ -42,6 +42,8 @@ typedef struct broker_stats {
     uint64_t denied_publish;   /* dropped by the ACL */
     uint64_t denied_subscribe;
     uint64_t store_failures;   /* Redis writes that failed: connection closed, no ack */
+    uint64_t bus_frames_out, bus_msgs_out; /* data frames sent on the bus, messages in them */
+    uint64_t bus_frames_in, bus_msgs_in;   /* data frames received, messages routed from them */
     uint64_t bus_dropped;      /* bus messages not sent or not routed (out of memory) */
     uint64_t bus_malformed;    /* bus frames with a malformed entry (rest dropped) */
 } broker_stats_t;
@@ -60,7 +62,8 @@ typedef struct broker {
     uint64_t next_serial;
     map_t adopting;            /* client id -> adoption in progress (adopt.c) */
     struct catchup *catchups;  /* scheduled catch-up reads (adopt.c), freed at exit */
-    const struct msg *cur_msg; /* the message being routed (delivery ACL checks) */
+    const char *cur_topic;     /* the topic being matched (delivery ACL checks) */
+    size_t cur_topic_len;
 
     conn_t *conns;             /* all connections, doubly linked */
     uint32_t nconns;

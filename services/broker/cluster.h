@@ -73,18 +73,24 @@ const char *cluster_endpoint(const cluster_t *c);
 /* A new entry id for a message this broker persists ("<broker>:<seq>"). */
 void cluster_next_eid(cluster_t *c, char *out, size_t cap);
 
-/* Sends the bus batches built this turn, then reads what the bus sockets
- * hold. ZMQ_FD is edge-triggered and a send or a subscription change can
- * consume the edge (ZeroMQ processes pending commands then), so the broker
- * calls this at its safe point each loop turn, and again while
- * cluster_pending says something was forwarded since. */
+/* Sends the bus batches when due (at once when the loop is idle, after at
+ * most a few busy turns otherwise), then reads what the bus sockets hold.
+ * ZMQ_FD is edge-triggered and a send or a subscription change can consume
+ * the edge (ZeroMQ processes pending commands then), so the broker calls
+ * this at its safe point each loop turn, and must not sleep while
+ * cluster_pending (cluster_poll sees to that for what it holds back). */
 void cluster_poll(cluster_t *c);
 /* True when forwarded messages wait in a batch for cluster_poll. */
 bool cluster_pending(const cluster_t *c);
 
 /* Queues a locally published message for the peers that subscribed; it
- * leaves with the turn's batch (cluster_poll). */
+ * leaves in a batch (cluster_poll). */
 void cluster_forward(cluster_t *c, const msg_t *m);
+/* The same from the message's parts (eid NULL when elen is 0), for a
+ * caller that has no msg_t. */
+void cluster_forward_raw(cluster_t *c, const char *topic, size_t topic_len, const uint8_t *payload,
+                         size_t payload_len, uint8_t qos, bool retain, const char *eid,
+                         size_t elen);
 /* Bus interest for a local (filter, session) pair, added and removed in
  * pairs. */
 void cluster_interest(cluster_t *c, const char *filter, size_t len, bool add);

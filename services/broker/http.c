@@ -79,6 +79,14 @@ static int metrics(const broker_t *b, char *out, size_t cap)
         "# TYPE roost_broker_protocol_errors_total counter\nroost_broker_protocol_errors_total %llu\n"
         "# HELP roost_broker_store_failures_total Redis writes that failed.\n"
         "# TYPE roost_broker_store_failures_total counter\nroost_broker_store_failures_total %llu\n"
+        "# HELP roost_broker_bus_frames_total Cluster bus data frames (batches), by direction.\n"
+        "# TYPE roost_broker_bus_frames_total counter\n"
+        "roost_broker_bus_frames_total{direction=\"out\"} %llu\n"
+        "roost_broker_bus_frames_total{direction=\"in\"} %llu\n"
+        "# HELP roost_broker_bus_messages_total Messages carried in cluster bus data frames, by direction.\n"
+        "# TYPE roost_broker_bus_messages_total counter\n"
+        "roost_broker_bus_messages_total{direction=\"out\"} %llu\n"
+        "roost_broker_bus_messages_total{direction=\"in\"} %llu\n"
         "# HELP roost_broker_bus_malformed_total Malformed entries in cluster bus frames (dropped, logged).\n"
         "# TYPE roost_broker_bus_malformed_total counter\nroost_broker_bus_malformed_total %llu\n",
         b->nconns, (unsigned long long)s->connections_total, b->sessions.count,
@@ -87,6 +95,8 @@ static int metrics(const broker_t *b, char *out, size_t cap)
         (unsigned long long)s->dropped_queue, (unsigned long long)s->dropped_retained,
         (unsigned long long)s->bus_dropped, (unsigned long long)s->denied_publish, (unsigned long long)s->denied_subscribe,
         (unsigned long long)s->protocol_errors, (unsigned long long)s->store_failures,
+        (unsigned long long)s->bus_frames_out, (unsigned long long)s->bus_frames_in,
+        (unsigned long long)s->bus_msgs_out, (unsigned long long)s->bus_msgs_in,
         (unsigned long long)s->bus_malformed);
 }
 

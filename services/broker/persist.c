@@ -187,13 +187,17 @@ int persist_publish(conn_t *c, const mqtt_publish_t *p, bool allowed)
     if (!t.n && !(allowed && p->retain) && !rx2 && c->persist_pending == 0) {
         /* nothing for Redis and nothing pending: route, forward, answer now */
         if (allowed) {
-            msg_t *m = msg_new(p->topic.ptr, p->topic.len, p->payload.ptr, p->payload.len, p->qos,
-                               false);
-            if (!m)
-                return -ENOMEM;
-            route_publish(b, m);
-            cluster_forward(b->cluster, m);
-            msg_unref(&m);
+            /* a message object only when a session here takes it */
+            if (route_match(b, (const char *)p->topic.ptr, p->topic.len)) {
+                msg_t *m = msg_new(p->topic.ptr, p->topic.len, p->payload.ptr, p->payload.len,
+                                   p->qos, false);
+                if (!m)
+                    return -ENOMEM;
+                route_deliver(b, m);
+                msg_unref(&m);
+            }
+            cluster_forward_raw(b->cluster, (const char *)p->topic.ptr, p->topic.len,
+                                p->payload.ptr, p->payload.len, p->qos, false, NULL, 0);
         }
         return ack ? conn_send_ack(c, ack, p->packet_id) : 0;
     }

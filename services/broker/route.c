@@ -13,7 +13,7 @@ static void collect(void *sub, uint8_t options, void *ctx)
     session_t *s = sub;
     uint8_t qos = options & 3;
     if ((options & SUBOPT_FILTERED) && s->acl &&
-        !acl_check_deliver(s->acl, msg_topic(b->cur_msg), b->cur_msg->topic_len))
+        !acl_check_deliver(s->acl, b->cur_topic, b->cur_topic_len))
         return; /* a deny entry overlapping this subscription covers the topic */
     if (s->stamp == b->stamp) {
         route_target_t *t = &b->targets[s->target_idx];
@@ -34,17 +34,29 @@ static void collect(void *sub, uint8_t options, void *ctx)
     b->targets[b->ntargets++] = (route_target_t){s, qos};
 }
 
-void route_publish(broker_t *b, msg_t *m)
+uint32_t route_match(broker_t *b, const char *topic, size_t len)
 {
     b->stamp++;
     b->ntargets = 0;
-    b->cur_msg = m;
-    subtrie_match(b->trie, msg_topic(m), m->topic_len, collect, b);
+    b->cur_topic = topic;
+    b->cur_topic_len = len;
+    subtrie_match(b->trie, topic, len, collect, b);
+    return b->ntargets;
+}
+
+void route_deliver(broker_t *b, msg_t *m)
+{
     for (uint32_t i = 0; i < b->ntargets; i++) {
         route_target_t *t = &b->targets[i];
         uint8_t qos = t->qos < m->qos ? t->qos : m->qos;
         session_deliver(b, t->sess, m, qos, false);
     }
+}
+
+void route_publish(broker_t *b, msg_t *m)
+{
+    if (route_match(b, msg_topic(m), m->topic_len))
+        route_deliver(b, m);
 }
 
 void route_retain(broker_t *b, msg_t *m)

@@ -10,6 +10,12 @@
  * session at the highest granted QoS of its matching filters
  * [MQTT-3.3.5-1], capped at m->qos. Live deliveries carry retain 0. */
 void route_publish(broker_t *b, msg_t *m);
+/* route_publish in two steps, for a caller that makes the message only when
+ * someone here gets it: route_match finds the sessions (returns how many),
+ * route_deliver delivers m (whose topic is the one matched) to them. No
+ * routing in between. */
+uint32_t route_match(broker_t *b, const char *topic, size_t len);
+void route_deliver(broker_t *b, msg_t *m);
 
 /* Stores m as the retained message of its topic, or clears it when the
  * payload is empty [MQTT-3.3.1-10,11]. */

@@ -27,16 +27,15 @@
 static void before_sleep(loop_t *l, void *arg)
 {
     broker_t *b = arg;
-    /* again while wills published when reaping wait in a bus batch */
-    do {
-        if (b->authc)
-            authc_poll(b->authc); /* replies to requests sent during this batch */
-        if (b->cluster)
-            cluster_poll(b->cluster); /* sends this turn's bus batches, reads the bus */
-        conn_flush_all(b);
-        conn_reap(b);
-        conn_flush_all(b); /* wills published while reaping */
-    } while (b->cluster && cluster_pending(b->cluster));
+    if (b->authc)
+        authc_poll(b->authc); /* replies to requests sent during this batch */
+    if (b->cluster)
+        cluster_poll(b->cluster); /* sends bus batches when due, reads the bus */
+    conn_flush_all(b);
+    conn_reap(b);
+    conn_flush_all(b); /* wills published while reaping */
+    if (b->cluster && cluster_pending(b->cluster))
+        loop_no_sleep(l); /* batched bus messages go out next turn */
 }
 
 static uint64_t on_sweep(loop_t *l, void *arg)

@@ -40,6 +40,7 @@ def frame(kind, label, *entries):
 
 
 def metric(http_port, name):
+    """One counter from b1's /metrics (name may carry labels)."""
     with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % http_port, timeout=5) as r:
         text = r.read().decode()
     m = re.search(r"^%s (\d+)$" % re.escape(name), text, re.M)
@@ -116,11 +117,20 @@ def test_burst_across_nested_labels_keeps_per_topic_order(cl, clients):
         if qos:
             pid += 1
         sent.append((t, payload, qos))
+    frames = 'roost_broker_bus_frames_total{direction="out"}'
+    msgs = 'roost_broker_bus_messages_total{direction="out"}'
+    f0, m0 = metric(cl.http_port, frames), metric(cl.http_port, msgs)
     with RawClient(b1.port) as raw:
         raw.connect(client_id=uid("burst-pub"))
         raw.send(burst)  # one write: the broker reads it in one or a few turns
         for _ in range(pid - 1):
             raw.expect("PUBACK")
+    # every message crossed once (root/# on b2 wants them all), in batches:
+    # a frame per label per turn, plus the retained ones each on its own
+    assert wait_until(lambda: metric(cl.http_port, msgs) - m0 == len(sent), timeout=T), \
+        "b1 sent %d bus messages for %d publishes" % (metric(cl.http_port, msgs) - m0, len(sent))
+    df = metric(cl.http_port, frames) - f0
+    assert 0 < df <= len(sent) // 4, "%d frames for %d messages: not batched" % (df, len(sent))
 
     def matches(f, t):
         fp, tp = f.split("/"), t.split("/")
@@ -255,6 +265,7 @@ def test_fake_peer_frames_delivered_and_malformed_ones_counted(cl, clients, fake
     assert [m for m in sub.drain() if m.payload != b"w"] == [], "a malformed entry was delivered"
     assert metric(cl.http_port, "roost_broker_bus_malformed_total") - before == len(bad)
 
+    assert metric(cl.http_port, 'roost_broker_bus_frames_total{direction="in"}') >= len(bad) + 2
     # The broker goes on: the next good frame arrives, and it still serves MQTT.
     got = send_until_delivered(frame(b"m", R + b"/", entry(b"end", b"fine")), 1)
     assert (got[0].topic, got[0].payload) == (root + "/end", b"fine")
