@@ -18,6 +18,11 @@
 #define MAX_PEERS 256
 #define BATCH_BYTES 65536 /* a batch frame is sent once it holds this much */
 #define HOLD_TURNS 8      /* busy loop turns a batch may wait to grow */
+/* Frames queued per peer (XPUB) and from peers (SUB) before ZeroMQ drops
+ * (XPUB) or stops reading (SUB): seconds of traffic at any rate, since
+ * frames grow with the load (a message each when idle, up to BATCH_BYTES
+ * busy), and at most 1 GiB per stalled peer. */
+#define BUS_HWM 16384
 #define BATCH_MAX 32      /* labels in progress in one turn; more sends all first */
 #define ENTRY_FIXED (1 + 1 + 2 + 4)
 
@@ -282,7 +287,8 @@ size_t cluster_psub_match(cluster_t *c, const char *topic, size_t len, uint8_t m
  * reaches exactly the peers the topic alone would reach, and messages whose
  * topics share the label travel in one frame: one ZeroMQ message, one
  * wake-up of each I/O thread, for up to BATCH_BYTES of messages. A batch
- * waits at most until the end of the loop turn (cluster_poll). A topic maps
+ * leaves at the end of the first loop turn that finds nothing to do, or
+ * after HOLD_TURNS busy ones (batches_flush). A topic maps
  * to one label until the interest set changes, and every pending batch is
  * sent before it does (and before any control or retained frame), so
  * messages on one topic keep their order [MQTT-4.6.0-5]. */
@@ -296,6 +302,14 @@ static void zfree(void *data, void *hint)
 static void batch_send(cluster_t *c, int i)
 {
     batch_t *bt = &c->batches[i];
+    if (bt->len < bt->cap / 2) {
+        /* a queued frame holds its whole buffer: give back what it left
+         * empty, so a stalled peer's queue (BUS_HWM frames) costs what it
+         * carries */
+        uint8_t *shrunk = realloc(bt->buf, bt->len);
+        if (shrunk)
+            bt->buf = shrunk;
+    }
     zmq_msg_t z;
     if (zmq_msg_init_data(&z, bt->buf, bt->len, zfree, NULL) != 0) {
         free(bt->buf);
@@ -866,7 +880,7 @@ int cluster_start(cluster_t *c)
     c->sub = zmq_socket(c->zctx, ZMQ_SUB);
     if (!c->xpub || !c->sub)
         return -errno;
-    int hwm = 1000000, zero = 0;
+    int hwm = BUS_HWM, zero = 0;
     zmq_setsockopt(c->xpub, ZMQ_SNDHWM, &hwm, sizeof(hwm));
     zmq_setsockopt(c->sub, ZMQ_RCVHWM, &hwm, sizeof(hwm));
     zmq_setsockopt(c->xpub, ZMQ_LINGER, &zero, sizeof(zero));
