@@ -394,7 +394,7 @@ static batch_t *batch_for(cluster_t *c, char kind, const char *label, size_t lle
  * last topic asked is kept until the interest set changes. */
 static long peers_label(cluster_t *c, const char *t, size_t len)
 {
-    if (c->interest.count == 0)
+    if (c->interest.count == 0 || len > UINT16_MAX) /* topic names are at most 65535 bytes */
         return -1;
     if (c->lt_valid && c->lt_len == len && memcmp(c->lt, t, len) == 0)
         return c->lt_label;
