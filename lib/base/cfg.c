@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "base/err.h"
@@ -45,6 +46,15 @@ static int set_value(const cfg_opt_t *o, const char *val, const char *source, FI
     return ROOST_ECONFIG;
 }
 
+/* Options whose values are credentials: --help says whether they are set,
+ * never what they hold (it shows values taken from the environment). */
+static bool is_secret(const char *flag)
+{
+    size_t n = strlen(flag);
+    return strstr(flag, "password") || strstr(flag, "secret") ||
+           (n >= 4 && !strcmp(flag + n - 4, "-key"));
+}
+
 static void usage(const cfg_opt_t *opts, int n, const char *summary, FILE *out)
 {
     fprintf(out, "%s\n\nOptions (flag, environment variable, default):\n", summary);
@@ -56,6 +66,8 @@ static void usage(const cfg_opt_t *opts, int n, const char *summary, FILE *out)
         case CFG_STR:
             arg = " VALUE";
             snprintf(def, sizeof(def), "%s", *(const char **)o->target ? *(const char **)o->target : "");
+            if (def[0] && is_secret(o->flag))
+                snprintf(def, sizeof(def), "set, not shown");
             break;
         case CFG_INT:
             arg = " N";

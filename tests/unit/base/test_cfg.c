@@ -102,12 +102,41 @@ static void help_lists_every_option(void **state)
     assert_non_null(strstr(out, "--verbose"));
 }
 
+/* A credential taken from the environment is never echoed by --help. */
+static void help_hides_secret_values(void **state)
+{
+    const char *name = "", *password = "", *key = "";
+    const cfg_opt_t opts[] = {
+        {"name", "TEST_CFG_NAME2", CFG_STR, &name, 0, 0, "A name."},
+        {"redis-password", "TEST_CFG_PASSWORD", CFG_STR, &password, 0, 0, "A password."},
+        {"client-key", "TEST_CFG_KEY", CFG_STR, &key, 0, 0, "A key."},
+    };
+    setenv("TEST_CFG_NAME2", "visible-name", 1);
+    setenv("TEST_CFG_PASSWORD", "hunter2-secret", 1);
+    setenv("TEST_CFG_KEY", "Z85-secret-key", 1);
+    char out[2048] = "", err[64] = "";
+    char *argv[] = {"t", "--help", NULL};
+    FILE *o = fmemopen(out, sizeof(out), "w"), *e = fmemopen(err, sizeof(err), "w");
+    assert_int_equal(cfg_parse(opts, 3, 2, argv, "s", o, e), CFG_EXIT_HELP);
+    fclose(o);
+    fclose(e);
+    unsetenv("TEST_CFG_NAME2");
+    unsetenv("TEST_CFG_PASSWORD");
+    unsetenv("TEST_CFG_KEY");
+    assert_non_null(strstr(out, "(default: visible-name)"));
+    assert_null(strstr(out, "hunter2"));
+    assert_null(strstr(out, "Z85-secret"));
+    assert_non_null(strstr(out, "[env TEST_CFG_PASSWORD] (default: set, not shown)"));
+    assert_string_equal(password, "hunter2-secret"); /* still parsed */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(defaults_env_flags),
         cmocka_unit_test(bad_values_are_named),
         cmocka_unit_test(help_lists_every_option),
+        cmocka_unit_test(help_hides_secret_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
