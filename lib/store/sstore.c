@@ -54,6 +54,9 @@ struct sstore {
     int retrying;         /* NOSCRIPT retries in flight (barrier ordering) */
     uint64_t conn_ttl_ms;
     char sha[SS_COUNT][41];
+    char *auth_user, *auth_pass; /* NULL: no AUTH */
+    void (*on_refused)(const char *reply, void *arg);
+    void *refused_arg;
 };
 
 static void schedule_retry(sstore_t *s);
@@ -231,6 +234,29 @@ static bool is_transient(const redisReply *r)
     return false;
 }
 
+/* Error replies that say "not you": no or wrong credentials, or an ACL
+ * user not allowed the command. */
+static bool is_refusal(const redisReply *r)
+{
+    static const char *const words[] = {"NOAUTH", "WRONGPASS", "NOPERM", "ERR invalid password",
+                                        "ERR AUTH"};
+    if (r->type != REDIS_REPLY_ERROR || !r->str)
+        return false;
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (strncmp(r->str, words[i], strlen(words[i])) == 0)
+            return true;
+    return false;
+}
+
+/* Redis refused this link's setup: tell the owner, drop it, retry later
+ * (backoff up to 2 s) in case the credentials or the ACL change. */
+static void refused(sstore_t *s, const redisReply *r)
+{
+    if (s->on_refused)
+        s->on_refused(r->str ? r->str : "error reply", s->refused_arg);
+    kick(s);
+}
+
 static void on_script_loaded(redisAsyncContext *ac, void *reply, void *priv)
 {
     sstore_t *s = ac->data;
@@ -238,6 +264,11 @@ static void on_script_loaded(redisAsyncContext *ac, void *reply, void *priv)
     intptr_t i = (intptr_t)priv;
     if (!r) {
         s->ready = false;
+        return;
+    }
+    if (is_refusal(r)) {
+        if (!s->kicked)
+            refused(s, r);
         return;
     }
     if (is_transient(r)) { /* e.g. still loading its data: try again later */
@@ -256,15 +287,8 @@ static void on_script_loaded(redisAsyncContext *ac, void *reply, void *priv)
     }
 }
 
-static void on_connect(const redisAsyncContext *cac, int status)
+static void load_scripts(sstore_t *s, redisAsyncContext *ac)
 {
-    sstore_t *s = cac->data;
-    redisAsyncContext *ac = s->ac;
-    if (status != REDIS_OK) {
-        link_lost(s); /* hiredis frees the context after this */
-        return;
-    }
-    s->last_progress = loop_now(s->loop);
     s->loading = SS_COUNT;
     for (intptr_t i = 0; i < SS_COUNT; i++) {
         s->sha[i][0] = '\0';
@@ -274,6 +298,48 @@ static void on_connect(const redisAsyncContext *cac, int status)
             return;
         }
     }
+}
+
+static void on_auth(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)priv;
+    sstore_t *s = ac->data;
+    redisReply *r = reply;
+    if (!r || s->ac != ac || s->kicked)
+        return; /* link lost: link_lost reset the state */
+    s->loading = 0;
+    s->last_progress = loop_now(s->loop);
+    if (r->type == REDIS_REPLY_ERROR) {
+        if (is_transient(r))
+            kick(s);
+        else
+            refused(s, r);
+        return;
+    }
+    load_scripts(s, ac);
+}
+
+static void on_connect(const redisAsyncContext *cac, int status)
+{
+    sstore_t *s = cac->data;
+    redisAsyncContext *ac = s->ac;
+    if (status != REDIS_OK) {
+        link_lost(s); /* hiredis frees the context after this */
+        return;
+    }
+    s->last_progress = loop_now(s->loop);
+    if (!s->auth_pass) {
+        load_scripts(s, ac);
+        return;
+    }
+    const char *argv[3] = {"AUTH"};
+    int argc = 1;
+    if (s->auth_user)
+        argv[argc++] = s->auth_user;
+    argv[argc++] = s->auth_pass;
+    s->loading = 1; /* the watchdog drops a link whose AUTH never answers */
+    if (redisAsyncCommandArgv(ac, on_auth, NULL, argc, argv, NULL) != REDIS_OK)
+        kick(s);
 }
 
 static void on_disconnect(const redisAsyncContext *cac, int status)
@@ -354,6 +420,39 @@ sstore_t *sstore_new(loop_t *loop, const char *host, int port, const char *prefi
     return s;
 }
 
+static void wipe(char **p)
+{
+    if (*p) {
+        memset(*p, 0, strlen(*p));
+        free(*p);
+        *p = NULL;
+    }
+}
+
+int sstore_set_auth(sstore_t *s, const char *user, const char *password)
+{
+    char *u = user && user[0] ? strdup(user) : NULL;
+    char *p = password && password[0] ? strdup(password) : NULL;
+    if ((user && user[0] && !u) || (password && password[0] && !p)) {
+        free(u);
+        free(p);
+        return -ENOMEM;
+    }
+    wipe(&s->auth_user);
+    wipe(&s->auth_pass);
+    s->auth_pass = p;
+    s->auth_user = p ? u : NULL;
+    if (!p)
+        free(u);
+    return 0;
+}
+
+void sstore_on_refused(sstore_t *s, void (*fn)(const char *reply, void *arg), void *arg)
+{
+    s->on_refused = fn;
+    s->refused_arg = arg;
+}
+
 int sstore_start(sstore_t *s, void (*on_state)(bool connected, void *arg), void *arg)
 {
     if (s->started)
@@ -388,6 +487,8 @@ void sstore_destroy(sstore_t **sp)
         loop_del_timer(s->loop, s->watchdog_timer);
     if (s->kick_timer)
         loop_del_timer(s->loop, s->kick_timer);
+    wipe(&s->auth_user);
+    wipe(&s->auth_pass);
     free(s->host);
     free(s->prefix);
     free(s);

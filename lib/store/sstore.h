@@ -62,6 +62,15 @@ typedef void (*sstore_done_fn)(int rc, void *arg);
 
 /* Caller owns the result; NULL on OOM. Copies its arguments. */
 sstore_t *sstore_new(loop_t *loop, const char *host, int port, const char *prefix);
+/* Before sstore_start: Redis AUTH on every connection (password NULL or ""
+ * for none; user NULL or "" for the default user, else Redis 6 ACL
+ * AUTH user password). Copies both. 0 or -ENOMEM. */
+int sstore_set_auth(sstore_t *s, const char *user, const char *password);
+/* fn(reply) runs when Redis refuses a new link (AUTH refused, or NOAUTH /
+ * WRONGPASS / NOPERM on setup): the link is dropped and retried with the
+ * usual backoff, and never reported connected meanwhile. reply is Redis's
+ * error text (never the password). */
+void sstore_on_refused(sstore_t *s, void (*fn)(const char *reply, void *arg), void *arg);
 /* Starts connecting (non-blocking). 0 or -errno. Connection state changes
  * are reported through on_state (may be NULL): connected true/false. */
 int sstore_start(sstore_t *s, void (*on_state)(bool connected, void *arg), void *arg);

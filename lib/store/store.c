@@ -25,6 +25,7 @@ struct store {
     char *host;
     int port;
     char *prefix;
+    char *auth_user, *auth_pass; /* NULL: no AUTH */
     store_cost_t cost;
     int connect_ms, command_ms;
     redisContext *ctx;
@@ -282,6 +283,26 @@ store_t *store_new(const char *host, int port, const char *prefix, const store_c
     return s;
 }
 
+int store_set_auth(store_t *s, const char *user, const char *password)
+{
+    char *u = user && user[0] ? strdup(user) : NULL;
+    char *p = password && password[0] ? strdup(password) : NULL;
+    if ((user && user[0] && !u) || (password && password[0] && !p)) {
+        free(u);
+        free(p);
+        return -ENOMEM;
+    }
+    free(s->auth_user);
+    if (s->auth_pass)
+        sodium_memzero(s->auth_pass, strlen(s->auth_pass));
+    free(s->auth_pass);
+    s->auth_user = p ? u : NULL;
+    if (!p)
+        free(u);
+    s->auth_pass = p;
+    return 0;
+}
+
 void store_set_timeouts(store_t *s, int connect_ms, int command_ms)
 {
     if (connect_ms > 0)
@@ -314,6 +335,7 @@ void store_destroy(store_t **sp)
     store_t *s = *sp;
     drop_conn(s);
     clear_err_ids(s);
+    store_set_auth(s, NULL, NULL);
     free(s->host);
     free(s->prefix);
     free(s);
@@ -424,6 +446,31 @@ static int check_schema(store_t *s)
     return 0;
 }
 
+/* AUTH [user] password when one is set. A refusal is reported as Redis
+ * being unavailable to us, with Redis's words ("WRONGPASS ...") as the
+ * reason, never the password. */
+static int authenticate(store_t *s)
+{
+    if (!s->auth_pass)
+        return 0;
+    const char *argv[3] = {"AUTH"};
+    int argc = 1;
+    if (s->auth_user)
+        argv[argc++] = s->auth_user;
+    argv[argc++] = s->auth_pass;
+    redisReply *r = redisCommandArgv(s->ctx, argc, argv, NULL);
+    if (!r)
+        return unavailable(s, "auth");
+    int rc = 0;
+    if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(s->reason, sizeof(s->reason), "Redis refused AUTH: %s",
+                 r->str ? r->str : "error reply");
+        rc = store_fail(s, ROOST_EUNAVAILABLE, NULL, s->reason);
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
 static int connect_now(store_t *s)
 {
     if (strlen(s->prefix) > STORE_PREFIX_MAX)
@@ -437,7 +484,16 @@ static int connect_now(store_t *s)
         return unavailable(s, "timeout");
     for (int i = 0; i < SC_COUNT; i++)
         s->sha[i][0] = '\0';
-    int rc = check_schema(s);
+    int rc = authenticate(s);
+    if (rc == 0)
+        rc = check_schema(s);
+    if (rc == ROOST_ESTORE && (!strncmp(s->reason, "NOAUTH", 6) || !strncmp(s->reason, "NOPERM", 6))) {
+        /* Redis wants credentials we lack: unusable, as if it were down */
+        char why[sizeof(s->reason)];
+        snprintf(why, sizeof(why), "%s", s->reason);
+        snprintf(s->reason, sizeof(s->reason), "Redis refused us: %.140s", why);
+        rc = store_fail(s, ROOST_EUNAVAILABLE, NULL, s->reason);
+    }
     if (rc < 0)
         drop_conn(s);
     return rc;

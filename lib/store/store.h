@@ -78,6 +78,11 @@ typedef struct store_cost {
  * command timeout 2000 ms. Returns NULL only on OOM (or if libsodium cannot
  * initialise). Caller owns the result. */
 store_t *store_new(const char *host, int port, const char *prefix, const store_cost_t *cost);
+/* Redis AUTH for the next connections: password NULL or "" for none; user
+ * NULL or "" for the default user (Redis 6 ACLs: AUTH user password).
+ * Copies both. 0 or -ENOMEM. A refused AUTH fails the connection with
+ * ROOST_EUNAVAILABLE and Redis's reply ("WRONGPASS ...") as the reason. */
+int store_set_auth(store_t *s, const char *user, const char *password);
 /* Changes the timeouts (milliseconds, > 0) used by the next connection. */
 void store_set_timeouts(store_t *s, int connect_ms, int command_ms);
 /* Connects, then writes the schema version if absent. 0, ROOST_EUNAVAILABLE,
