@@ -36,13 +36,16 @@ static const char SUMMARY[] =
 int conf_load(admin_conf_t *c, int argc, char **argv, FILE *out, FILE *err)
 {
     *c = (admin_conf_t){
-        .redis = "127.0.0.1:6379", .prefix = "roost:", .http_bind = "127.0.0.1", .http_port = 8080,
+        .redis = "127.0.0.1:6379", .prefix = "roost:", .redis_user = "", .redis_password = "", .http_bind = "127.0.0.1", .http_port = 8080,
         .http_threads = 4, .rpc_bind = "tcp://127.0.0.1:5570", .pub_bind = "tcp://127.0.0.1:5571",
         .token_file = "var/admin-token", .console_dir = ROOST_CONSOLE_DIR_DEFAULT, .log_level = "info",
     };
     const cfg_opt_t opts[] = {
         {"redis", "ROOST_REDIS", CFG_STR, &c->redis, 0, 0, "Redis HOST:PORT."},
         {"prefix", "ROOST_PREFIX", CFG_STR, &c->prefix, 0, 0, "Redis key prefix (namespace)."},
+        {"redis-user", "ROOST_REDIS_USER", CFG_STR, &c->redis_user, 0, 0, "Redis 6 ACL user for AUTH; empty: the default user."},
+        {"redis-password", "ROOST_REDIS_PASSWORD", CFG_STR, &c->redis_password, 0, 0,
+         "Redis AUTH password; empty: no AUTH. Prefer the variable (flags show in ps)."},
         {"http-bind", "ROOST_ADMIN_HTTP_BIND", CFG_STR, &c->http_bind, 0, 0, "IPv4 address of the HTTP API."},
         {"http-port", "ROOST_ADMIN_HTTP_PORT", CFG_INT, &c->http_port, 1, 65535, "HTTP API port."},
         {"http-threads", "ROOST_ADMIN_HTTP_THREADS", CFG_INT, &c->http_threads, 1, 64, "HTTP worker threads."},

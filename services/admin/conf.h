@@ -8,6 +8,7 @@
 
 typedef struct admin_conf {
     const char *redis, *prefix;
+    const char *redis_user, *redis_password; /* AUTH; "" = none */
     char redis_host[256];
     int redis_port;
     const char *http_bind;

@@ -64,7 +64,8 @@ int main(int argc, char **argv)
     events_t *events = events_new();
     metrics_t *metrics = metrics_new();
     ops_config_t oc = {cfg.redis_host, cfg.redis_port, cfg.prefix,
-                       {(unsigned long long)cfg.argon2_ops, (size_t)cfg.argon2_mem}, (int)cfg.http_threads + 1};
+                       {(unsigned long long)cfg.argon2_ops, (size_t)cfg.argon2_mem}, (int)cfg.http_threads + 1,
+                       cfg.redis_user, cfg.redis_password};
     ops_t *ops = events ? ops_new(&oc, events) : NULL;
     loop_t *loop = loop_new();
     rpcsrv_t *rpc = NULL;

@@ -48,6 +48,10 @@ ops_t *ops_new(const ops_config_t *cfg, events_t *events)
         if (!(o->idle[o->n] = store_new(o->host, o->port, o->prefix, &o->cost)))
             goto fail;
         store_set_timeouts(o->idle[o->n], 1000, 3000);
+        if (store_set_auth(o->idle[o->n], cfg->redis_user, cfg->redis_password) < 0) {
+            o->n++;
+            goto fail;
+        }
     }
     o->n_idle = o->n;
     pthread_mutex_init(&o->mu, NULL);

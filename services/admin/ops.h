@@ -39,6 +39,7 @@ typedef struct ops_config {
     const char *prefix;
     store_cost_t cost;
     int pool_size;      /* store handles (one per concurrent caller) */
+    const char *redis_user, *redis_password; /* AUTH; NULL or "" = none */
 } ops_config_t;
 
 /* Who is calling: the token that authenticated. */

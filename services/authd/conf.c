@@ -14,7 +14,7 @@
 int conf_parse(authd_conf_t *c, int argc, char **argv)
 {
     *c = (authd_conf_t){
-        .bind = "tcp://127.0.0.1:5560", .redis = "127.0.0.1:6379", .prefix = "roost:", .changes = "",
+        .bind = "tcp://127.0.0.1:5560", .redis = "127.0.0.1:6379", .prefix = "roost:", .redis_user = "", .redis_password = "", .changes = "",
         .http_bind = "127.0.0.1", .curve_secret = "", .changes_curve_server = "", .log_level = "info",
         .http_port = 9560, .workers = 4, .hash_workers = 2, .max_queue = 10000,
         .cache_size = 100000, .cache_ttl = 600,
@@ -25,6 +25,9 @@ int conf_parse(authd_conf_t *c, int argc, char **argv)
         {"bind", "ROOST_AUTHD_BIND", CFG_STR, &c->bind, 0, 0, "ZeroMQ ROUTER endpoint brokers connect to."},
         {"redis", "ROOST_REDIS", CFG_STR, &c->redis, 0, 0, "Redis HOST:PORT."},
         {"prefix", "ROOST_PREFIX", CFG_STR, &c->prefix, 0, 0, "Redis key prefix (namespace)."},
+        {"redis-user", "ROOST_REDIS_USER", CFG_STR, &c->redis_user, 0, 0, "Redis 6 ACL user for AUTH; empty: the default user."},
+        {"redis-password", "ROOST_REDIS_PASSWORD", CFG_STR, &c->redis_password, 0, 0,
+         "Redis AUTH password; empty: no AUTH. Prefer the variable (flags show in ps)."},
         {"workers", "ROOST_AUTHD_WORKERS", CFG_INT, &c->workers, 1, 256,
          "Lookup worker threads (one Redis connection each)."},
         {"hash-workers", "ROOST_AUTHD_HASH_WORKERS", CFG_INT, &c->hash_workers, 1, 256,

@@ -11,6 +11,7 @@ typedef struct authd_conf {
     const char *bind;            /* ROUTER endpoint */
     const char *redis;           /* HOST:PORT */
     const char *prefix;
+    const char *redis_user, *redis_password; /* AUTH; "" = none */
     const char *changes;         /* admin PUB endpoint, "" = none */
     const char *http_bind;
     const char *curve_secret;    /* this server's secret key (spec), "" = plain */

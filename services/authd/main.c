@@ -76,6 +76,8 @@ static int setup(app_t *a)
     if (!a->auth.metrics || !a->auth.cache || !a->auth.authz || !a->auth.throttle || !a->loop || !a->zctx || !a->health_store)
         return -ENOMEM;
     store_set_timeouts(a->health_store, 500, 500);
+    if (store_set_auth(a->health_store, c->redis_user, c->redis_password) < 0)
+        return -ENOMEM;
     int rc = auth_ctx_init(&a->auth); /* initialises libsodium, makes the decoy hash */
     if (rc)
         return rc;

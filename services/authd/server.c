@@ -48,6 +48,10 @@ static void *lookup_init(void *arg, unsigned index)
     }
     int t = (int)s->conf->redis_timeout_ms;
     store_set_timeouts(w->store, t, t);
+    if (store_set_auth(w->store, s->conf->redis_user, s->conf->redis_password) < 0) {
+        log_error("worker_oom", "index=%u", index);
+        abort();
+    }
     return w;
 }
 

@@ -54,6 +54,7 @@ struct cluster {
     broker_t *b;
     cluster_hooks_t hooks;
     char *redis_host, *prefix, *bus_bind, *advertise;
+    char *redis_user, *redis_password;
     int redis_port;
     sstore_t *store;
     void *zctx, *xpub, *sub;
@@ -102,6 +103,8 @@ cluster_t *cluster_new(broker_t *b, const cluster_config_t *cfg, const cluster_h
     c->b = b;
     c->hooks = *hooks;
     c->redis_host = xstrdup(cfg->redis_host);
+    c->redis_user = xstrdup(cfg->redis_user);
+    c->redis_password = xstrdup(cfg->redis_password);
     c->prefix = xstrdup(cfg->prefix);
     c->bus_bind = xstrdup(cfg->bus_bind);
     c->advertise = xstrdup(cfg->bus_advertise);
@@ -110,7 +113,7 @@ cluster_t *cluster_new(broker_t *b, const cluster_config_t *cfg, const cluster_h
     c->ptrie = subtrie_new();
     map_init(&c->pstubs);
     map_init(&c->interest);
-    if (!c->redis_host || !c->prefix || !c->bus_bind || !c->advertise || !c->ptrie) {
+    if (!c->redis_host || !c->redis_user || !c->redis_password || !c->prefix || !c->bus_bind || !c->advertise || !c->ptrie) {
         cluster_destroy(&c);
         return NULL;
     }
@@ -848,6 +851,13 @@ static void on_retained(int rc, const sstore_msg_t *msgs, size_t n, void *arg)
     log_info("retained_loaded", "messages=%zu", n);
 }
 
+static void on_store_refused(const char *reply, void *arg)
+{
+    cluster_t *c = arg;
+    log_error("redis_refused", "host=%s port=%d reply=\"%s\" detail=\"check --redis-user and "
+              "ROOST_REDIS_PASSWORD; retrying\"", c->redis_host, c->redis_port, reply);
+}
+
 static void on_store_state(bool connected, void *arg)
 {
     cluster_t *c = arg;
@@ -900,8 +910,9 @@ int cluster_start(cluster_t *c)
         (rc = join_loop(c, c->xpub, &c->xpub_fd, on_xpub)) < 0)
         return rc;
     c->store = sstore_new(c->b->loop, c->redis_host, c->redis_port, c->prefix);
-    if (!c->store)
+    if (!c->store || sstore_set_auth(c->store, c->redis_user, c->redis_password) < 0)
         return -ENOMEM;
+    sstore_on_refused(c->store, on_store_refused, c);
     if ((rc = sstore_start(c->store, on_store_state, c)) < 0)
         return rc;
     c->hb_timer = loop_add_timer(c->b->loop, HEARTBEAT_MS, on_heartbeat, c);
@@ -946,6 +957,10 @@ void cluster_destroy(cluster_t **cp)
     free(c->m_lens);
     free(c->m_qos);
     free(c->redis_host);
+    free(c->redis_user);
+    if (c->redis_password)
+        memset(c->redis_password, 0, strlen(c->redis_password));
+    free(c->redis_password);
     free(c->prefix);
     free(c->bus_bind);
     free(c->advertise);

@@ -41,6 +41,7 @@ typedef struct cluster_config {
     const char *redis_host;
     int redis_port;
     const char *prefix;
+    const char *redis_user, *redis_password; /* AUTH; NULL or "" = none */
     const char *bus_bind;      /* ZeroMQ endpoint to bind the XPUB on */
     const char *bus_advertise; /* endpoint peers connect to; "" = the bound one */
 } cluster_config_t;

@@ -20,7 +20,7 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
         .auth_timeout_ms = 3000,
         .authd_server_key = "",
         .authd_client_key = "",
-        .redis = "",
+        .redis = "", .redis_user = "", .redis_password = "",
         .prefix = "roost:",
         .bus_bind = "tcp://127.0.0.1:*",
         .bus_advertise = "",
@@ -64,6 +64,9 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
          "Redis HOST:PORT. Set: cluster mode (membership, bus, persistent sessions and retained "
          "messages in Redis). Empty: a single node keeping state in memory."},
         {"prefix", "ROOST_PREFIX", CFG_STR, &c->prefix, 0, 0, "Redis key prefix (namespace)."},
+        {"redis-user", "ROOST_REDIS_USER", CFG_STR, &c->redis_user, 0, 0, "Redis 6 ACL user for AUTH; empty: the default user."},
+        {"redis-password", "ROOST_REDIS_PASSWORD", CFG_STR, &c->redis_password, 0, 0,
+         "Redis AUTH password; empty: no AUTH. Prefer the variable (flags show in ps)."},
         {"bus-bind", "ROOST_BUS_BIND", CFG_STR, &c->bus_bind, 0, 0,
          "ZeroMQ endpoint the cluster bus XPUB binds to ('*' port: any free one)."},
         {"bus-advertise", "ROOST_BUS_ADVERTISE", CFG_STR, &c->bus_advertise, 0, 0,

@@ -25,6 +25,7 @@ typedef struct broker_config {
     const char *authd_client_key; /* CurveZMQ: this broker's secret key (spec) */
     const char *redis;         /* HOST:PORT; empty = single node, state in memory */
     const char *prefix;
+    const char *redis_user, *redis_password; /* AUTH; "" = none */
     const char *bus_bind;
     const char *bus_advertise;
     const char *admin_events;  /* admin's change-event PUB endpoint (kicks) */

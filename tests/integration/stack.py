@@ -201,19 +201,32 @@ class Stack:
         self.admin = None
         self.authds = []
         self.brokers = []
+        self.redis_password = None  # start_redis(password=...): --requirepass
+        self.env_extra = {}       # added to every service's environment
+
+    def _env(self, base=None):
+        env = dict(base or os.environ)
+        env.update(self.env_extra)
+        return env
 
     # ------------------------------------------------------------------ redis
-    def start_redis(self, persist=True):
-        """redis-server with an AOF in the stack dir, so stop()/start() keeps the data."""
+    def start_redis(self, persist=True, password=None):
+        """redis-server with an AOF in the stack dir, so stop()/start() keeps the data.
+        password: --requirepass, and ROOST_REDIS_PASSWORD for the services."""
         port = free_port()
         argv = [REDIS_BIN, "--port", str(port), "--bind", "127.0.0.1", "--dir", self.dir, "--save", "",
                 "--appendonly", "yes" if persist else "no", "--protected-mode", "no", "--maxclients", "10000"]
+        if password:
+            argv += ["--requirepass", password]
+            self.redis_password = password
+            self.env_extra["ROOST_REDIS_PASSWORD"] = password
+        hello = (b"AUTH %s\r\n" % password.encode() if password else b"") + b"PING\r\n"
 
         def ready(p):
             try:
                 with socket.create_connection(("127.0.0.1", port), 0.3) as s:
-                    s.sendall(b"PING\r\n")
-                    return s.recv(16).startswith(b"+PONG")
+                    s.sendall(hello)
+                    return b"+PONG" in s.recv(32)
             except OSError:
                 return False
         self.redis = self._add(Proc(self, "redis", argv, ready))
@@ -222,7 +235,8 @@ class Stack:
         return self.redis.start()
 
     def redis_cli(self, *args):
-        p = subprocess.run(["redis-cli", "-p", str(self.redis.port)] + [str(a) for a in args],
+        auth = ["--no-auth-warning", "-a", self.redis_password] if self.redis_password else []
+        p = subprocess.run(["redis-cli", "-p", str(self.redis.port)] + auth + [str(a) for a in args],
                            capture_output=True, text=True, timeout=10)
         return p.stdout.strip()
 
@@ -230,7 +244,7 @@ class Stack:
     def start_admin(self, argon2_ops=1, argon2_mem=8192):
         """roost-admin with TOKEN as first operator token and cheap argon2 for new passwords."""
         http, rpc, pub = free_port(), free_port(), free_port()
-        env = dict(os.environ)
+        env = self._env()
         env["ROOST_ADMIN_TOKEN"] = TOKEN
         argv = [ADMIN_BIN, "--redis", self.redis.addr, "--prefix", self.prefix, "--http-port", str(http),
                 "--rpc-bind", "tcp://127.0.0.1:%d" % rpc, "--pub-bind", "tcp://127.0.0.1:%d" % pub,
@@ -321,7 +335,7 @@ class Stack:
         def ready(p):
             st = http_get(http, "/healthz", 1.0)[0]
             return st == 200 if wait_healthy else st is not None
-        a = self._add(Proc(self, name, argv, ready))
+        a = self._add(Proc(self, name, argv, ready, env=self._env()))
         a.port, a.http_port = port, http
         a.endpoint = "tcp://127.0.0.1:%d" % port
         a.metrics = lambda: parse_metrics(http_get(http, "/metrics")[1])
@@ -364,7 +378,7 @@ class Stack:
                 return tcp_open(port)
             rc = mqtt_probe(port, "stack-probe-%s" % name)
             return rc is not None and rc != 3
-        b = self._add(Proc(self, name, argv, ready))
+        b = self._add(Proc(self, name, argv, ready, env=self._env()))
         b.port = port
         self.brokers.append(b)
         return b.start()

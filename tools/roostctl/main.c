@@ -25,6 +25,7 @@ static const char USAGE[] =
     "  --redis HOST:PORT   Redis to use (env ROOST_REDIS; default 127.0.0.1:6379)\n"
     "  --prefix P          key prefix / namespace (env ROOST_REDIS_PREFIX; default roost:)\n"
     "  --json              print objects (and errors) as JSON on stdout\n"
+    "  Redis AUTH: env ROOST_REDIS_PASSWORD (and ROOST_REDIS_USER for an ACL user)\n"
     "  --pwhash-ops N      argon2id opslimit for new passwords (env ROOST_PWHASH_OPSLIMIT)\n"
     "  --pwhash-mem BYTES  argon2id memlimit for new passwords (env ROOST_PWHASH_MEMLIMIT)\n"
     "  --help              this text; `roostctl NOUN --help` for each noun\n"
@@ -122,6 +123,8 @@ int main(int argc, char **argv)
                          o.mem ? (size_t)strtoull(o.mem, NULL, 10) : 0};
     ctl_t c = {.s = store_new(host, port, o.prefix, &cost), .json = o.json};
     free(host);
+    if (c.s && store_set_auth(c.s, getenv("ROOST_REDIS_USER"), getenv("ROOST_REDIS_PASSWORD")) < 0)
+        store_destroy(&c.s);
     if (!c.s) {
         fputs("roostctl: out of memory\n", stderr);
         return CTL_UNAVAILABLE;
