@@ -495,7 +495,7 @@ void sstore_destroy(sstore_t **sp)
     *sp = NULL;
 }
 
-bool sstore_connected(const sstore_t *s) { return s->ready && s->ac; }
+bool sstore_connected(const sstore_t *s) { return s && s->ready && s->ac; }
 
 /* ---- requests --------------------------------------------------------------- */
 

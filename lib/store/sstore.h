@@ -78,6 +78,7 @@ int sstore_start(sstore_t *s, void (*on_state)(bool connected, void *arg), void 
  * disconnects, frees; nulls *s. NULL-safe. Must not be called from inside
  * one of this handle's callbacks (defer it to a timer or before_sleep). */
 void sstore_destroy(sstore_t **s);
+/* False for NULL (a cluster that failed to start has no handle). */
 bool sstore_connected(const sstore_t *s);
 /* Calls fn once every command issued before it has completed. */
 int sstore_barrier(sstore_t *s, sstore_done_fn fn, void *arg);
