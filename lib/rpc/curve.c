@@ -46,8 +46,9 @@ static int read_key_file(const char *path, char out[RPC_CURVE_KEY_LEN + 1])
         size_t n = strlen(p);
         while (n && isspace((unsigned char)p[n - 1]))
             n--;
-        if (n == 0)
-            continue;
+        if (n == 0 || p[0] == '#')
+            continue; /* blank or a comment: no Z85 key starts with '#' (digit 84
+                       * never leads a group of a 32-bit value) */
         if (valid_z85_key(p, n)) {
             memcpy(out, p, n);
             out[n] = '\0';

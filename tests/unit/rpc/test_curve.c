@@ -31,6 +31,11 @@ static void test_load_key_specs(void **state)
     fclose(f);
     assert_int_equal(rpc_curve_load_key(path, got), 0);
     assert_string_equal(got, sec);
+    f = fopen(path, "w"); /* comment lines before the key are skipped */
+    fprintf(f, "# the cluster's bus key\n#\n%s\n", sec);
+    fclose(f);
+    assert_int_equal(rpc_curve_load_key(path, got), 0);
+    assert_string_equal(got, sec);
     f = fopen(path, "w");
     fprintf(f, "not a key\n");
     fclose(f);
