@@ -8,6 +8,7 @@
 #include <zmq.h>
 
 #include "base/log.h"
+#include "rpc/curve.h"
 #include "mqtt/subtrie.h"
 #include "mqtt/topic.h"
 #include "route.h"
@@ -55,6 +56,10 @@ struct cluster {
     cluster_hooks_t hooks;
     char *redis_host, *prefix, *bus_bind, *advertise;
     char *redis_user, *redis_password;
+    char *curve_spec;            /* "" = plain bus */
+    uint8_t curve_public[32];    /* the cluster key's public half (ZAP compares) */
+    void *zap;                   /* ZAP handler (REP) while the bus uses CURVE */
+    int zap_fd;
     int redis_port;
     sstore_t *store;
     void *zctx, *xpub, *sub;
@@ -104,16 +109,17 @@ cluster_t *cluster_new(broker_t *b, const cluster_config_t *cfg, const cluster_h
     c->hooks = *hooks;
     c->redis_host = xstrdup(cfg->redis_host);
     c->redis_user = xstrdup(cfg->redis_user);
+    c->curve_spec = xstrdup(cfg->bus_curve_secret);
     c->redis_password = xstrdup(cfg->redis_password);
     c->prefix = xstrdup(cfg->prefix);
     c->bus_bind = xstrdup(cfg->bus_bind);
     c->advertise = xstrdup(cfg->bus_advertise);
     c->redis_port = cfg->redis_port;
-    c->xpub_fd = c->sub_fd = -1;
+    c->xpub_fd = c->sub_fd = c->zap_fd = -1;
     c->ptrie = subtrie_new();
     map_init(&c->pstubs);
     map_init(&c->interest);
-    if (!c->redis_host || !c->redis_user || !c->redis_password || !c->prefix || !c->bus_bind || !c->advertise || !c->ptrie) {
+    if (!c->redis_host || !c->curve_spec || !c->redis_user || !c->redis_password || !c->prefix || !c->bus_bind || !c->advertise || !c->ptrie) {
         cluster_destroy(&c);
         return NULL;
     }
@@ -751,8 +757,103 @@ static void on_xpub(loop_t *l, int fd, unsigned events, void *arg)
     } while (readable(c->xpub));
 }
 
+/* ---- CurveZMQ on the bus ------------------------------------------------- */
+
+/* Every broker holds the cluster's one key pair: its XPUB is a CURVE server
+ * with it, its SUB a CURVE client with it, and this ZAP handler (RFC 27,
+ * in the bus's own context) lets a client finish the handshake only when
+ * its public key is the cluster's, which CurveZMQ proves it holds the
+ * secret of. Anyone else (a plain socket, another key) gets nothing from
+ * the bus and puts nothing on it. */
+static void zap_answer(cluster_t *c, zmq_msg_t *req, int n)
+{
+    /* request: version, request id, domain, address, routing id, mechanism,
+     * credentials...; reply: version, request id, status, text, user, meta */
+    bool ok = n >= 7 && zmq_msg_size(&req[5]) == 5 && !memcmp(zmq_msg_data(&req[5]), "CURVE", 5) &&
+              zmq_msg_size(&req[6]) == 32 && !memcmp(zmq_msg_data(&req[6]), c->curve_public, 32);
+    if (!ok) {
+        size_t al = n >= 4 ? zmq_msg_size(&req[3]) : 0;
+        log_warn("bus_peer_refused", "address=%.*s detail=\"not the cluster's CurveZMQ key\"",
+                 (int)(al < 64 ? al : 64), n >= 4 ? (const char *)zmq_msg_data(&req[3]) : "");
+    }
+    const char *status = ok ? "200" : "400", *text = ok ? "OK" : "not a cluster member";
+    zmq_send(c->zap, "1.0", 3, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    zmq_send(c->zap, n >= 2 ? zmq_msg_data(&req[1]) : "", n >= 2 ? zmq_msg_size(&req[1]) : 0,
+             ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    zmq_send(c->zap, status, 3, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    zmq_send(c->zap, text, strlen(text), ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    zmq_send(c->zap, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    zmq_send(c->zap, "", 0, ZMQ_DONTWAIT);
+}
+
+static void on_zap(loop_t *l, int fd, unsigned events, void *arg)
+{
+    cluster_t *c = arg;
+    do {
+        for (;;) {
+            zmq_msg_t f[8];
+            int n = 0;
+            bool more = true, got = false;
+            while (more) {
+                zmq_msg_t tmp;
+                zmq_msg_init(&tmp);
+                if (zmq_msg_recv(&tmp, c->zap, ZMQ_DONTWAIT) < 0) {
+                    zmq_msg_close(&tmp);
+                    break;
+                }
+                got = true;
+                more = zmq_msg_more(&tmp);
+                if (n < 8)
+                    f[n++] = tmp;
+                else
+                    zmq_msg_close(&tmp);
+            }
+            if (got && !more)
+                zap_answer(c, f, n);
+            for (int i = 0; i < n; i++)
+                zmq_msg_close(&f[i]);
+            if (!got)
+                break;
+        }
+    } while (readable(c->zap));
+}
+
+static int join_loop(cluster_t *c, void *sock, int *fdp, loop_fd_fn fn);
+
+static int curve_setup(cluster_t *c)
+{
+    char secret[RPC_CURVE_KEY_LEN + 1], pub[RPC_CURVE_KEY_LEN + 1];
+    int rc = rpc_curve_load_key(c->curve_spec, secret);
+    if (rc < 0) {
+        log_error("bus_curve_key_invalid", "detail=\"--bus-curve-secret: 40 Z85 characters or a file "
+                  "holding them\" rc=%d", rc);
+        return rc;
+    }
+    if (zmq_curve_public(pub, secret) != 0 || !zmq_z85_decode(c->curve_public, pub)) {
+        memset(secret, 0, sizeof(secret));
+        return -ENOTSUP;
+    }
+    memset(secret, 0, sizeof(secret));
+    c->zap = zmq_socket(c->zctx, ZMQ_REP);
+    int zero = 0;
+    if (!c->zap)
+        return -errno;
+    zmq_setsockopt(c->zap, ZMQ_LINGER, &zero, sizeof(zero));
+    if (zmq_bind(c->zap, "inproc://zeromq.zap.01") < 0)
+        return -errno;
+    if ((rc = join_loop(c, c->zap, &c->zap_fd, on_zap)) < 0)
+        return rc;
+    if ((rc = rpc_curve_server(c->xpub, c->curve_spec)) < 0)
+        return rc;
+    if ((rc = rpc_curve_client(c->sub, pub, c->curve_spec)) < 0)
+        return rc;
+    return 0;
+}
+
 void cluster_poll(cluster_t *c)
 {
+    if (c->zap && readable(c->zap))
+        on_zap(c->b->loop, c->zap_fd, LOOP_READ, c);
     batches_flush(c); /* before reading: a send may take the ZMQ_FD edge */
     if (c->xpub && readable(c->xpub))
         on_xpub(c->b->loop, c->xpub_fd, LOOP_READ, c);
@@ -895,6 +996,8 @@ int cluster_start(cluster_t *c)
     zmq_setsockopt(c->sub, ZMQ_RCVHWM, &hwm, sizeof(hwm));
     zmq_setsockopt(c->xpub, ZMQ_LINGER, &zero, sizeof(zero));
     zmq_setsockopt(c->sub, ZMQ_LINGER, &zero, sizeof(zero));
+    if (c->curve_spec[0] && (rc = curve_setup(c)) < 0)
+        return rc;
     if (zmq_bind(c->xpub, c->bus_bind) < 0) {
         rc = -errno;
         log_error("bus_bind_failed", "endpoint=%s reason=\"%s\"", c->bus_bind, zmq_strerror(errno));
@@ -916,7 +1019,7 @@ int cluster_start(cluster_t *c)
     if ((rc = sstore_start(c->store, on_store_state, c)) < 0)
         return rc;
     c->hb_timer = loop_add_timer(c->b->loop, HEARTBEAT_MS, on_heartbeat, c);
-    log_info("bus_listening", "endpoint=%s", c->endpoint);
+    log_info("bus_listening", "endpoint=%s curve=%s", c->endpoint, c->zap ? "on" : "off");
     return 0;
 }
 
@@ -932,6 +1035,10 @@ void cluster_destroy(cluster_t **cp)
         loop_del_fd(c->b->loop, c->sub_fd);
     if (c->xpub_fd >= 0)
         loop_del_fd(c->b->loop, c->xpub_fd);
+    if (c->zap_fd >= 0)
+        loop_del_fd(c->b->loop, c->zap_fd);
+    if (c->zap)
+        zmq_close(c->zap);
     sstore_destroy(&c->store);
     if (c->xpub)
         batches_send(c);
@@ -958,6 +1065,7 @@ void cluster_destroy(cluster_t **cp)
     free(c->m_qos);
     free(c->redis_host);
     free(c->redis_user);
+    free(c->curve_spec);
     if (c->redis_password)
         memset(c->redis_password, 0, strlen(c->redis_password));
     free(c->redis_password);

@@ -44,6 +44,7 @@ typedef struct cluster_config {
     const char *redis_user, *redis_password; /* AUTH; NULL or "" = none */
     const char *bus_bind;      /* ZeroMQ endpoint to bind the XPUB on */
     const char *bus_advertise; /* endpoint peers connect to; "" = the bound one */
+    const char *bus_curve_secret; /* CurveZMQ key spec shared by the cluster; "" = plain */
 } cluster_config_t;
 
 /* Callbacks into the broker for control messages. */

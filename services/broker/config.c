@@ -23,7 +23,7 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
         .redis = "", .redis_user = "", .redis_password = "",
         .prefix = "roost:",
         .bus_bind = "tcp://127.0.0.1:*",
-        .bus_advertise = "",
+        .bus_advertise = "", .bus_curve_secret = "",
         .admin_events = "",
         .http_bind = "127.0.0.1",
         .http_port = 0,
@@ -69,6 +69,9 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
          "Redis AUTH password; empty: no AUTH. Prefer the variable (flags show in ps)."},
         {"bus-bind", "ROOST_BUS_BIND", CFG_STR, &c->bus_bind, 0, 0,
          "ZeroMQ endpoint the cluster bus XPUB binds to ('*' port: any free one)."},
+        {"bus-curve-secret", "ROOST_BUS_CURVE_SECRET", CFG_STR, &c->bus_curve_secret, 0, 0,
+         "CurveZMQ secret key shared by the cluster's brokers (Z85 text or a file holding it): the "
+         "bus is encrypted and only holders of this key may connect. Empty: a plain bus."},
         {"bus-advertise", "ROOST_BUS_ADVERTISE", CFG_STR, &c->bus_advertise, 0, 0,
          "Endpoint peers connect to (e.g. tcp://POD_IP:7000); empty: the bound endpoint."},
         {"admin-events", "ROOST_ADMIN_EVENTS", CFG_STR, &c->admin_events, 0, 0,

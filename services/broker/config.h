@@ -28,6 +28,7 @@ typedef struct broker_config {
     const char *redis_user, *redis_password; /* AUTH; "" = none */
     const char *bus_bind;
     const char *bus_advertise;
+    const char *bus_curve_secret; /* the cluster's CurveZMQ secret key (spec); "" = plain bus */
     const char *admin_events;  /* admin's change-event PUB endpoint (kicks) */
     bool proxy_protocol;       /* connections start with a PROXY v1/v2 header */
     const char *http_bind;
