@@ -175,3 +175,19 @@ def test_unavailable():
     assert rc == 5
     assert err["error"] == "service unavailable"
     assert "unavailable" in stderr
+
+
+def test_keygen_makes_a_usable_pair():
+    """`roostctl keygen` needs neither admin nor Redis; its secret's public
+    half is the public key it printed, so it works as a bus or authd key."""
+    import zmq
+    p = subprocess.run([ROOSTCTL, "keygen", "--json"], capture_output=True, text=True, timeout=10)
+    assert p.returncode == 0, p.stderr
+    k = json.loads(p.stdout)
+    assert len(k["public"]) == 40 and len(k["secret"]) == 40 and k["public"] != k["secret"]
+    assert zmq.curve_public(k["secret"].encode()).decode() == k["public"]
+    p2 = subprocess.run([ROOSTCTL, "keygen"], capture_output=True, text=True, timeout=10)
+    lines = dict(ln.split(": ", 1) for ln in p2.stdout.splitlines())
+    assert set(lines) == {"public", "secret"} and lines["secret"] != k["secret"]
+    bad = subprocess.run([ROOSTCTL, "keygen", "--bogus"], capture_output=True, text=True, timeout=10)
+    assert bad.returncode == 1 and "--bogus" in bad.stderr and bad.stdout == ""

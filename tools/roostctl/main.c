@@ -6,12 +6,15 @@
  * below writes clients, groups and group rules straight into Redis through
  * lib/store, for bootstrapping and tests.
  */
+#include <sodium.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/err.h"
 #include "ctl.h"
+#include "rpc/curve.h"
 
 static const char USAGE[] =
     "usage: roostctl --redis HOST:PORT [--prefix P] [--json] NOUN VERB [ARGS]\n"
@@ -89,8 +92,43 @@ static int split_hostport(const char *hp, char **host, int *port)
     return *host ? 0 : CTL_UNAVAILABLE;
 }
 
+/* `roostctl keygen [--json]`: a CurveZMQ key pair, for the cluster bus
+ * (--bus-curve-secret) or the broker -> authd link. Needs neither admin nor
+ * Redis. */
+static int keygen(int argc, char **argv)
+{
+    bool json = false;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--json"))
+            json = true;
+        else if (!strcmp(argv[i], "--help")) {
+            puts("usage: roostctl keygen [--json]\n\n"
+                 "Prints a new CurveZMQ key pair (Z85). The secret goes to every broker as\n"
+                 "ROOST_BUS_CURVE_SECRET (one key pair per cluster), or to authd as\n"
+                 "ROOST_AUTHD_CURVE_SECRET with the public half to the brokers as\n"
+                 "ROOST_AUTHD_SERVER_KEY. Keep the secret in a secret store, not in a file\n"
+                 "others can read.");
+            return CTL_OK;
+        } else
+            return ctl_usage("keygen takes only --json, got '%s'", argv[i]);
+    }
+    char pub[RPC_CURVE_KEY_LEN + 1], sec[RPC_CURVE_KEY_LEN + 1];
+    if (rpc_curve_keypair(pub, sec) < 0) {
+        fputs("roostctl: this libzmq has no CURVE support\n", stderr);
+        return CTL_UNAVAILABLE;
+    }
+    if (json)
+        printf("{\"public\": \"%s\", \"secret\": \"%s\"}\n", pub, sec);
+    else
+        printf("public: %s\nsecret: %s\n", pub, sec);
+    sodium_memzero(sec, sizeof(sec));
+    return CTL_OK;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && !strcmp(argv[1], "keygen"))
+        return keygen(argc, argv);
     if (!ctl_wants_direct(argc, argv))
         return ctl_rpc_main(argc, argv);
     opts_t o = {0};

@@ -23,6 +23,7 @@ static const char USAGE[] =
     "  --help            this text; `roostctl NOUN --help` for each noun\n"
     "\n"
     "nouns: clients, groups, rules, connections, explain, tokens, audit\n"
+    "`roostctl keygen`: a CurveZMQ key pair (bus and authd encryption), offline\n"
     "\n"
     "exit codes: 0 ok, 1 usage, 2 not found, 3 conflict, 4 invalid value,\n"
     "            5 unavailable (admin or Redis), 6 unauthorized (token)\n";
