@@ -18,6 +18,7 @@
 #include "base/map.h"
 #include "config.h"
 #include "mqtt/subtrie.h"
+#include "mqtt/topictree.h"
 
 typedef struct conn conn_t;
 typedef struct session session_t;
@@ -72,7 +73,7 @@ typedef struct broker {
 
     map_t sessions;            /* client id -> session_t */
     subtrie_t *trie;
-    map_t retained;            /* topic -> msg_t (key points into the msg) */
+    topictree_t *retained;     /* topic -> msg_t; a filter walks only what it can match */
 
     route_target_t *targets;   /* scratch for one publish's fan-out */
     uint32_t ntargets, captargets;

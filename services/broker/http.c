@@ -90,7 +90,7 @@ static int metrics(const broker_t *b, char *out, size_t cap)
         "# HELP roost_broker_bus_malformed_total Malformed entries in cluster bus frames (dropped, logged).\n"
         "# TYPE roost_broker_bus_malformed_total counter\nroost_broker_bus_malformed_total %llu\n",
         b->nconns, (unsigned long long)s->connections_total, b->sessions.count,
-        subtrie_count(b->trie), b->retained.count, (unsigned long long)s->msgs_in,
+        subtrie_count(b->trie), topictree_count(b->retained), (unsigned long long)s->msgs_in,
         (unsigned long long)s->msgs_out, (unsigned long long)s->dropped_qos0,
         (unsigned long long)s->dropped_queue, (unsigned long long)s->dropped_retained,
         (unsigned long long)s->bus_dropped, (unsigned long long)s->denied_publish, (unsigned long long)s->denied_subscribe,

@@ -63,16 +63,16 @@ void route_retain(broker_t *b, msg_t *m)
 {
     void *old = NULL;
     if (m->payload_len == 0) {
-        old = map_del(&b->retained, msg_topic(m), m->topic_len);
+        old = topictree_del(b->retained, msg_topic(m), m->topic_len);
     } else {
-        if (!map_get(&b->retained, msg_topic(m), m->topic_len) &&
-            b->retained.count >= (size_t)b->cfg->max_retained) {
+        if (!topictree_get(b->retained, msg_topic(m), m->topic_len) &&
+            topictree_count(b->retained) >= (size_t)b->cfg->max_retained) {
             b->stats.dropped_retained++;
             log_warn("retained_limit", "topic=%.*s max_retained=%lld", (int)m->topic_len,
                      msg_topic(m), (long long)b->cfg->max_retained);
             return;
         }
-        if (map_put(&b->retained, msg_topic(m), m->topic_len, msg_ref(m), &old) < 0) {
+        if (topictree_put(b->retained, msg_topic(m), m->topic_len, msg_ref(m), &old) < 0) {
             msg_unref(&m);
             return;
         }
@@ -81,33 +81,42 @@ void route_retain(broker_t *b, msg_t *m)
     msg_unref(&o);
 }
 
+typedef struct send_ctx {
+    broker_t *b;
+    session_t *s;
+    uint8_t qos;
+    bool filtered;
+} send_ctx_t;
+
+static void send_one(void *value, void *arg)
+{
+    send_ctx_t *x = arg;
+    msg_t *m = value;
+    if (!x->filtered || acl_check_deliver(x->s->acl, msg_topic(m), m->topic_len))
+        session_deliver(x->b, x->s, m, m->qos < x->qos ? m->qos : x->qos, true);
+}
+
 void route_send_retained(broker_t *b, session_t *s, const char *filter, size_t len, uint8_t qos)
 {
-    bool filtered = qos & SUBOPT_FILTERED;
-    qos &= 3;
+    send_ctx_t x = {b, s, qos & 3, (qos & SUBOPT_FILTERED) != 0};
     if (!topic_has_wildcard(filter, len)) {
-        msg_t *m = map_get(&b->retained, filter, len);
-        if (m && (!filtered || acl_check_deliver(s->acl, msg_topic(m), m->topic_len)))
-            session_deliver(b, s, m, m->qos < qos ? m->qos : qos, true);
+        msg_t *m = topictree_get(b->retained, filter, len);
+        if (m)
+            send_one(m, &x);
         return;
     }
-    size_t it = 0;
-    map_entry_t *e;
-    while (map_next(&b->retained, &it, &e)) {
-        msg_t *m = e->value;
-        if (topic_match(filter, len, msg_topic(m), m->topic_len) &&
-            (!filtered || acl_check_deliver(s->acl, msg_topic(m), m->topic_len)))
-            session_deliver(b, s, m, m->qos < qos ? m->qos : qos, true);
-    }
+    if (topictree_match(b->retained, filter, len, send_one, &x) < 0)
+        log_warn("retained_match_oom", "filter=%.*s detail=\"some retained messages not sent\"",
+                 (int)len, filter);
+}
+
+static void free_msg(void *value)
+{
+    msg_t *m = value;
+    msg_unref(&m);
 }
 
 void route_fini(broker_t *b)
 {
-    size_t it = 0;
-    map_entry_t *e;
-    while (map_next(&b->retained, &it, &e)) {
-        msg_t *m = e->value;
-        msg_unref(&m);
-    }
-    map_fini(&b->retained);
+    topictree_destroy(&b->retained, free_msg);
 }

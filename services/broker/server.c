@@ -91,7 +91,6 @@ int server_init(broker_t *b, const broker_config_t *cfg, loop_t *loop)
     b->loop = loop;
     b->listen_fd = -1;
     map_init(&b->sessions);
-    map_init(&b->retained);
     map_init(&b->conns_by_serial);
     map_init(&b->adopting);
     if (cfg->id[0]) {
@@ -102,8 +101,9 @@ int server_init(broker_t *b, const broker_config_t *cfg, loop_t *loop)
         snprintf(b->id, sizeof(b->id), "%s-%d", host, (int)getpid());
     }
     b->trie = subtrie_new();
+    b->retained = topictree_new();
     b->scratch = malloc(BROKER_READ_CHUNK);
-    if (!b->trie || !b->scratch)
+    if (!b->trie || !b->retained || !b->scratch)
         return -ENOMEM;
     loop_set_before_sleep(loop, before_sleep, b);
     return 0;
