@@ -501,7 +501,7 @@ int mqtt_decode(mqtt_decoder_t *d, const uint8_t *buf, size_t len, size_t *consu
         return ROOST_EPROTO_TOO_LARGE;
     TRY(check_remaining(d, type, rem));
     if (len < total) {
-        d->need = total;
+        d->need = (uint32_t)total; /* total <= max_packet < 2^32 */
         return MQTT_NEED_MORE;
     }
 

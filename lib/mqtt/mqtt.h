@@ -163,7 +163,8 @@ typedef struct mqtt_decoder {
     uint32_t max_packet;       /* max total packet size in bytes (fixed header included) */
     uint8_t version;           /* 0 until CONNECT is decoded, then its level */
     bool server;               /* true: decode packets a server receives; false: a client's */
-    size_t need;               /* after MQTT_NEED_MORE: total bytes needed, 0 if unknown */
+    uint32_t need;             /* after MQTT_NEED_MORE: total bytes needed, 0 if unknown
+                                  (at most MQTT_MAX_REMAINING + 5) */
 } mqtt_decoder_t;
 
 /* max_packet 0 means the protocol maximum (stored as MQTT_MAX_REMAINING + 5).

@@ -30,7 +30,7 @@ conn_t *conn_new(broker_t *b, int fd, const struct sockaddr *peer)
     }
     c->fd = fd;
     c->b = b;
-    c->last_rx = loop_now(b->loop);
+    c->last_rx = (uint32_t)loop_now(b->loop);
     mqtt_decoder_init(&c->dec, (uint32_t)b->cfg->max_packet_size, true);
     if (peer->sa_family == AF_INET6) {
         const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)peer;
@@ -408,22 +408,23 @@ void conn_reap(broker_t *b)
 
 void conn_sweep(broker_t *b)
 {
-    uint64_t now = loop_now(b->loop);
+    uint32_t now = (uint32_t)loop_now(b->loop);
     uint64_t connect_ms = (uint64_t)b->cfg->connect_timeout * 1000u;
     for (conn_t *c = b->conns; c; c = c->next) {
         if (c->state == CONN_CLOSING)
             continue;
-        if (c->state == CONN_NEW && now - c->last_rx > connect_ms) {
+        uint32_t age = now - c->last_rx; /* mod 2^32 */
+        if (c->state == CONN_NEW && age > connect_ms) {
             conn_close(c, "connect_timeout");
             continue;
         }
         /* [MQTT-3.1.2-24]: one and a half times the keep-alive */
         if (c->state == CONN_ACTIVE && c->keepalive &&
-            now - c->last_rx > (uint64_t)c->keepalive * 1500u) {
+            age > (uint64_t)c->keepalive * 1500u) {
             conn_close(c, "keepalive_timeout");
             continue;
         }
-        if (now - c->last_rx > 2000) {
+        if (age > 2000) {
             buf_release(&c->in);
             buf_release(&c->out);
         }

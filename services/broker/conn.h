@@ -41,7 +41,8 @@ struct conn {
     bool drop_logged;
     uint16_t keepalive;        /* seconds */
     uint16_t peer_port;
-    uint64_t last_rx;          /* loop ms of the last packet (of the accept before CONNECT) */
+    uint32_t last_rx;          /* loop ms of the last packet (of the accept before CONNECT),
+                                  low 32 bits: ages are taken mod 2^32 (up to 49 days) */
     mqtt_decoder_t dec;
     buf_t in, out;
     session_t *sess;

@@ -129,7 +129,7 @@ size_t dispatch_input(conn_t *c, const uint8_t *buf, size_t len)
             return len;
         }
         off += used;
-        c->last_rx = loop_now(c->b->loop);
+        c->last_rx = (uint32_t)loop_now(c->b->loop);
         rc = handle_one(c, &p);
         if (rc < 0) {
             dispatch_fail(c, rc, p.type);

@@ -399,7 +399,7 @@ static void test_table(void **state)
             if (ok && prc == MQTT_NEED_MORE && c->rc == MQTT_OK)
                 ok = d.need == (k < hl ? 0 : n) && used == 0;
             if (!ok) {
-                print_error("FAIL %s: prefix %zu rc %d need %zu\n", c->name, k, prc, d.need);
+                print_error("FAIL %s: prefix %zu rc %d need %zu\n", c->name, k, prc, (size_t)d.need);
                 failures++;
                 break;
             }
