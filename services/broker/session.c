@@ -16,7 +16,6 @@ session_t *session_new(broker_t *b, const char *id, size_t len, bool clean)
     session_t *s = calloc(1, sizeof(*s) + len + 1);
     if (!s)
         return NULL;
-    s->id = s->id_buf;
     memcpy(s->id, id, len);
     s->id[len] = '\0';
     s->id_len = (uint16_t)len;

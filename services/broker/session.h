@@ -43,26 +43,27 @@ enum { OUT_WAIT_PUBACK = 1, OUT_WAIT_PUBREC = 2, OUT_WAIT_PUBCOMP = 3 };
 struct sstore_session;
 
 struct session {
-    char *id;                  /* points at id_buf */
-    uint16_t id_len;
-    bool clean;
+    /* pointers first, then 64/32/16-bit fields: no padding between them
+     * (one session per client, so bytes here are bytes per device) */
     conn_t *conn;              /* NULL while offline */
     acl_matcher_t *acl;        /* from the last CONNECT; NULL: allow all */
     sub_entry_t *subs;
-    uint32_t nsubs, capsubs;
     out_entry_t *inflight;     /* capacity --max-inflight, allocated on first use */
-    uint16_t ninflight;
-    uint16_t next_pid;
     out_entry_t *queue;        /* ring */
-    uint32_t qhead, qlen, qcap;
     uint16_t *rx_qos2;         /* QoS 2 packet ids received, PUBREL pending */
-    uint16_t nrx2, caprx2;
-    uint32_t target_idx;       /* routing scratch, valid while stamp == broker stamp */
-    uint64_t stamp;
     map_t *seen;               /* cluster: entry ids delivered since the session was
                                   loaded from Redis, until the catch-up reads end */
+    uint64_t stamp;
+    uint32_t nsubs, capsubs;
+    uint32_t qhead, qlen, qcap;
+    uint32_t target_idx;       /* routing scratch, valid while stamp == broker stamp */
+    uint16_t id_len;
+    uint16_t ninflight;
+    uint16_t next_pid;
+    uint16_t nrx2, caprx2;
     uint16_t catchups;         /* catch-up reads (and their grace) still holding `seen` */
-    char id_buf[];             /* the client id, NUL-terminated (one allocation) */
+    bool clean;
+    char id[];                 /* the client id, NUL-terminated (one allocation) */
 };
 
 /* Creates a session for id and registers it in b->sessions. NULL on OOM. */
