@@ -38,6 +38,7 @@ int conf_load(admin_conf_t *c, int argc, char **argv, FILE *out, FILE *err)
     *c = (admin_conf_t){
         .redis = "127.0.0.1:6379", .prefix = "roost:", .redis_user = "", .redis_password = "", .http_bind = "127.0.0.1", .http_port = 8080,
         .http_threads = 4, .rpc_bind = "tcp://127.0.0.1:5570", .pub_bind = "tcp://127.0.0.1:5571",
+        .curve_secret = "",
         .token_file = "var/admin-token", .console_dir = ROOST_CONSOLE_DIR_DEFAULT, .log_level = "info",
     };
     const cfg_opt_t opts[] = {
@@ -51,6 +52,9 @@ int conf_load(admin_conf_t *c, int argc, char **argv, FILE *out, FILE *err)
         {"http-threads", "ROOST_ADMIN_HTTP_THREADS", CFG_INT, &c->http_threads, 1, 64, "HTTP worker threads."},
         {"rpc-bind", "ROOST_ADMIN_RPC_BIND", CFG_STR, &c->rpc_bind, 0, 0, "ZeroMQ ROUTER endpoint of the admin RPC."},
         {"pub-bind", "ROOST_ADMIN_PUB_BIND", CFG_STR, &c->pub_bind, 0, 0, "ZeroMQ PUB endpoint for ChangeEvents."},
+        {"curve-secret", "ROOST_ADMIN_CURVE_SECRET", CFG_STR, &c->curve_secret, 0, 0,
+         "CurveZMQ secret key (Z85 or a file holding it): the RPC and the change-event PUB are "
+         "encrypted; clients need its public key (ROOST_ADMIN_CURVE_PUBLIC). Empty: plain."},
         {"token-file", "ROOST_ADMIN_TOKEN_FILE", CFG_STR, &c->token_file, 0, 0,
          "Where a generated first token is written (relative to the working directory)."},
         {"console-dir", "ROOST_ADMIN_CONSOLE_DIR", CFG_STR, &c->console_dir, 0, 0,

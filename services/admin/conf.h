@@ -14,6 +14,7 @@ typedef struct admin_conf {
     const char *http_bind;
     int64_t http_port, http_threads;
     const char *rpc_bind, *pub_bind;
+    const char *curve_secret; /* CurveZMQ secret key (spec) for the RPC and PUB; "" = plain */
     const char *token_file, *console_dir;
     int64_t argon2_ops, argon2_mem;
     const char *log_level;

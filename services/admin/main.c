@@ -75,7 +75,8 @@ int main(int argc, char **argv)
         goto out;
     }
     main_loop = loop;
-    if ((rc = rpcsrv_start(loop, zctx, cfg.rpc_bind, cfg.pub_bind, ops, events, metrics, &rpc)) < 0)
+    if ((rc = rpcsrv_start(loop, zctx, cfg.rpc_bind, cfg.pub_bind, cfg.curve_secret, ops, events,
+                           metrics, &rpc)) < 0)
         goto out;
     http_config_t hc = {cfg.http_bind, (int)cfg.http_port, cfg.console_dir, (int)cfg.http_threads};
     if ((rc = http_start(&hc, ops, metrics, &http)) < 0) {

@@ -10,6 +10,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "rpc/admin.h"
+#include "rpc/curve.h"
 
 struct rpcsrv {
     loop_t *loop;
@@ -95,7 +96,8 @@ static void on_events(loop_t *l, int fd, unsigned events, void *arg)
     events_flush(s->events, s->pub);
 }
 
-static void *bound(void *zctx, int type, const char *ep, int *rc)
+/* curve: a CurveZMQ secret key spec, or "" for a plain socket. */
+static void *bound(void *zctx, int type, const char *ep, const char *curve, int *rc)
 {
     void *sock = zmq_socket(zctx, type);
     int zero = 0, one = 1;
@@ -104,6 +106,12 @@ static void *bound(void *zctx, int type, const char *ep, int *rc)
         return NULL;
     }
     zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero));
+    if ((*rc = rpc_curve_server(sock, curve)) < 0) {
+        log_error("curve_failed", "endpoint=%s rc=%d detail=\"--curve-secret: 40 Z85 characters or a "
+                  "file holding them\"", ep, *rc);
+        zmq_close(sock);
+        return NULL;
+    }
     if (type == ZMQ_ROUTER)
         zmq_setsockopt(sock, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
     if (zmq_bind(sock, ep) < 0) {
@@ -115,8 +123,9 @@ static void *bound(void *zctx, int type, const char *ep, int *rc)
     return sock;
 }
 
-int rpcsrv_start(loop_t *loop, void *zctx, const char *rpc_bind, const char *pub_bind, ops_t *ops,
-                 events_t *events, metrics_t *metrics, rpcsrv_t **out)
+int rpcsrv_start(loop_t *loop, void *zctx, const char *rpc_bind, const char *pub_bind,
+                 const char *curve_secret, ops_t *ops, events_t *events, metrics_t *metrics,
+                 rpcsrv_t **out)
 {
     *out = NULL;
     rpcsrv_t *s = calloc(1, sizeof(*s));
@@ -125,7 +134,8 @@ int rpcsrv_start(loop_t *loop, void *zctx, const char *rpc_bind, const char *pub
     *s = (rpcsrv_t){.loop = loop, .ops = ops, .events = events, .metrics = metrics, .router_fd = -1};
     int rc = 0;
     size_t sz = sizeof(s->router_fd);
-    if (!(s->router = bound(zctx, ZMQ_ROUTER, rpc_bind, &rc)) || !(s->pub = bound(zctx, ZMQ_PUB, pub_bind, &rc)))
+    if (!(s->router = bound(zctx, ZMQ_ROUTER, rpc_bind, curve_secret, &rc)) ||
+        !(s->pub = bound(zctx, ZMQ_PUB, pub_bind, curve_secret, &rc)))
         goto fail;
     if (zmq_getsockopt(s->router, ZMQ_FD, &s->router_fd, &sz) < 0) {
         rc = -zmq_errno();

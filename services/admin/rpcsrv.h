@@ -22,8 +22,9 @@ typedef struct rpcsrv rpcsrv_t;
 /* Binds both sockets on zctx and registers them with loop. 0 and *out
  * (caller owns; rpcsrv_destroy before the loop and zctx go) or a negative
  * code. Everything passed is borrowed. */
-int rpcsrv_start(loop_t *loop, void *zctx, const char *rpc_bind, const char *pub_bind, ops_t *ops,
-                 events_t *events, metrics_t *metrics, rpcsrv_t **out);
+int rpcsrv_start(loop_t *loop, void *zctx, const char *rpc_bind, const char *pub_bind,
+                 const char *curve_secret, ops_t *ops, events_t *events, metrics_t *metrics,
+                 rpcsrv_t **out);
 /* Flushes queued events, unregisters, closes the sockets; nulls *sp. */
 void rpcsrv_destroy(rpcsrv_t **sp);
 

@@ -24,7 +24,7 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
         .prefix = "roost:",
         .bus_bind = "tcp://127.0.0.1:*",
         .bus_advertise = "", .bus_curve_secret = "",
-        .admin_events = "",
+        .admin_events = "", .admin_key = "",
         .http_bind = "127.0.0.1",
         .http_port = 0,
     };
@@ -74,6 +74,8 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
          "bus is encrypted and only holders of this key may connect. Empty: a plain bus."},
         {"bus-advertise", "ROOST_BUS_ADVERTISE", CFG_STR, &c->bus_advertise, 0, 0,
          "Endpoint peers connect to (e.g. tcp://POD_IP:7000); empty: the bound endpoint."},
+        {"admin-events-server-key", "ROOST_ADMIN_CURVE_PUBLIC", CFG_STR, &c->admin_key, 0, 0,
+         "CurveZMQ public key of admin (Z85 or file), when admin runs with --curve-secret."},
         {"admin-events", "ROOST_ADMIN_EVENTS", CFG_STR, &c->admin_events, 0, 0,
          "roost-admin's change-event endpoint; its disconnect requests close connections here."},
         {"proxy-protocol", "ROOST_PROXY_PROTOCOL", CFG_BOOL, &c->proxy_protocol, 0, 0,

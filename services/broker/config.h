@@ -30,6 +30,7 @@ typedef struct broker_config {
     const char *bus_advertise;
     const char *bus_curve_secret; /* the cluster's CurveZMQ secret key (spec); "" = plain bus */
     const char *admin_events;  /* admin's change-event PUB endpoint (kicks) */
+    const char *admin_key;     /* admin's CurveZMQ public key (spec); "" = plain */
     bool proxy_protocol;       /* connections start with a PROXY v1/v2 header */
     const char *http_bind;
     int64_t http_port;         /* /healthz and /metrics; 0 = off */

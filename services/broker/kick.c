@@ -7,6 +7,7 @@
 
 #include "base/log.h"
 #include "conn.h"
+#include "rpc/curve.h"
 #include "rpc/rpc.h"
 #include "session.h"
 
@@ -42,7 +43,7 @@ static void on_readable(loop_t *l, int fd, unsigned events, void *arg)
     }
 }
 
-kick_t *kick_new(broker_t *b, const char *endpoint)
+kick_t *kick_new(broker_t *b, const char *endpoint, const char *server_key)
 {
     kick_t *k = calloc(1, sizeof(*k));
     if (!k)
@@ -55,6 +56,7 @@ kick_t *kick_new(broker_t *b, const char *endpoint)
     size_t sz = sizeof(k->fd);
     if (!k->sub || zmq_setsockopt(k->sub, ZMQ_LINGER, &zero, sizeof(zero)) < 0 ||
         zmq_setsockopt(k->sub, ZMQ_SUBSCRIBE, RPC_CHANGE_TOPIC, strlen(RPC_CHANGE_TOPIC)) < 0 ||
+        rpc_curve_client(k->sub, server_key, NULL) < 0 ||
         zmq_connect(k->sub, endpoint) < 0 || zmq_getsockopt(k->sub, ZMQ_FD, &k->fd, &sz) < 0 ||
         loop_add_fd(b->loop, k->fd, LOOP_READ | LOOP_EDGE, on_readable, k) < 0) {
         log_error("admin_events_failed", "endpoint=%s reason=\"%s\"", endpoint, zmq_strerror(errno));
@@ -62,7 +64,7 @@ kick_t *kick_new(broker_t *b, const char *endpoint)
         kick_destroy(&k);
         return NULL;
     }
-    log_info("admin_events", "endpoint=%s", endpoint);
+    log_info("admin_events", "endpoint=%s curve=%s", endpoint, server_key && server_key[0] ? "on" : "off");
     return k;
 }
 

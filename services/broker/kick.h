@@ -15,7 +15,7 @@ typedef struct kick kick_t;
 
 /* endpoint: admin's --pub-bind address. Caller owns the result; NULL on
  * OOM or a socket error (logged). */
-kick_t *kick_new(broker_t *b, const char *endpoint);
+kick_t *kick_new(broker_t *b, const char *endpoint, const char *server_key);
 void kick_destroy(kick_t **k);
 
 #endif

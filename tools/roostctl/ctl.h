@@ -82,6 +82,7 @@ void ctl_print_json(json_t *j);
 typedef struct ctl_rpc {
     const char *endpoint; /* --admin / ROOST_ADMIN_ENDPOINT */
     const char *token;    /* --token / ROOST_ADMIN_TOKEN / --token-file */
+    const char *admin_key; /* --admin-key / ROOST_ADMIN_CURVE_PUBLIC: CurveZMQ, "" = plain */
     int timeout_ms;
     bool json;
 } ctl_rpc_t;

@@ -10,6 +10,7 @@
 #include "base/err.h"
 #include "ctl.h"
 #include "rpc/admin.h"
+#include "rpc/curve.h"
 
 int ctl_rpc_call(const ctl_rpc_t *r, const rpc_admin_request_t *req_in, unsigned *status, json_t **doc)
 {
@@ -24,6 +25,13 @@ int ctl_rpc_call(const ctl_rpc_t *r, const rpc_admin_request_t *req_in, unsigned
         goto out;
     }
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
+    int crc = rpc_curve_client(s, r->admin_key, NULL);
+    if (crc < 0) {
+        fprintf(stderr, "roostctl: --admin-key: %s\n",
+                crc == ROOST_ECONFIG ? "not 40 Z85 characters (or a file holding them)" : zmq_strerror(-crc));
+        rc = CTL_USAGE;
+        goto out;
+    }
     if (zmq_connect(s, r->endpoint) < 0) {
         fprintf(stderr, "roostctl: bad --admin endpoint '%s': %s\n", r->endpoint, zmq_strerror(zmq_errno()));
         rc = CTL_USAGE;

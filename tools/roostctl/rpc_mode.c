@@ -19,6 +19,8 @@ static const char USAGE[] =
     "  --token T         operator token (env ROOST_ADMIN_TOKEN)\n"
     "  --token-file F    read the token from a file (env ROOST_ADMIN_TOKEN_FILE)\n"
     "  --timeout-ms N    how long to wait for admin (default 15000)\n"
+    "  --admin-key K     admin's CurveZMQ public key (Z85 or a file), when admin runs with\n"
+    "                    --curve-secret (env ROOST_ADMIN_CURVE_PUBLIC)\n"
     "  --json            print admin's JSON answers (and errors) on stdout\n"
     "  --help            this text; `roostctl NOUN --help` for each noun\n"
     "\n"
@@ -299,7 +301,7 @@ static char *read_token_file(const char *path)
 int ctl_rpc_main(int argc, char **argv)
 {
     ctl_rpc_t r = {.endpoint = getenv("ROOST_ADMIN_ENDPOINT"), .token = getenv("ROOST_ADMIN_TOKEN"),
-                   .timeout_ms = 15000};
+                   .admin_key = getenv("ROOST_ADMIN_CURVE_PUBLIC"), .timeout_ms = 15000};
     const char *token_file = getenv("ROOST_ADMIN_TOKEN_FILE"), *timeout = NULL;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
@@ -316,6 +318,7 @@ int ctl_rpc_main(int argc, char **argv)
                : ctl_opt(argc, argv, &i, "token", &v)      ? &r.token
                : ctl_opt(argc, argv, &i, "token-file", &v) ? &token_file
                : ctl_opt(argc, argv, &i, "timeout-ms", &v) ? &timeout
+               : ctl_opt(argc, argv, &i, "admin-key", &v)  ? &r.admin_key
                                                            : NULL;
         if (!slot)
             return ctl_usage("unknown option %s", argv[i]);
