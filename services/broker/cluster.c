@@ -605,6 +605,8 @@ static void on_data(cluster_t *c, const uint8_t *f, size_t n)
     bool retained_frame = f[0] == 'r';
     const uint8_t *p = nul + 1;
     size_t idx = 0;
+    const uint8_t *prev = NULL; /* the last delivered entry's topic rest */
+    size_t prev_len = 0;
     for (; p < end; idx++) {
         if ((size_t)(end - p) < ENTRY_FIXED) {
             bus_malformed(c, "short entry", idx, true);
@@ -646,12 +648,16 @@ static void on_data(cluster_t *c, const uint8_t *f, size_t n)
         memcpy(m->data + llen + rest, payload, pl);
         if (elen)
             memcpy(m->data + llen + rest + pl, eid, elen);
-        if (topic_check_name(m->data, m->topic_len) == 0) {
+        /* a run of one topic (the usual batch) is checked and routed once */
+        bool same = prev && rest == prev_len && memcmp(suffix, prev, rest) == 0;
+        if (same || topic_check_name(m->data, m->topic_len) == 0) {
             c->b->stats.bus_msgs_in++;
-            c->hooks.deliver(c->b, m);
-        }
-        else
+            c->hooks.deliver(c->b, m, same);
+            prev = suffix;
+            prev_len = rest;
+        } else {
             bus_malformed(c, "invalid topic name", idx, false);
+        }
         msg_unref(&m);
     }
 }

@@ -55,8 +55,10 @@ typedef struct cluster_hooks {
     /* from_broker released cid (answer to our kick). */
     void (*released)(broker_t *b, const char *cid, size_t len, const char *from_broker);
     /* A message from a peer, to route locally. Retained ones also update the
-     * local retained map (the origin already wrote Redis). */
-    void (*deliver)(broker_t *b, msg_t *m);
+     * local retained map (the origin already wrote Redis). same_topic: m
+     * follows, in the same frame, a message on the same topic delivered by
+     * the previous call (the broker may reuse that routing). */
+    void (*deliver)(broker_t *b, msg_t *m, bool same_topic);
     /* A peer joined: until our bus interest reaches it, what it published
      * for our persistent sessions is only in their Redis queues. */
     void (*peer_joined)(broker_t *b);

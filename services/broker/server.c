@@ -152,11 +152,14 @@ int server_start(broker_t *b)
     return 0;
 }
 
-static void on_bus_message(broker_t *b, msg_t *m)
+static void on_bus_message(broker_t *b, msg_t *m, bool same_topic)
 {
     if (m->retain)
         route_retain(b, m);
-    route_publish(b, m);
+    /* the rest of a run of one topic in a bus frame goes to the sessions
+     * matched for its first message: delivering changes no subscription */
+    if (same_topic || route_match(b, msg_topic(m), m->topic_len))
+        route_deliver(b, m);
 }
 
 int server_join_cluster(broker_t *b)
