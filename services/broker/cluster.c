@@ -24,6 +24,7 @@
  * frames grow with the load (a message each when idle, up to BATCH_BYTES
  * busy), and at most 1 GiB per stalled peer. */
 #define BUS_HWM 16384
+#define SUB_TURN 2 /* bus frames read per loop turn */
 #define BATCH_MAX 32      /* labels in progress in one turn; more sends all first */
 #define ENTRY_FIXED (1 + 1 + 2 + 4)
 
@@ -71,6 +72,7 @@ struct cluster {
     batch_t batches[BATCH_MAX]; /* frames being built this turn */
     int nbatches;
     int held;                  /* busy turns the pending batches have waited */
+    bool sub_more;             /* on_sub stopped with frames left to read */
     char *lt;                  /* last topic peers_label answered for, and its answer */
     size_t lt_len, lt_cap;
     long lt_label;
@@ -710,11 +712,22 @@ static bool readable(void *sock)
 static void on_sub(loop_t *l, int fd, unsigned events, void *arg)
 {
     cluster_t *c = arg;
-    /* edge-triggered: read until nothing is left, then ask ZMQ_EVENTS once
-     * (asking before every message costs a poll and more per message) */
+    /* At most SUB_TURN frames, then back to the loop so what they delivered
+     * is written out before the next ones are read (a deep backlog read in
+     * one go would hold every subscriber's output meanwhile); the loop
+     * polls instead of sleeping while some are left. Edge-triggered: when
+     * none are left, ask ZMQ_EVENTS once (asking before every message costs
+     * a poll and more per message). */
+    c->sub_more = false;
+    int n = 0;
     do {
-        while (recv_one(c))
-            ;
+        while (recv_one(c)) {
+            if (++n == SUB_TURN) {
+                c->sub_more = true;
+                loop_no_sleep(c->b->loop);
+                return;
+            }
+        }
     } while (readable(c->sub));
 }
 
@@ -863,7 +876,7 @@ void cluster_poll(cluster_t *c)
     batches_flush(c); /* before reading: a send may take the ZMQ_FD edge */
     if (c->xpub && readable(c->xpub))
         on_xpub(c->b->loop, c->xpub_fd, LOOP_READ, c);
-    if (c->sub && readable(c->sub))
+    if (c->sub && (c->sub_more || readable(c->sub)))
         on_sub(c->b->loop, c->sub_fd, LOOP_READ, c);
 }
 
