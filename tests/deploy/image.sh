@@ -27,11 +27,14 @@ log "built in $((SECONDS - t0))s"
 user=$(podman image inspect -f '{{.Config.User}}' "$ROOST_IMAGE")
 [[ $user == roost:roost ]] || { echo "image user is '$user', want roost:roost" >&2; exit 1; }
 [[ $(podman run --rm "$ROOST_IMAGE" id -u) == 10001 ]]
+# output captured first: `cmd | grep -q` under pipefail fails when grep
+# exits before cmd has written everything (SIGPIPE), as a long --help does
 for svc in broker authd admin; do
-  podman run --rm "$ROOST_IMAGE" "$svc" --help 2>&1 | grep -q -- '--redis' ||
+  out=$(podman run --rm "$ROOST_IMAGE" "$svc" --help 2>&1) && grep -q -- '--redis' <<<"$out" ||
     { echo "'$svc --help' failed in the image" >&2; exit 1; }
 done
-podman run --rm "$ROOST_IMAGE" roostctl --help 2>&1 | grep -q 'nouns:'
+out=$(podman run --rm "$ROOST_IMAGE" roostctl --help 2>&1)
+grep -q 'nouns:' <<<"$out"
 podman run --rm "$ROOST_IMAGE" test -f /usr/share/roost/console/index.html
 # no compiler, headers or sources in the shipped image
 if podman run --rm "$ROOST_IMAGE" sh -c 'command -v cc || command -v cmake || test -e /src || test -e /usr/include/zmq.h'; then
