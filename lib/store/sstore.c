@@ -12,6 +12,7 @@
  * doubling to 2 s, reset on success).
  */
 #include "store/sstore_priv.h"
+#include "store/redis_auth.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -54,7 +55,7 @@ struct sstore {
     int retrying;         /* NOSCRIPT retries in flight (barrier ordering) */
     uint64_t conn_ttl_ms;
     char sha[SS_COUNT][41];
-    char *auth_user, *auth_pass; /* NULL: no AUTH */
+    redis_auth_t auth;
     void (*on_refused)(const char *reply, void *arg);
     void *refused_arg;
 };
@@ -234,20 +235,6 @@ static bool is_transient(const redisReply *r)
     return false;
 }
 
-/* Error replies that say "not you": no or wrong credentials, or an ACL
- * user not allowed the command. */
-static bool is_refusal(const redisReply *r)
-{
-    static const char *const words[] = {"NOAUTH", "WRONGPASS", "NOPERM", "ERR invalid password",
-                                        "ERR AUTH"};
-    if (r->type != REDIS_REPLY_ERROR || !r->str)
-        return false;
-    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-        if (strncmp(r->str, words[i], strlen(words[i])) == 0)
-            return true;
-    return false;
-}
-
 /* Redis refused this link's setup: tell the owner, drop it, retry later
  * (backoff up to 2 s) in case the credentials or the ACL change. */
 static void refused(sstore_t *s, const redisReply *r)
@@ -266,7 +253,7 @@ static void on_script_loaded(redisAsyncContext *ac, void *reply, void *priv)
         s->ready = false;
         return;
     }
-    if (is_refusal(r)) {
+    if (r->type == REDIS_REPLY_ERROR && redis_auth_refused(r->str)) {
         if (!s->kicked)
             refused(s, r);
         return;
@@ -328,15 +315,12 @@ static void on_connect(const redisAsyncContext *cac, int status)
         return;
     }
     s->last_progress = loop_now(s->loop);
-    if (!s->auth_pass) {
+    const char *argv[3];
+    int argc = redis_auth_argv(&s->auth, argv);
+    if (!argc) {
         load_scripts(s, ac);
         return;
     }
-    const char *argv[3] = {"AUTH"};
-    int argc = 1;
-    if (s->auth_user)
-        argv[argc++] = s->auth_user;
-    argv[argc++] = s->auth_pass;
     s->loading = 1; /* the watchdog drops a link whose AUTH never answers */
     if (redisAsyncCommandArgv(ac, on_auth, NULL, argc, argv, NULL) != REDIS_OK)
         kick(s);
@@ -420,31 +404,9 @@ sstore_t *sstore_new(loop_t *loop, const char *host, int port, const char *prefi
     return s;
 }
 
-static void wipe(char **p)
-{
-    if (*p) {
-        memset(*p, 0, strlen(*p));
-        free(*p);
-        *p = NULL;
-    }
-}
-
 int sstore_set_auth(sstore_t *s, const char *user, const char *password)
 {
-    char *u = user && user[0] ? strdup(user) : NULL;
-    char *p = password && password[0] ? strdup(password) : NULL;
-    if ((user && user[0] && !u) || (password && password[0] && !p)) {
-        free(u);
-        free(p);
-        return -ENOMEM;
-    }
-    wipe(&s->auth_user);
-    wipe(&s->auth_pass);
-    s->auth_pass = p;
-    s->auth_user = p ? u : NULL;
-    if (!p)
-        free(u);
-    return 0;
+    return redis_auth_set(&s->auth, user, password);
 }
 
 void sstore_on_refused(sstore_t *s, void (*fn)(const char *reply, void *arg), void *arg)
@@ -487,8 +449,7 @@ void sstore_destroy(sstore_t **sp)
         loop_del_timer(s->loop, s->watchdog_timer);
     if (s->kick_timer)
         loop_del_timer(s->loop, s->kick_timer);
-    wipe(&s->auth_user);
-    wipe(&s->auth_pass);
+    redis_auth_clear(&s->auth);
     free(s->host);
     free(s->prefix);
     free(s);

@@ -8,6 +8,7 @@
  * NOSCRIPT reply (script cache flushed) reloads and retries once.
  */
 #include "store/store_priv.h"
+#include "store/redis_auth.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -25,7 +26,7 @@ struct store {
     char *host;
     int port;
     char *prefix;
-    char *auth_user, *auth_pass; /* NULL: no AUTH */
+    redis_auth_t auth;
     store_cost_t cost;
     int connect_ms, command_ms;
     redisContext *ctx;
@@ -285,22 +286,7 @@ store_t *store_new(const char *host, int port, const char *prefix, const store_c
 
 int store_set_auth(store_t *s, const char *user, const char *password)
 {
-    char *u = user && user[0] ? strdup(user) : NULL;
-    char *p = password && password[0] ? strdup(password) : NULL;
-    if ((user && user[0] && !u) || (password && password[0] && !p)) {
-        free(u);
-        free(p);
-        return -ENOMEM;
-    }
-    free(s->auth_user);
-    if (s->auth_pass)
-        sodium_memzero(s->auth_pass, strlen(s->auth_pass));
-    free(s->auth_pass);
-    s->auth_user = p ? u : NULL;
-    if (!p)
-        free(u);
-    s->auth_pass = p;
-    return 0;
+    return redis_auth_set(&s->auth, user, password);
 }
 
 void store_set_timeouts(store_t *s, int connect_ms, int command_ms)
@@ -335,7 +321,7 @@ void store_destroy(store_t **sp)
     store_t *s = *sp;
     drop_conn(s);
     clear_err_ids(s);
-    store_set_auth(s, NULL, NULL);
+    redis_auth_clear(&s->auth);
     free(s->host);
     free(s->prefix);
     free(s);
@@ -451,13 +437,10 @@ static int check_schema(store_t *s)
  * reason, never the password. */
 static int authenticate(store_t *s)
 {
-    if (!s->auth_pass)
+    const char *argv[3];
+    int argc = redis_auth_argv(&s->auth, argv);
+    if (!argc)
         return 0;
-    const char *argv[3] = {"AUTH"};
-    int argc = 1;
-    if (s->auth_user)
-        argv[argc++] = s->auth_user;
-    argv[argc++] = s->auth_pass;
     redisReply *r = redisCommandArgv(s->ctx, argc, argv, NULL);
     if (!r)
         return unavailable(s, "auth");
@@ -487,7 +470,7 @@ static int connect_now(store_t *s)
     int rc = authenticate(s);
     if (rc == 0)
         rc = check_schema(s);
-    if (rc == ROOST_ESTORE && (!strncmp(s->reason, "NOAUTH", 6) || !strncmp(s->reason, "NOPERM", 6))) {
+    if (rc == ROOST_ESTORE && redis_auth_refused(s->reason)) {
         /* Redis wants credentials we lack: unusable, as if it were down */
         char why[sizeof(s->reason)];
         snprintf(why, sizeof(why), "%s", s->reason);

@@ -1,0 +1,61 @@
+#include "store/redis_auth.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void wipe(char **p)
+{
+    if (*p) {
+        sodium_memzero(*p, strlen(*p));
+        free(*p);
+        *p = NULL;
+    }
+}
+
+int redis_auth_set(redis_auth_t *a, const char *user, const char *password)
+{
+    bool has_pass = password && password[0], has_user = has_pass && user && user[0];
+    char *p = has_pass ? strdup(password) : NULL;
+    char *u = has_user ? strdup(user) : NULL;
+    if ((has_pass && !p) || (has_user && !u)) {
+        wipe(&p);
+        free(u);
+        return -ENOMEM;
+    }
+    redis_auth_clear(a);
+    a->user = u;
+    a->pass = p;
+    return 0;
+}
+
+void redis_auth_clear(redis_auth_t *a)
+{
+    wipe(&a->user);
+    wipe(&a->pass);
+}
+
+int redis_auth_argv(const redis_auth_t *a, const char *argv[3])
+{
+    if (!a->pass)
+        return 0;
+    int argc = 0;
+    argv[argc++] = "AUTH";
+    if (a->user)
+        argv[argc++] = a->user;
+    argv[argc++] = a->pass;
+    return argc;
+}
+
+bool redis_auth_refused(const char *error)
+{
+    static const char *const words[] = {"NOAUTH", "WRONGPASS", "NOPERM", "ERR invalid password",
+                                        "ERR AUTH"};
+    if (!error)
+        return false;
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (strncmp(error, words[i], strlen(words[i])) == 0)
+            return true;
+    return false;
+}
