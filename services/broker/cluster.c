@@ -1,6 +1,7 @@
 #include "cluster.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -310,9 +311,9 @@ static void zfree(void *data, void *hint)
     free(data);
 }
 
-static void batch_send(cluster_t *c, int i)
+/* Hands bt's frame to ZeroMQ (which frees it); bt is spent. */
+static void batch_emit(cluster_t *c, batch_t *bt)
 {
-    batch_t *bt = &c->batches[i];
     if (bt->len < bt->cap / 2) {
         /* a queued frame holds its whole buffer: give back what it left
          * empty, so a stalled peer's queue (BUS_HWM frames) costs what it
@@ -331,20 +332,14 @@ static void batch_send(cluster_t *c, int i)
         c->b->stats.bus_frames_out++;
         c->b->stats.bus_msgs_out += bt->count;
     }
-    c->batches[i] = c->batches[--c->nbatches];
 }
 
 static void batches_send(cluster_t *c)
 {
     c->held = 0;
-    /* oldest first: nothing requires it, but it keeps the frames in the
-     * order their first messages arrived */
-    while (c->nbatches) {
-        batch_t first = c->batches[0];
-        memmove(c->batches, c->batches + 1, (size_t)(c->nbatches - 1) * sizeof(batch_t));
-        c->batches[c->nbatches - 1] = first;
-        batch_send(c, c->nbatches - 1);
-    }
+    for (int i = 0; i < c->nbatches; i++) /* labels need no order between them */
+        batch_emit(c, &c->batches[i]);
+    c->nbatches = 0;
 }
 
 bool cluster_pending(const cluster_t *c) { return c->nbatches > 0; }
@@ -375,7 +370,8 @@ static batch_t *batch_for(cluster_t *c, char kind, const char *label, size_t lle
         if (bt->buf[0] == kind && bt->label_len == llen && memcmp(bt->buf + 1, label, llen) == 0) {
             if (bt->len + need <= bt->cap)
                 return bt;
-            batch_send(c, i); /* full: send it, start the next */
+            batch_emit(c, bt); /* full: send it, start the next in its place */
+            c->batches[i] = c->batches[--c->nbatches];
             break;
         }
     }
@@ -666,26 +662,36 @@ static void on_data(cluster_t *c, const uint8_t *f, size_t n)
 
 /* Reads one message from SUB; returns false when none is left. Data
  * messages are one frame; control messages are three ('c', body, sender). */
-static bool recv_one(cluster_t *c)
+/* Receives one whole message from sock without waiting: its first cap
+ * frames into f (the rest are dropped). Returns how many were kept, or -1
+ * when no message is waiting. The caller closes f[0..n). */
+static int recv_parts(void *sock, zmq_msg_t *f, int cap)
 {
-    zmq_msg_t f[3];
-    int nf = 0;
-    bool more = true;
-    while (more) {
+    int n = 0;
+    for (bool more = true; more;) {
         zmq_msg_t tmp;
         zmq_msg_init(&tmp);
-        if (zmq_msg_recv(&tmp, c->sub, ZMQ_DONTWAIT) < 0) {
+        if (zmq_msg_recv(&tmp, sock, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&tmp);
-            for (int i = 0; i < nf; i++)
+            for (int i = 0; i < n; i++)
                 zmq_msg_close(&f[i]);
-            return false;
+            return -1;
         }
         more = zmq_msg_more(&tmp);
-        if (nf < 3)
-            f[nf++] = tmp;
+        if (n < cap)
+            f[n++] = tmp;
         else
             zmq_msg_close(&tmp);
     }
+    return n;
+}
+
+static bool recv_one(cluster_t *c)
+{
+    zmq_msg_t f[3];
+    int nf = recv_parts(c->sub, f, 3);
+    if (nf < 0)
+        return false;
     const uint8_t *f1 = zmq_msg_data(&f[0]);
     size_t l1 = zmq_msg_size(&f[0]);
     if (nf == 1 && l1 >= 2 && (f1[0] == 'm' || f1[0] == 'r')) {
@@ -809,30 +815,12 @@ static void on_zap(loop_t *l, int fd, unsigned events, void *arg)
 {
     cluster_t *c = arg;
     do {
-        for (;;) {
-            zmq_msg_t f[8];
-            int n = 0;
-            bool more = true, got = false;
-            while (more) {
-                zmq_msg_t tmp;
-                zmq_msg_init(&tmp);
-                if (zmq_msg_recv(&tmp, c->zap, ZMQ_DONTWAIT) < 0) {
-                    zmq_msg_close(&tmp);
-                    break;
-                }
-                got = true;
-                more = zmq_msg_more(&tmp);
-                if (n < 8)
-                    f[n++] = tmp;
-                else
-                    zmq_msg_close(&tmp);
-            }
-            if (got && !more)
-                zap_answer(c, f, n);
+        zmq_msg_t f[8];
+        int n;
+        while ((n = recv_parts(c->zap, f, 8)) >= 0) {
+            zap_answer(c, f, n);
             for (int i = 0; i < n; i++)
                 zmq_msg_close(&f[i]);
-            if (!got)
-                break;
         }
     } while (readable(c->zap));
 }
@@ -848,11 +836,10 @@ static int curve_setup(cluster_t *c)
                   "holding them\" rc=%d", rc);
         return rc;
     }
-    if (zmq_curve_public(pub, secret) != 0 || !zmq_z85_decode(c->curve_public, pub)) {
-        memset(secret, 0, sizeof(secret));
+    bool ok = zmq_curve_public(pub, secret) == 0 && zmq_z85_decode(c->curve_public, pub);
+    sodium_memzero(secret, sizeof(secret));
+    if (!ok)
         return -ENOTSUP;
-    }
-    memset(secret, 0, sizeof(secret));
     c->zap = zmq_socket(c->zctx, ZMQ_REP);
     int zero = 0;
     if (!c->zap)
@@ -1034,6 +1021,7 @@ int cluster_start(cluster_t *c)
     c->store = sstore_new(c->b->loop, c->redis_host, c->redis_port, c->prefix);
     if (!c->store || sstore_set_auth(c->store, c->redis_user, c->redis_password) < 0)
         return -ENOMEM;
+    sodium_memzero(c->redis_password, strlen(c->redis_password)); /* sstore has its copy */
     sstore_on_refused(c->store, on_store_refused, c);
     if ((rc = sstore_start(c->store, on_store_state, c)) < 0)
         return rc;
@@ -1086,7 +1074,7 @@ void cluster_destroy(cluster_t **cp)
     free(c->redis_user);
     free(c->curve_spec);
     if (c->redis_password)
-        memset(c->redis_password, 0, strlen(c->redis_password));
+        sodium_memzero(c->redis_password, strlen(c->redis_password));
     free(c->redis_password);
     free(c->prefix);
     free(c->bus_bind);
