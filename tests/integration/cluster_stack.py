@@ -19,6 +19,7 @@ itself (bounded backoff) and records every message with its DUP flag, for
 the failover tests.
 """
 
+import contextlib
 import os
 import re
 import shutil
@@ -32,7 +33,7 @@ import uuid
 
 import paho.mqtt.client as mqtt
 
-from conftest import free_port, roost_binary, stop_process, wait_until
+from conftest import PahoClient, free_port, roost_binary, stop_process, wait_until
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HAPROXY_TEMPLATE = os.path.join(REPO, "deploy", "local", "haproxy.cfg.in")
@@ -537,3 +538,49 @@ def warm_up(pub, subs, topic, qos=0, timeout=10.0):
     for s in subs:
         s.drain()
     return i
+
+
+def two_brokers(c):
+    """The usual setup: Redis, brokers b1 and b2, meshed."""
+    c.start_redis()
+    c.start_broker("b1")
+    c.start_broker("b2")
+    c.wait_mesh()
+
+
+@contextlib.contextmanager
+def running(c, setup=two_brokers):
+    """For a module fixture: setup(c), yield c, then no sanitizer report may
+    be in the logs; the logs are printed when anything failed; stopped by
+    PID either way."""
+    try:
+        setup(c)
+        yield c
+        assert not c.sanitizer_reports(), "\n".join(c.sanitizer_reports())
+    except BaseException:
+        print(c.logs())
+        raise
+    finally:
+        c.close()
+
+
+@contextlib.contextmanager
+def paho_clients(timeout=10.0):
+    """For a test fixture: make(broker, **kw) connects a PahoClient to a
+    ClusterBroker; every one made is disconnected at the end."""
+    made = []
+
+    def make(broker, **kw):
+        pc = PahoClient(broker.port, **kw)
+        made.append(pc)
+        pc.connect(timeout=timeout)
+        return pc
+
+    try:
+        yield make
+    finally:
+        for pc in made:
+            try:
+                pc.disconnect()
+            except Exception:
+                pc.loop_stop()

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from cluster_stack import Cluster, warm_up
+from cluster_stack import Cluster, paho_clients, running, warm_up
 from conftest import PahoClient, barrier, uid
 
 pytestmark = pytest.mark.roost_only
@@ -17,37 +17,14 @@ T = 10.0
 
 @pytest.fixture(scope="module")
 def cl():
-    c = Cluster()
-    try:
-        c.start_redis()
-        c.start_broker("b1")
-        c.start_broker("b2")
-        c.wait_mesh()
+    with running(Cluster()) as c:
         yield c
-        assert not c.sanitizer_reports(), "\n".join(c.sanitizer_reports())
-    except BaseException:
-        print(c.logs())
-        raise
-    finally:
-        c.close()
 
 
 @pytest.fixture
 def clients(request, cl):
-    made = []
-
-    def make(broker, **kw):
-        pc = PahoClient(broker.port, **kw)
-        made.append(pc)
-        pc.connect(timeout=T)
-        return pc
-
-    yield make
-    for pc in made:
-        try:
-            pc.disconnect()
-        except Exception:
-            pc.loop_stop()
+    with paho_clients(T) as make:
+        yield make
     if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
         print(cl.logs())
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from cluster_stack import Cluster, warm_up
+from cluster_stack import Cluster, running, warm_up
 from conftest import (DISCONNECT, ConnectionClosed, PahoClient, RawClient, ack_pkt,
                       assert_closed_by_broker, barrier, uid, wait_until)
 
@@ -20,19 +20,8 @@ T = 10.0
 
 @pytest.fixture(scope="module")
 def cl():
-    c = Cluster()
-    try:
-        c.start_redis()
-        c.start_broker("b1")
-        c.start_broker("b2")
-        c.wait_mesh()
+    with running(Cluster()) as c:
         yield c
-        assert not c.sanitizer_reports(), "\n".join(c.sanitizer_reports())
-    except BaseException:
-        print(c.logs())
-        raise
-    finally:
-        c.close()
 
 
 @pytest.fixture

@@ -21,8 +21,8 @@ import urllib.request
 import pytest
 import zmq
 
-from cluster_stack import Cluster, warm_up
-from conftest import PahoClient, RawClient, barrier, free_port, publish_pkt, uid, wait_until
+from cluster_stack import Cluster, paho_clients, running, warm_up
+from conftest import RawClient, barrier, free_port, publish_pkt, uid, wait_until
 
 pytestmark = pytest.mark.roost_only
 
@@ -53,37 +53,21 @@ def cl():
     http_port = free_port()
     c = Cluster(broker_args=("--http-port", str(http_port)))
     c.http_port = http_port
-    try:
+
+    def setup(c):
         c.start_redis()
         c.start_broker("b1")
         c.broker_args = []  # b2 without the HTTP port
         c.start_broker("b2")
         c.wait_mesh()
+    with running(c, setup):
         yield c
-        assert not c.sanitizer_reports(), "\n".join(c.sanitizer_reports())
-    except BaseException:
-        print(c.logs())
-        raise
-    finally:
-        c.close()
 
 
 @pytest.fixture
 def clients(cl):
-    made = []
-
-    def make(broker, **kw):
-        pc = PahoClient(broker.port, **kw)
-        made.append(pc)
-        pc.connect(timeout=T)
-        return pc
-
-    yield make
-    for pc in made:
-        try:
-            pc.disconnect()
-        except Exception:
-            pc.loop_stop()
+    with paho_clients(T) as make:
+        yield make
 
 
 def test_burst_across_nested_labels_keeps_per_topic_order(cl, clients):

@@ -13,8 +13,8 @@ import time
 import pytest
 import zmq
 
-from cluster_stack import Cluster, warm_up
-from conftest import PahoClient, barrier, uid, wait_until
+from cluster_stack import Cluster, paho_clients, running, warm_up
+from conftest import barrier, uid, wait_until
 
 pytestmark = pytest.mark.roost_only
 
@@ -41,36 +41,16 @@ def cl(keys):
     path = key_file(keys[1])
     c = Cluster(broker_args=("--bus-curve-secret", path))
     try:
-        c.start_redis()
-        c.start_broker("b1")
-        c.start_broker("b2")
-        c.wait_mesh()
-        yield c
-        assert not c.sanitizer_reports(), "\n".join(c.sanitizer_reports())
-    except BaseException:
-        print(c.logs())
-        raise
+        with running(c):
+            yield c
     finally:
-        c.close()
         os.unlink(path)
 
 
 @pytest.fixture
 def clients(cl):
-    made = []
-
-    def make(broker, **kw):
-        pc = PahoClient(broker.port, **kw)
-        made.append(pc)
-        pc.connect(timeout=T)
-        return pc
-
-    yield make
-    for pc in made:
-        try:
-            pc.disconnect()
-        except Exception:
-            pc.loop_stop()
+    with paho_clients(T) as make:
+        yield make
 
 
 def endpoint_of(cl, bid):
