@@ -5,6 +5,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "base/err.h"
 #include "base/log.h"
 #include "conn.h"
 #include "rpc/curve.h"
@@ -52,14 +53,21 @@ kick_t *kick_new(broker_t *b, const char *endpoint, const char *server_key)
     k->fd = -1;
     k->ctx = zmq_ctx_new();
     k->sub = k->ctx ? zmq_socket(k->ctx, ZMQ_SUB) : NULL;
-    int zero = 0;
+    int zero = 0, rc;
     size_t sz = sizeof(k->fd);
+    const char *why = NULL;
     if (!k->sub || zmq_setsockopt(k->sub, ZMQ_LINGER, &zero, sizeof(zero)) < 0 ||
-        zmq_setsockopt(k->sub, ZMQ_SUBSCRIBE, RPC_CHANGE_TOPIC, strlen(RPC_CHANGE_TOPIC)) < 0 ||
-        rpc_curve_client(k->sub, server_key, NULL) < 0 ||
-        zmq_connect(k->sub, endpoint) < 0 || zmq_getsockopt(k->sub, ZMQ_FD, &k->fd, &sz) < 0 ||
-        loop_add_fd(b->loop, k->fd, LOOP_READ | LOOP_EDGE, on_readable, k) < 0) {
-        log_error("admin_events_failed", "endpoint=%s reason=\"%s\"", endpoint, zmq_strerror(errno));
+        zmq_setsockopt(k->sub, ZMQ_SUBSCRIBE, RPC_CHANGE_TOPIC, strlen(RPC_CHANGE_TOPIC)) < 0)
+        why = zmq_strerror(errno);
+    else if ((rc = rpc_curve_client(k->sub, server_key, NULL)) < 0)
+        why = rc == ROOST_ECONFIG ? "--admin-events-server-key: not 40 Z85 characters or a file "
+                                    "holding them"
+                                  : zmq_strerror(-rc);
+    else if (zmq_connect(k->sub, endpoint) < 0 || zmq_getsockopt(k->sub, ZMQ_FD, &k->fd, &sz) < 0 ||
+             loop_add_fd(b->loop, k->fd, LOOP_READ | LOOP_EDGE, on_readable, k) < 0)
+        why = zmq_strerror(errno);
+    if (why) {
+        log_error("admin_events_failed", "endpoint=%s reason=\"%s\"", endpoint, why);
         k->fd = -1;
         kick_destroy(&k);
         return NULL;

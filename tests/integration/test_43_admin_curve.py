@@ -13,7 +13,7 @@ import pytest
 import zmq
 
 from conftest import RawClient, assert_closed_by_broker, connect_pkt
-from stack import ROOSTCTL_BIN, TOKEN, AUTHD_BIN, BROKER_BIN, stack, wait_for  # noqa: F401  (stack: fixture)
+from stack import ADMIN_BIN, ROOSTCTL_BIN, TOKEN, AUTHD_BIN, BROKER_BIN, free_port, stack, wait_for  # noqa: F401  (stack: fixture)
 
 pytestmark = pytest.mark.skipif(not (os.path.exists(AUTHD_BIN) and os.path.exists(BROKER_BIN)),
                                 reason="roost-broker / roost-authd not built")
@@ -88,3 +88,26 @@ def test_events_reach_authd_and_broker_but_not_outsiders(curve_stack):
     # the plain subscriber read none of those events
     assert spy.poll(300) == 0, "a plain SUB read admin's events: %r" % spy.recv()[:60]
     spy.close()
+
+
+@pytest.mark.parametrize("argv, flag, event", [
+    ([ADMIN_BIN, "--redis", "127.0.0.1:1", "--http-port", "0", "--curve-secret", "bogus"],
+     "--curve-secret", "event=curve_failed"),
+    ([BROKER_BIN, "--insecure-no-auth", "--bind", "127.0.0.1", "--port", "0", "--redis", "127.0.0.1:1",
+      "--admin-events", "tcp://127.0.0.1:1", "--admin-events-server-key", "bogus"],
+     "--admin-events-server-key", "event=admin_events_failed"),
+    ([BROKER_BIN, "--insecure-no-auth", "--bind", "127.0.0.1", "--port", "0", "--redis", "127.0.0.1:1",
+      "--bus-curve-secret", "bogus"],
+     "--bus-curve-secret", "event=bus_curve_key_invalid"),
+])
+def test_a_bad_key_stops_the_service_with_its_name(argv, flag, event, tmp_path):
+    """A key that is not 40 Z85 characters (nor a file holding them) is a
+    configuration error: exit 1 and a log line naming the option."""
+    argv = [a if a != "0" else str(free_port()) for a in argv]
+    if argv[0] == ADMIN_BIN:
+        argv += ["--rpc-bind", "tcp://127.0.0.1:%d" % free_port(), "--pub-bind",
+                 "tcp://127.0.0.1:%d" % free_port(), "--token-file", str(tmp_path / "token")]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=15)
+    assert p.returncode == 1, (p.returncode, p.stderr[-500:])
+    line = [ln for ln in p.stderr.splitlines() if event in ln]
+    assert line and flag in line[0], p.stderr[-500:]
