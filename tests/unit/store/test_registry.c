@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <hiredis/hiredis.h>
 
 #include "base/err.h"
 #include "redis_fixture.h"
@@ -124,24 +125,118 @@ static void test_pagination(void **state)
     store_destroy(&s);
 }
 
-static void test_expiry_and_refresh(void **state)
+/* A plain hiredis context on the fixture: reads the TTLs and expiry scores
+ * the writer left and moves a broker's expiry itself, so expiry is tested
+ * without sleeping against the clock. */
+static redisContext *raw_open(void)
 {
-    store_t *s = open_store("t-exp:");
-    put(s, "dead", "d-1", 1000);
-    put(s, "live", "l-1", 1000);
-    redis_fixture_sleep_ms(600);
-    assert_int_equal(store_conn_refresh(s, "live", 1000), 0);
-    redis_fixture_sleep_ms(600);
-    store_conn_page_t *p = NULL;
-    assert_int_equal(store_conn_list(s, NULL, 10, NULL, &p), 0);
-    assert_int_equal(p->n, 1);
-    assert_string_equal(p->items[0].broker, "live");
-    store_conn_page_free(&p);
-    char *b = NULL;
-    assert_int_equal(store_conn_find(s, "d-1", &b), ROOST_ENOTFOUND);
+    redisContext *c = redisConnect("127.0.0.1", g_redis.port);
+    assert_non_null(c);
+    assert_int_equal(c->err, 0);
+    return c;
+}
+
+/* An integer reply, or the decimal string ZSCORE answers (-1 when nil). */
+static long long raw_num(redisContext *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    assert_non_null(r);
+    long long v = r->type == REDIS_REPLY_INTEGER  ? r->integer
+                  : r->type == REDIS_REPLY_STRING ? atoll(r->str)
+                                                  : -1;
+    assert_true(r->type == REDIS_REPLY_INTEGER || r->type == REDIS_REPLY_STRING ||
+                r->type == REDIS_REPLY_NIL);
+    freeReplyObject(r);
+    return v;
+}
+
+static long long wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* put and refresh set the hash's PEXPIRE to ttl and the broker's score to
+ * now + ttl (bracketed by the wall clock read before and after the call). */
+static void test_writer_ttls(void **state)
+{
+    store_t *s = open_store("t-ttl:");
+    redisContext *r = raw_open();
+    long long t0 = wall_ms();
+    put(s, "b1", "d-1", 1000);
+    long long t1 = wall_ms();
+    long long pttl = raw_num(r, "PTTL t-ttl:conns:b1");
+    assert_true(pttl > 0 && pttl <= 1000);
+    long long score = raw_num(r, "ZSCORE t-ttl:conns:brokers b1");
+    assert_true(score >= t0 + 1000 && score <= t1 + 1000);
+
+    t0 = wall_ms();
+    assert_int_equal(store_conn_refresh(s, "b1", 60000), 0);
+    t1 = wall_ms();
+    pttl = raw_num(r, "PTTL t-ttl:conns:b1");
+    assert_true(pttl > 59000 && pttl <= 60000);
+    score = raw_num(r, "ZSCORE t-ttl:conns:brokers b1");
+    assert_true(score >= t0 + 60000 && score <= t1 + 60000);
+
+    /* A broker with no records yet: its score moves, no empty hash appears. */
+    t0 = wall_ms();
+    assert_int_equal(store_conn_refresh(s, "b2", 5000), 0);
+    t1 = wall_ms();
+    assert_int_equal(raw_num(r, "EXISTS t-ttl:conns:b2"), 0);
+    score = raw_num(r, "ZSCORE t-ttl:conns:brokers b2");
+    assert_true(score >= t0 + 5000 && score <= t1 + 5000);
+
     store_conn_t c = {.mqtt_client_id = "x"};
     assert_int_equal(store_conn_put(s, "", &c, 1000), ROOST_EINVAL);
-    assert_int_equal(store_conn_put(s, "b", &c, 10), ROOST_EINVAL);
+    assert_string_equal(store_last_error(s)->field, "broker_id");
+    assert_int_equal(store_conn_put(s, "b", &c, 999), ROOST_EINVAL);
+    assert_string_equal(store_last_error(s)->field, "ttl");
+    assert_int_equal(store_conn_refresh(s, "b1", 999), ROOST_EINVAL);
+    redisFree(r);
+    store_destroy(&s);
+}
+
+/* A broker whose expiry score has passed is gone for readers even while its
+ * hash is still in Redis (PEXPIRE and the score are not one clock), and
+ * listing prunes it from the broker set. The expiry is moved directly in
+ * Redis: no sleeping against a TTL. */
+static void test_expired_broker_is_invisible(void **state)
+{
+    store_t *s = open_store("t-exp:");
+    redisContext *r = raw_open();
+    put(s, "dead", "d-1", 60000);
+    put(s, "live", "l-1", 60000);
+    put(s, "live", "d-1", 60000); /* the same MQTT id under a live broker, as in a takeover */
+    assert_int_equal(raw_num(r, "ZADD t-exp:conns:brokers %lld dead", wall_ms() - 1), 0);
+    assert_int_equal(raw_num(r, "EXISTS t-exp:conns:dead"), 1);
+
+    char *b = NULL;
+    assert_int_equal(store_conn_find(s, "d-1", &b), 0);
+    assert_string_equal(b, "live");
+    free(b);
+    store_conn_page_t *p = NULL;
+    assert_int_equal(store_conn_list(s, NULL, 10, NULL, &p), 0);
+    assert_int_equal(p->n, 2);
+    assert_int_equal(p->total, 2);
+    assert_string_equal(p->items[0].mqtt_client_id, "d-1");
+    assert_string_equal(p->items[0].broker, "live");
+    assert_string_equal(p->items[1].mqtt_client_id, "l-1");
+    assert_string_equal(p->items[1].broker, "live");
+    store_conn_page_free(&p);
+    assert_int_equal(raw_num(r, "ZSCORE t-exp:conns:brokers dead"), -1);
+
+    /* Once the live broker's expiry passes too, nothing is found. */
+    assert_int_equal(raw_num(r, "ZADD t-exp:conns:brokers %lld live", wall_ms() - 1), 0);
+    assert_int_equal(store_conn_find(s, "l-1", &b), ROOST_ENOTFOUND);
+    assert_null(b);
+    assert_int_equal(store_conn_list(s, NULL, 10, NULL, &p), 0);
+    assert_int_equal(p->n, 0);
+    store_conn_page_free(&p);
+    redisFree(r);
     store_destroy(&s);
 }
 
@@ -213,7 +308,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_put_list_find_del), cmocka_unit_test(test_pagination),
-        cmocka_unit_test(test_expiry_and_refresh), cmocka_unit_test(test_audit),
+        cmocka_unit_test(test_writer_ttls),
+        cmocka_unit_test(test_expired_broker_is_invisible), cmocka_unit_test(test_audit),
         cmocka_unit_test(test_tokens),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
