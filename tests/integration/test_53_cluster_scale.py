@@ -5,6 +5,7 @@ others without loss for persistent QoS 1 sessions. DESIGN.md "Clustering",
 issue 5."""
 
 import threading
+import signal
 import time
 
 import pytest
@@ -161,16 +162,22 @@ def test_new_broker_publishes_before_the_mesh_forms(cl):
     # past the session's own catch-up reads after CONNECT (adopt.c, 1.5 s), so
     # only the catch-up that b2's arrival triggers can bring the messages
     time.sleep(1.7)
-    b2 = cl.start_broker("b2")                 # not meshed with b1 yet
-    pub = PahoClient(b2.port, uid("pub"))
-    pub.connect()
-    n = 50
-    # b2 reads the peer list as it starts, but b1 learns of b2 only at its
-    # next heartbeat: until then b1's bus interest has not reached b2
-    assert "b2" not in b1.peers_seen(), "b1 already meshed with b2: the window under test is gone"
-    for i in range(n):
-        pub.publish("%s/x" % root, seq_payload("m", i), qos=1, timeout=T)
-    pub.disconnect()
+    # b1 is held stopped while b2 starts and takes the messages, so b1 cannot
+    # learn of b2 (its peer discovery runs each second) inside the window under
+    # test, however the two brokers' timers fall: b2 reads the peer list as it
+    # starts, but b1's bus interest cannot reach it until b1 runs again.
+    b1.proc.send_signal(signal.SIGSTOP)
+    try:
+        b2 = cl.start_broker("b2")
+        pub = PahoClient(b2.port, uid("pub"))
+        pub.connect()
+        n = 50
+        for i in range(n):
+            pub.publish("%s/x" % root, seq_payload("m", i), qos=1, timeout=T)
+        pub.disconnect()
+        assert "b2" not in b1.peers_seen(), "b1 meshed with b2 while stopped"
+    finally:
+        b1.proc.send_signal(signal.SIGCONT)
     assert wait_until(lambda: not check_sequence(dev.snapshot(), "m", range(n), dev.client_id),
                       timeout=15), check_sequence(dev.snapshot(), "m", range(n), dev.client_id)
     dev.stop()
