@@ -1,0 +1,98 @@
+/* busframe: the cluster bus wire format, pure (bytes in, entries out; no
+ * sockets, no allocation, no logging), so the one decoder of bytes that
+ * peers send is fuzzed (tests/fuzz/fuzz_busframe.c) and unit-tested.
+ *
+ * A data frame is a batch: kind ('m', or 'r' for retained), label, NUL,
+ * then entries. The label is a prefix of every entry's topic (topic names
+ * hold no U+0000, so the NUL ends it); each entry is flags (QoS in bits
+ * 0-1, retain in bit 2), entry id length (u8) and id, the rest of the topic
+ * after the label (u16 length, big-endian, and bytes), payload (u32 length
+ * and bytes). XPUB filters on the frame's start, so 'm' + a filter's literal
+ * prefix selects it. A retained entry travels only in an 'r' frame, and an
+ * 'r' frame holds only retained entries.
+ *
+ * A control message is three ZeroMQ frames: 'c', a body, the sender's
+ * broker id. The body is type, target broker id (u8 length and bytes),
+ * client id (u16 length), filter (u16 length), QoS.
+ */
+#ifndef ROOST_BROKER_BUSFRAME_H
+#define ROOST_BROKER_BUSFRAME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define BUSFRAME_ENTRY_FIXED (1 + 1 + 2 + 4) /* flags, eid length, topic rest length, payload length */
+
+/* ---- data frames ------------------------------------------------------ */
+
+/* Bytes an entry takes: fixed header, entry id, topic rest, payload. */
+static inline size_t busframe_entry_size(size_t eid_len, size_t rest_len, size_t payload_len)
+{
+    return BUSFRAME_ENTRY_FIXED + eid_len + rest_len + payload_len;
+}
+
+/* Writes the frame head (kind, label, NUL) at out, which holds at least
+ * label_len + 2 bytes; returns the bytes written. */
+size_t busframe_head(uint8_t *out, char kind, const char *label, size_t label_len);
+
+/* Writes one entry at out, which holds busframe_entry_size(elen, rest_len,
+ * plen) bytes; rest is the topic after the frame's label. The caller keeps
+ * the ranges (elen <= 255, rest_len <= 65535, plen <= UINT32_MAX). Returns
+ * the bytes written. */
+size_t busframe_put(uint8_t *out, uint8_t qos, bool retain, const char *eid, size_t elen,
+                    const char *rest, size_t rest_len, const uint8_t *payload, size_t plen);
+
+/* One entry of a frame, pointing into the frame's bytes. */
+typedef struct busframe_entry {
+    const char *rest;          /* the topic after the label */
+    size_t rest_len;
+    const uint8_t *payload;
+    size_t payload_len;
+    const char *eid;           /* entry id, eid_len bytes (not NUL-terminated) */
+    uint8_t eid_len;
+    uint8_t qos;
+    bool retain;
+} busframe_entry_t;
+
+typedef struct busframe_reader {
+    const uint8_t *p, *end;
+    const char *label;
+    size_t label_len;
+    char kind;                 /* 'm' or 'r' */
+    size_t index;              /* of the next entry */
+    const char *error;         /* why the last call failed (static string) */
+} busframe_reader_t;
+
+/* Opens frame f of n bytes. 0, or -1 with r->error set when it is not a
+ * data frame (kind, label end). */
+int busframe_open(busframe_reader_t *r, const uint8_t *f, size_t n);
+/* The next entry: 1 (e filled), 0 at the end, -1 when the entry at
+ * r->index is malformed (r->error says why; nothing after it can be read).
+ * The topic is label + e->rest, at most 65535 bytes; it is not checked
+ * against the topic-name rules here. */
+int busframe_next(busframe_reader_t *r, busframe_entry_t *e);
+
+/* ---- control messages ------------------------------------------------- */
+
+enum { BUSCTL_KICK = 1, BUSCTL_RELEASED = 2, BUSCTL_PSUB_ADD = 3, BUSCTL_PSUB_DEL = 4 };
+
+typedef struct busctl {
+    uint8_t type;
+    const char *target;        /* broker id the message is for ("" = all) */
+    size_t target_len;
+    const char *cid;
+    size_t cid_len;
+    const char *filter;
+    size_t filter_len;
+    uint8_t qos;
+} busctl_t;
+
+/* Bytes the body of ctl takes, or 0 when a field is over its length range. */
+size_t busctl_size(const busctl_t *ctl);
+/* Writes the body of ctl at out (busctl_size bytes); returns that size. */
+size_t busctl_encode(const busctl_t *ctl, uint8_t *out);
+/* Decodes a body (fields point into p). 0, or -1 when it is truncated. */
+int busctl_decode(const uint8_t *p, size_t n, busctl_t *ctl);
+
+#endif
