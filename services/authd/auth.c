@@ -48,20 +48,6 @@ void auth_job_destroy(auth_job_t **jp)
     *jp = NULL;
 }
 
-/* "ip:port" -> "ip" ("[::1]:5" -> "[::1]"); a device's address, not its
- * ephemeral port, is what repeats across attempts. */
-void auth_throttle_keys(const rpc_auth_request_t *r, char *user_key, char *peer_key)
-{
-    if (r->username)
-        snprintf(user_key, AUTH_THROTTLE_KEY, "user:%s", r->username);
-    else
-        user_key[0] = '\0';
-    const char *peer = r->peer ? r->peer : "";
-    const char *colon = strrchr(peer, ':');
-    int hostlen = colon && !strchr(colon, ']') ? (int)(colon - peer) : (int)strlen(peer);
-    snprintf(peer_key, AUTH_THROTTLE_KEY, "peer:%.*s", hostlen, peer);
-}
-
 static void finish(auth_job_t *j, rpc_auth_status_t st, const char *reason)
 {
     j->status = st;
@@ -71,25 +57,19 @@ static void finish(auth_job_t *j, rpc_auth_status_t st, const char *reason)
 
 static void fail(const auth_ctx_t *ctx, auth_job_t *j, const char *reason)
 {
-    char ukey[AUTH_THROTTLE_KEY], pkey[AUTH_THROTTLE_KEY];
-    auth_throttle_keys(&j->req, ukey, pkey);
-    uint64_t now = loop_clock_ms();
-    uint64_t ublock = ukey[0] ? throttle_fail(ctx->throttle, ukey, now) : 0;
-    uint64_t pblock = throttle_fail(ctx->throttle, pkey, now);
-    if (ublock || pblock)
-        log_warn("auth_throttle", "username=%s peer=%s reason=%s user_block_ms=%llu peer_block_ms=%llu",
-                 j->req.username ? j->req.username : "", j->req.peer, reason, (unsigned long long)ublock,
-                 (unsigned long long)pblock);
+    guard_blocks_t b;
+    guard_fail(ctx->guard, j->req.username, j->req.peer, loop_clock_ms(), &b);
+    if (b.pair_ms || b.peer_ms || b.user_ms)
+        log_warn("auth_throttle",
+                 "username=%s peer=%s reason=%s pair_block_ms=%llu peer_block_ms=%llu user_block_ms=%llu",
+                 j->req.username ? j->req.username : "", j->req.peer, reason, (unsigned long long)b.pair_ms,
+                 (unsigned long long)b.peer_ms, (unsigned long long)b.user_ms);
     finish(j, RPC_AUTH_BAD_CREDENTIALS, reason);
 }
 
 static void succeed(const auth_ctx_t *ctx, auth_job_t *j, const char *reason)
 {
-    char ukey[AUTH_THROTTLE_KEY], pkey[AUTH_THROTTLE_KEY];
-    auth_throttle_keys(&j->req, ukey, pkey);
-    if (ukey[0])
-        throttle_success(ctx->throttle, ukey);
-    throttle_success(ctx->throttle, pkey);
+    guard_success(ctx->guard, j->req.username, j->req.peer);
     finish(j, RPC_AUTH_OK, reason);
 }
 

@@ -32,7 +32,7 @@
 #include "queue.h"
 #include "rpc/rpc.h"
 #include "store/store.h"
-#include "throttle.h"
+#include "guard.h"
 
 typedef enum { AUTH_NEXT_REPLY, AUTH_NEXT_HASH, AUTH_NEXT_DROP } auth_next_t;
 
@@ -57,11 +57,11 @@ typedef struct auth_job {
     uint64_t config_version;
 } auth_job_t;
 
-/* Shared, read-only after setup (cache/throttle/metrics lock internally). */
+/* Shared, read-only after setup (cache/guard/metrics lock internally). */
 typedef struct auth_ctx {
     cache_t *cache;
     authz_cache_t *authz;          /* rules/groups snapshot by config version */
-    throttle_t *throttle;
+    guard_t *guard;                /* throttling policy */
     metrics_t *metrics;
     bool allow_anonymous;
     unsigned long long rehash_ops; /* target argon2 cost for needs_rehash */
@@ -76,11 +76,6 @@ int auth_ctx_init(auth_ctx_t *ctx);
 auth_job_t *auth_job_new(void);
 /* Wipes the password, frees everything; nulls *j. */
 void auth_job_destroy(auth_job_t **j);
-
-/* Throttle keys for a request ("user:..." / "peer:<host>"); buffers of
- * AUTH_THROTTLE_KEY bytes. user_key is "" for anonymous requests. */
-#define AUTH_THROTTLE_KEY 300 /* long usernames are cut: they never exist in the store */
-void auth_throttle_keys(const rpc_auth_request_t *r, char *user_key, char *peer_key);
 
 /* Stage 1 (lookup worker; blocks on Redis). Sets j->next. */
 void auth_lookup(const auth_ctx_t *ctx, store_t *s, auth_job_t *j);

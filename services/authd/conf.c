@@ -18,7 +18,7 @@ int conf_parse(authd_conf_t *c, int argc, char **argv)
         .http_bind = "127.0.0.1", .curve_secret = "", .changes_curve_server = "", .log_level = "info",
         .http_port = 9560, .workers = 4, .hash_workers = 2, .max_queue = 10000,
         .cache_size = 100000, .cache_ttl = 600,
-        .throttle_after = 5, .throttle_window = 60, .throttle_max = 60,
+        .throttle_after = 5, .throttle_peer_after = 20, .throttle_user_after = 10, .throttle_window = 60, .throttle_max = 60,
         .argon2_ops = 0, .argon2_mem = 0, .redis_timeout_ms = 2000,
     };
     const cfg_opt_t opts[] = {
@@ -39,9 +39,16 @@ int conf_parse(authd_conf_t *c, int argc, char **argv)
         {"cache-ttl", "ROOST_AUTHD_CACHE_TTL", CFG_INT, &c->cache_ttl, 1, 86400 * 30,
          "Seconds a verified credential stays cached."},
         {"throttle-after", "ROOST_AUTHD_THROTTLE_AFTER", CFG_INT, &c->throttle_after, 0, 1000000,
-         "Failures per username or peer address before refusing (0 disables)."},
+         "Failures of one username from one address before refusing that pair (0 disables all "
+         "throttling; README \"Login throttling\")."},
+        {"throttle-peer-after", "ROOST_AUTHD_THROTTLE_PEER_AFTER", CFG_INT, &c->throttle_peer_after, 0, 1000000,
+         "Failures from one address, any usernames, before refusing the address; a success does not "
+         "reset it (0 disables)."},
+        {"throttle-user-after", "ROOST_AUTHD_THROTTLE_USER_AFTER", CFG_INT, &c->throttle_user_after, 0, 1000000,
+         "Failures of one username, any addresses, before that username is slowed (up to 1 s) from "
+         "clean addresses and refused from addresses with failures (0 disables)."},
         {"throttle-window", "ROOST_AUTHD_THROTTLE_WINDOW", CFG_INT, &c->throttle_window, 1, 86400,
-         "Seconds without a failure after which a username/peer is forgiven."},
+         "Seconds without a failure after which a key (pair, address, username) is forgiven."},
         {"throttle-max", "ROOST_AUTHD_THROTTLE_MAX", CFG_INT, &c->throttle_max, 1, 86400,
          "Longest refusal in seconds (the delay doubles from 1 s)."},
         {"allow-anonymous", "ROOST_ALLOW_ANONYMOUS", CFG_BOOL, &c->allow_anonymous, 0, 0,

@@ -19,7 +19,7 @@ typedef struct authd_conf {
     const char *log_level;
     int64_t http_port, workers, hash_workers, max_queue;
     int64_t cache_size, cache_ttl;
-    int64_t throttle_after, throttle_window, throttle_max;
+    int64_t throttle_after, throttle_peer_after, throttle_user_after, throttle_window, throttle_max;
     int64_t argon2_ops, argon2_mem, redis_timeout_ms;
     bool allow_anonymous;
     /* derived */

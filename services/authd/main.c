@@ -45,7 +45,7 @@ static int render(void *arg, buf_t *out)
         .lookup_queue = server_lookup_depth(a->server),
         .hash_queue = server_hash_depth(a->server),
         .cache_entries = cache_count(a->auth.cache),
-        .throttled_keys = throttle_count(a->auth.throttle),
+        .throttled_keys = guard_count(a->auth.guard),
         .config_cache_version = authz_cache_version(a->auth.authz),
     };
     return metrics_render(a->auth.metrics, &g, out);
@@ -68,12 +68,14 @@ static int setup(app_t *a)
     a->auth.metrics = metrics_new();
     a->auth.cache = cache_new((size_t)c->cache_size, (uint64_t)c->cache_ttl * 1000u);
     a->auth.authz = authz_cache_new();
-    a->auth.throttle = throttle_new((unsigned)c->throttle_after, (uint64_t)c->throttle_window * 1000u,
-                                    (uint64_t)c->throttle_max * 1000u, 100000);
+    a->auth.guard = guard_new(&(guard_conf_t){
+        .pair_after = (unsigned)c->throttle_after, .peer_after = (unsigned)c->throttle_peer_after,
+        .user_after = (unsigned)c->throttle_user_after, .window_ms = (uint64_t)c->throttle_window * 1000u,
+        .max_ms = (uint64_t)c->throttle_max * 1000u, .max_keys = 100000});
     a->loop = loop_new();
     a->zctx = zmq_ctx_new();
     a->health_store = store_new(c->redis_host, c->redis_port, c->prefix, NULL);
-    if (!a->auth.metrics || !a->auth.cache || !a->auth.authz || !a->auth.throttle || !a->loop || !a->zctx || !a->health_store)
+    if (!a->auth.metrics || !a->auth.cache || !a->auth.authz || !a->auth.guard || !a->loop || !a->zctx || !a->health_store)
         return -ENOMEM;
     store_set_timeouts(a->health_store, 500, 500);
     if (store_set_auth(a->health_store, c->redis_user, c->redis_password) < 0)
@@ -112,7 +114,7 @@ static void teardown(app_t *a)
     if (a->zctx)
         zmq_ctx_term(a->zctx);
     loop_destroy(&a->loop);
-    throttle_destroy(&a->auth.throttle);
+    guard_destroy(&a->auth.guard);
     cache_destroy(&a->auth.cache);
     authz_cache_destroy(&a->auth.authz);
     metrics_destroy(&a->auth.metrics);

@@ -13,6 +13,15 @@
 #include "rpc/curve.h"
 #include "rpc/rpc.h"
 
+/* A request slowed by the throttling policy (guard.h) waits here, on a loop
+ * timer, before it joins the lookup queue. */
+typedef struct delayed {
+    server_t *srv;
+    auth_job_t *job;
+    uint64_t timer;
+    struct delayed *prev, *next;
+} delayed_t;
+
 struct server {
     loop_t *loop;
     void *zctx;
@@ -22,6 +31,8 @@ struct server {
     int router_fd, sub_fd;
     queue_t *lookup_q, *hash_q, *done_q;
     pool_t *lookup_pool, *hash_pool;
+    delayed_t *delayed; /* slowed requests, newest first */
+    size_t n_delayed;
     bool in_loop;
 };
 
@@ -141,6 +152,44 @@ static void finish_job(server_t *s, auth_job_t *j)
 
 /* ---- requests (loop thread) ------------------------------------------------ */
 
+static void unlink_delayed(server_t *s, delayed_t *d)
+{
+    if (d->prev)
+        d->prev->next = d->next;
+    else
+        s->delayed = d->next;
+    if (d->next)
+        d->next->prev = d->prev;
+    s->n_delayed--;
+}
+
+static uint64_t on_delay_over(loop_t *l, void *arg)
+{
+    delayed_t *d = arg;
+    server_t *s = d->srv;
+    unlink_delayed(s, d);
+    queue_push(s->lookup_q, &d->job->node);
+    free(d);
+    return 0;
+}
+
+static int delay_job(server_t *s, auth_job_t *j, uint64_t ms)
+{
+    delayed_t *d = calloc(1, sizeof(*d));
+    if (!d)
+        return -ENOMEM;
+    *d = (delayed_t){.srv = s, .job = j, .next = s->delayed};
+    if (!(d->timer = loop_add_timer(s->loop, ms, on_delay_over, d))) {
+        free(d);
+        return -ENOMEM;
+    }
+    if (s->delayed)
+        s->delayed->prev = d;
+    s->delayed = d;
+    s->n_delayed++;
+    return 0;
+}
+
 static void accept_request(server_t *s, const rpc_envelope_t *env, rpc_auth_request_t *req)
 {
     if (req->deadline_ms <= rpc_unix_ms()) {
@@ -148,14 +197,14 @@ static void accept_request(server_t *s, const rpc_envelope_t *env, rpc_auth_requ
         log_debug("auth_dropped", "reason=deadline_passed request_id=%llu", (unsigned long long)req->request_id);
         return;
     }
-    char ukey[AUTH_THROTTLE_KEY], pkey[AUTH_THROTTLE_KEY];
-    auth_throttle_keys(req, ukey, pkey);
-    uint64_t now = loop_clock_ms();
-    if ((ukey[0] && throttle_check(s->auth->throttle, ukey, now)) || throttle_check(s->auth->throttle, pkey, now)) {
-        refuse_now(s, env, req, RPC_AUTH_THROTTLED, "throttled");
+    uint64_t now = loop_clock_ms(), delay = 0;
+    const char *why = "";
+    guard_verdict_t v = guard_check(s->auth->guard, req->username, req->peer, now, &delay, &why);
+    if (v == GUARD_REFUSE) {
+        refuse_now(s, env, req, RPC_AUTH_THROTTLED, why);
         return;
     }
-    if (queue_len(s->lookup_q) >= (size_t)s->conf->max_queue) {
+    if (queue_len(s->lookup_q) + s->n_delayed >= (size_t)s->conf->max_queue) {
         refuse_now(s, env, req, RPC_AUTH_UNAVAILABLE, "overloaded");
         return;
     }
@@ -168,7 +217,16 @@ static void accept_request(server_t *s, const rpc_envelope_t *env, rpc_auth_requ
     j->req = *req; /* moves ownership of the decoded request */
     memset(req, 0, sizeof(*req));
     j->received_ms = now;
-    queue_push(s->lookup_q, &j->node);
+    if (v != GUARD_SLOW) {
+        queue_push(s->lookup_q, &j->node);
+        return;
+    }
+    log_info("auth_slowed", "reason=%s username=%s peer=%s delay_ms=%llu", why, j->req.username, j->req.peer,
+             (unsigned long long)delay);
+    if (delay_job(s, j, delay)) {
+        refuse_now(s, &j->env, &j->req, RPC_AUTH_UNAVAILABLE, "out_of_memory");
+        auth_job_destroy(&j);
+    }
 }
 
 static void drain_router(server_t *s)
@@ -348,6 +406,13 @@ void server_stop(server_t *s)
         s->sub_fd = -1;
     }
     /* Queued work is abandoned (brokers time out); only the jobs in hand finish. */
+    while (s->delayed) {
+        delayed_t *d = s->delayed;
+        loop_del_timer(s->loop, d->timer);
+        unlink_delayed(s, d);
+        auth_job_destroy(&d->job);
+        free(d);
+    }
     free_queued(s->lookup_q);
     if (s->lookup_pool)
         pool_stop(s->lookup_pool);

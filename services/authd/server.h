@@ -1,6 +1,7 @@
 /* server: authd's request pipeline on the event loop.
  *
- *   ROUTER (loop) -> deadline / throttle / overload checks -> lookup queue
+ *   ROUTER (loop) -> deadline / throttle (guard.h) / overload checks -> lookup queue
+ *                    (a slowed request waits on a loop timer first)
  *   lookup workers (store_t each) -> reply, or hash queue
  *   hash workers (argon2id)       -> done queue (eventfd) -> loop -> ROUTER
  *   SUB (loop, optional): change events drop cache entries.

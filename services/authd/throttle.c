@@ -151,6 +151,19 @@ out:
     return block;
 }
 
+unsigned throttle_failures(throttle_t *t, const char *key, uint64_t now_ms)
+{
+    if (!t->after)
+        return 0;
+    unsigned n = 0;
+    pthread_mutex_lock(&t->mu);
+    tkey_t *k = map_get(&t->map, key, strlen(key));
+    if (k && !stale(t, k, now_ms))
+        n = k->failures;
+    pthread_mutex_unlock(&t->mu);
+    return n;
+}
+
 void throttle_success(throttle_t *t, const char *key)
 {
     if (!t->after)

@@ -1,5 +1,5 @@
 /* throttle: refuse authentication for a while after repeated failures of
- * one key (authd uses "user:<username>" and "peer:<address without port>").
+ * one key (one table of guard.h's policy).
  *
  * Per key: `after` failures within `window_ms` start a block of 1 s; every
  * further failure once a block has started doubles it, up to max_ms. A
@@ -26,6 +26,8 @@ void throttle_destroy(throttle_t **t);
 uint64_t throttle_check(throttle_t *t, const char *key, uint64_t now_ms);
 /* Records a failure. Returns the block it started or extended (ms), else 0. */
 uint64_t throttle_fail(throttle_t *t, const char *key, uint64_t now_ms);
+/* Failures recorded for the key and not yet forgiven at now_ms (0: none). */
+unsigned throttle_failures(throttle_t *t, const char *key, uint64_t now_ms);
 /* Records a success: forgets the key. */
 void throttle_success(throttle_t *t, const char *key);
 size_t throttle_count(throttle_t *t);

@@ -577,9 +577,10 @@ def test_throttling_kicks_in_and_lifts(stack):
     # throttled now: even the right password is refused (not authorized)
     t_blocked = time.monotonic()
     refused_with(b.port, 5, client_id="good-1", username="dev", password=PW)
-    # other usernames from the same address are blocked too
-    refused_with(b.port, 5, client_id="good-2", username="someone", password=PW)
-    assert a.metrics()['authd_requests_total{result="throttled"}'] >= 2
+    # other usernames from the same address are checked, not blocked
+    # (authd's policy: README "Login throttling")
+    refused_with(b.port, 4, client_id="good-2", username="someone", password=PW)
+    assert a.metrics()['authd_requests_total{result="throttled"}'] >= 1
     # the block lifts (first block: 1 s); poll, bounded
     results = []
 
