@@ -15,7 +15,7 @@ int conf_parse(authd_conf_t *c, int argc, char **argv)
 {
     *c = (authd_conf_t){
         .bind = "tcp://127.0.0.1:5560", .redis = "127.0.0.1:6379", .prefix = "roost:", .redis_user = "", .redis_password = "", .changes = "",
-        .http_bind = "127.0.0.1", .curve_secret = "", .changes_curve_server = "", .log_level = "info",
+        .http_bind = "127.0.0.1", .curve_secret = "", .curve_clients = "", .changes_curve_server = "", .log_level = "info",
         .http_port = 9560, .workers = 4, .hash_workers = 2, .max_queue = 10000,
         .cache_size = 100000, .cache_ttl = 600,
         .throttle_after = 5, .throttle_peer_after = 20, .throttle_user_after = 10, .throttle_window = 60, .throttle_max = 60,
@@ -58,7 +58,11 @@ int conf_parse(authd_conf_t *c, int argc, char **argv)
         {"http-bind", "ROOST_AUTHD_HTTP_BIND", CFG_STR, &c->http_bind, 0, 0, "Address for /healthz and /metrics."},
         {"http-port", "ROOST_AUTHD_HTTP_PORT", CFG_INT, &c->http_port, 0, 65535, "HTTP port (0 disables)."},
         {"curve-secret", "ROOST_AUTHD_CURVE_SECRET", CFG_STR, &c->curve_secret, 0, 0,
-         "CurveZMQ secret key (Z85 or key file) for the ROUTER; unset = plain."},
+         "CurveZMQ secret key (Z85 or key file) for the ROUTER; unset = plain (a warning: anyone who "
+         "reaches --bind may ask, and the peer address it sends is trusted)."},
+        {"curve-clients", "ROOST_AUTHD_CURVE_CLIENTS", CFG_STR, &c->curve_clients, 0, 0,
+         "Brokers' CurveZMQ public keys (comma-separated, Z85 or key files; the public half of each "
+         "broker's --authd-client-key): only they may ask. Needs --curve-secret; unset = any key."},
         {"changes-curve-server", "ROOST_ADMIN_CURVE_PUBLIC", CFG_STR, &c->changes_curve_server, 0, 0,
          "admin PUB's CurveZMQ public key (Z85 or key file); unset = plain."},
         {"argon2-ops", "ROOST_ARGON2_OPS", CFG_INT, &c->argon2_ops, 0, 1000,
@@ -72,5 +76,9 @@ int conf_parse(authd_conf_t *c, int argc, char **argv)
     int rc = cfg_parse(opts, (int)(sizeof(opts) / sizeof(opts[0])), argc, argv, SUMMARY, stdout, stderr);
     if (rc != CFG_RUN)
         return rc;
+    if (c->curve_clients[0] && !c->curve_secret[0]) {
+        fprintf(stderr, "roost-authd: --curve-clients needs --curve-secret (a plain socket cannot check keys)\n");
+        return ROOST_ECONFIG;
+    }
     return cfg_host_port("redis", c->redis, c->redis_host, sizeof(c->redis_host), &c->redis_port, stderr);
 }

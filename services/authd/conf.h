@@ -15,6 +15,7 @@ typedef struct authd_conf {
     const char *changes;         /* admin PUB endpoint, "" = none */
     const char *http_bind;
     const char *curve_secret;    /* this server's secret key (spec), "" = plain */
+    const char *curve_clients;   /* allowed brokers' public keys (specs, comma-separated), "" = any */
     const char *changes_curve_server; /* admin PUB's public key (spec), "" = plain */
     const char *log_level;
     int64_t http_port, workers, hash_workers, max_queue;

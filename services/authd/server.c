@@ -12,6 +12,7 @@
 #include "queue.h"
 #include "rpc/curve.h"
 #include "rpc/rpc.h"
+#include "rpc/zap.h"
 
 /* A request slowed by the throttling policy (guard.h) waits here, on a loop
  * timer, before it joins the lookup queue. */
@@ -29,6 +30,7 @@ struct server {
     auth_ctx_t *auth;
     void *router, *sub;
     int router_fd, sub_fd;
+    rpc_zap_t *zap; /* with --curve-clients: only those keys may ask */
     queue_t *lookup_q, *hash_q, *done_q;
     pool_t *lookup_pool, *hash_pool;
     delayed_t *delayed; /* slowed requests, newest first */
@@ -333,6 +335,33 @@ static void *open_socket(server_t *s, int type)
     return sock;
 }
 
+static void on_zap(loop_t *l, int fd, unsigned ev, void *arg)
+{
+    server_t *s = arg;
+    rpc_zap_drain(s->zap);
+}
+
+/* Who may ask (the ZAP handler must exist before the ROUTER binds), and a
+ * warning naming the risk when that is anyone: the peer address in a request
+ * feeds the per-address throttle, so an unchecked asker can rotate it. */
+static int start_trust(server_t *s, int curve)
+{
+    int rc;
+    if (!curve) {
+        log_warn("authd_unauthenticated", "bind=%s detail=\"no --curve-secret: anyone who reaches this port can "
+                 "test passwords and choose the peer address that throttling counts\"", s->conf->bind);
+        return 0;
+    }
+    if (!s->conf->curve_clients[0]) {
+        log_warn("authd_any_curve_client", "bind=%s detail=\"no --curve-clients: any CurveZMQ key may ask and "
+                 "choose the peer address that throttling counts\"", s->conf->bind);
+        return 0;
+    }
+    if ((rc = rpc_zap_new(s->zctx, s->conf->curve_clients, "authd", &s->zap)))
+        return rc;
+    return loop_add_fd(s->loop, rpc_zap_fd(s->zap), LOOP_READ | LOOP_EDGE, on_zap, s);
+}
+
 static int start_changes(server_t *s)
 {
     if (!s->conf->changes[0])
@@ -364,6 +393,8 @@ int server_start(server_t *s)
         rc = curve;
         goto fail;
     }
+    if ((rc = start_trust(s, curve)))
+        goto fail;
     if (zmq_bind(s->router, s->conf->bind)) {
         rc = -zmq_errno();
         goto fail;
@@ -375,8 +406,9 @@ int server_start(server_t *s)
     s->in_loop = true;
     if ((rc = start_changes(s)))
         goto fail;
-    log_info("listening", "bind=%s curve=%s workers=%lld hash_workers=%lld", s->conf->bind, curve ? "on" : "off",
-             (long long)s->conf->workers, (long long)s->conf->hash_workers);
+    log_info("listening", "bind=%s curve=%s curve_clients=%zu workers=%lld hash_workers=%lld", s->conf->bind,
+             curve ? "on" : "off", rpc_zap_keys(s->zap), (long long)s->conf->workers,
+             (long long)s->conf->hash_workers);
     drain_router(s); /* anything that arrived before the fd joined the loop */
     return 0;
 fail:
@@ -420,6 +452,10 @@ void server_stop(server_t *s)
     if (s->hash_pool)
         pool_stop(s->hash_pool);
     free_queued(s->done_q);
+    if (s->zap) {
+        loop_del_fd(s->loop, rpc_zap_fd(s->zap));
+        rpc_zap_destroy(&s->zap);
+    }
     if (s->router)
         zmq_close(s->router);
     if (s->sub)

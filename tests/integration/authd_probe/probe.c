@@ -4,6 +4,7 @@
  * and {"request_id":N,"status":"timeout"} for requests not answered in time.
  *
  *   roost-authd-probe --connect EP [--timeout-ms 5000] [--curve-server KEY]
+ *       [--curve-client-secret KEY (default: an ephemeral pair)]
  *       --req [--id N] [--username U | (none: anonymous)] [--password P]
  *             [--client-id C] [--peer ADDR] [--deadline-ms REL (default 5000)]
  *       --req ...
@@ -129,7 +130,7 @@ int main(int argc, char **argv)
     }
     static probe_req_t reqs[MAX_REQ];
     int n = 0;
-    const char *ep = NULL, *curve = NULL, *raw = NULL;
+    const char *ep = NULL, *curve = NULL, *curve_secret = NULL, *raw = NULL;
     long long timeout = 5000;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -150,6 +151,7 @@ int main(int argc, char **argv)
         if (!strcmp(a, "--connect")) ep = v;
         else if (!strcmp(a, "--timeout-ms")) timeout = atoll(v);
         else if (!strcmp(a, "--curve-server")) curve = v;
+        else if (!strcmp(a, "--curve-client-secret")) curve_secret = v;
         else if (!strcmp(a, "--raw")) raw = v;
         else if (!cur) return usage("request option before --req");
         else if (!strcmp(a, "--id")) cur->r.request_id = strtoull(v, NULL, 10);
@@ -169,7 +171,7 @@ int main(int argc, char **argv)
     void *dealer = zmq_socket(ctx, ZMQ_DEALER);
     int zero = 0;
     zmq_setsockopt(dealer, ZMQ_LINGER, &zero, sizeof(zero));
-    if (rpc_curve_client(dealer, curve, NULL) < 0 || zmq_connect(dealer, ep))
+    if (rpc_curve_client(dealer, curve, curve_secret) < 0 || zmq_connect(dealer, ep))
         return usage("cannot connect");
     uint64_t start = loop_clock_ms();
     int expected = n, rc;
