@@ -284,20 +284,27 @@ int ops_bootstrap_tokens(ops_t *o, const char *env_token, const char *token_file
     if (!from_env)
         token_new(fresh);
     token_hash(from_env ? env_token : fresh, hash);
-    rc = store_token_create(s, from_env ? "bootstrap (ROOST_ADMIN_TOKEN)" : "bootstrap", hash, true, NULL);
+    store_token_t *made = NULL;
+    rc = store_token_create(s, from_env ? "bootstrap (ROOST_ADMIN_TOKEN)" : "bootstrap", hash, true, &made);
     if (rc == ROOST_ECONFLICT) { /* another admin bootstrapped first */
         rc = 0;
     } else if (rc == 0 && from_env) {
         log_info("token_bootstrap", "source=env");
     } else if (rc == 0) {
+        /* The token goes to the file only: logs are read by more people (and
+         * kept longer) than a 0600 file. Its first characters identify it. */
         int wrc = write_token_file(token_file, fresh);
-        fprintf(stderr, "roost-admin: first admin token (shown once%s%s): %s\n",
-                wrc ? "; could not write " : "; saved to ", token_file, fresh);
-        if (wrc)
-            log_error("token_file_failed", "path=%s rc=%d err=\"%s\"", token_file, wrc, roost_strerror(wrc));
-        else
-            log_info("token_bootstrap", "source=generated file=%s", token_file);
+        if (wrc) {
+            log_error("token_file_failed", "path=%s rc=%d err=\"%s\" detail=\"no token created; fix the path or "
+                      "set ROOST_ADMIN_TOKEN\"", token_file, wrc, roost_strerror(wrc));
+            store_token_revoke(s, made->id); /* nobody could ever read it */
+        } else {
+            fprintf(stderr, "roost-admin: first admin token written to %s (mode 0600, shown nowhere else; "
+                    "it begins %.10s)\n", token_file, fresh);
+            log_info("token_bootstrap", "source=generated file=%s token_prefix=%.10s", token_file, fresh);
+        }
     }
+    store_token_free(&made);
     sodium_memzero(fresh, sizeof(fresh));
 out:
     if (rc < 0)
