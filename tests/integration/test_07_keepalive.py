@@ -14,13 +14,16 @@ KA = 2
 @pytest.mark.mosquitto_deviates("2.0.11 checks keep-alives every ~5 s, closing a keep-alive-2 client after ~6 s")
 def test_silent_client_closed_at_1_5x_keepalive(raw):
     """[MQTT-3.1.2-24] no packet within 1.5 x keep-alive: the server closes.
-    Not before 1.5 x KA minus 1 s of slack, not later than ~5 s."""
+    Keep-alive 3 s: the close comes at 4.5 s, plus at most one 250 ms sweep
+    and a margin for a loaded machine, and well before 2 x keep-alive (6 s).
+    The clock starts before CONNECT is sent, so it never reads short."""
+    ka = 3
     c = raw()
     start = time.monotonic()
-    c.connect(keepalive=KA)
-    assert_closed_by_broker(c, timeout=7)
+    c.connect(keepalive=ka)
+    assert_closed_by_broker(c, timeout=10)
     elapsed = time.monotonic() - start
-    assert 1.5 * KA - 1.0 <= elapsed <= 5.5, "closed after %.2fs" % elapsed
+    assert 1.5 * ka <= elapsed <= 1.5 * ka + 1.0, "closed after %.2fs" % elapsed
 
 
 def test_activity_keeps_connections_alive(raw):

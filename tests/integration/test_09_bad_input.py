@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from conftest import (RawClient, assert_closed_by_broker, barrier, connect_pkt, enc_str, h,
+from conftest import (IS_MOSQUITTO, RawClient, assert_closed_by_broker, barrier, connect_pkt, enc_str, h,
                       packet, publish_pkt, subscribe_pkt, uid, unsubscribe_pkt)
 
 
@@ -20,44 +20,57 @@ def _connected(raw):
     return c
 
 
-# (id, needs CONNECT first, bytes)
+# (id, bytes, the reason logged with the close)
 AFTER_CONNECT = [
-    ("malformed remaining length 5 bytes of 0xFF [MQTT-2.2.3]", h("30 ff ff ff ff ff")),
-    ("second CONNECT [MQTT-3.1.0-2]", connect_pkt("again")),
-    ("PUBLISH topic with + [MQTT-3.3.2-2]", publish_pkt("bad/+/x", b"p")),
-    ("PUBLISH topic with # [MQTT-3.3.2-2]", publish_pkt("bad/#", b"p", qos=1, pid=3)),
-    ("PUBLISH QoS 3 [MQTT-3.3.1-4]", packet(0x36, enc_str("q3") + h("0001") + b"p")),
-    ("PUBLISH qos1 packet id 0 [MQTT-2.3.1-1]", publish_pkt(uid("pid0"), b"p", qos=1, pid=0)),
-    ("SUBSCRIBE flags 0000 [MQTT-3.8.1-1]", subscribe_pkt(1, [("a", 0)], flags=0)),
-    ("UNSUBSCRIBE flags 0000 [MQTT-3.10.1-1]", unsubscribe_pkt(1, ["a"], flags=0)),
-    ("PUBREL flags 0000 [MQTT-3.6.1-1]", h("60 02 00 01")),
-    ("SUBSCRIBE QoS 3 [MQTT-3-8.3-4]", subscribe_pkt(1, [("a", 3)])),
-    ("SUBSCRIBE reserved bits in options [MQTT-3-8.3-4]", subscribe_pkt(1, [("a", 0x04)])),
-    ("SUBSCRIBE packet id 0 [MQTT-2.3.1-1]", subscribe_pkt(0, [("a", 0)])),
-    ("UNSUBSCRIBE packet id 0 [MQTT-2.3.1-1]", unsubscribe_pkt(0, ["a"])),
-    ("SUBSCRIBE without filters [MQTT-3.8.3-3]", h("82 02 00 01")),
-    ("UNSUBSCRIBE without filters [MQTT-3.10.3-2]", h("a2 02 00 01")),
-    ("PUBLISH topic invalid UTF-8 [MQTT-1.5.3-1]", packet(0x30, h("0003 61 ff 62") + b"p")),
-    ("PUBLISH topic overlong UTF-8 NUL [MQTT-1.5.3-1]", packet(0x30, h("0003 61 c0 80") + b"p")),
-    ("PUBLISH topic UTF-16 surrogate [MQTT-1.5.3-1]", packet(0x30, h("0004 61 ed a0 80") + b"p")),
-    ("PUBLISH topic with U+0000 [MQTT-1.5.3-2]", packet(0x30, h("0003 61 00 62") + b"p")),
-    ("SUBSCRIBE filter with U+0000 [MQTT-1.5.3-2]", packet(0x82, h("0001 0003 61 00 62 00"))),
-    ("SUBSCRIBE filter invalid UTF-8 [MQTT-1.5.3-1]", packet(0x82, h("0001 0002 61 fe 00"))),
-    ("PUBLISH empty topic [MQTT-4.7.3-1]", packet(0x30, h("0000") + b"p")),
-    ("reserved packet type 0", h("00 00")),
-    ("reserved packet type 15", h("f0 00")),
-    ("server-to-client packet CONNACK from client", h("20 02 00 00")),
-    ("string length beyond packet [MQTT-1.5.3]", packet(0x30, h("00 40 61 62"))),
+    ("malformed remaining length 5 bytes of 0xFF [MQTT-2.2.3]", h("30 ff ff ff ff ff"), "protocol_error"),
+    ("second CONNECT [MQTT-3.1.0-2]", connect_pkt("again"), "unexpected_packet"),
+    ("PUBLISH topic with + [MQTT-3.3.2-2]", publish_pkt("bad/+/x", b"p"), "bad_topic"),
+    ("PUBLISH topic with # [MQTT-3.3.2-2]", publish_pkt("bad/#", b"p", qos=1, pid=3), "bad_topic"),
+    ("PUBLISH QoS 3 [MQTT-3.3.1-4]", packet(0x36, enc_str("q3") + h("0001") + b"p"), "protocol_error"),
+    ("PUBLISH qos1 packet id 0 [MQTT-2.3.1-1]", publish_pkt(uid("pid0"), b"p", qos=1, pid=0), "bad_packet_id"),
+    ("SUBSCRIBE flags 0000 [MQTT-3.8.1-1]", subscribe_pkt(1, [("a", 0)], flags=0), "protocol_error"),
+    ("UNSUBSCRIBE flags 0000 [MQTT-3.10.1-1]", unsubscribe_pkt(1, ["a"], flags=0), "protocol_error"),
+    ("PUBREL flags 0000 [MQTT-3.6.1-1]", h("60 02 00 01"), "protocol_error"),
+    ("SUBSCRIBE QoS 3 [MQTT-3-8.3-4]", subscribe_pkt(1, [("a", 3)]), "protocol_error"),
+    ("SUBSCRIBE reserved bits in options [MQTT-3-8.3-4]", subscribe_pkt(1, [("a", 0x04)]), "protocol_error"),
+    ("SUBSCRIBE packet id 0 [MQTT-2.3.1-1]", subscribe_pkt(0, [("a", 0)]), "bad_packet_id"),
+    ("UNSUBSCRIBE packet id 0 [MQTT-2.3.1-1]", unsubscribe_pkt(0, ["a"]), "bad_packet_id"),
+    ("SUBSCRIBE without filters [MQTT-3.8.3-3]", h("82 02 00 01"), "protocol_error"),
+    ("UNSUBSCRIBE without filters [MQTT-3.10.3-2]", h("a2 02 00 01"), "protocol_error"),
+    ("PUBLISH topic invalid UTF-8 [MQTT-1.5.3-1]", packet(0x30, h("0003 61 ff 62") + b"p"), "bad_utf8"),
+    ("PUBLISH topic overlong UTF-8 NUL [MQTT-1.5.3-1]", packet(0x30, h("0003 61 c0 80") + b"p"), "bad_utf8"),
+    ("PUBLISH topic UTF-16 surrogate [MQTT-1.5.3-1]", packet(0x30, h("0004 61 ed a0 80") + b"p"), "bad_utf8"),
+    ("PUBLISH topic with U+0000 [MQTT-1.5.3-2]", packet(0x30, h("0003 61 00 62") + b"p"), "bad_utf8"),
+    ("SUBSCRIBE filter with U+0000 [MQTT-1.5.3-2]", packet(0x82, h("0001 0003 61 00 62 00")), "bad_utf8"),
+    ("SUBSCRIBE filter invalid UTF-8 [MQTT-1.5.3-1]", packet(0x82, h("0001 0002 61 fe 00")), "bad_utf8"),
+    ("PUBLISH empty topic [MQTT-4.7.3-1]", packet(0x30, h("0000") + b"p"), "bad_topic"),
+    ("reserved packet type 0", h("00 00"), "protocol_error"),
+    ("reserved packet type 15", h("f0 00"), "protocol_error"),
+    ("server-to-client packet CONNACK from client", h("20 02 00 00"), "unexpected_packet"),
+    ("string length beyond packet [MQTT-1.5.3]", packet(0x30, h("00 40 61 62")), "protocol_error"),
 ]
 
 
-@pytest.mark.parametrize("data", [c[1] for c in AFTER_CONNECT], ids=[c[0] for c in AFTER_CONNECT])
-def test_bad_packet_after_connect_closes_only_that_connection(raw, bystander, data):
+@pytest.mark.parametrize("data,reason", [c[1:] for c in AFTER_CONNECT], ids=[c[0] for c in AFTER_CONNECT])
+def test_bad_packet_after_connect_closes_only_that_connection(raw, bystander, broker, data, reason):
+    """The broker closes that connection, names why in its conn_closed line,
+    and a bystander carries on."""
     by = bystander()
-    c = _connected(raw)
+    cid = uid("bad")
+    c = raw()
+    c.connect(cid)
     c.send(data)
     assert_closed_by_broker(c)
     by.assert_untouched()
+    if IS_MOSQUITTO:
+        return
+    # logged in the loop turn that closed it: the bystander's round trip came after
+    mine = [l for l in broker.log().splitlines() if " client_id=%s " % cid in l]
+    refused = [l for l in mine if " event=conn_refused " in l]
+    assert len(refused) == 1 and " packet=" in refused[0], mine
+    closed = [l for l in mine if " event=conn_closed " in l]
+    assert len(closed) == 1, mine
+    assert closed[0].endswith(" reason=" + reason), closed[0]
 
 
 BEFORE_CONNECT = [

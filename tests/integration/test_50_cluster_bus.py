@@ -207,3 +207,33 @@ def test_unsubscribe_stops_cross_broker_delivery(cl, clients):
     barrier(marker, pub, "%s-mark" % root, timeout=T)
     time.sleep(0.2)
     assert [m.payload for m in sub.drain()] == []
+
+
+def test_publish_into_sys_is_dropped_across_the_cluster(cl, clients):
+    """A clustered broker takes another path for PUBLISH (persist.c, the bus,
+    Redis queues for persistent sessions): a client's publish into $SYS/
+    still reaches nobody, on its own broker or the other, live or queued,
+    and nothing is retained. Each subscriber's marker (same publisher, after
+    the forged ones) proves the negative."""
+    b1, b2 = cl.by_id("b1"), cl.by_id("b2")
+    root, marker = uid("sys"), uid("sys-mark")
+    subs = []
+    for broker, kw in ((b2, {}), (b2, {"client_id": uid("sys-p"), "clean": False}), (b1, {})):
+        s = clients(broker, **kw)
+        # the $SYS filter first: its bus subscription is ahead of the marker's
+        assert s.subscribe("$SYS/%s/#" % root, 2, timeout=T) == [2]
+        assert s.subscribe(marker, 2, timeout=T) == [2]
+        subs.append(s)
+    pub = clients(b1)
+    warm_up(pub, subs, marker, 1)
+    for q in (0, 1, 2):
+        pub.publish("$SYS/%s/q%d" % (root, q), b"forged", qos=q, timeout=T)
+    pub.publish("$SYS/%s/retained" % root, b"forged", qos=1, retain=True, timeout=T)
+    for s in subs:
+        got = barrier(s, pub, marker, timeout=T, qos=2)  # earlier markers may come first
+        assert [(m.topic, m.payload) for m in got if m.topic != marker] == [], s.client_id
+    for broker in (b1, b2):
+        late = clients(broker)
+        assert late.subscribe([("$SYS/%s/#" % root, 1), (marker, 1)], timeout=T) == [1, 1]
+        # its own marker: published after the SUBACK, so after any retained message
+        assert barrier(late, late, marker, timeout=T) == [], broker.id
