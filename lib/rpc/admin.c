@@ -22,6 +22,11 @@ static const char *const OP_NAMES[RPC_ADMIN_OP_COUNT] = {
     [RPC_ADMIN_CONNECTION_KICK] = "connection.kick", [RPC_ADMIN_EXPLAIN] = "explain",
     [RPC_ADMIN_AUDIT_LIST] = "audit.list",         [RPC_ADMIN_TOKEN_LIST] = "token.list",
     [RPC_ADMIN_TOKEN_CREATE] = "token.create",     [RPC_ADMIN_TOKEN_REVOKE] = "token.revoke",
+    [RPC_ADMIN_PIPELINE_LIST] = "pipeline.list",   [RPC_ADMIN_PIPELINE_GET] = "pipeline.get",
+    [RPC_ADMIN_PIPELINE_CREATE] = "pipeline.create", [RPC_ADMIN_PIPELINE_UPDATE] = "pipeline.update",
+    [RPC_ADMIN_PIPELINE_DELETE] = "pipeline.delete", [RPC_ADMIN_MAPPING_LIST] = "mapping.list",
+    [RPC_ADMIN_MAPPING_GET] = "mapping.get",       [RPC_ADMIN_MAPPING_CREATE] = "mapping.create",
+    [RPC_ADMIN_MAPPING_UPDATE] = "mapping.update", [RPC_ADMIN_MAPPING_DELETE] = "mapping.delete",
 };
 
 const char *rpc_admin_op_name(rpc_admin_op_t op)

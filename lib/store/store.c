@@ -259,6 +259,9 @@ static const char *const SCRIPTS[SC_COUNT] = {
     [SC_RULE_UPDATE] = LUA_RULE_UPDATE,
     [SC_RULE_DELETE] = LUA_RULE_DELETE,
     [SC_RULE_ALL] = LUA_RULE_ALL,
+    [SC_PIPE_PUT] = STORE_LUA_PIPE_PUT,     [SC_PIPE_DEL] = STORE_LUA_PIPE_DEL,
+    [SC_MAP_PUT] = STORE_LUA_MAP_PUT,       [SC_MAP_DEL] = STORE_LUA_MAP_DEL,
+    [SC_ROUTES_ALL] = STORE_LUA_ROUTES_ALL, [SC_PQ_ACK] = STORE_LUA_PQ_ACK, [SC_PQ_DEAD] = STORE_LUA_PQ_DEAD,
 };
 
 /* ---- handle ------------------------------------------------------------- */
@@ -660,19 +663,7 @@ int store_rdup(const redisReply *r, char **out)
 
 int store_config_version(store_t *s, int64_t *out)
 {
-    store_err_reset(s);
-    char key[STORE_PREFIX_MAX + 16];
-    snprintf(key, sizeof(key), "%sversion", s->prefix);
-    const char *argv[] = {"GET", key};
-    redisReply *r = NULL;
-    int rc = store_cmd(s, 2, argv, NULL, &r);
-    if (rc < 0)
-        return rc;
-    *out = 0;
-    if (r->type != REDIS_REPLY_NIL && store_ri64(r, out) < 0)
-        rc = store_fail(s, ROOST_ESTORE, NULL, "version is not an integer");
-    freeReplyObject(r);
-    return rc;
+    return store_get_i64(s, "version", out);
 }
 
 int store_list_raw(store_t *s, const char *zset, const char *obj, const char *cursor,

@@ -225,27 +225,7 @@ int store_group_update(store_t *s, const char *id, const store_group_spec_t *spe
 
 int store_group_delete(store_t *s, const char *id)
 {
-    store_err_reset(s);
-    if (!store_id_ok(id))
-        return store_fail(s, ROOST_ENOTFOUND, NULL, NULL);
-    const char *argv[] = {id};
-    redisReply *r = NULL;
-    store_sr_t sr;
-    int rc = store_eval(s, SC_GROUP_DELETE, 1, argv, NULL, &r, &sr);
-    if (rc < 0)
-        return rc;
-    if (sr == SR_OK)
-        rc = 0;
-    else if (sr == SR_NOTFOUND)
-        rc = store_fail(s, ROOST_ENOTFOUND, NULL, NULL);
-    else if (sr == SR_CONFLICT && r->elements > 2) {
-        rc = store_err_set_ids(s, r->element + 2, r->elements - 2);
-        if (rc == 0)
-            rc = store_fail(s, ROOST_ECONFLICT, "rules", "the group is used by group rules");
-    } else
-        rc = store_fail(s, ROOST_ESTORE, NULL, "unexpected script reply");
-    freeReplyObject(r);
-    return rc;
+    return store_delete_refd(s, SC_GROUP_DELETE, id, "rules", "the group is used by group rules");
 }
 
 /* Builds a list from reply items starting at index `first`. */

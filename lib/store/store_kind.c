@@ -69,3 +69,46 @@ int store_list_head(store_t *s, const redisReply *r, char **next_cursor, uint64_
     *total = (uint64_t)t;
     return 0;
 }
+
+int store_delete_refd(store_t *s, enum store_script sc, const char *id, const char *field,
+                      const char *reason)
+{
+    store_err_reset(s);
+    if (!store_id_ok(id))
+        return store_fail(s, ROOST_ENOTFOUND, NULL, NULL);
+    const char *argv[] = {id};
+    redisReply *r = NULL;
+    store_sr_t sr;
+    int rc = store_eval(s, sc, 1, argv, NULL, &r, &sr);
+    if (rc < 0)
+        return rc;
+    if (sr == SR_OK)
+        rc = 0;
+    else if (sr == SR_NOTFOUND)
+        rc = store_fail(s, ROOST_ENOTFOUND, NULL, NULL);
+    else if (sr == SR_CONFLICT && r->elements > 2) {
+        rc = store_err_set_ids(s, r->element + 2, r->elements - 2);
+        if (rc == 0)
+            rc = store_fail(s, ROOST_ECONFLICT, field, reason);
+    } else
+        rc = store_fail(s, ROOST_ESTORE, NULL, "unexpected script reply");
+    freeReplyObject(r);
+    return rc;
+}
+
+int store_get_i64(store_t *s, const char *name, int64_t *out)
+{
+    store_err_reset(s);
+    char key[STORE_PREFIX_MAX + 32];
+    snprintf(key, sizeof(key), "%s%s", store_prefix(s), name);
+    const char *argv[] = {"GET", key};
+    redisReply *r = NULL;
+    int rc = store_cmd(s, 2, argv, NULL, &r);
+    if (rc < 0)
+        return rc;
+    *out = 0;
+    if (r->type != REDIS_REPLY_NIL && store_ri64(r, out) < 0)
+        rc = store_fail(s, ROOST_ESTORE, NULL, "a counter key is not an integer");
+    freeReplyObject(r);
+    return rc;
+}

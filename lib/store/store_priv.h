@@ -33,8 +33,19 @@ enum store_script {
     SC_RULE_UPDATE,
     SC_RULE_DELETE,
     SC_RULE_ALL,
+    SC_PIPE_PUT, /* pipelines.c */
+    SC_PIPE_DEL,
+    SC_MAP_PUT,
+    SC_MAP_DEL,
+    SC_ROUTES_ALL,
+    SC_PQ_ACK, /* pipeq.c */
+    SC_PQ_DEAD,
     SC_COUNT
 };
+
+/* Script texts defined in pipelines.c. */
+extern const char STORE_LUA_PIPE_PUT[], STORE_LUA_PIPE_DEL[], STORE_LUA_MAP_PUT[], STORE_LUA_MAP_DEL[],
+    STORE_LUA_ROUTES_ALL[], STORE_LUA_PQ_ACK[], STORE_LUA_PQ_DEAD[]; /* and pipeq.c */
 
 /* Status a script puts first in its reply array. */
 typedef enum { SR_OK, SR_NOTFOUND, SR_CONFLICT, SR_INVALID, SR_RETRY } store_sr_t;
@@ -126,6 +137,14 @@ int store_get_record(store_t *s, const char *obj, const char *id, const char *co
  * last error, runs `sc` with the id. 0, ROOST_ENOTFOUND, ROOST_ESTORE or as
  * store_eval. */
 int store_delete_id(store_t *s, enum store_script sc, const char *id);
+
+/* A *_delete whose script may answer CONFLICT with the referencing ids
+ * (group <- rules, pipeline <- mappings): as store_delete_id, plus
+ * ROOST_ECONFLICT with field/reason and the ids in the last error. */
+int store_delete_refd(store_t *s, enum store_script sc, const char *id, const char *field,
+                      const char *reason);
+/* GET <prefix><name> as an integer (0 when absent). Resets the last error. */
+int store_get_i64(store_t *s, const char *name, int64_t *out);
 
 /* Reads the next cursor and total of a store_list_raw reply. 0 (*next_cursor
  * is set, caller owns the result, only when there is a next page),

@@ -10,20 +10,6 @@
 
 typedef enum { K_CLIENT, K_GROUP, K_RULE } kind_t;
 
-/* Names the fields present in body, for audit summaries ("name,password"). */
-static void changed_fields(const json_t *body, char *out, size_t cap)
-{
-    const char *key;
-    json_t *v;
-    size_t n = 0;
-    out[0] = '\0';
-    json_object_foreach((json_t *)body, key, v) {
-        int w = snprintf(out + n, cap - n, "%s%s", n ? "," : "", key);
-        if (w < 0 || (size_t)w >= cap - n)
-            break;
-        n += (size_t)w;
-    }
-}
 
 /* Overwrites the password string inside the parsed body before it is freed. */
 static void wipe_password(json_t *body)
@@ -107,7 +93,7 @@ static void client_write(ops_call_t *c)
         if ((rc = store_client_update(c->store, c->req->id, &spec, &cl)) < 0)
             goto out;
         char fields[128];
-        changed_fields(c->body, fields, sizeof(fields));
+        doc_changed_fields(c->body, fields, sizeof(fields));
         snprintf(summary, sizeof(summary), "changed=%s", fields[0] ? fields : "nothing");
         ops_committed(c, RPC_CHANGE_CLIENT, RPC_CHANGE_UPDATE, cl->id, old->username, summary);
         ok(c, 200, doc_client(cl));
@@ -236,7 +222,7 @@ static void group_write(ops_call_t *c)
         if ((rc = store_group_update(c->store, c->req->id, &spec, &g)) < 0)
             goto out;
         char fields[128];
-        changed_fields(c->body, fields, sizeof(fields));
+        doc_changed_fields(c->body, fields, sizeof(fields));
         snprintf(summary, sizeof(summary), "changed=%s acl_entries=%zu", fields[0] ? fields : "nothing", g->n_acl);
         ops_committed(c, spec.set_acl && !spec.name && !spec.description ? RPC_CHANGE_ACL : RPC_CHANGE_GROUP,
                       RPC_CHANGE_UPDATE, g->id, NULL, summary);
@@ -353,7 +339,7 @@ static void rule_write(ops_call_t *c)
         if ((rc = store_rule_update(c->store, c->req->id, &spec, &r)) < 0)
             goto out;
         char fields[128];
-        changed_fields(c->body, fields, sizeof(fields));
+        doc_changed_fields(c->body, fields, sizeof(fields));
         snprintf(summary, sizeof(summary), "changed=%s", fields[0] ? fields : "nothing");
         ops_committed(c, RPC_CHANGE_RULE, RPC_CHANGE_UPDATE, r->id, NULL, summary);
         ok(c, 200, doc_rule(r));

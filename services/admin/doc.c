@@ -100,12 +100,15 @@ json_t *doc_error(const char *code, const char *message, json_t *details)
 
 static const char *kind_name(doc_kind_t k)
 {
-    return k == DOC_STRING ? "a string" : k == DOC_ARRAY ? "an array" : "an object";
+    return k == DOC_STRING ? "a string" : k == DOC_ARRAY ? "an array" : k == DOC_INT ? "an integer" : "an object";
 }
 
 static bool kind_ok(const json_t *v, doc_kind_t k)
 {
-    return k == DOC_STRING ? json_is_string(v) : k == DOC_ARRAY ? json_is_array(v) : json_is_object(v);
+    return k == DOC_STRING ? json_is_string(v)
+           : k == DOC_ARRAY ? json_is_array(v)
+           : k == DOC_INT   ? json_is_integer(v)
+                            : json_is_object(v);
 }
 
 static json_t *field_error(const char *where, const char *name, const char *reason)
@@ -164,4 +167,19 @@ int doc_check(const json_t *body, const doc_field_t *fields, size_t n, const cha
 const char *doc_str(const json_t *body, const char *name)
 {
     return json_string_value(json_object_get(body, name));
+}
+
+/* Names the fields present in body, for audit summaries ("name,password"). */
+void doc_changed_fields(const json_t *body, char *out, size_t cap)
+{
+    const char *key;
+    json_t *v;
+    size_t n = 0;
+    out[0] = '\0';
+    json_object_foreach((json_t *)body, key, v) {
+        int w = snprintf(out + n, cap - n, "%s%s", n ? "," : "", key);
+        if (w < 0 || (size_t)w >= cap - n)
+            break;
+        n += (size_t)w;
+    }
 }

@@ -40,7 +40,7 @@ json_t *doc_page(json_t *items, const char *cursor, uint64_t total);
 json_t *doc_error(const char *code, const char *message, json_t *details);
 
 /* Field kinds for doc_check. */
-typedef enum { DOC_STRING, DOC_ARRAY, DOC_OBJECT } doc_kind_t;
+typedef enum { DOC_STRING, DOC_ARRAY, DOC_OBJECT, DOC_INT } doc_kind_t;
 
 typedef struct doc_field {
     const char *name;
@@ -53,6 +53,10 @@ typedef struct doc_field {
  * set to a 400 error document (caller owns). `where` prefixes field names
  * ("acl[2]." for nested objects; "" at top level). */
 int doc_check(const json_t *body, const doc_field_t *fields, size_t n, const char *where, json_t **err);
+
+/* Names the members present in body (never their values), comma-joined,
+ * for audit summaries ("name,password"); truncated to cap. */
+void doc_changed_fields(const json_t *body, char *out, size_t cap);
 
 /* A member's string value, or NULL when absent (doc_check ran first). */
 const char *doc_str(const json_t *body, const char *name);

@@ -104,6 +104,10 @@ static const coll_t COLLS[] = {
      RPC_ADMIN_CONNECTION_KICK, true},
     {"/api/v1/tokens", "/api/v1/tokens/{id}", RPC_ADMIN_TOKEN_LIST, RPC_ADMIN_TOKEN_CREATE, 0, 0,
      RPC_ADMIN_TOKEN_REVOKE, false},
+    {"/api/v1/pipelines", "/api/v1/pipelines/{id}", RPC_ADMIN_PIPELINE_LIST, RPC_ADMIN_PIPELINE_CREATE,
+     RPC_ADMIN_PIPELINE_GET, RPC_ADMIN_PIPELINE_UPDATE, RPC_ADMIN_PIPELINE_DELETE, false},
+    {"/api/v1/topic-mappings", "/api/v1/topic-mappings/{id}", RPC_ADMIN_MAPPING_LIST, RPC_ADMIN_MAPPING_CREATE,
+     RPC_ADMIN_MAPPING_GET, RPC_ADMIN_MAPPING_UPDATE, RPC_ADMIN_MAPPING_DELETE, false},
     {"/api/v1/audit", NULL, RPC_ADMIN_AUDIT_LIST, 0, 0, 0, 0, false},
     {"/api/v1/explain", NULL, 0, RPC_ADMIN_EXPLAIN, 0, 0, 0, false},
 };

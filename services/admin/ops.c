@@ -17,6 +17,7 @@
 #include "crud.h"
 #include "doc.h"
 #include "explain.h"
+#include "pipes.h"
 #include "store/audit.h"
 #include "store/registry.h"
 #include "store/tokens.h"
@@ -164,6 +165,9 @@ void ops_store_fail(ops_call_t *c, int rc)
             json_object_set_new(d, "rules", ids_json(e));
             snprintf(msg, sizeof(msg), "the group is used by %zu group rule(s); delete or edit them first",
                      e->n_ids);
+        } else if (e->field && !strcmp(e->field, "mappings")) {
+            json_object_set_new(d, "mappings", ids_json(e));
+            snprintf(msg, sizeof(msg), "the pipeline is fed by %zu topic mapping(s); delete them first", e->n_ids);
         } else {
             snprintf(msg, sizeof(msg), "%s %s", e->field ? e->field : "value", e->reason ? e->reason : "conflicts");
         }
@@ -447,7 +451,8 @@ static bool needs_body(rpc_admin_op_t op)
 {
     return op == RPC_ADMIN_CLIENT_CREATE || op == RPC_ADMIN_CLIENT_UPDATE || op == RPC_ADMIN_GROUP_CREATE ||
            op == RPC_ADMIN_GROUP_UPDATE || op == RPC_ADMIN_RULE_CREATE || op == RPC_ADMIN_RULE_UPDATE ||
-           op == RPC_ADMIN_EXPLAIN || op == RPC_ADMIN_TOKEN_CREATE;
+           op == RPC_ADMIN_EXPLAIN || op == RPC_ADMIN_TOKEN_CREATE || op == RPC_ADMIN_PIPELINE_CREATE ||
+           op == RPC_ADMIN_PIPELINE_UPDATE || op == RPC_ADMIN_MAPPING_CREATE || op == RPC_ADMIN_MAPPING_UPDATE;
 }
 
 /* Parses the body of the ops that take one. 0, or -1 with res set. */
@@ -498,6 +503,8 @@ void ops_call(ops_t *o, const ops_actor_t *actor, const ops_req_t *req, ops_res_
     case RPC_ADMIN_EXPLAIN: explain_run(&c); break;
     case RPC_ADMIN_AUDIT_LIST: audit_list(&c); break;
     case RPC_ADMIN_TOKEN_LIST ... RPC_ADMIN_TOKEN_REVOKE: token_ops(&c); break;
+    case RPC_ADMIN_PIPELINE_LIST ... RPC_ADMIN_PIPELINE_DELETE: pipes_pipeline(&c); break;
+    case RPC_ADMIN_MAPPING_LIST ... RPC_ADMIN_MAPPING_DELETE: pipes_mapping(&c); break;
     default: ops_error(res, 400, "unknown operation"); break;
     }
     release(o, s);

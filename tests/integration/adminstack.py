@@ -82,7 +82,7 @@ def decode_change_event(body):
     return out
 
 
-KINDS = {1: "client", 2: "group", 3: "rule", 4: "acl", 5: "all", 6: "connection"}
+KINDS = {1: "client", 2: "group", 3: "rule", 4: "acl", 5: "all", 6: "connection", 7: "routes"}
 OPS = {1: "create", 2: "update", 3: "delete"}
 
 

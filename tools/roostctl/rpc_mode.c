@@ -24,13 +24,13 @@ static const char USAGE[] =
     "  --json            print admin's JSON answers (and errors) on stdout\n"
     "  --help            this text; `roostctl NOUN --help` for each noun\n"
     "\n"
-    "nouns: clients, groups, rules, connections, explain, tokens, audit\n"
+    "nouns: clients, groups, rules, connections, explain, tokens, audit, pipelines, mappings\n"
     "`roostctl keygen`: a CurveZMQ key pair (bus and authd encryption), offline\n"
     "\n"
     "exit codes: 0 ok, 1 usage, 2 not found, 3 conflict, 4 invalid value,\n"
     "            5 unavailable (admin or Redis), 6 unauthorized (token)\n";
 
-typedef enum { O_STR, O_LIST, O_ACL, O_LIMIT, O_CURSOR, O_SEARCH, O_PWSTDIN } okind_t;
+typedef enum { O_STR, O_LIST, O_ACL, O_LIMIT, O_CURSOR, O_SEARCH, O_PWSTDIN, O_INT } okind_t;
 
 typedef struct opt {
     const char *flag, *key;
@@ -42,9 +42,18 @@ typedef struct cmd {
     rpc_admin_op_t op;
     const char *usage; /* arguments after the verb */
     bool want_id;
-    opt_t opts[6];
+    opt_t opts[12];
 } cmd_t;
 
+#define PIPELINE_USAGE                                                                                    \
+    "[--description D] [--status active|paused] [--authorization-token T] [--network-token T] "         \
+    "[--batch-size N] [--linger-ms N] [--max-attempts N] [--max-queue N] [--timeout-ms N]"
+#define PIPELINE_OPTS                                                                                     \
+    {"name", "name", O_STR}, {"url", "url", O_STR}, {"description", "description", O_STR},               \
+        {"status", "status", O_STR}, {"authorization-token", "authorization_token", O_STR},               \
+        {"network-token", "network_token", O_STR}, {"batch-size", "batch_size", O_INT},                   \
+        {"linger-ms", "linger_ms", O_INT}, {"max-attempts", "max_attempts", O_INT},                       \
+        {"max-queue", "max_queue", O_INT}, {"timeout-ms", "timeout_ms", O_INT}
 #define LIST_OPTS {"limit", NULL, O_LIMIT}, {"cursor", NULL, O_CURSOR}, {"search", NULL, O_SEARCH}
 
 static const cmd_t CMDS[] = {
@@ -83,6 +92,23 @@ static const cmd_t CMDS[] = {
     {"tokens", "create", RPC_ADMIN_TOKEN_CREATE, "--name N", false, {{"name", "name", O_STR}}},
     {"tokens", "revoke", RPC_ADMIN_TOKEN_REVOKE, "ID", true, {{0}}},
     {"audit", "list", RPC_ADMIN_AUDIT_LIST, "[--limit N] [--cursor C]", false, {LIST_OPTS}},
+    {"pipelines", "list", RPC_ADMIN_PIPELINE_LIST, "[--search S] [--limit N] [--cursor C]", false, {LIST_OPTS}},
+    {"pipelines", "get", RPC_ADMIN_PIPELINE_GET, "ID", true, {{0}}},
+    {"pipelines", "create", RPC_ADMIN_PIPELINE_CREATE, "--name N --url http(s)://... " PIPELINE_USAGE, false,
+     {PIPELINE_OPTS}},
+    {"pipelines", "edit", RPC_ADMIN_PIPELINE_UPDATE, "ID [--name N] [--url U] " PIPELINE_USAGE, true,
+     {PIPELINE_OPTS}},
+    {"pipelines", "pause", RPC_ADMIN_PIPELINE_UPDATE, "ID   (its queue keeps filling)", true, {{0}}},
+    {"pipelines", "resume", RPC_ADMIN_PIPELINE_UPDATE, "ID", true, {{0}}},
+    {"pipelines", "delete", RPC_ADMIN_PIPELINE_DELETE, "ID   (refused, exit 3, while mappings feed it)", true,
+     {{0}}},
+    {"mappings", "list", RPC_ADMIN_MAPPING_LIST, "[--search TOPIC] [--limit N] [--cursor C]", false, {LIST_OPTS}},
+    {"mappings", "get", RPC_ADMIN_MAPPING_GET, "ID", true, {{0}}},
+    {"mappings", "create", RPC_ADMIN_MAPPING_CREATE, "--topic FILTER --pipeline PIPELINE_ID", false,
+     {{"topic", "topic", O_STR}, {"pipeline", "pipeline", O_STR}}},
+    {"mappings", "edit", RPC_ADMIN_MAPPING_UPDATE, "ID [--topic FILTER] [--pipeline PIPELINE_ID]", true,
+     {{"topic", "topic", O_STR}, {"pipeline", "pipeline", O_STR}}},
+    {"mappings", "delete", RPC_ADMIN_MAPPING_DELETE, "ID", true, {{0}}},
 };
 #define N_CMDS (sizeof(CMDS) / sizeof(CMDS[0]))
 
@@ -124,7 +150,7 @@ static int parse_opts(const cmd_t *c, int argc, char **argv, rpc_admin_request_t
     for (int i = 0; i < argc; i++) {
         const opt_t *o = NULL;
         const char *v = NULL;
-        for (size_t k = 0; k < 6 && c->opts[k].flag && !o; k++)
+        for (size_t k = 0; k < 12 && c->opts[k].flag && !o; k++)
             if (c->opts[k].kind == O_PWSTDIN ? !strcmp(argv[i], "--password-stdin")
                                              : ctl_opt(argc, argv, &i, c->opts[k].flag, &v))
                 o = &c->opts[k];
@@ -137,6 +163,14 @@ static int parse_opts(const cmd_t *c, int argc, char **argv, rpc_admin_request_t
             json_object_set_new(body, o->key, arr = json_array());
         switch (o->kind) {
         case O_STR: json_object_set_new(body, o->key, json_string(v)); break;
+        case O_INT: {
+            char *end = NULL;
+            long long n = strtoll(v, &end, 10);
+            if (!*v || *end)
+                return ctl_usage("--%s wants an integer, got '%s'", o->flag, v);
+            json_object_set_new(body, o->key, json_integer(n));
+            break;
+        }
         case O_LIST: json_array_append_new(arr, json_string(v)); break;
         case O_ACL: {
             json_t *e = acl_entry(v);
@@ -263,10 +297,14 @@ static int run_cmd(const ctl_rpc_t *r, const char *noun, int argc, char **argv)
     json_t *body = json_object();
     char pw[1100] = "";
     int rc = parse_opts(c, argc - at, argv + at, &req, body, pw, sizeof(pw));
+    if (!strcmp(noun, "pipelines") && (!strcmp(c->verb, "pause") || !strcmp(c->verb, "resume")))
+        json_object_set_new(body, "status", json_string(!strcmp(c->verb, "pause") ? "paused" : "active"));
     bool has_body = c->op == RPC_ADMIN_CLIENT_CREATE || c->op == RPC_ADMIN_CLIENT_UPDATE ||
                     c->op == RPC_ADMIN_GROUP_CREATE || c->op == RPC_ADMIN_GROUP_UPDATE ||
                     c->op == RPC_ADMIN_RULE_CREATE || c->op == RPC_ADMIN_RULE_UPDATE || c->op == RPC_ADMIN_EXPLAIN ||
-                    c->op == RPC_ADMIN_TOKEN_CREATE;
+                    c->op == RPC_ADMIN_TOKEN_CREATE || c->op == RPC_ADMIN_PIPELINE_CREATE ||
+                    c->op == RPC_ADMIN_PIPELINE_UPDATE || c->op == RPC_ADMIN_MAPPING_CREATE ||
+                    c->op == RPC_ADMIN_MAPPING_UPDATE;
     if (rc == 0)
         rc = exchange(r, noun, &req, has_body ? body : NULL, NULL);
     sodium_memzero(pw, sizeof(pw));
@@ -347,7 +385,7 @@ int ctl_rpc_main(int argc, char **argv)
     if ((!r.token || !r.token[0]) && token_file && !(r.token = from_file = read_token_file(token_file)))
         return ctl_usage("cannot read a token from %s", token_file);
     const char *noun = argv[i];
-    static const char *const NOUNS[] = {"clients", "groups", "rules", "connections", "explain", "tokens", "audit"};
+    static const char *const NOUNS[] = {"clients", "groups", "rules", "connections", "explain", "tokens", "audit", "pipelines", "mappings"};
     bool known = false;
     for (size_t k = 0; k < sizeof(NOUNS) / sizeof(NOUNS[0]); k++)
         known |= !strcmp(noun, NOUNS[k]);

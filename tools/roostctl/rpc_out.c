@@ -22,6 +22,9 @@ static const view_t VIEWS[] = {
      {{"MQTT CLIENT ID", "mqtt_client_id"}, {"USERNAME", "username"}, {"PEER", "peer"}, {"PROTOCOL", "protocol"},
       {"BROKER", "broker"}, {"CONNECTED AT", "connected_at"}}},
     {"tokens", {{"ID", "id"}, {"NAME", "name"}, {"CREATED AT", "created_at"}, {"LAST USED AT", "last_used_at"}}},
+    {"pipelines", {{"ID", "id"}, {"NAME", "name"}, {"STATUS", "status"}, {"URL", "url"},
+                   {"AUTHORIZATION TOKEN", "authorization_token"}, {"NETWORK TOKEN", "network_token"}}},
+    {"mappings", {{"ID", "id"}, {"TOPIC", "topic"}, {"PIPELINE", "pipeline"}, {"PIPELINE NAME", "pipeline_name"}}},
     {"audit", {{"TIME", "time"}, {"ACTOR", "actor"}, {"ACTION", "action"}, {"OBJECT", "object_id"},
                {"SUMMARY", "summary"}}},
 };

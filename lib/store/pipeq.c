@@ -1,0 +1,242 @@
+/* pipeq: pipeline queues for roost-forwarder (pipeq.h). */
+#include "store/pipeq.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "store/store_priv.h"
+
+/* ARGV: p id now eid...  Nothing is counted for a deleted pipeline. */
+const char STORE_LUA_PQ_ACK[] =
+    "local p=ARGV[1] local q=p..'pq:'..ARGV[2]\n"
+    "local ids={} for i=4,#ARGV do ids[#ids+1]=ARGV[i] end\n"
+    "local n=redis.call('XACK',q,'" PIPEQ_GROUP "',unpack(ids))\n"
+    "redis.call('XDEL',q,unpack(ids))\n"
+    "if redis.call('EXISTS',p..'pipeline:'..ARGV[2])==1 then\n"
+    "  redis.call('HINCRBY',q..':stats','forwarded',n)\n"
+    "  redis.call('HSET',q..':stats','last_ok_at',ARGV[3])\n"
+    "end\n"
+    "return {'OK',n}\n";
+
+/* ARGV: p id now reason attempts eid...  Copies each entry still in the
+ * queue to the dead-letter stream, then acknowledges and deletes it. */
+const char STORE_LUA_PQ_DEAD[] =
+    "local p=ARGV[1] local q=p..'pq:'..ARGV[2]\n"
+    "if redis.call('EXISTS',p..'pipeline:'..ARGV[2])==0 then return {'OK',0} end\n"
+    "local n=0\n"
+    "for i=6,#ARGV do\n"
+    "  local e=redis.call('XRANGE',q,ARGV[i],ARGV[i])\n"
+    "  if #e==1 then\n"
+    "    local f=e[1][2]\n"
+    "    f[#f+1]='eid' f[#f+1]=ARGV[i] f[#f+1]='reason' f[#f+1]=ARGV[4]\n"
+    "    f[#f+1]='attempts' f[#f+1]=ARGV[5]\n"
+    "    redis.call('XADD',q..':dead','*',unpack(f))\n"
+    "    n=n+1\n"
+    "  end\n"
+    "  redis.call('XACK',q,'" PIPEQ_GROUP "',ARGV[i]) redis.call('XDEL',q,ARGV[i])\n"
+    "end\n"
+    "redis.call('HINCRBY',q..':stats','dead',n)\n"
+    "redis.call('HSET',q..':stats','last_error',ARGV[4],'last_error_at',ARGV[3])\n"
+    "return {'OK',n}\n";
+
+static void qkey(store_t *s, const char *id, char *out, size_t cap)
+{
+    snprintf(out, cap, "%spq:%s", store_prefix(s), id);
+}
+
+int pipeq_ensure(store_t *s, const char *pipeline_id)
+{
+    store_err_reset(s);
+    char q[STORE_PREFIX_MAX + 48];
+    qkey(s, pipeline_id, q, sizeof(q));
+    const char *argv[] = {"XGROUP", "CREATE", q, PIPEQ_GROUP, "0", "MKSTREAM"};
+    redisReply *r = NULL;
+    int rc = store_cmd(s, 6, argv, NULL, &r);
+    if (rc == ROOST_ESTORE && store_last_error(s)->reason &&
+        !strncmp(store_last_error(s)->reason, "BUSYGROUP", 9))
+        return 0;
+    freeReplyObject(r);
+    return rc;
+}
+
+static const char *fstr(const redisReply *v)
+{
+    return v && v->type == REDIS_REPLY_STRING ? v->str : NULL;
+}
+
+/* Hands one [eid, [f, v, ...]] entry to fn. A deleted entry (nil fields,
+ * as XAUTOCLAIM may report) is skipped: returns 0; else 1. */
+static int one_entry(const redisReply *e, pipeq_msg_fn fn, void *arg)
+{
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || !fstr(e->element[0]))
+        return 0;
+    const redisReply *f = e->element[1];
+    if (f->type != REDIS_REPLY_ARRAY)
+        return 0;
+    pipeq_msg_t m = {.eid = e->element[0]->str, .client_id = "", .username = "", .broker = ""};
+    for (size_t i = 0; i + 1 < f->elements; i += 2) {
+        const char *k = fstr(f->element[i]);
+        const redisReply *v = f->element[i + 1];
+        if (!k || v->type != REDIS_REPLY_STRING)
+            continue;
+        if (!strcmp(k, "t")) {
+            m.topic = v->str;
+            m.topic_len = v->len;
+        } else if (!strcmp(k, "p")) {
+            m.payload = (const uint8_t *)v->str;
+            m.payload_len = v->len;
+        } else if (!strcmp(k, "q"))
+            m.qos = atoi(v->str);
+        else if (!strcmp(k, "r"))
+            m.retain = v->str[0] == '1';
+        else if (!strcmp(k, "c"))
+            m.client_id = v->str;
+        else if (!strcmp(k, "u"))
+            m.username = v->str;
+        else if (!strcmp(k, "b"))
+            m.broker = v->str;
+        else if (!strcmp(k, "ts"))
+            m.received_ms = strtoll(v->str, NULL, 10);
+    }
+    if (!m.payload)
+        m.payload = (const uint8_t *)"";
+    fn(&m, arg);
+    return 1;
+}
+
+static int entries(const redisReply *list, pipeq_msg_fn fn, void *arg)
+{
+    int n = 0;
+    if (!list || list->type != REDIS_REPLY_ARRAY)
+        return 0;
+    for (size_t i = 0; i < list->elements; i++)
+        n += one_entry(list->element[i], fn, arg);
+    return n;
+}
+
+int pipeq_read(store_t *s, const char *pipeline_id, const char *consumer, size_t count,
+               pipeq_msg_fn fn, void *arg)
+{
+    store_err_reset(s);
+    char q[STORE_PREFIX_MAX + 48], cnt[24];
+    qkey(s, pipeline_id, q, sizeof(q));
+    snprintf(cnt, sizeof(cnt), "%zu", count);
+    const char *argv[] = {"XREADGROUP", "GROUP", PIPEQ_GROUP, consumer, "COUNT", cnt, "STREAMS", q, ">"};
+    redisReply *r = NULL;
+    int rc = store_cmd(s, 9, argv, NULL, &r);
+    if (rc < 0)
+        return rc;
+    /* nil: nothing new; else [[key, [entry...]]] */
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->type == REDIS_REPLY_ARRAY &&
+        r->element[0]->elements == 2)
+        rc = entries(r->element[0]->element[1], fn, arg);
+    freeReplyObject(r);
+    return rc;
+}
+
+int pipeq_claim(store_t *s, const char *pipeline_id, const char *consumer, int64_t min_idle_ms,
+                size_t count, pipeq_msg_fn fn, void *arg)
+{
+    store_err_reset(s);
+    char q[STORE_PREFIX_MAX + 48], cnt[24], idle[24];
+    qkey(s, pipeline_id, q, sizeof(q));
+    snprintf(cnt, sizeof(cnt), "%zu", count);
+    snprintf(idle, sizeof(idle), "%lld", (long long)min_idle_ms);
+    const char *argv[] = {"XAUTOCLAIM", q, PIPEQ_GROUP, consumer, idle, "0-0", "COUNT", cnt};
+    redisReply *r = NULL;
+    int rc = store_cmd(s, 8, argv, NULL, &r);
+    if (rc < 0)
+        return rc;
+    /* [next cursor, [entry...], [deleted ids...]] */
+    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2)
+        rc = entries(r->element[1], fn, arg);
+    freeReplyObject(r);
+    return rc;
+}
+
+/* Runs script sc with (id, now, extra..., eids...). */
+static int run_ids(store_t *s, enum store_script sc, const char *id, const char *const *extra,
+                   size_t n_extra, const char *const *eids, size_t n)
+{
+    store_err_reset(s);
+    if (n == 0)
+        return 0;
+    const char **argv = calloc(2 + n_extra + n, sizeof(*argv));
+    if (!argv)
+        return -ENOMEM;
+    char now[24];
+    snprintf(now, sizeof(now), "%lld", (long long)store_now_ms());
+    argv[0] = id;
+    argv[1] = now;
+    memcpy(argv + 2, extra, n_extra * sizeof(*argv));
+    memcpy(argv + 2 + n_extra, eids, n * sizeof(*argv));
+    redisReply *r = NULL;
+    store_sr_t sr;
+    int rc = store_eval(s, sc, (int)(2 + n_extra + n), argv, NULL, &r, &sr);
+    free(argv);
+    if (rc < 0)
+        return rc;
+    if (sr != SR_OK)
+        rc = store_fail(s, ROOST_ESTORE, NULL, "unexpected script reply");
+    freeReplyObject(r);
+    return rc;
+}
+
+int pipeq_ack(store_t *s, const char *pipeline_id, const char *const *eids, size_t n)
+{
+    return run_ids(s, SC_PQ_ACK, pipeline_id, NULL, 0, eids, n);
+}
+
+int pipeq_dead(store_t *s, const char *pipeline_id, const char *const *eids, size_t n,
+               const char *reason, int attempts)
+{
+    char att[16];
+    snprintf(att, sizeof(att), "%d", attempts);
+    const char *extra[] = {reason, att};
+    return run_ids(s, SC_PQ_DEAD, pipeline_id, extra, 2, eids, n);
+}
+
+int pipeq_note_error(store_t *s, const char *pipeline_id, const char *reason)
+{
+    store_err_reset(s);
+    char q[STORE_PREFIX_MAX + 64], now[24];
+    snprintf(q, sizeof(q), "%spq:%s:stats", store_prefix(s), pipeline_id);
+    snprintf(now, sizeof(now), "%lld", (long long)store_now_ms());
+    const char *argv[] = {"HSET", q, "last_error", reason, "last_error_at", now};
+    redisReply *r = NULL;
+    int rc = store_cmd(s, 6, argv, NULL, &r);
+    freeReplyObject(r);
+    return rc;
+}
+
+int pipeq_depth(store_t *s, const char *pipeline_id, int64_t *len, int64_t *oldest_age_ms)
+{
+    store_err_reset(s);
+    char q[STORE_PREFIX_MAX + 48];
+    qkey(s, pipeline_id, q, sizeof(q));
+    *len = 0;
+    *oldest_age_ms = 0;
+    const char *xlen[] = {"XLEN", q};
+    redisReply *r = NULL;
+    int rc = store_cmd(s, 2, xlen, NULL, &r);
+    if (rc < 0)
+        return rc;
+    store_ri64(r, len);
+    freeReplyObject(r);
+    if (*len == 0)
+        return 0;
+    const char *first[] = {"XRANGE", q, "-", "+", "COUNT", "1"};
+    if ((rc = store_cmd(s, 6, first, NULL, &r)) < 0)
+        return rc;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->type == REDIS_REPLY_ARRAY &&
+        r->element[0]->elements >= 1 && fstr(r->element[0]->element[0])) {
+        int64_t t = strtoll(r->element[0]->element[0]->str, NULL, 10);
+        int64_t age = store_now_ms() - t;
+        *oldest_age_ms = age > 0 ? age : 0;
+    }
+    freeReplyObject(r);
+    return 0;
+}

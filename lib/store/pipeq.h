@@ -1,0 +1,66 @@
+/* pipeq: a pipeline's queue as roost-forwarder sees it (pipelines.h keys
+ * P pq:<id>, P pq:<id>:dead, P pq:<id>:stats). A Redis Stream read through
+ * the consumer group "forwarders": XREADGROUP hands each entry to one
+ * forwarder, which acknowledges it after a 2xx (XACK + XDEL, so the
+ * stream's length is the backlog and the broker's max_queue cap counts
+ * only undelivered work) or moves it to the dead-letter stream. Entries a
+ * dead forwarder held stay pending and are taken over with XAUTOCLAIM.
+ *
+ * Entry fields (written by the broker, sstore_pipe_append):
+ *   t topic, p payload (bytes), q qos, r retain 0/1, c MQTT client id,
+ *   u username, b broker id, ts received-at (unix ms).
+ * Dead-letter entries carry the same fields plus eid (the queue entry id),
+ * reason and attempts.
+ *
+ * Blocking calls on a store_t (store.h rules). Views passed to callbacks
+ * are valid during the callback only.
+ */
+#ifndef ROOST_STORE_PIPEQ_H
+#define ROOST_STORE_PIPEQ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+#define PIPEQ_GROUP "forwarders"
+#define PIPEQ_EID_MAX 48
+
+typedef struct pipeq_msg {
+    const char *eid;              /* stream entry id "<ms>-<seq>" */
+    const char *topic;            /* NULL: a malformed entry (dead-letter it) */
+    size_t topic_len;
+    const uint8_t *payload;
+    size_t payload_len;
+    int qos;
+    bool retain;
+    const char *client_id, *username, *broker; /* "" when absent */
+    int64_t received_ms;
+} pipeq_msg_t;
+
+typedef void (*pipeq_msg_fn)(const pipeq_msg_t *m, void *arg);
+
+/* Creates the consumer group (and the stream) if missing. 0 or as store. */
+int pipeq_ensure(store_t *s, const char *pipeline_id);
+/* New entries for consumer (XREADGROUP ... >), at most count, not
+ * blocking. Returns the number handed to fn, or a negative code. */
+int pipeq_read(store_t *s, const char *pipeline_id, const char *consumer, size_t count,
+               pipeq_msg_fn fn, void *arg);
+/* Entries pending for over min_idle_ms with any consumer (one that died),
+ * now owned by consumer (XAUTOCLAIM from 0-0). Count or negative. */
+int pipeq_claim(store_t *s, const char *pipeline_id, const char *consumer, int64_t min_idle_ms,
+                size_t count, pipeq_msg_fn fn, void *arg);
+/* Acknowledges and deletes n entries; counts them as forwarded. */
+int pipeq_ack(store_t *s, const char *pipeline_id, const char *const *eids, size_t n);
+/* Moves n entries to the dead-letter stream with reason (printable text,
+ * never a token) and attempts; acknowledges them. */
+int pipeq_dead(store_t *s, const char *pipeline_id, const char *const *eids, size_t n,
+               const char *reason, int attempts);
+/* Records the last delivery error shown in the console. */
+int pipeq_note_error(store_t *s, const char *pipeline_id, const char *reason);
+/* Entries waiting plus in flight (XLEN) and the age of the oldest in ms
+ * (0 when empty), for /metrics. */
+int pipeq_depth(store_t *s, const char *pipeline_id, int64_t *len, int64_t *oldest_age_ms);
+
+#endif
