@@ -54,6 +54,8 @@ typedef struct broker {
     char id[64];
     loop_t *loop;
     int listen_fd;
+    int tls_listen_fd;         /* -1 without --tls-cert */
+    struct xtls_server *tls;   /* NULL without --tls-cert */
     bool draining;
     authc_t *authc;            /* NULL with --insecure-no-auth */
     cluster_t *cluster;        /* NULL on a single node without Redis */

@@ -25,6 +25,8 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
         .bus_bind = "tcp://127.0.0.1:*",
         .bus_advertise = "", .bus_curve_secret = "",
         .admin_events = "", .admin_key = "",
+        .tls_port = -1,
+        .tls_cert = "", .tls_key = "", .tls_ca = "", .tls_client_cert = "none",
         .http_bind = "127.0.0.1",
         .http_port = 0,
     };
@@ -78,6 +80,18 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
          "CurveZMQ public key of admin (Z85 or file), when admin runs with --curve-secret."},
         {"admin-events", "ROOST_ADMIN_EVENTS", CFG_STR, &c->admin_events, 0, 0,
          "roost-admin's change-event endpoint; its disconnect requests close connections here."},
+        {"tls-port", "ROOST_TLS_PORT", CFG_INT, &c->tls_port, -1, 65535,
+         "TCP port for MQTT over TLS (-1: 8883 when --tls-cert is set; 0 picks a free one)."},
+        {"tls-cert", "ROOST_TLS_CERT", CFG_STR, &c->tls_cert, 0, 0,
+         "PEM file of the server certificate (then any intermediates). Set: a TLS listener "
+         "(TLS 1.2 and 1.3 only) runs beside the plain one."},
+        {"tls-key", "ROOST_TLS_KEY", CFG_STR, &c->tls_key, 0, 0,
+         "PEM file of the server certificate's private key (unencrypted)."},
+        {"tls-ca", "ROOST_TLS_CA", CFG_STR, &c->tls_ca, 0, 0,
+         "PEM bundle of the CA(s) client certificates are verified against."},
+        {"tls-client-cert", "ROOST_TLS_CLIENT_CERT", CFG_STR, &c->tls_client_cert, 0, 0,
+         "Client certificates on the TLS listener: none, optional (verified when sent) or "
+         "required (the handshake fails without one signed by --tls-ca)."},
         {"proxy-protocol", "ROOST_PROXY_PROTOCOL", CFG_BOOL, &c->proxy_protocol, 0, 0,
          "Every MQTT connection starts with a PROXY protocol v1/v2 header (haproxy send-proxy-v2) "
          "naming the real client: its address is used in logs, authd throttling and the registry. "

@@ -31,6 +31,9 @@ typedef struct broker_config {
     const char *bus_curve_secret; /* the cluster's CurveZMQ secret key (spec); "" = plain bus */
     const char *admin_events;  /* admin's change-event PUB endpoint (kicks) */
     const char *admin_key;     /* admin's CurveZMQ public key (spec); "" = plain */
+    int64_t tls_port;          /* -1: 8883 when tls_cert is set */
+    const char *tls_cert, *tls_key, *tls_ca; /* files; tls_cert "" = no TLS listener */
+    const char *tls_client_cert; /* none | optional | required */
     bool proxy_protocol;       /* connections start with a PROXY v1/v2 header */
     const char *http_bind;
     int64_t http_port;         /* /healthz and /metrics; 0 = off */

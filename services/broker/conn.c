@@ -21,13 +21,21 @@
 
 static void on_io(loop_t *l, int fd, unsigned events, void *arg);
 
-conn_t *conn_new(broker_t *b, int fd, const struct sockaddr *peer)
+conn_t *conn_new(broker_t *b, int fd, const struct sockaddr *peer, const xport_kind_t *kind)
 {
-    conn_t *c = calloc(1, sizeof(*c));
+    /* a transport's state lives right after the struct: one allocation, and
+     * plain TCP connections pay nothing for it */
+    conn_t *c = calloc(1, sizeof(*c) + (kind ? kind->ops->size : 0));
     if (!c) {
         close(fd);
         return NULL;
     }
+    if (kind && kind->init((xport_t *)(c + 1), fd, kind->arg) < 0) {
+        close(fd);
+        free(c);
+        return NULL;
+    }
+    c->has_xport = kind != NULL;
     c->fd = fd;
     c->b = b;
     c->last_rx = (uint32_t)loop_now(b->loop);
@@ -44,6 +52,8 @@ conn_t *conn_new(broker_t *b, int fd, const struct sockaddr *peer)
         c->peer_port = ntohs(v4->sin_port);
     }
     if (loop_add_fd(b->loop, fd, LOOP_READ, on_io, c) < 0) {
+        if (c->has_xport)
+            conn_xport(c)->ops->fini(conn_xport(c));
         close(fd);
         free(c);
         return NULL;
@@ -181,6 +191,16 @@ static void process(conn_t *c, const uint8_t *data, size_t len, bool from_in)
             return;
         }
         used = h;
+        if (c->has_xport) {
+            /* what follows the header is the transport's (a TLS ClientHello):
+             * give it back; do_read reads on while the transport holds bytes */
+            xport_t *x = conn_xport(c);
+            if (x->ops->unread(x, data + used, len - used) < 0)
+                conn_close(c, "out_of_memory");
+            if (from_in)
+                buf_consume(&c->in, len);
+            return;
+        }
     }
     used += dispatch_input(c, data + used, len - used);
     if (c->state == CONN_CLOSING)
@@ -193,15 +213,45 @@ static void process(conn_t *c, const uint8_t *data, size_t len, bool from_in)
         conn_close(c, "out_of_memory");
 }
 
-static void do_read(conn_t *c)
+/* The socket's bytes, or the transport's: plain TCP reads the socket (as does
+ * a transport's connection until its PROXY header is read). */
+static inline ssize_t conn_recv(conn_t *c, void *p, size_t n)
+{
+    if (!c->has_xport || (c->b->cfg->proxy_protocol && !c->proxied))
+        return read(c->fd, p, n);
+    xport_t *x = conn_xport(c);
+    return x->ops->read(x, p, n);
+}
+
+static inline ssize_t conn_send(conn_t *c, const void *p, size_t n)
+{
+    if (!c->has_xport)
+        return write(c->fd, p, n);
+    xport_t *x = conn_xport(c);
+    return x->ops->write(x, p, n);
+}
+
+/* A transport failure that is the peer's doing (a bad handshake, a
+ * certificate refused, plain MQTT on the TLS port): one log line naming it. */
+static void xport_failed(conn_t *c)
+{
+    char peer[64];
+    xport_t *x = conn_xport(c);
+    log_info("conn_refused", "peer=%s transport=%s stage=%s reason=\"%s\"",
+             conn_peer(c, peer, sizeof(peer)), x->ops->name, x->ops->stage(x), x->ops->error(x));
+    conn_close(c, "transport_error");
+}
+
+/* One read and its processing. Returns what the read returned. */
+static ssize_t read_once(conn_t *c)
 {
     broker_t *b = c->b;
     ssize_t n;
     if (buf_unread(&c->in) == 0) {
-        n = read(c->fd, b->scratch, BROKER_READ_CHUNK);
+        n = conn_recv(c, b->scratch, BROKER_READ_CHUNK);
         if (n > 0) {
             process(c, b->scratch, (size_t)n, false);
-            return;
+            return n;
         }
     } else {
         size_t want = c->dec.need > buf_unread(&c->in) ? c->dec.need - buf_unread(&c->in) : 0;
@@ -211,26 +261,51 @@ static void do_read(conn_t *c)
             want = BROKER_READ_CHUNK;
         if (buf_reserve(&c->in, want) < 0) {
             conn_close(c, "out_of_memory");
-            return;
+            return -1;
         }
-        n = read(c->fd, buf_tail(&c->in), buf_space(&c->in));
+        n = conn_recv(c, buf_tail(&c->in), buf_space(&c->in));
         if (n > 0) {
             buf_commit(&c->in, (size_t)n);
             process(c, buf_head(&c->in), buf_unread(&c->in), true);
-            return;
+            return n;
         }
     }
-    if (n == 0)
+    if (n == 0) {
         conn_close(c, "peer_closed");
-    else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+        if (c->has_xport && conn_xport(c)->ops->wants_write(conn_xport(c)) && !c->want_write) {
+            /* the transport must write before it can read on (a handshake
+             * message into a full socket): wake on writability too */
+            loop_mod_fd(c->b->loop, c->fd, LOOP_READ | LOOP_WRITE);
+            c->want_write = true;
+        }
+    } else if (errno == EPROTO && c->has_xport) {
+        xport_failed(c);
+    } else {
         conn_close(c, "read_error");
+    }
+    return n;
+}
+
+static inline bool reading(const conn_t *c)
+{
+    return c->state != CONN_CLOSING && c->state != CONN_AUTHING && !c->paused;
+}
+
+static void do_read(conn_t *c)
+{
+    ssize_t n = read_once(c);
+    /* a transport may hold bytes it already took off the socket (a TLS
+     * read-ahead, what followed a PROXY header): epoll will not report them */
+    while (n > 0 && c->has_xport && reading(c) && conn_xport(c)->ops->pending(conn_xport(c)))
+        n = read_once(c);
 }
 
 /* Writes what it can; returns false when the socket failed. */
 static bool do_write(conn_t *c)
 {
     while (buf_unread(&c->out)) {
-        ssize_t n = write(c->fd, buf_head(&c->out), buf_unread(&c->out));
+        ssize_t n = conn_send(c, buf_head(&c->out), buf_unread(&c->out));
         if (n > 0) {
             buf_consume(&c->out, (size_t)n);
             continue;
@@ -254,13 +329,16 @@ static bool do_write(conn_t *c)
 static void on_io(loop_t *l, int fd, unsigned events, void *arg)
 {
     conn_t *c = arg;
+    if ((events & LOOP_WRITE) && c->has_xport && reading(c) &&
+        conn_xport(c)->ops->wants_write(conn_xport(c)))
+        events |= LOOP_READ; /* the transport's read was waiting for this */
     if ((events & LOOP_WRITE) && c->state != CONN_CLOSING) {
         if (!do_write(c)) {
             conn_close(c, "write_error");
             return;
         }
     }
-    if ((events & LOOP_READ) && c->state != CONN_CLOSING && c->state != CONN_AUTHING && !c->paused)
+    if ((events & LOOP_READ) && reading(c))
         do_read(c);
 }
 
@@ -327,6 +405,8 @@ void conn_resume(conn_t *c)
     loop_mod_fd(c->b->loop, c->fd, LOOP_READ | (c->want_write ? LOOP_WRITE : 0));
     if (buf_unread(&c->in))
         process(c, buf_head(&c->in), buf_unread(&c->in), true);
+    if (c->has_xport && reading(c) && conn_xport(c)->ops->pending(conn_xport(c)))
+        do_read(c);
 }
 
 void conn_flush_all(broker_t *b)
@@ -355,10 +435,12 @@ static void conn_free(broker_t *b, conn_t *c)
     char peer[64];
     /* one last best-effort write (CONNACK refusals, SUBACKs before a close) */
     if (buf_unread(&c->out)) {
-        ssize_t n = write(c->fd, buf_head(&c->out), buf_unread(&c->out));
+        ssize_t n = conn_send(c, buf_head(&c->out), buf_unread(&c->out));
         (void)n;
     }
     loop_del_fd(b->loop, c->fd);
+    if (c->has_xport)
+        conn_xport(c)->ops->fini(conn_xport(c));
     close(c->fd);
     if (c->prev)
         c->prev->next = c->next;
@@ -415,6 +497,13 @@ void conn_sweep(broker_t *b)
             continue;
         uint32_t age = now - c->last_rx; /* mod 2^32 */
         if (c->state == CONN_NEW && age > connect_ms) {
+            xport_t *x = conn_xport(c);
+            if (x && strcmp(x->ops->stage(x), "handshake") == 0) {
+                char peer[64];
+                log_info("conn_refused", "peer=%s transport=%s stage=handshake reason=\"%s\"",
+                         conn_peer(c, peer, sizeof(peer)), x->ops->name,
+                         "handshake not finished within --connect-timeout");
+            }
             conn_close(c, "connect_timeout");
             continue;
         }

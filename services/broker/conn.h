@@ -3,6 +3,8 @@
  * Reading: one read() per readable event into the broker's shared 64 KiB
  * scratch buffer; whole packets are dispatched straight from it, and only a
  * trailing partial packet is copied into the connection's own `in` buffer.
+ * A transport (TLS; see xport.h) may sit under those reads and writes; plain
+ * TCP has none and calls read/write on the socket itself.
  * Writing: packets are encoded into `out`; the connection joins the flush
  * list and before_sleep writes each list member once per loop turn
  * (EPOLLOUT only while a socket cannot drain). Idle connections release both
@@ -23,6 +25,7 @@
 #include "broker.h"
 #include "msg.h"
 #include "mqtt/mqtt.h"
+#include "xport.h"
 
 enum conn_state {
     CONN_NEW = 0,      /* waiting for CONNECT */
@@ -41,6 +44,7 @@ struct conn {
     bool drop_logged;
     uint16_t keepalive;        /* seconds */
     uint16_t peer_port;
+    bool has_xport;            /* a transport's state follows the struct (conn_xport) */
     uint32_t last_rx;          /* loop ms of the last packet (of the accept before CONNECT),
                                   low 32 bits: ages are taken mod 2^32 (up to 49 days) */
     mqtt_decoder_t dec;
@@ -63,9 +67,13 @@ struct conn {
     uint8_t peer_addr[16];     /* v4 peers are stored v4-mapped */
 };
 
-/* Takes ownership of fd (non-blocking). Returns the connection or NULL
+/* Takes ownership of fd (non-blocking). kind: the transport under the
+ * connection (TLS), or NULL for plain TCP. Returns the connection or NULL
  * (fd closed) on OOM or when the loop cannot watch it. */
-conn_t *conn_new(broker_t *b, int fd, const struct sockaddr *peer);
+conn_t *conn_new(broker_t *b, int fd, const struct sockaddr *peer, const xport_kind_t *kind);
+
+/* The connection's transport, or NULL for plain TCP. */
+static inline xport_t *conn_xport(conn_t *c) { return c->has_xport ? (xport_t *)(c + 1) : NULL; }
 
 /* Appends bytes to the output buffer. 0 or -ENOMEM (the caller closes). */
 int conn_write(conn_t *c, const void *p, size_t n);

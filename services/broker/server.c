@@ -20,6 +20,7 @@
 #include "conn.h"
 #include "route.h"
 #include "session.h"
+#include "xport_tls.h"
 
 #define SWEEP_MS 250
 #define ACCEPT_PAUSE_MS 100
@@ -50,18 +51,20 @@ static uint64_t on_sweep(loop_t *l, void *arg)
 }
 
 static void on_accept(loop_t *l, int fd, unsigned events, void *arg);
+static void on_accept_tls(loop_t *l, int fd, unsigned events, void *arg);
 
 static uint64_t resume_accept(loop_t *l, void *arg)
 {
     broker_t *b = arg;
     if (b->listen_fd >= 0 && !b->draining)
         loop_add_fd(l, b->listen_fd, LOOP_READ, on_accept, b);
+    if (b->tls_listen_fd >= 0 && !b->draining)
+        loop_add_fd(l, b->tls_listen_fd, LOOP_READ, on_accept_tls, b);
     return 0;
 }
 
-static void on_accept(loop_t *l, int fd, unsigned events, void *arg)
+static void accept_batch(broker_t *b, int fd, const xport_kind_t *kind)
 {
-    broker_t *b = arg;
     /* bounded batch per wake so a connect storm cannot starve live clients */
     for (int i = 0; i < 256; i++) {
         struct sockaddr_storage ss;
@@ -73,15 +76,30 @@ static void on_accept(loop_t *l, int fd, unsigned events, void *arg)
                  * forever; stop watching it for a moment */
                 log_warn("accept_paused", "reason=\"%s\" connections=%u pause_ms=%d",
                          strerror(errno), b->nconns, ACCEPT_PAUSE_MS);
-                loop_del_fd(b->loop, fd);
+                if (b->listen_fd >= 0)
+                    loop_del_fd(b->loop, b->listen_fd);
+                if (b->tls_listen_fd >= 0)
+                    loop_del_fd(b->loop, b->tls_listen_fd);
                 loop_add_timer(b->loop, ACCEPT_PAUSE_MS, resume_accept, b);
             }
             return;
         }
         int one = 1;
         setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        conn_new(b, cfd, (struct sockaddr *)&ss);
+        conn_new(b, cfd, (struct sockaddr *)&ss, kind);
     }
+}
+
+static void on_accept(loop_t *l, int fd, unsigned events, void *arg)
+{
+    accept_batch(arg, fd, NULL);
+}
+
+static void on_accept_tls(loop_t *l, int fd, unsigned events, void *arg)
+{
+    broker_t *b = arg;
+    xport_kind_t kind = xtls_kind(b->tls);
+    accept_batch(b, fd, &kind);
 }
 
 int server_init(broker_t *b, const broker_config_t *cfg, loop_t *loop)
@@ -90,6 +108,7 @@ int server_init(broker_t *b, const broker_config_t *cfg, loop_t *loop)
     b->cfg = cfg;
     b->loop = loop;
     b->listen_fd = -1;
+    b->tls_listen_fd = -1;
     map_init(&b->sessions);
     map_init(&b->conns_by_serial);
     map_init(&b->adopting);
@@ -109,14 +128,16 @@ int server_init(broker_t *b, const broker_config_t *cfg, loop_t *loop)
     return 0;
 }
 
-int server_start(broker_t *b)
+/* A listening socket on bind:port_num, watched with fn. Its fd into *fd_out
+ * and the port it got into *bound. 0 or a negative code (logged). */
+static int listen_on(broker_t *b, int port_num, loop_fd_fn fn, int *fd_out, int *bound_out)
 {
     const broker_config_t *cfg = b->cfg;
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICHOST};
     struct addrinfo *ai = NULL;
     char port[8];
-    snprintf(port, sizeof(port), "%d", (int)cfg->port);
+    snprintf(port, sizeof(port), "%d", port_num);
     int rc = getaddrinfo(cfg->bind, port, &hints, &ai);
     if (rc) {
         log_error("listen_failed", "bind=%s reason=\"%s\"", cfg->bind, gai_strerror(rc));
@@ -127,7 +148,7 @@ int server_start(broker_t *b)
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
         bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 4096) < 0) {
         rc = -errno;
-        log_error("listen_failed", "bind=%s port=%d reason=\"%s\"", cfg->bind, (int)cfg->port,
+        log_error("listen_failed", "bind=%s port=%d reason=\"%s\"", cfg->bind, port_num,
                   strerror(errno));
         if (fd >= 0)
             close(fd);
@@ -140,15 +161,42 @@ int server_start(broker_t *b)
     getsockname(fd, (struct sockaddr *)&ss, &sl);
     int bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                : ((struct sockaddr_in *)&ss)->sin_port);
-    if ((rc = loop_add_fd(b->loop, fd, LOOP_READ, on_accept, b)) < 0) {
+    if ((rc = loop_add_fd(b->loop, fd, LOOP_READ, fn, b)) < 0) {
         close(fd);
         return rc;
     }
-    b->listen_fd = fd;
+    *fd_out = fd;
+    *bound_out = bound;
+    return 0;
+}
+
+int server_start(broker_t *b)
+{
+    const broker_config_t *cfg = b->cfg;
+    int rc, bound, tls_bound = 0;
+    if (cfg->tls_cert[0]) {
+        char err[512];
+        if (!(b->tls = xtls_server_new(cfg, err, sizeof(err)))) {
+            log_error("startup_failed", "reason=\"%s\"", err);
+            return ROOST_ECONFIG;
+        }
+        int tls_port = cfg->tls_port < 0 ? 8883 : (int)cfg->tls_port;
+        if ((rc = listen_on(b, tls_port, on_accept_tls, &b->tls_listen_fd, &tls_bound)) < 0)
+            return rc;
+    } else if (cfg->tls_key[0] || cfg->tls_ca[0]) {
+        log_error("startup_failed", "reason=\"--tls-key and --tls-ca need --tls-cert\"");
+        return ROOST_ECONFIG;
+    }
+    if ((rc = listen_on(b, (int)cfg->port, on_accept, &b->listen_fd, &bound)) < 0)
+        return rc;
     loop_add_timer(b->loop, SWEEP_MS, on_sweep, b);
     if (cfg->http_port && !(b->http = http_new(b, cfg->http_bind, (int)cfg->http_port)))
         return -EADDRINUSE;
-    log_info("listening", "broker_id=%s bind=%s port=%d", b->id, cfg->bind, bound);
+    if (b->tls)
+        log_info("listening", "broker_id=%s bind=%s port=%d tls_port=%d", b->id, cfg->bind, bound,
+                 tls_bound);
+    else
+        log_info("listening", "broker_id=%s bind=%s port=%d", b->id, cfg->bind, bound);
     return 0;
 }
 
@@ -206,10 +254,13 @@ void server_drain(broker_t *b)
     if (b->draining)
         return;
     b->draining = true;
-    if (b->listen_fd >= 0) {
-        loop_del_fd(b->loop, b->listen_fd);
-        close(b->listen_fd);
-        b->listen_fd = -1;
+    int *fds[] = {&b->listen_fd, &b->tls_listen_fd};
+    for (int i = 0; i < 2; i++) {
+        if (*fds[i] >= 0) {
+            loop_del_fd(b->loop, *fds[i]);
+            close(*fds[i]);
+            *fds[i] = -1;
+        }
     }
     conn_flush_all(b);
     for (conn_t *c = b->conns; c; c = c->next) {
@@ -248,6 +299,7 @@ void server_fini(broker_t *b)
     cluster_destroy(&b->cluster);
     kick_destroy(&b->kick);
     http_destroy(&b->http);
+    xtls_server_destroy(&b->tls);
     map_fini(&b->conns_by_serial);
     map_fini(&b->adopting);
     subtrie_destroy(&b->trie);

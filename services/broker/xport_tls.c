@@ -1,0 +1,324 @@
+#include "xport_tls.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "base/log.h"
+#include "tls/tlsctx.h"
+
+struct xtls_server {
+    SSL_CTX *ctx;          /* new handshakes use this one */
+    BIO_METHOD *bio_meth;  /* socket BIO with a give-back prefix */
+};
+
+typedef struct tls_conn {
+    xport_t base;
+    SSL *ssl;
+    uint8_t *prefix;       /* bytes given back by unread, read before the socket */
+    uint32_t prefix_len, prefix_pos;
+    bool got_bytes;        /* the peer sent something (a silent close is no TLS failure) */
+    bool handshaked;
+    bool reneg;            /* a renegotiation began: the connection fails */
+    bool want_write;
+    bool failed;           /* fatal: no close_notify on the way out */
+    const char *err;       /* static text of the last failure */
+} tls_conn_t;
+
+/* ---------------------------------------------------------------- socket BIO */
+
+static int bio_read(BIO *bio, char *buf, int len)
+{
+    tls_conn_t *t = BIO_get_data(bio);
+    BIO_clear_retry_flags(bio);
+    if (t->prefix_pos < t->prefix_len) {
+        uint32_t n = t->prefix_len - t->prefix_pos;
+        if (n > (uint32_t)len)
+            n = (uint32_t)len;
+        memcpy(buf, t->prefix + t->prefix_pos, n);
+        t->prefix_pos += n;
+        if (t->prefix_pos == t->prefix_len) {
+            free(t->prefix);
+            t->prefix = NULL;
+            t->prefix_len = t->prefix_pos = 0;
+        }
+        return (int)n;
+    }
+    ssize_t n = read(t->base.fd, buf, (size_t)len);
+    if (n > 0)
+        t->got_bytes = true;
+    else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        BIO_set_retry_read(bio);
+    else if (n == 0)
+        errno = 0; /* EOF: SSL_ERROR_SYSCALL/ZERO_RETURN with errno 0 */
+    return (int)n;
+}
+
+static int bio_write(BIO *bio, const char *buf, int len)
+{
+    tls_conn_t *t = BIO_get_data(bio);
+    BIO_clear_retry_flags(bio);
+    ssize_t n = write(t->base.fd, buf, (size_t)len);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        BIO_set_retry_write(bio);
+    return (int)n;
+}
+
+static long bio_ctrl(BIO *bio, int cmd, long num, void *ptr)
+{
+    (void)bio, (void)num, (void)ptr;
+    return cmd == BIO_CTRL_FLUSH ? 1 : 0; /* writes go straight to the socket */
+}
+
+/* ---------------------------------------------------------------- transport */
+
+/* Maps a failed SSL call to the xport contract (-1 + errno, or 0). */
+static ssize_t tls_fail(tls_conn_t *t, int r)
+{
+    int saved = errno;
+    int e = SSL_get_error(t->ssl, r);
+    switch (e) {
+    case SSL_ERROR_WANT_WRITE:
+        t->want_write = true;
+        /* fallthrough */
+    case SSL_ERROR_WANT_READ:
+        errno = EAGAIN;
+        return -1;
+    case SSL_ERROR_ZERO_RETURN:
+    case SSL_ERROR_SYSCALL:
+        ERR_clear_error();
+        if (e == SSL_ERROR_SYSCALL && saved != 0) {
+            t->failed = true;
+            errno = saved;
+            return -1;
+        }
+        if (!t->handshaked && t->got_bytes) {
+            t->failed = true;
+            t->err = "the peer closed during the TLS handshake";
+            errno = EPROTO;
+            return -1;
+        }
+        return 0; /* close_notify, or a clean EOF */
+    default: {
+        long v = SSL_get_verify_result(t->ssl);
+        unsigned long ec = ERR_peek_last_error();
+        if (!t->handshaked && v != X509_V_OK)
+            t->err = X509_verify_cert_error_string(v);
+        else
+            t->err = ec && ERR_reason_error_string(ec) ? ERR_reason_error_string(ec) : "TLS error";
+        ERR_clear_error();
+        t->failed = true;
+        errno = EPROTO;
+        return -1;
+    }
+    }
+}
+
+static ssize_t tls_read(xport_t *x, void *buf, size_t n)
+{
+    tls_conn_t *t = (tls_conn_t *)x;
+    t->want_write = false;
+    ERR_clear_error();
+    if (!t->handshaked) {
+        int r = SSL_do_handshake(t->ssl);
+        if (r != 1)
+            return tls_fail(t, r);
+        t->handshaked = true;
+    }
+    size_t got = 0;
+    int r = SSL_read_ex(t->ssl, buf, n, &got);
+    if (t->reneg) {
+        t->failed = true;
+        t->err = "renegotiation attempted";
+        errno = EPROTO;
+        return -1;
+    }
+    return r == 1 ? (ssize_t)got : tls_fail(t, r);
+}
+
+static ssize_t tls_write(xport_t *x, const void *buf, size_t n)
+{
+    tls_conn_t *t = (tls_conn_t *)x;
+    size_t w = 0;
+    ERR_clear_error();
+    int r = SSL_write_ex(t->ssl, buf, n, &w);
+    if (r == 1)
+        return (ssize_t)w;
+    ssize_t rc = tls_fail(t, r);
+    t->want_write = false; /* the caller watches writability for its output anyway */
+    if (rc == 0) {         /* the peer closed: a write cannot go on */
+        errno = EPIPE;
+        rc = -1;
+    }
+    return rc;
+}
+
+static bool tls_pending(const xport_t *x)
+{
+    const tls_conn_t *t = (const tls_conn_t *)x;
+    return t->prefix_pos < t->prefix_len || SSL_has_pending(t->ssl);
+}
+
+static bool tls_wants_write(const xport_t *x) { return ((const tls_conn_t *)x)->want_write; }
+
+static int tls_unread(xport_t *x, const void *buf, size_t n)
+{
+    tls_conn_t *t = (tls_conn_t *)x;
+    if (n == 0)
+        return 0;
+    uint8_t *p = realloc(t->prefix, t->prefix_len + n);
+    if (!p)
+        return -ENOMEM;
+    memcpy(p + t->prefix_len, buf, n);
+    t->prefix = p;
+    t->prefix_len += (uint32_t)n;
+    return 0;
+}
+
+static const char *tls_error(const xport_t *x)
+{
+    const tls_conn_t *t = (const tls_conn_t *)x;
+    return t->err ? t->err : "TLS error";
+}
+
+static const char *tls_stage(const xport_t *x)
+{
+    const tls_conn_t *t = (const tls_conn_t *)x;
+    return t->handshaked ? "established" : t->got_bytes ? "handshake" : "silent";
+}
+
+static void tls_fini(xport_t *x)
+{
+    tls_conn_t *t = (tls_conn_t *)x;
+    if (t->handshaked && !t->failed) {
+        ERR_clear_error();
+        SSL_shutdown(t->ssl); /* one close_notify, best effort, never waited for */
+    }
+    SSL_free(t->ssl); /* frees the BIO */
+    ERR_clear_error();
+    free(t->prefix);
+}
+
+static const xport_ops_t TLS_OPS = {
+    .name = "tls",
+    .size = sizeof(tls_conn_t),
+    .read = tls_read,
+    .write = tls_write,
+    .pending = tls_pending,
+    .wants_write = tls_wants_write,
+    .unread = tls_unread,
+    .error = tls_error,
+    .stage = tls_stage,
+    .fini = tls_fini,
+};
+
+/* TLS 1.2 renegotiation (client-initiated or not) is refused by failing the
+ * connection: it only serves to change a session's identity mid-way, and
+ * costs a full handshake each time a peer asks. */
+static void info_cb(const SSL *ssl, int where, int ret)
+{
+    (void)ret;
+    if (!(where & SSL_CB_HANDSHAKE_START) || SSL_version(ssl) >= TLS1_3_VERSION)
+        return;
+    tls_conn_t *t = SSL_get_app_data(ssl);
+    if (t && t->handshaked)
+        t->reneg = true;
+}
+
+static int tls_init(xport_t *x, int fd, void *arg)
+{
+    xtls_server_t *s = arg;
+    tls_conn_t *t = (tls_conn_t *)x;
+    t->base.ops = &TLS_OPS;
+    t->base.fd = fd;
+    t->ssl = SSL_new(s->ctx);
+    BIO *bio = BIO_new(s->bio_meth);
+    if (!t->ssl || !bio) {
+        SSL_free(t->ssl);
+        BIO_free(bio);
+        ERR_clear_error();
+        return -ENOMEM;
+    }
+    BIO_set_data(bio, t);
+    BIO_set_init(bio, 1);
+    SSL_set_bio(t->ssl, bio, bio);
+    SSL_set_app_data(t->ssl, t);
+    SSL_set_info_callback(t->ssl, info_cb);
+    SSL_set_accept_state(t->ssl);
+    return 0;
+}
+
+xport_kind_t xtls_kind(xtls_server_t *s) { return (xport_kind_t){&TLS_OPS, tls_init, s}; }
+
+/* ---------------------------------------------------------------- server */
+
+xtls_server_t *xtls_server_new(const broker_config_t *cfg, char *err, size_t errcap)
+{
+    tlsctx_source_t src = {.cert_name = "--tls-cert", .key_name = "--tls-key",
+                           .ca_name = "--tls-ca", .client_cert_name = "--tls-client-cert"};
+    char *cert = NULL, *key = NULL, *ca = NULL;
+    xtls_server_t *s = NULL;
+    tlsctx_info_t info;
+    if (tlsctx_parse_client_cert(cfg->tls_client_cert, &src.client_cert) < 0) {
+        snprintf(err, errcap, "--tls-client-cert: expected none, optional or required, got '%s'",
+                 cfg->tls_client_cert);
+        return NULL;
+    }
+    if (!cfg->tls_key[0]) {
+        snprintf(err, errcap, "--tls-cert needs --tls-key (the certificate's private key)");
+        return NULL;
+    }
+    if (!(cert = tlsctx_read_file(cfg->tls_cert, "--tls-cert", err, errcap)) ||
+        !(key = tlsctx_read_file(cfg->tls_key, "--tls-key", err, errcap)) ||
+        (cfg->tls_ca[0] && !(ca = tlsctx_read_file(cfg->tls_ca, "--tls-ca", err, errcap))))
+        goto out;
+    src.cert_pem = cert;
+    src.key_pem = key;
+    src.ca_pem = ca;
+    s = calloc(1, sizeof(*s));
+    if (!s || !(s->bio_meth = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+                                           "roost-socket"))) {
+        snprintf(err, errcap, "out of memory");
+        goto fail;
+    }
+    BIO_meth_set_read(s->bio_meth, bio_read);
+    BIO_meth_set_write(s->bio_meth, bio_write);
+    BIO_meth_set_ctrl(s->bio_meth, bio_ctrl);
+    if (!(s->ctx = tlsctx_new(&src, &info, err, errcap)))
+        goto fail;
+    char until[32];
+    strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", gmtime(&info.not_after));
+    LOG_AT(info.expired ? LOG_WARN : LOG_INFO, "tls_certificate",
+           "source=files subject=\"%s\" serial=%s not_after=%s client_cert=%s%s", info.subject,
+           info.serial, until, tlsctx_client_cert_name(src.client_cert),
+           info.expired ? " detail=\"the server certificate has expired\"" : "");
+    goto out;
+fail:
+    xtls_server_destroy(&s);
+out:
+    free(cert);
+    if (key) {
+        OPENSSL_cleanse(key, strlen(key));
+        free(key);
+    }
+    free(ca);
+    return s;
+}
+
+void xtls_server_destroy(xtls_server_t **sp)
+{
+    xtls_server_t *s = *sp;
+    if (!s)
+        return;
+    SSL_CTX_free(s->ctx);
+    BIO_meth_free(s->bio_meth);
+    free(s);
+    *sp = NULL;
+}

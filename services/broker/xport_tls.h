@@ -1,0 +1,33 @@
+/* xport_tls: TLS 1.2/1.3 under MQTT connections, non-blocking inside the
+ * broker's one epoll loop (no thread per connection).
+ *
+ * The server holds the current SSL_CTX; each connection gets an SSL of it
+ * whose BIO reads and writes the socket directly (and first serves bytes
+ * given back with unread: what followed a PROXY header). The handshake is
+ * driven by the connection's first reads, so it counts against
+ * --connect-timeout like the wait for CONNECT. A renegotiation attempt (TLS
+ * 1.2; 1.3 has none) fails that connection. Idle connections hold no record
+ * buffers (SSL_MODE_RELEASE_BUFFERS, see lib/tls/tlsctx.h).
+ */
+#ifndef ROOST_BROKER_XPORT_TLS_H
+#define ROOST_BROKER_XPORT_TLS_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "xport.h"
+
+typedef struct xtls_server xtls_server_t;
+
+/* Builds the TLS server from cfg's --tls-cert, --tls-key, --tls-ca and
+ * --tls-client-cert (files read now). Caller owns the result; NULL with a
+ * one-line reason naming the option at fault in err. Logs what it serves. */
+xtls_server_t *xtls_server_new(const broker_config_t *cfg, char *err, size_t errcap);
+/* Frees the server; connections hold their own reference to the context
+ * they started with. NULL-safe; sets *s to NULL. */
+void xtls_server_destroy(xtls_server_t **s);
+
+/* The transport the TLS listener gives each accepted connection. */
+xport_kind_t xtls_kind(xtls_server_t *s);
+
+#endif
