@@ -17,6 +17,7 @@ const char *roost_strerror(int rc)
     case ROOST_EPROTO_QOS: return "invalid QoS";
     case ROOST_EPROTO_PACKET_ID: return "invalid packet identifier";
     case ROOST_EPROTO_RESERVED: return "reserved bits set";
+    case ROOST_EPROTO_PROTOCOL: return "protocol error";
     case ROOST_EAUTH_BAD_CREDENTIALS: return "bad username or password";
     case ROOST_EAUTH_NOT_AUTHORIZED: return "not authorized";
     case ROOST_EAUTH_THROTTLED: return "too many failed attempts";

@@ -23,6 +23,8 @@ enum roost_err {
     ROOST_EPROTO_QOS = ROOST_ERR_BASE - 9,         /* QoS 3, or QoS where none is allowed */
     ROOST_EPROTO_PACKET_ID = ROOST_ERR_BASE - 10,  /* packet id 0 where one is required */
     ROOST_EPROTO_RESERVED = ROOST_ERR_BASE - 11,   /* reserved bit or flag set */
+    ROOST_EPROTO_PROTOCOL = ROOST_ERR_BASE - 12,   /* parsed, but data the protocol forbids
+                                                      (5.0 reason code 0x82) */
 
     /* Authentication and authorisation. */
     ROOST_EAUTH_BAD_CREDENTIALS = ROOST_ERR_BASE - 20, /* wrong username or password */

@@ -13,15 +13,9 @@
 
 #include "mqtt/mqtt.h"
 #include "mqtt/topic.h"
+#include "mqtt/wire.h"
 
 #define MAX_TOTAL (MQTT_MAX_REMAINING + 5u) /* 1 type byte + 4 varint bytes */
-
-#define TRY(expr)                \
-    do {                         \
-        int try_rc_ = (expr);    \
-        if (try_rc_ != 0)        \
-            return try_rc_;      \
-    } while (0)
 
 /* Packet types each direction may receive in every version; 5.0 adds
  * DISCONNECT towards clients and AUTH both ways. */

@@ -9,7 +9,7 @@
 
 #include "mqtt/mqtt.h"
 
-static inline size_t varint_size(size_t v)
+size_t mqtt_varint_size(uint32_t v)
 {
     return v < 128 ? 1 : v < 16384 ? 2 : v < 2097152 ? 3 : 4;
 }
@@ -68,14 +68,14 @@ static inline void wr_props(wr_t *w, const mqtt_str_t *props)
 
 static inline size_t props_size(const mqtt_str_t *props)
 {
-    return varint_size(props->len) + props->len;
+    return mqtt_varint_size(props->len) + props->len;
 }
 
 /* Total size of a packet with remaining length rem. */
 static inline size_t total_size(size_t rem)
 {
     assert(rem <= MQTT_MAX_REMAINING);
-    return 1 + varint_size(rem) + rem;
+    return 1 + mqtt_varint_size((uint32_t)rem) + rem;
 }
 
 static inline void wr_header(wr_t *w, uint8_t type, uint8_t flags, size_t rem)

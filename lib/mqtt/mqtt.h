@@ -14,8 +14,8 @@
  * Versions: MQTT 3.1.1 (level 4) is complete; 3.1 (level 3, "MQIsdp") is
  * decoded for CONNECT so the broker can answer it. MQTT 5.0 (level 5)
  * properties are carried as raw views (`props`) and reason codes have fields,
- * so 5.0 fits without changing these structs' shape; the property parser is
- * mqtt_props_* (to come with 5.0).
+ * so 5.0 fits without changing these structs' shape; the property layer is
+ * mqtt/props.h and the 5.0 reason codes are mqtt/reason.h.
  *
  * Validation done here (the specification's normative statements that can be
  * checked on one packet): fixed-header flags, remaining length, UTF-8
@@ -230,6 +230,8 @@ int mqtt_utf8_check(const uint8_t *s, size_t len);
  * out (which has room for 4) and returns the count; value <= MQTT_MAX_REMAINING. */
 int mqtt_varint_decode(const uint8_t *buf, size_t len, uint32_t *value);
 int mqtt_varint_encode(uint32_t value, uint8_t out[4]);
+/* The number of bytes (1-4) mqtt_varint_encode writes for value. */
+size_t mqtt_varint_size(uint32_t value);
 
 /* Encoders. Each writes one packet into buf[0..cap) and returns the packet's
  * total size. When cap is smaller than that size nothing is written and the

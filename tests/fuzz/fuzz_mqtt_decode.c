@@ -6,18 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_mqtt.h"
 #include "mqtt/mqtt.h"
-
-#define CHECK(x)                  \
-    do {                          \
-        if (!(x))                 \
-            __builtin_trap();     \
-    } while (0)
-
-static bool sv_eq(mqtt_str_t a, mqtt_str_t b)
-{
-    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
-}
 
 /* Decodes an encoder's output with a fresh decoder of d's direction and
  * version; it must be one whole valid packet. */

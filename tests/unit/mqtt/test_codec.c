@@ -15,6 +15,7 @@
 
 #include "guard.h"
 #include "mqtt/mqtt.h"
+#include "mqtt_hex.h"
 
 #define MALFORMED ROOST_EPROTO_MALFORMED
 #define UTF8 ROOST_EPROTO_UTF8
@@ -50,46 +51,6 @@ static int gdecode(mqtt_decoder_t *d, const uint8_t *src, size_t n, size_t *used
                    mqtt_packet_t *out)
 {
     return mqtt_decode(d, guarded(src, n), n, used, out);
-}
-
-/* ---- hex notation ---------------------------------------------------------
- * "30 LL 00 03 'a/b' ff": hex bytes, 'quoted ASCII', and LL, replaced by the
- * remaining-length varint of every byte after it. */
-static size_t unhex(const char *s, uint8_t *out, size_t cap)
-{
-    uint8_t tmp[1024];
-    size_t n = 0, ll = SIZE_MAX;
-    while (*s) {
-        if (*s == ' ') {
-            s++;
-        } else if (*s == '\'') {
-            for (s++; *s && *s != '\''; s++)
-                tmp[n++] = (uint8_t)*s;
-            assert_int_equal(*s, '\'');
-            s++;
-        } else if (s[0] == 'L' && s[1] == 'L') {
-            ll = n;
-            s += 2;
-        } else {
-            unsigned v;
-            assert_int_equal(sscanf(s, "%2x", &v), 1);
-            tmp[n++] = (uint8_t)v;
-            s += 2;
-        }
-        assert_true(n < sizeof tmp);
-    }
-    if (ll == SIZE_MAX) {
-        assert_true(n <= cap);
-        memcpy(out, tmp, n);
-        return n;
-    }
-    uint8_t vi[4];
-    int k = mqtt_varint_encode((uint32_t)(n - ll), vi);
-    assert_true(n + (size_t)k <= cap);
-    memcpy(out, tmp, ll);
-    memcpy(out + ll, vi, (size_t)k);
-    memcpy(out + ll + k, tmp + ll, n - ll);
-    return n + (size_t)k;
 }
 
 /* ---- the conformance table ----------------------------------------------- */

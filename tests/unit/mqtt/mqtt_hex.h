@@ -1,0 +1,57 @@
+/* mqtt_hex.h: the hex notation of the lib/mqtt unit tests. Header-only, for
+ * cmocka test files that link roost_mqtt.
+ *
+ * "30 LL 00 03 'a/b' ff": hex bytes, 'quoted ASCII', and LL, replaced by the
+ * remaining-length varint of every byte after it. */
+#ifndef ROOST_TEST_MQTT_HEX_H
+#define ROOST_TEST_MQTT_HEX_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "mqtt/mqtt.h"
+
+static inline size_t unhex(const char *s, uint8_t *out, size_t cap)
+{
+    uint8_t tmp[1024];
+    size_t n = 0, ll = SIZE_MAX;
+    while (*s) {
+        if (*s == ' ') {
+            s++;
+        } else if (*s == '\'') {
+            for (s++; *s && *s != '\''; s++)
+                tmp[n++] = (uint8_t)*s;
+            assert_int_equal(*s, '\'');
+            s++;
+        } else if (s[0] == 'L' && s[1] == 'L') {
+            ll = n;
+            s += 2;
+        } else {
+            unsigned v;
+            assert_int_equal(sscanf(s, "%2x", &v), 1);
+            tmp[n++] = (uint8_t)v;
+            s += 2;
+        }
+        assert_true(n < sizeof tmp);
+    }
+    if (ll == SIZE_MAX) {
+        assert_true(n <= cap);
+        memcpy(out, tmp, n);
+        return n;
+    }
+    uint8_t vi[4];
+    int k = mqtt_varint_encode((uint32_t)(n - ll), vi);
+    assert_true(n + (size_t)k <= cap);
+    memcpy(out, tmp, ll);
+    memcpy(out + ll, vi, (size_t)k);
+    memcpy(out + ll + k, tmp + ll, n - ll);
+    return n + (size_t)k;
+}
+
+#endif
