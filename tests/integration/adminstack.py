@@ -5,7 +5,8 @@ ports (binaries under $ROOST_BUILD_DIR) and stops both by PID. It offers an
 HTTP client (urllib), a ChangeEvent subscriber (python3-zmq; the protobuf
 body is decoded by hand: a few varint/string fields), and a way to put
 connection records into the registry the way a broker does (registry.h's
-documented layout, through redis-cli).
+documented layout, through redis-cli). start_mqtt adds roost-authd and a
+broker asking it, so a test can connect as a device with what admin stored.
 """
 
 import json
@@ -20,9 +21,13 @@ import urllib.request
 
 import zmq
 
+from stack import mqtt_probe
+
 BUILD = os.environ.get("ROOST_BUILD_DIR", "/work/main/build-test")
 ADMIN = os.path.join(BUILD, "services", "admin", "roost-admin")
 ROOSTCTL = os.path.join(BUILD, "tools", "roostctl", "roostctl")
+AUTHD = os.path.join(BUILD, "services", "authd", "roost-authd")
+BROKER = os.path.join(BUILD, "services", "broker", "roost-broker")
 TOKEN = "test-admin-token-0123456789"
 
 
@@ -100,6 +105,8 @@ class AdminStack:
         self.token_file = os.path.join(self.dir, "state", "admin-token")
         self.zctx = zmq.Context()
         self.sub = None
+        self.mqtt = []        # roost-authd, roost-broker (start_mqtt)
+        self.mqtt_port = None
 
     # -------------------------------------------------------------- processes
     def start_redis(self):
@@ -146,6 +153,8 @@ class AdminStack:
         if self.sub is not None:
             self.sub.close(0)
         self.zctx.term()
+        for p in reversed(self.mqtt):
+            stop(p)
         stop(self.admin)
         self.stop_redis()
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -154,6 +163,28 @@ class AdminStack:
         p = subprocess.run(["redis-cli", "-p", str(self.redis_port)] + [str(a) for a in args],
                            capture_output=True, text=True, timeout=10)
         return p.stdout.strip()
+
+    def start_mqtt(self):
+        """roost-authd on this Redis (default prefix, as admin) and a
+        roost-broker asking it; once per stack. Returns the MQTT port."""
+        if self.mqtt_port:
+            return self.mqtt_port
+        authd_port, self.mqtt_port = free_port(), free_port()
+        log = open(os.path.join(self.dir, "mqtt.log"), "ab")
+        self.mqtt.append(subprocess.Popen(
+            [AUTHD, "--bind", f"tcp://127.0.0.1:{authd_port}", "--redis", f"127.0.0.1:{self.redis_port}",
+             "--http-port", str(free_port()), "--log-level", "debug"], stdout=log, stderr=log))
+        self.mqtt.append(subprocess.Popen(
+            [BROKER, "--bind", "127.0.0.1", "--port", str(self.mqtt_port), "--authd", f"tcp://127.0.0.1:{authd_port}",
+             "--log-level", "debug"], stdout=log, stderr=log))
+        log.close()
+        # ready once an anonymous CONNECT gets authd's refusal (5), not 3 (no authd link yet)
+        assert wait_until(lambda: self.connack(None, None) == 5), open(os.path.join(self.dir, "mqtt.log")).read()
+        return self.mqtt_port
+
+    def connack(self, username, password, timeout=5.0):
+        """One CONNECT to the start_mqtt broker: its CONNACK code, or None."""
+        return mqtt_probe(self.mqtt_port, "adminstack-%d" % time.monotonic_ns(), timeout, username, password)
 
     # ------------------------------------------------------------------ HTTP
     def request(self, method, path, body=None, token=TOKEN, raw=None, headers=None):
@@ -222,7 +253,7 @@ class AdminStack:
         env = dict(os.environ)
         env.pop("ROOST_ADMIN_TOKEN", None)
         p = subprocess.run(cmd + list(args), input=stdin, capture_output=True, text=True, timeout=60, env=env)
-        out = None
+        out = None if json_out else p.stdout  # --json: the last line parsed; else the text
         if json_out and p.stdout.strip():
             out = json.loads(p.stdout.strip().splitlines()[-1])
         return p.returncode, out, p.stderr

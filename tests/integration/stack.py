@@ -77,12 +77,16 @@ def http_get(port, path, timeout=5.0):
         return None, str(e)
 
 
-def mqtt_probe(port, client_id, timeout=2.0):
-    """One anonymous MQTT 3.1.1 CONNECT; returns the CONNACK code, or None when
-    no CONNACK came (closed, timed out). Sends DISCONNECT when accepted."""
-    cid = client_id.encode()
-    vh = b"\x00\x04MQTT\x04\x02\x00\x3c"
-    body = vh + len(cid).to_bytes(2, "big") + cid
+def mqtt_probe(port, client_id, timeout=2.0, username=None, password=None):
+    """One MQTT 3.1.1 CONNECT (anonymous unless username/password are given,
+    short strings); returns the CONNACK code, or None when no CONNACK came
+    (closed, timed out). Sends DISCONNECT when accepted."""
+    def field(v):
+        return len(v.encode()).to_bytes(2, "big") + v.encode()
+    flags = 0x02 | (0x80 if username is not None else 0) | (0x40 if password is not None else 0)
+    body = field("MQTT") + bytes([4, flags, 0, 60]) + field(client_id)
+    body += (field(username) if username is not None else b"") + (field(password) if password is not None else b"")
+    assert len(body) < 128  # a one-byte remaining length
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
             s.sendall(bytes([0x10, len(body)]) + body)

@@ -43,10 +43,12 @@ def test_services_use_the_password(stack):
     c, rc = connect(b.port, user, "device-pw-1", user)
     assert rc == 0
     c.send(subscribe_pkt(1, [(user + "/t", 1)]))
-    c.expect("SUBACK")
+    suback = c.expect("SUBACK")
+    assert (suback.pid, list(suback.body[2:])) == (1, [1]), suback  # granted QoS 1 by the group's ACL
     c.send(publish_pkt(user + "/t", b"through-auth", qos=1, pid=2))
     got = {p.name: p for p in (c.recv_packet(), c.recv_packet())}
     assert set(got) == {"PUBACK", "PUBLISH"} and got["PUBLISH"].payload == b"through-auth"
+    assert (got["PUBACK"].pid, got["PUBLISH"].qos) == (2, 1)
     assert wait_for(lambda: user in stack.connections(), T), "registry in Redis never listed the device"
     c.close()
 

@@ -126,6 +126,22 @@ def test_client_refusals(st, body, field):
     assert_err(st.request("POST", "/api/v1/clients", body), 400, "BAD_REQUEST", field)
 
 
+def test_patched_password_is_the_one_that_connects(st):
+    """A PATCHed password is stored: a device connects with it (through
+    authd and a broker on the same Redis) and no longer with the old one; a
+    PATCH of another field leaves the password as it was."""
+    st.start_mqtt()
+    c = mk_client(st, "pw-patch", password="first-password")
+    assert st.connack("pw-patch", "first-password") == 0
+    status, upd, _ = st.request("PATCH", f"/api/v1/clients/{c['id']}", {"password": "second-password"})
+    assert status == 200 and upd["password_set"] is True, upd
+    assert st.connack("pw-patch", "second-password") == 0
+    assert st.connack("pw-patch", "first-password") == 4
+    status, upd, _ = st.request("PATCH", f"/api/v1/clients/{c['id']}", {"name": "renamed"})
+    assert status == 200 and upd["name"] == "renamed", upd
+    assert st.connack("pw-patch", "second-password") == 0
+
+
 def test_client_duplicate_username_and_patch_refusals(st):
     a = mk_client(st, "dup-a")
     mk_client(st, "dup-b")

@@ -44,8 +44,17 @@ def test_clients(st):
     assert rc == 0 and got == c
     rc, page, _ = st.ctl("clients", "list", "--search", "pump", "--limit", "5")
     assert rc == 0 and [x["id"] for x in page["items"]] == [c["id"]]
+    # the passwords roostctl sets are the ones a device connects with (authd, broker)
+    st.start_mqtt()
+    assert st.connack("pump-1", "pump-password") == 0
     rc, upd, _ = st.ctl("clients", "edit", c["id"], "--name", "Pump One", "--password", "new-password-1")
-    assert rc == 0 and upd["name"] == "Pump One"
+    assert rc == 0 and upd["name"] == "Pump One" and upd["username"] == "pump-1" and upd["password_set"] is True
+    assert st.connack("pump-1", "new-password-1") == 0
+    assert st.connack("pump-1", "pump-password") == 4
+    rc, upd, err = st.ctl("clients", "edit", c["id"], "--password-stdin", stdin="stdin-password-2\n")
+    assert rc == 0 and upd["name"] == "Pump One", err
+    assert st.connack("pump-1", "stdin-password-2") == 0
+    assert st.connack("pump-1", "new-password-1") == 4
     rc, _, err = st.ctl("clients", "create", "--name", "x", "--username", "pump-1", "--password", "password-1")
     assert rc == 3 and "taken" in err
     rc, doc, _ = st.ctl("clients", "create", "--name", "x", "--username", "pump-2", "--password", "short")
@@ -55,11 +64,14 @@ def test_clients(st):
     rc, doc, _ = st.ctl("clients", "get", c["id"])
     assert rc == 2 and doc["code"] == "NOT_FOUND"
     # table output
-    st.ctl("clients", "create", "--name", "Table Dev", "--username", "table-dev", "--password", "password-1")
-    rc, _, _ = st.ctl("clients", "list", json_out=False)
-    p = subprocess.run([ROOSTCTL, "--admin", f"tcp://127.0.0.1:{st.rpc_port}", "--token", TOKEN, "clients", "list"],
-                       capture_output=True, text=True)
-    assert p.returncode == 0 and p.stdout.splitlines()[0].split()[:2] == ["ID", "NAME"] and "table-dev" in p.stdout
+    rc, td, _ = st.ctl("clients", "create", "--name", "Table Dev", "--username", "table-dev", "--password", "password-1")
+    assert rc == 0
+    rc, table, err = st.ctl("clients", "list", json_out=False)
+    assert rc == 0, err
+    lines = table.splitlines()
+    assert lines[0].split()[:3] == ["ID", "NAME", "USERNAME"], table
+    rows = [l.split() for l in lines[1:] if l.strip()]
+    assert [r[:4] for r in rows] == [[td["id"], "Table", "Dev", "table-dev"]], table
 
 
 def test_groups_acl_rules_explain(st):

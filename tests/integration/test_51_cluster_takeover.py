@@ -260,3 +260,44 @@ def test_simultaneous_connects_leave_one_connection(cl, mk):
         (c, br), = survivors()
         assert wait_until(lambda: cl.lease(cid) == br.id, timeout=T), (cl.lease(cid), br.id)
         c.send(DISCONNECT)
+
+
+@pytest.mark.parametrize("how", ["drop-same", "drop-other", "takeover-same"])
+def test_resume_resends_unacked_with_dup(cl, mk, how):
+    """A persistent session has a QoS 1 and a QoS 2 message delivered and
+    not acknowledged when the device comes back: after its connection
+    dropped (on the same broker, or the other: the session comes from
+    Redis), or with a second CONNECT on the same broker while the first is
+    still open (the session is still in memory: another code path). Both
+    are re-sent first, flagged DUP, with their original packet ids
+    [MQTT-4.4.0-1]; then live traffic flows without DUP."""
+    raw, paho = mk
+    b1, b2 = cl.by_id("b1"), cl.by_id("b2")
+    cid, t = uid("rsd"), uid("rsd-t")
+    a = raw(b1)
+    assert a.connect(cid, clean=False) == 0
+    assert a.subscribe([("%s/#" % t, 2)]) == [2]
+    pub = paho(b1)
+    pub.publish("%s/one" % t, b"unacked-1", qos=1, timeout=T)
+    p1 = a.expect("PUBLISH", T)
+    pub.publish("%s/two" % t, b"unacked-2", qos=2, timeout=T)
+    p2 = a.expect("PUBLISH", T)
+    assert [(p.payload, p.qos, p.dup) for p in (p1, p2)] == [(b"unacked-1", 1, False), (b"unacked-2", 2, False)]
+    if how.startswith("drop"):
+        a.close()  # no DISCONNECT, no acks
+        assert wait_until(lambda: cl.lease(cid) in ("", None), timeout=T), cl.lease(cid)
+
+    b = raw(b2 if how == "drop-other" else b1)
+    assert b.connect(cid, clean=False) == 1
+    if how == "takeover-same":
+        assert_closed_by_broker(a, timeout=T)
+    got = recv_publishes(b, 2, ack=False)
+    assert [(q.payload, q.qos, q.pid, q.dup) for q in got] == [
+        (b"unacked-1", 1, p1.pid, True), (b"unacked-2", 2, p2.pid, True)], got
+    for q in got:
+        b.ack(q)
+    pub.publish("%s/three" % t, b"live", qos=1, timeout=T)
+    q = b.expect("PUBLISH", T)
+    assert (q.payload, q.dup) == (b"live", False)
+    b.ack(q)
+    b.no_packet(0.3)

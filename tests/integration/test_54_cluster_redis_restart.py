@@ -9,7 +9,7 @@ import time
 import pytest
 
 from cluster_stack import Cluster
-from conftest import DISCONNECT, PahoClient, RawClient, uid, wait_until
+from conftest import DISCONNECT, PahoClient, RawClient, barrier, uid, wait_until
 
 pytestmark = pytest.mark.roost_only
 
@@ -53,7 +53,10 @@ def test_sessions_and_retained_survive_redis_restart(cl, how):
     pub.connect(timeout=T)
     pub.publish("%s/x/state" % run, b"retained-x", qos=1, retain=True, timeout=T)
     pub.publish("%s/y/state" % run, b"retained-y", qos=1, retain=True, timeout=T)
-    queued = [b"retained-x", b"retained-y"]  # matched a/+/state while offline
+    # set and cleared (an empty retained message) before the restart
+    pub.publish("%s/w/state" % run, b"retained-w", qos=1, retain=True, timeout=T)
+    pub.publish("%s/w/state" % run, b"", qos=1, retain=True, timeout=T)
+    queued = [b"retained-x", b"retained-y", b"retained-w", b""]  # matched a/+/state while offline
     for n in range(60):
         topic = "%s/cmd/%d" % (run, n % 3) if n % 4 else "%s/z/state" % run
         q = 1 if n % 4 else 2
@@ -115,19 +118,25 @@ def test_sessions_and_retained_survive_redis_restart(cl, how):
     c.send(DISCONNECT)
     c.close()
 
-    # Retained messages are served by both brokers.
-    for b in (b1, b2):
-        s = PahoClient(b.port)
-        s.connect(timeout=T)
-        s.subscribe("%s/+/state" % run, 1, timeout=T)
-        vals = sorted(m.payload for m in s.get_n(2, timeout=T))
-        assert vals == [b"retained-x", b"retained-y"], (b.id, vals)
-        s.disconnect()
+    # Retained messages are served by both brokers, exactly the two still set
+    # (not the cleared one, not the non-retained z/state ones).
     p2.disconnect()
+    for b in (b1, b2):
+        assert retained(b, run) == [("%s/x/state" % run, b"retained-x"), ("%s/y/state" % run, b"retained-y")], b.id
     # ... and by a broker started after the restart (loaded from Redis).
     b3 = cl.start_broker("b3")
-    s = PahoClient(b3.port)
+    assert retained(b3, run) == [("%s/x/state" % run, b"retained-x"), ("%s/y/state" % run, b"retained-y")]
+
+
+def retained(broker, run):
+    """The retained messages a new subscriber to run/+/state gets, sorted:
+    everything before its own marker (retained messages follow the SUBACK,
+    the marker is published after it)."""
+    s = PahoClient(broker.port)
     s.connect(timeout=T)
-    s.subscribe("%s/+/state" % run, 1, timeout=T)
-    assert sorted(m.payload for m in s.get_n(2, timeout=T)) == [b"retained-x", b"retained-y"]
+    marker = "%s-marker" % run
+    assert s.subscribe([("%s/+/state" % run, 1), (marker, 1)], timeout=T) == [1, 1]
+    got = barrier(s, s, marker, timeout=T)
     s.disconnect()
+    assert all(m.retain for m in got), got
+    return sorted((m.topic, m.payload) for m in got)
