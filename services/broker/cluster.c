@@ -10,7 +10,6 @@
 #include "base/log.h"
 #include "bus.h"
 #include "psindex.h"
-#include "route.h"
 
 #define HEARTBEAT_MS 1000
 #define ALIVE_TTL_MS 3000
@@ -287,7 +286,7 @@ static void on_retained(int rc, const sstore_msg_t *msgs, size_t n, void *arg)
         msg_t *m = msg_new(msgs[i].topic, msgs[i].topic_len, msgs[i].payload, msgs[i].payload_len,
                            msgs[i].qos, true);
         if (m)
-            route_retain(c->b, m);
+            c->hooks.retained(c->b, m);
         msg_unref(&m);
     }
     log_info("retained_loaded", "messages=%zu", n);

@@ -62,6 +62,8 @@ typedef struct cluster_hooks {
     /* A peer joined: until our bus interest reaches it, what it published
      * for our persistent sessions is only in their Redis queues. */
     void (*peer_joined)(broker_t *b);
+    /* A retained message read from Redis at startup or reconnection. */
+    void (*retained)(broker_t *b, msg_t *m);
 } cluster_hooks_t;
 
 /* Caller owns the result; NULL on OOM. Copies the config strings. */

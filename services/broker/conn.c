@@ -15,8 +15,7 @@
 #include "cluster.h"
 #include "store/sstore.h"
 #include "dispatch.h"
-#include "persist.h"
-#include "route.h"
+#include "pipeline.h"
 #include "session.h"
 
 static void on_io(loop_t *l, int fd, unsigned events, void *arg);
@@ -460,13 +459,9 @@ static void conn_free(broker_t *b, conn_t *c)
     if (c->will && !c->graceful) {
         msg_t *w = c->will;
         c->will = NULL;
-        if (b->cluster) {
-            persist_will(b, w);
-        } else {
-            if (w->retain)
-                route_retain(b, w);
-            route_publish(b, w);
-        }
+        pipe_msg_t m = {.source = PIPE_WILL, .m = w};
+        if (pipeline_publish(b, &m, NULL) < 0)
+            log_warn("will_dropped", "client_id=%s reason=out_of_memory", s ? s->id : "");
         msg_unref(&w);
     }
     msg_unref(&c->will);

@@ -5,10 +5,20 @@
 #include "base/log.h"
 #include "cluster.h"
 #include "handlers.h"
-#include "persist.h"
+#include "pipeline.h"
 #include "store/sstore.h"
-#include "route.h"
 #include "session.h"
+
+/* The pipeline's completion for a client PUBLISH: the acknowledgement
+ * (cookie: packet type << 16 | packet id), or the close when Redis failed. */
+static void on_published(conn_t *c, uint32_t cookie, int rc)
+{
+    uint8_t ack = (uint8_t)(cookie >> 16);
+    if (rc < 0)
+        conn_close(c, "store_unavailable");
+    else if (ack && conn_send_ack(c, ack, (uint16_t)cookie) < 0)
+        conn_close(c, "out_of_memory");
+}
 
 int handle_publish(conn_t *c, const mqtt_publish_t *p)
 {
@@ -34,23 +44,25 @@ int handle_publish(conn_t *c, const mqtt_publish_t *p)
         if (rc)
             return rc;
     }
-    if (b->cluster)
-        return persist_publish(c, p, allowed && !sys);
-    if (!sys && allowed) {
-        msg_t *m = msg_new(p->topic.ptr, p->topic.len, p->payload.ptr, p->payload.len, p->qos,
-                           p->retain);
-        if (!m)
-            return -ENOMEM;
-        if (p->retain)
-            route_retain(b, m);
-        route_publish(b, m);
-        msg_unref(&m);
-    }
-    if (p->qos == 1)
-        return conn_send_ack(c, MQTT_PUBACK, p->packet_id);
-    if (p->qos == 2)
-        return conn_send_ack(c, MQTT_PUBREC, p->packet_id);
-    return 0;
+    uint8_t ack = p->qos == 1 ? MQTT_PUBACK : p->qos == 2 ? MQTT_PUBREC : 0;
+    pipe_msg_t m = {
+        .source = PIPE_CLIENT,
+        .topic = (const char *)p->topic.ptr,
+        .topic_len = p->topic.len,
+        .payload = p->payload.ptr,
+        .payload_len = p->payload.len,
+        .qos = p->qos,
+        .retain = p->retain,
+    };
+    pipe_origin_t from = {
+        .conn = c,
+        .refused = !allowed || sys,
+        .rx2 = p->qos == 2 && !s->clean && b->cluster,
+        .pid = p->packet_id,
+        .done = on_published,
+        .cookie = (uint32_t)ack << 16 | p->packet_id,
+    };
+    return pipeline_publish(b, &m, &from);
 }
 
 static void on_store_done(int rc, void *arg)

@@ -12,14 +12,14 @@
 int handle_subscribe(conn_t *c, const mqtt_subscribe_t *p)
 {
     if (c->b->cluster)
-        return persist_subscribe(c, p, false);
+        return persist_subscribe(c, p, false, subscribe_apply);
     return subscribe_apply(c, p);
 }
 
 int handle_unsubscribe(conn_t *c, const mqtt_subscribe_t *p)
 {
     if (c->b->cluster)
-        return persist_subscribe(c, p, true);
+        return persist_subscribe(c, p, true, unsubscribe_apply);
     return unsubscribe_apply(c, p);
 }
 

@@ -1,17 +1,13 @@
-/* persist: what a broker in a cluster writes to Redis before it answers.
+/* persist: a SUBSCRIBE or UNSUBSCRIBE in a cluster, written to Redis
+ * before it is answered. A persistent session's subscriptions are written
+ * (subs and the cluster index) before SUBACK/UNSUBACK; any session's
+ * packet waits behind the connection's pending writes (Redis answers in
+ * order, sstore_barrier), so a client's packets keep their order. Reads
+ * from the connection pause until the answer is out. (Messages take the
+ * publish pipeline, pipeline.h.)
  *
- * A PUBLISH at QoS 1/2 is appended to the Redis queue of every persistent
- * session whose subscription matches (cluster-wide index), a retained one
- * replaces the stored retained message, and a QoS 2 packet id of a
- * persistent publisher is recorded; only when those writes completed is the
- * message routed here, sent on the bus and acknowledged (PUBACK/PUBREC). A
- * SUBSCRIBE or UNSUBSCRIBE of a persistent session is written (subs and the
- * cluster index) before SUBACK/UNSUBACK. Redis answers in order, so a
- * connection's packets keep their order: an operation that needs no write
- * waits behind the ones still pending (sstore_barrier).
- *
- * A write that fails closes the connection without the acknowledgement:
- * the client resends (QoS 1/2) or resubscribes on its next connection.
+ * A write that fails closes the connection without the answer: the client
+ * resubscribes on its next connection.
  */
 #ifndef ROOST_BROKER_PERSIST_H
 #define ROOST_BROKER_PERSIST_H
@@ -21,13 +17,15 @@
 #include "conn.h"
 #include "mqtt/mqtt.h"
 
-/* Handles an accepted (allowed = false: ACL-denied, acknowledged only)
- * PUBLISH in cluster mode. 0 or a negative code. */
-int persist_publish(conn_t *c, const mqtt_publish_t *p, bool allowed);
-/* Publishes a will (takes no connection, acknowledges nothing) in cluster
- * mode: persisted like a PUBLISH of it, then routed here and forwarded. */
-void persist_will(broker_t *b, const msg_t *will);
-/* SUBSCRIBE / UNSUBSCRIBE of any session in cluster mode. */
-int persist_subscribe(conn_t *c, const mqtt_subscribe_t *p, bool unsubscribe);
+/* The local effect of the packet and its answer, run once the writes are
+ * in (subscribe_apply / unsubscribe_apply). 0 or a negative code. */
+typedef int (*persist_apply_fn)(conn_t *c, const mqtt_subscribe_t *p);
+
+/* SUBSCRIBE / UNSUBSCRIBE of any session in cluster mode: apply runs now
+ * when nothing is written or pending, else from the last Redis reply (the
+ * packet and its filter list are copied). 0 or a negative code (the caller
+ * closes the connection). */
+int persist_subscribe(conn_t *c, const mqtt_subscribe_t *p, bool unsubscribe,
+                      persist_apply_fn apply);
 
 #endif

@@ -15,6 +15,7 @@
 #include "cluster.h"
 #include "http.h"
 #include "kick.h"
+#include "pipeline.h"
 #include "store/sstore.h"
 #include "base/log.h"
 #include "conn.h"
@@ -202,12 +203,16 @@ int server_start(broker_t *b)
 
 static void on_bus_message(broker_t *b, msg_t *m, bool same_topic)
 {
-    if (m->retain)
-        route_retain(b, m);
     /* the rest of a run of one topic in a bus frame goes to the sessions
      * matched for its first message: delivering changes no subscription */
-    if (same_topic || route_match(b, msg_topic(m), m->topic_len))
-        route_deliver(b, m);
+    pipe_msg_t in = {.source = PIPE_BUS, .m = m, .same_topic = same_topic};
+    pipeline_publish(b, &in, NULL);
+}
+
+static void on_retained_loaded(broker_t *b, msg_t *m)
+{
+    pipe_msg_t in = {.source = PIPE_STORED, .m = m};
+    pipeline_publish(b, &in, NULL);
 }
 
 int server_join_cluster(broker_t *b)
@@ -228,7 +233,7 @@ int server_join_cluster(broker_t *b)
     cluster_config_t cc = {host, port, cfg->prefix, cfg->redis_user, cfg->redis_password,
                            cfg->bus_bind, cfg->bus_advertise, cfg->bus_curve_secret};
     cluster_hooks_t hooks = {adopt_on_kick, adopt_on_released, on_bus_message,
-                             adopt_on_peer_joined};
+                             adopt_on_peer_joined, on_retained_loaded};
     if (cfg->admin_events[0] && !(b->kick = kick_new(b, cfg->admin_events, cfg->admin_key)))
         return ROOST_ECONFIG;
     b->cluster = cluster_new(b, &cc, &hooks);

@@ -1,0 +1,296 @@
+#include "pipeline.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "cluster.h"
+#include "route.h"
+#include "session.h"
+#include "store/sstore.h"
+
+/* A message whose durable writes are in flight: completes when the last
+ * Redis reply arrives (finish). */
+typedef struct op {
+    broker_t *b;
+    uint64_t serial;          /* the connection (it may close meanwhile); 0: none */
+    int remaining;            /* replies still to come */
+    int err;                  /* the first failure */
+    pipe_source_t source;
+    msg_t *m;                 /* NULL: nothing to route (refused) */
+    pipe_done_fn done;
+    uint32_t cookie;
+} op_t;
+
+static void op_free(op_t *o)
+{
+    msg_unref(&o->m);
+    free(o);
+}
+
+/* ---- stage 2: local routing ------------------------------------------- */
+
+/* The retained store, then the sessions here. same_topic: the sessions
+ * matched for the previous message are still the right ones. */
+static void stage_route(broker_t *b, msg_t *m, bool same_topic)
+{
+    if (m->retain)
+        route_retain(b, m);
+    if (same_topic || route_match(b, msg_topic(m), m->topic_len))
+        route_deliver(b, m);
+}
+
+/* ---- stage 3: the bus --------------------------------------------------- */
+
+static void stage_bus(broker_t *b, const msg_t *m)
+{
+    if (b->cluster)
+        cluster_forward(b->cluster, m);
+}
+
+/* ---- stage 4: acknowledgement ------------------------------------------ */
+
+static void stage_ack(conn_t *c, pipe_done_fn done, uint32_t cookie)
+{
+    if (c && done)
+        done(c, cookie, 0);
+}
+
+/* Stages 2-4 after stage 1's writes succeeded (or failed, for a will). */
+static void run(op_t *o, conn_t *c)
+{
+    if (o->m) {
+        stage_route(o->b, o->m, false);
+        stage_bus(o->b, o->m);
+    }
+    stage_ack(c, o->done, o->cookie);
+}
+
+/* Stages 2-4 at once, with nothing written: the message object is made
+ * only when the retained store or a session here keeps it. */
+static int publish_now(broker_t *b, const pipe_msg_t *in, const pipe_origin_t *from)
+{
+    if (!from || !from->refused) {
+        msg_t *m = in->m;
+        bool made = false;
+        uint32_t here = route_match(b, in->topic, in->topic_len);
+        if (!m && (here || in->retain)) {
+            m = msg_new(in->topic, in->topic_len, in->payload, in->payload_len, in->qos,
+                        in->retain);
+            if (!m)
+                return -ENOMEM;
+            made = true;
+        }
+        if (in->retain)
+            route_retain(b, m);
+        if (here)
+            route_deliver(b, m);
+        if (b->cluster)
+            cluster_forward_raw(b->cluster, in->topic, in->topic_len, in->payload,
+                                in->payload_len, in->qos, in->retain, NULL, 0);
+        if (made)
+            msg_unref(&m);
+    }
+    stage_ack(from ? from->conn : NULL, from ? from->done : NULL, from ? from->cookie : 0);
+    return 0;
+}
+
+/* ---- stage 1: durable writes (clustered) -------------------------------- */
+
+static void finish(op_t *o)
+{
+    conn_t *c = o->serial ? conn_by_serial(o->b, o->serial) : NULL;
+    if (c && c->persist_pending)
+        c->persist_pending--;
+    if (!o->err) {
+        run(o, c);
+    } else {
+        o->b->stats.store_failures++;
+        log_warn("store_write_failed", "client_id=%s op=%s rc=%d detail=\"%s\"",
+                 c && c->sess ? c->sess->id : "", o->source == PIPE_WILL ? "will" : "publish",
+                 o->err, o->source == PIPE_WILL ? "delivered live only" : "not acknowledged");
+        if (o->source == PIPE_WILL)
+            run(o, NULL); /* a will is delivered live even when Redis failed */
+        else if (c && o->done)
+            o->done(c, o->cookie, o->err);
+    }
+    op_free(o);
+}
+
+static void on_step(int rc, void *arg)
+{
+    op_t *o = arg;
+    if (rc && !o->err)
+        o->err = rc;
+    if (--o->remaining == 0)
+        finish(o);
+}
+
+static void on_push(int rc, size_t dropped, void *arg)
+{
+    op_t *o = arg;
+    if (rc == 0 && dropped) {
+        o->b->stats.dropped_queue += dropped;
+        log_warn("queue_full", "sessions=%zu detail=\"persistent queues at --max-queued\"",
+                 dropped);
+    }
+    on_step(rc, arg);
+}
+
+/* Counts an issued call: a call that failed never calls back. */
+static void issued(op_t *o, int rc)
+{
+    if (rc < 0)
+        o->err = ROOST_EUNAVAILABLE;
+    else
+        o->remaining++;
+}
+
+/* The persistent sessions a message at qos goes to (cluster index). */
+typedef struct targets {
+    size_t n;
+    const char *const *cids;
+    const size_t *lens;
+    const uint8_t *qos;
+} targets_t;
+
+static targets_t queue_targets(broker_t *b, const pipe_msg_t *in)
+{
+    targets_t t = {0};
+    if (in->qos)
+        t.n = cluster_psub_match(b->cluster, in->topic, in->topic_len, in->qos, &t.cids, &t.lens,
+                                 &t.qos);
+    return t;
+}
+
+/* The durable writes, one function each; each issues its calls on o. To
+ * add one (a pipeline's stream append), write it here, call it from
+ * stage_durable, and name its condition in needs_write. */
+
+static void durable_queues(op_t *o, sstore_t *st, const sstore_msg_t *sm, const targets_t *t)
+{
+    if (t->n)
+        issued(o, sstore_queue_push(st, sm, t->cids, t->lens, t->qos, t->n,
+                                    (size_t)o->b->cfg->max_queued, on_push, o));
+}
+
+static void durable_retained(op_t *o, sstore_t *st, const sstore_msg_t *sm)
+{
+    if (sm->retain)
+        issued(o, sm->payload_len ? sstore_retain_put(st, sm, on_step, o)
+                                  : sstore_retain_del(st, sm->topic, sm->topic_len, on_step, o));
+}
+
+static void durable_rx2(op_t *o, sstore_t *st, const pipe_origin_t *from)
+{
+    session_t *s = from->conn->sess;
+    issued(o, sstore_rx2_add(st, s->id, s->id_len, from->pid, on_step, o));
+}
+
+/* True when the message needs a write before it may go on. */
+static bool needs_write(const pipe_msg_t *in, bool deliver, const targets_t *t,
+                        const pipe_origin_t *from)
+{
+    return (deliver && (t->n || in->retain)) || (from && from->rx2);
+}
+
+static int stage_durable(broker_t *b, const pipe_msg_t *in, const pipe_origin_t *from)
+{
+    conn_t *c = from ? from->conn : NULL;
+    bool deliver = !from || !from->refused;
+    targets_t t = deliver ? queue_targets(b, in) : (targets_t){0};
+    if (!needs_write(in, deliver, &t, from) && (!c || c->persist_pending == 0))
+        return publish_now(b, in, from);
+    sstore_t *st = cluster_store(b->cluster);
+    op_t *o = calloc(1, sizeof(*o));
+    if (!o)
+        return -ENOMEM;
+    *o = (op_t){.b = b, .source = in->source};
+    if (c) {
+        o->done = from->done;
+        o->cookie = from->cookie;
+        /* the completion finds the connection by its handle: without one
+         * it would never be acknowledged nor resumed */
+        if (!(o->serial = conn_handle(c))) {
+            op_free(o);
+            return -ENOMEM;
+        }
+    }
+    if (deliver) {
+        char eid[320];
+        if (t.n)
+            cluster_next_eid(b->cluster, eid, sizeof(eid));
+        o->m = in->m && !t.n ? msg_ref(in->m)
+                             : msg_new_eid(in->topic, in->topic_len, in->payload, in->payload_len,
+                                           in->qos, in->retain, t.n ? eid : NULL);
+        if (!o->m) {
+            op_free(o);
+            return -ENOMEM;
+        }
+        sstore_msg_t sm = {
+            .entry_id = msg_eid(o->m),
+            .topic = msg_topic(o->m),
+            .topic_len = o->m->topic_len,
+            .payload = msg_payload(o->m),
+            .payload_len = o->m->payload_len,
+            .qos = o->m->qos,
+            .retain = o->m->retain,
+        };
+        durable_queues(o, st, &sm, &t);
+        durable_retained(o, st, &sm);
+    }
+    if (from && from->rx2)
+        durable_rx2(o, st, from);
+
+    if (!c) { /* a will: nothing to order behind, nobody to answer */
+        if (o->remaining == 0) {
+            /* nothing written (Redis down): deliver what we can, it is a will */
+            o->err = 0;
+            run(o, NULL);
+            op_free(o);
+        }
+        return 0;
+    }
+    /* a connection's message waits behind its pending ones */
+    if (o->remaining == 0 && !o->err)
+        issued(o, sstore_barrier(st, on_step, o));
+    if (o->remaining == 0) {
+        op_free(o);
+        return ROOST_EUNAVAILABLE;
+    }
+    c->persist_pending++;
+    return 0;
+}
+
+/* ---- the entry ------------------------------------------------------------ */
+
+int pipeline_publish(broker_t *b, const pipe_msg_t *msg, const pipe_origin_t *from)
+{
+    pipe_msg_t x;
+    const pipe_msg_t *in = msg;
+    if (msg->m && msg->source != PIPE_BUS) { /* the stages read the parts */
+        x = *msg;
+        x.topic = msg_topic(msg->m);
+        x.topic_len = msg->m->topic_len;
+        x.payload = msg_payload(msg->m);
+        x.payload_len = msg->m->payload_len;
+        x.qos = msg->m->qos;
+        x.retain = msg->m->retain;
+        in = &x;
+    }
+    switch (in->source) {
+    case PIPE_BUS:
+        stage_route(b, in->m, in->same_topic);
+        return 0;
+    case PIPE_STORED:
+        route_retain(b, in->m); /* the retained store only: nobody subscribed yet */
+        return 0;
+    case PIPE_CLIENT:
+    case PIPE_WILL:
+        break;
+    }
+    if (!b->cluster)
+        return publish_now(b, in, from);
+    return stage_durable(b, in, from);
+}

@@ -1,0 +1,100 @@
+/* pipeline: the one way a message goes through this broker (DESIGN.md "The
+ * publish pipeline"). Every message that enters (a client PUBLISH, a will,
+ * a message from the bus, a retained message loaded from Redis) is handed
+ * to pipeline_publish by its handler, after the handler's own checks
+ * (protocol, ACL), and takes these stages, in this order, each in
+ * pipeline.c under its name:
+ *
+ *   1. stage_durable  clustered only: the Redis writes the message needs
+ *                     before anyone may rely on it: the queue of every
+ *                     persistent session it matches (psindex), the stored
+ *                     retained message, a persistent publisher's QoS 2
+ *                     packet id. A single node has nothing to write; a
+ *                     message that needs no write and has no write of its
+ *                     connection pending ahead of it goes straight on (the
+ *                     fast path: no allocation but the message itself, and
+ *                     that only when some session here takes it).
+ *   2. stage_route    local: the retained store, then fan-out to the
+ *                     sessions here (route.c).
+ *   3. stage_bus      to the peers that subscribed (bus.c), when the
+ *                     message came from here (a client or a will).
+ *   4. stage_ack      the origin's completion callback (a client PUBLISH:
+ *                     PUBACK/PUBREC), only after every write of stage 1
+ *                     succeeded. A failed write skips stages 2-4 for a
+ *                     client's message (its connection closes, the client
+ *                     resends); a will is still routed and forwarded.
+ *
+ * Which stages a source takes: client and will 1-2-3(-4); bus 2 (the origin
+ * broker did 1 and 3); stored retained 2 without fan-out (retained store
+ * only). Redis answers in order and a connection's message waits behind its
+ * pending writes (sstore_barrier), so one client's packets keep their
+ * order.
+ *
+ * Adding a durable write (e.g. the forwarder's append to a pipeline's Redis
+ * Stream): one function in stage_durable's list in pipeline.c that issues
+ * the write on the op with `issued(o, sstore_xxx(..., on_step, o))` and
+ * says, in needs_write, when a message needs it (so the fast path is not
+ * taken). Nothing else changes: completion, ordering, failure and the
+ * acknowledgement are the op's.
+ *
+ * Completions are callbacks passed in (pipe_origin_t.done), never calls
+ * back up into handlers.
+ */
+#ifndef ROOST_BROKER_PIPELINE_H
+#define ROOST_BROKER_PIPELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "broker.h"
+#include "conn.h"
+#include "msg.h"
+
+typedef enum pipe_source {
+    PIPE_CLIENT = 0,  /* a PUBLISH from a connection here */
+    PIPE_WILL = 1,    /* a will of a connection that went away */
+    PIPE_BUS = 2,     /* from a peer: already durable and forwarded */
+    PIPE_STORED = 3,  /* a retained message loaded from Redis */
+} pipe_source_t;
+
+/* The message. Either its parts (a client PUBLISH: views into the read
+ * buffer, copied only when kept) or m, when the source already holds one
+ * (will, bus, stored); then the parts are ignored. */
+typedef struct pipe_msg {
+    pipe_source_t source;
+    const char *topic;
+    size_t topic_len;
+    const uint8_t *payload;
+    size_t payload_len;
+    uint8_t qos;
+    bool retain;
+    bool same_topic; /* bus: same topic as the previous message of its frame:
+                        the sessions matched for it are reused */
+    msg_t *m;
+} pipe_msg_t;
+
+/* Called when a client's message is through (rc 0) or its durable writes
+ * failed (rc < 0; the callback closes the connection, no acknowledgement).
+ * Only while the connection lives. */
+typedef void (*pipe_done_fn)(conn_t *c, uint32_t cookie, int rc);
+
+/* Who waits for a client's message. */
+typedef struct pipe_origin {
+    conn_t *conn;
+    bool refused;      /* the handler refused the message (ACL, $SYS): it is not
+                          written, routed or forwarded; the acknowledgement
+                          still follows what is written before it */
+    bool rx2;          /* record pid as received (QoS 2 of a persistent session) */
+    uint16_t pid;
+    pipe_done_fn done; /* NULL: nothing to call */
+    uint32_t cookie;   /* passed back to done */
+} pipe_origin_t;
+
+/* Runs msg through the pipeline; from is NULL for every source but
+ * PIPE_CLIENT. Returns 0 (done was called, or will be), or a negative code
+ * when nothing was done (out of memory, Redis unreachable): the caller
+ * closes the connection. */
+int pipeline_publish(broker_t *b, const pipe_msg_t *msg, const pipe_origin_t *from);
+
+#endif
