@@ -128,7 +128,10 @@ static int check_request(const rpc_auth_request_t *r)
     if ((rc = check_str(r->broker_id, RPC_MAX_ID, true)) || (rc = check_str(r->client_id, RPC_MAX_MQTT_STR, true)) ||
         (rc = check_str(r->username, RPC_MAX_MQTT_STR, false)) || (rc = check_str(r->peer, RPC_MAX_ID, false)) ||
         (rc = check_str(r->tls_sni, RPC_MAX_ID, false)) ||
-        (rc = check_str(r->tls_cert_fingerprint, RPC_MAX_ID, false)))
+        (rc = check_str(r->tls_cert_fingerprint, RPC_MAX_ID, false)) ||
+        (rc = check_str(r->tls_cert_subject, RPC_MAX_ID, false)) ||
+        (rc = check_str(r->tls_cert_issuer, RPC_MAX_ID, false)) ||
+        (rc = check_str(r->tls_cert_serial, RPC_MAX_ID, false)))
         return rc;
     if (r->has_password && r->password_len > RPC_MAX_MQTT_STR)
         return ROOST_EPROTO_TOO_LARGE;
@@ -160,6 +163,12 @@ int rpc_auth_request_encode(const rpc_auth_request_t *r, void *buf, size_t cap)
     m.protocol_version = r->protocol_version;
     m.tls_sni = opt_str(r->tls_sni);
     m.tls_cert_fingerprint = opt_str(r->tls_cert_fingerprint);
+    m.tls_cert_subject = opt_str(r->tls_cert_subject);
+    m.tls_cert_issuer = opt_str(r->tls_cert_issuer);
+    m.tls_cert_serial = opt_str(r->tls_cert_serial);
+    m.has_tls_cert_not_before = m.has_tls_cert_not_after = r->tls_cert_not_after != 0;
+    m.tls_cert_not_before = r->tls_cert_not_before;
+    m.tls_cert_not_after = r->tls_cert_not_after;
     return finish_pack(&m.base, buf, cap);
 }
 
@@ -185,6 +194,11 @@ int rpc_auth_request_decode(const void *buf, size_t len, rpc_auth_request_t *out
         .protocol_version = m->protocol_version,
         .tls_sni = view(m->tls_sni),
         .tls_cert_fingerprint = view(m->tls_cert_fingerprint),
+        .tls_cert_subject = view(m->tls_cert_subject),
+        .tls_cert_issuer = view(m->tls_cert_issuer),
+        .tls_cert_serial = view(m->tls_cert_serial),
+        .tls_cert_not_before = m->tls_cert_not_before,
+        .tls_cert_not_after = m->tls_cert_not_after,
         .owned_ = m,
     };
     if (!m->has_request_id || !m->has_deadline_ms)

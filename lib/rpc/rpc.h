@@ -63,6 +63,10 @@ typedef struct rpc_auth_request {
     uint32_t protocol_version;      /* 3, 4 or 5 */
     const char *tls_sni;            /* NULL encodes as "" */
     const char *tls_cert_fingerprint; /* NULL encodes as "" */
+    const char *tls_cert_subject;   /* the certificate's facts (lib/tls/tlscert.h); */
+    const char *tls_cert_issuer;    /* NULL encodes as "" */
+    const char *tls_cert_serial;
+    int64_t tls_cert_not_before, tls_cert_not_after; /* unix seconds; 0: none */
     void *owned_;                   /* private: set by decode, released by fini */
 } rpc_auth_request_t;
 

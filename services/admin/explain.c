@@ -16,6 +16,8 @@
 typedef struct ctx {
     ops_call_t *c;
     const char *username, *mqtt_id, *topic;
+    const char *fingerprint;   /* "SHA256:..." of a device certificate, or NULL */
+    json_t *matched_rules;     /* the rules that gave the client its groups */
     acl_action_t action;
     store_client_t *client;
     store_rule_list_t *rules;
@@ -50,9 +52,17 @@ static int resolve_groups(ctx_t *x)
         for (size_t g = 0; g < r->n_groups; g++)
             views[k++] = gs(r->groups[g]);
     }
-    grouprule_facts_t f = {gs(x->client->id), gs(x->mqtt_id), {NULL, 0}};
+    grouprule_facts_t f = {gs(x->client->id), gs(x->mqtt_id), gs(x->fingerprint)};
     if (!rc)
         rc = grouprule_eval(gr, x->rules->n, &f, ids, cap, &count);
+    for (size_t i = 0; !rc && i < x->rules->n; i++) {
+        const store_rule_t *r = &x->rules->items[i];
+        if (grouprule_matches(&gr[i], &f) &&
+            json_array_append_new(x->matched_rules,
+                                  json_pack("{s:s, s:s, s:s}", "id", r->id, "match_by",
+                                            store_match_by_name(r->match_by), "value", r->value)) < 0)
+            rc = -ENOMEM;
+    }
     for (size_t i = 0; !rc && i < count; i++)
         out[i] = ids[i].ptr; /* views of NUL-terminated store strings */
     if (!rc)
@@ -183,9 +193,9 @@ static void answer(ctx_t *x)
         json_array_append_new(groups, json_pack("{s:s, s:s}", "id", x->groups->items[i].id, "name",
                                                 x->groups->items[i].name));
     x->c->res->status = 200;
-    x->c->res->doc = json_pack("{s:s, s:o, s:o, s:s, s:{s:s, s:s}}", "decision", decision, "groups", groups,
-                               "matched", matched_doc(x, hit), "reason", reason, "client", "id",
-                               x->client->id, "name", x->client->name);
+    x->c->res->doc = json_pack("{s:s, s:o, s:O, s:o, s:s, s:{s:s, s:s}}", "decision", decision, "groups",
+                               groups, "rules", x->matched_rules, "matched", matched_doc(x, hit), "reason",
+                               reason, "client", "id", x->client->id, "name", x->client->name);
 }
 
 static const doc_field_t FIELDS[] = {
@@ -193,13 +203,14 @@ static const doc_field_t FIELDS[] = {
     {"mqtt_client_id", DOC_STRING, false},
     {"action", DOC_STRING, true},
     {"topic", DOC_STRING, true},
+    {"certificate_fingerprint", DOC_STRING, false},
 };
 
 static int read_request(ctx_t *x)
 {
     ops_call_t *c = x->c;
     json_t *err = NULL;
-    if (doc_check(c->body, FIELDS, 4, "", &err)) {
+    if (doc_check(c->body, FIELDS, 5, "", &err)) {
         c->res->status = 400;
         c->res->doc = err;
         return -1;
@@ -207,6 +218,14 @@ static int read_request(ctx_t *x)
     x->username = doc_str(c->body, "username");
     x->mqtt_id = doc_str(c->body, "mqtt_client_id") ? doc_str(c->body, "mqtt_client_id") : "";
     x->topic = doc_str(c->body, "topic");
+    x->fingerprint = doc_str(c->body, "certificate_fingerprint");
+    if (x->fingerprint && !x->fingerprint[0])
+        x->fingerprint = NULL;
+    if (x->fingerprint &&
+        grouprule_check_value(GROUPRULE_CERT_FINGERPRINT, x->fingerprint, strlen(x->fingerprint)) < 0) {
+        ops_bad_field(c, "certificate_fingerprint", "must be SHA256: followed by 64 hex digits");
+        return -1;
+    }
     const char *a = doc_str(c->body, "action");
     if (!strcmp(a, "publish"))
         x->action = ACL_PUBLISH;
@@ -227,10 +246,16 @@ static int read_request(ctx_t *x)
 
 void explain_run(ops_call_t *c)
 {
-    ctx_t x = {.c = c};
+    ctx_t x = {.c = c, .matched_rules = json_array()};
     int rc = 0;
-    if (read_request(&x) < 0)
+    if (!x.matched_rules) {
+        ops_error(c->res, 500, "out of memory");
         return;
+    }
+    if (read_request(&x) < 0) {
+        json_decref(x.matched_rules);
+        return;
+    }
     if ((rc = store_client_get_by_username(c->store, x.username, &x.client)) == ROOST_ENOTFOUND) {
         ops_error(c->res, 404, "no client has this username");
         json_object_set_new(json_object_get(c->res->doc, "details"), "field", json_string("username"));
@@ -252,4 +277,5 @@ out:
     store_client_free(&x.client);
     store_rule_list_free(&x.rules);
     store_group_list_free(&x.groups);
+    json_decref(x.matched_rules);
 }

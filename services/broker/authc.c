@@ -9,6 +9,7 @@
 
 #include "acl/acl.h"
 #include "base/log.h"
+#include "conn.h"
 #include "dispatch.h"
 #include "handlers.h"
 #include "rpc/curve.h"
@@ -32,6 +33,7 @@ typedef struct pending {
     uint8_t *password;        /* kept only while unsent; wiped when sent or dropped */
     size_t password_len;
     char peer[64];
+    tlscert_facts_t *cert;    /* the device's verified TLS certificate, or NULL */
     struct pending *prev, *next;
 } pending_t;
 
@@ -88,6 +90,7 @@ static void unlink_pending(authc_t *a, pending_t *p)
     }
     free(p->client_id);
     free(p->username);
+    free(p->cert);
     free(p);
 }
 
@@ -277,6 +280,14 @@ static int send_req(authc_t *a, pending_t *q, const uint8_t *pw, size_t pw_len)
         .peer = q->peer,
         .protocol_version = q->version,
     };
+    if (q->cert) {
+        r.tls_cert_fingerprint = q->cert->fingerprint;
+        r.tls_cert_subject = q->cert->subject;
+        r.tls_cert_issuer = q->cert->issuer;
+        r.tls_cert_serial = q->cert->serial;
+        r.tls_cert_not_before = q->cert->not_before;
+        r.tls_cert_not_after = q->cert->not_after;
+    }
     /* the caller drains once the request is fully registered: a reply read
      * here would find it half-made */
     return rpc_auth_request_send(a->dealer, &r);
@@ -323,8 +334,26 @@ int authc_request(authc_t *a, conn_t *c, const mqtt_connect_t *p, const char *cl
     if (!q->client_id || (p->has_username && !q->username)) {
         free(q->client_id);
         free(q->username);
+        free(q->cert);
         free(q);
         return -ENOMEM;
+    }
+    xport_t *x = conn_xport(c);
+    if (x && x->ops->peer_cert) {
+        /* the certificate the handshake verified goes to authd: fingerprint
+         * group rules and certificate clients are decided there */
+        q->cert = malloc(sizeof(*q->cert));
+        int crc = q->cert ? x->ops->peer_cert(x, q->cert) : -ENOMEM;
+        if (crc <= 0) {
+            free(q->cert);
+            q->cert = NULL;
+        }
+        if (crc < 0) {
+            free(q->client_id);
+            free(q->username);
+            free(q);
+            return -ENOMEM;
+        }
     }
     q->id = a->next_id++;
     q->clean = p->clean_session;
@@ -338,6 +367,7 @@ int authc_request(authc_t *a, conn_t *c, const mqtt_connect_t *p, const char *cl
     if (map_put(&a->by_id, (const char *)&q->id, sizeof(q->id), q, NULL) < 0) {
         free(q->client_id);
         free(q->username);
+        free(q->cert);
         free(q);
         return -ENOMEM;
     }
@@ -372,6 +402,7 @@ int authc_request(authc_t *a, conn_t *c, const mqtt_connect_t *p, const char *cl
         }
         free(q->client_id);
         free(q->username);
+        free(q->cert);
         free(q);
         log_warn("authd_unavailable", "client_id=%.*s rc=%d reason=\"%s\"", (int)id_len,
                  client_id, rc, roost_strerror(rc));

@@ -23,6 +23,9 @@
  *          began (what followed a PROXY header) are given back, to be read
  *          first. 0 or -ENOMEM;
  *   error  the reason of the last failure, for the log line (never NULL);
+ *   peer_cert  (NULL for transports without certificates) the facts of the
+ *          certificate the peer presented and the handshake verified: 1,
+ *          0 when there is none, or -ENOMEM;
  *   stage  where the transport is, for logs ("handshake", "established");
  *   fini   frees what init allocated (the state memory belongs to the conn).
  */
@@ -32,6 +35,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+
+#include "tls/tlscert.h"
 
 typedef struct xport xport_t;
 
@@ -45,6 +50,7 @@ typedef struct xport_ops {
     int (*unread)(xport_t *x, const void *buf, size_t n);
     const char *(*error)(const xport_t *x);
     const char *(*stage)(const xport_t *x);
+    int (*peer_cert)(const xport_t *x, tlscert_facts_t *out);
     void (*fini)(xport_t *x);
 } xport_ops_t;
 

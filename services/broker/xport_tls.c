@@ -194,6 +194,15 @@ static const char *tls_stage(const xport_t *x)
     return t->handshaked ? "established" : t->got_bytes ? "handshake" : "silent";
 }
 
+static int tls_peer_cert(const xport_t *x, tlscert_facts_t *out)
+{
+    const tls_conn_t *t = (const tls_conn_t *)x;
+    X509 *cert = t->handshaked ? SSL_get0_peer_certificate(t->ssl) : NULL;
+    if (!cert || SSL_get_verify_result(t->ssl) != X509_V_OK)
+        return 0;
+    return tlscert_facts(cert, out) < 0 ? -ENOMEM : 1;
+}
+
 static void tls_fini(xport_t *x)
 {
     tls_conn_t *t = (tls_conn_t *)x;
@@ -216,6 +225,7 @@ static const xport_ops_t TLS_OPS = {
     .unread = tls_unread,
     .error = tls_error,
     .stage = tls_stage,
+    .peer_cert = tls_peer_cert,
     .fini = tls_fini,
 };
 

@@ -19,7 +19,7 @@ import pytest
 
 from conftest import (IS_MOSQUITTO, PahoClient, RawClient, assert_closed_by_broker, connect_pkt,
                       free_port, roost_binary, stop_process, uid, wait_until)
-from tlscerts import make_ca, make_cert, serial_of
+from tlscerts import client_ctx, make_ca, make_cert, serial_of, tls_raw
 
 pytestmark = pytest.mark.skipif(IS_MOSQUITTO, reason="Roost-only options")
 
@@ -82,22 +82,6 @@ def required(certs):
     b = TlsBroker(certs, "required")
     yield b
     b.stop()
-
-
-def client_ctx(certs, cert=None, **kw):
-    ctx = ssl.create_default_context(cafile=certs.ca[0])
-    for k, v in kw.items():
-        setattr(ctx, k, v)
-    if cert:
-        ctx.load_cert_chain(*cert)
-    return ctx
-
-
-def tls_raw(port, ctx, session=None):
-    """A RawClient whose socket is wrapped in TLS (handshake done)."""
-    c = RawClient(port)
-    c.sock = ctx.wrap_socket(c.sock, server_hostname="localhost", session=session)
-    return c
 
 
 def tls_paho(port, ctx=None, certs=None):

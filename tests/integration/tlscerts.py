@@ -1,4 +1,5 @@
-"""Certificates for the TLS tests, made with the `openssl` command line.
+"""Certificates for the TLS tests, made with the `openssl` command line, and
+TLS client helpers.
 
 A CA is (dir, name): name.crt and name.key in dir. Certificates are signed by
 a CA; `expired=True` signs one whose validity ended years ago (with faketime,
@@ -6,7 +7,10 @@ so the certificate is otherwise ordinary). Keys are ECDSA P-256 unless
 rsa=True (2048 bits)."""
 
 import os
+import ssl
 import subprocess
+
+from conftest import RawClient
 
 
 def _run(argv, faketime=None):
@@ -52,3 +56,21 @@ def fingerprint_of(crt):
     out = subprocess.run(["openssl", "x509", "-in", crt, "-noout", "-fingerprint", "-sha256"],
                          check=True, capture_output=True, text=True).stdout
     return "SHA256:" + out.strip().split("=", 1)[1].replace(":", "").lower()
+
+
+def client_ctx(certs, cert=None, **kw):
+    """An ssl client context trusting certs.ca, presenting cert (crt, key) if
+    given; kw sets context attributes (minimum_version=...)."""
+    ctx = ssl.create_default_context(cafile=certs.ca[0])
+    for k, v in kw.items():
+        setattr(ctx, k, v)
+    if cert:
+        ctx.load_cert_chain(*cert)
+    return ctx
+
+
+def tls_raw(port, ctx, session=None):
+    """A RawClient whose socket is wrapped in TLS (handshake done)."""
+    c = RawClient(port)
+    c.sock = ctx.wrap_socket(c.sock, server_hostname="localhost", session=session)
+    return c

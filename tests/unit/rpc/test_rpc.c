@@ -75,6 +75,37 @@ static void test_request_round_trip(void **state)
     free(buf);
 }
 
+/* The facts of a client certificate travel with the request. */
+static void test_request_tls_facts_round_trip(void **state)
+{
+    rpc_auth_request_t in = sample_request(), out;
+    in.tls_cert_fingerprint = "SHA256:932e50d1c0170388b2258081699741f8aa3f4d859826a2ffa33feaf930c5c4a2";
+    in.tls_cert_subject = "CN=unit-device,O=Roost Test";
+    in.tls_cert_issuer = "CN=Roost Test CA";
+    in.tls_cert_serial = "1A2B3C";
+    in.tls_cert_not_before = 1796416914;
+    in.tls_cert_not_after = 2111776914;
+    size_t len;
+    uint8_t *buf = encode_request(&in, &len);
+    assert_int_equal(rpc_auth_request_decode(buf, len, &out), 0);
+    assert_string_equal(out.tls_cert_fingerprint, in.tls_cert_fingerprint);
+    assert_string_equal(out.tls_cert_subject, in.tls_cert_subject);
+    assert_string_equal(out.tls_cert_issuer, in.tls_cert_issuer);
+    assert_string_equal(out.tls_cert_serial, "1A2B3C");
+    assert_int_equal(out.tls_cert_not_before, 1796416914);
+    assert_int_equal(out.tls_cert_not_after, 2111776914);
+    rpc_auth_request_fini(&out);
+    free(buf);
+    /* without a certificate: empty strings and zero times */
+    in = sample_request();
+    buf = encode_request(&in, &len);
+    assert_int_equal(rpc_auth_request_decode(buf, len, &out), 0);
+    assert_string_equal(out.tls_cert_subject, "");
+    assert_int_equal(out.tls_cert_not_after, 0);
+    rpc_auth_request_fini(&out);
+    free(buf);
+}
+
 static void test_request_anonymous_and_empty_password(void **state)
 {
     rpc_auth_request_t in = sample_request(), out;
@@ -453,6 +484,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_request_round_trip),
+        cmocka_unit_test(test_request_tls_facts_round_trip),
         cmocka_unit_test(test_request_anonymous_and_empty_password),
         cmocka_unit_test(test_encode_size_query_writes_nothing),
         cmocka_unit_test(test_request_required_fields),

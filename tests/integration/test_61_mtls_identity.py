@@ -1,0 +1,125 @@
+"""61: mutual TLS identity end to end: the broker sends authd the SHA-256
+fingerprint of the certificate the handshake verified, and group rules
+`match_by: certificate_fingerprint` (made through admin's HTTP API) grant
+exactly their topics to a device presenting that certificate. A rule edited
+while the device is connected applies at its next CONNECT. explain takes a
+fingerprint and names the rule that matched it."""
+
+import os
+import shutil
+import tempfile
+
+import pytest
+
+from conftest import connect_pkt, subscribe_pkt, uid
+from stack import AUTHD_BIN, BROKER_BIN, free_port, stack  # noqa: F401  (stack: fixture)
+from tlscerts import client_ctx, fingerprint_of, make_ca, make_cert, tls_raw
+
+pytestmark = pytest.mark.skipif(not (os.path.exists(AUTHD_BIN) and os.path.exists(BROKER_BIN)),
+                                reason="roost-broker / roost-authd not built")
+
+PW = "password-123"
+
+
+class Certs:
+    pass
+
+
+@pytest.fixture(scope="module")
+def certs():
+    d = tempfile.mkdtemp(prefix="tls61-")
+    c = Certs()
+    c.ca = make_ca(d, "ca", "Roost Test CA")
+    c.server = make_cert(d, c.ca, "server", "localhost", san="DNS:localhost,IP:127.0.0.1")
+    c.dev1 = make_cert(d, c.ca, "dev1", "device-1")
+    c.dev2 = make_cert(d, c.ca, "dev2", "device-2")
+    c.fp1, c.fp2 = fingerprint_of(c.dev1[0]), fingerprint_of(c.dev2[0])
+    yield c
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def st(stack, certs):
+    stack.start_redis()
+    stack.start_admin()
+    stack.start_authd()
+    tls_port = free_port()
+    b = stack.start_broker(extra=("--tls-port", str(tls_port), "--tls-cert", certs.server[0],
+                                  "--tls-key", certs.server[1], "--tls-ca", certs.ca[0],
+                                  "--tls-client-cert", "optional"))
+    b.tls_port = tls_port
+    stack.tls_port = tls_port
+    return stack
+
+
+def subscribe_codes(st, certs, cert, username, filters):
+    """CONNECTs over TLS presenting cert (or none) and returns the SUBACK codes."""
+    c = tls_raw(st.tls_port, client_ctx(certs, cert=cert))
+    try:
+        c.send(connect_pkt(uid("m"), username=username, password=PW.encode()))
+        p = c.expect("CONNACK")
+        assert p.body[1] == 0, p
+        c.send(subscribe_pkt(1, [(f, 1) for f in filters]))
+        return list(c.expect("SUBACK").body[2:])
+    finally:
+        c.close()
+
+
+def test_fingerprint_rule_grants_exactly_its_topics(st, certs):
+    st.add_client("dev", PW)
+    g = st.add_group("by-cert", [("allow", "subscribe", "cert/a/#")])
+    # stored in uppercase hex: the comparison ignores the case of the digits
+    st.add_rule("certificate_fingerprint", "SHA256:" + certs.fp1[7:].upper(), [g["id"]])
+    assert subscribe_codes(st, certs, certs.dev1, "dev", ["cert/a/x", "cert/b/x"]) == [1, 0x80]
+    # the same credentials without a certificate, or with another one: no group
+    assert subscribe_codes(st, certs, None, "dev", ["cert/a/x"]) == [0x80]
+    assert subscribe_codes(st, certs, certs.dev2, "dev", ["cert/a/x"]) == [0x80]
+    # over plain TCP there is no certificate either
+    from conftest import RawClient
+    c = RawClient(st.brokers[0].port)
+    c.send(connect_pkt(uid("p"), username="dev", password=PW.encode()))
+    assert c.expect("CONNACK").body[1] == 0
+    c.send(subscribe_pkt(1, [("cert/a/x", 1)]))
+    assert list(c.expect("SUBACK").body[2:]) == [0x80]
+    c.close()
+
+
+def test_rule_edited_while_connected_applies_at_next_connect(st, certs):
+    st.add_client("dev", PW)
+    g = st.add_group("by-cert", [("allow", "subscribe", "cert/#")])
+    r = st.add_rule("certificate_fingerprint", certs.fp1, [g["id"]])
+    live = tls_raw(st.tls_port, client_ctx(certs, cert=certs.dev1))
+    live.send(connect_pkt(uid("live"), username="dev", password=PW.encode()))
+    assert live.expect("CONNACK").body[1] == 0
+    st.edit_rule(r["id"], value=certs.fp2)
+    # the live connection keeps what it was given at CONNECT
+    live.send(subscribe_pkt(1, [("cert/x", 1)]))
+    assert list(live.expect("SUBACK").body[2:]) == [1]
+    live.close()
+    # the next CONNECTs see the edited rule
+    assert subscribe_codes(st, certs, certs.dev1, "dev", ["cert/x"]) == [0x80]
+    assert subscribe_codes(st, certs, certs.dev2, "dev", ["cert/x"]) == [1]
+
+
+def test_explain_takes_a_fingerprint(st, certs):
+    st.add_client("dev", PW)
+    g = st.add_group("by-cert", [("allow", "publish", "cert/#")])
+    r = st.add_rule("certificate_fingerprint", certs.fp1, [g["id"]])
+
+    def explain(fp=None):
+        body = {"username": "dev", "mqtt_client_id": "x", "action": "publish", "topic": "cert/1"}
+        if fp is not None:
+            body["certificate_fingerprint"] = fp
+        return st.api("POST", "/api/v1/explain", body)
+
+    status, d = explain(certs.fp1)
+    assert status == 200, d
+    assert d["decision"] == "allow"
+    assert d["rules"] == [{"id": r["id"], "match_by": "certificate_fingerprint", "value": certs.fp1}]
+    assert d["groups"] == [{"id": g["id"], "name": "by-cert"}]
+    status, d = explain()
+    assert status == 200 and d["decision"] == "deny" and d["rules"] == [], d
+    status, d = explain(certs.fp2)
+    assert status == 200 and d["decision"] == "deny" and d["rules"] == [], d
+    status, d = explain("SHA256:abc")
+    assert status == 400 and d["details"]["field"] == "certificate_fingerprint", d
