@@ -27,6 +27,8 @@ static const char *const OP_NAMES[RPC_ADMIN_OP_COUNT] = {
     [RPC_ADMIN_PIPELINE_DELETE] = "pipeline.delete", [RPC_ADMIN_MAPPING_LIST] = "mapping.list",
     [RPC_ADMIN_MAPPING_GET] = "mapping.get",       [RPC_ADMIN_MAPPING_CREATE] = "mapping.create",
     [RPC_ADMIN_MAPPING_UPDATE] = "mapping.update", [RPC_ADMIN_MAPPING_DELETE] = "mapping.delete",
+    [RPC_ADMIN_OVERVIEW] = "overview",             [RPC_ADMIN_INSTANCE_LIST] = "instance.list",
+    [RPC_ADMIN_INSTANCE_GET] = "instance.get",
 };
 
 const char *rpc_admin_op_name(rpc_admin_op_t op)

@@ -56,6 +56,9 @@ typedef enum {
     RPC_ADMIN_MAPPING_CREATE,
     RPC_ADMIN_MAPPING_UPDATE,
     RPC_ADMIN_MAPPING_DELETE,
+    RPC_ADMIN_OVERVIEW,
+    RPC_ADMIN_INSTANCE_LIST,
+    RPC_ADMIN_INSTANCE_GET,
     RPC_ADMIN_OP_COUNT /* one past the last */
 } rpc_admin_op_t;
 

@@ -6,9 +6,13 @@
 
 #include "base/cfg.h"
 #include "base/err.h"
+#include "fleet.h"
 
 #ifndef ROOST_CONSOLE_DIR_DEFAULT
 #define ROOST_CONSOLE_DIR_DEFAULT "services/admin/console"
+#endif
+#ifndef ROOST_CONSOLE_VENDOR_DIR_DEFAULT
+#define ROOST_CONSOLE_VENDOR_DIR_DEFAULT "services/admin/console/vendor"
 #endif
 
 static const char SUMMARY[] =
@@ -41,6 +45,7 @@ int conf_load(admin_conf_t *c, int argc, char **argv, FILE *out, FILE *err)
         .http_threads = 4, .rpc_bind = "tcp://127.0.0.1:5570", .pub_bind = "tcp://127.0.0.1:5571",
         .curve_secret = "",
         .token_file = "var/admin-token", .console_dir = ROOST_CONSOLE_DIR_DEFAULT, .log_level = "info",
+        .vendor_dir = ROOST_CONSOLE_VENDOR_DIR_DEFAULT, .mqtt_endpoints = "",
     };
     const cfg_opt_t opts[] = {
         {"redis", "ROOST_REDIS", CFG_STR, &c->redis, 0, 0, "Redis HOST:PORT."},
@@ -60,6 +65,12 @@ int conf_load(admin_conf_t *c, int argc, char **argv, FILE *out, FILE *err)
          "Where a generated first token is written (relative to the working directory)."},
         {"console-dir", "ROOST_ADMIN_CONSOLE_DIR", CFG_STR, &c->console_dir, 0, 0,
          "Directory of the web console's static files (default: the source tree's, set at build time)."},
+        {"console-vendor-dir", "ROOST_ADMIN_CONSOLE_VENDOR_DIR", CFG_STR, &c->vendor_dir, 0, 0,
+         "Directory of the console's third-party files (uPlot), served under /vendor/ (default: the "
+         "build's, fetched from npm by the build)."},
+        {"mqtt-endpoints", "ROOST_ADMIN_MQTT_ENDPOINTS", CFG_STR, &c->mqtt_endpoints, 0, 0,
+         "Comma-separated URLs devices connect to (mqtt://, mqtts://, ws://, wss://), shown on the "
+         "console's Overview."},
         {"argon2-ops", "ROOST_ARGON2_OPS", CFG_INT, &c->argon2_ops, 0, 1000,
          "argon2id opslimit for new passwords (0: libsodium interactive)."},
         {"argon2-mem", "ROOST_ARGON2_MEM", CFG_INT, &c->argon2_mem, 0, 4LL << 30,
@@ -69,5 +80,10 @@ int conf_load(admin_conf_t *c, int argc, char **argv, FILE *out, FILE *err)
     int rc = cfg_parse(opts, (int)(sizeof(opts) / sizeof(opts[0])), argc, argv, SUMMARY, out, err);
     if (rc)
         return rc;
+    const char *why;
+    if (fleet_check_endpoints(c->mqtt_endpoints, &why) < 0) {
+        fprintf(err, "error: --mqtt-endpoints: %s (got '%s')\n", why, c->mqtt_endpoints);
+        return ROOST_ECONFIG;
+    }
     return cfg_host_port("redis", c->redis, c->redis_host, sizeof(c->redis_host), &c->redis_port, err);
 }

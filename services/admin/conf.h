@@ -15,7 +15,8 @@ typedef struct admin_conf {
     int64_t http_port, http_threads;
     const char *rpc_bind, *pub_bind;
     const char *curve_secret; /* CurveZMQ secret key (spec) for the RPC and PUB; "" = plain */
-    const char *token_file, *console_dir;
+    const char *token_file, *console_dir, *vendor_dir;
+    const char *mqtt_endpoints; /* comma-separated device URLs shown on the Overview */
     int64_t argon2_ops, argon2_mem;
     const char *log_level;
 } admin_conf_t;

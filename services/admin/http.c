@@ -22,6 +22,7 @@ struct http {
     ops_t *ops;
     metrics_t *metrics;
     char *console_dir;
+    char *vendor_dir;
 };
 
 typedef struct req {
@@ -110,6 +111,9 @@ static const coll_t COLLS[] = {
      RPC_ADMIN_MAPPING_GET, RPC_ADMIN_MAPPING_UPDATE, RPC_ADMIN_MAPPING_DELETE, false},
     {"/api/v1/audit", NULL, RPC_ADMIN_AUDIT_LIST, 0, 0, 0, 0, false},
     {"/api/v1/explain", NULL, 0, RPC_ADMIN_EXPLAIN, 0, 0, 0, false},
+    {"/api/v1/overview", NULL, RPC_ADMIN_OVERVIEW, 0, 0, 0, 0, false},
+    {"/api/v1/instances", "/api/v1/instances/{kind}:{id}", RPC_ADMIN_INSTANCE_LIST, 0, RPC_ADMIN_INSTANCE_GET, 0,
+     0, true},
 };
 
 /* 0: matched (rt filled); 404: no such path; 405: path known, method not. */
@@ -246,7 +250,12 @@ static enum MHD_Result console_file(http_t *h, struct MHD_Connection *conn, cons
         return send_res(h, conn, r, "/console", static_method(method), &res);
     }
     bool bad = strstr(url, "/.") || strchr(url, '\\') || url[0] != '/';
-    snprintf(path, sizeof(path), "%s%s%s", h->console_dir, url, url[strlen(url) - 1] == '/' ? "index.html" : "");
+    /* /vendor/: third-party files the build fetched (uPlot), kept apart from
+     * the console's own sources */
+    if (!strncmp(url, "/vendor/", 8))
+        snprintf(path, sizeof(path), "%s%s", h->vendor_dir, url + 7);
+    else
+        snprintf(path, sizeof(path), "%s%s%s", h->console_dir, url, url[strlen(url) - 1] == '/' ? "index.html" : "");
     int fd = bad ? -1 : open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
@@ -324,7 +333,9 @@ int http_start(const http_config_t *cfg, ops_t *ops, metrics_t *metrics, http_t 
     if (inet_pton(AF_INET, cfg->bind, &sa.sin_addr) != 1)
         return ROOST_ECONFIG;
     http_t *h = calloc(1, sizeof(*h));
-    if (!h || !(h->console_dir = strdup(cfg->console_dir))) {
+    if (!h || !(h->console_dir = strdup(cfg->console_dir)) || !(h->vendor_dir = strdup(cfg->vendor_dir))) {
+        if (h)
+            free(h->console_dir);
         free(h);
         return -ENOMEM;
     }
@@ -337,6 +348,7 @@ int http_start(const http_config_t *cfg, ops_t *ops, metrics_t *metrics, http_t 
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
     if (!h->d) {
         free(h->console_dir);
+        free(h->vendor_dir);
         free(h);
         return -EADDRINUSE;
     }
@@ -350,6 +362,7 @@ void http_stop(http_t **hp)
         return;
     MHD_stop_daemon((*hp)->d);
     free((*hp)->console_dir);
+    free((*hp)->vendor_dir);
     free(*hp);
     *hp = NULL;
 }

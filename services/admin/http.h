@@ -8,6 +8,8 @@
  *   /metrics      Prometheus text; no token
  *   /, /<file>    the web console's static files from console_dir (GET/HEAD,
  *                 no token: the console asks the user for one)
+ *   /vendor/<file> third-party console files the build fetched (uPlot), from
+ *                 vendor_dir
  *
  * Threads: libmicrohttpd runs `threads` worker threads; each request blocks
  * its worker while it talks to Redis. http_stop joins them.
@@ -24,6 +26,7 @@ typedef struct http_config {
     const char *bind;        /* IPv4 address, e.g. "127.0.0.1" */
     int port;
     const char *console_dir; /* static assets; index.html at "/" */
+    const char *vendor_dir;  /* served under /vendor/ */
     int threads;
 } http_config_t;
 

@@ -63,22 +63,29 @@ int main(int argc, char **argv)
     void *zctx = zmq_ctx_new();
     events_t *events = events_new();
     metrics_t *metrics = metrics_new();
+    fleet_config_t fc = {cfg.redis_host, cfg.redis_port, cfg.prefix, cfg.redis_user, cfg.redis_password,
+                         cfg.mqtt_endpoints};
+    fleet_t *fleet = fleet_new(&fc);
     ops_config_t oc = {cfg.redis_host, cfg.redis_port, cfg.prefix,
                        {(unsigned long long)cfg.argon2_ops, (size_t)cfg.argon2_mem}, (int)cfg.http_threads + 1,
-                       cfg.redis_user, cfg.redis_password};
+                       cfg.redis_user, cfg.redis_password, fleet};
     ops_t *ops = events ? ops_new(&oc, events) : NULL;
     loop_t *loop = loop_new();
     rpcsrv_t *rpc = NULL;
     http_t *http = NULL;
-    if (!zctx || !events || !metrics || !ops || !loop) {
+    if (!zctx || !events || !metrics || !fleet || !ops || !loop) {
         log_error("startup_failed", "reason=\"out of memory\"");
+        goto out;
+    }
+    if ((rc = fleet_start(fleet)) < 0) {
+        log_error("startup_failed", "reason=\"cannot start the instance collector\" rc=%d", rc);
         goto out;
     }
     main_loop = loop;
     if ((rc = rpcsrv_start(loop, zctx, cfg.rpc_bind, cfg.pub_bind, cfg.curve_secret, ops, events,
                            metrics, &rpc)) < 0)
         goto out;
-    http_config_t hc = {cfg.http_bind, (int)cfg.http_port, cfg.console_dir, (int)cfg.http_threads};
+    http_config_t hc = {cfg.http_bind, (int)cfg.http_port, cfg.console_dir, cfg.vendor_dir, (int)cfg.http_threads};
     if ((rc = http_start(&hc, ops, metrics, &http)) < 0) {
         log_error("startup_failed", "reason=\"cannot serve HTTP\" bind=%s port=%d", hc.bind, hc.port);
         goto out;
@@ -97,6 +104,7 @@ out:
     rpcsrv_destroy(&rpc);
     loop_destroy(&loop);
     ops_destroy(&ops);
+    fleet_destroy(&fleet);
     metrics_destroy(&metrics);
     events_destroy(&events);
     if (zctx)

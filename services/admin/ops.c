@@ -29,6 +29,7 @@ struct ops {
     int port;
     store_cost_t cost;
     events_t *events;
+    fleet_t *fleet;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     store_t **idle;
@@ -45,6 +46,7 @@ ops_t *ops_new(const ops_config_t *cfg, events_t *events)
     o->port = cfg->redis_port;
     o->cost = cfg->cost;
     o->events = events;
+    o->fleet = cfg->fleet;
     for (; o->n < n; o->n++) {
         if (!(o->idle[o->n] = store_new(o->host, o->port, o->prefix, &o->cost)))
             goto fail;
@@ -505,12 +507,18 @@ void ops_call(ops_t *o, const ops_actor_t *actor, const ops_req_t *req, ops_res_
     case RPC_ADMIN_TOKEN_LIST ... RPC_ADMIN_TOKEN_REVOKE: token_ops(&c); break;
     case RPC_ADMIN_PIPELINE_LIST ... RPC_ADMIN_PIPELINE_DELETE: pipes_pipeline(&c); break;
     case RPC_ADMIN_MAPPING_LIST ... RPC_ADMIN_MAPPING_DELETE: pipes_mapping(&c); break;
+    case RPC_ADMIN_OVERVIEW ... RPC_ADMIN_INSTANCE_GET: status_ops(&c); break;
     default: ops_error(res, 400, "unknown operation"); break;
     }
     release(o, s);
     json_decref(body);
     if (res->status != 204 && !res->doc)
         ops_error(res, 500, "internal error (out of memory)");
+}
+
+fleet_t *ops_fleet(const ops_t *o)
+{
+    return o->fleet;
 }
 
 bool ops_health(ops_t *o)

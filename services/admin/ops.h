@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "events.h"
+#include "fleet.h"
 #include "rpc/admin.h"
 #include "store/store.h"
 
@@ -40,6 +41,7 @@ typedef struct ops_config {
     store_cost_t cost;
     int pool_size;      /* store handles (one per concurrent caller) */
     const char *redis_user, *redis_password; /* AUTH; NULL or "" = none */
+    fleet_t *fleet;     /* borrowed (outlives ops): overview and instances */
 } ops_config_t;
 
 /* Who is calling: the token that authenticated. */
@@ -95,6 +97,11 @@ typedef struct ops_call {
     json_t *body;           /* parsed req->body, or NULL */
     ops_res_t *res;
 } ops_call_t;
+
+/* The fleet given in ops_config_t. */
+fleet_t *ops_fleet(const ops_t *o);
+/* Overview and instance operations (status.c). */
+void status_ops(ops_call_t *c);
 
 /* Sets res from a lib/store failure rc (store_last_error gives the field):
  * 400 / 404 / 409 / 503 / 500 with details. */

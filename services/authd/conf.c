@@ -15,7 +15,7 @@ int conf_parse(authd_conf_t *c, int argc, char **argv)
 {
     *c = (authd_conf_t){
         .bind = "tcp://127.0.0.1:5560", .redis = "127.0.0.1:6379", .prefix = "roost:", .redis_user = "", .redis_password = "", .changes = "",
-        .http_bind = "127.0.0.1", .curve_secret = "", .curve_clients = "", .changes_curve_server = "", .log_level = "info",
+        .http_bind = "127.0.0.1", .curve_secret = "", .curve_clients = "", .changes_curve_server = "", .log_level = "info", .id = "",
         .http_port = 9560, .workers = 4, .hash_workers = 2, .max_queue = 10000,
         .cache_size = 100000, .cache_ttl = 600,
         .throttle_after = 5, .throttle_peer_after = 20, .throttle_user_after = 10, .throttle_window = 60, .throttle_max = 60,
@@ -71,6 +71,8 @@ int conf_parse(authd_conf_t *c, int argc, char **argv)
          "Target argon2id memlimit in bytes; 0 = libsodium interactive."},
         {"redis-timeout-ms", "ROOST_REDIS_TIMEOUT_MS", CFG_INT, &c->redis_timeout_ms, 10, 60000,
          "Redis connect and command timeout."},
+        {"id", "ROOST_AUTHD_ID", CFG_STR, &c->id, 0, 0,
+         "This replica's name in admin's Instances page; default HOSTNAME-PID."},
         {"log-level", "ROOST_LOG_LEVEL", CFG_STR, &c->log_level, 0, 0, "debug, info, warn or error."},
     };
     int rc = cfg_parse(opts, (int)(sizeof(opts) / sizeof(opts[0])), argc, argv, SUMMARY, stdout, stderr);

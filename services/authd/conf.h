@@ -18,6 +18,7 @@ typedef struct authd_conf {
     const char *curve_clients;   /* allowed brokers' public keys (specs, comma-separated), "" = any */
     const char *changes_curve_server; /* admin PUB's public key (spec), "" = plain */
     const char *log_level;
+    const char *id;              /* instance name for admin; "" = HOSTNAME-PID */
     int64_t http_port, workers, hash_workers, max_queue;
     int64_t cache_size, cache_ttl;
     int64_t throttle_after, throttle_peer_after, throttle_user_after, throttle_window, throttle_max;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -17,6 +18,8 @@
 #include "base/log.h"
 #include "base/loop.h"
 #include "conf.h"
+#include "beacon.h"
+#include "base/proc.h"
 #include "http.h"
 #include "server.h"
 
@@ -28,6 +31,8 @@ typedef struct app {
     server_t *server;
     store_t *health_store; /* used only on the HTTP thread */
     http_t *http;
+    beacon_t *beacon;
+    uint64_t started_ms;
     int sigfd;
 } app_t;
 
@@ -48,7 +53,10 @@ static int render(void *arg, buf_t *out)
         .throttled_keys = guard_count(a->auth.guard),
         .config_cache_version = authz_cache_version(a->auth.authz),
     };
-    return metrics_render(a->auth.metrics, &g, out);
+    int rc = metrics_render(a->auth.metrics, &g, out);
+    char proc[1024];
+    int n = proc_metrics_text(proc, sizeof(proc), "authd", a->started_ms);
+    return rc ? rc : n < 0 || (size_t)n >= sizeof(proc) ? -EINVAL : buf_append(out, proc, (size_t)n);
 }
 
 static void on_signal(loop_t *l, int fd, unsigned ev, void *arg)
@@ -95,6 +103,10 @@ static int setup(app_t *a)
             return rc;
         }
     }
+    if (!(a->beacon = beacon_new(c, a->auth.metrics, a->started_ms)))
+        return -ENOMEM;
+    if ((rc = beacon_start(a->beacon)))
+        return rc;
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
@@ -108,6 +120,7 @@ static void teardown(app_t *a)
 {
     if (a->sigfd >= 0)
         close(a->sigfd);
+    beacon_destroy(&a->beacon);
     http_destroy(&a->http);
     server_destroy(&a->server); /* joins the workers */
     store_destroy(&a->health_store);
@@ -123,6 +136,9 @@ static void teardown(app_t *a)
 int main(int argc, char **argv)
 {
     app_t a = {.sigfd = -1};
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    a.started_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
     int rc = conf_parse(&a.conf, argc, argv);
     if (rc == CFG_EXIT_HELP)
         return 0;

@@ -58,6 +58,11 @@ uint64_t metrics_get(const metrics_t *m, metrics_counter_t c)
     return atomic_load_explicit(&((metrics_t *)m)->counters[c], memory_order_relaxed);
 }
 
+uint64_t metrics_result_get(const metrics_t *m, metrics_result_t r)
+{
+    return atomic_load_explicit(&((metrics_t *)m)->results[r], memory_order_relaxed);
+}
+
 static int put(buf_t *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int put(buf_t *out, const char *fmt, ...)
 {

@@ -56,6 +56,7 @@ void metrics_destroy(metrics_t **m);
 void metrics_request(metrics_t *m, metrics_result_t r, uint64_t latency_us);
 void metrics_inc(metrics_t *m, metrics_counter_t c);
 uint64_t metrics_get(const metrics_t *m, metrics_counter_t c);
+uint64_t metrics_result_get(const metrics_t *m, metrics_result_t r);
 
 /* Appends the Prometheus text exposition to out. 0 or -ENOMEM. */
 int metrics_render(const metrics_t *m, const metrics_gauges_t *g, buf_t *out);

@@ -47,6 +47,8 @@ typedef struct broker_stats {
     uint64_t bus_frames_in, bus_msgs_in;   /* data frames received, messages routed from them */
     uint64_t bus_dropped;      /* bus messages not sent or not routed (out of memory) */
     uint64_t bus_malformed;    /* bus frames with a malformed entry (rest dropped) */
+    uint64_t connack[6];       /* CONNACKs sent by 3.1.1 code (0 accepted; 5.0 mapped to them) */
+    uint64_t queued;           /* QoS 1/2 messages put in a session's queue */
 } broker_stats_t;
 
 typedef struct broker {
@@ -61,6 +63,8 @@ typedef struct broker {
     cluster_t *cluster;        /* NULL on a single node without Redis */
     kick_t *kick;              /* NULL without --admin-events */
     http_t *http;              /* NULL without --http-port */
+    struct beacon *beacon;     /* instance record for admin (cluster only) */
+    uint64_t started_ms;       /* wall clock at start */
     map_t conns_by_serial;     /* 8-byte serial -> conn_t, for async callbacks */
     uint64_t next_serial;
     map_t adopting;            /* client id -> adoption in progress (adopt.c) */

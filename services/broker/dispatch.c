@@ -75,6 +75,7 @@ void dispatch_fail(conn_t *c, int rc, uint8_t type)
                                 : mqtt_encode_connack(tmp, sizeof(tmp), MQTT_V311, false,
                                                       (uint8_t)code);
         conn_write(c, tmp, n);
+        c->b->stats.connack[code]++;
     }
     if (rc <= ROOST_EPROTO_MALFORMED && rc >= ROOST_EPROTO_RESERVED)
         c->b->stats.protocol_errors++;

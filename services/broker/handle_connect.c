@@ -168,6 +168,7 @@ int connect_finish(conn_t *c, const char *client_id, size_t id_len, bool clean,
     int rc = conn_write(c, tmp, mqtt_encode_connack(tmp, sizeof(tmp), c->version, present, 0));
     if (rc)
         return rc;
+    b->stats.connack[0]++;
     log_info("conn_accepted", "peer=%s client_id=%.*s protocol=%u keepalive=%u clean=%d "
              "session_present=%d",
              conn_peer(c, peer, sizeof(peer)), (int)id_len, client_id, c->version, c->keepalive,

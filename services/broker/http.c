@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/proc.h"
 #include "cluster.h"
 #include "mqtt/subtrie.h"
 #include "store/sstore.h"
@@ -49,8 +50,13 @@ static void req_free(req_t *r)
 
 static int metrics(const broker_t *b, char *out, size_t cap)
 {
+    int n = proc_metrics_text(out, cap, "broker", b->started_ms);
+    if (n < 0 || (size_t)n >= cap)
+        return n;
+    out += n;
+    cap -= (size_t)n;
     const broker_stats_t *s = &b->stats;
-    return snprintf(out, cap,
+    int m = snprintf(out, cap,
         "# HELP roost_broker_connections Open client connections.\n"
         "# TYPE roost_broker_connections gauge\nroost_broker_connections %u\n"
         "# HELP roost_broker_connections_total Connections accepted since start.\n"
@@ -88,7 +94,16 @@ static int metrics(const broker_t *b, char *out, size_t cap)
         "roost_broker_bus_messages_total{direction=\"out\"} %llu\n"
         "roost_broker_bus_messages_total{direction=\"in\"} %llu\n"
         "# HELP roost_broker_bus_malformed_total Malformed entries in cluster bus frames (dropped, logged).\n"
-        "# TYPE roost_broker_bus_malformed_total counter\nroost_broker_bus_malformed_total %llu\n",
+        "# TYPE roost_broker_bus_malformed_total counter\nroost_broker_bus_malformed_total %llu\n"
+        "# HELP roost_broker_connack_total CONNACKs sent, by MQTT 3.1.1 return code (0 accepted).\n"
+        "# TYPE roost_broker_connack_total counter\n"
+        "roost_broker_connack_total{code=\"0\"} %llu\nroost_broker_connack_total{code=\"1\"} %llu\n"
+        "roost_broker_connack_total{code=\"2\"} %llu\nroost_broker_connack_total{code=\"3\"} %llu\n"
+        "roost_broker_connack_total{code=\"4\"} %llu\nroost_broker_connack_total{code=\"5\"} %llu\n"
+        "# HELP roost_broker_queued_total QoS 1/2 messages put in a session queue.\n"
+        "# TYPE roost_broker_queued_total counter\nroost_broker_queued_total %llu\n"
+        "# HELP roost_broker_draining 1 while the broker drains (SIGTERM), else 0.\n"
+        "# TYPE roost_broker_draining gauge\nroost_broker_draining %d\n",
         b->nconns, (unsigned long long)s->connections_total, b->sessions.count,
         subtrie_count(b->trie), topictree_count(b->retained), (unsigned long long)s->msgs_in,
         (unsigned long long)s->msgs_out, (unsigned long long)s->dropped_qos0,
@@ -97,13 +112,17 @@ static int metrics(const broker_t *b, char *out, size_t cap)
         (unsigned long long)s->protocol_errors, (unsigned long long)s->store_failures,
         (unsigned long long)s->bus_frames_out, (unsigned long long)s->bus_frames_in,
         (unsigned long long)s->bus_msgs_out, (unsigned long long)s->bus_msgs_in,
-        (unsigned long long)s->bus_malformed);
+        (unsigned long long)s->bus_malformed, (unsigned long long)s->connack[0],
+        (unsigned long long)s->connack[1], (unsigned long long)s->connack[2],
+        (unsigned long long)s->connack[3], (unsigned long long)s->connack[4],
+        (unsigned long long)s->connack[5], (unsigned long long)s->queued, b->draining ? 1 : 0);
+    return m < 0 ? m : n + m;
 }
 
 static void respond(req_t *r)
 {
     broker_t *b = r->h->b;
-    char body[4096];
+    char body[8192];
     const char *status = "200 OK", *type = "text/plain; charset=utf-8";
     int n;
     if (strncmp(r->buf, "GET /healthz ", 13) == 0 || strncmp(r->buf, "GET /healthz?", 13) == 0) {

@@ -8,9 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "adopt.h"
+#include "beacon.h"
 #include "authc.h"
 #include "cluster.h"
 #include "http.h"
@@ -110,6 +112,9 @@ int server_init(broker_t *b, const broker_config_t *cfg, loop_t *loop)
     b->loop = loop;
     b->listen_fd = -1;
     b->tls_listen_fd = -1;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    b->started_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
     map_init(&b->sessions);
     map_init(&b->conns_by_serial);
     map_init(&b->adopting);
@@ -237,7 +242,7 @@ int server_join_cluster(broker_t *b)
     if (cfg->admin_events[0] && !(b->kick = kick_new(b, cfg->admin_events, cfg->admin_key)))
         return ROOST_ECONFIG;
     b->cluster = cluster_new(b, &cc, &hooks);
-    if (!b->cluster)
+    if (!b->cluster || !(b->beacon = beacon_new(b)))
         return -ENOMEM;
     return cluster_start(b->cluster);
 }
@@ -302,6 +307,7 @@ void server_fini(broker_t *b)
     route_fini(b);
     adopt_fini(b);
     cluster_destroy(&b->cluster);
+    beacon_destroy(&b->beacon); /* after the store: its pending put finishes into it */
     kick_destroy(&b->kick);
     http_destroy(&b->http);
     xtls_server_destroy(&b->tls);

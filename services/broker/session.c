@@ -156,6 +156,7 @@ static bool enqueue(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool retai
     }
     s->queue[(s->qhead + s->qlen) % s->qcap] = (out_entry_t){msg_ref(m), 0, qos, 0, retain, dup};
     s->qlen++;
+    b->stats.queued++;
     return true;
 }
 

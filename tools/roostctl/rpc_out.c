@@ -122,6 +122,10 @@ void ctl_rpc_print(const char *noun, const json_t *doc, bool json)
         free(t);
         return;
     }
+    if (!strcmp(noun, "status")) {
+        ctl_status_print(doc);
+        return;
+    }
     const json_t *items = json_object_get(doc, "items");
     for (size_t i = 0; json_is_array(items) && i < sizeof(VIEWS) / sizeof(VIEWS[0]); i++) {
         if (!strcmp(VIEWS[i].noun, noun)) {
