@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef ROOST_VERSION
@@ -35,6 +36,13 @@ int proc_sample(proc_sample_t *out)
     long page = sysconf(_SC_PAGESIZE);
     out->rss_bytes = (uint64_t)resident * (uint64_t)(page > 0 ? page : 4096);
     return 0;
+}
+
+uint64_t proc_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 const char *proc_version(void)

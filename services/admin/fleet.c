@@ -10,6 +10,8 @@
 #include <time.h>
 
 #include "base/log.h"
+#include "base/proc.h"
+#include "base/ticker.h"
 #include "store/instances.h"
 
 typedef enum { GAUGE, RATE } series_type_t;
@@ -60,25 +62,15 @@ typedef struct slot {
 } slot_t;
 
 struct fleet {
-    fleet_config_t cfg;
-    char *host, *prefix, *user, *password, *endpoints;
+    char *endpoints;
     store_t *store;            /* the thread's */
     pthread_mutex_t mu;        /* guards everything below */
     bool redis_ok;
     int64_t t[FLEET_POINTS];   /* tick times, unix ms */
     size_t head, count;        /* next index to write; ticks held */
     slot_t slots[FLEET_SLOTS];
-    pthread_t thread;
-    bool running, stop;
-    pthread_cond_t cv;
+    ticker_t *ticker;
 };
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static bool kind_has(const series_def_t *d, const char *kind)
 {
@@ -206,7 +198,7 @@ void fleet_tick(fleet_t *f)
 {
     store_instance_list_t *l = NULL;
     int rc = store_instance_list(f->store, &l);
-    int64_t now = wall_ms();
+    int64_t now = (int64_t)proc_wall_ms();
     pthread_mutex_lock(&f->mu);
     f->redis_ok = rc == 0;
     bool seen[FLEET_SLOTS] = {0};
@@ -255,22 +247,9 @@ void fleet_tick(fleet_t *f)
     store_instance_list_free(&l);
 }
 
-static void *run(void *arg)
+static void tick(void *arg)
 {
-    fleet_t *f = arg;
-    pthread_mutex_lock(&f->mu);
-    while (!f->stop) {
-        pthread_mutex_unlock(&f->mu);
-        fleet_tick(f);
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += FLEET_TICK_MS / 1000;
-        pthread_mutex_lock(&f->mu);
-        while (!f->stop && pthread_cond_timedwait(&f->cv, &f->mu, &until) != ETIMEDOUT)
-            ;
-    }
-    pthread_mutex_unlock(&f->mu);
-    return NULL;
+    fleet_tick(arg);
 }
 
 fleet_t *fleet_new(const fleet_config_t *cfg)
@@ -279,11 +258,6 @@ fleet_t *fleet_new(const fleet_config_t *cfg)
     if (!f)
         return NULL;
     pthread_mutex_init(&f->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&f->cv, &ca);
-    pthread_condattr_destroy(&ca);
     f->endpoints = strdup(cfg->endpoints ? cfg->endpoints : "");
     f->store = store_new(cfg->redis_host, cfg->redis_port, cfg->prefix, NULL);
     if (!f->endpoints || !f->store || store_set_auth(f->store, cfg->redis_user, cfg->redis_password) < 0) {
@@ -296,11 +270,7 @@ fleet_t *fleet_new(const fleet_config_t *cfg)
 
 int fleet_start(fleet_t *f)
 {
-    int rc = pthread_create(&f->thread, NULL, run, f);
-    if (rc)
-        return -rc;
-    f->running = true;
-    return 0;
+    return ticker_start(FLEET_TICK_MS, tick, f, &f->ticker);
 }
 
 void fleet_destroy(fleet_t **fp)
@@ -309,19 +279,12 @@ void fleet_destroy(fleet_t **fp)
     if (!f)
         return;
     *fp = NULL;
-    if (f->running) {
-        pthread_mutex_lock(&f->mu);
-        f->stop = true;
-        pthread_cond_signal(&f->cv);
-        pthread_mutex_unlock(&f->mu);
-        pthread_join(f->thread, NULL);
-    }
+    ticker_stop(&f->ticker);
     for (size_t i = 0; i < FLEET_SLOTS; i++)
         if (f->slots[i].used)
             slot_free(&f->slots[i]);
     store_destroy(&f->store);
     free(f->endpoints);
-    pthread_cond_destroy(&f->cv);
     pthread_mutex_destroy(&f->mu);
     free(f);
 }
@@ -410,7 +373,7 @@ static json_t *rows_doc(fleet_t *f)
 {
     slot_t *sl[FLEET_SLOTS];
     size_t n = sorted_slots(f, sl);
-    int64_t now = wall_ms();
+    int64_t now = (int64_t)proc_wall_ms();
     json_t *a = json_array();
     for (size_t i = 0; a && i < n; i++)
         json_array_append_new(a, instance_row(f, sl[i], now));
@@ -444,7 +407,7 @@ json_t *fleet_instance(fleet_t *f, const char *key, int64_t since_ms, bool *foun
                 json_array_append_new(a, num_or_null(s->v[d * FLEET_POINTS + tick_idx(f, i)]));
             json_object_set_new(series, DEFS[d].name, a);
         }
-        o = json_pack("{s:o, s:i, s:o}", "instance", instance_row(f, s, wall_ms()), "interval_ms", FLEET_TICK_MS,
+        o = json_pack("{s:o, s:i, s:o}", "instance", instance_row(f, s, (int64_t)proc_wall_ms()), "interval_ms", FLEET_TICK_MS,
                       "series", series);
     }
     pthread_mutex_unlock(&f->mu);

@@ -2,8 +2,6 @@
 
 #include <errno.h>
 #include <jansson.h>
-#include <pthread.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -11,6 +9,7 @@
 
 #include "base/log.h"
 #include "base/proc.h"
+#include "base/ticker.h"
 #include "store/instances.h"
 
 struct beacon {
@@ -19,18 +18,8 @@ struct beacon {
     uint64_t started_ms;
     char id[256];
     store_t *store;
-    pthread_t thread;
-    bool running, stop;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
+    ticker_t *ticker;
 };
-
-static uint64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 char *beacon_record(const beacon_t *bc)
 {
@@ -43,7 +32,7 @@ char *beacon_record(const beacon_t *bc)
     json_t *o = json_pack(
         "{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "kind", "authd",
         "version", proc_version(), "state", "serving", "started_ms", (json_int_t)bc->started_ms,
-        "at_ms", (json_int_t)wall_ms(), "cpu_ms", (json_int_t)p.cpu_ms, "rss_bytes", (json_int_t)p.rss_bytes,
+        "at_ms", (json_int_t)proc_wall_ms(), "cpu_ms", (json_int_t)p.cpu_ms, "rss_bytes", (json_int_t)p.rss_bytes,
         "requests", (json_int_t)requests, "ok", (json_int_t)metrics_result_get(m, MET_OK),
         "bad_credentials", (json_int_t)metrics_result_get(m, MET_BAD_CREDENTIALS),
         "not_authorized", (json_int_t)metrics_result_get(m, MET_NOT_AUTHORIZED),
@@ -56,26 +45,14 @@ char *beacon_record(const beacon_t *bc)
     return text;
 }
 
-static void *run(void *arg)
+static void put(void *arg)
 {
     beacon_t *bc = arg;
-    pthread_mutex_lock(&bc->mu);
-    while (!bc->stop) {
-        pthread_mutex_unlock(&bc->mu);
-        char *rec = beacon_record(bc);
-        int rc = rec ? store_instance_put(bc->store, "authd", bc->id, rec, 3 * BEACON_MS) : -ENOMEM;
-        if (rc < 0)
-            log_debug("beacon_failed", "rc=%d", rc);
-        free(rec);
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += BEACON_MS / 1000;
-        pthread_mutex_lock(&bc->mu);
-        while (!bc->stop && pthread_cond_timedwait(&bc->cv, &bc->mu, &until) != ETIMEDOUT)
-            ;
-    }
-    pthread_mutex_unlock(&bc->mu);
-    return NULL;
+    char *rec = beacon_record(bc);
+    int rc = rec ? store_instance_put(bc->store, "authd", bc->id, rec, 3 * BEACON_MS) : -ENOMEM;
+    if (rc < 0)
+        log_debug("beacon_failed", "rc=%d", rc);
+    free(rec);
 }
 
 beacon_t *beacon_new(const authd_conf_t *conf, const metrics_t *metrics, uint64_t started_ms)
@@ -93,12 +70,6 @@ beacon_t *beacon_new(const authd_conf_t *conf, const metrics_t *metrics, uint64_
         gethostname(host, sizeof(host) - 1);
         snprintf(bc->id, sizeof(bc->id), "%s-%d", host, (int)getpid());
     }
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&bc->cv, &ca);
-    pthread_condattr_destroy(&ca);
-    pthread_mutex_init(&bc->mu, NULL);
     bc->store = store_new(conf->redis_host, conf->redis_port, conf->prefix, NULL);
     if (!bc->store || store_set_auth(bc->store, conf->redis_user, conf->redis_password) < 0) {
         beacon_destroy(&bc);
@@ -110,11 +81,7 @@ beacon_t *beacon_new(const authd_conf_t *conf, const metrics_t *metrics, uint64_
 
 int beacon_start(beacon_t *bc)
 {
-    int rc = pthread_create(&bc->thread, NULL, run, bc);
-    if (rc)
-        return -rc;
-    bc->running = true;
-    return 0;
+    return ticker_start(BEACON_MS, put, bc, &bc->ticker);
 }
 
 void beacon_destroy(beacon_t **bp)
@@ -123,15 +90,7 @@ void beacon_destroy(beacon_t **bp)
     if (!bc)
         return;
     *bp = NULL;
-    if (bc->running) {
-        pthread_mutex_lock(&bc->mu);
-        bc->stop = true;
-        pthread_cond_signal(&bc->cv);
-        pthread_mutex_unlock(&bc->mu);
-        pthread_join(bc->thread, NULL);
-    }
+    ticker_stop(&bc->ticker);
     store_destroy(&bc->store);
-    pthread_cond_destroy(&bc->cv);
-    pthread_mutex_destroy(&bc->mu);
     free(bc);
 }

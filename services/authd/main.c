@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/signalfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -136,9 +135,7 @@ static void teardown(app_t *a)
 int main(int argc, char **argv)
 {
     app_t a = {.sigfd = -1};
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    a.started_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+    a.started_ms = proc_wall_ms();
     int rc = conf_parse(&a.conf, argc, argv);
     if (rc == CFG_EXIT_HELP)
         return 0;

@@ -16,13 +16,6 @@ struct beacon {
     bool busy; /* a put is in flight: skip a beat rather than pile up */
 };
 
-static uint64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 char *beacon_record(const broker_t *b)
 {
     const broker_stats_t *s = &b->stats;
@@ -35,7 +28,7 @@ char *beacon_record(const broker_t *b)
         "{s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
         "s:I, s:I, s:I}",
         "kind", "broker", "version", proc_version(), "state", b->draining ? "draining" : "serving",
-        "started_ms", (json_int_t)b->started_ms, "at_ms", (json_int_t)wall_ms(), "mqtt", mqtt,
+        "started_ms", (json_int_t)b->started_ms, "at_ms", (json_int_t)proc_wall_ms(), "mqtt", mqtt,
         "cpu_ms", (json_int_t)p.cpu_ms, "rss_bytes", (json_int_t)p.rss_bytes,
         "connections", (json_int_t)b->nconns, "connack_0", (json_int_t)s->connack[0],
         "connack_1", (json_int_t)s->connack[1], "connack_2", (json_int_t)s->connack[2],

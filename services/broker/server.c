@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "adopt.h"
+#include "base/proc.h"
 #include "beacon.h"
 #include "authc.h"
 #include "cluster.h"
@@ -112,9 +112,7 @@ int server_init(broker_t *b, const broker_config_t *cfg, loop_t *loop)
     b->loop = loop;
     b->listen_fd = -1;
     b->tls_listen_fd = -1;
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    b->started_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+    b->started_ms = proc_wall_ms();
     map_init(&b->sessions);
     map_init(&b->conns_by_serial);
     map_init(&b->adopting);
