@@ -328,6 +328,10 @@ int cluster_start(cluster_t *c)
     c->hb_timer = loop_add_timer(c->b->loop, HEARTBEAT_MS, on_heartbeat, c);
     log_info("bus_listening", "endpoint=%s curve=%s", bus_endpoint(c->bus),
              bus_curve(c->bus) ? "on" : "off");
+    if (!bus_curve(c->bus))
+        log_warn("bus_unencrypted", "endpoint=%s detail=\"no --bus-curve-secret: anyone who reaches this port "
+                 "can read every message crossing the cluster and inject its own, past every ACL\"",
+                 bus_endpoint(c->bus));
     return 0;
 }
 
