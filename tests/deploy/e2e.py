@@ -111,8 +111,28 @@ class Device:
         self.c.loop_stop()
 
 
+def secure_defaults():
+    """Secure by default (issue 13): Redis answers nothing without AUTH, the
+    bus and authd run CurveZMQ (authd only for the brokers' key), and the
+    generated keys are not readable by other users."""
+    def run(service, *cmd):
+        return subprocess.run(["podman", "exec", container(service), *cmd], capture_output=True, text=True,
+                              timeout=30)
+    out = run("redis", "redis-cli", "ping")
+    assert "NOAUTH" in out.stdout + out.stderr, out
+    logs = lambda service: subprocess.run(["podman", "logs", container(service)], capture_output=True,
+                                          text=True, timeout=30).stderr
+    assert "curve=on curve_clients=1" in logs("authd1"), logs("authd1")
+    b1 = logs("broker1")
+    assert "curve=on" in b1 and "bus_unencrypted" not in b1, b1
+    mode = run("broker1", "stat", "-c", "%a", "/var/lib/roost-keys/bus.secret").stdout.strip()
+    assert mode == "600", mode
+    log("secure defaults: Redis NOAUTH, CurveZMQ on the bus and authd (brokers' key only)")
+
+
 def main():
     wait_until(lambda: api("GET", "/api/v1/clients")[0] == 200, 60, "admin API")
+    secure_defaults()
     status, group = api("POST", "/api/v1/groups", {
         "name": "e2e-devices", "description": "deploy e2e",
         "acl": [{"permission": "allow", "action": "publish", "topic": "e2e/#"},

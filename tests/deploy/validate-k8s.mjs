@@ -42,6 +42,10 @@ const workloads = [...byKind("Deployment"), ...byKind("StatefulSet")];
 const matches = (sel, labels) => Object.entries(sel || {}).every(([k, v]) => labels?.[k] === v);
 const names = (k) => new Set(byKind(k).map((o) => o.obj.metadata.name));
 const configMaps = names("ConfigMap"), secrets = names("Secret");
+const secretKeys = (name) => {
+  const o = byKind("Secret").find((x) => x.obj.metadata.name === name)?.obj;
+  return new Set([...Object.keys(o?.data || {}), ...Object.keys(o?.stringData || {})]);
+};
 
 for (const { obj, where } of workloads) {
   const spec = obj.spec, pod = spec.template.spec;
@@ -68,8 +72,14 @@ for (const { obj, where } of workloads) {
     for (const e of c.env || []) {
       const s = e.valueFrom?.secretKeyRef;
       if (s && !s.optional && !secrets.has(s.name)) bad(cw, `env ${e.name}: Secret ${s.name} missing`);
+      if (s && secrets.has(s.name) && !secretKeys(s.name).has(s.key)) bad(cw, `env ${e.name}: Secret ${s.name} has no key ${s.key}`);
     }
     if (c.securityContext?.allowPrivilegeEscalation !== false) bad(cw, "allowPrivilegeEscalation not false");
+  }
+  for (const v of pod.volumes || []) {
+    const s = v.secret;
+    if (s && secrets.has(s.secretName))
+      for (const it of s.items || []) if (!secretKeys(s.secretName).has(it.key)) bad(where, `volume ${v.name}: Secret ${s.secretName} has no key ${it.key}`);
   }
   if (pod.securityContext?.runAsNonRoot !== true) bad(where, "pods do not set runAsNonRoot");
 }
@@ -107,6 +117,73 @@ if (broker) {
   if (!byKind("Service").some((s) => s.obj.spec.type === "LoadBalancer" && s.obj.spec.ports.some((p) => p.port === 1883)))
     bad(broker.where, "no LoadBalancer Service on 1883");
   if (!byKind("HorizontalPodAutoscaler").length) bad(broker.where, "no HPA");
+}
+
+// Secure by default (issue 13): every Roost service gets its CurveZMQ keys
+// and Redis password from the Secret, required (no pod starts without
+// them), and Redis runs with AUTH.
+const required = {
+  "roost-broker": ["ROOST_BUS_CURVE_SECRET", "ROOST_AUTHD_SERVER_KEY", "ROOST_AUTHD_CLIENT_KEY", "ROOST_ADMIN_CURVE_PUBLIC",
+    "ROOST_REDIS_USER", "ROOST_REDIS_PASSWORD"],
+  "roost-authd": ["ROOST_AUTHD_CURVE_SECRET", "ROOST_AUTHD_CURVE_CLIENTS", "ROOST_ADMIN_CURVE_PUBLIC",
+    "ROOST_REDIS_USER", "ROOST_REDIS_PASSWORD"],
+  "roost-admin": ["ROOST_ADMIN_CURVE_SECRET", "ROOST_REDIS_USER", "ROOST_REDIS_PASSWORD"],
+};
+const workload = (name) => workloads.find((w) => w.obj.metadata.name === name);
+for (const [name, vars] of Object.entries(required)) {
+  const w = workload(name);
+  if (!w) continue;
+  const env = Object.fromEntries((w.obj.spec.template.spec.containers[0].env || []).map((e) => [e.name, e]));
+  for (const v of vars) {
+    const ref = env[v]?.valueFrom?.secretKeyRef;
+    if (!ref) bad(w.where, `${v} not from a Secret`);
+    else if (ref.optional) bad(w.where, `${v} optional: the pod would start without it`);
+  }
+}
+const redis = workload("roost-redis");
+if (redis) {
+  const args = (redis.obj.spec.template.spec.containers[0].args || []).join(" ");
+  if (/protected-mode no/.test(args) || !/\.conf\b/.test(args)) bad(redis.where, "Redis without its AUTH config (redis.conf from the Secret)");
+}
+
+// NetworkPolicies: who may reach each internal port. A source is "anywhere",
+// "namespace" (any pod here) or a workload name.
+const policies = byKind("NetworkPolicy").map((p) => p.obj);
+const podLabels = (w) => w.obj.spec.template.metadata.labels;
+const selects = (sel, labels) => matches(sel?.matchLabels, labels) &&
+  (sel?.matchExpressions || []).every((e) => e.operator === "In" ? e.values.includes(labels?.[e.key]) : false);
+function sources(w, portName) {
+  const c = w.obj.spec.template.spec.containers[0];
+  const port = (c.ports || []).find((p) => p.name === portName);
+  const mine = policies.filter((p) => selects(p.spec.podSelector, podLabels(w)) && (p.spec.policyTypes || ["Ingress"]).includes("Ingress"));
+  if (!mine.length) return new Set(["anywhere"]);
+  const out = new Set();
+  for (const p of mine)
+    for (const rule of p.spec.ingress || []) {
+      const hit = !rule.ports || rule.ports.some((rp) => rp.port === portName || rp.port === port?.containerPort);
+      if (!hit) continue;
+      if (!rule.from) { out.add("anywhere"); continue; }
+      for (const f of rule.from) {
+        if (f.namespaceSelector || f.ipBlock) out.add("anywhere");
+        else if (f.podSelector && !f.podSelector.matchLabels && !f.podSelector.matchExpressions) out.add("namespace");
+        else for (const x of workloads) if (selects(f.podSelector, podLabels(x))) out.add(x.obj.metadata.name);
+      }
+    }
+  return out;
+}
+const expect = [
+  ["roost-redis", "redis", ["roost-admin", "roost-authd", "roost-broker"]],
+  ["roost-broker", "mqtt", ["anywhere"]],
+  ["roost-broker", "bus", ["roost-broker"]],
+  ["roost-authd", "auth", ["roost-broker"]],
+  ["roost-admin", "events", ["roost-authd", "roost-broker"]],
+  ["roost-admin", "rpc", ["namespace"]],
+];
+for (const [name, port, want] of expect) {
+  const w = workload(name);
+  if (!w) continue;
+  const got = [...sources(w, port)].sort();
+  if (got.join(",") !== want.join(",")) bad(w.where, `port ${port} reachable from [${got}], want [${want}]`);
 }
 
 if (problems.length) {

@@ -13,12 +13,14 @@ log "compose: docker-compose config -q"
 (cd "$ROOT/deploy/compose" && docker-compose -f docker-compose.yml config -q)
 # the services the deployment promises
 services=$(cd "$ROOT/deploy/compose" && docker-compose -f docker-compose.yml config --services | sort | tr '\n' ' ')
-[[ $services == "admin authd1 authd2 broker1 broker2 broker3 haproxy redis " ]] ||
+[[ $services == "admin authd1 authd2 broker1 broker2 broker3 haproxy keys redis " ]] ||
   { echo "compose services: $services" >&2; exit 1; }
 # published ports only on loopback by default
 if (cd "$ROOT/deploy/compose" && docker-compose -f docker-compose.yml config) | grep -E 'host_ip: (0\.0\.0\.0|::)|published: .*:' ; then
   echo "compose publishes beyond 127.0.0.1 by default" >&2; exit 1
 fi
+log "compose: secure defaults (validate-compose.py)"
+(cd "$ROOT/deploy/compose" && docker-compose -f docker-compose.yml config) | /usr/bin/python3 "$DEPLOY_TESTS/validate-compose.py"
 log "compose: haproxy -c"
 haproxy -c -q -f "$ROOT/deploy/compose/haproxy.cfg"
 
@@ -42,9 +44,17 @@ kubectl kustomize "$OUT/external/k8s/overlays/example" >"$OUT/external.yaml"
 if grep -qE 'kind: StatefulSet|  name: roost-redis' "$OUT/external.yaml" || ! grep -q 'ROOST_REDIS: redis.example.internal:6379' "$OUT/external.yaml"; then
   echo "the external-Redis patch did not take" >&2; exit 1
 fi
+# each render with the Secret the pods require (made out of band by roost-keys)
 for f in base example external; do
-  echo -n "$f: "; node "$DEPLOY_TESTS/validate-k8s.mjs" "$OUT/$f.yaml"
+  echo -n "$f: "; node "$DEPLOY_TESTS/validate-k8s.mjs" "$OUT/$f.yaml" "$ROOT/deploy/k8s/base/secret.example.yaml"
 done
+if grep -q 'name: roost-redis$' <(grep -A3 'kind: NetworkPolicy' "$OUT/external.yaml"); then
+  echo "the external-Redis component left the Redis NetworkPolicy" >&2; exit 1
+fi
+# the example Secret names exactly the keys roost-keys --k8s-secret makes (and the token)
+made=$(sed -n 's/^  \([A-Za-z_.]*\): .*/\1/p' "$ROOT/deploy/docker/roost-keys" | grep -v '^$' | sort | tr '\n' ' ')
+shown=$(sed -n 's/^  \([A-Za-z_.]*\): .*/\1/p' "$ROOT/deploy/k8s/base/secret.example.yaml" | grep -v '^ROOST_ADMIN_TOKEN$' | sort | tr '\n' ' ')
+[[ "$made" == "$shown" && -n "$made" ]] || { echo "roost-keys makes [$made], secret.example.yaml shows [$shown]" >&2; exit 1; }
 echo -n "secret.example.yaml: "; node "$DEPLOY_TESTS/validate-k8s.mjs" "$ROOT/deploy/k8s/base/secret.example.yaml"
 grep -q 'namespace: roost' "$OUT/example.yaml"
 grep -q 'image: registry.example.com/roost:0.1.0' "$OUT/example.yaml"
