@@ -1,5 +1,6 @@
 #!/bin/sh
-# tests/web/run.sh: the browser test of the web console (ctest web/console).
+# tests/web/run.sh [NAME]: a browser test of the web console, tests/web/NAME.test.mjs
+# (default console; ctest web/console, web/overview).
 # Installs playwright-core from package-lock.json on first use, then runs the
 # node:test suite, which starts the whole local stack itself.
 set -eu
@@ -10,4 +11,4 @@ if [ ! -d "$here/node_modules/playwright-core" ]; then
   (cd "$here" && npm ci --no-audit --no-fund)
 fi
 cd "$root"
-exec node --test tests/web/console.test.mjs
+exec node --test "tests/web/${1:-console}.test.mjs"

@@ -102,6 +102,7 @@ export class Stack {
     const redis = `127.0.0.1:${redisPort}`;
     const prefix = `roostweb${process.pid}:`;
     const common = { ROOST_LOG_LEVEL: 'info', ASAN_OPTIONS: process.env.ASAN_OPTIONS || 'detect_leaks=0' };
+    Object.assign(this, { redis, prefix, common, authdPort, pubPort });
 
     const r = this.spawn('redis', BIN.redis, ['--bind', '127.0.0.1', '--port', String(redisPort),
       '--save', '', '--appendonly', 'no', '--dir', this.tmp]);
@@ -126,6 +127,24 @@ export class Stack {
       '--bus-bind', 'tcp://127.0.0.1:*', '--admin-events', `tcp://127.0.0.1:${pubPort}`,
       '--id', 'broker-web-1'], common);
     await this.waitPort(broker, mqttPort);
+  }
+
+  // Another cluster broker (or the same id again after a kill): {proc, port}.
+  async startBroker(id, port = null) {
+    const mqtt = port || (await freePorts(1))[0];
+    const proc = this.spawn(id, BIN.broker, ['--bind', '127.0.0.1', '--port', String(mqtt),
+      '--authd', `tcp://127.0.0.1:${this.authdPort}`, '--redis', this.redis, '--prefix', this.prefix,
+      '--bus-bind', 'tcp://127.0.0.1:*', '--id', id], this.common);
+    await this.waitPort(proc, mqtt);
+    return { proc, port: mqtt };
+  }
+
+  // SIGKILL by PID (a crash), waiting until the process is gone.
+  async kill(proc) {
+    if (proc.exited) return;
+    const gone = new Promise((r) => proc.child.once('exit', r));
+    process.kill(proc.child.pid, 'SIGKILL');
+    await gone;
   }
 
   // Stops every process we started, newest first, by PID.

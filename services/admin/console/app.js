@@ -7,8 +7,12 @@ import * as rulesPage from './js/pages/rules.js';
 import * as connectionsPage from './js/pages/connections.js';
 import * as auditPage from './js/pages/audit.js';
 import * as explainPage from './js/pages/explain.js';
+import * as overviewPage from './js/pages/overview.js';
+import * as instancesPage from './js/pages/instances.js';
 
 const NAV = [
+  { href: '#/overview', label: 'Overview', icon: 'overview', testid: 'nav-overview' },
+  { href: '#/instances', label: 'Instances', icon: 'instances', testid: 'nav-instances' },
   { href: '#/clients', label: 'Clients', icon: 'clients', testid: 'nav-clients' },
   { href: '#/groups', label: 'Groups', icon: 'groups', testid: 'nav-groups' },
   { href: '#/rules', label: 'Group Rules', icon: 'rules', testid: 'nav-rules' },
@@ -19,6 +23,9 @@ const NAV = [
 
 // [pattern, page render function]; render(main, params) may return a cleanup.
 const ROUTES = [
+  [/^\/overview$/, overviewPage.page],
+  [/^\/instances$/, instancesPage.list],
+  [/^\/instances\/(.+)$/, instancesPage.detail],
   [/^\/clients$/, clientsPage.list],
   [/^\/clients\/new$/, clientsPage.edit],
   [/^\/clients\/([^/]+)$/, clientsPage.edit],
@@ -57,7 +64,7 @@ function route() {
     renderLogin();
     return;
   }
-  if (path === '/login' || path === '/') { location.replace('#/clients'); return; }
+  if (path === '/login' || path === '/') { location.replace('#/overview'); return; }
   const main = renderShell(path);
   for (const [re, render] of ROUTES) {
     const m = re.exec(path);
@@ -83,7 +90,7 @@ function renderShell(path) {
   const signOut = h('button', { type: 'button', class: 'btn-ghost signout', testid: 'sign-out', onclick: signOutNow },
     icon('out'), h('span', {}, 'Sign out'));
   const sidebar = h('aside', { class: 'sidebar' },
-    h('a', { class: 'brand', href: '#/clients', 'aria-label': 'Roost console home' },
+    h('a', { class: 'brand', href: '#/overview', 'aria-label': 'Roost console home' },
       h('img', { src: 'logo.svg', alt: '', width: 28, height: 28 }),
       h('span', { class: 'brand-name' }, 'Roost'),
       h('span', { class: 'brand-tag' }, 'MQTT')),
@@ -125,7 +132,7 @@ function renderLogin() {
       await checkToken(token);
       setToken(token);
       loginNotice = '';
-      location.hash = '#/clients';
+      location.hash = '#/overview';
     } catch (err) {
       setBusy(submit, false);
       if (err.status === 401) showError(form, bannerEl, { field: 'token', message: 'This token was refused. Check it and try again.' });

@@ -91,6 +91,12 @@ export const connections = {
 };
 export const audit = { list: (params) => request('GET', '/audit', { params }) };
 export const explain = (body) => request('POST', '/explain', { body });
+// Overview and instances: cursor = only history points after this unix ms.
+export const overview = (cursor) => request('GET', '/overview', { params: { cursor } });
+export const instances = {
+  list: () => request('GET', '/instances'),
+  get: (key, cursor) => request('GET', `/instances/${id(key)}`, { params: { cursor } }),
+};
 
 // Checks a token without installing it (login page).
 export function checkToken(token) {

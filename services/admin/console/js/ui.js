@@ -27,6 +27,8 @@ function append(el, children) {
 }
 
 const ICONS = {
+  overview: 'M4 19V5m0 14h16M8 15l3-4 3 2 5-6',
+  instances: 'M5 5h14v5H5zM5 14h14v5H5zM8 7.5h.01M8 16.5h.01',
   clients: 'M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8Zm-7 8a7 7 0 0 1 14 0',
   groups: 'M4 7h16M4 12h16M4 17h10',
   rules: 'M5 6h6m-6 6h14M5 18h8m6-12-3 3-2-2',
