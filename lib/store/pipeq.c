@@ -240,3 +240,28 @@ int pipeq_depth(store_t *s, const char *pipeline_id, int64_t *len, int64_t *olde
     freeReplyObject(r);
     return 0;
 }
+
+int pipeq_touch(store_t *s, const char *pipeline_id, const char *consumer, const char *const *eids,
+                size_t n)
+{
+    store_err_reset(s);
+    if (n == 0)
+        return 0;
+    char q[STORE_PREFIX_MAX + 48];
+    qkey(s, pipeline_id, q, sizeof(q));
+    const char **argv = calloc(n + 6, sizeof(*argv));
+    if (!argv)
+        return -ENOMEM;
+    argv[0] = "XCLAIM";
+    argv[1] = q;
+    argv[2] = PIPEQ_GROUP;
+    argv[3] = consumer;
+    argv[4] = "0";
+    memcpy(argv + 5, eids, n * sizeof(*argv));
+    argv[5 + n] = "JUSTID";
+    redisReply *r = NULL;
+    int rc = store_cmd(s, (int)(n + 6), argv, NULL, &r);
+    free(argv);
+    freeReplyObject(r);
+    return rc;
+}

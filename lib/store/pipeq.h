@@ -51,6 +51,10 @@ int pipeq_read(store_t *s, const char *pipeline_id, const char *consumer, size_t
  * now owned by consumer (XAUTOCLAIM from 0-0). Count or negative. */
 int pipeq_claim(store_t *s, const char *pipeline_id, const char *consumer, int64_t min_idle_ms,
                 size_t count, pipeq_msg_fn fn, void *arg);
+/* Resets the idle time of n entries this consumer holds (XCLAIM JUSTID, min
+ * idle 0), so other forwarders do not take over work still being retried. */
+int pipeq_touch(store_t *s, const char *pipeline_id, const char *consumer, const char *const *eids,
+                size_t n);
 /* Acknowledges and deletes n entries; counts them as forwarded. */
 int pipeq_ack(store_t *s, const char *pipeline_id, const char *const *eids, size_t n);
 /* Moves n entries to the dead-letter stream with reason (printable text,

@@ -193,6 +193,39 @@ int sstore_retain_del(sstore_t *s, const char *topic, size_t topic_len, sstore_d
 typedef void (*sstore_msgs_fn)(int rc, const sstore_msg_t *msgs, size_t n, void *arg);
 int sstore_retain_load(sstore_t *s, sstore_msgs_fn fn, void *arg);
 
+/* ---- pipelines (keys of lib/store/pipelines.h) -------------------------- */
+/* One message for the queues of the pipelines whose mappings match it. */
+typedef struct sstore_pipe_msg {
+    const char *topic;
+    size_t topic_len;
+    const uint8_t *payload;
+    size_t payload_len;
+    uint8_t qos;
+    bool retain;
+    const char *client_id;    /* the publisher's MQTT client id */
+    size_t client_id_len;
+    const char *username;     /* NULL: anonymous */
+    const char *broker;       /* this broker's id */
+} sstore_pipe_msg_t;
+/* Appends m (XADD, fields of store/pipeq.h, received-at = now) to the queue
+ * of each of the n pipelines (ids), one script; a pipeline deleted meanwhile
+ * is skipped; a queue holding its max_queue entries does not take it and
+ * counts it as dropped. The callback reports how many pipelines dropped it. */
+int sstore_pipe_append(sstore_t *s, const char *const *pipelines, size_t n, const sstore_pipe_msg_t *m,
+                       sstore_push_fn fn, void *arg);
+/* Every topic mapping (filter -> pipeline id) and routes:version, unless
+ * the version still equals known_version: then rc is SSTORE_ROUTES_SAME and
+ * nothing is listed. Views valid during the callback. */
+#define SSTORE_ROUTES_SAME 1
+typedef struct sstore_route {
+    const char *filter;
+    size_t filter_len;
+    const char *pipeline;
+} sstore_route_t;
+typedef void (*sstore_routes_fn)(int rc, const sstore_route_t *routes, size_t n, uint64_t version,
+                                 void *arg);
+int sstore_routes_load(sstore_t *s, uint64_t known_version, sstore_routes_fn fn, void *arg);
+
 /* ---- live-connection registry (same keys as lib/store/registry.h) ------
  *   P conns:<broker_id>   hash  mqtt_client_id -> JSON record (registry.c's
  *                               fields); PEXPIRE ttl

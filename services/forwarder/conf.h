@@ -1,0 +1,28 @@
+/* conf: roost-forwarder's options (flags and ROOST_* variables, base/cfg). */
+#ifndef ROOST_FORWARDER_CONF_H
+#define ROOST_FORWARDER_CONF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct fwd_conf {
+    const char *redis, *prefix, *redis_user, *redis_password;
+    char redis_host[256];
+    int redis_port;
+    const char *consumer;     /* "" = <hostname>-<pid> */
+    const char *http_bind;
+    int64_t http_port;
+    int64_t claim_idle_ms;    /* entries idle this long with a dead consumer are taken over */
+    int64_t backoff_base_ms, backoff_max_ms, retry_after_max_s;
+    int64_t inflight;         /* requests in flight per pipeline */
+    int64_t routes_poll_ms;
+    int64_t drain_ms;
+    const char *ca_file;      /* "" = the system's CA store */
+    int64_t redis_timeout_ms;
+    const char *log_level;
+} fwd_conf_t;
+
+/* CFG_RUN, CFG_EXIT_HELP or ROOST_ECONFIG (message printed). */
+int conf_parse(fwd_conf_t *c, int argc, char **argv);
+
+#endif

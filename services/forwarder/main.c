@@ -1,0 +1,74 @@
+/* roost-forwarder: pipelines' Redis Streams -> HTTP APIs (DESIGN.md
+ * "Processes"; fwd.h has the delivery policy). */
+#include <curl/curl.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/cfg.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "conf.h"
+#include "fwd.h"
+#include "http.h"
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+int main(int argc, char **argv)
+{
+    fwd_conf_t conf;
+    int rc = conf_parse(&conf, argc, argv);
+    if (rc == CFG_EXIT_HELP)
+        return 0;
+    if (rc != CFG_RUN)
+        return 1;
+    if (log_setup_from("roost-forwarder", conf.log_level, stderr) < 0)
+        return 1;
+    if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        log_error("init_failed", "detail=\"libsodium or libcurl\"");
+        return 1;
+    }
+    char consumer[300];
+    if (conf.consumer[0]) {
+        snprintf(consumer, sizeof(consumer), "%s", conf.consumer);
+    } else {
+        char host[256] = "forwarder";
+        gethostname(host, sizeof(host) - 1);
+        snprintf(consumer, sizeof(consumer), "%s-%ld", host, (long)getpid());
+    }
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    fwd_t *f = fwd_new(&conf, consumer);
+    if (!f) {
+        log_error("init_failed", "detail=\"out of memory\"");
+        return 1;
+    }
+    fhttp_t *http = NULL;
+    if (conf.http_port) {
+        int err = 0;
+        if (!(http = fhttp_start(conf.http_bind, (int)conf.http_port, f, &err))) {
+            log_error("http_failed", "bind=%s port=%lld err=\"%s\"", conf.http_bind, (long long)conf.http_port,
+                      roost_strerror(err));
+            fwd_destroy(&f);
+            return 1;
+        }
+    }
+    log_info("listening", "http=%s:%lld redis=%s prefix=%s", conf.http_bind, (long long)conf.http_port, conf.redis,
+             conf.prefix);
+    fwd_run(f, &stop_flag);
+    fhttp_stop(&http);
+    fwd_destroy(&f);
+    curl_global_cleanup();
+    return 0;
+}

@@ -1,0 +1,92 @@
+/* Unit tests of services/forwarder/body.c: the JSON a pipeline's API gets. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "body.h"
+
+#define PID "0123456789abcdef01234567"
+
+static json_t *parse(char *txt, size_t len)
+{
+    assert_int_equal(strlen(txt), len);
+    json_t *o = json_loads(txt, 0, NULL);
+    assert_non_null(o);
+    free(txt);
+    return o;
+}
+
+static void text_payload(void **state)
+{
+    (void)state;
+    pipeq_msg_t m = {.eid = "1700000000123-4", .topic = "devices/7/telemetry", .topic_len = 19,
+                     .payload = (const uint8_t *)"{\"t\":21.5} é", .payload_len = 13, .qos = 1, .retain = true,
+                     .client_id = "dev-7", .username = "boiler7", .broker = "b1", .received_ms = 1700000000123};
+    size_t len = 0;
+    json_t *o = parse(body_message(PID, &m, &len), len);
+    assert_string_equal(json_string_value(json_object_get(o, "id")), PID ":1700000000123-4");
+    assert_string_equal(json_string_value(json_object_get(o, "topic")), "devices/7/telemetry");
+    assert_string_equal(json_string_value(json_object_get(o, "payload")), "{\"t\":21.5} é");
+    assert_string_equal(json_string_value(json_object_get(o, "encoding")), "utf-8");
+    assert_int_equal(json_integer_value(json_object_get(o, "qos")), 1);
+    assert_true(json_is_true(json_object_get(o, "retain")));
+    assert_string_equal(json_string_value(json_object_get(o, "client_id")), "dev-7");
+    assert_string_equal(json_string_value(json_object_get(o, "username")), "boiler7");
+    assert_string_equal(json_string_value(json_object_get(o, "broker")), "b1");
+    assert_string_equal(json_string_value(json_object_get(o, "received_at")), "2023-11-14T22:13:20.123Z");
+    assert_int_equal(json_integer_value(json_object_get(o, "received_at_ms")), 1700000000123);
+    json_decref(o);
+}
+
+static void binary_payload_is_base64(void **state)
+{
+    (void)state;
+    static const uint8_t bin[] = {0x00, 0xff, 0x10, 'a'};
+    /* a NUL, an invalid byte: base64; an empty payload: empty text */
+    pipeq_msg_t m = {.eid = "1-0", .topic = "b", .topic_len = 1, .payload = bin, .payload_len = 4,
+                     .client_id = "", .username = "", .broker = ""};
+    size_t len = 0;
+    json_t *o = parse(body_message(PID, &m, &len), len);
+    assert_string_equal(json_string_value(json_object_get(o, "encoding")), "base64");
+    assert_string_equal(json_string_value(json_object_get(o, "payload")), "AP8QYQ==");
+    json_decref(o);
+    m.payload_len = 0;
+    o = parse(body_message(PID, &m, &len), len);
+    assert_string_equal(json_string_value(json_object_get(o, "encoding")), "utf-8");
+    assert_string_equal(json_string_value(json_object_get(o, "payload")), "");
+    json_decref(o);
+}
+
+static void join_batch_and_single(void **state)
+{
+    (void)state;
+    char a[] = "{\"a\":1}", b[] = "{\"b\":2}";
+    char *parts[] = {a, b};
+    size_t lens[] = {7, 7}, len = 0;
+    char *out = body_join(parts, lens, 2, 1, &len);
+    assert_string_equal(out, "[{\"a\":1},{\"b\":2}]");
+    assert_int_equal(len, strlen(out));
+    free(out);
+    out = body_join(parts, lens, 1, 0, &len);
+    assert_string_equal(out, "{\"a\":1}");
+    free(out);
+    out = body_join(parts, lens, 1, 1, &len);
+    assert_string_equal(out, "[{\"a\":1}]");
+    free(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(text_payload),
+        cmocka_unit_test(binary_payload_is_base64),
+        cmocka_unit_test(join_batch_and_single),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
