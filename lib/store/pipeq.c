@@ -171,7 +171,8 @@ static int run_ids(store_t *s, enum store_script sc, const char *id, const char 
     snprintf(now, sizeof(now), "%lld", (long long)store_now_ms());
     argv[0] = id;
     argv[1] = now;
-    memcpy(argv + 2, extra, n_extra * sizeof(*argv));
+    if (n_extra)
+        memcpy(argv + 2, extra, n_extra * sizeof(*argv));
     memcpy(argv + 2 + n_extra, eids, n * sizeof(*argv));
     redisReply *r = NULL;
     store_sr_t sr;

@@ -25,6 +25,7 @@ typedef struct session session_t;
 typedef struct authc authc_t;
 typedef struct cluster cluster_t;
 typedef struct kick kick_t;
+typedef struct routes routes_t;
 typedef struct http http_t;
 
 /* One routing target during a publish: a session and the QoS it gets. */
@@ -43,6 +44,8 @@ typedef struct broker_stats {
     uint64_t denied_publish;   /* dropped by the ACL */
     uint64_t denied_subscribe;
     uint64_t store_failures;   /* Redis writes that failed: connection closed, no ack */
+    uint64_t pipeline_appends; /* messages appended to pipeline queues (per pipeline) */
+    uint64_t pipeline_dropped; /* appends refused by a full pipeline queue */
     uint64_t bus_frames_out, bus_msgs_out; /* data frames sent on the bus, messages in them */
     uint64_t bus_frames_in, bus_msgs_in;   /* data frames received, messages routed from them */
     uint64_t bus_dropped;      /* bus messages not sent or not routed (out of memory) */
@@ -62,6 +65,7 @@ typedef struct broker {
     authc_t *authc;            /* NULL with --insecure-no-auth */
     cluster_t *cluster;        /* NULL on a single node without Redis */
     kick_t *kick;              /* NULL without --admin-events */
+    routes_t *routes;          /* topic mappings to pipelines; NULL without a cluster */
     http_t *http;              /* NULL without --http-port */
     struct beacon *beacon;     /* instance record for admin (cluster only) */
     uint64_t started_ms;       /* wall clock at start */

@@ -10,6 +10,7 @@
 #include "conn.h"
 #include "rpc/curve.h"
 #include "rpc/rpc.h"
+#include "routes.h"
 #include "session.h"
 
 struct kick {
@@ -20,6 +21,10 @@ struct kick {
 
 static void on_event(kick_t *k, const rpc_change_event_t *e)
 {
+    if (e->kind == RPC_CHANGE_ROUTES) {
+        routes_refresh(k->b->routes); /* a mapping or pipeline changed: reload now */
+        return;
+    }
     if (e->kind != RPC_CHANGE_CONNECTION || e->op != RPC_CHANGE_DELETE || !e->object_id)
         return;
     session_t *s = map_get(&k->b->sessions, e->object_id, strlen(e->object_id));

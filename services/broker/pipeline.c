@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "cluster.h"
 #include "route.h"
+#include "routes.h"
 #include "session.h"
 #include "store/sstore.h"
 
@@ -188,11 +189,48 @@ static void durable_rx2(op_t *o, sstore_t *st, const pipe_origin_t *from)
     issued(o, sstore_rx2_add(st, s->id, s->id_len, from->pid, on_step, o));
 }
 
+/* The pipelines (topic mappings, routes.c) a message is forwarded to. */
+#define PIPES_MAX 64
+
+typedef struct pipes {
+    size_t n;
+    const char *ids[PIPES_MAX];
+} pipes_t;
+
+static void on_pipe(int rc, size_t dropped, void *arg)
+{
+    op_t *o = arg;
+    if (rc == 0 && dropped) {
+        o->b->stats.pipeline_dropped += dropped;
+        log_warn("pipeline_queue_full", "pipelines=%zu detail=\"message dropped at max_queue\"", dropped);
+    }
+    on_step(rc, arg);
+}
+
+/* The pipeline stage: the message appended to the queue (Redis Stream) of
+ * every pipeline whose mapping matches, for roost-forwarder. */
+static void durable_pipelines(op_t *o, sstore_t *st, const pipe_msg_t *in, const pipe_origin_t *from,
+                              const pipes_t *p)
+{
+    if (!p->n)
+        return;
+    const session_t *s = from ? from->conn->sess : NULL;
+    sstore_pipe_msg_t pm = {
+        .topic = in->topic, .topic_len = in->topic_len,
+        .payload = in->payload, .payload_len = in->payload_len,
+        .qos = in->qos, .retain = in->retain,
+        .client_id = s ? s->id : "", .client_id_len = s ? s->id_len : 0,
+        .username = from ? conn_username(from->conn) : NULL, .broker = o->b->id,
+    };
+    issued(o, sstore_pipe_append(st, p->ids, p->n, &pm, on_pipe, o));
+    o->b->stats.pipeline_appends += p->n;
+}
+
 /* True when the message needs a write before it may go on. */
 static bool needs_write(const pipe_msg_t *in, bool deliver, const targets_t *t,
-                        const pipe_origin_t *from)
+                        const pipe_origin_t *from, const pipes_t *p)
 {
-    return (deliver && (t->n || in->retain)) || (from && from->rx2);
+    return (deliver && (t->n || in->retain || p->n)) || (from && from->rx2);
 }
 
 static int stage_durable(broker_t *b, const pipe_msg_t *in, const pipe_origin_t *from)
@@ -200,7 +238,10 @@ static int stage_durable(broker_t *b, const pipe_msg_t *in, const pipe_origin_t 
     conn_t *c = from ? from->conn : NULL;
     bool deliver = !from || !from->refused;
     targets_t t = deliver ? queue_targets(b, in) : (targets_t){0};
-    if (!needs_write(in, deliver, &t, from) && (!c || c->persist_pending == 0))
+    pipes_t p = {0};
+    if (deliver)
+        p.n = routes_match(b->routes, in->topic, in->topic_len, p.ids, PIPES_MAX);
+    if (!needs_write(in, deliver, &t, from, &p) && (!c || c->persist_pending == 0))
         return publish_now(b, in, from);
     sstore_t *st = cluster_store(b->cluster);
     op_t *o = calloc(1, sizeof(*o));
@@ -239,6 +280,7 @@ static int stage_durable(broker_t *b, const pipe_msg_t *in, const pipe_origin_t 
         };
         durable_queues(o, st, &sm, &t);
         durable_retained(o, st, &sm);
+        durable_pipelines(o, st, in, from, &p);
     }
     if (from && from->rx2)
         durable_rx2(o, st, from);

@@ -15,6 +15,7 @@
 #include "beacon.h"
 #include "authc.h"
 #include "cluster.h"
+#include "routes.h"
 #include "http.h"
 #include "kick.h"
 #include "pipeline.h"
@@ -242,7 +243,10 @@ int server_join_cluster(broker_t *b)
     b->cluster = cluster_new(b, &cc, &hooks);
     if (!b->cluster || !(b->beacon = beacon_new(b)))
         return -ENOMEM;
-    return cluster_start(b->cluster);
+    int rc = cluster_start(b->cluster);
+    if (rc == 0 && !(b->routes = routes_new(b)))
+        rc = -ENOMEM;
+    return rc;
 }
 
 static void on_left(int rc, void *arg)
@@ -306,6 +310,7 @@ void server_fini(broker_t *b)
     adopt_fini(b);
     cluster_destroy(&b->cluster);
     beacon_destroy(&b->beacon); /* after the store: its pending put finishes into it */
+    routes_destroy(&b->routes); /* after its load in flight failed with the cluster */
     kick_destroy(&b->kick);
     http_destroy(&b->http);
     xtls_server_destroy(&b->tls);

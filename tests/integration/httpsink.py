@@ -5,6 +5,7 @@ headers))` decides per request; `sink.down()` closes the listener (connection
 refused) until `sink.up()` binds the same port again."""
 
 import json
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,6 +16,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+    def setup(self):
+        super().setup()
+        with self.server.sink.lock:
+            self.server.sink.live.add(self.connection)
+
+    def finish(self):
+        with self.server.sink.lock:
+            self.server.sink.live.discard(self.connection)
+        super().finish()
 
     def do_POST(self):
         n = int(self.headers.get("Content-Length") or 0)
@@ -39,6 +50,7 @@ class Sink:
     def __init__(self, port=0):
         self.lock = threading.Lock()
         self.requests = []
+        self.live = set()  # open client connections (keep-alive), cut by down()
         self._plan = None
         self.port = port
         self.srv = None
@@ -54,6 +66,12 @@ class Sink:
     def down(self):
         self.srv.shutdown()
         self.srv.server_close()
+        with self.lock:
+            for c in list(self.live):
+                try:
+                    c.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
 
     def url(self, path="/in"):
         return f"http://127.0.0.1:{self.port}{path}"
