@@ -67,9 +67,11 @@ def test_third_broker_joins_takes_connections_and_drains_on_sigterm(cl):
     assert set(cl.registry()) == {"b1", "b2", "b3"}
     lb.wait_state("b3", "UP")
 
-    # New connections: leastconn sends them to the empty broker first.
+    # New connections: haproxy's roundrobin (deploy/local/haproxy.cfg.in) takes
+    # the new broker into its rotation as soon as its check passes, so it gets
+    # one in three of the next six connections.
     late = [cl.device(lb.port, "%s-l%d" % (run, i), clean=False,
-                      subs=[("%s/all" % run, 1), ("%s/d/l%d" % (run, i), 1)]).start() for i in range(4)]
+                      subs=[("%s/all" % run, 1), ("%s/d/l%d" % (run, i), 1)]).start() for i in range(6)]
     for d in late:
         d.wait_up(T)
     devs = early + late
