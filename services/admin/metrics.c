@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/proc.h"
+
 #define MAX_SERIES 512
 #define MAX_ROUTES 64
 
@@ -27,6 +29,7 @@ typedef struct hist {
 } hist_t;
 
 struct metrics {
+    uint64_t started_ms; /* process_start_time_seconds */
     pthread_mutex_t mu;
     series_t series[MAX_SERIES];
     size_t n_series;
@@ -37,8 +40,10 @@ struct metrics {
 metrics_t *metrics_new(void)
 {
     metrics_t *m = calloc(1, sizeof(*m));
-    if (m)
+    if (m) {
         pthread_mutex_init(&m->mu, NULL);
+        m->started_ms = proc_wall_ms();
+    }
     return m;
 }
 
@@ -117,5 +122,8 @@ int metrics_render(metrics_t *m, buf_t *out)
                   x->count);
     }
     pthread_mutex_unlock(&m->mu);
+    char proc[1024];
+    int n = proc_metrics_text(proc, sizeof(proc), "admin", m->started_ms);
+    rc |= n < 0 || (size_t)n >= sizeof(proc) ? -EINVAL : buf_append(out, proc, (size_t)n);
     return rc ? -ENOMEM : 0;
 }
