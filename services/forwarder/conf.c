@@ -21,7 +21,7 @@ int conf_parse(fwd_conf_t *c, int argc, char **argv)
     *c = (fwd_conf_t){
         .redis = "127.0.0.1:6379", .prefix = "roost:", .redis_user = "", .redis_password = "", .consumer = "",
         .http_bind = "127.0.0.1", .http_port = 9590, .claim_idle_ms = 30000, .backoff_base_ms = 500,
-        .backoff_max_ms = 30000, .retry_after_max_s = 300, .inflight = 1, .routes_poll_ms = 1000,
+        .backoff_max_ms = 30000, .retry_after_max_s = 300, .inflight = 1, .routes_poll_ms = 500,
         .drain_ms = 10000, .ca_file = "", .redis_timeout_ms = 2000, .log_level = "info",
     };
     const cfg_opt_t opts[] = {

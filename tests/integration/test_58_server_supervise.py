@@ -23,7 +23,7 @@ from conftest import PahoClient, free_port, uid, wait_until
 pytestmark = pytest.mark.roost_only
 
 T = 10.0
-NAMES = ("redis", "admin", "authd", "broker1", "broker2", "haproxy")
+NAMES = ("redis", "admin", "authd", "broker1", "broker2", "haproxy", "forwarder")
 
 
 def alive(pid):
@@ -39,7 +39,7 @@ class Server:
         self.var = tempfile.mkdtemp(prefix="roost-server-test-")
         self.out_path = os.path.join(self.var, "server.out")
         keys = ("MQTT", "BROKER1", "BROKER2", "BROKER1_HTTP", "BROKER2_HTTP", "ADMIN_HTTP",
-                "ADMIN_RPC", "ADMIN_PUB", "AUTHD", "AUTHD_HTTP", "REDIS")
+                "ADMIN_RPC", "ADMIN_PUB", "AUTHD", "AUTHD_HTTP", "FORWARDER_HTTP", "REDIS")
         self.ports = {k: free_port() for k in keys}
         env = dict(os.environ, ROOST_BUILD="0", ROOST_VAR_DIR=self.var, ROOST_ALLOW_ANONYMOUS="1",
                    ROOST_BUILD_DIR=os.environ.get("ROOST_BUILD_DIR", os.path.join(REPO, "build-test")),
