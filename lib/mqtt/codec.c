@@ -9,9 +9,12 @@
  * their checks, which is what the ROOST_EPROTO_VERSION contract relies on.
  */
 #include <assert.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "mqtt/mqtt.h"
+#include "mqtt/props.h"
+#include "mqtt/reason.h"
 #include "mqtt/topic.h"
 #include "mqtt/wire.h"
 
@@ -155,8 +158,9 @@ static inline int rd_utf8(rd_t *r, mqtt_str_t *s)
     return mqtt_utf8_check(s->ptr, s->len);
 }
 
-/* 5.0 property list: varint length + that many bytes, kept raw. */
-static inline int rd_props(rd_t *r, mqtt_str_t *s)
+/* 5.0 property list: varint length + that many bytes, kept raw in *s and
+ * validated and decoded into *dst for a packet of type ctx (props.h). */
+static int rd_props(rd_t *r, mqtt_str_t *s, unsigned ctx, bool from_client, mqtt_props_t *dst)
 {
     uint32_t n;
     int k = mqtt_varint_decode(r->p, rd_left(r), &n);
@@ -168,7 +172,7 @@ static inline int rd_props(rd_t *r, mqtt_str_t *s)
     s->ptr = r->p;
     s->len = n;
     r->p += n;
-    return 0;
+    return mqtt_props_decode(s->ptr, n, ctx, from_client, dst);
 }
 
 static inline int rd_done(const rd_t *r)
@@ -176,8 +180,17 @@ static inline int rd_done(const rd_t *r)
     return r->p == r->end ? 0 : ROOST_EPROTO_MALFORMED;
 }
 
+/* A 5.0 reason code this packet type may carry ([MQTT-3.4.2-1] and the
+ * like for each packet: reason.h). */
+static inline int rd_reason(rd_t *r, uint8_t type, uint8_t *rc)
+{
+    TRY(rd_u8(r, rc));
+    return mqtt_reason_valid(type, *rc) ? 0 : ROOST_EPROTO_MALFORMED;
+}
+
 /* A topic name: UTF-8, non-empty (5.0: may be empty, a topic alias then
- * names it; the broker checks the alias), no wildcards. */
+ * names it: decode_publish checks one is there, the broker resolves it), no
+ * wildcards. */
 static int check_topic_name(const mqtt_str_t *t, bool v5)
 {
     TRY(mqtt_utf8_check(t->ptr, t->len));
@@ -194,8 +207,9 @@ static inline bool str_is(const mqtt_str_t *s, const char *lit, size_t n)
 /* Everything after the protocol level, laid out as 3.1.1 (v5 = false) or
  * 5.0. Fields are stored as soon as they pass their checks, so on failure
  * the fields before the failing one are filled and the rest stay zero. */
-static int decode_connect_rest(rd_t *r, mqtt_connect_t *c, bool v5)
+static int decode_connect_rest(rd_t *r, mqtt_packet_t *out, bool v5)
 {
+    mqtt_connect_t *c = &out->u.connect;
     uint8_t fl;
     TRY(rd_u8(r, &fl));
     c->clean_session = fl & 0x02;
@@ -213,12 +227,12 @@ static int decode_connect_rest(rd_t *r, mqtt_connect_t *c, bool v5)
         return ROOST_EPROTO_MALFORMED;
     if (c->has_password && !c->has_username && !v5) /* [MQTT-3.1.2-22] */
         return ROOST_EPROTO_MALFORMED;
-    if (v5)
-        TRY(rd_props(r, &c->props));
+    if (v5) /* 3.1.2.11 */
+        TRY(rd_props(r, &c->props, MQTT_CONNECT, true, &out->props));
     TRY(rd_utf8(r, &c->client_id)); /* [MQTT-3.1.3-4] */
     if (c->will) {
-        if (v5)
-            TRY(rd_props(r, &c->will_props));
+        if (v5) /* 3.1.3.2 */
+            TRY(rd_props(r, &c->will_props, MQTT_PROPS_WILL, true, &out->will_props));
         TRY(rd_bin(r, &c->will_topic));
         TRY(check_topic_name(&c->will_topic, false)); /* [MQTT-3.1.3-10] */
         TRY(rd_bin(r, &c->will_payload));
@@ -230,8 +244,9 @@ static int decode_connect_rest(rd_t *r, mqtt_connect_t *c, bool v5)
     return rd_done(r);
 }
 
-static int decode_connect(mqtt_decoder_t *d, rd_t *r, mqtt_connect_t *c)
+static int decode_connect(mqtt_decoder_t *d, rd_t *r, mqtt_packet_t *out)
 {
+    mqtt_connect_t *c = &out->u.connect;
     mqtt_str_t name;
     uint8_t level;
     TRY(rd_bin(r, &name));
@@ -243,27 +258,30 @@ static int decode_connect(mqtt_decoder_t *d, rd_t *r, mqtt_connect_t *c)
     c->version = level;
     d->version = level;
     bool known = mqtt ? (level == MQTT_V311 || level == MQTT_V5) : level == MQTT_V31;
-    int rc = decode_connect_rest(r, c, known && level == MQTT_V5);
+    int rc = decode_connect_rest(r, out, known && level == MQTT_V5);
     return known ? rc : ROOST_EPROTO_VERSION; /* [MQTT-3.1.2-2]: CONNACK 1 */
 }
 
-static int decode_connack(const mqtt_decoder_t *d, rd_t *r, mqtt_connack_t *c)
+static int decode_connack(const mqtt_decoder_t *d, rd_t *r, mqtt_packet_t *out)
 {
+    mqtt_connack_t *c = &out->u.connack;
+    bool v5 = d->version == MQTT_V5;
     uint8_t sp;
     TRY(rd_u8(r, &sp));
-    TRY(rd_u8(r, &c->rc));
+    TRY(v5 ? rd_reason(r, MQTT_CONNACK, &c->rc) : rd_u8(r, &c->rc)); /* 3.2.2.2 */
     if (sp & 0xFE) /* [MQTT-3.2.2-1] reserved */
         return ROOST_EPROTO_MALFORMED;
     c->session_present = sp;
-    if (sp && c->rc) /* [MQTT-3.2.2-4] */
+    if (sp && c->rc) /* [MQTT-3.2.2-4] (5.0: [MQTT-3.2.2-6]) */
         return ROOST_EPROTO_MALFORMED;
-    if (d->version == MQTT_V5)
-        TRY(rd_props(r, &c->props));
+    if (v5)
+        TRY(rd_props(r, &c->props, MQTT_CONNACK, false, &out->props));
     return rd_done(r);
 }
 
-static int decode_publish(const mqtt_decoder_t *d, rd_t *r, uint8_t flags, mqtt_publish_t *p)
+static int decode_publish(const mqtt_decoder_t *d, rd_t *r, uint8_t flags, mqtt_packet_t *out)
 {
+    mqtt_publish_t *p = &out->u.publish;
     bool v5 = d->version == MQTT_V5;
     p->retain = flags & 0x01;
     p->qos = (flags >> 1) & 3; /* 3 and DUP on QoS 0 rejected with the fixed header */
@@ -272,23 +290,29 @@ static int decode_publish(const mqtt_decoder_t *d, rd_t *r, uint8_t flags, mqtt_
     TRY(check_topic_name(&p->topic, v5)); /* [MQTT-3.3.2-1,2] */
     if (p->qos)
         TRY(rd_packet_id(r, &p->packet_id));
-    if (v5)
-        TRY(rd_props(r, &p->props));
+    if (v5) {
+        TRY(rd_props(r, &p->props, MQTT_PUBLISH, d->server, &out->props));
+        /* 3.3.2.3.4: "It is a Protocol Error if the Topic Name is zero
+         * length and there is no Topic Alias". */
+        if (p->topic.len == 0 && !mqtt_props_has(&out->props, MQTT_PROP_TOPIC_ALIAS))
+            return ROOST_EPROTO_PROTOCOL;
+    }
     p->payload.ptr = r->p;
     p->payload.len = (uint32_t)rd_left(r);
     return 0;
 }
 
 /* PUBACK..PUBCOMP. 5.0: reason code and properties each optional at the
- * end (remaining length 2: success, 3: no properties). */
-static int decode_ack(const mqtt_decoder_t *d, rd_t *r, mqtt_ack_t *a)
+ * end (remaining length 2: success, 3: no properties) [3.4.2.1]. */
+static int decode_ack(const mqtt_decoder_t *d, rd_t *r, mqtt_packet_t *out)
 {
+    mqtt_ack_t *a = &out->u.ack;
     TRY(rd_packet_id(r, &a->packet_id));
     if (d->version == MQTT_V5) {
         if (rd_left(r))
-            TRY(rd_u8(r, &a->rc));
+            TRY(rd_reason(r, out->type, &a->rc)); /* [MQTT-3.4.2-1], 3.5.2-1, ... */
         if (rd_left(r))
-            TRY(rd_props(r, &a->props));
+            TRY(rd_props(r, &a->props, out->type, d->server, &out->props));
     }
     return rd_done(r);
 }
@@ -296,35 +320,46 @@ static int decode_ack(const mqtt_decoder_t *d, rd_t *r, mqtt_ack_t *a)
 /* 5.0 DISCONNECT (remaining 0: rc 0; 1: no properties) and AUTH (remaining
  * 0, or reason code and property length both present [MQTT-3.15.2]).
  * 3.1.1 DISCONNECT has remaining 0, checked with the fixed header. */
-static int decode_reason(rd_t *r, uint8_t type, mqtt_ack_t *a)
+static int decode_reason(const mqtt_decoder_t *d, rd_t *r, mqtt_packet_t *out)
 {
+    mqtt_ack_t *a = &out->u.ack;
     if (rd_left(r) == 0)
         return 0;
-    TRY(rd_u8(r, &a->rc));
-    if (rd_left(r) || type == MQTT_AUTH)
-        TRY(rd_props(r, &a->props));
+    TRY(rd_reason(r, out->type, &a->rc)); /* [MQTT-3.14.2-1], [MQTT-3.15.2-1] */
+    if (rd_left(r) || out->type == MQTT_AUTH)
+        TRY(rd_props(r, &a->props, out->type, d->server, &out->props));
     return rd_done(r);
 }
 
-static int check_sub_options(uint8_t o, bool v5)
+/* Subscription options: QoS in bits 0-1, 5.0 No Local (bit 2), Retain As
+ * Published (bit 3), Retain Handling (bits 4-5). */
+static int check_sub_options(uint8_t o, bool v5, const mqtt_str_t *filter)
 {
-    if ((o & 3) == 3) /* [MQTT-3-8.3-4] */
+    if ((o & 3) == 3) /* [MQTT-3-8.3-4] (5.0: 3.8.3.1 "Maximum QoS") */
         return ROOST_EPROTO_MALFORMED;
     if (!v5)
         return (o & 0xFC) ? ROOST_EPROTO_MALFORMED : 0; /* [MQTT-3-8.3-4] */
     if (o & 0xC0) /* [MQTT-3.8.3-5] reserved */
         return ROOST_EPROTO_MALFORMED;
-    return ((o >> 4) & 3) == 3 ? ROOST_EPROTO_MALFORMED : 0; /* retain handling 3 */
+    /* 3.8.3.1: "It is a Protocol Error to send a Retain Handling value of 3" */
+    if (((o >> 4) & 3) == 3)
+        return ROOST_EPROTO_PROTOCOL;
+    /* [MQTT-3.8.3-4] "It is a Protocol Error to set the No Local bit to 1
+     * on a Shared Subscription" */
+    if ((o & 0x04) && filter->len >= 7 && memcmp(filter->ptr, "$share/", 7) == 0)
+        return ROOST_EPROTO_PROTOCOL;
+    return 0;
 }
 
 /* SUBSCRIBE (with_options) and UNSUBSCRIBE. */
 static int decode_subscribe(const mqtt_decoder_t *d, rd_t *r, bool with_options,
-                            mqtt_subscribe_t *s)
+                            mqtt_packet_t *out)
 {
+    mqtt_subscribe_t *s = &out->u.subscribe;
     bool v5 = d->version == MQTT_V5;
     TRY(rd_packet_id(r, &s->packet_id));
-    if (v5)
-        TRY(rd_props(r, &s->props));
+    if (v5) /* 3.8.2.1, 3.10.2.1 */
+        TRY(rd_props(r, &s->props, out->type, true, &out->props));
     s->list.ptr = r->p;
     s->list.len = (uint32_t)rd_left(r);
     while (rd_left(r)) {
@@ -334,7 +369,7 @@ static int decode_subscribe(const mqtt_decoder_t *d, rd_t *r, bool with_options,
         if (with_options) {
             uint8_t o;
             TRY(rd_u8(r, &o));
-            TRY(check_sub_options(o, v5));
+            TRY(check_sub_options(o, v5, &f));
         }
         s->count++;
     }
@@ -342,48 +377,31 @@ static int decode_subscribe(const mqtt_decoder_t *d, rd_t *r, bool with_options,
     return s->count ? 0 : ROOST_EPROTO_MALFORMED;
 }
 
-static bool suback_code_ok(uint8_t c, bool v5)
+/* 3.1.1 SUBACK return codes [MQTT-3.9.3-2]; 5.0 uses the reason table. */
+static bool suback_code_ok(uint8_t type, uint8_t c, bool v5)
 {
-    if (c <= 2 || c == 0x80)
-        return true;
-    if (!v5)
-        return false; /* [MQTT-3.9.3-2] */
-    switch (c) {
-    case 0x83: case 0x87: case 0x8F: case 0x91: case 0x97: case 0x9E: case 0xA1: case 0xA2:
-        return true;
-    default:
-        return false;
-    }
-}
-
-static bool unsuback_code_ok(uint8_t c)
-{
-    switch (c) {
-    case 0x00: case 0x11: case 0x80: case 0x83: case 0x87: case 0x8F: case 0x91:
-        return true;
-    default:
-        return false;
-    }
+    if (v5)
+        return mqtt_reason_valid(type, c);
+    return c <= 2 || c == 0x80;
 }
 
 /* SUBACK, and UNSUBACK (3.1.1: packet id only, checked with the fixed header). */
-static int decode_suback(const mqtt_decoder_t *d, rd_t *r, uint8_t type, mqtt_suback_t *s)
+static int decode_suback(const mqtt_decoder_t *d, rd_t *r, mqtt_packet_t *out)
 {
+    mqtt_suback_t *s = &out->u.suback;
     bool v5 = d->version == MQTT_V5;
     TRY(rd_packet_id(r, &s->packet_id));
-    if (type == MQTT_UNSUBACK && !v5)
+    if (out->type == MQTT_UNSUBACK && !v5)
         return rd_done(r);
-    if (v5)
-        TRY(rd_props(r, &s->props));
+    if (v5) /* 3.9.2.1, 3.11.2.1 */
+        TRY(rd_props(r, &s->props, out->type, false, &out->props));
     s->codes.ptr = r->p;
     s->codes.len = (uint32_t)rd_left(r);
     if (s->codes.len == 0)
         return ROOST_EPROTO_MALFORMED;
-    for (uint32_t i = 0; i < s->codes.len; i++) {
-        uint8_t c = s->codes.ptr[i];
-        if (type == MQTT_SUBACK ? !suback_code_ok(c, v5) : !unsuback_code_ok(c))
+    for (uint32_t i = 0; i < s->codes.len; i++) /* [MQTT-3.9.3-1], [MQTT-3.11.3-1] */
+        if (!suback_code_ok(out->type, s->codes.ptr[i], v5))
             return ROOST_EPROTO_MALFORMED;
-    }
     return 0;
 }
 
@@ -436,26 +454,26 @@ static int decode_body(mqtt_decoder_t *d, rd_t *r, mqtt_packet_t *out)
 {
     switch (out->type) {
     case MQTT_CONNECT:
-        return decode_connect(d, r, &out->u.connect);
+        return decode_connect(d, r, out);
     case MQTT_CONNACK:
-        return decode_connack(d, r, &out->u.connack);
+        return decode_connack(d, r, out);
     case MQTT_PUBLISH:
-        return decode_publish(d, r, out->flags, &out->u.publish);
+        return decode_publish(d, r, out->flags, out);
     case MQTT_PUBACK:
     case MQTT_PUBREC:
     case MQTT_PUBREL:
     case MQTT_PUBCOMP:
-        return decode_ack(d, r, &out->u.ack);
+        return decode_ack(d, r, out);
     case MQTT_SUBSCRIBE:
-        return decode_subscribe(d, r, true, &out->u.subscribe);
+        return decode_subscribe(d, r, true, out);
     case MQTT_UNSUBSCRIBE:
-        return decode_subscribe(d, r, false, &out->u.subscribe);
+        return decode_subscribe(d, r, false, out);
     case MQTT_SUBACK:
     case MQTT_UNSUBACK:
-        return decode_suback(d, r, out->type, &out->u.suback);
+        return decode_suback(d, r, out);
     case MQTT_DISCONNECT:
     case MQTT_AUTH:
-        return decode_reason(r, out->type, &out->u.ack);
+        return decode_reason(d, r, out);
     default: /* PINGREQ, PINGRESP: remaining 0 checked with the fixed header */
         return 0;
     }
@@ -499,10 +517,17 @@ int mqtt_decode(mqtt_decoder_t *d, const uint8_t *buf, size_t len, size_t *consu
         return MQTT_NEED_MORE;
     }
 
-    if (type == MQTT_PUBLISH) /* the hot path: clear only what it fills */
+    /* The hot path (PUBLISH, then the acks) clears only what it fills; the
+     * decoded 5.0 properties only in 5.0, CONNECT (which may turn out to be
+     * 5.0) in full. */
+    if (type == MQTT_PUBLISH)
         memset(&out->u.publish, 0, sizeof out->u.publish);
-    else
+    else if (type == MQTT_CONNECT)
         memset(out, 0, sizeof *out);
+    else
+        memset(out, 0, offsetof(mqtt_packet_t, props));
+    if (d->version == MQTT_V5 && type != MQTT_CONNECT)
+        memset(&out->props, 0, sizeof out->props);
     out->type = (uint8_t)type;
     out->flags = (uint8_t)flags;
     out->remaining = rem;

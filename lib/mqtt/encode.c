@@ -138,17 +138,32 @@ size_t mqtt_encode_connect(uint8_t *buf, size_t cap, const mqtt_connect_t *c)
 size_t mqtt_encode_connack(uint8_t *buf, size_t cap, uint8_t version, bool session_present,
                            uint8_t rc)
 {
+    static const mqtt_str_t none = {NULL, 0};
+    if (version == MQTT_V5)
+        return mqtt_encode_connack_v5(buf, cap, session_present, rc, none);
     assert(!(session_present && rc));
-    size_t rem = version == MQTT_V5 ? 3 : 2;
-    if (cap < rem + 2)
-        return rem + 2;
+    if (cap < 4)
+        return 4;
+    wr_t w = {buf};
+    wr_header(&w, MQTT_CONNACK, 0, 2);
+    wr_u8(&w, session_present ? 1 : 0);
+    wr_u8(&w, rc);
+    return 4;
+}
+
+size_t mqtt_encode_connack_v5(uint8_t *buf, size_t cap, bool session_present, uint8_t rc,
+                              mqtt_str_t props)
+{
+    assert(!(session_present && rc));
+    size_t rem = 2 + props_size(&props), total = total_size(rem);
+    if (cap < total)
+        return total;
     wr_t w = {buf};
     wr_header(&w, MQTT_CONNACK, 0, rem);
     wr_u8(&w, session_present ? 1 : 0);
     wr_u8(&w, rc);
-    if (version == MQTT_V5)
-        wr_u8(&w, 0);
-    return rem + 2;
+    wr_props(&w, &props);
+    return total;
 }
 
 /* Remaining length of a PUBLISH, payload included. */
@@ -199,28 +214,38 @@ size_t mqtt_encode_publish_header(uint8_t *buf, size_t cap, uint8_t version,
 size_t mqtt_encode_ack(uint8_t *buf, size_t cap, uint8_t version, uint8_t type,
                        uint16_t packet_id, uint8_t rc)
 {
+    static const mqtt_str_t none = {NULL, 0};
+    assert(version == MQTT_V5 || rc == 0);
+    return mqtt_encode_ack_v5(buf, cap, type, packet_id, rc, none);
+}
+
+size_t mqtt_encode_ack_v5(uint8_t *buf, size_t cap, uint8_t type, uint16_t packet_id,
+                          uint8_t rc, mqtt_str_t props)
+{
     assert(type >= MQTT_PUBACK && type <= MQTT_PUBCOMP);
     assert(packet_id != 0);
-    assert(version == MQTT_V5 || rc == 0);
-    size_t rem = (version == MQTT_V5 && rc) ? 3 : 2;
-    if (cap < rem + 2)
-        return rem + 2;
+    /* 3.4.2.1: the reason code may be left out when it is 0x00 and there are
+     * no properties; the property length when there are none. */
+    size_t rem = props.len ? 3 + props_size(&props) : rc ? 3 : 2, total = total_size(rem);
+    if (cap < total)
+        return total;
     wr_t w = {buf};
     wr_header(&w, type, type == MQTT_PUBREL ? 2 : 0, rem);
     wr_u16(&w, packet_id);
-    if (rem == 3)
+    if (rem > 2)
         wr_u8(&w, rc);
-    return rem + 2;
+    if (props.len)
+        wr_props(&w, &props);
+    return total;
 }
 
-/* SUBSCRIBE (options != NULL) and UNSUBSCRIBE. */
-static size_t encode_sub(uint8_t *buf, size_t cap, uint8_t version, uint8_t type,
-                         uint16_t packet_id, const mqtt_str_t *filters, const uint8_t *options,
-                         uint32_t count)
+/* SUBSCRIBE (options != NULL) and UNSUBSCRIBE; props != NULL: 5.0. */
+static size_t encode_sub(uint8_t *buf, size_t cap, uint8_t type, uint16_t packet_id,
+                         const mqtt_str_t *props, const mqtt_str_t *filters,
+                         const uint8_t *options, uint32_t count)
 {
     assert(packet_id != 0 && count > 0);
-    bool v5 = version == MQTT_V5;
-    size_t rem = 2 + (v5 ? 1 : 0);
+    size_t rem = 2 + (props ? props_size(props) : 0);
     for (uint32_t i = 0; i < count; i++) {
         assert(filters[i].len > 0);
         rem += 2 + filters[i].len + (options ? 1 : 0);
@@ -231,8 +256,8 @@ static size_t encode_sub(uint8_t *buf, size_t cap, uint8_t version, uint8_t type
     wr_t w = {buf};
     wr_header(&w, type, 2, rem);
     wr_u16(&w, packet_id);
-    if (v5)
-        wr_u8(&w, 0);
+    if (props)
+        wr_props(&w, props);
     for (uint32_t i = 0; i < count; i++) {
         wr_str(&w, &filters[i]);
         if (options)
@@ -241,38 +266,55 @@ static size_t encode_sub(uint8_t *buf, size_t cap, uint8_t version, uint8_t type
     return total;
 }
 
+static const mqtt_str_t no_props = {NULL, 0};
+
 size_t mqtt_encode_subscribe(uint8_t *buf, size_t cap, uint8_t version, uint16_t packet_id,
                              const mqtt_str_t *filters, const uint8_t *options, uint32_t count)
 {
     assert(options != NULL);
-    return encode_sub(buf, cap, version, MQTT_SUBSCRIBE, packet_id, filters, options, count);
+    return encode_sub(buf, cap, MQTT_SUBSCRIBE, packet_id, version == MQTT_V5 ? &no_props : NULL,
+                      filters, options, count);
 }
 
 size_t mqtt_encode_unsubscribe(uint8_t *buf, size_t cap, uint8_t version, uint16_t packet_id,
                                const mqtt_str_t *filters, uint32_t count)
 {
-    return encode_sub(buf, cap, version, MQTT_UNSUBSCRIBE, packet_id, filters, NULL, count);
+    return encode_sub(buf, cap, MQTT_UNSUBSCRIBE, packet_id,
+                      version == MQTT_V5 ? &no_props : NULL, filters, NULL, count);
 }
 
-/* SUBACK and UNSUBACK: packet id, 5.0 empty properties, codes (none for a
- * 3.1.1 UNSUBACK). */
-static size_t encode_ack_list(uint8_t *buf, size_t cap, uint8_t version, uint8_t type,
-                              uint16_t packet_id, const uint8_t *codes, uint32_t count)
+size_t mqtt_encode_subscribe_v5(uint8_t *buf, size_t cap, uint16_t packet_id, mqtt_str_t props,
+                                const mqtt_str_t *filters, const uint8_t *options,
+                                uint32_t count)
 {
-    bool v5 = version == MQTT_V5;
-    if (type == MQTT_UNSUBACK && !v5)
+    assert(options != NULL);
+    return encode_sub(buf, cap, MQTT_SUBSCRIBE, packet_id, &props, filters, options, count);
+}
+
+size_t mqtt_encode_unsubscribe_v5(uint8_t *buf, size_t cap, uint16_t packet_id,
+                                  mqtt_str_t props, const mqtt_str_t *filters, uint32_t count)
+{
+    return encode_sub(buf, cap, MQTT_UNSUBSCRIBE, packet_id, &props, filters, NULL, count);
+}
+
+/* SUBACK and UNSUBACK: packet id, 5.0 properties (props != NULL), codes
+ * (none for a 3.1.1 UNSUBACK). */
+static size_t encode_ack_list(uint8_t *buf, size_t cap, uint8_t type, uint16_t packet_id,
+                              const mqtt_str_t *props, const uint8_t *codes, uint32_t count)
+{
+    if (type == MQTT_UNSUBACK && !props)
         count = 0;
     else
         assert(count > 0 && codes != NULL);
     assert(packet_id != 0);
-    size_t rem = 2 + (v5 ? 1 : 0) + (size_t)count, total = total_size(rem);
+    size_t rem = 2 + (props ? props_size(props) : 0) + (size_t)count, total = total_size(rem);
     if (cap < total)
         return total;
     wr_t w = {buf};
     wr_header(&w, type, 0, rem);
     wr_u16(&w, packet_id);
-    if (v5)
-        wr_u8(&w, 0);
+    if (props)
+        wr_props(&w, props);
     wr_bytes(&w, codes, count);
     return total;
 }
@@ -280,13 +322,27 @@ static size_t encode_ack_list(uint8_t *buf, size_t cap, uint8_t version, uint8_t
 size_t mqtt_encode_suback(uint8_t *buf, size_t cap, uint8_t version, uint16_t packet_id,
                           const uint8_t *codes, uint32_t count)
 {
-    return encode_ack_list(buf, cap, version, MQTT_SUBACK, packet_id, codes, count);
+    return encode_ack_list(buf, cap, MQTT_SUBACK, packet_id,
+                           version == MQTT_V5 ? &no_props : NULL, codes, count);
 }
 
 size_t mqtt_encode_unsuback(uint8_t *buf, size_t cap, uint8_t version, uint16_t packet_id,
                             const uint8_t *codes, uint32_t count)
 {
-    return encode_ack_list(buf, cap, version, MQTT_UNSUBACK, packet_id, codes, count);
+    return encode_ack_list(buf, cap, MQTT_UNSUBACK, packet_id,
+                           version == MQTT_V5 ? &no_props : NULL, codes, count);
+}
+
+size_t mqtt_encode_suback_v5(uint8_t *buf, size_t cap, uint16_t packet_id, mqtt_str_t props,
+                             const uint8_t *codes, uint32_t count)
+{
+    return encode_ack_list(buf, cap, MQTT_SUBACK, packet_id, &props, codes, count);
+}
+
+size_t mqtt_encode_unsuback_v5(uint8_t *buf, size_t cap, uint16_t packet_id, mqtt_str_t props,
+                               const uint8_t *codes, uint32_t count)
+{
+    return encode_ack_list(buf, cap, MQTT_UNSUBACK, packet_id, &props, codes, count);
 }
 
 size_t mqtt_encode_simple(uint8_t *buf, size_t cap, uint8_t type)
@@ -302,13 +358,36 @@ size_t mqtt_encode_simple(uint8_t *buf, size_t cap, uint8_t type)
 size_t mqtt_encode_disconnect(uint8_t *buf, size_t cap, uint8_t version, uint8_t rc)
 {
     assert(version == MQTT_V5 || rc == 0);
-    if (rc == 0)
-        return mqtt_encode_simple(buf, cap, MQTT_DISCONNECT);
-    if (cap < 3)
-        return 3;
-    buf[0] = MQTT_DISCONNECT << 4;
-    buf[1] = 1;
-    buf[2] = rc;
-    return 3;
+    return mqtt_encode_disconnect_v5(buf, cap, rc, no_props);
 }
 
+/* 5.0 DISCONNECT and AUTH: reason code and properties, both left out when
+ * the code is 0x00 and there are no properties (3.14.2.1, 3.15.2.1); a
+ * DISCONNECT may also leave out just the property length, an AUTH may not. */
+static size_t encode_reason(uint8_t *buf, size_t cap, uint8_t type, uint8_t rc,
+                            const mqtt_str_t *props)
+{
+    size_t rem = (rc == 0 && props->len == 0)                   ? 0
+                 : (props->len || type == MQTT_AUTH)            ? 1 + props_size(props)
+                                                                : 1;
+    size_t total = total_size(rem);
+    if (cap < total)
+        return total;
+    wr_t w = {buf};
+    wr_header(&w, type, 0, rem);
+    if (rem > 0)
+        wr_u8(&w, rc);
+    if (rem > 1)
+        wr_props(&w, props);
+    return total;
+}
+
+size_t mqtt_encode_disconnect_v5(uint8_t *buf, size_t cap, uint8_t rc, mqtt_str_t props)
+{
+    return encode_reason(buf, cap, MQTT_DISCONNECT, rc, &props);
+}
+
+size_t mqtt_encode_auth(uint8_t *buf, size_t cap, uint8_t rc, mqtt_str_t props)
+{
+    return encode_reason(buf, cap, MQTT_AUTH, rc, &props);
+}

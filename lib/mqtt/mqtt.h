@@ -11,11 +11,14 @@
  * code from base/err.h. Size limits are checked as soon as the fixed header is
  * known, before the caller buffers the body.
  *
- * Versions: MQTT 3.1.1 (level 4) is complete; 3.1 (level 3, "MQIsdp") is
- * decoded for CONNECT so the broker can answer it. MQTT 5.0 (level 5)
- * properties are carried as raw views (`props`) and reason codes have fields,
- * so 5.0 fits without changing these structs' shape; the property layer is
- * mqtt/props.h and the 5.0 reason codes are mqtt/reason.h.
+ * Versions: MQTT 3.1.1 (level 4) and 5.0 (level 5) are complete; 3.1
+ * (level 3, "MQIsdp") is decoded for CONNECT so the broker can answer it.
+ * A server decoder takes the level from CONNECT. In 5.0 every property list
+ * is kept as a raw view (u.*.props, the bytes to store and forward) and
+ * validated and decoded into mqtt_packet_t.props (props.h: which property
+ * may appear where, duplicates, forbidden values); reason codes are checked
+ * against the packet's list (reason.h), which also maps errors to the
+ * reason code of a CONNACK or DISCONNECT (mqtt_reason_from_err).
  *
  * Validation done here (the specification's normative statements that can be
  * checked on one packet): fixed-header flags, remaining length, UTF-8
@@ -36,6 +39,8 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "mqtt/props.h"
+#include "mqtt/view.h"
 
 /* Non-error outcomes of mqtt_decode (errors are negative). */
 enum { MQTT_OK = 0, MQTT_NEED_MORE = 1 };
@@ -80,11 +85,6 @@ enum mqtt_connack_rc {
 /* The largest remaining length the 4-byte varint can carry. */
 #define MQTT_MAX_REMAINING 268435455u
 
-/* A view of bytes in the caller's buffer. For strings, not NUL-terminated. */
-typedef struct mqtt_str {
-    const uint8_t *ptr;
-    uint32_t len;
-} mqtt_str_t;
 
 typedef struct mqtt_connect {
     mqtt_str_t protocol_name;  /* "MQTT" (or "MQIsdp" for 3.1) */
@@ -156,6 +156,13 @@ typedef struct mqtt_packet {
         mqtt_subscribe_t subscribe; /* SUBSCRIBE and UNSUBSCRIBE */
         mqtt_suback_t suback;  /* SUBACK and UNSUBACK */
     } u;
+    /* 5.0 only: the packet's property list (the raw view is u.*.props),
+     * validated and decoded (props.h); zero when the packet has none (short
+     * forms). Set only when the packet was decoded as 5.0 (d->version ==
+     * MQTT_V5 afterwards); left as it was otherwise, so 3.1.1 decoding does
+     * not pay for it. will_props: a 5.0 CONNECT's will properties. */
+    mqtt_props_t props;
+    mqtt_props_t will_props;
 } mqtt_packet_t;
 
 /* Per-connection decoder state. Embedded by the caller: mqtt_decoder_init. */
@@ -193,6 +200,12 @@ void mqtt_decoder_init(mqtt_decoder_t *d, uint32_t max_packet, bool server);
  *       CONNACK flags, subscription options), will QoS/retain without will,
  *       password without username before 5.0, no filters in
  *       SUBSCRIBE/UNSUBSCRIBE, unknown SUBACK/UNSUBACK codes (client side)
+ *       5.0: a property or property list that props.h calls malformed, a
+ *       reason code not in the packet's list [MQTT-3.4.2-1, ...]
+ *   ROOST_EPROTO_PROTOCOL   5.0: a property error props.h calls a
+ *       Protocol Error (duplicate, forbidden value, direction); PUBLISH with
+ *       an empty topic and no Topic Alias (3.3.2.3.4); Retain Handling 3
+ *       (3.8.3.1); No Local on a shared subscription [MQTT-3.8.3-4]
  *   ROOST_EPROTO_TOO_LARGE  total size > d->max_packet (from the fixed header)
  *   ROOST_EPROTO_UNEXPECTED a type this direction never receives
  *   ROOST_EPROTO_QOS        DUP set on a QoS 0 PUBLISH [MQTT-3.3.1-2]
@@ -270,6 +283,30 @@ size_t mqtt_encode_unsuback(uint8_t *buf, size_t cap, uint8_t version, uint16_t 
  * is written, a zero rc omitted as the spec allows). */
 size_t mqtt_encode_simple(uint8_t *buf, size_t cap, uint8_t type);
 size_t mqtt_encode_disconnect(uint8_t *buf, size_t cap, uint8_t version, uint8_t rc);
+
+/* 5.0 encoders with a property list: props is a list's bytes without the
+ * Property Length (mqtt_props_encode / mqtt_props_copy output, or a
+ * decoded packet's raw view), written behind its length. The short forms
+ * the spec allows are used: a PUB* ack omits the reason code when it is
+ * 0x00 and props are empty, and the property length when props are empty
+ * (3.4.2.1); DISCONNECT and AUTH are two bytes for 0x00 without properties
+ * (3.14.2.1, 3.15.2.1), and a DISCONNECT with a code but no properties
+ * three. The versioned encoders above call these with empty props for 5.0. */
+size_t mqtt_encode_connack_v5(uint8_t *buf, size_t cap, bool session_present, uint8_t rc,
+                              mqtt_str_t props);
+size_t mqtt_encode_ack_v5(uint8_t *buf, size_t cap, uint8_t type, uint16_t packet_id,
+                          uint8_t rc, mqtt_str_t props);
+size_t mqtt_encode_subscribe_v5(uint8_t *buf, size_t cap, uint16_t packet_id, mqtt_str_t props,
+                                const mqtt_str_t *filters, const uint8_t *options,
+                                uint32_t count);
+size_t mqtt_encode_unsubscribe_v5(uint8_t *buf, size_t cap, uint16_t packet_id,
+                                  mqtt_str_t props, const mqtt_str_t *filters, uint32_t count);
+size_t mqtt_encode_suback_v5(uint8_t *buf, size_t cap, uint16_t packet_id, mqtt_str_t props,
+                             const uint8_t *codes, uint32_t count);
+size_t mqtt_encode_unsuback_v5(uint8_t *buf, size_t cap, uint16_t packet_id, mqtt_str_t props,
+                               const uint8_t *codes, uint32_t count);
+size_t mqtt_encode_disconnect_v5(uint8_t *buf, size_t cap, uint8_t rc, mqtt_str_t props);
+size_t mqtt_encode_auth(uint8_t *buf, size_t cap, uint8_t rc, mqtt_str_t props);
 
 /* A short static name for a packet type ("CONNECT", ...), "UNKNOWN" otherwise. */
 const char *mqtt_type_name(uint8_t type);

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "mqtt/mqtt.h"
 #include "mqtt/props.h"
 #include "mqtt/topic.h"
 #include "mqtt/wire.h"

@@ -41,7 +41,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mqtt/mqtt.h"
+#include "mqtt/view.h"
 
 /* Property identifiers, 5.0 table 2-4. */
 enum mqtt_prop_id {

@@ -18,25 +18,11 @@
 #include "guard.h"
 #include "mqtt/props.h"
 #include "mqtt/reason.h"
-#include "mqtt_hex.h"
+#include "mqtt_test.h"
 
 #define MALFORMED ROOST_EPROTO_MALFORMED
 #define PROTOCOL ROOST_EPROTO_PROTOCOL
 #define UTF8 ROOST_EPROTO_UTF8
-
-static struct guard g_guard;
-
-static int guard_setup(void **state)
-{
-    (void)state;
-    return guard_open(&g_guard, 64u * 1024u);
-}
-
-static int guard_teardown(void **state)
-{
-    (void)state;
-    return guard_free(&g_guard);
-}
 
 /* Decodes a hex property list (no Property Length) against the guard page. */
 static int hdecode(const char *hex, unsigned ctx, bool from_client, mqtt_props_t *out)

@@ -1,10 +1,9 @@
-/* mqtt_hex.h: the hex notation of the lib/mqtt unit tests. Header-only, for
- * cmocka test files that link roost_mqtt.
- *
- * "30 LL 00 03 'a/b' ff": hex bytes, 'quoted ASCII', and LL, replaced by the
- * remaining-length varint of every byte after it. */
-#ifndef ROOST_TEST_MQTT_HEX_H
-#define ROOST_TEST_MQTT_HEX_H
+/* mqtt_test.h: helpers shared by the lib/mqtt unit tests. Header-only, for
+ * cmocka test files that link roost_mqtt: a guard page for the group
+ * (g_guard, opened by guard_setup, freed by guard_teardown: pass both to
+ * cmocka_run_group_tests) and the hex notation of test inputs (unhex). */
+#ifndef ROOST_TEST_MQTT_TEST_H
+#define ROOST_TEST_MQTT_TEST_H
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,8 +14,27 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "guard.h"
 #include "mqtt/mqtt.h"
 
+/* Bytes of input the guard holds. */
+#define MQTT_TEST_GUARD_CAP (64u * 1024u)
+static struct guard g_guard;
+
+static int guard_setup(void **state)
+{
+    (void)state;
+    return guard_open(&g_guard, MQTT_TEST_GUARD_CAP);
+}
+
+static int guard_teardown(void **state)
+{
+    (void)state;
+    return guard_free(&g_guard);
+}
+
+/* "30 LL 00 03 'a/b' ff": hex bytes, 'quoted ASCII', and LL, replaced by the
+ * remaining-length varint of every byte after it. */
 static inline size_t unhex(const char *s, uint8_t *out, size_t cap)
 {
     uint8_t tmp[1024];
