@@ -77,6 +77,9 @@ static int metrics(const broker_t *b, char *out, size_t cap)
         "roost_broker_dropped_total{reason=\"queue_full\"} %llu\n"
         "roost_broker_dropped_total{reason=\"retained_limit\"} %llu\n"
         "roost_broker_dropped_total{reason=\"bus_out_of_memory\"} %llu\n"
+        "roost_broker_dropped_total{reason=\"pipeline_queue_full\"} %llu\n"
+        "# HELP roost_broker_pipeline_appends_total Messages appended to pipeline queues (one per pipeline).\n"
+        "# TYPE roost_broker_pipeline_appends_total counter\nroost_broker_pipeline_appends_total %llu\n"
         "# HELP roost_broker_denied_total Operations refused by the ACL.\n"
         "# TYPE roost_broker_denied_total counter\n"
         "roost_broker_denied_total{op=\"publish\"} %llu\n"
@@ -108,7 +111,8 @@ static int metrics(const broker_t *b, char *out, size_t cap)
         subtrie_count(b->trie), topictree_count(b->retained), (unsigned long long)s->msgs_in,
         (unsigned long long)s->msgs_out, (unsigned long long)s->dropped_qos0,
         (unsigned long long)s->dropped_queue, (unsigned long long)s->dropped_retained,
-        (unsigned long long)s->bus_dropped, (unsigned long long)s->denied_publish, (unsigned long long)s->denied_subscribe,
+        (unsigned long long)s->bus_dropped, (unsigned long long)s->pipeline_dropped,
+        (unsigned long long)s->pipeline_appends, (unsigned long long)s->denied_publish, (unsigned long long)s->denied_subscribe,
         (unsigned long long)s->protocol_errors, (unsigned long long)s->store_failures,
         (unsigned long long)s->bus_frames_out, (unsigned long long)s->bus_frames_in,
         (unsigned long long)s->bus_msgs_out, (unsigned long long)s->bus_msgs_in,

@@ -264,6 +264,23 @@ def test_broker_killed_after_puback_nothing_lost(env):
     assert wait_until(lambda: len(arrived(env, "/d")) >= 20, timeout=15)
     assert [m["payload"] for m in arrived(env, "/d")] == [str(i) for i in range(20)]
     pub.loop_stop()
+    env["broker"].start()
+
+
+def test_full_queue_drops_new_messages_and_counts_them(env):
+    p = pipeline(env, "small", "/s", max_queue=5, status="paused")
+    mapping(env, "small/#", p)
+    wait_routes(env)
+    pub = publisher(env, "pub-7")
+    for i in range(8):
+        pub.publish("small/x", str(i), qos=1)  # all acknowledged: a full queue drops, it does not refuse
+    st = api(env, "GET", f"/api/v1/pipelines/{p['id']}")
+    assert st["delivery"]["queued"] == 5 and st["delivery"]["dropped"] == 3
+    assert "pipeline_queue_full" in env["broker"].log()
+    api(env, "PATCH", f"/api/v1/pipelines/{p['id']}", {"status": "active"})
+    assert wait_until(lambda: len(arrived(env, "/s")) == 5, timeout=10)
+    assert [m["payload"] for m in arrived(env, "/s")] == [str(i) for i in range(5)]
+    pub.disconnect()
 
 
 def test_forwarder_help_and_sigterm(env):
