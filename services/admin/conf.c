@@ -42,7 +42,7 @@ int conf_load(admin_conf_t *c, int argc, char **argv, FILE *out, FILE *err)
 {
     *c = (admin_conf_t){
         .redis = "127.0.0.1:6379", .prefix = "roost:", .redis_user = "", .redis_password = "", .http_bind = "127.0.0.1", .http_port = 8080,
-        .http_threads = 4, .rpc_bind = "tcp://127.0.0.1:5570", .pub_bind = "tcp://127.0.0.1:5571",
+        .http_threads = 4, .http_per_address = 32, .http_timeout = 5, .rpc_bind = "tcp://127.0.0.1:5570", .pub_bind = "tcp://127.0.0.1:5571",
         .curve_secret = "",
         .token_file = "var/admin-token", .console_dir = ROOST_CONSOLE_DIR_DEFAULT, .log_level = "info",
         .vendor_dir = ROOST_CONSOLE_VENDOR_DIR_DEFAULT, .mqtt_endpoints = "",
@@ -56,6 +56,11 @@ int conf_load(admin_conf_t *c, int argc, char **argv, FILE *out, FILE *err)
         {"http-bind", "ROOST_ADMIN_HTTP_BIND", CFG_STR, &c->http_bind, 0, 0, "IPv4 address of the HTTP API."},
         {"http-port", "ROOST_ADMIN_HTTP_PORT", CFG_INT, &c->http_port, 1, 65535, "HTTP API port."},
         {"http-threads", "ROOST_ADMIN_HTTP_THREADS", CFG_INT, &c->http_threads, 1, 64, "HTTP worker threads."},
+        {"http-max-per-address", "ROOST_ADMIN_HTTP_MAX_PER_ADDRESS", CFG_INT, &c->http_per_address, 1, 512,
+         "Open HTTP connections one client address may hold (of 512 in all); more are closed at once."},
+        {"http-timeout", "ROOST_ADMIN_HTTP_TIMEOUT", CFG_INT, &c->http_timeout, 1, 600,
+         "Seconds an HTTP connection may stay silent (headers or body not arriving, or idle) before it "
+         "is closed."},
         {"rpc-bind", "ROOST_ADMIN_RPC_BIND", CFG_STR, &c->rpc_bind, 0, 0, "ZeroMQ ROUTER endpoint of the admin RPC."},
         {"pub-bind", "ROOST_ADMIN_PUB_BIND", CFG_STR, &c->pub_bind, 0, 0, "ZeroMQ PUB endpoint for ChangeEvents."},
         {"curve-secret", "ROOST_ADMIN_CURVE_SECRET", CFG_STR, &c->curve_secret, 0, 0,

@@ -12,7 +12,7 @@ typedef struct admin_conf {
     char redis_host[256];
     int redis_port;
     const char *http_bind;
-    int64_t http_port, http_threads;
+    int64_t http_port, http_threads, http_per_address, http_timeout;
     const char *rpc_bind, *pub_bind;
     const char *curve_secret; /* CurveZMQ secret key (spec) for the RPC and PUB; "" = plain */
     const char *token_file, *console_dir, *vendor_dir;

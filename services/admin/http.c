@@ -35,8 +35,23 @@ typedef struct req {
 typedef struct route {
     rpc_admin_op_t op;
     const char *tmpl; /* static: metrics label */
-    char id[512];
+    const char *id;   /* in the request's URL (an MQTT client id may be 64 KiB), or NULL */
 } route_t;
+
+/* Every response: no framing by other sites, scripts and everything else
+ * only from the console's own origin (index.html has no inline script;
+ * inline styles stay allowed for chart libraries that set them). */
+#define CSP                                                                                        \
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " \
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+static void security_headers(struct MHD_Response *resp)
+{
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "Content-Security-Policy", CSP);
+    MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+}
 
 static double now_s(void)
 {
@@ -63,7 +78,7 @@ static enum MHD_Result send_buf(struct MHD_Connection *conn, unsigned status, co
     if (type)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    security_headers(resp);
     if (bearer_challenge)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"roost-admin\"");
     enum MHD_Result r = MHD_queue_response(conn, status, resp);
@@ -131,7 +146,7 @@ static unsigned route(const char *url, const char *method, route_t *rt)
             op = !strcmp(method, "GET") ? c->list : !strcmp(method, "POST") ? c->create : 0;
         } else if (rest[0] == '/' && c->tmpl_item && (c->rest_is_id || !strchr(rest + 1, '/'))) {
             rt->tmpl = c->tmpl_item;
-            snprintf(rt->id, sizeof(rt->id), "%s", rest + 1);
+            rt->id = rest + 1;
             op = !strcmp(method, "GET")     ? c->get
                  : !strcmp(method, "PATCH") ? c->update
                  : !strcmp(method, "DELETE") ? c->del
@@ -185,7 +200,7 @@ static enum MHD_Result api(http_t *h, struct MHD_Connection *conn, const char *u
     } else {
         ops_req_t q = {
             .op = rt.op,
-            .id = rt.id[0] ? rt.id : NULL,
+            .id = rt.id && rt.id[0] ? rt.id : NULL,
             .cursor = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "cursor"),
             .search = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "search"),
             .limit = query_limit(conn),
@@ -249,14 +264,18 @@ static enum MHD_Result console_file(http_t *h, struct MHD_Connection *conn, cons
         ops_error(&res, 405, "method not allowed");
         return send_res(h, conn, r, "/console", static_method(method), &res);
     }
-    bool bad = strstr(url, "/.") || strchr(url, '\\') || url[0] != '/';
-    /* /vendor/: third-party files the build fetched (uPlot), kept apart from
-     * the console's own sources */
-    if (!strncmp(url, "/vendor/", 8))
-        snprintf(path, sizeof(path), "%s%s", h->vendor_dir, url + 7);
-    else
-        snprintf(path, sizeof(path), "%s%s%s", h->console_dir, url, url[strlen(url) - 1] == '/' ? "index.html" : "");
-    int fd = bad ? -1 : open(path, O_RDONLY | O_CLOEXEC);
+    /* an empty URL ("GET ?x") is refused before its last byte is looked at */
+    bool bad = url[0] != '/' || strstr(url, "/.") || strchr(url, '\\');
+    int fd = -1;
+    if (!bad) {
+        /* /vendor/: third-party files the build fetched (uPlot), kept apart from
+         * the console's own sources */
+        if (!strncmp(url, "/vendor/", 8))
+            snprintf(path, sizeof(path), "%s%s", h->vendor_dir, url + 7);
+        else
+            snprintf(path, sizeof(path), "%s%s%s", h->console_dir, url, url[strlen(url) - 1] == '/' ? "index.html" : "");
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    }
     struct stat st;
     if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
         close(fd);
@@ -273,7 +292,7 @@ static enum MHD_Result console_file(http_t *h, struct MHD_Connection *conn, cons
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type(path));
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    security_headers(resp);
     enum MHD_Result rc = MHD_queue_response(conn, 200, resp);
     MHD_destroy_response(resp);
     metrics_observe(h->metrics, "http", "/console", "GET", 200, now_s() - r->t0);
@@ -344,7 +363,9 @@ int http_start(const http_config_t *cfg, ops_t *ops, metrics_t *metrics, http_t 
     h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_ERROR_LOG,
                             (uint16_t)cfg->port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &sa,
                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(cfg->threads > 0 ? cfg->threads : 4),
-                            MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_LIMIT, 512u,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->timeout_s > 0 ? cfg->timeout_s : 5),
+                            MHD_OPTION_CONNECTION_LIMIT, 512u, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                            (unsigned)(cfg->per_address > 0 ? cfg->per_address : 32),
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
     if (!h->d) {
         free(h->console_dir);

@@ -11,6 +11,11 @@
  *   /vendor/<file> third-party console files the build fetched (uPlot), from
  *                 vendor_dir
  *
+ * Every response carries a Content-Security-Policy (scripts from this origin
+ * only, frame-ancestors 'none') and X-Frame-Options DENY. One client address
+ * may hold `per_address` of the 512 connections, and a connection silent for
+ * `timeout_s` (slow headers included) is closed.
+ *
  * Threads: libmicrohttpd runs `threads` worker threads; each request blocks
  * its worker while it talks to Redis. http_stop joins them.
  */
@@ -28,6 +33,8 @@ typedef struct http_config {
     const char *console_dir; /* static assets; index.html at "/" */
     const char *vendor_dir;  /* served under /vendor/ */
     int threads;
+    int per_address;         /* open connections per client address */
+    int timeout_s;           /* a connection silent this long is closed */
 } http_config_t;
 
 /* Starts serving. 0 and *out (caller owns; http_stop) or a negative code.
