@@ -117,9 +117,10 @@ int store_config_version(store_t *s, int64_t *out);
 /* ---- clients ----------------------------------------------------------- */
 
 /* Rules, checked by create/update (ROOST_EINVAL + field):
- *   name      1-255 characters of valid UTF-8, no control characters
+ *   name      1-255 characters of valid UTF-8, no control characters, no
+ *             bidirectional controls (U+202A-E, U+2066-9, LRM, RLM, ALM)
  *   username  1-255 bytes of valid UTF-8, no '+', '#', '/', no control
- *             characters; unique (ROOST_ECONFLICT, field "username")
+ *             or bidirectional control characters; unique (ROOST_ECONFLICT, field "username")
  *   password  at least 8 characters of valid UTF-8, at most 1024 bytes;
  *             stored only as a crypto_pwhash_str argon2id string */
 typedef struct store_client {

@@ -12,7 +12,17 @@ typedef struct {
     size_t chars;   /* code points */
     bool ctrl;      /* C0 (other than tab/newline), DEL or C1 */
     bool tab_nl;    /* tab, CR or LF */
+    bool bidi;      /* a bidirectional control: LRM/RLM/ALM, embeddings, overrides, isolates */
 } utf8_info_t;
+
+/* Bidirectional formatting characters make text display in another order
+ * than it is stored ("admin\u202Exyz" shows as "adminzyx"): one name could
+ * pass for another in the console, logs and audit trail. */
+static bool bidi_control(unsigned cp)
+{
+    return cp == 0x061C || cp == 0x200E || cp == 0x200F || (cp >= 0x202A && cp <= 0x202E) ||
+           (cp >= 0x2066 && cp <= 0x2069);
+}
 
 /* Strict UTF-8 (no overlongs, surrogates or > U+10FFFF). false if invalid. */
 static bool utf8_scan(const char *str, size_t len, utf8_info_t *info)
@@ -52,6 +62,8 @@ static bool utf8_scan(const char *str, size_t len, utf8_info_t *info)
             info->tab_nl = true;
         else if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F))
             info->ctrl = true;
+        else if (bidi_control(cp))
+            info->bidi = true;
         info->chars++;
         i += n + 1;
     }
@@ -89,6 +101,8 @@ int store_check_name(store_t *s, const char *field, const char *v)
         return store_fail(s, ROOST_EINVAL, field, "must be at most 255 characters");
     if (u.ctrl || u.tab_nl)
         return store_fail(s, ROOST_EINVAL, field, "must not contain control characters");
+    if (u.bidi)
+        return store_fail(s, ROOST_EINVAL, field, "must not contain bidirectional control characters (U+202E...)");
     return 0;
 }
 
@@ -104,6 +118,9 @@ int store_check_username(store_t *s, const char *v)
         return store_fail(s, ROOST_EINVAL, "username", "must be valid UTF-8");
     if (u.ctrl || u.tab_nl)
         return store_fail(s, ROOST_EINVAL, "username", "must not contain control characters");
+    if (u.bidi)
+        return store_fail(s, ROOST_EINVAL, "username",
+                          "must not contain bidirectional control characters (U+202E...)");
     if (strpbrk(v, "+#/"))
         return store_fail(s, ROOST_EINVAL, "username", "must not contain '+', '#' or '/'");
     return 0;

@@ -77,7 +77,7 @@ static void client_write(ops_call_t *c)
     store_client_spec_t spec = {0};
     store_client_t *cl = NULL, *old = NULL;
     rpc_admin_op_t op = c->req->op;
-    char summary[700];
+    char summary[OPS_SUMMARY_MAX], v1[OPS_KV_MAX], v2[OPS_KV_MAX];
     int rc = 0;
     if (op != RPC_ADMIN_CLIENT_DELETE && read_client(c, op == RPC_ADMIN_CLIENT_CREATE, &spec))
         goto out;
@@ -86,7 +86,7 @@ static void client_write(ops_call_t *c)
     if (op == RPC_ADMIN_CLIENT_CREATE) {
         if ((rc = store_client_create(c->store, &spec, &cl)) < 0)
             goto out;
-        snprintf(summary, sizeof(summary), "name=%.255s username=%.255s", cl->name, cl->username);
+        snprintf(summary, sizeof(summary), "name=%s username=%s", KV(v1, cl->name), KV(v2, cl->username));
         ops_committed(c, RPC_CHANGE_CLIENT, RPC_CHANGE_CREATE, cl->id, cl->username, summary);
         ok(c, 201, doc_client(cl));
     } else if (op == RPC_ADMIN_CLIENT_UPDATE) {
@@ -100,7 +100,7 @@ static void client_write(ops_call_t *c)
     } else {
         if ((rc = store_client_delete(c->store, c->req->id)) < 0)
             goto out;
-        snprintf(summary, sizeof(summary), "name=%.255s username=%.255s", old->name, old->username);
+        snprintf(summary, sizeof(summary), "name=%s username=%s", KV(v1, old->name), KV(v2, old->username));
         ops_committed(c, RPC_CHANGE_CLIENT, RPC_CHANGE_DELETE, old->id, old->username, summary);
         ok(c, 204, NULL);
     }
@@ -191,7 +191,7 @@ static void group_write(ops_call_t *c)
     store_group_spec_t spec = {0};
     store_acl_t *acl = NULL;
     store_group_t *g = NULL, *old = NULL;
-    char summary[700];
+    char summary[OPS_SUMMARY_MAX], v1[OPS_KV_MAX];
     int rc = 0;
     if (op != RPC_ADMIN_GROUP_DELETE) {
         doc_field_t f[3];
@@ -215,7 +215,7 @@ static void group_write(ops_call_t *c)
     if (op == RPC_ADMIN_GROUP_CREATE) {
         if ((rc = store_group_create(c->store, &spec, &g)) < 0)
             goto out;
-        snprintf(summary, sizeof(summary), "name=%.255s acl_entries=%zu", g->name, g->n_acl);
+        snprintf(summary, sizeof(summary), "name=%s acl_entries=%zu", KV(v1, g->name), g->n_acl);
         ops_committed(c, RPC_CHANGE_GROUP, RPC_CHANGE_CREATE, g->id, NULL, summary);
         ok(c, 201, doc_group(g));
     } else if (op == RPC_ADMIN_GROUP_UPDATE) {
@@ -230,7 +230,7 @@ static void group_write(ops_call_t *c)
     } else {
         if ((rc = store_group_delete(c->store, c->req->id)) < 0)
             goto out;
-        snprintf(summary, sizeof(summary), "name=%.255s", old->name);
+        snprintf(summary, sizeof(summary), "name=%s", KV(v1, old->name));
         ops_committed(c, RPC_CHANGE_GROUP, RPC_CHANGE_DELETE, old->id, NULL, summary);
         ok(c, 204, NULL);
     }
@@ -324,15 +324,15 @@ static void rule_write(ops_call_t *c)
     store_rule_spec_t spec = {0};
     const char **groups = NULL;
     store_rule_t *r = NULL;
-    char summary[700];
+    char summary[OPS_SUMMARY_MAX], v1[OPS_KV_MAX];
     int rc = 0;
     if (op != RPC_ADMIN_RULE_DELETE && read_rule(c, &spec, &groups) < 0)
         goto out;
     if (op == RPC_ADMIN_RULE_CREATE) {
         if ((rc = store_rule_create(c->store, &spec, &r)) < 0)
             goto out;
-        snprintf(summary, sizeof(summary), "match_by=%s value=%.255s groups=%zu", store_match_by_name(r->match_by),
-                 r->value, r->n_groups);
+        snprintf(summary, sizeof(summary), "match_by=%s value=%s groups=%zu", store_match_by_name(r->match_by),
+                 KV(v1, r->value), r->n_groups);
         ops_committed(c, RPC_CHANGE_RULE, RPC_CHANGE_CREATE, r->id, NULL, summary);
         ok(c, 201, doc_rule(r));
     } else if (op == RPC_ADMIN_RULE_UPDATE) {
@@ -347,7 +347,7 @@ static void rule_write(ops_call_t *c)
         if ((rc = store_rule_get(c->store, c->req->id, &r)) < 0 ||
             (rc = store_rule_delete(c->store, c->req->id)) < 0)
             goto out;
-        snprintf(summary, sizeof(summary), "match_by=%s value=%.255s", store_match_by_name(r->match_by), r->value);
+        snprintf(summary, sizeof(summary), "match_by=%s value=%s", store_match_by_name(r->match_by), KV(v1, r->value));
         ops_committed(c, RPC_CHANGE_RULE, RPC_CHANGE_DELETE, r->id, NULL, summary);
         ok(c, 204, NULL);
     }

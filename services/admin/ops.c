@@ -375,8 +375,8 @@ static void token_ops(ops_call_t *c)
             c->res->status = 201;
             c->res->doc = doc_token(t);
             json_object_set_new(c->res->doc, "token", json_string(secret));
-            char summary[300];
-            snprintf(summary, sizeof(summary), "name=%s", t->name);
+            char summary[OPS_SUMMARY_MAX], v1[OPS_KV_MAX];
+            snprintf(summary, sizeof(summary), "name=%s", KV(v1, t->name));
             ops_committed(c, 0, 0, t->id, NULL, summary);
         }
         sodium_memzero(secret, sizeof(secret));
@@ -438,8 +438,8 @@ static void connection_ops(ops_call_t *c)
         ops_store_fail(c, rc);
         return;
     }
-    char summary[320];
-    snprintf(summary, sizeof(summary), "broker=%s", broker);
+    char summary[OPS_SUMMARY_MAX], v1[OPS_KV_MAX];
+    snprintf(summary, sizeof(summary), "broker=%s", KV(v1, broker));
     ops_committed(c, RPC_CHANGE_CONNECTION, RPC_CHANGE_DELETE, c->req->id, NULL, summary);
     c->res->status = 202;
     c->res->doc = json_pack("{s:s, s:s, s:s}", "mqtt_client_id", c->req->id, "broker", broker, "status",

@@ -19,6 +19,7 @@
 #ifndef ROOST_ADMIN_OPS_H
 #define ROOST_ADMIN_OPS_H
 
+#include "base/kv.h"
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -108,6 +109,12 @@ void status_ops(ops_call_t *c);
 void ops_store_fail(ops_call_t *c, int rc);
 /* Sets res to a 400 naming field. */
 void ops_bad_field(ops_call_t *c, const char *field, const char *reason);
+/* Audit summaries are "key=value ..." text; every value that comes from a
+ * user goes through KV (lib/base/kv.h: quoted and escaped when needed, at
+ * most 255 bytes of it), so a name cannot pose as more fields. */
+#define OPS_KV_MAX 600
+#define OPS_SUMMARY_MAX 1400
+#define KV(buf, v) kv_value((buf), sizeof(buf), (v), 255)
 /* After a committed write: audit entry + ChangeEvent (kind 0: no event). */
 void ops_committed(ops_call_t *c, rpc_change_kind_t kind, rpc_change_op_t op, const char *object_id,
                    const char *username, const char *summary);

@@ -126,7 +126,7 @@ static void pipeline_write(ops_call_t *c)
     rpc_admin_op_t op = c->req->op;
     store_pipeline_spec_t spec = {0};
     store_pipeline_t *p = NULL, *old = NULL;
-    char summary[700], fields[256];
+    char summary[OPS_SUMMARY_MAX], fields[256], v1[OPS_KV_MAX];
     int rc = 0;
     if (op != RPC_ADMIN_PIPELINE_DELETE && read_pipeline(c, op == RPC_ADMIN_PIPELINE_CREATE, &spec) < 0)
         goto out;
@@ -135,20 +135,20 @@ static void pipeline_write(ops_call_t *c)
     if (op == RPC_ADMIN_PIPELINE_CREATE) {
         if ((rc = store_pipeline_create(c->store, &spec, &p)) < 0)
             goto out;
-        snprintf(summary, sizeof(summary), "name=%.255s status=%s", p->name, p->paused ? "paused" : "active");
+        snprintf(summary, sizeof(summary), "name=%s status=%s", KV(v1, p->name), p->paused ? "paused" : "active");
         ops_committed(c, RPC_CHANGE_ROUTES, RPC_CHANGE_CREATE, p->id, NULL, summary);
         ok(c, 201, pipeline_json(c, p));
     } else if (op == RPC_ADMIN_PIPELINE_UPDATE) {
         if ((rc = store_pipeline_update(c->store, c->req->id, &spec, &p)) < 0)
             goto out;
         doc_changed_fields(c->body, fields, sizeof(fields));
-        snprintf(summary, sizeof(summary), "name=%.255s changed=%s", p->name, fields[0] ? fields : "nothing");
+        snprintf(summary, sizeof(summary), "name=%s changed=%s", KV(v1, p->name), fields[0] ? fields : "nothing");
         ops_committed(c, RPC_CHANGE_ROUTES, RPC_CHANGE_UPDATE, p->id, NULL, summary);
         ok(c, 200, pipeline_json(c, p));
     } else {
         if ((rc = store_pipeline_delete(c->store, c->req->id)) < 0)
             goto out;
-        snprintf(summary, sizeof(summary), "name=%.255s", old->name);
+        snprintf(summary, sizeof(summary), "name=%s", KV(v1, old->name));
         ops_committed(c, RPC_CHANGE_ROUTES, RPC_CHANGE_DELETE, old->id, NULL, summary);
         ok(c, 204, NULL);
     }
@@ -199,7 +199,7 @@ static void mapping_write(ops_call_t *c)
     rpc_admin_op_t op = c->req->op;
     store_mapping_spec_t spec = {0};
     store_mapping_t *m = NULL, *old = NULL;
-    char summary[700];
+    char summary[OPS_SUMMARY_MAX], v1[OPS_KV_MAX], v2[OPS_KV_MAX];
     int rc = 0;
     if (op != RPC_ADMIN_MAPPING_DELETE) {
         doc_field_t f[2];
@@ -220,13 +220,13 @@ static void mapping_write(ops_call_t *c)
         if ((rc = create ? store_mapping_create(c->store, &spec, &m)
                          : store_mapping_update(c->store, c->req->id, &spec, &m)) < 0)
             goto out;
-        snprintf(summary, sizeof(summary), "topic=%.300s pipeline=%s", m->topic, m->pipeline);
+        snprintf(summary, sizeof(summary), "topic=%s pipeline=%s", KV(v1, m->topic), KV(v2, m->pipeline));
         ops_committed(c, RPC_CHANGE_ROUTES, create ? RPC_CHANGE_CREATE : RPC_CHANGE_UPDATE, m->id, NULL, summary);
         ok(c, create ? 201 : 200, doc_mapping(m, NULL));
     } else {
         if ((rc = store_mapping_delete(c->store, c->req->id)) < 0)
             goto out;
-        snprintf(summary, sizeof(summary), "topic=%.300s pipeline=%s", old->topic, old->pipeline);
+        snprintf(summary, sizeof(summary), "topic=%s pipeline=%s", KV(v1, old->topic), KV(v2, old->pipeline));
         ops_committed(c, RPC_CHANGE_ROUTES, RPC_CHANGE_DELETE, old->id, NULL, summary);
         ok(c, 204, NULL);
     }
