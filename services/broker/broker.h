@@ -78,6 +78,7 @@ typedef struct broker {
 
     conn_t *conns;             /* all connections, doubly linked */
     uint32_t nconns;
+    uint32_t npreauth;         /* of them, not accepted yet (--max-preauth-memory) */
     conn_t *flush_head;        /* connections with pending output */
     conn_t *close_head;        /* connections to free at the safe point */
 

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "base/cfg.h"
+#include "base/err.h"
 
 int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
 {
@@ -29,6 +30,9 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
         .tls_cert = "", .tls_key = "", .tls_ca = "", .tls_client_cert = "none",
         .http_bind = "127.0.0.1",
         .http_port = 0,
+        .proxy_trusted = "",
+        .max_connect_size = 65536,
+        .max_preauth_memory = 64 << 20,
     };
     const cfg_opt_t opts[] = {
         {"bind", "ROOST_BIND", CFG_STR, &c->bind, 0, 0, "Address to listen on for MQTT."},
@@ -96,6 +100,16 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
          "Every MQTT connection starts with a PROXY protocol v1/v2 header (haproxy send-proxy-v2) "
          "naming the real client: its address is used in logs, authd throttling and the registry. "
          "Connections without one are closed."},
+        {"proxy-trusted", "ROOST_PROXY_TRUSTED", CFG_STR, &c->proxy_trusted, 0, 0,
+         "With --proxy-protocol: the load balancers' addresses (comma-separated CIDRs, e.g. "
+         "10.0.0.0/8,2001:db8::/32); a connection from any other address is closed before its "
+         "header is read, so nobody else can claim another device's address. Empty: any peer."},
+        {"max-connect-size", "ROOST_MAX_CONNECT_SIZE", CFG_INT, &c->max_connect_size, 16, 268435460,
+         "Largest packet before a CONNECT is accepted (the CONNECT itself, with its will and "
+         "password); larger closes the connection. --max-packet-size applies after."},
+        {"max-preauth-memory", "ROOST_MAX_PREAUTH_MEMORY", CFG_INT, &c->max_preauth_memory, 0, 1LL << 40,
+         "Memory all connections not yet accepted may hold, in bytes: connections beyond "
+         "this / --max-connect-size waiting for CONNECT or authd are closed at accept (0: no cap)."},
         {"http-bind", "ROOST_HTTP_BIND", CFG_STR, &c->http_bind, 0, 0,
          "Address of the /healthz and /metrics endpoint."},
         {"http-port", "ROOST_HTTP_PORT", CFG_INT, &c->http_port, 0, 65535,
@@ -103,8 +117,20 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
         {"log-level", "ROOST_LOG_LEVEL", CFG_STR, &c->log_level, 0, 0,
          "debug, info, warn or error."},
     };
-    return cfg_parse(opts, (int)(sizeof(opts) / sizeof(opts[0])), argc, argv,
-                     "roost-broker: the Roost MQTT broker (MQTT 3.1.1).\n\n"
-                     "Usage: roost-broker [options]",
-                     out, err);
+    int rc = cfg_parse(opts, (int)(sizeof(opts) / sizeof(opts[0])), argc, argv,
+                       "roost-broker: the Roost MQTT broker (MQTT 3.1.1).\n\n"
+                       "Usage: roost-broker [options]",
+                       out, err);
+    if (rc != CFG_RUN)
+        return rc;
+    size_t bad = 0;
+    if (cidr_list_parse(c->proxy_trusted, &c->proxy_trusted_list, &bad) < 0) {
+        fprintf(err, "roost-broker: --proxy-trusted: not an address or CIDR at \"%s\"\n", c->proxy_trusted + bad);
+        return ROOST_ECONFIG;
+    }
+    if (c->proxy_trusted_list.n && !c->proxy_protocol) {
+        fprintf(err, "roost-broker: --proxy-trusted needs --proxy-protocol\n");
+        return ROOST_ECONFIG;
+    }
+    return CFG_RUN;
 }

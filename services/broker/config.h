@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "base/cidr.h"
+
 typedef struct broker_config {
     const char *bind;
     int64_t port;
@@ -35,6 +37,10 @@ typedef struct broker_config {
     const char *tls_cert, *tls_key, *tls_ca; /* files; tls_cert "" = no TLS listener */
     const char *tls_client_cert; /* none | optional | required */
     bool proxy_protocol;       /* connections start with a PROXY v1/v2 header */
+    const char *proxy_trusted; /* CIDRs allowed to send one; "" = any peer */
+    cidr_list_t proxy_trusted_list; /* parsed from proxy_trusted */
+    int64_t max_connect_size;  /* bytes a packet may have before CONNECT is accepted */
+    int64_t max_preauth_memory; /* bytes all not-yet-accepted connections may buffer, at most */
     const char *http_bind;
     int64_t http_port;         /* /healthz and /metrics; 0 = off */
 } broker_config_t;

@@ -20,8 +20,32 @@
 
 static void on_io(loop_t *l, int fd, unsigned events, void *arg);
 
+/* --max-preauth-memory: connections not accepted yet may each buffer up to
+ * --max-connect-size, so their number is capped at budget / that size. */
+static bool preauth_full(broker_t *b)
+{
+    const broker_config_t *cfg = b->cfg;
+    if (!cfg->max_preauth_memory)
+        return false;
+    int64_t cap = cfg->max_preauth_memory / cfg->max_connect_size;
+    if ((int64_t)b->npreauth < (cap > 0 ? cap : 1))
+        return false;
+    static uint64_t last_log_ms;
+    uint64_t now = loop_now(b->loop);
+    if (!last_log_ms || now - last_log_ms >= 1000) {
+        last_log_ms = now;
+        log_warn("conn_refused", "reason=\"pre-auth memory budget\" waiting=%u budget=%lld max_connect_size=%lld",
+                 b->npreauth, (long long)cfg->max_preauth_memory, (long long)cfg->max_connect_size);
+    }
+    return true;
+}
+
 conn_t *conn_new(broker_t *b, int fd, const struct sockaddr *peer, const xport_kind_t *kind)
 {
+    if (preauth_full(b)) {
+        close(fd);
+        return NULL;
+    }
     /* a transport's state lives right after the struct: one allocation, and
      * plain TCP connections pay nothing for it */
     conn_t *c = calloc(1, sizeof(*c) + (kind ? kind->ops->size : 0));
@@ -38,7 +62,10 @@ conn_t *conn_new(broker_t *b, int fd, const struct sockaddr *peer, const xport_k
     c->fd = fd;
     c->b = b;
     c->last_rx = (uint32_t)loop_now(b->loop);
-    mqtt_decoder_init(&c->dec, (uint32_t)b->cfg->max_packet_size, true);
+    /* until CONNECT is accepted, a packet may be only as large as a CONNECT needs */
+    int64_t first = b->cfg->max_connect_size < b->cfg->max_packet_size ? b->cfg->max_connect_size
+                                                                         : b->cfg->max_packet_size;
+    mqtt_decoder_init(&c->dec, (uint32_t)first, true);
     if (peer->sa_family == AF_INET6) {
         const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)peer;
         memcpy(c->peer_addr, &v6->sin6_addr, 16);
@@ -62,8 +89,19 @@ conn_t *conn_new(broker_t *b, int fd, const struct sockaddr *peer, const xport_k
         b->conns->prev = c;
     b->conns = c;
     b->nconns++;
+    c->preauth = true;
+    b->npreauth++;
     b->stats.connections_total++;
     return c;
+}
+
+void conn_accepted(conn_t *c)
+{
+    c->dec.max_packet = (uint32_t)c->b->cfg->max_packet_size;
+    if (c->preauth) {
+        c->preauth = false;
+        c->b->npreauth--;
+    }
 }
 
 const char *conn_peer(const conn_t *c, char *out, size_t cap)
@@ -137,6 +175,10 @@ void conn_close(conn_t *c, const char *reason)
         return;
     c->state = CONN_CLOSING;
     c->close_reason = reason;
+    if (c->preauth) {
+        c->preauth = false;
+        c->b->npreauth--;
+    }
     if (c->auth)
         authc_cancel(c->b->authc, c);
     if (c->serial)
@@ -159,6 +201,14 @@ static size_t proxy_header(conn_t *c, const uint8_t *data, size_t len)
 {
     proxy_info_t pi;
     size_t used = 0;
+    const cidr_list_t *trusted = &c->b->cfg->proxy_trusted_list;
+    if (trusted->n && !cidr_list_match(trusted, c->peer_addr)) {
+        char peer[64];
+        log_info("conn_refused", "peer=%s reason=\"PROXY header from an address not in --proxy-trusted\"",
+                 conn_peer(c, peer, sizeof(peer)));
+        conn_close(c, "proxy_untrusted");
+        return SIZE_MAX;
+    }
     int rc = proxy_parse(data, len, &used, &pi);
     if (rc == PROXY_NEED_MORE)
         return 0;

@@ -58,6 +58,7 @@ struct conn {
     bool paused;               /* reads stopped until a store op completes */
     bool registered;           /* in the Redis connection registry */
     bool proxied;              /* PROXY header read (--proxy-protocol) */
+    bool preauth;              /* counted in broker->npreauth (until accepted or closed) */
     char *who;                 /* authd's answer for the registry (conn_set_who), or NULL */
     broker_t *b;
     conn_t *prev, *next;       /* broker->conns */
@@ -71,6 +72,8 @@ struct conn {
  * connection (TLS), or NULL for plain TCP. Returns the connection or NULL
  * (fd closed) on OOM or when the loop cannot watch it. */
 conn_t *conn_new(broker_t *b, int fd, const struct sockaddr *peer, const xport_kind_t *kind);
+/* CONNECT accepted: --max-packet-size from now on, no longer pre-auth. */
+void conn_accepted(conn_t *c);
 
 /* The connection's transport, or NULL for plain TCP. */
 static inline xport_t *conn_xport(conn_t *c) { return c->has_xport ? (xport_t *)(c + 1) : NULL; }

@@ -164,6 +164,7 @@ int connect_finish(conn_t *c, const char *client_id, size_t id_len, bool clean,
     s->conn = c;
     c->sess = s;
     c->state = CONN_ACTIVE;
+    conn_accepted(c);
     uint8_t tmp[8];
     int rc = conn_write(c, tmp, mqtt_encode_connack(tmp, sizeof(tmp), c->version, present, 0));
     if (rc)

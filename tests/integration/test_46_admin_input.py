@@ -50,3 +50,21 @@ def test_other_unicode_still_accepted(st):
     status, doc, _ = st.request("POST", "/api/v1/clients", {"name": "Heizkörper ١٢", "username": "zähler-٣",
                                                             "password": "long-enough-1"})
     assert status == 201, doc
+
+
+def test_roostctl_reads_secrets_from_stdin_and_warns_about_argv(st):
+    import os
+    import subprocess
+    from adminstack import ROOSTCTL, TOKEN
+    base = [ROOSTCTL, "--admin", "tcp://127.0.0.1:%d" % st.rpc_port]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROOST_ADMIN_TOKEN")}
+    p = subprocess.run(base + ["--token-file", "-", "clients", "list"], input=TOKEN + "\n",
+                       capture_output=True, text=True, timeout=30, env=env)
+    assert p.returncode == 0 and "visible to other users" not in p.stderr, p.stderr
+    p = subprocess.run(base + ["--token", TOKEN, "clients", "list"], capture_output=True, text=True,
+                       timeout=30, env=env)
+    assert p.returncode == 0 and "--token on the command line is visible" in p.stderr, p.stderr
+    p = subprocess.run(base + ["--token-file", "-", "clients", "create", "--name", "stdin pw",
+                               "--username", "stdin-pw", "--password", "long-enough-2"],
+                       input=TOKEN + "\n", capture_output=True, text=True, timeout=30, env=env)
+    assert p.returncode == 0 and "--password-stdin" in p.stderr, p.stderr

@@ -16,8 +16,9 @@ static const char USAGE[] =
     "\n"
     "global options:\n"
     "  --admin EP        admin RPC endpoint (env ROOST_ADMIN_ENDPOINT; default tcp://127.0.0.1:5570)\n"
-    "  --token T         operator token (env ROOST_ADMIN_TOKEN)\n"
-    "  --token-file F    read the token from a file (env ROOST_ADMIN_TOKEN_FILE)\n"
+    "  --token T         operator token (env ROOST_ADMIN_TOKEN); visible to other users\n"
+    "                    in ps: prefer --token-file or the variable\n"
+    "  --token-file F    read the token from a file, '-' for stdin (env ROOST_ADMIN_TOKEN_FILE)\n"
     "  --timeout-ms N    how long to wait for admin (default 15000)\n"
     "  --admin-key K     admin's CurveZMQ public key (Z85 or a file), when admin runs with\n"
     "                    --curve-secret (env ROOST_ADMIN_CURVE_PUBLIC)\n"
@@ -165,7 +166,12 @@ static int parse_opts(const cmd_t *c, int argc, char **argv, rpc_admin_request_t
         if ((o->kind == O_LIST || o->kind == O_ACL) && !arr)
             json_object_set_new(body, o->key, arr = json_array());
         switch (o->kind) {
-        case O_STR: json_object_set_new(body, o->key, json_string(v)); break;
+        case O_STR:
+            if (!strcmp(o->key, "password"))
+                fputs("roostctl: note: --password on the command line is visible to other users (ps); "
+                      "use --password-stdin\n", stderr);
+            json_object_set_new(body, o->key, json_string(v));
+            break;
         case O_INT: {
             char *end = NULL;
             long long n = strtoll(v, &end, 10);
@@ -327,14 +333,16 @@ bool ctl_wants_direct(int argc, char **argv)
 
 static char *read_token_file(const char *path)
 {
-    FILE *f = fopen(path, "r");
+    bool std = !strcmp(path, "-");
+    FILE *f = std ? stdin : fopen(path, "r");
     char line[600];
     if (!f || !fgets(line, sizeof(line), f)) {
-        if (f)
+        if (f && !std)
             fclose(f);
         return NULL;
     }
-    fclose(f);
+    if (!std)
+        fclose(f);
     line[strcspn(line, "\r\n")] = '\0';
     char *t = strdup(line);
     sodium_memzero(line, sizeof(line));
@@ -367,6 +375,9 @@ int ctl_rpc_main(int argc, char **argv)
             return ctl_usage("unknown option %s", argv[i]);
         if (!v)
             return ctl_usage("%s needs a value", argv[i]);
+        if (slot == &r.token)
+            fputs("roostctl: note: --token on the command line is visible to other users (ps); "
+                  "use --token-file or ROOST_ADMIN_TOKEN\n", stderr);
         *slot = v;
     }
     /* --json may also come after the noun */
