@@ -182,7 +182,7 @@ static void answer(ctx_t *x)
         } else if (x->groups->n == 0) {
             snprintf(reason, sizeof(reason), "no group rule gives this client a group: nothing is allowed");
         } else {
-            snprintf(reason, sizeof(reason), "no ACL entry %s this %s: nothing matching is denied",
+            snprintf(reason, sizeof(reason), "denied: no allow entry %s this %s, and nothing is allowed by default",
                      x->action == ACL_PUBLISH ? "matches" : "covers",
                      x->action == ACL_PUBLISH ? "topic" : "filter");
         }

@@ -273,11 +273,13 @@ def test_explain(st):
     d = explain("publish", "t/explainer/secret")
     assert d["decision"] == "deny" and d["matched"]["entry"]["permission"] == "deny" and "deny" in d["reason"]
     d = explain("publish", "other/topic")
-    assert d["decision"] == "deny" and d["matched"] is None and d["reason"]
+    assert d["decision"] == "deny" and d["matched"] is None
+    assert d["reason"] == "denied: no allow entry matches this topic, and nothing is allowed by default"
     d = explain("subscribe", "cmd/dev-9/+")
     assert d["decision"] == "allow" and d["matched"]["entry"]["effective_topic"] == "cmd/dev-9/#"
     d = explain("subscribe", "cmd/#")
     assert d["decision"] == "deny"
+    assert d["reason"] == "denied: no allow entry covers this filter, and nothing is allowed by default"
     assert_err(st.request("POST", "/api/v1/explain", {"username": "nobody-here", "mqtt_client_id": "x",
                                                        "action": "publish", "topic": "a"}), 404, "NOT_FOUND")
     assert_err(st.request("POST", "/api/v1/explain", {"username": "explainer", "action": "read", "topic": "a"}),

@@ -107,6 +107,18 @@ def test_groups_acl_rules_explain(st):
     assert rc == 0 and r["id"] in [x["id"] for x in lst["items"]]
     rc, ed, _ = st.ctl("rules", "edit", r["id"], "--value", "pump-7*")
     assert rc == 0 and ed["value"] == "pump-7*"
+    # the text list names the client and the groups, as the console does; --json keeps the ids
+    rc, cr, err = st.ctl("rules", "create", "--match-by", "client", "--value", c["id"], "--group", g["id"])
+    assert rc == 0, err
+    rc, text, err = st.ctl("rules", "list", json_out=False)
+    assert rc == 0, err
+    row = [line.split() for line in text.splitlines() if line.startswith(cr["id"])]
+    assert row == [[cr["id"], "client", "P7", "pumps"]], text
+    assert g["id"] not in text and c["id"] not in text, text
+    rc, lst, _ = st.ctl("rules", "list")
+    got = [x for x in lst["items"] if x["id"] == cr["id"]]
+    assert got[0]["value"] == c["id"] and got[0]["groups"] == [g["id"]]
+    assert st.ctl("rules", "delete", cr["id"])[0] == 0
     rc, _, _ = st.ctl("rules", "create", "--match-by", "client", "--value", "0" * 24, "--group", "0" * 24)
     assert rc == 4
 

@@ -99,6 +99,8 @@ int ctl_rpc_call(const ctl_rpc_t *r, const rpc_admin_request_t *req, unsigned *s
 /* Prints a reply: --json as is; otherwise a table for lists, key: value
  * lines for objects. noun picks the list columns. */
 void ctl_rpc_print(const char *noun, const json_t *doc, bool json);
+/* `roostctl rules list` as text: client and group names (rpc_rules.c). */
+int ctl_rules_list(const ctl_rpc_t *r, const rpc_admin_request_t *req);
 /* `roostctl status`'s text form of an overview document (rpc_status.c). */
 void ctl_status_print(const json_t *doc);
 /* Reports an error reply on stderr (and stdout with --json); returns the

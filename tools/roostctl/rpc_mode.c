@@ -316,7 +316,9 @@ static int run_cmd(const ctl_rpc_t *r, const char *noun, int argc, char **argv)
                     c->op == RPC_ADMIN_MAPPING_UPDATE;
     if (c->op == RPC_ADMIN_OVERVIEW)
         req.cursor = "9999999999999"; /* the figures now, no history */
-    if (rc == 0)
+    if (rc == 0 && c->op == RPC_ADMIN_RULE_LIST && !r->json)
+        rc = ctl_rules_list(r, &req); /* names, as the console shows them */
+    else if (rc == 0)
         rc = exchange(r, noun, &req, has_body ? body : NULL, NULL);
     sodium_memzero(pw, sizeof(pw));
     json_decref(body);

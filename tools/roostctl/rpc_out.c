@@ -17,7 +17,7 @@ typedef struct view {
 static const view_t VIEWS[] = {
     {"clients", {{"ID", "id"}, {"NAME", "name"}, {"USERNAME", "username"}, {"AUTH TYPE", "auth_type"}}},
     {"groups", {{"ID", "id"}, {"NAME", "name"}, {"ACL", "acl#"}, {"DESCRIPTION", "description"}}},
-    {"rules", {{"ID", "id"}, {"MATCH BY", "match_by"}, {"VALUE", "value"}, {"GROUPS", "groups"}}},
+    {"rules", {{"ID", "id"}, {"MATCH BY", "match_by"}, {"VALUE", "value"}, {"GROUPS", "groups"}}}, /* names: rpc_rules.c */
     {"connections",
      {{"MQTT CLIENT ID", "mqtt_client_id"}, {"USERNAME", "username"}, {"PEER", "peer"}, {"PROTOCOL", "protocol"},
       {"BROKER", "broker"}, {"CONNECTED AT", "connected_at"}}},
