@@ -9,6 +9,8 @@ import * as auditPage from './js/pages/audit.js';
 import * as explainPage from './js/pages/explain.js';
 import * as overviewPage from './js/pages/overview.js';
 import * as instancesPage from './js/pages/instances.js';
+import * as pipelinesPage from './js/pages/pipelines.js';
+import * as mappingsPage from './js/pages/mappings.js';
 
 const NAV = [
   { href: '#/overview', label: 'Overview', icon: 'overview', testid: 'nav-overview' },
@@ -17,6 +19,8 @@ const NAV = [
   { href: '#/groups', label: 'Groups', icon: 'groups', testid: 'nav-groups' },
   { href: '#/rules', label: 'Group Rules', icon: 'rules', testid: 'nav-rules' },
   { href: '#/connections', label: 'Connections', icon: 'connections', testid: 'nav-connections' },
+  { href: '#/pipelines', label: 'Pipelines', icon: 'pipelines', testid: 'nav-pipelines' },
+  { href: '#/mappings', label: 'Topic Mappings', icon: 'mappings', testid: 'nav-mappings' },
   { href: '#/audit', label: 'Audit log', icon: 'audit', testid: 'nav-audit' },
   { href: '#/explain', label: 'Explain access', icon: 'explain', testid: 'nav-explain' },
 ];
@@ -36,6 +40,12 @@ const ROUTES = [
   [/^\/rules\/new$/, rulesPage.edit],
   [/^\/rules\/([^/]+)$/, rulesPage.edit],
   [/^\/connections$/, connectionsPage.list],
+  [/^\/pipelines$/, pipelinesPage.list],
+  [/^\/pipelines\/new$/, pipelinesPage.edit],
+  [/^\/pipelines\/([^/]+)$/, pipelinesPage.edit],
+  [/^\/mappings$/, mappingsPage.list],
+  [/^\/mappings\/new$/, mappingsPage.edit],
+  [/^\/mappings\/([^/]+)$/, mappingsPage.edit],
   [/^\/audit$/, auditPage.list],
   [/^\/explain$/, explainPage.page],
 ];

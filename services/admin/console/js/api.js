@@ -85,6 +85,8 @@ function crud(path) {
 export const clients = crud('/clients');
 export const groups = crud('/groups');
 export const rules = crud('/group-rules');
+export const pipelines = crud('/pipelines');
+export const mappings = crud('/topic-mappings');
 export const connections = {
   list: (params) => request('GET', '/connections', { params }),
   disconnect: (mqttClientId) => request('DELETE', `/connections/${id(mqttClientId)}`),

@@ -33,6 +33,8 @@ const ICONS = {
   groups: 'M4 7h16M4 12h16M4 17h10',
   rules: 'M5 6h6m-6 6h14M5 18h8m6-12-3 3-2-2',
   connections: 'M5 12a7 7 0 0 1 14 0M8.5 12a3.5 3.5 0 0 1 7 0M12 12v7',
+  pipelines: 'M4 12h10M10 8l4 4-4 4M17 5h3v14h-3',
+  mappings: 'M5 7h6l3 5-3 5H5M14 12h5',
   audit: 'M7 4h10v16H7zM10 8h4m-4 4h4m-4 4h2',
   explain: 'M12 17v.01M9.5 9a2.5 2.5 0 1 1 3.5 2.3c-.6.3-1 .9-1 1.6V14M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18Z',
   dots: 'M12 6h.01M12 12h.01M12 18h.01',
