@@ -72,43 +72,68 @@ static const char LUA_LIST[] =
     "if more and last then out[2]=last end\n"
     "return out\n";
 
+/* Certificate fields of a client (ARGV order of the scripts below); the
+ * fingerprint is indexed in P idx:client:fingerprint. */
+#define LUA_SET_CERT(k, a)                                                                        \
+    "redis.call('HSET'," k ",'cert_fingerprint',ARGV[" #a "],'cert_subject',ARGV[" #a "+1],"        \
+    "'cert_issuer',ARGV[" #a "+2],'cert_serial',ARGV[" #a "+3],'cert_not_before',ARGV[" #a "+4],"  \
+    "'cert_not_after',ARGV[" #a "+5])\n"
+
+/* ARGV: p id now member name username hash fp subject issuer serial
+ * not_before not_after auth_type; username/hash/fp '' = none. */
 static const char LUA_CLIENT_CREATE[] =
     "local p=ARGV[1] local id=ARGV[2] local now=ARGV[3] local k=p..'client:'..id\n"
-    "local idx=p..'idx:client:username'\n"
-    "if redis.call('HEXISTS',idx,ARGV[6])==1 then return {'CONFLICT','username'} end\n"
+    "local idx=p..'idx:client:username' local fidx=p..'idx:client:fingerprint'\n"
+    "if ARGV[6]~='' and redis.call('HEXISTS',idx,ARGV[6])==1 then return {'CONFLICT','username'} end\n"
+    "if ARGV[8]~='' and redis.call('HEXISTS',fidx,ARGV[8])==1 then return {'CONFLICT','certificate'} end\n"
     "if redis.call('EXISTS',k)==1 then return {'CONFLICT','id'} end\n"
-    "redis.call('HSET',k,'id',id,'name',ARGV[5],'auth_type','username_password',\n"
-    "  'username',ARGV[6],'password_hash',ARGV[7],'created_at',now,'updated_at',now)\n"
-    "redis.call('HSET',idx,ARGV[6],id)\n"
+    "redis.call('HSET',k,'id',id,'name',ARGV[5],'auth_type',ARGV[14],\n"
+    "  'username',ARGV[6],'created_at',now,'updated_at',now)\n"
+    "if ARGV[7]~='' then redis.call('HSET',k,'password_hash',ARGV[7]) end\n"
+    "if ARGV[6]~='' then redis.call('HSET',idx,ARGV[6],id) end\n"
+    "if ARGV[8]~='' then\n" LUA_SET_CERT("k", 8) "redis.call('HSET',fidx,ARGV[8],id) end\n"
     "redis.call('ZADD',p..'clients',0,ARGV[4])\n"
     "redis.call('INCR',p..'version')\n"
     "return {'OK',redis.call('HMGET',k," STORE_CLIENT_FIELDS ")}\n";
 
-/* ARGV: p id now name username hash; '' leaves a field unchanged (none of
- * them may legally be empty). */
+/* ARGV: p id now name username hash fp subject issuer serial not_before
+ * not_after; '' leaves a field unchanged (none of them may legally be
+ * empty). auth_type follows from what the client then holds. */
 static const char LUA_CLIENT_UPDATE[] =
     "local p=ARGV[1] local id=ARGV[2] local k=p..'client:'..id\n"
-    "local idx=p..'idx:client:username'\n"
+    "local idx=p..'idx:client:username' local fidx=p..'idx:client:fingerprint'\n"
     "local cur=redis.call('HGET',k,'username')\n"
     "if not cur then return {'NOTFOUND'} end\n"
+    "local oldfp=redis.call('HGET',k,'cert_fingerprint')\n"
+    "if ARGV[5]~='' and ARGV[5]~=cur and redis.call('HEXISTS',idx,ARGV[5])==1 then\n"
+    "  return {'CONFLICT','username'} end\n"
+    "if ARGV[7]~='' and ARGV[7]~=oldfp and redis.call('HEXISTS',fidx,ARGV[7])==1 then\n"
+    "  return {'CONFLICT','certificate'} end\n"
     "if ARGV[5]~='' and ARGV[5]~=cur then\n"
-    "  if redis.call('HEXISTS',idx,ARGV[5])==1 then return {'CONFLICT','username'} end\n"
     "  if redis.call('HGET',idx,cur)==id then redis.call('HDEL',idx,cur) end\n"
     "  redis.call('HSET',idx,ARGV[5],id) redis.call('HSET',k,'username',ARGV[5])\n"
     "end\n"
+    "if ARGV[7]~='' then\n"
+    "  if oldfp and redis.call('HGET',fidx,oldfp)==id then redis.call('HDEL',fidx,oldfp) end\n"
+    "  " LUA_SET_CERT("k", 7) "  redis.call('HSET',fidx,ARGV[7],id)\n"
+    "end\n"
     "if ARGV[4]~='' then redis.call('HSET',k,'name',ARGV[4]) end\n"
     "if ARGV[6]~='' then redis.call('HSET',k,'password_hash',ARGV[6]) end\n"
+    "local cred=redis.call('HGET',k,'username')~='' and redis.call('HEXISTS',k,'password_hash')==1\n"
+    "local cert=redis.call('HEXISTS',k,'cert_fingerprint')==1\n"
+    "redis.call('HSET',k,'auth_type',(cred and cert) and 'both' or (cert and 'certificate' or 'username_password'))\n"
     "redis.call('HSET',k,'updated_at',ARGV[3])\n"
     "redis.call('INCR',p..'version')\n"
     "return {'OK',redis.call('HMGET',k," STORE_CLIENT_FIELDS ")}\n";
 
 static const char LUA_CLIENT_DELETE[] =
     "local p=ARGV[1] local id=ARGV[2] local k=p..'client:'..id\n"
-    "local idx=p..'idx:client:username'\n"
-    "local v=redis.call('HMGET',k,'username','created_at')\n"
+    "local idx=p..'idx:client:username' local fidx=p..'idx:client:fingerprint'\n"
+    "local v=redis.call('HMGET',k,'username','created_at','cert_fingerprint')\n"
     "if not v[1] then return {'NOTFOUND'} end\n"
     "redis.call('DEL',k)\n"
     "if redis.call('HGET',idx,v[1])==id then redis.call('HDEL',idx,v[1]) end\n"
+    "if v[3] and redis.call('HGET',fidx,v[3])==id then redis.call('HDEL',fidx,v[3]) end\n"
     "redis.call('ZREM',p..'clients',string.format('%013d',tonumber(v[2]))..':'..id)\n"
     "redis.call('INCR',p..'version')\n"
     "return {'OK'}\n";
@@ -121,14 +146,18 @@ static const char LUA_CLIENT_BY_USERNAME[] =
     "if not v[1] then return {'NOTFOUND'} end\n"
     "return {'OK',v}\n";
 
-static const char LUA_AUTH_LOOKUP[] =
-    "local p=ARGV[1]\n"
-    "local ver=redis.call('GET',p..'version') or '0'\n"
-    "local id=redis.call('HGET',p..'idx:client:username',ARGV[2])\n"
-    "if not id then return {'NOTFOUND',ver} end\n"
-    "local v=redis.call('HMGET',p..'client:'..id,'id','name','password_hash')\n"
-    "if not v[1] or not v[3] then return {'NOTFOUND',ver} end\n"
-    "return {'OK',ver,v[1],v[2],v[3]}\n";
+/* ARGV: p, then the username (SC_AUTH_LOOKUP) or the certificate
+ * fingerprint (SC_AUTH_LOOKUP_CERT): the index it is looked up in. */
+#define LUA_AUTH_LOOKUP_BY(index)                                                                 \
+    "local p=ARGV[1]\n"                                                                           \
+    "local ver=redis.call('GET',p..'version') or '0'\n"                                          \
+    "local id=redis.call('HGET',p..'" index "',ARGV[2])\n"                                       \
+    "if not id then return {'NOTFOUND',ver} end\n"                                               \
+    "local v=redis.call('HMGET',p..'client:'..id,'id','name','password_hash','cert_fingerprint')\n" \
+    "if not v[1] then return {'NOTFOUND',ver} end\n"                                             \
+    "return {'OK',ver,v[1],v[2],v[3] or '',v[4] or ''}\n"
+static const char LUA_AUTH_LOOKUP[] = LUA_AUTH_LOOKUP_BY("idx:client:username");
+static const char LUA_AUTH_LOOKUP_CERT[] = LUA_AUTH_LOOKUP_BY("idx:client:fingerprint");
 
 static const char LUA_GROUP_CREATE[] =
     "local p=ARGV[1] local id=ARGV[2] local now=ARGV[3] local k=p..'group:'..id\n"
@@ -251,6 +280,7 @@ static const char *const SCRIPTS[SC_COUNT] = {
     [SC_CLIENT_DELETE] = LUA_CLIENT_DELETE,
     [SC_CLIENT_BY_USERNAME] = LUA_CLIENT_BY_USERNAME,
     [SC_AUTH_LOOKUP] = LUA_AUTH_LOOKUP,
+    [SC_AUTH_LOOKUP_CERT] = LUA_AUTH_LOOKUP_CERT,
     [SC_GROUP_CREATE] = LUA_GROUP_CREATE,
     [SC_GROUP_UPDATE] = LUA_GROUP_UPDATE,
     [SC_GROUP_DELETE] = LUA_GROUP_DELETE,
@@ -708,20 +738,21 @@ void store_auth_free(store_auth_t **ap)
         free(a->password_hash);
     }
     free(a->name);
+    free(a->cert_fingerprint);
     free(a);
     *ap = NULL;
 }
 
-int store_auth_lookup(store_t *s, const char *username, store_auth_t **out)
+static int auth_lookup(store_t *s, int script, const char *key, store_auth_t **out)
 {
     store_err_reset(s);
     *out = NULL;
-    if (!username || !*username)
+    if (!key || !*key)
         return store_fail(s, ROOST_ENOTFOUND, NULL, NULL);
-    const char *argv[] = {username};
+    const char *argv[] = {key};
     redisReply *r = NULL;
     store_sr_t sr;
-    int rc = store_eval(s, SC_AUTH_LOOKUP, 1, argv, NULL, &r, &sr);
+    int rc = store_eval(s, script, 1, argv, NULL, &r, &sr);
     if (rc < 0)
         return rc;
     store_auth_t *a = NULL;
@@ -729,7 +760,7 @@ int store_auth_lookup(store_t *s, const char *username, store_auth_t **out)
         rc = store_fail(s, ROOST_ENOTFOUND, NULL, NULL);
         goto done;
     }
-    const char *id = r->elements == 5 ? store_rstr(r->element[2]) : NULL;
+    const char *id = r->elements == 6 ? store_rstr(r->element[2]) : NULL;
     if (sr != SR_OK || !id || !store_id_ok(id)) {
         rc = store_fail(s, ROOST_ESTORE, NULL, "bad auth lookup reply");
         goto done;
@@ -742,7 +773,8 @@ int store_auth_lookup(store_t *s, const char *username, store_auth_t **out)
     memcpy(a->client_id, id, STORE_ID_LEN + 1);
     if ((rc = store_ri64(r->element[1], &a->config_version)) < 0 ||
         (rc = store_rdup(r->element[3], &a->name)) < 0 ||
-        (rc = store_rdup(r->element[4], &a->password_hash)) < 0) {
+        (rc = store_rdup(r->element[4], &a->password_hash)) < 0 ||
+        (rc = store_rdup(r->element[5], &a->cert_fingerprint)) < 0) {
         if (rc == ROOST_ESTORE)
             store_fail(s, rc, NULL, "bad auth lookup reply");
         store_auth_free(&a);
@@ -752,6 +784,16 @@ int store_auth_lookup(store_t *s, const char *username, store_auth_t **out)
 done:
     freeReplyObject(r);
     return rc;
+}
+
+int store_auth_lookup(store_t *s, const char *username, store_auth_t **out)
+{
+    return auth_lookup(s, SC_AUTH_LOOKUP, username, out);
+}
+
+int store_auth_lookup_cert(store_t *s, const char *fingerprint, store_auth_t **out)
+{
+    return auth_lookup(s, SC_AUTH_LOOKUP_CERT, fingerprint, out);
 }
 
 /* ---- enum names ----------------------------------------------------------- */

@@ -26,10 +26,15 @@
  *   P schema                 string  schema version (STORE_SCHEMA_VERSION)
  *   P version                string  config version, INCR'd by every write
  *   P client:<id>            hash    id name auth_type username password_hash
- *                                    created_at updated_at
+ *                                    created_at updated_at, and with a
+ *                                    certificate cert_fingerprint cert_subject
+ *                                    cert_issuer cert_serial cert_not_before
+ *                                    cert_not_after; a certificate-only client
+ *                                    has username "" and no password_hash
  *   P clients                zset    members "<13-digit created_at>:<id>", all
  *                                    scores 0, walked with ZRANGEBYLEX
  *   P idx:client:username    hash    username -> client id
+ *   P idx:client:fingerprint hash    certificate fingerprint -> client id
  *   P group:<id>             hash    id name description acl created_at
  *                                    updated_at; acl is a JSON array string
  *                                    [{"permission":"allow","action":"publish",
@@ -126,8 +131,8 @@ int store_config_version(store_t *s, int64_t *out);
 typedef struct store_client {
     char id[STORE_ID_LEN + 1];
     char *name;
-    char *auth_type;   /* "username_password" */
-    char *username;
+    char *auth_type;   /* "username_password", "certificate" or "both" */
+    char *username;    /* "" for a certificate-only client */
     bool has_password; /* the hash itself is only given by store_auth_lookup */
     int64_t created_at, updated_at;
 } store_client_t;
@@ -135,10 +140,23 @@ typedef struct store_client {
 /* Input of create (all fields required) and update (NULL = unchanged). The
  * password is borrowed: store neither copies nor wipes it (the caller owns
  * and wipes its buffer). */
+/* A client certificate's facts (lib/tls/tlscert.h forms): fingerprint
+ * "SHA256:" + 64 lowercase hex, unique among clients (ROOST_ECONFLICT, field
+ * "certificate"). */
+typedef struct store_cert {
+    const char *fingerprint, *subject, *issuer, *serial;
+    int64_t not_before, not_after; /* unix seconds */
+} store_cert_t;
+
+/* A client holds credentials (username and password), a certificate, or
+ * both. create: with a cert, username and password may both be NULL (a
+ * certificate client); otherwise both are required. update: cert NULL
+ * leaves the certificate as it is. */
 typedef struct store_client_spec {
     const char *name;
     const char *username;
     const char *password;
+    const store_cert_t *cert;
 } store_client_spec_t;
 
 typedef struct store_client_page {
@@ -178,10 +196,19 @@ void store_client_page_free(store_client_page_t **pp);
 typedef struct store_auth {
     char client_id[STORE_ID_LEN + 1];
     char *name;
-    char *password_hash; /* crypto_pwhash_str string, for crypto_pwhash_str_verify */
+    char *password_hash; /* crypto_pwhash_str string, for crypto_pwhash_str_verify; "" none */
+    char *cert_fingerprint; /* the client's certificate fingerprint; "" none */
     int64_t config_version;
 } store_auth_t;
 int store_auth_lookup(store_t *s, const char *username, store_auth_t **out);
+/* The same, for the client holding the certificate with this fingerprint
+ * ("SHA256:" + lowercase hex): ROOST_ENOTFOUND if none does. */
+int store_auth_lookup_cert(store_t *s, const char *fingerprint, store_auth_t **out);
+/* The certificate facts of client id into *out (caller owns: free each
+ * string with store_cert_fini). 0, ROOST_ENOTFOUND (no such client), or 1
+ * when the client holds no certificate (*out zeroed). */
+int store_client_get_cert(store_t *s, const char *id, store_cert_t *out);
+void store_cert_fini(store_cert_t *c);
 /* Wipes the hash and frees; nulls *ap. */
 void store_auth_free(store_auth_t **ap);
 

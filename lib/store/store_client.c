@@ -62,9 +62,9 @@ static int client_from(store_t *s, const redisReply *r, store_client_t *c)
         client_fini(c);
         return rc == -ENOMEM ? rc : store_fail(s, ROOST_ESTORE, NULL, "malformed client record");
     }
-    /* Every username_password client has a password (create requires one
+    /* Every client with credentials has a password (create requires one
      * and nothing removes it); the hash is deliberately not read here. */
-    c->has_password = !strcmp(c->auth_type, "username_password");
+    c->has_password = strcmp(c->auth_type, "certificate") != 0;
     return 0;
 }
 
@@ -91,12 +91,83 @@ static int hash_password(store_t *s, const char *pw, const store_cost_t *cost,
     return 0;
 }
 
+/* A certificate's facts as script arguments ("" for no certificate). */
+typedef struct cert_args {
+    const char *v[4]; /* fingerprint subject issuer serial */
+    char nb[24], na[24];
+} cert_args_t;
+
+static void cert_args(const store_cert_t *c, cert_args_t *out)
+{
+    out->v[0] = c ? c->fingerprint : "";
+    out->v[1] = c && c->subject ? c->subject : "";
+    out->v[2] = c && c->issuer ? c->issuer : "";
+    out->v[3] = c && c->serial ? c->serial : "";
+    snprintf(out->nb, sizeof(out->nb), "%lld", c ? (long long)c->not_before : 0LL);
+    snprintf(out->na, sizeof(out->na), "%lld", c ? (long long)c->not_after : 0LL);
+}
+
+/* "SHA256:" + 64 lowercase hex (the form lib/tls writes and the broker sends). */
+static int check_cert(store_t *s, const store_cert_t *c)
+{
+    const char *fp = c->fingerprint;
+    bool ok = fp && strlen(fp) == 71 && !strncmp(fp, "SHA256:", 7);
+    for (size_t i = 7; ok && i < 71; i++)
+        ok = (fp[i] >= '0' && fp[i] <= '9') || (fp[i] >= 'a' && fp[i] <= 'f');
+    if (!ok)
+        return store_fail(s, ROOST_EINVAL, "certificate", "fingerprint must be SHA256: and 64 lowercase hex digits");
+    return 0;
+}
+
+static const char *const CERT_FIELDS[STORE_N_FIELDS] = {"cert_fingerprint", "cert_subject", "cert_issuer",
+                                                        "cert_serial",      "cert_not_before", "cert_not_after"};
+
+void store_cert_fini(store_cert_t *c)
+{
+    free((char *)c->fingerprint);
+    free((char *)c->subject);
+    free((char *)c->issuer);
+    free((char *)c->serial);
+    memset(c, 0, sizeof(*c));
+}
+
+int store_client_get_cert(store_t *s, const char *id, store_cert_t *out)
+{
+    store_err_reset(s);
+    memset(out, 0, sizeof(*out));
+    store_client_t *c = NULL;
+    int rc = store_client_get(s, id, &c); /* ROOST_ENOTFOUND for no such client */
+    store_client_free(&c);
+    if (rc < 0)
+        return rc;
+    redisReply *r = NULL;
+    if ((rc = store_get_record(s, "client", id, CERT_FIELDS, &r)) < 0)
+        return rc == ROOST_ENOTFOUND ? 1 : rc; /* no fingerprint: no certificate */
+    char *f[4] = {0};
+    for (int i = 0; i < 4 && rc == 0; i++)
+        rc = store_rdup(r->element[i], &f[i]);
+    if (rc == 0 && ((rc = store_ri64(r->element[4], &out->not_before)) < 0 ||
+                    (rc = store_ri64(r->element[5], &out->not_after)) < 0))
+        rc = rc == -ENOMEM ? rc : store_fail(s, ROOST_ESTORE, NULL, "malformed client certificate");
+    out->fingerprint = f[0];
+    out->subject = f[1];
+    out->issuer = f[2];
+    out->serial = f[3];
+    freeReplyObject(r);
+    if (rc < 0)
+        store_cert_fini(out);
+    return rc;
+}
+
 /* Shared tail of the scripts that answer {'OK', record} or a status. */
 static int finish_write(store_t *s, redisReply *r, store_sr_t sr, store_client_t **out)
 {
     int rc = 0;
     if (sr == SR_NOTFOUND)
         rc = store_fail(s, ROOST_ENOTFOUND, NULL, NULL);
+    else if (sr == SR_CONFLICT && r->elements == 2 && store_rstr(r->element[1]) &&
+             !strcmp(store_rstr(r->element[1]), "certificate"))
+        rc = store_fail(s, ROOST_ECONFLICT, "certificate", "another client holds this certificate");
     else if (sr == SR_CONFLICT)
         rc = store_fail(s, ROOST_ECONFLICT, "username", "already taken");
     else if (sr != SR_OK || r->elements != 2)
@@ -113,19 +184,26 @@ int store_client_create(store_t *s, const store_client_spec_t *spec, store_clien
     if (out)
         *out = NULL;
     int rc;
+    /* a certificate client may hold no credentials; credentials are a pair */
+    bool creds = !spec->cert || spec->username || spec->password;
     if ((rc = store_check_name(s, "name", spec->name)) < 0 ||
-        (rc = store_check_username(s, spec->username)) < 0 ||
-        (rc = store_check_password(s, spec->password)) < 0)
+        (creds && (rc = store_check_username(s, spec->username)) < 0) ||
+        (creds && (rc = store_check_password(s, spec->password)) < 0) ||
+        (spec->cert && (rc = check_cert(s, spec->cert)) < 0))
         return rc;
-    char hash[crypto_pwhash_STRBYTES];
-    if ((rc = hash_password(s, spec->password, store_cost(s), hash)) < 0)
+    char hash[crypto_pwhash_STRBYTES] = "";
+    if (creds && (rc = hash_password(s, spec->password, store_cost(s), hash)) < 0)
         return rc;
     store_stamp_t st;
     store_stamp_new(&st);
-    const char *argv[] = {st.id, st.now, st.member, spec->name, spec->username, hash};
+    cert_args_t ca;
+    cert_args(spec->cert, &ca);
+    const char *argv[] = {st.id, st.now, st.member, spec->name, creds ? spec->username : "", hash,
+                          ca.v[0], ca.v[1], ca.v[2], ca.v[3], ca.nb, ca.na,
+                          creds && spec->cert ? "both" : spec->cert ? "certificate" : "username_password"};
     redisReply *r = NULL;
     store_sr_t sr;
-    rc = store_eval(s, SC_CLIENT_CREATE, 6, argv, NULL, &r, &sr);
+    rc = store_eval(s, SC_CLIENT_CREATE, 13, argv, NULL, &r, &sr);
     sodium_memzero(hash, sizeof(hash));
     if (rc < 0)
         return rc;
@@ -171,18 +249,22 @@ int store_client_update(store_t *s, const char *id, const store_client_spec_t *s
     int rc = 0;
     if ((spec->name && (rc = store_check_name(s, "name", spec->name)) < 0) ||
         (spec->username && (rc = store_check_username(s, spec->username)) < 0) ||
-        (spec->password && (rc = store_check_password(s, spec->password)) < 0))
+        (spec->password && (rc = store_check_password(s, spec->password)) < 0) ||
+        (spec->cert && (rc = check_cert(s, spec->cert)) < 0))
         return rc;
     char hash[crypto_pwhash_STRBYTES] = "";
     if (spec->password && (rc = hash_password(s, spec->password, store_cost(s), hash)) < 0)
         return rc;
     char now[24];
     snprintf(now, sizeof(now), "%lld", (long long)store_now_ms());
+    cert_args_t ca;
+    cert_args(spec->cert, &ca);
     const char *argv[] = {id, now, spec->name ? spec->name : "",
-                          spec->username ? spec->username : "", hash};
+                          spec->username ? spec->username : "", hash,
+                          ca.v[0], ca.v[1], ca.v[2], ca.v[3], ca.nb, ca.na};
     redisReply *r = NULL;
     store_sr_t sr;
-    rc = store_eval(s, SC_CLIENT_UPDATE, 5, argv, NULL, &r, &sr);
+    rc = store_eval(s, SC_CLIENT_UPDATE, 11, argv, NULL, &r, &sr);
     sodium_memzero(hash, sizeof(hash));
     if (rc < 0)
         return rc;

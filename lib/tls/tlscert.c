@@ -5,7 +5,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/err.h"
+
 #include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/bn.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -61,4 +65,29 @@ int tlscert_facts(X509 *x, tlscert_facts_t *out)
     out->not_before = asn1_unix(X509_get0_notBefore(x));
     out->not_after = asn1_unix(X509_get0_notAfter(x));
     return 0;
+}
+
+int tlscert_from_pem(const char *pem, int64_t now, tlscert_facts_t *out, char *err, size_t errcap)
+{
+    BIO *b = BIO_new_mem_buf(pem, -1);
+    X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+    int rc = 0;
+    ERR_clear_error();
+    if (!b) {
+        rc = -ENOMEM;
+    } else if (!x) {
+        snprintf(err, errcap, "no PEM certificate found");
+        rc = ROOST_EINVAL;
+    } else if ((rc = tlscert_facts(x, out)) == 0) {
+        if (out->not_after < now) {
+            snprintf(err, errcap, "the certificate has expired");
+            rc = ROOST_EINVAL;
+        } else if (out->not_before > now) {
+            snprintf(err, errcap, "the certificate is not valid yet");
+            rc = ROOST_EINVAL;
+        }
+    }
+    X509_free(x);
+    BIO_free(b);
+    return rc;
 }

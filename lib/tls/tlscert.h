@@ -8,6 +8,7 @@
 #ifndef ROOST_TLS_TLSCERT_H
 #define ROOST_TLS_TLSCERT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct x509_st X509;
@@ -25,5 +26,11 @@ typedef struct tlscert_facts {
 
 /* Fills *out from x (borrowed). 0, or -ENOMEM. */
 int tlscert_facts(X509 *x, tlscert_facts_t *out);
+
+/* Facts of the first certificate in PEM text (what an operator uploads for
+ * a certificate client). 0; ROOST_EINVAL with a reason in err ("no PEM
+ * certificate found", "the certificate has expired", "the certificate is
+ * not valid yet"); or -ENOMEM. now: unix seconds to judge validity by. */
+int tlscert_from_pem(const char *pem, int64_t now, tlscert_facts_t *out, char *err, size_t errcap);
 
 #endif

@@ -1,12 +1,15 @@
 /* crud: clients, groups and group rules through lib/store (crud.h). */
 #include "crud.h"
 
+#include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "doc.h"
+#include "tls/tlscert.h"
 
 typedef enum { K_CLIENT, K_GROUP, K_RULE } kind_t;
 
@@ -27,33 +30,75 @@ static void ok(ops_call_t *c, unsigned status, json_t *doc)
 
 /* ---- clients ---------------------------------------------------------------- */
 
+/* username and password are required on create unless a certificate is
+ * given (a certificate client); auth_type is what the client ends up holding
+ * (on create it may be sent, and must then agree with the body). */
 static const doc_field_t CLIENT_FIELDS[] = {
     {"name", DOC_STRING, true},
     {"username", DOC_STRING, true},
     {"password", DOC_STRING, true},
     {"auth_type", DOC_STRING, false},
+    {"certificate", DOC_STRING, false},
 };
 
-static int read_client(ops_call_t *c, bool create, store_client_spec_t *spec)
+/* The facts of the uploaded certificate (PEM), kept for the spec. */
+typedef struct client_in {
+    tlscert_facts_t facts;
+    store_cert_t cert;
+} client_in_t;
+
+static int read_client(ops_call_t *c, bool create, store_client_spec_t *spec, client_in_t *in)
 {
     json_t *err = NULL;
-    doc_field_t f[4];
+    doc_field_t f[5];
     memcpy(f, CLIENT_FIELDS, sizeof(f));
-    for (size_t i = 0; !create && i < 4; i++)
-        f[i].required = false;
-    if (doc_check(c->body, f, 4, "", &err)) {
+    bool has_cert = json_is_string(json_object_get(c->body, "certificate"));
+    for (size_t i = 0; i < 5; i++)
+        f[i].required = f[i].required && create && !(has_cert && i > 0);
+    if (doc_check(c->body, f, 5, "", &err)) {
         ok(c, 400, err);
         return -1;
     }
+    /* auth_type follows from what is given; when sent it must agree */
     const char *at = doc_str(c->body, "auth_type");
-    if (at && strcmp(at, "username_password")) {
-        ops_bad_field(c, "auth_type", "must be \"username_password\" (the only type today)");
+    bool creds = json_object_get(c->body, "username") || json_object_get(c->body, "password");
+    const char *derived = has_cert && creds ? "both" : has_cert ? "certificate" : "username_password";
+    if (at && create && strcmp(at, derived)) {
+        ops_bad_field(c, "auth_type", "must be \"username_password\" (username and password), \"certificate\" "
+                                      "(a certificate) or \"both\", matching what the body gives");
         return -1;
     }
     spec->name = doc_str(c->body, "name");
     spec->username = doc_str(c->body, "username");
     spec->password = doc_str(c->body, "password");
+    if (has_cert) {
+        char why[128];
+        int rc = tlscert_from_pem(doc_str(c->body, "certificate"), (int64_t)time(NULL), &in->facts, why,
+                                  sizeof(why));
+        if (rc < 0) {
+            if (rc == -ENOMEM)
+                ops_error(c->res, 500, "out of memory");
+            else
+                ops_bad_field(c, "certificate", why);
+            return -1;
+        }
+        in->cert = (store_cert_t){in->facts.fingerprint, in->facts.subject, in->facts.issuer,
+                                  in->facts.serial, in->facts.not_before, in->facts.not_after};
+        spec->cert = &in->cert;
+    }
     return 0;
+}
+
+/* The client document, with its certificate's facts when it holds one. */
+static json_t *client_doc(ops_call_t *c, const store_client_t *cl)
+{
+    json_t *d = doc_client(cl);
+    store_cert_t cert;
+    if (d && store_client_get_cert(c->store, cl->id, &cert) == 0) {
+        json_object_set_new(d, "certificate", doc_cert(&cert));
+        store_cert_fini(&cert);
+    }
+    return d;
 }
 
 static void client_list(ops_call_t *c)
@@ -75,20 +120,23 @@ static void client_list(ops_call_t *c)
 static void client_write(ops_call_t *c)
 {
     store_client_spec_t spec = {0};
+    client_in_t in;
     store_client_t *cl = NULL, *old = NULL;
     rpc_admin_op_t op = c->req->op;
     char summary[OPS_SUMMARY_MAX], v1[OPS_KV_MAX], v2[OPS_KV_MAX];
     int rc = 0;
-    if (op != RPC_ADMIN_CLIENT_DELETE && read_client(c, op == RPC_ADMIN_CLIENT_CREATE, &spec))
+    if (op != RPC_ADMIN_CLIENT_DELETE && read_client(c, op == RPC_ADMIN_CLIENT_CREATE, &spec, &in))
         goto out;
     if (op != RPC_ADMIN_CLIENT_CREATE && (rc = store_client_get(c->store, c->req->id, &old)) < 0)
         goto out;
     if (op == RPC_ADMIN_CLIENT_CREATE) {
         if ((rc = store_client_create(c->store, &spec, &cl)) < 0)
             goto out;
-        snprintf(summary, sizeof(summary), "name=%s username=%s", KV(v1, cl->name), KV(v2, cl->username));
+        snprintf(summary, sizeof(summary), "name=%s username=%s auth_type=%s%s%s", KV(v1, cl->name),
+                 KV(v2, cl->username), cl->auth_type, spec.cert ? " certificate=" : "",
+                 spec.cert ? spec.cert->fingerprint : "");
         ops_committed(c, RPC_CHANGE_CLIENT, RPC_CHANGE_CREATE, cl->id, cl->username, summary);
-        ok(c, 201, doc_client(cl));
+        ok(c, 201, client_doc(c, cl));
     } else if (op == RPC_ADMIN_CLIENT_UPDATE) {
         if ((rc = store_client_update(c->store, c->req->id, &spec, &cl)) < 0)
             goto out;
@@ -96,7 +144,7 @@ static void client_write(ops_call_t *c)
         doc_changed_fields(c->body, fields, sizeof(fields));
         snprintf(summary, sizeof(summary), "changed=%s", fields[0] ? fields : "nothing");
         ops_committed(c, RPC_CHANGE_CLIENT, RPC_CHANGE_UPDATE, cl->id, old->username, summary);
-        ok(c, 200, doc_client(cl));
+        ok(c, 200, client_doc(c, cl));
     } else {
         if ((rc = store_client_delete(c->store, c->req->id)) < 0)
             goto out;
@@ -124,7 +172,7 @@ void crud_client(ops_call_t *c)
         if ((rc = store_client_get(c->store, c->req->id, &cl)) < 0)
             ops_store_fail(c, rc);
         else
-            ok(c, 200, doc_client(cl));
+            ok(c, 200, client_doc(c, cl));
         store_client_free(&cl);
         break;
     default:

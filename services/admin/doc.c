@@ -26,10 +26,20 @@ json_t *doc_time_json(int64_t ms)
 
 json_t *doc_client(const store_client_t *c)
 {
-    return json_pack("{s:s, s:s, s:s, s:s, s:b, s:o, s:o}", "id", c->id, "name", c->name, "auth_type",
-                     c->auth_type ? c->auth_type : "username_password", "username", c->username,
+    /* a certificate client has no username: null */
+    return json_pack("{s:s, s:s, s:s, s:s?, s:b, s:o, s:o}", "id", c->id, "name", c->name, "auth_type",
+                     c->auth_type ? c->auth_type : "username_password", "username",
+                     c->username && c->username[0] ? c->username : NULL,
                      "password_set", c->has_password, "created_at", doc_time_json(c->created_at),
                      "updated_at", doc_time_json(c->updated_at));
+}
+
+json_t *doc_cert(const store_cert_t *c)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "fingerprint", c->fingerprint, "subject",
+                     c->subject ? c->subject : "", "issuer", c->issuer ? c->issuer : "", "serial",
+                     c->serial ? c->serial : "", "not_before", doc_time_json(c->not_before * 1000),
+                     "not_after", doc_time_json(c->not_after * 1000));
 }
 
 json_t *doc_group(const store_group_t *g)

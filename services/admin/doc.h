@@ -28,6 +28,9 @@ void doc_time(int64_t ms, char out[32]);
 json_t *doc_time_json(int64_t ms); /* null for 0 */
 
 json_t *doc_client(const store_client_t *c);
+/* A client certificate's facts: {fingerprint, subject, issuer, serial,
+ * not_before, not_after}. */
+json_t *doc_cert(const store_cert_t *c);
 json_t *doc_group(const store_group_t *g);
 json_t *doc_rule(const store_rule_t *r);
 json_t *doc_conn(const store_conn_t *c);

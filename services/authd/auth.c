@@ -105,12 +105,46 @@ static void unavailable(const auth_ctx_t *ctx, auth_job_t *j, int rc)
     finish(j, RPC_AUTH_UNAVAILABLE, rc == -ENOMEM ? "out_of_memory" : "store_unavailable");
 }
 
+/* A client that holds a certificate must present that one (DESIGN: with
+ * credentials and a certificate, both must match). Fingerprints are written
+ * one way (lowercase hex) by the broker and by admin. */
+static bool cert_matches(const auth_job_t *j)
+{
+    const char *want = j->cred->cert_fingerprint;
+    const char *got = j->req.tls_cert_fingerprint;
+    return !want || !want[0] || (got && strcmp(want, got) == 0);
+}
+
+/* No username, a verified client certificate: a certificate client. An
+ * unknown certificate, or one whose client also needs a password, is not
+ * authorized (CONNACK 5). */
+static void cert_lookup(const auth_ctx_t *ctx, store_t *s, auth_job_t *j)
+{
+    int rc = store_auth_lookup_cert(s, j->req.tls_cert_fingerprint, &j->cred);
+    if (rc == ROOST_ENOTFOUND) {
+        finish(j, RPC_AUTH_NOT_AUTHORIZED, "unknown_certificate");
+        return;
+    }
+    if (!rc && j->cred->password_hash[0]) {
+        finish(j, RPC_AUTH_NOT_AUTHORIZED, "credentials_required");
+        return;
+    }
+    if (rc || (rc = load_groups(ctx, s, j, j->cred->client_id, j->cred->config_version)))
+        unavailable(ctx, j, rc);
+    else
+        finish(j, RPC_AUTH_OK, "certificate");
+}
+
 void auth_lookup(const auth_ctx_t *ctx, store_t *s, auth_job_t *j)
 {
     const rpc_auth_request_t *r = &j->req;
     if (r->deadline_ms <= rpc_unix_ms()) {
         j->next = AUTH_NEXT_DROP;
         j->reason = "deadline_passed";
+        return;
+    }
+    if (!r->username && r->tls_cert_fingerprint && r->tls_cert_fingerprint[0]) {
+        cert_lookup(ctx, s, j);
         return;
     }
     if (!r->username) {
@@ -151,7 +185,9 @@ void auth_lookup(const auth_ctx_t *ctx, store_t *s, auth_job_t *j)
         unavailable(ctx, j, rc);
         return;
     }
-    if (hit)
+    if (hit && !cert_matches(j))
+        finish(j, RPC_AUTH_NOT_AUTHORIZED, "certificate_mismatch");
+    else if (hit)
         succeed(ctx, j, "cache_hit");
     else
         j->next = AUTH_NEXT_HASH;
@@ -179,7 +215,10 @@ void auth_verify(const auth_ctx_t *ctx, auth_job_t *j)
     /* Upgrading the hash would need a store write (admin's job): note it. */
     if (ctx->rehash_ops && crypto_pwhash_str_needs_rehash(hash, ctx->rehash_ops, ctx->rehash_mem) != 0)
         log_debug("auth_password_needs_rehash", "client_id=%s", j->cred->client_id);
-    succeed(ctx, j, "verified");
+    if (!cert_matches(j))
+        finish(j, RPC_AUTH_NOT_AUTHORIZED, "certificate_mismatch");
+    else
+        succeed(ctx, j, "verified");
 }
 
 void auth_job_reply(const auth_job_t *j, rpc_auth_reply_t *out)

@@ -146,10 +146,12 @@ static void finish_job(server_t *s, auth_job_t *j)
     send_reply(s, &j->env, &r);
     metrics_request(s->auth->metrics, result_of(j->status), us);
     log_level_t lvl = j->status == RPC_AUTH_OK ? LOG_DEBUG : LOG_INFO;
-    LOG_AT(lvl, "auth", "result=%s reason=%s username=%s client_id=%s peer=%s broker=%s groups=%zu acl=%zu ms=%llu",
+    LOG_AT(lvl, "auth",
+           "result=%s reason=%s username=%s client_id=%s peer=%s broker=%s cert=%s groups=%zu acl=%zu ms=%llu",
            rpc_auth_status_name(j->status), j->reason ? j->reason : "", j->req.username ? j->req.username : "",
-           j->req.client_id, j->req.peer, j->req.broker_id, r.n_groups, r.n_acl,
-           (unsigned long long)(us / 1000u));
+           j->req.client_id, j->req.peer, j->req.broker_id,
+           j->req.tls_cert_fingerprint && j->req.tls_cert_fingerprint[0] ? j->req.tls_cert_fingerprint : "-",
+           r.n_groups, r.n_acl, (unsigned long long)(us / 1000u));
 }
 
 /* ---- requests (loop thread) ------------------------------------------------ */

@@ -123,3 +123,109 @@ def test_explain_takes_a_fingerprint(st, certs):
     assert status == 200 and d["decision"] == "deny" and d["rules"] == [], d
     status, d = explain("SHA256:abc")
     assert status == 400 and d["details"]["field"] == "certificate_fingerprint", d
+
+
+# ---------------------------------------------------------------- certificate clients
+
+def pem(path):
+    with open(path) as f:
+        return f.read()
+
+
+def tls_connack(st, certs, cert, username=None, password=None):
+    """CONNECT over TLS presenting cert; returns (client or None, CONNACK code)."""
+    c = tls_raw(st.tls_port, client_ctx(certs, cert=cert))
+    pw = password.encode() if password else None
+    c.send(connect_pkt(uid("cc"), username=username, password=pw))
+    p = c.expect("CONNACK")
+    rc = p.body[1]
+    if rc:
+        c.close()
+        return None, rc
+    return c, rc
+
+
+def test_certificate_client_connects_without_username(st, certs):
+    status, cl = st.api("POST", "/api/v1/clients", {"name": "Boiler 9", "certificate": pem(certs.dev1[0])})
+    assert status == 201, cl
+    assert cl["auth_type"] == "certificate" and cl["username"] is None and cl["password_set"] is False
+    assert cl["certificate"]["fingerprint"] == certs.fp1
+    assert cl["certificate"]["subject"] == "CN=device-1"
+    assert cl["certificate"]["issuer"] == "CN=Roost Test CA"
+    assert cl["certificate"]["not_after"] > cl["certificate"]["not_before"]
+    status, got = st.api("GET", "/api/v1/clients/%s" % cl["id"])
+    assert status == 200 and got["certificate"] == cl["certificate"], got
+    g = st.add_group("boilers", [("allow", "subscribe", "boiler/#")])
+    st.add_rule("client", cl["id"], [g["id"]])
+    c, rc = tls_connack(st, certs, certs.dev1)
+    assert rc == 0
+    c.send(subscribe_pkt(1, [("boiler/1", 1), ("other/1", 1)]))
+    assert list(c.expect("SUBACK").body[2:]) == [1, 0x80]
+    c.close()
+    # an unknown certificate (same CA, no client holds it) is not authorized
+    assert tls_connack(st, certs, certs.dev2)[1] == 5
+    # no certificate and no username: anonymous, refused by default
+    assert tls_connack(st, certs, None)[1] == 5
+    # the client deleted: its certificate no longer admits anyone
+    st.delete_client(cl["id"])
+    assert tls_connack(st, certs, certs.dev1)[1] == 5
+
+
+def test_client_with_credentials_and_certificate_needs_both(st, certs):
+    status, cl = st.api("POST", "/api/v1/clients", {"name": "Both", "username": "both", "password": PW,
+                                                    "certificate": pem(certs.dev1[0])})
+    assert status == 201 and cl["auth_type"] == "both" and cl["password_set"], cl
+    assert tls_connack(st, certs, certs.dev1, "both", PW)[1] == 0
+    assert tls_connack(st, certs, None, "both", PW)[1] == 5          # certificate missing
+    assert tls_connack(st, certs, certs.dev2, "both", PW)[1] == 5    # another certificate
+    assert tls_connack(st, certs, certs.dev1, "both", "wrong-password")[1] == 4
+    assert tls_connack(st, certs, certs.dev1)[1] == 5                # the certificate alone
+
+
+def test_certificate_added_to_a_credentials_client(st, certs):
+    cl = st.add_client("later", PW)
+    assert cl["auth_type"] == "username_password"
+    assert tls_connack(st, certs, None, "later", PW)[1] == 0
+    status, cl = st.api("PATCH", "/api/v1/clients/%s" % cl["id"], {"certificate": pem(certs.dev2[0])})
+    assert status == 200 and cl["auth_type"] == "both" and cl["certificate"]["fingerprint"] == certs.fp2, cl
+    assert tls_connack(st, certs, None, "later", PW)[1] == 5
+    assert tls_connack(st, certs, certs.dev2, "later", PW)[1] == 0
+
+
+def test_certificate_input_errors(st, certs, tmp_path):
+    status, d = st.api("POST", "/api/v1/clients", {"name": "x", "certificate": "not a certificate"})
+    assert status == 400 and d["details"]["field"] == "certificate", d
+    assert "no PEM certificate" in d["error"], d
+    expired = make_cert(str(tmp_path), certs.ca, "old", "old-device", expired=True)
+    status, d = st.api("POST", "/api/v1/clients", {"name": "x", "certificate": pem(expired[0])})
+    assert status == 400 and d["details"]["field"] == "certificate" and "expired" in d["error"], d
+    status, _ = st.api("POST", "/api/v1/clients", {"name": "one", "certificate": pem(certs.dev1[0])})
+    assert status == 201
+    status, d = st.api("POST", "/api/v1/clients", {"name": "two", "certificate": pem(certs.dev1[0])})
+    assert status == 409 and d["details"]["field"] == "certificate", d
+    # neither credentials nor a certificate
+    status, d = st.api("POST", "/api/v1/clients", {"name": "nothing"})
+    assert status == 400, d
+
+
+def test_roostctl_certificate_client_and_explain_fingerprint(st, certs):
+    import json
+    import subprocess
+    from stack import ROOSTCTL_BIN, TOKEN
+    ctl = [ROOSTCTL_BIN, "--admin", st.admin.rpc, "--token", TOKEN, "--json"]
+    p = subprocess.run(ctl + ["clients", "create", "--name", "Pump", "--certificate", certs.dev2[0]],
+                       capture_output=True, text=True, timeout=15)
+    assert p.returncode == 0, p.stderr
+    cl = json.loads(p.stdout)
+    assert cl["auth_type"] == "certificate" and cl["certificate"]["fingerprint"] == certs.fp2
+    p = subprocess.run(ctl + ["clients", "create", "--name", "Nope", "--certificate", "/nonexistent.pem"],
+                       capture_output=True, text=True, timeout=15)
+    assert p.returncode == 1 and "/nonexistent.pem" in p.stderr, p
+    st.add_client("dev", PW)
+    g = st.add_group("g", [("allow", "publish", "p/#")])
+    r = st.add_rule("certificate_fingerprint", certs.fp1, [g["id"]])
+    p = subprocess.run(ctl + ["explain", "--username", "dev", "--client-id", "x", "--action", "publish",
+                              "--topic", "p/1", "--fingerprint", certs.fp1], capture_output=True, text=True, timeout=15)
+    assert p.returncode == 0, p.stderr
+    d = json.loads(p.stdout)
+    assert d["decision"] == "allow" and d["rules"][0]["id"] == r["id"], d

@@ -31,7 +31,7 @@ static const char USAGE[] =
     "exit codes: 0 ok, 1 usage, 2 not found, 3 conflict, 4 invalid value,\n"
     "            5 unavailable (admin or Redis), 6 unauthorized (token)\n";
 
-typedef enum { O_STR, O_LIST, O_ACL, O_LIMIT, O_CURSOR, O_SEARCH, O_PWSTDIN, O_INT } okind_t;
+typedef enum { O_STR, O_LIST, O_ACL, O_LIMIT, O_CURSOR, O_SEARCH, O_PWSTDIN, O_INT, O_FILE } okind_t;
 
 typedef struct opt {
     const char *flag, *key;
@@ -60,13 +60,14 @@ typedef struct cmd {
 static const cmd_t CMDS[] = {
     {"clients", "list", RPC_ADMIN_CLIENT_LIST, "[--search S] [--limit N] [--cursor C]", false, {LIST_OPTS}},
     {"clients", "get", RPC_ADMIN_CLIENT_GET, "ID", true, {{0}}},
-    {"clients", "create", RPC_ADMIN_CLIENT_CREATE, "--name N --username U (--password-stdin | --password P)", false,
+    {"clients", "create", RPC_ADMIN_CLIENT_CREATE,
+     "--name N (--username U (--password-stdin | --password P) | --certificate PEM_FILE | both)", false,
      {{"name", "name", O_STR}, {"username", "username", O_STR}, {"password", "password", O_STR},
-      {"password-stdin", "password", O_PWSTDIN}}},
-    {"clients", "edit", RPC_ADMIN_CLIENT_UPDATE, "ID [--name N] [--username U] [--password-stdin | --password P]",
-     true,
+      {"password-stdin", "password", O_PWSTDIN}, {"certificate", "certificate", O_FILE}}},
+    {"clients", "edit", RPC_ADMIN_CLIENT_UPDATE,
+     "ID [--name N] [--username U] [--password-stdin | --password P] [--certificate PEM_FILE]", true,
      {{"name", "name", O_STR}, {"username", "username", O_STR}, {"password", "password", O_STR},
-      {"password-stdin", "password", O_PWSTDIN}}},
+      {"password-stdin", "password", O_PWSTDIN}, {"certificate", "certificate", O_FILE}}},
     {"clients", "delete", RPC_ADMIN_CLIENT_DELETE, "ID", true, {{0}}},
     {"groups", "list", RPC_ADMIN_GROUP_LIST, "[--search S] [--limit N] [--cursor C]", false, {LIST_OPTS}},
     {"groups", "get", RPC_ADMIN_GROUP_GET, "ID", true, {{0}}},
@@ -191,6 +192,20 @@ static int parse_opts(const cmd_t *c, int argc, char **argv, rpc_admin_request_t
         case O_LIMIT: req->limit = (uint32_t)strtoul(v, NULL, 10); if (!req->limit) return ctl_usage("--limit wants 1-1000"); break;
         case O_CURSOR: req->cursor = v; break;
         case O_SEARCH: req->search = v; break;
+        case O_FILE: {
+            /* a small text file (a PEM certificate) sent as a string */
+            char buf[65536];
+            FILE *f = fopen(v, "r");
+            size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+            bool bad = !f || ferror(f) || !feof(f);
+            if (f)
+                fclose(f);
+            if (bad)
+                return ctl_usage("--%s: cannot read '%s' (at most 64 KiB of text)", o->flag, v);
+            buf[n] = '\0';
+            json_object_set_new(body, o->key, json_string(buf));
+            break;
+        }
         case O_PWSTDIN:
             if (read_stdin_line(pw, pwcap))
                 return CTL_USAGE;

@@ -62,13 +62,68 @@ static store_t *open_store(const char *prefix)
 static int mk_client(store_t *s, const char *name, const char *user, const char *pw,
                      store_client_t **out)
 {
-    store_client_spec_t spec = {name, user, pw};
+    store_client_spec_t spec = {name, user, pw, NULL};
     return store_client_create(s, &spec, out);
 }
 
 static const char *bad_field(store_t *s) { return store_last_error(s)->field; }
 
 /* ---- clients ---- */
+
+#define FP1 "SHA256:932e50d1c0170388b2258081699741f8aa3f4d859826a2ffa33feaf930c5c4a2"
+#define FP2 "SHA256:0000000000000000000000000000000000000000000000000000000000000001"
+
+/* Certificate clients: no credentials, looked up by fingerprint, which is
+ * unique and leaves the index with the client. */
+static void test_certificate_clients(void **state)
+{
+    store_t *s = open_store("t-cert:");
+    store_cert_t cert = {FP1, "CN=dev", "CN=CA", "1A2B", 100, 200};
+    store_client_spec_t spec = {.name = "Boiler", .cert = &cert};
+    store_client_t *c = NULL, *both = NULL;
+    assert_int_equal(store_client_create(s, &spec, &c), 0);
+    assert_string_equal(c->auth_type, "certificate");
+    assert_string_equal(c->username, "");
+    assert_false(c->has_password);
+    store_cert_t got;
+    assert_int_equal(store_client_get_cert(s, c->id, &got), 0);
+    assert_string_equal(got.fingerprint, FP1);
+    assert_string_equal(got.subject, "CN=dev");
+    assert_string_equal(got.serial, "1A2B");
+    assert_int_equal(got.not_after, 200);
+    store_cert_fini(&got);
+    store_auth_t *a = NULL;
+    assert_int_equal(store_auth_lookup_cert(s, FP1, &a), 0);
+    assert_string_equal(a->client_id, c->id);
+    assert_string_equal(a->password_hash, "");
+    assert_string_equal(a->cert_fingerprint, FP1);
+    store_auth_free(&a);
+    assert_int_equal(store_auth_lookup_cert(s, FP2, &a), ROOST_ENOTFOUND);
+    /* a second holder of the same certificate is a conflict */
+    store_client_spec_t dup = {.name = "Other", .username = "other", .password = "password123", .cert = &cert};
+    assert_int_equal(store_client_create(s, &dup, &both), ROOST_ECONFLICT);
+    assert_string_equal(bad_field(s), "certificate");
+    /* a malformed fingerprint is refused */
+    store_cert_t bad = {"SHA256:ABC", "", "", "", 0, 0};
+    dup.cert = &bad;
+    assert_int_equal(store_client_create(s, &dup, &both), ROOST_EINVAL);
+    assert_string_equal(bad_field(s), "certificate");
+    /* credentials and a certificate: both */
+    store_cert_t cert2 = {FP2, "CN=two", "CN=CA", "2", 1, 2};
+    dup.cert = &cert2;
+    assert_int_equal(store_client_create(s, &dup, &both), 0);
+    assert_string_equal(both->auth_type, "both");
+    assert_int_equal(store_auth_lookup(s, "other", &a), 0);
+    assert_string_equal(a->cert_fingerprint, FP2);
+    store_auth_free(&a);
+    /* deleting the client frees its certificate */
+    assert_int_equal(store_client_delete(s, c->id), 0);
+    assert_int_equal(store_auth_lookup_cert(s, FP1, &a), ROOST_ENOTFOUND);
+    assert_int_equal(store_client_create(s, &spec, NULL), 0);
+    store_client_free(&c);
+    store_client_free(&both);
+    store_destroy(&s);
+}
 
 static void test_client_crud(void **state)
 {
@@ -599,7 +654,7 @@ struct racer {
 static void *race(void *arg)
 {
     struct racer *r = arg;
-    store_client_spec_t spec = {"racer", r->username, "password123"};
+    store_client_spec_t spec = {"racer", r->username, "password123", NULL};
     r->rc = store_client_create(r->s, &spec, NULL);
     return NULL;
 }
@@ -736,6 +791,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_client_crud),
+        cmocka_unit_test(test_certificate_clients),
         cmocka_unit_test(test_username_conflict),
         cmocka_unit_test(test_client_validation),
         cmocka_unit_test(test_password_hashed),

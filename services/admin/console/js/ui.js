@@ -388,6 +388,7 @@ export function timeCell(v, short = false) {
 export const AUTH_TYPES = {
   username_password: 'Username/Password',
   certificate: 'Certificate',
+  both: 'Username/Password + Certificate',
 };
 
 export const MATCH_BY = {

@@ -7,7 +7,7 @@ import {
 
 const state = { search: '', pager: new Pager(20) };
 // Phone-width labels for the Authentication Type column.
-const AUTH_SHORT = { username_password: 'Password', certificate: 'Certificate' };
+const AUTH_SHORT = { username_password: 'Password', certificate: 'Certificate', both: 'Both' };
 
 export function list(main) {
   const bannerEl = h('div', {});
