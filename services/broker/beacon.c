@@ -50,17 +50,29 @@ static void on_put(int rc, void *arg)
         log_debug("beacon_failed", "rc=%d", rc);
 }
 
-static uint64_t on_tick(loop_t *l, void *arg)
+static void put(beacon_t *bc)
 {
-    beacon_t *bc = arg;
     broker_t *b = bc->b;
     sstore_t *st = b->cluster ? cluster_store(b->cluster) : NULL;
     if (bc->busy || !sstore_connected(st))
-        return BEACON_MS;
+        return;
     char *rec = beacon_record(b);
     if (rec && sstore_instance_put(st, "broker", b->id, rec, 3 * BEACON_MS, on_put, bc) == 0)
         bc->busy = true;
     free(rec);
+}
+
+void beacon_put_now(beacon_t *bc)
+{
+    if (bc) {
+        bc->busy = false; /* a state change must not wait for the last put's reply */
+        put(bc);
+    }
+}
+
+static uint64_t on_tick(loop_t *l, void *arg)
+{
+    put(arg);
     return BEACON_MS;
 }
 

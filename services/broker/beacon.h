@@ -17,6 +17,8 @@ typedef struct beacon beacon_t;
  * Caller owns the result; NULL on OOM. */
 beacon_t *beacon_new(broker_t *b);
 void beacon_destroy(beacon_t **bp);
+/* Puts the record now (a state change: draining). NULL-safe. */
+void beacon_put_now(beacon_t *bc);
 /* The record as JSON text (caller owns, free()); NULL on OOM. */
 char *beacon_record(const broker_t *b);
 

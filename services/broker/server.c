@@ -266,6 +266,7 @@ void server_drain(broker_t *b)
     if (b->draining)
         return;
     b->draining = true;
+    beacon_put_now(b->beacon); /* admin shows "draining" until the record expires */
     int *fds[] = {&b->listen_fd, &b->tls_listen_fd};
     for (int i = 0; i < 2; i++) {
         if (*fds[i] >= 0) {

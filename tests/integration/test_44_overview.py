@@ -8,6 +8,7 @@ clients and mosquitto_pub; the numbers the API shows must be what the test did.
 
 import json
 import os
+import signal
 import subprocess
 
 import pytest
@@ -187,3 +188,23 @@ def test_admin_refuses_bad_endpoints(stack):
                            capture_output=True, text=True, timeout=10)
         assert p.returncode == 2, (bad, p.returncode, p.stderr)
         assert "--mqtt-endpoints" in p.stderr, p.stderr
+
+
+def test_a_broker_stopped_with_sigterm_shows_draining_then_down(stack):
+    st = stack
+    st.start_redis()
+    st.start_admin()
+    st.start_authd()
+    b = st.start_broker("broker-d", cluster=True)
+    assert wait_for(lambda: instances(st).get("broker:broker-d", {}).get("state") == "serving", timeout=10)
+    b.proc.send_signal(signal.SIGTERM)  # the broker puts its record once more, as draining, and exits
+    seen = []
+
+    def state():
+        s = instances(st)["broker:broker-d"]["state"]
+        if not seen or seen[-1] != s:
+            seen.append(s)
+        return s == "down"
+    assert wait_for(state, timeout=12, interval=0.1), seen
+    assert seen == ["serving", "draining", "down"], seen
+    assert b.proc.wait(10) == 0
