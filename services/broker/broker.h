@@ -11,6 +11,7 @@
 #ifndef ROOST_BROKER_BROKER_H
 #define ROOST_BROKER_BROKER_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -61,6 +62,7 @@ typedef struct broker {
     int listen_fd;
     int tls_listen_fd;         /* -1 without --tls-cert */
     struct xtls_server *tls;   /* NULL without --tls-cert */
+    volatile sig_atomic_t *reload_flag; /* set by main's SIGHUP handler; NULL: none */
     bool draining;
     authc_t *authc;            /* NULL with --insecure-no-auth */
     cluster_t *cluster;        /* NULL on a single node without Redis */

@@ -15,6 +15,15 @@
 
 static loop_t *main_loop;
 
+static volatile sig_atomic_t reload_requested;
+
+/* SIGHUP: reload the TLS certificate files at the next sweep. */
+static void on_hup(int sig)
+{
+    (void)sig;
+    reload_requested = 1;
+}
+
 static void on_signal(int sig)
 {
     (void)sig;
@@ -52,6 +61,8 @@ int main(int argc, char **argv)
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    struct sigaction hup = {.sa_handler = on_hup};
+    sigaction(SIGHUP, &hup, NULL);
 
     broker_t b;
     main_loop = loop_new();
@@ -75,6 +86,7 @@ int main(int argc, char **argv)
         loop_destroy(&main_loop);
         return 1;
     }
+    b.reload_flag = &reload_requested;
     rc = server_start(&b);
     if (rc == 0) {
         rc = loop_run(main_loop);

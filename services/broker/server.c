@@ -51,6 +51,8 @@ static uint64_t on_sweep(loop_t *l, void *arg)
         authc_sweep(b->authc);
     if (b->cluster)
         adopt_sweep(b);
+    if (b->tls)
+        xtls_server_poll(b->tls, b->reload_flag);
     return SWEEP_MS;
 }
 

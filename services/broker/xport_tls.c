@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -14,9 +15,20 @@
 #include "base/log.h"
 #include "tls/tlsctx.h"
 
+/* What a file looked like when last read: a change to any means reload. */
+typedef struct stamp {
+    struct timespec mtime;
+    off_t size;
+    ino_t ino;
+    bool exists;
+} stamp_t;
+
 struct xtls_server {
     SSL_CTX *ctx;          /* new handshakes use this one */
     BIO_METHOD *bio_meth;  /* socket BIO with a give-back prefix */
+    const broker_config_t *cfg;
+    stamp_t stamps[3];     /* --tls-cert, --tls-key, --tls-ca */
+    unsigned polls;
 };
 
 typedef struct tls_conn {
@@ -269,57 +281,127 @@ xport_kind_t xtls_kind(xtls_server_t *s) { return (xport_kind_t){&TLS_OPS, tls_i
 
 /* ---------------------------------------------------------------- server */
 
-xtls_server_t *xtls_server_new(const broker_config_t *cfg, char *err, size_t errcap)
+static void stamp_files(const broker_config_t *cfg, stamp_t out[3])
+{
+    const char *paths[3] = {cfg->tls_cert, cfg->tls_key, cfg->tls_ca};
+    for (int i = 0; i < 3; i++) {
+        struct stat st;
+        out[i] = (stamp_t){0};
+        if (paths[i][0] && stat(paths[i], &st) == 0)
+            out[i] = (stamp_t){st.st_mtim, st.st_size, st.st_ino, true};
+    }
+}
+
+static bool stamps_differ(const stamp_t a[3], const stamp_t b[3])
+{
+    for (int i = 0; i < 3; i++)
+        if (a[i].exists != b[i].exists || a[i].size != b[i].size || a[i].ino != b[i].ino ||
+            a[i].mtime.tv_sec != b[i].mtime.tv_sec || a[i].mtime.tv_nsec != b[i].mtime.tv_nsec)
+            return true;
+    return false;
+}
+
+/* Reads the files and builds a context: the context, or NULL with err. */
+static SSL_CTX *load_files(const broker_config_t *cfg, tlsctx_info_t *info, tls_client_cert_t *mode,
+                           char *err, size_t errcap)
 {
     tlsctx_source_t src = {.cert_name = "--tls-cert", .key_name = "--tls-key",
                            .ca_name = "--tls-ca", .client_cert_name = "--tls-client-cert"};
     char *cert = NULL, *key = NULL, *ca = NULL;
-    xtls_server_t *s = NULL;
-    tlsctx_info_t info;
+    SSL_CTX *ctx = NULL;
     if (tlsctx_parse_client_cert(cfg->tls_client_cert, &src.client_cert) < 0) {
         snprintf(err, errcap, "--tls-client-cert: expected none, optional or required, got '%s'",
                  cfg->tls_client_cert);
         return NULL;
     }
+    *mode = src.client_cert;
     if (!cfg->tls_key[0]) {
         snprintf(err, errcap, "--tls-cert needs --tls-key (the certificate's private key)");
         return NULL;
     }
-    if (!(cert = tlsctx_read_file(cfg->tls_cert, "--tls-cert", err, errcap)) ||
-        !(key = tlsctx_read_file(cfg->tls_key, "--tls-key", err, errcap)) ||
-        (cfg->tls_ca[0] && !(ca = tlsctx_read_file(cfg->tls_ca, "--tls-ca", err, errcap))))
-        goto out;
-    src.cert_pem = cert;
-    src.key_pem = key;
-    src.ca_pem = ca;
-    s = calloc(1, sizeof(*s));
-    if (!s || !(s->bio_meth = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
-                                           "roost-socket"))) {
-        snprintf(err, errcap, "out of memory");
-        goto fail;
+    if ((cert = tlsctx_read_file(cfg->tls_cert, "--tls-cert", err, errcap)) &&
+        (key = tlsctx_read_file(cfg->tls_key, "--tls-key", err, errcap)) &&
+        (!cfg->tls_ca[0] || (ca = tlsctx_read_file(cfg->tls_ca, "--tls-ca", err, errcap)))) {
+        src.cert_pem = cert;
+        src.key_pem = key;
+        src.ca_pem = ca;
+        ctx = tlsctx_new(&src, info, err, errcap);
     }
-    BIO_meth_set_read(s->bio_meth, bio_read);
-    BIO_meth_set_write(s->bio_meth, bio_write);
-    BIO_meth_set_ctrl(s->bio_meth, bio_ctrl);
-    if (!(s->ctx = tlsctx_new(&src, &info, err, errcap)))
-        goto fail;
-    char until[32];
-    strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", gmtime(&info.not_after));
-    LOG_AT(info.expired ? LOG_WARN : LOG_INFO, "tls_certificate",
-           "source=files subject=\"%s\" serial=%s not_after=%s client_cert=%s%s", info.subject,
-           info.serial, until, tlsctx_client_cert_name(src.client_cert),
-           info.expired ? " detail=\"the server certificate has expired\"" : "");
-    goto out;
-fail:
-    xtls_server_destroy(&s);
-out:
     free(cert);
     if (key) {
         OPENSSL_cleanse(key, strlen(key));
         free(key);
     }
     free(ca);
+    return ctx;
+}
+
+static void log_served(const char *event, const char *why, const tlsctx_info_t *info,
+                       tls_client_cert_t mode)
+{
+    char until[32];
+    strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", gmtime(&info->not_after));
+    LOG_AT(info->expired ? LOG_WARN : LOG_INFO, event,
+           "source=files reason=%s subject=\"%s\" serial=%s not_after=%s client_cert=%s%s", why,
+           info->subject, info->serial, until, tlsctx_client_cert_name(mode),
+           info->expired ? " detail=\"the server certificate has expired\"" : "");
+}
+
+static void reload(xtls_server_t *s, const char *why)
+{
+    char err[512];
+    tlsctx_info_t info;
+    tls_client_cert_t mode;
+    stamp_files(s->cfg, s->stamps); /* before reading: a write after it is seen next time */
+    SSL_CTX *ctx = load_files(s->cfg, &info, &mode, err, sizeof(err));
+    if (!ctx) {
+        log_error("tls_reload_failed", "source=files reason=%s error=\"%s\" detail=\"%s\"", why, err,
+                  "new handshakes keep the certificate loaded before");
+        return;
+    }
+    /* connections hold a reference to the context they started with */
+    SSL_CTX_free(s->ctx);
+    s->ctx = ctx;
+    log_served("tls_reloaded", why, &info, mode);
+}
+
+void xtls_server_poll(xtls_server_t *s, volatile sig_atomic_t *hup)
+{
+    if (hup && *hup) {
+        *hup = 0;
+        reload(s, "sighup");
+        return;
+    }
+    if (++s->polls % 4)
+        return;
+    stamp_t now[3];
+    stamp_files(s->cfg, now);
+    if (stamps_differ(now, s->stamps))
+        reload(s, "file_changed");
+}
+
+xtls_server_t *xtls_server_new(const broker_config_t *cfg, char *err, size_t errcap)
+{
+    tlsctx_info_t info;
+    tls_client_cert_t mode;
+    xtls_server_t *s = calloc(1, sizeof(*s));
+    if (!s || !(s->bio_meth = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+                                           "roost-socket"))) {
+        snprintf(err, errcap, "out of memory");
+        goto fail;
+    }
+    s->cfg = cfg;
+    BIO_meth_set_read(s->bio_meth, bio_read);
+    BIO_meth_set_write(s->bio_meth, bio_write);
+    BIO_meth_set_ctrl(s->bio_meth, bio_ctrl);
+    stamp_files(cfg, s->stamps);
+    if (!(s->ctx = load_files(cfg, &info, &mode, err, errcap)))
+        goto fail;
+    log_served("tls_certificate", "start", &info, mode);
     return s;
+fail:
+    xtls_server_destroy(&s);
+    return NULL;
 }
 
 void xtls_server_destroy(xtls_server_t **sp)

@@ -12,6 +12,7 @@
 #ifndef ROOST_BROKER_XPORT_TLS_H
 #define ROOST_BROKER_XPORT_TLS_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -26,6 +27,13 @@ xtls_server_t *xtls_server_new(const broker_config_t *cfg, char *err, size_t err
 /* Frees the server; connections hold their own reference to the context
  * they started with. NULL-safe; sets *s to NULL. */
 void xtls_server_destroy(xtls_server_t **s);
+
+/* Called every sweep (250 ms): reloads the context when *hup was set
+ * (SIGHUP; cleared here) or, checked once a second, when one of the files
+ * changed (mtime, size or inode: cert-manager's symlink swap too). A reload
+ * that fails keeps the current context and logs why; a good one serves new
+ * handshakes from then on while established connections keep theirs. */
+void xtls_server_poll(xtls_server_t *s, volatile sig_atomic_t *hup);
 
 /* The transport the TLS listener gives each accepted connection. */
 xport_kind_t xtls_kind(xtls_server_t *s);

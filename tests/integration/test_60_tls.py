@@ -219,7 +219,7 @@ def test_server_certificate_served(optional, certs):
     with open(p, "w") as f:
         f.write(pem)
     assert serial_of(p) == serial_of(certs.server[0])
-    assert re.search(r"event=tls_certificate source=files subject=\"/CN=localhost\" serial=%s " %
+    assert re.search(r"event=tls_certificate source=files reason=start subject=\"/CN=localhost\" serial=%s " %
                      serial_of(certs.server[0]), optional.log())
 
 
