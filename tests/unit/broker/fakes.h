@@ -1,0 +1,86 @@
+/* fakes.h: the functions of conn.c and cluster.c that sessions and routing
+ * (roost_broker_core) write through, for unit tests that link them without
+ * sockets: what would be written to a client is recorded in `fake_out`.
+ * Include in exactly one file of a test executable. */
+#ifndef ROOST_TEST_BROKER_FAKES_H
+#define ROOST_TEST_BROKER_FAKES_H
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster.h"
+#include "conn.h"
+#include "route.h"
+
+typedef struct fake_packet {
+    uint8_t type;     /* MQTT_PUBLISH or the ack type */
+    uint16_t pid;
+    uint8_t qos;
+    bool dup, retain;
+    char topic[64];
+} fake_packet_t;
+
+static struct {
+    fake_packet_t p[256];
+    int n;
+    int closed;
+    const char *close_reason;
+} fake_out;
+
+int conn_send_publish(conn_t *c, const msg_t *m, uint8_t qos, uint16_t pid, bool dup, bool retain)
+{
+    if (fake_out.n < 256) {
+        fake_packet_t *p = &fake_out.p[fake_out.n++];
+        *p = (fake_packet_t){MQTT_PUBLISH, pid, qos, dup, retain, ""};
+        size_t l = m->topic_len < sizeof(p->topic) - 1 ? m->topic_len : sizeof(p->topic) - 1;
+        memcpy(p->topic, msg_topic(m), l);
+    }
+    return 0;
+}
+
+int conn_send_ack(conn_t *c, uint8_t type, uint16_t pid)
+{
+    if (fake_out.n < 256)
+        fake_out.p[fake_out.n++] = (fake_packet_t){type, pid, 0, false, false, ""};
+    return 0;
+}
+
+void conn_close(conn_t *c, const char *reason)
+{
+    fake_out.closed++;
+    fake_out.close_reason = reason;
+}
+
+/* No cluster in these tests (b->cluster is NULL): never called. */
+sstore_t *cluster_store(cluster_t *c) { abort(); }
+void cluster_interest(cluster_t *c, const char *filter, size_t len, bool add) { abort(); }
+void cluster_psub(cluster_t *c, const char *cid, size_t cid_len, const char *filter,
+                  size_t filter_len, uint8_t qos, bool add)
+{
+    abort();
+}
+
+/* A broker with the limits the tests use, no cluster. */
+static inline void fake_broker(broker_t *b, broker_config_t *cfg, int max_inflight, int max_queued)
+{
+    memset(b, 0, sizeof(*b));
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->max_inflight = max_inflight;
+    cfg->max_queued = max_queued;
+    cfg->max_outbuf = 1 << 20;
+    cfg->max_retained = 1000;
+    b->cfg = cfg;
+    map_init(&b->sessions);
+    b->trie = subtrie_new();
+    b->retained = topictree_new();
+}
+
+static inline void fake_broker_fini(broker_t *b)
+{
+    map_fini(&b->sessions);
+    subtrie_destroy(&b->trie);
+    route_fini(b);
+    free(b->targets);
+}
+
+#endif
