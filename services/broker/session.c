@@ -502,9 +502,10 @@ int session_restore(broker_t *b, session_t *s, const sstore_session_t *st)
             enqueue(b, s, m, q->qos, q->retain, true); /* counts what it drops */
         msg_unref(&m);
     }
-    /* pids must not collide with the restored PUBREL ones */
+    /* pids must not collide with the restored PUBREL ones; after 65535
+     * comes 1, never 0 [MQTT-2.3.1-1] */
     for (uint16_t i = 0; i < s->ninflight; i++)
         if (s->inflight[i].pid >= s->next_pid)
-            s->next_pid = (uint16_t)(s->inflight[i].pid + 1 ? s->inflight[i].pid + 1 : 1);
+            s->next_pid = s->inflight[i].pid == UINT16_MAX ? 1 : (uint16_t)(s->inflight[i].pid + 1);
     return rc;
 }
