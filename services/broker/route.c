@@ -7,6 +7,10 @@
 #include "mqtt/topic.h"
 #include "session.h"
 
+/* Target QoS of a session a deny entry keeps the message from: it gets
+ * nothing, but a copy queued for it in Redis is acknowledged. */
+#define ROUTE_FILTERED 0xff
+
 static void collect(void *sub, uint8_t options, void *ctx)
 {
     broker_t *b = ctx;
@@ -14,11 +18,11 @@ static void collect(void *sub, uint8_t options, void *ctx)
     uint8_t qos = options & 3;
     if ((options & SUBOPT_FILTERED) && s->acl &&
         !acl_check_deliver(s->acl, b->cur_topic, b->cur_topic_len))
-        return; /* a deny entry overlapping this subscription covers the topic */
+        qos = ROUTE_FILTERED; /* a deny entry overlapping this subscription covers the topic */
     if (s->stamp == b->stamp) {
         route_target_t *t = &b->targets[s->target_idx];
-        if (qos > t->qos)
-            t->qos = qos;
+        if (t->qos == ROUTE_FILTERED || (qos > t->qos && qos != ROUTE_FILTERED))
+            t->qos = qos; /* deny wins: a topic one filter denies, no other grants */
         return;
     }
     if (b->ntargets == b->captargets) {
@@ -48,6 +52,10 @@ void route_deliver(broker_t *b, msg_t *m)
 {
     for (uint32_t i = 0; i < b->ntargets; i++) {
         route_target_t *t = &b->targets[i];
+        if (t->qos == ROUTE_FILTERED) {
+            session_filtered(b, t->sess, m);
+            continue;
+        }
         uint8_t qos = t->qos < m->qos ? t->qos : m->qos;
         session_deliver(b, t->sess, m, qos, false);
     }

@@ -11,7 +11,9 @@
  * [MQTT-3.3.5-1], capped at m->qos. Live deliveries carry retain 0. */
 void route_publish(broker_t *b, msg_t *m);
 /* route_publish in two steps, for a caller that makes the message only when
- * someone here gets it: route_match finds the sessions (returns how many),
+ * someone here gets it: route_match finds the sessions (returns how many,
+ * counting those whose ACL filters the topic out: they get nothing, but
+ * route_deliver acknowledges a copy queued for them in Redis),
  * route_deliver delivers m (whose topic is the one matched) to them. No
  * routing in between. */
 uint32_t route_match(broker_t *b, const char *topic, size_t len);

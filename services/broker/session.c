@@ -247,6 +247,13 @@ static sstore_t *mirror(broker_t *b, const session_t *s)
     return b->cluster && !s->clean ? cluster_store(b->cluster) : NULL;
 }
 
+void session_filtered(broker_t *b, session_t *s, const msg_t *m)
+{
+    sstore_t *st = mirror(b, s);
+    if (st && msg_eid(m))
+        sstore_queue_ack(st, s->id, s->id_len, msg_eid(m), on_store_done, b);
+}
+
 int session_on_puback(broker_t *b, session_t *s, uint16_t pid)
 {
     int i = find_inflight(s, pid, OUT_WAIT_PUBACK);

@@ -111,6 +111,13 @@ void session_set_acl(broker_t *b, session_t *s, acl_matcher_t **acl);
  * queued (QoS 1/2) otherwise, dropped and counted past the limits. */
 void session_deliver(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool retain);
 
+/* m matched a subscription of s that the ACL filters (SUBOPT_FILTERED) and
+ * a deny entry covers its topic: s gets nothing, and the copy the cluster
+ * queued for s in Redis (the publishing broker cannot see s's ACL) is
+ * acknowledged there, so it neither waits for a reconnect nor counts
+ * toward --max-queued. */
+void session_filtered(broker_t *b, session_t *s, const msg_t *m);
+
 /* Acknowledgements from the client for our outgoing packets. Unknown packet
  * ids are ignored (returns ROOST_ENOTFOUND for the caller's log). */
 int session_on_puback(broker_t *b, session_t *s, uint16_t pid);
