@@ -1,0 +1,215 @@
+/* Unit tests for services/broker/pipeline.c with a real Redis (the
+ * durable stage's writes) and fakes.h for what the pipeline writes through
+ * (conn.c, cluster.c; the cluster's index answers one persistent session):
+ * a single node acknowledges at once; a clustered QoS 1 PUBLISH that a
+ * persistent session matches is queued in Redis, then acknowledged
+ * through the completion passed in; a refused one is acknowledged and
+ * nothing written; and (issue 11, bug 4) when the connection has no handle
+ * for the completion (out of memory), the PUBLISH fails at once instead
+ * of leaving the connection waiting for an acknowledgement forever. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+
+#include "base/loop.h"
+#include "fakes.h"
+#include "pipeline.h"
+#include "redis_fixture.h"
+#include "session.h"
+
+/* ---- the rest of conn.c and cluster.c the pipeline calls ---------------- */
+
+static uint64_t fake_handle = 7; /* conn_handle's answer (0: out of memory) */
+static conn_t *fake_conn;
+
+uint64_t conn_handle(conn_t *c) { return fake_handle; }
+conn_t *conn_by_serial(broker_t *b, uint64_t serial)
+{
+    return serial && serial == fake_handle ? fake_conn : NULL;
+}
+
+static const char *const psub_cids[] = {"offline-dev"};
+static const size_t psub_lens[] = {11};
+static const uint8_t psub_qos[] = {1};
+size_t cluster_psub_match(cluster_t *c, const char *topic, size_t len, uint8_t max_qos,
+                          const char *const **cids, const size_t **cid_lens, const uint8_t **qos)
+{
+    *cids = psub_cids;
+    *cid_lens = psub_lens;
+    *qos = psub_qos;
+    return max_qos ? 1 : 0;
+}
+
+void cluster_next_eid(cluster_t *c, char *out, size_t cap) { snprintf(out, cap, "b1:1:1"); }
+static int forwarded;
+void cluster_forward(cluster_t *c, const msg_t *m) { forwarded++; }
+void cluster_forward_raw(cluster_t *c, const char *topic, size_t topic_len, const uint8_t *payload,
+                         size_t payload_len, uint8_t qos, bool retain, const char *eid, size_t elen)
+{
+    forwarded++;
+}
+
+/* ---- fixture ------------------------------------------------------------------ */
+
+static broker_t B;
+static broker_config_t CFG;
+static conn_t C;
+static redis_fixture_t R;
+static loop_t *L;
+static bool up;
+
+static struct {
+    int calls, rc;
+    uint32_t cookie;
+} done;
+
+static void on_done(conn_t *c, uint32_t cookie, int rc)
+{
+    assert_ptr_equal(c, &C);
+    done.calls++;
+    done.rc = rc;
+    done.cookie = cookie;
+}
+
+static void on_state(bool connected, void *arg) { up = connected; }
+
+typedef struct waiter {
+    bool (*pred)(void);
+    uint64_t deadline;
+} waiter_t;
+
+static uint64_t tick(loop_t *l, void *arg)
+{
+    waiter_t *w = arg;
+    if (w->pred() || loop_clock_ms() >= w->deadline) {
+        loop_stop(l);
+        return 0;
+    }
+    return 2;
+}
+
+static bool run_until(bool (*pred)(void), uint64_t ms)
+{
+    waiter_t w = {pred, loop_clock_ms() + ms};
+    assert_true(loop_add_timer(L, 1, tick, &w) > 0);
+    assert_int_equal(loop_run(L), 0);
+    return pred();
+}
+
+static bool is_up(void) { return up; }
+static bool is_done(void) { return done.calls > 0; }
+static bool never(void) { return false; }
+
+static int group_setup(void **state)
+{
+    if (redis_fixture_init(&R, "pipeline") < 0 || redis_fixture_start(&R) < 0)
+        return -1;
+    L = loop_new();
+    fake_store = sstore_new(L, "127.0.0.1", R.port, "pt:");
+    if (!L || !fake_store || sstore_start(fake_store, on_state, NULL) < 0)
+        return -1;
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    sstore_destroy(&fake_store);
+    loop_destroy(&L);
+    redis_fixture_fini(&R);
+    return 0;
+}
+
+static int setup(void **state)
+{
+    fake_broker(&B, &CFG, 10, 100);
+    B.loop = L;
+    memset(&C, 0, sizeof(C));
+    C.b = &B;
+    C.sess = session_new(&B, "pub", 3, true);
+    fake_conn = &C;
+    fake_handle = 7;
+    forwarded = 0;
+    memset(&done, 0, sizeof(done));
+    memset(&fake_out, 0, sizeof(fake_out));
+    return C.sess ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    session_destroy(&B, &C.sess);
+    fake_broker_fini(&B);
+    return 0;
+}
+
+static const pipe_msg_t qos1 = {PIPE_CLIENT, "t/x", 3, (const uint8_t *)"hello", 5, 1, false,
+                                false, NULL};
+
+static pipe_origin_t origin(bool refused)
+{
+    return (pipe_origin_t){&C, refused, false, 5, on_done, (uint32_t)MQTT_PUBACK << 16 | 5};
+}
+
+static void test_single_node_acks_at_once(void **state)
+{
+    pipe_origin_t from = origin(false);
+    assert_int_equal(pipeline_publish(&B, &qos1, &from), 0);
+    assert_int_equal(done.calls, 1);
+    assert_int_equal(done.rc, 0);
+    assert_int_equal(done.cookie, (uint32_t)MQTT_PUBACK << 16 | 5);
+    assert_int_equal(forwarded, 0);
+}
+
+static void test_cluster_acks_after_the_queue_write(void **state)
+{
+    assert_true(run_until(is_up, 5000));
+    B.cluster = (cluster_t *)&B; /* only ever passed to the fakes */
+    pipe_origin_t from = origin(false);
+    assert_int_equal(pipeline_publish(&B, &qos1, &from), 0);
+    assert_int_equal(done.calls, 0); /* not before Redis has it */
+    assert_int_equal(C.persist_pending, 1);
+    assert_true(run_until(is_done, 5000));
+    assert_int_equal(done.rc, 0);
+    assert_int_equal(C.persist_pending, 0);
+    assert_int_equal(forwarded, 1);
+}
+
+static void test_cluster_refused_is_acked_and_not_written(void **state)
+{
+    B.cluster = (cluster_t *)&B;
+    pipe_origin_t from = origin(true);
+    assert_int_equal(pipeline_publish(&B, &qos1, &from), 0);
+    assert_int_equal(done.calls, 1);
+    assert_int_equal(forwarded, 0);
+}
+
+/* Bug: the op kept handle 0, its completion found no connection, and the
+ * client waited for a PUBACK forever. */
+static void test_no_handle_fails_the_packet(void **state)
+{
+    assert_true(run_until(is_up, 5000));
+    B.cluster = (cluster_t *)&B;
+    fake_handle = 0;
+    pipe_origin_t from = origin(false);
+    int rc = pipeline_publish(&B, &qos1, &from);
+    run_until(never, 200); /* let any reply come */
+    assert_true(rc < 0 || done.calls == 1);
+    assert_int_equal(rc, -ENOMEM); /* the caller closes the connection, with a log line */
+    assert_int_equal(C.persist_pending, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_single_node_acks_at_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cluster_acks_after_the_queue_write, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cluster_refused_is_acked_and_not_written, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_no_handle_fails_the_packet, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
