@@ -391,6 +391,29 @@ static void on_io(loop_t *l, int fd, unsigned events, void *arg)
         do_read(c);
 }
 
+#define DENY_LOG_BURST 5         /* denials logged per connection and window */
+#define DENY_LOG_WINDOW_MS 10000
+
+void conn_log_denied(conn_t *c, const char *event, const char *field, const void *value,
+                     size_t len)
+{
+    if (!log_enabled(LOG_INFO))
+        return;
+    uint32_t held;
+    bool now = log_limit_allow(&c->deny_log, (uint32_t)loop_now(c->b->loop), DENY_LOG_BURST,
+                               DENY_LOG_WINDOW_MS, &held);
+    if (!now && !held)
+        return;
+    char qid[LOG_QUOTE_CAP], qv[LOG_QUOTE_CAP];
+    session_t *s = c->sess;
+    log_quote(qid, sizeof(qid), s ? s->id : "", s ? s->id_len : 0);
+    if (held)
+        log_info("denied_suppressed", "client_id=%s count=%u window_ms=%d", qid, held,
+                 DENY_LOG_WINDOW_MS);
+    if (now)
+        log_info(event, "client_id=%s %s=%s", qid, field, log_quote(qv, sizeof(qv), value, len));
+}
+
 uint64_t conn_handle(conn_t *c)
 {
     if (!c->serial) {
@@ -501,9 +524,13 @@ static void conn_free(broker_t *b, conn_t *c)
     session_t *s = c->sess;
     /* sockets that never sent a CONNECT (load-balancer health checks, port
      * scans) close at debug level so they do not flood the log */
-    LOG_AT(c->version ? LOG_INFO : LOG_DEBUG, "conn_closed", "peer=%s client_id=%.*s reason=%s",
-           conn_peer(c, peer, sizeof(peer)), s ? (int)s->id_len : 0, s ? s->id : "",
+    char qid[LOG_QUOTE_CAP];
+    LOG_AT(c->version ? LOG_INFO : LOG_DEBUG, "conn_closed", "peer=%s client_id=%s reason=%s",
+           conn_peer(c, peer, sizeof(peer)), log_quote(qid, sizeof(qid), s ? s->id : "",
+                                                       s ? s->id_len : 0),
            c->close_reason ? c->close_reason : "");
+    if (c->deny_log.suppressed)
+        log_info("denied_suppressed", "client_id=%s count=%u", qid, c->deny_log.suppressed);
     if (c->registered && b->cluster && s)
         sstore_conn_del(cluster_store(b->cluster), b->id, s->id, store_done, b);
     if (c->will && !c->graceful) {

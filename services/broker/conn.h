@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "base/log.h"
 #include "broker.h"
 #include "msg.h"
 #include "mqtt/mqtt.h"
@@ -59,6 +60,7 @@ struct conn {
     bool registered;           /* in the Redis connection registry */
     bool proxied;              /* PROXY header read (--proxy-protocol) */
     bool preauth;              /* counted in broker->npreauth (until accepted or closed) */
+    log_limit_t deny_log;      /* publish_denied / subscribe_denied lines (conn_log_denied) */
     char *who;                 /* authd's answer for the registry (conn_set_who), or NULL */
     broker_t *b;
     conn_t *prev, *next;       /* broker->conns */
@@ -119,6 +121,13 @@ int conn_set_who(conn_t *c, const char *username, const char *client_id, const c
 const char *conn_username(const conn_t *c);   /* NULL if none */
 const char *conn_store_id(const conn_t *c);   /* "" if none */
 const char *conn_groups(const conn_t *c);     /* "" if none */
+
+/* Logs a denial the client can trigger at will (event publish_denied or
+ * subscribe_denied, field=value: the topic or filter, quoted) under the
+ * connection's limit: the first few per window, then a
+ * denied_suppressed count (also at close). */
+void conn_log_denied(conn_t *c, const char *event, const char *field, const void *value,
+                     size_t len);
 
 /* "ip:port" of the peer into out (at least 64 bytes). */
 const char *conn_peer(const conn_t *c, char *out, size_t cap);

@@ -81,9 +81,11 @@ void dispatch_fail(conn_t *c, int rc, uint8_t type)
         c->b->stats.protocol_errors++;
     if (connect_stage)
         c->graceful = true; /* never accepted: its will must not be published */
-    log_info("conn_refused", "peer=%s client_id=%.*s packet=%s rc=%d reason=%s",
-             conn_peer(c, peer, sizeof(peer)), c->sess ? (int)c->sess->id_len : 0,
-             c->sess ? c->sess->id : "", mqtt_type_name(type), rc, roost_strerror(rc));
+    char qid[LOG_QUOTE_CAP];
+    log_info("conn_refused", "peer=%s client_id=%s packet=%s rc=%d reason=%s",
+             conn_peer(c, peer, sizeof(peer)),
+             log_quote(qid, sizeof(qid), c->sess ? c->sess->id : "", c->sess ? c->sess->id_len : 0),
+             mqtt_type_name(type), rc, roost_strerror(rc));
     conn_close(c, reason_name(rc));
 }
 

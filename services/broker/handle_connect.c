@@ -149,8 +149,9 @@ int connect_finish(conn_t *c, const char *client_id, size_t id_len, bool clean,
     if (c->will && s->acl &&
         !acl_check_publish(s->acl, msg_topic(c->will), c->will->topic_len)) {
         /* 3.1.1 cannot refuse a will: it is dropped, as a denied PUBLISH is */
-        log_info("will_denied", "client_id=%s topic=%.*s", s->id, (int)c->will->topic_len,
-                 msg_topic(c->will));
+        char qid[LOG_QUOTE_CAP], qt[LOG_QUOTE_CAP];
+        log_info("will_denied", "client_id=%s topic=%s", log_quote(qid, sizeof(qid), s->id, s->id_len),
+                 log_quote(qt, sizeof(qt), msg_topic(c->will), c->will->topic_len));
         msg_unref(&c->will);
     }
     /* the queue, now that the new ACL has pruned the subscriptions */
@@ -170,10 +171,11 @@ int connect_finish(conn_t *c, const char *client_id, size_t id_len, bool clean,
     if (rc)
         return rc;
     b->stats.connack[0]++;
-    log_info("conn_accepted", "peer=%s client_id=%.*s protocol=%u keepalive=%u clean=%d "
+    char qid[LOG_QUOTE_CAP];
+    log_info("conn_accepted", "peer=%s client_id=%s protocol=%u keepalive=%u clean=%d "
              "session_present=%d",
-             conn_peer(c, peer, sizeof(peer)), (int)id_len, client_id, c->version, c->keepalive,
-             clean, present);
+             conn_peer(c, peer, sizeof(peer)), log_quote(qid, sizeof(qid), client_id, id_len),
+             c->version, c->keepalive, clean, present);
     if (b->cluster)
         c->registered = registry_put(b, c, s) == 0;
     if (present)

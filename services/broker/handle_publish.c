@@ -36,8 +36,7 @@ int handle_publish(conn_t *c, const mqtt_publish_t *p)
     if (!allowed) {
         /* 3.1.1 has no way to refuse a PUBLISH: acknowledge it and drop it */
         b->stats.denied_publish++;
-        log_info("publish_denied", "client_id=%s topic=%.*s", s->id, (int)p->topic.len,
-                 (const char *)p->topic.ptr);
+        conn_log_denied(c, "publish_denied", "topic", p->topic.ptr, p->topic.len);
     }
     if (p->qos == 2) {
         int rc = session_rx2_add(s, p->packet_id);

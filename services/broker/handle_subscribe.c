@@ -44,8 +44,7 @@ int subscribe_apply(conn_t *c, const mqtt_subscribe_t *p)
             s->acl ? acl_check_subscribe(s->acl, (const char *)f.ptr, f.len) : ACL_SUB_GRANTED;
         if (r == ACL_SUB_DENIED) {
             b->stats.denied_subscribe++;
-            log_info("subscribe_denied", "client_id=%s filter=%.*s", s->id, (int)f.len,
-                     (const char *)f.ptr);
+            conn_log_denied(c, "subscribe_denied", "filter", f.ptr, f.len);
             granted[i] = 0;
             codes[i++] = MQTT_SUBACK_FAILURE;
             continue;

@@ -76,8 +76,10 @@ void route_retain(broker_t *b, msg_t *m)
         if (!topictree_get(b->retained, msg_topic(m), m->topic_len) &&
             topictree_count(b->retained) >= (size_t)b->cfg->max_retained) {
             b->stats.dropped_retained++;
-            log_warn("retained_limit", "topic=%.*s max_retained=%lld", (int)m->topic_len,
-                     msg_topic(m), (long long)b->cfg->max_retained);
+            char qt[LOG_QUOTE_CAP];
+            log_warn("retained_limit", "topic=%s max_retained=%lld",
+                     log_quote(qt, sizeof(qt), msg_topic(m), m->topic_len),
+                     (long long)b->cfg->max_retained);
             return;
         }
         if (topictree_put(b->retained, msg_topic(m), m->topic_len, msg_ref(m), &old) < 0) {
@@ -113,9 +115,11 @@ void route_send_retained(broker_t *b, session_t *s, const char *filter, size_t l
             send_one(m, &x);
         return;
     }
-    if (topictree_match(b->retained, filter, len, send_one, &x) < 0)
-        log_warn("retained_match_oom", "filter=%.*s detail=\"some retained messages not sent\"",
-                 (int)len, filter);
+    if (topictree_match(b->retained, filter, len, send_one, &x) < 0) {
+        char qf[LOG_QUOTE_CAP];
+        log_warn("retained_match_oom", "filter=%s detail=\"some retained messages not sent\"",
+                 log_quote(qf, sizeof(qf), filter, len));
+    }
 }
 
 static void free_msg(void *value)
