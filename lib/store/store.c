@@ -88,18 +88,17 @@ static const char LUA_CLIENT_CREATE[] =
     "if ARGV[8]~='' and redis.call('HEXISTS',fidx,ARGV[8])==1 then return {'CONFLICT','certificate'} end\n"
     "if redis.call('EXISTS',k)==1 then return {'CONFLICT','id'} end\n"
     "redis.call('HSET',k,'id',id,'name',ARGV[5],'auth_type',ARGV[14],\n"
-    "  'username',ARGV[6],'created_at',now,'updated_at',now)\n"
+    "  'username',ARGV[6],'created_at',now,'updated_at',now,'client_ids',ARGV[15])\n"
     "if ARGV[7]~='' then redis.call('HSET',k,'password_hash',ARGV[7]) end\n"
     "if ARGV[6]~='' then redis.call('HSET',idx,ARGV[6],id) end\n"
-    "if ARGV[8]~='' then\n" LUA_SET_CERT("k", 8) "redis.call('HSET',fidx,ARGV[8],id) end\n"
-    "redis.call('ZADD',p..'clients',0,ARGV[4])\n"
+    "if ARGV[8]~='' then\n" LUA_SET_CERT("k", 8) "redis.call('HSET',fidx,ARGV[8],id) end\n"    "redis.call('ZADD',p..'clients',0,ARGV[4])\n"
     "redis.call('INCR',p..'version')\n"
     "return {'OK',redis.call('HMGET',k," STORE_CLIENT_FIELDS ")}\n";
 
 /* ARGV: p id now name username hash fp subject issuer serial not_before
- * not_after; '' leaves a field unchanged (none of them may legally be
- * empty). auth_type follows from what the client then holds. */
-static const char LUA_CLIENT_UPDATE[] =
+ * not_after client_ids; '' leaves a field unchanged (none of them may
+ * legally be empty; client_ids is "=" + the new value). auth_type follows
+ * from what the client then holds. */static const char LUA_CLIENT_UPDATE[] =
     "local p=ARGV[1] local id=ARGV[2] local k=p..'client:'..id\n"
     "local idx=p..'idx:client:username' local fidx=p..'idx:client:fingerprint'\n"
     "local cur=redis.call('HGET',k,'username')\n"
@@ -122,7 +121,7 @@ static const char LUA_CLIENT_UPDATE[] =
     "local cred=redis.call('HGET',k,'username')~='' and redis.call('HEXISTS',k,'password_hash')==1\n"
     "local cert=redis.call('HEXISTS',k,'cert_fingerprint')==1\n"
     "redis.call('HSET',k,'auth_type',(cred and cert) and 'both' or (cert and 'certificate' or 'username_password'))\n"
-    "redis.call('HSET',k,'updated_at',ARGV[3])\n"
+    "if ARGV[13]~='' then redis.call('HSET',k,'client_ids',string.sub(ARGV[13],2)) end\n"    "redis.call('HSET',k,'updated_at',ARGV[3])\n"
     "redis.call('INCR',p..'version')\n"
     "return {'OK',redis.call('HMGET',k," STORE_CLIENT_FIELDS ")}\n";
 
@@ -153,12 +152,12 @@ static const char LUA_CLIENT_BY_USERNAME[] =
     "local ver=redis.call('GET',p..'version') or '0'\n"                                          \
     "local id=redis.call('HGET',p..'" index "',ARGV[2])\n"                                       \
     "if not id then return {'NOTFOUND',ver} end\n"                                               \
-    "local v=redis.call('HMGET',p..'client:'..id,'id','name','password_hash','cert_fingerprint')\n" \
+    "local v=redis.call('HMGET',p..'client:'..id,'id','name','password_hash','cert_fingerprint',\n" \
+    "  'client_ids')\n"                                                                           \
     "if not v[1] then return {'NOTFOUND',ver} end\n"                                             \
-    "return {'OK',ver,v[1],v[2],v[3] or '',v[4] or ''}\n"
+    "return {'OK',ver,v[1],v[2],v[3] or '',v[4] or '',v[5] or ''}\n"
 static const char LUA_AUTH_LOOKUP[] = LUA_AUTH_LOOKUP_BY("idx:client:username");
 static const char LUA_AUTH_LOOKUP_CERT[] = LUA_AUTH_LOOKUP_BY("idx:client:fingerprint");
-
 static const char LUA_GROUP_CREATE[] =
     "local p=ARGV[1] local id=ARGV[2] local now=ARGV[3] local k=p..'group:'..id\n"
     "local idx=p..'idx:group:name'\n"
@@ -739,7 +738,7 @@ void store_auth_free(store_auth_t **ap)
     }
     free(a->name);
     free(a->cert_fingerprint);
-    free(a);
+    free(a->client_ids);    free(a);
     *ap = NULL;
 }
 
@@ -760,7 +759,7 @@ static int auth_lookup(store_t *s, int script, const char *key, store_auth_t **o
         rc = store_fail(s, ROOST_ENOTFOUND, NULL, NULL);
         goto done;
     }
-    const char *id = r->elements == 6 ? store_rstr(r->element[2]) : NULL;
+    const char *id = r->elements == 7 ? store_rstr(r->element[2]) : NULL;
     if (sr != SR_OK || !id || !store_id_ok(id)) {
         rc = store_fail(s, ROOST_ESTORE, NULL, "bad auth lookup reply");
         goto done;
@@ -774,8 +773,8 @@ static int auth_lookup(store_t *s, int script, const char *key, store_auth_t **o
     if ((rc = store_ri64(r->element[1], &a->config_version)) < 0 ||
         (rc = store_rdup(r->element[3], &a->name)) < 0 ||
         (rc = store_rdup(r->element[4], &a->password_hash)) < 0 ||
-        (rc = store_rdup(r->element[5], &a->cert_fingerprint)) < 0) {
-        if (rc == ROOST_ESTORE)
+        (rc = store_rdup(r->element[5], &a->cert_fingerprint)) < 0 ||
+        (rc = store_rdup(r->element[6], &a->client_ids)) < 0) {        if (rc == ROOST_ESTORE)
             store_fail(s, rc, NULL, "bad auth lookup reply");
         store_auth_free(&a);
         goto done;

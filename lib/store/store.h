@@ -127,7 +127,10 @@ int store_config_version(store_t *s, int64_t *out);
  *   username  1-255 bytes of valid UTF-8, no '+', '#', '/', no control
  *             or bidirectional control characters; unique (ROOST_ECONFLICT, field "username")
  *   password  at least 8 characters of valid UTF-8, at most 1024 bytes;
- *             stored only as a crypto_pwhash_str argon2id string */
+ *             stored only as a crypto_pwhash_str argon2id string
+ *   client_ids  at most STORE_CLIENT_IDS_MAX patterns, each 1-255 bytes of
+ *             valid UTF-8 without control characters */
+#define STORE_CLIENT_IDS_MAX 32
 typedef struct store_client {
     char id[STORE_ID_LEN + 1];
     char *name;
@@ -157,6 +160,10 @@ typedef struct store_client_spec {
     const char *username;
     const char *password;
     const store_cert_t *cert;
+    /* MQTT client ids this client may connect with: patterns, one per line,
+     * '*' any run of characters, "%u" the username; "" = any id. NULL: none
+     * on create, unchanged on update. */
+    const char *client_ids;
 } store_client_spec_t;
 
 typedef struct store_client_page {
@@ -172,6 +179,9 @@ typedef struct store_client_page {
 int store_client_create(store_t *s, const store_client_spec_t *spec, store_client_t **out);
 /* 0 and *out (caller owns), or ROOST_ENOTFOUND (also for a malformed id). */
 int store_client_get(store_t *s, const char *id, store_client_t **out);
+/* The client's allowed MQTT client id patterns (store_client_spec_t), *out
+ * caller-owned ("" = any). 0, ROOST_ENOTFOUND, ROOST_EUNAVAILABLE. */
+int store_client_ids_get(store_t *s, const char *id, char **out);
 int store_client_get_by_username(store_t *s, const char *username, store_client_t **out);
 /* Changes the non-NULL fields of spec; bumps updated_at and the version even
  * if nothing else changed. *out (optional) is the client after the update. */
@@ -198,6 +208,7 @@ typedef struct store_auth {
     char *name;
     char *password_hash; /* crypto_pwhash_str string, for crypto_pwhash_str_verify; "" none */
     char *cert_fingerprint; /* the client's certificate fingerprint; "" none */
+    char *client_ids;    /* allowed MQTT client id patterns, one per line; "" = any */
     int64_t config_version;
 } store_auth_t;
 int store_auth_lookup(store_t *s, const char *username, store_auth_t **out);

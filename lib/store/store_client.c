@@ -3,6 +3,7 @@
  * read back by store_auth_lookup (store.c).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,8 +190,8 @@ int store_client_create(store_t *s, const store_client_spec_t *spec, store_clien
     if ((rc = store_check_name(s, "name", spec->name)) < 0 ||
         (creds && (rc = store_check_username(s, spec->username)) < 0) ||
         (creds && (rc = store_check_password(s, spec->password)) < 0) ||
-        (spec->cert && (rc = check_cert(s, spec->cert)) < 0))
-        return rc;
+        (spec->cert && (rc = check_cert(s, spec->cert)) < 0) ||
+        (spec->client_ids && (rc = store_check_client_ids(s, spec->client_ids)) < 0))        return rc;
     char hash[crypto_pwhash_STRBYTES] = "";
     if (creds && (rc = hash_password(s, spec->password, store_cost(s), hash)) < 0)
         return rc;
@@ -200,11 +201,11 @@ int store_client_create(store_t *s, const store_client_spec_t *spec, store_clien
     cert_args(spec->cert, &ca);
     const char *argv[] = {st.id, st.now, st.member, spec->name, creds ? spec->username : "", hash,
                           ca.v[0], ca.v[1], ca.v[2], ca.v[3], ca.nb, ca.na,
-                          creds && spec->cert ? "both" : spec->cert ? "certificate" : "username_password"};
+                          creds && spec->cert ? "both" : spec->cert ? "certificate" : "username_password",
+                          spec->client_ids ? spec->client_ids : ""};
     redisReply *r = NULL;
     store_sr_t sr;
-    rc = store_eval(s, SC_CLIENT_CREATE, 13, argv, NULL, &r, &sr);
-    sodium_memzero(hash, sizeof(hash));
+    rc = store_eval(s, SC_CLIENT_CREATE, 14, argv, NULL, &r, &sr);    sodium_memzero(hash, sizeof(hash));
     if (rc < 0)
         return rc;
     return finish_write(s, r, sr, out);
@@ -219,6 +220,27 @@ int store_client_get(store_t *s, const char *id, store_client_t **out)
     if (rc < 0)
         return rc;
     rc = client_out(s, r, out);
+    freeReplyObject(r);
+    return rc;
+}
+
+int store_client_ids_get(store_t *s, const char *id, char **out)
+{
+    store_err_reset(s);
+    *out = NULL;
+    if (!store_id_ok(id))
+        return store_fail(s, ROOST_ENOTFOUND, NULL, NULL);
+    char key[STORE_PREFIX_MAX + 16 + STORE_ID_LEN];
+    snprintf(key, sizeof(key), "%sclient:%s", store_prefix(s), id);
+    const char *argv[] = {"HMGET", key, "id", "client_ids"};
+    redisReply *r = NULL;
+    int rc = store_cmd(s, 4, argv, NULL, &r);
+    if (rc < 0)
+        return rc;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || !store_rstr(r->element[0]))
+        rc = store_fail(s, ROOST_ENOTFOUND, NULL, NULL);
+    else if (!(*out = strdup(store_rstr(r->element[1]) ? store_rstr(r->element[1]) : "")))
+        rc = -ENOMEM;
     freeReplyObject(r);
     return rc;
 }
@@ -250,8 +272,8 @@ int store_client_update(store_t *s, const char *id, const store_client_spec_t *s
     if ((spec->name && (rc = store_check_name(s, "name", spec->name)) < 0) ||
         (spec->username && (rc = store_check_username(s, spec->username)) < 0) ||
         (spec->password && (rc = store_check_password(s, spec->password)) < 0) ||
-        (spec->cert && (rc = check_cert(s, spec->cert)) < 0))
-        return rc;
+        (spec->cert && (rc = check_cert(s, spec->cert)) < 0) ||
+        (spec->client_ids && (rc = store_check_client_ids(s, spec->client_ids)) < 0))        return rc;
     char hash[crypto_pwhash_STRBYTES] = "";
     if (spec->password && (rc = hash_password(s, spec->password, store_cost(s), hash)) < 0)
         return rc;
@@ -259,13 +281,18 @@ int store_client_update(store_t *s, const char *id, const store_client_spec_t *s
     snprintf(now, sizeof(now), "%lld", (long long)store_now_ms());
     cert_args_t ca;
     cert_args(spec->cert, &ca);
+    char *ids = NULL; /* "=" + the new patterns, or "" = unchanged */
+    if (spec->client_ids && !(ids = malloc(strlen(spec->client_ids) + 2)))
+        return -ENOMEM;
+    if (ids)
+        strcat(strcpy(ids, "="), spec->client_ids);
     const char *argv[] = {id, now, spec->name ? spec->name : "",
                           spec->username ? spec->username : "", hash,
-                          ca.v[0], ca.v[1], ca.v[2], ca.v[3], ca.nb, ca.na};
+                          ca.v[0], ca.v[1], ca.v[2], ca.v[3], ca.nb, ca.na, ids ? ids : ""};
     redisReply *r = NULL;
     store_sr_t sr;
-    rc = store_eval(s, SC_CLIENT_UPDATE, 11, argv, NULL, &r, &sr);
-    sodium_memzero(hash, sizeof(hash));
+    rc = store_eval(s, SC_CLIENT_UPDATE, 12, argv, NULL, &r, &sr);    sodium_memzero(hash, sizeof(hash));
+    free(ids);
     if (rc < 0)
         return rc;
     return finish_write(s, r, sr, out);

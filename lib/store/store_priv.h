@@ -100,6 +100,8 @@ bool store_cursor_ok(const char *cursor);
 int store_check_name(store_t *s, const char *field, const char *v);
 int store_check_username(store_t *s, const char *v);
 int store_check_password(store_t *s, const char *v);
+/* Newline-separated client id patterns (store.h "client_ids"); "" is valid. */
+int store_check_client_ids(store_t *s, const char *v);
 int store_check_description(store_t *s, const char *v);
 int store_check_acl(store_t *s, const store_acl_t *acl, size_t n);
 int store_check_rule_value(store_t *s, store_match_by_t m, const char *v);

@@ -254,3 +254,23 @@ int store_check_page(store_t *s, const char *cursor, size_t limit)
         return store_fail(s, ROOST_EINVAL, "cursor", "is not a cursor from a previous page");
     return 0;
 }
+
+int store_check_client_ids(store_t *s, const char *v)
+{
+    size_t n = 0;
+    for (const char *p = v; *p;) {
+        size_t len = strcspn(p, "\n");
+        utf8_info_t u;
+        if (len == 0 || len > 255)
+            return store_fail(s, ROOST_EINVAL, "allowed_client_ids", "each must be 1-255 bytes");
+        if (!utf8_scan(p, len, &u) || u.ctrl || u.tab_nl || u.bidi)
+            return store_fail(s, ROOST_EINVAL, "allowed_client_ids",
+                              "each must be valid UTF-8 without control characters");
+        if (++n > STORE_CLIENT_IDS_MAX)
+            return store_fail(s, ROOST_EINVAL, "allowed_client_ids", "at most 32 patterns");
+        p += len;
+        if (*p == '\n' && !*++p)
+            return store_fail(s, ROOST_EINVAL, "allowed_client_ids", "each must be 1-255 bytes");
+    }
+    return 0;
+}

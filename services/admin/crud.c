@@ -39,23 +39,57 @@ static const doc_field_t CLIENT_FIELDS[] = {
     {"password", DOC_STRING, true},
     {"auth_type", DOC_STRING, false},
     {"certificate", DOC_STRING, false},
+    {"allowed_client_ids", DOC_ARRAY, false},
 };
+#define N_CLIENT_FIELDS (sizeof(CLIENT_FIELDS) / sizeof(CLIENT_FIELDS[0]))
 
-/* The facts of the uploaded certificate (PEM), kept for the spec. */
+/* The facts of the uploaded certificate (PEM), kept for the spec, and the
+ * allowed client ids joined by newlines (owned; NULL when not given). */
 typedef struct client_in {
     tlscert_facts_t facts;
     store_cert_t cert;
+    char *client_ids;
 } client_in_t;
+
+/* body.allowed_client_ids (an array of strings) joined by newlines into
+ * *out (caller frees), or NULL when absent. 0 or -1 with res set. */
+static int read_client_ids(ops_call_t *c, char **out)
+{
+    *out = NULL;
+    const json_t *arr = json_object_get(c->body, "allowed_client_ids");
+    if (!arr)
+        return 0;
+    size_t i, total = 1;
+    json_t *v;
+    json_array_foreach(arr, i, v) {
+        if (!json_is_string(v) || !json_string_length(v) || strchr(json_string_value(v), '\n')) {
+            ops_bad_field(c, "allowed_client_ids", "must be an array of strings (MQTT client ids or "
+                          "patterns with '*' and %u)");
+            return -1;
+        }
+        total += json_string_length(v) + 1;
+    }
+    if (!(*out = calloc(1, total))) {
+        ops_error(c->res, 500, "out of memory");
+        return -1;
+    }
+    json_array_foreach(arr, i, v) {
+        if (i)
+            strcat(*out, "\n");
+        strcat(*out, json_string_value(v));
+    }
+    return 0;
+}
 
 static int read_client(ops_call_t *c, bool create, store_client_spec_t *spec, client_in_t *in)
 {
     json_t *err = NULL;
-    doc_field_t f[5];
+    doc_field_t f[N_CLIENT_FIELDS];
     memcpy(f, CLIENT_FIELDS, sizeof(f));
     bool has_cert = json_is_string(json_object_get(c->body, "certificate"));
-    for (size_t i = 0; i < 5; i++)
+    for (size_t i = 0; i < N_CLIENT_FIELDS; i++)
         f[i].required = f[i].required && create && !(has_cert && i > 0);
-    if (doc_check(c->body, f, 5, "", &err)) {
+    if (doc_check(c->body, f, N_CLIENT_FIELDS, "", &err)) {
         ok(c, 400, err);
         return -1;
     }
@@ -71,6 +105,9 @@ static int read_client(ops_call_t *c, bool create, store_client_spec_t *spec, cl
     spec->name = doc_str(c->body, "name");
     spec->username = doc_str(c->body, "username");
     spec->password = doc_str(c->body, "password");
+    if (read_client_ids(c, &in->client_ids))
+        return -1;
+    spec->client_ids = in->client_ids;
     if (has_cert) {
         char why[128];
         int rc = tlscert_from_pem(doc_str(c->body, "certificate"), (int64_t)time(NULL), &in->facts, why,
@@ -89,7 +126,8 @@ static int read_client(ops_call_t *c, bool create, store_client_spec_t *spec, cl
     return 0;
 }
 
-/* The client document, with its certificate's facts when it holds one. */
+/* The client document, with its certificate's facts when it holds one and
+ * its allowed client ids. */
 static json_t *client_doc(ops_call_t *c, const store_client_t *cl)
 {
     json_t *d = doc_client(cl);
@@ -98,6 +136,16 @@ static json_t *client_doc(ops_call_t *c, const store_client_t *cl)
         json_object_set_new(d, "certificate", doc_cert(&cert));
         store_cert_fini(&cert);
     }
+    char *ids = NULL;
+    json_t *arr = json_array();
+    if (d && store_client_ids_get(c->store, cl->id, &ids) == 0)
+        for (const char *p = ids; *p;) {
+            size_t len = strcspn(p, "\n");
+            json_array_append_new(arr, json_stringn(p, len));
+            p += len + (p[len] == '\n');
+        }
+    free(ids);
+    json_object_set_new(d, "allowed_client_ids", arr);
     return d;
 }
 
@@ -120,7 +168,7 @@ static void client_list(ops_call_t *c)
 static void client_write(ops_call_t *c)
 {
     store_client_spec_t spec = {0};
-    client_in_t in;
+    client_in_t in = {.client_ids = NULL};
     store_client_t *cl = NULL, *old = NULL;
     rpc_admin_op_t op = c->req->op;
     char summary[OPS_SUMMARY_MAX], v1[OPS_KV_MAX], v2[OPS_KV_MAX];
@@ -156,6 +204,7 @@ out:
     if (rc < 0)
         ops_store_fail(c, rc);
     wipe_password(c->body);
+    free(in.client_ids);
     store_client_free(&cl);
     store_client_free(&old);
 }

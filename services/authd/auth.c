@@ -10,6 +10,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "base/loop.h"
+#include "clientid.h"
 #include "rules.h"
 
 #define MAX_USERNAME 255 /* store rule: longer names cannot exist */
@@ -70,6 +71,11 @@ static void fail(const auth_ctx_t *ctx, auth_job_t *j, const char *reason)
 static void succeed(const auth_ctx_t *ctx, auth_job_t *j, const char *reason)
 {
     guard_success(ctx->guard, j->req.username, j->req.peer);
+    /* the right password, but an MQTT client id this client may not use */
+    if (j->cred && !clientid_allowed(j->cred->client_ids, j->req.username, j->req.client_id)) {
+        finish(j, RPC_AUTH_NOT_AUTHORIZED, "client_id_not_allowed");
+        return;
+    }
     finish(j, RPC_AUTH_OK, reason);
 }
 

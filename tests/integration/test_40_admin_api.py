@@ -86,7 +86,8 @@ def test_tokens_create_list_revoke(st):
 def test_client_crud_and_events(st):
     st.events(0.2)
     c = mk_client(st, "crud-user", "Sensor A")
-    assert set(c) == {"id", "name", "auth_type", "username", "password_set", "created_at", "updated_at"}
+    assert set(c) == {"id", "name", "auth_type", "username", "password_set", "created_at", "updated_at",
+                      "allowed_client_ids"}
     assert c["auth_type"] == "username_password" and c["password_set"] is True
     assert c["created_at"].endswith("Z") and "." in c["created_at"]
     ev = st.events()

@@ -62,7 +62,7 @@ static store_t *open_store(const char *prefix)
 static int mk_client(store_t *s, const char *name, const char *user, const char *pw,
                      store_client_t **out)
 {
-    store_client_spec_t spec = {name, user, pw, NULL};
+    store_client_spec_t spec = {.name = name, .username = user, .password = pw};
     return store_client_create(s, &spec, out);
 }
 
@@ -654,7 +654,7 @@ struct racer {
 static void *race(void *arg)
 {
     struct racer *r = arg;
-    store_client_spec_t spec = {"racer", r->username, "password123", NULL};
+    store_client_spec_t spec = {.name = "racer", .username = r->username, .password = "password123"};
     r->rc = store_client_create(r->s, &spec, NULL);
     return NULL;
 }
