@@ -108,7 +108,7 @@ def test_audit_summary_values_are_escaped(st):
                                                           "username": "boiler7", "password": "long-enough-1"})
     assert status == 201, c
     s = [x for x in audit_summaries(st) if "boiler7" in x]
-    assert s == ['name="Boiler 7 username=root \\"x\\"\\\\" username=boiler7'], s
+    assert s == ['name="Boiler 7 username=root \\"x\\"\\\\" username=boiler7 auth_type=username_password'], s
     status, g, _ = st.request("POST", "/api/v1/groups", {"name": "plain-name", "description": "", "acl": []})
     assert status == 201
     assert "name=plain-name acl_entries=0" in audit_summaries(st)
