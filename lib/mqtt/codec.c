@@ -18,6 +18,12 @@
 #include "mqtt/topic.h"
 #include "mqtt/wire.h"
 
+/* Packets off the 3.1.1 hot path (CONNECT, CONNACK, (UN)SUBSCRIBE,
+ * (UN)SUBACK, DISCONNECT, AUTH, and 5.0 PUBLISH) stay out of mqtt_decode,
+ * so the 3.1.1 PUBLISH and ack code inlined there compiles as it did
+ * before 5.0 (the same instruction count per packet). */
+#define OUT_OF_LINE __attribute__((noinline))
+
 #define MAX_TOTAL (MQTT_MAX_REMAINING + 5u) /* 1 type byte + 4 varint bytes */
 
 /* Packet types each direction may receive in every version; 5.0 adds
@@ -35,19 +41,23 @@
 
 /* ---- UTF-8 and varints ------------------------------------------------- */
 
-int mqtt_utf8_check(const uint8_t *s, size_t len)
+/* Well-formed UTF-8 (RFC 3629: no surrogates, nothing above U+10FFFF, no
+ * overlong forms); U+0000 only when nul_ok. Inlined into both callers so
+ * the string check keeps its constant. */
+static inline __attribute__((always_inline)) int utf8_scan(const uint8_t *s, size_t len,
+                                                           bool nul_ok)
 {
     const uint8_t *p = s, *end = s + len;
     const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
 
     while (p < end) {
-        /* ASCII fast path: a word passes when every byte is 0x01..0x7F.
-         * (v - ones) sets a byte's high bit for a zero byte (the lowest zero
+        /* ASCII fast path: a word passes when every byte is 0x01..0x7F
+         * (0x00..0x7F when nul_ok). (v - ones) sets a byte's high bit for a zero byte (the lowest zero
          * byte receives no borrow), v itself for a non-ASCII byte. */
         while (end - p >= 8) {
             uint64_t v;
             memcpy(&v, p, 8);
-            if (((v | (v - ones)) & highs) != 0)
+            if (((nul_ok ? v : (v | (v - ones))) & highs) != 0)
                 break;
             p += 8;
         }
@@ -55,7 +65,7 @@ int mqtt_utf8_check(const uint8_t *s, size_t len)
             break;
         uint8_t c = p[0];
         if (c < 0x80) {
-            if (c == 0)
+            if (c == 0 && !nul_ok)
                 return ROOST_EPROTO_UTF8; /* U+0000 [MQTT-1.5.3-2] */
             p++;
             continue;
@@ -87,6 +97,16 @@ int mqtt_utf8_check(const uint8_t *s, size_t len)
         }
     }
     return 0;
+}
+
+int mqtt_utf8_check(const uint8_t *s, size_t len)
+{
+    return utf8_scan(s, len, false);
+}
+
+bool mqtt_utf8_data_ok(const uint8_t *s, size_t len)
+{
+    return utf8_scan(s, len, true) == 0;
 }
 
 int mqtt_varint_decode(const uint8_t *buf, size_t len, uint32_t *value)
@@ -160,11 +180,12 @@ static inline int rd_utf8(rd_t *r, mqtt_str_t *s)
 
 /* 5.0 property list: varint length + that many bytes, kept raw in *s and
  * validated and decoded into *dst for a packet of type ctx (props.h). */
-static int rd_props(rd_t *r, mqtt_str_t *s, unsigned ctx, bool from_client, mqtt_props_t *dst)
+static __attribute__((noinline)) int rd_props(rd_t *r, mqtt_str_t *s, unsigned ctx,
+                                              bool from_client, mqtt_props_t *dst)
 {
     uint32_t n;
     int k = mqtt_varint_decode(r->p, rd_left(r), &n);
-    if (k <= 0)
+    if (k <= 0 || !varint_minimal(r->p, k)) /* [MQTT-1.5.5-1] */
         return ROOST_EPROTO_MALFORMED;
     r->p += k;
     if (rd_left(r) < n)
@@ -244,11 +265,13 @@ static int decode_connect_rest(rd_t *r, mqtt_packet_t *out, bool v5)
     return rd_done(r);
 }
 
-static int decode_connect(mqtt_decoder_t *d, rd_t *r, mqtt_packet_t *out)
+static OUT_OF_LINE int decode_connect(mqtt_decoder_t *d, rd_t *r, mqtt_packet_t *out)
 {
     mqtt_connect_t *c = &out->u.connect;
     mqtt_str_t name;
     uint8_t level;
+    memset(&out->props, 0, sizeof out->props); /* it may turn out to be 5.0 */
+    memset(&out->will_props, 0, sizeof out->will_props);
     TRY(rd_bin(r, &name));
     bool mqtt = str_is(&name, "MQTT", 4), isdp = str_is(&name, "MQIsdp", 6);
     if (!mqtt && !isdp) /* [MQTT-3.1.2-1] */
@@ -262,7 +285,7 @@ static int decode_connect(mqtt_decoder_t *d, rd_t *r, mqtt_packet_t *out)
     return known ? rc : ROOST_EPROTO_VERSION; /* [MQTT-3.1.2-2]: CONNACK 1 */
 }
 
-static int decode_connack(const mqtt_decoder_t *d, rd_t *r, mqtt_packet_t *out)
+static OUT_OF_LINE int decode_connack(const mqtt_decoder_t *d, rd_t *r, mqtt_packet_t *out)
 {
     mqtt_connack_t *c = &out->u.connack;
     bool v5 = d->version == MQTT_V5;
@@ -279,10 +302,9 @@ static int decode_connack(const mqtt_decoder_t *d, rd_t *r, mqtt_packet_t *out)
     return rd_done(r);
 }
 
-static int decode_publish(const mqtt_decoder_t *d, rd_t *r, uint8_t flags, mqtt_packet_t *out)
+/* PUBLISH up to the properties: flags, topic name, packet id. */
+static inline int publish_head(rd_t *r, uint8_t flags, mqtt_publish_t *p, bool v5)
 {
-    mqtt_publish_t *p = &out->u.publish;
-    bool v5 = d->version == MQTT_V5;
     p->retain = flags & 0x01;
     p->qos = (flags >> 1) & 3; /* 3 and DUP on QoS 0 rejected with the fixed header */
     p->dup = flags & 0x08;
@@ -290,16 +312,34 @@ static int decode_publish(const mqtt_decoder_t *d, rd_t *r, uint8_t flags, mqtt_
     TRY(check_topic_name(&p->topic, v5)); /* [MQTT-3.3.2-1,2] */
     if (p->qos)
         TRY(rd_packet_id(r, &p->packet_id));
-    if (v5) {
-        TRY(rd_props(r, &p->props, MQTT_PUBLISH, d->server, &out->props));
-        /* 3.3.2.3.4: "It is a Protocol Error if the Topic Name is zero
-         * length and there is no Topic Alias". */
-        if (p->topic.len == 0 && !mqtt_props_has(&out->props, MQTT_PROP_TOPIC_ALIAS))
-            return ROOST_EPROTO_PROTOCOL;
-    }
+    return 0;
+}
+
+/* The rest of the packet is the payload. */
+static inline int publish_payload(rd_t *r, mqtt_publish_t *p)
+{
     p->payload.ptr = r->p;
     p->payload.len = (uint32_t)rd_left(r);
     return 0;
+}
+
+/* 3.1.1 PUBLISH, the hot path, inlined into mqtt_decode. */
+static inline int decode_publish(rd_t *r, uint8_t flags, mqtt_publish_t *p)
+{
+    TRY(publish_head(r, flags, p, false));
+    return publish_payload(r, p);
+}
+
+static OUT_OF_LINE int decode_publish_v5(const mqtt_decoder_t *d, rd_t *r, mqtt_packet_t *out)
+{
+    mqtt_publish_t *p = &out->u.publish;
+    TRY(publish_head(r, out->flags, p, true));
+    TRY(rd_props(r, &p->props, MQTT_PUBLISH, d->server, &out->props));
+    /* 3.3.2.3.4: "It is a Protocol Error if the Topic Name is zero length
+     * and there is no Topic Alias". */
+    if (p->topic.len == 0 && !mqtt_props_has(&out->props, MQTT_PROP_TOPIC_ALIAS))
+        return ROOST_EPROTO_PROTOCOL;
+    return publish_payload(r, p);
 }
 
 /* PUBACK..PUBCOMP. 5.0: reason code and properties each optional at the
@@ -313,6 +353,8 @@ static int decode_ack(const mqtt_decoder_t *d, rd_t *r, mqtt_packet_t *out)
             TRY(rd_reason(r, out->type, &a->rc)); /* [MQTT-3.4.2-1], 3.5.2-1, ... */
         if (rd_left(r))
             TRY(rd_props(r, &a->props, out->type, d->server, &out->props));
+        else
+            memset(&out->props, 0, sizeof out->props);
     }
     return rd_done(r);
 }
@@ -320,9 +362,13 @@ static int decode_ack(const mqtt_decoder_t *d, rd_t *r, mqtt_packet_t *out)
 /* 5.0 DISCONNECT (remaining 0: rc 0; 1: no properties) and AUTH (remaining
  * 0, or reason code and property length both present [MQTT-3.15.2]).
  * 3.1.1 DISCONNECT has remaining 0, checked with the fixed header. */
-static int decode_reason(const mqtt_decoder_t *d, rd_t *r, mqtt_packet_t *out)
+static OUT_OF_LINE int decode_reason(const mqtt_decoder_t *d, rd_t *r, mqtt_packet_t *out)
 {
     mqtt_ack_t *a = &out->u.ack;
+    if (d->version != MQTT_V5)
+        return 0;
+    if (rd_left(r) == 0 || (rd_left(r) == 1 && out->type == MQTT_DISCONNECT))
+        memset(&out->props, 0, sizeof out->props);
     if (rd_left(r) == 0)
         return 0;
     TRY(rd_reason(r, out->type, &a->rc)); /* [MQTT-3.14.2-1], [MQTT-3.15.2-1] */
@@ -352,7 +398,7 @@ static int check_sub_options(uint8_t o, bool v5, const mqtt_str_t *filter)
 }
 
 /* SUBSCRIBE (with_options) and UNSUBSCRIBE. */
-static int decode_subscribe(const mqtt_decoder_t *d, rd_t *r, bool with_options,
+static OUT_OF_LINE int decode_subscribe(const mqtt_decoder_t *d, rd_t *r, bool with_options,
                             mqtt_packet_t *out)
 {
     mqtt_subscribe_t *s = &out->u.subscribe;
@@ -386,7 +432,7 @@ static bool suback_code_ok(uint8_t type, uint8_t c, bool v5)
 }
 
 /* SUBACK, and UNSUBACK (3.1.1: packet id only, checked with the fixed header). */
-static int decode_suback(const mqtt_decoder_t *d, rd_t *r, mqtt_packet_t *out)
+static OUT_OF_LINE int decode_suback(const mqtt_decoder_t *d, rd_t *r, mqtt_packet_t *out)
 {
     mqtt_suback_t *s = &out->u.suback;
     bool v5 = d->version == MQTT_V5;
@@ -458,7 +504,9 @@ static int decode_body(mqtt_decoder_t *d, rd_t *r, mqtt_packet_t *out)
     case MQTT_CONNACK:
         return decode_connack(d, r, out);
     case MQTT_PUBLISH:
-        return decode_publish(d, r, out->flags, out);
+        if (d->version == MQTT_V5)
+            return decode_publish_v5(d, r, out);
+        return decode_publish(r, out->flags, &out->u.publish);
     case MQTT_PUBACK:
     case MQTT_PUBREC:
     case MQTT_PUBREL:
@@ -475,6 +523,8 @@ static int decode_body(mqtt_decoder_t *d, rd_t *r, mqtt_packet_t *out)
     case MQTT_AUTH:
         return decode_reason(d, r, out);
     default: /* PINGREQ, PINGRESP: remaining 0 checked with the fixed header */
+        if (d->version == MQTT_V5)
+            memset(&out->props, 0, sizeof out->props);
         return 0;
     }
 }
@@ -517,17 +567,14 @@ int mqtt_decode(mqtt_decoder_t *d, const uint8_t *buf, size_t len, size_t *consu
         return MQTT_NEED_MORE;
     }
 
-    /* The hot path (PUBLISH, then the acks) clears only what it fills; the
-     * decoded 5.0 properties only in 5.0, CONNECT (which may turn out to be
-     * 5.0) in full. */
+    /* The hot path (PUBLISH, then the acks) clears only what it fills. The
+     * decoded 5.0 properties are filled (or cleared, for a packet without a
+     * list, and by decode_connect) by the 5.0 branches alone, so 3.1.1 pays
+     * nothing for them. */
     if (type == MQTT_PUBLISH)
         memset(&out->u.publish, 0, sizeof out->u.publish);
-    else if (type == MQTT_CONNECT)
-        memset(out, 0, sizeof *out);
     else
         memset(out, 0, offsetof(mqtt_packet_t, props));
-    if (d->version == MQTT_V5 && type != MQTT_CONNECT)
-        memset(&out->props, 0, sizeof out->props);
     out->type = (uint8_t)type;
     out->flags = (uint8_t)flags;
     out->remaining = rem;

@@ -159,8 +159,9 @@ typedef struct mqtt_packet {
     /* 5.0 only: the packet's property list (the raw view is u.*.props),
      * validated and decoded (props.h); zero when the packet has none (short
      * forms). Set only when the packet was decoded as 5.0 (d->version ==
-     * MQTT_V5 afterwards); left as it was otherwise, so 3.1.1 decoding does
-     * not pay for it. will_props: a 5.0 CONNECT's will properties. */
+     * MQTT_V5 afterwards) and zeroed by every CONNECT; other 3.1.1 packets
+     * leave both as they were, so 3.1.1 decoding does not pay for them.
+     * will_props: a 5.0 CONNECT's will properties. */
     mqtt_props_t props;
     mqtt_props_t will_props;
 } mqtt_packet_t;
@@ -236,6 +237,10 @@ bool mqtt_topic_iter_next(mqtt_topic_iter_t *it, mqtt_str_t *filter, uint8_t *op
 /* UTF-8 check per [MQTT-1.5.3-1,2]: well-formed, no surrogates, no U+0000.
  * Returns 0 or ROOST_EPROTO_UTF8. */
 int mqtt_utf8_check(const uint8_t *s, size_t len);
+/* UTF-8 Encoded Character Data (a 5.0 payload with Payload Format
+ * Indicator 1, 3.3.2.3.2): well-formed UTF-8 per RFC 3629; unlike strings,
+ * U+0000 is allowed. */
+bool mqtt_utf8_data_ok(const uint8_t *s, size_t len);
 
 /* Remaining-length varint. mqtt_varint_decode returns bytes used (1-4),
  * 0 when more bytes are needed, or ROOST_EPROTO_MALFORMED after 4 bytes with

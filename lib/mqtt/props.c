@@ -180,7 +180,7 @@ static int rd_value(const uint8_t **pp, const uint8_t *end, unsigned t, mqtt_pro
         int k = mqtt_varint_decode(p, left, &v->num);
         if (k <= 0)
             return ROOST_EPROTO_MALFORMED;
-        if (k > 1 && p[k - 1] == 0) /* a trailing zero group: not minimal */
+        if (!varint_minimal(p, k))
             return ROOST_EPROTO_MALFORMED;
         *pp = p + k;
         return 0;
@@ -300,6 +300,13 @@ int mqtt_props_decode(const uint8_t *buf, size_t len, unsigned ctx, bool from_cl
         out->present |= bit;
     }
     return check_list(out, ctx, from_client);
+}
+
+bool mqtt_props_payload_ok(const mqtt_props_t *p, mqtt_str_t payload)
+{
+    if (!mqtt_props_has(p, MQTT_PROP_PAYLOAD_FORMAT) || p->payload_format == 0)
+        return true;
+    return mqtt_utf8_data_ok(payload.ptr, payload.len);
 }
 
 /* ---- iteration ----------------------------------------------------------------- */

@@ -152,6 +152,13 @@ static inline bool mqtt_props_has(const mqtt_props_t *p, uint8_t id)
 int mqtt_props_decode(const uint8_t *buf, size_t len, unsigned ctx, bool from_client,
                       mqtt_props_t *out);
 
+/* The check a receiver MAY make (3.3.2.3.2, 3.1.3.2.3): with Payload Format
+ * Indicator 1 the payload (or will payload) is UTF-8 Encoded Character Data
+ * (mqtt_utf8_data_ok). False when the indicator is 1 and the payload is not
+ * (reason code 0x99 Payload format invalid: PUBACK/PUBREC or DISCONNECT,
+ * CONNACK for a will); true otherwise. */
+bool mqtt_props_payload_ok(const mqtt_props_t *p, mqtt_str_t payload);
+
 /* The type of a property identifier (MQTT_PT_NONE for anything else), its
  * name in the spec ("Topic Alias"; "unknown" otherwise), and whether it may
  * appear in a packet of type ctx (or MQTT_PROPS_WILL). */

@@ -153,6 +153,14 @@ static void check_packet(const mqtt_decoder_t *d, const mqtt_packet_t *p)
     /* every reason code the decoder let through is one the packet may carry */
     if (p->type == MQTT_CONNACK)
         CHECK(mqtt_reason_valid(MQTT_CONNACK, p->u.connack.rc));
+    if (p->type == MQTT_PUBLISH) {
+        bool ok = mqtt_props_payload_ok(&p->props, p->u.publish.payload);
+        CHECK(ok || (mqtt_props_has(&p->props, MQTT_PROP_PAYLOAD_FORMAT) &&
+                     p->props.payload_format == 1));
+        /* a payload that passes as a string always passes as character data */
+        if (mqtt_utf8_check(p->u.publish.payload.ptr, p->u.publish.payload.len) == 0)
+            CHECK(mqtt_utf8_data_ok(p->u.publish.payload.ptr, p->u.publish.payload.len));
+    }
     uint8_t *b;
     size_t n = reencode(p, &b);
     mqtt_decoder_t d2;

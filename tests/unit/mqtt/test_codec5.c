@@ -118,6 +118,12 @@ static const dcase_t cases[] = {
      PROTOCOL, 0x82},
     {"2.2.2.2 PUBLISH with Session Expiry", S, 5, "30 LL 00 01 'a' 05 11 00 00 00 01", MALFORMED,
      0x81},
+    {"MQTT-1.5.5-1 Property Length not in the minimum bytes", S, 5, "30 LL 00 01 'a' 80 00",
+     MALFORMED, 0x81},
+    {"MQTT-1.5.5-1 Property Length 2 bytes for 128", S, 5,
+     "30 LL 00 01 'a' 80 01 26 00 7b 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' 00 00",
+     0, 0},
     {"2.2.2.2 PUBLISH unknown property", S, 5, "30 LL 00 01 'a' 02 05 00", MALFORMED, 0x81},
     {"MQTT-1.5.4-1 PUBLISH Content Type ill-formed", S, 5, "30 LL 00 01 'a' 04 03 00 01 c0",
      UTF8, 0x81},

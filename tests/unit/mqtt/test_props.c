@@ -583,6 +583,40 @@ static void test_sub_id_sizes(void **state)
     }
 }
 
+/* Payload Format Indicator 1: the payload must be UTF-8 Encoded Character
+ * Data (3.3.2.3.2), where U+0000 is allowed; 0 or absent: anything goes. */
+static void test_payload_format(void **state)
+{
+    (void)state;
+    mqtt_props_t utf8, bytes, none;
+    assert_int_equal(hdecode("01 01", MQTT_PUBLISH, true, &utf8), 0);
+    assert_int_equal(hdecode("01 00", MQTT_PUBLISH, true, &bytes), 0);
+    assert_int_equal(hdecode("", MQTT_PUBLISH, true, &none), 0);
+    static const struct {
+        const char *data;
+        size_t len;
+        bool ok;
+    } t[] = {
+        {"", 0, true},
+        {"hello", 5, true},
+        {"a\0b", 3, true},                               /* U+0000 is character data */
+        {"0123456789abcdef\0\0\0\0\0\0\0\0", 24, true}, /* NULs in the word path */
+        {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14, true},
+        {"\xff", 1, false},
+        {"abc\xed\xa0\x80", 6, false},                 /* surrogate */
+        {"\xc0\x80", 2, false},                         /* overlong NUL */
+        {"01234567\xf4\x90\x80\x80", 12, false},      /* above U+10FFFF */
+        {"\xe2\x82", 2, false},                         /* cut */
+    };
+    for (size_t i = 0; i < N(t); i++) {
+        mqtt_str_t pl = {(const uint8_t *)t[i].data, (uint32_t)t[i].len};
+        assert_int_equal(mqtt_utf8_data_ok(pl.ptr, pl.len), t[i].ok);
+        assert_int_equal(mqtt_props_payload_ok(&utf8, pl), t[i].ok);
+        assert_true(mqtt_props_payload_ok(&bytes, pl));
+        assert_true(mqtt_props_payload_ok(&none, pl));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -599,6 +633,7 @@ int main(void)
         cmocka_unit_test(test_encode_each),
         cmocka_unit_test(test_encode_struct),
         cmocka_unit_test(test_sub_id_sizes),
+        cmocka_unit_test(test_payload_format),
     };
     return cmocka_run_group_tests(tests, guard_setup, guard_teardown);
 }
