@@ -81,6 +81,8 @@ typedef struct broker {
     conn_t *conns;             /* all connections, doubly linked */
     uint32_t nconns;
     uint32_t npreauth;         /* of them, not accepted yet (--max-preauth-memory) */
+    double connect_tokens[2];  /* --max-connect-rate buckets: plain, TLS listener */
+    uint64_t connect_refill_ms[2];
     conn_t *flush_head;        /* connections with pending output */
     conn_t *close_head;        /* connections to free at the safe point */
 

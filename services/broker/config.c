@@ -33,6 +33,8 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
         .proxy_trusted = "",
         .max_connect_size = 65536,
         .max_preauth_memory = 64 << 20,
+        .max_keepalive = 0,
+        .max_connect_rate = 0,
     };
     const cfg_opt_t opts[] = {
         {"bind", "ROOST_BIND", CFG_STR, &c->bind, 0, 0, "Address to listen on for MQTT."},
@@ -107,6 +109,13 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
         {"max-connect-size", "ROOST_MAX_CONNECT_SIZE", CFG_INT, &c->max_connect_size, 16, 268435460,
          "Largest packet before a CONNECT is accepted (the CONNECT itself, with its will and "
          "password); larger closes the connection. --max-packet-size applies after."},
+        {"max-keepalive", "ROOST_MAX_KEEPALIVE", CFG_INT, &c->max_keepalive, 0, 65535,
+         "Longest keep-alive in seconds a connection gets (0: no cap). A CONNECT asking for more, or "
+         "for none (0), is held to this: MQTT 3.1.1 cannot tell the client, so one that stays silent "
+         "longer than 1.5 times the cap is disconnected (README)."},
+        {"max-connect-rate", "ROOST_MAX_CONNECT_RATE", CFG_INT, &c->max_connect_rate, 0, 1000000,
+         "CONNECTs per second each listener (plain, TLS) takes, a burst of one second's worth; the "
+         "excess gets CONNACK 3 (server unavailable) so devices back off (0: no limit)."},
         {"max-preauth-memory", "ROOST_MAX_PREAUTH_MEMORY", CFG_INT, &c->max_preauth_memory, 0, 1LL << 40,
          "Memory all connections not yet accepted may hold, in bytes: connections beyond "
          "this / --max-connect-size waiting for CONNECT or authd are closed at accept (0: no cap)."},

@@ -41,6 +41,8 @@ typedef struct broker_config {
     cidr_list_t proxy_trusted_list; /* parsed from proxy_trusted */
     int64_t max_connect_size;  /* bytes a packet may have before CONNECT is accepted */
     int64_t max_preauth_memory; /* bytes all not-yet-accepted connections may buffer, at most */
+    int64_t max_keepalive;     /* seconds; 0 = no cap */
+    int64_t max_connect_rate;  /* CONNECTs per second per listener; 0 = no limit */
     const char *http_bind;
     int64_t http_port;         /* /healthz and /metrics; 0 = off */
 } broker_config_t;

@@ -17,12 +17,41 @@
 #include "route.h"
 #include "session.h"
 
+/* --max-connect-rate: a token bucket per listener (burst: one second's
+ * worth). false when this CONNECT is over the rate. */
+static bool connect_rate_ok(conn_t *c)
+{
+    broker_t *b = c->b;
+    double rate = (double)b->cfg->max_connect_rate;
+    if (rate <= 0)
+        return true;
+    int l = c->has_xport ? 1 : 0;
+    uint64_t now = loop_now(b->loop);
+    if (!b->connect_refill_ms[l]) {
+        b->connect_tokens[l] = rate;
+    } else {
+        b->connect_tokens[l] += rate * (double)(now - b->connect_refill_ms[l]) / 1000.0;
+        if (b->connect_tokens[l] > rate)
+            b->connect_tokens[l] = rate;
+    }
+    b->connect_refill_ms[l] = now;
+    if (b->connect_tokens[l] < 1.0)
+        return false;
+    b->connect_tokens[l] -= 1.0;
+    return true;
+}
+
 int handle_connect(conn_t *c, const mqtt_connect_t *p)
 {
     broker_t *b = c->b;
     c->version = p->version;
     if (p->version != MQTT_V311 && p->version != MQTT_V31)
         return ROOST_EPROTO_VERSION; /* 5.0 arrives with its own issue */
+    if (!connect_rate_ok(c)) {
+        char peer[64];
+        log_info("conn_refused", "peer=%s reason=\"over --max-connect-rate\"", conn_peer(c, peer, sizeof(peer)));
+        return ROOST_ELIMIT;
+    }
     if (b->draining || (b->cfg->max_connections && b->nconns > (uint32_t)b->cfg->max_connections))
         return ROOST_ELIMIT;
     char genid[32];
@@ -48,6 +77,11 @@ int handle_connect(conn_t *c, const mqtt_connect_t *p)
             return -ENOMEM;
     }
     c->keepalive = p->keepalive;
+    uint16_t cap = (uint16_t)b->cfg->max_keepalive;
+    if (cap && (!c->keepalive || c->keepalive > cap)) {
+        log_debug("keepalive_capped", "client_id=%.*s asked=%u cap=%u", (int)id_len, id, c->keepalive, cap);
+        c->keepalive = cap; /* 3.1.1 cannot say so; 5.0 will send Server Keep Alive */
+    }
     if (b->authc)
         return authc_request(b->authc, c, p, id, id_len);
     if (!b->cfg->insecure_no_auth)
