@@ -44,8 +44,18 @@ kubectl kustomize "$OUT/external/k8s/overlays/example" >"$OUT/external.yaml"
 if grep -qE 'kind: StatefulSet|  name: roost-redis' "$OUT/external.yaml" || ! grep -q 'ROOST_REDIS: redis.example.internal:6379' "$OUT/external.yaml"; then
   echo "the external-Redis patch did not take" >&2; exit 1
 fi
+# and with the TLS component: 8883 on both Services, the certificate from the Secret roost-tls
+mkdir -p "$OUT/tls"
+cp -r "$ROOT/deploy/k8s" "$OUT/tls/"
+sed -i -e 's|^# components:|components:|' -e 's|^#   - ../../components/external-redis|  - ../../components/tls|' \
+  "$OUT/tls/k8s/overlays/example/kustomization.yaml"
+kubectl kustomize "$OUT/tls/k8s/overlays/example" >"$OUT/tls.yaml"
+if [[ $(grep -c 'port: 8883' "$OUT/tls.yaml") -ne 2 ]] || ! grep -q 'secretName: roost-tls' "$OUT/tls.yaml" ||
+   ! grep -q 'value: /etc/roost/tls/tls.key' "$OUT/tls.yaml"; then
+  echo "the TLS component did not take" >&2; exit 1
+fi
 # each render with the Secret the pods require (made out of band by roost-keys)
-for f in base example external; do
+for f in base example external tls; do
   echo -n "$f: "; node "$DEPLOY_TESTS/validate-k8s.mjs" "$OUT/$f.yaml" "$ROOT/deploy/k8s/base/secret.example.yaml"
 done
 if grep -q 'name: roost-redis$' <(grep -A3 'kind: NetworkPolicy' "$OUT/external.yaml"); then
