@@ -147,6 +147,16 @@ describe('overview and instances', { skip }, () => {
     assert.deepEqual(pageErrors, []);
   });
 
+  step('the Overview reads on a phone', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.reload();
+    await page.locator('[data-testid="chart-messages"] canvas').first().waitFor();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `no sideways scrolling at 390 px (overflow ${overflow}px)`);
+    await shot('01-overview-390');
+    await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
   step('Instances lists both brokers and authd; a click shows one broker’s charts', async () => {
     await tid('nav-instances').click();
     await tid('instances-table').waitFor();

@@ -83,7 +83,7 @@ export function chartCard({ title, lines, fmt = (v) => fmtNum(v), testid }) {
           width, height: 160, legend: { show: false }, cursor: { drag: { x: false, y: false } },
           scales: { x: { time: true } },
           axes: [{ stroke: '#646c7c', grid: { stroke: '#eef0f3' } },
-            { stroke: '#646c7c', grid: { stroke: '#eef0f3' }, size: 56, values: (u, vals) => vals.map((v) => fmtNum(v)) }],
+            { stroke: '#646c7c', grid: { stroke: '#eef0f3' }, size: 64, values: (u, vals) => vals.map((v) => fmt(v)) }],
           series: [{}, ...lines.map((l, i) => ({ label: l.label, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: false }))],
         }, data, plot);
         plot.setAttribute('data-points', String(hist.t.length));
@@ -101,7 +101,7 @@ export function fmtNum(v) {
   if (v == null || Number.isNaN(v)) return '—';
   const a = Math.abs(v);
   if (a >= 1e9) return `${(v / 1e9).toFixed(1)} G`;
-  if (a >= 1e6) return `${(v / 1e6).toFixed(1)} M`;
+  if (a >= 1e6) return `${(v / 1e6).toFixed(a >= 1e7 ? 1 : 2)} M`;
   if (a >= 1e4) return `${(v / 1e3).toFixed(1)} k`;
   if (Number.isInteger(v)) return String(v);
   return a >= 100 ? v.toFixed(0) : a >= 10 ? v.toFixed(1) : v.toFixed(2);
@@ -110,11 +110,11 @@ export function fmtNum(v) {
 export function fmtBytes(v) {
   if (v == null) return '—';
   if (v >= 1 << 30) return `${(v / (1 << 30)).toFixed(2)} GiB`;
-  if (v >= 1 << 20) return `${(v / (1 << 20)).toFixed(1)} MiB`;
+  if (v >= 1 << 20) return `${(v / (1 << 20)).toFixed(v >= 10 * (1 << 20) ? 1 : 2)} MiB`;
   return `${(v / 1024).toFixed(0)} KiB`;
 }
 
-export function fmtPct(v) { return v == null ? '—' : `${v.toFixed(1)} %`; }
+export function fmtPct(v) { return v == null ? '—' : `${v.toFixed(Math.abs(v) < 10 ? 2 : 1)} %`; }
 
 export function fmtUptime(s) {
   if (s == null) return '—';
