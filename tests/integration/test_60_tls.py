@@ -176,7 +176,7 @@ def test_paho_tls_versions_and_large_payloads(optional, certs, version):
         assert got == [b"%d" % i for i in range(200)]
     finally:
         c.disconnect()
-    assert optional.wait_log(r"conn_accepted peer=\S+ client_id="?%s"? " % c.client_id)
+    assert optional.wait_log(r"conn_accepted peer=\S+ client_id=\"?%s\"? " % c.client_id)
 
 
 def test_old_protocol_versions_refused(optional, certs):
@@ -235,7 +235,7 @@ def test_proxy_header_before_tls(certs):
         c.connect(cid)
         c.ping()
         c.close()
-        assert b.wait_log(r"conn_accepted peer=192\.0\.2\.9:40001 client_id="?%s"? " % cid)
+        assert b.wait_log(r"conn_accepted peer=192\.0\.2\.9:40001 client_id=\"?%s\"? " % cid)
     finally:
         b.stop()
 
@@ -306,7 +306,7 @@ def test_tls_on_plain_port(optional, certs, watcher):
     c = raw_tcp(optional.port)
     c.send(client_hello(certs))
     assert_closed_by_broker(c)
-    assert optional.wait_log(r"conn_refused peer=\S+ client_id=(?:""|) packet=CONNECT rc=-?\d+ reason=malformed packet")
+    assert optional.wait_log(r"conn_refused peer=\S+ client_id=(?:\"\"|) packet=CONNECT rc=-?\d+ reason=malformed packet")
 
 
 def test_garbage_handshake(optional, watcher):
@@ -349,7 +349,7 @@ def test_silent_socket_closed_at_connect_timeout_quietly(optional):
     c = raw_tcp(optional.tls_port)
     port = c.sock.getsockname()[1]
     assert_closed_by_broker(c, timeout=6)
-    assert optional.wait_log(r"conn_closed peer=127\.0\.0\.1:%d client_id=(?:""|) reason=connect_timeout" % port)
+    assert optional.wait_log(r"conn_closed peer=127\.0\.0\.1:%d client_id=(?:\"\"|) reason=connect_timeout" % port)
     assert not re.search(r"conn_refused peer=127\.0\.0\.1:%d " % port, optional.log())
 
 
