@@ -326,17 +326,43 @@ static void flush_acks(fwd_t *f)
     }
 }
 
+/* How long until p may send (0: now; -1: nothing to send or no room). */
+static int64_t send_wait(const fwd_t *f, const pipe_t *p, int64_t now)
+{
+    if (p->gone || p->cfg.paused || !p->n || p->inflight >= f->conf->inflight)
+        return -1;
+    if (now < p->ready_at)
+        return p->ready_at - now;
+    if (p->n >= (size_t)p->cfg.batch_size || f->draining)
+        return 0;
+    int64_t left = p->q[0].since + p->cfg.linger_ms - now;
+    return left > 0 ? left : 0;
+}
+
 /* Starts what may start now. */
 static void dispatch(fwd_t *f, pipe_t *p, int64_t now)
 {
-    while (!p->gone && !p->cfg.paused && p->n && p->inflight < f->conf->inflight && now >= p->ready_at) {
+    while (send_wait(f, p, now) == 0) {
         size_t batch = (size_t)p->cfg.batch_size;
-        bool full = p->n >= batch;
-        if (!full && !f->draining && now - p->q[0].since < p->cfg.linger_ms)
-            break;
-        if (send_start(f, p, full ? batch : p->n) < 0)
+        if (send_start(f, p, p->n >= batch ? batch : p->n) < 0)
             break;
     }
+}
+
+/* How long the loop may sleep in curl_multi_poll: until a pipeline may
+ * send or read, at most IDLE_READ_MS (the queues are polled). */
+static int poll_ms(const fwd_t *f, int64_t now)
+{
+    int64_t wait = IDLE_READ_MS;
+    for (const pipe_t *p = f->pipes; p && wait > 0; p = p->next) {
+        int64_t w = send_wait(f, p, now);
+        if (w >= 0 && w < wait)
+            wait = w;
+        size_t window = (size_t)(p->cfg.batch_size * f->conf->inflight * 2 + 100);
+        if (!p->gone && !p->cfg.paused && !f->draining && p->n < window && p->next_read <= now)
+            wait = 0;
+    }
+    return (int)wait;
 }
 
 /* ---- metrics ---------------------------------------------------------------- */
@@ -476,7 +502,9 @@ int fwd_run(fwd_t *f, volatile sig_atomic_t *stop)
                 sample_depths(f);
             render(f, now);
         }
-        curl_multi_poll(f->multi, NULL, 0, running ? 5 : IDLE_READ_MS, NULL);
+        int wait = poll_ms(f, fwd_now_ms());
+        if (wait > 0)
+            curl_multi_poll(f->multi, NULL, 0, wait, NULL);
     }
     flush_acks(f);
     log_info("forwarder_stopped", "consumer=%s", f->consumer);

@@ -29,7 +29,7 @@ user=$(podman image inspect -f '{{.Config.User}}' "$ROOST_IMAGE")
 [[ $(podman run --rm "$ROOST_IMAGE" id -u) == 10001 ]]
 # output captured first: `cmd | grep -q` under pipefail fails when grep
 # exits before cmd has written everything (SIGPIPE), as a long --help does
-for svc in broker authd admin; do
+for svc in broker authd admin forwarder; do
   out=$(podman run --rm "$ROOST_IMAGE" "$svc" --help 2>&1) && grep -q -- '--redis' <<<"$out" ||
     { echo "'$svc --help' failed in the image" >&2; exit 1; }
 done

@@ -18,6 +18,7 @@ NEEDS = {
     "authd": ["ROOST_AUTHD_CURVE_SECRET", "ROOST_AUTHD_CURVE_CLIENTS", "ROOST_ADMIN_CURVE_PUBLIC",
               "ROOST_REDIS_PASSWORD_FILE"],
     "admin": ["ROOST_ADMIN_CURVE_SECRET", "ROOST_REDIS_PASSWORD_FILE"],
+    "forwarder": ["ROOST_REDIS_PASSWORD_FILE"],
 }
 MADE = {"%s.%s" % (n, k) for n in ("bus", "authd", "broker", "admin") for k in ("secret", "public")}
 MADE |= {"redis-roost.password", "redis-default.password", "redis.conf"}

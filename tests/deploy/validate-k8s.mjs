@@ -128,6 +128,7 @@ const required = {
   "roost-authd": ["ROOST_AUTHD_CURVE_SECRET", "ROOST_AUTHD_CURVE_CLIENTS", "ROOST_ADMIN_CURVE_PUBLIC",
     "ROOST_REDIS_USER", "ROOST_REDIS_PASSWORD"],
   "roost-admin": ["ROOST_ADMIN_CURVE_SECRET", "ROOST_REDIS_USER", "ROOST_REDIS_PASSWORD"],
+  "roost-forwarder": ["ROOST_REDIS_USER", "ROOST_REDIS_PASSWORD"],
 };
 const workload = (name) => workloads.find((w) => w.obj.metadata.name === name);
 for (const [name, vars] of Object.entries(required)) {
@@ -172,7 +173,8 @@ function sources(w, portName) {
   return out;
 }
 const expect = [
-  ["roost-redis", "redis", ["roost-admin", "roost-authd", "roost-broker"]],
+  ["roost-redis", "redis", ["roost-admin", "roost-authd", "roost-broker", "roost-forwarder"]],
+  ["roost-forwarder", "http", ["namespace"]],
   ["roost-broker", "mqtt", ["anywhere"]],
   ["roost-broker", "bus", ["roost-broker"]],
   ["roost-authd", "auth", ["roost-broker"]],

@@ -13,7 +13,7 @@ log "compose: docker-compose config -q"
 (cd "$ROOT/deploy/compose" && docker-compose -f docker-compose.yml config -q)
 # the services the deployment promises
 services=$(cd "$ROOT/deploy/compose" && docker-compose -f docker-compose.yml config --services | sort | tr '\n' ' ')
-[[ $services == "admin authd1 authd2 broker1 broker2 broker3 haproxy keys redis " ]] ||
+[[ $services == "admin authd1 authd2 broker1 broker2 broker3 forwarder haproxy keys redis " ]] ||
   { echo "compose services: $services" >&2; exit 1; }
 # published ports only on loopback by default
 if (cd "$ROOT/deploy/compose" && docker-compose -f docker-compose.yml config) | grep -E 'host_ip: (0\.0\.0\.0|::)|published: .*:' ; then
