@@ -1,0 +1,269 @@
+#!/usr/bin/env python3
+"""bench/forwarder.py: roost-forwarder figures on this machine (issue 17).
+
+  1. drain: N messages already queued in a pipeline's stream (XADD in the
+     broker's field layout), the pipeline resumed, time until the sink
+     (bench/forwarder/fwd_sink.c) has them all: msgs/s, and msgs per
+     forwarder CPU-second (/proc utime+stime). One message per request
+     (--inflight 1 and 8) and batched (batch_size 100).
+  2. latency: a broker in cluster mode with a mapping, roost-bench's
+     latency workload (QoS 1, --rate R) publishing, the sink measuring
+     PUBLISH (the broker's received-at stamp) to receipt: p50/p99.
+  3. broker QoS 1 throughput (roost-bench pairs) with no mapping and with a
+     mapping of every topic to a paused pipeline (the appends, no delivery
+     competing for the CPU), alternating, medians.
+
+Everything runs on 127.0.0.1 with free ports, Release binaries from
+build-release/ (configured and built when missing), each process stopped
+by PID. Standard library only. Prints a Markdown table; raw JSON lines go
+to bench/out/forwarder-<time>.jsonl.
+"""
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TOKEN = "bench-token-0123456789abcdef"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, timeout=20):
+    end = time.time() + timeout
+    while time.time() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[0]} exited early")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def cpu_s(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        parts = f.read().rsplit(")", 1)[1].split()
+    return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Stack:
+    def __init__(self, build):
+        self.build = build
+        self.dir = tempfile.mkdtemp(prefix="roost-fwd-bench-")
+        self.procs = []
+
+    def start(self, name, argv, port=None, env=None):
+        log = open(os.path.join(self.dir, name + ".log"), "ab")
+        p = subprocess.Popen(argv, stdout=log, stderr=log, env=dict(os.environ, **(env or {})))
+        self.procs.append(p)
+        if port:
+            wait_port(port, p)
+        return p
+
+    def stop(self, p):
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+    def close(self):
+        for p in reversed(self.procs):
+            self.stop(p)
+
+    def bin(self, rel):
+        return os.path.join(self.build, rel)
+
+    def redis_cli(self, *args, stdin=None):
+        return subprocess.run(["redis-cli", "-p", str(self.redis_port)] + [str(a) for a in args], input=stdin,
+                              capture_output=True, text=True, timeout=120).stdout.strip()
+
+    def api(self, method, path, body=None):
+        req = urllib.request.Request(f"http://127.0.0.1:{self.admin_port}/api/v1{path}", method=method,
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=15) as r:
+            t = r.read()
+            return json.loads(t) if t else None
+
+    def sink_stats(self):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.sink_port}/stats", timeout=5) as r:
+            return json.loads(r.read())
+
+    def sink_reset(self):
+        urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{self.sink_port}/reset", method="POST",
+                                                      data=b""), timeout=5).read()
+
+    def base(self):
+        self.redis_port = free_port()
+        self.start("redis", ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--dir", self.dir], self.redis_port)
+        self.admin_port = free_port()
+        self.start("admin", [self.bin("services/admin/roost-admin"), "--redis", f"127.0.0.1:{self.redis_port}",
+                             "--http-port", str(self.admin_port), "--rpc-bind", f"tcp://127.0.0.1:{free_port()}",
+                             "--pub-bind", f"tcp://127.0.0.1:{free_port()}", "--token-file",
+                             os.path.join(self.dir, "token"), "--console-dir", self.dir, "--log-level", "warn"],
+                   self.admin_port, env={"ROOST_ADMIN_TOKEN": TOKEN})
+        self.sink_port = free_port()
+        self.start("sink", [self.bin("bench/forwarder/fwd-sink"), str(self.sink_port)], self.sink_port)
+
+    def forwarder(self, inflight):
+        port = free_port()
+        return self.start(f"forwarder-{inflight}", [self.bin("services/forwarder/roost-forwarder"), "--redis",
+                                                     f"127.0.0.1:{self.redis_port}", "--http-port", str(port),
+                                                     "--inflight", str(inflight), "--routes-poll-ms", "100",
+                                                     "--log-level", "warn"], port)
+
+
+def fill(st, pid, n, payload=64):
+    """n entries in the broker's field layout, through redis-cli --pipe."""
+    now = int(time.time() * 1000)
+    p = "x" * payload
+    lines = []
+    for i in range(n):
+        args = ["XADD", f"roost:pq:{pid}", "*", "t", f"bench/p{i % 10}", "p", p, "q", "1", "r", "0", "c", f"c{i % 10}",
+                "u", "", "b", "bench", "ts", str(now)]
+        lines.append("*%d\r\n" % len(args) + "".join("$%d\r\n%s\r\n" % (len(a.encode()), a) for a in args))
+    subprocess.run(["redis-cli", "-p", str(st.redis_port), "--pipe"], input="".join(lines), capture_output=True,
+                   text=True, timeout=300, check=True)
+
+
+def drain(st, n, batch, inflight):
+    p = st.api("POST", "/pipelines",
+               {"name": f"drain-{batch}-{inflight}-{time.time()}", "url": f"http://127.0.0.1:{st.sink_port}/in",
+                "batch_size": batch, "linger_ms": 5, "status": "paused", "max_queue": 10000000})
+    fill(st, p["id"], n)
+    fwd = st.forwarder(inflight)
+    time.sleep(0.5)
+    st.sink_reset()
+    c0 = cpu_s(fwd.pid)
+    t0 = time.time()
+    st.api("PATCH", f"/pipelines/{p['id']}", {"status": "active"})
+    while st.sink_stats()["messages"] < n and time.time() - t0 < 300:
+        time.sleep(0.05)
+    s = st.sink_stats()
+    took = (s["last_ms"] / 1000.0) - t0
+    cpu = cpu_s(fwd.pid) - c0
+    st.stop(fwd)
+    st.api("PATCH", f"/pipelines/{p['id']}", {"status": "paused"})
+    return {"test": "drain", "batch_size": batch, "inflight": inflight, "messages": s["messages"],
+            "requests": s["requests"], "seconds": round(took, 3), "msgs_per_s": round(s["messages"] / took),
+            "forwarder_cpu_s": round(cpu, 3), "msgs_per_cpu_s": round(s["messages"] / cpu) if cpu else None}
+
+
+def bench_json(out):
+    return json.loads([l for l in out.splitlines() if l.startswith("{")][-1])
+
+
+def broker(st, bid):
+    port = free_port()
+    b = st.start("broker-" + bid, [st.bin("services/broker/roost-broker"), "--bind", "127.0.0.1", "--port", str(port),
+                                   "--insecure-no-auth", "--redis", f"127.0.0.1:{st.redis_port}", "--bus-bind",
+                                   "tcp://127.0.0.1:*", "--id", bid, "--log-level", "warn", "--max-queued", "100000"],
+                 port)
+    time.sleep(1.0)  # routes loaded (500 ms poll)
+    return b, port
+
+
+def latency(st, rate, seconds):
+    p = st.api("POST", "/pipelines", {"name": f"lat-{time.time()}", "url": f"http://127.0.0.1:{st.sink_port}/in"})
+    m = st.api("POST", "/topic-mappings", {"topic": "#", "pipeline": p["id"]})
+    fwd = st.forwarder(1)
+    b, port = broker(st, "lat")
+    st.sink_reset()
+    out = subprocess.run([st.bin("bench/roost-bench"), "latency", "--port", str(port), "--qos", "1", "--rate",
+                          str(rate), "--seconds", str(seconds), "--warmup", "1"], capture_output=True, text=True,
+                         timeout=120).stdout
+    time.sleep(1.0)
+    s = st.sink_stats()
+    st.stop(b)
+    st.stop(fwd)
+    st.api("DELETE", f"/topic-mappings/{m['id']}")
+    r = bench_json(out)
+    return {"test": "latency", "rate": rate, "forwarded": s["messages"], "published": r.get("received"),
+            "e2e_p50_ms": s["p50_ms"], "e2e_p99_ms": s["p99_ms"], "e2e_max_ms": s["max_ms"]}
+
+
+def qos1_pairs(st, mapped, seconds):
+    m = None
+    if mapped:
+        p = st.api("POST", "/pipelines", {"name": f"q1-{time.time()}", "url": f"http://127.0.0.1:{st.sink_port}/in",
+                                          "status": "paused", "max_queue": 10000000})
+        m = st.api("POST", "/topic-mappings", {"topic": "#", "pipeline": p["id"]})
+    b, port = broker(st, "q1")
+    out = subprocess.run([st.bin("bench/roost-bench"), "pairs", "--port", str(port), "--qos", "1", "--pairs", "10",
+                          "--inflight", "100", "--seconds", str(seconds), "--broker-pid", f"{b.pid},{st.procs[0].pid}"],
+                         capture_output=True, text=True, timeout=120).stdout
+    st.stop(b)
+    if m:
+        st.api("DELETE", f"/topic-mappings/{m['id']}")
+        st.redis_cli("DEL", f"roost:pq:{m['pipeline']}")
+    r = bench_json(out)
+    return {"test": "qos1_pairs", "mapped": mapped, "msgs_per_s": round(r["deliveries_per_s"]), "raw": r}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default=os.path.join(ROOT, "build-release"))
+    ap.add_argument("--messages", type=int, default=50000)
+    ap.add_argument("--rate", type=int, default=1000)
+    ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=3)
+    a = ap.parse_args()
+    if not os.path.exists(os.path.join(a.build, "services/forwarder/roost-forwarder")):
+        subprocess.run(["cmake", "-S", ROOT, "-B", a.build, "-DCMAKE_BUILD_TYPE=Release", "-DROOST_SANITIZE=OFF",
+                        "-DROOST_FUZZ=OFF"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["cmake", "--build", a.build, "-j2", "--target", "roost-forwarder", "roost-broker", "roost-admin",
+                    "roost-bench", "fwd-sink"], check=True, stdout=subprocess.DEVNULL)
+    os.makedirs(os.path.join(ROOT, "bench", "out"), exist_ok=True)
+    raw = open(os.path.join(ROOT, "bench", "out", time.strftime("forwarder-%Y%m%d-%H%M%S.jsonl")), "w")
+    st = Stack(a.build)
+    rows = []
+    try:
+        st.base()
+        for batch, inflight in [(1, 1), (1, 8), (100, 1)]:
+            r = drain(st, a.messages, batch, inflight)
+            rows.append(r)
+            raw.write(json.dumps(r) + "\n")
+        r = latency(st, a.rate, a.seconds)
+        rows.append(r)
+        raw.write(json.dumps(r) + "\n")
+        q = {False: [], True: []}
+        for _ in range(a.repeat):
+            for mapped in (False, True):
+                r = qos1_pairs(st, mapped, a.seconds)
+                q[mapped].append(r["msgs_per_s"])
+                raw.write(json.dumps(r) + "\n")
+    finally:
+        st.close()
+        raw.close()
+    print("| forwarder | msgs/s | msgs per forwarder CPU-s | requests |")
+    print("|---|---|---|---|")
+    for r in rows:
+        if r["test"] == "drain":
+            print(f"| batch_size {r['batch_size']}, --inflight {r['inflight']} ({r['messages']} queued) "
+                  f"| {r['msgs_per_s']} | {r['msgs_per_cpu_s']} | {r['requests']} |")
+    lat = [r for r in rows if r["test"] == "latency"][0]
+    print(f"\nend to end (PUBLISH QoS 1 at {lat['rate']}/s -> sink): p50 {lat['e2e_p50_ms']} ms, "
+          f"p99 {lat['e2e_p99_ms']} ms, max {lat['e2e_max_ms']} ms ({lat['forwarded']} forwarded)")
+    med = {k: sorted(v)[len(v) // 2] for k, v in q.items()}
+    print(f"\nbroker QoS 1 pairs, median of {a.repeat}: {med[False]} msgs/s without a mapping, "
+          f"{med[True]} with every topic mapped ({med[True] / med[False]:.2f}x)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
