@@ -211,22 +211,20 @@ size_t mqtt_encode_publish_header(uint8_t *buf, size_t cap, uint8_t version,
     return hdr;
 }
 
-size_t mqtt_encode_ack(uint8_t *buf, size_t cap, uint8_t version, uint8_t type,
-                       uint16_t packet_id, uint8_t rc)
-{
-    static const mqtt_str_t none = {NULL, 0};
-    assert(version == MQTT_V5 || rc == 0);
-    return mqtt_encode_ack_v5(buf, cap, type, packet_id, rc, none);
-}
+/* Always inlined into its callers so that the 3.1.1 ones, which pass no
+ * properties (props NULL), compile to what they were before 5.0. */
+#define SPECIALIZED static inline __attribute__((always_inline))
 
-size_t mqtt_encode_ack_v5(uint8_t *buf, size_t cap, uint8_t type, uint16_t packet_id,
-                          uint8_t rc, mqtt_str_t props)
+/* PUBACK..PUBCOMP; props NULL: 3.1.1. 3.4.2.1: the reason code may be left
+ * out when it is 0x00 and there are no properties; the property length
+ * when there are none. */
+SPECIALIZED size_t encode_ack(uint8_t *buf, size_t cap, uint8_t type, uint16_t packet_id,
+                              uint8_t rc, const mqtt_str_t *props)
 {
     assert(type >= MQTT_PUBACK && type <= MQTT_PUBCOMP);
     assert(packet_id != 0);
-    /* 3.4.2.1: the reason code may be left out when it is 0x00 and there are
-     * no properties; the property length when there are none. */
-    size_t rem = props.len ? 3 + props_size(&props) : rc ? 3 : 2, total = total_size(rem);
+    bool with_props = props && props->len;
+    size_t rem = with_props ? 3 + props_size(props) : rc ? 3 : 2, total = total_size(rem);
     if (cap < total)
         return total;
     wr_t w = {buf};
@@ -234,9 +232,22 @@ size_t mqtt_encode_ack_v5(uint8_t *buf, size_t cap, uint8_t type, uint16_t packe
     wr_u16(&w, packet_id);
     if (rem > 2)
         wr_u8(&w, rc);
-    if (props.len)
-        wr_props(&w, &props);
+    if (with_props)
+        wr_props(&w, props);
     return total;
+}
+
+size_t mqtt_encode_ack(uint8_t *buf, size_t cap, uint8_t version, uint8_t type,
+                       uint16_t packet_id, uint8_t rc)
+{
+    assert(version == MQTT_V5 || rc == 0);
+    return encode_ack(buf, cap, type, packet_id, rc, NULL);
+}
+
+size_t mqtt_encode_ack_v5(uint8_t *buf, size_t cap, uint8_t type, uint16_t packet_id,
+                          uint8_t rc, mqtt_str_t props)
+{
+    return encode_ack(buf, cap, type, packet_id, rc, &props);
 }
 
 /* SUBSCRIBE (options != NULL) and UNSUBSCRIBE; props != NULL: 5.0. */
@@ -299,8 +310,8 @@ size_t mqtt_encode_unsubscribe_v5(uint8_t *buf, size_t cap, uint16_t packet_id,
 
 /* SUBACK and UNSUBACK: packet id, 5.0 properties (props != NULL), codes
  * (none for a 3.1.1 UNSUBACK). */
-static size_t encode_ack_list(uint8_t *buf, size_t cap, uint8_t type, uint16_t packet_id,
-                              const mqtt_str_t *props, const uint8_t *codes, uint32_t count)
+SPECIALIZED size_t encode_ack_list(uint8_t *buf, size_t cap, uint8_t type, uint16_t packet_id,
+                                   const mqtt_str_t *props, const uint8_t *codes, uint32_t count)
 {
     if (type == MQTT_UNSUBACK && !props)
         count = 0;
@@ -322,15 +333,17 @@ static size_t encode_ack_list(uint8_t *buf, size_t cap, uint8_t type, uint16_t p
 size_t mqtt_encode_suback(uint8_t *buf, size_t cap, uint8_t version, uint16_t packet_id,
                           const uint8_t *codes, uint32_t count)
 {
-    return encode_ack_list(buf, cap, MQTT_SUBACK, packet_id,
-                           version == MQTT_V5 ? &no_props : NULL, codes, count);
+    if (version == MQTT_V5)
+        return encode_ack_list(buf, cap, MQTT_SUBACK, packet_id, &no_props, codes, count);
+    return encode_ack_list(buf, cap, MQTT_SUBACK, packet_id, NULL, codes, count);
 }
 
 size_t mqtt_encode_unsuback(uint8_t *buf, size_t cap, uint8_t version, uint16_t packet_id,
                             const uint8_t *codes, uint32_t count)
 {
-    return encode_ack_list(buf, cap, MQTT_UNSUBACK, packet_id,
-                           version == MQTT_V5 ? &no_props : NULL, codes, count);
+    if (version == MQTT_V5)
+        return encode_ack_list(buf, cap, MQTT_UNSUBACK, packet_id, &no_props, codes, count);
+    return encode_ack_list(buf, cap, MQTT_UNSUBACK, packet_id, NULL, codes, count);
 }
 
 size_t mqtt_encode_suback_v5(uint8_t *buf, size_t cap, uint16_t packet_id, mqtt_str_t props,

@@ -296,7 +296,8 @@ size_t mqtt_encode_disconnect(uint8_t *buf, size_t cap, uint8_t version, uint8_t
  * 0x00 and props are empty, and the property length when props are empty
  * (3.4.2.1); DISCONNECT and AUTH are two bytes for 0x00 without properties
  * (3.14.2.1, 3.15.2.1), and a DISCONNECT with a code but no properties
- * three. The versioned encoders above call these with empty props for 5.0. */
+ * three. For 5.0 the versioned encoders above write what these write with
+ * empty props (one implementation each, specialised for 3.1.1). */
 size_t mqtt_encode_connack_v5(uint8_t *buf, size_t cap, bool session_present, uint8_t rc,
                               mqtt_str_t props);
 size_t mqtt_encode_ack_v5(uint8_t *buf, size_t cap, uint8_t type, uint16_t packet_id,
