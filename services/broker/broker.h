@@ -39,7 +39,9 @@ typedef struct broker_stats {
     uint64_t connections_total;
     uint64_t msgs_in, msgs_out;
     uint64_t dropped_qos0;     /* output over --max-outbuf */
-    uint64_t dropped_queue;    /* session queue over --max-queued */
+    uint64_t dropped_queue;    /* session queue over --max-queued (the newest dropped) */
+    uint64_t dropped_queue_logged; /* dropped_queue at the last queue_full log line */
+    uint64_t queue_full_log_ms;    /* loop time of that line (one per second at most) */
     uint64_t dropped_retained; /* over --max-retained */
     uint64_t protocol_errors;
     uint64_t denied_publish;   /* dropped by the ACL */

@@ -35,6 +35,7 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
         .max_preauth_memory = 64 << 20,
         .max_keepalive = 0,
         .max_connect_rate = 0,
+        .drain_delay_ms = 1000,
     };
     const cfg_opt_t opts[] = {
         {"bind", "ROOST_BIND", CFG_STR, &c->bind, 0, 0, "Address to listen on for MQTT."},
@@ -49,8 +50,8 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
         {"max-inflight", "ROOST_MAX_INFLIGHT", CFG_INT, &c->max_inflight, 1, 65535,
          "QoS 1/2 messages sent to one client and not yet acknowledged."},
         {"max-queued", "ROOST_MAX_QUEUED", CFG_INT, &c->max_queued, 0, 10000000,
-         "QoS 1/2 messages queued per session beyond the in-flight window; more are dropped "
-         "and counted."},
+         "QoS 1/2 messages queued per session beyond the in-flight window; the newest beyond it "
+         "are dropped (as Mosquitto does), counted once and logged at most once a second."},
         {"max-connections", "ROOST_MAX_CONNECTIONS", CFG_INT, &c->max_connections, 0, 10000000,
          "Most concurrent client connections (0: limited only by open files)."},
         {"connect-timeout", "ROOST_CONNECT_TIMEOUT", CFG_INT, &c->connect_timeout, 1, 3600,
@@ -123,6 +124,10 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
          "Address of the /healthz and /metrics endpoint."},
         {"http-port", "ROOST_HTTP_PORT", CFG_INT, &c->http_port, 0, 65535,
          "Port of /healthz and /metrics (0: off)."},
+        {"drain-delay-ms", "ROOST_DRAIN_DELAY_MS", CFG_INT, &c->drain_delay_ms, 0, 600000,
+         "Cluster mode: on SIGTERM the broker stops accepting, answers /healthz 503 'draining' and keeps "
+         "serving its connections this long, so the load balancer's health check notices first "
+         "(match its check interval); then it closes them. A second signal ends the wait."},
         {"log-level", "ROOST_LOG_LEVEL", CFG_STR, &c->log_level, 0, 0,
          "debug, info, warn or error."},
     };

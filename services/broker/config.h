@@ -45,6 +45,7 @@ typedef struct broker_config {
     int64_t max_connect_rate;  /* CONNECTs per second per listener; 0 = no limit */
     const char *http_bind;
     int64_t http_port;         /* /healthz and /metrics; 0 = off */
+    int64_t drain_delay_ms;    /* SIGTERM: not ready, no new connections, this long, then close */
 } broker_config_t;
 
 /* Fills defaults, then environment, then argv. Returns CFG_RUN, CFG_EXIT_HELP,

@@ -131,11 +131,8 @@ static void on_step(int rc, void *arg)
 static void on_push(int rc, size_t dropped, void *arg)
 {
     op_t *o = arg;
-    if (rc == 0 && dropped) {
-        o->b->stats.dropped_queue += dropped;
-        log_warn("queue_full", "sessions=%zu detail=\"persistent queues at --max-queued\"",
-                 dropped);
-    }
+    if (rc == 0 && dropped)
+        session_count_queue_drop(o->b, dropped, NULL);
     on_step(rc, arg);
 }
 

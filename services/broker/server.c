@@ -268,6 +268,7 @@ void server_drain(broker_t *b)
     if (b->draining)
         return;
     b->draining = true;
+    bool served = b->listen_fd >= 0 || b->tls_listen_fd >= 0;
     beacon_put_now(b->beacon); /* admin shows "draining" until the record expires */
     int *fds[] = {&b->listen_fd, &b->tls_listen_fd};
     for (int i = 0; i < 2; i++) {
@@ -276,6 +277,16 @@ void server_drain(broker_t *b)
             close(*fds[i]);
             *fds[i] = -1;
         }
+    }
+    /* cluster: not ready and refusing new connections, but still serving
+     * the ones it has until the balancer has seen that (they reconnect to
+     * the other brokers afterwards); a second signal stops the wait */
+    if (served && b->cluster && b->nconns && b->cfg->drain_delay_ms > 0) {
+        log_info("draining", "broker_id=%s connections=%u delay_ms=%lld", b->id, b->nconns,
+                 (long long)b->cfg->drain_delay_ms);
+        uint64_t t = loop_add_timer(b->loop, (uint64_t)b->cfg->drain_delay_ms, on_drain_timeout, b);
+        loop_run(b->loop);
+        loop_del_timer(b->loop, t);
     }
     conn_flush_all(b);
     for (conn_t *c = b->conns; c; c = c->next) {

@@ -6,6 +6,7 @@
 
 #include "base/err.h"
 #include "base/log.h"
+#include "base/loop.h"
 #include "cluster.h"
 #include "conn.h"
 #include "mqtt/topic.h"
@@ -135,11 +136,28 @@ static void send_inflight(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool
         conn_close(s->conn, "out_of_memory");
 }
 
+void session_count_queue_drop(broker_t *b, size_t n, const char *client_id)
+{
+    b->stats.dropped_queue += n;
+    uint64_t now = loop_now(b->loop);
+    if (b->stats.queue_full_log_ms && now - b->stats.queue_full_log_ms < 1000)
+        return;
+    log_warn("queue_full", "dropped=%llu total=%llu client_id=%s detail=\"newest messages dropped at "
+             "--max-queued; one line a second at most\"",
+             (unsigned long long)(b->stats.dropped_queue - b->stats.dropped_queue_logged),
+             (unsigned long long)b->stats.dropped_queue, client_id ? client_id : "");
+    b->stats.dropped_queue_logged = b->stats.dropped_queue;
+    b->stats.queue_full_log_ms = now ? now : 1;
+}
+
 static bool enqueue(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool retain, bool dup)
 {
     if (s->qlen >= (uint32_t)b->cfg->max_queued) {
-        b->stats.dropped_queue++;
-        log_debug("queue_full", "client_id=%s", s->id);
+        /* a persistent session's message with an entry id is in its Redis
+         * queue, whose push counted the drop on the publishing broker: count
+         * it once, there */
+        if (!(msg_eid(m) && !s->clean && b->cluster))
+            session_count_queue_drop(b, 1, s->id);
         return false;
     }
     if (s->qlen == s->qcap) {

@@ -101,6 +101,11 @@ bool session_wants(const session_t *s, const char *topic, size_t len);
  * any more, e.g. after session_set_acl removed one. */
 void session_prune_queue(broker_t *b, session_t *s);
 
+/* Counts n messages dropped because a session's queue was at --max-queued
+ * (the newest is dropped, as Mosquitto does) and logs queue_full at most
+ * once a second with the count since the last line. */
+void session_count_queue_drop(broker_t *b, size_t n, const char *client_id);
+
 /* Installs the ACL of a new connection (takes ownership of *acl, sets it to
  * NULL) and re-checks the subscriptions a resumed session carries: the ones
  * the new ACL denies are removed, the others get the new SUBOPT_FILTERED. */
