@@ -139,13 +139,15 @@ static void send_inflight(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool
 void session_count_queue_drop(broker_t *b, size_t n, const char *client_id)
 {
     b->stats.dropped_queue += n;
-    uint64_t now = loop_now(b->loop);
+    uint64_t now = loop_clock_ms(); /* (not the loop's time: unit tests run without a loop) */
     if (b->stats.queue_full_log_ms && now - b->stats.queue_full_log_ms < 1000)
         return;
+    char qid[LOG_QUOTE_CAP];
     log_warn("queue_full", "dropped=%llu total=%llu client_id=%s detail=\"newest messages dropped at "
              "--max-queued; one line a second at most\"",
              (unsigned long long)(b->stats.dropped_queue - b->stats.dropped_queue_logged),
-             (unsigned long long)b->stats.dropped_queue, client_id ? client_id : "");
+             (unsigned long long)b->stats.dropped_queue,
+             log_quote(qid, sizeof(qid), client_id ? client_id : "", client_id ? strlen(client_id) : 0));
     b->stats.dropped_queue_logged = b->stats.dropped_queue;
     b->stats.queue_full_log_ms = now ? now : 1;
 }
