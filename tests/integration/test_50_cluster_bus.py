@@ -138,9 +138,17 @@ def test_retained_set_on_one_broker_served_by_the_other(cl, clients):
     assert (m.payload, m.retain) == (b"on2", False)
 
     # Cleared on b2 by an empty retained publish: a new subscriber on b1
-    # gets nothing for that topic, still the other one.
+    # gets nothing for that topic, still the other one. b1's copy of the
+    # retained set follows the bus, as live delivery does (PUBACK on b2 does
+    # not wait for b1): a live subscriber on b1 seeing the empty message is
+    # the barrier that the clear has reached b1.
+    live1 = clients(b1)
+    assert live1.subscribe("%s/a/state" % root, 1, timeout=T) == [1]
+    assert live1.get(timeout=T).payload == b"on2"
     pub2 = clients(b2)
     pub2.publish("%s/a/state" % root, b"", qos=1, retain=True, timeout=T)
+    m = live1.get(timeout=T)
+    assert (m.payload, m.retain) == (b"", False)
     s1 = clients(b1)
     assert s1.subscribe("%s/+/state" % root, 1, timeout=T) == [1]
     before = barrier(s1, pub1, "%s/zz/state" % root, timeout=T)
