@@ -441,8 +441,9 @@ static size_t def_index(const char *name)
 
 static json_t *cluster_doc(const fleet_t *f)
 {
-    json_t *c = json_pack("{s:{s:i, s:i, s:i}, s:{s:i, s:i, s:i}}", "broker", "up", 0, "draining", 0, "down", 0,
-                          "authd", "up", 0, "draining", 0, "down", 0);
+    json_t *c = json_pack("{s:{s:i, s:i, s:i}, s:{s:i, s:i, s:i}, s:{s:i, s:i, s:i}}", "broker", "up", 0,
+                          "draining", 0, "down", 0, "authd", "up", 0, "draining", 0, "down", 0, "forwarder", "up", 0,
+                          "draining", 0, "down", 0);
     for (size_t i = 0; c && i < FLEET_SLOTS; i++) {
         const slot_t *s = &f->slots[i];
         if (!s->used)

@@ -30,7 +30,7 @@ typedef struct app {
     server_t *server;
     store_t *health_store; /* used only on the HTTP thread */
     http_t *http;
-    beacon_t *beacon;
+    store_beacon_t *beacon;
     uint64_t started_ms;
     int sigfd;
 } app_t;
@@ -102,9 +102,7 @@ static int setup(app_t *a)
             return rc;
         }
     }
-    if (!(a->beacon = beacon_new(c, a->auth.metrics, a->started_ms)))
-        return -ENOMEM;
-    if ((rc = beacon_start(a->beacon)))
+    if ((rc = beacon_start(c, a->auth.metrics, a->started_ms, &a->beacon)))
         return rc;
     sigset_t mask;
     sigemptyset(&mask);
@@ -119,7 +117,7 @@ static void teardown(app_t *a)
 {
     if (a->sigfd >= 0)
         close(a->sigfd);
-    beacon_destroy(&a->beacon);
+    store_beacon_stop(&a->beacon);
     http_destroy(&a->http);
     server_destroy(&a->server); /* joins the workers */
     store_destroy(&a->health_store);

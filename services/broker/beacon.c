@@ -5,9 +5,9 @@
 #include <time.h>
 
 #include "base/log.h"
-#include "base/proc.h"
 #include "cluster.h"
 #include "mqtt/subtrie.h"
+#include "store/beacon.h"
 #include "store/instances.h"
 
 struct beacon {
@@ -19,17 +19,11 @@ struct beacon {
 char *beacon_record(const broker_t *b)
 {
     const broker_stats_t *s = &b->stats;
-    proc_sample_t p;
-    proc_sample(&p);
     char mqtt[96];
     snprintf(mqtt, sizeof(mqtt), "%s:%lld", b->cfg->bind, (long long)b->cfg->port);
     uint64_t dropped = s->dropped_qos0 + s->dropped_queue + s->dropped_retained + s->bus_dropped;
     json_t *o = json_pack(
-        "{s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-        "s:I, s:I, s:I}",
-        "kind", "broker", "version", proc_version(), "state", b->draining ? "draining" : "serving",
-        "started_ms", (json_int_t)b->started_ms, "at_ms", (json_int_t)proc_wall_ms(), "mqtt", mqtt,
-        "cpu_ms", (json_int_t)p.cpu_ms, "rss_bytes", (json_int_t)p.rss_bytes,
+        "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "mqtt", mqtt,
         "connections", (json_int_t)b->nconns, "connack_0", (json_int_t)s->connack[0],
         "connack_1", (json_int_t)s->connack[1], "connack_2", (json_int_t)s->connack[2],
         "connack_3", (json_int_t)s->connack[3], "connack_4", (json_int_t)s->connack[4],
@@ -37,7 +31,9 @@ char *beacon_record(const broker_t *b)
         "msgs_out", (json_int_t)s->msgs_out, "queued", (json_int_t)s->queued,
         "dropped", (json_int_t)dropped, "retained", (json_int_t)topictree_count(b->retained),
         "bus_in", (json_int_t)s->bus_msgs_in, "bus_out", (json_int_t)s->bus_msgs_out);
-    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    char *text = o && store_instance_common(o, "broker", b->draining ? "draining" : "serving", b->started_ms) == 0
+                     ? json_dumps(o, JSON_COMPACT)
+                     : NULL;
     json_decref(o);
     return text;
 }

@@ -14,7 +14,7 @@ import subprocess
 import pytest
 
 from conftest import RawClient, connect_pkt
-from stack import ADMIN_BIN, BROKER_BIN, ROOSTCTL_BIN, TOKEN, free_port, http_get, parse_metrics, stack, wait_for  # noqa: F401
+from stack import ADMIN_BIN, BROKER_BIN, ROOSTCTL_BIN, TOKEN, Proc, free_port, http_get, parse_metrics, stack, wait_for  # noqa: F401
 
 pytestmark = pytest.mark.skipif(not (os.path.exists(ADMIN_BIN) and os.path.exists(BROKER_BIN)),
                                 reason="binaries not built")
@@ -208,3 +208,27 @@ def test_a_broker_stopped_with_sigterm_shows_draining_then_down(stack):
     assert wait_for(state, timeout=12, interval=0.1), seen
     assert seen == ["serving", "draining", "down"], seen
     assert b.proc.wait(10) == 0
+
+
+FORWARDER_BIN = os.path.join(os.path.dirname(ADMIN_BIN), "..", "forwarder", "roost-forwarder")
+
+
+@pytest.mark.skipif(not os.path.exists(FORWARDER_BIN), reason="roost-forwarder not built")
+def test_forwarders_are_instances_too(stack):
+    st = stack
+    st.start_redis()
+    st.start_admin()
+    http = free_port()
+    argv = [FORWARDER_BIN, "--redis", st.redis.addr, "--prefix", st.prefix, "--consumer", "fwd-1",
+            "--http-port", str(http)]
+    fwd = st._add(Proc(st, "forwarder", argv, lambda p: http_get(http, "/healthz", 1.0)[0] is not None))
+    fwd.start()
+    assert wait_for(lambda: instances(st).get("forwarder:fwd-1", {}).get("state") == "serving", timeout=10)
+    row = instances(st)["forwarder:fwd-1"]
+    assert row["version"] and row["rss_bytes"] > 0 and "connections" not in row
+    assert wait_for(lambda: overview(st)["cluster"]["forwarder"] == {"up": 1, "draining": 0, "down": 0}, timeout=5)
+    p = subprocess.run([ROOSTCTL_BIN, "--admin", st.admin.rpc, "--token", TOKEN, "status"], capture_output=True,
+                       text=True, timeout=20)
+    assert "forwarders   1 up, 0 draining, 0 down" in p.stdout.splitlines(), p.stdout
+    fwd.kill()
+    assert wait_for(lambda: instances(st)["forwarder:fwd-1"]["state"] == "down", timeout=12)

@@ -48,6 +48,7 @@ void ctl_status_print(const json_t *doc)
     printf("%-12s %s\n", "redis", json_string_value(json_object_get(cluster, "redis")));
     kind_line(cluster, "broker", "brokers");
     kind_line(cluster, "authd", "authd");
+    kind_line(cluster, "forwarder", "forwarders");
     json_array_foreach(json_object_get(doc, "endpoints"), i, e)
         printf("%-12s %s (%s)\n", i ? "" : "endpoints", json_string_value(json_object_get(e, "url")),
                json_string_value(json_object_get(e, "transport")));

@@ -14,7 +14,7 @@ export function list(main) {
   const bannerEl = h('div', {});
   const body = h('div', { class: 'card' });
   main.append(
-    pageHeader({ title: 'Instances', subtitle: 'Every broker and authd replica seen in the last hour. Select one for its charts.' }),
+    pageHeader({ title: 'Instances', subtitle: 'Every broker, authd and forwarder replica seen in the last hour. Select one for its charts.' }),
     bannerEl, body);
 
   function render(doc) {
@@ -36,7 +36,7 @@ export function list(main) {
       h('td', { class: 'cell-nowrap' }, i.version || '—'),
       h('td', { class: 'num' }, fmtUptime(i.uptime_s)),
       h('td', { class: 'num', testid: 'instance-connections' }, broker ? fmtNum(i.connections) : '—'),
-      h('td', { class: 'num' }, fmtNum(broker ? i.messages_in : i.auth_requests)),
+      h('td', { class: 'num' }, broker ? fmtNum(i.messages_in) : i.kind === 'authd' ? fmtNum(i.auth_requests) : '—'),
       h('td', { class: 'num' }, broker ? fmtNum(i.messages_out) : '—'),
       h('td', { class: 'num' }, fmtPct(i.cpu_percent)),
       h('td', { class: 'num' }, fmtBytes(i.rss_bytes)));
@@ -71,10 +71,12 @@ export function detail(main, { id }) {
   const facts = h('dl', { class: 'facts', testid: 'instance-facts' });
   const grid = h('div', { class: 'chart-grid' });
   const kind = (id || '').split(':')[0];
-  const charts = [...(kind === 'authd' ? AUTHD_CHARTS : BROKER_CHARTS), ...PROCESS_CHARTS].map((c) => chartCard(c));
+  const own = { broker: BROKER_CHARTS, authd: AUTHD_CHARTS }[kind] || [];
+  const charts = [...own, ...PROCESS_CHARTS].map((c) => chartCard(c));
   grid.append(...charts.map((c) => c.el));
   main.append(
-    pageHeader({ title: id, subtitle: kind === 'authd' ? 'authd replica' : 'Broker', back: { href: '#/instances', label: 'Instances' } }),
+    pageHeader({ title: id, subtitle: { broker: 'Broker', authd: 'authd replica', forwarder: 'Forwarder replica' }[kind] || kind,
+      back: { href: '#/instances', label: 'Instances' } }),
     bannerEl, h('section', { class: 'card card-pad' }, facts), grid);
   const hist = new History();
   let uPlot = null;

@@ -41,6 +41,7 @@ export function page(main) {
   const brokers = stat('Brokers', 'cluster-brokers');
   const authd = stat('authd', 'cluster-authd');
   const redis = stat('Redis', 'cluster-redis');
+  const forwarders = stat('Forwarders', 'cluster-forwarders');
   const conns = stat('Connected now', 'now-connections');
   const msgsIn = stat('Messages in', 'now-messages-in');
   const msgsOut = stat('Messages out', 'now-messages-out');
@@ -57,7 +58,7 @@ export function page(main) {
     h('div', { class: 'overview-grid', testid: 'overview-page' },
       h('section', { class: 'card card-pad' }, h('h2', { class: 'card-title' }, 'Connect devices to'), endpoints),
       h('section', { class: 'card card-pad' }, h('h2', { class: 'card-title' }, 'Cluster'),
-        h('div', { class: 'stats' }, brokers.el, authd.el, redis.el),
+        h('div', { class: 'stats' }, brokers.el, authd.el, forwarders.el, redis.el),
         h('p', { class: 'muted' }, h('a', { href: '#/instances' }, 'Every instance →'))),
       h('section', { class: 'card card-pad' }, h('h2', { class: 'card-title' }, 'Devices'),
         h('div', { class: 'stats' }, conns.el, accepted.el, refused.el, msgsIn.el, msgsOut.el))),
@@ -76,6 +77,8 @@ export function page(main) {
     brokers.value.className = `stat-value ${c.broker?.down ? 'text-danger' : ''}`;
     authd.value.textContent = kindText(c.authd);
     authd.value.className = `stat-value ${!c.authd?.up ? 'text-danger' : ''}`;
+    const f = c.forwarder;
+    forwarders.value.textContent = f && f.up + f.draining + f.down ? kindText(f) : 'None';
     redis.value.textContent = c.redis === 'reachable' ? 'Reachable' : 'Unreachable';
     redis.value.className = `stat-value ${c.redis === 'reachable' ? '' : 'text-danger'}`;
     const now = doc.now || {};
