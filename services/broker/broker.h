@@ -55,6 +55,7 @@ typedef struct broker_stats {
     uint64_t bus_malformed;    /* bus frames with a malformed entry (rest dropped) */
     uint64_t connack[6];       /* CONNACKs sent by 3.1.1 code (0 accepted; 5.0 mapped to them) */
     uint64_t queued;           /* QoS 1/2 messages put in a session's queue */
+    uint64_t rate_limited;     /* times a connection's reads were held by --max-msg-rate/--max-byte-rate */
 } broker_stats_t;
 
 typedef struct broker {
@@ -84,6 +85,7 @@ typedef struct broker {
     uint32_t nconns;
     uint32_t npreauth;         /* of them, not accepted yet (--max-preauth-memory) */
     double connect_tokens[2];  /* --max-connect-rate buckets: plain, TLS listener */
+    uint64_t rl_timer, rl_timer_at; /* next release of connections held by the rate limit */
     uint64_t connect_refill_ms[2];
     conn_t *flush_head;        /* connections with pending output */
     conn_t *close_head;        /* connections to free at the safe point */

@@ -36,6 +36,8 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
         .max_keepalive = 0,
         .max_connect_rate = 0,
         .drain_delay_ms = 1000,
+        .max_msg_rate = 0,
+        .max_byte_rate = 0,
     };
     const cfg_opt_t opts[] = {
         {"bind", "ROOST_BIND", CFG_STR, &c->bind, 0, 0, "Address to listen on for MQTT."},
@@ -117,6 +119,12 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
         {"max-connect-rate", "ROOST_MAX_CONNECT_RATE", CFG_INT, &c->max_connect_rate, 0, 1000000,
          "CONNECTs per second each listener (plain, TLS) takes, a burst of one second's worth; the "
          "excess gets CONNACK 3 (server unavailable) so devices back off (0: no limit)."},
+        {"max-msg-rate", "ROOST_MAX_MSG_RATE", CFG_INT, &c->max_msg_rate, 0, 100000000,
+         "PUBLISHes per second one connection may send (burst: one second's worth); past it the "
+         "broker stops reading that socket until the rate allows (backpressure, nothing dropped). "
+         "0: no limit."},
+        {"max-byte-rate", "ROOST_MAX_BYTE_RATE", CFG_INT, &c->max_byte_rate, 0, 1LL << 40,
+         "Bytes of PUBLISH per second one connection may send, the same way (0: no limit)."},
         {"max-preauth-memory", "ROOST_MAX_PREAUTH_MEMORY", CFG_INT, &c->max_preauth_memory, 0, 1LL << 40,
          "Memory all connections not yet accepted may hold, in bytes: connections beyond "
          "this / --max-connect-size waiting for CONNECT or authd are closed at accept (0: no cap)."},

@@ -43,6 +43,8 @@ typedef struct broker_config {
     int64_t max_preauth_memory; /* bytes all not-yet-accepted connections may buffer, at most */
     int64_t max_keepalive;     /* seconds; 0 = no cap */
     int64_t max_connect_rate;  /* CONNECTs per second per listener; 0 = no limit */
+    int64_t max_msg_rate;      /* inbound PUBLISHes per second per connection; 0 = no limit */
+    int64_t max_byte_rate;     /* their bytes per second per connection; 0 = no limit */
     const char *http_bind;
     int64_t http_port;         /* /healthz and /metrics; 0 = off */
     int64_t drain_delay_ms;    /* SIGTERM: not ready, no new connections, this long, then close */

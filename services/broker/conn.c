@@ -19,6 +19,7 @@
 #include "session.h"
 
 static void on_io(loop_t *l, int fd, unsigned events, void *arg);
+static void conn_hold_timer(broker_t *b, uint64_t at, uint64_t now);
 
 /* --max-preauth-memory: connections not accepted yet may each buffer up to
  * --max-connect-size, so their number is capped at budget / that size. */
@@ -338,7 +339,7 @@ static ssize_t read_once(conn_t *c)
 
 static inline bool reading(const conn_t *c)
 {
-    return c->state != CONN_CLOSING && c->state != CONN_AUTHING && !c->paused;
+    return c->state != CONN_CLOSING && c->state != CONN_AUTHING && !c->paused && !c->rl_held;
 }
 
 static void do_read(conn_t *c)
@@ -367,7 +368,7 @@ static bool do_write(conn_t *c)
     }
     bool pending = buf_unread(&c->out) > 0;
     if (c->state != CONN_CLOSING && pending != c->want_write) {
-        unsigned ev = (c->state == CONN_AUTHING || c->paused ? 0 : LOOP_READ) |
+        unsigned ev = (c->state == CONN_AUTHING || c->paused || c->rl_held ? 0 : LOOP_READ) |
                       (pending ? LOOP_WRITE : 0);
         loop_mod_fd(c->b->loop, c->fd, ev);
         c->want_write = pending;
@@ -469,10 +470,59 @@ void conn_pause(conn_t *c)
     loop_mod_fd(c->b->loop, c->fd, c->want_write ? LOOP_WRITE : 0);
 }
 
+/* Lets every held connection whose time has come read again, and sets the
+ * timer for the next one. */
+static void release_due(broker_t *b)
+{
+    uint64_t now = loop_clock_ms(), next = UINT64_MAX;
+    for (conn_t *c = b->conns; c; c = c->next) {
+        if (!c->rl_held || c->state == CONN_CLOSING)
+            continue;
+        if (now >= c->rl_until) {
+            c->rl_held = false;
+            c->last_rx = (uint32_t)loop_now(b->loop);
+            if (!c->paused)
+                conn_resume(c);
+        } else if (c->rl_until < next) {
+            next = c->rl_until;
+        }
+    }
+    if (next != UINT64_MAX)
+        conn_hold_timer(b, next, now);
+}
+
+static uint64_t on_release_timer(loop_t *l, void *arg)
+{
+    broker_t *b = arg;
+    b->rl_timer = 0;
+    release_due(b);
+    return 0;
+}
+
+static void conn_hold_timer(broker_t *b, uint64_t at, uint64_t now)
+{
+    if (b->rl_timer && b->rl_timer_at <= at)
+        return;
+    if (b->rl_timer)
+        loop_del_timer(b->loop, b->rl_timer);
+    b->rl_timer = loop_add_timer(b->loop, at > now ? at - now : 1, on_release_timer, b);
+    b->rl_timer_at = at;
+}
+
+void conn_hold(conn_t *c, uint64_t until_ms)
+{
+    c->rl_until = until_ms;
+    conn_hold_timer(c->b, until_ms, loop_clock_ms());
+    if (c->rl_held)
+        return;
+    c->rl_held = true;
+    loop_mod_fd(c->b->loop, c->fd, c->want_write ? LOOP_WRITE : 0);
+}
+
 void conn_resume(conn_t *c)
 {
     c->paused = false;
-    if (c->state == CONN_CLOSING || c->state == CONN_AUTHING)
+    if (c->state == CONN_CLOSING || c->state == CONN_AUTHING || c->rl_held)
         return;
     loop_mod_fd(c->b->loop, c->fd, LOOP_READ | (c->want_write ? LOOP_WRITE : 0));
     if (buf_unread(&c->in))
@@ -567,6 +617,10 @@ void conn_sweep(broker_t *b)
     for (conn_t *c = b->conns; c; c = c->next) {
         if (c->state == CONN_CLOSING)
             continue;
+        if (c->rl_held) {
+            c->last_rx = now; /* held by the rate limit (its timer releases it): not silence */
+            continue;
+        }
         uint32_t age = now - c->last_rx; /* mod 2^32 */
         if (c->state == CONN_NEW && age > connect_ms) {
             xport_t *x = conn_xport(c);

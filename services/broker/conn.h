@@ -60,6 +60,9 @@ struct conn {
     bool registered;           /* in the Redis connection registry */
     bool proxied;              /* PROXY header read (--proxy-protocol) */
     bool preauth;              /* counted in broker->npreauth (until accepted or closed) */
+    bool rl_held;              /* reads held by ratelimit.h until rl_until (loop ms) */
+    uint64_t rl_until;
+    struct { double tokens; uint64_t at_ms; } rl_msgs, rl_bytes; /* ratelimit.h buckets */
     log_limit_t deny_log;      /* publish_denied / subscribe_denied lines (conn_log_denied) */
     char *who;                 /* authd's answer for the registry (conn_set_who), or NULL */
     broker_t *b;
@@ -108,6 +111,9 @@ void conn_sweep(broker_t *b);
 void conn_resume(conn_t *c);
 /* Stops reading until conn_resume. */
 void conn_pause(conn_t *c);
+/* Rate limit (ratelimit.h): stops reading until until_ms (loop ms), when
+ * the sweep lets it read again; independent of conn_pause. */
+void conn_hold(conn_t *c, uint64_t until_ms);
 /* A handle for async callbacks (registers the connection on first use):
  * conn_by_serial gives the connection back while it lives, NULL after.
  * 0 on OOM. Idle connections never need one, so they cost no map entry. */

@@ -4,6 +4,7 @@
 
 #include "base/log.h"
 #include "handlers.h"
+#include "ratelimit.h"
 #include "session.h"
 
 /* The CONNACK code a CONNECT-stage error deserves, or -1 for "close without
@@ -121,7 +122,7 @@ static int handle_one(conn_t *c, const mqtt_packet_t *p)
 size_t dispatch_input(conn_t *c, const uint8_t *buf, size_t len)
 {
     size_t off = 0;
-    while (off < len && c->state != CONN_CLOSING && c->state != CONN_AUTHING && !c->paused) {
+    while (off < len && c->state != CONN_CLOSING && c->state != CONN_AUTHING && !c->paused && !c->rl_held) {
         mqtt_packet_t p;
         size_t used = 0;
         int rc = mqtt_decode(&c->dec, buf + off, len - off, &used, &p);
@@ -138,6 +139,8 @@ size_t dispatch_input(conn_t *c, const uint8_t *buf, size_t len)
             dispatch_fail(c, rc, p.type);
             return len;
         }
+        if (p.type == MQTT_PUBLISH && c->state == CONN_ACTIVE)
+            ratelimit_charge(c, used);
     }
     return off;
 }
