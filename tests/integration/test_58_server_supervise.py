@@ -8,8 +8,10 @@ state in a temp dir (ROOST_VAR_DIR) and every port free."""
 
 import json
 import os
+import random
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -18,7 +20,7 @@ import urllib.request
 import pytest
 
 from cluster_stack import REPO, SANITIZER_MARKS, port_open, read_text
-from conftest import PahoClient, free_port, uid, wait_until
+from conftest import PahoClient, uid, wait_until
 
 pytestmark = pytest.mark.roost_only
 
@@ -34,6 +36,33 @@ def alive(pid):
     return True
 
 
+def distinct_ports(keys):
+    """{key: a free 127.0.0.1 port}, all different, below the kernel's
+    ephemeral range: script/server binds them one after another while the
+    processes already started open outgoing connections, whose ephemeral
+    local ports could otherwise take one first."""
+    low = 32768
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    held = []
+    try:
+        while len(held) < len(keys):
+            so = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                so.bind(("127.0.0.1", random.randrange(max(1024, low - 12000), low)))
+            except OSError:
+                so.close()
+                continue
+            held.append(so)
+        return {k: so.getsockname()[1] for k, so in zip(keys, held)}
+    finally:
+        for so in held:
+            so.close()
+
+
 class Server:
     def __init__(self):
         self.var = tempfile.mkdtemp(prefix="roost-server-test-")
@@ -41,7 +70,7 @@ class Server:
         keys = ("MQTT", "BROKER1", "BROKER2", "BROKER1_HTTP", "BROKER2_HTTP", "ADMIN_HTTP",
                 "ADMIN_RPC", "ADMIN_PUB", "AUTHD", "AUTHD_HTTP", "FORWARDER_HTTP", "REDIS",
                 "MQTTS", "BROKER1_TLS", "BROKER2_TLS")
-        self.ports = {k: free_port() for k in keys}
+        self.ports = distinct_ports(keys)
         env = dict(os.environ, ROOST_BUILD="0", ROOST_VAR_DIR=self.var, ROOST_ALLOW_ANONYMOUS="1",
                    ROOST_BUILD_DIR=os.environ.get("ROOST_BUILD_DIR", os.path.join(REPO, "build-test")),
                    ROOST_HAPROXY_MAXCONN="200")
