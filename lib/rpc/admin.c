@@ -29,6 +29,7 @@ static const char *const OP_NAMES[RPC_ADMIN_OP_COUNT] = {
     [RPC_ADMIN_MAPPING_UPDATE] = "mapping.update", [RPC_ADMIN_MAPPING_DELETE] = "mapping.delete",
     [RPC_ADMIN_OVERVIEW] = "overview",             [RPC_ADMIN_INSTANCE_LIST] = "instance.list",
     [RPC_ADMIN_INSTANCE_GET] = "instance.get",
+    [RPC_ADMIN_CERTIFICATES_GET] = "certificates.get", [RPC_ADMIN_CERTIFICATES_PUT] = "certificates.put",
 };
 
 const char *rpc_admin_op_name(rpc_admin_op_t op)

@@ -59,6 +59,8 @@ typedef enum {
     RPC_ADMIN_OVERVIEW,
     RPC_ADMIN_INSTANCE_LIST,
     RPC_ADMIN_INSTANCE_GET,
+    RPC_ADMIN_CERTIFICATES_GET,
+    RPC_ADMIN_CERTIFICATES_PUT,
     RPC_ADMIN_OP_COUNT /* one past the last */
 } rpc_admin_op_t;
 

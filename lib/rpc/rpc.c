@@ -407,7 +407,7 @@ const char *rpc_acl_action_name(rpc_acl_action_t a)
 static int check_change(const rpc_change_event_t *e)
 {
     int rc;
-    if (e->kind < RPC_CHANGE_CLIENT || e->kind > RPC_CHANGE_ROUTES || e->op < RPC_CHANGE_CREATE ||
+    if (e->kind < RPC_CHANGE_CLIENT || e->kind > RPC_CHANGE_CERTIFICATES || e->op < RPC_CHANGE_CREATE ||
         e->op > RPC_CHANGE_DELETE)
         return ROOST_EINVAL;
     size_t id_max = e->kind == RPC_CHANGE_CONNECTION ? RPC_MAX_MQTT_STR : RPC_MAX_ID;
@@ -449,7 +449,7 @@ int rpc_change_event_decode(const void *buf, size_t len, rpc_change_event_t *out
         return ROOST_EPROTO_MALFORMED;
     int kind = (int)m->kind, op = (int)m->op;
     rpc_change_event_t e = {
-        .kind = (kind >= RPC_CHANGE_CLIENT && kind <= RPC_CHANGE_ROUTES) ? (rpc_change_kind_t)kind
+        .kind = (kind >= RPC_CHANGE_CLIENT && kind <= RPC_CHANGE_CERTIFICATES) ? (rpc_change_kind_t)kind
                                                                              : RPC_CHANGE_ALL,
         .op = (op >= RPC_CHANGE_CREATE && op <= RPC_CHANGE_DELETE) ? (rpc_change_op_t)op : RPC_CHANGE_UPDATE,
         .object_id = view(m->object_id),

@@ -133,6 +133,7 @@ typedef enum {
     RPC_CHANGE_ALL = 5,
     RPC_CHANGE_CONNECTION = 6, /* op DELETE = kick; object_id = the MQTT client id */
     RPC_CHANGE_ROUTES = 7,     /* a pipeline or topic mapping: reload routes now */
+    RPC_CHANGE_CERTIFICATES = 8, /* broker TLS settings: brokers reload them now */
 } rpc_change_kind_t;
 
 typedef enum { RPC_CHANGE_CREATE = 1, RPC_CHANGE_UPDATE = 2, RPC_CHANGE_DELETE = 3 } rpc_change_op_t;

@@ -226,6 +226,19 @@ typedef void (*sstore_routes_fn)(int rc, const sstore_route_t *routes, size_t n,
                                  void *arg);
 int sstore_routes_load(sstore_t *s, uint64_t known_version, sstore_routes_fn fn, void *arg);
 
+/* ---- TLS settings (lib/store/tlsconf.h: P tls, written by admin) --------
+ * The settings when their version differs from known_version (pass
+ * UINT64_MAX the first time); otherwise rc is SSTORE_TLS_SAME and t NULL.
+ * Strings are views valid during the callback; never-written settings read
+ * as disabled with version 0. */
+typedef struct sstore_tls {
+    bool enabled;
+    const char *ca, *cert, *key, *client_cert;
+} sstore_tls_t;
+#define SSTORE_TLS_SAME 1
+typedef void (*sstore_tls_fn)(int rc, const sstore_tls_t *t, uint64_t version, void *arg);
+int sstore_tls_load(sstore_t *s, uint64_t known_version, sstore_tls_fn fn, void *arg);
+
 /* ---- live-connection registry (same keys as lib/store/registry.h) ------
  *   P conns:<broker_id>   hash  mqtt_client_id -> JSON record (registry.c's
  *                               fields); PEXPIRE ttl

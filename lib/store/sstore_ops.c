@@ -107,6 +107,7 @@ const char *const sstore_scripts[SS_COUNT] = {
     /* registry.c's clear. KEYS conns:<b> conns:brokers; ARGV broker id */
     [SS_CONN_CLEAR] = "redis.call('DEL',KEYS[1]) redis.call('ZREM',KEYS[2],ARGV[1]) return 1",
     [SS_PIPE_APPEND] = SSTORE_LUA_PIPE_APPEND, [SS_ROUTES] = SSTORE_LUA_ROUTES,
+    [SS_TLS] = SSTORE_LUA_TLS,
 };
 
 /* ---- finishers ------------------------------------------------------------ */

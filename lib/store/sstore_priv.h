@@ -35,12 +35,14 @@ enum sstore_script {
     SS_CONN_CLEAR,
     SS_PIPE_APPEND, /* sstore_pipe.c */
     SS_ROUTES,
+    SS_TLS, /* sstore_tls.c */
     SS_COUNT
 };
 
 /* Script texts (sstore_ops.c). */
 extern const char *const sstore_scripts[SS_COUNT];
 extern const char SSTORE_LUA_PIPE_APPEND[], SSTORE_LUA_ROUTES[]; /* sstore_pipe.c */
+extern const char SSTORE_LUA_TLS[]; /* sstore_tls.c */
 
 typedef struct sstore_req sstore_req_t;
 /* rc 0: r is the (non-error) reply, valid during the call. rc < 0: r NULL. */

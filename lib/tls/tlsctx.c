@@ -220,3 +220,53 @@ fail:
     SSL_CTX_free(ctx);
     return NULL;
 }
+
+/* Which piece an error text of tlsctx_new is about: they all start with its
+ * name (the longest match wins: "--tls-ca" vs "--tls-cert" share a prefix). */
+static const char *piece_of(const tlsctx_source_t *src, const char *err)
+{
+    const char *names[] = {src->cert_name, src->key_name, src->ca_name, src->client_cert_name};
+    const char *best = src->cert_name;
+    size_t best_len = 0;
+    for (int i = 0; i < 4; i++) {
+        size_t n = names[i] ? strlen(names[i]) : 0;
+        if (n > best_len && !strncmp(err, names[i], n)) {
+            best = names[i];
+            best_len = n;
+        }
+    }
+    return best;
+}
+
+const char *tlsctx_validate(const tlsctx_source_t *src, char *err, size_t errcap)
+{
+    tlsctx_info_t info;
+    SSL_CTX *ctx = tlsctx_new(src, &info, err, errcap);
+    if (!ctx)
+        return piece_of(src, err);
+    const char *bad = NULL;
+    X509 *leaf = SSL_CTX_get0_certificate(ctx);
+    if (info.expired) {
+        snprintf(err, errcap, "%s: the certificate has expired", src->cert_name);
+        bad = src->cert_name;
+    } else if (X509_cmp_current_time(X509_get0_notBefore(leaf)) > 0) {
+        snprintf(err, errcap, "%s: the certificate is not valid yet", src->cert_name);
+        bad = src->cert_name;
+    } else if (src->ca_pem && src->ca_pem[0]) {
+        STACK_OF(X509) *chain = NULL;
+        SSL_CTX_get0_chain_certs(ctx, &chain);
+        X509_STORE_CTX *vc = X509_STORE_CTX_new();
+        int ok = vc && X509_STORE_CTX_init(vc, SSL_CTX_get_cert_store(ctx), leaf, chain) == 1 &&
+                 X509_verify_cert(vc) == 1;
+        if (!ok) {
+            int e = vc ? X509_STORE_CTX_get_error(vc) : X509_V_ERR_OUT_OF_MEM;
+            snprintf(err, errcap, "%s: does not verify against %s: %s", src->cert_name, src->ca_name,
+                     X509_verify_cert_error_string(e));
+            bad = src->cert_name;
+        }
+        X509_STORE_CTX_free(vc);
+        ERR_clear_error();
+    }
+    SSL_CTX_free(ctx);
+    return bad;
+}

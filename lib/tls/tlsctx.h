@@ -59,6 +59,13 @@ typedef struct tlsctx_info {
  * --tls-cert"). Never blocks beyond CPU work. */
 SSL_CTX *tlsctx_new(const tlsctx_source_t *src, tlsctx_info_t *info, char *err, size_t errcap);
 
+/* What admin checks before storing uploaded certificates: the context builds
+ * (PEM parses, key matches), the server certificate is within its validity
+ * now, and when a CA is given the server certificate's chain verifies
+ * against it. Returns NULL when all is well, or the name (one of src's
+ * *_name) of the piece at fault with a one-line reason in err. */
+const char *tlsctx_validate(const tlsctx_source_t *src, char *err, size_t errcap);
+
 /* Reads a whole (small) file into a NUL-terminated heap string (caller owns
  * it: free). NULL with "<name>: <path>: <strerror>" in err. Files over 1 MiB
  * are refused. */

@@ -110,7 +110,11 @@ json_t *doc_error(const char *code, const char *message, json_t *details)
 
 static const char *kind_name(doc_kind_t k)
 {
-    return k == DOC_STRING ? "a string" : k == DOC_ARRAY ? "an array" : k == DOC_INT ? "an integer" : "an object";
+    return k == DOC_STRING ? "a string"
+           : k == DOC_ARRAY ? "an array"
+           : k == DOC_INT   ? "an integer"
+           : k == DOC_BOOL  ? "true or false"
+                            : "an object";
 }
 
 static bool kind_ok(const json_t *v, doc_kind_t k)
@@ -118,6 +122,7 @@ static bool kind_ok(const json_t *v, doc_kind_t k)
     return k == DOC_STRING ? json_is_string(v)
            : k == DOC_ARRAY ? json_is_array(v)
            : k == DOC_INT   ? json_is_integer(v)
+           : k == DOC_BOOL  ? json_is_boolean(v)
                             : json_is_object(v);
 }
 

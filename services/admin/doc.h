@@ -43,7 +43,7 @@ json_t *doc_page(json_t *items, const char *cursor, uint64_t total);
 json_t *doc_error(const char *code, const char *message, json_t *details);
 
 /* Field kinds for doc_check. */
-typedef enum { DOC_STRING, DOC_ARRAY, DOC_OBJECT, DOC_INT } doc_kind_t;
+typedef enum { DOC_STRING, DOC_ARRAY, DOC_OBJECT, DOC_INT, DOC_BOOL } doc_kind_t;
 
 typedef struct doc_field {
     const char *name;

@@ -126,6 +126,8 @@ static const coll_t COLLS[] = {
      RPC_ADMIN_MAPPING_GET, RPC_ADMIN_MAPPING_UPDATE, RPC_ADMIN_MAPPING_DELETE, false},
     {"/api/v1/audit", NULL, RPC_ADMIN_AUDIT_LIST, 0, 0, 0, 0, false},
     {"/api/v1/explain", NULL, 0, RPC_ADMIN_EXPLAIN, 0, 0, 0, false},
+    /* one document: GET reads it, PUT replaces it (update on a collection without items) */
+    {"/api/v1/certificates", NULL, RPC_ADMIN_CERTIFICATES_GET, 0, 0, RPC_ADMIN_CERTIFICATES_PUT, 0, false},
     {"/api/v1/overview", NULL, RPC_ADMIN_OVERVIEW, 0, 0, 0, 0, false},
     {"/api/v1/instances", "/api/v1/instances/{kind}:{id}", RPC_ADMIN_INSTANCE_LIST, 0, RPC_ADMIN_INSTANCE_GET, 0,
      0, true},
@@ -143,7 +145,10 @@ static unsigned route(const char *url, const char *method, route_t *rt)
         rpc_admin_op_t op = 0;
         if (!strcmp(rest, "") || !strcmp(rest, "/")) {
             rt->tmpl = c->path;
-            op = !strcmp(method, "GET") ? c->list : !strcmp(method, "POST") ? c->create : 0;
+            op = !strcmp(method, "GET")                    ? c->list
+                 : !strcmp(method, "POST")                 ? c->create
+                 : !strcmp(method, "PUT") && !c->tmpl_item ? c->update
+                                                           : 0;
         } else if (rest[0] == '/' && c->tmpl_item && (c->rest_is_id || !strchr(rest + 1, '/'))) {
             rt->tmpl = c->tmpl_item;
             rt->id = rest + 1;

@@ -454,7 +454,8 @@ static bool needs_body(rpc_admin_op_t op)
     return op == RPC_ADMIN_CLIENT_CREATE || op == RPC_ADMIN_CLIENT_UPDATE || op == RPC_ADMIN_GROUP_CREATE ||
            op == RPC_ADMIN_GROUP_UPDATE || op == RPC_ADMIN_RULE_CREATE || op == RPC_ADMIN_RULE_UPDATE ||
            op == RPC_ADMIN_EXPLAIN || op == RPC_ADMIN_TOKEN_CREATE || op == RPC_ADMIN_PIPELINE_CREATE ||
-           op == RPC_ADMIN_PIPELINE_UPDATE || op == RPC_ADMIN_MAPPING_CREATE || op == RPC_ADMIN_MAPPING_UPDATE;
+           op == RPC_ADMIN_PIPELINE_UPDATE || op == RPC_ADMIN_MAPPING_CREATE || op == RPC_ADMIN_MAPPING_UPDATE ||
+           op == RPC_ADMIN_CERTIFICATES_PUT;
 }
 
 /* Parses the body of the ops that take one. 0, or -1 with res set. */
@@ -508,6 +509,8 @@ void ops_call(ops_t *o, const ops_actor_t *actor, const ops_req_t *req, ops_res_
     case RPC_ADMIN_PIPELINE_LIST ... RPC_ADMIN_PIPELINE_DELETE: pipes_pipeline(&c); break;
     case RPC_ADMIN_MAPPING_LIST ... RPC_ADMIN_MAPPING_DELETE: pipes_mapping(&c); break;
     case RPC_ADMIN_OVERVIEW ... RPC_ADMIN_INSTANCE_GET: status_ops(&c); break;
+    case RPC_ADMIN_CERTIFICATES_GET:
+    case RPC_ADMIN_CERTIFICATES_PUT: certs_ops(&c); break;
     default: ops_error(res, 400, "unknown operation"); break;
     }
     release(o, s);

@@ -64,7 +64,8 @@ typedef struct broker {
     loop_t *loop;
     int listen_fd;
     int tls_listen_fd;         /* -1 without --tls-cert */
-    struct xtls_server *tls;   /* NULL without --tls-cert */
+    struct xtls_server *tls;   /* NULL without a TLS listener */
+    struct tlssync *tlssync;   /* admin's certificates (cluster mode with TLS), or NULL */
     volatile sig_atomic_t *reload_flag; /* set by main's SIGHUP handler; NULL: none */
     bool draining;
     authc_t *authc;            /* NULL with --insecure-no-auth */

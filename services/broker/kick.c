@@ -12,6 +12,7 @@
 #include "rpc/rpc.h"
 #include "routes.h"
 #include "session.h"
+#include "tlssync.h"
 
 struct kick {
     broker_t *b;
@@ -21,6 +22,11 @@ struct kick {
 
 static void on_event(kick_t *k, const rpc_change_event_t *e)
 {
+    if (e->kind == RPC_CHANGE_CERTIFICATES) {
+        if (k->b->tlssync)
+            tlssync_refresh(k->b->tlssync); /* admin's certificates changed: load them now */
+        return;
+    }
     if (e->kind == RPC_CHANGE_ROUTES) {
         routes_refresh(k->b->routes); /* a mapping or pipeline changed: reload now */
         return;

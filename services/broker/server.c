@@ -24,6 +24,7 @@
 #include "conn.h"
 #include "route.h"
 #include "session.h"
+#include "tlssync.h"
 #include "xport_tls.h"
 
 #define SWEEP_MS 250
@@ -53,6 +54,8 @@ static uint64_t on_sweep(loop_t *l, void *arg)
         adopt_sweep(b);
     if (b->tls)
         xtls_server_poll(b->tls, b->reload_flag);
+    if (b->tlssync)
+        tlssync_tick(b->tlssync);
     return SWEEP_MS;
 }
 
@@ -181,7 +184,8 @@ int server_start(broker_t *b)
 {
     const broker_config_t *cfg = b->cfg;
     int rc, bound, tls_bound = 0;
-    if (cfg->tls_cert[0]) {
+    /* TLS from files, or (cluster mode, --tls-port given) from admin alone */
+    if (cfg->tls_cert[0] || (cfg->tls_port >= 0 && b->cluster)) {
         char err[512];
         if (!(b->tls = xtls_server_new(cfg, err, sizeof(err)))) {
             log_error("startup_failed", "reason=\"%s\"", err);
@@ -190,6 +194,8 @@ int server_start(broker_t *b)
         int tls_port = cfg->tls_port < 0 ? 8883 : (int)cfg->tls_port;
         if ((rc = listen_on(b, tls_port, on_accept_tls, &b->tls_listen_fd, &tls_bound)) < 0)
             return rc;
+        if (b->cluster && !(b->tlssync = tlssync_new(b)))
+            return -ENOMEM;
     } else if (cfg->tls_key[0] || cfg->tls_ca[0]) {
         log_error("startup_failed", "reason=\"--tls-key and --tls-ca need --tls-cert\"");
         return ROOST_ECONFIG;
@@ -323,6 +329,7 @@ void server_fini(broker_t *b)
     route_fini(b);
     adopt_fini(b);
     cluster_destroy(&b->cluster);
+    tlssync_destroy(&b->tlssync); /* after the cluster: a read in flight has completed */
     beacon_destroy(&b->beacon); /* after the store: its pending put finishes into it */
     routes_destroy(&b->routes); /* after its load in flight failed with the cluster */
     kick_destroy(&b->kick);

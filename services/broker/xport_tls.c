@@ -29,6 +29,8 @@ struct xtls_server {
     const broker_config_t *cfg;
     stamp_t stamps[3];     /* --tls-cert, --tls-key, --tls-ca */
     unsigned polls;
+    bool from_admin;       /* ctx holds admin's certificates (files not reloaded) */
+    bool refused_logged;   /* "no certificate yet" said once */
 };
 
 typedef struct tls_conn {
@@ -260,6 +262,13 @@ static int tls_init(xport_t *x, int fd, void *arg)
     tls_conn_t *t = (tls_conn_t *)x;
     t->base.ops = &TLS_OPS;
     t->base.fd = fd;
+    if (!s->ctx) {
+        if (!s->refused_logged)
+            log_warn("tls_no_certificate", "detail=\"TLS connections are closed until admin's certificates "
+                                          "are enabled\"");
+        s->refused_logged = true;
+        return -EAGAIN;
+    }
     t->ssl = SSL_new(s->ctx);
     BIO *bio = BIO_new(s->bio_meth);
     if (!t->ssl || !bio) {
@@ -349,6 +358,8 @@ static void log_served(const char *event, const char *why, const tlsctx_info_t *
 
 static void reload(xtls_server_t *s, const char *why)
 {
+    if (!s->cfg->tls_cert[0])
+        return; /* no files: admin's certificates or nothing */
     char err[512];
     tlsctx_info_t info;
     tls_client_cert_t mode;
@@ -369,15 +380,54 @@ void xtls_server_poll(xtls_server_t *s, volatile sig_atomic_t *hup)
 {
     if (hup && *hup) {
         *hup = 0;
-        reload(s, "sighup");
+        if (!s->from_admin)
+            reload(s, "sighup");
         return;
     }
-    if (++s->polls % 4)
+    if (++s->polls % 4 || s->from_admin)
         return;
     stamp_t now[3];
     stamp_files(s->cfg, now);
     if (stamps_differ(now, s->stamps))
         reload(s, "file_changed");
+}
+
+void xtls_server_apply_admin(xtls_server_t *s, const xtls_admin_t *a, unsigned long long version)
+{
+    if (!a->enabled) {
+        if (!s->from_admin)
+            return;
+        s->from_admin = false;
+        log_info("tls_source", "source=files version=%llu detail=\"admin's certificates were disabled\"",
+                 version);
+        if (s->cfg->tls_cert[0]) {
+            reload(s, "admin_disabled");
+        } else {
+            SSL_CTX_free(s->ctx);
+            s->ctx = NULL;
+            s->refused_logged = false;
+        }
+        return;
+    }
+    tlsctx_source_t src = {a->cert, a->key, a->ca, TLS_CLIENT_CERT_NONE,
+                           "server_certificate", "server_key", "ca_certificate", "mtls"};
+    tlsctx_parse_client_cert(a->client_cert, &src.client_cert);
+    char err[512];
+    tlsctx_info_t info;
+    SSL_CTX *ctx = tlsctx_new(&src, &info, err, sizeof(err));
+    if (!ctx) {
+        log_error("tls_reload_failed", "source=admin version=%llu error=\"%s\" detail=\"%s\"", version, err,
+                  "new handshakes keep the certificate loaded before");
+        return;
+    }
+    SSL_CTX_free(s->ctx);
+    s->ctx = ctx;
+    s->from_admin = true;
+    char until[32];
+    strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", gmtime(&info.not_after));
+    log_info("tls_reloaded", "source=admin version=%llu subject=\"%s\" serial=%s not_after=%s client_cert=%s%s",
+             version, info.subject, info.serial, until, tlsctx_client_cert_name(src.client_cert),
+             s->cfg->tls_cert[0] ? " detail=\"admin's certificates override --tls-cert while enabled\"" : "");
 }
 
 xtls_server_t *xtls_server_new(const broker_config_t *cfg, char *err, size_t errcap)
@@ -395,9 +445,17 @@ xtls_server_t *xtls_server_new(const broker_config_t *cfg, char *err, size_t err
     BIO_meth_set_write(s->bio_meth, bio_write);
     BIO_meth_set_ctrl(s->bio_meth, bio_ctrl);
     stamp_files(cfg, s->stamps);
+    if (!cfg->tls_cert[0]) {
+        log_info("tls_source", "source=admin detail=\"no --tls-cert: TLS is served once admin's certificates "
+                               "are enabled\"");
+        return s;
+    }
     if (!(s->ctx = load_files(cfg, &info, &mode, err, errcap)))
         goto fail;
     log_served("tls_certificate", "start", &info, mode);
+    if (cfg->redis[0])
+        log_info("tls_source", "source=files detail=\"admin's certificates, when enabled, override "
+                               "--tls-cert for new handshakes\"");
     return s;
 fail:
     xtls_server_destroy(&s);

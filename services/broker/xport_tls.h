@@ -13,6 +13,7 @@
 #define ROOST_BROKER_XPORT_TLS_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -22,7 +23,10 @@ typedef struct xtls_server xtls_server_t;
 
 /* Builds the TLS server from cfg's --tls-cert, --tls-key, --tls-ca and
  * --tls-client-cert (files read now). Caller owns the result; NULL with a
- * one-line reason naming the option at fault in err. Logs what it serves. */
+ * one-line reason naming the option at fault in err. Logs what it serves.
+ * Without --tls-cert (cluster mode, --tls-port given) it serves nothing
+ * until admin's certificates arrive (xtls_server_apply_admin): until then
+ * accepted TLS sockets are closed at once. */
 xtls_server_t *xtls_server_new(const broker_config_t *cfg, char *err, size_t errcap);
 /* Frees the server; connections hold their own reference to the context
  * they started with. NULL-safe; sets *s to NULL. */
@@ -34,6 +38,18 @@ void xtls_server_destroy(xtls_server_t **s);
  * that fails keeps the current context and logs why; a good one serves new
  * handshakes from then on while established connections keep theirs. */
 void xtls_server_poll(xtls_server_t *s, volatile sig_atomic_t *hup);
+
+/* admin's certificates (the Certificates page; lib/store/tlsconf.h), as
+ * PEM text, with their client-certificate mode. enabled: they replace the
+ * files' context for new handshakes (admin wins over --tls-cert while its
+ * certificates are enabled; the files are not reloaded meanwhile); not
+ * enabled: the files' context comes back (or none without files). A set that
+ * does not load keeps the current context and logs why. version: for logs. */
+typedef struct xtls_admin {
+    bool enabled;
+    const char *ca, *cert, *key, *client_cert;
+} xtls_admin_t;
+void xtls_server_apply_admin(xtls_server_t *s, const xtls_admin_t *a, unsigned long long version);
 
 /* The transport the TLS listener gives each accepted connection. */
 xport_kind_t xtls_kind(xtls_server_t *s);

@@ -25,13 +25,13 @@ static const char USAGE[] =
     "  --json            print admin's JSON answers (and errors) on stdout\n"
     "  --help            this text; `roostctl NOUN --help` for each noun\n"
     "\n"
-    "nouns: clients, groups, rules, connections, explain, tokens, audit, pipelines, mappings, status\n"
+    "nouns: clients, groups, rules, connections, explain, tokens, audit, pipelines, mappings, certificates, status\n"
     "`roostctl keygen`: a CurveZMQ key pair (bus and authd encryption), offline\n"
     "\n"
     "exit codes: 0 ok, 1 usage, 2 not found, 3 conflict, 4 invalid value,\n"
     "            5 unavailable (admin or Redis), 6 unauthorized (token)\n";
 
-typedef enum { O_STR, O_LIST, O_ACL, O_LIMIT, O_CURSOR, O_SEARCH, O_PWSTDIN, O_INT, O_FILE } okind_t;
+typedef enum { O_STR, O_LIST, O_ACL, O_LIMIT, O_CURSOR, O_SEARCH, O_PWSTDIN, O_INT, O_FILE, O_BOOL } okind_t;
 
 typedef struct opt {
     const char *flag, *key;
@@ -95,6 +95,12 @@ static const cmd_t CMDS[] = {
      "--username U --client-id C --action publish|subscribe --topic T [--fingerprint SHA256:...]", false,
      {{"username", "username", O_STR}, {"client-id", "mqtt_client_id", O_STR}, {"action", "action", O_STR},
       {"topic", "topic", O_STR}, {"fingerprint", "certificate_fingerprint", O_STR}}},
+    {"certificates", "get", RPC_ADMIN_CERTIFICATES_GET, "", false, {{0}}},
+    {"certificates", "set", RPC_ADMIN_CERTIFICATES_PUT,
+     "[--enabled true|false] [--mtls none|optional|required] [--ca PEM_FILE] [--server-cert PEM_FILE] "
+     "[--server-key PEM_FILE]", false,
+     {{"enabled", "enabled", O_BOOL}, {"mtls", "mtls", O_STR}, {"ca", "ca_certificate", O_FILE},
+      {"server-cert", "server_certificate", O_FILE}, {"server-key", "server_key", O_FILE}}},
     {"tokens", "list", RPC_ADMIN_TOKEN_LIST, "", false, {{0}}},
     {"tokens", "create", RPC_ADMIN_TOKEN_CREATE, "--name N", false, {{"name", "name", O_STR}}},
     {"tokens", "revoke", RPC_ADMIN_TOKEN_REVOKE, "ID", true, {{0}}},
@@ -196,6 +202,11 @@ static int parse_opts(const cmd_t *c, int argc, char **argv, rpc_admin_request_t
         case O_LIMIT: req->limit = (uint32_t)strtoul(v, NULL, 10); if (!req->limit) return ctl_usage("--limit wants 1-1000"); break;
         case O_CURSOR: req->cursor = v; break;
         case O_SEARCH: req->search = v; break;
+        case O_BOOL:
+            if (strcmp(v, "true") && strcmp(v, "false"))
+                return ctl_usage("--%s wants true or false, got '%s'", o->flag, v);
+            json_object_set_new(body, o->key, json_boolean(!strcmp(v, "true")));
+            break;
         case O_FILE: {
             /* a small text file (a PEM certificate) sent as a string */
             char buf[65536];
@@ -208,6 +219,7 @@ static int parse_opts(const cmd_t *c, int argc, char **argv, rpc_admin_request_t
                 return ctl_usage("--%s: cannot read '%s' (at most 64 KiB of text)", o->flag, v);
             buf[n] = '\0';
             json_object_set_new(body, o->key, json_string(buf));
+            sodium_memzero(buf, n); /* may be a private key */
             break;
         }
         case O_PWSTDIN:
@@ -332,7 +344,7 @@ static int run_cmd(const ctl_rpc_t *r, const char *noun, int argc, char **argv)
                     c->op == RPC_ADMIN_RULE_CREATE || c->op == RPC_ADMIN_RULE_UPDATE || c->op == RPC_ADMIN_EXPLAIN ||
                     c->op == RPC_ADMIN_TOKEN_CREATE || c->op == RPC_ADMIN_PIPELINE_CREATE ||
                     c->op == RPC_ADMIN_PIPELINE_UPDATE || c->op == RPC_ADMIN_MAPPING_CREATE ||
-                    c->op == RPC_ADMIN_MAPPING_UPDATE;
+                    c->op == RPC_ADMIN_MAPPING_UPDATE || c->op == RPC_ADMIN_CERTIFICATES_PUT;
     if (c->op == RPC_ADMIN_OVERVIEW)
         req.cursor = "9999999999999"; /* the figures now, no history */
     if (rc == 0 && c->op == RPC_ADMIN_RULE_LIST && !r->json)
@@ -422,7 +434,7 @@ int ctl_rpc_main(int argc, char **argv)
     if ((!r.token || !r.token[0]) && token_file && !(r.token = from_file = read_token_file(token_file)))
         return ctl_usage("cannot read a token from %s", token_file);
     const char *noun = argv[i];
-    static const char *const NOUNS[] = {"clients", "groups", "rules", "connections", "explain", "tokens", "audit", "pipelines", "mappings",
+    static const char *const NOUNS[] = {"clients", "groups", "rules", "connections", "explain", "tokens", "audit", "pipelines", "mappings", "certificates",
                                         "status"};
     bool known = false;
     for (size_t k = 0; k < sizeof(NOUNS) / sizeof(NOUNS[0]); k++)

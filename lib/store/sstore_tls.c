@@ -1,0 +1,62 @@
+/* sstore_tls: the broker's read of the TLS settings admin writes
+ * (lib/store/tlsconf.h), polled by version (sstore.h "TLS settings"). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "store/sstore_priv.h"
+
+/* ARGV: prefix known_version. {version, enabled, ca, cert, key, client_cert},
+ * or {version, 'same'} when version equals known_version. */
+const char SSTORE_LUA_TLS[] =
+    "local v=redis.call('HMGET',ARGV[1]..'tls','version','enabled','ca','cert','key','client_cert')\n"
+    "local ver=v[1] or '0'\n"
+    "if ver==ARGV[2] then return {ver,'same'} end\n"
+    "return {ver,v[2] or '0',v[3] or '',v[4] or '',v[5] or '',v[6] or 'none'}\n";
+
+typedef struct tls_ctx {
+    sstore_tls_fn fn;
+    void *arg;
+} tls_ctx_t;
+
+static void tls_finish(sstore_req_t *q, int rc, const redisReply *r)
+{
+    tls_ctx_t *ctx = q->arg;
+    uint64_t version = 0;
+    if (rc == 0 && (r->type != REDIS_REPLY_ARRAY || (r->elements != 2 && r->elements != 6) ||
+                    ss_r_u64(r->element[0], &version) < 0))
+        rc = ROOST_ESTORE;
+    for (size_t i = 1; rc == 0 && i < r->elements; i++)
+        if (!ss_r_is_str(r->element[i]))
+            rc = ROOST_ESTORE;
+    if (rc == 0 && r->elements == 2) {
+        ctx->fn(strcmp(r->element[1]->str, "same") ? ROOST_ESTORE : SSTORE_TLS_SAME, NULL, version, ctx->arg);
+    } else if (rc == 0) {
+        sstore_tls_t t = {!strcmp(r->element[1]->str, "1"), r->element[2]->str, r->element[3]->str,
+                          r->element[4]->str, r->element[5]->str};
+        ctx->fn(0, &t, version, ctx->arg);
+    } else {
+        ctx->fn(rc, NULL, 0, ctx->arg);
+    }
+    free(ctx);
+}
+
+int sstore_tls_load(sstore_t *s, uint64_t known_version, sstore_tls_fn fn, void *arg)
+{
+    tls_ctx_t *ctx = malloc(sizeof(*ctx));
+    if (!ctx)
+        return -ENOMEM;
+    *ctx = (tls_ctx_t){fn, arg};
+    sstore_req_t *q = ss_req_new(s, SS_TLS, 0, tls_finish, ctx);
+    if (!q) {
+        free(ctx);
+        return -ENOMEM;
+    }
+    ss_arg_str(q, ss_prefix(s));
+    ss_arg_u64(q, known_version);
+    int rc = ss_issue(q);
+    if (rc < 0)
+        free(ctx);
+    return rc;
+}

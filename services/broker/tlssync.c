@@ -1,0 +1,78 @@
+#include "tlssync.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "base/log.h"
+#include "cluster.h"
+#include "store/sstore.h"
+#include "xport_tls.h"
+
+struct tlssync {
+    broker_t *b;
+    uint64_t version;  /* of the settings applied; UINT64_MAX before the first */
+    bool loading;      /* a read in flight */
+    bool again;        /* a refresh came while loading */
+    unsigned ticks;
+};
+
+static void load(tlssync_t *t);
+
+static void on_loaded(int rc, const sstore_tls_t *s, uint64_t version, void *arg)
+{
+    tlssync_t *t = arg;
+    t->loading = false;
+    if (rc == 0 && t->b->tls) {
+        xtls_admin_t a = {s->enabled, s->ca, s->cert, s->key, s->client_cert};
+        xtls_server_apply_admin(t->b->tls, &a, (unsigned long long)version);
+        t->version = version;
+    } else if (rc < 0) {
+        log_debug("tls_settings_unavailable", "rc=%d", rc);
+    }
+    if (t->again) {
+        t->again = false;
+        load(t);
+    }
+}
+
+static void load(tlssync_t *t)
+{
+    sstore_t *st = cluster_store(t->b->cluster);
+    if (t->loading) {
+        t->again = true;
+        return;
+    }
+    if (!sstore_connected(st))
+        return;
+    if (sstore_tls_load(st, t->version, on_loaded, t) == 0)
+        t->loading = true;
+}
+
+tlssync_t *tlssync_new(broker_t *b)
+{
+    tlssync_t *t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    t->b = b;
+    t->version = UINT64_MAX;
+    load(t);
+    return t;
+}
+
+void tlssync_destroy(tlssync_t **tp)
+{
+    free(*tp);
+    *tp = NULL;
+}
+
+void tlssync_refresh(tlssync_t *t)
+{
+    load(t);
+}
+
+void tlssync_tick(tlssync_t *t)
+{
+    if (++t->ticks % 4 == 0)
+        load(t);
+}
