@@ -19,7 +19,9 @@ typedef struct proc_sample {
  * still filled then). */
 int proc_sample(proc_sample_t *out);
 
-/* Wall-clock time, ms since the unix epoch. */
+/* Wall-clock time, ms since the unix epoch: the one such clock of lib/ and
+ * the services (rpc deadlines, store timestamps, the cluster's entry ids
+ * all read it). */
 uint64_t proc_wall_ms(void);
 
 /* The build's version ("0.1.0"), from the CMake project. */

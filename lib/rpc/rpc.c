@@ -1,5 +1,7 @@
 #include "rpc/rpc.h"
 
+#include "base/proc.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -534,12 +536,7 @@ bool rpc_readable(void *sock)
     return zmq_getsockopt(sock, ZMQ_EVENTS, &ev, &sz) == 0 && (ev & ZMQ_POLLIN);
 }
 
-uint64_t rpc_unix_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
+uint64_t rpc_unix_ms(void) { return proc_wall_ms(); }
 
 /* For lib/rpc/admin.c (rpc_priv.h): the same pre-decode checks. */
 int rpc_priv_pre_decode(const ProtobufCMessageDescriptor *d, const void *buf, size_t len)

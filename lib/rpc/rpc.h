@@ -194,7 +194,7 @@ int rpc_change_event_recv(void *sub, rpc_change_event_t *out);
  * Loops watching ZMQ_FD edge-triggered drain while this holds. */
 bool rpc_readable(void *sock);
 
-/* Unix time in milliseconds (CLOCK_REALTIME): the clock of deadline_ms. */
+/* Unix time in milliseconds (proc_wall_ms): the clock of deadline_ms. */
 uint64_t rpc_unix_ms(void);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/proc.h"
 #include "base/err.h"
 #include "store/sstore_priv.h"
 #include "store/store_priv.h"
@@ -127,7 +128,7 @@ int sstore_instance_put(sstore_t *s, const char *kind, const char *id, const cha
     idx->fn.done = fn;
     ss_arg_str(idx, "ZADD");
     ss_key(idx, "instances", "", 0);
-    ss_arg_u64(idx, ss_wall_ms());
+    ss_arg_u64(idx, proc_wall_ms());
     ss_arg(idx, member, (size_t)mn);
     return ss_issue(idx);
 }

@@ -65,13 +65,6 @@ static void link_lost(sstore_t *s);
 
 /* ---- small helpers ------------------------------------------------------- */
 
-uint64_t ss_wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 const char *ss_prefix(const sstore_t *s) { return s->prefix; }
 uint64_t ss_conn_ttl(const sstore_t *s) { return s->conn_ttl_ms; }
 void ss_set_conn_ttl(sstore_t *s, uint64_t ttl_ms) { s->conn_ttl_ms = ttl_ms; }

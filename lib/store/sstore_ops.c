@@ -7,6 +7,7 @@
  * Every user-supplied byte string travels as its own argument with an
  * explicit length (client ids, filters, topics, payloads may hold any byte).
  */
+#include "base/proc.h"
 #include "store/sstore_priv.h"
 
 #include <errno.h>
@@ -360,7 +361,7 @@ int sstore_session_touch(sstore_t *s, const char *cid, size_t cid_len, const cha
     ss_arg_str(q, "owner");
     ss_arg_str(q, broker_id);
     ss_arg_str(q, "updated_ms");
-    ss_arg_u64(q, ss_wall_ms());
+    ss_arg_u64(q, proc_wall_ms());
     return ss_issue(q);
 }
 
@@ -758,7 +759,7 @@ int sstore_conn_put(sstore_t *s, const char *broker_id, const sstore_conn_t *c, 
     ss_arg_str(q, c->mqtt_client_id);
     ss_arg_str(q, txt);
     ss_arg_u64(q, ttl);
-    ss_arg_u64(q, ss_wall_ms() + ttl);
+    ss_arg_u64(q, proc_wall_ms() + ttl);
     ss_arg_str(q, broker_id);
     free(txt);
     return ss_issue(q);
@@ -787,7 +788,7 @@ int sstore_conn_refresh(sstore_t *s, const char *broker_id, uint64_t ttl_ms, sst
     ss_set_conn_ttl(s, ttl_ms);
     conn_keys(q, broker_id);
     ss_arg_u64(q, ttl_ms);
-    ss_arg_u64(q, ss_wall_ms() + ttl_ms);
+    ss_arg_u64(q, proc_wall_ms() + ttl_ms);
     ss_arg_str(q, broker_id);
     return ss_issue(q);
 }

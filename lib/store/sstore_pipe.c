@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/proc.h"
 #include "base/err.h"
 #include "store/sstore_priv.h"
 
@@ -72,7 +73,7 @@ int sstore_pipe_append(sstore_t *s, const char *const *pipelines, size_t n, cons
     field(q, "c", m->client_id, m->client_id_len);
     field(q, "u", m->username ? m->username : "", m->username ? strlen(m->username) : 0);
     field(q, "b", m->broker, strlen(m->broker));
-    field(q, "ts", num, (size_t)snprintf(num, sizeof(num), "%llu", (unsigned long long)ss_wall_ms()));
+    field(q, "ts", num, (size_t)snprintf(num, sizeof(num), "%llu", (unsigned long long)proc_wall_ms()));
     return ss_issue(q);
 }
 

@@ -97,6 +97,5 @@ void ss_set_conn_ttl(sstore_t *s, uint64_t ttl_ms);
 int ss_r_u64(const redisReply *r, uint64_t *out);
 bool ss_r_is_str(const redisReply *r);
 /* Wall-clock milliseconds since the epoch. */
-uint64_t ss_wall_ms(void);
 
 #endif

@@ -7,6 +7,7 @@
  * are sent once per connection with SCRIPT LOAD and then run by EVALSHA; a
  * NOSCRIPT reply (script cache flushed) reloads and retries once.
  */
+#include "base/proc.h"
 #include "store/store_priv.h"
 #include "store/redis_auth.h"
 
@@ -635,12 +636,7 @@ int store_eval(store_t *s, enum store_script sc, int argc, const char **argv, co
 }
 /* ---- helpers ------------------------------------------------------------ */
 
-int64_t store_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+int64_t store_now_ms(void) { return (int64_t)proc_wall_ms(); }
 
 void store_new_id(char out[STORE_ID_LEN + 1])
 {

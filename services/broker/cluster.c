@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/log.h"
+#include "base/proc.h"
 #include "bus.h"
 #include "psindex.h"
 
@@ -40,13 +40,6 @@ struct cluster {
     uint64_t psub_version;
     bool psub_loading;
 };
-
-static uint64_t unix_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static char *xstrdup(const char *s) { return strdup(s ? s : ""); }
 
@@ -315,7 +308,7 @@ static void on_store_state(bool connected, void *arg)
 int cluster_start(cluster_t *c)
 {
     int rc;
-    c->started_ms = unix_ms();
+    c->started_ms = proc_wall_ms();
     if ((rc = bus_start(c->bus)) < 0)
         return rc;
     c->store = sstore_new(c->b->loop, c->redis_host, c->redis_port, c->prefix);

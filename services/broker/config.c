@@ -154,5 +154,8 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
         fprintf(err, "roost-broker: --proxy-trusted needs --proxy-protocol\n");
         return ROOST_ECONFIG;
     }
+    if (c->redis[0] &&
+        cfg_host_port("redis", c->redis, c->redis_host, sizeof(c->redis_host), &c->redis_port, err))
+        return ROOST_ECONFIG;
     return CFG_RUN;
 }

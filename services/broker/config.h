@@ -26,6 +26,8 @@ typedef struct broker_config {
     const char *authd_server_key; /* CurveZMQ: authd's public key (spec) */
     const char *authd_client_key; /* CurveZMQ: this broker's secret key (spec) */
     const char *redis;         /* HOST:PORT; empty = single node, state in memory */
+    char redis_host[256];      /* --redis split by cfg_host_port (when set) */
+    int redis_port;
     const char *prefix;
     const char *redis_user, *redis_password; /* AUTH; "" = none */
     const char *bus_bind;

@@ -230,19 +230,7 @@ static void on_retained_loaded(broker_t *b, msg_t *m)
 int server_join_cluster(broker_t *b)
 {
     const broker_config_t *cfg = b->cfg;
-    char host[256];
-    int port = 6379;
-    snprintf(host, sizeof(host), "%s", cfg->redis);
-    char *colon = strrchr(host, ':');
-    if (colon) {
-        *colon = '\0';
-        port = atoi(colon + 1);
-    }
-    if (!host[0] || port <= 0 || port > 65535) {
-        log_error("startup_failed", "reason=\"--redis wants HOST:PORT\" value=%s", cfg->redis);
-        return ROOST_ECONFIG;
-    }
-    cluster_config_t cc = {host, port, cfg->prefix, cfg->redis_user, cfg->redis_password,
+    cluster_config_t cc = {cfg->redis_host, cfg->redis_port, cfg->prefix, cfg->redis_user, cfg->redis_password,
                            cfg->bus_bind, cfg->bus_advertise, cfg->bus_curve_secret};
     cluster_hooks_t hooks = {adopt_on_kick, adopt_on_released, on_bus_message,
                              adopt_on_peer_joined, on_retained_loaded};
