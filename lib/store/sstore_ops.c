@@ -330,7 +330,7 @@ int sstore_lease_release(sstore_t *s, const char *cid, size_t cid_len, const cha
 
 /* ---- sessions -------------------------------------------------------------------- */
 
-static void session_keys(sstore_req_t *q, const char *cid, size_t cid_len)
+static void ss_session_keys(sstore_req_t *q, const char *cid, size_t cid_len)
 {
     static const char *const names[] = {"sess:", "subs:", "q:", "qm:", "rx2:", "rel:"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -343,7 +343,7 @@ int sstore_session_clear(sstore_t *s, const char *cid, size_t cid_len, sstore_do
     sstore_req_t *q = new_done(s, SS_SESS_CLEAR, 8, fn, arg);
     if (!q)
         return -ENOMEM;
-    session_keys(q, cid, cid_len);
+    ss_session_keys(q, cid, cid_len);
     ss_key(q, "psubs", "", 0);
     ss_key(q, "psubs:ver", "", 0);
     ss_arg(q, cid, cid_len);
@@ -436,7 +436,7 @@ static int parse_session(const redisReply *r, sess_parts_t *p)
     return 0;
 }
 
-static void session_finish(sstore_req_t *q, int rc, const redisReply *r)
+static void ss_session_finish(sstore_req_t *q, int rc, const redisReply *r)
 {
     sess_parts_t p = {0};
     static const sstore_session_t empty = {0};
@@ -452,11 +452,11 @@ static void session_finish(sstore_req_t *q, int rc, const redisReply *r)
 int sstore_session_load(sstore_t *s, const char *cid, size_t cid_len, sstore_session_fn fn,
                         void *arg)
 {
-    sstore_req_t *q = ss_req_new(s, SS_SESS_LOAD, 6, session_finish, arg);
+    sstore_req_t *q = ss_req_new(s, SS_SESS_LOAD, 6, ss_session_finish, arg);
     if (!q)
         return -ENOMEM;
     q->fn.session = fn;
-    session_keys(q, cid, cid_len);
+    ss_session_keys(q, cid, cid_len);
     return ss_issue(q);
 }
 
