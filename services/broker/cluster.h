@@ -5,17 +5,18 @@
  * XPUB endpoint and disconnects from peers that are gone, so brokers join
  * and leave at runtime.
  *
- * Bus: a message published here is sent once on the XPUB, in a frame that
- * starts 'm' + a label (or 'r' for retained messages, which every broker
- * takes): the longest prefix of its topic some peer subscribed. Messages
- * forwarded in one loop turn under one label share a frame (cluster.c,
- * "bus"). This broker subscribes its SUB to 'm' + the literal prefix of each
+ * Bus (bus.h: the sockets; busbatch.h: labels and batches; busframe.h: the
+ * wire format): a message published here is sent once on the XPUB, in a
+ * frame that starts 'm' + a label (or 'r' for retained messages, which
+ * every broker takes): the longest prefix of its topic some peer
+ * subscribed. Messages forwarded in one loop turn under one label share a
+ * frame. This broker subscribes its SUB to 'm' + the literal prefix of each
  * local filter before its first wildcard (ZeroMQ counts repeated
  * subscriptions), so a message reaches exactly the brokers that may need
  * it, in one hop, and is matched exactly on arrival. Control messages ('c')
  * carry takeover requests and persistent-subscription changes.
  *
- * Persistent-subscription index: every broker keeps the persistent
+ * Persistent-subscription index (psindex.h): every broker keeps the persistent
  * subscriptions of the whole cluster (loaded from Redis, kept current by 'c'
  * messages, reloaded when Redis's version counter moves), so the broker that
  * receives a QoS 1/2 PUBLISH writes it to the Redis queue of every matching

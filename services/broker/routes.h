@@ -1,6 +1,6 @@
 /* routes: the topic mappings of Pipelines (lib/store/pipelines.h) as this
  * broker matches them: which pipelines' queues a PUBLISH is appended to
- * (persist.c, before the acknowledgement). Cluster mode only (the queues
+ * (pipeline.c's stage_durable, before the acknowledgement). Cluster mode only (the queues
  * are in Redis).
  *
  * Loaded through sstore at start, then re-checked every 500 ms (one
