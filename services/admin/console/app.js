@@ -11,6 +11,7 @@ import * as overviewPage from './js/pages/overview.js';
 import * as instancesPage from './js/pages/instances.js';
 import * as pipelinesPage from './js/pages/pipelines.js';
 import * as mappingsPage from './js/pages/mappings.js';
+import * as certificatesPage from './js/pages/certificates.js';
 
 const NAV = [
   { href: '#/overview', label: 'Overview', icon: 'overview', testid: 'nav-overview' },
@@ -21,6 +22,7 @@ const NAV = [
   { href: '#/connections', label: 'Connections', icon: 'connections', testid: 'nav-connections' },
   { href: '#/pipelines', label: 'Pipelines', icon: 'pipelines', testid: 'nav-pipelines' },
   { href: '#/mappings', label: 'Topic Mappings', icon: 'mappings', testid: 'nav-mappings' },
+  { href: '#/certificates', label: 'Certificates', icon: 'certificates', testid: 'nav-certificates' },
   { href: '#/audit', label: 'Audit log', icon: 'audit', testid: 'nav-audit' },
   { href: '#/explain', label: 'Explain access', icon: 'explain', testid: 'nav-explain' },
 ];
@@ -46,6 +48,7 @@ const ROUTES = [
   [/^\/mappings$/, mappingsPage.list],
   [/^\/mappings\/new$/, mappingsPage.edit],
   [/^\/mappings\/([^/]+)$/, mappingsPage.edit],
+  [/^\/certificates$/, certificatesPage.page],
   [/^\/audit$/, auditPage.list],
   [/^\/explain$/, explainPage.page],
 ];

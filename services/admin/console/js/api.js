@@ -92,6 +92,10 @@ export const connections = {
   disconnect: (mqttClientId) => request('DELETE', `/connections/${id(mqttClientId)}`),
 };
 export const audit = { list: (params) => request('GET', '/audit', { params }) };
+export const certificates = {
+  get: () => request('GET', '/certificates'),
+  put: (body) => request('PUT', '/certificates', { body }),
+};
 export const explain = (body) => request('POST', '/explain', { body });
 // Overview and instances: cursor = only history points after this unix ms.
 export const overview = (cursor) => request('GET', '/overview', { params: { cursor } });

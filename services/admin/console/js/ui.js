@@ -36,6 +36,7 @@ const ICONS = {
   pipelines: 'M4 12h10M10 8l4 4-4 4M17 5h3v14h-3',
   mappings: 'M5 7h6l3 5-3 5H5M14 12h5',
   audit: 'M7 4h10v16H7zM10 8h4m-4 4h4m-4 4h2',
+  certificates: 'M12 3 5 6v5c0 4.5 3 8.3 7 10 4-1.7 7-5.5 7-10V6l-7-3Zm-3 9 2 2 4-4',
   explain: 'M12 17v.01M9.5 9a2.5 2.5 0 1 1 3.5 2.3c-.6.3-1 .9-1 1.6V14M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18Z',
   dots: 'M12 6h.01M12 12h.01M12 18h.01',
   plus: 'M12 5v14M5 12h14',
