@@ -58,6 +58,7 @@ struct sstore {
     redis_auth_t auth;
     void (*on_refused)(const char *reply, void *arg);
     void *refused_arg;
+    struct ss_pipe_batch *pipe; /* appends not yet sent (sstore_pipe.c) */
 };
 
 static void schedule_retry(sstore_t *s);
@@ -66,6 +67,8 @@ static void link_lost(sstore_t *s);
 /* ---- small helpers ------------------------------------------------------- */
 
 const char *ss_prefix(const sstore_t *s) { return s->prefix; }
+struct ss_pipe_batch **ss_pipe_slot(sstore_t *s) { return &s->pipe; }
+loop_t *ss_loop(sstore_t *s) { return s->loop; }
 uint64_t ss_conn_ttl(const sstore_t *s) { return s->conn_ttl_ms; }
 void ss_set_conn_ttl(sstore_t *s, uint64_t ttl_ms) { s->conn_ttl_ms = ttl_ms; }
 
@@ -431,6 +434,7 @@ void sstore_destroy(sstore_t **sp)
         return;
     s->started = false; /* no reconnect from link_lost */
     s->on_state = NULL;
+    ss_pipe_fini(s);
     if (s->ac) {
         redisAsyncContext *ac = s->ac;
         redisAsyncFree(ac); /* pending requests finish with EUNAVAILABLE */
@@ -466,6 +470,11 @@ static void req_free(sstore_req_t *q)
 {
     req_free_args(q);
     free(q);
+}
+
+void ss_req_discard(sstore_req_t *q)
+{
+    req_free(q);
 }
 
 sstore_req_t *ss_req_new(sstore_t *s, int script, int nkeys, sstore_finish_fn finish, void *arg)
@@ -586,6 +595,8 @@ static int send_req(sstore_req_t *q, bool eval)
 int ss_issue(sstore_req_t *q)
 {
     sstore_t *s = q->s;
+    if (s->pipe)
+        ss_pipe_flush(s, q); /* appends batched so far go first: replies stay in issue order */
     int rc = q->oom ? -ENOMEM : !sstore_connected(s) ? ROOST_EUNAVAILABLE : 0;
     if (rc == 0)
         rc = send_req(q, false);

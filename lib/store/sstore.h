@@ -208,9 +208,13 @@ typedef struct sstore_pipe_msg {
     const char *broker;       /* this broker's id */
 } sstore_pipe_msg_t;
 /* Appends m (XADD, fields of store/pipeq.h, received-at = now) to the queue
- * of each of the n pipelines (ids), one script; a pipeline deleted meanwhile
- * is skipped; a queue holding its max_queue entries does not take it and
- * counts it as dropped. The callback reports how many pipelines dropped it. */
+ * of each of the n pipelines (ids); a pipeline deleted meanwhile is skipped;
+ * a queue holding its max_queue entries does not take it and counts it as
+ * dropped. The callback reports how many pipelines dropped it. Appends are
+ * batched (up to 256 messages in one script call, sent at the end of the
+ * loop turn or before any other call on s), which keeps the reply-order
+ * contract: an append's callback runs before that of any call made after
+ * it. Copies m. */
 int sstore_pipe_append(sstore_t *s, const char *const *pipelines, size_t n, const sstore_pipe_msg_t *m,
                        sstore_push_fn fn, void *arg);
 /* Every topic mapping (filter -> pipeline id) and routes:version, unless

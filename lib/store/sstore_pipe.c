@@ -8,42 +8,144 @@
 
 #include "base/proc.h"
 #include "base/err.h"
+#include "base/loop.h"
 #include "store/sstore_priv.h"
 
-/* ARGV: prefix n pid... field value...  A pipeline deleted meanwhile is
- * skipped; a queue at its max_queue takes nothing (counted in its stats as
- * dropped). Returns how many pipelines dropped the message. */
+/* ARGV: prefix, then per message: n, n pipeline ids, the 16 field names
+ * and values. A pipeline deleted meanwhile is skipped; a queue at its
+ * max_queue takes nothing (counted in its stats as dropped). Returns, per
+ * message, how many pipelines dropped it. */
 const char SSTORE_LUA_PIPE_APPEND[] =
-    "local p=ARGV[1] local n=tonumber(ARGV[2]) local dropped=0\n"
-    "local f={} for i=3+n,#ARGV do f[#f+1]=ARGV[i] end\n"
-    "for i=3,2+n do\n"
-    "  local mq=redis.call('HGET',p..'pipeline:'..ARGV[i],'max_queue')\n"
-    "  if mq then\n"
-    "    local q=p..'pq:'..ARGV[i]\n"
-    "    if redis.call('XLEN',q)>=tonumber(mq) then\n"
-    "      dropped=dropped+1 redis.call('HINCRBY',q..':stats','dropped',1)\n"
-    "    else redis.call('XADD',q,'*',unpack(f)) end\n"
+    "local p=ARGV[1] local i=2 local out={} local mq={} local len={}\n"
+    "while i<=#ARGV do\n"
+    "  local n=tonumber(ARGV[i]) local f={} local d=0\n"
+    "  for k=1,16 do f[k]=ARGV[i+n+k] end\n"
+    "  for j=i+1,i+n do\n"
+    "    local id=ARGV[j]\n"
+    "    if mq[id]==nil then mq[id]=tonumber(redis.call('HGET',p..'pipeline:'..id,'max_queue') or '-1') end\n"
+    "    if mq[id]>=0 then\n"
+    "      local q=p..'pq:'..id\n"
+    "      if len[id]==nil then len[id]=redis.call('XLEN',q) end\n"
+    "      if len[id]>=mq[id] then d=d+1 redis.call('HINCRBY',q..':stats','dropped',1)\n"
+    "      else redis.call('XADD',q,'*',unpack(f)) len[id]=len[id]+1 end\n"
+    "    end\n"
     "  end\n"
-    "end\n"
-    "return dropped\n";
-
-/* ARGV: prefix known_version. {version, topic, pipeline, topic, pipeline,
- * ...}, or {version, 'same'} when version equals known_version. */
-const char SSTORE_LUA_ROUTES[] =
-    "local p=ARGV[1] local out={redis.call('GET',p..'routes:version') or '0'}\n"
-    "if out[1]==ARGV[2] then return {out[1],'same'} end\n"
-    "for _,m in ipairs(redis.call('ZRANGE',p..'mappings',0,-1)) do\n"
-    "  local v=redis.call('HMGET',p..'mapping:'..string.sub(m,15),'topic','pipeline')\n"
-    "  if v[1] and v[2] then out[#out+1]=v[1] out[#out+1]=v[2] end\n"
+    "  out[#out+1]=d\n"
+    "  i=i+n+17\n"
     "end\n"
     "return out\n";
 
-static void append_finish(sstore_req_t *q, int rc, const redisReply *r)
+#define BATCH_MAX 256 /* messages per script call */
+
+typedef struct cb {
+    sstore_push_fn fn;
+    void *arg;
+} cb_t;
+
+/* Appends made during one loop turn (or until another request is issued),
+ * sent as one script call; each caller's callback runs with its message's
+ * drop count when the reply arrives. */
+typedef struct batch {
+    sstore_req_t *q;
+    cb_t *cbs;
+    size_t n, cap;
+    int rc;             /* a send that failed: delivered from a timer */
+    uint64_t timer;
+    struct batch *next; /* failing list */
+} batch_t;
+
+struct ss_pipe_batch {
+    sstore_t *s;
+    batch_t *open;
+    batch_t *failing;
+};
+
+static void batch_free(batch_t *b)
 {
-    uint64_t dropped = 0;
-    if (rc == 0 && (r->type != REDIS_REPLY_INTEGER || ss_r_u64(r, &dropped) < 0))
+    free(b->cbs);
+    free(b);
+}
+
+static void batch_finish(sstore_req_t *q, int rc, const redisReply *r)
+{
+    batch_t *b = q->arg;
+    if (rc == 0 && (r->type != REDIS_REPLY_ARRAY || r->elements != b->n))
         rc = ROOST_ESTORE;
-    q->fn.push(rc, rc == 0 ? (size_t)dropped : 0, q->arg);
+    for (size_t i = 0; i < b->n; i++) {
+        uint64_t d = 0;
+        if (rc == 0)
+            ss_r_u64(r->element[i], &d);
+        b->cbs[i].fn(rc, (size_t)d, b->cbs[i].arg);
+    }
+    batch_free(b);
+}
+
+/* Delivers the failures of batches that could not be sent. */
+static uint64_t on_failing(loop_t *l, void *arg)
+{
+    (void)l;
+    struct ss_pipe_batch *st = arg;
+    while (st->failing) {
+        batch_t *b = st->failing;
+        st->failing = b->next;
+        for (size_t i = 0; i < b->n; i++)
+            b->cbs[i].fn(b->rc, 0, b->cbs[i].arg);
+        batch_free(b);
+    }
+    return 0;
+}
+
+void ss_pipe_flush(sstore_t *s, const sstore_req_t *next)
+{
+    struct ss_pipe_batch *st = *ss_pipe_slot(s);
+    batch_t *b = st ? st->open : NULL;
+    if (!b || b->q == next)
+        return;
+    st->open = NULL;
+    if (b->timer)
+        loop_del_timer(ss_loop(s), b->timer);
+    b->timer = 0;
+    sstore_req_t *q = b->q;
+    b->q = NULL;
+    int rc = ss_issue(q); /* on 0, batch_finish runs later and frees b */
+    if (rc < 0) {
+        b->rc = rc;
+        b->next = st->failing;
+        st->failing = b;
+        if (!loop_add_timer(ss_loop(s), 0, on_failing, st))
+            on_failing(ss_loop(s), st); /* no timer (OOM): now, as a last resort */
+    }
+}
+
+static uint64_t on_turn_end(loop_t *l, void *arg)
+{
+    (void)l;
+    sstore_t *s = arg;
+    struct ss_pipe_batch *st = *ss_pipe_slot(s);
+    if (st && st->open)
+        st->open->timer = 0; /* this timer ends here */
+    ss_pipe_flush(s, NULL);
+    return 0;
+}
+
+void ss_pipe_fini(sstore_t *s)
+{
+    struct ss_pipe_batch **slot = ss_pipe_slot(s), *st = *slot;
+    if (!st)
+        return;
+    if (st->open) {
+        batch_t *b = st->open;
+        if (b->timer)
+            loop_del_timer(ss_loop(s), b->timer);
+        b->rc = ROOST_EUNAVAILABLE;
+        b->next = st->failing;
+        st->failing = b;
+        ss_req_discard(b->q);
+        st->open = NULL;
+    }
+    on_failing(ss_loop(s), st);
+    free(st);
+    *slot = NULL;
 }
 
 static void field(sstore_req_t *q, const char *name, const void *v, size_t len)
@@ -52,16 +154,51 @@ static void field(sstore_req_t *q, const char *name, const void *v, size_t len)
     ss_arg(q, v, len);
 }
 
+/* The open batch, made if needed. NULL on OOM. */
+static batch_t *open_batch(sstore_t *s)
+{
+    struct ss_pipe_batch **slot = ss_pipe_slot(s);
+    if (!*slot && (*slot = calloc(1, sizeof(**slot))))
+        (*slot)->s = s;
+    struct ss_pipe_batch *st = *slot;
+    if (!st)
+        return NULL;
+    if (st->open)
+        return st->open;
+    batch_t *b = calloc(1, sizeof(*b));
+    if (!b)
+        return NULL;
+    if (!(b->q = ss_req_new(s, SS_PIPE_APPEND, 0, batch_finish, b)) ||
+        !(b->timer = loop_add_timer(ss_loop(s), 0, on_turn_end, s))) {
+        if (b->q)
+            ss_req_discard(b->q);
+        free(b);
+        return NULL;
+    }
+    ss_arg_str(b->q, ss_prefix(s));
+    st->open = b;
+    return b;
+}
+
 int sstore_pipe_append(sstore_t *s, const char *const *pipelines, size_t n, const sstore_pipe_msg_t *m,
                        sstore_push_fn fn, void *arg)
 {
     if (n == 0 || n > 10000 || m->topic_len > 65535)
         return ROOST_EINVAL;
-    sstore_req_t *q = ss_req_new(s, SS_PIPE_APPEND, 0, append_finish, arg);
-    if (!q)
+    if (!sstore_connected(s))
+        return ROOST_EUNAVAILABLE;
+    batch_t *b = open_batch(s);
+    if (!b)
         return -ENOMEM;
-    q->fn.push = fn;
-    ss_arg_str(q, ss_prefix(s));
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 32;
+        cb_t *cbs = realloc(b->cbs, cap * sizeof(*cbs));
+        if (!cbs)
+            return -ENOMEM;
+        b->cbs = cbs;
+        b->cap = cap;
+    }
+    sstore_req_t *q = b->q;
     ss_arg_u64(q, n);
     for (size_t i = 0; i < n; i++)
         ss_arg_str(q, pipelines[i]);
@@ -74,8 +211,22 @@ int sstore_pipe_append(sstore_t *s, const char *const *pipelines, size_t n, cons
     field(q, "u", m->username ? m->username : "", m->username ? strlen(m->username) : 0);
     field(q, "b", m->broker, strlen(m->broker));
     field(q, "ts", num, (size_t)snprintf(num, sizeof(num), "%llu", (unsigned long long)proc_wall_ms()));
-    return ss_issue(q);
+    b->cbs[b->n++] = (cb_t){fn, arg};
+    if (b->n >= BATCH_MAX)
+        ss_pipe_flush(s, NULL);
+    return 0;
 }
+
+/* ARGV: prefix known_version. {version, topic, pipeline, topic, pipeline,
+ * ...}, or {version, 'same'} when version equals known_version. */
+const char SSTORE_LUA_ROUTES[] =
+    "local p=ARGV[1] local out={redis.call('GET',p..'routes:version') or '0'}\n"
+    "if out[1]==ARGV[2] then return {out[1],'same'} end\n"
+    "for _,m in ipairs(redis.call('ZRANGE',p..'mappings',0,-1)) do\n"
+    "  local v=redis.call('HMGET',p..'mapping:'..string.sub(m,15),'topic','pipeline')\n"
+    "  if v[1] and v[2] then out[#out+1]=v[1] out[#out+1]=v[2] end\n"
+    "end\n"
+    "return out\n";
 
 typedef struct routes_ctx {
     sstore_routes_fn fn;

@@ -74,6 +74,8 @@ struct sstore_req {
 /* A request for a plain command (script SS_NONE) or for script `script`
  * with nkeys keys (append the keys first, then the arguments). NULL on OOM. */
 sstore_req_t *ss_req_new(sstore_t *s, int script, int nkeys, sstore_finish_fn finish, void *arg);
+/* Frees a request that was never issued (its finish never runs). */
+void ss_req_discard(sstore_req_t *q);
 /* Appends one argument. An allocation failure is remembered and reported by
  * ss_issue. */
 void ss_arg(sstore_req_t *q, const void *p, size_t n);
@@ -88,6 +90,15 @@ void ss_cat(sstore_req_t *q, const void *p, size_t n);
 int ss_issue(sstore_req_t *q);
 
 const char *ss_prefix(const sstore_t *s);
+loop_t *ss_loop(sstore_t *s);
+/* sstore_pipe.c's open batch of appends: sent as one script before any
+ * other request is issued (ss_issue calls ss_pipe_flush; `next` is that
+ * request, or NULL) and at the end of the loop turn, so the contract "replies
+ * arrive in the order calls were made" holds for the appends too.
+ * ss_pipe_fini (sstore_destroy) fails what is still open. */
+struct ss_pipe_batch **ss_pipe_slot(sstore_t *s);
+void ss_pipe_flush(sstore_t *s, const sstore_req_t *next);
+void ss_pipe_fini(sstore_t *s);
 /* The registry ttl last given to sstore_conn_refresh (a default before). */
 uint64_t ss_conn_ttl(const sstore_t *s);
 void ss_set_conn_ttl(sstore_t *s, uint64_t ttl_ms);
