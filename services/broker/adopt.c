@@ -28,6 +28,7 @@ struct adopt {
     bool waiting_release;     /* waiting for a peer's answer to our kick */
     bool in_store_call;       /* a store callback will run (and frees us if cancelled) */
     uint64_t deadline;
+    char holder[128];         /* the peer asked to release, while waiting_release */
     acl_matcher_t *acl;
 };
 
@@ -239,9 +240,11 @@ static void on_lease(int rc, const char *previous, bool alive, void *arg)
         fail(a, ROOST_EUNAVAILABLE);
         return;
     }
-    if (previous[0] && strcmp(previous, b->id) != 0 && alive) {
+    if (previous[0] && strcmp(previous, b->id) != 0 && alive &&
+        !cluster_peer_gone(b->cluster, previous)) {
         /* a live peer holds the client: ask it to close, wait for its word */
         a->waiting_release = true;
+        snprintf(a->holder, sizeof(a->holder), "%s", previous);
         a->deadline = loop_now(b->loop) + ADOPT_RELEASE_WAIT_MS;
         cluster_kick(b->cluster, previous, a->cid, a->len);
         log_info("takeover_requested", "client_id=%.*s holder=%s", (int)a->len, a->cid, previous);
@@ -329,22 +332,39 @@ void adopt_on_released(broker_t *b, const char *cid, size_t len, const char *fro
         proceed(b, a);
 }
 
-void adopt_sweep(broker_t *b)
+/* Goes on with every adoption waiting for a release that holder (any
+ * holder when NULL) will not send: past its deadline, or the holder gone.
+ * Collected first: going on may refuse one, which edits the map. */
+static void proceed_waiting(broker_t *b, const char *holder, uint64_t now)
 {
-    uint64_t now = loop_now(b->loop);
-    struct adopt *late[64];
-    size_t n = 0, it = 0;
+    size_t n = 0, it = 0, cap = b->adopting.count;
     map_entry_t *e;
-    while (n < 64 && map_next(&b->adopting, &it, &e)) {
+    struct adopt **late = cap ? malloc(cap * sizeof(*late)) : NULL;
+    if (!late)
+        return; /* (out of memory: the next sweep tries again) */
+    while (n < cap && map_next(&b->adopting, &it, &e)) {
         struct adopt *a = e->value;
-        if (a->waiting_release && a->deadline <= now)
+        if (a->waiting_release && (holder ? strcmp(a->holder, holder) == 0 : a->deadline <= now))
             late[n++] = a;
     }
-    for (size_t i = 0; i < n; i++) {
-        log_warn("takeover_unanswered", "client_id=%.*s wait_ms=%d", (int)late[i]->len,
-                 late[i]->cid, ADOPT_RELEASE_WAIT_MS);
+    if (n && holder)
+        log_info("takeover_holder_gone", "holder=%s waiting=%zu", holder, n);
+    else if (n)
+        log_warn("takeover_unanswered", "waiting=%zu wait_ms=%d client_id=%.*s", n,
+                 ADOPT_RELEASE_WAIT_MS, (int)late[0]->len, late[0]->cid);
+    for (size_t i = 0; i < n; i++)
         proceed(b, late[i]);
-    }
+    free(late);
+}
+
+void adopt_sweep(broker_t *b)
+{
+    proceed_waiting(b, NULL, loop_now(b->loop));
+}
+
+void adopt_on_peer_gone(broker_t *b, const char *id)
+{
+    proceed_waiting(b, id, 0);
 }
 
 /* The peer's answer goes out once every Redis write for the closed

@@ -3,7 +3,9 @@
  * 1. Take the client-id lease in Redis. If a live peer held it, ask that
  *    peer to close its connection (cluster_kick) and wait for its answer
  *    (at most ADOPT_RELEASE_WAIT_MS; a dead or silent peer is not waited
- *    for: its state is in Redis already).
+ *    for: its state is in Redis already. A peer whose bus link dropped or
+ *    missed heartbeats counts as dead at once, even while its registry
+ *    entry lives: see cluster_peer_gone).
  * 2. Clean session: delete the stored session. Persistent: load it (queue,
  *    subscriptions, QoS 2 state).
  * 3. connect_finish builds the session, answers CONNACK, resumes reading;
@@ -33,8 +35,12 @@ void adopt_cancel(conn_t *c);
 /* Cluster hooks: a peer asks us to close cid; a peer released cid. */
 void adopt_on_kick(broker_t *b, const char *cid, size_t len, const char *from);
 void adopt_on_released(broker_t *b, const char *cid, size_t len, const char *from);
-/* Gives up waiting for peers that did not answer in time (periodic). */
+/* Gives up waiting for peers that did not answer in time (periodic): every
+ * expired adoption in one sweep. */
 void adopt_sweep(broker_t *b);
+/* Cluster hook: peer id's bus link dropped; adoptions waiting for its
+ * answer go on now. */
+void adopt_on_peer_gone(broker_t *b, const char *id);
 /* A peer joined the cluster: every local persistent session gets a
  * catch-up read once our bus interest has had time to reach the peer. */
 void adopt_on_peer_joined(broker_t *b);

@@ -33,6 +33,10 @@ typedef struct bus_hooks {
     /* A control message from broker `from` (fields point into the frame). */
     void (*control)(void *arg, const busctl_t *ctl, const char *from);
     void *arg;
+    /* The SUB's link to a peer's XPUB came up or went down (the peer closed,
+     * died, or missed ZeroMQ heartbeats for 1.5 s).
+     * endpoint: as given to bus_connect. May be NULL. */
+    void (*link)(void *arg, const char *endpoint, bool up);
 } bus_hooks_t;
 
 /* Caller owns the result; NULL on OOM. Copies the strings. curve_spec: the

@@ -20,6 +20,7 @@ typedef struct peer {
     char id[128];
     char endpoint[256];
     bool seen;
+    bool link_down;           /* its bus link dropped: gone for takeovers */
 } peer_t;
 
 struct cluster {
@@ -44,6 +45,7 @@ struct cluster {
 static char *xstrdup(const char *s) { return strdup(s ? s : ""); }
 
 static void on_bus_deliver(void *arg, msg_t *m, bool same_topic);
+static void on_bus_link(void *arg, const char *endpoint, bool up);
 static void on_bus_control(void *arg, const busctl_t *ctl, const char *from);
 
 cluster_t *cluster_new(broker_t *b, const cluster_config_t *cfg, const cluster_hooks_t *hooks)
@@ -59,7 +61,7 @@ cluster_t *cluster_new(broker_t *b, const cluster_config_t *cfg, const cluster_h
     c->prefix = xstrdup(cfg->prefix);
     c->redis_port = cfg->redis_port;
     c->psubs = psindex_new();
-    bus_hooks_t bh = {on_bus_deliver, on_bus_control, c};
+    bus_hooks_t bh = {on_bus_deliver, on_bus_control, c, on_bus_link};
     c->bus = bus_new(b, cfg->bus_bind, cfg->bus_advertise, cfg->bus_curve_secret, &bh);
     if (!c->redis_host || !c->redis_user || !c->redis_password || !c->prefix || !c->psubs ||
         !c->bus) {
@@ -187,6 +189,31 @@ static void on_bus_control(void *arg, const busctl_t *ctl, const char *from)
     }
 }
 
+static void on_bus_link(void *arg, const char *endpoint, bool up)
+{
+    cluster_t *c = arg;
+    for (int i = 0; i < c->npeers; i++) {
+        peer_t *p = &c->peers[i];
+        if (strcmp(p->endpoint, endpoint) != 0 || p->link_down == !up)
+            continue;
+        p->link_down = !up;
+        if (up)
+            continue;
+        log_info("peer_link_down", "peer=%s endpoint=%s detail=\"gone for takeovers\"", p->id,
+                 p->endpoint);
+        if (c->hooks.peer_gone)
+            c->hooks.peer_gone(c->b, p->id);
+    }
+}
+
+bool cluster_peer_gone(const cluster_t *c, const char *id)
+{
+    for (int i = 0; i < c->npeers; i++)
+        if (strcmp(c->peers[i].id, id) == 0)
+            return c->peers[i].link_down;
+    return false;
+}
+
 static void on_bus_deliver(void *arg, msg_t *m, bool same_topic)
 {
     cluster_t *c = arg;
@@ -225,6 +252,7 @@ static void on_peers(int rc, const sstore_peer_t *peers, size_t n, void *arg)
         snprintf(p->id, sizeof(p->id), "%s", peers[k].id);
         snprintf(p->endpoint, sizeof(p->endpoint), "%s", peers[k].endpoint);
         p->seen = true;
+        p->link_down = false;
         int crc = bus_connect(c->bus, p->endpoint);
         if (crc == 0) {
             log_info("peer_joined", "peer=%s endpoint=%s", p->id, p->endpoint);

@@ -65,6 +65,8 @@ typedef struct cluster_hooks {
     void (*peer_joined)(broker_t *b);
     /* A retained message read from Redis at startup or reconnection. */
     void (*retained)(broker_t *b, msg_t *m);
+    /* Peer `id`'s bus link dropped: takeovers waiting for its answer go on. */
+    void (*peer_gone)(broker_t *b, const char *id);
 } cluster_hooks_t;
 
 /* Caller owns the result; NULL on OOM. Copies the config strings. */
@@ -76,6 +78,10 @@ int cluster_start(cluster_t *c);
 void cluster_destroy(cluster_t **c);
 
 sstore_t *cluster_store(cluster_t *c);
+/* Peer id's bus link dropped (it died, closed, or missed ZeroMQ heartbeats)
+ * and has not come back: it cannot answer a takeover, whatever its
+ * registry entry still says. */
+bool cluster_peer_gone(const cluster_t *c, const char *id);
 const char *cluster_endpoint(const cluster_t *c);
 /* A new entry id for a message this broker persists ("<broker>:<seq>"). */
 void cluster_next_eid(cluster_t *c, char *out, size_t cap);

@@ -209,6 +209,12 @@ def test_broker_loss_loses_no_acknowledged_message(cl, victim_role, how):
     record("%s_%s" % (victim_role, how), published=pub.sent, acked=len(acked), lost=lost,
            gap_s=round(gap, 3), reconnects=sub.losses)
     assert not problems, "\n".join(problems)
+    if how == "kill":
+        # the survivor knew at once (its bus link dropped) and did not wait
+        # for the dead broker to answer the takeover
+        survivor = cl.by_id(pub_on if victim_role == "subscriber" else sub_on)
+        assert "event=peer_link_down peer=%s" % victim.id in survivor.log(), survivor.log()[-3000:]
+        assert "takeover_unanswered" not in survivor.log(), survivor.log()[-3000:]
 
 
 def _started(p):
