@@ -30,6 +30,8 @@ static const char *const OP_NAMES[RPC_ADMIN_OP_COUNT] = {
     [RPC_ADMIN_OVERVIEW] = "overview",             [RPC_ADMIN_INSTANCE_LIST] = "instance.list",
     [RPC_ADMIN_INSTANCE_GET] = "instance.get",
     [RPC_ADMIN_CERTIFICATES_GET] = "certificates.get", [RPC_ADMIN_CERTIFICATES_PUT] = "certificates.put",
+    [RPC_ADMIN_BAN_LIST] = "ban.list",
+    [RPC_ADMIN_BAN_CREATE] = "ban.create",         [RPC_ADMIN_BAN_DELETE] = "ban.delete",
 };
 
 const char *rpc_admin_op_name(rpc_admin_op_t op)

@@ -61,6 +61,9 @@ typedef enum {
     RPC_ADMIN_INSTANCE_GET,
     RPC_ADMIN_CERTIFICATES_GET,
     RPC_ADMIN_CERTIFICATES_PUT,
+    RPC_ADMIN_BAN_LIST,
+    RPC_ADMIN_BAN_CREATE,
+    RPC_ADMIN_BAN_DELETE,
     RPC_ADMIN_OP_COUNT /* one past the last */
 } rpc_admin_op_t;
 

@@ -131,6 +131,8 @@ static const coll_t COLLS[] = {
     {"/api/v1/overview", NULL, RPC_ADMIN_OVERVIEW, 0, 0, 0, 0, false},
     {"/api/v1/instances", "/api/v1/instances/{kind}:{id}", RPC_ADMIN_INSTANCE_LIST, 0, RPC_ADMIN_INSTANCE_GET, 0,
      0, true},
+    {"/api/v1/bans", "/api/v1/bans/{kind}:{value}", RPC_ADMIN_BAN_LIST, RPC_ADMIN_BAN_CREATE, 0, 0,
+     RPC_ADMIN_BAN_DELETE, true},
 };
 
 /* 0: matched (rt filled); 404: no such path; 405: path known, method not. */

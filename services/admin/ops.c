@@ -455,7 +455,7 @@ static bool needs_body(rpc_admin_op_t op)
            op == RPC_ADMIN_GROUP_UPDATE || op == RPC_ADMIN_RULE_CREATE || op == RPC_ADMIN_RULE_UPDATE ||
            op == RPC_ADMIN_EXPLAIN || op == RPC_ADMIN_TOKEN_CREATE || op == RPC_ADMIN_PIPELINE_CREATE ||
            op == RPC_ADMIN_PIPELINE_UPDATE || op == RPC_ADMIN_MAPPING_CREATE || op == RPC_ADMIN_MAPPING_UPDATE ||
-           op == RPC_ADMIN_CERTIFICATES_PUT;
+           op == RPC_ADMIN_CERTIFICATES_PUT || op == RPC_ADMIN_BAN_CREATE;
 }
 
 /* Parses the body of the ops that take one. 0, or -1 with res set. */
@@ -511,6 +511,7 @@ void ops_call(ops_t *o, const ops_actor_t *actor, const ops_req_t *req, ops_res_
     case RPC_ADMIN_OVERVIEW ... RPC_ADMIN_INSTANCE_GET: status_ops(&c); break;
     case RPC_ADMIN_CERTIFICATES_GET:
     case RPC_ADMIN_CERTIFICATES_PUT: certs_ops(&c); break;
+    case RPC_ADMIN_BAN_LIST ... RPC_ADMIN_BAN_DELETE: ban_ops(&c); break;
     default: ops_error(res, 400, "unknown operation"); break;
     }
     release(o, s);

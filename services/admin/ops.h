@@ -105,6 +105,8 @@ fleet_t *ops_fleet(const ops_t *o);
 void status_ops(ops_call_t *c);
 /* The brokers' TLS certificates (certs.c). */
 void certs_ops(ops_call_t *c);
+/* Bans: list, create (kicks live matches), delete (bans.c). */
+void ban_ops(ops_call_t *c);
 
 /* Sets res from a lib/store failure rc (store_last_error gives the field):
  * 400 / 404 / 409 / 503 / 500 with details. */

@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "authz.h"
+#include "bans.h"
 #include "cache.h"
 #include "metrics.h"
 #include "queue.h"
@@ -62,6 +63,7 @@ typedef struct auth_ctx {
     cache_t *cache;
     authz_cache_t *authz;          /* rules/groups snapshot by config version */
     guard_t *guard;                /* throttling policy */
+    bans_t *bans;                  /* the store's bans, checked before anything else */
     metrics_t *metrics;
     bool allow_anonymous;
     unsigned long long rehash_ops; /* target argon2 cost for needs_rehash */

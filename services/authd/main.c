@@ -75,6 +75,7 @@ static int setup(app_t *a)
     a->auth.metrics = metrics_new();
     a->auth.cache = cache_new((size_t)c->cache_size, (uint64_t)c->cache_ttl * 1000u);
     a->auth.authz = authz_cache_new();
+    a->auth.bans = bans_new();
     a->auth.guard = guard_new(&(guard_conf_t){
         .pair_after = (unsigned)c->throttle_after, .peer_after = (unsigned)c->throttle_peer_after,
         .user_after = (unsigned)c->throttle_user_after, .window_ms = (uint64_t)c->throttle_window * 1000u,
@@ -82,7 +83,7 @@ static int setup(app_t *a)
     a->loop = loop_new();
     a->zctx = zmq_ctx_new();
     a->health_store = store_new(c->redis_host, c->redis_port, c->prefix, NULL);
-    if (!a->auth.metrics || !a->auth.cache || !a->auth.authz || !a->auth.guard || !a->loop || !a->zctx || !a->health_store)
+    if (!a->auth.metrics || !a->auth.cache || !a->auth.authz || !a->auth.guard || !a->auth.bans || !a->loop || !a->zctx || !a->health_store)
         return -ENOMEM;
     store_set_timeouts(a->health_store, 500, 500);
     if (store_set_auth(a->health_store, c->redis_user, c->redis_password) < 0)
@@ -125,6 +126,7 @@ static void teardown(app_t *a)
         zmq_ctx_term(a->zctx);
     loop_destroy(&a->loop);
     guard_destroy(&a->auth.guard);
+    bans_destroy(&a->auth.bans);
     cache_destroy(&a->auth.cache);
     authz_cache_destroy(&a->auth.authz);
     metrics_destroy(&a->auth.metrics);

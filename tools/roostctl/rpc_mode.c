@@ -25,7 +25,7 @@ static const char USAGE[] =
     "  --json            print admin's JSON answers (and errors) on stdout\n"
     "  --help            this text; `roostctl NOUN --help` for each noun\n"
     "\n"
-    "nouns: clients, groups, rules, connections, explain, tokens, audit, pipelines, mappings, certificates, status\n"
+    "nouns: clients, groups, rules, connections, explain, tokens, audit, bans, pipelines, mappings, certificates, status\n"
     "`roostctl keygen`: a CurveZMQ key pair (bus and authd encryption), offline\n"
     "\n"
     "exit codes: 0 ok, 1 usage, 2 not found, 3 conflict, 4 invalid value,\n"
@@ -104,6 +104,12 @@ static const cmd_t CMDS[] = {
     {"tokens", "list", RPC_ADMIN_TOKEN_LIST, "", false, {{0}}},
     {"tokens", "create", RPC_ADMIN_TOKEN_CREATE, "--name N", false, {{"name", "name", O_STR}}},
     {"tokens", "revoke", RPC_ADMIN_TOKEN_REVOKE, "ID", true, {{0}}},
+    {"bans", "list", RPC_ADMIN_BAN_LIST, "", false, {{0}}},
+    {"bans", "create", RPC_ADMIN_BAN_CREATE,
+     "--kind client_id|username|cidr --value V [--reason R] [--expires-in SECONDS]", false,
+     {{"kind", "kind", O_STR}, {"value", "value", O_STR}, {"reason", "reason", O_STR},
+      {"expires-in", "expires_in_s", O_INT}}},
+    {"bans", "delete", RPC_ADMIN_BAN_DELETE, "ID (kind:value)", true, {{0}}},
     {"audit", "list", RPC_ADMIN_AUDIT_LIST, "[--limit N] [--cursor C]", false, {LIST_OPTS}},
     {"pipelines", "list", RPC_ADMIN_PIPELINE_LIST, "[--search S] [--limit N] [--cursor C]", false, {LIST_OPTS}},
     {"pipelines", "get", RPC_ADMIN_PIPELINE_GET, "ID", true, {{0}}},
@@ -434,7 +440,7 @@ int ctl_rpc_main(int argc, char **argv)
     if ((!r.token || !r.token[0]) && token_file && !(r.token = from_file = read_token_file(token_file)))
         return ctl_usage("cannot read a token from %s", token_file);
     const char *noun = argv[i];
-    static const char *const NOUNS[] = {"clients", "groups", "rules", "connections", "explain", "tokens", "audit", "pipelines", "mappings", "certificates",
+    static const char *const NOUNS[] = {"clients", "groups", "rules", "connections", "explain", "tokens", "audit", "bans", "pipelines", "mappings", "certificates",
                                         "status"};
     bool known = false;
     for (size_t k = 0; k < sizeof(NOUNS) / sizeof(NOUNS[0]); k++)

@@ -25,6 +25,7 @@ static const view_t VIEWS[] = {
     {"pipelines", {{"ID", "id"}, {"NAME", "name"}, {"STATUS", "status"}, {"URL", "url"},
                    {"AUTHORIZATION TOKEN", "authorization_token"}, {"NETWORK TOKEN", "network_token"}}},
     {"mappings", {{"ID", "id"}, {"TOPIC", "topic"}, {"PIPELINE", "pipeline"}, {"PIPELINE NAME", "pipeline_name"}}},
+    {"bans", {{"ID", "id"}, {"REASON", "reason"}, {"EXPIRES AT", "expires_at"}, {"BY", "actor"}}},
     {"audit", {{"TIME", "time"}, {"ACTOR", "actor"}, {"ACTION", "action"}, {"OBJECT", "object_id"},
                {"SUMMARY", "summary"}}},
 };
