@@ -84,3 +84,25 @@ bool cidr_list_match(const cidr_list_t *l, const uint8_t addr[16])
             return true;
     return false;
 }
+
+size_t cidr_peer_host(const char *peer, const char **host)
+{
+    peer = peer ? peer : "";
+    /* the port follows the last colon (the broker writes v6 peers as
+     * "2001:db8::1:5" as well as "[2001:db8::1]:5") */
+    const char *colon = strrchr(peer, ':');
+    size_t len = colon && !strchr(colon, ']') ? (size_t)(colon - peer) : strlen(peer);
+    if (len >= 2 && peer[0] == '[' && peer[len - 1] == ']') {
+        peer++;
+        len -= 2;
+    }
+    *host = peer;
+    return len;
+}
+
+int cidr_parse_peer(const char *peer, cidr_t *out)
+{
+    const char *host;
+    size_t len = cidr_peer_host(peer, &host);
+    return cidr_parse(host, len, out);
+}

@@ -30,6 +30,11 @@ int cidr_parse(const char *text, size_t len, cidr_t *out);
  * empty list). 0, or -1 with *bad_at set to the offending item's offset. */
 int cidr_list_parse(const char *text, cidr_list_t *out, size_t *bad_at);
 bool cidr_match(const cidr_t *c, const uint8_t addr[16]);
+/* The host part of a peer as Roost writes it, always with a port ("ip:port",
+ * "v6:port", "[v6]:port"): *host points into peer, the length is returned. */
+size_t cidr_peer_host(const char *peer, const char **host);
+/* The peer's address (cidr_peer_host) as a single-address range. 0 or -1. */
+int cidr_parse_peer(const char *peer, cidr_t *out);
 bool cidr_list_match(const cidr_list_t *l, const uint8_t addr[16]);
 
 #endif

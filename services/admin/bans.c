@@ -27,16 +27,8 @@ static bool matches(const store_ban_t *b, const cidr_t *range, const store_conn_
         return !strcmp(c->mqtt_client_id, b->value);
     if (!strcmp(b->kind, "username"))
         return c->username && !strcmp(c->username, b->value);
-    /* cidr: the record's peer is "ip:port" or "[v6]:port" */
-    const char *peer = c->peer ? c->peer : "";
-    const char *colon = strrchr(peer, ':');
-    size_t len = colon && !strchr(colon, ']') ? (size_t)(colon - peer) : strlen(peer);
-    if (len >= 2 && peer[0] == '[' && peer[len - 1] == ']') {
-        peer++;
-        len -= 2;
-    }
     cidr_t a;
-    return cidr_parse(peer, len, &a) == 0 && cidr_match(range, a.addr);
+    return cidr_parse_peer(c->peer, &a) == 0 && cidr_match(range, a.addr);
 }
 
 /* Kicks every live connection the ban matches; returns how many. */

@@ -87,25 +87,11 @@ int bans_refresh(bans_t *b, store_t *s, uint64_t now)
     return 0;
 }
 
-/* "ip:port" / "[v6]:port" -> 16-byte address; false if not an address. */
-static bool peer_addr(const char *peer, cidr_t *out)
-{
-    if (!peer)
-        return false;
-    const char *colon = strrchr(peer, ':');
-    size_t len = colon && !strchr(colon, ']') ? (size_t)(colon - peer) : strlen(peer);
-    if (len >= 2 && peer[0] == '[' && peer[len - 1] == ']') {
-        peer++;
-        len -= 2;
-    }
-    return cidr_parse(peer, len, out) == 0;
-}
-
 bool bans_match(bans_t *b, const char *client_id, const char *username, const char *peer, int64_t now,
                 char *why, size_t cap)
 {
     cidr_t addr;
-    bool has_addr = peer_addr(peer, &addr);
+    bool has_addr = cidr_parse_peer(peer, &addr) == 0;
     bool hit = false;
     pthread_mutex_lock(&b->mu);
     for (size_t i = 0; b->snap.list && i < b->snap.list->n && !hit; i++) {

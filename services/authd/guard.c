@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/cidr.h"
 #include "throttle.h"
 
 #define KEY_LEN 400 /* "pair:" + address + "|" + a 255-byte username, with room */
@@ -39,13 +40,6 @@ void guard_destroy(guard_t **gp)
     *gp = NULL;
 }
 
-/* "ip:port" -> "ip", "[::1]:5" -> "[::1]": a device's address, not its
- * ephemeral port, is what repeats across attempts. */
-static int host_len(const char *peer)
-{
-    const char *colon = strrchr(peer, ':');
-    return colon && !strchr(colon, ']') ? (int)(colon - peer) : (int)strlen(peer);
-}
 
 typedef struct keys {
     char pair[KEY_LEN], peer[KEY_LEN], user[KEY_LEN];
@@ -56,8 +50,8 @@ typedef struct keys {
  * Usernames too long to fit are cut: they never exist in the store. */
 static void make_keys(const char *username, const char *peer, keys_t *k)
 {
-    peer = peer ? peer : "";
-    int hl = host_len(peer);
+    /* a device's address, not its ephemeral port, is what repeats across attempts */
+    int hl = (int)cidr_peer_host(peer, &peer);
     snprintf(k->peer, KEY_LEN, "peer:%.*s", hl, peer);
     k->named = username != NULL;
     if (k->named) {

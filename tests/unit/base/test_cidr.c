@@ -62,11 +62,30 @@ static void bad_lists_are_named(void **state)
         assert_int_equal(cidr_list_parse(cases[i], &l, &bad), -1);
 }
 
+static void peers_give_their_address(void **state)
+{
+    cidr_t c;
+    uint8_t want[16];
+    assert_int_equal(cidr_parse_peer("10.1.2.3:51234", &c), 0);
+    addr("10.1.2.3", want);
+    assert_memory_equal(c.addr, want, 16);
+    assert_int_equal(cidr_parse_peer("[2001:db8::1]:5", &c), 0);
+    addr("2001:db8::1", want);
+    assert_memory_equal(c.addr, want, 16);
+    assert_int_equal(cidr_parse_peer("2001:db8::1:5", &c), 0);     /* the broker's own v6 form */
+    assert_memory_equal(c.addr, want, 16);
+    const char *host;
+    assert_int_equal(cidr_peer_host("192.0.2.1:7", &host), 9);
+    assert_int_equal(cidr_parse_peer("", &c), -1);
+    assert_int_equal(cidr_parse_peer(NULL, &c), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(ranges_match),
         cmocka_unit_test(bad_lists_are_named),
+        cmocka_unit_test(peers_give_their_address),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
