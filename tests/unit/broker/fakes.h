@@ -11,6 +11,7 @@
 #include "cluster.h"
 #include "conn.h"
 #include "route.h"
+#include "session.h"
 
 typedef struct fake_packet {
     uint8_t type;     /* MQTT_PUBLISH or the ack type */
@@ -78,8 +79,17 @@ static inline void fake_broker(broker_t *b, broker_config_t *cfg, int max_inflig
     b->retained = topictree_new();
 }
 
+/* Destroys every session left (as offline) and the broker's state. */
 static inline void fake_broker_fini(broker_t *b)
 {
+    size_t it = 0;
+    map_entry_t *e;
+    while (map_next(&b->sessions, &it, &e)) {
+        session_t *s = e->value;
+        s->conn = NULL;
+        session_destroy(b, &s);
+        it = 0; /* destroying edits the map */
+    }
     map_fini(&b->sessions);
     subtrie_destroy(&b->trie);
     route_fini(b);

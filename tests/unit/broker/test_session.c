@@ -28,14 +28,6 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    size_t it = 0;
-    map_entry_t *e;
-    while (map_next(&B.sessions, &it, &e)) {
-        session_t *s = e->value;
-        s->conn = NULL;
-        session_destroy(&B, &s);
-        it = 0;
-    }
     fake_broker_fini(&B);
     return 0;
 }
