@@ -193,3 +193,49 @@ int store_bans_version(store_t *s, int64_t *out)
 {
     return store_get_i64(s, "bans:version", out);
 }
+
+static char *flap_key(store_t *s, const char *client_id)
+{
+    size_t n = strlen(store_prefix(s)) + 5 + strlen(client_id) + 1;
+    char *k = malloc(n);
+    if (k)
+        snprintf(k, n, "%sflap:%s", store_prefix(s), client_id);
+    return k;
+}
+
+int store_flap_hit(store_t *s, const char *client_id, int64_t window_ms, int64_t *count)
+{
+    store_err_reset(s);
+    char *k = flap_key(s, client_id ? client_id : "");
+    if (!k)
+        return -ENOMEM;
+    char ms[24];
+    snprintf(ms, sizeof(ms), "%lld", (long long)window_ms);
+    const char *incr[] = {"INCR", k}, *exp[] = {"PEXPIRE", k, ms};
+    redisReply *r = NULL;
+    int rc = store_cmd(s, 2, incr, NULL, &r);
+    if (rc == 0) {
+        *count = r->type == REDIS_REPLY_INTEGER ? (int64_t)r->integer : 0;
+        freeReplyObject(r);
+        /* the window starts with the first CONNECT (Redis 6 has no PEXPIRE NX) */
+        if (*count == 1 && (rc = store_cmd(s, 3, exp, NULL, &r)) == 0)
+            freeReplyObject(r);
+    }
+    free(k);
+    return rc;
+}
+
+int store_flap_reset(store_t *s, const char *client_id)
+{
+    store_err_reset(s);
+    char *k = flap_key(s, client_id ? client_id : "");
+    if (!k)
+        return -ENOMEM;
+    const char *del[] = {"DEL", k};
+    redisReply *r = NULL;
+    int rc = store_cmd(s, 2, del, NULL, &r);
+    if (rc == 0)
+        freeReplyObject(r);
+    free(k);
+    return rc;
+}

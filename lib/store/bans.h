@@ -40,6 +40,11 @@ int store_ban_put(store_t *s, const char *kind, const char *value, const char *r
 int store_ban_delete(store_t *s, const char *id);
 /* Every ban in force at now_ms (unix), by id. Caller owns *out. */
 int store_ban_list(store_t *s, int64_t now_ms, store_ban_list_t **out);
+/* Flapping detection: counts one CONNECT of client_id in a window that
+ * starts with the first one ("<prefix>flap:<id>", expires after window_ms);
+ * *count is the number so far. store_flap_reset forgets the count. */
+int store_flap_hit(store_t *s, const char *client_id, int64_t window_ms, int64_t *count);
+int store_flap_reset(store_t *s, const char *client_id);
 /* The change counter (0 when no ban was ever made). */
 int store_bans_version(store_t *s, int64_t *out);
 void store_ban_free(store_ban_t **b);

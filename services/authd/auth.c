@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "base/loop.h"
 #include "clientid.h"
+#include "store/bans.h"
 #include "rules.h"
 
 #define MAX_USERNAME 255 /* store rule: longer names cannot exist */
@@ -141,6 +142,27 @@ static void cert_lookup(const auth_ctx_t *ctx, store_t *s, auth_job_t *j)
         finish(j, RPC_AUTH_OK, "certificate");
 }
 
+/* Flapping detection (--flapping-max): counts this CONNECT of the client id
+ * in Redis (shared by every authd); over the limit, bans the id for
+ * --flapping-ban through the bans list (so it shows there and every authd
+ * refuses it) and starts the count again. A store error counts nothing. */
+static bool flapping(const auth_ctx_t *ctx, store_t *s, const rpc_auth_request_t *r)
+{
+    int64_t n = 0;
+    if (!ctx->flap_max || !r->client_id || !r->client_id[0] ||
+        store_flap_hit(s, r->client_id, ctx->flap_window_ms, &n) < 0 || n <= ctx->flap_max)
+        return false;
+    char reason[96];
+    snprintf(reason, sizeof(reason), "flapping: %lld CONNECTs in %lld s", (long long)n,
+             (long long)(ctx->flap_window_ms / 1000));
+    int rc = store_ban_put(s, "client_id", r->client_id, reason, (int64_t)rpc_unix_ms() + ctx->flap_ban_ms,
+                           "authd (flapping)", NULL);
+    store_flap_reset(s, r->client_id);
+    log_warn("auth_flapping", "client_id=%s connects=%lld window_s=%lld ban_s=%lld rc=%d", r->client_id,
+             (long long)n, (long long)(ctx->flap_window_ms / 1000), (long long)(ctx->flap_ban_ms / 1000), rc);
+    return true;
+}
+
 void auth_lookup(const auth_ctx_t *ctx, store_t *s, auth_job_t *j)
 {
     const rpc_auth_request_t *r = &j->req;
@@ -155,6 +177,10 @@ void auth_lookup(const auth_ctx_t *ctx, store_t *s, auth_job_t *j)
     if (bans_match(ctx->bans, r->client_id, r->username, r->peer, (int64_t)rpc_unix_ms(), why, sizeof(why))) {
         log_info("auth_banned", "ban=%s client_id=%s peer=%s", why, r->client_id, r->peer);
         finish(j, RPC_AUTH_NOT_AUTHORIZED, "banned");
+        return;
+    }
+    if (flapping(ctx, s, r)) {
+        finish(j, RPC_AUTH_NOT_AUTHORIZED, "flapping");
         return;
     }
     if (!r->username && r->tls_cert_fingerprint && r->tls_cert_fingerprint[0]) {

@@ -66,6 +66,7 @@ typedef struct auth_ctx {
     bans_t *bans;                  /* the store's bans, checked before anything else */
     metrics_t *metrics;
     bool allow_anonymous;
+    int64_t flap_max, flap_window_ms, flap_ban_ms; /* flapping detection; flap_max 0: off */
     unsigned long long rehash_ops; /* target argon2 cost for needs_rehash */
     size_t rehash_mem;
     char decoy_hash[128];          /* crypto_pwhash_str of a random password */

@@ -20,6 +20,7 @@ int conf_parse(authd_conf_t *c, int argc, char **argv)
         .cache_size = 100000, .cache_ttl = 600,
         .throttle_after = 5, .throttle_peer_after = 20, .throttle_user_after = 10, .throttle_window = 60, .throttle_max = 60,
         .argon2_ops = 0, .argon2_mem = 0, .redis_timeout_ms = 2000,
+        .flapping_max = 0, .flapping_window = 60, .flapping_ban = 300,
     };
     const cfg_opt_t opts[] = {
         {"bind", "ROOST_AUTHD_BIND", CFG_STR, &c->bind, 0, 0, "ZeroMQ ROUTER endpoint brokers connect to."},
@@ -51,6 +52,14 @@ int conf_parse(authd_conf_t *c, int argc, char **argv)
          "Seconds without a failure after which a key (pair, address, username) is forgiven."},
         {"throttle-max", "ROOST_AUTHD_THROTTLE_MAX", CFG_INT, &c->throttle_max, 1, 86400,
          "Longest refusal in seconds (the delay doubles from 1 s)."},
+        {"flapping-max", "ROOST_AUTHD_FLAPPING_MAX", CFG_INT, &c->flapping_max, 0, 1000000,
+         "Flapping detection: an MQTT client id that CONNECTs more than this many times in "
+         "--flapping-window is banned for --flapping-ban (a ban in the bans list; 0: off; one "
+         "Redis INCR per CONNECT when on). EMQX's default is 15 a minute."},
+        {"flapping-window", "ROOST_AUTHD_FLAPPING_WINDOW", CFG_INT, &c->flapping_window, 1, 86400,
+         "Seconds the CONNECTs of a client id are counted over."},
+        {"flapping-ban", "ROOST_AUTHD_FLAPPING_BAN", CFG_INT, &c->flapping_ban, 1, 86400 * 30,
+         "Seconds a flapping client id stays banned."},
         {"allow-anonymous", "ROOST_ALLOW_ANONYMOUS", CFG_BOOL, &c->allow_anonymous, 0, 0,
          "Accept CONNECTs without a username (groups from mqtt_client_id rules only)."},
         {"changes", "ROOST_AUTHD_CHANGES", CFG_STR, &c->changes, 0, 0,

@@ -23,6 +23,7 @@ typedef struct authd_conf {
     int64_t cache_size, cache_ttl;
     int64_t throttle_after, throttle_peer_after, throttle_user_after, throttle_window, throttle_max;
     int64_t argon2_ops, argon2_mem, redis_timeout_ms;
+    int64_t flapping_max, flapping_window, flapping_ban;
     bool allow_anonymous;
     /* derived */
     char redis_host[256];

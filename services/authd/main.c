@@ -70,6 +70,9 @@ static int setup(app_t *a)
 {
     const authd_conf_t *c = &a->conf;
     a->auth.allow_anonymous = c->allow_anonymous;
+    a->auth.flap_max = c->flapping_max;
+    a->auth.flap_window_ms = c->flapping_window * 1000;
+    a->auth.flap_ban_ms = c->flapping_ban * 1000;
     a->auth.rehash_ops = c->argon2_ops ? (unsigned long long)c->argon2_ops : crypto_pwhash_OPSLIMIT_INTERACTIVE;
     a->auth.rehash_mem = c->argon2_mem ? (size_t)c->argon2_mem : crypto_pwhash_MEMLIMIT_INTERACTIVE;
     a->auth.metrics = metrics_new();

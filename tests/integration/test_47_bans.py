@@ -100,3 +100,24 @@ def test_bad_bans_are_refused(stack):
         st, doc = ban(stack, **body)
         assert st == 400 and doc["details"].get("field") == field, (body, doc)
     assert stack.api("DELETE", "/api/v1/bans/" + urllib.parse.quote("username:nobody"))[0] == 404
+
+
+def test_flapping_client_id_is_banned_for_a_while(stack):
+    stack.start_redis()
+    stack.start_admin()
+    stack.start_authd(changes=True, extra=["--flapping-max", "3", "--flapping-window", "60",
+                                           "--flapping-ban", "2"])
+    b = stack.start_broker(cluster=True, admin_events=True)
+    stack.add_client("flappy", PW)
+    for i in range(3):
+        c, rc = connect(b.port, "flap-1", "flappy")
+        assert rc == 0, i
+        c.close()
+    c, rc = connect(b.port, "flap-1", "flappy")
+    assert rc == 5                                     # the 4th within the window
+    bans = stack.api("GET", "/api/v1/bans")[1]["items"]
+    assert [x["id"] for x in bans] == ["client_id:flap-1"] and bans[0]["reason"].startswith("flapping: 4"), bans
+    assert connect(b.port, "flap-2", "flappy")[1] == 0  # another id of the same client is fine
+    assert "auth_flapping" in stack.authds[0].log()
+    # the ban expires (2 s) and the count started again
+    assert wait_for(lambda: connect(b.port, "flap-1", "flappy")[1] == 0, 6.0)
