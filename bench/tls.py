@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""bench/tls.py: TLS figures of roost-broker against Mosquitto 2.0, same run,
+same certificates (made here with the openssl command).
+
+For each key type (ECDSA P-256, RSA 2048) and each broker:
+  - full handshakes: clients (threads, Python ssl) open a TLS connection,
+    send CONNECT, read CONNACK, close; counted per broker CPU-second (the
+    broker's utime+stime from /proc, so a client competing for the same
+    cores does not bias the figure) and per wall second;
+  - resumed: the same with the TLS session of an earlier connection (a
+    TLS 1.3 ticket), which skips the certificate signature;
+  - idle memory: N connections held open after CONNACK; the broker's RSS
+    growth per connection (kernel socket buffers are not in RSS).
+Usage: bench/tls.py [--seconds 5] [--conns 2000] [--threads 2] [--brokers roost,mosquitto]
+Needs build-release/services/broker/roost-broker (bench/run builds it) and
+/usr/sbin/mosquitto. Brokers and clients run on 127.0.0.1; every process
+started is stopped by PID."""
+
+import argparse
+import os
+import resource
+import shutil
+import signal
+import socket
+import ssl
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOST = os.path.join(ROOT, "build-release", "services", "broker", "roost-broker")
+MOSQUITTO = "/usr/sbin/mosquitto"
+CONNECT = bytes([0x10, 12]) + b"\x00\x04MQTT\x04\x02\x00\x3c\x00\x00"   # clean session, empty client id
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def certs(d, rsa):
+    key = ["-newkey", "rsa:2048"] if rsa else ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
+    run = lambda *a: subprocess.run(["openssl", *a], cwd=d, check=True, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+    run("req", "-x509", *key, "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=bench CA")
+    run("req", *key, "-nodes", "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=localhost")
+    with open(os.path.join(d, "san.ext"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    run("x509", "-req", "-in", "srv.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-set_serial", "1", "-days", "2",
+        "-extfile", "san.ext", "-out", "srv.crt")
+    os.chmod(os.path.join(d, "srv.key"), 0o644)   # mosquitto drops to its own user
+    os.chmod(d, 0o755)
+
+
+def start(kind, d, port):
+    log = open(os.path.join(d, kind + ".log"), "wb")
+    if kind == "roost":
+        argv = [ROOST, "--bind", "127.0.0.1", "--port", str(free_port()), "--tls-port", str(port),
+                "--tls-cert", os.path.join(d, "srv.crt"), "--tls-key", os.path.join(d, "srv.key"),
+                "--insecure-no-auth", "--log-level", "warn", "--max-connections", "0"]
+    else:
+        conf = os.path.join(d, "mosquitto.conf")
+        with open(conf, "w") as f:
+            f.write("listener %d 127.0.0.1\ncertfile %s/srv.crt\nkeyfile %s/srv.key\nallow_anonymous true\n"
+                    "persistence false\nset_tcp_nodelay true\nmax_connections -1\nlog_dest none\n" % (port, d, d))
+        argv = [MOSQUITTO, "-c", conf]
+    p = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return p
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("%s did not start: see %s" % (kind, log.name))
+
+
+def stop(p):
+    p.send_signal(signal.SIGTERM)
+    try:
+        p.wait(10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
+def cpu_s(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def mqtt_connect(port, ctx, session=None):
+    s = socket.create_connection(("127.0.0.1", port), 5)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    t = ctx.wrap_socket(s, server_hostname="localhost", session=session)
+    t.sendall(CONNECT)
+    got = b""
+    while len(got) < 4:
+        chunk = t.recv(4 - len(got))
+        if not chunk:
+            raise OSError("closed before CONNACK")
+        got += chunk
+    if got[0] != 0x20 or got[3] != 0:
+        raise OSError("CONNACK %r" % got)
+    return t
+
+
+def handshakes(port, ctx, seconds, threads, resume, pid):
+    first = mqtt_connect(port, ctx)
+    time.sleep(0.05)   # the TLS 1.3 ticket follows the handshake
+    first.recv(1) if False else None
+    session = first.session
+    first.close()
+    counts = [0] * threads
+    stop_at = [0.0]
+
+    def worker(i):
+        while time.monotonic() < stop_at[0]:
+            t = mqtt_connect(port, ctx, session if resume else None)
+            if resume and not t.session_reused:
+                raise SystemExit("session not resumed")
+            t.close()
+            counts[i] += 1
+
+    c0, w0 = cpu_s(pid), time.monotonic()
+    stop_at[0] = w0 + seconds
+    ths = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+    for th in ths:
+        th.start()
+    for th in ths:
+        th.join()
+    cpu, wall = cpu_s(pid) - c0, time.monotonic() - w0
+    n = sum(counts)
+    return n, n / cpu if cpu > 0 else float("inf"), n / wall
+
+
+def idle_memory(port, ctx, n, pid):
+    time.sleep(0.3)
+    before = rss_kb(pid)
+    held = [mqtt_connect(port, ctx) for _ in range(n)]
+    time.sleep(2.5)   # idle: buffers released (roost: after 2 s; OpenSSL: when empty)
+    after = rss_kb(pid)
+    for t in held:
+        t.close()
+    return (after - before) * 1024 / n
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=float, default=5)
+    ap.add_argument("--conns", type=int, default=2000)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--brokers", default="roost,mosquitto")
+    a = ap.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, a.conns * 2 + 1000)), hard))
+    brokers = a.brokers.split(",")
+    rows = []
+    for rsa in (False, True):
+        d = tempfile.mkdtemp(prefix="roost-tls-bench-")
+        try:
+            certs(d, rsa)
+            ctx = ssl.create_default_context(cafile=os.path.join(d, "ca.crt"))
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+            for kind in brokers:
+                port = free_port()
+                p = start(kind, d, port)
+                try:
+                    full = handshakes(port, ctx, a.seconds, a.threads, False, p.pid)
+                    res = handshakes(port, ctx, a.seconds, a.threads, True, p.pid)
+                    mem = idle_memory(port, ctx, a.conns, p.pid) if not rsa else None
+                finally:
+                    stop(p)
+                rows.append((("RSA 2048" if rsa else "ECDSA P-256"), kind, full, res, mem))
+                print(rows[-1], file=sys.stderr)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+    print("| key | broker | full handshakes (CONNECT+CONNACK) per broker CPU-s | per wall s | resumed per CPU-s | per wall s | idle RSS per TLS connection |")
+    print("|---|---|---|---|---|---|---|")
+    for key, kind, full, res, mem in rows:
+        print("| %s | %s | %.0f | %.0f | %.0f | %.0f | %s |" % (key, kind, full[1], full[2], res[1], res[2],
+                                                           "%.0f B" % mem if mem is not None else "—"))
+    print("\n%d client threads, %.0f s per figure, TLS 1.3, idle figure at %d connections; machine: %d cores, "
+          "shared; clients on the same cores." % (a.threads, a.seconds, a.conns, os.cpu_count()))
+
+
+if __name__ == "__main__":
+    main()
