@@ -5,7 +5,8 @@
 // not match the certificate is refused under its field; the saved key is
 // never shown again (not after a reload either); and the broker serves the
 // uploaded certificate to a new TLS handshake within seconds (its serial is
-// checked). Screenshots go to tests/web/out-certificates/.
+// checked); and a certificate client is made in the Clients page.
+// Screenshots go to tests/web/out-certificates/.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -166,4 +167,36 @@ describe('certificates page', { skip }, () => {
     assert.equal(await tid('cert-mtls').inputValue(), 'optional');
     assert.deepEqual(pageErrors, []);
   });
+
+  step('a certificate client made in the Clients page: no username, its certificate shown', async () => {
+    const dev = makeDevice(stack.tmp);
+    await tid('nav-clients').click();
+    await tid('new-client').click();
+    await tid('client-name').fill('Pump 3');
+    await tid('client-certificate').fill('not a certificate');
+    await tid('client-save').click();
+    await tid('error-certificate').waitFor({ state: 'visible' });
+    assert.match(await tid('error-certificate').textContent(), /no PEM certificate/);
+    await tid('client-certificate').fill(dev);
+    await tid('client-save').click();
+    const row = page.locator('[data-testid="client-row"][data-name="Pump 3"]');
+    await row.waitFor();
+    assert.equal((await row.getByTestId('client-auth-type').locator('.th-long').textContent()).trim(), 'Certificate');
+    await row.getByTestId('client-link').click();
+    await tid('client-cert-subject').waitFor();
+    assert.equal((await tid('client-cert-subject').textContent()).trim(), 'CN=pump-3');
+    assert.match(await tid('client-cert-fingerprint').textContent(), /^SHA256:[0-9a-f]{64}$/);
+    await shot('04-certificate-client');
+    assert.deepEqual(pageErrors, []);
+  });
 });
+
+// A device certificate (CN=pump-3) signed by the test CA: its PEM.
+function makeDevice(dir) {
+  const run = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+  run('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'pump.key', '-out', 'pump.csr',
+    '-subj', '/CN=pump-3');
+  run('x509', '-req', '-in', 'pump.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-set_serial', '0x3333', '-days', '30',
+    '-out', 'pump.crt');
+  return fs.readFileSync(path.join(dir, 'pump.crt'), 'utf8');
+}

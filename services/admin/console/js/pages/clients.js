@@ -158,6 +158,8 @@ export function edit(main, { id }) {
     }
   });
 
+  const certificate = h('textarea', { name: 'certificate', class: 'input mono', rows: 5, spellcheck: 'false', autocomplete: 'off',
+    placeholder: '-----BEGIN CERTIFICATE-----', testid: 'client-certificate' });
   const submit = h('button', { type: 'submit', class: 'btn btn-primary', testid: 'client-save' }, isNew ? 'Create client' : 'Save changes');
   const form = h('form', { class: 'form card card-pad', novalidate: true, testid: 'client-form' },
     field({ label: 'Client Name', name: 'name', control: name, hint: 'A descriptive name to find this client in the console (1–255 characters).' }),
@@ -166,6 +168,9 @@ export function edit(main, { id }) {
       extra: h('div', { class: 'addons' }, toggle, gen, copy),
       hint: isNew ? 'At least 8 characters. Use Generate for a strong random one, and copy it now: it cannot be shown again.'
         : 'At least 8 characters. Leave empty to keep the current password. Connected devices are not cut off.' }),
+    field({ label: 'Certificate', name: 'certificate', control: certificate, optional: true,
+      hint: isNew ? 'PEM of the device’s TLS certificate (mutual TLS). With a certificate and no username, the device connects with the certificate alone; with both, both must match.'
+        : 'PEM of a new device certificate, replacing the stored one. Leave empty to keep it.' }),
     h('div', { class: 'form-actions' },
       h('a', { href: '#/clients', class: 'btn btn-secondary', testid: 'client-cancel' }, 'Cancel'),
       submit));
@@ -194,6 +199,12 @@ export function edit(main, { id }) {
       meta.replaceChildren(h('dl', { class: 'meta card card-pad' },
         h('dt', {}, 'Authentication Type'), h('dd', {}, AUTH_TYPES[c.auth_type] || c.auth_type),
         h('dt', {}, 'Password'), h('dd', {}, c.password_set ? 'Set' : 'Not set'),
+        c.certificate ? [
+          h('dt', {}, 'Certificate'), h('dd', { class: 'mono', testid: 'client-cert-fingerprint' }, c.certificate.fingerprint),
+          h('dt', {}, 'Subject'), h('dd', { class: 'mono', testid: 'client-cert-subject' }, c.certificate.subject),
+          h('dt', {}, 'Serial'), h('dd', { class: 'mono' }, c.certificate.serial),
+          h('dt', {}, 'Valid until'), h('dd', {}, timeCell(c.certificate.not_after)),
+        ] : null,
         h('dt', {}, 'Client id'), h('dd', { class: 'mono' }, c.id),
         h('dt', {}, 'Created'), h('dd', {}, timeCell(c.created_at)),
         h('dt', {}, 'Last changed'), h('dd', {}, timeCell(c.updated_at))));
@@ -218,11 +229,16 @@ export function edit(main, { id }) {
     clearFieldErrors(form);
     banner(bannerEl, null);
     const body = {};
+    const pem = certificate.value.trim();
     if (isNew) {
-      Object.assign(body, { name: name.value.trim(), username: username.value, password: password.value });
+      body.name = name.value.trim();
+      // a certificate client may have no credentials: send them when given
+      if (!pem || username.value || password.value) Object.assign(body, { username: username.value, password: password.value });
+      if (pem) body.certificate = certificate.value;
     } else {
+      if (pem) body.certificate = certificate.value;
       if (name.value.trim() !== original.name) body.name = name.value.trim();
-      if (username.value !== original.username) body.username = username.value;
+      if (username.value !== (original.username || '')) body.username = username.value;
       if (password.value !== '') body.password = password.value;
       if (!Object.keys(body).length) {
         toast('Nothing to save: no field changed.', 'info');
