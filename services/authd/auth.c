@@ -233,32 +233,68 @@ void auth_lookup(const auth_ctx_t *ctx, store_t *s, auth_job_t *j)
         j->next = AUTH_NEXT_HASH;
 }
 
-void auth_verify(const auth_ctx_t *ctx, auth_job_t *j)
+/* True (and j dropped) when its deadline has passed. */
+static bool late(auth_job_t *j)
+{
+    if (j->req.deadline_ms > rpc_unix_ms())
+        return false;
+    rpc_auth_request_wipe_password(&j->req);
+    j->next = AUTH_NEXT_DROP;
+    j->reason = "deadline_passed";
+    return true;
+}
+
+static void verified(const auth_ctx_t *ctx, auth_job_t *j, const char *reason)
+{
+    if (!cert_matches(j))
+        finish(j, RPC_AUTH_NOT_AUTHORIZED, "certificate_mismatch");
+    else
+        succeed(ctx, j, reason);
+}
+
+bool auth_verify_cached(const auth_ctx_t *ctx, auth_job_t *j)
+{
+    if (j->decoy || !cache_lookup(ctx->cache, j->cache_key, loop_clock_ms()))
+        return false;
+    metrics_inc(ctx->metrics, MET_HASH_SHARED);
+    rpc_auth_request_wipe_password(&j->req);
+    if (!late(j))
+        verified(ctx, j, "cache_hit");
+    return true;
+}
+
+void auth_verify_shared(const auth_ctx_t *ctx, auth_job_t *j, bool ok)
+{
+    metrics_inc(ctx->metrics, MET_HASH_SHARED);
+    rpc_auth_request_wipe_password(&j->req);
+    if (late(j))
+        return;
+    if (!ok)
+        fail(ctx, j, "bad_password");
+    else
+        verified(ctx, j, "verified_shared");
+}
+
+bool auth_verify(const auth_ctx_t *ctx, auth_job_t *j)
 {
     rpc_auth_request_t *r = &j->req;
-    if (r->deadline_ms <= rpc_unix_ms()) {
-        rpc_auth_request_wipe_password(r);
-        j->next = AUTH_NEXT_DROP;
-        j->reason = "deadline_passed";
-        return;
-    }
+    if (late(j))
+        return false;
     const char *hash = j->decoy ? ctx->decoy_hash : j->cred->password_hash;
     metrics_inc(ctx->metrics, MET_HASH_VERIFY);
     int v = crypto_pwhash_str_verify(hash, (const char *)r->password, r->password_len);
     rpc_auth_request_wipe_password(r);
     if (j->decoy || v != 0) {
         fail(ctx, j, j->decoy ? "unknown_user" : "bad_password");
-        return;
+        return false;
     }
     if (cache_insert(ctx->cache, j->cache_key, r->username, loop_clock_ms()))
         log_warn("auth_cache_insert_failed", "rc=%d", -ENOMEM);
     /* Upgrading the hash would need a store write (admin's job): note it. */
     if (ctx->rehash_ops && crypto_pwhash_str_needs_rehash(hash, ctx->rehash_ops, ctx->rehash_mem) != 0)
         log_debug("auth_password_needs_rehash", "client_id=%s", j->cred->client_id);
-    if (!cert_matches(j))
-        finish(j, RPC_AUTH_NOT_AUTHORIZED, "certificate_mismatch");
-    else
-        succeed(ctx, j, "verified");
+    verified(ctx, j, "verified");
+    return true;
 }
 
 void auth_job_reply(const auth_job_t *j, rpc_auth_reply_t *out)

@@ -83,7 +83,14 @@ void auth_job_destroy(auth_job_t **j);
 /* Stage 1 (lookup worker; blocks on Redis). Sets j->next. */
 void auth_lookup(const auth_ctx_t *ctx, store_t *s, auth_job_t *j);
 /* Stage 2 (hash worker; blocks on argon2). Sets j->next = AUTH_NEXT_REPLY. */
-void auth_verify(const auth_ctx_t *ctx, auth_job_t *j);
+bool auth_verify(const auth_ctx_t *ctx, auth_job_t *j);
+/* Stage 2 without argon2 (hash worker): the cache now holds j's credential
+ * (an identical verification finished while j waited). Returns whether it
+ * did, and then finishes j. */
+bool auth_verify_cached(const auth_ctx_t *ctx, auth_job_t *j);
+/* Stage 2 without argon2: an identical verification (same cache key: same
+ * username, password and stored hash) just gave `ok`. */
+void auth_verify_shared(const auth_ctx_t *ctx, auth_job_t *j, bool ok);
 
 /* A view of the job's answer for rpc_auth_reply_send, valid while j lives. */
 void auth_job_reply(const auth_job_t *j, rpc_auth_reply_t *out);

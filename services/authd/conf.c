@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/cfg.h"
 #include "base/err.h"
@@ -16,7 +17,7 @@ int conf_parse(authd_conf_t *c, int argc, char **argv)
     *c = (authd_conf_t){
         .bind = "tcp://127.0.0.1:5560", .redis = "127.0.0.1:6379", .prefix = "roost:", .redis_user = "", .redis_password = "", .changes = "",
         .http_bind = "127.0.0.1", .curve_secret = "", .curve_clients = "", .changes_curve_server = "", .log_level = "info", .id = "",
-        .http_port = 9560, .workers = 4, .hash_workers = 2, .max_queue = 10000,
+        .http_port = 9560, .workers = 4, .hash_workers = 0, .max_queue = 10000,
         .cache_size = 100000, .cache_ttl = 600,
         .throttle_after = 5, .throttle_peer_after = 20, .throttle_user_after = 10, .throttle_window = 60, .throttle_max = 60,
         .argon2_ops = 0, .argon2_mem = 0, .redis_timeout_ms = 2000,
@@ -31,8 +32,9 @@ int conf_parse(authd_conf_t *c, int argc, char **argv)
          "Redis AUTH password; empty: no AUTH. Prefer the variable (flags show in ps)."},
         {"workers", "ROOST_AUTHD_WORKERS", CFG_INT, &c->workers, 1, 256,
          "Lookup worker threads (one Redis connection each)."},
-        {"hash-workers", "ROOST_AUTHD_HASH_WORKERS", CFG_INT, &c->hash_workers, 1, 256,
-         "argon2id verification threads."},
+        {"hash-workers", "ROOST_AUTHD_HASH_WORKERS", CFG_INT, &c->hash_workers, 0, 256,
+         "argon2id verification threads; 0 = one per CPU core (argon2 is CPU-bound: more threads "
+         "than cores only add waiting)."},
         {"max-queue", "ROOST_AUTHD_MAX_QUEUE", CFG_INT, &c->max_queue, 1, 10000000,
          "Requests waiting beyond this are answered UNAVAILABLE."},
         {"cache-size", "ROOST_AUTHD_CACHE_SIZE", CFG_INT, &c->cache_size, 0, 100000000,
@@ -87,6 +89,10 @@ int conf_parse(authd_conf_t *c, int argc, char **argv)
     int rc = cfg_parse(opts, (int)(sizeof(opts) / sizeof(opts[0])), argc, argv, SUMMARY, stdout, stderr);
     if (rc != CFG_RUN)
         return rc;
+    if (c->hash_workers == 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        c->hash_workers = cores > 0 ? (cores < 256 ? cores : 256) : 2;
+    }
     if (c->curve_clients[0] && !c->curve_secret[0]) {
         fprintf(stderr, "roost-authd: --curve-clients needs --curve-secret (a plain socket cannot check keys)\n");
         return ROOST_ECONFIG;

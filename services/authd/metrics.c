@@ -109,6 +109,9 @@ int metrics_render(const metrics_t *m, const metrics_gauges_t *g, buf_t *out)
         {MET_CACHE_HIT, "authd_cache_hits_total", "Verified-credential cache hits."},
         {MET_CACHE_MISS, "authd_cache_misses_total", "Verified-credential cache misses."},
         {MET_HASH_VERIFY, "authd_hash_verifications_total", "argon2id verifications run."},
+        {MET_HASH_SHARED, "authd_hash_shared_total",
+         "Verifications answered without running argon2id: an identical one was in flight, or its "
+         "result reached the cache while this one waited."},
         {MET_CHANGE_EVENT, "authd_change_events_total", "Change events received."},
         {MET_REDIS_ERROR, "authd_redis_errors_total", "Store calls that failed."},
         {MET_AUTHZ_HIT, "authd_config_cache_hits_total",

@@ -29,6 +29,7 @@ typedef enum {
     MET_CACHE_HIT,
     MET_CACHE_MISS,
     MET_HASH_VERIFY,      /* argon2 verifications run (including decoys) */
+    MET_HASH_SHARED,      /* answered from an identical verification in flight or the cache since */
     MET_CHANGE_EVENT,     /* change events received */
     MET_REDIS_ERROR,
     MET_AUTHZ_HIT,          /* rules/groups answered from the config snapshot */

@@ -8,6 +8,7 @@
 
 #include "base/err.h"
 #include "base/log.h"
+#include "coalesce.h"
 #include "pool.h"
 #include "queue.h"
 #include "rpc/curve.h"
@@ -33,6 +34,7 @@ struct server {
     rpc_zap_t *zap; /* with --curve-clients: only those keys may ask */
     queue_t *lookup_q, *hash_q, *done_q;
     pool_t *lookup_pool, *hash_pool;
+    coalesce_t *coalesce;  /* identical verifications in flight (hash workers) */
     delayed_t *delayed; /* slowed requests, newest first */
     size_t n_delayed;
     bool in_loop;
@@ -83,12 +85,42 @@ static void lookup_run(void *state, queue_node_t *n)
     queue_push(j->next == AUTH_NEXT_HASH ? w->srv->hash_q : w->srv->done_q, &j->node);
 }
 
+/* One argon2 run per distinct credential in flight (coalesce.h): a job
+ * whose credential reached the cache while it waited needs none; one
+ * identical to a verification running now waits for it and shares its
+ * result. Decoys (unknown users) are not keyed and run alone. */
 static void hash_run(void *state, queue_node_t *n)
 {
     server_t *s = state;
     auth_job_t *j = (auth_job_t *)n;
-    auth_verify(s->auth, j);
-    queue_push(s->done_q, &j->node);
+    if (j->decoy) {
+        auth_verify(s->auth, j);
+        queue_push(s->done_q, &j->node);
+        return;
+    }
+    int led = coalesce_join(s->coalesce, j->cache_key, j);
+    if (led == 1)
+        return; /* the leader hands it back */
+    /* Leading: a leader that finished before we joined put its result in
+     * the cache first (so joining after its end still runs argon2 once). */
+    bool ok = true, ran = true;
+    if (!auth_verify_cached(s->auth, j)) {
+        ok = auth_verify(s->auth, j);
+        ran = j->next != AUTH_NEXT_DROP; /* a late leader verified nothing */
+    }
+    void **waiting;
+    size_t nw = led == 0 ? coalesce_end(s->coalesce, j->cache_key, &waiting) : 0;
+    queue_push(s->done_q, &j->node); /* (the loop may free j from here on) */
+    for (size_t i = 0; i < nw; i++) {
+        auth_job_t *w = waiting[i];
+        if (ran)
+            auth_verify_shared(s->auth, w, ok);
+        else
+            auth_verify(s->auth, w);
+        queue_push(s->done_q, &w->node);
+    }
+    if (nw)
+        free(waiting);
 }
 
 /* ---- replies (loop thread) ------------------------------------------------ */
@@ -313,7 +345,8 @@ server_t *server_new(loop_t *loop, void *zctx, const authd_conf_t *conf, auth_ct
     s->lookup_q = queue_new(false);
     s->hash_q = queue_new(false);
     s->done_q = queue_new(true);
-    if (s->lookup_q && s->hash_q && s->done_q) {
+    s->coalesce = coalesce_new();
+    if (s->lookup_q && s->hash_q && s->done_q && s->coalesce) {
         s->lookup_pool = pool_new(s->lookup_q, (unsigned)conf->workers, lookup_init, lookup_run, lookup_fini, s);
         s->hash_pool = pool_new(s->hash_q, (unsigned)conf->hash_workers, NULL, hash_run, NULL, s);
     }
@@ -473,6 +506,7 @@ void server_destroy(server_t **sp)
     server_stop(s);
     pool_destroy(&s->lookup_pool);
     pool_destroy(&s->hash_pool);
+    coalesce_destroy(&s->coalesce);
     queue_destroy(&s->lookup_q);
     queue_destroy(&s->hash_q);
     queue_destroy(&s->done_q);
