@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "body.h"
 #include "fwd_priv.h"
+#include "retry.h"
 
 void held_free(held_t *h)
 {
@@ -37,24 +38,10 @@ int pipe_unshift(pipe_t *p, held_t *items, size_t n)
 static size_t on_header(char *buf, size_t size, size_t n, void *arg)
 {
     req_t *r = arg;
-    size_t len = size * n;
-    static const char NAME[] = "retry-after:";
-    if (len > sizeof(NAME) && !strncasecmp(buf, NAME, sizeof(NAME) - 1)) {
-        char v[128];
-        size_t vl = len - (sizeof(NAME) - 1);
-        snprintf(v, sizeof(v), "%.*s", (int)(vl < sizeof(v) - 1 ? vl : sizeof(v) - 1), buf + sizeof(NAME) - 1);
-        v[strcspn(v, "\r\n")] = '\0';
-        char *s = v + strspn(v, " \t"), *end = NULL;
-        long secs = strtol(s, &end, 10);
-        if (end != s && *end == '\0' && secs >= 0) {
-            r->retry_after_s = secs;
-        } else {
-            time_t t = curl_getdate(s, NULL);
-            if (t > 0)
-                r->retry_after_s = t > time(NULL) ? (long)(t - time(NULL)) : 0;
-        }
-    }
-    return len;
+    long secs;
+    if (retry_after_parse(buf, size * n, time(NULL), &secs))
+        r->retry_after_s = secs;
+    return size * n;
 }
 
 static size_t on_body(char *buf, size_t size, size_t n, void *arg)
