@@ -15,18 +15,12 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { Stack, BIN, missingBinary, freePorts } from './stack.mjs';
+import { loadPlaywright, openBrowser, screenshot, stepper, until } from './browser.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const OUT = path.join(HERE, 'out-certificates');
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-let playwright = null;
-try {
-  playwright = await import('playwright-core');
-} catch {
-  playwright = null;
-}
+const playwright = await loadPlaywright();
 const missing = missingBinary();
 const skip = missing ? `needs ${missing}; build the tree (ROOST_BUILD_DIR) and run script/bootstrap`
   : !playwright ? 'playwright-core is not installed (cd tests/web && npm ci)' : false;
@@ -61,37 +55,15 @@ function servedSerial(port, ca) {
 
 describe('certificates page', { skip }, () => {
   let stack;
-  let context;
+  let browser;
   let page;
-  let userDataDir;
+  let pageErrors;
   let certs;
   let tlsPort;
-  let broken = null;
-  const pageErrors = [];
 
-  const step = (name, fn) => it(name, async (t) => {
-    if (broken) { t.skip(`an earlier step failed: ${broken}`); return; }
-    try {
-      await fn(t);
-    } catch (err) {
-      broken = name;
-      await shot(`failed-${name.replace(/\W+/g, '-').slice(0, 40)}`).catch(() => {});
-      if (stack) t.diagnostic(stack.logs());
-      throw err;
-    }
-  });
-
-  async function shot(name) {
-    await page.waitForTimeout(200);
-    await page.screenshot({ path: path.join(OUT, `${name}.png`), fullPage: true });
-  }
-
+  const shot = (name) => screenshot(page, OUT, name);
+  const step = stepper(it, { shot, logs: () => (stack ? stack.logs() : '') });
   const tid = (id) => page.getByTestId(id);
-  const until = async (pred, ms = 10000) => {
-    const end = Date.now() + ms;
-    while (Date.now() < end) { if (await pred()) return true; await new Promise((r) => setTimeout(r, 100)); }
-    return pred();
-  };
 
   before(async () => {
     fs.rmSync(OUT, { recursive: true, force: true });
@@ -106,20 +78,12 @@ describe('certificates page', { skip }, () => {
       '--prefix', stack.prefix, '--bus-bind', 'tcp://127.0.0.1:*', '--admin-events', `tcp://127.0.0.1:${stack.pubPort}`,
       '--id', 'broker-web-tls'], stack.common);
     await stack.waitPort(b, mqtt);
-    userDataDir = fs.mkdtempSync('/tmp/roost-web-chromium-');
-    context = await playwright.chromium.launchPersistentContext(userDataDir, {
-      executablePath: BIN.chromium, headless: true, args: CHROMIUM_ARGS,
-      viewport: { width: 1280, height: 1000 }, timeout: 60000,
-    });
-    await context.route(/^(?!http:\/\/127\.0\.0\.1:\d+\/)/, (route) => route.abort());
-    page = context.pages()[0] || await context.newPage();
-    page.setDefaultTimeout(15000);
-    page.on('pageerror', (e) => pageErrors.push(e.message));
+    browser = await openBrowser(playwright);
+    ({ page, pageErrors } = browser);
   });
 
   after(async () => {
-    if (context) await context.close().catch(() => {});
-    if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
+    if (browser) await browser.close();
     if (stack) await stack.stop();
   });
 
