@@ -226,7 +226,11 @@ static enum MHD_Result api(http_t *h, struct MHD_Connection *conn, const char *u
 static enum MHD_Result healthz(http_t *h, struct MHD_Connection *conn, const req_t *r)
 {
     ops_res_t res = {200, NULL};
-    if (ops_health(h->ops))
+    /* ready once a token can be used: a client that waits for 200 and then
+     * calls the API with ROOST_ADMIN_TOKEN must not race the bootstrap */
+    if (!ops_tokens_ready(h->ops))
+        ops_error(&res, 503, "starting: the bootstrap token is not stored yet");
+    else if (ops_health(h->ops))
         res.doc = json_pack("{s:s}", "status", "ok");
     else
         ops_error(&res, 503, "the store (Redis) is unavailable");

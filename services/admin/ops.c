@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@ struct ops {
     pthread_cond_t cv;
     store_t **idle;
     int n_idle, n;
+    atomic_bool tokens_ready;  /* a token exists in the store (bootstrap done) */
 };
 
 ops_t *ops_new(const ops_config_t *cfg, events_t *events)
@@ -315,8 +317,15 @@ int ops_bootstrap_tokens(ops_t *o, const char *env_token, const char *token_file
 out:
     if (rc < 0)
         log_warn("token_bootstrap_failed", "rc=%d err=\"%s\"", rc, roost_strerror(rc));
+    else
+        atomic_store(&o->tokens_ready, true);
     release(o, s);
     return rc;
+}
+
+bool ops_tokens_ready(ops_t *o)
+{
+    return atomic_load(&o->tokens_ready);
 }
 
 int ops_authenticate(ops_t *o, const char *token, ops_actor_t *actor, ops_res_t *res)

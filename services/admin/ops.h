@@ -84,6 +84,9 @@ void ops_call(ops_t *o, const ops_actor_t *actor, const ops_req_t *req, ops_res_
 
 /* True when Redis answers. */
 bool ops_health(ops_t *o);
+/* The bootstrap (ops_bootstrap_tokens) has succeeded: a token exists. Until
+ * then /healthz answers 503 (any thread). */
+bool ops_tokens_ready(ops_t *o);
 
 /* An error result (for the doors' own refusals: 400 malformed, 413, ...). */
 void ops_error(ops_res_t *res, unsigned status, const char *message);

@@ -245,8 +245,9 @@ class Stack:
         return p.stdout.strip()
 
     # ------------------------------------------------------------------ admin
-    def start_admin(self, argon2_ops=1, argon2_mem=8192):
-        """roost-admin with TOKEN as first operator token and cheap argon2 for new passwords."""
+    def start_admin(self, argon2_ops=1, argon2_mem=8192, wait=True):
+        """roost-admin with TOKEN as first operator token and cheap argon2 for new passwords.
+        wait=False: return without waiting for /healthz 200."""
         http, rpc, pub = free_port(), free_port(), free_port()
         env = self._env()
         env["ROOST_ADMIN_TOKEN"] = TOKEN
@@ -258,7 +259,7 @@ class Stack:
         self.admin.http_port = http
         self.admin.rpc = "tcp://127.0.0.1:%d" % rpc
         self.admin.pub = "tcp://127.0.0.1:%d" % pub
-        return self.admin.start()
+        return self.admin.start(wait=wait)
 
     def api(self, method, path, body=None, token=TOKEN, timeout=15.0):
         """admin HTTP API call -> (status, parsed JSON or None)."""
