@@ -264,10 +264,18 @@ static void finish_sink(fwd_t *f, sink_t *s)
     }
 }
 
+/* Entries held per pipeline: enough for every request in flight twice. */
+static size_t window_of(const fwd_t *f, const pipe_t *p)
+{
+    return (size_t)(p->cfg.batch_size * f->conf->inflight * 2 + 100);
+}
+
+/* Reads when the held entries fell to half the window (one round trip
+ * fills it again), never once per message. */
 static void read_more(fwd_t *f, pipe_t *p, int64_t now)
 {
-    size_t window = (size_t)(p->cfg.batch_size * f->conf->inflight * 2 + 100);
-    if (p->n >= window || now < p->next_read)
+    size_t window = window_of(f, p);
+    if (p->n > window / 2 || now < p->next_read)
         return;
     sink_t s = {.f = f, .p = p};
     int rc = pipeq_read(f->store, p->id, f->consumer, window - p->n, on_msg, &s);
@@ -311,15 +319,33 @@ static void claim_and_touch(fwd_t *f, pipe_t *p, int64_t now)
     }
 }
 
-static void flush_acks(fwd_t *f)
+#define ACK_BATCH 128   /* acknowledgements sent together ... */
+#define ACK_DELAY_MS 5  /* ... or once the oldest waited this long */
+
+/* Sends the acknowledgements collected (one script per pipeline). Waits
+ * for ACK_BATCH of them or ACK_DELAY_MS unless force: a delayed ack only
+ * means a redelivery if this process dies meanwhile (at least once). */
+static void flush_acks(fwd_t *f, int64_t now, bool force)
 {
+    size_t pending = 0;
+    for (pipe_t *p = f->pipes; p; p = p->next)
+        pending += p->n_acks;
+    if (!pending)
+        return;
+    if (!f->acks_since)
+        f->acks_since = now;
+    if (!force && pending < ACK_BATCH && now - f->acks_since < ACK_DELAY_MS)
+        return;
+    f->acks_since = 0;
     for (pipe_t *p = f->pipes; p; p = p->next) {
         if (!p->n_acks)
             continue;
         int rc = pipeq_ack(f->store, p->id, (const char *const *)p->acks, p->n_acks);
         fwd_redis_result(f, rc, "ack");
-        if (rc < 0)
-            continue; /* kept; retried next turn */
+        if (rc < 0) {
+            f->acks_since = now; /* kept; retried */
+            continue;
+        }
         for (size_t i = 0; i < p->n_acks; i++)
             free(p->acks[i]);
         p->n_acks = 0;
@@ -358,8 +384,9 @@ static int poll_ms(const fwd_t *f, int64_t now)
         int64_t w = send_wait(f, p, now);
         if (w >= 0 && w < wait)
             wait = w;
-        size_t window = (size_t)(p->cfg.batch_size * f->conf->inflight * 2 + 100);
-        if (!p->gone && !p->cfg.paused && !f->draining && p->n < window && p->next_read <= now)
+        if (p->n_acks && wait > ACK_DELAY_MS)
+            wait = ACK_DELAY_MS;
+        if (!p->gone && !p->cfg.paused && !f->draining && p->n <= window_of(f, p) / 2 && p->next_read <= now)
             wait = 0;
     }
     return (int)wait;
@@ -495,7 +522,7 @@ int fwd_run(fwd_t *f, volatile sig_atomic_t *stop)
             curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
             send_done(f, r, m->data.result);
         }
-        flush_acks(f);
+        flush_acks(f, fwd_now_ms(), f->draining);
         collect_gone(f);
         if (now >= f->next_metrics) {
             if (!redis_paused(f, now))
@@ -506,7 +533,7 @@ int fwd_run(fwd_t *f, volatile sig_atomic_t *stop)
         if (wait > 0)
             curl_multi_poll(f->multi, NULL, 0, wait, NULL);
     }
-    flush_acks(f);
+    flush_acks(f, fwd_now_ms(), true);
     log_info("forwarder_stopped", "consumer=%s", f->consumer);
     return 0;
 }

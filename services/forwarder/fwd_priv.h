@@ -66,6 +66,7 @@ struct fwd {
     CURLM *multi;
     pipe_t *pipes;
     int64_t routes_version, next_routes, next_metrics, redis_retry_at;
+    int64_t acks_since;   /* monotonic ms of the oldest unsent ack, 0: none */
     bool routes_loaded, draining;
     atomic_bool redis_ok;
     atomic_llong last_tick;

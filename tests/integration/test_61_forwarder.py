@@ -30,15 +30,24 @@ FORWARDER = os.path.join(BUILD, "services", "forwarder", "roost-forwarder")
 
 class Forwarder:
     def __init__(self, redis_port, dirpath, name, claim_idle_ms=1500):
-        self.http_port = free_port()
         self.log_path = os.path.join(dirpath, f"forwarder-{name}.log")
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [FORWARDER, "--redis", f"127.0.0.1:{redis_port}", "--consumer", name, "--http-port", str(self.http_port),
-             "--claim-idle-ms", str(claim_idle_ms), "--backoff-base-ms", "100", "--backoff-max-ms", "1000",
-             "--routes-poll-ms", "200", "--log-level", "debug"],
-            stdout=self.log, stderr=self.log)
-        assert wait_until(lambda: self.get("/healthz")[0] == 200, timeout=10), self.text()
+        # free_port() can race with another test binding the same port: a
+        # forwarder that cannot listen exits 1, and gets another port
+        for _ in range(3):
+            self.http_port = free_port()
+            self.proc = subprocess.Popen(
+                [FORWARDER, "--redis", f"127.0.0.1:{redis_port}", "--consumer", name, "--http-port",
+                 str(self.http_port), "--claim-idle-ms", str(claim_idle_ms), "--backoff-base-ms", "100",
+                 "--backoff-max-ms", "1000", "--routes-poll-ms", "200", "--log-level", "debug"],
+                stdout=self.log, stderr=self.log)
+            if wait_until(lambda: self.proc.poll() is not None or self.get("/healthz")[0] == 200, timeout=10) \
+                    and self.proc.poll() is None:
+                return
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+        raise AssertionError(self.text())
 
     def get(self, path):
         try:
