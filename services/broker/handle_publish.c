@@ -61,7 +61,12 @@ int handle_publish(conn_t *c, const mqtt_publish_t *p)
         .done = on_published,
         .cookie = (uint32_t)ack << 16 | p->packet_id,
     };
-    return pipeline_publish(b, &m, &from);
+    int rc = pipeline_publish(b, &m, &from);
+    if (rc == ROOST_EUNAVAILABLE) { /* Redis down: no ack, the client sends it again elsewhere */
+        conn_close(c, "store_unavailable");
+        return 0;
+    }
+    return rc;
 }
 
 static void on_store_done(int rc, void *arg)

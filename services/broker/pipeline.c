@@ -295,6 +295,11 @@ static int stage_durable(broker_t *b, const pipe_msg_t *in, const pipe_origin_t 
     if (o->remaining == 0 && !o->err)
         issued(o, sstore_barrier(st, on_step, o));
     if (o->remaining == 0) {
+        /* Redis is down: nothing could even be sent. A failed write all the
+         * same: counted and logged like one that Redis refused */
+        b->stats.store_failures++;
+        log_warn("store_write_failed", "client_id=%s op=publish rc=%d detail=\"Redis unreachable: not "
+                 "acknowledged\"", c->sess ? c->sess->id : "", ROOST_EUNAVAILABLE);
         op_free(o);
         return ROOST_EUNAVAILABLE;
     }

@@ -14,12 +14,13 @@ import os
 import re
 import threading
 import time
+import urllib.request
 
 import paho.mqtt.client as mqtt
 import pytest
 
 from cluster_stack import Cluster, check_sequence, running, seq_payload
-from conftest import PahoClient, uid, wait_until
+from conftest import PahoClient, free_port, uid, wait_until
 
 pytestmark = pytest.mark.roost_only
 
@@ -260,3 +261,26 @@ def test_full_queue_drop_is_counted_once_and_logged_once_a_second():
         time.sleep(0.3)
         assert sum(x[1] for x in totals()) == n - 5, totals()   # not twice
         assert all(x[0] <= 3 for x in totals()), totals()     # not one line per message
+
+
+def test_publish_refused_in_a_redis_outage_is_a_counted_store_failure():
+    http = free_port()
+    with running(Cluster(broker_args=["--log-level", "info"]),
+                 lambda c: (c.start_redis(), c.start_broker("b1"))) as c:
+        b1 = c.by_id("b1")
+        b1.proc.send_signal(15)   # again with /metrics on: one broker only needs one port
+        b1.proc.wait(20)
+        c.broker_args += ["--http-port", str(http)]
+        b1 = c.start_broker("b1b")
+        p = PahoClient(b1.port, client_id=uid("st-pub"))
+        p.connect(timeout=T)
+        c.redis.kill()
+        # a retained QoS 1 message must be written to Redis before its PUBACK
+        p.c.publish("st/x", b"v", qos=1, retain=True)
+        assert p.disconnected.wait(T), "the broker kept a connection whose PUBLISH it could not store"
+        assert wait_until(lambda: "reason=store_unavailable" in b1.log(), timeout=T), b1.log()[-3000:]
+        assert "event=store_write_failed" in b1.log()
+        assert "reason=auth_unavailable" not in b1.log_since_start()
+        body = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % http, timeout=T).read().decode()
+        n = int(re.search(r"^roost_broker_store_failures_total (\d+)$", body, re.M).group(1))
+        assert n >= 1, body
