@@ -19,6 +19,12 @@ services=$(cd "$ROOT/deploy/compose" && docker-compose -f docker-compose.yml con
 if (cd "$ROOT/deploy/compose" && docker-compose -f docker-compose.yml config) | grep -E 'host_ip: (0\.0\.0\.0|::)|published: .*:' ; then
   echo "compose publishes beyond 127.0.0.1 by default" >&2; exit 1
 fi
+log "compose: the TLS override (tls.yml): 8883 on 127.0.0.1, the brokers' certificate files"
+tls_cfg=$(cd "$ROOT/deploy/compose" && docker-compose -f docker-compose.yml -f tls.yml config)
+if grep -qE 'host_ip: (0\.0\.0\.0|::)|0\.0\.0\.0:8883' <<<"$tls_cfg" || ! grep -q '127\.0\.0\.1:8883:8883' <<<"$tls_cfg" ||
+   [[ $(grep -c 'ROOST_TLS_KEY: /etc/roost/tls/tls.key' <<<"$tls_cfg") -ne 3 ]]; then
+  echo "tls.yml: 8883 not published on 127.0.0.1 only, or not every broker reads the certificate" >&2; exit 1
+fi
 log "compose: secure defaults (validate-compose.py)"
 (cd "$ROOT/deploy/compose" && docker-compose -f docker-compose.yml config) | /usr/bin/python3 "$DEPLOY_TESTS/validate-compose.py"
 log "compose: haproxy -c"
