@@ -6,6 +6,7 @@ refused) until `sink.up()` binds the same port again."""
 
 import json
 import socket
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -47,7 +48,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class Sink:
-    def __init__(self, port=0):
+    def __init__(self, port=0, tls=None):
+        self.tls = tls  # (certfile, keyfile): serve HTTPS
         self.lock = threading.Lock()
         self.requests = []
         self.live = set()  # open client connections (keep-alive), cut by down()
@@ -58,6 +60,10 @@ class Sink:
 
     def up(self):
         self.srv = ThreadingHTTPServer(("127.0.0.1", self.port), _Handler)
+        if self.tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*self.tls)
+            self.srv.socket = ctx.wrap_socket(self.srv.socket, server_side=True)
         self.srv.daemon_threads = True
         self.srv.sink = self
         self.port = self.srv.server_address[1]
@@ -73,8 +79,8 @@ class Sink:
                 except OSError:
                     pass
 
-    def url(self, path="/in"):
-        return f"http://127.0.0.1:{self.port}{path}"
+    def url(self, path="/in", host="127.0.0.1"):
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}{path}"
 
     def plan(self, fn):
         self._plan = fn

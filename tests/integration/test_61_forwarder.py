@@ -29,7 +29,7 @@ FORWARDER = os.path.join(BUILD, "services", "forwarder", "roost-forwarder")
 
 
 class Forwarder:
-    def __init__(self, redis_port, dirpath, name, claim_idle_ms=1500):
+    def __init__(self, redis_port, dirpath, name, claim_idle_ms=1500, extra=()):
         self.log_path = os.path.join(dirpath, f"forwarder-{name}.log")
         self.log = open(self.log_path, "ab")
         # free_port() can race with another test binding the same port: a
@@ -39,7 +39,7 @@ class Forwarder:
             self.proc = subprocess.Popen(
                 [FORWARDER, "--redis", f"127.0.0.1:{redis_port}", "--consumer", name, "--http-port",
                  str(self.http_port), "--claim-idle-ms", str(claim_idle_ms), "--backoff-base-ms", "100",
-                 "--backoff-max-ms", "1000", "--routes-poll-ms", "200", "--log-level", "debug"],
+                 "--backoff-max-ms", "1000", "--routes-poll-ms", "200", "--log-level", "debug"] + list(extra),
                 stdout=self.log, stderr=self.log)
             if wait_until(lambda: self.proc.poll() is not None or self.get("/healthz")[0] == 200, timeout=10) \
                     and self.proc.poll() is None:
@@ -290,6 +290,43 @@ def test_full_queue_drops_new_messages_and_counts_them(env):
     assert wait_until(lambda: len(arrived(env, "/s")) == 5, timeout=10)
     assert [m["payload"] for m in arrived(env, "/s")] == [str(i) for i in range(5)]
     pub.disconnect()
+
+
+def test_https_certificate_verified(env):
+    """TLS verification is on: a sink whose certificate no trusted CA signed
+    gets nothing (a retried connection error); with that CA given
+    (--ca-file) the same messages arrive."""
+    d = env["cl"].dir
+    ca_key, ca, key, csr, crt = (os.path.join(d, n) for n in ("ca.key", "ca.pem", "s.key", "s.csr", "s.pem"))
+    run = lambda *a: subprocess.run(a, check=True, capture_output=True, timeout=30)
+    run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+        ca_key, "-out", ca, "-days", "2", "-subj", "/CN=roost test CA")
+    run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out",
+        csr, "-subj", "/CN=localhost")
+    ext = os.path.join(d, "ext.cnf")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    run("openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", crt, "-days",
+        "2", "-extfile", ext)
+    tls = Sink(tls=(crt, key))
+    try:
+        p = pipeline(env, "secure", "/x", url=tls.url("/tls"))
+        mapping(env, "tls/#", p)
+        wait_routes(env)
+        pub = publisher(env, "pub-8")
+        pub.publish("tls/a", "one", qos=1)
+        assert wait_until(lambda: api(env, "GET", f"/api/v1/pipelines/{p['id']}")["delivery"]["last_error"],
+                          timeout=10)
+        assert tls.accepted() == []
+        err = api(env, "GET", f"/api/v1/pipelines/{p['id']}")["delivery"]["last_error"]
+        assert "certificate" in err.lower() or "SSL" in err, err
+        env["fwd"].stop(signal.SIGKILL)
+        env["fwd"] = Forwarder(env["cl"].redis.port, env["cl"].dir, "f-tls", extra=("--ca-file", ca))
+        assert wait_until(lambda: [m["payload"] for m in tls.accepted()] == ["one"], timeout=15), \
+            env["fwd"].text()[-2000:]
+        pub.disconnect()
+    finally:
+        tls.close()
 
 
 def test_forwarder_help_and_sigterm(env):
