@@ -5,12 +5,16 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #define READ_CHUNK (64u * 1024u)
 #define MAX_EVENTS 512
@@ -27,6 +31,7 @@ struct net {
 	net_conn_t **dead;    /* closed during this poll, freed at its end */
 	size_t ndead, dead_cap;
 	size_t live;
+	SSL_CTX *tls;         /* net_use_tls, or NULL: plain TCP */
 };
 
 static int push(net_conn_t ***v, size_t *n, size_t *cap, net_conn_t *c)
@@ -64,8 +69,22 @@ net_t *net_new(uint16_t port, const net_handlers_t *h, void *arg)
 	return n;
 }
 
+int net_use_tls(net_t *n, const char *cafile)
+{
+	n->tls = SSL_CTX_new(TLS_client_method());
+	if (!n->tls || SSL_CTX_set_min_proto_version(n->tls, TLS1_2_VERSION) != 1 ||
+	    SSL_CTX_load_verify_locations(n->tls, cafile, NULL) != 1) {
+		fprintf(stderr, "roost-bench: --tls-ca %s: cannot load it\n", cafile);
+		return -1;
+	}
+	SSL_CTX_set_verify(n->tls, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_mode(n->tls, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	return 0;
+}
+
 static void conn_free(net_conn_t *c)
 {
+	SSL_free(c->ssl);
 	free(c->out);
 	free(c->pend);
 	free(c);
@@ -99,6 +118,7 @@ void net_destroy(net_t **np)
 	free(n->dirty);
 	free(n->rbuf);
 	close(n->ep);
+	SSL_CTX_free(n->tls);
 	free(n);
 	*np = NULL;
 }
@@ -180,11 +200,47 @@ static void set_pollout(net_t *n, net_conn_t *c, bool on)
 	c->pollout = on;
 }
 
+/* write(2) or SSL_write_ex with write(2)'s contract. */
+static ssize_t conn_write(net_conn_t *c, const void *p, size_t len)
+{
+	if (!c->ssl)
+		return write(c->fd, p, len);
+	size_t w = 0;
+	ERR_clear_error();
+	int r = SSL_write_ex(c->ssl, p, len, &w);
+	if (r == 1)
+		return (ssize_t)w;
+	int e = SSL_get_error(c->ssl, r);
+	errno = e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ ? EAGAIN : EPIPE;
+	return -1;
+}
+
+/* read(2) or SSL_read_ex with read(2)'s contract. */
+static ssize_t conn_read(net_conn_t *c, void *p, size_t len)
+{
+	if (!c->ssl)
+		return read(c->fd, p, len);
+	size_t got = 0;
+	ERR_clear_error();
+	int r = SSL_read_ex(c->ssl, p, len, &got);
+	if (r == 1)
+		return (ssize_t)got;
+	int e = SSL_get_error(c->ssl, r);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		errno = EAGAIN;
+		return -1;
+	}
+	if (e == SSL_ERROR_ZERO_RETURN)
+		return 0;
+	errno = EPROTO;
+	return -1;
+}
+
 /* Writes what the socket takes. 0, or -errno on a write error. */
 static int flush(net_t *n, net_conn_t *c)
 {
 	while (net_unsent(c)) {
-		ssize_t w = write(c->fd, c->out + c->out_off, net_unsent(c));
+		ssize_t w = conn_write(c, c->out + c->out_off, net_unsent(c));
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
@@ -224,7 +280,7 @@ static void on_readable(net_t *n, net_conn_t *c)
 	size_t have = c->pend_len;
 	if (have)
 		memcpy(n->rbuf, c->pend, have);
-	ssize_t r = read(c->fd, n->rbuf + have, READ_CHUNK);
+	ssize_t r = conn_read(c, n->rbuf + have, READ_CHUNK);
 	if (r <= 0) {
 		if (r < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
@@ -259,10 +315,38 @@ static void on_readable(net_t *n, net_conn_t *c)
 	if (rest)
 		memcpy(c->pend, n->rbuf + pos, rest);
 	c->pend_len = rest;
+	/* decrypted bytes left inside OpenSSL: epoll will not report them */
+	if (c->ssl && SSL_pending(c->ssl) > 0)
+		on_readable(n, c);
+}
+
+/* Drives the TLS handshake; runs on_open when it completes. */
+static void handshake(net_t *n, net_conn_t *c)
+{
+	ERR_clear_error();
+	int r = SSL_connect(c->ssl);
+	if (r == 1) {
+		c->open = true;
+		set_pollout(n, c, false);
+		if (n->h.on_open)
+			n->h.on_open(n, c, n->arg);
+		return;
+	}
+	int e = SSL_get_error(c->ssl, r);
+	if (e == SSL_ERROR_WANT_READ)
+		set_pollout(n, c, false);
+	else if (e == SSL_ERROR_WANT_WRITE)
+		set_pollout(n, c, true);
+	else
+		fail(n, c, -EPROTO);
 }
 
 static void on_event(net_t *n, net_conn_t *c, uint32_t ev)
 {
+	if (c->ssl && !c->open) {
+		handshake(n, c);
+		return;
+	}
 	if (!c->open) {
 		int err = 0;
 		socklen_t l = sizeof(err);
@@ -270,6 +354,14 @@ static void on_event(net_t *n, net_conn_t *c, uint32_t ev)
 		    getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0 || err) {
 			getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &l);
 			fail(n, c, -(err ? err : ECONNREFUSED));
+			return;
+		}
+		if (n->tls) {
+			if (!(c->ssl = SSL_new(n->tls)) || SSL_set_fd(c->ssl, c->fd) != 1) {
+				fail(n, c, -ENOMEM);
+				return;
+			}
+			handshake(n, c);
 			return;
 		}
 		c->open = true;

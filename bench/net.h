@@ -18,6 +18,7 @@
 #include "wire.h"
 
 typedef struct net net_t;
+typedef struct ssl_st SSL;
 
 /* Fields are read-only for callers except user and tag. */
 typedef struct net_conn {
@@ -32,6 +33,7 @@ typedef struct net_conn {
 	size_t out_off, out_len, out_cap;
 	uint8_t *pend;
 	size_t pend_len, pend_cap;
+	SSL *ssl;      /* TLS (net_use_tls): NULL until connected, then until the handshake ends open is false */
 } net_conn_t;
 
 typedef struct net_handlers {
@@ -46,6 +48,12 @@ typedef struct net_handlers {
 
 /* Caller owns the result; NULL on failure. */
 net_t *net_new(uint16_t port, const net_handlers_t *h, void *arg);
+/* Every connection made after this speaks TLS (1.2/1.3), verifying the
+ * broker's certificate against the PEM CA file cafile (host name not
+ * checked); on_open runs after the handshake. 0, or -1 with a message on
+ * stderr. */
+int net_use_tls(net_t *n, const char *cafile);
+
 /* Frees the loop and closed connections; sets *n to NULL. Close every live
  * connection first (the loop does not list them). */
 void net_destroy(net_t **n);

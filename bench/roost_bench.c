@@ -22,6 +22,7 @@ static void usage(FILE *f)
 	      "  --broker-pid PID[,PID...]  read the broker's CPU time / RSS from /proc; more\n"
 	      "                     PIDs (other cluster nodes, Redis) add to the CPU figure\n"
 	      "  --label TEXT       copied into the JSON output\n"
+	      "  --tls-ca FILE      connect with TLS, verifying the broker against this CA\n"
 	      " flows (pairs, fanout, fanin, latency):\n"
 	      "  --pairs N          pairs: publisher/subscriber pairs (default 10; latency 1)\n"
 	      "  --subs N           fanout: subscribers (default 100)\n"
@@ -87,7 +88,7 @@ int main(int argc, char **argv)
 		{"username", 1, 0, 'u'}, {"password", 1, 0, 'x'}, {"keepalive", 1, 0, 'k'},
 		{"hold", 1, 0, 'H'}, {"timeout", 1, 0, 'T'}, {"help", 0, 0, 'h'},
 		{"pub-port", 1, 0, 'a'}, {"sub-port", 1, 0, 'b'}, {"settle", 1, 0, 'e'},
-		{"users", 1, 0, 'N'},
+		{"users", 1, 0, 'N'}, {"tls-ca", 1, 0, 'C'},
 		{0, 0, 0, 0},
 	};
 	bench_opts_t o = {
@@ -113,6 +114,7 @@ int main(int argc, char **argv)
 		case 'e': o.settle = num(optarg, 0, 600, "settle"); break;
 		case 'N': o.users = (unsigned)num(optarg, 1, 10000000, "users"); break;
 		case 'L': o.label = optarg; break;
+		case 'C': o.tls_ca = optarg; break;
 		case 'n': pairs = (int)num(optarg, 1, 5000, "pairs"); break;
 		case 'S': o.subs = (unsigned)num(optarg, 1, 10000, "subs"); break;
 		case 'U': pubs = (int)num(optarg, 1, 10000, "pubs"); break;

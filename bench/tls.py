@@ -10,7 +10,9 @@ For each key type (ECDSA P-256, RSA 2048) and each broker:
   - resumed: the same with the TLS session of an earlier connection (a
     TLS 1.3 ticket), which skips the certificate signature;
   - idle memory: N connections held open after CONNACK; the broker's RSS
-    growth per connection (kernel socket buffers are not in RSS).
+    growth per connection (kernel socket buffers are not in RSS);
+  - QoS 0 pairs over TLS (ECDSA): roost-bench pairs --qos 0 --pairs 10 with
+    --tls-ca, deliveries per broker CPU-second and per second.
 Usage: bench/tls.py [--seconds 5] [--conns 2000] [--threads 2] [--brokers roost,mosquitto]
 Needs build-release/services/broker/roost-broker (bench/run builds it) and
 /usr/sbin/mosquitto. Brokers and clients run on 127.0.0.1; every process
@@ -32,6 +34,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROOST = os.path.join(ROOT, "build-release", "services", "broker", "roost-broker")
+BENCH = os.path.join(ROOT, "build-release", "bench", "roost-bench")
 MOSQUITTO = "/usr/sbin/mosquitto"
 CONNECT = bytes([0x10, 12]) + b"\x00\x04MQTT\x04\x02\x00\x3c\x00\x00"   # clean session, empty client id
 
@@ -66,7 +69,8 @@ def start(kind, d, port):
         conf = os.path.join(d, "mosquitto.conf")
         with open(conf, "w") as f:
             f.write("listener %d 127.0.0.1\ncertfile %s/srv.crt\nkeyfile %s/srv.key\nallow_anonymous true\n"
-                    "persistence false\nset_tcp_nodelay true\nmax_connections -1\nlog_dest none\n" % (port, d, d))
+                    "persistence false\nset_tcp_nodelay true\nmax_connections -1\nmax_queued_messages 10000\n"
+                    "log_dest none\n" % (port, d, d))
         argv = [MOSQUITTO, "-c", conf]
     p = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
     for _ in range(100):
@@ -157,6 +161,17 @@ def idle_memory(port, ctx, n, pid):
     return (after - before) * 1024 / n
 
 
+def pairs_qos0(port, d, pid, seconds):
+    r = subprocess.run([BENCH, "pairs", "--qos", "0", "--pairs", "10", "--seconds", str(seconds), "--warmup", "1",
+                        "--port", str(port), "--broker-pid", str(pid), "--tls-ca", os.path.join(d, "ca.crt")],
+                       capture_output=True, text=True, timeout=seconds + 60)
+    import json
+    j = json.loads(r.stdout.strip().splitlines()[-1])
+    if j.get("lost") or j.get("errors"):
+        raise SystemExit("roost-bench: %s" % r.stdout)
+    return j["deliveries_per_broker_cpu_s"], j["deliveries_per_s"]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=5)
@@ -181,17 +196,20 @@ def main():
                     full = handshakes(port, ctx, a.seconds, a.threads, False, p.pid)
                     res = handshakes(port, ctx, a.seconds, a.threads, True, p.pid)
                     mem = idle_memory(port, ctx, a.conns, p.pid) if not rsa else None
+                    q0 = pairs_qos0(port, d, p.pid, a.seconds) if not rsa else None
                 finally:
                     stop(p)
-                rows.append((("RSA 2048" if rsa else "ECDSA P-256"), kind, full, res, mem))
+                rows.append((("RSA 2048" if rsa else "ECDSA P-256"), kind, full, res, mem, q0))
                 print(rows[-1], file=sys.stderr)
         finally:
             shutil.rmtree(d, ignore_errors=True)
-    print("| key | broker | full handshakes (CONNECT+CONNACK) per broker CPU-s | per wall s | resumed per CPU-s | per wall s | idle RSS per TLS connection |")
-    print("|---|---|---|---|---|---|---|")
-    for key, kind, full, res, mem in rows:
-        print("| %s | %s | %.0f | %.0f | %.0f | %.0f | %s |" % (key, kind, full[1], full[2], res[1], res[2],
-                                                           "%.0f B" % mem if mem is not None else "—"))
+    print("| key | broker | full handshakes (CONNECT+CONNACK) per broker CPU-s | per wall s | resumed per CPU-s | per wall s "
+          "| idle RSS per TLS connection | QoS 0 pairs over TLS: deliveries per broker CPU-s | per s |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for key, kind, full, res, mem, q0 in rows:
+        print("| %s | %s | %.0f | %.0f | %.0f | %.0f | %s | %s | %s |" % (
+            key, kind, full[1], full[2], res[1], res[2], "%.0f B" % mem if mem is not None else "—",
+            "%.0f" % q0[0] if q0 else "—", "%.0f" % q0[1] if q0 else "—"))
     print("\n%d client threads, %.0f s per figure, TLS 1.3, idle figure at %d connections; machine: %d cores, "
           "shared; clients on the same cores." % (a.threads, a.seconds, a.conns, os.cpu_count()))
 
