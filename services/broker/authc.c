@@ -9,6 +9,7 @@
 
 #include "acl/acl.h"
 #include "base/log.h"
+#include "rpc/linkmon.h"
 #include "conn.h"
 #include "dispatch.h"
 #include "handlers.h"
@@ -44,6 +45,8 @@ struct authc {
     const char *server_key, *client_key;
     void *ctx, *dealer;
     int fd;
+    rpc_linkmon_t *mon;       /* the DEALER's links: /healthz says degraded with none */
+    int mon_fd;
     uint64_t next_id;
     uint64_t retry_timer;     /* while requests wait for an authd link */
     map_t by_id;              /* 8-byte id -> pending_t */
@@ -65,7 +68,7 @@ authc_t *authc_new(broker_t *b, const char *endpoints, int timeout_ms, const cha
     a->timeout_ms = timeout_ms;
     a->server_key = server_key;
     a->client_key = client_key;
-    a->fd = -1;
+    a->fd = a->mon_fd = -1;
     randombytes_buf(&a->next_id, sizeof(a->next_id));
     map_init(&a->by_id);
     return a;
@@ -196,6 +199,22 @@ static void drain(authc_t *a)
 
 static void on_zmq(loop_t *l, int fd, unsigned events, void *arg) { drain(arg); }
 
+static void read_links(authc_t *a)
+{
+    bool up;
+    char ep[256];
+    while (a->mon && rpc_linkmon_read(a->mon, &up, ep, sizeof(ep)) == 1)
+        log_info(up ? "authd_link_up" : "authd_link_down", "endpoint=%s links=%d", ep,
+                 rpc_linkmon_up(a->mon));
+}
+
+static void on_links(loop_t *l, int fd, unsigned events, void *arg) { read_links(arg); }
+
+bool authc_linked(const authc_t *a)
+{
+    return rpc_linkmon_up(a->mon) > 0;
+}
+
 int authc_start(authc_t *a)
 {
     int rc;
@@ -210,6 +229,9 @@ int authc_start(authc_t *a)
     zmq_setsockopt(a->dealer, ZMQ_LINGER, &zero, sizeof(zero));
     zmq_setsockopt(a->dealer, ZMQ_SNDHWM, &hwm, sizeof(hwm));
     zmq_setsockopt(a->dealer, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    /* the monitor before any connect, or a CONNECTED event may be missed */
+    if ((rc = rpc_linkmon_new(a->ctx, a->dealer, 0, &a->mon)) < 0)
+        return rc;
     rc = rpc_curve_client(a->dealer, a->server_key, a->client_key);
     if (rc < 0) {
         log_error("authd_curve_failed", "rc=%d reason=\"%s\"", rc, roost_strerror(rc));
@@ -228,7 +250,10 @@ int authc_start(authc_t *a)
     size_t sz = sizeof(a->fd);
     if (zmq_getsockopt(a->dealer, ZMQ_FD, &a->fd, &sz) < 0)
         return -errno;
-    return loop_add_fd(a->b->loop, a->fd, LOOP_READ | LOOP_EDGE, on_zmq, a);
+    if ((rc = loop_add_fd(a->b->loop, a->fd, LOOP_READ | LOOP_EDGE, on_zmq, a)) < 0)
+        return rc;
+    a->mon_fd = rpc_linkmon_fd(a->mon);
+    return loop_add_fd(a->b->loop, a->mon_fd, LOOP_READ | LOOP_EDGE, on_links, a);
 }
 
 void authc_destroy(authc_t **ap)
@@ -247,6 +272,9 @@ void authc_destroy(authc_t **ap)
         loop_del_timer(a->b->loop, a->retry_timer);
     if (a->fd >= 0)
         loop_del_fd(a->b->loop, a->fd);
+    if (a->mon_fd >= 0)
+        loop_del_fd(a->b->loop, a->mon_fd);
+    rpc_linkmon_destroy(&a->mon);
     if (a->dealer)
         zmq_close(a->dealer);
     if (a->ctx)
@@ -426,6 +454,7 @@ int authc_request(authc_t *a, conn_t *c, const mqtt_connect_t *p, const char *cl
 void authc_poll(authc_t *a)
 {
     drain(a);
+    read_links(a);
 }
 
 void authc_cancel(authc_t *a, conn_t *c)

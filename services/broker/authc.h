@@ -50,5 +50,7 @@ void authc_cancel(authc_t *a, conn_t *c);
 void authc_poll(authc_t *a);
 /* Refuses the CONNECTs whose deadline passed; called periodically. */
 void authc_sweep(authc_t *a);
+/* At least one authd endpoint is connected now (monitor events). */
+bool authc_linked(const authc_t *a);
 
 #endif

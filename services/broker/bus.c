@@ -8,6 +8,7 @@
 #include <zmq.h>
 
 #include "base/log.h"
+#include "rpc/linkmon.h"
 #include "busbatch.h"
 #include "mqtt/topic.h"
 #include "rpc/curve.h"
@@ -18,8 +19,7 @@
  * frames grow with the load (a message each when idle, up to BUSBATCH_BYTES
  * busy), and at most 1 GiB per stalled peer. */
 #define BUS_HWM 16384
-#define BUS_HEARTBEAT_MS 500          /* ZeroMQ PING on each SUB link */
-#define BUS_HEARTBEAT_TIMEOUT_MS 1500 /* no answer this long: the link is down */
+#define BUS_HEARTBEAT_MS 500 /* ZeroMQ PING on each SUB link; 3 unanswered: down */
 #define SUB_TURN 2 /* bus frames read per loop turn */
 
 struct bus {
@@ -30,7 +30,7 @@ struct bus {
     uint8_t curve_public[32];    /* the cluster key's public half (ZAP compares) */
     void *zctx, *xpub, *sub;
     void *zap;                   /* ZAP handler (REP) while the bus uses CURVE */
-    void *mon;                   /* PAIR reading the SUB's connect/disconnect events */
+    rpc_linkmon_t *mon;          /* the SUB's link events */
     int xpub_fd, sub_fd, zap_fd, mon_fd;
     char endpoint[256];
     busbatch_t *batch;
@@ -364,30 +364,17 @@ static void on_zap(loop_t *l, int fd, unsigned events, void *arg)
     } while (readable(bus->zap));
 }
 
-/* The SUB's link events: two frames each, (u16 event, u32 value) and the
- * endpoint. Only up/down matter, for takeovers (cluster.c). */
+/* The SUB's link events (rpc/linkmon.h): up and down per peer endpoint. */
 static void on_mon(loop_t *l, int fd, unsigned events, void *arg)
 {
     bus_t *bus = arg;
-    do {
-        zmq_msg_t f[2];
-        int n = recv_parts(bus->mon, f, 2);
-        if (n < 0)
-            break;
-        if (n == 2 && zmq_msg_size(&f[0]) >= 6 && bus->hooks.link) {
-            uint16_t ev;
-            memcpy(&ev, zmq_msg_data(&f[0]), sizeof(ev));
-            char ep[256];
-            size_t len = zmq_msg_size(&f[1]) < sizeof(ep) - 1 ? zmq_msg_size(&f[1]) : sizeof(ep) - 1;
-            memcpy(ep, zmq_msg_data(&f[1]), len);
-            ep[len] = '\0';
-            log_debug("bus_link_event", "event=%u endpoint=%s", (unsigned)ev, ep);
-            if (ev == ZMQ_EVENT_CONNECTED || ev == ZMQ_EVENT_DISCONNECTED)
-                bus->hooks.link(bus->hooks.arg, ep, ev == ZMQ_EVENT_CONNECTED);
-        }
-        for (int i = 0; i < n; i++)
-            zmq_msg_close(&f[i]);
-    } while (readable(bus->mon));
+    bool up;
+    char ep[256];
+    while (rpc_linkmon_read(bus->mon, &up, ep, sizeof(ep)) == 1) {
+        log_debug("bus_link", "up=%d endpoint=%s", up, ep);
+        if (bus->hooks.link)
+            bus->hooks.link(bus->hooks.arg, ep, up);
+    }
 }
 
 static int join_loop(bus_t *bus, void *sock, int *fdp, loop_fd_fn fn)
@@ -436,7 +423,7 @@ void bus_poll(bus_t *bus)
         on_xpub(bus->b->loop, bus->xpub_fd, LOOP_READ, bus);
     if (bus->sub && (bus->sub_more || readable(bus->sub)))
         on_sub(bus->b->loop, bus->sub_fd, LOOP_READ, bus);
-    if (bus->mon && readable(bus->mon))
+    if (bus->mon)
         on_mon(bus->b->loop, bus->mon_fd, LOOP_READ, bus);
 }
 
@@ -444,20 +431,11 @@ void bus_poll(bus_t *bus)
  * registry entry expires), and ZeroMQ heartbeats so a silent one is too. */
 static int monitor_start(bus_t *bus)
 {
-    int ivl = BUS_HEARTBEAT_MS, timeout = BUS_HEARTBEAT_TIMEOUT_MS, zero = 0;
-    zmq_setsockopt(bus->sub, ZMQ_HEARTBEAT_IVL, &ivl, sizeof(ivl));
-    zmq_setsockopt(bus->sub, ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof(timeout));
-    char name[64];
-    snprintf(name, sizeof(name), "inproc://roost-bus-monitor-%p", (void *)bus);
-    if (zmq_socket_monitor(bus->sub, name, ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) < 0)
-        return -errno;
-    bus->mon = zmq_socket(bus->zctx, ZMQ_PAIR);
-    if (!bus->mon)
-        return -errno;
-    zmq_setsockopt(bus->mon, ZMQ_LINGER, &zero, sizeof(zero));
-    if (zmq_connect(bus->mon, name) < 0)
-        return -errno;
-    return join_loop(bus, bus->mon, &bus->mon_fd, on_mon);
+    int rc = rpc_linkmon_new(bus->zctx, bus->sub, BUS_HEARTBEAT_MS, &bus->mon);
+    if (rc < 0)
+        return rc;
+    bus->mon_fd = rpc_linkmon_fd(bus->mon);
+    return loop_add_fd(bus->b->loop, bus->mon_fd, LOOP_READ | LOOP_EDGE, on_mon, bus);
 }
 
 int bus_start(bus_t *bus)
@@ -511,10 +489,7 @@ void bus_destroy(bus_t **bp)
         zmq_close(bus->zap);
     if (bus->mon_fd >= 0)
         loop_del_fd(bus->b->loop, bus->mon_fd);
-    if (bus->sub)
-        zmq_socket_monitor(bus->sub, NULL, 0);
-    if (bus->mon)
-        zmq_close(bus->mon);
+    rpc_linkmon_destroy(&bus->mon);
     if (bus->xpub && bus->batch)
         batches_send(bus);
     busbatch_destroy(&bus->batch);

@@ -11,6 +11,7 @@
 
 #include "base/log.h"
 #include "base/proc.h"
+#include "authc.h"
 #include "cluster.h"
 #include "mqtt/subtrie.h"
 #include "store/sstore.h"
@@ -140,6 +141,10 @@ static void respond(req_t *r)
                               : NULL;
         if (why)
             status = "503 Service Unavailable";
+        /* no authd link: CONNECTs get CONNACK 3 but connected devices work,
+         * so the balancer keeps this broker (200) and the body says why */
+        else if (b->authc && !authc_linked(b->authc))
+            why = "degraded: no authd link (new CONNECTs refused with server unavailable)";
         n = snprintf(body, sizeof(body), "%s\n", why ? why : "ok");
     } else if (strncmp(r->buf, "GET /metrics ", 13) == 0) {
         type = "text/plain; version=0.0.4";
