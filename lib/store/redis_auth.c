@@ -1,6 +1,10 @@
 #include "store/redis_auth.h"
+#include "store/store.h"
+#include "base/err.h"
+#include "base/log.h"
 
 #include <errno.h>
+#include <hiredis/hiredis.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,4 +62,36 @@ bool redis_auth_refused(const char *error)
         if (strncmp(error, words[i], strlen(words[i])) == 0)
             return true;
     return false;
+}
+
+int store_redis_open_to_all(const char *host, int port, int timeout_ms)
+{
+    struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+    redisContext *ctx = redisConnectWithTimeout(host, port, tv);
+    if (!ctx || ctx->err) {
+        redisFree(ctx);
+        return ROOST_EUNAVAILABLE;
+    }
+    redisSetTimeout(ctx, tv);
+    redisReply *r = redisCommand(ctx, "PING");
+    int rc = !r ? ROOST_EUNAVAILABLE
+             : r->type == REDIS_REPLY_ERROR ? (redis_auth_refused(r->str) ? 0 : ROOST_EUNAVAILABLE)
+                                           : 1;
+    freeReplyObject(r);
+    redisFree(ctx);
+    return rc;
+}
+
+int store_check_require_auth(const char *host, int port)
+{
+    int rc = store_redis_open_to_all(host, port, 2000);
+    if (rc == 1) {
+        log_error("redis_without_auth", "redis=%s:%d detail=\"--redis-require-auth: this Redis answers without "
+                  "AUTH, so anyone who reaches it can rewrite clients, passwords and ACLs\"", host, port);
+        return -1;
+    }
+    if (rc < 0)
+        log_warn("redis_auth_unchecked", "redis=%s:%d detail=\"--redis-require-auth: Redis not reachable at "
+                 "start; not checked\"", host, port);
+    return 0;
 }

@@ -118,6 +118,16 @@ const store_error_t *store_last_error(const store_t *s);
 
 /* The current config version (0 before the first write). */
 int store_config_version(store_t *s, int64_t *out);
+/* --redis-require-auth: whether the Redis at host:port answers a PING from
+ * a connection that did not authenticate. 1 it does (open to anyone who
+ * reaches it), 0 it asks for AUTH, ROOST_EUNAVAILABLE when it cannot be
+ * asked (not reachable within timeout_ms). */
+int store_redis_open_to_all(const char *host, int port, int timeout_ms);
+/* The start-up check every service runs with --redis-require-auth: -1 (and
+ * an error logged naming the risk) when that Redis answers without AUTH;
+ * 0 otherwise (a Redis not reachable yet is logged and not held against
+ * the service: it could not be asked). */
+int store_check_require_auth(const char *host, int port);
 
 /* ---- clients ----------------------------------------------------------- */
 

@@ -3,12 +3,14 @@
 #ifndef ROOST_ADMIN_CONF_H
 #define ROOST_ADMIN_CONF_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
 typedef struct admin_conf {
     const char *redis, *prefix;
     const char *redis_user, *redis_password; /* AUTH; "" = none */
+    bool redis_require_auth;     /* refuse to start against a Redis open to all */
     char redis_host[256];
     int redis_port;
     const char *http_bind;

@@ -54,6 +54,8 @@ int main(int argc, char **argv)
         log_error("startup_failed", "reason=\"libsodium init failed\"");
         return 1;
     }
+    if (cfg.redis_require_auth && store_check_require_auth(cfg.redis_host, cfg.redis_port) < 0)
+        return 1;
     signal(SIGPIPE, SIG_IGN);
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGTERM, &sa, NULL);

@@ -28,6 +28,9 @@ int conf_parse(authd_conf_t *c, int argc, char **argv)
         {"redis", "ROOST_REDIS", CFG_STR, &c->redis, 0, 0, "Redis HOST:PORT."},
         {"prefix", "ROOST_PREFIX", CFG_STR, &c->prefix, 0, 0, "Redis key prefix (namespace)."},
         {"redis-user", "ROOST_REDIS_USER", CFG_STR, &c->redis_user, 0, 0, "Redis 6 ACL user for AUTH; empty: the default user."},
+        {"redis-require-auth", "ROOST_REDIS_REQUIRE_AUTH", CFG_BOOL, &c->redis_require_auth, 0, 0,
+         "Refuse to start when Redis answers a connection that did not authenticate (a Redis "
+         "without a password). Off by default: a local development Redis has none."},
         {"redis-password", "ROOST_REDIS_PASSWORD", CFG_STR, &c->redis_password, 0, 0,
          "Redis AUTH password; empty: no AUTH. Prefer the variable (flags show in ps)."},
         {"workers", "ROOST_AUTHD_WORKERS", CFG_INT, &c->workers, 1, 256,

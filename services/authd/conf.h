@@ -25,6 +25,7 @@ typedef struct authd_conf {
     int64_t argon2_ops, argon2_mem, redis_timeout_ms;
     int64_t flapping_max, flapping_window, flapping_ban;
     bool allow_anonymous;
+    bool redis_require_auth;     /* refuse to start against a Redis open to all */
     /* derived */
     char redis_host[256];
     int redis_port;

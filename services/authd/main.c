@@ -146,6 +146,8 @@ int main(int argc, char **argv)
         return 2;
     if (log_setup_from("authd", a.conf.log_level, stderr))
         return 2;
+    if (a.conf.redis_require_auth && store_check_require_auth(a.conf.redis_host, a.conf.redis_port) < 0)
+        return 1;
     /* Block the signals before any thread starts so only the signalfd sees them. */
     sigset_t mask;
     sigemptyset(&mask);

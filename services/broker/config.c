@@ -76,6 +76,9 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
          "messages in Redis). Empty: a single node keeping state in memory."},
         {"prefix", "ROOST_PREFIX", CFG_STR, &c->prefix, 0, 0, "Redis key prefix (namespace)."},
         {"redis-user", "ROOST_REDIS_USER", CFG_STR, &c->redis_user, 0, 0, "Redis 6 ACL user for AUTH; empty: the default user."},
+        {"redis-require-auth", "ROOST_REDIS_REQUIRE_AUTH", CFG_BOOL, &c->redis_require_auth, 0, 0,
+         "Refuse to start when Redis answers a connection that did not authenticate (a Redis "
+         "without a password). Off by default: a local development Redis has none."},
         {"redis-password", "ROOST_REDIS_PASSWORD", CFG_STR, &c->redis_password, 0, 0,
          "Redis AUTH password; empty: no AUTH. Prefer the variable (flags show in ps)."},
         {"bus-bind", "ROOST_BUS_BIND", CFG_STR, &c->bus_bind, 0, 0,

@@ -39,6 +39,7 @@ typedef struct broker_config {
     const char *tls_cert, *tls_key, *tls_ca; /* files; tls_cert "" = no TLS listener */
     const char *tls_client_cert; /* none | optional | required */
     bool proxy_protocol;       /* connections start with a PROXY v1/v2 header */
+    bool redis_require_auth;   /* refuse to start against a Redis open to all */
     const char *proxy_trusted; /* CIDRs allowed to send one; "" = any peer */
     cidr_list_t proxy_trusted_list; /* parsed from proxy_trusted */
     int64_t max_connect_size;  /* bytes a packet may have before CONNECT is accepted */

@@ -12,6 +12,7 @@
 #include "authc.h"
 #include "config.h"
 #include "server.h"
+#include "store/store.h"
 
 static loop_t *main_loop;
 
@@ -45,6 +46,8 @@ int main(int argc, char **argv)
         log_error("startup_failed", "reason=\"libsodium init failed\"");
         return 1;
     }
+    if (cfg.redis_require_auth && cfg.redis[0] && store_check_require_auth(cfg.redis_host, cfg.redis_port) < 0)
+        return 1;
     if (cfg.authd[0] && cfg.insecure_no_auth) {
         fprintf(stderr, "error: --authd and --insecure-no-auth exclude each other\n");
         return 2;
