@@ -202,9 +202,10 @@ class ClusterBroker:
 class HAProxy:
     """haproxy -db with the deploy/local template; servers are (name, port)."""
 
-    def __init__(self, dirpath, servers):
+    def __init__(self, dirpath, servers, maxconn=1000):
         self.dir = dirpath
         self.servers = list(servers)
+        self.maxconn = maxconn
         self.port = None
         self.proc = None
         self.sock_path = os.path.join(dirpath, "haproxy.sock")
@@ -215,7 +216,7 @@ class HAProxy:
         with open(HAPROXY_TEMPLATE) as f:
             t = f.read()
         srv = "".join("    server %s 127.0.0.1:%d check\n" % s for s in self.servers)
-        t = (t.replace("@MAXCONN@", "1000").replace("@BIND@", "127.0.0.1")
+        t = (t.replace("@MAXCONN@", str(self.maxconn)).replace("@BIND@", "127.0.0.1")
              .replace("@MQTT_PORT@", str(port)))
         t = "\n".join(srv.rstrip("\n") if line == "@SERVERS@" else line for line in t.splitlines())
         # An admin socket, to wait on server state; nothing else changes.

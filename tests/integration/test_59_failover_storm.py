@@ -59,7 +59,7 @@ def test_devices_of_a_killed_broker_all_back_warm_and_cold(stack):
     b1 = stack.start_broker("b1", cluster=True)
     b2 = stack.start_broker("b2", cluster=True)
     seed(stack)
-    lb = HAProxy(stack.dir, [("b1", b1.port), ("b2", b2.port)]).start()
+    lb = HAProxy(stack.dir, [("b1", b1.port), ("b2", b2.port)], maxconn=N + 100).start()
     figures = {"devices": N, "credentials": CREDS}
     fleet = fleet_for(b1.port)
     try:
