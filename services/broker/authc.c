@@ -47,6 +47,7 @@ struct authc {
     int fd;
     rpc_linkmon_t *mon;       /* the DEALER's links: /healthz says degraded with none */
     int mon_fd;
+    uint64_t down_since;      /* loop ms the last link dropped; 0 while one is up (or none ever was) */
     uint64_t next_id;
     uint64_t retry_timer;     /* while requests wait for an authd link */
     map_t by_id;              /* 8-byte id -> pending_t */
@@ -203,9 +204,14 @@ static void read_links(authc_t *a)
 {
     bool up;
     char ep[256];
-    while (a->mon && rpc_linkmon_read(a->mon, &up, ep, sizeof(ep)) == 1)
-        log_info(up ? "authd_link_up" : "authd_link_down", "endpoint=%s links=%d", ep,
-                 rpc_linkmon_up(a->mon));
+    while (a->mon && rpc_linkmon_read(a->mon, &up, ep, sizeof(ep)) == 1) {
+        int n = rpc_linkmon_up(a->mon);
+        log_info(up ? "authd_link_up" : "authd_link_down", "endpoint=%s links=%d", ep, n);
+        if (n > 0)
+            a->down_since = 0;
+        else if (!a->down_since)
+            a->down_since = loop_now(a->b->loop) | 1;
+    }
 }
 
 static void on_links(loop_t *l, int fd, unsigned events, void *arg) { read_links(arg); }
@@ -354,6 +360,11 @@ static uint64_t on_retry(loop_t *l, void *arg)
 int authc_request(authc_t *a, conn_t *c, const mqtt_connect_t *p, const char *client_id,
                   size_t id_len)
 {
+    /* every authd link has been down for longer than a request may wait:
+     * refused at once (the device backs off) rather than held the whole
+     * timeout for nothing; a link that drops or is not up yet is waited for */
+    if (a->down_since && loop_now(a->b->loop) - a->down_since >= (uint64_t)a->timeout_ms)
+        return ROOST_EUNAVAILABLE;
     pending_t *q = calloc(1, sizeof(*q));
     if (!q)
         return -ENOMEM;

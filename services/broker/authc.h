@@ -4,7 +4,8 @@
  * requests over the live ones, and ZMQ_IMMEDIATE keeps requests off
  * endpoints that are not connected. A request that finds no link at all (a
  * broker just started, authd restarting) waits in the broker and is retried
- * every 20 ms until a link is up or its deadline passes. The DEALER's ZMQ_FD
+ * every 20 ms until a link is up or its deadline passes; once every link has
+ * been down for longer than that timeout, CONNECTs are refused at once. The DEALER's ZMQ_FD
  * joins the broker loop edge-triggered; nothing here blocks. Each request
  * carries an id and an absolute deadline; a reply that arrives after its
  * deadline, or for a connection that went away, is dropped. No answer by the
