@@ -14,6 +14,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -515,9 +516,21 @@ static int connect_now(store_t *s)
     return rc;
 }
 
+/* An idle connection has nothing to read: Redis sends nothing unasked on a
+ * command connection. Readable (EOF) or hung up means Redis closed it (a
+ * restart, its idle timeout), so the next command would fail on it. */
+static bool closed_by_server(const redisContext *ctx)
+{
+    struct pollfd p = {.fd = ctx->fd, .events = POLLIN};
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR));
+}
+
+/* A connection Redis closed while we were idle is replaced before the
+ * command is sent, so a Redis restart costs no request; a command that
+ * fails once sent is never sent again (it may have run). */
 static int ensure_conn(store_t *s)
 {
-    if (s->ctx && s->ctx->err)
+    if (s->ctx && (s->ctx->err || closed_by_server(s->ctx)))
         drop_conn(s);
     return s->ctx ? 0 : connect_now(s);
 }
