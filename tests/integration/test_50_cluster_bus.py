@@ -118,9 +118,15 @@ def test_cross_broker_order_and_qos_per_message(cl, clients):
 def test_retained_set_on_one_broker_served_by_the_other(cl, clients):
     b1, b2 = cl.by_id("b1"), cl.by_id("b2")
     root = uid("ret")
+    # b2's copy of the retained set follows the bus, as live delivery does
+    # (PUBACK on b1 does not wait for b2): a live subscriber on b2 seeing the
+    # two messages is the barrier that they have reached b2.
+    live2 = clients(b2)
+    assert live2.subscribe("%s/+/state" % root, 1, timeout=T) == [1]
     pub1 = clients(b1)
     pub1.publish("%s/a/state" % root, b"on", qos=1, retain=True, timeout=T)
     pub1.publish("%s/b/state" % root, b"off", qos=1, retain=True, timeout=T)
+    assert sorted(m.payload for m in live2.get_n(2, timeout=T)) == [b"off", b"on"]
 
     # A new subscriber on the other broker gets them at once on subscribe.
     s2 = clients(b2)
