@@ -9,6 +9,7 @@
 #include "route.h"
 #include "routes.h"
 #include "session.h"
+#include "store/pipelines.h"
 #include "store/sstore.h"
 
 /* A message whose durable writes are in flight: completes when the last
@@ -186,8 +187,10 @@ static void durable_rx2(op_t *o, sstore_t *st, const pipe_origin_t *from)
     issued(o, sstore_rx2_add(st, s->id, s->id_len, from->pid, on_step, o));
 }
 
-/* The pipelines (topic mappings, routes.c) a message is forwarded to. */
-#define PIPES_MAX 64
+/* The pipelines (topic mappings, routes.c) a message is forwarded to: as
+ * many as a store may hold, so a message matched by every one of them
+ * still reaches each (a smaller cap dropped the rest unseen). */
+#define PIPES_MAX STORE_PIPELINE_MAX
 
 typedef struct pipes {
     size_t n;
@@ -235,9 +238,8 @@ static int stage_durable(broker_t *b, const pipe_msg_t *in, const pipe_origin_t 
     conn_t *c = from ? from->conn : NULL;
     bool deliver = !from || !from->refused;
     targets_t t = deliver ? queue_targets(b, in) : (targets_t){0};
-    pipes_t p = {0};
-    if (deliver)
-        p.n = routes_match(b->routes, in->topic, in->topic_len, p.ids, PIPES_MAX);
+    pipes_t p; /* ids[0..n) only are read: not zeroed, it is 8 KB on every PUBLISH */
+    p.n = deliver ? routes_match(b->routes, in->topic, in->topic_len, p.ids, PIPES_MAX) : 0;
     if (!needs_write(in, deliver, &t, from, &p) && (!c || c->persist_pending == 0))
         return publish_now(b, in, from);
     sstore_t *st = cluster_store(b->cluster);

@@ -292,6 +292,23 @@ def test_full_queue_drops_new_messages_and_counts_them(env):
     pub.disconnect()
 
 
+def test_topic_mapped_to_more_than_64_pipelines_reaches_every_one(env):
+    # The broker matched at most 64 pipelines per message and silently
+    # appended to no more: the 65th and later got nothing, uncounted
+    ps = [pipeline(env, f"fan{i}", f"/fan{i}", status="paused") for i in range(70)]
+    ms = [mapping(env, "fan/x", p) for p in ps]
+    wait_routes(env)
+    pub = publisher(env, "pub-fan")
+    pub.publish("fan/x", "one", qos=1)
+    pub.disconnect()
+    queued = [api(env, "GET", f"/api/v1/pipelines/{p['id']}")["delivery"]["queued"] for p in ps]
+    assert queued == [1] * 70, queued
+    for m in ms:
+        api(env, "DELETE", f"/api/v1/topic-mappings/{m['id']}")
+    for p in ps:
+        api(env, "DELETE", f"/api/v1/pipelines/{p['id']}")
+
+
 def test_https_certificate_verified(env):
     """TLS verification is on: a sink whose certificate no trusted CA signed
     gets nothing (a retried connection error); with that CA given
