@@ -38,6 +38,8 @@ static void on_loaded(int rc, const sstore_tls_t *s, uint64_t version, void *arg
 
 static void load(tlssync_t *t)
 {
+    if (!t->b->cluster)
+        return; /* at exit: the read in flight failed as the store went */
     sstore_t *st = cluster_store(t->b->cluster);
     if (t->loading) {
         t->again = true;

@@ -9,10 +9,12 @@ override the broker's --tls-cert files; disabling them gives the files back."""
 import json
 import os
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
 import tempfile
+import time
 
 import pytest
 
@@ -173,3 +175,23 @@ def test_roostctl_certificates(st, certs):
     assert r.returncode == 4 and "server_key" in (r.stdout + r.stderr), r
     r = subprocess.run(ctl + ["set", "--enabled", "maybe"], capture_output=True, text=True, timeout=15)
     assert r.returncode == 1, r
+
+
+def test_sigterm_while_redis_stalls_exits_cleanly(stack):
+    """A settings read still in flight at exit (Redis stopped, not gone) must
+    not crash the broker: the read fails when the store goes, and the reload
+    the periodic check queued meanwhile must not reach for the cluster's
+    store, already freed (it did: SIGSEGV at exit)."""
+    stack.start_redis()
+    stack.start_authd(allow_anonymous=True)
+    b = stack.start_broker(cluster=True, extra=("--tls-port", str(free_port())))
+    redis = stack.redis.proc
+    redis.send_signal(signal.SIGSTOP)
+    try:
+        time.sleep(2.5)  # a read every second: one in flight, the next queued behind it
+        b.proc.send_signal(signal.SIGTERM)
+        rc = b.proc.wait(20)
+    finally:
+        redis.send_signal(signal.SIGCONT)
+    assert rc == 0, b.log_tail()
+    assert "AddressSanitizer" not in b.log_tail() and "runtime error" not in b.log_tail()
