@@ -314,9 +314,9 @@ void server_fini(broker_t *b)
         session_destroy(b, &all[i]);
     free(all);
     map_fini(&b->sessions);
-    route_fini(b);
     adopt_fini(b);
     cluster_destroy(&b->cluster);
+    route_fini(b); /* after the cluster: a will's write failing there still routes */
     tlssync_destroy(&b->tlssync); /* after the cluster: a read in flight has completed */
     beacon_destroy(&b->beacon); /* after the store: its pending put finishes into it */
     routes_destroy(&b->routes); /* after its load in flight failed with the cluster */
