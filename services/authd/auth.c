@@ -139,7 +139,7 @@ static void cert_lookup(const auth_ctx_t *ctx, store_t *s, auth_job_t *j)
     if (rc || (rc = load_groups(ctx, s, j, j->cred->client_id, j->cred->config_version)))
         unavailable(ctx, j, rc);
     else
-        finish(j, RPC_AUTH_OK, "certificate");
+        succeed(ctx, j, "certificate"); /* its allowed client ids hold as for a password */
 }
 
 /* Flapping detection (--flapping-max): counts this CONNECT of the client id

@@ -132,11 +132,11 @@ def pem(path):
         return f.read()
 
 
-def tls_connack(st, certs, cert, username=None, password=None):
+def tls_connack(st, certs, cert, username=None, password=None, client_id=None):
     """CONNECT over TLS presenting cert; returns (client or None, CONNACK code)."""
     c = tls_raw(st.tls_port, client_ctx(certs, cert=cert))
     pw = password.encode() if password else None
-    c.send(connect_pkt(uid("cc"), username=username, password=pw))
+    c.send(connect_pkt(client_id or uid("cc"), username=username, password=pw))
     p = c.expect("CONNACK")
     rc = p.body[1]
     if rc:
@@ -169,6 +169,21 @@ def test_certificate_client_connects_without_username(st, certs):
     # the client deleted: its certificate no longer admits anyone
     st.delete_client(cl["id"])
     assert tls_connack(st, certs, certs.dev1)[1] == 5
+
+
+def test_certificate_client_bound_to_its_client_ids(st, certs):
+    """allowed_client_ids hold for a certificate client too: its certificate
+    must not let it CONNECT as another device's id (and take that session
+    over). Before the fix the certificate path accepted any client id."""
+    status, cl = st.api("POST", "/api/v1/clients", {"name": "Boiler 10", "certificate": pem(certs.dev1[0]),
+                                                    "allowed_client_ids": ["boiler-*"]})
+    assert status == 201 and cl["allowed_client_ids"] == ["boiler-*"], cl
+    c, rc = tls_connack(st, certs, certs.dev1, client_id="boiler-10")
+    assert rc == 0
+    c.close()
+    assert tls_connack(st, certs, certs.dev1, client_id="victim-1")[1] == 5
+    assert "client_id_not_allowed" in st.authds[0].log()
+    st.delete_client(cl["id"])
 
 
 def test_client_with_credentials_and_certificate_needs_both(st, certs):
