@@ -586,7 +586,8 @@ static void conn_free(broker_t *b, conn_t *c)
     if (c->will && !c->graceful) {
         msg_t *w = c->will;
         c->will = NULL;
-        pipe_msg_t m = {.source = PIPE_WILL, .m = w};
+        pipe_msg_t m = {.source = PIPE_WILL, .m = w, .client_id = s ? s->id : NULL,
+                        .client_id_len = s ? s->id_len : 0, .username = conn_username(c)};
         if (pipeline_publish(b, &m, NULL) < 0)
             log_warn("will_dropped", "client_id=%s reason=out_of_memory", s ? s->id : "");
         msg_unref(&w);

@@ -219,8 +219,9 @@ static void durable_pipelines(op_t *o, sstore_t *st, const pipe_msg_t *in, const
         .topic = in->topic, .topic_len = in->topic_len,
         .payload = in->payload, .payload_len = in->payload_len,
         .qos = in->qos, .retain = in->retain,
-        .client_id = s ? s->id : "", .client_id_len = s ? s->id_len : 0,
-        .username = from ? conn_username(from->conn) : NULL, .broker = o->b->id,
+        .client_id = s ? s->id : in->client_id ? in->client_id : "",
+        .client_id_len = s ? s->id_len : in->client_id ? in->client_id_len : 0,
+        .username = from ? conn_username(from->conn) : in->username, .broker = o->b->id,
     };
     issued(o, sstore_pipe_append(st, p->ids, p->n, &pm, on_pipe, o));
     o->b->stats.pipeline_appends += p->n;

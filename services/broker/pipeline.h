@@ -72,6 +72,11 @@ typedef struct pipe_msg {
     bool same_topic; /* bus: same topic as the previous message of its frame:
                         the sessions matched for it are reused */
     msg_t *m;
+    /* a will: whose it is, for the pipeline stage (a client's PUBLISH
+     * takes them from its connection); NULL/0: nobody's */
+    const char *client_id;
+    size_t client_id_len;
+    const char *username;
 } pipe_msg_t;
 
 /* Called when a client's message is through (rc 0) or its durable writes

@@ -13,6 +13,8 @@ lost), a broker SIGKILLed right after PUBACK (nothing lost), /metrics."""
 import json
 import os
 import signal
+import socket
+import struct
 import subprocess
 import time
 import urllib.request
@@ -307,6 +309,28 @@ def test_topic_mapped_to_more_than_64_pipelines_reaches_every_one(env):
         api(env, "DELETE", f"/api/v1/topic-mappings/{m['id']}")
     for p in ps:
         api(env, "DELETE", f"/api/v1/pipelines/{p['id']}")
+
+
+def test_a_will_names_its_client(env):
+    """A will forwarded to a pipeline (the classic 'device went offline'
+    webhook) carries the client id of the device that dropped; it came with
+    an empty client_id, so the receiver could not tell whose will it was."""
+    p = pipeline(env, "W", "/will")
+    mapping(env, "lwt/#", p)
+    wait_routes(env)
+    flags = 0x02 | 0x04 | (1 << 3)  # clean session, will, will QoS 1
+    def utf8(x):
+        return struct.pack("!H", len(x)) + x
+    body = utf8(b"MQTT") + bytes([4, flags]) + struct.pack("!H", 60) + utf8(b"dev-will-9") + \
+        utf8(b"lwt/dev-will-9") + utf8(b"offline")
+    s = socket.create_connection(("127.0.0.1", env["broker"].port), timeout=5)
+    s.sendall(bytes([0x10, len(body)]) + body)
+    assert s.recv(4) == b"\x20\x02\x00\x00"
+    s.close()  # no DISCONNECT: the will goes
+    assert wait_until(lambda: len(arrived(env, "/will")) == 1, timeout=10), env["fwd"].text()[-2000:]
+    m = arrived(env, "/will")[0]
+    assert m["topic"] == "lwt/dev-will-9" and m["payload"] == "offline" and m["qos"] == 1
+    assert m["client_id"] == "dev-will-9", m
 
 
 def test_https_certificate_verified(env):

@@ -154,8 +154,8 @@ static int teardown(void **state)
     return 0;
 }
 
-static const pipe_msg_t qos1 = {PIPE_CLIENT, "t/x", 3, (const uint8_t *)"hello", 5, 1, false,
-                                false, NULL};
+static const pipe_msg_t qos1 = {.source = PIPE_CLIENT, .topic = "t/x", .topic_len = 3,
+                                .payload = (const uint8_t *)"hello", .payload_len = 5, .qos = 1};
 
 static pipe_origin_t origin(bool refused)
 {
