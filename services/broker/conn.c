@@ -589,7 +589,7 @@ static void conn_free(broker_t *b, conn_t *c)
         pipe_msg_t m = {.source = PIPE_WILL, .m = w, .client_id = s ? s->id : NULL,
                         .client_id_len = s ? s->id_len : 0, .username = conn_username(c)};
         if (pipeline_publish(b, &m, NULL) < 0)
-            log_warn("will_dropped", "client_id=%s reason=out_of_memory", s ? s->id : "");
+            log_warn("will_dropped", "client_id=%s reason=out_of_memory", qid);
         msg_unref(&w);
     }
     msg_unref(&c->will);

@@ -86,26 +86,30 @@ int handle_pubrel(conn_t *c, const mqtt_ack_t *p)
     return conn_send_ack(c, MQTT_PUBCOMP, p->packet_id);
 }
 
+static void unknown_pid(conn_t *c, const char *packet, uint16_t pid)
+{
+    char qid[LOG_QUOTE_CAP];
+    log_debug("unknown_packet_id", "client_id=%s packet=%s pid=%u",
+              log_quote(qid, sizeof(qid), c->sess->id, c->sess->id_len), packet, pid);
+}
+
 int handle_puback(conn_t *c, const mqtt_ack_t *p)
 {
     if (session_on_puback(c->b, c->sess, p->packet_id) < 0)
-        log_debug("unknown_packet_id", "client_id=%s packet=PUBACK pid=%u", c->sess->id,
-                  p->packet_id);
+        unknown_pid(c, "PUBACK", p->packet_id);
     return 0;
 }
 
 int handle_pubrec(conn_t *c, const mqtt_ack_t *p)
 {
     if (session_on_pubrec(c->b, c->sess, p->packet_id) < 0)
-        log_debug("unknown_packet_id", "client_id=%s packet=PUBREC pid=%u", c->sess->id,
-                  p->packet_id);
+        unknown_pid(c, "PUBREC", p->packet_id);
     return 0;
 }
 
 int handle_pubcomp(conn_t *c, const mqtt_ack_t *p)
 {
     if (session_on_pubcomp(c->b, c->sess, p->packet_id) < 0)
-        log_debug("unknown_packet_id", "client_id=%s packet=PUBCOMP pid=%u", c->sess->id,
-                  p->packet_id);
+        unknown_pid(c, "PUBCOMP", p->packet_id);
     return 0;
 }

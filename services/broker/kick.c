@@ -36,7 +36,8 @@ static void on_event(kick_t *k, const rpc_change_event_t *e)
     session_t *s = map_get(&k->b->sessions, e->object_id, strlen(e->object_id));
     if (!s || !s->conn)
         return;
-    log_info("conn_kicked", "client_id=%s by=admin", s->id);
+    char qid[LOG_QUOTE_CAP];
+    log_info("conn_kicked", "client_id=%s by=admin", log_quote(qid, sizeof(qid), s->id, s->id_len));
     conn_close(s->conn, "kicked_by_admin");
 }
 

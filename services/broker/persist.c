@@ -34,8 +34,10 @@ static void finish(op_t *o)
         c->persist_pending--;
     if (o->err) {
         o->b->stats.store_failures++;
+        char qid[LOG_QUOTE_CAP];
         log_warn("store_write_failed", "client_id=%s op=subscribe rc=%d detail=\"not acknowledged\"",
-                 c && c->sess ? c->sess->id : "", o->err);
+                 log_quote(qid, sizeof(qid), c && c->sess ? c->sess->id : "", c && c->sess ? c->sess->id_len : 0),
+                 o->err);
         if (c)
             conn_close(c, "store_unavailable");
     } else if (c) {

@@ -109,8 +109,10 @@ static void finish(op_t *o)
         run(o, c);
     } else {
         o->b->stats.store_failures++;
+        char qid[LOG_QUOTE_CAP];
         log_warn("store_write_failed", "client_id=%s op=%s rc=%d detail=\"%s\"",
-                 c && c->sess ? c->sess->id : "", o->source == PIPE_WILL ? "will" : "publish",
+                 log_quote(qid, sizeof(qid), c && c->sess ? c->sess->id : "", c && c->sess ? c->sess->id_len : 0),
+                 o->source == PIPE_WILL ? "will" : "publish",
                  o->err, o->source == PIPE_WILL ? "delivered live only" : "not acknowledged");
         if (o->source == PIPE_WILL)
             run(o, NULL); /* a will is delivered live even when Redis failed */
@@ -301,8 +303,10 @@ static int stage_durable(broker_t *b, const pipe_msg_t *in, const pipe_origin_t 
         /* Redis is down: nothing could even be sent. A failed write all the
          * same: counted and logged like one that Redis refused */
         b->stats.store_failures++;
+        char qid[LOG_QUOTE_CAP];
         log_warn("store_write_failed", "client_id=%s op=publish rc=%d detail=\"Redis unreachable: not "
-                 "acknowledged\"", c->sess ? c->sess->id : "", ROOST_EUNAVAILABLE);
+                 "acknowledged\"", log_quote(qid, sizeof(qid), c->sess ? c->sess->id : "",
+                                             c->sess ? c->sess->id_len : 0), ROOST_EUNAVAILABLE);
         op_free(o);
         return ROOST_EUNAVAILABLE;
     }

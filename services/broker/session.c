@@ -221,8 +221,9 @@ void session_deliver(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool reta
             b->stats.dropped_qos0++;
             if (!c->drop_logged) {
                 c->drop_logged = true;
-                log_warn("slow_subscriber", "client_id=%s pending=%zu action=drop_qos0", s->id,
-                         conn_pending(c));
+                char qid[LOG_QUOTE_CAP];
+                log_warn("slow_subscriber", "client_id=%s pending=%zu action=drop_qos0",
+                         log_quote(qid, sizeof(qid), s->id, s->id_len), conn_pending(c));
             }
             return;
         }

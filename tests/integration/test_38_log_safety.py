@@ -4,10 +4,11 @@ of one line, and a device that keeps publishing where it may not gets the
 first few publish_denied lines per window, then one denied_suppressed count
 (here at its disconnect). Real processes: Redis, admin, authd, broker."""
 import re
+import urllib.parse
 
 from conftest import T, RawClient, connect_pkt, uid
 from stack import stack, wait_for  # noqa: F401  (stack: fixture)
-from test_31_auth_e2e import PW, base_stack
+from test_31_auth_e2e import PW, base_stack, connected
 
 FORGED = "t/a\nlevel=error svc=broker event=forged x=1"
 LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z level=\w+ svc=\w+ event=\w+( |$)")
@@ -37,3 +38,23 @@ def test_denied_topics_are_escaped_and_rate_limited(stack):
     assert len(denied) == 5, denied
     assert all(l.endswith(' topic="t/a\\x0alevel=error svc=broker event=forged x=1"') for l in denied), denied
     assert not any("event=subscribe_denied client_id=%s " % cid in l for l in log.splitlines())
+
+
+def test_kicked_client_id_is_quoted(stack):
+    """A client id holding a space and a forged field stays one quoted value
+    in the broker's conn_kicked line (it was written bare: 'client_id=kick
+    me by=forged by=admin')."""
+    stack.start_redis()
+    stack.start_admin()
+    a = stack.start_authd(changes=True)
+    b = stack.start_broker(authd=a, cluster=True, admin_events=True)
+    stack.add_client("dev", PW)
+    cid = "kick me by=forged"
+    victim = connected(b.port, cid, "dev")
+    assert wait_for(lambda: cid in stack.connections(), 10.0, 0.1), stack.connections()
+    status, doc = stack.api("DELETE", "/api/v1/connections/" + urllib.parse.quote(cid, safe=""))
+    assert status == 202, doc
+    assert wait_for(lambda: "event=conn_kicked" in b.log(), T), b.log()[-3000:]
+    kicked = [l for l in b.log().splitlines() if "event=conn_kicked" in l]
+    assert kicked[0].endswith(' client_id="kick me by=forged" by=admin'), kicked
+    victim.close()
