@@ -12,7 +12,6 @@ broker asking it, so a test can connect as a device with what admin stored.
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -21,6 +20,7 @@ import urllib.request
 
 import zmq
 
+from ports import free_port  # noqa: F401 (tests import it from here)
 from stack import mqtt_probe
 
 BUILD = os.environ.get("ROOST_BUILD_DIR", "/work/main/build-test")
@@ -29,12 +29,6 @@ ROOSTCTL = os.path.join(BUILD, "tools", "roostctl", "roostctl")
 AUTHD = os.path.join(BUILD, "services", "authd", "roost-authd")
 BROKER = os.path.join(BUILD, "services", "broker", "roost-broker")
 TOKEN = "test-admin-token-0123456789"
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until(pred, timeout=10.0, interval=0.05):

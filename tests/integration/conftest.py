@@ -31,6 +31,8 @@ import uuid
 
 import pytest
 
+from ports import free_port  # noqa: F401 (tests import it from here)
+
 try:
     import paho.mqtt.client as mqtt
 except ImportError:  # pragma: no cover - the suite needs python3-paho-mqtt
@@ -71,13 +73,6 @@ def pytest_runtest_makereport(item, call):
 
 
 # ---------------------------------------------------------------- ports, ids
-
-def free_port():
-    """A TCP port on 127.0.0.1 that was free a moment ago (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def uid(prefix="t"):
     """A short unique string for client ids and topics."""

@@ -32,6 +32,8 @@ import urllib.request
 
 import pytest
 
+from ports import free_port  # noqa: F401 (tests import it from here)
+
 BUILD = os.environ.get("ROOST_BUILD_DIR", "/work/main/build-test")
 BROKER_BIN = os.path.join(BUILD, "services", "broker", "roost-broker")
 AUTHD_BIN = os.path.join(BUILD, "services", "authd", "roost-authd")
@@ -40,12 +42,6 @@ ROOSTCTL_BIN = os.path.join(BUILD, "tools", "roostctl", "roostctl")
 REDIS_BIN = "/usr/bin/redis-server"
 TOKEN = "stack-admin-token-0123456789"
 LOG_LEVEL = os.environ.get("ROOST_TEST_LOG_LEVEL", "debug")
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(pred, timeout=10.0, interval=0.02):

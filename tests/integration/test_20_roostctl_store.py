@@ -13,16 +13,12 @@ import time
 
 import pytest
 
+from ports import free_port
+
 BUILD = os.environ.get("ROOST_BUILD_DIR", "build")
 ROOSTCTL = os.path.join(BUILD, "tools", "roostctl", "roostctl")
 # Cheapest argon2id cost so the test is fast (libsodium's OPSLIMIT_MIN / MEMLIMIT_MIN).
 FAST = {"ROOST_PWHASH_OPSLIMIT": "1", "ROOST_PWHASH_MEMLIMIT": "8192"}
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

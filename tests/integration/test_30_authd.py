@@ -19,6 +19,8 @@ import uuid
 
 import pytest
 
+from ports import free_port
+
 BUILD = os.environ.get("ROOST_BUILD_DIR", "/work/main/build-test")
 AUTHD = os.path.join(BUILD, "services/authd/roost-authd")
 PROBE = os.path.join(BUILD, "services/authd/roost-authd-probe")
@@ -29,12 +31,6 @@ FAST_COST = ["--ops", "1", "--mem", "8192"]           # argon2id minimum: fast t
 SLOW_COST = ["--ops", "12", "--mem", str(64 << 20)]   # hundreds of ms per verification
 
 pytestmark = pytest.mark.skipif(not os.path.exists(AUTHD), reason="roost-authd not built")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def stop(proc, timeout=10):

@@ -11,15 +11,11 @@ import time
 
 import pytest
 
+from ports import free_port
+
 BUILD = os.environ.get("ROOST_BUILD_DIR", "build")
 BENCH = os.path.join(BUILD, "bench", "roost-bench")
 BROKER = os.path.join(BUILD, "services", "broker", "roost-broker")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
