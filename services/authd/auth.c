@@ -69,12 +69,43 @@ static void fail(const auth_ctx_t *ctx, auth_job_t *j, const char *reason)
     finish(j, RPC_AUTH_BAD_CREDENTIALS, reason);
 }
 
-static void succeed(const auth_ctx_t *ctx, auth_job_t *j, const char *reason)
+/* Flapping detection (--flapping-max): counts this CONNECT of the client id
+ * in Redis (shared by every authd); over the limit, bans the id for
+ * --flapping-ban through the bans list (so it shows there and every authd
+ * refuses it) and starts the count again. A store error counts nothing. */
+static bool flapping(const auth_ctx_t *ctx, store_t *s, const rpc_auth_request_t *r)
+{
+    int64_t n = 0;
+    if (!ctx->flap_max || !r->client_id || !r->client_id[0] ||
+        store_flap_hit(s, r->client_id, ctx->flap_window_ms, &n) < 0 || n <= ctx->flap_max)
+        return false;
+    char reason[96];
+    snprintf(reason, sizeof(reason), "flapping: %lld CONNECTs in %lld s", (long long)n,
+             (long long)(ctx->flap_window_ms / 1000));
+    int rc = store_ban_put(s, "client_id", r->client_id, reason, (int64_t)rpc_unix_ms() + ctx->flap_ban_ms,
+                           "authd (flapping)", NULL);
+    store_flap_reset(s, r->client_id);
+    log_warn("auth_flapping", "client_id=%s connects=%lld window_s=%lld ban_s=%lld rc=%d", r->client_id,
+             (long long)n, (long long)(ctx->flap_window_ms / 1000), (long long)(ctx->flap_ban_ms / 1000), rc);
+    return true;
+}
+
+/* The right credentials. s: the store, on a lookup worker; NULL on a hash
+ * worker, which has none. Flapping counts only CONNECTs that got this far
+ * (right credentials, a client id the client may use) on a lookup worker:
+ * a cache hit, a certificate, an anonymous client; the CONNECT verified by
+ * argon2 after a cache miss is not counted. A CONNECT with another device's
+ * client id and wrong credentials therefore cannot get that device banned. */
+static void succeed(const auth_ctx_t *ctx, store_t *s, auth_job_t *j, const char *reason)
 {
     guard_success(ctx->guard, j->req.username, j->req.peer);
     /* the right password, but an MQTT client id this client may not use */
     if (j->cred && !clientid_allowed(j->cred->client_ids, j->req.username, j->req.client_id)) {
         finish(j, RPC_AUTH_NOT_AUTHORIZED, "client_id_not_allowed");
+        return;
+    }
+    if (s && flapping(ctx, s, &j->req)) {
+        finish(j, RPC_AUTH_NOT_AUTHORIZED, "flapping");
         return;
     }
     finish(j, RPC_AUTH_OK, reason);
@@ -139,28 +170,7 @@ static void cert_lookup(const auth_ctx_t *ctx, store_t *s, auth_job_t *j)
     if (rc || (rc = load_groups(ctx, s, j, j->cred->client_id, j->cred->config_version)))
         unavailable(ctx, j, rc);
     else
-        succeed(ctx, j, "certificate"); /* its allowed client ids hold as for a password */
-}
-
-/* Flapping detection (--flapping-max): counts this CONNECT of the client id
- * in Redis (shared by every authd); over the limit, bans the id for
- * --flapping-ban through the bans list (so it shows there and every authd
- * refuses it) and starts the count again. A store error counts nothing. */
-static bool flapping(const auth_ctx_t *ctx, store_t *s, const rpc_auth_request_t *r)
-{
-    int64_t n = 0;
-    if (!ctx->flap_max || !r->client_id || !r->client_id[0] ||
-        store_flap_hit(s, r->client_id, ctx->flap_window_ms, &n) < 0 || n <= ctx->flap_max)
-        return false;
-    char reason[96];
-    snprintf(reason, sizeof(reason), "flapping: %lld CONNECTs in %lld s", (long long)n,
-             (long long)(ctx->flap_window_ms / 1000));
-    int rc = store_ban_put(s, "client_id", r->client_id, reason, (int64_t)rpc_unix_ms() + ctx->flap_ban_ms,
-                           "authd (flapping)", NULL);
-    store_flap_reset(s, r->client_id);
-    log_warn("auth_flapping", "client_id=%s connects=%lld window_s=%lld ban_s=%lld rc=%d", r->client_id,
-             (long long)n, (long long)(ctx->flap_window_ms / 1000), (long long)(ctx->flap_ban_ms / 1000), rc);
-    return true;
+        succeed(ctx, s, j, "certificate"); /* its allowed client ids hold as for a password */
 }
 
 void auth_lookup(const auth_ctx_t *ctx, store_t *s, auth_job_t *j)
@@ -179,10 +189,6 @@ void auth_lookup(const auth_ctx_t *ctx, store_t *s, auth_job_t *j)
         finish(j, RPC_AUTH_NOT_AUTHORIZED, "banned");
         return;
     }
-    if (flapping(ctx, s, r)) {
-        finish(j, RPC_AUTH_NOT_AUTHORIZED, "flapping");
-        return;
-    }
     if (!r->username && r->tls_cert_fingerprint && r->tls_cert_fingerprint[0]) {
         cert_lookup(ctx, s, j);
         return;
@@ -198,6 +204,8 @@ void auth_lookup(const auth_ctx_t *ctx, store_t *s, auth_job_t *j)
             rc = load_groups(ctx, s, j, NULL, version);
         if (rc)
             unavailable(ctx, j, rc);
+        else if (flapping(ctx, s, r))
+            finish(j, RPC_AUTH_NOT_AUTHORIZED, "flapping");
         else
             finish(j, RPC_AUTH_OK, "anonymous");
         return;
@@ -228,7 +236,7 @@ void auth_lookup(const auth_ctx_t *ctx, store_t *s, auth_job_t *j)
     if (hit && !cert_matches(j))
         finish(j, RPC_AUTH_NOT_AUTHORIZED, "certificate_mismatch");
     else if (hit)
-        succeed(ctx, j, "cache_hit");
+        succeed(ctx, s, j, "cache_hit");
     else
         j->next = AUTH_NEXT_HASH;
 }
@@ -249,7 +257,7 @@ static void verified(const auth_ctx_t *ctx, auth_job_t *j, const char *reason)
     if (!cert_matches(j))
         finish(j, RPC_AUTH_NOT_AUTHORIZED, "certificate_mismatch");
     else
-        succeed(ctx, j, reason);
+        succeed(ctx, NULL, j, reason);
 }
 
 bool auth_verify_cached(const auth_ctx_t *ctx, auth_job_t *j)
