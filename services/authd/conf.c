@@ -58,7 +58,7 @@ int conf_parse(authd_conf_t *c, int argc, char **argv)
         {"throttle-max", "ROOST_AUTHD_THROTTLE_MAX", CFG_INT, &c->throttle_max, 1, 86400,
          "Longest refusal in seconds (the delay doubles from 1 s)."},
         {"flapping-max", "ROOST_AUTHD_FLAPPING_MAX", CFG_INT, &c->flapping_max, 0, 1000000,
-         "Flapping detection: an MQTT client id that CONNECTs more than this many times in "
+         "Flapping detection: an MQTT client id that CONNECTs with the right credentials more than this many times in "
          "--flapping-window is banned for --flapping-ban (a ban in the bans list; 0: off; one "
          "Redis INCR per CONNECT when on). EMQX's default is 15 a minute."},
         {"flapping-window", "ROOST_AUTHD_FLAPPING_WINDOW", CFG_INT, &c->flapping_window, 1, 86400,
