@@ -9,13 +9,16 @@
  *        server_certificate?, server_key?}: members left out keep their
  *        stored value; the result is validated as a whole (lib/tls
  *        tlsctx_validate: PEM parses, key matches, chain verifies against
- *        the CA, not expired) and refused with a 400 naming the field.
+ *        the CA, not expired) and refused with a 400 naming the field;
+ *        {"enabled": false} alone is not validated (an expired certificate
+ *        can be switched off).
  *
  * The private key is write-only: no answer carries it, the audit entry only
  * says it changed, and it is never logged. A write publishes a ChangeEvent
  * CERTIFICATES; brokers load the new settings for new handshakes.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,8 +101,12 @@ static void put(ops_call_t *c, store_tls_t *t)
         ops_error(c->res, 500, "out of memory");
         return;
     }
-    /* what is stored must be loadable by every broker as it stands */
-    if (t->enabled || t->cert_pem[0] || t->key_pem[0]) {
+    /* What brokers load must be loadable as it stands, and new material must
+     * be valid when it is stored; switching off what is stored needs neither
+     * (a certificate that has expired since it was stored can be disabled). */
+    bool brings = doc_str(c->body, "server_certificate") || doc_str(c->body, "server_key") ||
+                  doc_str(c->body, "ca_certificate") || m;
+    if ((t->enabled || brings) && (t->enabled || t->cert_pem[0] || t->key_pem[0])) {
         if (!t->cert_pem[0] || !t->key_pem[0]) {
             ops_bad_field(c, !t->cert_pem[0] ? "server_certificate" : "server_key",
                           "a server certificate and its key are both needed");

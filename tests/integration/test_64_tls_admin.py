@@ -6,6 +6,7 @@ certificate to new handshakes within a second of the change event while
 established connections carry on. Admin's certificates, while enabled,
 override the broker's --tls-cert files; disabling them gives the files back."""
 
+import datetime
 import json
 import os
 import shutil
@@ -160,6 +161,30 @@ def test_invalid_certificates_are_refused_naming_the_field(st, certs):
     status, doc = st.api("GET", "/api/v1/certificates")
     assert doc["enabled"] is False and doc["server_key_set"] is False, doc
     assert served_serial(certs, b1.tls_port) == serial_of(certs.first[0])
+
+
+def test_a_certificate_that_expired_once_stored_can_still_be_disabled(st, certs):
+    """Switching certificates off must not depend on the stored certificate
+    still being valid: the operator turning off an expired certificate is the
+    usual case. Switching it back on (or storing new material) is still
+    validated."""
+    short = make_cert(certs.dir, certs.ca, "short-%s" % uid(), "localhost", san=SAN, expires_in=10)
+    status, doc = put(st, {"enabled": True, "server_certificate": pem(short[0]), "server_key": pem(short[1])})
+    assert status == 200 and doc["enabled"] is True, doc
+    assert wait_until(lambda: served_serial(certs, st.brokers[0].tls_port) == serial_of(short[0]), timeout=3)
+    time.sleep(max(0.0, doc_not_after(doc) - time.time()) + 1.5)
+    status, doc = put(st, {"enabled": False})
+    assert status == 200 and doc["enabled"] is False and doc["server_key_set"] is True, doc
+    status, doc = put(st, {"enabled": True})
+    assert status == 400 and doc["details"]["field"] == "server_certificate" and "expired" in doc["error"], doc
+    status, doc = st.api("GET", "/api/v1/certificates")
+    assert doc["enabled"] is False, doc
+
+
+def doc_not_after(doc):
+    """The certificate's end of validity, in seconds since the epoch."""
+    v = doc["certificate"]["not_after"].replace("Z", "+00:00")
+    return datetime.datetime.fromisoformat(v).timestamp()
 
 
 def test_roostctl_certificates(st, certs):

@@ -9,14 +9,17 @@ rsa=True (2048 bits)."""
 import os
 import ssl
 import subprocess
+import time
 
 from conftest import RawClient
 
 
 def _run(argv, faketime=None):
+    env = None
     if faketime:
         argv = ["faketime", faketime] + argv
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        env = dict(os.environ, TZ="UTC")
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
 
 
 def _newkey(rsa):
@@ -30,8 +33,9 @@ def make_ca(d, name, cn=None, rsa=False):
     return crt, key
 
 
-def make_cert(d, ca, name, cn, san=None, days=30, expired=False, rsa=False):
-    """A certificate signed by ca (crt, key); returns (crt, key) paths."""
+def make_cert(d, ca, name, cn, san=None, days=30, expired=False, rsa=False, expires_in=None):
+    """A certificate signed by ca (crt, key); returns (crt, key) paths. With
+    expires_in (seconds), it stops being valid that long from now."""
     crt, key, csr = (os.path.join(d, name + ext) for ext in (".crt", ".key", ".csr"))
     ext = os.path.join(d, name + ".ext")
     with open(ext, "w") as f:
@@ -39,10 +43,21 @@ def make_cert(d, ca, name, cn, san=None, days=30, expired=False, rsa=False):
         if san:
             f.write("subjectAltName=%s\n" % san)
     _run(["openssl", "req", *_newkey(rsa), "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=%s" % cn])
+    short = expired or expires_in is not None
     _run(["openssl", "x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1], "-set_serial",
-          str(int.from_bytes(os.urandom(8), "big")), "-out", crt, "-days", "2" if expired else str(days),
-          "-extfile", ext], faketime="2020-01-01 00:00:00" if expired else None)
+          str(int.from_bytes(os.urandom(8), "big")), "-out", crt, "-days", "2" if short else str(days),
+          "-extfile", ext], faketime=_signing_time(expired, expires_in))
     return crt, key
+
+
+def _signing_time(expired, expires_in):
+    """The clock openssl signs under: -days 2 from it ends the validity."""
+    if expired:
+        return "2020-01-01 00:00:00"
+    if expires_in is not None:
+        start = time.time() - 2 * 86400 + expires_in
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(start))
+    return None
 
 
 def serial_of(crt):
