@@ -1,6 +1,7 @@
 // Audit log: every write made through admin (who, what, when).
 import * as api from '../api.js';
-import { h, pageHeader, banner, loading, emptyState, Pager, pagerBar, searchBox, timeCell } from '../ui.js';
+import { h, Pager, timeCell } from '../ui.js';
+import { listPage, th } from '../listpage.js';
 
 const state = { search: '', pager: new Pager(50) };
 
@@ -52,42 +53,18 @@ function objectCell(kind, verb, id) {
 }
 
 export function list(main) {
-  const bannerEl = h('div', {});
-  const body = h('div', { class: 'card' });
-  let alive = true;
-
-  main.append(
-    pageHeader({ title: 'Audit log', subtitle: 'Every change made through the console, the API or roostctl, newest first.' }),
-    bannerEl,
-    h('div', { class: 'toolbar' },
-      searchBox({ placeholder: 'Search the audit log', label: 'Search the audit log', value: state.search, testid: 'audit-search',
-        onSearch: (q) => { state.search = q; state.pager.reset(); load(); } })),
-    body);
-
-  async function load() {
-    body.replaceChildren(loading('Loading audit log…'));
-    banner(bannerEl, null);
-    try {
-      const page = await api.audit.list({ limit: state.pager.limit, cursor: state.pager.cursor, search: state.search });
-      if (!alive) return;
-      state.pager.next = page?.next_cursor || null;
-      state.total = Number.isFinite(page?.total) ? page.total : null;
-      render(page?.items || []);
-    } catch (err) {
-      if (!alive) return;
-      body.replaceChildren();
-      banner(bannerEl, err);
-    }
-  }
-
-  function render(items) {
-    if (!items.length) {
-      body.replaceChildren(emptyState({ title: state.search ? 'No entries match your search' : 'No changes recorded yet',
-        text: 'Creating, editing or deleting anything adds an entry here.' }));
-      if (state.pager.hasPrev) body.append(pagerBar(state.pager, 0, load, 'entries'));
-      return;
-    }
-    const rows = items.map((e) => {
+  const page = listPage(main, {
+    state,
+    title: 'Audit log',
+    subtitle: 'Every change made through the console, the API or roostctl, newest first.',
+    search: { placeholder: 'Search the audit log', label: 'Search the audit log', testid: 'audit-search' },
+    loadingText: 'Loading audit log…',
+    nouns: ['entry', 'entries'],
+    fetch: (params) => api.audit.list(params),
+    table: { testid: 'audit-table', dense: true },
+    columns: [th('When'), th('Who'), th('Action'), th('Object'), th('Details', 'hide-sm')],
+    actions: false,
+    row: (e) => {
       const { kind, verb } = splitAction(e.action);
       return h('tr', { testid: 'audit-row' },
         h('td', { class: 'nowrap' }, timeCell(e.time)),
@@ -95,17 +72,8 @@ export function list(main) {
         h('td', {}, h('span', { class: `badge badge-${actionTone(verb)}` }, verb || '—')),
         h('td', { class: 'nowrap' }, objectCell(kind, verb, e.object_id)),
         h('td', { class: 'hide-sm muted cell-wrap' }, summary(e.summary)));
-    });
-    body.replaceChildren(
-      h('div', { class: 'table-wrap' },
-        h('table', { class: 'table table-dense', testid: 'audit-table' },
-          h('thead', {}, h('tr', {},
-            h('th', { scope: 'col' }, 'When'), h('th', { scope: 'col' }, 'Who'), h('th', { scope: 'col' }, 'Action'),
-            h('th', { scope: 'col' }, 'Object'), h('th', { scope: 'col', class: 'hide-sm' }, 'Details'))),
-          h('tbody', {}, rows))),
-      pagerBar(state.pager, items.length, load, ['entry', 'entries'], state.total));
-  }
-
-  load();
-  return () => { alive = false; };
+    },
+    empty: { title: 'No changes recorded yet', text: 'Creating, editing or deleting anything adds an entry here.', matchTitle: 'No entries match your search' },
+  });
+  return page.stop;
 }

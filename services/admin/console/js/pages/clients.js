@@ -1,58 +1,32 @@
 // Clients: the credentials devices connect with (seed: TagoDeploy's MQTT Clients page).
 import * as api from '../api.js';
 import {
-  h, icon, pageHeader, reconnectNotice, banner, loading, emptyState, field, showError,
-  clearFieldErrors, setBusy, toast, confirmDialog, rowMenu, Pager, pagerBar, searchBox, timeCell, AUTH_TYPES,
+  h, icon, pageHeader, reconnectNotice, banner, loading, field, showError,
+  clearFieldErrors, setBusy, toast, confirmDialog, rowMenu, Pager, timeCell, AUTH_TYPES,
 } from '../ui.js';
+import { listPage, th } from '../listpage.js';
 
 const state = { search: '', pager: new Pager(20) };
 // Phone-width labels for the Authentication Type column.
 const AUTH_SHORT = { username_password: 'Password', certificate: 'Certificate', both: 'Both' };
 
 export function list(main) {
-  const bannerEl = h('div', {});
-  const body = h('div', { class: 'card' });
-  let alive = true;
-
-  const newBtn = h('a', { href: '#/clients/new', class: 'btn btn-primary', testid: 'new-client' }, icon('plus'), 'New client');
-  main.append(
-    pageHeader({
-      title: 'Clients',
-      subtitle: 'Credentials that devices use to connect to the broker. Group Rules decide what each client may do.',
-      actions: [newBtn],
-    }),
-    bannerEl,
-    h('div', { class: 'toolbar' },
-      searchBox({ placeholder: 'Search by name or username', label: 'Search clients', value: state.search, testid: 'clients-search',
-        onSearch: (q) => { state.search = q; state.pager.reset(); load(); } })),
-    body);
-
-  async function load() {
-    body.replaceChildren(loading('Loading clients…'));
-    banner(bannerEl, null);
-    try {
-      const page = await api.clients.list({ limit: state.pager.limit, cursor: state.pager.cursor, search: state.search });
-      if (!alive) return;
-      state.pager.next = page?.next_cursor || null;
-      state.total = Number.isFinite(page?.total) ? page.total : null;
-      render(page?.items || []);
-    } catch (err) {
-      if (!alive) return;
-      body.replaceChildren();
-      banner(bannerEl, err);
-    }
-  }
-
-  function render(items) {
-    if (!items.length) {
-      body.replaceChildren(state.search
-        ? emptyState({ title: 'No clients match your search', text: `Nothing matches “${state.search}”.` })
-        : emptyState({ title: 'No clients yet', text: 'Create a client to give a device a username and password.',
-          action: h('a', { href: '#/clients/new', class: 'btn btn-primary' }, icon('plus'), 'New client') }));
-      if (state.pager.hasPrev) body.append(pagerBar(state.pager, 0, load, 'clients'));
-      return;
-    }
-    const rows = items.map((c) => h('tr', { testid: 'client-row', 'data-id': c.id, 'data-name': c.name },
+  const page = listPage(main, {
+    state,
+    title: 'Clients',
+    subtitle: 'Credentials that devices use to connect to the broker. Group Rules decide what each client may do.',
+    create: { href: '#/clients/new', label: 'New client', testid: 'new-client' },
+    search: { placeholder: 'Search by name or username', label: 'Search clients', testid: 'clients-search' },
+    loadingText: 'Loading clients…',
+    nouns: ['client', 'clients'],
+    fetch: (params) => api.clients.list(params),
+    table: { testid: 'clients-table' },
+    columns: [
+      th('Name'),
+      th([h('span', { class: 'th-long' }, 'Authentication Type'), h('span', { class: 'th-short' }, 'Auth Type')], 'cell-auth'),
+      th('Last changed', 'hide-md'),
+    ],
+    row: (c) => h('tr', { testid: 'client-row', 'data-id': c.id, 'data-name': c.name },
       h('td', {},
         h('a', { href: `#/clients/${encodeURIComponent(c.id)}`, class: 'row-title', testid: 'client-link' }, c.name),
         h('div', { class: 'row-sub' }, c.username)),
@@ -67,18 +41,9 @@ export function list(main) {
           { label: 'Edit', icon: 'edit', testid: 'client-edit', onSelect: () => { location.hash = `#/clients/${encodeURIComponent(c.id)}`; } },
           { label: 'Delete', icon: 'trash', danger: true, testid: 'client-delete', onSelect: () => remove(c) },
         ],
-      }))));
-    body.replaceChildren(
-      h('div', { class: 'table-wrap' },
-        h('table', { class: 'table', testid: 'clients-table' },
-          h('thead', {}, h('tr', {},
-            h('th', { scope: 'col' }, 'Name'),
-            h('th', { scope: 'col', class: 'cell-auth' }, h('span', { class: 'th-long' }, 'Authentication Type'), h('span', { class: 'th-short' }, 'Auth Type')),
-            h('th', { scope: 'col', class: 'hide-md' }, 'Last changed'),
-            h('th', { scope: 'col', class: 'col-actions' }, h('span', { class: 'sr-only' }, 'Actions')))),
-          h('tbody', {}, rows))),
-      pagerBar(state.pager, items.length, load, ['client', 'clients'], state.total));
-  }
+      }))),
+    empty: { title: 'No clients yet', text: 'Create a client to give a device a username and password.', matchTitle: 'No clients match your search' },
+  });
 
   async function remove(c) {
     const ok = await confirmDialog({
@@ -89,14 +54,10 @@ export function list(main) {
       confirmLabel: 'Delete client',
       action: () => api.clients.remove(c.id),
     });
-    if (ok) {
-      toast(`Client “${c.name}” deleted.`);
-      load();
-    }
+    if (ok) { toast(`Client “${c.name}” deleted.`); page.load(); }
   }
 
-  load();
-  return () => { alive = false; };
+  return page.stop;
 }
 
 // ---------------------------------------------------------------- new / edit

@@ -1,80 +1,39 @@
 // Groups: named bundles of ACL permissions (allow/deny, publish/subscribe, topic).
 import * as api from '../api.js';
 import {
-  h, icon, pageHeader, reconnectNotice, banner, loading, emptyState, field, showError,
-  clearFieldErrors, setBusy, toast, confirmDialog, rowMenu, Pager, pagerBar, searchBox,
+  h, icon, pageHeader, reconnectNotice, banner, loading, field, showError,
+  clearFieldErrors, setBusy, toast, confirmDialog, rowMenu, Pager,
 } from '../ui.js';
+import { listPage, th } from '../listpage.js';
 
 const state = { search: '', pager: new Pager(20) };
 
 export function list(main) {
-  const bannerEl = h('div', {});
-  const body = h('div', { class: 'card' });
-  let alive = true;
-
-  main.append(
-    pageHeader({
-      title: 'Groups',
-      subtitle: 'A group bundles ACL permissions that allow or deny publishing and subscribing on topics. Group Rules put clients in groups.',
-      actions: [h('a', { href: '#/groups/new', class: 'btn btn-primary', testid: 'new-group' }, icon('plus'), 'New group')],
-    }),
-    bannerEl,
-    h('div', { class: 'toolbar' },
-      searchBox({ placeholder: 'Search by group name', label: 'Search groups', value: state.search, testid: 'groups-search',
-        onSearch: (q) => { state.search = q; state.pager.reset(); load(); } })),
-    body);
-
-  async function load() {
-    body.replaceChildren(loading('Loading groups…'));
-    banner(bannerEl, null);
-    try {
-      const page = await api.groups.list({ limit: state.pager.limit, cursor: state.pager.cursor, search: state.search });
-      if (!alive) return;
-      state.pager.next = page?.next_cursor || null;
-      state.total = Number.isFinite(page?.total) ? page.total : null;
-      render(page?.items || []);
-    } catch (err) {
-      if (!alive) return;
-      body.replaceChildren();
-      banner(bannerEl, err);
-    }
-  }
-
-  function render(items) {
-    if (!items.length) {
-      body.replaceChildren(state.search
-        ? emptyState({ title: 'No groups match your search', text: `Nothing matches “${state.search}”.` })
-        : emptyState({ title: 'No groups yet', text: 'Create a group with ACL permissions, then assign clients to it with a Group Rule.',
-          action: h('a', { href: '#/groups/new', class: 'btn btn-primary' }, icon('plus'), 'New group') }));
-      if (state.pager.hasPrev) body.append(pagerBar(state.pager, 0, load, 'groups'));
-      return;
-    }
-    const rows = items.map((g) => {
-      const n = (g.acl || []).length;
-      return h('tr', { testid: 'group-row', 'data-id': g.id, 'data-name': g.name },
-        h('td', {}, h('a', { href: `#/groups/${encodeURIComponent(g.id)}`, class: 'row-title', testid: 'group-link' }, g.name)),
-        h('td', { class: 'hide-sm muted' }, g.description || '—'),
-        h('td', { class: 'num' }, h('span', { class: 'pill', testid: 'group-acl-count' }, `${n}`)),
-        h('td', { class: 'col-actions' }, rowMenu({
-          label: `Actions for ${g.name}`,
-          testid: 'group-menu',
-          items: [
-            { label: 'Edit', icon: 'edit', testid: 'group-edit', onSelect: () => { location.hash = `#/groups/${encodeURIComponent(g.id)}`; } },
-            { label: 'Delete', icon: 'trash', danger: true, testid: 'group-delete', onSelect: () => remove(g) },
-          ],
-        })));
-    });
-    body.replaceChildren(
-      h('div', { class: 'table-wrap' },
-        h('table', { class: 'table', testid: 'groups-table' },
-          h('thead', {}, h('tr', {},
-            h('th', { scope: 'col' }, 'Name'),
-            h('th', { scope: 'col', class: 'hide-sm' }, 'Description'),
-            h('th', { scope: 'col', class: 'num' }, 'ACL Permissions'),
-            h('th', { scope: 'col', class: 'col-actions' }, h('span', { class: 'sr-only' }, 'Actions')))),
-          h('tbody', {}, rows))),
-      pagerBar(state.pager, items.length, load, ['group', 'groups'], state.total));
-  }
+  const page = listPage(main, {
+    state,
+    title: 'Groups',
+    subtitle: 'A group bundles ACL permissions that allow or deny publishing and subscribing on topics. Group Rules put clients in groups.',
+    create: { href: '#/groups/new', label: 'New group', testid: 'new-group' },
+    search: { placeholder: 'Search by group name', label: 'Search groups', testid: 'groups-search' },
+    loadingText: 'Loading groups…',
+    nouns: ['group', 'groups'],
+    fetch: (params) => api.groups.list(params),
+    table: { testid: 'groups-table' },
+    columns: [th('Name'), th('Description', 'hide-sm'), th('ACL Permissions', 'num')],
+    row: (g) => h('tr', { testid: 'group-row', 'data-id': g.id, 'data-name': g.name },
+      h('td', {}, h('a', { href: `#/groups/${encodeURIComponent(g.id)}`, class: 'row-title', testid: 'group-link' }, g.name)),
+      h('td', { class: 'hide-sm muted' }, g.description || '—'),
+      h('td', { class: 'num' }, h('span', { class: 'pill', testid: 'group-acl-count' }, `${(g.acl || []).length}`)),
+      h('td', { class: 'col-actions' }, rowMenu({
+        label: `Actions for ${g.name}`,
+        testid: 'group-menu',
+        items: [
+          { label: 'Edit', icon: 'edit', testid: 'group-edit', onSelect: () => { location.hash = `#/groups/${encodeURIComponent(g.id)}`; } },
+          { label: 'Delete', icon: 'trash', danger: true, testid: 'group-delete', onSelect: () => remove(g) },
+        ],
+      }))),
+    empty: { title: 'No groups yet', text: 'Create a group with ACL permissions, then assign clients to it with a Group Rule.', matchTitle: 'No groups match your search' },
+  });
 
   async function remove(g) {
     const ok = await confirmDialog({
@@ -85,11 +44,10 @@ export function list(main) {
       confirmLabel: 'Delete group',
       action: () => api.groups.remove(g.id),
     });
-    if (ok) { toast(`Group “${g.name}” deleted.`); load(); }
+    if (ok) { toast(`Group “${g.name}” deleted.`); page.load(); }
   }
 
-  load();
-  return () => { alive = false; };
+  return page.stop;
 }
 
 // ---------------------------------------------------------------- new / edit

@@ -3,55 +3,25 @@
 // Changes apply to new messages within a second.
 import * as api from '../api.js';
 import {
-  h, icon, pageHeader, banner, loading, emptyState, field, showError,
-  clearFieldErrors, setBusy, toast, confirmDialog, rowMenu, Pager, pagerBar, searchBox,
+  h, pageHeader, banner, loading, field, showError, clearFieldErrors, setBusy, toast, confirmDialog, rowMenu, Pager,
 } from '../ui.js';
+import { listPage, th } from '../listpage.js';
 
 const state = { search: '', pager: new Pager(20) };
 
 export function list(main) {
-  const bannerEl = h('div', {});
-  const body = h('div', { class: 'card' });
-  let alive = true;
-
-  main.append(
-    pageHeader({
-      title: 'Topic Mappings',
-      subtitle: 'Messages published on a topic that matches a mapping’s filter are forwarded to its pipeline. Changes apply to new messages within a second.',
-      actions: [h('a', { href: '#/mappings/new', class: 'btn btn-primary', testid: 'new-mapping' }, icon('plus'), 'New mapping')],
-    }),
-    bannerEl,
-    h('div', { class: 'toolbar' },
-      searchBox({ placeholder: 'Search by topic', label: 'Search topic mappings', value: state.search, testid: 'mappings-search',
-        onSearch: (q) => { state.search = q; state.pager.reset(); load(); } })),
-    body);
-
-  async function load() {
-    body.replaceChildren(loading('Loading topic mappings…'));
-    banner(bannerEl, null);
-    try {
-      const page = await api.mappings.list({ limit: state.pager.limit, cursor: state.pager.cursor, search: state.search });
-      if (!alive) return;
-      state.pager.next = page?.next_cursor || null;
-      state.total = Number.isFinite(page?.total) ? page.total : null;
-      render(page?.items || []);
-    } catch (err) {
-      if (!alive) return;
-      body.replaceChildren();
-      banner(bannerEl, err);
-    }
-  }
-
-  function render(items) {
-    if (!items.length) {
-      body.replaceChildren(state.search
-        ? emptyState({ title: 'No mappings match your search', text: `Nothing matches “${state.search}”.` })
-        : emptyState({ title: 'No topic mappings yet', text: 'Map a topic filter such as devices/+/telemetry to a pipeline.',
-          action: h('a', { href: '#/mappings/new', class: 'btn btn-primary' }, icon('plus'), 'New mapping') }));
-      if (state.pager.hasPrev) body.append(pagerBar(state.pager, 0, load, 'mappings'));
-      return;
-    }
-    const rows = items.map((m) => h('tr', { testid: 'mapping-row', 'data-id': m.id, 'data-topic': m.topic },
+  const page = listPage(main, {
+    state,
+    title: 'Topic Mappings',
+    subtitle: 'Messages published on a topic that matches a mapping’s filter are forwarded to its pipeline. Changes apply to new messages within a second.',
+    create: { href: '#/mappings/new', label: 'New mapping', testid: 'new-mapping' },
+    search: { placeholder: 'Search by topic', label: 'Search topic mappings', testid: 'mappings-search' },
+    loadingText: 'Loading topic mappings…',
+    nouns: ['mapping', 'mappings'],
+    fetch: (params) => api.mappings.list(params),
+    table: { testid: 'mappings-table' },
+    columns: [th('Topic'), th('Pipeline')],
+    row: (m) => h('tr', { testid: 'mapping-row', 'data-id': m.id, 'data-topic': m.topic },
       h('td', { class: 'mono' }, h('a', { href: `#/mappings/${encodeURIComponent(m.id)}`, class: 'row-title', testid: 'mapping-link' }, m.topic)),
       h('td', {}, h('a', { href: `#/pipelines/${encodeURIComponent(m.pipeline)}`, testid: 'mapping-pipeline' }, m.pipeline_name || m.pipeline)),
       h('td', { class: 'col-actions' }, rowMenu({
@@ -61,17 +31,9 @@ export function list(main) {
           { label: 'Edit', icon: 'edit', testid: 'mapping-edit', onSelect: () => { location.hash = `#/mappings/${encodeURIComponent(m.id)}`; } },
           { label: 'Delete', icon: 'trash', danger: true, testid: 'mapping-delete', onSelect: () => remove(m) },
         ],
-      }))));
-    body.replaceChildren(
-      h('div', { class: 'table-wrap' },
-        h('table', { class: 'table', testid: 'mappings-table' },
-          h('thead', {}, h('tr', {},
-            h('th', { scope: 'col' }, 'Topic'),
-            h('th', { scope: 'col' }, 'Pipeline'),
-            h('th', { scope: 'col', class: 'col-actions' }, h('span', { class: 'sr-only' }, 'Actions')))),
-          h('tbody', {}, rows))),
-      pagerBar(state.pager, items.length, load, ['mapping', 'mappings'], state.total));
-  }
+      }))),
+    empty: { title: 'No topic mappings yet', text: 'Map a topic filter such as devices/+/telemetry to a pipeline.', matchTitle: 'No mappings match your search' },
+  });
 
   async function remove(m) {
     const ok = await confirmDialog({
@@ -80,11 +42,10 @@ export function list(main) {
       confirmLabel: 'Delete mapping',
       action: () => api.mappings.remove(m.id),
     });
-    if (ok) { toast(`Mapping “${m.topic}” deleted.`); load(); }
+    if (ok) { toast(`Mapping “${m.topic}” deleted.`); page.load(); }
   }
 
-  load();
-  return () => { alive = false; };
+  return page.stop;
 }
 
 export function edit(main, { id }) {

@@ -3,9 +3,10 @@
 // edit form never shows one (leave empty to keep, "Clear" to remove).
 import * as api from '../api.js';
 import {
-  h, icon, pageHeader, banner, loading, emptyState, field, showError,
-  clearFieldErrors, setBusy, toast, confirmDialog, rowMenu, Pager, pagerBar, searchBox, fmtRelative,
+  h, pageHeader, banner, loading, field, showError, clearFieldErrors, setBusy, toast, confirmDialog, rowMenu, Pager,
+  fmtRelative,
 } from '../ui.js';
+import { listPage, th } from '../listpage.js';
 
 const state = { search: '', pager: new Pager(20) };
 
@@ -21,48 +22,18 @@ function statusCell(p) {
 }
 
 export function list(main) {
-  const bannerEl = h('div', {});
-  const body = h('div', { class: 'card' });
-  let alive = true;
-
-  main.append(
-    pageHeader({
-      title: 'Pipelines',
-      subtitle: 'A pipeline is an HTTP API that receives the messages of the topics mapped to it (Topic Mappings), at least once, as JSON.',
-      actions: [h('a', { href: '#/pipelines/new', class: 'btn btn-primary', testid: 'new-pipeline' }, icon('plus'), 'New pipeline')],
-    }),
-    bannerEl,
-    h('div', { class: 'toolbar' },
-      searchBox({ placeholder: 'Search by name or URL', label: 'Search pipelines', value: state.search, testid: 'pipelines-search',
-        onSearch: (q) => { state.search = q; state.pager.reset(); load(); } })),
-    body);
-
-  async function load() {
-    body.replaceChildren(loading('Loading pipelines…'));
-    banner(bannerEl, null);
-    try {
-      const page = await api.pipelines.list({ limit: state.pager.limit, cursor: state.pager.cursor, search: state.search });
-      if (!alive) return;
-      state.pager.next = page?.next_cursor || null;
-      state.total = Number.isFinite(page?.total) ? page.total : null;
-      render(page?.items || []);
-    } catch (err) {
-      if (!alive) return;
-      body.replaceChildren();
-      banner(bannerEl, err);
-    }
-  }
-
-  function render(items) {
-    if (!items.length) {
-      body.replaceChildren(state.search
-        ? emptyState({ title: 'No pipelines match your search', text: `Nothing matches “${state.search}”.` })
-        : emptyState({ title: 'No pipelines yet', text: 'Create a pipeline for your backend’s HTTP API, then map topics to it.',
-          action: h('a', { href: '#/pipelines/new', class: 'btn btn-primary' }, icon('plus'), 'New pipeline') }));
-      if (state.pager.hasPrev) body.append(pagerBar(state.pager, 0, load, 'pipelines'));
-      return;
-    }
-    const rows = items.map((p) => h('tr', { testid: 'pipeline-row', 'data-id': p.id, 'data-name': p.name },
+  const page = listPage(main, {
+    state,
+    title: 'Pipelines',
+    subtitle: 'A pipeline is an HTTP API that receives the messages of the topics mapped to it (Topic Mappings), at least once, as JSON.',
+    create: { href: '#/pipelines/new', label: 'New pipeline', testid: 'new-pipeline' },
+    search: { placeholder: 'Search by name or URL', label: 'Search pipelines', testid: 'pipelines-search' },
+    loadingText: 'Loading pipelines…',
+    nouns: ['pipeline', 'pipelines'],
+    fetch: (params) => api.pipelines.list(params),
+    table: { testid: 'pipelines-table' },
+    columns: [th('Name / Description'), th('Status'), th('API URL', 'hide-sm'), th('Network Token'), th('Authorization Token')],
+    row: (p) => h('tr', { testid: 'pipeline-row', 'data-id': p.id, 'data-name': p.name },
       h('td', {}, h('a', { href: `#/pipelines/${encodeURIComponent(p.id)}`, class: 'row-title', testid: 'pipeline-link' }, p.name),
         p.description ? h('div', { class: 'muted hide-sm', testid: 'pipeline-description-text' }, p.description) : null),
       statusCell(p),
@@ -77,29 +48,18 @@ export function list(main) {
           { label: p.status === 'paused' ? 'Resume' : 'Pause', icon: 'refresh', testid: 'pipeline-toggle', onSelect: () => toggle(p) },
           { label: 'Delete', icon: 'trash', danger: true, testid: 'pipeline-delete', onSelect: () => remove(p) },
         ],
-      }))));
-    body.replaceChildren(
-      h('div', { class: 'table-wrap' },
-        h('table', { class: 'table', testid: 'pipelines-table' },
-          h('thead', {}, h('tr', {},
-            h('th', { scope: 'col' }, 'Name / Description'),
-            h('th', { scope: 'col' }, 'Status'),
-            h('th', { scope: 'col', class: 'hide-sm' }, 'API URL'),
-            h('th', { scope: 'col' }, 'Network Token'),
-            h('th', { scope: 'col' }, 'Authorization Token'),
-            h('th', { scope: 'col', class: 'col-actions' }, h('span', { class: 'sr-only' }, 'Actions')))),
-          h('tbody', {}, rows))),
-      pagerBar(state.pager, items.length, load, ['pipeline', 'pipelines'], state.total));
-  }
+      }))),
+    empty: { title: 'No pipelines yet', text: 'Create a pipeline for your backend’s HTTP API, then map topics to it.', matchTitle: 'No pipelines match your search' },
+  });
 
   async function toggle(p) {
     const status = p.status === 'paused' ? 'active' : 'paused';
     try {
       await api.pipelines.update(p.id, { status });
       toast(status === 'paused' ? `Pipeline “${p.name}” paused: its queue keeps filling.` : `Pipeline “${p.name}” resumed.`);
-      load();
+      page.load();
     } catch (err) {
-      banner(bannerEl, err);
+      page.banner(err);
     }
   }
 
@@ -112,11 +72,10 @@ export function list(main) {
       confirmLabel: 'Delete pipeline',
       action: () => api.pipelines.remove(p.id),
     });
-    if (ok) { toast(`Pipeline “${p.name}” deleted.`); load(); }
+    if (ok) { toast(`Pipeline “${p.name}” deleted.`); page.load(); }
   }
 
-  load();
-  return () => { alive = false; };
+  return page.stop;
 }
 
 // ---------------------------------------------------------------- new / edit

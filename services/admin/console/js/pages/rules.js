@@ -1,9 +1,10 @@
 // Group Rules: which clients join which groups (Match By / Value / Groups).
 import * as api from '../api.js';
 import {
-  h, icon, pageHeader, reconnectNotice, banner, loading, emptyState, field, showError,
-  clearFieldErrors, setBusy, toast, confirmDialog, rowMenu, Pager, pagerBar, MATCH_BY,
+  h, icon, pageHeader, reconnectNotice, banner, loading, field, showError,
+  clearFieldErrors, setBusy, toast, confirmDialog, rowMenu, Pager, MATCH_BY,
 } from '../ui.js';
+import { listPage, th } from '../listpage.js';
 
 const state = { pager: new Pager(20) };
 
@@ -17,63 +18,39 @@ function chips(ids, names) {
   return h('span', { class: 'chips' }, ids.map((gid) => h('span', { class: 'chip', testid: 'rule-group-chip' }, names.get(gid) || gid)));
 }
 
+// A page of rules, with the names of their groups and of the clients the
+// `client` rules point at.
+async function fetchRules(params) {
+  const [page, names] = await Promise.all([api.rules.list(params), groupNames()]);
+  const items = page?.items || [];
+  const clientIds = [...new Set(items.filter((r) => r.match_by === 'client').map((r) => r.value))];
+  const clientsById = new Map();
+  await Promise.all(clientIds.map((cid) => api.clients.get(cid).then((c) => clientsById.set(cid, c)).catch(() => {})));
+  return { ...page, names, clientsById };
+}
+
+function valueCell(r, clientsById) {
+  if (r.match_by === 'client') {
+    const c = clientsById.get(r.value);
+    return c
+      ? h('span', {}, h('a', { href: `#/clients/${encodeURIComponent(c.id)}` }, c.name), h('span', { class: 'row-sub' }, ` ${c.username}`))
+      : h('span', { class: 'muted', title: r.value }, 'Deleted client');
+  }
+  return h('code', {}, r.value);
+}
+
 export function list(main) {
-  const bannerEl = h('div', {});
-  const body = h('div', { class: 'card' });
-  let alive = true;
-
-  main.append(
-    pageHeader({
-      title: 'Group Rules',
-      subtitle: 'A rule matches connecting clients and puts them in groups. A client gets the combined permissions of every group its matching rules give.',
-      actions: [h('a', { href: '#/rules/new', class: 'btn btn-primary', testid: 'new-rule' }, icon('plus'), 'New rule')],
-    }),
-    bannerEl,
-    body);
-
-  async function load() {
-    body.replaceChildren(loading('Loading rules…'));
-    banner(bannerEl, null);
-    try {
-      const [page, names] = await Promise.all([
-        api.rules.list({ limit: state.pager.limit, cursor: state.pager.cursor }),
-        groupNames(),
-      ]);
-      if (!alive) return;
-      state.pager.next = page?.next_cursor || null;
-      state.total = Number.isFinite(page?.total) ? page.total : null;
-      const items = page?.items || [];
-      const clientIds = [...new Set(items.filter((r) => r.match_by === 'client').map((r) => r.value))];
-      const clientsById = new Map();
-      await Promise.all(clientIds.map((cid) => api.clients.get(cid).then((c) => clientsById.set(cid, c)).catch(() => {})));
-      if (!alive) return;
-      render(items, names, clientsById);
-    } catch (err) {
-      if (!alive) return;
-      body.replaceChildren();
-      banner(bannerEl, err);
-    }
-  }
-
-  function valueCell(r, clientsById) {
-    if (r.match_by === 'client') {
-      const c = clientsById.get(r.value);
-      return c
-        ? h('span', {}, h('a', { href: `#/clients/${encodeURIComponent(c.id)}` }, c.name), h('span', { class: 'row-sub' }, ` ${c.username}`))
-        : h('span', { class: 'muted', title: r.value }, 'Deleted client');
-    }
-    return h('code', {}, r.value);
-  }
-
-  function render(items, names, clientsById) {
-    if (!items.length) {
-      body.replaceChildren(emptyState({ title: 'No group rules yet',
-        text: 'Without a rule, a client can connect but may not publish or subscribe to anything.',
-        action: h('a', { href: '#/rules/new', class: 'btn btn-primary' }, icon('plus'), 'New rule') }));
-      if (state.pager.hasPrev) body.append(pagerBar(state.pager, 0, load, 'rules'));
-      return;
-    }
-    const rows = items.map((r) => h('tr', { testid: 'rule-row', 'data-id': r.id },
+  const page = listPage(main, {
+    state,
+    title: 'Group Rules',
+    subtitle: 'A rule matches connecting clients and puts them in groups. A client gets the combined permissions of every group its matching rules give.',
+    create: { href: '#/rules/new', label: 'New rule', testid: 'new-rule' },
+    loadingText: 'Loading rules…',
+    nouns: ['rule', 'rules'],
+    fetch: fetchRules,
+    table: { testid: 'rules-table' },
+    columns: [th('Match By'), th('Value'), th('Groups')],
+    row: (r, { names, clientsById }) => h('tr', { testid: 'rule-row', 'data-id': r.id },
       h('td', {}, h('a', { href: `#/rules/${encodeURIComponent(r.id)}`, class: 'row-title', testid: 'rule-link' }, MATCH_BY[r.match_by] || r.match_by)),
       h('td', { class: 'cell-wrap' }, valueCell(r, clientsById)),
       h('td', {}, chips(r.groups, names)),
@@ -84,18 +61,9 @@ export function list(main) {
           { label: 'Edit', icon: 'edit', testid: 'rule-edit', onSelect: () => { location.hash = `#/rules/${encodeURIComponent(r.id)}`; } },
           { label: 'Delete', icon: 'trash', danger: true, testid: 'rule-delete', onSelect: () => remove(r) },
         ],
-      }))));
-    body.replaceChildren(
-      h('div', { class: 'table-wrap' },
-        h('table', { class: 'table', testid: 'rules-table' },
-          h('thead', {}, h('tr', {},
-            h('th', { scope: 'col' }, 'Match By'),
-            h('th', { scope: 'col' }, 'Value'),
-            h('th', { scope: 'col' }, 'Groups'),
-            h('th', { scope: 'col', class: 'col-actions' }, h('span', { class: 'sr-only' }, 'Actions')))),
-          h('tbody', {}, rows))),
-      pagerBar(state.pager, items.length, load, ['rule', 'rules'], state.total));
-  }
+      }))),
+    empty: { title: 'No group rules yet', text: 'Without a rule, a client can connect but may not publish or subscribe to anything.' },
+  });
 
   async function remove(r) {
     const ok = await confirmDialog({
@@ -106,11 +74,10 @@ export function list(main) {
       confirmLabel: 'Delete rule',
       action: () => api.rules.remove(r.id),
     });
-    if (ok) { toast('Rule deleted.'); load(); }
+    if (ok) { toast('Rule deleted.'); page.load(); }
   }
 
-  load();
-  return () => { alive = false; };
+  return page.stop;
 }
 
 // ---------------------------------------------------------------- new / edit
