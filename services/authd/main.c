@@ -19,7 +19,7 @@
 #include "conf.h"
 #include "beacon.h"
 #include "base/proc.h"
-#include "http.h"
+#include "probe/probe.h"
 #include "server.h"
 
 typedef struct app {
@@ -29,7 +29,7 @@ typedef struct app {
     void *zctx;
     server_t *server;
     store_t *health_store; /* used only on the HTTP thread */
-    http_t *http;
+    probe_t *http;
     store_beacon_t *beacon;
     uint64_t started_ms;
     int sigfd;
@@ -99,9 +99,9 @@ static int setup(app_t *a)
     if ((rc = server_start(a->server)))
         return rc;
     if (c->http_port) {
-        if (!(a->http = http_new(c->http_bind, (int)c->http_port, health, render, a)))
+        if (!(a->http = probe_new(c->http_bind, (int)c->http_port, health, render, a)))
             return -ENOMEM;
-        if ((rc = http_start(a->http))) {
+        if ((rc = probe_start(a->http))) {
             log_error("http_start_failed", "bind=%s port=%lld rc=%d", c->http_bind, (long long)c->http_port, rc);
             return rc;
         }
@@ -122,7 +122,7 @@ static void teardown(app_t *a)
     if (a->sigfd >= 0)
         close(a->sigfd);
     store_beacon_stop(&a->beacon);
-    http_destroy(&a->http);
+    probe_destroy(&a->http);
     server_destroy(&a->server); /* joins the workers */
     store_destroy(&a->health_store);
     if (a->zctx)

@@ -1,6 +1,7 @@
 /* roost-forwarder: pipelines' Redis Streams -> HTTP APIs (DESIGN.md
  * "Processes"; fwd.h has the delivery policy). */
 #include <curl/curl.h>
+#include <errno.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -13,7 +14,7 @@
 #include "base/proc.h"
 #include "conf.h"
 #include "fwd.h"
-#include "http.h"
+#include "probe/probe.h"
 #include "store/beacon.h"
 
 static volatile sig_atomic_t stop_flag;
@@ -22,6 +23,17 @@ static void on_signal(int sig)
 {
     (void)sig;
     stop_flag = 1;
+}
+
+/* /healthz and /metrics (lib/probe) */
+static int health(void *f)
+{
+    return fwd_healthy(f) ? 0 : -1;
+}
+
+static int render(void *f, buf_t *out)
+{
+    return fwd_metrics(f, out) < 0 ? -1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -56,12 +68,14 @@ int main(int argc, char **argv)
         log_error("init_failed", "detail=\"out of memory\"");
         return 1;
     }
-    fhttp_t *http = NULL;
+    probe_t *http = NULL;
     if (conf.http_port) {
-        int err = 0;
-        if (!(http = fhttp_start(conf.http_bind, (int)conf.http_port, f, &err))) {
+        int err = (http = probe_new(conf.http_bind, (int)conf.http_port, health, render, f)) ? probe_start(http)
+                                                                                            : -ENOMEM;
+        if (err) {
             log_error("http_failed", "bind=%s port=%lld err=\"%s\"", conf.http_bind, (long long)conf.http_port,
                       roost_strerror(err));
+            probe_destroy(&http);
             fwd_destroy(&f);
             return 1;
         }
@@ -76,7 +90,7 @@ int main(int argc, char **argv)
              conf.prefix);
     fwd_run(f, &stop_flag);
     store_beacon_stop(&beacon);
-    fhttp_stop(&http);
+    probe_destroy(&http);
     fwd_destroy(&f);
     curl_global_cleanup();
     return 0;

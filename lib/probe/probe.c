@@ -1,4 +1,5 @@
-#include "http.h"
+/* probe: /healthz and /metrics (probe.h). */
+#include "probe.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -10,20 +11,20 @@
 
 #include "base/err.h"
 
-struct http {
+struct probe {
     const char *bind;
     int port;
-    http_health_fn health;
-    http_render_fn render;
+    probe_health_fn health;
+    probe_render_fn render;
     void *arg;
     struct MHD_Daemon *d;
 };
 
-http_t *http_new(const char *bind, int port, http_health_fn health, http_render_fn render, void *arg)
+probe_t *probe_new(const char *bind, int port, probe_health_fn health, probe_render_fn render, void *arg)
 {
-    http_t *h = calloc(1, sizeof(*h));
+    probe_t *h = calloc(1, sizeof(*h));
     if (h)
-        *h = (http_t){.bind = bind, .port = port, .health = health, .render = render, .arg = arg};
+        *h = (probe_t){.bind = bind, .port = port, .health = health, .render = render, .arg = arg};
     return h;
 }
 
@@ -42,7 +43,7 @@ static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, const 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                               const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
-    http_t *h = cls;
+    probe_t *h = cls;
     static const char *const text = "text/plain; charset=utf-8";
     if (strcmp(method, "GET") && strcmp(method, "HEAD"))
         return respond(c, MHD_HTTP_METHOD_NOT_ALLOWED, text, "method not allowed\n", 19);
@@ -65,7 +66,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     return respond(c, MHD_HTTP_NOT_FOUND, text, "not found\n", 10);
 }
 
-int http_start(http_t *h)
+int probe_start(probe_t *h)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)h->port)};
     if (inet_pton(AF_INET, h->bind, &sa.sin_addr) != 1)
@@ -76,9 +77,9 @@ int http_start(http_t *h)
     return h->d ? 0 : -EADDRINUSE;
 }
 
-void http_destroy(http_t **hp)
+void probe_destroy(probe_t **hp)
 {
-    http_t *h = *hp;
+    probe_t *h = *hp;
     if (!h)
         return;
     if (h->d)
