@@ -12,6 +12,7 @@
 #include "busbatch.h"
 #include "mqtt/topic.h"
 #include "rpc/curve.h"
+#include "rpc/zap.h"
 
 #define HOLD_TURNS 8 /* busy loop turns a batch may wait to grow */
 /* Frames queued per peer (XPUB) and from peers (SUB) before ZeroMQ drops
@@ -27,9 +28,8 @@ struct bus {
     bus_hooks_t hooks;
     char *bind, *advertise;
     char *curve_spec;            /* "" = plain bus */
-    uint8_t curve_public[32];    /* the cluster key's public half (ZAP compares) */
     void *zctx, *xpub, *sub;
-    void *zap;                   /* ZAP handler (REP) while the bus uses CURVE */
+    rpc_zap_t *zap;              /* ZAP handler while the bus uses CURVE */
     rpc_linkmon_t *mon;          /* the SUB's link events */
     int xpub_fd, sub_fd, zap_fd, mon_fd;
     char endpoint[256];
@@ -324,44 +324,16 @@ static void on_xpub(loop_t *l, int fd, unsigned events, void *arg)
 /* ---- CurveZMQ ------------------------------------------------------------ */
 
 /* Every broker holds the cluster's one key pair: its XPUB is a CURVE server
- * with it, its SUB a CURVE client with it, and this ZAP handler (RFC 27,
+ * with it, its SUB a CURVE client with it, and a ZAP handler (lib/rpc zap.h,
  * in the bus's own context) lets a client finish the handshake only when
  * its public key is the cluster's, which CurveZMQ proves it holds the
  * secret of. Anyone else (a plain socket, another key) gets nothing from
- * the bus and puts nothing on it. */
-static void zap_answer(bus_t *bus, zmq_msg_t *req, int n)
-{
-    /* request: version, request id, domain, address, routing id, mechanism,
-     * credentials...; reply: version, request id, status, text, user, meta */
-    bool ok = n >= 7 && zmq_msg_size(&req[5]) == 5 && !memcmp(zmq_msg_data(&req[5]), "CURVE", 5) &&
-              zmq_msg_size(&req[6]) == 32 && !memcmp(zmq_msg_data(&req[6]), bus->curve_public, 32);
-    if (!ok) {
-        size_t al = n >= 4 ? zmq_msg_size(&req[3]) : 0;
-        log_warn("bus_peer_refused", "address=%.*s detail=\"not the cluster's CurveZMQ key\"",
-                 (int)(al < 64 ? al : 64), n >= 4 ? (const char *)zmq_msg_data(&req[3]) : "");
-    }
-    const char *status = ok ? "200" : "400", *text = ok ? "OK" : "not a cluster member";
-    zmq_send(bus->zap, "1.0", 3, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-    zmq_send(bus->zap, n >= 2 ? zmq_msg_data(&req[1]) : "", n >= 2 ? zmq_msg_size(&req[1]) : 0,
-             ZMQ_SNDMORE | ZMQ_DONTWAIT);
-    zmq_send(bus->zap, status, 3, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-    zmq_send(bus->zap, text, strlen(text), ZMQ_SNDMORE | ZMQ_DONTWAIT);
-    zmq_send(bus->zap, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-    zmq_send(bus->zap, "", 0, ZMQ_DONTWAIT);
-}
-
+ * the bus and puts nothing on it (logged as curve_client_refused
+ * service=bus). */
 static void on_zap(loop_t *l, int fd, unsigned events, void *arg)
 {
     bus_t *bus = arg;
-    do {
-        zmq_msg_t f[8];
-        int n;
-        while ((n = recv_parts(bus->zap, f, 8)) >= 0) {
-            zap_answer(bus, f, n);
-            for (int i = 0; i < n; i++)
-                zmq_msg_close(&f[i]);
-        }
-    } while (readable(bus->zap));
+    rpc_zap_drain(bus->zap);
 }
 
 /* The SUB's link events (rpc/linkmon.h): up and down per peer endpoint. */
@@ -394,18 +366,14 @@ static int curve_setup(bus_t *bus)
                   "holding them\" rc=%d", rc);
         return rc;
     }
-    bool ok = zmq_curve_public(pub, secret) == 0 && zmq_z85_decode(bus->curve_public, pub);
+    bool ok = zmq_curve_public(pub, secret) == 0;
     sodium_memzero(secret, sizeof(secret));
     if (!ok)
         return -ENOTSUP;
-    bus->zap = zmq_socket(bus->zctx, ZMQ_REP);
-    int zero = 0;
-    if (!bus->zap)
-        return -errno;
-    zmq_setsockopt(bus->zap, ZMQ_LINGER, &zero, sizeof(zero));
-    if (zmq_bind(bus->zap, "inproc://zeromq.zap.01") < 0)
-        return -errno;
-    if ((rc = join_loop(bus, bus->zap, &bus->zap_fd, on_zap)) < 0)
+    if ((rc = rpc_zap_new(bus->zctx, pub, "bus", &bus->zap)) < 0)
+        return rc;
+    bus->zap_fd = rpc_zap_fd(bus->zap);
+    if ((rc = loop_add_fd(bus->b->loop, bus->zap_fd, LOOP_READ | LOOP_EDGE, on_zap, bus)) < 0)
         return rc;
     if ((rc = rpc_curve_server(bus->xpub, bus->curve_spec)) < 0)
         return rc;
@@ -416,8 +384,8 @@ static int curve_setup(bus_t *bus)
 
 void bus_poll(bus_t *bus)
 {
-    if (bus->zap && readable(bus->zap))
-        on_zap(bus->b->loop, bus->zap_fd, LOOP_READ, bus);
+    if (bus->zap)
+        rpc_zap_drain(bus->zap);
     batches_flush(bus); /* before reading: a send may take the ZMQ_FD edge */
     if (bus->xpub && readable(bus->xpub))
         on_xpub(bus->b->loop, bus->xpub_fd, LOOP_READ, bus);
@@ -485,8 +453,7 @@ void bus_destroy(bus_t **bp)
         loop_del_fd(bus->b->loop, bus->xpub_fd);
     if (bus->zap_fd >= 0)
         loop_del_fd(bus->b->loop, bus->zap_fd);
-    if (bus->zap)
-        zmq_close(bus->zap);
+    rpc_zap_destroy(&bus->zap);
     if (bus->mon_fd >= 0)
         loop_del_fd(bus->b->loop, bus->mon_fd);
     rpc_linkmon_destroy(&bus->mon);

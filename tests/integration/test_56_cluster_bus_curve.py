@@ -1,7 +1,7 @@
 """56 cluster bus with CurveZMQ (--bus-curve-secret): brokers holding the
 cluster's key mesh and carry traffic as on a plain bus; a plain ZeroMQ
 socket, or a CURVE client with any other key, that connects to a broker's
-bus endpoint gets nothing (the broker logs bus_peer_refused), and a broker
+bus endpoint gets nothing (the broker logs curve_client_refused service=bus), and a broker
 started with another key is no member: nothing crosses to or from it.
 Without the key anyone who can reach the bus port could read every message
 crossing the cluster. Issue 5; DESIGN.md "Clustering"."""
@@ -105,7 +105,7 @@ def test_outsiders_read_nothing(cl, clients, keys):
     for s in (plain, other_key):
         assert s.poll(300) == 0, "an outsider read from the bus: %r" % s.recv()[:60]
         s.close()
-    assert wait_until(lambda: "event=bus_peer_refused" in b1.log()[mark:], timeout=T), \
+    assert wait_until(lambda: "event=curve_client_refused service=bus" in b1.log()[mark:], timeout=T), \
         "the CURVE client with another key was not refused by the ZAP handler"
 
 
