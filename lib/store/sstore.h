@@ -33,7 +33,8 @@
  *   P brokers                hash    broker id -> "endpoint\tstarted_ms"
  *   P broker:<id>:alive      string  with PX ttl; missing = broker dead
  *   P lease:<cid>            string  broker id holding the client id
- *   P sess:<cid>             hash    owner, updated_ms (exists = persistent session)
+ *   P leasecred:<cid>        string  credential (store client id) of that holder
+ *   P sess:<cid>             hash    owner, updated_ms, credential (exists = persistent session)
  *   P subs:<cid>             hash    filter -> qos
  *   P psubs                  hash    "<cid>\0<filter>" -> qos (all persistent subs)
  *   P psubs:ver              string  INCR'd on every psubs change
@@ -98,12 +99,17 @@ typedef void (*sstore_peers_fn)(int rc, const sstore_peer_t *peers, size_t n, vo
 int sstore_broker_list(sstore_t *s, sstore_peers_fn fn, void *arg);
 
 /* ---- client-id leases --------------------------------------------------- */
-/* Sets the lease of cid to broker_id; reports the previous holder ("" if
- * none) and whether that holder is alive. View valid during the callback. */
+/* Sets the lease of cid to broker_id and the credential (the store client
+ * id of the device; NULL or "" anonymous) holding it; reports the previous
+ * holder ("" if none) and whether that holder is alive. With owner_only, a
+ * credential other than the one of a live holder or of the stored
+ * persistent session (sess 'credential') is refused: rc
+ * ROOST_EAUTH_NOT_AUTHORIZED, nothing changed. View valid during the
+ * callback. */
 typedef void (*sstore_lease_fn)(int rc, const char *previous, bool previous_alive, void *arg);
 int sstore_lease_take(sstore_t *s, const char *cid, size_t cid_len, const char *broker_id,
-                      sstore_lease_fn fn, void *arg);
-/* Deletes the lease only if broker_id still holds it. */
+                      const char *credential, bool owner_only, sstore_lease_fn fn, void *arg);
+/* Deletes the lease (and its credential) only if broker_id still holds it. */
 int sstore_lease_release(sstore_t *s, const char *cid, size_t cid_len, const char *broker_id,
                          sstore_done_fn fn, void *arg);
 
@@ -141,9 +147,10 @@ typedef struct sstore_session {
 /* Deletes every key of the session and its psubs entries (clean start). */
 int sstore_session_clear(sstore_t *s, const char *cid, size_t cid_len, sstore_done_fn fn,
                          void *arg);
-/* Creates or refreshes sess:<cid> (owner broker_id). */
+/* Creates or refreshes sess:<cid> (owner broker_id; credential, when not
+ * NULL: the store client id the session belongs to, see sstore_lease_take). */
 int sstore_session_touch(sstore_t *s, const char *cid, size_t cid_len, const char *broker_id,
-                         sstore_done_fn fn, void *arg);
+                         const char *credential, sstore_done_fn fn, void *arg);
 /* Reads the whole session in one atomic script. Views valid during the
  * callback only. */
 typedef void (*sstore_session_fn)(int rc, const sstore_session_t *sess, void *arg);

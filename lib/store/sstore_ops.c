@@ -37,15 +37,7 @@ const char *const sstore_scripts[SS_COUNT] = {
         "  else redis.call('HDEL',KEYS[1],h[i]) end\n"
         "end\n"
         "return out",
-    /* KEYS lease; ARGV broker id, prefix. Returns [previous or '', alive]. */
-    [SS_LEASE_TAKE] =
-        "local old=redis.call('GET',KEYS[1]) redis.call('SET',KEYS[1],ARGV[1])\n"
-        "if not old then return {'',0} end\n"
-        "return {old,redis.call('EXISTS',ARGV[2]..'broker:'..old..':alive')}",
-    /* KEYS lease; ARGV broker id */
-    [SS_LEASE_RELEASE] =
-        "if redis.call('GET',KEYS[1])==ARGV[1] then return redis.call('DEL',KEYS[1]) end\n"
-        "return 0",
+    [SS_LEASE_TAKE] = SSTORE_LUA_LEASE_TAKE, [SS_LEASE_RELEASE] = SSTORE_LUA_LEASE_RELEASE,
     /* KEYS sess subs q qm rx2 rel psubs psubs:ver; ARGV cid */
     [SS_SESS_CLEAR] =
         "local f=redis.call('HKEYS',KEYS[2])\n"
@@ -290,44 +282,6 @@ int sstore_broker_list(sstore_t *s, sstore_peers_fn fn, void *arg)
     return ss_issue(q);
 }
 
-/* ---- leases ------------------------------------------------------------------ */
-
-static void lease_finish(sstore_req_t *q, int rc, const redisReply *r)
-{
-    const char *prev = "";
-    uint64_t alive = 0;
-    if (rc == 0 && (!is_array(r, 2) || !ss_r_is_str(r->element[0]) ||
-                    ss_r_u64(r->element[1], &alive) < 0))
-        rc = ROOST_ESTORE;
-    if (rc == 0)
-        prev = r->element[0]->str;
-    q->fn.lease(rc, prev, rc == 0 && alive, q->arg);
-}
-
-int sstore_lease_take(sstore_t *s, const char *cid, size_t cid_len, const char *broker_id,
-                      sstore_lease_fn fn, void *arg)
-{
-    sstore_req_t *q = ss_req_new(s, SS_LEASE_TAKE, 1, lease_finish, arg);
-    if (!q)
-        return -ENOMEM;
-    q->fn.lease = fn;
-    ss_key(q, "lease:", cid, cid_len);
-    ss_arg_str(q, broker_id);
-    ss_arg_str(q, ss_prefix(s));
-    return ss_issue(q);
-}
-
-int sstore_lease_release(sstore_t *s, const char *cid, size_t cid_len, const char *broker_id,
-                         sstore_done_fn fn, void *arg)
-{
-    sstore_req_t *q = new_done(s, SS_LEASE_RELEASE, 1, fn, arg);
-    if (!q)
-        return -ENOMEM;
-    ss_key(q, "lease:", cid, cid_len);
-    ss_arg_str(q, broker_id);
-    return ss_issue(q);
-}
-
 /* ---- sessions -------------------------------------------------------------------- */
 
 static void ss_session_keys(sstore_req_t *q, const char *cid, size_t cid_len)
@@ -351,7 +305,7 @@ int sstore_session_clear(sstore_t *s, const char *cid, size_t cid_len, sstore_do
 }
 
 int sstore_session_touch(sstore_t *s, const char *cid, size_t cid_len, const char *broker_id,
-                         sstore_done_fn fn, void *arg)
+                         const char *credential, sstore_done_fn fn, void *arg)
 {
     sstore_req_t *q = new_done(s, SS_NONE, 0, fn, arg);
     if (!q)
@@ -362,6 +316,10 @@ int sstore_session_touch(sstore_t *s, const char *cid, size_t cid_len, const cha
     ss_arg_str(q, broker_id);
     ss_arg_str(q, "updated_ms");
     ss_arg_u64(q, proc_wall_ms());
+    if (credential) {
+        ss_arg_str(q, "credential");
+        ss_arg_str(q, credential);
+    }
     return ss_issue(q);
 }
 

@@ -43,6 +43,7 @@ enum sstore_script {
 extern const char *const sstore_scripts[SS_COUNT];
 extern const char SSTORE_LUA_PIPE_APPEND[], SSTORE_LUA_ROUTES[]; /* sstore_pipe.c */
 extern const char SSTORE_LUA_TLS[]; /* sstore_tls.c */
+extern const char SSTORE_LUA_LEASE_TAKE[], SSTORE_LUA_LEASE_RELEASE[]; /* sstore_lease.c */
 
 typedef struct sstore_req sstore_req_t;
 /* rc 0: r is the (non-error) reply, valid during the call. rc < 0: r NULL. */

@@ -187,7 +187,7 @@ static void finish(struct adopt *a, const sstore_session_t *st)
     /* catch-up reads only deliver what this session has not seen: track
      * every entry id delivered from now until the last one */
     if (!a->clean && session_track_seen(c->sess, true) == 0) {
-        sstore_session_touch(store, a->cid, a->len, b->id, on_done_quiet, NULL);
+        sstore_session_touch(store, a->cid, a->len, b->id, conn_store_id(c), on_done_quiet, NULL);
         schedule_catchup(b, c, CATCHUP1_MS);
         schedule_catchup(b, c, CATCHUP2_MS);
     }
@@ -237,7 +237,9 @@ static void on_lease(int rc, const char *previous, bool alive, void *arg)
         return;
     }
     if (rc) {
-        fail(a, ROOST_EUNAVAILABLE);
+        if (rc == ROOST_EAUTH_NOT_AUTHORIZED)
+            connect_log_foreign(a->conn, a->cid, a->len);
+        fail(a, rc == ROOST_EAUTH_NOT_AUTHORIZED ? rc : ROOST_EUNAVAILABLE);
         return;
     }
     if (previous[0] && strcmp(previous, b->id) != 0 && alive &&
@@ -278,7 +280,8 @@ int adopt_start(conn_t *c, const char *cid, size_t len, bool clean, acl_matcher_
     struct adopt *older = map_get(&b->adopting, cid, len);
     if (older)
         fail(older, ROOST_EUNAVAILABLE);
-    if (sstore_lease_take(cluster_store(b->cluster), cid, len, b->id, on_lease, a) < 0 ||
+    if (sstore_lease_take(cluster_store(b->cluster), cid, len, b->id, conn_store_id(c),
+                          b->cfg->session_owner_only, on_lease, a) < 0 ||
         map_put(&b->adopting, a->cid, a->len, a, NULL) < 0) {
         adopt_free(a);
         return ROOST_EUNAVAILABLE;

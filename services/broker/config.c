@@ -131,6 +131,10 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
         {"max-preauth-memory", "ROOST_MAX_PREAUTH_MEMORY", CFG_INT, &c->max_preauth_memory, 0, 1LL << 40,
          "Memory all connections not yet accepted may hold, in bytes: connections beyond "
          "this / --max-connect-size waiting for CONNECT or authd are closed at accept (0: no cap)."},
+        {"session-owner-only", "ROOST_SESSION_OWNER_ONLY", CFG_BOOL, &c->session_owner_only, 0, 0,
+         "Refuse (CONNACK 5) a CONNECT whose client id names a session (live, or a stored persistent "
+         "one) that another credential (store client) created, instead of taking it over. Off by "
+         "default (MQTT's plain takeover); on in the deploy examples."},
         {"http-bind", "ROOST_HTTP_BIND", CFG_STR, &c->http_bind, 0, 0,
          "Address of the /healthz and /metrics endpoint."},
         {"http-port", "ROOST_HTTP_PORT", CFG_INT, &c->http_port, 0, 65535,

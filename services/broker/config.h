@@ -51,6 +51,7 @@ typedef struct broker_config {
     const char *http_bind;
     int64_t http_port;         /* /healthz and /metrics; 0 = off */
     int64_t drain_delay_ms;    /* SIGTERM: not ready, no new connections, this long, then close */
+    bool session_owner_only;   /* a CONNECT may take over only a session of its own credential */
 } broker_config_t;
 
 /* Fills defaults, then environment, then argv. Returns CFG_RUN, CFG_EXIT_HELP,

@@ -141,12 +141,28 @@ int connect_accept(conn_t *c, const char *client_id, size_t id_len, bool clean,
     return connect_finish(c, client_id, id_len, clean, acl, NULL);
 }
 
+void connect_log_foreign(conn_t *c, const char *client_id, size_t id_len)
+{
+    char peer[64], qid[LOG_QUOTE_CAP];
+    log_info("conn_refused", "peer=%s client_id=%s reason=\"session held by another credential\"",
+             conn_peer(c, peer, sizeof(peer)), log_quote(qid, sizeof(qid), client_id, id_len));
+}
+
 int connect_finish(conn_t *c, const char *client_id, size_t id_len, bool clean,
                    acl_matcher_t **acl, const struct sstore_session *stored)
 {
     broker_t *b = c->b;
     char peer[64];
     session_t *s = map_get(&b->sessions, client_id, id_len);
+    /* a cluster decided this atomically with the lease (sstore_lease_take) */
+    if (s && !b->cluster && b->cfg->session_owner_only && s->owner &&
+        strcmp(s->owner, conn_store_id(c)) != 0) {
+        connect_log_foreign(c, client_id, id_len);
+        return ROOST_EAUTH_NOT_AUTHORIZED;
+    }
+    char *owner = strdup(conn_store_id(c));
+    if (!owner)
+        return -ENOMEM;
     if (s && s->conn) {
         /* [MQTT-3.1.4-2]: the existing connection with this client id goes */
         conn_t *old = s->conn;
@@ -164,10 +180,16 @@ int connect_finish(conn_t *c, const char *client_id, size_t id_len, bool clean,
         present = true;
         s->clean = false;
     }
-    if (!s) {
+    if (s) {
+        free(s->owner);
+        s->owner = owner;
+    } else {
         s = session_new(b, client_id, id_len, clean);
-        if (!s)
+        if (!s) {
+            free(owner);
             return -ENOMEM;
+        }
+        s->owner = owner;
         if (stored && stored->exists && !clean) {
             present = true;
             int rc = restore_subs(b, s, stored);

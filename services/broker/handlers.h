@@ -32,6 +32,10 @@ int connect_accept(conn_t *c, const char *client_id, size_t id_len, bool clean,
 int connect_finish(conn_t *c, const char *client_id, size_t id_len, bool clean,
                    acl_matcher_t **acl, const struct sstore_session *stored);
 
+/* Logs the refusal of a CONNECT for a session another credential holds
+ * (--session-owner-only). */
+void connect_log_foreign(conn_t *c, const char *client_id, size_t id_len);
+
 /* The local effect of a SUBSCRIBE / UNSUBSCRIBE and its answer (after any
  * Redis write in a cluster). */
 int subscribe_apply(conn_t *c, const mqtt_subscribe_t *p);

@@ -51,6 +51,7 @@ void session_destroy(broker_t *b, session_t **sp)
         msg_unref(&s->queue[(s->qhead + i) % s->qcap].m);
     free(s->queue);
     free(s->rx_qos2);
+    free(s->owner);
     map_del(&b->sessions, s->id, s->id_len);
     free(s);
 }

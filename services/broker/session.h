@@ -53,6 +53,7 @@ struct session {
     uint16_t *rx_qos2;         /* QoS 2 packet ids received, PUBREL pending */
     map_t *seen;               /* cluster: entry ids delivered since the session was
                                   loaded from Redis, until the catch-up reads end */
+    char *owner;               /* credential (store client id) of its last CONNECT, or NULL */
     uint64_t stamp;
     uint32_t nsubs, capsubs;
     uint32_t qhead, qlen, qcap;

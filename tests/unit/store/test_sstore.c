@@ -307,7 +307,7 @@ static void lease_cb(int rc, const char *prev, bool alive, void *arg)
 static lease_res_t take(fx_t *f, const char *cid, size_t len, const char *b)
 {
     lease_res_t r = {0};
-    assert_int_equal(sstore_lease_take(f->s, cid, len, b, lease_cb, &r), 0);
+    assert_int_equal(sstore_lease_take(f->s, cid, len, b, NULL, false, lease_cb, &r), 0);
     assert_true(run_until(f, &r.done, 3000));
     assert_int_equal(r.rc, 0);
     return r;
@@ -410,7 +410,7 @@ static void test_session_touch_load_clear(void **state)
     assert_false(s.exists);
     assert_int_equal(s.n_subs + s.n_msgs + s.n_rx2 + s.n_rel, 0);
 
-    DO(f, sstore_session_touch(f->s, "c1", 2, "b1", done_cb, &r));
+    DO(f, sstore_session_touch(f->s, "c1", 2, "b1", NULL, done_cb, &r));
     redisReply *g = raw(f, "HGET " PFX "sess:c1 owner");
     assert_string_equal(g->str, "b1");
     freeReplyObject(g);
@@ -782,7 +782,7 @@ static void test_barrier_order(void **state)
     for (int i = 0; i < 8; i++)
         it[i] = (seq_item_t){log, &n, i};
     res_t b = {0};
-    assert_int_equal(sstore_session_touch(f->s, "o", 1, "b1", seq_cb, &it[0]), 0);
+    assert_int_equal(sstore_session_touch(f->s, "o", 1, "b1", NULL, seq_cb, &it[0]), 0);
     assert_int_equal(sstore_sub_put(f->s, "o", 1, "a", 1, 1, seq_cb, &it[1]), 0);
     assert_int_equal(sstore_rx2_add(f->s, "o", 1, 3, seq_cb, &it[2]), 0);
     assert_int_equal(sstore_lease_release(f->s, "o", 1, "b1", seq_cb, &it[3]), 0);
@@ -810,7 +810,7 @@ static void test_unavailable_and_reconnect(void **state)
 {
     fx_t *f = *state;
     res_t inflight = {0}, refused = {0};
-    assert_int_equal(sstore_session_touch(f->s, "z", 1, "b1", done_cb, &inflight), 0);
+    assert_int_equal(sstore_session_touch(f->s, "z", 1, "b1", NULL, done_cb, &inflight), 0);
     redis_stop(f);
     assert_true(run_until(f, &inflight.done, 3000));
     assert_int_equal(inflight.rc, ROOST_EUNAVAILABLE);
@@ -820,7 +820,7 @@ static void test_unavailable_and_reconnect(void **state)
     assert_int_equal(f->downs, 1);
     assert_false(sstore_connected(f->s));
 
-    assert_int_equal(sstore_session_touch(f->s, "z", 1, "b1", done_cb, &refused),
+    assert_int_equal(sstore_session_touch(f->s, "z", 1, "b1", NULL, done_cb, &refused),
                      ROOST_EUNAVAILABLE);
     assert_int_equal(sstore_barrier(f->s, done_cb, &refused), ROOST_EUNAVAILABLE);
     assert_int_equal(sstore_broker_list(f->s, peers_cb, &refused), ROOST_EUNAVAILABLE);
@@ -842,7 +842,7 @@ static void test_stalled_redis(void **state)
 {
     fx_t *f = *state;
     res_t a = {0};
-    assert_int_equal(sstore_session_touch(f->s, "s", 1, "b1", done_cb, &a), 0);
+    assert_int_equal(sstore_session_touch(f->s, "s", 1, "b1", NULL, done_cb, &a), 0);
     kill(f->pid, SIGSTOP);
     bool ok = run_until(f, &a.done, 15000);
     kill(f->pid, SIGCONT);
@@ -850,14 +850,14 @@ static void test_stalled_redis(void **state)
     assert_int_equal(a.rc, ROOST_EUNAVAILABLE);
     assert_false(sstore_connected(f->s));
     assert_true(run_until(f, &f->up, 5000));
-    DO(f, sstore_session_touch(f->s, "s", 1, "b1", done_cb, &r));
+    DO(f, sstore_session_touch(f->s, "s", 1, "b1", NULL, done_cb, &r));
 }
 
 static void test_destroy_fails_pending(void **state)
 {
     fx_t *f = *state;
     res_t a = {0}, b = {0};
-    assert_int_equal(sstore_session_touch(f->s, "d", 1, "b1", done_cb, &a), 0);
+    assert_int_equal(sstore_session_touch(f->s, "d", 1, "b1", NULL, done_cb, &a), 0);
     assert_int_equal(sstore_barrier(f->s, done_cb, &b), 0);
     sstore_destroy(&f->s);
     assert_true(a.done && b.done);

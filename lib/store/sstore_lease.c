@@ -1,0 +1,78 @@
+/* sstore_lease: client-id leases (sstore.h "client-id leases"): which broker
+ * holds a client id, and which credential (store client id) holds it, so a
+ * takeover by another credential can be refused atomically with the take. */
+#include <errno.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "store/sstore_priv.h"
+
+/* KEYS lease leasecred sess; ARGV broker id, prefix, credential, owner_only.
+ * The credential claims the id while its broker is alive (leasecred) and,
+ * for a persistent session, for the session's life (sess 'credential').
+ * Returns [previous or '', previous alive, refused]; a refusal changes
+ * nothing. */
+const char SSTORE_LUA_LEASE_TAKE[] =
+    "local old=redis.call('GET',KEYS[1]) local alive=0\n"
+    "if old then alive=redis.call('EXISTS',ARGV[2]..'broker:'..old..':alive') end\n"
+    "if ARGV[4]=='1' then\n"
+    "  local lc=redis.call('GET',KEYS[2]) local sc=redis.call('HGET',KEYS[3],'credential')\n"
+    "  if (alive==1 and lc and lc~=ARGV[3]) or (sc and sc~=ARGV[3]) then return {old or '',alive,1} end\n"
+    "end\n"
+    "redis.call('SET',KEYS[1],ARGV[1]) redis.call('SET',KEYS[2],ARGV[3])\n"
+    "return {old or '',alive,0}";
+
+/* KEYS lease leasecred; ARGV broker id */
+const char SSTORE_LUA_LEASE_RELEASE[] =
+    "if redis.call('GET',KEYS[1])==ARGV[1] then return redis.call('DEL',KEYS[1],KEYS[2]) end\n"
+    "return 0";
+
+static void lease_finish(sstore_req_t *q, int rc, const redisReply *r)
+{
+    const char *prev = "";
+    uint64_t alive = 0, refused = 0;
+    if (rc == 0 && (r->type != REDIS_REPLY_ARRAY || r->elements != 3 || !ss_r_is_str(r->element[0]) ||
+                    ss_r_u64(r->element[1], &alive) < 0 || ss_r_u64(r->element[2], &refused) < 0))
+        rc = ROOST_ESTORE;
+    if (rc == 0 && refused)
+        rc = ROOST_EAUTH_NOT_AUTHORIZED;
+    if (rc == 0)
+        prev = r->element[0]->str;
+    q->fn.lease(rc, prev, rc == 0 && alive, q->arg);
+}
+
+int sstore_lease_take(sstore_t *s, const char *cid, size_t cid_len, const char *broker_id,
+                      const char *credential, bool owner_only, sstore_lease_fn fn, void *arg)
+{
+    sstore_req_t *q = ss_req_new(s, SS_LEASE_TAKE, 3, lease_finish, arg);
+    if (!q)
+        return -ENOMEM;
+    q->fn.lease = fn;
+    ss_key(q, "lease:", cid, cid_len);
+    ss_key(q, "leasecred:", cid, cid_len);
+    ss_key(q, "sess:", cid, cid_len);
+    ss_arg_str(q, broker_id);
+    ss_arg_str(q, ss_prefix(s));
+    ss_arg_str(q, credential ? credential : "");
+    ss_arg_str(q, owner_only ? "1" : "0");
+    return ss_issue(q);
+}
+
+static void release_finish(sstore_req_t *q, int rc, const redisReply *r)
+{
+    (void)r;
+    q->fn.done(rc, q->arg);
+}
+
+int sstore_lease_release(sstore_t *s, const char *cid, size_t cid_len, const char *broker_id,
+                         sstore_done_fn fn, void *arg)
+{
+    sstore_req_t *q = ss_req_new(s, SS_LEASE_RELEASE, 2, release_finish, arg);
+    if (!q)
+        return -ENOMEM;
+    q->fn.done = fn;
+    ss_key(q, "lease:", cid, cid_len);
+    ss_key(q, "leasecred:", cid, cid_len);
+    ss_arg_str(q, broker_id);
+    return ss_issue(q);
+}
