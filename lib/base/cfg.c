@@ -55,9 +55,8 @@ static bool is_secret(const char *flag)
            (n >= 4 && !strcmp(flag + n - 4, "-key"));
 }
 
-static void usage(const cfg_opt_t *opts, int n, const char *summary, FILE *out)
+void cfg_print_options(const cfg_opt_t *opts, int n, FILE *out)
 {
-    fprintf(out, "%s\n\nOptions (flag, environment variable, default):\n", summary);
     for (int i = 0; i < n; i++) {
         const cfg_opt_t *o = &opts[i];
         char def[64] = "";
@@ -84,58 +83,89 @@ static void usage(const cfg_opt_t *opts, int n, const char *summary, FILE *out)
             fprintf(out, " (default: %s)", def);
         fputc('\n', out);
     }
-    fprintf(out, "  --help\n      Print this help and exit.\n");
 }
 
-int cfg_parse(const cfg_opt_t *opts, int n, int argc, char **argv, const char *summary,
-              FILE *out, FILE *err)
+int cfg_env(const cfg_opt_t *opts, int n, FILE *err)
 {
     for (int i = 0; i < n; i++) {
         const char *v = opts[i].env ? getenv(opts[i].env) : NULL;
         if (v && set_value(&opts[i], v, opts[i].env, err))
             return ROOST_ECONFIG;
     }
+    return 0;
+}
+
+static const cfg_opt_t *find(const cfg_opt_t *opts, int n, const char *name, size_t nlen)
+{
+    for (int i = 0; i < n; i++)
+        if (strlen(opts[i].flag) == nlen && !strncmp(opts[i].flag, name, nlen))
+            return &opts[i];
+    return NULL;
+}
+
+int cfg_take(const cfg_opt_t *opts, int n, int argc, char **argv, int *a, FILE *err)
+{
+    const char *arg = argv[*a];
+    if (strncmp(arg, "--", 2) != 0)
+        return 0;
+    const char *name = arg + 2;
+    const char *eq = strchr(name, '=');
+    const cfg_opt_t *o = find(opts, n, name, eq ? (size_t)(eq - name) : strlen(name));
+    if (!o)
+        return 0;
+    const char *val;
+    if (eq) {
+        val = eq + 1;
+    } else if (o->type == CFG_BOOL) {
+        val = "true";
+    } else if (*a + 1 < argc) {
+        val = argv[++*a];
+    } else {
+        fprintf(err, "error: option '--%s' needs a value\n", o->flag);
+        return ROOST_ECONFIG;
+    }
+    char source[80];
+    snprintf(source, sizeof(source), "--%s", o->flag);
+    return set_value(o, val, source, err) ? ROOST_ECONFIG : 1;
+}
+
+int cfg_parse_tables(const cfg_table_t *t, int nt, int argc, char **argv, const char *summary,
+                     FILE *out, FILE *err)
+{
+    for (int k = 0; k < nt; k++)
+        if (cfg_env(t[k].opts, t[k].n, err))
+            return ROOST_ECONFIG;
     for (int a = 1; a < argc; a++) {
         const char *arg = argv[a];
         if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
-            usage(opts, n, summary, out);
+            fprintf(out, "%s\n\nOptions (flag, environment variable, default):\n", summary);
+            for (int k = 0; k < nt; k++)
+                cfg_print_options(t[k].opts, t[k].n, out);
+            fprintf(out, "  --help\n      Print this help and exit.\n");
             return CFG_EXIT_HELP;
         }
         if (strncmp(arg, "--", 2) != 0) {
             fprintf(err, "error: unexpected argument '%s' (see --help)\n", arg);
             return ROOST_ECONFIG;
         }
-        const char *name = arg + 2;
-        const char *eq = strchr(name, '=');
-        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
-        const cfg_opt_t *o = NULL;
-        for (int i = 0; i < n; i++) {
-            if (strlen(opts[i].flag) == nlen && !strncmp(opts[i].flag, name, nlen)) {
-                o = &opts[i];
-                break;
-            }
-        }
-        if (!o) {
+        int rc = 0;
+        for (int k = 0; k < nt && rc == 0; k++)
+            rc = cfg_take(t[k].opts, t[k].n, argc, argv, &a, err);
+        if (rc < 0)
+            return rc;
+        if (rc == 0) {
             fprintf(err, "error: unknown option '%s' (see --help)\n", arg);
             return ROOST_ECONFIG;
         }
-        const char *val;
-        if (eq) {
-            val = eq + 1;
-        } else if (o->type == CFG_BOOL) {
-            val = "true";
-        } else if (a + 1 < argc) {
-            val = argv[++a];
-        } else {
-            fprintf(err, "error: option '--%s' needs a value\n", o->flag);
-            return ROOST_ECONFIG;
-        }
-        char source[80];
-        snprintf(source, sizeof(source), "--%s", o->flag);
-        if (set_value(o, val, source, err))
-            return ROOST_ECONFIG;
     }
     return CFG_RUN;
+}
+
+int cfg_parse(const cfg_opt_t *opts, int n, int argc, char **argv, const char *summary,
+              FILE *out, FILE *err)
+{
+    const cfg_table_t t = {opts, n};
+    return cfg_parse_tables(&t, 1, argc, argv, summary, out, err);
 }
 
 int cfg_host_port(const char *flag, const char *s, char *host, size_t host_cap, int *port, FILE *err)

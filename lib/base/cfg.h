@@ -34,6 +34,26 @@ enum { CFG_RUN = 0, CFG_EXIT_HELP = 1 };
 int cfg_parse(const cfg_opt_t *opts, int n, int argc, char **argv, const char *summary,
               FILE *out, FILE *err);
 
+/* Several tables parsed as one (a service's own options and rows shared by
+ * several services, e.g. store/redis_conf.h): environment first, then argv;
+ * --help lists the tables in order. Same outcomes as cfg_parse. */
+typedef struct cfg_table {
+    const cfg_opt_t *opts;
+    int n;
+} cfg_table_t;
+int cfg_parse_tables(const cfg_table_t *t, int nt, int argc, char **argv, const char *summary,
+                     FILE *out, FILE *err);
+
+/* For tools with their own argument loop (roostctl): cfg_env applies the
+ * table's environment variables (0 or ROOST_ECONFIG after a line to err);
+ * cfg_take parses argv[*a] when it is one of the table's flags ("--f V",
+ * "--f=V", a bare boolean), advancing *a past a separate value: 1 taken,
+ * 0 not one of them, ROOST_ECONFIG (bad or missing value, a line to err);
+ * cfg_print_options prints the rows as --help does. */
+int cfg_env(const cfg_opt_t *opts, int n, FILE *err);
+int cfg_take(const cfg_opt_t *opts, int n, int argc, char **argv, int *a, FILE *err);
+void cfg_print_options(const cfg_opt_t *opts, int n, FILE *out);
+
 /* Splits "HOST:PORT" (the last ':'; HOST non-empty and under host_cap bytes,
  * PORT 1..65535) into host and *port. 0, or ROOST_ECONFIG after printing
  * "error: --<flag>: expected HOST:PORT, got '<s>'" to err. */

@@ -11,13 +11,12 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "store/redis_conf.h"
+
 typedef struct store_beacon store_beacon_t;
 
 typedef struct store_beacon_config {
-    const char *host;
-    int port;
-    const char *prefix;
-    const char *user, *password;   /* Redis AUTH; NULL or "" = none */
+    const redis_conf_t *redis;     /* where and how (borrowed for the call) */
     const char *kind;              /* "authd", "forwarder" */
     const char *id;                /* "" = HOSTNAME-PID */
     uint64_t started_ms;

@@ -45,21 +45,13 @@ static const char SUMMARY[] =
 int conf_load(admin_conf_t *c, int argc, char **argv, FILE *out, FILE *err)
 {
     *c = (admin_conf_t){
-        .redis = "127.0.0.1:6379", .prefix = "roost:", .redis_user = "", .redis_password = "", .http_bind = "127.0.0.1", .http_port = 8080,
+        .http_bind = "127.0.0.1", .http_port = 8080,
         .http_threads = 4, .http_per_address = 32, .http_timeout = 5, .rpc_bind = "tcp://127.0.0.1:5570", .pub_bind = "tcp://127.0.0.1:5571",
         .curve_secret = "",
         .token_file = "var/admin-token", .console_dir = ROOST_CONSOLE_DIR_DEFAULT, .log_level = "info",
         .vendor_dir = ROOST_CONSOLE_VENDOR_DIR_DEFAULT, .mqtt_endpoints = "",
     };
     const cfg_opt_t opts[] = {
-        {"redis", "ROOST_REDIS", CFG_STR, &c->redis, 0, 0, "Redis HOST:PORT."},
-        {"prefix", "ROOST_PREFIX", CFG_STR, &c->prefix, 0, 0, "Redis key prefix (namespace)."},
-        {"redis-user", "ROOST_REDIS_USER", CFG_STR, &c->redis_user, 0, 0, "Redis 6 ACL user for AUTH; empty: the default user."},
-        {"redis-require-auth", "ROOST_REDIS_REQUIRE_AUTH", CFG_BOOL, &c->redis_require_auth, 0, 0,
-         "Refuse to start when Redis answers a connection that did not authenticate (a Redis "
-         "without a password). Off by default: a local development Redis has none."},
-        {"redis-password", "ROOST_REDIS_PASSWORD", CFG_STR, &c->redis_password, 0, 0,
-         "Redis AUTH password; empty: no AUTH. Prefer the variable (flags show in ps)."},
         {"http-bind", "ROOST_ADMIN_HTTP_BIND", CFG_STR, &c->http_bind, 0, 0, "IPv4 address of the HTTP API."},
         {"http-port", "ROOST_ADMIN_HTTP_PORT", CFG_INT, &c->http_port, 1, 65535, "HTTP API port."},
         {"http-threads", "ROOST_ADMIN_HTTP_THREADS", CFG_INT, &c->http_threads, 1, 64, "HTTP worker threads."},
@@ -89,7 +81,9 @@ int conf_load(admin_conf_t *c, int argc, char **argv, FILE *out, FILE *err)
          "argon2id memlimit in bytes for new passwords (0: libsodium interactive)."},
         {"log-level", "ROOST_LOG_LEVEL", CFG_STR, &c->log_level, 0, 0, "debug, info, warn or error."},
     };
-    int rc = cfg_parse(opts, (int)(sizeof(opts) / sizeof(opts[0])), argc, argv, SUMMARY, out, err);
+    redis_conf_init(&c->redis, "127.0.0.1:6379");
+    int rc = redis_conf_parse(&c->redis, REDIS_CONF_REQUIRE_AUTH, NULL, opts, (int)(sizeof(opts) / sizeof(opts[0])),
+                              argc, argv, SUMMARY, out, err);
     if (rc)
         return rc;
     const char *why;
@@ -97,5 +91,5 @@ int conf_load(admin_conf_t *c, int argc, char **argv, FILE *out, FILE *err)
         fprintf(err, "error: --mqtt-endpoints: %s (got '%s')\n", why, c->mqtt_endpoints);
         return ROOST_ECONFIG;
     }
-    return cfg_host_port("redis", c->redis, c->redis_host, sizeof(c->redis_host), &c->redis_port, err);
+    return 0;
 }

@@ -7,12 +7,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "store/redis_conf.h"
+
 typedef struct admin_conf {
-    const char *redis, *prefix;
-    const char *redis_user, *redis_password; /* AUTH; "" = none */
-    bool redis_require_auth;     /* refuse to start against a Redis open to all */
-    char redis_host[256];
-    int redis_port;
+    redis_conf_t redis;
     const char *http_bind;
     int64_t http_port, http_threads, http_per_address, http_timeout;
     const char *rpc_bind, *pub_bind;

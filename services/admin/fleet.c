@@ -259,8 +259,8 @@ fleet_t *fleet_new(const fleet_config_t *cfg)
         return NULL;
     pthread_mutex_init(&f->mu, NULL);
     f->endpoints = strdup(cfg->endpoints ? cfg->endpoints : "");
-    f->store = store_new(cfg->redis_host, cfg->redis_port, cfg->prefix, NULL);
-    if (!f->endpoints || !f->store || store_set_auth(f->store, cfg->redis_user, cfg->redis_password) < 0) {
+    f->store = store_new(cfg->redis->host, cfg->redis->port, cfg->redis->prefix, NULL);
+    if (!f->endpoints || !f->store || store_set_auth(f->store, cfg->redis->user, cfg->redis->password) < 0) {
         fleet_destroy(&f);
         return NULL;
     }

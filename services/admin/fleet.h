@@ -17,6 +17,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "store/redis_conf.h"
+
 #define FLEET_TICK_MS 2000
 #define FLEET_POINTS 1800 /* one hour of ticks */
 #define FLEET_SLOTS 64
@@ -24,10 +26,7 @@
 typedef struct fleet fleet_t;
 
 typedef struct fleet_config {
-    const char *redis_host;
-    int redis_port;
-    const char *prefix;
-    const char *redis_user, *redis_password;
+    const redis_conf_t *redis; /* borrowed for fleet_new */
     const char *endpoints; /* comma-separated device URLs (mqtt://, mqtts://, ws://, wss://) */
 } fleet_config_t;
 

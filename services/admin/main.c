@@ -54,7 +54,7 @@ int main(int argc, char **argv)
         log_error("startup_failed", "reason=\"libsodium init failed\"");
         return 1;
     }
-    if (cfg.redis_require_auth && store_check_require_auth(cfg.redis_host, cfg.redis_port) < 0)
+    if (cfg.redis.require_auth && store_check_require_auth(cfg.redis.host, cfg.redis.port) < 0)
         return 1;
     signal(SIGPIPE, SIG_IGN);
     struct sigaction sa = {.sa_handler = on_signal};
@@ -65,12 +65,10 @@ int main(int argc, char **argv)
     void *zctx = zmq_ctx_new();
     events_t *events = events_new();
     metrics_t *metrics = metrics_new();
-    fleet_config_t fc = {cfg.redis_host, cfg.redis_port, cfg.prefix, cfg.redis_user, cfg.redis_password,
-                         cfg.mqtt_endpoints};
+    fleet_config_t fc = {&cfg.redis, cfg.mqtt_endpoints};
     fleet_t *fleet = fleet_new(&fc);
-    ops_config_t oc = {cfg.redis_host, cfg.redis_port, cfg.prefix,
-                       {(unsigned long long)cfg.argon2_ops, (size_t)cfg.argon2_mem}, (int)cfg.http_threads + 1,
-                       cfg.redis_user, cfg.redis_password, fleet};
+    ops_config_t oc = {&cfg.redis, {(unsigned long long)cfg.argon2_ops, (size_t)cfg.argon2_mem},
+                       (int)cfg.http_threads + 1, fleet};
     ops_t *ops = events ? ops_new(&oc, events) : NULL;
     loop_t *loop = loop_new();
     rpcsrv_t *rpc = NULL;
@@ -97,7 +95,7 @@ int main(int argc, char **argv)
     if (bootstrap_retry(loop, &boot))
         loop_add_timer(loop, 1000, bootstrap_retry, &boot);
     log_info("listening", "http=%s:%d rpc=%s pub=%s redis=%s prefix=%s console=%s", hc.bind, hc.port,
-             cfg.rpc_bind, cfg.pub_bind, cfg.redis, cfg.prefix, cfg.console_dir);
+             cfg.rpc_bind, cfg.pub_bind, cfg.redis.addr, cfg.redis.prefix, cfg.console_dir);
     rc = loop_run(loop);
     log_info("stopping", "rc=%d", rc);
     exit_code = rc < 0 ? 1 : 0;

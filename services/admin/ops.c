@@ -42,10 +42,10 @@ ops_t *ops_new(const ops_config_t *cfg, events_t *events)
 {
     ops_t *o = calloc(1, sizeof(*o));
     int n = cfg->pool_size > 0 ? cfg->pool_size : 4;
-    if (!o || !(o->idle = calloc((size_t)n, sizeof(store_t *))) || !(o->host = strdup(cfg->redis_host)) ||
-        !(o->prefix = strdup(cfg->prefix ? cfg->prefix : STORE_DEFAULT_PREFIX)))
+    if (!o || !(o->idle = calloc((size_t)n, sizeof(store_t *))) || !(o->host = strdup(cfg->redis->host)) ||
+        !(o->prefix = strdup(cfg->redis->prefix ? cfg->redis->prefix : STORE_DEFAULT_PREFIX)))
         goto fail;
-    o->port = cfg->redis_port;
+    o->port = cfg->redis->port;
     o->cost = cfg->cost;
     o->events = events;
     o->fleet = cfg->fleet;
@@ -53,7 +53,7 @@ ops_t *ops_new(const ops_config_t *cfg, events_t *events)
         if (!(o->idle[o->n] = store_new(o->host, o->port, o->prefix, &o->cost)))
             goto fail;
         store_set_timeouts(o->idle[o->n], 1000, 3000);
-        if (store_set_auth(o->idle[o->n], cfg->redis_user, cfg->redis_password) < 0) {
+        if (store_set_auth(o->idle[o->n], cfg->redis->user, cfg->redis->password) < 0) {
             o->n++;
             goto fail;
         }

@@ -28,6 +28,7 @@
 #include "events.h"
 #include "fleet.h"
 #include "rpc/admin.h"
+#include "store/redis_conf.h"
 #include "store/store.h"
 
 #define OPS_BODY_MAX (64 * 1024)  /* request body limit, both doors */
@@ -36,12 +37,9 @@
 typedef struct ops ops_t;
 
 typedef struct ops_config {
-    const char *redis_host;
-    int redis_port;
-    const char *prefix;
+    const redis_conf_t *redis; /* borrowed for ops_new */
     store_cost_t cost;
     int pool_size;      /* store handles (one per concurrent caller) */
-    const char *redis_user, *redis_password; /* AUTH; NULL or "" = none */
     fleet_t *fleet;     /* borrowed (outlives ops): overview and instances */
 } ops_config_t;
 

@@ -25,8 +25,7 @@ void beacon_fields(json_t *o, void *arg)
 int beacon_start(const authd_conf_t *conf, const metrics_t *metrics, uint64_t started_ms, store_beacon_t **out)
 {
     store_beacon_config_t bc = {
-        .host = conf->redis_host, .port = conf->redis_port, .prefix = conf->prefix, .user = conf->redis_user,
-        .password = conf->redis_password, .kind = "authd", .id = conf->id, .started_ms = started_ms,
+        .redis = &conf->redis, .kind = "authd", .id = conf->id, .started_ms = started_ms,
         .period_ms = BEACON_MS, .fields = beacon_fields, .arg = (void *)metrics,
     };
     return store_beacon_start(&bc, out);

@@ -15,24 +15,16 @@
 int conf_parse(authd_conf_t *c, int argc, char **argv)
 {
     *c = (authd_conf_t){
-        .bind = "tcp://127.0.0.1:5560", .redis = "127.0.0.1:6379", .prefix = "roost:", .redis_user = "", .redis_password = "", .changes = "",
+        .bind = "tcp://127.0.0.1:5560", .changes = "",
         .http_bind = "127.0.0.1", .curve_secret = "", .curve_clients = "", .changes_curve_server = "", .log_level = "info", .id = "",
         .http_port = 9560, .workers = 4, .hash_workers = 0, .max_queue = 10000,
         .cache_size = 100000, .cache_ttl = 600,
         .throttle_after = 5, .throttle_peer_after = 20, .throttle_user_after = 10, .throttle_window = 60, .throttle_max = 60,
-        .argon2_ops = 0, .argon2_mem = 0, .redis_timeout_ms = 2000,
+        .argon2_ops = 0, .argon2_mem = 0,
         .flapping_max = 0, .flapping_window = 60, .flapping_ban = 300,
     };
     const cfg_opt_t opts[] = {
         {"bind", "ROOST_AUTHD_BIND", CFG_STR, &c->bind, 0, 0, "ZeroMQ ROUTER endpoint brokers connect to."},
-        {"redis", "ROOST_REDIS", CFG_STR, &c->redis, 0, 0, "Redis HOST:PORT."},
-        {"prefix", "ROOST_PREFIX", CFG_STR, &c->prefix, 0, 0, "Redis key prefix (namespace)."},
-        {"redis-user", "ROOST_REDIS_USER", CFG_STR, &c->redis_user, 0, 0, "Redis 6 ACL user for AUTH; empty: the default user."},
-        {"redis-require-auth", "ROOST_REDIS_REQUIRE_AUTH", CFG_BOOL, &c->redis_require_auth, 0, 0,
-         "Refuse to start when Redis answers a connection that did not authenticate (a Redis "
-         "without a password). Off by default: a local development Redis has none."},
-        {"redis-password", "ROOST_REDIS_PASSWORD", CFG_STR, &c->redis_password, 0, 0,
-         "Redis AUTH password; empty: no AUTH. Prefer the variable (flags show in ps)."},
         {"workers", "ROOST_AUTHD_WORKERS", CFG_INT, &c->workers, 1, 256,
          "Lookup worker threads (one Redis connection each)."},
         {"hash-workers", "ROOST_AUTHD_HASH_WORKERS", CFG_INT, &c->hash_workers, 0, 256,
@@ -83,13 +75,13 @@ int conf_parse(authd_conf_t *c, int argc, char **argv)
          "Target argon2id opslimit (rehash notes, decoy hash); 0 = libsodium interactive."},
         {"argon2-mem", "ROOST_ARGON2_MEM", CFG_INT, &c->argon2_mem, 0, 4LL << 30,
          "Target argon2id memlimit in bytes; 0 = libsodium interactive."},
-        {"redis-timeout-ms", "ROOST_REDIS_TIMEOUT_MS", CFG_INT, &c->redis_timeout_ms, 10, 60000,
-         "Redis connect and command timeout."},
         {"id", "ROOST_AUTHD_ID", CFG_STR, &c->id, 0, 0,
          "This replica's name in admin's Instances page; default HOSTNAME-PID."},
         {"log-level", "ROOST_LOG_LEVEL", CFG_STR, &c->log_level, 0, 0, "debug, info, warn or error."},
     };
-    int rc = cfg_parse(opts, (int)(sizeof(opts) / sizeof(opts[0])), argc, argv, SUMMARY, stdout, stderr);
+    redis_conf_init(&c->redis, "127.0.0.1:6379");
+    int rc = redis_conf_parse(&c->redis, REDIS_CONF_REQUIRE_AUTH | REDIS_CONF_TIMEOUT, NULL, opts,
+                              (int)(sizeof(opts) / sizeof(opts[0])), argc, argv, SUMMARY, stdout, stderr);
     if (rc != CFG_RUN)
         return rc;
     if (c->hash_workers == 0) {
@@ -100,5 +92,5 @@ int conf_parse(authd_conf_t *c, int argc, char **argv)
         fprintf(stderr, "roost-authd: --curve-clients needs --curve-secret (a plain socket cannot check keys)\n");
         return ROOST_ECONFIG;
     }
-    return cfg_host_port("redis", c->redis, c->redis_host, sizeof(c->redis_host), &c->redis_port, stderr);
+    return CFG_RUN;
 }

@@ -7,11 +7,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "store/redis_conf.h"
+
 typedef struct authd_conf {
     const char *bind;            /* ROUTER endpoint */
-    const char *redis;           /* HOST:PORT */
-    const char *prefix;
-    const char *redis_user, *redis_password; /* AUTH; "" = none */
+    redis_conf_t redis;
     const char *changes;         /* admin PUB endpoint, "" = none */
     const char *http_bind;
     const char *curve_secret;    /* this server's secret key (spec), "" = plain */
@@ -22,13 +22,9 @@ typedef struct authd_conf {
     int64_t http_port, workers, hash_workers, max_queue;
     int64_t cache_size, cache_ttl;
     int64_t throttle_after, throttle_peer_after, throttle_user_after, throttle_window, throttle_max;
-    int64_t argon2_ops, argon2_mem, redis_timeout_ms;
+    int64_t argon2_ops, argon2_mem;
     int64_t flapping_max, flapping_window, flapping_ban;
     bool allow_anonymous;
-    bool redis_require_auth;     /* refuse to start against a Redis open to all */
-    /* derived */
-    char redis_host[256];
-    int redis_port;
 } authd_conf_t;
 
 /* Fills defaults, parses. CFG_RUN (0), CFG_EXIT_HELP, or ROOST_ECONFIG (a

@@ -85,11 +85,11 @@ static int setup(app_t *a)
         .max_ms = (uint64_t)c->throttle_max * 1000u, .max_keys = 100000});
     a->loop = loop_new();
     a->zctx = zmq_ctx_new();
-    a->health_store = store_new(c->redis_host, c->redis_port, c->prefix, NULL);
+    a->health_store = store_new(c->redis.host, c->redis.port, c->redis.prefix, NULL);
     if (!a->auth.metrics || !a->auth.cache || !a->auth.authz || !a->auth.guard || !a->auth.bans || !a->loop || !a->zctx || !a->health_store)
         return -ENOMEM;
     store_set_timeouts(a->health_store, 500, 500);
-    if (store_set_auth(a->health_store, c->redis_user, c->redis_password) < 0)
+    if (store_set_auth(a->health_store, c->redis.user, c->redis.password) < 0)
         return -ENOMEM;
     int rc = auth_ctx_init(&a->auth); /* initialises libsodium, makes the decoy hash */
     if (rc)
@@ -146,7 +146,7 @@ int main(int argc, char **argv)
         return 2;
     if (log_setup_from("authd", a.conf.log_level, stderr))
         return 2;
-    if (a.conf.redis_require_auth && store_check_require_auth(a.conf.redis_host, a.conf.redis_port) < 0)
+    if (a.conf.redis.require_auth && store_check_require_auth(a.conf.redis.host, a.conf.redis.port) < 0)
         return 1;
     /* Block the signals before any thread starts so only the signalfd sees them. */
     sigset_t mask;
@@ -158,7 +158,7 @@ int main(int argc, char **argv)
 
     rc = setup(&a);
     if (rc == 0) {
-        log_info("started", "redis=%s prefix=%s http=%s:%lld anonymous=%s", a.conf.redis, a.conf.prefix,
+        log_info("started", "redis=%s prefix=%s http=%s:%lld anonymous=%s", a.conf.redis.addr, a.conf.redis.prefix,
                  a.conf.http_bind, (long long)a.conf.http_port, a.conf.allow_anonymous ? "on" : "off");
         rc = loop_run(a.loop);
     } else {

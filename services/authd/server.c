@@ -56,14 +56,14 @@ static void *lookup_init(void *arg, unsigned index)
         abort(); /* a worker without state cannot run; startup-time only */
     }
     w->srv = s;
-    w->store = store_new(s->conf->redis_host, s->conf->redis_port, s->conf->prefix, NULL);
+    w->store = store_new(s->conf->redis.host, s->conf->redis.port, s->conf->redis.prefix, NULL);
     if (!w->store) {
         log_error("worker_oom", "index=%u", index);
         abort();
     }
-    int t = (int)s->conf->redis_timeout_ms;
+    int t = (int)s->conf->redis.timeout_ms;
     store_set_timeouts(w->store, t, t);
-    if (store_set_auth(w->store, s->conf->redis_user, s->conf->redis_password) < 0) {
+    if (store_set_auth(w->store, s->conf->redis.user, s->conf->redis.password) < 0) {
         log_error("worker_oom", "index=%u", index);
         abort();
     }

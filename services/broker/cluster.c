@@ -55,11 +55,11 @@ cluster_t *cluster_new(broker_t *b, const cluster_config_t *cfg, const cluster_h
         return NULL;
     c->b = b;
     c->hooks = *hooks;
-    c->redis_host = xstrdup(cfg->redis_host);
-    c->redis_user = xstrdup(cfg->redis_user);
-    c->redis_password = xstrdup(cfg->redis_password);
-    c->prefix = xstrdup(cfg->prefix);
-    c->redis_port = cfg->redis_port;
+    c->redis_host = xstrdup(cfg->redis->host);
+    c->redis_user = xstrdup(cfg->redis->user);
+    c->redis_password = xstrdup(cfg->redis->password);
+    c->prefix = xstrdup(cfg->redis->prefix);
+    c->redis_port = cfg->redis->port;
     c->psubs = psindex_new();
     bus_hooks_t bh = {on_bus_deliver, on_bus_control, c, on_bus_link};
     c->bus = bus_new(b, cfg->bus_bind, cfg->bus_advertise, cfg->bus_curve_secret, &bh);

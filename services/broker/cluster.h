@@ -34,15 +34,13 @@
 
 #include "broker.h"
 #include "msg.h"
+#include "store/redis_conf.h"
 #include "store/sstore.h"
 
 typedef struct cluster cluster_t;
 
 typedef struct cluster_config {
-    const char *redis_host;
-    int redis_port;
-    const char *prefix;
-    const char *redis_user, *redis_password; /* AUTH; NULL or "" = none */
+    const redis_conf_t *redis; /* borrowed for cluster_new */
     const char *bus_bind;      /* ZeroMQ endpoint to bind the XPUB on */
     const char *bus_advertise; /* endpoint peers connect to; "" = the bound one */
     const char *bus_curve_secret; /* CurveZMQ key spec shared by the cluster; "" = plain */

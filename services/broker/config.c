@@ -21,8 +21,6 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
         .auth_timeout_ms = 3000,
         .authd_server_key = "",
         .authd_client_key = "",
-        .redis = "", .redis_user = "", .redis_password = "",
-        .prefix = "roost:",
         .bus_bind = "tcp://127.0.0.1:*",
         .bus_advertise = "", .bus_curve_secret = "",
         .admin_events = "", .admin_key = "",
@@ -71,16 +69,6 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
          "CurveZMQ public key of authd (Z85 text or a file holding it); empty: plain."},
         {"authd-client-key", "ROOST_AUTHD_CLIENT_KEY", CFG_STR, &c->authd_client_key, 0, 0,
          "CurveZMQ secret key of this broker (Z85 or file); empty: an ephemeral one."},
-        {"redis", "ROOST_REDIS", CFG_STR, &c->redis, 0, 0,
-         "Redis HOST:PORT. Set: cluster mode (membership, bus, persistent sessions and retained "
-         "messages in Redis). Empty: a single node keeping state in memory."},
-        {"prefix", "ROOST_PREFIX", CFG_STR, &c->prefix, 0, 0, "Redis key prefix (namespace)."},
-        {"redis-user", "ROOST_REDIS_USER", CFG_STR, &c->redis_user, 0, 0, "Redis 6 ACL user for AUTH; empty: the default user."},
-        {"redis-require-auth", "ROOST_REDIS_REQUIRE_AUTH", CFG_BOOL, &c->redis_require_auth, 0, 0,
-         "Refuse to start when Redis answers a connection that did not authenticate (a Redis "
-         "without a password). Off by default: a local development Redis has none."},
-        {"redis-password", "ROOST_REDIS_PASSWORD", CFG_STR, &c->redis_password, 0, 0,
-         "Redis AUTH password; empty: no AUTH. Prefer the variable (flags show in ps)."},
         {"bus-bind", "ROOST_BUS_BIND", CFG_STR, &c->bus_bind, 0, 0,
          "ZeroMQ endpoint the cluster bus XPUB binds to ('*' port: any free one)."},
         {"bus-curve-secret", "ROOST_BUS_CURVE_SECRET", CFG_STR, &c->bus_curve_secret, 0, 0,
@@ -146,10 +134,14 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
         {"log-level", "ROOST_LOG_LEVEL", CFG_STR, &c->log_level, 0, 0,
          "debug, info, warn or error."},
     };
-    int rc = cfg_parse(opts, (int)(sizeof(opts) / sizeof(opts[0])), argc, argv,
-                       "roost-broker: the Roost MQTT broker (MQTT 3.1.1).\n\n"
-                       "Usage: roost-broker [options]",
-                       out, err);
+    redis_conf_init(&c->redis, "");
+    int rc = redis_conf_parse(&c->redis, REDIS_CONF_OPTIONAL | REDIS_CONF_REQUIRE_AUTH,
+                              "Redis HOST:PORT. Set: cluster mode (membership, bus, persistent sessions and "
+                              "retained messages in Redis). Empty: a single node keeping state in memory.",
+                              opts, (int)(sizeof(opts) / sizeof(opts[0])), argc, argv,
+                              "roost-broker: the Roost MQTT broker (MQTT 3.1.1).\n\n"
+                              "Usage: roost-broker [options]",
+                              out, err);
     if (rc != CFG_RUN)
         return rc;
     size_t bad = 0;
@@ -161,8 +153,5 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
         fprintf(err, "roost-broker: --proxy-trusted needs --proxy-protocol\n");
         return ROOST_ECONFIG;
     }
-    if (c->redis[0] &&
-        cfg_host_port("redis", c->redis, c->redis_host, sizeof(c->redis_host), &c->redis_port, err))
-        return ROOST_ECONFIG;
     return CFG_RUN;
 }

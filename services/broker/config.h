@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "base/cidr.h"
+#include "store/redis_conf.h"
 
 typedef struct broker_config {
     const char *bind;
@@ -25,11 +26,7 @@ typedef struct broker_config {
     int64_t auth_timeout_ms;
     const char *authd_server_key; /* CurveZMQ: authd's public key (spec) */
     const char *authd_client_key; /* CurveZMQ: this broker's secret key (spec) */
-    const char *redis;         /* HOST:PORT; empty = single node, state in memory */
-    char redis_host[256];      /* --redis split by cfg_host_port (when set) */
-    int redis_port;
-    const char *prefix;
-    const char *redis_user, *redis_password; /* AUTH; "" = none */
+    redis_conf_t redis;        /* addr "" = single node, state in memory */
     const char *bus_bind;
     const char *bus_advertise;
     const char *bus_curve_secret; /* the cluster's CurveZMQ secret key (spec); "" = plain bus */
@@ -39,7 +36,6 @@ typedef struct broker_config {
     const char *tls_cert, *tls_key, *tls_ca; /* files; tls_cert "" = no TLS listener */
     const char *tls_client_cert; /* none | optional | required */
     bool proxy_protocol;       /* connections start with a PROXY v1/v2 header */
-    bool redis_require_auth;   /* refuse to start against a Redis open to all */
     const char *proxy_trusted; /* CIDRs allowed to send one; "" = any peer */
     cidr_list_t proxy_trusted_list; /* parsed from proxy_trusted */
     int64_t max_connect_size;  /* bytes a packet may have before CONNECT is accepted */

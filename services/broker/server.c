@@ -230,8 +230,7 @@ static void on_retained_loaded(broker_t *b, msg_t *m)
 int server_join_cluster(broker_t *b)
 {
     const broker_config_t *cfg = b->cfg;
-    cluster_config_t cc = {cfg->redis_host, cfg->redis_port, cfg->prefix, cfg->redis_user, cfg->redis_password,
-                           cfg->bus_bind, cfg->bus_advertise, cfg->bus_curve_secret};
+    cluster_config_t cc = {&cfg->redis, cfg->bus_bind, cfg->bus_advertise, cfg->bus_curve_secret};
     cluster_hooks_t hooks = {adopt_on_kick, adopt_on_released, on_bus_message,
                              adopt_on_peer_joined, on_retained_loaded, adopt_on_peer_gone};
     if (cfg->admin_events[0] && !(b->kick = kick_new(b, cfg->admin_events, cfg->admin_key)))

@@ -19,19 +19,12 @@
 int conf_parse(fwd_conf_t *c, int argc, char **argv)
 {
     *c = (fwd_conf_t){
-        .redis = "127.0.0.1:6379", .prefix = "roost:", .redis_user = "", .redis_password = "", .consumer = "",
+        .consumer = "",
         .http_bind = "127.0.0.1", .http_port = 9590, .claim_idle_ms = 30000, .backoff_base_ms = 500,
         .backoff_max_ms = 30000, .retry_after_max_s = 300, .inflight = 1, .routes_poll_ms = 500,
-        .drain_ms = 10000, .ca_file = "", .redis_timeout_ms = 2000, .log_level = "info",
+        .drain_ms = 10000, .ca_file = "", .log_level = "info",
     };
     const cfg_opt_t opts[] = {
-        {"redis", "ROOST_REDIS", CFG_STR, &c->redis, 0, 0, "Redis HOST:PORT."},
-        {"prefix", "ROOST_PREFIX", CFG_STR, &c->prefix, 0, 0, "Redis key prefix (namespace)."},
-        {"redis-user", "ROOST_REDIS_USER", CFG_STR, &c->redis_user, 0, 0, "Redis 6 ACL user for AUTH; empty: the default user."},
-        {"redis-password", "ROOST_REDIS_PASSWORD", CFG_STR, &c->redis_password, 0, 0,
-         "Redis AUTH password; empty: no AUTH. Prefer the variable (flags show in ps)."},
-        {"redis-timeout-ms", "ROOST_REDIS_TIMEOUT_MS", CFG_INT, &c->redis_timeout_ms, 10, 60000,
-         "Redis connect and command timeout."},
         {"consumer", "ROOST_FORWARDER_CONSUMER", CFG_STR, &c->consumer, 0, 0,
          "Consumer name in the group; empty: <hostname>-<pid>."},
         {"claim-idle-ms", "ROOST_FORWARDER_CLAIM_IDLE_MS", CFG_INT, &c->claim_idle_ms, 100, 86400000,
@@ -56,12 +49,14 @@ int conf_parse(fwd_conf_t *c, int argc, char **argv)
         {"http-port", "ROOST_FORWARDER_HTTP_PORT", CFG_INT, &c->http_port, 0, 65535, "HTTP port (0 disables)."},
         {"log-level", "ROOST_LOG_LEVEL", CFG_STR, &c->log_level, 0, 0, "debug, info, warn or error."},
     };
-    int rc = cfg_parse(opts, (int)(sizeof(opts) / sizeof(opts[0])), argc, argv, SUMMARY, stdout, stderr);
+    redis_conf_init(&c->redis, "127.0.0.1:6379");
+    int rc = redis_conf_parse(&c->redis, REDIS_CONF_TIMEOUT, NULL, opts, (int)(sizeof(opts) / sizeof(opts[0])),
+                              argc, argv, SUMMARY, stdout, stderr);
     if (rc != CFG_RUN)
         return rc;
     if (c->backoff_max_ms < c->backoff_base_ms) {
         fprintf(stderr, "roost-forwarder: --backoff-max-ms must be at least --backoff-base-ms\n");
         return ROOST_ECONFIG;
     }
-    return cfg_host_port("redis", c->redis, c->redis_host, sizeof(c->redis_host), &c->redis_port, stderr);
+    return CFG_RUN;
 }

@@ -5,10 +5,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "store/redis_conf.h"
+
 typedef struct fwd_conf {
-    const char *redis, *prefix, *redis_user, *redis_password;
-    char redis_host[256];
-    int redis_port;
+    redis_conf_t redis;
     const char *consumer;     /* "" = <hostname>-<pid> */
     const char *http_bind;
     int64_t http_port;
@@ -18,7 +18,6 @@ typedef struct fwd_conf {
     int64_t routes_poll_ms;
     int64_t drain_ms;
     const char *ca_file;      /* "" = the system's CA store */
-    int64_t redis_timeout_ms;
     const char *log_level;
 } fwd_conf_t;
 

@@ -56,13 +56,13 @@ fwd_t *fwd_new(const fwd_conf_t *conf, const char *consumer)
     buf_init(&f->snapshot);
     atomic_init(&f->redis_ok, false);
     atomic_init(&f->last_tick, (long long)fwd_now_ms());
-    f->store = store_new(conf->redis_host, conf->redis_port, conf->prefix, NULL);
+    f->store = store_new(conf->redis.host, conf->redis.port, conf->redis.prefix, NULL);
     f->multi = curl_multi_init();
-    if (!f->store || !f->multi || store_set_auth(f->store, conf->redis_user, conf->redis_password) < 0) {
+    if (!f->store || !f->multi || store_set_auth(f->store, conf->redis.user, conf->redis.password) < 0) {
         fwd_destroy(&f);
         return NULL;
     }
-    store_set_timeouts(f->store, (int)conf->redis_timeout_ms, (int)conf->redis_timeout_ms);
+    store_set_timeouts(f->store, (int)conf->redis.timeout_ms, (int)conf->redis.timeout_ms);
     curl_multi_setopt(f->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
     return f;
 }

@@ -82,12 +82,11 @@ int main(int argc, char **argv)
     }
     /* admin's Overview and Instances: this replica's record (common fields) */
     store_beacon_t *beacon = NULL;
-    store_beacon_config_t bc = {conf.redis_host, conf.redis_port, conf.prefix, conf.redis_user, conf.redis_password,
-                                "forwarder", consumer, proc_wall_ms(), 1000, NULL, NULL};
+    store_beacon_config_t bc = {&conf.redis, "forwarder", consumer, proc_wall_ms(), 1000, NULL, NULL};
     if ((rc = store_beacon_start(&bc, &beacon)) < 0)
         log_warn("beacon_failed", "rc=%d detail=\"not shown on admin's Instances page\"", rc);
-    log_info("listening", "http=%s:%lld redis=%s prefix=%s", conf.http_bind, (long long)conf.http_port, conf.redis,
-             conf.prefix);
+    log_info("listening", "http=%s:%lld redis=%s prefix=%s", conf.http_bind, (long long)conf.http_port,
+             conf.redis.addr, conf.redis.prefix);
     fwd_run(f, &stop_flag);
     store_beacon_stop(&beacon);
     probe_destroy(&http);

@@ -13,11 +13,13 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/cfg.h"
 #include "ctl.h"
+#include "store/redis_conf.h"
 #include "rpc/curve.h"
 
 static const char USAGE[] =
-    "usage: roostctl --redis HOST:PORT [--prefix P] [--json] NOUN VERB [ARGS]\n"
+    "usage: roostctl --redis HOST:PORT [Redis options] [--json] NOUN VERB [ARGS]\n"
     "\n"
     "Direct-to-store mode: reads and writes Roost's access model straight in\n"
     "Redis. Meant for bootstrapping and tests; it publishes no change events\n"
@@ -25,10 +27,7 @@ static const char USAGE[] =
     "(see `roostctl --help`).\n"
     "\n"
     "global options:\n"
-    "  --redis HOST:PORT   Redis to use (env ROOST_REDIS; default 127.0.0.1:6379)\n"
-    "  --prefix P          key prefix / namespace (env ROOST_REDIS_PREFIX; default roost:)\n"
     "  --json              print objects (and errors) as JSON on stdout\n"
-    "  Redis AUTH: env ROOST_REDIS_PASSWORD (and ROOST_REDIS_USER for an ACL user)\n"
     "  --pwhash-ops N      argon2id opslimit for new passwords (env ROOST_PWHASH_OPSLIMIT)\n"
     "  --pwhash-mem BYTES  argon2id memlimit for new passwords (env ROOST_PWHASH_MEMLIMIT)\n"
     "  --help              this text; `roostctl NOUN --help` for each noun\n"
@@ -36,34 +35,43 @@ static const char USAGE[] =
     "nouns: clients, groups, rules\n"
     "\n"
     "exit codes: 0 ok, 1 usage, 2 not found, 3 conflict, 4 invalid value,\n"
-    "            5 store unavailable (or any other store failure)\n";
+    "            5 store unavailable (or any other store failure)\n"
+    "\n"
+    "Redis options (the services' own, store/redis_conf.h):\n";
 
 typedef struct {
-    const char *redis, *prefix, *ops, *mem;
+    redis_conf_t redis;
+    cfg_opt_t rows[REDIS_CONF_MAX_ROWS];
+    int nrows;
+    const char *ops, *mem;
     bool json;
     int first; /* index of the noun */
 } opts_t;
 
 static int parse_globals(int argc, char **argv, opts_t *o)
 {
-    o->redis = getenv("ROOST_REDIS");
-    o->prefix = getenv("ROOST_REDIS_PREFIX");
+    redis_conf_init(&o->redis, "127.0.0.1:6379");
+    o->nrows = redis_conf_rows(&o->redis, 0, NULL, o->rows);
+    if (cfg_env(o->rows, o->nrows, stderr))
+        return CTL_USAGE;
     o->ops = getenv("ROOST_PWHASH_OPSLIMIT");
     o->mem = getenv("ROOST_PWHASH_MEMLIMIT");
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char **slot = NULL;
         const char *v = NULL;
+        int taken = 0;
         if (ctl_is_help(argv[i])) {
             fputs(USAGE, stdout);
+            cfg_print_options(o->rows, o->nrows, stdout);
             return -1;
         } else if (!strcmp(argv[i], "--json")) {
             o->json = true;
             continue;
-        } else if (ctl_opt(argc, argv, &i, "redis", &v)) {
-            slot = &o->redis;
-        } else if (ctl_opt(argc, argv, &i, "prefix", &v)) {
-            slot = &o->prefix;
+        } else if ((taken = cfg_take(o->rows, o->nrows, argc, argv, &i, stderr)) != 0) {
+            if (taken < 0)
+                return CTL_USAGE;
+            continue;
         } else if (ctl_opt(argc, argv, &i, "pwhash-ops", &v)) {
             slot = &o->ops;
         } else if (ctl_opt(argc, argv, &i, "pwhash-mem", &v)) {
@@ -76,20 +84,7 @@ static int parse_globals(int argc, char **argv, opts_t *o)
         *slot = v;
     }
     o->first = i;
-    return 0;
-}
-
-/* "host:port" into host (caller frees) and port. */
-static int split_hostport(const char *hp, char **host, int *port)
-{
-    const char *colon = strrchr(hp, ':');
-    char *end = NULL;
-    long p = colon ? strtol(colon + 1, &end, 10) : 6379;
-    if (colon && (end == colon + 1 || *end || p < 1 || p > 65535))
-        return ctl_usage("--redis wants HOST:PORT, got '%s'", hp);
-    *host = colon ? strndup(hp, (size_t)(colon - hp)) : strdup(hp);
-    *port = (int)p;
-    return *host ? 0 : CTL_UNAVAILABLE;
+    return redis_conf_check(&o->redis, 0, stderr) ? CTL_USAGE : 0;
 }
 
 /* `roostctl keygen [--json]`: a CurveZMQ key pair, for the cluster bus
@@ -153,15 +148,10 @@ int main(int argc, char **argv)
                                                                   : NULL;
     if (!run)
         return ctl_usage("unknown noun '%s'", noun);
-    char *host = NULL;
-    int port = 6379;
-    if ((rc = split_hostport(o.redis ? o.redis : "127.0.0.1:6379", &host, &port)) != 0)
-        return rc;
     store_cost_t cost = {o.ops ? strtoull(o.ops, NULL, 10) : 0,
                          o.mem ? (size_t)strtoull(o.mem, NULL, 10) : 0};
-    ctl_t c = {.s = store_new(host, port, o.prefix, &cost), .json = o.json};
-    free(host);
-    if (c.s && store_set_auth(c.s, getenv("ROOST_REDIS_USER"), getenv("ROOST_REDIS_PASSWORD")) < 0)
+    ctl_t c = {.s = store_new(o.redis.host, o.redis.port, o.redis.prefix, &cost), .json = o.json};
+    if (c.s && store_set_auth(c.s, o.redis.user, o.redis.password) < 0)
         store_destroy(&c.s);
     if (!c.s) {
         fputs("roostctl: out of memory\n", stderr);

@@ -61,7 +61,12 @@ static void test_an_hour_of_ten_brokers(void **state)
 {
     store_t *s = store_new("127.0.0.1", g_redis.port, "t-fleet:", NULL);
     assert_int_equal(store_open(s), 0);
-    fleet_config_t cfg = {"127.0.0.1", g_redis.port, "t-fleet:", NULL, NULL, "mqtt://m.example:1883"};
+    redis_conf_t where;
+    redis_conf_init(&where, NULL);
+    snprintf(where.host, sizeof(where.host), "127.0.0.1");
+    where.port = g_redis.port;
+    where.prefix = "t-fleet:";
+    fleet_config_t cfg = {&where, "mqtt://m.example:1883"};
     fleet_t *f = fleet_new(&cfg);
     assert_non_null(f);
     long ticks = FLEET_POINTS + 25; /* more than an hour: the ring wraps */
@@ -145,7 +150,12 @@ static void test_an_hour_of_ten_brokers(void **state)
 
 static void test_redis_unreachable(void **state)
 {
-    fleet_config_t cfg = {"127.0.0.1", 1, "t-fleet-down:", NULL, NULL, ""};
+    redis_conf_t where;
+    redis_conf_init(&where, NULL);
+    snprintf(where.host, sizeof(where.host), "127.0.0.1");
+    where.port = 1;
+    where.prefix = "t-fleet-down:";
+    fleet_config_t cfg = {&where, ""};
     fleet_t *f = fleet_new(&cfg);
     assert_non_null(f);
     fleet_tick(f);

@@ -130,6 +130,68 @@ static void help_hides_secret_values(void **state)
     assert_string_equal(password, "hunter2-secret"); /* still parsed */
 }
 
+/* Two tables parse as one: flags of either, help lists both in order, an
+ * option in neither is unknown. */
+static void tables_parse_as_one(void **state)
+{
+    const char *name = "a", *host = "h";
+    int64_t n = 1;
+    const cfg_opt_t one[] = {{"name", NULL, CFG_STR, &name, 0, 0, "A name."}};
+    const cfg_opt_t two[] = {{"host", NULL, CFG_STR, &host, 0, 0, "A host."},
+                             {"n", NULL, CFG_INT, &n, 0, 9, "A count."}};
+    const cfg_table_t t[] = {{one, 1}, {two, 2}};
+    char out[1024] = "", err[256] = "";
+    char *a1[] = {"t", "--host=x", "--name", "y", "--n", "7", NULL};
+    FILE *o = fmemopen(out, sizeof(out), "w"), *e = fmemopen(err, sizeof(err), "w");
+    assert_int_equal(cfg_parse_tables(t, 2, 6, a1, "s", o, e), CFG_RUN);
+    assert_string_equal(host, "x");
+    assert_string_equal(name, "y");
+    assert_int_equal(n, 7);
+    char *a2[] = {"t", "--n", "10", NULL};
+    assert_int_equal(cfg_parse_tables(t, 2, 3, a2, "s", o, e), ROOST_ECONFIG);
+    char *a3[] = {"t", "--other", NULL};
+    assert_int_equal(cfg_parse_tables(t, 2, 2, a3, "s", o, e), ROOST_ECONFIG);
+    char *a4[] = {"t", "--help", NULL};
+    assert_int_equal(cfg_parse_tables(t, 2, 2, a4, "s", o, e), CFG_EXIT_HELP);
+    fclose(o);
+    fclose(e);
+    assert_non_null(strstr(err, "--n: 10 is out of range"));
+    assert_non_null(strstr(err, "unknown option '--other'"));
+    char *pn = strstr(out, "--name"), *ph = strstr(out, "--host");
+    assert_true(pn && ph && pn < ph);
+}
+
+/* cfg_take: one of the table's flags or not, for a tool's own loop. */
+static void take_one_flag(void **state)
+{
+    const char *host = "h";
+    bool on = false;
+    const cfg_opt_t opts[] = {{"host", "TEST_CFG_HOST", CFG_STR, &host, 0, 0, "A host."},
+                              {"on", NULL, CFG_BOOL, &on, 0, 0, "A switch."}};
+    char err[256] = "";
+    FILE *e = fmemopen(err, sizeof(err), "w");
+    char *argv[] = {"t", "--host", "x", "--on", "--json", "noun", "--host", NULL};
+    int i = 1;
+    assert_int_equal(cfg_take(opts, 2, 7, argv, &i, e), 1);
+    assert_int_equal(i, 2); /* past the value */
+    assert_string_equal(host, "x");
+    i = 3;
+    assert_int_equal(cfg_take(opts, 2, 7, argv, &i, e), 1);
+    assert_true(on);
+    i = 4;
+    assert_int_equal(cfg_take(opts, 2, 7, argv, &i, e), 0); /* not ours */
+    i = 5;
+    assert_int_equal(cfg_take(opts, 2, 7, argv, &i, e), 0); /* not a flag */
+    i = 6;
+    assert_int_equal(cfg_take(opts, 2, 7, argv, &i, e), ROOST_ECONFIG); /* no value */
+    setenv("TEST_CFG_HOST", "from-env", 1);
+    assert_int_equal(cfg_env(opts, 2, e), 0);
+    unsetenv("TEST_CFG_HOST");
+    fclose(e);
+    assert_string_equal(host, "from-env");
+    assert_non_null(strstr(err, "option '--host' needs a value"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -137,6 +199,8 @@ int main(void)
         cmocka_unit_test(bad_values_are_named),
         cmocka_unit_test(help_lists_every_option),
         cmocka_unit_test(help_hides_secret_values),
+        cmocka_unit_test(tables_parse_as_one),
+        cmocka_unit_test(take_one_flag),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,54 @@
+#include "store/redis_conf.h"
+
+#include "base/err.h"
+
+void redis_conf_init(redis_conf_t *c, const char *addr)
+{
+    *c = (redis_conf_t){
+        .addr = addr ? addr : "", .prefix = "roost:", .user = "", .password = "", .timeout_ms = 2000,
+    };
+}
+
+int redis_conf_rows(redis_conf_t *c, unsigned features, const char *addr_help, cfg_opt_t *rows)
+{
+    int n = 0;
+    rows[n++] = (cfg_opt_t){"redis", "ROOST_REDIS", CFG_STR, &c->addr, 0, 0,
+                            addr_help ? addr_help : "Redis HOST:PORT."};
+    rows[n++] = (cfg_opt_t){"prefix", "ROOST_PREFIX", CFG_STR, &c->prefix, 0, 0, "Redis key prefix (namespace)."};
+    rows[n++] = (cfg_opt_t){"redis-user", "ROOST_REDIS_USER", CFG_STR, &c->user, 0, 0,
+                            "Redis 6 ACL user for AUTH; empty: the default user."};
+    rows[n++] = (cfg_opt_t){"redis-password", "ROOST_REDIS_PASSWORD", CFG_STR, &c->password, 0, 0,
+                            "Redis AUTH password; empty: no AUTH. Prefer the variable (flags show in ps)."};
+    if (features & REDIS_CONF_REQUIRE_AUTH)
+        rows[n++] = (cfg_opt_t){"redis-require-auth", "ROOST_REDIS_REQUIRE_AUTH", CFG_BOOL, &c->require_auth, 0, 0,
+                                "Refuse to start when Redis answers a connection that did not authenticate (a "
+                                "Redis without a password). Off by default: a local development Redis has none."};
+    if (features & REDIS_CONF_TIMEOUT)
+        rows[n++] = (cfg_opt_t){"redis-timeout-ms", "ROOST_REDIS_TIMEOUT_MS", CFG_INT, &c->timeout_ms, 10, 60000,
+                                "Redis connect and command timeout."};
+    return n;
+}
+
+int redis_conf_check(redis_conf_t *c, unsigned features, FILE *err)
+{
+    c->host[0] = '\0';
+    c->port = 0;
+    if (!c->addr[0]) {
+        if (features & REDIS_CONF_OPTIONAL)
+            return 0;
+        fprintf(err, "error: --redis: expected HOST:PORT, got ''\n");
+        return ROOST_ECONFIG;
+    }
+    return cfg_host_port("redis", c->addr, c->host, sizeof(c->host), &c->port, err);
+}
+
+int redis_conf_parse(redis_conf_t *c, unsigned features, const char *addr_help, const cfg_opt_t *opts,
+                     int n, int argc, char **argv, const char *summary, FILE *out, FILE *err)
+{
+    cfg_opt_t rows[REDIS_CONF_MAX_ROWS];
+    const cfg_table_t tables[] = {{opts, n}, {rows, redis_conf_rows(c, features, addr_help, rows)}};
+    int rc = cfg_parse_tables(tables, 2, argc, argv, summary, out, err);
+    if (rc != CFG_RUN)
+        return rc;
+    return redis_conf_check(c, features, err);
+}

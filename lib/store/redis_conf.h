@@ -1,0 +1,61 @@
+/* redis_conf: the Redis options every service shares (--redis, --prefix,
+ * --redis-user, --redis-password, and where a service offers them
+ * --redis-require-auth and --redis-timeout-ms), as one table of cfg rows, so
+ * broker, authd, admin, forwarder and roostctl take the same flags and
+ * variables and a new Redis option is added here once.
+ *
+ * A service embeds a redis_conf_t in its configuration, fills it with
+ * redis_conf_init, parses the rows redis_conf_rows gives beside its own
+ * (cfg_parse_tables), then calls redis_conf_check. Strings are borrowed
+ * from argv/environ as cfg does.
+ */
+#ifndef ROOST_STORE_REDIS_CONF_H
+#define ROOST_STORE_REDIS_CONF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "base/cfg.h"
+
+typedef struct redis_conf {
+    const char *addr;          /* --redis HOST:PORT ("" only with REDIS_CONF_OPTIONAL) */
+    const char *prefix;        /* --prefix: key namespace */
+    const char *user, *password; /* AUTH; "" = none */
+    bool require_auth;         /* refuse to start against a Redis open to all */
+    int64_t timeout_ms;        /* connect and command timeout */
+    char host[256];            /* addr split by redis_conf_check (read-only) */
+    int port;                  /* 0 when addr is "" */
+} redis_conf_t;
+
+/* Which rows a service offers beyond --redis, --prefix, --redis-user and
+ * --redis-password, and whether --redis may be empty. */
+enum {
+    REDIS_CONF_REQUIRE_AUTH = 1u << 0, /* --redis-require-auth */
+    REDIS_CONF_TIMEOUT = 1u << 1,      /* --redis-timeout-ms */
+    REDIS_CONF_OPTIONAL = 1u << 2,     /* --redis "" allowed (broker: single node) */
+};
+
+/* Most rows redis_conf_rows writes. */
+#define REDIS_CONF_MAX_ROWS 8
+
+/* Defaults: addr (NULL: ""), prefix "roost:", no AUTH, timeout 2000 ms. */
+void redis_conf_init(redis_conf_t *c, const char *addr);
+
+/* Writes the rows for these features, targeting c, into rows (room for
+ * REDIS_CONF_MAX_ROWS); addr_help replaces the --redis line's help when not
+ * NULL. Returns how many. */
+int redis_conf_rows(redis_conf_t *c, unsigned features, const char *addr_help, cfg_opt_t *rows);
+
+/* After parsing: splits addr into host and port. 0, or ROOST_ECONFIG after
+ * "error: --redis: ..." to err (empty without REDIS_CONF_OPTIONAL, or not
+ * HOST:PORT). */
+int redis_conf_check(redis_conf_t *c, unsigned features, FILE *err);
+
+/* The whole of it for a service: parses its own table (n rows) and the
+ * Redis rows (listed after its own in --help) with cfg_parse_tables, then
+ * redis_conf_check. CFG_RUN, CFG_EXIT_HELP or ROOST_ECONFIG (a line to err). */
+int redis_conf_parse(redis_conf_t *c, unsigned features, const char *addr_help, const cfg_opt_t *opts,
+                     int n, int argc, char **argv, const char *summary, FILE *out, FILE *err);
+
+#endif

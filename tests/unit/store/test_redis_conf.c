@@ -1,0 +1,111 @@
+/* Unit tests for lib/store/redis_conf.c: the Redis rows every service
+ * shares, with the rows a service opts into, the optional address (broker)
+ * and the HOST:PORT check. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "base/err.h"
+#include "store/redis_conf.h"
+
+static int parse(redis_conf_t *c, unsigned features, int argc, char **argv, char *out, size_t outcap, char *err,
+                 size_t errcap)
+{
+    const char *own = "";
+    const cfg_opt_t opts[] = {{"own", NULL, CFG_STR, &own, 0, 0, "The service's own option."}};
+    FILE *o = fmemopen(out, outcap, "w"), *e = fmemopen(err, errcap, "w");
+    int rc = redis_conf_parse(c, features, NULL, opts, 1, argc, argv, "svc", o, e);
+    fclose(o);
+    fclose(e);
+    return rc;
+}
+
+static void rows_by_feature(void **state)
+{
+    redis_conf_t c;
+    redis_conf_init(&c, "127.0.0.1:6379");
+    cfg_opt_t rows[REDIS_CONF_MAX_ROWS];
+    int base = redis_conf_rows(&c, 0, NULL, rows);
+    assert_int_equal(base, 4);
+    assert_string_equal(rows[0].flag, "redis");
+    assert_string_equal(rows[0].env, "ROOST_REDIS");
+    assert_string_equal(rows[1].env, "ROOST_PREFIX");
+    assert_int_equal(redis_conf_rows(&c, REDIS_CONF_TIMEOUT, "Where.", rows), base + 1);
+    assert_string_equal(rows[0].help, "Where.");
+    assert_string_equal(rows[base].flag, "redis-timeout-ms");
+    assert_int_equal(redis_conf_rows(&c, REDIS_CONF_TIMEOUT | REDIS_CONF_REQUIRE_AUTH, NULL, rows), base + 2);
+}
+
+static void parse_flags_env_and_check(void **state)
+{
+    redis_conf_t c;
+    char out[4096] = "", err[256] = "";
+    setenv("ROOST_REDIS_PASSWORD", "pw-from-env", 1);
+    redis_conf_init(&c, "127.0.0.1:6379");
+    char *a1[] = {"t", "--redis", "redis.example:6390", "--prefix=tenant1:", "--redis-user", "roost",
+                  "--redis-timeout-ms", "500", "--redis-require-auth", "--own", "x", NULL};
+    assert_int_equal(parse(&c, REDIS_CONF_TIMEOUT | REDIS_CONF_REQUIRE_AUTH, 11, a1, out, sizeof(out), err,
+                           sizeof(err)),
+                     CFG_RUN);
+    unsetenv("ROOST_REDIS_PASSWORD");
+    assert_string_equal(c.host, "redis.example");
+    assert_int_equal(c.port, 6390);
+    assert_string_equal(c.prefix, "tenant1:");
+    assert_string_equal(c.user, "roost");
+    assert_string_equal(c.password, "pw-from-env");
+    assert_int_equal(c.timeout_ms, 500);
+    assert_true(c.require_auth);
+    /* a row the service did not opt into is an unknown option */
+    redis_conf_init(&c, "127.0.0.1:6379");
+    char *a2[] = {"t", "--redis-timeout-ms", "500", NULL};
+    assert_int_equal(parse(&c, 0, 3, a2, out, sizeof(out), err, sizeof(err)), ROOST_ECONFIG);
+    assert_non_null(strstr(err, "unknown option '--redis-timeout-ms'"));
+}
+
+static void address_checked(void **state)
+{
+    redis_conf_t c;
+    char out[4096] = "", err[256] = "";
+    char *bad[] = {"t", "--redis", "no-port", NULL};
+    redis_conf_init(&c, "127.0.0.1:6379");
+    assert_int_equal(parse(&c, 0, 3, bad, out, sizeof(out), err, sizeof(err)), ROOST_ECONFIG);
+    assert_non_null(strstr(err, "--redis: expected HOST:PORT, got 'no-port'"));
+    char *none[] = {"t", NULL};
+    redis_conf_init(&c, ""); /* empty: only where it is optional */
+    assert_int_equal(parse(&c, 0, 1, none, out, sizeof(out), err, sizeof(err)), ROOST_ECONFIG);
+    redis_conf_init(&c, "");
+    assert_int_equal(parse(&c, REDIS_CONF_OPTIONAL, 1, none, out, sizeof(out), err, sizeof(err)), CFG_RUN);
+    assert_int_equal(c.port, 0);
+    assert_string_equal(c.host, "");
+}
+
+static void help_lists_own_then_redis(void **state)
+{
+    redis_conf_t c;
+    char out[4096] = "", err[256] = "";
+    char *help[] = {"t", "--help", NULL};
+    redis_conf_init(&c, "127.0.0.1:6379");
+    assert_int_equal(parse(&c, REDIS_CONF_REQUIRE_AUTH, 2, help, out, sizeof(out), err, sizeof(err)), CFG_EXIT_HELP);
+    char *own = strstr(out, "--own"), *redis = strstr(out, "--redis VALUE");
+    assert_true(own && redis && own < redis);
+    assert_non_null(strstr(out, "[env ROOST_REDIS] (default: 127.0.0.1:6379)"));
+    assert_non_null(strstr(out, "--redis-require-auth"));
+    assert_null(strstr(out, "--redis-timeout-ms"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(rows_by_feature),
+        cmocka_unit_test(parse_flags_env_and_check),
+        cmocka_unit_test(address_checked),
+        cmocka_unit_test(help_lists_own_then_redis),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
