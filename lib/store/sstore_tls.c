@@ -1,6 +1,7 @@
 /* sstore_tls: the broker's read of the TLS settings admin writes
  * (lib/store/tlsconf.h), polled by version (sstore.h "TLS settings"). */
 #include <errno.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +37,8 @@ static void tls_finish(sstore_req_t *q, int rc, const redisReply *r)
         sstore_tls_t t = {!strcmp(r->element[1]->str, "1"), r->element[2]->str, r->element[3]->str,
                           r->element[4]->str, r->element[5]->str};
         ctx->fn(0, &t, version, ctx->arg);
+        /* the private key leaves no copy behind in the freed reply */
+        sodium_memzero(r->element[4]->str, r->element[4]->len);
     } else {
         ctx->fn(rc, NULL, 0, ctx->arg);
     }
