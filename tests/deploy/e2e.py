@@ -132,6 +132,9 @@ def secure_defaults():
 
 def main():
     wait_until(lambda: api("GET", "/api/v1/clients")[0] == 200, 60, "admin API")
+    with urllib.request.urlopen(ADMIN + "/vendor/uPlot.iife.min.js", timeout=10) as r:
+        assert r.status == 200 and b"uPlot" in r.read(), "the console's charts (uPlot) are not served"
+    log("console: /vendor/uPlot.iife.min.js served")
     secure_defaults()
     status, group = api("POST", "/api/v1/groups", {
         "name": "e2e-devices", "description": "deploy e2e",

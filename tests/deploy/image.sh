@@ -13,8 +13,14 @@ log "podman build -> $ROOST_IMAGE"
 # Both stages are tagged and labelled, so the images an earlier build left
 # behind become dangling and can be pruned by that label (and only those);
 # the tagged build stage keeps its package layer cached for the next run.
+# The image's build stage fetches the console's uPlot from the npm registry;
+# where HTTPS goes through an inspecting proxy (this machine), the host's CA
+# bundle is handed to it as the build secret "ca".
+secret=()
+ca=${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}
+[[ -s $ca ]] && secret=(--secret "id=ca,src=$ca")
 build() {
-  podman build --pull=never --layers --label io.roost.deploy-test=1 \
+  podman build --pull=never --layers --label io.roost.deploy-test=1 "${secret[@]}" \
     -f "$ROOT/deploy/docker/Dockerfile" "$@" "$ROOT" >>"$CACHE/image-build.log" 2>&1 ||
     { tail -n 40 "$CACHE/image-build.log" >&2; exit 1; }
 }
@@ -36,6 +42,10 @@ done
 out=$(podman run --rm "$ROOST_IMAGE" roostctl --help 2>&1)
 grep -q 'nouns:' <<<"$out"
 podman run --rm "$ROOST_IMAGE" test -f /usr/share/roost/console/index.html
+# the Overview's charts: uPlot where admin serves /vendor/ from
+podman run --rm "$ROOST_IMAGE" sh -c 'test -s "$ROOST_ADMIN_CONSOLE_VENDOR_DIR/uPlot.iife.min.js" &&
+  test -s "$ROOST_ADMIN_CONSOLE_VENDOR_DIR/uPlot.min.css"' ||
+  { echo "the console's uPlot is missing from the image" >&2; exit 1; }
 # no compiler, headers or sources in the shipped image
 if podman run --rm "$ROOST_IMAGE" sh -c 'command -v cc || command -v cmake || test -e /src || test -e /usr/include/zmq.h'; then
   echo "build tools or sources leaked into the runtime image" >&2; exit 1
