@@ -66,6 +66,8 @@ typedef struct broker {
     int tls_listen_fd;         /* -1 without --tls-cert */
     struct xtls_server *tls;   /* NULL without a TLS listener */
     struct tlssync *tlssync;   /* admin's certificates (cluster mode with TLS), or NULL */
+    int ws_listen_fd, wss_listen_fd; /* -1 without --ws-port / --wss-port */
+    struct xws_server *ws;     /* NULL without a WebSocket listener */
     volatile sig_atomic_t *reload_flag; /* set by main's SIGHUP handler; NULL: none */
     bool draining;
     authc_t *authc;            /* NULL with --insecure-no-auth */

@@ -26,6 +26,7 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
         .admin_events = "", .admin_key = "",
         .tls_port = -1,
         .tls_cert = "", .tls_key = "", .tls_ca = "", .tls_client_cert = "none",
+        .ws_port = 0, .wss_port = 0, .ws_path = "/mqtt", .ws_allowed_origins = "",
         .http_bind = "127.0.0.1",
         .http_port = 0,
         .proxy_trusted = "",
@@ -92,6 +93,18 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
         {"tls-client-cert", "ROOST_TLS_CLIENT_CERT", CFG_STR, &c->tls_client_cert, 0, 0,
          "Client certificates on the TLS listener: none, optional (verified when sent) or "
          "required (the handshake fails without one signed by --tls-ca)."},
+        {"ws-port", "ROOST_WS_PORT", CFG_INT, &c->ws_port, 0, 65535,
+         "TCP port for MQTT over WebSockets (browsers; 8083 is the usual one). 0: no WebSocket "
+         "listener (the default, so brokers sharing a host do not collide; deployments set it)."},
+        {"wss-port", "ROOST_WSS_PORT", CFG_INT, &c->wss_port, 0, 65535,
+         "TCP port for MQTT over WebSockets over TLS (8084 is the usual one), with the TLS "
+         "listener's certificates (needs --tls-cert, or --tls-port in cluster mode). 0: none."},
+        {"ws-path", "ROOST_WS_PATH", CFG_STR, &c->ws_path, 0, 0,
+         "Path of the WebSocket endpoint (ws://HOST:PORT/mqtt); other paths get 404."},
+        {"ws-allowed-origins", "ROOST_WS_ALLOWED_ORIGINS", CFG_STR, &c->ws_allowed_origins, 0, 0,
+         "Origins whose web pages may connect (comma-separated, e.g. https://app.example.com); "
+         "an Upgrade with another Origin gets 403. Empty: any. Requests without Origin "
+         "(devices, non-browser clients) are not refused for it."},
         {"proxy-protocol", "ROOST_PROXY_PROTOCOL", CFG_BOOL, &c->proxy_protocol, 0, 0,
          "Every MQTT connection starts with a PROXY protocol v1/v2 header (haproxy send-proxy-v2) "
          "naming the real client: its address is used in logs, authd throttling and the registry. "
@@ -151,6 +164,10 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
     }
     if (c->proxy_trusted_list.n && !c->proxy_protocol) {
         fprintf(err, "roost-broker: --proxy-trusted needs --proxy-protocol\n");
+        return ROOST_ECONFIG;
+    }
+    if (c->ws_path[0] != '/') {
+        fprintf(err, "roost-broker: --ws-path must start with '/', got \"%s\"\n", c->ws_path);
         return ROOST_ECONFIG;
     }
     return CFG_RUN;

@@ -35,6 +35,10 @@ typedef struct broker_config {
     int64_t tls_port;          /* -1: 8883 when tls_cert is set */
     const char *tls_cert, *tls_key, *tls_ca; /* files; tls_cert "" = no TLS listener */
     const char *tls_client_cert; /* none | optional | required */
+    int64_t ws_port;           /* MQTT over WebSockets; 0 = no listener */
+    int64_t wss_port;          /* MQTT over WebSockets over TLS; 0 = no listener */
+    const char *ws_path;       /* the Upgrade request's path */
+    const char *ws_allowed_origins; /* comma-separated Origin values; "" = any */
     bool proxy_protocol;       /* connections start with a PROXY v1/v2 header */
     const char *proxy_trusted; /* CIDRs allowed to send one; "" = any peer */
     cidr_list_t proxy_trusted_list; /* parsed from proxy_trusted */

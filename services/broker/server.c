@@ -26,6 +26,7 @@
 #include "session.h"
 #include "tlssync.h"
 #include "xport_tls.h"
+#include "xport_ws.h"
 
 #define SWEEP_MS 250
 #define ACCEPT_PAUSE_MS 100
@@ -61,14 +62,24 @@ static uint64_t on_sweep(loop_t *l, void *arg)
 
 static void on_accept(loop_t *l, int fd, unsigned events, void *arg);
 static void on_accept_tls(loop_t *l, int fd, unsigned events, void *arg);
+static void on_accept_ws(loop_t *l, int fd, unsigned events, void *arg);
+static void on_accept_wss(loop_t *l, int fd, unsigned events, void *arg);
+
+/* The listeners: fd and its accept handler. */
+#define NLISTENERS 4
+static int *listener_fds(broker_t *b, int i)
+{
+    int *fds[NLISTENERS] = {&b->listen_fd, &b->tls_listen_fd, &b->ws_listen_fd, &b->wss_listen_fd};
+    return fds[i];
+}
+static const loop_fd_fn listener_fns[NLISTENERS] = {on_accept, on_accept_tls, on_accept_ws, on_accept_wss};
 
 static uint64_t resume_accept(loop_t *l, void *arg)
 {
     broker_t *b = arg;
-    if (b->listen_fd >= 0 && !b->draining)
-        loop_add_fd(l, b->listen_fd, LOOP_READ, on_accept, b);
-    if (b->tls_listen_fd >= 0 && !b->draining)
-        loop_add_fd(l, b->tls_listen_fd, LOOP_READ, on_accept_tls, b);
+    for (int i = 0; i < NLISTENERS; i++)
+        if (*listener_fds(b, i) >= 0 && !b->draining)
+            loop_add_fd(l, *listener_fds(b, i), LOOP_READ, listener_fns[i], b);
     return 0;
 }
 
@@ -85,10 +96,9 @@ static void accept_batch(broker_t *b, int fd, const xport_kind_t *kind)
                  * forever; stop watching it for a moment */
                 log_warn("accept_paused", "reason=\"%s\" connections=%u pause_ms=%d",
                          strerror(errno), b->nconns, ACCEPT_PAUSE_MS);
-                if (b->listen_fd >= 0)
-                    loop_del_fd(b->loop, b->listen_fd);
-                if (b->tls_listen_fd >= 0)
-                    loop_del_fd(b->loop, b->tls_listen_fd);
+                for (int j = 0; j < NLISTENERS; j++)
+                    if (*listener_fds(b, j) >= 0)
+                        loop_del_fd(b->loop, *listener_fds(b, j));
                 loop_add_timer(b->loop, ACCEPT_PAUSE_MS, resume_accept, b);
             }
             return;
@@ -111,6 +121,20 @@ static void on_accept_tls(loop_t *l, int fd, unsigned events, void *arg)
     accept_batch(b, fd, &kind);
 }
 
+static void on_accept_ws(loop_t *l, int fd, unsigned events, void *arg)
+{
+    broker_t *b = arg;
+    xport_kind_t kind = xws_kind(b->ws, false);
+    accept_batch(b, fd, &kind);
+}
+
+static void on_accept_wss(loop_t *l, int fd, unsigned events, void *arg)
+{
+    broker_t *b = arg;
+    xport_kind_t kind = xws_kind(b->ws, true);
+    accept_batch(b, fd, &kind);
+}
+
 int server_init(broker_t *b, const broker_config_t *cfg, loop_t *loop)
 {
     memset(b, 0, sizeof(*b));
@@ -118,6 +142,7 @@ int server_init(broker_t *b, const broker_config_t *cfg, loop_t *loop)
     b->loop = loop;
     b->listen_fd = -1;
     b->tls_listen_fd = -1;
+    b->ws_listen_fd = b->wss_listen_fd = -1;
     b->started_ms = proc_wall_ms();
     map_init(&b->sessions);
     map_init(&b->conns_by_serial);
@@ -180,6 +205,31 @@ static int listen_on(broker_t *b, int port_num, loop_fd_fn fn, int *fd_out, int 
     return 0;
 }
 
+/* --ws-port and --wss-port (wss: TLS, set up before, under the WebSocket). */
+static int start_ws(broker_t *b)
+{
+    const broker_config_t *cfg = b->cfg;
+    int rc, ws_bound = 0, wss_bound = 0;
+    if (!cfg->ws_port && !cfg->wss_port)
+        return 0;
+    if (cfg->wss_port && !b->tls) {
+        log_error("startup_failed", "reason=\"--wss-port needs TLS: --tls-cert (or --tls-port in cluster mode)\"");
+        return ROOST_ECONFIG;
+    }
+    xport_kind_t tls = b->tls ? xtls_kind(b->tls) : (xport_kind_t){0};
+    if (!(b->ws = xws_server_new(cfg, b->tls ? &tls : NULL)))
+        return -ENOMEM;
+    if (cfg->ws_port && (rc = listen_on(b, (int)cfg->ws_port, on_accept_ws, &b->ws_listen_fd, &ws_bound)) < 0)
+        return rc;
+    if (cfg->wss_port &&
+        (rc = listen_on(b, (int)cfg->wss_port, on_accept_wss, &b->wss_listen_fd, &wss_bound)) < 0)
+        return rc;
+    log_info("listening_ws", "broker_id=%s bind=%s ws_port=%d wss_port=%d path=%s allowed_origins=\"%s\"",
+             b->id, cfg->bind, ws_bound, wss_bound, cfg->ws_path,
+             cfg->ws_allowed_origins[0] ? cfg->ws_allowed_origins : "any");
+    return 0;
+}
+
 int server_start(broker_t *b)
 {
     const broker_config_t *cfg = b->cfg;
@@ -201,6 +251,8 @@ int server_start(broker_t *b)
         return ROOST_ECONFIG;
     }
     if ((rc = listen_on(b, (int)cfg->port, on_accept, &b->listen_fd, &bound)) < 0)
+        return rc;
+    if ((rc = start_ws(b)) < 0)
         return rc;
     loop_add_timer(b->loop, SWEEP_MS, on_sweep, b);
     if (cfg->http_port && !(b->http = http_new(b, cfg->http_bind, (int)cfg->http_port)))
@@ -261,14 +313,15 @@ void server_drain(broker_t *b)
     if (b->draining)
         return;
     b->draining = true;
-    bool served = b->listen_fd >= 0 || b->tls_listen_fd >= 0;
+    bool served = false;
     beacon_put_now(b->beacon); /* admin shows "draining" until the record expires */
-    int *fds[] = {&b->listen_fd, &b->tls_listen_fd};
-    for (int i = 0; i < 2; i++) {
-        if (*fds[i] >= 0) {
-            loop_del_fd(b->loop, *fds[i]);
-            close(*fds[i]);
-            *fds[i] = -1;
+    for (int i = 0; i < NLISTENERS; i++) {
+        int *fd = listener_fds(b, i);
+        if (*fd >= 0) {
+            served = true;
+            loop_del_fd(b->loop, *fd);
+            close(*fd);
+            *fd = -1;
         }
     }
     /* cluster: not ready and refusing new connections, but still serving
@@ -321,6 +374,7 @@ void server_fini(broker_t *b)
     routes_destroy(&b->routes); /* after its load in flight failed with the cluster */
     kick_destroy(&b->kick);
     http_destroy(&b->http);
+    xws_server_destroy(&b->ws);
     xtls_server_destroy(&b->tls);
     map_fini(&b->conns_by_serial);
     map_fini(&b->adopting);

@@ -2,7 +2,7 @@
  *
  * Plain TCP has none: a connection without a transport reads and writes its
  * socket directly, so the MQTT hot path pays one predictable branch and no
- * indirect call. TLS (xport_tls.c), and later WebSocket, put their state
+ * indirect call. TLS (xport_tls.c) and WebSocket (xport_ws.c) put their state
  * right after the conn_t in the same allocation (conn_new sizes it from
  * ops->size) and are reached through conn_xport().
  *
@@ -27,6 +27,8 @@
  *          certificate the peer presented and the handshake verified: 1,
  *          0 when there is none, or -ENOMEM;
  *   stage  where the transport is, for logs ("handshake", "established");
+ *   release  (NULL when there is nothing to drop) frees buffers the transport
+ *          can rebuild, called by the sweep on a connection idle for 2 s;
  *   fini   frees what init allocated (the state memory belongs to the conn).
  */
 #ifndef ROOST_BROKER_XPORT_H
@@ -41,7 +43,7 @@
 typedef struct xport xport_t;
 
 typedef struct xport_ops {
-    const char *name;  /* "tls" */
+    const char *name;  /* "tls", "ws", "wss" */
     size_t size;       /* bytes of state, xport_t first */
     ssize_t (*read)(xport_t *x, void *buf, size_t n);
     ssize_t (*write)(xport_t *x, const void *buf, size_t n);
@@ -51,6 +53,7 @@ typedef struct xport_ops {
     const char *(*error)(const xport_t *x);
     const char *(*stage)(const xport_t *x);
     int (*peer_cert)(const xport_t *x, tlscert_facts_t *out);
+    void (*release)(xport_t *x);
     void (*fini)(xport_t *x);
 } xport_ops_t;
 

@@ -1,0 +1,152 @@
+"""85: MQTT over WebSockets (--ws-port): paho-mqtt's transport="websockets"
+against the broker's ws listener, with the same broker serving plain TCP
+(mosquitto clients) at once; a raw RFC 6455 client for what paho never
+does: MQTT split across frames at every byte, many packets in one frame,
+fragmented messages, ping/pong, and the close handshake both ways."""
+
+import struct
+import subprocess
+
+import pytest
+
+from conftest import (DISCONNECT, IS_MOSQUITTO, PINGREQ, PINGRESP, PahoClient, connect_pkt,
+                      publish_pkt, subscribe_pkt, uid)
+from wsclient import RawWs, WsBroker, frame, ws_paho
+
+pytestmark = pytest.mark.skipif(IS_MOSQUITTO, reason="Roost-only options")
+
+
+@pytest.fixture(scope="module")
+def wsb():
+    b = WsBroker(("--connect-timeout", "3", "--max-packet-size", "300000"))
+    yield b
+    assert b.stop() == 0
+
+@pytest.fixture
+def clients():
+    made = []
+    yield made
+    for c in made:
+        c.disconnect()
+
+
+def test_paho_websockets_roundtrip(wsb, clients):
+    """QoS 0, 1, 2 over ws both ways; a 200 kB payload (many 4 KiB reads,
+    one WebSocket message) arrives whole."""
+    sub = ws_paho(wsb.ws_port)
+    clients.append(sub)
+    sub.connect()
+    topic = "ws/" + uid()
+    assert sub.subscribe(topic + "/#", 2) == [2]
+    pub = ws_paho(wsb.ws_port)
+    clients.append(pub)
+    pub.connect()
+    big = bytes(range(256)) * 800
+    for qos in (0, 1, 2):
+        pub.publish("%s/%d" % (topic, qos), b"q%d" % qos, qos=qos)
+    pub.publish(topic + "/big", big, qos=1)
+    got = {m.topic: (m.payload, m.qos) for m in sub.get_n(4)}
+    assert got["%s/0" % topic] == (b"q0", 0)
+    assert got["%s/1" % topic] == (b"q1", 1)
+    assert got["%s/2" % topic] == (b"q2", 2)
+    assert got[topic + "/big"] == (big, 1)
+
+
+def test_ws_and_tcp_meet(wsb, clients):
+    """A ws subscriber gets what a TCP device (mosquitto_pub) publishes, and
+    a TCP subscriber what a ws device publishes."""
+    topic = "mix/" + uid()
+    sub = ws_paho(wsb.ws_port)
+    tcp_sub = PahoClient(wsb.port)
+    clients += [sub, tcp_sub]
+    sub.connect()
+    sub.subscribe(topic, 1)
+    tcp_sub.connect()
+    tcp_sub.subscribe(topic + "/back", 1)
+    subprocess.run(["mosquitto_pub", "-p", str(wsb.port), "-t", topic, "-m", "from-tcp", "-q", "1"],
+                   check=True, timeout=10)
+    assert sub.get().payload == b"from-tcp"
+    sub.publish(topic + "/back", b"from-ws", qos=1)
+    assert tcp_sub.get().payload == b"from-ws"
+
+
+def test_split_and_joined_at_any_boundary(wsb):
+    """CONNECT sent one byte per frame, then SUBSCRIBE + PUBLISH + PINGREQ
+    joined in one frame whose answers may come in any framing."""
+    ws = RawWs(wsb.ws_port)
+    try:
+        ws.upgrade()
+        cid = uid("raw")
+        for b in connect_pkt(cid, keepalive=30):
+            ws.send(frame(0x2, bytes([b])))
+        assert ws.read_mqtt(4) == b"\x20\x02\x00\x00"
+        topic = "raw/" + uid()
+        joined = subscribe_pkt(1, [(topic, 0)]) + publish_pkt(topic, b"hi") + PINGREQ
+        ws.send(frame(0x2, joined))
+        assert ws.read_mqtt(5) == b"\x90\x03\x00\x01\x00"
+        want = publish_pkt(topic, b"hi")
+        assert ws.read_mqtt(len(want) + 2) == want + PINGRESP
+        # a fragmented message: binary + continuations carry one PINGREQ and a half
+        ws.send(frame(0x2, b"\xc0", fin=False) + frame(0x0, b"\x00\xc0", fin=False) + frame(0x0, b"\x00"))
+        assert ws.read_mqtt(4) == PINGRESP * 2
+    finally:
+        ws.close()
+
+
+def test_ping_pong_and_client_close(wsb):
+    """A ping (even between fragments) gets a pong with its payload; the
+    client's close gets the same status back and the connection ends (no
+    DISCONNECT: the will is published, as for TCP)."""
+    topic = "will/" + uid()
+    watcher = RawWs(wsb.ws_port)
+    ws = RawWs(wsb.ws_port)
+    try:
+        watcher.upgrade()
+        watcher.send(frame(0x2, connect_pkt(uid("w"))) + frame(0x2, subscribe_pkt(1, [(topic, 0)])))
+        assert watcher.read_mqtt(4 + 5)[:4] == b"\x20\x02\x00\x00"
+        ws.upgrade()
+        ws.send(frame(0x2, connect_pkt(uid("c"), will=(topic, "gone", 0, False))))
+        assert ws.read_mqtt(4) == b"\x20\x02\x00\x00"
+        ws.send(frame(0x2, PINGREQ[:1], fin=False) + frame(0x9, b"ping-data") + frame(0x0, PINGREQ[1:]))
+        fin, op, payload = ws.read_frame()
+        assert (op, payload) == (0xA, b"ping-data")
+        assert ws.read_mqtt(2) == PINGRESP
+        ws.send(frame(0x8, struct.pack(">H", 4000) + b"bye"))
+        assert ws.read_close()[0] == 4000
+        assert ws.closed()
+        want = publish_pkt(topic, b"gone")
+        assert watcher.read_mqtt(len(want)) == want
+        assert wsb.wait_log(r"event=conn_closed .*reason=peer_closed")
+    finally:
+        ws.close()
+        watcher.close()
+
+
+def test_broker_close_sends_close_frame(wsb):
+    """DISCONNECT: the broker ends the WebSocket with close 1000 before the
+    TCP connection."""
+    ws = RawWs(wsb.ws_port)
+    try:
+        ws.upgrade()
+        ws.send(frame(0x2, connect_pkt(uid("d"))))
+        assert ws.read_mqtt(4) == b"\x20\x02\x00\x00"
+        ws.send(frame(0x2, DISCONNECT))
+        assert ws.read_close()[0] == 1000
+        assert ws.closed()
+    finally:
+        ws.close()
+
+
+def test_frames_right_behind_the_upgrade(wsb):
+    """A client that sends its first frames in the same segment as the
+    Upgrade request loses none of them; mqttv3.1 is accepted too."""
+    from wsclient import upgrade_request
+    ws = RawWs(wsb.ws_port)
+    try:
+        req, _ = upgrade_request(protocol="mqttv3.1")
+        ws.send(req + frame(0x2, connect_pkt(uid("e"))))
+        status, headers, _ = ws.http_response()
+        assert status == 101 and headers["sec-websocket-protocol"] == "mqttv3.1"
+        assert ws.read_mqtt(4) == b"\x20\x02\x00\x00"
+    finally:
+        ws.close()
