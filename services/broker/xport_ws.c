@@ -201,7 +201,8 @@ static int queue_close(ws_conn_t *w, uint16_t code, const char *why)
     size_t n = why ? strlen(why) : 0;
     if (n > sizeof(p) - 2)
         n = sizeof(p) - 2;
-    memcpy(p + 2, why, n);
+    if (n)
+        memcpy(p + 2, why, n);
     w->close_sent = true;
     return queue_control(w, WSLAY_CONNECTION_CLOSE, p, 2 + n);
 }
