@@ -135,7 +135,7 @@ def fill(st, pid, n, payload=64):
     p = "x" * payload
     lines = []
     for i in range(n):
-        args = ["XADD", f"roost:pq:{pid}", "*", "t", f"bench/p{i % 10}", "p", p, "q", "1", "r", "0", "c", f"c{i % 10}",
+        args = ["XADD", f"roost:{{g}}:pq:{pid}", "*", "t", f"bench/p{i % 10}", "p", p, "q", "1", "r", "0", "c", f"c{i % 10}",
                 "u", "", "b", "bench", "ts", str(now)]
         lines.append("*%d\r\n" % len(args) + "".join("$%d\r\n%s\r\n" % (len(a.encode()), a) for a in args))
     subprocess.run(["redis-cli", "-p", str(st.redis_port), "--pipe"], input="".join(lines), capture_output=True,
@@ -211,7 +211,7 @@ def qos1_pairs(st, mapped, seconds):
     st.stop(b)
     if m:
         st.api("DELETE", f"/topic-mappings/{m['id']}")
-        st.redis_cli("DEL", f"roost:pq:{m['pipeline']}")
+        st.redis_cli("DEL", f"roost:{{g}}:pq:{m['pipeline']}")
     r = bench_json(out)
     return {"test": "qos1_pairs", "mapped": mapped, "msgs_per_s": round(r["deliveries_per_s"]), "raw": r}
 

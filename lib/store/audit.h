@@ -3,7 +3,8 @@
  * password or a token (callers pass summaries without secrets).
  *
  * Key layout (under the prefix P):
- *   P audit   stream  one entry per write: time actor_id actor_name action
+ * (G is the global family's prefix "P{g}:" of store/keys.h: one slot.)
+ *   G audit   stream  one entry per write: time actor_id actor_name action
  *                     object_id summary; trimmed to about STORE_AUDIT_MAX
  *                     entries (XADD MAXLEN ~)
  * An entry's id is its stream id ("<ms>-<seq>"), which orders entries.

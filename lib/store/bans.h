@@ -1,7 +1,7 @@
 /* bans: refusals by MQTT client id, username or peer address range (CIDR),
  * with a reason and an optional expiry (issue 13 abuse controls). One Redis
- * hash "<prefix>bans": field "<kind>:<value>" (the ban's id), value a JSON
- * record; "<prefix>bans:version" counts changes so readers (authd) reload
+ * hash "P{g}:bans" (store/keys.h): field "<kind>:<value>" (the ban's id), value a JSON
+ * record; "P{g}:bans:version" counts changes so readers (authd) reload
  * only when something changed. Expired bans are left out of lists (and
  * removed when listed).
  */
@@ -41,7 +41,7 @@ int store_ban_delete(store_t *s, const char *id);
 /* Every ban in force at now_ms (unix), by id. Caller owns *out. */
 int store_ban_list(store_t *s, int64_t now_ms, store_ban_list_t **out);
 /* Flapping detection: counts one CONNECT of client_id in a window that
- * starts with the first one ("<prefix>flap:<id>", expires after window_ms);
+ * starts with the first one ("P{g}:flap:<id>", expires after window_ms);
  * *count is the number so far. store_flap_reset forgets the count. */
 int store_flap_hit(store_t *s, const char *client_id, int64_t window_ms, int64_t *count);
 int store_flap_reset(store_t *s, const char *client_id);

@@ -16,8 +16,9 @@
  *   - kind: 1-32 bytes of [a-z]; id: 1-255 bytes, no control characters.
  *
  * Key layout (under the handle's prefix P):
- *   P inst:<kind>:<id>   string  the JSON record; PX ttl
- *   P instances          zset    "<kind>:<id>" scored by its last put (unix ms)
+ * (G is the global family's prefix "P{g}:" of store/keys.h: one slot.)
+ *   G inst:<kind>:<id>   string  the JSON record; PX ttl
+ *   G instances          zset    "<kind>:<id>" scored by its last put (unix ms)
  *
  * Blocking and threads: the store_t calls block as in store.h; the sstore
  * call is asynchronous on the broker's loop.

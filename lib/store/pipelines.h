@@ -6,23 +6,24 @@
  * logs). Written only by admin; read by admin, roost-forwarder and roostctl.
  *
  * Key layout (prefix P):
- *   P pipeline:<id>           hash   id name description url status
+ * (G is the global family's prefix "P{g}:" of store/keys.h: one slot.)
+ *   G pipeline:<id>           hash   id name description url status
  *                                    auth_token network_token batch_size
  *                                    linger_ms max_attempts max_queue
  *                                    timeout_ms created_at updated_at
- *   P pipelines               zset   "<13-digit created_at>:<id>" (as clients)
- *   P idx:pipeline:name       hash   name -> pipeline id
- *   P pipeline:<id>:mappings  set    ids of the mappings that feed it
- *   P mapping:<id>            hash   id topic pipeline created_at updated_at
- *   P mappings                zset   as pipelines
- *   P idx:mapping             hash   "<pipeline id> <topic>" -> mapping id
- *   P routes:version          string INCR'd by every pipeline/mapping write
+ *   G pipelines               zset   "<13-digit created_at>:<id>" (as clients)
+ *   G idx:pipeline:name       hash   name -> pipeline id
+ *   G pipeline:<id>:mappings  set    ids of the mappings that feed it
+ *   G mapping:<id>            hash   id topic pipeline created_at updated_at
+ *   G mappings                zset   as pipelines
+ *   G idx:mapping             hash   "<pipeline id> <topic>" -> mapping id
+ *   G routes:version          string INCR'd by every pipeline/mapping write
  *                                    (brokers and forwarders poll it)
- *   P pq:<id>                 stream the pipeline's queue (pipeq.h), its
+ *   G pq:<id>                 stream the pipeline's queue (pipeq.h), its
  *                                    consumer group "forwarders" made with
  *                                    the pipeline
- *   P pq:<id>:dead            stream dead-lettered entries
- *   P pq:<id>:stats           hash   dropped dead forwarded last_error
+ *   G pq:<id>:dead            stream dead-lettered entries
+ *   G pq:<id>:stats           hash   dropped dead forwarded last_error
  *                                    last_error_at last_ok_at
  * Deleting a pipeline deletes its queue, dead letters and stats; it is
  * refused (ROOST_ECONFLICT, field "mappings", ids) while mappings feed it.

@@ -1,5 +1,5 @@
 /* pipeq: a pipeline's queue as roost-forwarder sees it (pipelines.h keys
- * P pq:<id>, P pq:<id>:dead, P pq:<id>:stats). A Redis Stream read through
+ * G pq:<id>, G pq:<id>:dead, G pq:<id>:stats; G = P{g}:, store/keys.h). A Redis Stream read through
  * the consumer group "forwarders": XREADGROUP hands each entry to one
  * forwarder, which acknowledges it after a 2xx (XACK + XDEL, so the
  * stream's length is the backlog and the broker's max_queue cap counts

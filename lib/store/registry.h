@@ -14,8 +14,9 @@
  *     takeover; list shows both, find returns one of them.
  *
  * Key layout (under the handle's prefix P):
- *   P conns:<broker_id>   hash    mqtt_client_id -> JSON record; PEXPIRE ttl
- *   P conns:brokers       zset    broker_id scored by its expiry (unix ms)
+ * (G is the global family's prefix "P{g}:" of store/keys.h: one slot.)
+ *   G conns:<broker_id>   hash    mqtt_client_id -> JSON record; PEXPIRE ttl
+ *   G conns:brokers       zset    broker_id scored by its expiry (unix ms)
  * Each write is one Lua script (hash, its expiry and the broker's score move
  * together). Listing reads every live broker's hash and sorts in C: O(live
  * connections) per page, fine for an admin view up to ~100k connections.

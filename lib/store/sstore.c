@@ -12,6 +12,7 @@
  * doubling to 2 s, reset on success).
  */
 #include "store/sstore_priv.h"
+#include "store/keys.h"
 #include "store/redis_auth.h"
 
 #include <errno.h>
@@ -35,7 +36,8 @@ struct sstore {
     loop_t *loop;
     char *host;
     int port;
-    char *prefix;
+    char *prefix;         /* the global family's prefix, P "{g}:" (store/keys.h) */
+    char *base;           /* P as configured: per-client keys */
     void (*on_state)(bool connected, void *arg);
     void *state_arg;
     redisAsyncContext *ac;
@@ -389,8 +391,10 @@ sstore_t *sstore_new(loop_t *loop, const char *host, int port, const char *prefi
     s->loop = loop;
     s->port = port;
     s->host = strdup(host ? host : "127.0.0.1");
-    s->prefix = strdup(prefix ? prefix : "roost:");
-    if (!s->host || !s->prefix) {
+    s->base = strdup(prefix ? prefix : "roost:");
+    s->prefix = malloc(STORE_KEYS_PREFIX_MAX + STORE_KEYS_GTAG_LEN + 1);
+    if (!s->host || !s->base || !s->prefix ||
+        !store_keys_global(s->prefix, STORE_KEYS_PREFIX_MAX + STORE_KEYS_GTAG_LEN + 1, s->base)) {
         sstore_destroy(&s);
         return NULL;
     }
@@ -415,6 +419,8 @@ int sstore_start(sstore_t *s, void (*on_state)(bool connected, void *arg), void 
 {
     if (s->started)
         return -EALREADY;
+    if (store_keys_prefix_error(s->base))
+        return ROOST_EINVAL; /* store/keys.h: at most 64 bytes, no '{' '}' */
     s->on_state = on_state;
     s->state_arg = arg;
     s->watchdog_timer = loop_add_timer(s->loop, WATCHDOG_MS, watchdog_fire, s);
@@ -449,6 +455,7 @@ void sstore_destroy(sstore_t **sp)
     redis_auth_clear(&s->auth);
     free(s->host);
     free(s->prefix);
+    free(s->base);
     free(s);
     *sp = NULL;
 }
@@ -559,6 +566,15 @@ void ss_key(sstore_req_t *q, const char *name, const void *id, size_t id_len)
     ss_arg_str(q, q->s->prefix);
     ss_cat(q, name, strlen(name));
     ss_cat(q, id, id_len);
+}
+
+void ss_ckey(sstore_req_t *q, const char *name, const void *cid, size_t cid_len)
+{
+    ss_arg_str(q, q->s->base);
+    ss_cat(q, name, strlen(name));
+    ss_cat(q, STORE_KEYS_CTAG_OPEN, strlen(STORE_KEYS_CTAG_OPEN));
+    ss_cat(q, cid, cid_len);
+    ss_cat(q, STORE_KEYS_CTAG_CLOSE, strlen(STORE_KEYS_CTAG_CLOSE));
 }
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *priv);

@@ -28,22 +28,28 @@
  * Connecting resolves `host` with getaddrinfo (blocking for a name; give an
  * address to the broker).
  *
- * Key layout (all under the prefix P; sessions are keyed by MQTT client id,
- * written as given, binary-safe):
- *   P brokers                hash    broker id -> "endpoint\tstarted_ms"
- *   P broker:<id>:alive      string  with PX ttl; missing = broker dead
- *   P lease:<cid>            string  broker id holding the client id
- *   P leasecred:<cid>        string  credential (store client id) of that holder
- *   P sess:<cid>             hash    owner, updated_ms, credential (exists = persistent session)
- *   P subs:<cid>             hash    filter -> qos
- *   P psubs                  hash    "<cid>\0<filter>" -> qos (all persistent subs)
- *   P psubs:ver              string  INCR'd on every psubs change
- *   P q:<cid>                list    entry ids, arrival order
- *   P qm:<cid>               hash    entry id -> message blob (per-session qos)
- *   P rx2:<cid>              set     inbound QoS 2 packet ids awaiting PUBREL
- *   P rel:<cid>              set     outbound packet ids awaiting PUBCOMP
- *   P retained               hash    topic -> message blob
- *   (connection registry: the layout of lib/store/registry.h)
+ * Key layout (store/keys.h: G is the global family's prefix "P{g}:", one
+ * Redis Cluster slot; a per-client key is "P<name>{c:<cid>}", every key of
+ * one client id in one slot; client ids written as given, binary-safe):
+ *   G brokers                hash    broker id -> "endpoint\tstarted_ms"
+ *   G broker:<id>:alive      string  with PX ttl; missing = broker dead
+ *   P lease:{c:<cid>}        string  broker id holding the client id
+ *   P leasecred:{c:<cid>}    string  credential (store client id) of that holder
+ *   P sess:{c:<cid>}         hash    owner, updated_ms, credential (exists = persistent session)
+ *   P subs:{c:<cid>}         hash    filter -> qos
+ *   G psubs                  hash    "<cid>\0<filter>" -> qos (all persistent subs)
+ *   G psubs:ver              string  INCR'd on every psubs change
+ *   P q:{c:<cid>}            list    entry ids, arrival order
+ *   P qm:{c:<cid>}           hash    entry id -> message blob (per-session qos)
+ *   P rx2:{c:<cid>}          set     inbound QoS 2 packet ids awaiting PUBREL
+ *   P rel:{c:<cid>}          set     outbound packet ids awaiting PUBCOMP
+ *   G retained               hash    topic -> message blob
+ *   (connection registry: the layout of lib/store/registry.h, under G)
+ * Scripts that still cross the two families (a single Redis runs them; a
+ * Redis Cluster would refuse them with CROSSSLOT): lease_take (lease and
+ * the previous holder's alive key), session_clear and sub_put/sub_del
+ * (the session's keys and psubs), queue_push (the queues of several
+ * clients).
  * Message blob: [qos u8][retain u8][topic_len u16 BE][topic][payload].
  * Multi-key writes are Lua scripts (EVALSHA with EVAL fallback).
  */
@@ -72,7 +78,8 @@ int sstore_set_auth(sstore_t *s, const char *user, const char *password);
  * usual backoff, and never reported connected meanwhile. reply is Redis's
  * error text (never the password). */
 void sstore_on_refused(sstore_t *s, void (*fn)(const char *reply, void *arg), void *arg);
-/* Starts connecting (non-blocking). 0 or -errno. Connection state changes
+/* Starts connecting (non-blocking). 0, ROOST_EINVAL for a prefix
+ * store/keys.h refuses (over 64 bytes, a '{' or '}'), or -errno. Connection state changes
  * are reported through on_state (may be NULL): connected true/false. */
 int sstore_start(sstore_t *s, void (*on_state)(bool connected, void *arg), void *arg);
 /* Fails pending callbacks with ROOST_EUNAVAILABLE (on_state is not called),
@@ -251,9 +258,9 @@ typedef void (*sstore_tls_fn)(int rc, const sstore_tls_t *t, uint64_t version, v
 int sstore_tls_load(sstore_t *s, uint64_t known_version, sstore_tls_fn fn, void *arg);
 
 /* ---- live-connection registry (same keys as lib/store/registry.h) ------
- *   P conns:<broker_id>   hash  mqtt_client_id -> JSON record (registry.c's
+ *   G conns:<broker_id>   hash  mqtt_client_id -> JSON record (registry.c's
  *                               fields); PEXPIRE ttl
- *   P conns:brokers       zset  broker_id scored by its expiry (unix ms)
+ *   G conns:brokers       zset  broker_id scored by its expiry (unix ms)
  * registry.c exposes no key helpers; sstore_ops.c builds the same names. */
 typedef struct sstore_conn {
     const char *mqtt_client_id;

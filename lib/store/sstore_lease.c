@@ -48,9 +48,9 @@ int sstore_lease_take(sstore_t *s, const char *cid, size_t cid_len, const char *
     if (!q)
         return -ENOMEM;
     q->fn.lease = fn;
-    ss_key(q, "lease:", cid, cid_len);
-    ss_key(q, "leasecred:", cid, cid_len);
-    ss_key(q, "sess:", cid, cid_len);
+    ss_ckey(q, "lease:", cid, cid_len);
+    ss_ckey(q, "leasecred:", cid, cid_len);
+    ss_ckey(q, "sess:", cid, cid_len);
     ss_arg_str(q, broker_id);
     ss_arg_str(q, ss_prefix(s));
     ss_arg_str(q, credential ? credential : "");
@@ -71,8 +71,8 @@ int sstore_lease_release(sstore_t *s, const char *cid, size_t cid_len, const cha
     if (!q)
         return -ENOMEM;
     q->fn.done = fn;
-    ss_key(q, "lease:", cid, cid_len);
-    ss_key(q, "leasecred:", cid, cid_len);
+    ss_ckey(q, "lease:", cid, cid_len);
+    ss_ckey(q, "leasecred:", cid, cid_len);
     ss_arg_str(q, broker_id);
     return ss_issue(q);
 }

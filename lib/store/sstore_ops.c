@@ -288,7 +288,7 @@ static void ss_session_keys(sstore_req_t *q, const char *cid, size_t cid_len)
 {
     static const char *const names[] = {"sess:", "subs:", "q:", "qm:", "rx2:", "rel:"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        ss_key(q, names[i], cid, cid_len);
+        ss_ckey(q, names[i], cid, cid_len);
 }
 
 int sstore_session_clear(sstore_t *s, const char *cid, size_t cid_len, sstore_done_fn fn,
@@ -311,7 +311,7 @@ int sstore_session_touch(sstore_t *s, const char *cid, size_t cid_len, const cha
     if (!q)
         return -ENOMEM;
     ss_arg_str(q, "HSET");
-    ss_key(q, "sess:", cid, cid_len);
+    ss_ckey(q, "sess:", cid, cid_len);
     ss_arg_str(q, "owner");
     ss_arg_str(q, broker_id);
     ss_arg_str(q, "updated_ms");
@@ -426,7 +426,7 @@ static sstore_req_t *sub_req(sstore_t *s, int script, const char *cid, size_t ci
     sstore_req_t *q = new_done(s, script, 3, fn, arg);
     if (!q)
         return NULL;
-    ss_key(q, "subs:", cid, cid_len);
+    ss_ckey(q, "subs:", cid, cid_len);
     ss_key(q, "psubs", "", 0);
     ss_key(q, "psubs:ver", "", 0);
     ss_arg(q, cid, cid_len);
@@ -542,8 +542,8 @@ int sstore_queue_push(sstore_t *s, const sstore_msg_t *m, const char *const *cid
         return -ENOMEM;
     q->fn.push = fn;
     for (size_t i = 0; i < n; i++) {
-        ss_key(q, "q:", cids[i], cid_lens[i]);
-        ss_key(q, "qm:", cids[i], cid_lens[i]);
+        ss_ckey(q, "q:", cids[i], cid_lens[i]);
+        ss_ckey(q, "qm:", cids[i], cid_lens[i]);
     }
     ss_arg_str(q, m->entry_id);
     ss_arg_u64(q, max_queued);
@@ -559,8 +559,8 @@ int sstore_queue_ack(sstore_t *s, const char *cid, size_t cid_len, const char *e
     sstore_req_t *q = new_done(s, SS_QUEUE_ACK, 2, fn, arg);
     if (!q)
         return -ENOMEM;
-    ss_key(q, "q:", cid, cid_len);
-    ss_key(q, "qm:", cid, cid_len);
+    ss_ckey(q, "q:", cid, cid_len);
+    ss_ckey(q, "qm:", cid, cid_len);
     ss_arg_str(q, entry_id);
     return ss_issue(q);
 }
@@ -574,7 +574,7 @@ static int pid_set_cmd(sstore_t *s, const char *cmd, const char *set, const char
     if (!q)
         return -ENOMEM;
     ss_arg_str(q, cmd);
-    ss_key(q, set, cid, cid_len);
+    ss_ckey(q, set, cid, cid_len);
     ss_arg_u64(q, pid);
     return ss_issue(q);
 }
@@ -599,9 +599,9 @@ int sstore_rel_add(sstore_t *s, const char *cid, size_t cid_len, const char *ent
     sstore_req_t *q = new_done(s, SS_REL_ADD, 3, fn, arg);
     if (!q)
         return -ENOMEM;
-    ss_key(q, "q:", cid, cid_len);
-    ss_key(q, "qm:", cid, cid_len);
-    ss_key(q, "rel:", cid, cid_len);
+    ss_ckey(q, "q:", cid, cid_len);
+    ss_ckey(q, "qm:", cid, cid_len);
+    ss_ckey(q, "rel:", cid, cid_len);
     ss_arg_str(q, entry_id);
     ss_arg_u64(q, pid);
     return ss_issue(q);

@@ -82,14 +82,19 @@ void ss_req_discard(sstore_req_t *q);
 void ss_arg(sstore_req_t *q, const void *p, size_t n);
 void ss_arg_str(sstore_req_t *q, const char *str);
 void ss_arg_u64(sstore_req_t *q, uint64_t v);
-/* Appends the key  <prefix><name><id>  (id binary, id_len bytes). */
+/* Appends the key  P{g}:<name><id>  (id binary, id_len bytes): the global
+ * family of store/keys.h (membership, psubs, retained, registry, ...). */
 void ss_key(sstore_req_t *q, const char *name, const void *id, size_t id_len);
+/* Appends the per-client key  P<name>{c:<cid>}  (store/keys.h): every key
+ * of one MQTT client id's session and lease, in one hash slot. */
+void ss_ckey(sstore_req_t *q, const char *name, const void *cid, size_t cid_len);
 /* Appends raw bytes to the last argument (builds composite values). */
 void ss_cat(sstore_req_t *q, const void *p, size_t n);
 /* Sends q. 0: q will finish later, from the loop. < 0 (ROOST_EUNAVAILABLE,
  * -ENOMEM): q has been freed and will never finish. */
 int ss_issue(sstore_req_t *q);
 
+/* P{g}: (scripts that compute global key names get it as an argument). */
 const char *ss_prefix(const sstore_t *s);
 loop_t *ss_loop(sstore_t *s);
 /* sstore_pipe.c's open batch of appends: sent as one script before any

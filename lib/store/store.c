@@ -25,7 +25,8 @@
 struct store {
     char *host;
     int port;
-    char *prefix;
+    char *prefix; /* the global family's prefix, P "{g}:" (store/keys.h) */
+    char *base;   /* P as configured */
     redis_auth_t auth;
     store_cost_t cost;
     int connect_ms, command_ms;
@@ -303,11 +304,14 @@ store_t *store_new(const char *host, int port, const char *prefix, const store_c
     if (!s)
         return NULL;
     s->host = strdup(host ? host : "127.0.0.1");
-    s->prefix = strdup(prefix ? prefix : STORE_DEFAULT_PREFIX);
-    if (!s->host || !s->prefix) {
+    s->base = strdup(prefix ? prefix : STORE_DEFAULT_PREFIX);
+    s->prefix = malloc(STORE_PREFIX_MAX + 1);
+    if (!s->host || !s->base || !s->prefix) {
         store_destroy(&s);
         return NULL;
     }
+    if (!store_keys_global(s->prefix, STORE_PREFIX_MAX + 1, s->base))
+        s->prefix[0] = '\0'; /* too long: connect_now refuses it */
     s->port = port;
     s->cost.opslimit = cost && cost->opslimit ? cost->opslimit : crypto_pwhash_OPSLIMIT_INTERACTIVE;
     s->cost.memlimit = cost && cost->memlimit ? cost->memlimit : crypto_pwhash_MEMLIMIT_INTERACTIVE;
@@ -356,11 +360,13 @@ void store_destroy(store_t **sp)
     redis_auth_clear(&s->auth);
     free(s->host);
     free(s->prefix);
+    free(s->base);
     free(s);
     *sp = NULL;
 }
 
 const char *store_prefix(const store_t *s) { return s->prefix; }
+const char *store_base_prefix(const store_t *s) { return s->base; }
 
 const store_cost_t *store_cost(const store_t *s) { return &s->cost; }
 
@@ -424,7 +430,7 @@ static struct timeval ms_tv(int ms)
 }
 
 /* Raw command on a live context; no reconnect. */
-static int raw_cmd(store_t *s, int argc, const char **argv, const size_t *lens, redisReply **out)
+int store_raw_cmd(store_t *s, int argc, const char **argv, const size_t *lens, redisReply **out)
 {
     redisReply *r = redisCommandArgv(s->ctx, argc, argv, lens);
     if (!r)
@@ -444,14 +450,17 @@ static int check_schema(store_t *s)
     char key[STORE_PREFIX_MAX + 16], ver[16];
     snprintf(key, sizeof(key), "%sschema", s->prefix);
     snprintf(ver, sizeof(ver), "%d", STORE_SCHEMA_VERSION);
+    int rc = store_migrate_v1(s);
+    if (rc < 0)
+        return rc;
     const char *set[] = {"SET", key, ver, "NX"};
     redisReply *r = NULL;
-    int rc = raw_cmd(s, 4, set, NULL, &r);
+    rc = store_raw_cmd(s, 4, set, NULL, &r);
     if (rc < 0)
         return rc;
     freeReplyObject(r);
     const char *get[] = {"GET", key};
-    rc = raw_cmd(s, 2, get, NULL, &r);
+    rc = store_raw_cmd(s, 2, get, NULL, &r);
     if (rc < 0)
         return rc;
     int64_t v = 0;
@@ -488,8 +497,9 @@ static int authenticate(store_t *s)
 
 static int connect_now(store_t *s)
 {
-    if (strlen(s->prefix) > STORE_PREFIX_MAX)
-        return store_fail(s, ROOST_EINVAL, "prefix", "must be at most 64 bytes");
+    const char *bad = store_keys_prefix_error(s->base);
+    if (bad)
+        return store_fail(s, ROOST_EINVAL, "prefix", bad);
     s->ctx = redisConnectWithTimeout(s->host, s->port, ms_tv(s->connect_ms));
     if (!s->ctx)
         return store_fail(s, -ENOMEM, NULL, NULL);
@@ -543,14 +553,14 @@ int store_open(store_t *s)
 int store_cmd(store_t *s, int argc, const char **argv, const size_t *lens, redisReply **out)
 {
     int rc = ensure_conn(s);
-    return rc < 0 ? rc : raw_cmd(s, argc, argv, lens, out);
+    return rc < 0 ? rc : store_raw_cmd(s, argc, argv, lens, out);
 }
 
 static int load_script(store_t *s, enum store_script sc)
 {
     const char *argv[] = {"SCRIPT", "LOAD", SCRIPTS[sc]};
     redisReply *r = NULL;
-    int rc = raw_cmd(s, 3, argv, NULL, &r);
+    int rc = store_raw_cmd(s, 3, argv, NULL, &r);
     if (rc < 0)
         return rc;
     const char *sha = store_rstr(r);

@@ -22,7 +22,9 @@
  * build), ROOST_ESTORE (Redis answered something this layout did not expect,
  * e.g. a script error). store never logs; callers log.
  *
- * Key layout, every key under the handle's prefix P (default "roost:"):
+ * Key layout: every key below is  P {g}:<name>  (P is the handle's prefix,
+ * default "roost:"; {g} is the hash tag of the global family of
+ * store/keys.h, so these keys share one Redis Cluster slot):
  *   P schema                 string  schema version (STORE_SCHEMA_VERSION)
  *   P version                string  config version, INCR'd by every write
  *   P client:<id>            hash    id name auth_type username password_hash
@@ -47,8 +49,7 @@
  *   P rules                  zset    as clients
  * Every multi-key write is one Lua script (EVALSHA): checks, writes and the
  * version bump commit together or not at all. Keys are computed inside the
- * scripts, so a single Redis (or Sentinel-managed primary) is required, not
- * Redis Cluster. Times are milliseconds since the Unix epoch (client clock).
+ * scripts from P {g}: (ARGV[1]): all in one slot. Times are milliseconds since the Unix epoch (client clock).
  * Ids are 24 lowercase hex characters (12 random bytes from libsodium).
  *
  * Ownership: returned objects are caller-owned and freed with the matching
@@ -61,7 +62,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2 /* 2: hash-tagged layout (store/keys.h) */
 #define STORE_ID_LEN 24
 #define STORE_DEFAULT_PREFIX "roost:"
 #define STORE_LIST_MAX 1000 /* largest page size accepted by the list calls */

@@ -11,9 +11,11 @@
 
 #include <hiredis/hiredis.h>
 
+#include "store/keys.h"
 #include "store/store.h"
 
-#define STORE_PREFIX_MAX 64
+/* Longest global-family prefix, P "{g}:" (store/keys.h); store_prefix(). */
+#define STORE_PREFIX_MAX (STORE_KEYS_PREFIX_MAX + STORE_KEYS_GTAG_LEN)
 #define STORE_MEMBER_LEN (13 + 1 + STORE_ID_LEN) /* "<13 digits>:<id>" */
 #define STORE_SCAN_BUDGET 5000 /* objects one list call examines at most */
 
@@ -59,7 +61,21 @@ typedef enum { SR_OK, SR_NOTFOUND, SR_CONFLICT, SR_INVALID, SR_RETRY } store_sr_
 
 /* ---- store.c ---- */
 
+/* The global family's prefix P "{g}:": what every key of the sync modules
+ * starts with, and what scripts get as ARGV[1]. */
 const char *store_prefix(const store_t *s);
+/* P as configured (store_migrate.c). */
+const char *store_base_prefix(const store_t *s);
+/* ---- store_migrate.c ---- */
+/* Renames a schema-1 store (no hash tags) under P to the schema-2 layout
+ * of store/keys.h on the live connection, when P "schema" exists and P "{g}:schema" does
+ * not. 0 (nothing to do, or done) or store_fail(ROOST_ESTORE /
+ * ROOST_EUNAVAILABLE). Single Redis only; the services of the old version
+ * must be stopped (a key written behind the scan would be missed). */
+int store_migrate_v1(store_t *s);
+/* One command on the live connection, no reconnect (store.c): 0 and *out,
+ * or store_fail with Redis's error text as the reason. */
+int store_raw_cmd(store_t *s, int argc, const char **argv, const size_t *lens, redisReply **out);
 const store_cost_t *store_cost(const store_t *s);
 /* Clears the last error. Every public call starts with it. */
 void store_err_reset(store_t *s);

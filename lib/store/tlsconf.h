@@ -3,7 +3,8 @@
  * certificates are verified against, the server certificate (with any
  * intermediates), its private key, and the client-certificate mode.
  *
- *   P tls   hash  enabled ("1"/"0") ca cert key client_cert updated_at version
+ * (G is the global family's prefix "P{g}:" of store/keys.h: one slot.)
+ *   G tls   hash  enabled ("1"/"0") ca cert key client_cert updated_at version
  *
  * `version` is incremented by every write, so a broker polling it (the
  * async read in sstore.h, sstore_tls_load) reloads only on change. The key

@@ -3,9 +3,10 @@
  * 32 bytes, as 64 lowercase hex characters); the secret never reaches Redis.
  *
  * Key layout (under the prefix P):
- *   P token:<id>            hash   id name hash created_at last_used_at
- *   P tokens                zset   members "<13-digit created_at>:<id>", score 0
- *   P idx:token:hash        hash   token hash -> token id
+ * (G is the global family's prefix "P{g}:" of store/keys.h: one slot.)
+ *   G token:<id>            hash   id name hash created_at last_used_at
+ *   G tokens                zset   members "<13-digit created_at>:<id>", score 0
+ *   G idx:token:hash        hash   token hash -> token id
  * Create and revoke are one Lua script each (record, index and list move
  * together). Ids are 24 hex characters like every store id.
  *

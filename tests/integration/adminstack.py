@@ -233,9 +233,9 @@ class AdminStack:
                "protocol": fields.get("protocol", 4), "keepalive": fields.get("keepalive", 60),
                "connected_at": fields.get("connected_at", int(time.time() * 1000)),
                "groups": fields.get("groups", [])}
-        self.redis_cli("HSET", f"roost:conns:{broker}", mqtt_client_id, json.dumps(rec))
-        self.redis_cli("PEXPIRE", f"roost:conns:{broker}", ttl_ms)
-        self.redis_cli("ZADD", "roost:conns:brokers", int(time.time() * 1000) + ttl_ms, broker)
+        self.redis_cli("HSET", f"roost:{{g}}:conns:{broker}", mqtt_client_id, json.dumps(rec))
+        self.redis_cli("PEXPIRE", f"roost:{{g}}:conns:{broker}", ttl_ms)
+        self.redis_cli("ZADD", "roost:{g}:conns:brokers", int(time.time() * 1000) + ttl_ms, broker)
 
     # --------------------------------------------------------------- roostctl
     def ctl(self, *args, token=TOKEN, stdin=None, json_out=True):

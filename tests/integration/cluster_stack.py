@@ -318,10 +318,10 @@ class Cluster:
 
     def registry(self):
         """The brokers hash: {id: 'endpoint\\tstarted_ms'}."""
-        return self.redis.hgetall(self.prefix + "brokers")
+        return self.redis.hgetall(self.prefix + "{g}:brokers")
 
     def lease(self, client_id):
-        return self.redis.cmd("GET", self.prefix + "lease:" + client_id)
+        return self.redis.cmd("GET", self.prefix + "lease:{c:" + client_id + "}")
 
     def start_haproxy(self, servers):
         """servers: ClusterBroker objects or (name, port) pairs."""

@@ -310,8 +310,8 @@ def test_config_snapshot_cached_by_version_and_store_edits_seen_at_once(env):
     # request has it.
     acl = [{"permission": "deny", "action": "publish", "topic": "dev/%c/up"},
            {"permission": "allow", "action": "both", "topic": "x/#"}]
-    redis_exec(redis, ["MULTI"], ["HSET", prefix + "group:" + g1, "acl", json.dumps(acl)],
-               ["INCR", prefix + "version"], ["EXEC"])
+    redis_exec(redis, ["MULTI"], ["HSET", prefix + "{g}:group:" + g1, "acl", json.dumps(acl)],
+               ["INCR", prefix + "{g}:version"], ["EXEC"])
     r2 = a.one(**req)
     assert r2["status"] == "ok" and r2["config_version"] > r["config_version"]
     assert r2["groups"] == [g1, g2]

@@ -25,7 +25,7 @@ def test_denied_topics_leave_no_queue_entries(stack):
     assert sub.subscribe([("s/#", 1), ("m/#", 1)]) == [1, 1]
     pub = observer(stack, b, ["w/#"])
     mk = Marker(sub, pub, "m/mark")
-    qkey = "%sq:%s" % (stack.prefix, cid)
+    qkey = "%sq:{c:%s}" % (stack.prefix, cid)
 
     # more denied messages than the queue may hold, then an allowed one
     for i in range(2 * MAX_QUEUED):

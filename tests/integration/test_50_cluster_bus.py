@@ -181,7 +181,7 @@ def test_retained_set_on_one_broker_served_by_the_other(cl, clients):
     assert v == b"off2"
 
     # Redis holds what the brokers serve.
-    keys = cl.redis.lines("HKEYS", cl.prefix + "retained")
+    keys = cl.redis.lines("HKEYS", cl.prefix + "{g}:retained")
     assert "%s/b/state" % root in keys and "%s/a/state" % root not in keys
 
 

@@ -153,14 +153,14 @@ def fake_peer(cl):
     xpub.bind("tcp://127.0.0.1:*")
     endpoint = xpub.getsockopt_string(zmq.LAST_ENDPOINT)
     fid = "fake-" + uid("p")
-    cl.redis.cmd("HSET", cl.prefix + "brokers", fid, "%s\t%d" % (endpoint, int(time.time() * 1000)))
-    cl.redis.cmd("SET", cl.prefix + "broker:%s:alive" % fid, "1", "PX", "600000")
+    cl.redis.cmd("HSET", cl.prefix + "{g}:brokers", fid, "%s\t%d" % (endpoint, int(time.time() * 1000)))
+    cl.redis.cmd("SET", cl.prefix + "{g}:broker:%s:alive" % fid, "1", "PX", "600000")
     b1 = cl.by_id("b1")
     assert wait_until(lambda: fid in b1.peers_seen(), timeout=T), "b1 never connected to the fake peer"
     try:
         yield xpub
     finally:
-        cl.redis.cmd("DEL", cl.prefix + "broker:%s:alive" % fid)
+        cl.redis.cmd("DEL", cl.prefix + "{g}:broker:%s:alive" % fid)
         xpub.close()
 
 

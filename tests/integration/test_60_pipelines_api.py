@@ -52,9 +52,9 @@ def test_pipeline_create_masks_tokens_and_defaults(st):
     ev = st.events()
     assert [(e["kind"], e["op"], e["object_id"]) for e in ev] == [("routes", "create", p["id"])]
     # the queue and its consumer group exist from the start
-    assert "forwarders" in st.redis_cli("XINFO", "GROUPS", f"roost:pq:{p['id']}")
+    assert "forwarders" in st.redis_cli("XINFO", "GROUPS", f"roost:{{g}}:pq:{p['id']}")
     # the forwarder needs the real tokens: they are in Redis, nowhere else
-    assert st.redis_cli("HGET", f"roost:pipeline:{p['id']}", "auth_token") == SECRET_AUTH
+    assert st.redis_cli("HGET", f"roost:{{g}}:pipeline:{p['id']}", "auth_token") == SECRET_AUTH
     status, got, _ = st.request("GET", f"/api/v1/pipelines/{p['id']}")
     assert status == 200 and SECRET_AUTH not in str(got) and SECRET_NET not in str(got)
     status, page, _ = st.request("GET", "/api/v1/pipelines?search=INGE")
@@ -127,10 +127,10 @@ def test_mappings_many_to_many_and_delete_rules(st):
     assert status == 200 and doc["pipeline"] == b["id"]
     for m in made:
         assert st.request("DELETE", f"{M}/{m['id']}")[0] == 204
-    st.redis_cli("XADD", f"roost:pq:{a['id']}", "*", "t", "x")
+    st.redis_cli("XADD", f"roost:{{g}}:pq:{a['id']}", "*", "t", "x")
     assert st.request("DELETE", f"/api/v1/pipelines/{a['id']}")[0] == 204
-    assert st.redis_cli("EXISTS", f"roost:pq:{a['id']}") == "0"
-    assert int(st.redis_cli("GET", "roost:routes:version")) >= 8
+    assert st.redis_cli("EXISTS", f"roost:{{g}}:pq:{a['id']}") == "0"
+    assert int(st.redis_cli("GET", "roost:{g}:routes:version")) >= 8
 
 
 def test_pagination(st):

@@ -154,7 +154,7 @@ def test_mapped_exactly_once_unmapped_never_wildcards_many_to_many(env):
     assert all(isinstance(r["body"], list) for r in breqs) and len(breqs) < 31
     assert "Authorization" not in breqs[0]["headers"]
     assert "tok-a" not in env["fwd"].text() and "net-a" not in env["fwd"].text()
-    assert env["admin"].redis_cli("XLEN", f"roost:pq:{a['id']}") == "0"
+    assert env["admin"].redis_cli("XLEN", f"roost:{{g}}:pq:{a['id']}") == "0"
     pub.disconnect()
     env["a"] = a
 
@@ -208,7 +208,7 @@ def test_429_retry_after_then_400_dead_letter(env):
     assert first["status"] == 429 and ok[0]["t"] - first["t"] >= 1.9 and ok[0]["t"] - t0 < 8
     pub.publish("picky/1", "bad", qos=1)
     pub.publish("picky/1", "flaky", qos=1)
-    dead = f"roost:pq:{p['id']}:dead"
+    dead = f"roost:{{g}}:pq:{p['id']}:dead"
     assert wait_until(lambda: env["admin"].redis_cli("XLEN", dead) == "2", timeout=15)
     rows = env["admin"].redis_cli("XRANGE", dead, "-", "+")
     assert "HTTP 400" in rows and "HTTP 503 after 3 attempts" in rows
@@ -230,7 +230,7 @@ def test_pause_keeps_queue_resume_delivers(env):
         pub.publish("pz/a", str(i), qos=1)
     time.sleep(1.5)
     assert arrived(env, "/z") == []
-    assert env["admin"].redis_cli("XLEN", f"roost:pq:{p['id']}") == "10"
+    assert env["admin"].redis_cli("XLEN", f"roost:{{g}}:pq:{p['id']}") == "10"
     api(env, "PATCH", f"/api/v1/pipelines/{p['id']}", {"status": "active"})
     assert wait_until(lambda: len(arrived(env, "/z")) == 10, timeout=10)
     assert [m["payload"] for m in arrived(env, "/z")] == [str(i) for i in range(10)]

@@ -169,25 +169,25 @@ static void test_writer_ttls(void **state)
     long long t0 = wall_ms();
     put(s, "b1", "d-1", 1000);
     long long t1 = wall_ms();
-    long long pttl = raw_num(r, "PTTL t-ttl:conns:b1");
+    long long pttl = raw_num(r, "PTTL t-ttl:{g}:conns:b1");
     assert_true(pttl > 0 && pttl <= 1000);
-    long long score = raw_num(r, "ZSCORE t-ttl:conns:brokers b1");
+    long long score = raw_num(r, "ZSCORE t-ttl:{g}:conns:brokers b1");
     assert_true(score >= t0 + 1000 && score <= t1 + 1000);
 
     t0 = wall_ms();
     assert_int_equal(store_conn_refresh(s, "b1", 60000), 0);
     t1 = wall_ms();
-    pttl = raw_num(r, "PTTL t-ttl:conns:b1");
+    pttl = raw_num(r, "PTTL t-ttl:{g}:conns:b1");
     assert_true(pttl > 59000 && pttl <= 60000);
-    score = raw_num(r, "ZSCORE t-ttl:conns:brokers b1");
+    score = raw_num(r, "ZSCORE t-ttl:{g}:conns:brokers b1");
     assert_true(score >= t0 + 60000 && score <= t1 + 60000);
 
     /* A broker with no records yet: its score moves, no empty hash appears. */
     t0 = wall_ms();
     assert_int_equal(store_conn_refresh(s, "b2", 5000), 0);
     t1 = wall_ms();
-    assert_int_equal(raw_num(r, "EXISTS t-ttl:conns:b2"), 0);
-    score = raw_num(r, "ZSCORE t-ttl:conns:brokers b2");
+    assert_int_equal(raw_num(r, "EXISTS t-ttl:{g}:conns:b2"), 0);
+    score = raw_num(r, "ZSCORE t-ttl:{g}:conns:brokers b2");
     assert_true(score >= t0 + 5000 && score <= t1 + 5000);
 
     store_conn_t c = {.mqtt_client_id = "x"};
@@ -211,8 +211,8 @@ static void test_expired_broker_is_invisible(void **state)
     put(s, "dead", "d-1", 60000);
     put(s, "live", "l-1", 60000);
     put(s, "live", "d-1", 60000); /* the same MQTT id under a live broker, as in a takeover */
-    assert_int_equal(raw_num(r, "ZADD t-exp:conns:brokers %lld dead", wall_ms() - 1), 0);
-    assert_int_equal(raw_num(r, "EXISTS t-exp:conns:dead"), 1);
+    assert_int_equal(raw_num(r, "ZADD t-exp:{g}:conns:brokers %lld dead", wall_ms() - 1), 0);
+    assert_int_equal(raw_num(r, "EXISTS t-exp:{g}:conns:dead"), 1);
 
     char *b = NULL;
     assert_int_equal(store_conn_find(s, "d-1", &b), 0);
@@ -227,10 +227,10 @@ static void test_expired_broker_is_invisible(void **state)
     assert_string_equal(p->items[1].mqtt_client_id, "l-1");
     assert_string_equal(p->items[1].broker, "live");
     store_conn_page_free(&p);
-    assert_int_equal(raw_num(r, "ZSCORE t-exp:conns:brokers dead"), -1);
+    assert_int_equal(raw_num(r, "ZSCORE t-exp:{g}:conns:brokers dead"), -1);
 
     /* Once the live broker's expiry passes too, nothing is found. */
-    assert_int_equal(raw_num(r, "ZADD t-exp:conns:brokers %lld live", wall_ms() - 1), 0);
+    assert_int_equal(raw_num(r, "ZADD t-exp:{g}:conns:brokers %lld live", wall_ms() - 1), 0);
     assert_int_equal(store_conn_find(s, "l-1", &b), ROOST_ENOTFOUND);
     assert_null(b);
     assert_int_equal(store_conn_list(s, NULL, 10, NULL, &p), 0);

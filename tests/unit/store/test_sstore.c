@@ -30,6 +30,7 @@
 #include "store/sstore.h"
 
 #define PFX "t:"
+#define GPFX PFX "{g}:" /* the global family of store/keys.h */
 
 typedef struct fx {
     int port;
@@ -278,10 +279,10 @@ static void test_membership(void **state)
     p = list_peers(f);
     assert_int_equal(p.n, 1);
     assert_string_equal(p.ids[0], "b1");
-    assert_int_equal(raw_int(f, "HEXISTS " PFX "brokers %s", "b2", NULL), 0);
+    assert_int_equal(raw_int(f, "HEXISTS " GPFX "brokers %s", "b2", NULL), 0);
 
     DO(f, sstore_broker_leave(f->s, "b1", done_cb, &r));
-    assert_int_equal(raw_int(f, "EXISTS " PFX "broker:%s:alive", "b1", NULL), 0);
+    assert_int_equal(raw_int(f, "EXISTS " GPFX "broker:%s:alive", "b1", NULL), 0);
     p = list_peers(f);
     assert_int_equal(p.n, 0);
 }
@@ -332,12 +333,12 @@ static void test_lease(void **state)
     assert_true(l.alive);
 
     DO(f, sstore_lease_release(f->s, cid, n, "b2", done_cb, &r)); /* not the holder */
-    redisReply *g = raw(f, "GET " PFX "lease:%b", cid, n);
+    redisReply *g = raw(f, "GET " PFX "lease:{c:%b}", cid, n);
     assert_int_equal(g->type, REDIS_REPLY_STRING);
     assert_string_equal(g->str, "b3");
     freeReplyObject(g);
     DO(f, sstore_lease_release(f->s, cid, n, "b3", done_cb, &r));
-    g = raw(f, "EXISTS " PFX "lease:%b", cid, n);
+    g = raw(f, "EXISTS " PFX "lease:{c:%b}", cid, n);
     assert_int_equal(g->integer, 0);
     freeReplyObject(g);
 }
@@ -411,7 +412,7 @@ static void test_session_touch_load_clear(void **state)
     assert_int_equal(s.n_subs + s.n_msgs + s.n_rx2 + s.n_rel, 0);
 
     DO(f, sstore_session_touch(f->s, "c1", 2, "b1", NULL, done_cb, &r));
-    redisReply *g = raw(f, "HGET " PFX "sess:c1 owner");
+    redisReply *g = raw(f, "HGET " PFX "sess:{c:c1} owner");
     assert_string_equal(g->str, "b1");
     freeReplyObject(g);
     DO(f, sstore_sub_put(f->s, "c1", 2, "a/+", 3, 1, done_cb, &r));
@@ -425,7 +426,7 @@ static void test_session_touch_load_clear(void **state)
     s = load(f, "c1", 2);
     assert_false(s.exists);
     assert_int_equal(s.n_subs + s.n_msgs + s.n_rx2 + s.n_rel, 0);
-    assert_int_equal(raw_int(f, "HLEN " PFX "psubs", NULL, NULL), 0);
+    assert_int_equal(raw_int(f, "HLEN " GPFX "psubs", NULL, NULL), 0);
 }
 
 typedef struct psubs_res {
@@ -602,7 +603,7 @@ static void test_queue(void **state)
     assert_int_equal(a.n_msgs, 2);
     assert_string_equal(a.ids[0], "b1:1");
     assert_string_equal(a.ids[1], "b1:4");
-    assert_int_equal(raw_int(f, "HLEN " PFX "qm:A", NULL, NULL), 2);
+    assert_int_equal(raw_int(f, "HLEN " PFX "qm:{c:A}", NULL, NULL), 2);
 
     res_t r = {0};
     sstore_msg_t bad = m;
@@ -719,7 +720,7 @@ static void test_conn_registry(void **state)
                        .connected_at = 1700000000000ull, .groups = groups, .n_groups = 2};
     DO(f, sstore_conn_put(f->s, "b1", &c, done_cb, &r));
 
-    redisReply *g = raw(f, "HGET " PFX "conns:b1 dev-1");
+    redisReply *g = raw(f, "HGET " GPFX "conns:b1 dev-1");
     assert_int_equal(g->type, REDIS_REPLY_STRING);
     json_t *j = json_loads(g->str, 0, NULL);
     freeReplyObject(g);
@@ -729,7 +730,7 @@ static void test_conn_registry(void **state)
     assert_int_equal(json_integer_value(json_object_get(j, "connected_at")), 1700000000000ll);
     assert_int_equal(json_array_size(json_object_get(j, "groups")), 2);
     json_decref(j);
-    long long pttl = raw_int(f, "PTTL " PFX "conns:b1", NULL, NULL);
+    long long pttl = raw_int(f, "PTTL " GPFX "conns:b1", NULL, NULL);
     assert_true(pttl > 0 && pttl <= 5000);
 
     /* registry.c, the reader admin uses, finds it */
@@ -754,8 +755,8 @@ static void test_conn_registry(void **state)
     assert_int_equal(store_conn_find(st, "dev-1", &broker), ROOST_ENOTFOUND);
     DO(f, sstore_conn_put(f->s, "b1", &c, done_cb, &r));
     DO(f, sstore_conn_clear(f->s, "b1", done_cb, &r));
-    assert_int_equal(raw_int(f, "EXISTS " PFX "conns:b1", NULL, NULL), 0);
-    assert_int_equal(raw_int(f, "ZCARD " PFX "conns:brokers", NULL, NULL), 0);
+    assert_int_equal(raw_int(f, "EXISTS " GPFX "conns:b1", NULL, NULL), 0);
+    assert_int_equal(raw_int(f, "ZCARD " GPFX "conns:brokers", NULL, NULL), 0);
     store_destroy(&st);
 }
 
@@ -803,7 +804,7 @@ static void test_barrier_order(void **state)
     assert_int_equal(sstore_barrier(f->s, done_cb, &b), 0);
     assert_true(run_until(f, &b.done, 3000));
     assert_int_equal(n, 1);
-    assert_int_equal(raw_int(f, "HLEN " PFX "subs:o", NULL, NULL), 2);
+    assert_int_equal(raw_int(f, "HLEN " PFX "subs:{c:o}", NULL, NULL), 2);
 }
 
 static void test_unavailable_and_reconnect(void **state)

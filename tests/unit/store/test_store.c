@@ -264,7 +264,7 @@ static void test_password_hashed(void **state)
     assert_int_equal(mk_client(s, "n", "pw-user", "correct horse", &c), 0);
     redisContext *raw = raw_connect();
     assert_non_null(raw);
-    redisReply *r = redisCommand(raw, "HGETALL t-pw:client:%s", c->id);
+    redisReply *r = redisCommand(raw, "HGETALL t-pw:{g}:client:%s", c->id);
     assert_non_null(r);
     assert_int_equal(r->type, REDIS_REPLY_ARRAY);
     bool saw_hash = false;
@@ -734,13 +734,13 @@ static void test_schema(void **state)
     redisContext *raw = raw_connect();
     assert_non_null(raw);
     store_t *s = open_store("t-schema:");
-    redisReply *r = redisCommand(raw, "GET t-schema:schema");
+    redisReply *r = redisCommand(raw, "GET t-schema:{g}:schema");
     assert_int_equal(r->type, REDIS_REPLY_STRING);
-    assert_string_equal(r->str, "1");
+    assert_string_equal(r->str, "2");
     freeReplyObject(r);
     store_destroy(&s);
 
-    freeReplyObject(redisCommand(raw, "SET t-schema-new:schema 2"));
+    freeReplyObject(redisCommand(raw, "SET t-schema-new:{g}:schema 3"));
     store_cost_t cost = {crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN};
     s = store_new("127.0.0.1", g_redis.port, "t-schema-new:", &cost);
     assert_int_equal(store_open(s), ROOST_ESCHEMA);
@@ -748,9 +748,58 @@ static void test_schema(void **state)
     assert_int_equal(store_config_version(s, &v), ROOST_ESCHEMA); /* every call refuses */
     store_destroy(&s);
 
-    freeReplyObject(redisCommand(raw, "SET t-schema-bad:schema banana"));
+    freeReplyObject(redisCommand(raw, "SET t-schema-bad:{g}:schema banana"));
     s = store_new("127.0.0.1", g_redis.port, "t-schema-bad:", &cost);
     assert_int_equal(store_open(s), ROOST_ESTORE);
+    store_destroy(&s);
+    redisFree(raw);
+}
+
+/* A schema-1 store (keys without hash tags) is renamed in place to the
+ * layout of store/keys.h at the first connect: session keys to the client
+ * tag, everything else to {g}, TTLs kept, data readable through the API. */
+static void test_migrate_v1(void **state)
+{
+    (void)state;
+    redisContext *raw = raw_connect();
+    assert_non_null(raw);
+    const char *cmds[] = {"SET t-mig:schema 1", "SET t-mig:version 7",
+                          "HSET t-mig:client:aaaaaaaaaaaaaaaaaaaaaaaa id aaaaaaaaaaaaaaaaaaaaaaaa",
+                          "HSET t-mig:idx:client:username u1 aaaaaaaaaaaaaaaaaaaaaaaa",
+                          "RPUSH t-mig:q:dev}1 e1", "HSET t-mig:qm:dev}1 e1 blob",
+                          "HSET t-mig:sess:dev}1 owner b1", "SET t-mig:lease:dev}1 b1 PX 600000",
+                          "HSET t-mig:psubs x 1", "HSET t-mig:retained a/b blob",
+                          "SET t-mig:done:{c:x} 1" /* schema 2 already: left alone */};
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+        freeReplyObject(redisCommand(raw, cmds[i]));
+    store_t *s = open_store("t-mig:");
+    int64_t v = 0;
+    assert_int_equal(store_config_version(s, &v), 0);
+    assert_int_equal(v, 7);
+    const char *moved[] = {"t-mig:{g}:schema", "t-mig:{g}:version",
+                           "t-mig:{g}:client:aaaaaaaaaaaaaaaaaaaaaaaa",
+                           "t-mig:{g}:idx:client:username", "t-mig:q:{c:dev}1}",
+                           "t-mig:qm:{c:dev}1}", "t-mig:sess:{c:dev}1}", "t-mig:lease:{c:dev}1}",
+                           "t-mig:{g}:psubs", "t-mig:{g}:retained", "t-mig:done:{c:x}"};
+    for (size_t i = 0; i < sizeof(moved) / sizeof(moved[0]); i++) {
+        redisReply *r = redisCommand(raw, "EXISTS %s", moved[i]);
+        assert_int_equal(r->integer, 1);
+        freeReplyObject(r);
+    }
+    redisReply *r = redisCommand(raw, "KEYS t-mig:*");
+    assert_int_equal(r->elements, sizeof(moved) / sizeof(moved[0])); /* nothing left behind */
+    freeReplyObject(r);
+    r = redisCommand(raw, "PTTL t-mig:lease:{c:dev}1}");
+    assert_true(r->integer > 0);
+    freeReplyObject(r);
+    r = redisCommand(raw, "GET t-mig:{g}:schema");
+    assert_string_equal(r->str, "2");
+    freeReplyObject(r);
+    store_destroy(&s);
+    /* a prefix that would capture the tag is refused */
+    s = store_new("127.0.0.1", g_redis.port, "t-{x}:", NULL);
+    assert_int_equal(store_open(s), ROOST_EINVAL);
+    assert_string_equal(store_last_error(s)->field, "prefix");
     store_destroy(&s);
     redisFree(raw);
 }
@@ -805,6 +854,7 @@ int main(void)
         cmocka_unit_test(test_concurrent_create),
         cmocka_unit_test(test_version_bump),
         cmocka_unit_test(test_schema),
+        cmocka_unit_test(test_migrate_v1),
         cmocka_unit_test(test_unavailable_and_recovery),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
