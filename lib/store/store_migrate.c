@@ -1,8 +1,8 @@
 /* store_migrate: schema 1 (keys without hash tags) -> schema 2 (the
  * hash-tagged layout of store/keys.h), in place on a single Redis.
  *
- *   P <session name><cid>  -> P <session name>{c:<cid>}   (sess: subs: q:
- *                                                         qm: rx2: rel: lease: leasecred:)
+ *   P <session name><cid>  -> P <session name>{c:<cid>}
+ *       (session names: sess: subs: q: qm: rx2: rel: lease: leasecred:)
  *   P <anything else>      -> P {g}:<anything else>
  *
  * SCAN MATCH P* and RENAMENX per key (TTLs travel with RENAME); keys that

@@ -78,7 +78,7 @@ def test_cluster_refuses_across_brokers_and_for_stored_sessions(stack):
     refused(b1.port, "dev-2", "bob")                   # live on the same broker
     assert still_open(alice)
     alice.close()
-    wait_for(lambda: stack.redis_cli("EXISTS", stack.prefix + "lease:dev-2").strip() == "0")
+    wait_for(lambda: stack.redis_cli("EXISTS", stack.prefix + "lease:{c:dev-2}").strip() == "0")
     # the clean session ended: another credential may use the id now
     c, rc, _ = connect(b2.port, "dev-2", "bob")
     assert rc == 0
@@ -88,7 +88,7 @@ def test_cluster_refuses_across_brokers_and_for_stored_sessions(stack):
     assert rc == 0
     p.send(bytes([0xE0, 0]))
     p.close()
-    wait_for(lambda: stack.redis_cli("EXISTS", stack.prefix + "lease:dev-3").strip() == "0")
+    wait_for(lambda: stack.redis_cli("EXISTS", stack.prefix + "lease:{c:dev-3}").strip() == "0")
     refused(b2.port, "dev-3", "bob")
     refused(b2.port, "dev-3", "bob", clean=False)
     back, rc, present = connect(b2.port, "dev-3", "alice", clean=False)
