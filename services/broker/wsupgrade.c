@@ -155,29 +155,35 @@ int wsup_parse(const uint8_t *buf, size_t len, wsup_request_t *r, size_t *used)
         size_t e = pos;
         while (e < len && p[e] != '\r' && p[e] != '\n')
             e++;
-        bool complete = e + 1 < len;
-        if (e < len && p[e] == '\n')
-            return fail(r, "line not ended by CRLF");
-        if (complete && p[e + 1] != '\n')
-            return fail(r, "line not ended by CRLF");
-        if (!complete && len >= WSUP_MAX_HEAD) {
-            r->error = "request head larger than 8192 bytes";
-            return ROOST_EPROTO_TOO_LARGE;
-        }
-        int rc;
+        /* the line's content is judged first (garbage is named as such),
+         * then its end: CRLF, or more to come */
+        bool ended = e < len, blank = line > 0 && e == pos;
+        int rc = 0;
         if (line == 0)
-            rc = request_line(p + pos, e - pos, complete, r);
-        else if (complete && e == pos) {
+            rc = request_line(p + pos, e - pos, ended, r);
+        else if (!blank)
+            rc = header_line(p + pos, e - pos, ended, r);
+        if (rc < 0)
+            return rc;
+        if (ended && p[e] == '\n')
+            return fail(r, "line not ended by CRLF");
+        if (e + 1 >= len) {
+            if (len >= WSUP_MAX_HEAD) {
+                r->error = "request head larger than 8192 bytes";
+                return ROOST_EPROTO_TOO_LARGE;
+            }
+            return WSUP_NEED_MORE;
+        }
+        if (p[e + 1] != '\n')
+            return fail(r, "line not ended by CRLF");
+        if (blank) {
             *used = e + 2;
             if (*used > WSUP_MAX_HEAD) {
                 r->error = "request head larger than 8192 bytes";
                 return ROOST_EPROTO_TOO_LARGE;
             }
             return 0;
-        } else
-            rc = header_line(p + pos, e - pos, complete, r);
-        if (rc)
-            return rc;
+        }
         pos = e + 2;
     }
 }

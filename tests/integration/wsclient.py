@@ -54,13 +54,14 @@ class WsBroker:
         return code
 
 
-def ws_paho(port, path="/mqtt", tls_ca=None, **kw):
-    """A PahoClient (conftest) whose paho client speaks MQTT over WebSockets."""
+def ws_paho(port, path="/mqtt", tls_ca=None, headers=None, **kw):
+    """A PahoClient (conftest) whose paho client speaks MQTT over WebSockets
+    (paho sends Origin: https://HOST:PORT unless headers say otherwise)."""
     pc = PahoClient(port, **kw)
     old = pc.c
     pc.c = mqtt.Client(client_id=pc.client_id, clean_session=old._clean_session, protocol=mqtt.MQTTv311,
                        transport="websockets")
-    pc.c.ws_set_options(path=path)
+    pc.c.ws_set_options(path=path, headers=headers)
     if old._will:
         pc.c._will, pc.c._will_topic, pc.c._will_payload = True, old._will_topic, old._will_payload
         pc.c._will_qos, pc.c._will_retain = old._will_qos, old._will_retain
