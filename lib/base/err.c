@@ -18,11 +18,14 @@ const char *roost_strerror(int rc)
     case ROOST_EPROTO_PACKET_ID: return "invalid packet identifier";
     case ROOST_EPROTO_RESERVED: return "reserved bits set";
     case ROOST_EPROTO_PROTOCOL: return "protocol error";
+    case ROOST_EPROTO_TOPIC_ALIAS: return "topic alias invalid";
+    case ROOST_EPROTO_RECEIVE_MAX: return "receive maximum exceeded";
     case ROOST_EAUTH_BAD_CREDENTIALS: return "bad username or password";
     case ROOST_EAUTH_NOT_AUTHORIZED: return "not authorized";
     case ROOST_EAUTH_THROTTLED: return "too many failed attempts";
     case ROOST_ETIMEDOUT_AUTHD: return "auth service did not answer in time";
     case ROOST_EUNAVAILABLE: return "service unavailable";
+    case ROOST_EAUTH_METHOD: return "authentication method not supported";
     case ROOST_EQUEUE_FULL: return "queue full";
     case ROOST_ELIMIT: return "limit reached";
     case ROOST_ECONFIG: return "configuration error";

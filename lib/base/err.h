@@ -25,6 +25,8 @@ enum roost_err {
     ROOST_EPROTO_RESERVED = ROOST_ERR_BASE - 11,   /* reserved bit or flag set */
     ROOST_EPROTO_PROTOCOL = ROOST_ERR_BASE - 12,   /* parsed, but data the protocol forbids
                                                       (5.0 reason code 0x82) */
+    ROOST_EPROTO_TOPIC_ALIAS = ROOST_ERR_BASE - 13, /* 5.0 Topic Alias 0 or over the maximum (0x94) */
+    ROOST_EPROTO_RECEIVE_MAX = ROOST_ERR_BASE - 14, /* 5.0 Receive Maximum exceeded (0x93) */
 
     /* Authentication and authorisation. */
     ROOST_EAUTH_BAD_CREDENTIALS = ROOST_ERR_BASE - 20, /* wrong username or password */
@@ -32,6 +34,7 @@ enum roost_err {
     ROOST_EAUTH_THROTTLED = ROOST_ERR_BASE - 22,       /* too many failures, try later */
     ROOST_ETIMEDOUT_AUTHD = ROOST_ERR_BASE - 23,       /* no auth answer within the deadline */
     ROOST_EUNAVAILABLE = ROOST_ERR_BASE - 24,          /* a dependency (authd, Redis) is down */
+    ROOST_EAUTH_METHOD = ROOST_ERR_BASE - 25,          /* 5.0 Authentication Method not offered (0x8C) */
 
     /* Limits and resources. */
     ROOST_EQUEUE_FULL = ROOST_ERR_BASE - 30,       /* a bounded queue refused an item */

@@ -72,8 +72,9 @@ bool mqtt_reason_valid(uint8_t type, uint8_t code);
 /* The reason code to report for a negative Roost error (base/err.h) in a
  * CONNACK or DISCONNECT: malformed packets (ROOST_EPROTO_MALFORMED, _UTF8,
  * _TOPIC, _QOS, _PACKET_ID, _RESERVED) 0x81, ROOST_EPROTO_PROTOCOL and
- * _UNEXPECTED 0x82, _TOO_LARGE 0x95, _NAME and _VERSION 0x84, _CLIENT_ID
- * 0x85, ROOST_EAUTH_BAD_CREDENTIALS 0x86, _NOT_AUTHORIZED 0x87,
+ * _UNEXPECTED 0x82, _TOO_LARGE 0x95, _TOPIC_ALIAS 0x94, _RECEIVE_MAX 0x93,
+ * _NAME and _VERSION 0x84, _CLIENT_ID 0x85, ROOST_EAUTH_BAD_CREDENTIALS
+ * 0x86, _NOT_AUTHORIZED 0x87, _METHOD 0x8C,
  * ROOST_EUNAVAILABLE and ROOST_ETIMEDOUT_AUTHD 0x88, ROOST_EAUTH_THROTTLED
  * 0x9F, ROOST_EQUEUE_FULL and ROOST_ELIMIT 0x97; anything else 0x80. */
 uint8_t mqtt_reason_from_err(int err);

@@ -10,6 +10,8 @@
 #include "handlers.h"
 #include "session.h"
 #include "store/sstore.h"
+#include "conn5.h"
+#include "mqtt/reason.h"
 
 #define CATCHUP1_MS 300
 #define CATCHUP2_MS 1500
@@ -399,7 +401,8 @@ void adopt_on_kick(broker_t *b, const char *cid, size_t len, const char *from)
     session_t *s = map_get(&b->sessions, cid, len);
     if (s && s->conn) {
         log_info("takeover_by_peer", "client_id=%.*s peer=%s", (int)len, cid, from);
-        conn_close(s->conn, "takeover");
+        /* [MQTT-3.1.4-3]: 0x8E, also when the new CONNECT reached a peer */
+        conn_disconnect(s->conn, MQTT_RC_SESSION_TAKEN_OVER, "session taken over", "takeover");
     }
     release_ack_t *r = calloc(1, sizeof(*r));
     if (!r)

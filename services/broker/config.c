@@ -33,6 +33,7 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
         .max_connect_size = 65536,
         .max_preauth_memory = 64 << 20,
         .max_keepalive = 0,
+        .receive_maximum = 1024,
         .max_connect_rate = 0,
         .drain_delay_ms = 1000,
         .max_msg_rate = 0,
@@ -118,8 +119,12 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
          "password); larger closes the connection. --max-packet-size applies after."},
         {"max-keepalive", "ROOST_MAX_KEEPALIVE", CFG_INT, &c->max_keepalive, 0, 65535,
          "Longest keep-alive in seconds a connection gets (0: no cap). A CONNECT asking for more, or "
-         "for none (0), is held to this: MQTT 3.1.1 cannot tell the client, so one that stays silent "
-         "longer than 1.5 times the cap is disconnected (README)."},
+         "for none (0), is held to this: MQTT 5.0 clients are told so (Server Keep Alive); 3.1.1 cannot "
+         "tell the client, so one that stays silent longer than 1.5 times the cap is disconnected "
+         "(README)."},
+        {"receive-maximum", "ROOST_RECEIVE_MAXIMUM", CFG_INT, &c->receive_maximum, 1, 65535,
+         "MQTT 5.0 clients: QoS 1/2 PUBLISHes one client may have unacknowledged at once "
+         "(CONNACK Receive Maximum); more closes the connection with DISCONNECT 0x93."},
         {"max-connect-rate", "ROOST_MAX_CONNECT_RATE", CFG_INT, &c->max_connect_rate, 0, 1000000,
          "CONNECTs per second each listener (plain, TLS) takes, a burst of one second's worth; the "
          "excess gets CONNACK 3 (server unavailable) so devices back off (0: no limit)."},

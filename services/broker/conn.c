@@ -14,6 +14,8 @@
 #include "adopt.h"
 #include "cluster.h"
 #include "store/sstore.h"
+#include "conn5.h"
+#include "mqtt/reason.h"
 #include "dispatch.h"
 #include "pipeline.h"
 #include "session.h"
@@ -135,8 +137,26 @@ int conn_write(conn_t *c, const void *p, size_t n)
     return rc;
 }
 
-int conn_send_publish(conn_t *c, const msg_t *m, uint8_t qos, uint16_t pid, bool dup, bool retain)
+/* Size of a PUBLISH of m at qos for c with a property list of props_len
+ * bytes (5.0 only). */
+static size_t publish_size(const conn_t *c, const msg_t *m, uint8_t qos, size_t props_len)
 {
+    size_t rem = 2 + (size_t)m->topic_len + (qos ? 2 : 0) + m->payload_len;
+    if (c->version == MQTT_V5)
+        rem += mqtt_varint_size((uint32_t)props_len) + props_len;
+    return 1 + mqtt_varint_size((uint32_t)rem) + rem;
+}
+
+bool conn_publish_fits(const conn_t *c, const msg_t *m, uint8_t qos, size_t props_len)
+{
+    return !c->v5 || publish_size(c, m, qos, props_len) <= c->v5->max_packet;
+}
+
+int conn_send_publish_props(conn_t *c, const msg_t *m, uint8_t qos, uint16_t pid, bool dup,
+                            bool retain, mqtt_str_t props)
+{
+    if (!conn_publish_fits(c, m, qos, props.len))
+        return CONN_TOO_LARGE;
     mqtt_publish_t p = {
         .qos = qos,
         .dup = dup,
@@ -144,11 +164,12 @@ int conn_send_publish(conn_t *c, const msg_t *m, uint8_t qos, uint16_t pid, bool
         .packet_id = pid,
         .topic = {(const uint8_t *)msg_topic(m), m->topic_len},
         .payload = {msg_payload(m), m->payload_len},
+        .props = props,
     };
     /* the header is at most: type, 4-byte remaining length, topic length and
-     * topic, packet id, and (5.0) an empty property length; reserving that
-     * bound lets the header be encoded once, straight into the buffer */
-    size_t bound = 1 + 4 + 2 + m->topic_len + 2 + 1;
+     * topic, packet id, and (5.0) the property length and list; reserving
+     * that bound lets the header be encoded once, straight into the buffer */
+    size_t bound = 1 + 4 + 2 + m->topic_len + 2 + 4 + props.len;
     int rc = buf_reserve(&c->out, bound + m->payload_len);
     if (rc)
         return rc;
@@ -163,11 +184,33 @@ int conn_send_publish(conn_t *c, const msg_t *m, uint8_t qos, uint16_t pid, bool
     return 0;
 }
 
-int conn_send_ack(conn_t *c, uint8_t type, uint16_t pid)
+int conn_send_publish(conn_t *c, const msg_t *m, uint8_t qos, uint16_t pid, bool dup, bool retain)
+{
+    static const mqtt_str_t none = {NULL, 0};
+    return conn_send_publish_props(c, m, qos, pid, dup, retain, none);
+}
+
+int conn_send_ack_rc(conn_t *c, uint8_t type, uint16_t pid, uint8_t rc)
 {
     uint8_t tmp[8];
-    size_t n = mqtt_encode_ack(tmp, sizeof(tmp), c->version, type, pid, 0);
+    size_t n;
+    if (c->v5) {
+        /* the end of an inbound QoS 1/2 exchange frees a Receive Maximum
+         * slot: PUBACK, PUBCOMP, or a PUBREC refusing (3.3.4) */
+        if ((type == MQTT_PUBACK || type == MQTT_PUBCOMP || (type == MQTT_PUBREC && rc >= 0x80)) &&
+            c->v5->rx_unacked)
+            c->v5->rx_unacked--;
+        static const mqtt_str_t none = {NULL, 0};
+        n = mqtt_encode_ack_v5(tmp, sizeof(tmp), type, pid, rc, none);
+    } else {
+        n = mqtt_encode_ack(tmp, sizeof(tmp), c->version, type, pid, 0);
+    }
     return conn_write(c, tmp, n);
+}
+
+int conn_send_ack(conn_t *c, uint8_t type, uint16_t pid)
+{
+    return conn_send_ack_rc(c, type, pid, 0);
 }
 
 void conn_close(conn_t *c, const char *reason)
@@ -555,6 +598,14 @@ static void store_done(int rc, void *arg)
 static void conn_free(broker_t *b, conn_t *c)
 {
     char peer[64];
+    if (c->on_flush) {
+        /* written to after the last flush (a DISCONNECT at shutdown): the
+         * write below is its last chance; leave the flush list */
+        conn_t **pp = &b->flush_head;
+        while (*pp != c)
+            pp = &(*pp)->flush_next;
+        *pp = c->flush_next;
+    }
     /* one last best-effort write (CONNACK refusals, SUBACKs before a close) */
     if (buf_unread(&c->out)) {
         ssize_t n = conn_send(c, buf_head(&c->out), buf_unread(&c->out));
@@ -596,6 +647,7 @@ static void conn_free(broker_t *b, conn_t *c)
     if (s && s->conn == NULL)
         session_closed(b, &s, c);
     free(c->who);
+    conn5_free(c);
     buf_fini(&c->in);
     buf_fini(&c->out);
     free(c);
@@ -637,7 +689,7 @@ void conn_sweep(broker_t *b)
         /* [MQTT-3.1.2-24]: one and a half times the keep-alive */
         if (c->state == CONN_ACTIVE && c->keepalive &&
             age > (uint64_t)c->keepalive * 1500u) {
-            conn_close(c, "keepalive_timeout");
+            conn_disconnect(c, MQTT_RC_KEEP_ALIVE_TIMEOUT, "keep alive timeout", "keepalive_timeout");
             continue;
         }
         if (age > 2000) {

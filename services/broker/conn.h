@@ -65,6 +65,7 @@ struct conn {
     struct { double tokens; uint64_t at_ms; } rl_msgs, rl_bytes; /* ratelimit.h buckets */
     log_limit_t deny_log;      /* publish_denied / subscribe_denied lines (conn_log_denied) */
     char *who;                 /* authd's answer for the registry (conn_set_who), or NULL */
+    struct conn5 *v5;          /* level 5: what CONNECT negotiated (conn5.h); NULL before 5.0 */
     broker_t *b;
     conn_t *prev, *next;       /* broker->conns */
     conn_t *flush_next;
@@ -85,10 +86,28 @@ static inline xport_t *conn_xport(conn_t *c) { return c->has_xport ? (xport_t *)
 
 /* Appends bytes to the output buffer. 0 or -ENOMEM (the caller closes). */
 int conn_write(conn_t *c, const void *p, size_t n);
-/* Encodes a PUBLISH of m at qos (pid for qos > 0) into the output. */
+/* The one way a PUBLISH reaches a client: encodes m at qos (pid for
+ * qos > 0) for the connection's protocol level into the output. props is a
+ * 5.0 property list without its length (mqtt_props_encode/_copy output;
+ * {NULL, 0} for none): written for a level-5 client, left out before 5.0.
+ * Returns 0, -ENOMEM (the caller closes), or CONN_TOO_LARGE (nothing
+ * written) when the packet exceeds the Maximum Packet Size the client
+ * set: "the Server MUST NOT send packets exceeding Maximum Packet Size to
+ * the Client" [MQTT-3.1.2-24]; the caller drops that message for this
+ * client and behaves as if it had been sent [MQTT-3.1.2-25]. */
+#define CONN_TOO_LARGE 1
+int conn_send_publish_props(conn_t *c, const msg_t *m, uint8_t qos, uint16_t pid, bool dup,
+                            bool retain, mqtt_str_t props);
+/* conn_send_publish_props without properties. */
 int conn_send_publish(conn_t *c, const msg_t *m, uint8_t qos, uint16_t pid, bool dup,
                       bool retain);
+/* Would a PUBLISH of m with props of props_len bytes fit the client's
+ * Maximum Packet Size? (Always true before 5.0.) */
+bool conn_publish_fits(const conn_t *c, const msg_t *m, uint8_t qos, size_t props_len);
+/* PUBACK, PUBREC, PUBREL or PUBCOMP for the connection's level; rc is the
+ * 5.0 reason code (left out before 5.0, and when 0x00). */
 int conn_send_ack(conn_t *c, uint8_t type, uint16_t pid);
+int conn_send_ack_rc(conn_t *c, uint8_t type, uint16_t pid, uint8_t rc);
 /* Bytes waiting to be written. */
 static inline size_t conn_pending(const conn_t *c) { return buf_unread(&c->out); }
 

@@ -3,6 +3,8 @@
 #include <errno.h>
 
 #include "base/log.h"
+#include "conn5.h"
+#include "mqtt/reason.h"
 #include "handlers.h"
 #include "ratelimit.h"
 #include "session.h"
@@ -24,18 +26,13 @@ static int connack_code(int rc)
     }
 }
 
-/* MQTT 5.0 reason codes for the same outcomes. */
-static uint8_t connack_code_v5(int rc)
+/* The 5.0 reason code for an error in a packet of type CONNACK or
+ * DISCONNECT: the codec's mapping (reason.h), kept to the codes that
+ * packet may carry [MQTT-3.2.2-8], [MQTT-3.14.2-1]. */
+static uint8_t reason_v5(uint8_t type, int rc)
 {
-    switch (rc) {
-    case ROOST_EPROTO_VERSION: return 0x84;
-    case ROOST_EPROTO_CLIENT_ID: return 0x85;
-    case ROOST_EAUTH_BAD_CREDENTIALS: return 0x86;
-    case ROOST_EAUTH_NOT_AUTHORIZED: return 0x87;
-    case ROOST_EAUTH_THROTTLED: return 0x8A;
-    case ROOST_ELIMIT: return 0x97;
-    default: return 0x88;
-    }
+    uint8_t code = mqtt_reason_from_err(rc);
+    return mqtt_reason_valid(type, code) ? code : MQTT_RC_UNSPECIFIED_ERROR;
 }
 
 static const char *reason_name(int rc)
@@ -51,6 +48,10 @@ static const char *reason_name(int rc)
     case ROOST_EPROTO_QOS: return "bad_qos";
     case ROOST_EPROTO_PACKET_ID: return "bad_packet_id";
     case ROOST_EPROTO_RESERVED: return "reserved_bits";
+    case ROOST_EPROTO_PROTOCOL: return "protocol_error";
+    case ROOST_EPROTO_TOPIC_ALIAS: return "topic_alias_invalid";
+    case ROOST_EPROTO_RECEIVE_MAX: return "receive_maximum_exceeded";
+    case ROOST_EAUTH_METHOD: return "bad_authentication_method";
     case ROOST_EAUTH_BAD_CREDENTIALS: return "bad_credentials";
     case ROOST_EAUTH_NOT_AUTHORIZED: return "not_authorized";
     case ROOST_EAUTH_THROTTLED: return "throttled";
@@ -62,23 +63,25 @@ static const char *reason_name(int rc)
     }
 }
 
-/* Handles a failure: CONNACK when the spec wants one, then close. */
+/* Handles a failure: CONNACK when the spec wants one (5.0: DISCONNECT
+ * with a reason code after CONNACK), then close. */
 void dispatch_fail(conn_t *c, int rc, uint8_t type)
 {
     char peer[64];
     bool connect_stage = c->state == CONN_NEW || c->state == CONN_AUTHING;
     int code = connect_stage ? connack_code(rc) : -1;
-    if (code >= 0) {
+    bool v5 = c->v5 || c->dec.version == MQTT_V5;
+    if (connect_stage && v5) {
+        /* 5.0 refuses every CONNECT with a CONNACK >= 0x80, malformed ones
+         * included [MQTT-3.1.4-1], [MQTT-3.1.4-2], then closes [MQTT-3.2.2-7] */
+        conn5_connack_refuse(c, reason_v5(MQTT_CONNACK, rc), roost_strerror(rc));
+    } else if (code >= 0) {
         uint8_t tmp[8];
-        uint8_t v = c->dec.version ? c->dec.version : MQTT_V311;
-        size_t n = v == MQTT_V5 ? mqtt_encode_connack(tmp, sizeof(tmp), MQTT_V5, false,
-                                                      connack_code_v5(rc))
-                                : mqtt_encode_connack(tmp, sizeof(tmp), MQTT_V311, false,
-                                                      (uint8_t)code);
-        conn_write(c, tmp, n);
-        c->b->stats.connack[code]++;
+        conn_write(c, tmp, mqtt_encode_connack(tmp, sizeof(tmp), MQTT_V311, false, (uint8_t)code));
     }
-    if (rc <= ROOST_EPROTO_MALFORMED && rc >= ROOST_EPROTO_RESERVED)
+    if (code >= 0)
+        c->b->stats.connack[code]++;
+    if (rc <= ROOST_EPROTO_MALFORMED && rc >= ROOST_EPROTO_RECEIVE_MAX)
         c->b->stats.protocol_errors++;
     if (connect_stage)
         c->graceful = true; /* never accepted: its will must not be published */
@@ -87,7 +90,8 @@ void dispatch_fail(conn_t *c, int rc, uint8_t type)
              conn_peer(c, peer, sizeof(peer)),
              log_quote(qid, sizeof(qid), c->sess ? c->sess->id : "", c->sess ? c->sess->id_len : 0),
              mqtt_type_name(type), rc, roost_strerror(rc));
-    conn_close(c, reason_name(rc));
+    /* after CONNACK a 5.0 client learns why (4.13.2); 3.1.1 is just closed */
+    conn_disconnect(c, reason_v5(MQTT_DISCONNECT, rc), roost_strerror(rc), reason_name(rc));
 }
 
 static int handle_one(conn_t *c, const mqtt_packet_t *p)
@@ -98,8 +102,14 @@ static int handle_one(conn_t *c, const mqtt_packet_t *p)
     case MQTT_CONNECT:
         if (c->state != CONN_NEW)
             return ROOST_EPROTO_UNEXPECTED; /* [MQTT-3.1.0-2] */
-        return handle_connect(c, &p->u.connect);
-    case MQTT_PUBLISH: return handle_publish(c, &p->u.publish);
+        return handle_connect(c, p);
+    case MQTT_PUBLISH:
+        if (c->v5) {
+            mqtt_publish_t pub = p->u.publish;
+            int rc = conn5_publish_in(c, &pub, &p->props);
+            return rc ? rc : handle_publish(c, &pub);
+        }
+        return handle_publish(c, &p->u.publish);
     case MQTT_PUBACK: return handle_puback(c, &p->u.ack);
     case MQTT_PUBREC: return handle_pubrec(c, &p->u.ack);
     case MQTT_PUBREL: return handle_pubrel(c, &p->u.ack);
@@ -111,9 +121,7 @@ static int handle_one(conn_t *c, const mqtt_packet_t *p)
         return conn_write(c, tmp, mqtt_encode_simple(tmp, sizeof(tmp), MQTT_PINGRESP));
     }
     case MQTT_DISCONNECT:
-        c->graceful = true; /* [MQTT-3.14.4-3]: discard the will */
-        conn_close(c, "disconnect");
-        return 0;
+        return handle_disconnect(c, p);
     default:
         return ROOST_EPROTO_UNEXPECTED;
     }

@@ -11,9 +11,11 @@
 #include "cluster.h"
 #include "rpc/rpc.h"
 #include "authc.h"
+#include "conn5.h"
 #include "store/sstore.h"
 #include "base/log.h"
 #include "handlers.h"
+#include "mqtt/reason.h"
 #include "route.h"
 #include "session.h"
 
@@ -41,12 +43,18 @@ static bool connect_rate_ok(conn_t *c)
     return true;
 }
 
-int handle_connect(conn_t *c, const mqtt_connect_t *p)
+int handle_connect(conn_t *c, const mqtt_packet_t *pk)
 {
+    const mqtt_connect_t *p = &pk->u.connect;
     broker_t *b = c->b;
     c->version = p->version;
-    if (p->version != MQTT_V311 && p->version != MQTT_V31)
-        return ROOST_EPROTO_VERSION; /* 5.0 arrives with its own issue */
+    if (p->version == MQTT_V5) {
+        int rc = conn5_open(c, &pk->props);
+        if (rc)
+            return rc;
+    } else if (p->version != MQTT_V311 && p->version != MQTT_V31) {
+        return ROOST_EPROTO_VERSION; /* [MQTT-3.1.2-2] */
+    }
     if (!connect_rate_ok(c)) {
         char peer[64];
         log_info("conn_refused", "peer=%s reason=\"over --max-connect-rate\"", conn_peer(c, peer, sizeof(peer)));
@@ -58,9 +66,13 @@ int handle_connect(conn_t *c, const mqtt_connect_t *p)
     const char *id = (const char *)p->client_id.ptr;
     size_t id_len = p->client_id.len;
     if (id_len == 0) {
-        if (!p->clean_session)
-            return ROOST_EPROTO_CLIENT_ID; /* [MQTT-3.1.3-8] */
-        /* [MQTT-3.1.3-6]: assign a unique id */
+        /* 3.1.1: only with a clean session [MQTT-3.1.3-8]; 5.0 has no such
+         * rule, the assigned id goes back in CONNACK [MQTT-3.2.2-16] */
+        if (!p->clean_session && !c->v5)
+            return ROOST_EPROTO_CLIENT_ID;
+        if (c->v5)
+            c->v5->assigned_id = true;
+        /* [MQTT-3.1.3-6] (5.0 too): assign a unique id */
         uint8_t rnd[8];
         randombytes_buf(rnd, sizeof(rnd));
         memcpy(genid, "auto-", 5);
@@ -80,7 +92,9 @@ int handle_connect(conn_t *c, const mqtt_connect_t *p)
     uint16_t cap = (uint16_t)b->cfg->max_keepalive;
     if (cap && (!c->keepalive || c->keepalive > cap)) {
         log_debug("keepalive_capped", "client_id=%.*s asked=%u cap=%u", (int)id_len, id, c->keepalive, cap);
-        c->keepalive = cap; /* 3.1.1 cannot say so; 5.0 will send Server Keep Alive */
+        c->keepalive = cap; /* 3.1.1 cannot say so; 5.0 gets Server Keep Alive */
+        if (c->v5)
+            c->v5->server_keepalive = cap; /* 3.2.2.3.14 */
     }
     if (b->authc)
         return authc_request(b->authc, c, p, id, id_len);
@@ -166,7 +180,7 @@ int connect_finish(conn_t *c, const char *client_id, size_t id_len, bool clean,
     if (s && s->conn) {
         /* [MQTT-3.1.4-2]: the existing connection with this client id goes */
         conn_t *old = s->conn;
-        conn_close(old, "takeover");
+        conn_disconnect(old, MQTT_RC_SESSION_TAKEN_OVER, "session taken over", "takeover");
         old->sess = NULL;
         /* catch-up reads scheduled for the old connection end with it (they
          * find it gone); the new connection's adoption starts its own */
@@ -174,17 +188,21 @@ int connect_finish(conn_t *c, const char *client_id, size_t id_len, bool clean,
         s->catchups = 0;
     }
     bool present = false, restored = false;
+    /* clean: 3.1.1 Clean Session, 5.0 Clean Start [MQTT-3.1.2-4]; whether
+     * the session outlives the connection: 3.1.1 !Clean Session, 5.0 a
+     * Session Expiry Interval above 0 (3.1.2.11.2) */
+    bool ends = c->v5 ? c->v5->session_expiry == 0 : clean;
     if (s && clean) {
         session_destroy(b, &s);
     } else if (s) {
         present = true;
-        s->clean = false;
+        s->clean = ends;
     }
     if (s) {
         free(s->owner);
         s->owner = owner;
     } else {
-        s = session_new(b, client_id, id_len, clean);
+        s = session_new(b, client_id, id_len, ends);
         if (!s) {
             free(owner);
             return -ENOMEM;
@@ -222,8 +240,13 @@ int connect_finish(conn_t *c, const char *client_id, size_t id_len, bool clean,
     c->sess = s;
     c->state = CONN_ACTIVE;
     conn_accepted(c);
-    uint8_t tmp[8];
-    int rc = conn_write(c, tmp, mqtt_encode_connack(tmp, sizeof(tmp), c->version, present, 0));
+    int rc;
+    if (c->v5) {
+        rc = conn5_connack(c, present, c->v5->assigned_id ? client_id : NULL, id_len);
+    } else {
+        uint8_t tmp[8];
+        rc = conn_write(c, tmp, mqtt_encode_connack(tmp, sizeof(tmp), c->version, present, 0));
+    }
     if (rc)
         return rc;
     b->stats.connack[0]++;

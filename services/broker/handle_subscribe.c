@@ -23,6 +23,23 @@ int handle_unsubscribe(conn_t *c, const mqtt_subscribe_t *p)
     return unsubscribe_apply(c, p);
 }
 
+/* SUBACK or UNSUBACK with one code per filter, for the client's level. */
+static int send_codes(conn_t *c, uint8_t type, uint16_t pid, const uint8_t *codes, uint32_t n)
+{
+    size_t (*enc)(uint8_t *, size_t, uint8_t, uint16_t, const uint8_t *, uint32_t) =
+        type == MQTT_SUBACK ? mqtt_encode_suback : mqtt_encode_unsuback;
+    uint8_t small[64];
+    size_t len = enc(NULL, 0, c->version, pid, codes, n);
+    uint8_t *out = len <= sizeof(small) ? small : malloc(len);
+    if (!out)
+        return -ENOMEM;
+    enc(out, len, c->version, pid, codes, n);
+    int rc = conn_write(c, out, len);
+    if (out != small)
+        free(out);
+    return rc;
+}
+
 int subscribe_apply(conn_t *c, const mqtt_subscribe_t *p)
 {
     broker_t *b = c->b;
@@ -54,16 +71,7 @@ int subscribe_apply(conn_t *c, const mqtt_subscribe_t *p)
         granted[i] = o;
         codes[i++] = rc ? MQTT_SUBACK_FAILURE : qos;
     }
-    uint8_t small[64];
-    size_t n = mqtt_encode_suback(NULL, 0, c->version, p->packet_id, codes, i);
-    uint8_t *out = n <= sizeof(small) ? small : malloc(n);
-    int rc = -ENOMEM;
-    if (out) {
-        mqtt_encode_suback(out, n, c->version, p->packet_id, codes, i);
-        rc = conn_write(c, out, n);
-        if (out != small)
-            free(out);
-    }
+    int rc = send_codes(c, MQTT_SUBACK, p->packet_id, codes, i);
     /* retained messages follow the SUBACK [MQTT-3.3.1-6] */
     mqtt_topic_iter_init(&it, p, true);
     for (uint32_t k = 0; rc == 0 && mqtt_topic_iter_next(&it, &f, &opts); k++) {
@@ -77,14 +85,24 @@ int subscribe_apply(conn_t *c, const mqtt_subscribe_t *p)
 
 int unsubscribe_apply(conn_t *c, const mqtt_subscribe_t *p)
 {
+    /* 5.0: one reason code per filter [MQTT-3.11.3-1]: 0x00, or 0x11 No
+     * subscription existed; 3.1.1 UNSUBACK has none */
+    uint8_t small[32];
+    uint8_t *codes = p->count <= sizeof(small) ? small : malloc(p->count);
+    if (!codes)
+        return -ENOMEM;
     mqtt_topic_iter_t it;
     mqtt_str_t f;
     uint8_t opts;
+    uint32_t i = 0;
     mqtt_topic_iter_init(&it, p, false);
-    while (mqtt_topic_iter_next(&it, &f, &opts))
-        session_unsubscribe(c->b, c->sess, (const char *)f.ptr, f.len);
-    uint8_t tmp[8];
+    while (mqtt_topic_iter_next(&it, &f, &opts)) {
+        int rc = session_unsubscribe(c->b, c->sess, (const char *)f.ptr, f.len);
+        codes[i++] = rc == ROOST_ENOTFOUND ? 0x11 : 0x00;
+    }
     /* [MQTT-3.10.4-4]: UNSUBACK even when nothing matched */
-    return conn_write(c, tmp, mqtt_encode_unsuback(tmp, sizeof(tmp), c->version, p->packet_id,
-                                                   NULL, p->count));
+    int rc = send_codes(c, MQTT_UNSUBACK, p->packet_id, codes, i);
+    if (codes != small)
+        free(codes);
+    return rc;
 }

@@ -9,7 +9,10 @@
 #include "acl/acl.h"
 #include "mqtt/mqtt.h"
 
-int handle_connect(conn_t *c, const mqtt_connect_t *p);
+/* CONNECT (u.connect; a level-5 CONNECT's properties in props). */
+int handle_connect(conn_t *c, const mqtt_packet_t *pk);
+/* DISCONNECT from the client (5.0: its reason code and properties). */
+int handle_disconnect(conn_t *c, const mqtt_packet_t *pk);
 int handle_publish(conn_t *c, const mqtt_publish_t *p);
 int handle_puback(conn_t *c, const mqtt_ack_t *p);
 int handle_pubrec(conn_t *c, const mqtt_ack_t *p);

@@ -13,6 +13,8 @@
 #include "routes.h"
 #include "session.h"
 #include "tlssync.h"
+#include "conn5.h"
+#include "mqtt/reason.h"
 
 struct kick {
     broker_t *b;
@@ -38,7 +40,8 @@ static void on_event(kick_t *k, const rpc_change_event_t *e)
         return;
     char qid[LOG_QUOTE_CAP];
     log_info("conn_kicked", "client_id=%s by=admin", log_quote(qid, sizeof(qid), s->id, s->id_len));
-    conn_close(s->conn, "kicked_by_admin");
+    conn_disconnect(s->conn, MQTT_RC_ADMINISTRATIVE_ACTION, "disconnected by an administrator",
+                    "kicked_by_admin");
 }
 
 static void on_readable(loop_t *l, int fd, unsigned events, void *arg)

@@ -27,6 +27,8 @@
 #include "tlssync.h"
 #include "xport_tls.h"
 #include "xport_ws.h"
+#include "conn5.h"
+#include "mqtt/reason.h"
 
 #define SWEEP_MS 250
 #define ACCEPT_PAUSE_MS 100
@@ -337,7 +339,7 @@ void server_drain(broker_t *b)
     conn_flush_all(b);
     for (conn_t *c = b->conns; c; c = c->next) {
         c->graceful = true;
-        conn_close(c, "shutdown");
+        conn_disconnect(c, MQTT_RC_SERVER_SHUTTING_DOWN, "server shutting down", "shutdown");
     }
     conn_reap(b);
     /* cluster: leave the registry, and let every write for the sessions just

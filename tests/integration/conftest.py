@@ -138,7 +138,8 @@ class Broker:
                 "--log-level", os.environ.get("ROOST_TEST_LOG_LEVEL", "debug")]
         flag = {"max_packet_size": "--max-packet-size", "max_inflight": "--max-inflight",
                 "max_queued": "--max-queued", "max_connections": "--max-connections",
-                "connect_timeout": "--connect-timeout"}
+                "connect_timeout": "--connect-timeout", "max_keepalive": "--max-keepalive",
+                "receive_maximum": "--receive-maximum"}
         for k, v in self.limits.items():
             argv += [flag[k], str(v)]
         return argv

@@ -1,0 +1,33 @@
+/* DISCONNECT from the client: the will's fate and, in 5.0, the last word on
+ * the Session Expiry Interval. */
+#include "base/log.h"
+#include "conn5.h"
+#include "handlers.h"
+#include "mqtt/reason.h"
+#include "session.h"
+
+int handle_disconnect(conn_t *c, const mqtt_packet_t *pk)
+{
+    conn5_t *v = c->v5;
+    if (!v) {
+        c->graceful = true; /* [MQTT-3.14.4-3]: discard the will */
+        conn_close(c, "disconnect");
+        return 0;
+    }
+    const mqtt_props_t *p = &pk->props;
+    if (mqtt_props_has(p, MQTT_PROP_SESSION_EXPIRY)) {
+        /* 3.14.2.2.2: "If the Session Expiry Interval in the CONNECT packet
+         * was zero, then it is a Protocol Error to set a non-zero Session
+         * Expiry Interval in the DISCONNECT packet sent by the Client" */
+        if (v->session_expiry == 0 && p->session_expiry != 0)
+            return ROOST_EPROTO_PROTOCOL;
+        v->session_expiry = p->session_expiry;
+        if (c->sess)
+            c->sess->clean = v->session_expiry == 0;
+    }
+    /* 0x00 discards the will [MQTT-3.14.4-3]; 0x04 "Disconnect with Will
+     * Message" asks for it to be published (3.14.2.1) */
+    c->graceful = pk->u.ack.rc != MQTT_RC_DISCONNECT_WITH_WILL;
+    conn_close(c, c->graceful ? "disconnect" : "disconnect_with_will");
+    return 0;
+}
