@@ -81,10 +81,11 @@ static char *conn_json(const store_conn_t *c)
     json_t *g = json_array();
     for (size_t i = 0; g && i < c->n_groups; i++)
         json_array_append_new(g, json_string(c->groups[i]));
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:I, s:o*}", "mqtt_client_id",
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:I, s:o*}", "mqtt_client_id",
                           c->mqtt_client_id, "client_id", c->client_id ? c->client_id : "",
                           "username", c->username ? c->username : "", "peer",
-                          c->peer ? c->peer : "", "protocol", c->protocol, "keepalive",
+                          c->peer ? c->peer : "", "transport", c->transport ? c->transport : "",
+                          "protocol", c->protocol, "keepalive",
                           c->keepalive, "connected_at", (json_int_t)c->connected_at, "groups", g);
     char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
@@ -275,11 +276,13 @@ static int fill_item(store_conn_page_t *p, owned_t *o, const row_t *r)
     const char *cid = json_string_value(json_object_get(d, "client_id"));
     const char *user = json_string_value(json_object_get(d, "username"));
     const char *peer = json_string_value(json_object_get(d, "peer"));
+    const char *transport = json_string_value(json_object_get(d, "transport"));
     *c = (store_conn_t){
         .mqtt_client_id = r->mqtt,
         .client_id = cid ? cid : "",
         .username = user ? user : "",
         .peer = peer ? peer : "",
+        .transport = transport ? transport : "",
         .protocol = (int)json_integer_value(json_object_get(d, "protocol")),
         .keepalive = (int)json_integer_value(json_object_get(d, "keepalive")),
         .connected_at = json_integer_value(json_object_get(d, "connected_at")),

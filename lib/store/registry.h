@@ -42,6 +42,7 @@ typedef struct store_conn {
     const char *client_id;      /* store client id, "" when unknown */
     const char *username;       /* "" when anonymous */
     const char *peer;           /* "ip:port" */
+    const char *transport;      /* "tcp", "tls", "ws", "wss"; "" when not recorded */
     int protocol;               /* MQTT protocol level: 3, 4 or 5 */
     int keepalive;              /* seconds */
     int64_t connected_at;       /* unix ms */

@@ -267,6 +267,7 @@ typedef struct sstore_conn {
     const char *client_id;    /* store client id, "" when unauthenticated */
     const char *username;
     const char *peer;
+    const char *transport;    /* "tcp", "tls", "ws" or "wss" (NULL: none recorded) */
     uint32_t protocol;
     uint32_t keepalive;
     uint64_t connected_at;    /* unix ms */

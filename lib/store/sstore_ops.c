@@ -682,10 +682,11 @@ static char *conn_json(const sstore_conn_t *c)
             json_decref(g);
             return NULL;
         }
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:I, s:o*}", "mqtt_client_id",
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:I, s:o*}", "mqtt_client_id",
                           c->mqtt_client_id, "client_id", c->client_id ? c->client_id : "",
                           "username", c->username ? c->username : "", "peer",
-                          c->peer ? c->peer : "", "protocol", (int)c->protocol, "keepalive",
+                          c->peer ? c->peer : "", "transport", c->transport ? c->transport : "",
+                          "protocol", (int)c->protocol, "keepalive",
                           (int)c->keepalive, "connected_at", (json_int_t)c->connected_at,
                           "groups", g);
     char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL;

@@ -76,9 +76,9 @@ json_t *doc_conn(const store_conn_t *c)
     json_t *groups = json_array();
     for (size_t i = 0; groups && i < c->n_groups; i++)
         json_array_append_new(groups, json_string(c->groups[i]));
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:o, s:s, s:o}", "mqtt_client_id",
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:o, s:s, s:o}", "mqtt_client_id",
                      c->mqtt_client_id, "client_id", c->client_id, "username", c->username, "peer",
-                     c->peer, "protocol", protocol_name(c->protocol), "protocol_level", c->protocol,
+                     c->peer, "transport", c->transport ? c->transport : "", "protocol", protocol_name(c->protocol), "protocol_level", c->protocol,
                      "keepalive", c->keepalive, "connected_at", doc_time_json(c->connected_at),
                      "broker", c->broker ? c->broker : "", "groups", groups);
 }

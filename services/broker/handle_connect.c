@@ -125,6 +125,7 @@ static int registry_put(broker_t *b, conn_t *c, session_t *s)
         .client_id = conn_store_id(c),
         .username = conn_username(c) ? conn_username(c) : "",
         .peer = conn_peer(c, peer, sizeof(peer)),
+        .transport = c->has_xport ? conn_xport(c)->ops->name : "tcp",
         .protocol = c->version,
         .keepalive = c->keepalive,
         .connected_at = rpc_unix_ms(),

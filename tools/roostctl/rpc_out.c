@@ -11,7 +11,7 @@ typedef struct col {
 
 typedef struct view {
     const char *noun;
-    col_t cols[6];
+    col_t cols[7];
 } view_t;
 
 static const view_t VIEWS[] = {
@@ -20,6 +20,7 @@ static const view_t VIEWS[] = {
     {"rules", {{"ID", "id"}, {"MATCH BY", "match_by"}, {"VALUE", "value"}, {"GROUPS", "groups"}}}, /* names: rpc_rules.c */
     {"connections",
      {{"MQTT CLIENT ID", "mqtt_client_id"}, {"USERNAME", "username"}, {"PEER", "peer"}, {"PROTOCOL", "protocol"},
+      {"TRANSPORT", "transport"},
       {"BROKER", "broker"}, {"CONNECTED AT", "connected_at"}}},
     {"tokens", {{"ID", "id"}, {"NAME", "name"}, {"CREATED AT", "created_at"}, {"LAST USED AT", "last_used_at"}}},
     {"pipelines", {{"ID", "id"}, {"NAME", "name"}, {"STATUS", "status"}, {"URL", "url"},
@@ -67,9 +68,9 @@ static const char *cell(const json_t *o, const char *key, char *buf, size_t cap)
 
 static void print_table(const view_t *v, const json_t *items)
 {
-    size_t ncol = 0, w[6] = {0};
+    size_t ncol = 0, w[7] = {0};
     char buf[512];
-    while (ncol < 6 && v->cols[ncol].title)
+    while (ncol < 7 && v->cols[ncol].title)
         ncol++;
     for (size_t c = 0; c < ncol; c++)
         w[c] = strlen(v->cols[c].title);

@@ -91,7 +91,8 @@ export function list(main) {
         ? h('a', { href: `#/clients/${encodeURIComponent(c.client_id)}` }, c.username || c.client_name || c.client_id)
         : h('span', { class: 'muted' }, c.username || '—')),
       h('td', { class: 'mono cell-nowrap' }, c.peer || '—'),
-      h('td', { class: 'cell-nowrap', title: `MQTT ${protoLabel(c.protocol)}` }, protoLabel(c.protocol)),
+      h('td', { class: 'cell-nowrap', title: `MQTT ${protoLabel(c.protocol)}${c.transport ? ` over ${c.transport}` : ''}` },
+        protoLabel(c.protocol), c.transport && c.transport !== 'tcp' ? h('span', { class: 'muted' }, ` ${c.transport}`) : null),
       h('td', { class: 'num' }, c.keepalive != null ? `${c.keepalive} s` : '—'),
       h('td', { class: 'cell-nowrap' }, timeCell(c.connected_at, true), h('div', { class: 'row-sub' }, fmtRelative(c.connected_at))),
       h('td', { class: 'mono cell-nowrap' }, c.broker || '—'),
