@@ -69,7 +69,8 @@ class Server:
         self.out_path = os.path.join(self.var, "server.out")
         keys = ("MQTT", "BROKER1", "BROKER2", "BROKER1_HTTP", "BROKER2_HTTP", "ADMIN_HTTP",
                 "ADMIN_RPC", "ADMIN_PUB", "AUTHD", "AUTHD_HTTP", "FORWARDER_HTTP", "REDIS",
-                "MQTTS", "BROKER1_TLS", "BROKER2_TLS")
+                "MQTTS", "BROKER1_TLS", "BROKER2_TLS", "WS", "WSS", "BROKER1_WS", "BROKER2_WS",
+                "BROKER1_WSS", "BROKER2_WSS")
         self.ports = distinct_ports(keys)
         env = dict(os.environ, ROOST_BUILD="0", ROOST_VAR_DIR=self.var, ROOST_ALLOW_ANONYMOUS="1",
                    ROOST_BUILD_DIR=os.environ.get("ROOST_BUILD_DIR", os.path.join(REPO, "build-test")),

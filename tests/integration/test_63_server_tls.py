@@ -87,3 +87,36 @@ def test_server_tls_devices_as_printed(server):
     s.api("POST", "/api/v1/group-rules", {"match_by": "client", "value": dev["id"], "groups": [g["id"]]})
     cert_pub = printed(s, r"^\s+(mosquitto_pub .* --cert .*)$").replace("devices/x", topic)
     assert deliver(sub, cert_pub, s).strip() == "hi"
+
+    # MQTT over WebSockets through haproxy, ws and wss as printed (PROXY protocol: the
+    # connections list shows each browser's own address, not haproxy's)
+    from wsclient import ws_paho
+    assert printed(s, r"^\s+MQTT over WS\s+(ws://\S+/mqtt),") == "ws://127.0.0.1:%d/mqtt" % s.ports["WS"]
+    ws = ws_paho(s.ports["WS"], client_id="ws-" + uid())
+    wss = ws_paho(s.ports["WSS"], client_id="wss-" + uid(), tls_ca=os.path.join(tls, "ca.crt"))
+    try:
+        for c in (ws, wss):
+            c.c.username_pw_set("tlsdev", "password-123")
+            c.connect()
+        ws.subscribe(topic, 1)
+        wss.publish(topic, b"over-wss", qos=1)
+        assert ws.get().payload == b"over-wss"
+        import urllib.request
+        token = open(os.path.join(s.var, "admin-token")).read().strip()
+        req = urllib.request.Request("http://127.0.0.1:%d/api/v1/connections?limit=1000" % s.ports["ADMIN_HTTP"],
+                                     headers={"Authorization": "Bearer " + token})
+
+        def listed():
+            items = json.loads(urllib.request.urlopen(req, timeout=T).read())["items"]
+            by_id = {c["mqtt_client_id"]: c for c in items}
+            return by_id if ws.client_id in by_id and wss.client_id in by_id else None
+        by_id = wait_until(listed, timeout=10)
+        assert by_id
+        for c, kind in ((ws, "ws"), (wss, "wss")):
+            rec = by_id[c.client_id]
+            assert rec["transport"] == kind
+            local = c.c.socket()._socket.getsockname()
+            assert rec["peer"] == "%s:%d" % local, (rec, local)
+    finally:
+        ws.disconnect()
+        wss.disconnect()
