@@ -43,6 +43,7 @@ typedef struct broker_stats {
     uint64_t dropped_queue_logged; /* dropped_queue at the last queue_full log line */
     uint64_t queue_full_log_ms;    /* loop time of that line (one per second at most) */
     uint64_t dropped_retained; /* over --max-retained */
+    uint64_t dropped_too_large; /* PUBLISHes over a 5.0 client's Maximum Packet Size */
     uint64_t protocol_errors;
     uint64_t denied_publish;   /* dropped by the ACL */
     uint64_t denied_subscribe;

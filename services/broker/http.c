@@ -77,6 +77,7 @@ static int metrics(const broker_t *b, char *out, size_t cap)
         "roost_broker_dropped_total{reason=\"slow_subscriber_qos0\"} %llu\n"
         "roost_broker_dropped_total{reason=\"queue_full\"} %llu\n"
         "roost_broker_dropped_total{reason=\"retained_limit\"} %llu\n"
+        "roost_broker_dropped_total{reason=\"over_client_max_packet\"} %llu\n"
         "roost_broker_dropped_total{reason=\"bus_out_of_memory\"} %llu\n"
         "roost_broker_dropped_total{reason=\"pipeline_queue_full\"} %llu\n"
         "# HELP roost_broker_pipeline_appends_total Messages appended to pipeline queues (one per pipeline).\n"
@@ -114,6 +115,7 @@ static int metrics(const broker_t *b, char *out, size_t cap)
         subtrie_count(b->trie), topictree_count(b->retained), (unsigned long long)s->msgs_in,
         (unsigned long long)s->msgs_out, (unsigned long long)s->dropped_qos0,
         (unsigned long long)s->dropped_queue, (unsigned long long)s->dropped_retained,
+        (unsigned long long)s->dropped_too_large,
         (unsigned long long)s->bus_dropped, (unsigned long long)s->pipeline_dropped,
         (unsigned long long)s->pipeline_appends, (unsigned long long)s->denied_publish, (unsigned long long)s->denied_subscribe,
         (unsigned long long)s->protocol_errors, (unsigned long long)s->store_failures,

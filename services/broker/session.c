@@ -1,4 +1,5 @@
 #include "session.h"
+#include "conn5.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -118,6 +119,39 @@ static uint16_t alloc_pid(session_t *s)
     }
 }
 
+/* The outgoing QoS 1/2 window: --max-inflight, or less when a 5.0 client's
+ * Receive Maximum says so: the broker MUST NOT send more PUBLISHes
+ * unacknowledged than that [MQTT-3.3.4-9]. */
+static uint16_t window(const broker_t *b, const session_t *s)
+{
+    uint16_t w = (uint16_t)b->cfg->max_inflight;
+    const conn_t *c = s->conn;
+    if (c && c->v5 && c->v5->receive_max < w)
+        w = c->v5->receive_max;
+    return w;
+}
+
+static void remove_inflight(session_t *s, int i);
+static void on_store_done(int rc, void *arg);
+static sstore_t *mirror(broker_t *b, const session_t *s);
+
+/* A PUBLISH larger than the client's Maximum Packet Size is not sent: the
+ * broker behaves as if it had been sent and acknowledged [MQTT-3.1.2-25]
+ * (its Redis queue entry is acknowledged too), and counts it. Inflight
+ * entry i is removed. */
+static void drop_too_large(broker_t *b, session_t *s, int i)
+{
+    const msg_t *m = s->inflight[i].m;
+    sstore_t *st = mirror(b, s);
+    if (st && m && msg_eid(m))
+        sstore_queue_ack(st, s->id, s->id_len, msg_eid(m), on_store_done, b);
+    b->stats.dropped_too_large++;
+    char qid[LOG_QUOTE_CAP];
+    log_debug("publish_too_large", "client_id=%s detail=\"over the client's Maximum Packet Size: dropped\"",
+              log_quote(qid, sizeof(qid), s->id, s->id_len));
+    remove_inflight(s, i);
+}
+
 /* Puts m in the window and writes it. The caller checked the window has room
  * and the session is online. Takes a new reference. */
 static void send_inflight(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool retain, bool dup)
@@ -133,7 +167,10 @@ static void send_inflight(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool
     out_entry_t *e = &s->inflight[s->ninflight++];
     *e = (out_entry_t){msg_ref(m), pid, qos, qos == 1 ? OUT_WAIT_PUBACK : OUT_WAIT_PUBREC, retain,
                        dup};
-    if (conn_send_publish(s->conn, m, qos, pid, dup, retain) < 0)
+    int rc = conn_send_publish(s->conn, m, qos, pid, dup, retain);
+    if (rc == CONN_TOO_LARGE)
+        drop_too_large(b, s, s->ninflight - 1);
+    else if (rc < 0)
         conn_close(s->conn, "out_of_memory");
 }
 
@@ -183,7 +220,7 @@ static bool enqueue(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool retai
 
 static void pump(broker_t *b, session_t *s)
 {
-    while (s->conn && s->qlen && s->ninflight < b->cfg->max_inflight) {
+    while (s->conn && s->qlen && s->ninflight < window(b, s)) {
         out_entry_t e = s->queue[s->qhead];
         s->qhead = (s->qhead + 1) % s->qcap;
         s->qlen--;
@@ -229,11 +266,14 @@ void session_deliver(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool reta
             return;
         }
         c->drop_logged = false;
-        if (conn_send_publish(c, m, 0, 0, false, retain) < 0)
+        int rc = conn_send_publish(c, m, 0, 0, false, retain);
+        if (rc == CONN_TOO_LARGE)
+            b->stats.dropped_too_large++; /* [MQTT-3.1.2-24] */
+        else if (rc < 0)
             conn_close(c, "out_of_memory");
         return;
     }
-    if (c && s->qlen == 0 && s->ninflight < b->cfg->max_inflight)
+    if (c && s->qlen == 0 && s->ninflight < window(b, s))
         send_inflight(b, s, m, qos, retain, false);
     else
         enqueue(b, s, m, qos, retain, false);
@@ -323,13 +363,18 @@ int session_on_pubcomp(broker_t *b, session_t *s, uint16_t pid)
 
 void session_resume(broker_t *b, session_t *s)
 {
+    /* [MQTT-4.4.0-1]. Known limit: all of them are resent, also when a 5.0
+     * client now sets a Receive Maximum below their number (new messages
+     * wait for the window) */
     for (uint16_t i = 0; i < s->ninflight && s->conn; i++) {
         out_entry_t *e = &s->inflight[i];
         e->dup = true;
         int rc = e->state == OUT_WAIT_PUBCOMP
                      ? conn_send_ack(s->conn, MQTT_PUBREL, e->pid)
                      : conn_send_publish(s->conn, e->m, e->qos, e->pid, true, e->retain);
-        if (rc < 0)
+        if (rc == CONN_TOO_LARGE)
+            drop_too_large(b, s, i--);
+        else if (rc < 0)
             conn_close(s->conn, "out_of_memory");
     }
     pump(b, s);

@@ -440,3 +440,47 @@ def test_disconnect_can_end_session(broker):
     with raw5(broker.port) as c:
         sp, _ = c.connect5(cid, clean=False, properties=props((SESSION_EXPIRY, 300)))
         assert sp == 0
+
+
+# ---------------------------------------------------------------- the client's limits
+
+def test_client_maximum_packet_size(broker):
+    """The broker never sends a client a packet over the Maximum Packet Size
+    it set [MQTT-3.1.2-24]: such a message is dropped for that client as if
+    it had been sent [MQTT-3.1.2-25], so at QoS 1 the window does not wait
+    for it and the next ones arrive."""
+    t = uid("mps")
+    with raw5(broker.port) as sub, raw5(broker.port) as pub:
+        sub.connect5(uid("mps"), properties=props((MAXIMUM_PACKET_SIZE, 80)))
+        sub.send(subscribe5_pkt(1, [(t, 1)]))
+        sub.expect("SUBACK")
+        pub.connect5(uid("mpp"))
+        for i, size in enumerate((10, 200, 10, 200, 10)):
+            pub.send(publish5_pkt(t, b"%d" % i + b"x" * size, qos=1, pid=i + 1))
+        got = []
+        for _ in range(3):
+            p = sub.expect("PUBLISH")
+            assert len(p.body) + 2 <= 80
+            got.append(_pub_topic_payload(p)[1][:1])
+            sub.send(ack5_pkt("PUBACK", p.pid))
+        assert got == [b"0", b"2", b"4"]
+        sub.no_packet(0.3)
+
+
+def test_client_receive_maximum(broker):
+    """A client's Receive Maximum 1: the broker has at most one QoS 1
+    PUBLISH unacknowledged to it [MQTT-3.3.4-9]; the next follows the PUBACK."""
+    t = uid("crm")
+    with raw5(broker.port) as sub, raw5(broker.port) as pub:
+        sub.connect5(uid("crm"), properties=props((RECEIVE_MAXIMUM, 1)))
+        sub.send(subscribe5_pkt(1, [(t, 1)]))
+        sub.expect("SUBACK")
+        pub.connect5(uid("crp"))
+        for i in range(3):
+            pub.send(publish5_pkt(t, b"m%d" % i, qos=1, pid=i + 1))
+            pub.expect("PUBACK")
+        for i in range(3):
+            p = sub.expect("PUBLISH")
+            assert _pub_topic_payload(p)[1] == b"m%d" % i
+            sub.no_packet(0.3)  # nothing more until this one is acknowledged
+            sub.send(ack5_pkt("PUBACK", p.pid))

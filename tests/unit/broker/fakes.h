@@ -26,10 +26,13 @@ static struct {
     int n;
     int closed;
     const char *close_reason;
+    bool too_large;   /* conn_send_publish answers CONN_TOO_LARGE (writes nothing) */
 } fake_out;
 
 int conn_send_publish(conn_t *c, const msg_t *m, uint8_t qos, uint16_t pid, bool dup, bool retain)
 {
+    if (fake_out.too_large)
+        return CONN_TOO_LARGE;
     if (fake_out.n < 256) {
         fake_packet_t *p = &fake_out.p[fake_out.n++];
         *p = (fake_packet_t){MQTT_PUBLISH, pid, qos, dup, retain, ""};

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "conn5.h"
 #include "fakes.h"
 #include "session.h"
 #include "store/sstore.h"
@@ -130,12 +131,40 @@ static void test_offline_queues_qos1_drops_qos0_and_limits(void **state)
     msg_unref(&m);
 }
 
+/* MQTT 5.0: the client's Receive Maximum narrows the window below
+ * --max-inflight [MQTT-3.3.4-9]; a PUBLISH over its Maximum Packet Size is
+ * not sent and counts as delivered [MQTT-3.1.2-25]: the window moves on. */
+static void test_v5_receive_maximum_and_too_large(void **state)
+{
+    conn5_t v5 = {.receive_max = 2, .max_packet = UINT32_MAX};
+    C.v5 = &v5;
+    session_t *s = online("d5");
+    msg_t *m = mk("t", 1);
+    for (int i = 0; i < 4; i++)
+        session_deliver(&B, s, m, 1, false);
+    assert_int_equal(fake_out.n, 2); /* Receive Maximum 2 < --max-inflight 3 */
+    assert_int_equal(s->qlen, 2);
+    fake_out.too_large = true;
+    assert_int_equal(session_on_puback(&B, s, fake_out.p[0].pid), 0);
+    assert_int_equal(fake_out.n, 2); /* nothing written */
+    assert_int_equal(s->qlen, 0);
+    assert_int_equal(s->ninflight, 1); /* the one still awaiting its PUBACK */
+    assert_int_equal(B.stats.dropped_too_large, 2);
+    assert_int_equal(m->refs, 2);
+    fake_out.too_large = false;
+    session_deliver(&B, s, m, 0, false); /* QoS 0 goes out */
+    assert_int_equal(fake_out.n, 3);
+    C.v5 = NULL;
+    msg_unref(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_restored_pid_65535_never_gives_0, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pid_wraps_past_0_and_skips_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_window_then_queue_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_v5_receive_maximum_and_too_large, setup, teardown),
         cmocka_unit_test_setup_teardown(test_offline_queues_qos1_drops_qos0_and_limits, setup,
                                         teardown),
     };
