@@ -18,11 +18,12 @@ export async function loadPlaywright() {
   }
 }
 
-// A browser: {context, page, pageErrors, close()}. Only http://127.0.0.1 is reachable.
-export async function openBrowser(playwright, viewport = { width: 1280, height: 1000 }) {
+// A browser: {context, page, pageErrors, close()}. Only http://127.0.0.1 is reachable
+// (WebSockets are not routed: ws:// and wss:// reach whatever the page asks).
+export async function openBrowser(playwright, viewport = { width: 1280, height: 1000 }, extraArgs = []) {
   const userDataDir = fs.mkdtempSync('/tmp/roost-web-chromium-');
   const context = await playwright.chromium.launchPersistentContext(userDataDir, {
-    executablePath: BIN.chromium, headless: true, args: CHROMIUM_ARGS, viewport, timeout: 60000,
+    executablePath: BIN.chromium, headless: true, args: [...CHROMIUM_ARGS, ...extraArgs], viewport, timeout: 60000,
   });
   await context.route(/^(?!http:\/\/127\.0\.0\.1:\d+\/)/, (route) => route.abort());
   const page = context.pages()[0] || await context.newPage();

@@ -6,7 +6,7 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-if [ ! -d "$here/node_modules/playwright-core" ]; then
+if [ ! -d "$here/node_modules/playwright-core" ] || [ ! -d "$here/node_modules/mqtt" ]; then
   command -v npm >/dev/null || { echo "web: npm is missing (script/bootstrap installs it)" >&2; exit 1; }
   (cd "$here" && npm ci --no-audit --no-fund)
 fi
