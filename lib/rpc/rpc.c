@@ -309,6 +309,10 @@ int rpc_auth_reply_encode(const rpc_auth_reply_t *r, void *buf, size_t cap)
     m.acl = ptrs;
     m.has_config_version = 1;
     m.config_version = r->config_version;
+    m.has_max_msg_rate = r->max_msg_rate != 0;
+    m.max_msg_rate = r->max_msg_rate;
+    m.has_max_byte_rate = r->max_byte_rate != 0;
+    m.max_byte_rate = r->max_byte_rate;
     rc = finish_pack(&m.base, buf, cap);
 out:
     free(entries);
@@ -354,6 +358,8 @@ int rpc_auth_reply_decode(const void *buf, size_t len, rpc_auth_reply_t *out)
         .acl = o->acl,
         .n_acl = m->n_acl,
         .config_version = m->config_version,
+        .max_msg_rate = m->max_msg_rate,
+        .max_byte_rate = m->max_byte_rate,
         .owned_ = o,
     };
     if (!rc)

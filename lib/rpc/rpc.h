@@ -111,6 +111,8 @@ typedef struct rpc_auth_reply {
     const rpc_acl_entry_t *acl;     /* n_acl entries, in group order */
     size_t n_acl;
     uint64_t config_version;
+    uint64_t max_msg_rate;          /* from the groups; 0: the broker's own limit */
+    uint64_t max_byte_rate;
     void *owned_;                   /* private: set by decode, released by fini */
 } rpc_auth_reply_t;
 

@@ -165,13 +165,13 @@ static const char LUA_GROUP_CREATE[] =
     "if redis.call('HEXISTS',idx,ARGV[5])==1 then return {'CONFLICT','name'} end\n"
     "if redis.call('EXISTS',k)==1 then return {'CONFLICT','id'} end\n"
     "redis.call('HSET',k,'id',id,'name',ARGV[5],'description',ARGV[6],'acl',ARGV[7],\n"
-    "  'created_at',now,'updated_at',now)\n"
+    "  'created_at',now,'updated_at',now,'rates',ARGV[8])\n"
     "redis.call('HSET',idx,ARGV[5],id)\n"
     "redis.call('ZADD',p..'groups',0,ARGV[4])\n"
     "redis.call('INCR',p..'version')\n"
     "return {'OK',redis.call('HMGET',k," STORE_GROUP_FIELDS ")}\n";
 
-/* ARGV: p id now name_set name desc_set desc acl_set acl */
+/* ARGV: p id now name_set name desc_set desc acl_set acl rates_set rates */
 static const char LUA_GROUP_UPDATE[] =
     "local p=ARGV[1] local id=ARGV[2] local k=p..'group:'..id\n"
     "local idx=p..'idx:group:name'\n"
@@ -184,6 +184,7 @@ static const char LUA_GROUP_UPDATE[] =
     "end\n"
     "if ARGV[6]=='1' then redis.call('HSET',k,'description',ARGV[7]) end\n"
     "if ARGV[8]=='1' then redis.call('HSET',k,'acl',ARGV[9]) end\n"
+    "if ARGV[10]=='1' then redis.call('HSET',k,'rates',ARGV[11]) end\n"
     "redis.call('HSET',k,'updated_at',ARGV[3])\n"
     "redis.call('INCR',p..'version')\n"
     "return {'OK',redis.call('HMGET',k," STORE_GROUP_FIELDS ")}\n";
@@ -677,8 +678,10 @@ int store_list_raw(store_t *s, const char *zset, const char *obj, const char *cu
     snprintf(lim, sizeof(lim), "%zu", limit);
     snprintf(ns, sizeof(ns), "%d", n_search);
     snprintf(budget, sizeof(budget), "%d", STORE_SCAN_BUDGET);
-    const char *argv[7 + STORE_N_FIELDS] = {zset, obj, cursor ? cursor : "", lim, needle, ns, budget};
-    for (int f = 0; f < n_fields && f < STORE_N_FIELDS; f++)
+    const char *argv[7 + STORE_GROUP_N_FIELDS] = {zset, obj, cursor ? cursor : "", lim, needle, ns, budget};
+    if (n_fields > STORE_GROUP_N_FIELDS)
+        n_fields = STORE_GROUP_N_FIELDS; /* the most any kind has */
+    for (int f = 0; f < n_fields; f++)
         argv[7 + f] = fields[f];
     store_sr_t sr;
     int rc = store_eval(s, SC_LIST, 7 + n_fields, argv, NULL, out, &sr);

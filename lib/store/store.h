@@ -38,9 +38,10 @@
  *   P idx:client:username    hash    username -> client id
  *   P idx:client:fingerprint hash    certificate fingerprint -> client id
  *   P group:<id>             hash    id name description acl created_at
- *                                    updated_at; acl is a JSON array string
+ *                                    updated_at rates; acl is a JSON array string
  *                                    [{"permission":"allow","action":"publish",
- *                                      "topic":"a/%u/#"}, ...] in order
+ *                                      "topic":"a/%u/#"}, ...] in order; rates
+ *                                    "<msgs/s> <bytes/s>" (missing: "0 0")
  *   P groups                 zset    as clients
  *   P idx:group:name         hash    group name -> group id
  *   P group:<id>:rules       set     ids of rules that reference the group
@@ -261,8 +262,15 @@ typedef struct store_group {
     char *description;
     store_acl_t *acl;
     size_t n_acl;
+    /* inbound limits for the group's members (broker ratelimit.h), 0 = none:
+     * PUBLISHes per second (0..STORE_MAX_MSG_RATE) and their bytes per second
+     * (0..STORE_MAX_BYTE_RATE); field "max_msg_rate" / "max_byte_rate" */
+    int64_t max_msg_rate, max_byte_rate;
     int64_t created_at, updated_at;
 } store_group_t;
+
+#define STORE_MAX_MSG_RATE 100000000
+#define STORE_MAX_BYTE_RATE 4294967295LL
 
 /* create: name required, description NULL = "", acl/n_acl as given.
  * update: name/description NULL = unchanged; set_acl true replaces the ACL
@@ -273,6 +281,9 @@ typedef struct store_group_spec {
     const store_acl_t *acl;
     size_t n_acl;
     bool set_acl;
+    /* create: the limits (0 none); update: replaced when set_rates */
+    int64_t max_msg_rate, max_byte_rate;
+    bool set_rates;
 } store_group_spec_t;
 
 typedef struct store_group_list {

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,11 +93,41 @@ done:
     return rc;
 }
 
+/* "<msgs/s> <bytes/s>" (a missing field reads as none). */
+static int rates_from(const redisReply *r, store_group_t *g)
+{
+    if (r->type == REDIS_REPLY_NIL)
+        return 0;
+    const char *v = store_rstr(r);
+    long long m, b;
+    int used = 0;
+    if (!v || sscanf(v, "%lld %lld%n", &m, &b, &used) != 2 || v[used] || m < 0 ||
+        m > STORE_MAX_MSG_RATE || b < 0 || b > STORE_MAX_BYTE_RATE)
+        return ROOST_ESTORE;
+    g->max_msg_rate = m;
+    g->max_byte_rate = b;
+    return 0;
+}
+
+static void rates_text(char out[48], int64_t msgs, int64_t bytes)
+{
+    snprintf(out, 48, "%lld %lld", (long long)msgs, (long long)bytes);
+}
+
+static int check_rates(store_t *s, const store_group_spec_t *spec)
+{
+    if (spec->max_msg_rate < 0 || spec->max_msg_rate > STORE_MAX_MSG_RATE)
+        return store_fail(s, ROOST_EINVAL, "max_msg_rate", "must be 0 (no limit) to 100000000");
+    if (spec->max_byte_rate < 0 || spec->max_byte_rate > STORE_MAX_BYTE_RATE)
+        return store_fail(s, ROOST_EINVAL, "max_byte_rate", "must be 0 (no limit) to 4294967295");
+    return 0;
+}
+
 /* Fills g from an HMGET array in STORE_GROUP_FIELDS order. */
 static int group_from(store_t *s, const redisReply *r, store_group_t *g)
 {
     memset(g, 0, sizeof(*g));
-    const char *id = r && r->type == REDIS_REPLY_ARRAY && r->elements == STORE_N_FIELDS
+    const char *id = r && r->type == REDIS_REPLY_ARRAY && r->elements == STORE_GROUP_N_FIELDS
                          ? store_rstr(r->element[0])
                          : NULL;
     const char *acl = id ? store_rstr(r->element[3]) : NULL;
@@ -107,7 +138,7 @@ static int group_from(store_t *s, const redisReply *r, store_group_t *g)
     if ((rc = store_rdup(r->element[1], &g->name)) < 0 ||
         (rc = store_rdup(r->element[2], &g->description)) < 0 ||
         (rc = acl_from_json(acl, g)) < 0 || (rc = store_ri64(r->element[4], &g->created_at)) < 0 ||
-        (rc = store_ri64(r->element[5], &g->updated_at)) < 0) {
+        (rc = store_ri64(r->element[5], &g->updated_at)) < 0 || (rc = rates_from(r->element[6], g)) < 0) {
         group_fini(g);
         return rc == -ENOMEM ? rc : store_fail(s, ROOST_ESTORE, NULL, "malformed group record");
     }
@@ -151,18 +182,20 @@ int store_group_create(store_t *s, const store_group_spec_t *spec, store_group_t
     int rc;
     if ((rc = store_check_name(s, "name", spec->name)) < 0 ||
         (rc = store_check_description(s, spec->description)) < 0 ||
-        (rc = store_check_acl(s, spec->acl, spec->n_acl)) < 0)
+        (rc = store_check_acl(s, spec->acl, spec->n_acl)) < 0 || (rc = check_rates(s, spec)) < 0)
         return rc;
     char *acl = acl_to_json(spec->acl, spec->n_acl);
     if (!acl)
         return -ENOMEM;
     store_stamp_t st;
     store_stamp_new(&st);
+    char rates[48];
+    rates_text(rates, spec->max_msg_rate, spec->max_byte_rate);
     const char *argv[] = {st.id, st.now, st.member, spec->name,
-                          spec->description ? spec->description : "", acl};
+                          spec->description ? spec->description : "", acl, rates};
     redisReply *r = NULL;
     store_sr_t sr;
-    rc = store_eval(s, SC_GROUP_CREATE, 6, argv, NULL, &r, &sr);
+    rc = store_eval(s, SC_GROUP_CREATE, 7, argv, NULL, &r, &sr);
     free(acl);
     return rc < 0 ? rc : finish_write(s, r, sr, out);
 }
@@ -201,8 +234,11 @@ int store_group_update(store_t *s, const char *id, const store_group_spec_t *spe
     int rc = 0;
     if ((spec->name && (rc = store_check_name(s, "name", spec->name)) < 0) ||
         (rc = store_check_description(s, spec->description)) < 0 ||
-        (spec->set_acl && (rc = store_check_acl(s, spec->acl, spec->n_acl)) < 0))
+        (spec->set_acl && (rc = store_check_acl(s, spec->acl, spec->n_acl)) < 0) ||
+        (spec->set_rates && (rc = check_rates(s, spec)) < 0))
         return rc;
+    char rates[48];
+    rates_text(rates, spec->max_msg_rate, spec->max_byte_rate);
     char *acl = spec->set_acl ? acl_to_json(spec->acl, spec->n_acl) : NULL;
     if (spec->set_acl && !acl)
         return -ENOMEM;
@@ -215,10 +251,12 @@ int store_group_update(store_t *s, const char *id, const store_group_spec_t *spe
                           spec->description ? "1" : "0",
                           spec->description ? spec->description : "",
                           spec->set_acl ? "1" : "0",
-                          acl ? acl : ""};
+                          acl ? acl : "",
+                          spec->set_rates ? "1" : "0",
+                          rates};
     redisReply *r = NULL;
     store_sr_t sr;
-    rc = store_eval(s, SC_GROUP_UPDATE, 8, argv, NULL, &r, &sr);
+    rc = store_eval(s, SC_GROUP_UPDATE, 10, argv, NULL, &r, &sr);
     free(acl);
     return rc < 0 ? rc : finish_write(s, r, sr, out);
 }
@@ -252,16 +290,16 @@ int store_group_list(store_t *s, const char *cursor, size_t limit, const char *s
         return rc;
     /* store_list_raw searches the first field: ask for the name first,
      * then swap back to STORE_GROUP_FIELDS order. */
-    static const char *const by_name[STORE_N_FIELDS] = {"name", "id",         "description",
-                                                        "acl",  "created_at", "updated_at"};
+    static const char *const by_name[STORE_GROUP_N_FIELDS] = {
+        "name", "id", "description", "acl", "created_at", "updated_at", "rates"};
     redisReply *r = NULL;
-    rc = store_list_raw(s, "groups", "group", cursor, limit, search, 1, by_name, STORE_N_FIELDS,
-                        &r);
+    rc = store_list_raw(s, "groups", "group", cursor, limit, search, 1, by_name,
+                        STORE_GROUP_N_FIELDS, &r);
     if (rc < 0)
         return rc;
     for (size_t i = 3; i < r->elements; i++) {
         redisReply *v = r->element[i];
-        if (v->type == REDIS_REPLY_ARRAY && v->elements == STORE_N_FIELDS) {
+        if (v->type == REDIS_REPLY_ARRAY && v->elements == STORE_GROUP_N_FIELDS) {
             redisReply *t = v->element[0];
             v->element[0] = v->element[1];
             v->element[1] = t;

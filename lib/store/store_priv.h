@@ -55,7 +55,8 @@ typedef enum { SR_OK, SR_NOTFOUND, SR_CONFLICT, SR_INVALID, SR_RETRY } store_sr_
 
 /* Field lists each kind's hash is read with (HMGET order). */
 #define STORE_CLIENT_FIELDS "'id','name','auth_type','username','created_at','updated_at'"
-#define STORE_GROUP_FIELDS "'id','name','description','acl','created_at','updated_at'"
+#define STORE_GROUP_FIELDS "'id','name','description','acl','created_at','updated_at','rates'"
+#define STORE_GROUP_N_FIELDS 7
 #define STORE_RULE_FIELDS "'id','match_by','value','groups','created_at','updated_at'"
 #define STORE_N_FIELDS 6
 

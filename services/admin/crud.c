@@ -235,7 +235,10 @@ static const doc_field_t GROUP_FIELDS[] = {
     {"name", DOC_STRING, true},
     {"description", DOC_STRING, false},
     {"acl", DOC_ARRAY, false},
+    {"max_msg_rate", DOC_INT, false},
+    {"max_byte_rate", DOC_INT, false},
 };
+#define N_GROUP_FIELDS (sizeof(GROUP_FIELDS) / sizeof(GROUP_FIELDS[0]))
 
 static const doc_field_t ACL_FIELDS[] = {
     {"permission", DOC_STRING, true},
@@ -291,11 +294,11 @@ static void group_write(ops_call_t *c)
     char summary[OPS_SUMMARY_MAX], v1[OPS_KV_MAX];
     int rc = 0;
     if (op != RPC_ADMIN_GROUP_DELETE) {
-        doc_field_t f[3];
+        doc_field_t f[N_GROUP_FIELDS];
         memcpy(f, GROUP_FIELDS, sizeof(f));
         f[0].required = op == RPC_ADMIN_GROUP_CREATE;
         json_t *err = NULL;
-        if (doc_check(c->body, f, 3, "", &err)) {
+        if (doc_check(c->body, f, (int)N_GROUP_FIELDS, "", &err)) {
             ok(c, 400, err);
             goto out;
         }
@@ -306,8 +309,16 @@ static void group_write(ops_call_t *c)
         spec.description = doc_str(c->body, "description");
         spec.acl = acl;
         spec.set_acl = arr != NULL;
+        /* a rate left out keeps its value on update */
+        json_t *mr = json_object_get(c->body, "max_msg_rate"), *br = json_object_get(c->body, "max_byte_rate");
+        spec.set_rates = mr || br;
+        if (spec.set_rates && op == RPC_ADMIN_GROUP_UPDATE &&
+            (rc = store_group_get(c->store, c->req->id, &old)) < 0)
+            goto out;
+        spec.max_msg_rate = mr ? json_integer_value(mr) : old ? old->max_msg_rate : 0;
+        spec.max_byte_rate = br ? json_integer_value(br) : old ? old->max_byte_rate : 0;
     }
-    if (op != RPC_ADMIN_GROUP_CREATE && (rc = store_group_get(c->store, c->req->id, &old)) < 0)
+    if (op != RPC_ADMIN_GROUP_CREATE && !old && (rc = store_group_get(c->store, c->req->id, &old)) < 0)
         goto out;
     if (op == RPC_ADMIN_GROUP_CREATE) {
         if ((rc = store_group_create(c->store, &spec, &g)) < 0)

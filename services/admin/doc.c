@@ -50,9 +50,10 @@ json_t *doc_group(const store_group_t *g)
                                              store_permission_name(g->acl[i].permission), "action",
                                              store_action_name(g->acl[i].action), "topic",
                                              g->acl[i].topic));
-    return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o}", "id", g->id, "name", g->name, "description",
-                     g->description ? g->description : "", "acl", acl, "created_at",
-                     doc_time_json(g->created_at), "updated_at", doc_time_json(g->updated_at));
+    return json_pack("{s:s, s:s, s:s, s:o, s:I, s:I, s:o, s:o}", "id", g->id, "name", g->name,
+                     "description", g->description ? g->description : "", "acl", acl, "max_msg_rate",
+                     (json_int_t)g->max_msg_rate, "max_byte_rate", (json_int_t)g->max_byte_rate,
+                     "created_at", doc_time_json(g->created_at), "updated_at", doc_time_json(g->updated_at));
 }
 
 json_t *doc_rule(const store_rule_t *r)

@@ -129,6 +129,7 @@ static int load_groups(const auth_ctx_t *ctx, store_t *s, auth_job_t *j, const c
     rc = authz_eval(j->snap, &facts, &j->group_ids, &j->n_group_ids, &j->acl, &j->n_acl);
     if (rc)
         return rc;
+    authz_rates(j->snap, j->group_ids, j->n_group_ids, &j->max_msg_rate, &j->max_byte_rate);
     j->config_version = (uint64_t)authz_snap_version(j->snap);
     return 0;
 }
@@ -316,6 +317,8 @@ void auth_job_reply(const auth_job_t *j, rpc_auth_reply_t *out)
     out->n_groups = j->n_group_ids;
     out->acl = j->acl;
     out->n_acl = j->n_acl;
+    out->max_msg_rate = j->max_msg_rate;
+    out->max_byte_rate = j->max_byte_rate;
     out->config_version = j->config_version ? j->config_version
                                             : (uint64_t)(j->cred ? j->cred->config_version : 0);
 }

@@ -55,6 +55,7 @@ typedef struct auth_job {
     size_t n_group_ids;
     rpc_acl_entry_t *acl;
     size_t n_acl;
+    uint64_t max_msg_rate, max_byte_rate; /* from the groups (authz_rates) */
     uint64_t config_version;
 } auth_job_t;
 

@@ -15,6 +15,7 @@ typedef struct authz_group {
     const char *id; /* owned by snap->groups */
     rpc_acl_entry_t *acl;
     size_t n_acl;
+    uint64_t max_msg_rate, max_byte_rate; /* 0: none */
 } authz_group_t;
 
 struct authz_snap {
@@ -99,7 +100,9 @@ static int snap_index(authz_snap_t *sn)
     size_t k = 0;
     for (size_t g = 0; g < gl->n; g++) {
         const store_group_t *grp = &gl->items[g];
-        sn->by_id[g] = (authz_group_t){.id = grp->id, .acl = &sn->acl_all[k], .n_acl = grp->n_acl};
+        sn->by_id[g] = (authz_group_t){.id = grp->id, .acl = &sn->acl_all[k], .n_acl = grp->n_acl,
+                                       .max_msg_rate = (uint64_t)grp->max_msg_rate,
+                                       .max_byte_rate = (uint64_t)grp->max_byte_rate};
         for (size_t a = 0; a < grp->n_acl; a++)
             sn->acl_all[k++] = (rpc_acl_entry_t){.permission = map_permission(grp->acl[a].permission),
                                                  .action = map_action(grp->acl[a].action),
@@ -304,4 +307,17 @@ done:
     if (matched != stack)
         free(matched);
     return rc;
+}
+
+void authz_rates(const authz_snap_t *sn, const char *const *ids, size_t n, uint64_t *msgs,
+                 uint64_t *bytes)
+{
+    *msgs = *bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        const authz_group_t *g = find_group(sn, ids[i]);
+        if (g && g->max_msg_rate > *msgs)
+            *msgs = g->max_msg_rate;
+        if (g && g->max_byte_rate > *bytes)
+            *bytes = g->max_byte_rate;
+    }
 }

@@ -83,4 +83,11 @@ int64_t authz_snap_version(const authz_snap_t *sn);
 int authz_eval(const authz_snap_t *sn, const rules_facts_t *f, const char ***ids, size_t *n_ids,
                rpc_acl_entry_t **acl, size_t *n_acl);
 
+/* The inbound limits of a client in these groups (ids as authz_eval gave
+ * them): per limit, the most generous one a group sets, so membership in a
+ * faster group raises it; 0 when none of them sets it (the broker's own
+ * flag applies then). */
+void authz_rates(const authz_snap_t *sn, const char *const *ids, size_t n, uint64_t *msgs,
+                 uint64_t *bytes);
+
 #endif

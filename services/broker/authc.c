@@ -147,6 +147,8 @@ static int accept_reply(authc_t *a, pending_t *p, const rpc_auth_reply_t *r)
         return -ENOMEM;
     }
     free(groups);
+    c->rl_msg_rate = r->max_msg_rate > UINT32_MAX ? UINT32_MAX : (uint32_t)r->max_msg_rate;
+    c->rl_byte_rate = r->max_byte_rate > UINT32_MAX ? UINT32_MAX : (uint32_t)r->max_byte_rate;
     rc = connect_accept(c, p->client_id, strlen(p->client_id), p->clean, &m);
     acl_destroy(&m);
     return rc;

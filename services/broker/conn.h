@@ -63,6 +63,7 @@ struct conn {
     bool rl_held;              /* reads held by ratelimit.h until rl_until (loop ms) */
     uint64_t rl_until;
     struct { double tokens; uint64_t at_ms; } rl_msgs, rl_bytes; /* ratelimit.h buckets */
+    uint32_t rl_msg_rate, rl_byte_rate; /* the groups' limits (authd), 0: the flags' */
     log_limit_t deny_log;      /* publish_denied / subscribe_denied lines (conn_log_denied) */
     char *who;                 /* authd's answer for the registry (conn_set_who), or NULL */
     struct conn5 *v5;          /* level 5: what CONNECT negotiated (conn5.h); NULL before 5.0 */

@@ -21,12 +21,14 @@ uint64_t rl_take(rl_bucket_t *b, double rate, double n, uint64_t now_ms)
 void ratelimit_charge(conn_t *c, uint64_t bytes)
 {
     const broker_config_t *cfg = c->b->cfg;
-    if (!cfg->max_msg_rate && !cfg->max_byte_rate)
+    int64_t msgs = c->rl_msg_rate ? c->rl_msg_rate : cfg->max_msg_rate;
+    int64_t byte_rate = c->rl_byte_rate ? c->rl_byte_rate : cfg->max_byte_rate;
+    if (!msgs && !byte_rate)
         return;
     uint64_t now = loop_clock_ms(), wait = 0, w;
-    if (cfg->max_msg_rate && (w = rl_take((rl_bucket_t *)&c->rl_msgs, (double)cfg->max_msg_rate, 1, now)) > wait)
+    if (msgs && (w = rl_take((rl_bucket_t *)&c->rl_msgs, (double)msgs, 1, now)) > wait)
         wait = w;
-    if (cfg->max_byte_rate && (w = rl_take((rl_bucket_t *)&c->rl_bytes, (double)cfg->max_byte_rate, (double)bytes, now)) > wait)
+    if (byte_rate && (w = rl_take((rl_bucket_t *)&c->rl_bytes, (double)byte_rate, (double)bytes, now)) > wait)
         wait = w;
     if (!wait)
         return;

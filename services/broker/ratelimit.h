@@ -1,5 +1,7 @@
 /* ratelimit: per-connection inbound limits, --max-msg-rate (PUBLISHes per
- * second) and --max-byte-rate (their bytes per second), as token buckets
+ * second) and --max-byte-rate (their bytes per second), or the limits of the
+ * client's groups when authd sent them (conn rl_msg_rate / rl_byte_rate,
+ * each replacing its flag), as token buckets
  * with a burst of one second's worth. A PUBLISH that takes a bucket below
  * zero is still handled; then the broker stops reading that socket until
  * both buckets are back at zero (backpressure: TCP pushes back on the

@@ -202,6 +202,7 @@ describe('web console', { skip }, () => {
     await tid('group-form').waitFor();
     await tid('group-name').fill(GROUP.name);
     await tid('group-description').fill(GROUP.description);
+    await tid('group-max-msg-rate').fill('50');
     // The new group starts with one row: allow publish.
     await tid('acl-topic').first().fill('plants/%u/telemetry');
     await tid('acl-add').click();
@@ -224,6 +225,8 @@ describe('web console', { skip }, () => {
     await row.getByTestId('group-link').click();
     await tid('acl-row').nth(2).waitFor();
     assert.equal(await tid('acl-topic').nth(1).inputValue(), 'plants/%u/telemetry/secret', 'order kept by the API');
+    assert.equal(await tid('group-max-msg-rate').inputValue(), '50', 'the group rate limit stored');
+    assert.equal(await tid('group-max-byte-rate').inputValue(), '', 'no byte limit: blank');
     await shot('06-group-edit');
     await tid('group-cancel').click();
     await page.waitForURL(/#\/groups$/);

@@ -75,10 +75,14 @@ static const cmd_t CMDS[] = {
     {"clients", "delete", RPC_ADMIN_CLIENT_DELETE, "ID", true, {{0}}},
     {"groups", "list", RPC_ADMIN_GROUP_LIST, "[--search S] [--limit N] [--cursor C]", false, {LIST_OPTS}},
     {"groups", "get", RPC_ADMIN_GROUP_GET, "ID", true, {{0}}},
-    {"groups", "create", RPC_ADMIN_GROUP_CREATE, "--name N [--description D] [--acl allow:publish:TOPIC]...", false,
-     {{"name", "name", O_STR}, {"description", "description", O_STR}, {"acl", "acl", O_ACL}}},
-    {"groups", "edit", RPC_ADMIN_GROUP_UPDATE, "ID [--name N] [--description D] [--acl PERM:ACTION:TOPIC]...", true,
-     {{"name", "name", O_STR}, {"description", "description", O_STR}, {"acl", "acl", O_ACL}}},
+    {"groups", "create", RPC_ADMIN_GROUP_CREATE, "--name N [--description D] [--acl allow:publish:TOPIC]... "
+     "[--max-msg-rate N] [--max-byte-rate N]", false,
+     {{"name", "name", O_STR}, {"description", "description", O_STR}, {"acl", "acl", O_ACL},
+      {"max-msg-rate", "max_msg_rate", O_INT}, {"max-byte-rate", "max_byte_rate", O_INT}}},
+    {"groups", "edit", RPC_ADMIN_GROUP_UPDATE, "ID [--name N] [--description D] [--acl PERM:ACTION:TOPIC]... "
+     "[--max-msg-rate N] [--max-byte-rate N]", true,
+     {{"name", "name", O_STR}, {"description", "description", O_STR}, {"acl", "acl", O_ACL},
+      {"max-msg-rate", "max_msg_rate", O_INT}, {"max-byte-rate", "max_byte_rate", O_INT}}},
     {"groups", "delete", RPC_ADMIN_GROUP_DELETE, "ID", true, {{0}}},
     {"rules", "list", RPC_ADMIN_RULE_LIST, "[--limit N] [--cursor C]", false, {LIST_OPTS}},
     {"rules", "get", RPC_ADMIN_RULE_GET, "ID", true, {{0}}},

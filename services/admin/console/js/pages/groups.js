@@ -59,6 +59,10 @@ export function edit(main, { id }) {
 
   const name = h('input', { type: 'text', name: 'name', class: 'input', maxlength: 255, autocomplete: 'off', testid: 'group-name' });
   const description = h('textarea', { name: 'description', class: 'input', rows: 2, testid: 'group-description' });
+  const msgRate = h('input', { type: 'number', name: 'max_msg_rate', class: 'input', min: 0, step: 1, placeholder: 'no limit', testid: 'group-max-msg-rate' });
+  const byteRate = h('input', { type: 'number', name: 'max_byte_rate', class: 'input', min: 0, step: 1, placeholder: 'no limit', testid: 'group-max-byte-rate' });
+  // blank: no limit (0); anything else goes as typed and the API says what is wrong with it
+  const rate = (el) => (el.value.trim() === '' ? 0 : Number(el.value));
   const aclBody = h('div', { class: 'acl-rows', role: 'list', 'aria-label': 'ACL permissions' });
   const aclEmpty = h('p', { class: 'acl-empty muted', testid: 'acl-empty' }, 'No permissions yet: members of this group can connect but may not publish or subscribe to anything.');
   const addBtn = h('button', { type: 'button', class: 'btn btn-secondary', testid: 'acl-add' }, icon('plus'), 'Add permission');
@@ -125,7 +129,11 @@ export function edit(main, { id }) {
   const form = h('form', { class: 'form card card-pad form-wide', novalidate: true, testid: 'group-form' },
     h('div', { class: 'form-grid' },
       field({ label: 'Name', name: 'name', control: name, hint: 'Unique. Shown in Group Rules and Connections.' }),
-      field({ label: 'Description', name: 'description', control: description, optional: true })),
+      field({ label: 'Description', name: 'description', control: description, optional: true }),
+      field({ label: 'Messages per second', name: 'max_msg_rate', control: msgRate, optional: true,
+        hint: 'PUBLISHes each member connection may send per second; past it the broker stops reading it until the rate allows (nothing is dropped). Blank: the broker’s own limit.' }),
+      field({ label: 'Bytes per second', name: 'max_byte_rate', control: byteRate, optional: true,
+        hint: 'The same for the bytes of those PUBLISHes. A member of several groups gets the highest limit any of them sets.' })),
     h('fieldset', { class: 'acl', 'data-field': 'acl' },
       h('legend', { class: 'field-label' }, 'ACL Permissions'),
       h('p', { class: 'field-hint' },
@@ -158,6 +166,8 @@ export function edit(main, { id }) {
       original = g;
       name.value = g.name || '';
       description.value = g.description || '';
+      msgRate.value = g.max_msg_rate ? String(g.max_msg_rate) : '';
+      byteRate.value = g.max_byte_rate ? String(g.max_byte_rate) : '';
       (g.acl || []).forEach((e) => addRow(e));
       renumber();
       form.hidden = false;
@@ -176,7 +186,8 @@ export function edit(main, { id }) {
     e.preventDefault();
     clearFieldErrors(form);
     banner(bannerEl, null);
-    const body = { name: name.value.trim(), description: description.value.trim(), acl: readAcl() };
+    const body = { name: name.value.trim(), description: description.value.trim(), acl: readAcl(),
+      max_msg_rate: rate(msgRate), max_byte_rate: rate(byteRate) };
     if (!isNew) {
       if (body.name === original.name) delete body.name;
       if (body.description === (original.description || '')) delete body.description;
