@@ -36,7 +36,7 @@
  *   P lease:{c:<cid>}        string  broker id holding the client id
  *   P leasecred:{c:<cid>}    string  credential (store client id) of that holder
  *   P sess:{c:<cid>}         hash    owner, updated_ms, credential (exists = persistent session)
- *   P subs:{c:<cid>}         hash    filter -> qos
+ *   P subs:{c:<cid>}         hash    filter -> options + 256 x subscription id
  *   G psubs                  hash    "<cid>\0<filter>" -> qos (all persistent subs)
  *   G psubs:ver              string  INCR'd on every psubs change
  *   P q:{c:<cid>}            list    entry ids, arrival order
@@ -50,7 +50,8 @@
  * the previous holder's alive key), session_clear and sub_put/sub_del
  * (the session's keys and psubs), queue_push (the queues of several
  * clients).
- * Message blob: [qos u8][retain u8][topic_len u16 BE][topic][payload].
+ * Message blob: [qos u8][flags u8][topic_len u16 BE][topic], then the 5.0
+ * expiry and properties when flags say so, then the payload (sblob.h).
  * Multi-key writes are Lua scripts (EVALSHA with EVAL fallback).
  */
 #ifndef ROOST_STORE_SSTORE_H
@@ -129,6 +130,9 @@ typedef struct sstore_msg {
     size_t payload_len;
     uint8_t qos;              /* per session: min(publish, granted) */
     bool retain;
+    const uint8_t *props;     /* MQTT 5.0 properties forwarded with it (msg.h), or NULL */
+    size_t props_len;
+    uint64_t expiry_ms;       /* Message Expiry Interval's deadline (unix ms), 0: none */
 } sstore_msg_t;
 
 typedef struct sstore_sub {
@@ -137,7 +141,11 @@ typedef struct sstore_sub {
     const char *filter;
     size_t filter_len;
     uint8_t qos;
+    uint8_t options;          /* in a session: QoS, 5.0 No Local (bit 2), Retain As Published (3) */
+    uint32_t subid;           /* in a session: 5.0 Subscription Identifier, 0: none */
 } sstore_sub_t;
+
+#define SSTORE_SUBID_MAX 268435455u /* the largest Subscription Identifier */
 
 typedef struct sstore_session {
     bool exists;
@@ -167,6 +175,12 @@ int sstore_session_load(sstore_t *s, const char *cid, size_t cid_len, sstore_ses
 /* subs:<cid> and psubs together, psubs:ver bumped. */
 int sstore_sub_put(sstore_t *s, const char *cid, size_t cid_len, const char *filter,
                    size_t filter_len, uint8_t qos, sstore_done_fn fn, void *arg);
+/* The same with the 5.0 subscription options (QoS, No Local, Retain As
+ * Published: bits 0-3; ROOST_EINVAL for more) and Subscription Identifier
+ * (0: none). psubs keeps the QoS alone. */
+int sstore_sub_put5(sstore_t *s, const char *cid, size_t cid_len, const char *filter,
+                    size_t filter_len, uint8_t options, uint32_t subid, sstore_done_fn fn,
+                    void *arg);
 int sstore_sub_del(sstore_t *s, const char *cid, size_t cid_len, const char *filter,
                    size_t filter_len, sstore_done_fn fn, void *arg);
 /* Every persistent subscription in the cluster, and psubs:ver. */

@@ -16,8 +16,8 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "store/sblob.h"
 
-#define BLOB_HEAD 4 /* qos, retain, topic_len (u16 BE) */
 
 /* ---- scripts ------------------------------------------------------------- */
 
@@ -51,11 +51,12 @@ const char *const sstore_scripts[SS_COUNT] = {
         "for i,id in ipairs(ids) do b[i]=redis.call('HGET',KEYS[4],id) end\n"
         "return {redis.call('EXISTS',KEYS[1]),redis.call('HGETALL',KEYS[2]),ids,b,\n"
         "  redis.call('SMEMBERS',KEYS[5]),redis.call('SMEMBERS',KEYS[6])}",
-    /* KEYS subs psubs psubs:ver; ARGV cid filter qos */
+    /* KEYS subs psubs psubs:ver; ARGV cid filter value (options and
+     * subscription id) qos */
     [SS_SUB_PUT] =
         "local m=ARGV[1]..'\\0'..ARGV[2] redis.call('HSET',KEYS[1],ARGV[2],ARGV[3])\n"
-        "if redis.call('HGET',KEYS[2],m)~=ARGV[3] then\n"
-        "  redis.call('HSET',KEYS[2],m,ARGV[3]) redis.call('INCR',KEYS[3]) end\n"
+        "if redis.call('HGET',KEYS[2],m)~=ARGV[4] then\n"
+        "  redis.call('HSET',KEYS[2],m,ARGV[4]) redis.call('INCR',KEYS[3]) end\n"
         "return 1",
     /* KEYS subs psubs psubs:ver; ARGV cid filter */
     [SS_SUB_DEL] =
@@ -124,47 +125,25 @@ static bool is_array(const redisReply *r, size_t n)
     return r && r->type == REDIS_REPLY_ARRAY && r->elements >= n;
 }
 
-/* "0".."2" as a string, or an integer. */
-static int parse_qos(const redisReply *r, uint8_t *qos)
-{
-    uint64_t v;
-    if (ss_r_u64(r, &v) < 0 || r->type == REDIS_REPLY_NIL || v > 2)
-        return -1;
-    *qos = (uint8_t)v;
-    return 0;
-}
-
-static int parse_blob(const char *b, size_t n, sstore_msg_t *m)
-{
-    if (n < BLOB_HEAD)
-        return -1;
-    const uint8_t *u = (const uint8_t *)b;
-    size_t tl = (size_t)u[2] << 8 | u[3];
-    if (u[0] > 2 || u[1] > 1 || tl > n - BLOB_HEAD)
-        return -1;
-    m->qos = u[0];
-    m->retain = u[1];
-    m->topic = b + BLOB_HEAD;
-    m->topic_len = tl;
-    m->payload = u + BLOB_HEAD + tl;
-    m->payload_len = n - BLOB_HEAD - tl;
-    return 0;
-}
-
 static int check_msg(const sstore_msg_t *m)
 {
     if (m->qos > 2 || m->topic_len > 0xffff || (m->topic_len && !m->topic) ||
-        (m->payload_len && !m->payload))
+        (m->payload_len && !m->payload) || m->props_len > UINT32_MAX ||
+        (m->props_len && !m->props))
         return ROOST_EINVAL;
     return 0;
 }
 
-/* Appends the blob of m without its qos byte to the last argument. */
+/* Appends the blob of m without its qos byte (sblob.h) to the last argument. */
 static void cat_blob_tail(sstore_req_t *q, const sstore_msg_t *m)
 {
-    uint8_t head[3] = {m->retain ? 1 : 0, (uint8_t)(m->topic_len >> 8), (uint8_t)m->topic_len};
+    uint8_t head[3], mid[SBLOB_MID_MAX];
+    sblob_head(head, m);
     ss_cat(q, head, sizeof(head));
     ss_cat(q, m->topic, m->topic_len);
+    ss_cat(q, mid, sblob_mid(mid, m));
+    if (m->props_len)
+        ss_cat(q, m->props, m->props_len);
     ss_cat(q, m->payload, m->payload_len);
 }
 
@@ -323,7 +302,22 @@ int sstore_session_touch(sstore_t *s, const char *cid, size_t cid_len, const cha
     return ss_issue(q);
 }
 
-/* Subscriptions from an HGETALL of filter -> qos. */
+/* A subscription's value: the options byte (QoS, No Local, Retain As
+ * Published: bits 0-3) plus 256 x its 5.0 Subscription Identifier; a value
+ * written before 5.0 is the QoS alone, which reads the same. */
+static int parse_sub_value(const redisReply *r, sstore_sub_t *sub)
+{
+    uint64_t v;
+    if (ss_r_u64(r, &v) < 0 || r->type == REDIS_REPLY_NIL || (v & 3) > 2 || (v & 0xf0) ||
+        (v >> 8) > SSTORE_SUBID_MAX)
+        return -1;
+    sub->qos = (uint8_t)(v & 3);
+    sub->options = (uint8_t)(v & 0x0f);
+    sub->subid = (uint32_t)(v >> 8);
+    return 0;
+}
+
+/* Subscriptions from an HGETALL of filter -> value (parse_sub_value). */
 static int parse_subs(const redisReply *r, sstore_sub_t **out, size_t *n)
 {
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements % 2)
@@ -335,7 +329,7 @@ static int parse_subs(const redisReply *r, sstore_sub_t **out, size_t *n)
     for (size_t i = 0; i < *n; i++) {
         const redisReply *f = r->element[2 * i];
         sstore_sub_t *sub = &(*out)[i];
-        if (!ss_r_is_str(f) || parse_qos(r->element[2 * i + 1], &sub->qos) < 0)
+        if (!ss_r_is_str(f) || parse_sub_value(r->element[2 * i + 1], sub) < 0)
             return ROOST_ESTORE;
         sub->filter = f->str;
         sub->filter_len = f->len;
@@ -360,7 +354,7 @@ static int parse_queue(const redisReply *ids, const redisReply *blobs, sstore_ms
         if (b->type == REDIS_REPLY_NIL)
             continue;
         sstore_msg_t *m = &(*out)[*n];
-        if (!ss_r_is_str(id) || !ss_r_is_str(b) || parse_blob(b->str, b->len, m) < 0)
+        if (!ss_r_is_str(id) || !ss_r_is_str(b) || sblob_parse(b->str, b->len, m) < 0)
             return ROOST_ESTORE;
         m->entry_id = id->str;
         (*n)++;
@@ -437,12 +431,21 @@ static sstore_req_t *sub_req(sstore_t *s, int script, const char *cid, size_t ci
 int sstore_sub_put(sstore_t *s, const char *cid, size_t cid_len, const char *filter,
                    size_t filter_len, uint8_t qos, sstore_done_fn fn, void *arg)
 {
-    if (qos > 2 || memchr(filter, '\0', filter_len))
+    return sstore_sub_put5(s, cid, cid_len, filter, filter_len, qos, 0, fn, arg);
+}
+
+int sstore_sub_put5(sstore_t *s, const char *cid, size_t cid_len, const char *filter,
+                    size_t filter_len, uint8_t options, uint32_t subid, sstore_done_fn fn,
+                    void *arg)
+{
+    if ((options & 3) > 2 || options > 0x0f || subid > SSTORE_SUBID_MAX ||
+        memchr(filter, '\0', filter_len))
         return ROOST_EINVAL;
     sstore_req_t *q = sub_req(s, SS_SUB_PUT, cid, cid_len, filter, filter_len, fn, arg);
     if (!q)
         return -ENOMEM;
-    ss_arg_u64(q, qos);
+    ss_arg_u64(q, options | (uint64_t)subid << 8);
+    ss_arg_u64(q, options & 3);
     return ss_issue(q);
 }
 
@@ -652,7 +655,7 @@ static void msgs_finish(sstore_req_t *q, int rc, const redisReply *r)
         rc = -ENOMEM;
     for (size_t i = 0; rc == 0 && i < r->elements / 2; i++, n++) {
         const redisReply *b = r->element[2 * i + 1];
-        if (!ss_r_is_str(b) || parse_blob(b->str, b->len, &msgs[n]) < 0)
+        if (!ss_r_is_str(b) || sblob_parse(b->str, b->len, &msgs[n]) < 0)
             rc = ROOST_ESTORE;
     }
     q->fn.msgs(rc, rc == 0 ? msgs : NULL, rc == 0 ? n : 0, q->arg);

@@ -115,8 +115,9 @@ static void on_catchup(int rc, const sstore_session_t *st, void *arg)
     if (s && rc == 0) {
         for (size_t i = 0; i < st->n_msgs; i++) {
             const sstore_msg_t *q = &st->msgs[i];
-            msg_t *m = msg_new_eid(q->topic, q->topic_len, q->payload, q->payload_len, q->qos,
-                                   q->retain, q->entry_id);
+            msg_ext_t x = {q->props, q->props_len, q->expiry_ms};
+            msg_t *m = msg_new_ext(q->topic, q->topic_len, q->payload, q->payload_len, q->qos,
+                                   q->retain, q->entry_id, &x);
             if (m && q->qos && session_wants(s, q->topic, q->topic_len) &&
                 !session_holds(s, q->entry_id))
                 session_deliver(k->b, s, m, q->qos, q->retain); /* skips seen ids */

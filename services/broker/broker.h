@@ -33,6 +33,7 @@ typedef struct http http_t;
 typedef struct route_target {
     session_t *sess;
     uint8_t qos;
+    bool rap;        /* a matching subscription has Retain As Published */
 } route_target_t;
 
 typedef struct broker_stats {
@@ -84,6 +85,7 @@ typedef struct broker {
     struct catchup *catchups;  /* scheduled catch-up reads (adopt.c), freed at exit */
     const char *cur_topic;     /* the topic being matched (delivery ACL checks) */
     size_t cur_topic_len;
+    const session_t *cur_origin; /* the publisher's session (No Local), or NULL */
 
     conn_t *conns;             /* all connections, doubly linked */
     uint32_t nconns;

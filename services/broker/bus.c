@@ -122,13 +122,13 @@ static void batches_flush(bus_t *bus)
 }
 
 void bus_forward(bus_t *bus, const char *t, size_t tlen, const uint8_t *payload, size_t plen,
-                 uint8_t qos, bool retain, const char *eid, size_t elen)
+                 uint8_t qos, bool retain, const char *eid, size_t elen, const busframe_ext_t *ext)
 {
     if (!bus->xpub)
         return;
     if (retain)
         bus->held = 0;
-    if (busbatch_add(bus->batch, t, tlen, payload, plen, qos, retain, eid, elen) < 0)
+    if (busbatch_add(bus->batch, t, tlen, payload, plen, qos, retain, eid, elen, ext) < 0)
         bus->b->stats.bus_dropped++;
 }
 
@@ -185,16 +185,21 @@ static void on_data(bus_t *bus, const uint8_t *f, size_t n)
     busframe_entry_t e;
     int rc;
     while ((rc = busframe_next(&r, &e)) > 0) {
-        msg_t *m = msg_alloc(r.label_len + e.rest_len, e.payload_len, e.eid_len, e.qos, e.retain);
+        msg_t *m = msg_alloc(r.label_len + e.rest_len, e.payload_len, e.props_len, e.eid_len,
+                             e.qos, e.retain);
         if (!m) {
             bus->b->stats.bus_dropped++;
             continue;
         }
-        memcpy(m->data, r.label, r.label_len);
-        memcpy(m->data + r.label_len, e.rest, e.rest_len);
-        memcpy(m->data + r.label_len + e.rest_len, e.payload, e.payload_len);
+        char *d = m->data;
+        memcpy(d, r.label, r.label_len);
+        memcpy(d += r.label_len, e.rest, e.rest_len);
+        memcpy(d += e.rest_len, e.payload, e.payload_len);
+        if (e.props_len)
+            memcpy(d + e.payload_len, e.props, e.props_len);
         if (e.eid_len)
-            memcpy(m->data + r.label_len + e.rest_len + e.payload_len, e.eid, e.eid_len);
+            memcpy(d + e.payload_len + e.props_len, e.eid, e.eid_len);
+        m->expiry_ms = e.expiry_ms;
         /* a run of one topic (the usual batch) is checked and routed once */
         bool same = prev && e.rest_len == prev_len && memcmp(e.rest, prev, prev_len) == 0;
         if (same || topic_check_name(m->data, m->topic_len) == 0) {

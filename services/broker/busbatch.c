@@ -166,9 +166,9 @@ static batch_t *batch_for(busbatch_t *bb, char kind, const char *label, size_t l
 }
 
 int busbatch_add(busbatch_t *bb, const char *t, size_t tlen, const uint8_t *payload, size_t plen,
-                 uint8_t qos, bool retain, const char *eid, size_t elen)
+                 uint8_t qos, bool retain, const char *eid, size_t elen, const busframe_ext_t *ext)
 {
-    if (tlen > 65535 || plen > UINT32_MAX || elen > 255) /* topic names are at most 65535 bytes */
+    if (tlen > 65535 || plen > UINT32_MAX || elen > 255 || (ext && ext->props_len > UINT32_MAX)) /* topic names are at most 65535 bytes */
         return 0;
     long label;
     if (retain) {
@@ -178,12 +178,12 @@ int busbatch_add(busbatch_t *bb, const char *t, size_t tlen, const uint8_t *payl
         return 0;
     }
     size_t rest = tlen - (size_t)label;
-    size_t need = busframe_entry_size(elen, rest, plen);
+    size_t need = busframe_entry_size_ext(elen, rest, plen, ext);
     batch_t *bt = batch_for(bb, retain ? 'r' : 'm', t, (size_t)label, need);
     if (!bt)
         return -ENOMEM;
-    bt->len += busframe_put(bt->buf + bt->len, qos, retain, eid, elen, t + label, rest, payload,
-                            plen);
+    bt->len += busframe_put_ext(bt->buf + bt->len, qos, retain, eid, elen, t + label, rest,
+                                payload, plen, ext);
     bt->count++;
     if (retain)
         busbatch_flush(bb);

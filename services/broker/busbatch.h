@@ -27,6 +27,7 @@
 typedef void (*busbatch_emit_fn)(void *arg, uint8_t *frame, size_t len, uint32_t count);
 
 typedef struct busbatch busbatch_t;
+struct busframe_ext; /* busframe.h: a 5.0 message's properties and expiry (NULL: none) */
 
 /* Caller owns the result; NULL on OOM. */
 busbatch_t *busbatch_new(busbatch_emit_fn emit, void *arg);
@@ -43,7 +44,8 @@ size_t busbatch_interests(const busbatch_t *bb);
  * wants it (or a length is out of the format's range), -ENOMEM. A retained
  * message goes to every broker at once in an 'r' frame of its own. */
 int busbatch_add(busbatch_t *bb, const char *topic, size_t topic_len, const uint8_t *payload,
-                 size_t payload_len, uint8_t qos, bool retain, const char *eid, size_t eid_len);
+                 size_t payload_len, uint8_t qos, bool retain, const char *eid, size_t eid_len,
+                 const struct busframe_ext *ext);
 /* Emits every pending frame. */
 void busbatch_flush(busbatch_t *bb);
 /* Frames pending. */

@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "mqtt/mqtt.h"
+
 static uint8_t *put16(uint8_t *p, size_t v)
 {
     *p++ = (uint8_t)(v >> 8);
@@ -20,11 +22,37 @@ size_t busframe_head(uint8_t *out, char kind, const char *label, size_t label_le
     return label_len + 2;
 }
 
+static uint8_t *put32(uint8_t *p, size_t v)
+{
+    *p++ = (uint8_t)(v >> 24);
+    *p++ = (uint8_t)(v >> 16);
+    *p++ = (uint8_t)(v >> 8);
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+static size_t get32(const uint8_t *p)
+{
+    return ((size_t)p[0] << 24) | ((size_t)p[1] << 16) | ((size_t)p[2] << 8) | p[3];
+}
+
+enum { F_RETAIN = 4, F_EXPIRY = 8, F_PROPS = 16, F_ALL = 31 };
+
 size_t busframe_put(uint8_t *out, uint8_t qos, bool retain, const char *eid, size_t elen,
                     const char *rest, size_t rest_len, const uint8_t *payload, size_t plen)
 {
+    return busframe_put_ext(out, qos, retain, eid, elen, rest, rest_len, payload, plen, NULL);
+}
+
+size_t busframe_put_ext(uint8_t *out, uint8_t qos, bool retain, const char *eid, size_t elen,
+                        const char *rest, size_t rest_len, const uint8_t *payload, size_t plen,
+                        const busframe_ext_t *ext)
+{
+    uint64_t expiry = ext ? ext->expiry_ms : 0;
+    size_t props_len = ext ? ext->props_len : 0;
     uint8_t *p = out;
-    *p++ = (uint8_t)(qos | (retain ? 4 : 0));
+    *p++ = (uint8_t)(qos | (retain ? F_RETAIN : 0) | (expiry ? F_EXPIRY : 0) |
+                     (props_len ? F_PROPS : 0));
     *p++ = (uint8_t)elen;
     if (elen)
         memcpy(p, eid, elen);
@@ -33,10 +61,16 @@ size_t busframe_put(uint8_t *out, uint8_t qos, bool retain, const char *eid, siz
     if (rest_len)
         memcpy(p, rest, rest_len);
     p += rest_len;
-    *p++ = (uint8_t)(plen >> 24);
-    *p++ = (uint8_t)(plen >> 16);
-    *p++ = (uint8_t)(plen >> 8);
-    *p++ = (uint8_t)plen;
+    if (expiry) {
+        p = put32(p, (size_t)(expiry >> 32));
+        p = put32(p, (size_t)(expiry & 0xffffffffu));
+    }
+    if (props_len) {
+        p = put32(p, props_len);
+        memcpy(p, ext->props, props_len);
+        p += props_len;
+    }
+    p = put32(p, plen);
     if (plen)
         memcpy(p, payload, plen);
     return (size_t)(p - out) + plen;
@@ -69,6 +103,17 @@ static int malformed(busframe_reader_t *r, const char *why)
     return -1;
 }
 
+/* The properties a peer may send: a valid PUBLISH list that a server
+ * forwards (msg.h), nothing per-hop or re-computed. */
+static bool props_ok(const uint8_t *p, size_t n)
+{
+    mqtt_props_t d;
+    const uint64_t never = MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS) |
+                           MQTT_PROP_BIT(MQTT_PROP_SUBSCRIPTION_ID) |
+                           MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY);
+    return mqtt_props_decode(p, n, MQTT_PUBLISH, true, &d) == 0 && (d.present & never) == 0;
+}
+
 int busframe_next(busframe_reader_t *r, busframe_entry_t *e)
 {
     const uint8_t *p = r->p, *end = r->end;
@@ -78,7 +123,7 @@ int busframe_next(busframe_reader_t *r, busframe_entry_t *e)
         return malformed(r, "short entry");
     uint8_t flags = p[0], elen = p[1];
     const uint8_t *eid = p + 2;
-    if ((flags & 3) > 2 || flags > 7 || (size_t)(end - eid) < elen + 2u + 4u)
+    if ((flags & 3) > 2 || flags > F_ALL || (size_t)(end - eid) < elen + 2u + 4u)
         return malformed(r, "bad entry header");
     const uint8_t *q = eid + elen;
     size_t rest = get16(q);
@@ -86,11 +131,33 @@ int busframe_next(busframe_reader_t *r, busframe_entry_t *e)
     if ((size_t)(end - suffix) < rest + 4 || r->label_len + rest > 65535)
         return malformed(r, "bad topic length");
     q = suffix + rest;
-    size_t pl = ((size_t)q[0] << 24) | ((size_t)q[1] << 16) | ((size_t)q[2] << 8) | q[3];
+    uint64_t expiry = 0;
+    if (flags & F_EXPIRY) {
+        if ((size_t)(end - q) < 8 + 4)
+            return malformed(r, "bad expiry");
+        expiry = (uint64_t)get32(q) << 32 | get32(q + 4);
+        if (expiry == 0)
+            return malformed(r, "bad expiry"); /* one encoding per entry */
+        q += 8;
+    }
+    const uint8_t *props = NULL;
+    size_t props_len = 0;
+    if (flags & F_PROPS) {
+        if ((size_t)(end - q) < 4)
+            return malformed(r, "bad properties length");
+        props_len = get32(q);
+        props = q + 4;
+        if (props_len == 0 || (size_t)(end - props) < props_len + 4)
+            return malformed(r, "bad properties length");
+        if (!props_ok(props, props_len))
+            return malformed(r, "bad properties");
+        q = props + props_len;
+    }
+    size_t pl = get32(q);
     const uint8_t *payload = q + 4;
     if ((size_t)(end - payload) < pl)
         return malformed(r, "bad payload length");
-    bool retain = (flags & 4) != 0;
+    bool retain = (flags & F_RETAIN) != 0;
     if (retain != (r->kind == 'r'))
         return malformed(r, "retain flag outside an 'r' frame");
     *e = (busframe_entry_t){
@@ -99,6 +166,9 @@ int busframe_next(busframe_reader_t *r, busframe_entry_t *e)
         .payload = payload,
         .payload_len = pl,
         .eid = (const char *)eid,
+        .props = props,
+        .props_len = props_len,
+        .expiry_ms = expiry,
         .eid_len = elen,
         .qos = flags & 3,
         .retain = retain,

@@ -5,11 +5,19 @@
  * A data frame is a batch: kind ('m', or 'r' for retained), label, NUL,
  * then entries. The label is a prefix of every entry's topic (topic names
  * hold no U+0000, so the NUL ends it); each entry is flags (QoS in bits
- * 0-1, retain in bit 2), entry id length (u8) and id, the rest of the topic
- * after the label (u16 length, big-endian, and bytes), payload (u32 length
- * and bytes). XPUB filters on the frame's start, so 'm' + a filter's literal
- * prefix selects it. A retained entry travels only in an 'r' frame, and an
- * 'r' frame holds only retained entries.
+ * 0-1, retain in bit 2, expiry in bit 3, properties in bit 4), entry id
+ * length (u8) and id, the rest of the topic after the label (u16 length,
+ * big-endian, and bytes), when bit 3 is set the message's expiry (u64 unix
+ * ms, nonzero), when bit 4 is set its MQTT 5.0 properties (u32 length,
+ * nonzero, and the property list's bytes: msg.h says which), then the
+ * payload (u32 length and bytes). An entry without expiry or properties
+ * (every 3.1.1 message) is byte for byte what it was before bits 3-4 came.
+ * The properties must be a valid 5.0 PUBLISH list (mqtt_props_decode) with
+ * none of the per-hop or re-computed ones (Topic Alias, Subscription
+ * Identifier, Message Expiry Interval): what a peer sends goes out to
+ * clients as it is. XPUB filters on the frame's start, so 'm' + a filter's
+ * literal prefix selects it. A retained entry travels only in an 'r' frame,
+ * and an 'r' frame holds only retained entries.
  *
  * A control message is three ZeroMQ frames: 'c', a body, the sender's
  * broker id. The body is type, target broker id (u8 length and bytes),
@@ -26,10 +34,28 @@
 
 /* ---- data frames ------------------------------------------------------ */
 
-/* Bytes an entry takes: fixed header, entry id, topic rest, payload. */
+/* The 5.0 part of an entry: properties (props_len 0: none) and expiry (0: none). */
+typedef struct busframe_ext {
+    const uint8_t *props;
+    size_t props_len;
+    uint64_t expiry_ms;
+} busframe_ext_t;
+
+/* Bytes an entry takes: fixed header, entry id, topic rest, the 5.0 part
+ * (ext may be NULL), payload. */
+static inline size_t busframe_entry_size_ext(size_t eid_len, size_t rest_len, size_t payload_len,
+                                             const busframe_ext_t *ext)
+{
+    size_t n = BUSFRAME_ENTRY_FIXED + eid_len + rest_len + payload_len;
+    if (ext && ext->expiry_ms)
+        n += 8;
+    if (ext && ext->props_len)
+        n += 4 + ext->props_len;
+    return n;
+}
 static inline size_t busframe_entry_size(size_t eid_len, size_t rest_len, size_t payload_len)
 {
-    return BUSFRAME_ENTRY_FIXED + eid_len + rest_len + payload_len;
+    return busframe_entry_size_ext(eid_len, rest_len, payload_len, NULL);
 }
 
 /* Writes the frame head (kind, label, NUL) at out, which holds at least
@@ -42,6 +68,11 @@ size_t busframe_head(uint8_t *out, char kind, const char *label, size_t label_le
  * the bytes written. */
 size_t busframe_put(uint8_t *out, uint8_t qos, bool retain, const char *eid, size_t elen,
                     const char *rest, size_t rest_len, const uint8_t *payload, size_t plen);
+/* Same with the 5.0 part (NULL: none; props_len <= UINT32_MAX): out holds
+ * busframe_entry_size_ext bytes. */
+size_t busframe_put_ext(uint8_t *out, uint8_t qos, bool retain, const char *eid, size_t elen,
+                        const char *rest, size_t rest_len, const uint8_t *payload, size_t plen,
+                        const busframe_ext_t *ext);
 
 /* One entry of a frame, pointing into the frame's bytes. */
 typedef struct busframe_entry {
@@ -50,6 +81,9 @@ typedef struct busframe_entry {
     const uint8_t *payload;
     size_t payload_len;
     const char *eid;           /* entry id, eid_len bytes (not NUL-terminated) */
+    const uint8_t *props;      /* 5.0 properties, props_len bytes (0: none) */
+    size_t props_len;
+    uint64_t expiry_ms;        /* 0: none */
     uint8_t eid_len;
     uint8_t qos;
     bool retain;

@@ -85,14 +85,16 @@ bool cluster_pending(const cluster_t *c) { return bus_pending(c->bus); }
 
 void cluster_forward(cluster_t *c, const msg_t *m)
 {
+    busframe_ext_t ext = {msg_props(m), m->props_len, m->expiry_ms};
     bus_forward(c->bus, msg_topic(m), m->topic_len, msg_payload(m), m->payload_len, m->qos,
-                m->retain, msg_eid(m), m->eid_len);
+                m->retain, msg_eid(m), m->eid_len,
+                m->props_len || m->expiry_ms ? &ext : NULL);
 }
 
 void cluster_forward_raw(cluster_t *c, const char *t, size_t tlen, const uint8_t *payload,
                          size_t plen, uint8_t qos, bool retain, const char *eid, size_t elen)
 {
-    bus_forward(c->bus, t, tlen, payload, plen, qos, retain, eid, elen);
+    bus_forward(c->bus, t, tlen, payload, plen, qos, retain, eid, elen, NULL);
 }
 
 void cluster_interest(cluster_t *c, const char *filter, size_t len, bool add)
@@ -304,8 +306,9 @@ static void on_retained(int rc, const sstore_msg_t *msgs, size_t n, void *arg)
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        msg_t *m = msg_new(msgs[i].topic, msgs[i].topic_len, msgs[i].payload, msgs[i].payload_len,
-                           msgs[i].qos, true);
+        msg_ext_t x = {msgs[i].props, msgs[i].props_len, msgs[i].expiry_ms};
+        msg_t *m = msg_new_ext(msgs[i].topic, msgs[i].topic_len, msgs[i].payload,
+                               msgs[i].payload_len, msgs[i].qos, true, NULL, &x);
         if (m)
             c->hooks.retained(c->b, m);
         msg_unref(&m);

@@ -98,7 +98,7 @@ bool cluster_pending(const cluster_t *c);
  * leaves in a batch (cluster_poll). */
 void cluster_forward(cluster_t *c, const msg_t *m);
 /* The same from the message's parts (eid NULL when elen is 0), for a
- * caller that has no msg_t. */
+ * caller that has no msg_t (a message without 5.0 properties or expiry). */
 void cluster_forward_raw(cluster_t *c, const char *topic, size_t topic_len, const uint8_t *payload,
                          size_t payload_len, uint8_t qos, bool retain, const char *eid,
                          size_t elen);

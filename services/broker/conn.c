@@ -18,6 +18,7 @@
 #include "mqtt/reason.h"
 #include "dispatch.h"
 #include "pipeline.h"
+#include "publish5.h"
 #include "session.h"
 
 static void on_io(loop_t *l, int fd, unsigned events, void *arg);
@@ -186,6 +187,8 @@ int conn_send_publish_props(conn_t *c, const msg_t *m, uint8_t qos, uint16_t pid
 
 int conn_send_publish(conn_t *c, const msg_t *m, uint8_t qos, uint16_t pid, bool dup, bool retain)
 {
+    if (publish5_wanted(c, m)) /* 5.0 properties, expiry or subscription ids */
+        return publish5_send(c, m, qos, pid, dup, retain);
     static const mqtt_str_t none = {NULL, 0};
     return conn_send_publish_props(c, m, qos, pid, dup, retain, none);
 }

@@ -144,7 +144,8 @@ static int restore_subs(broker_t *b, session_t *s, const struct sstore_session *
 {
     int rc = session_track_seen(s, true);
     for (size_t i = 0; i < st->n_subs && rc == 0; i++)
-        rc = session_subscribe(b, s, st->subs[i].filter, st->subs[i].filter_len, st->subs[i].qos);
+        rc = session_subscribe5(b, s, st->subs[i].filter, st->subs[i].filter_len,
+                                st->subs[i].options, st->subs[i].subid, NULL);
     return rc;
 }
 

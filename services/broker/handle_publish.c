@@ -1,23 +1,48 @@
 /* PUBLISH and the acknowledgements of both QoS flows. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/log.h"
+#include "base/proc.h"
 #include "cluster.h"
 #include "handlers.h"
+#include "mqtt/reason.h"
+#include "msgprops.h"
 #include "pipeline.h"
 #include "store/sstore.h"
 #include "session.h"
 
 /* The pipeline's completion for a client PUBLISH: the acknowledgement
- * (cookie: packet type << 16 | packet id), or the close when Redis failed. */
+ * (cookie: reason code << 24 | packet type << 16 | packet id), or the close
+ * when Redis failed. */
 static void on_published(conn_t *c, uint32_t cookie, int rc)
 {
-    uint8_t ack = (uint8_t)(cookie >> 16);
+    uint8_t ack = (uint8_t)(cookie >> 16), reason = (uint8_t)(cookie >> 24);
     if (rc < 0)
         conn_close(c, "store_unavailable");
-    else if (ack && conn_send_ack(c, ack, (uint16_t)cookie) < 0)
+    else if (ack && conn_send_ack_rc(c, ack, (uint16_t)cookie, reason) < 0)
         conn_close(c, "out_of_memory");
+}
+
+/* The 5.0 part of a PUBLISH: its kept properties (a view of the list, or a
+ * copy in buf / *heap when a per-hop one has to go) and expiry. 0, or
+ * -ENOMEM. */
+static int v5_part(const mqtt_publish_t *p, const msgprops_in_t *in, pipe_msg_t *m,
+                   uint8_t *buf, size_t cap, uint8_t **heap)
+{
+    m->expiry_ms = msgprops_deadline(in, proc_wall_ms());
+    m->props_len = in->keep_len;
+    if (!in->copy) {
+        m->props = p->props.ptr;
+        return 0;
+    }
+    uint8_t *out = buf;
+    if (in->keep_len > cap && !(out = *heap = malloc(in->keep_len)))
+        return -ENOMEM;
+    msgprops_keep(out, p->props, in);
+    m->props = out;
+    return 0;
 }
 
 int handle_publish(conn_t *c, const mqtt_publish_t *p)
@@ -29,16 +54,31 @@ int handle_publish(conn_t *c, const mqtt_publish_t *p)
         /* a resend before PUBREL: acknowledge, deliver nothing twice [MQTT-4.3.3-2] */
         return conn_send_ack(c, MQTT_PUBREC, p->packet_id);
     }
+    msgprops_in_t in = {0};
+    if (p->props.len)
+        msgprops_scan(p->props, &in);
+    uint8_t reason = MQTT_RC_SUCCESS;
     /* Clients may not publish into the broker's own $SYS tree; the message is
      * acknowledged and dropped, as Mosquitto does. */
     bool sys = p->topic.len >= 5 && memcmp(p->topic.ptr, "$SYS/", 5) == 0;
     bool allowed = !s->acl || acl_check_publish(s->acl, (const char *)p->topic.ptr, p->topic.len);
     if (!allowed) {
-        /* 3.1.1 has no way to refuse a PUBLISH: acknowledge it and drop it */
+        /* 3.1.1 has no way to refuse a PUBLISH: acknowledge it and drop it;
+         * 5.0 refuses it with 0x87 Not authorized (3.4.2.1, 3.5.2.1) */
         b->stats.denied_publish++;
         conn_log_denied(c, "publish_denied", "topic", p->topic.ptr, p->topic.len);
+        reason = MQTT_RC_NOT_AUTHORIZED;
+    } else if (in.utf8 && !mqtt_utf8_data_ok(p->payload.ptr, p->payload.len)) {
+        /* 3.3.2.3.2: a receiver MAY check a payload said to be UTF-8 and
+         * answer 0x99 Payload format invalid (PUBACK/PUBREC); a QoS 0
+         * message has no answer: it is dropped */
+        conn_log_denied(c, "payload_format_invalid", "topic", p->topic.ptr, p->topic.len);
+        reason = MQTT_RC_PAYLOAD_FORMAT_INVALID;
     }
-    if (p->qos == 2) {
+    bool refused_v5 = reason >= 0x80 && c->version == MQTT_V5;
+    if (p->qos == 2 && !refused_v5) {
+        /* a PUBREC with a failure code ends the exchange: no PUBREL comes
+         * [MQTT-4.3.3-4 ff.], so nothing is recorded for it */
         int rc = session_rx2_add(s, p->packet_id);
         if (rc)
             return rc;
@@ -53,15 +93,20 @@ int handle_publish(conn_t *c, const mqtt_publish_t *p)
         .qos = p->qos,
         .retain = p->retain,
     };
+    uint8_t small[256], *heap = NULL;
+    if (p->props.len && reason == MQTT_RC_SUCCESS &&
+        v5_part(p, &in, &m, small, sizeof(small), &heap) < 0)
+        return -ENOMEM;
     pipe_origin_t from = {
         .conn = c,
-        .refused = !allowed || sys,
-        .rx2 = p->qos == 2 && !s->clean && b->cluster,
+        .refused = reason != MQTT_RC_SUCCESS || sys,
+        .rx2 = p->qos == 2 && !refused_v5 && !s->clean && b->cluster,
         .pid = p->packet_id,
         .done = on_published,
-        .cookie = (uint32_t)ack << 16 | p->packet_id,
+        .cookie = (uint32_t)(refused_v5 ? reason : 0) << 24 | (uint32_t)ack << 16 | p->packet_id,
     };
     int rc = pipeline_publish(b, &m, &from);
+    free(heap);
     if (rc == ROOST_EUNAVAILABLE) { /* Redis down: no ack, the client sends it again elsewhere */
         conn_close(c, "store_unavailable");
         return 0;
@@ -79,11 +124,15 @@ static void on_store_done(int rc, void *arg)
 int handle_pubrel(conn_t *c, const mqtt_ack_t *p)
 {
     session_t *s = c->sess;
+    /* 5.0: a PUBREL for an id we do not hold is answered 0x92 Packet
+     * Identifier not found (3.7.2.1) */
+    uint8_t reason = session_rx2_has(s, p->packet_id) ? MQTT_RC_SUCCESS
+                                                       : MQTT_RC_PACKET_ID_NOT_FOUND;
     session_rx2_release(s, p->packet_id);
     if (c->b->cluster && !s->clean)
         sstore_rx2_del(cluster_store(c->b->cluster), s->id, s->id_len, p->packet_id,
                        on_store_done, c->b);
-    return conn_send_ack(c, MQTT_PUBCOMP, p->packet_id);
+    return conn_send_ack_rc(c, MQTT_PUBCOMP, p->packet_id, reason);
 }
 
 static void unknown_pid(conn_t *c, const char *packet, uint16_t pid)

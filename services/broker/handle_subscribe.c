@@ -5,9 +5,15 @@
 
 #include "base/log.h"
 #include "handlers.h"
+#include "mqtt/reason.h"
+#include "msgprops.h"
 #include "persist.h"
 #include "route.h"
 #include "session.h"
+
+/* Scratch bit in subscribe_apply's granted options: send the retained
+ * messages (Retain Handling); never stored. */
+#define SEND_RETAINED 0x40
 
 int handle_subscribe(conn_t *c, const mqtt_subscribe_t *p)
 {
@@ -43,7 +49,10 @@ static int send_codes(conn_t *c, uint8_t type, uint16_t pid, const uint8_t *code
 int subscribe_apply(conn_t *c, const mqtt_subscribe_t *p)
 {
     broker_t *b = c->b;
-    /* codes[i]: SUBACK return code; codes[count + i]: the options granted */
+    bool v5 = c->version == MQTT_V5;
+    uint32_t subid = v5 ? msgprops_subid(p->props) : 0;
+    /* codes[i]: SUBACK return code; codes[count + i]: the options granted,
+     * with SEND_RETAINED when its retained messages are to be sent */
     uint8_t codes_small[32];
     uint8_t *codes = p->count <= sizeof(codes_small) / 2 ? codes_small : malloc(2 * (size_t)p->count);
     if (!codes)
@@ -63,20 +72,30 @@ int subscribe_apply(conn_t *c, const mqtt_subscribe_t *p)
             b->stats.denied_subscribe++;
             conn_log_denied(c, "subscribe_denied", "filter", f.ptr, f.len);
             granted[i] = 0;
-            codes[i++] = MQTT_SUBACK_FAILURE;
+            /* 5.0: 0x87 Not authorized (3.9.3); 3.1.1: 0x80 Failure */
+            codes[i++] = v5 ? MQTT_RC_NOT_AUTHORIZED : MQTT_SUBACK_FAILURE;
             continue;
         }
-        uint8_t o = (uint8_t)(qos | (r == ACL_SUB_GRANTED_FILTERED ? SUBOPT_FILTERED : 0));
-        int rc = session_subscribe(b, s, (const char *)f.ptr, f.len, o);
-        granted[i] = o;
-        codes[i++] = rc ? MQTT_SUBACK_FAILURE : qos;
+        /* 5.0 options kept with the subscription: No Local, Retain As
+         * Published (3.8.3.1); a 3.1.1 options byte has them 0 */
+        uint8_t o = (uint8_t)((opts & SUBOPT_MQTT) |
+                              (r == ACL_SUB_GRANTED_FILTERED ? SUBOPT_FILTERED : 0));
+        bool existed = false;
+        int rc = session_subscribe5(b, s, (const char *)f.ptr, f.len, o, subid, &existed);
+        /* Retain Handling [MQTT-3.3.1-9,10,11]: 0 sends the retained
+         * messages, 1 only for a new subscription, 2 never */
+        uint8_t rh = (opts >> 4) & 3;
+        bool send = rc == 0 && (rh == 0 || (rh == 1 && !existed));
+        granted[i] = (uint8_t)(o | (send ? SEND_RETAINED : 0));
+        codes[i++] = rc ? (v5 ? MQTT_RC_UNSPECIFIED_ERROR : MQTT_SUBACK_FAILURE) : qos;
     }
     int rc = send_codes(c, MQTT_SUBACK, p->packet_id, codes, i);
     /* retained messages follow the SUBACK [MQTT-3.3.1-6] */
     mqtt_topic_iter_init(&it, p, true);
     for (uint32_t k = 0; rc == 0 && mqtt_topic_iter_next(&it, &f, &opts); k++) {
-        if (codes[k] != MQTT_SUBACK_FAILURE)
-            route_send_retained(b, c->sess, (const char *)f.ptr, f.len, granted[k]);
+        if (granted[k] & SEND_RETAINED)
+            route_send_retained(b, c->sess, (const char *)f.ptr, f.len,
+                                (uint8_t)(granted[k] & ~SEND_RETAINED));
     }
     if (codes != codes_small)
         free(codes);

@@ -1,8 +1,23 @@
 /* msg: an application message shared by every session it fans out to.
  *
- * One allocation holds the header, the topic and the payload. Reference
- * counted: a delivery queue or in-flight slot holds a reference; the last
- * msg_unref frees it. Immutable once made (msg_alloc's caller fills it first). Single-threaded (the loop).
+ * One allocation holds the header, the topic, the payload, the 5.0
+ * properties it carries and its entry id. Reference counted: a delivery
+ * queue or in-flight slot holds a reference; the last msg_unref frees it.
+ * Immutable once made (msg_alloc's caller fills it first). Single-threaded
+ * (the loop).
+ *
+ * MQTT 5.0 (3.3.2.3): the properties kept are those a server forwards
+ * unaltered to every subscriber, as the property list bytes the publisher
+ * sent minus the per-hop ones (msgprops.h): Payload Format Indicator
+ * [MQTT-3.3.2-4], Content Type [MQTT-3.3.2-20], Response Topic
+ * [MQTT-3.3.2-15], Correlation Data [MQTT-3.3.2-16], User Properties in
+ * order [MQTT-3.3.2-17,18]. The Message Expiry Interval is kept as an
+ * absolute deadline (expiry_ms, unix ms, so it means the same on every
+ * broker and in Redis), and each delivery sends what remains of it
+ * [MQTT-3.3.2-6]. Topic Alias and Subscription Identifiers belong to one
+ * connection and are never kept [MQTT-3.3.2-7, 3.3.4-3]. A 3.1.1
+ * publisher's message has neither (props_len 0, expiry_ms 0), and costs
+ * nothing more than before.
  */
 #ifndef ROOST_BROKER_MSG_H
 #define ROOST_BROKER_MSG_H
@@ -11,15 +26,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/proc.h"
+
 typedef struct msg {
     uint32_t refs;
     uint32_t payload_len;
+    uint32_t props_len; /* forwarded 5.0 property list bytes, 0: none */
     uint16_t topic_len;
-    uint8_t qos;     /* QoS it was published with */
-    bool retain;     /* retain flag it was published with */
-    uint8_t eid_len; /* entry id length, 0 when not persisted */
-    char data[];     /* topic bytes, payload bytes, entry id + NUL */
+    uint8_t qos;        /* QoS it was published with */
+    bool retain;        /* retain flag it was published with */
+    uint8_t eid_len;    /* entry id length, 0 when not persisted */
+    uint64_t expiry_ms; /* unix ms when the Message Expiry Interval runs out; 0: never */
+    char data[];        /* topic bytes, payload bytes, property bytes, entry id + NUL */
 } msg_t;
+
+/* What a 5.0 message carries besides topic and payload (see above). */
+typedef struct msg_ext {
+    const uint8_t *props; /* a validated list, per-hop properties already removed */
+    size_t props_len;
+    uint64_t expiry_ms;
+} msg_ext_t;
 
 /* Caller owns the result (one reference); NULL on OOM. */
 msg_t *msg_new(const void *topic, size_t topic_len, const void *payload, size_t payload_len,
@@ -28,10 +54,15 @@ msg_t *msg_new(const void *topic, size_t topic_len, const void *payload, size_t 
  * in Redis ("<origin broker>:<seq>", at most 255 bytes; NULL for none). */
 msg_t *msg_new_eid(const void *topic, size_t topic_len, const void *payload, size_t payload_len,
                    uint8_t qos, bool retain, const char *eid);
+/* Same, with the 5.0 part (NULL: none). */
+msg_t *msg_new_ext(const void *topic, size_t topic_len, const void *payload, size_t payload_len,
+                   uint8_t qos, bool retain, const char *eid, const msg_ext_t *ext);
 /* One reference to a message whose bytes the caller fills before sharing
- * it: topic at data, payload after it, entry id after that (its NUL is
- * set). NULL on OOM or a length beyond the fields' range. */
-msg_t *msg_alloc(size_t topic_len, size_t payload_len, size_t eid_len, uint8_t qos, bool retain);
+ * it: topic at data, payload after it, properties after that, entry id
+ * last (its NUL is set). expiry_ms is 0. NULL on OOM or a length beyond the
+ * fields' range. */
+msg_t *msg_alloc(size_t topic_len, size_t payload_len, size_t props_len, size_t eid_len,
+                 uint8_t qos, bool retain);
 static inline msg_t *msg_ref(msg_t *m)
 {
     m->refs++;
@@ -44,10 +75,25 @@ static inline const uint8_t *msg_payload(const msg_t *m)
 {
     return (const uint8_t *)m->data + m->topic_len;
 }
+static inline const uint8_t *msg_props(const msg_t *m)
+{
+    return (const uint8_t *)m->data + m->topic_len + m->payload_len;
+}
 /* The entry id, or NULL when the message is not in any Redis queue. */
 static inline const char *msg_eid(const msg_t *m)
 {
-    return m->eid_len ? m->data + m->topic_len + m->payload_len : NULL;
+    return m->eid_len ? m->data + m->topic_len + m->payload_len + m->props_len : NULL;
+}
+/* True once the message's expiry has passed at now_ms (unix ms): it is
+ * not delivered any more [MQTT-3.3.2-5]. */
+static inline bool msg_expired(const msg_t *m, uint64_t now_ms)
+{
+    return m->expiry_ms && now_ms >= m->expiry_ms;
+}
+/* The same now (the wall clock is read only for a message with an expiry). */
+static inline bool msg_expired_now(const msg_t *m)
+{
+    return m->expiry_ms && proc_wall_ms() >= m->expiry_ms;
 }
 
 #endif

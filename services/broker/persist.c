@@ -6,6 +6,7 @@
 
 #include "base/log.h"
 #include "cluster.h"
+#include "msgprops.h"
 #include "session.h"
 #include "store/sstore.h"
 
@@ -81,7 +82,7 @@ int persist_subscribe(conn_t *c, const mqtt_subscribe_t *p, bool unsubscribe,
     o->b = b;
     o->apply = apply;
     o->sub = *p;
-    o->list = malloc(p->list.len ? p->list.len : 1);
+    o->list = malloc(p->list.len + p->props.len + 1);
     /* the completion finds the connection by its handle: without one it
      * would stay paused forever */
     if (!o->list || !(o->serial = conn_handle(c))) {
@@ -90,7 +91,10 @@ int persist_subscribe(conn_t *c, const mqtt_subscribe_t *p, bool unsubscribe,
     }
     memcpy(o->list, p->list.ptr, p->list.len);
     o->sub.list.ptr = o->list;
-    o->sub.props = (mqtt_str_t){NULL, 0};
+    if (p->props.len) /* 5.0: the Subscription Identifier is applied later */
+        memcpy(o->list + p->list.len, p->props.ptr, p->props.len);
+    o->sub.props = (mqtt_str_t){o->list + p->list.len, p->props.len};
+    uint32_t subid = c->version == MQTT_V5 ? msgprops_subid(p->props) : 0;
     if (!s->clean) {
         mqtt_topic_iter_t it;
         mqtt_str_t f;
@@ -105,7 +109,10 @@ int persist_subscribe(conn_t *c, const mqtt_subscribe_t *p, bool unsubscribe,
             }
             if (s->acl && acl_check_subscribe(s->acl, fs, f.len) == ACL_SUB_DENIED)
                 continue;
-            issued(o, sstore_sub_put(st, s->id, s->id_len, fs, f.len, opts & 3, on_step, o));
+            /* the options kept (QoS, No Local, Retain As Published) and the
+             * identifier outlive a broker: a session resumed elsewhere has them */
+            issued(o, sstore_sub_put5(st, s->id, s->id_len, fs, f.len, opts & SUBOPT_MQTT, subid,
+                                      on_step, o));
             cluster_psub(b->cluster, s->id, s->id_len, fs, f.len, opts & 3, true);
         }
     }

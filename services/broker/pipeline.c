@@ -63,23 +63,33 @@ static void stage_ack(conn_t *c, pipe_done_fn done, uint32_t cookie)
 static void run(op_t *o, conn_t *c)
 {
     if (o->m) {
+        o->b->cur_origin = o->source == PIPE_CLIENT && c ? c->sess : NULL; /* No Local */
         stage_route(o->b, o->m, false);
+        o->b->cur_origin = NULL;
         stage_bus(o->b, o->m);
     }
     stage_ack(c, o->done, o->cookie);
 }
 
+static msg_t *make_msg(const pipe_msg_t *in, const char *eid)
+{
+    msg_ext_t ext = {in->props, in->props_len, in->expiry_ms};
+    return msg_new_ext(in->topic, in->topic_len, in->payload, in->payload_len, in->qos,
+                       in->retain, eid, in->props_len || in->expiry_ms ? &ext : NULL);
+}
+
 /* Stages 2-4 at once, with nothing written: the message object is made
- * only when the retained store or a session here keeps it. */
+ * only when the retained store or a session here keeps it, or when a 5.0
+ * part must go to the peers with it. */
 static int publish_now(broker_t *b, const pipe_msg_t *in, const pipe_origin_t *from)
 {
     if (!from || !from->refused) {
         msg_t *m = in->m;
-        bool made = false;
+        bool made = false, v5 = in->props_len || in->expiry_ms;
+        b->cur_origin = from ? from->conn->sess : NULL; /* No Local */
         uint32_t here = route_match(b, in->topic, in->topic_len);
-        if (!m && (here || in->retain)) {
-            m = msg_new(in->topic, in->topic_len, in->payload, in->payload_len, in->qos,
-                        in->retain);
+        if (!m && (here || in->retain || (v5 && b->cluster))) {
+            m = make_msg(in, NULL);
             if (!m)
                 return -ENOMEM;
             made = true;
@@ -88,7 +98,10 @@ static int publish_now(broker_t *b, const pipe_msg_t *in, const pipe_origin_t *f
             route_retain(b, m);
         if (here)
             route_deliver(b, m);
-        if (b->cluster)
+        b->cur_origin = NULL;
+        if (b->cluster && v5)
+            cluster_forward(b->cluster, m); /* made above: the 5.0 part goes with it */
+        else if (b->cluster)
             cluster_forward_raw(b->cluster, in->topic, in->topic_len, in->payload,
                                 in->payload_len, in->qos, in->retain, NULL, 0);
         if (made)
@@ -264,9 +277,7 @@ static int stage_durable(broker_t *b, const pipe_msg_t *in, const pipe_origin_t 
         char eid[320];
         if (t.n)
             cluster_next_eid(b->cluster, eid, sizeof(eid));
-        o->m = in->m && !t.n ? msg_ref(in->m)
-                             : msg_new_eid(in->topic, in->topic_len, in->payload, in->payload_len,
-                                           in->qos, in->retain, t.n ? eid : NULL);
+        o->m = in->m && !t.n ? msg_ref(in->m) : make_msg(in, t.n ? eid : NULL);
         if (!o->m) {
             op_free(o);
             return -ENOMEM;
@@ -279,6 +290,9 @@ static int stage_durable(broker_t *b, const pipe_msg_t *in, const pipe_origin_t 
             .payload_len = o->m->payload_len,
             .qos = o->m->qos,
             .retain = o->m->retain,
+            .props = o->m->props_len ? msg_props(o->m) : NULL,
+            .props_len = o->m->props_len,
+            .expiry_ms = o->m->expiry_ms,
         };
         durable_queues(o, st, &sm, &t);
         durable_retained(o, st, &sm);
@@ -328,6 +342,9 @@ int pipeline_publish(broker_t *b, const pipe_msg_t *msg, const pipe_origin_t *fr
         x.payload_len = msg->m->payload_len;
         x.qos = msg->m->qos;
         x.retain = msg->m->retain;
+        x.props = msg_props(msg->m);
+        x.props_len = msg->m->props_len;
+        x.expiry_ms = msg->m->expiry_ms;
         in = &x;
     }
     switch (in->source) {

@@ -69,6 +69,11 @@ typedef struct pipe_msg {
     size_t payload_len;
     uint8_t qos;
     bool retain;
+    /* a 5.0 PUBLISH: the properties kept (msg.h: per-hop ones removed,
+     * props_len 0: none) and the expiry deadline (unix ms, 0: none) */
+    const uint8_t *props;
+    size_t props_len;
+    uint64_t expiry_ms;
     bool same_topic; /* bus: same topic as the previous message of its frame:
                         the sessions matched for it are reused */
     msg_t *m;

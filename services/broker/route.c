@@ -10,19 +10,45 @@
 /* Target QoS of a session a deny entry keeps the message from: it gets
  * nothing, but a copy queued for it in Redis is acknowledged. */
 #define ROUTE_FILTERED 0xff
+/* Target QoS of the publisher's own session through a No Local
+ * subscription: it gets nothing from that one [MQTT-3.8.3-3] (any other
+ * matching subscription still delivers), and a copy queued for it in Redis
+ * is acknowledged. */
+#define ROUTE_NO_LOCAL 0xfe
+
+/* Overlapping subscriptions of one session: one delivery at the highest
+ * QoS among them [MQTT-3.3.4-2] (5.0 allows one message for all of them,
+ * with all their Subscription Identifiers [MQTT-3.3.4-4,5]); deny wins: a
+ * topic one filter's ACL denies, no other grants; a No Local one gives
+ * way to any other. */
+static uint8_t merge(uint8_t have, uint8_t add)
+{
+    if (have == ROUTE_FILTERED || add == ROUTE_FILTERED)
+        return ROUTE_FILTERED;
+    if (have == ROUTE_NO_LOCAL)
+        return add;
+    if (add == ROUTE_NO_LOCAL)
+        return have;
+    return add > have ? add : have;
+}
 
 static void collect(void *sub, uint8_t options, void *ctx)
 {
     broker_t *b = ctx;
     session_t *s = sub;
     uint8_t qos = options & 3;
-    if ((options & SUBOPT_FILTERED) && s->acl &&
-        !acl_check_deliver(s->acl, b->cur_topic, b->cur_topic_len))
+    bool rap = (options & SUBOPT_RAP) != 0;
+    if ((options & SUBOPT_NO_LOCAL) && s == b->cur_origin) {
+        qos = ROUTE_NO_LOCAL;
+        rap = false;
+    } else if ((options & SUBOPT_FILTERED) && s->acl &&
+               !acl_check_deliver(s->acl, b->cur_topic, b->cur_topic_len)) {
         qos = ROUTE_FILTERED; /* a deny entry overlapping this subscription covers the topic */
+    }
     if (s->stamp == b->stamp) {
         route_target_t *t = &b->targets[s->target_idx];
-        if (t->qos == ROUTE_FILTERED || (qos > t->qos && qos != ROUTE_FILTERED))
-            t->qos = qos; /* deny wins: a topic one filter denies, no other grants */
+        t->qos = merge(t->qos, qos);
+        t->rap = t->rap || rap;
         return;
     }
     if (b->ntargets == b->captargets) {
@@ -35,7 +61,7 @@ static void collect(void *sub, uint8_t options, void *ctx)
     }
     s->stamp = b->stamp;
     s->target_idx = b->ntargets;
-    b->targets[b->ntargets++] = (route_target_t){s, qos};
+    b->targets[b->ntargets++] = (route_target_t){s, qos, rap};
 }
 
 uint32_t route_match(broker_t *b, const char *topic, size_t len)
@@ -52,12 +78,14 @@ void route_deliver(broker_t *b, msg_t *m)
 {
     for (uint32_t i = 0; i < b->ntargets; i++) {
         route_target_t *t = &b->targets[i];
-        if (t->qos == ROUTE_FILTERED) {
+        if (t->qos == ROUTE_FILTERED || t->qos == ROUTE_NO_LOCAL) {
             session_filtered(b, t->sess, m);
             continue;
         }
         uint8_t qos = t->qos < m->qos ? t->qos : m->qos;
-        session_deliver(b, t->sess, m, qos, false);
+        /* Retain As Published keeps the flag [MQTT-3.3.1-13]; otherwise a
+         * live delivery has it 0 [MQTT-3.3.1-12] */
+        session_deliver(b, t->sess, m, qos, t->rap && m->retain);
     }
 }
 
@@ -102,6 +130,8 @@ static void send_one(void *value, void *arg)
 {
     send_ctx_t *x = arg;
     msg_t *m = value;
+    if (msg_expired_now(m))
+        return; /* a retained message past its expiry is not sent [MQTT-3.3.2-5] */
     if (!x->filtered || acl_check_deliver(x->s->acl, msg_topic(m), m->topic_len))
         session_deliver(x->b, x->s, m, m->qos < x->qos ? m->qos : x->qos, true);
 }

@@ -8,7 +8,10 @@
 
 /* Delivers m to every session with a matching subscription, once per
  * session at the highest granted QoS of its matching filters
- * [MQTT-3.3.5-1], capped at m->qos. Live deliveries carry retain 0. */
+ * [MQTT-3.3.5-1], capped at m->qos. Live deliveries carry retain 0, or
+ * m->retain through a 5.0 Retain As Published subscription; the
+ * subscriptions of b->cur_origin (the publisher's session, when set) with
+ * No Local do not deliver. */
 void route_publish(broker_t *b, msg_t *m);
 /* route_publish in two steps, for a caller that makes the message only when
  * someone here gets it: route_match finds the sessions (returns how many,

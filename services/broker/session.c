@@ -59,10 +59,46 @@ void session_destroy(broker_t *b, session_t **sp)
 
 int session_subscribe(broker_t *b, session_t *s, const char *filter, size_t len, uint8_t qos)
 {
-    /* qos carries the options byte: QoS plus SUBOPT_FILTERED */
+    return session_subscribe5(b, s, filter, len, qos, 0, NULL);
+}
+
+static void note_subid(session_t *s, uint32_t subid)
+{
+    if (subid) {
+        s->has_subids = true;
+        return;
+    }
+    s->has_subids = false;
+    for (uint32_t i = 0; i < s->nsubs && !s->has_subids; i++)
+        s->has_subids = s->subs[i].subid != 0;
+}
+
+size_t session_subids(const session_t *s, const char *topic, size_t len, uint32_t *ids,
+                      size_t cap)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; i < s->nsubs && n < cap; i++) {
+        const sub_entry_t *e = &s->subs[i];
+        if (e->subid && topic_match(e->filter, e->len, topic, len))
+            ids[n++] = e->subid;
+    }
+    return n;
+}
+
+int session_subscribe5(broker_t *b, session_t *s, const char *filter, size_t len, uint8_t qos,
+                       uint32_t subid, bool *existed)
+{
+    /* qos carries the options byte: QoS, 5.0 options, SUBOPT_FILTERED */
+    if (existed)
+        *existed = false;
     for (uint32_t i = 0; i < s->nsubs; i++) {
         if (s->subs[i].len == len && memcmp(s->subs[i].filter, filter, len) == 0) {
-            s->subs[i].qos = qos; /* [MQTT-3.8.4-3]: replace the QoS */
+            if (existed)
+                *existed = true;
+            /* [MQTT-3.8.4-3]: replace the subscription, options and identifier too */
+            s->subs[i].qos = qos;
+            s->subs[i].subid = subid;
+            note_subid(s, subid);
             return subtrie_add(b->trie, filter, len, s, qos, NULL);
         }
     }
@@ -84,7 +120,9 @@ int session_subscribe(broker_t *b, session_t *s, const char *filter, size_t len,
         free(copy);
         return rc;
     }
-    s->subs[s->nsubs++] = (sub_entry_t){copy, (uint16_t)len, qos};
+    s->subs[s->nsubs++] = (sub_entry_t){copy, (uint16_t)len, qos, subid};
+    if (subid)
+        s->has_subids = true;
     if (b->cluster)
         cluster_interest(b->cluster, copy, len, true);
     return 0;
@@ -97,8 +135,11 @@ int session_unsubscribe(broker_t *b, session_t *s, const char *filter, size_t le
             subtrie_remove(b->trie, filter, len, s);
             if (b->cluster)
                 cluster_interest(b->cluster, filter, len, false);
+            uint32_t subid = s->subs[i].subid;
             free(s->subs[i].filter);
             s->subs[i] = s->subs[--s->nsubs];
+            if (subid)
+                note_subid(s, 0);
             return 0;
         }
     }
@@ -224,6 +265,13 @@ static void pump(broker_t *b, session_t *s)
         out_entry_t e = s->queue[s->qhead];
         s->qhead = (s->qhead + 1) % s->qcap;
         s->qlen--;
+        if (msg_expired_now(e.m)) {
+            /* its Message Expiry Interval ran out while queued: not
+             * delivered [MQTT-3.3.2-5], and gone from Redis too */
+            session_filtered(b, s, e.m);
+            msg_unref(&e.m);
+            continue;
+        }
         send_inflight(b, s, e.m, e.qos, e.retain, e.dup);
         msg_unref(&e.m);
     }
@@ -252,6 +300,10 @@ void session_deliver(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool reta
     conn_t *c = s->conn;
     if (qos > 0 && seen_before(s, m))
         return; /* already restored from Redis */
+    if (msg_expired_now(m)) { /* [MQTT-3.3.2-5] */
+        session_filtered(b, s, m);
+        return;
+    }
     if (qos == 0) {
         if (!c)
             return; /* QoS 0 is not queued for offline clients */
@@ -441,7 +493,7 @@ void session_set_acl(broker_t *b, session_t *s, acl_matcher_t **acl)
             s->subs[i] = s->subs[--s->nsubs];
             continue;
         }
-        e->qos = (uint8_t)((e->qos & 3) | (r == ACL_SUB_GRANTED_FILTERED ? SUBOPT_FILTERED : 0));
+        e->qos = (uint8_t)((e->qos & SUBOPT_MQTT) | (r == ACL_SUB_GRANTED_FILTERED ? SUBOPT_FILTERED : 0));
         subtrie_add(b->trie, e->filter, e->len, s, e->qos, NULL);
         i++;
     }
@@ -556,17 +608,20 @@ int session_restore(broker_t *b, session_t *s, const sstore_session_t *st)
         s->inflight[s->ninflight++] =
             (out_entry_t){NULL, st->rel[i], 2, OUT_WAIT_PUBCOMP, false, true};
     }
+    uint64_t now = proc_wall_ms();
     for (size_t i = 0; i < st->n_msgs && rc == 0; i++) {
         const sstore_msg_t *q = &st->msgs[i];
-        if (!session_wants(s, q->topic, q->topic_len)) {
-            /* queued for a subscription the current ACL no longer grants */
+        /* queued for a subscription the current ACL no longer grants, or
+         * its Message Expiry Interval ran out meanwhile [MQTT-3.3.2-5] */
+        if (!session_wants(s, q->topic, q->topic_len) || (q->expiry_ms && now >= q->expiry_ms)) {
             sstore_t *mst = mirror(b, s);
             if (mst)
                 sstore_queue_ack(mst, s->id, s->id_len, q->entry_id, on_store_done, b);
             continue;
         }
-        msg_t *m = msg_new_eid(q->topic, q->topic_len, q->payload, q->payload_len, q->qos,
-                               q->retain, q->entry_id);
+        msg_ext_t x = {q->props, q->props_len, q->expiry_ms};
+        msg_t *m = msg_new_ext(q->topic, q->topic_len, q->payload, q->payload_len, q->qos,
+                               q->retain, q->entry_id, &x);
         if (!m)
             return -ENOMEM;
         char *k = s->seen ? strdup(q->entry_id) : NULL;

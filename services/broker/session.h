@@ -21,7 +21,8 @@
 typedef struct sub_entry {
     char *filter;
     uint16_t len;
-    uint8_t qos;
+    uint8_t qos;     /* the options byte (QoS, 5.0 options, SUBOPT_FILTERED) */
+    uint32_t subid;  /* 5.0 Subscription Identifier, 0: none */
 } sub_entry_t;
 
 typedef struct out_entry {
@@ -37,6 +38,12 @@ typedef struct out_entry {
  * subscription only with a deny entry overlapping it, so each message is
  * checked with acl_check_deliver (DESIGN "Decision"). MQTT uses bits 0-5. */
 #define SUBOPT_FILTERED 0x80
+/* The MQTT subscription options kept with a subscription: QoS (bits 0-1),
+ * No Local (2), Retain As Published (3); Retain Handling (4-5) acts only
+ * at SUBSCRIBE. */
+#define SUBOPT_MQTT 0x0f
+#define SUBOPT_NO_LOCAL 0x04
+#define SUBOPT_RAP 0x08
 
 enum { OUT_WAIT_PUBACK = 1, OUT_WAIT_PUBREC = 2, OUT_WAIT_PUBCOMP = 3 };
 
@@ -64,6 +71,7 @@ struct session {
     uint16_t nrx2, caprx2;
     uint16_t catchups;         /* catch-up reads (and their grace) still holding `seen` */
     bool clean;
+    bool has_subids;           /* a subscription has a Subscription Identifier */
     char id[];                 /* the client id, NUL-terminated (one allocation) */
 };
 
@@ -88,6 +96,15 @@ int session_track_seen(session_t *s, bool on);
 /* Adds or updates a subscription (trie included). options: QoS in bits 0-1,
  * SUBOPT_FILTERED. 0 or -ENOMEM. */
 int session_subscribe(broker_t *b, session_t *s, const char *filter, size_t len, uint8_t options);
+/* The same with the 5.0 options (No Local, Retain As Published in bits
+ * 2-3) and Subscription Identifier (0: none); *existed says whether the
+ * subscription was there already (Retain Handling 1), may be NULL. */
+int session_subscribe5(broker_t *b, session_t *s, const char *filter, size_t len,
+                       uint8_t options, uint32_t subid, bool *existed);
+/* The Subscription Identifiers of s's subscriptions matching topic, at
+ * most cap of them into ids; returns how many [MQTT-3.3.4-3]. */
+size_t session_subids(const session_t *s, const char *topic, size_t len, uint32_t *ids,
+                      size_t cap);
 /* Removes a subscription; 0 or ROOST_ENOTFOUND. */
 int session_unsubscribe(broker_t *b, session_t *s, const char *filter, size_t len);
 

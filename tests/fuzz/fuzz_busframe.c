@@ -1,7 +1,8 @@
 /* fuzz: roost_broker_core */
 /* The cluster bus decoder over arbitrary bytes (what a peer sends): no
  * crash, no read past the input; a frame that decodes whole re-encodes to
- * the same bytes, entries within the format's limits; a control body that
+ * the same bytes (5.0 properties and expiry included), entries within the
+ * format's limits; a control body that
  * decodes re-encodes to the bytes it read. */
 #include <stddef.h>
 #include <stdint.h>
@@ -25,11 +26,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         while ((rc = busframe_next(&r, &e)) > 0) {
             if (e.qos > 2 || e.retain != (r.kind == 'r') || r.label_len + e.rest_len > 65535)
                 abort();
-            size_t need = busframe_entry_size(e.eid_len, e.rest_len, e.payload_len);
+            busframe_ext_t ext = {e.props, e.props_len, e.expiry_ms};
+            if ((e.props_len == 0) != (e.props == NULL))
+                abort();
+            size_t need = busframe_entry_size_ext(e.eid_len, e.rest_len, e.payload_len, &ext);
             if (n + need > size)
                 abort();
-            n += busframe_put(out + n, e.qos, e.retain, e.eid, e.eid_len, e.rest, e.rest_len,
-                              e.payload, e.payload_len);
+            n += busframe_put_ext(out + n, e.qos, e.retain, e.eid, e.eid_len, e.rest, e.rest_len,
+                                  e.payload, e.payload_len, &ext);
         }
         if (rc == 0 && (n != size || memcmp(out, data, size) != 0))
             abort();

@@ -83,6 +83,17 @@ static inline void fake_broker(broker_t *b, broker_config_t *cfg, int max_inflig
 }
 
 /* Destroys every session left (as offline) and the broker's state. */
+/* A clean session of id, online on c (c->sess set too). */
+static inline session_t *fake_online(broker_t *b, const char *id, conn_t *c)
+{
+    session_t *s = session_new(b, id, strlen(id), true);
+    if (s) {
+        s->conn = c;
+        c->sess = s;
+    }
+    return s;
+}
+
 static inline void fake_broker_fini(broker_t *b)
 {
     size_t it = 0;

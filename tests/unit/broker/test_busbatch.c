@@ -42,7 +42,7 @@ static void sink_free(struct sink *s)
 static int add(busbatch_t *bb, const char *topic, const char *payload, bool retain)
 {
     return busbatch_add(bb, topic, strlen(topic), (const uint8_t *)payload, strlen(payload), 1,
-                        retain, NULL, 0);
+                        retain, NULL, 0, NULL);
 }
 
 static void interest(busbatch_t *bb, const char *prefix, bool on)
@@ -162,13 +162,13 @@ static void test_full_frame_and_destroy(void **state)
     static uint8_t payload[BUSBATCH_BYTES / 3];
     memset(payload, 'p', sizeof(payload));
     for (int i = 0; i < 3; i++)
-        assert_int_equal(busbatch_add(bb, "big", 3, payload, sizeof(payload), 0, false, NULL, 0), 1);
+        assert_int_equal(busbatch_add(bb, "big", 3, payload, sizeof(payload), 0, false, NULL, 0, NULL), 1);
     assert_int_equal(s.n, 1); /* the third did not fit the first frame */
     assert_int_equal(s.count[0], 2);
     assert_int_equal(busbatch_pending(bb), 1);
     /* larger than a frame: a frame of its own size */
     static uint8_t huge[BUSBATCH_BYTES * 2];
-    assert_int_equal(busbatch_add(bb, "big", 3, huge, sizeof(huge), 0, false, NULL, 0), 1);
+    assert_int_equal(busbatch_add(bb, "big", 3, huge, sizeof(huge), 0, false, NULL, 0, NULL), 1);
     assert_int_equal(s.n, 2);
     sink_free(&s);
     busbatch_destroy(&bb); /* frees the pending frame (ASan checks) */

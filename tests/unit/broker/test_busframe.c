@@ -143,7 +143,7 @@ static void test_malformed_headers(void **state)
     size_t n = h + busframe_put(f + h, 1, false, NULL, 0, "t", 1, (const uint8_t *)"p", 1);
     f[h] = 3; /* QoS 3 */
     expect_malformed(f, n, "bad entry header");
-    f[h] = 9; /* an unknown flag bit */
+    f[h] = 0x21; /* an unknown flag bit */
     expect_malformed(f, n, "bad entry header");
     f[h] = 5; /* retained entry in an 'm' frame */
     expect_malformed(f, n, "retain flag outside an 'r' frame");
@@ -159,6 +159,104 @@ static void test_malformed_headers(void **state)
 }
 
 /* label + rest over 65535 bytes is not a topic. */
+/* 5.0 properties: Content Type "t", User Property ("k","v"). */
+static const uint8_t PROPS[] = {0x03, 0, 1, 't', 0x26, 0, 1, 'k', 0, 1, 'v'};
+
+static void test_ext_round_trip(void **state)
+{
+    (void)state;
+    struct guard g = guard_new();
+    uint8_t f[256];
+    busframe_ext_t both = {PROPS, sizeof(PROPS), 0x0102030405060708ull};
+    busframe_ext_t expiry_only = {NULL, 0, 1796414400123ull};
+    busframe_ext_t none = {NULL, 0, 0};
+    size_t n = busframe_head(f, 'm', "a/", 2);
+    size_t e1 = busframe_entry_size_ext(4, 1, 5, &both);
+    assert_int_equal(e1, busframe_entry_size(4, 1, 5) + 8 + 4 + sizeof(PROPS));
+    n += busframe_put_ext(f + n, 1, false, "b1:5", 4, "x", 1, (const uint8_t *)"hello", 5, &both);
+    n += busframe_put_ext(f + n, 0, false, NULL, 0, "y", 1, NULL, 0, &expiry_only);
+    /* an empty 5.0 part is the 3.1.1 entry, byte for byte */
+    size_t before = n;
+    n += busframe_put_ext(f + n, 2, false, NULL, 0, "z", 1, (const uint8_t *)"q", 1, &none);
+    uint8_t plain[32];
+    size_t pn = busframe_put(plain, 2, false, NULL, 0, "z", 1, (const uint8_t *)"q", 1);
+    assert_int_equal(n - before, pn);
+    assert_memory_equal(f + before, plain, pn);
+    assert_int_equal(n, 4 + e1 + busframe_entry_size_ext(0, 1, 0, &expiry_only) + pn);
+
+    const uint8_t *in = guard_put_bytes(&g, f, n);
+    busframe_reader_t r;
+    busframe_entry_t e;
+    assert_int_equal(busframe_open(&r, in, n), 0);
+    assert_int_equal(busframe_next(&r, &e), 1);
+    assert_int_equal(e.expiry_ms, 0x0102030405060708ull);
+    assert_int_equal(e.props_len, sizeof(PROPS));
+    assert_memory_equal(e.props, PROPS, sizeof(PROPS));
+    assert_int_equal(e.payload_len, 5);
+    assert_memory_equal(e.payload, "hello", 5);
+    assert_memory_equal(e.eid, "b1:5", 4);
+    assert_int_equal(busframe_next(&r, &e), 1);
+    assert_int_equal(e.expiry_ms, 1796414400123ull);
+    assert_int_equal(e.props_len, 0);
+    assert_null(e.props);
+    assert_int_equal(e.payload_len, 0);
+    assert_int_equal(busframe_next(&r, &e), 1);
+    assert_int_equal(e.expiry_ms, 0);
+    assert_int_equal(e.props_len, 0);
+    assert_int_equal(e.qos, 2);
+    assert_int_equal(busframe_next(&r, &e), 0);
+
+    /* every truncation fails at the entry it cuts, never reads past the end */
+    for (size_t cut = 5; cut < n; cut++) {
+        const uint8_t *t = guard_put_bytes(&g, f, cut);
+        assert_int_equal(busframe_open(&r, t, cut), 0);
+        int rc;
+        while ((rc = busframe_next(&r, &e)) > 0)
+            ;
+        if (cut != 4 + e1 && cut != 4 + e1 + busframe_entry_size_ext(0, 1, 0, &expiry_only))
+            assert_int_equal(rc, -1);
+    }
+    guard_free(&g);
+}
+
+static void test_ext_malformed(void **state)
+{
+    (void)state;
+    uint8_t f[128];
+    size_t h = busframe_head(f, 'm', "", 0);
+    busframe_ext_t x = {PROPS, sizeof(PROPS), 7};
+    size_t n = h + busframe_put_ext(f + h, 1, false, NULL, 0, "t", 1, (const uint8_t *)"p", 1, &x);
+    /* layout: flags, elen, rest len (2), "t", expiry (8), props len (4), props, payload */
+    size_t at_exp = h + 5, at_plen = at_exp + 8, at_props = at_plen + 4;
+    f[at_exp + 7] = 0; /* expiry 0 with its flag: not the one encoding */
+    expect_malformed(f, n, "bad expiry");
+    f[at_exp + 7] = 7;
+    f[at_plen + 3] = 0; /* properties flag with length 0 */
+    expect_malformed(f, n, "bad properties length");
+    f[at_plen + 3] = 200; /* longer than the frame */
+    expect_malformed(f, n, "bad properties length");
+    f[at_plen + 3] = sizeof(PROPS);
+    f[at_props] = 0x7f; /* not a property */
+    expect_malformed(f, n, "bad properties");
+    f[at_props] = 0x23; /* Topic Alias: per hop, never forwarded (2 bytes: 0x00 0x01) */
+    expect_malformed(f, n, "bad properties");
+    f[at_props] = 0x03;
+    f[at_props + 3] = 0xff; /* Content Type not UTF-8 */
+    expect_malformed(f, n, "bad properties");
+    f[at_props + 3] = 't';
+
+    /* Message Expiry Interval travels as the entry's expiry, never as a property */
+    static const uint8_t mei[] = {0x02, 0, 0, 0, 5};
+    busframe_ext_t y = {mei, sizeof(mei), 0};
+    n = h + busframe_put_ext(f + h, 1, false, NULL, 0, "t", 1, NULL, 0, &y);
+    expect_malformed(f, n, "bad properties");
+    /* Subscription Identifier: per subscriber */
+    static const uint8_t sid[] = {0x0B, 5};
+    busframe_ext_t z = {sid, sizeof(sid), 0};
+    n = h + busframe_put_ext(f + h, 1, false, NULL, 0, "t", 1, NULL, 0, &z);
+    expect_malformed(f, n, "bad properties");
+}
+
 static void test_topic_too_long(void **state)
 {
     (void)state;
@@ -208,6 +306,8 @@ int main(void)
         cmocka_unit_test(test_retained_frame),
         cmocka_unit_test(test_truncations),
         cmocka_unit_test(test_malformed_headers),
+        cmocka_unit_test(test_ext_round_trip),
+        cmocka_unit_test(test_ext_malformed),
         cmocka_unit_test(test_topic_too_long),
         cmocka_unit_test(test_control_round_trip),
     };

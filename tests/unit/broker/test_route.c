@@ -6,7 +6,15 @@
  * queued for it in Redis is acknowledged there: test_37); retained
  * messages are stored, replaced, cleared by an empty payload, capped by
  * --max-retained and sent to a new subscription with retain set; message
- * references are dropped with the last holder. */
+ * references are dropped with the last holder.
+ *
+ * MQTT 5.0: No Local [MQTT-3.8.3-3] against overlapping subscriptions
+ * [MQTT-3.3.4-2], Retain As Published [MQTT-3.3.1-12,13], Subscription
+ * Identifiers of every matching subscription [MQTT-3.3.4-3,4], expired
+ * messages neither delivered nor queued [MQTT-3.3.2-5], the property list
+ * kept from a PUBLISH (per-hop ones removed, the rest in order
+ * [MQTT-3.3.2-18]) and the one sent out (remaining expiry
+ * [MQTT-3.3.2-6], identifiers, the kept list unaltered). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,7 +22,9 @@
 #include <cmocka.h>
 
 #include "acl/acl.h"
+#include "base/proc.h"
 #include "fakes.h"
+#include "msgprops.h"
 #include "route.h"
 #include "session.h"
 
@@ -41,9 +51,8 @@ static int teardown(void **state)
 
 static session_t *online(const char *id, conn_t *c)
 {
-    session_t *s = session_new(&B, id, strlen(id), true);
+    session_t *s = fake_online(&B, id, c);
     assert_non_null(s);
-    s->conn = c;
     return s;
 }
 
@@ -132,11 +141,190 @@ static void test_msg_refs(void **state)
     assert_int_equal(m->refs, 1);
     msg_unref(&m);
     msg_unref(&m); /* NULL-safe */
-    assert_null(msg_alloc(65536, 0, 0, 0, false)); /* beyond a topic's length */
-    assert_null(msg_alloc(1, 0, 256, 0, false));
+    assert_null(msg_alloc(65536, 0, 0, 0, 0, false)); /* beyond a topic's length */
+    assert_null(msg_alloc(1, 0, 0, 256, 0, false));
     msg_t *n = msg_new("t", 1, NULL, 0, 0, false);
     assert_null(msg_eid(n));
     msg_unref(&n);
+}
+
+static void sub5(session_t *s, const char *f, uint8_t opts, uint32_t subid)
+{
+    bool existed;
+    assert_int_equal(session_subscribe5(&B, s, f, strlen(f), opts, subid, &existed), 0);
+}
+
+static void publish_from(const session_t *origin, msg_t *m)
+{
+    B.cur_origin = origin;
+    route_publish(&B, m);
+    B.cur_origin = NULL;
+}
+
+static msg_t *mk(const char *topic, uint8_t qos, bool retain)
+{
+    msg_t *m = msg_new(topic, strlen(topic), "p", 1, qos, retain);
+    assert_non_null(m);
+    return m;
+}
+
+static void test_no_local(void **state)
+{
+    session_t *a = online("a", &C1), *b = online("b", &C2);
+    sub5(a, "n/#", 1 | SUBOPT_NO_LOCAL, 0);
+    sub5(b, "n/#", 1 | SUBOPT_NO_LOCAL, 0);
+    msg_t *m = mk("n/x", 1, false);
+    publish_from(a, m); /* a's own message: b only */
+    assert_int_equal(fake_out.n, 1);
+    assert_int_equal(a->ninflight, 0);
+    assert_int_equal(b->ninflight, 1);
+    /* an overlapping subscription without No Local still delivers, at its QoS */
+    sub5(a, "n/x", 0, 0);
+    publish_from(a, m);
+    assert_int_equal(fake_out.n, 3);
+    assert_int_equal(a->ninflight, 0); /* QoS 0 through n/x */
+    /* a message from someone else reaches a through both, once, at QoS 1 */
+    publish_from(b, m);
+    assert_int_equal(fake_out.n, 4); /* b's own No Local: nothing to b */
+    assert_int_equal(a->ninflight, 1);
+    msg_unref(&m);
+}
+
+static void test_retain_as_published(void **state)
+{
+    session_t *a = online("a", &C1), *b = online("b", &C2);
+    sub5(a, "r/#", 0 | SUBOPT_RAP, 0);
+    sub5(b, "r/#", 0, 0);
+    msg_t *m = mk("r/x", 0, true);
+    publish_from(NULL, m);
+    assert_int_equal(fake_out.n, 2);
+    for (int i = 0; i < 2; i++) /* deliveries in subscription order: a, b */
+        assert_int_equal(fake_out.p[i].retain, i == 0);
+    msg_unref(&m);
+}
+
+static void test_subscription_ids(void **state)
+{
+    session_t *a = online("a", &C1);
+    assert_false(a->has_subids);
+    sub5(a, "i/#", 1, 7);
+    sub5(a, "i/+", 1, 268435455);
+    sub5(a, "i/x", 1, 0);
+    assert_true(a->has_subids);
+    uint32_t ids[4];
+    size_t n = session_subids(a, "i/x", 3, ids, 4);
+    assert_int_equal(n, 2);
+    assert_true((ids[0] == 7 && ids[1] == 268435455) || (ids[1] == 7 && ids[0] == 268435455));
+    assert_int_equal(session_subids(a, "i/x/y", 5, ids, 4), 1);
+    assert_int_equal(ids[0], 7);
+    /* a SUBSCRIBE again replaces the identifier [MQTT-3.8.4-3] */
+    bool existed = false;
+    assert_int_equal(session_subscribe5(&B, a, "i/#", 3, 1, 0, &existed), 0);
+    assert_true(existed);
+    assert_int_equal(session_subids(a, "i/x/y", 5, ids, 4), 0);
+    assert_int_equal(session_unsubscribe(&B, a, "i/+", 3), 0);
+    assert_false(a->has_subids);
+}
+
+static void test_expired_not_delivered(void **state)
+{
+    session_t *a = online("a", &C1);
+    sub5(a, "e/#", 1, 0);
+    msg_t *m = mk("e/x", 1, false);
+    m->expiry_ms = proc_wall_ms() - 1;
+    publish_from(NULL, m);
+    assert_int_equal(fake_out.n, 0);
+    assert_int_equal(a->qlen, 0);
+    m->expiry_ms = proc_wall_ms() + 60000;
+    publish_from(NULL, m);
+    assert_int_equal(fake_out.n, 1);
+    msg_unref(&m);
+    /* queued behind a full window, then expired: skipped when the window opens */
+    CFG.max_inflight = 1;
+    msg_t *q = mk("e/y", 1, false);
+    q->expiry_ms = proc_wall_ms() + 60000;
+    session_deliver(&B, a, q, 1, false); /* queued: the window holds one */
+    assert_int_equal(a->qlen, 1);
+    q->expiry_ms = proc_wall_ms() - 1;
+    assert_int_equal(session_on_puback(&B, a, fake_out.p[0].pid), 0);
+    assert_int_equal(a->qlen, 0);
+    assert_int_equal(a->ninflight, 0);
+    assert_int_equal(fake_out.n, 1);
+    msg_unref(&q);
+}
+
+/* Payload Format Indicator 1, Message Expiry 60, Topic Alias 3, User
+ * Property (k, v), Content Type "t": what a publisher may send. */
+static const uint8_t IN[] = {0x01, 1, 0x02, 0, 0, 0, 60, 0x23, 0, 3,
+                             0x26, 0, 1, 'k', 0, 1, 'v', 0x03, 0, 1, 't'};
+static const uint8_t KEPT[] = {0x01, 1, 0x26, 0, 1, 'k', 0, 1, 'v', 0x03, 0, 1, 't'};
+
+static void test_props_in(void **state)
+{
+    (void)state;
+    msgprops_in_t in;
+    msgprops_scan((mqtt_str_t){IN, sizeof(IN)}, &in);
+    assert_true(in.has_expiry);
+    assert_int_equal(in.expiry_s, 60);
+    assert_true(in.utf8);
+    assert_true(in.copy);
+    assert_int_equal(in.keep_len, sizeof(KEPT));
+    uint8_t buf[64];
+    assert_int_equal(msgprops_keep(buf, (mqtt_str_t){IN, sizeof(IN)}, &in), sizeof(KEPT));
+    assert_memory_equal(buf, KEPT, sizeof(KEPT));
+    assert_int_equal(msgprops_deadline(&in, 1000), 61000);
+    /* nothing per hop: kept as it is, no copy */
+    msgprops_scan((mqtt_str_t){KEPT, sizeof(KEPT)}, &in);
+    assert_false(in.copy);
+    assert_false(in.has_expiry);
+    assert_int_equal(in.keep_len, sizeof(KEPT));
+    assert_int_equal(msgprops_deadline(&in, 1000), 0);
+    /* an interval of 0 reads as none */
+    static const uint8_t zero[] = {0x02, 0, 0, 0, 0};
+    msgprops_scan((mqtt_str_t){zero, sizeof(zero)}, &in);
+    assert_true(in.has_expiry);
+    assert_int_equal(msgprops_deadline(&in, 1000), 0);
+    assert_int_equal(in.keep_len, 0);
+    static const uint8_t sid[] = {0x0B, 0x80, 0x01};
+    assert_int_equal(msgprops_subid((mqtt_str_t){sid, sizeof(sid)}), 128);
+    assert_int_equal(msgprops_subid((mqtt_str_t){KEPT, sizeof(KEPT)}), 0);
+}
+
+static void test_props_out(void **state)
+{
+    (void)state;
+    msg_ext_t x = {KEPT, sizeof(KEPT), 100000};
+    msg_t *m = msg_new_ext("t", 1, "pl", 2, 1, false, "b1:9", &x);
+    assert_non_null(m);
+    assert_memory_equal(msg_props(m), KEPT, sizeof(KEPT));
+    assert_string_equal(msg_eid(m), "b1:9");
+    assert_memory_equal(msg_payload(m), "pl", 2);
+    assert_int_equal(msgprops_remaining(m, 40001), 60); /* 59.999 s rounds up */
+    assert_int_equal(msgprops_remaining(m, 40000), 60);
+    assert_int_equal(msgprops_remaining(m, 99999), 1);
+    assert_int_equal(msgprops_remaining(m, 200000), 1);
+    assert_true(msg_expired(m, 100000));
+    assert_false(msg_expired(m, 99999));
+    uint32_t ids[] = {5, 300};
+    uint8_t buf[64];
+    size_t n = msgprops_out(buf, sizeof(buf), m, 40000, ids, 2);
+    static const uint8_t want_head[] = {0x02, 0, 0, 0, 60, 0x0B, 5, 0x0B, 0xAC, 0x02};
+    assert_int_equal(n, sizeof(want_head) + sizeof(KEPT));
+    assert_memory_equal(buf, want_head, sizeof(want_head));
+    assert_memory_equal(buf + sizeof(want_head), KEPT, sizeof(KEPT));
+    assert_int_equal(msgprops_out(NULL, 0, m, 40000, ids, 2), n); /* sizing */
+    /* what goes out is a valid list for a PUBLISH to a client */
+    mqtt_props_t d;
+    assert_int_equal(mqtt_props_decode(buf, n, MQTT_PUBLISH, false, &d), 0);
+    assert_int_equal(d.message_expiry, 60);
+    assert_int_equal(d.sub_id_count, 2);
+    msg_unref(&m);
+    /* a message without a 5.0 part: an empty list */
+    msg_t *p = msg_new("t", 1, NULL, 0, 0, false);
+    assert_int_equal(p->props_len, 0);
+    assert_int_equal(p->expiry_ms, 0);
+    assert_int_equal(msgprops_out(buf, sizeof(buf), p, 0, NULL, 0), 0);
+    msg_unref(&p);
 }
 
 int main(void)
@@ -146,6 +334,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_filtered_subscription, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retained, setup, teardown),
         cmocka_unit_test(test_msg_refs),
+        cmocka_unit_test_setup_teardown(test_no_local, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retain_as_published, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_subscription_ids, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expired_not_delivered, setup, teardown),
+        cmocka_unit_test(test_props_in),
+        cmocka_unit_test(test_props_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
