@@ -13,7 +13,7 @@
  * whose property is absent defaults to "available", so only the missing
  * ones are sent. Subscription Identifiers (issue 15, message side) and
  * Shared Subscriptions (issue 16) are announced by whoever lands them. */
-#define CONN5_SUB_ID_AVAILABLE 0
+#define CONN5_SUB_ID_AVAILABLE 1
 #define CONN5_SHARED_SUB_AVAILABLE 0
 
 int conn5_open(conn_t *c, const mqtt_props_t *p)

@@ -13,6 +13,9 @@ from conftest import RawClient, T, enc_len, enc_str, packet, uid
 # property identifiers used by the tests
 PAYLOAD_FORMAT = 0x01
 MESSAGE_EXPIRY = 0x02
+CONTENT_TYPE = 0x03
+RESPONSE_TOPIC = 0x08
+CORRELATION_DATA = 0x09
 SUBSCRIPTION_ID = 0x0B
 SESSION_EXPIRY = 0x11
 ASSIGNED_CLIENT_ID = 0x12

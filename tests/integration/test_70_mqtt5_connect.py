@@ -35,8 +35,9 @@ def test_connack_v5_properties(broker):
     """A level-5 CONNECT gets a 5.0 CONNACK (flags, reason code 0x00, property
     list) [MQTT-3.1.4-5], [MQTT-3.2.2-8], with what this broker supports:
     Receive Maximum, Maximum Packet Size, Topic Alias Maximum; Subscription
-    Identifiers and Shared Subscriptions announced as not available (absent
-    means available, 3.2.2.3.11/12); Maximum QoS and Retain Available absent
+    Identifiers available (they are returned on delivery: test_75) and
+    Shared Subscriptions announced as not available (absent means
+    available, 3.2.2.3.11/12); Maximum QoS and Retain Available absent
     (both supported) [MQTT-3.2.2-9]."""
     with raw5(broker.port) as c:
         sp, pr = c.connect5(uid("p5"))
@@ -44,7 +45,7 @@ def test_connack_v5_properties(broker):
         assert pr[RECEIVE_MAXIMUM] == 1024
         assert pr[MAXIMUM_PACKET_SIZE] == 1048576
         assert pr[TOPIC_ALIAS_MAXIMUM] == 32
-        assert pr[SUB_ID_AVAILABLE] == 0
+        assert pr[SUB_ID_AVAILABLE] == 1  # issue 15 message side: returned on delivery
         assert pr[SHARED_SUB_AVAILABLE] == 0
         assert 0x24 not in pr and 0x25 not in pr
         assert ASSIGNED_CLIENT_ID not in pr and SERVER_KEEP_ALIVE not in pr

@@ -1,0 +1,330 @@
+"""MQTT 5.0, message side (issue 15), one node: PUBLISH properties passed
+through unchanged to 5.0 subscribers and left out for 3.1.1 ones (and the
+reverse), Message Expiry Interval (expired messages not delivered from a
+queue or retained storage, the remaining interval sent), Payload Format
+Indicator checked, PUB* reason codes, subscription options (No Local,
+Retain As Published, Retain Handling) and Subscription Identifiers with
+overlapping subscriptions. Raw sockets (exact bytes), paho-mqtt
+(protocol=MQTTv5) and mosquitto_pub -V 5. Normative statements of MQTT 5.0
+are cited as [MQTT-x.x.x-y]."""
+
+import shutil
+import struct
+import subprocess
+import time
+
+import pytest
+
+from conftest import RawClient, T, publish_pkt, uid, wait_until
+from mqtt5 import (CONTENT_TYPE, CORRELATION_DATA, MESSAGE_EXPIRY, PAYLOAD_FORMAT,
+                   RESPONSE_TOPIC, SESSION_EXPIRY, SUBSCRIPTION_ID, TOPIC_ALIAS, USER_PROPERTY,
+                   Raw5, ack5, ack5_pkt, parse_props, props, publish5_pkt, subscribe5_pkt,
+                   suback5)
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+pytestmark = pytest.mark.roost_only  # Mosquitto differs (e.g. expiry of 0, retained expiry)
+
+NL, RAP = 0x04, 0x08  # subscription options [MQTT-3.8.3-...] bits
+
+
+def pub5(p):
+    """(topic, packet id, props, payload) of a 5.0 PUBLISH."""
+    assert p.name == "PUBLISH", p
+    tl = struct.unpack("!H", p.body[:2])[0]
+    i = 2 + tl
+    pid = None
+    if p.qos:
+        pid = struct.unpack("!H", p.body[i:i + 2])[0]
+        i += 2
+    pr, i = parse_props(p.body, i)
+    return p.body[2:2 + tl].decode(), pid, pr, p.body[i:]
+
+
+class C5(Raw5):
+    """A connected 5.0 raw client with the calls these tests repeat."""
+
+    def __init__(self, port, client_id=None, **kw):
+        super().__init__(port)
+        self.session_present, self.connack = self.connect5(client_id, **kw)
+
+    def sub(self, filters, pid=1, properties=b"\x00"):
+        """filters: [(filter, options byte)] -> SUBACK codes."""
+        self.send(subscribe5_pkt(pid, filters, properties))
+        got_pid, _, codes = suback5(self.expect("SUBACK"))
+        assert got_pid == pid
+        return codes
+
+    def pub(self, topic, payload=b"", qos=0, retain=False, pid=1, properties=b"\x00"):
+        """Publishes; returns the PUBACK/PUBREC reason code (None at QoS 0)."""
+        self.send(publish5_pkt(topic, payload, qos, retain, pid, properties))
+        if qos == 0:
+            return None
+        # deliveries to this client may come first: stashed for get()
+        got_pid, rc, _ = ack5(self._expect_ack("PUBACK" if qos == 1 else "PUBREC", pid))
+        if qos == 2 and rc < 0x80:
+            self.send(ack5_pkt("PUBREL", pid))
+            assert ack5(self._expect_ack("PUBCOMP", pid))[:2] == (pid, 0)
+        return rc
+
+    def get(self, timeout=T):
+        """The next PUBLISH, acknowledged when QoS 1 -> (topic, props, payload, packet)."""
+        p = self.expect("PUBLISH", timeout)
+        topic, pid, pr, payload = pub5(p)
+        if p.qos == 1:
+            self.send(ack5_pkt("PUBACK", pid))
+        return topic, pr, payload, p
+
+
+def barrier5(sub, pub, marker):
+    """Everything published before this has been delivered to sub: sub gets
+    the marker last (one session's messages keep their order [MQTT-4.6.0-5])."""
+    got = []
+    pub.pub(marker, b"__barrier__", qos=1, pid=999)
+    while True:
+        t, pr, payload, p = sub.get()
+        if t == marker:
+            return got
+        got.append((t, pr, payload, p))
+
+
+# ------------------------------------------------------------ pass-through
+
+ALL_PROPS = props((PAYLOAD_FORMAT, 1), (MESSAGE_EXPIRY, 100), (CONTENT_TYPE, "text/plain"),
+                  (RESPONSE_TOPIC, "resp/x"), (CORRELATION_DATA, b"\x00\x01\xff"),
+                  (USER_PROPERTY, ("a", "1")), (USER_PROPERTY, ("b", "2")),
+                  (USER_PROPERTY, ("a", "3")), (TOPIC_ALIAS, 1))
+
+
+def test_properties_pass_through_and_left_out_for_311(broker):
+    """A 5.0 subscriber gets the publisher's Payload Format Indicator
+    [MQTT-3.3.2-4], Content Type [MQTT-3.3.2-20], Response Topic
+    [MQTT-3.3.2-15], Correlation Data [MQTT-3.3.2-16] and every User
+    Property in order [MQTT-3.3.2-17,18] unaltered, the Message Expiry
+    Interval minus the time waited [MQTT-3.3.2-6], never the publisher's
+    Topic Alias [MQTT-3.3.2-7]; a 3.1.1 subscriber gets the same message as
+    a 3.1.1 PUBLISH (no properties in that layout)."""
+    t = uid("pt")
+    with C5(broker.port) as s5, RawClient(broker.port) as s3, C5(broker.port) as p:
+        assert s5.sub([(t, 1)]) == [1]
+        s3.connect()
+        assert s3.subscribe([(t, 1)]) == [1]
+        assert p.pub(t, "hé", qos=1, properties=ALL_PROPS) == 0
+        topic, pr, payload, pkt = s5.get()
+        assert (topic, payload, pkt.qos, pkt.retain) == (t, "hé".encode(), 1, False)
+        assert 98 <= pr.pop(MESSAGE_EXPIRY) <= 100
+        assert pr == {PAYLOAD_FORMAT: 1, CONTENT_TYPE: "text/plain", RESPONSE_TOPIC: "resp/x",
+                      CORRELATION_DATA: b"\x00\x01\xff",
+                      USER_PROPERTY: [("a", "1"), ("b", "2"), ("a", "3")]}
+        m = s3.expect("PUBLISH")
+        assert (m.topic, m.payload, m.qos) == (t, "hé".encode(), 1)
+        s3.send(ack5_pkt("PUBACK", m.pid))
+        # a later PUBLISH with the alias alone reaches the same topic, and
+        # the alias still does not travel
+        assert p.pub("", b"again", qos=1, pid=2, properties=props((TOPIC_ALIAS, 1))) == 0
+        topic, pr, payload, _ = s5.get()
+        assert (topic, pr, payload) == (t, {}, b"again")
+
+
+def test_311_publisher_to_v5_subscriber(broker):
+    """A 3.1.1 publisher's message reaches a 5.0 subscriber as a 5.0 PUBLISH
+    with an empty property list; QoS and payload unchanged."""
+    t = uid("rv")
+    with C5(broker.port) as s5, RawClient(broker.port) as p3:
+        assert s5.sub([(t, 2)]) == [2]
+        p3.connect()
+        p3.send(publish_pkt(t, b"from-311", qos=1, pid=7))
+        p3.expect("PUBACK")
+        topic, pr, payload, pkt = s5.get()
+        assert (topic, pr, payload, pkt.qos) == (t, {}, b"from-311", 1)
+
+
+def test_paho_and_mosquitto_v5_clients(broker):
+    """Stock clients: mosquitto_pub -V 5 sends User Properties, Content Type
+    and Message Expiry; a paho-mqtt MQTTv5 subscriber reads them back."""
+    if not shutil.which("mosquitto_pub"):
+        pytest.skip("mosquitto_pub not installed")
+    t = uid("mq")
+    got = []
+    c = mqtt.Client(client_id=uid("paho5"), protocol=mqtt.MQTTv5)
+    c.on_message = lambda cl, ud, m: got.append(m)
+    c.connect("127.0.0.1", broker.port)
+    c.loop_start()
+    try:
+        sub_done = []
+        c.on_subscribe = lambda *a: sub_done.append(1)
+        c.subscribe(t, qos=1)
+        assert wait_until(lambda: sub_done, T)
+        subprocess.run(["mosquitto_pub", "-V", "5", "-p", str(broker.port), "-t", t, "-m", "hi",
+                        "-q", "1", "-D", "publish", "user-property", "k", "v",
+                        "-D", "publish", "content-type", "text/x",
+                        "-D", "publish", "message-expiry-interval", "60"],
+                       check=True, timeout=T)
+        assert wait_until(lambda: got, T)
+        m = got[0]
+        assert (m.topic, m.payload) == (t, b"hi")
+        assert m.properties.UserProperty == [("k", "v")]
+        assert m.properties.ContentType == "text/x"
+        assert 58 <= m.properties.MessageExpiryInterval <= 60
+    finally:
+        c.loop_stop()
+        c.disconnect()
+
+
+# ------------------------------------------------------------ expiry
+
+def test_expired_not_delivered_from_queue_remaining_sent(broker):
+    """A persistent 5.0 session (Session Expiry > 0) is offline: of the QoS 1
+    messages queued for it, the one whose Message Expiry Interval ran out is
+    not delivered [MQTT-3.3.2-5]; the other comes with what remains of its
+    interval [MQTT-3.3.2-6]; one without expiry comes without the property."""
+    t, cid = uid("ex"), uid("exs")
+    keep = props((SESSION_EXPIRY, 300))
+    with C5(broker.port, cid, clean=False, properties=keep) as s:
+        assert s.sub([(t, 1)]) == [1]
+    with C5(broker.port) as p:
+        assert p.pub(t, b"short", qos=1, pid=1, properties=props((MESSAGE_EXPIRY, 1))) == 0
+        assert p.pub(t, b"long", qos=1, pid=2, properties=props((MESSAGE_EXPIRY, 60))) == 0
+        assert p.pub(t, b"none", qos=1, pid=3) == 0
+    time.sleep(2.2)
+    with C5(broker.port, cid, clean=False, properties=keep) as s:
+        assert s.session_present == 1
+        topic, pr, payload, _ = s.get()
+        assert payload == b"long"
+        assert 55 <= pr[MESSAGE_EXPIRY] <= 58
+        topic, pr, payload, _ = s.get()
+        assert (payload, pr) == (b"none", {})
+        s.no_packet(0.3)
+
+
+def test_expired_retained_not_sent(broker):
+    """A retained message whose expiry ran out is not sent to a new
+    subscriber [MQTT-3.3.2-5]; another one is, retain flag set, with the
+    remaining interval [MQTT-3.3.2-6]."""
+    base = uid("rx")
+    with C5(broker.port) as p:
+        assert p.pub(base + "/short", b"s", qos=1, pid=1, retain=True,
+                     properties=props((MESSAGE_EXPIRY, 1))) == 0
+        assert p.pub(base + "/long", b"l", qos=1, pid=2, retain=True,
+                     properties=props((MESSAGE_EXPIRY, 60), (USER_PROPERTY, ("r", "1")))) == 0
+    time.sleep(2.2)
+    with C5(broker.port) as s:
+        assert s.sub([(base + "/#", 1)]) == [1]
+        topic, pr, payload, pkt = s.get()
+        assert (topic, payload, pkt.retain) == (base + "/long", b"l", True)
+        assert 55 <= pr[MESSAGE_EXPIRY] <= 58
+        assert pr[USER_PROPERTY] == [("r", "1")]
+        s.no_packet(0.3)
+
+
+# ------------------------------------------------------------ reason codes
+
+def test_payload_format_invalid(broker):
+    """Payload Format Indicator 1 with a payload that is not UTF-8: PUBACK /
+    PUBREC 0x99 Payload format invalid (3.3.2.3.2), nothing delivered; the
+    refused QoS 2 exchange ends there (a PUBREL after it gets PUBCOMP 0x92
+    Packet Identifier not found); valid UTF-8 with the indicator is
+    delivered."""
+    t = uid("pf")
+    utf8 = props((PAYLOAD_FORMAT, 1))
+    with C5(broker.port) as s, C5(broker.port) as p:
+        assert s.sub([(t, 1), (t + "/mark", 1)]) == [1, 1]
+        assert p.pub(t, b"\xff\xfe", qos=1, pid=1, properties=utf8) == 0x99
+        assert p.pub(t, b"\xc0\x80", qos=2, pid=2, properties=utf8) == 0x99
+        p.send(ack5_pkt("PUBREL", 2))
+        assert ack5(p._expect_ack("PUBCOMP", 2))[:2] == (2, 0x92)
+        assert p.pub(t, "ok ✓", qos=1, pid=3, properties=utf8) == 0
+        got = barrier5(s, p, t + "/mark")
+        assert [(x[2], x[1]) for x in got] == [("ok ✓".encode(), {PAYLOAD_FORMAT: 1})]
+
+
+# ------------------------------------------------------------ subscription options
+
+def test_no_local(broker):
+    """No Local: a client's own messages are not sent back through that
+    subscription [MQTT-3.8.3-3]; another client still gets them, and an
+    overlapping subscription without No Local delivers one copy."""
+    t = uid("nl")
+    with C5(broker.port) as a, C5(broker.port) as b:
+        assert a.sub([(t + "/#", 1 | NL)]) == [1]
+        assert b.sub([(t + "/#", 1)]) == [1]
+        assert a.pub(t + "/x", b"own", qos=1) == 0
+        assert b.get()[2] == b"own"
+        a.no_packet(0.3)
+        assert a.sub([(t + "/x", 0)], pid=2) == [0]  # overlapping, no No Local
+        assert a.pub(t + "/x", b"own2", qos=1, pid=3) == 0
+        topic, _, payload, pkt = a.get()
+        assert (topic, payload, pkt.qos) == (t + "/x", b"own2", 0)
+        a.no_packet(0.3)
+
+
+def test_retain_as_published_and_retain_handling(broker):
+    """Retain As Published 1 keeps the RETAIN flag of a live delivery
+    [MQTT-3.3.1-13], 0 clears it [MQTT-3.3.1-12]. Retain Handling 0 sends
+    the retained message at every SUBSCRIBE [MQTT-3.3.1-9], 1 only when the
+    subscription is new [MQTT-3.3.1-10], 2 never [MQTT-3.3.1-11]."""
+    t = uid("rap")
+    with C5(broker.port) as keep, C5(broker.port) as clear, C5(broker.port) as p:
+        assert keep.sub([(t, 1 | RAP)]) == [1]
+        assert clear.sub([(t, 1)]) == [1]
+        assert p.pub(t, b"r1", qos=1, retain=True) == 0
+        assert keep.get()[3].retain is True
+        assert clear.get()[3].retain is False
+    rh = lambda n: n << 4  # noqa: E731
+    with C5(broker.port) as s:
+        assert s.sub([(t, 1 | rh(1))]) == [1]  # new: sent
+        assert s.get()[3].retain is True
+        assert s.sub([(t, 1 | rh(1))], pid=2) == [1]  # exists: not sent
+        s.no_packet(0.3)
+        assert s.sub([(t, 1 | rh(0))], pid=3) == [1]  # 0: sent again
+        assert s.get()[2] == b"r1"
+    with C5(broker.port) as s:
+        assert s.sub([(t, 1 | rh(2))]) == [1]
+        s.no_packet(0.3)
+
+
+def test_subscription_identifiers_overlapping(broker):
+    """A PUBLISH carries the Subscription Identifier of every matching
+    subscription that has one, in one message at the highest QoS
+    [MQTT-3.3.4-3,4]; a SUBSCRIBE again replaces the identifier
+    [MQTT-3.8.4-3]; a 3.1.1 subscriber's identifiers do not exist."""
+    t = uid("sid")
+    with C5(broker.port) as s, C5(broker.port) as p:
+        assert s.sub([(t + "/#", 0)], pid=1, properties=props((SUBSCRIPTION_ID, 1))) == [0]
+        assert s.sub([(t + "/+", 1)], pid=2, properties=props((SUBSCRIPTION_ID, 268435455))) == [1]
+        assert s.sub([(t + "/x", 0)], pid=3) == [0]
+        assert p.pub(t + "/x", b"1", qos=1) == 0
+        topic, pr, payload, pkt = s.get()
+        assert pkt.qos == 1
+        assert sorted(pr[SUBSCRIPTION_ID]) == [1, 268435455]
+        assert p.pub(t + "/x/y", b"2", qos=1, pid=2) == 0
+        assert s.get()[1] == {SUBSCRIPTION_ID: [1]}
+        assert s.sub([(t + "/#", 0)], pid=4) == [0]  # replaced, now without one
+        assert p.pub(t + "/x/y", b"3", qos=1, pid=3) == 0
+        assert s.get()[1] == {}
+        s.no_packet(0.2)
+
+
+def test_paho_subscription_identifier(broker):
+    """paho-mqtt MQTTv5: the identifier given at SUBSCRIBE comes back."""
+    t = uid("psid")
+    got = []
+    c = mqtt.Client(client_id=uid("paho5s"), protocol=mqtt.MQTTv5)
+    c.on_message = lambda cl, ud, m: got.append(m)
+    c.connect("127.0.0.1", broker.port)
+    c.loop_start()
+    try:
+        done = []
+        c.on_subscribe = lambda *a: done.append(1)
+        sp = Properties(PacketTypes.SUBSCRIBE)
+        sp.SubscriptionIdentifier = 77
+        c.subscribe(t, qos=1, properties=sp)
+        assert wait_until(lambda: done, T)
+        c.publish(t, b"x", qos=1)
+        assert wait_until(lambda: got, T)
+        assert got[0].properties.SubscriptionIdentifier == [77]
+    finally:
+        c.loop_stop()
+        c.disconnect()
