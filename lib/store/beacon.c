@@ -83,8 +83,7 @@ int store_beacon_start(const store_beacon_config_t *cfg, store_beacon_t **out)
     b->fields = cfg->fields;
     b->arg = cfg->arg;
     int rc = -ENOMEM;
-    if (!(b->store = store_new(cfg->redis->host, cfg->redis->port, cfg->redis->prefix, NULL)) ||
-        store_set_auth(b->store, cfg->redis->user, cfg->redis->password) < 0)
+    if (!(b->store = redis_conf_store(cfg->redis, NULL)))
         goto fail;
     store_set_timeouts(b->store, 500, 500);
     if ((rc = ticker_start(b->period_ms, put, b, &b->ticker)) < 0)

@@ -6,6 +6,7 @@ void redis_conf_init(redis_conf_t *c, const char *addr)
 {
     *c = (redis_conf_t){
         .addr = addr ? addr : "", .prefix = "roost:", .user = "", .password = "", .timeout_ms = 2000,
+        .sentinel = {.sentinels = "", .master = "roost", .user = "", .password = ""},
     };
 }
 
@@ -19,6 +20,17 @@ int redis_conf_rows(redis_conf_t *c, unsigned features, const char *addr_help, c
                             "Redis 6 ACL user for AUTH; empty: the default user."};
     rows[n++] = (cfg_opt_t){"redis-password", "ROOST_REDIS_PASSWORD", CFG_STR, &c->password, 0, 0,
                             "Redis AUTH password; empty: no AUTH. Prefer the variable (flags show in ps)."};
+    rows[n++] = (cfg_opt_t){"redis-sentinels", "ROOST_REDIS_SENTINELS", CFG_STR, &c->sentinel.sentinels, 0, 0,
+                            "Redis Sentinels HOST:PORT,...: the Redis primary is found through them and "
+                            "followed through a failover (--redis is then not used). Empty: --redis."};
+    rows[n++] = (cfg_opt_t){"redis-master", "ROOST_REDIS_MASTER", CFG_STR, &c->sentinel.master, 0, 0,
+                            "The master name the Sentinels monitor."};
+    rows[n++] = (cfg_opt_t){"redis-sentinel-user", "ROOST_REDIS_SENTINEL_USER", CFG_STR, &c->sentinel.user, 0, 0,
+                            "ACL user for AUTH to the Sentinels; empty: the default user."};
+    rows[n++] = (cfg_opt_t){"redis-sentinel-password", "ROOST_REDIS_SENTINEL_PASSWORD", CFG_STR,
+                            &c->sentinel.password, 0, 0,
+                            "AUTH password of the Sentinels (their requirepass); empty: no AUTH. Prefer "
+                            "the variable."};
     if (features & REDIS_CONF_REQUIRE_AUTH)
         rows[n++] = (cfg_opt_t){"redis-require-auth", "ROOST_REDIS_REQUIRE_AUTH", CFG_BOOL, &c->require_auth, 0, 0,
                                 "Refuse to start when Redis answers a connection that did not authenticate (a "
@@ -33,8 +45,10 @@ int redis_conf_check(redis_conf_t *c, unsigned features, FILE *err)
 {
     c->host[0] = '\0';
     c->port = 0;
+    if (store_sentinel_conf_check(&c->sentinel, err) < 0)
+        return ROOST_ECONFIG;
     if (!c->addr[0]) {
-        if (features & REDIS_CONF_OPTIONAL)
+        if ((features & REDIS_CONF_OPTIONAL) || store_sentinel_on(&c->sentinel))
             return 0;
         fprintf(err, "error: --redis: expected HOST:PORT, got ''\n");
         return ROOST_ECONFIG;
@@ -51,4 +65,22 @@ int redis_conf_parse(redis_conf_t *c, unsigned features, const char *addr_help, 
     if (rc != CFG_RUN)
         return rc;
     return redis_conf_check(c, features, err);
+}
+
+bool redis_conf_on(const redis_conf_t *c)
+{
+    return c->addr[0] || store_sentinel_on(&c->sentinel);
+}
+
+store_t *redis_conf_store(const redis_conf_t *c, const store_cost_t *cost)
+{
+    store_t *s = store_new(c->host[0] ? c->host : NULL, c->port ? c->port : 6379, c->prefix, cost);
+    if (s && (store_set_auth(s, c->user, c->password) < 0 || store_set_sentinel(s, &c->sentinel) < 0))
+        store_destroy(&s);
+    return s;
+}
+
+int redis_conf_check_require_auth(const redis_conf_t *c)
+{
+    return store_check_require_auth_ha(c->host, c->port, &c->sentinel);
 }

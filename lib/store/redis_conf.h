@@ -17,6 +17,8 @@
 #include <stdio.h>
 
 #include "base/cfg.h"
+#include "store/sentinel.h"
+#include "store/store.h"
 
 typedef struct redis_conf {
     const char *addr;          /* --redis HOST:PORT ("" only with REDIS_CONF_OPTIONAL) */
@@ -26,6 +28,8 @@ typedef struct redis_conf {
     int64_t timeout_ms;        /* connect and command timeout */
     char host[256];            /* addr split by redis_conf_check (read-only) */
     int port;                  /* 0 when addr is "" */
+    store_sentinel_conf_t sentinel; /* --redis-sentinels etc.: set, the primary is found
+                                       through them and addr is not used */
 } redis_conf_t;
 
 /* Which rows a service offers beyond --redis, --prefix, --redis-user and
@@ -37,9 +41,10 @@ enum {
 };
 
 /* Most rows redis_conf_rows writes. */
-#define REDIS_CONF_MAX_ROWS 8
+#define REDIS_CONF_MAX_ROWS 12
 
-/* Defaults: addr (NULL: ""), prefix "roost:", no AUTH, timeout 2000 ms. */
+/* Defaults: addr (NULL: ""), prefix "roost:", no AUTH, timeout 2000 ms, no
+ * Sentinels (master name "roost"). */
 void redis_conf_init(redis_conf_t *c, const char *addr);
 
 /* Writes the rows for these features, targeting c, into rows (room for
@@ -47,9 +52,9 @@ void redis_conf_init(redis_conf_t *c, const char *addr);
  * NULL. Returns how many. */
 int redis_conf_rows(redis_conf_t *c, unsigned features, const char *addr_help, cfg_opt_t *rows);
 
-/* After parsing: splits addr into host and port. 0, or ROOST_ECONFIG after
- * "error: --redis: ..." to err (empty without REDIS_CONF_OPTIONAL, or not
- * HOST:PORT). */
+/* After parsing: splits addr into host and port, checks the Sentinel list.
+ * 0, or ROOST_ECONFIG after "error: --redis...: ..." to err (empty without
+ * REDIS_CONF_OPTIONAL or Sentinels, or not HOST:PORT). */
 int redis_conf_check(redis_conf_t *c, unsigned features, FILE *err);
 
 /* The whole of it for a service: parses its own table (n rows) and the
@@ -57,5 +62,15 @@ int redis_conf_check(redis_conf_t *c, unsigned features, FILE *err);
  * redis_conf_check. CFG_RUN, CFG_EXIT_HELP or ROOST_ECONFIG (a line to err). */
 int redis_conf_parse(redis_conf_t *c, unsigned features, const char *addr_help, const cfg_opt_t *opts,
                      int n, int argc, char **argv, const char *summary, FILE *out, FILE *err);
+
+/* A Redis is configured: --redis or --redis-sentinels (the broker's
+ * cluster mode). */
+bool redis_conf_on(const redis_conf_t *c);
+/* store_new for c (address, prefix; cost as store_new) with its AUTH and
+ * Sentinels set. NULL on OOM. */
+store_t *redis_conf_store(const redis_conf_t *c, const store_cost_t *cost);
+/* --redis-require-auth at start (store_check_require_auth), on the primary
+ * the Sentinels name when there are some. -1 refused, 0 otherwise. */
+int redis_conf_check_require_auth(const redis_conf_t *c);
 
 #endif

@@ -14,6 +14,7 @@
 #include "store/sstore_priv.h"
 #include "store/keys.h"
 #include "store/redis_auth.h"
+#include "store/sentinel.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -26,6 +27,10 @@
 
 #define BACKOFF_MIN_MS 100u
 #define BACKOFF_MAX_MS 2000u
+/* With Sentinels a reconnect only asks them: try often, so a promoted
+ * replica is used within this of the Sentinels naming it. */
+#define BACKOFF_MAX_SENTINEL_MS 250u
+#define SENTINEL_TIMEOUT_MS 250
 #define WATCHDOG_MS 1000u
 /* A link with replies outstanding and none arriving for this long is
  * considered dead (hiredis async has no command timeout of its own). */
@@ -61,6 +66,10 @@ struct sstore {
     void (*on_refused)(const char *reply, void *arg);
     void *refused_arg;
     struct ss_pipe_batch *pipe; /* appends not yet sent (sstore_pipe.c) */
+    struct ss_wait *wait;       /* WAIT for replicas (sstore_wait.c) */
+    sentinel_t *sentinel;       /* NULL: host:port as given */
+    char at_host[256];          /* the address of the current link */
+    int at_port;
 };
 
 static void schedule_retry(sstore_t *s);
@@ -70,6 +79,7 @@ static void link_lost(sstore_t *s);
 
 const char *ss_prefix(const sstore_t *s) { return s->prefix; }
 struct ss_pipe_batch **ss_pipe_slot(sstore_t *s) { return &s->pipe; }
+struct ss_wait **ss_wait_slot(sstore_t *s) { return &s->wait; }
 loop_t *ss_loop(sstore_t *s) { return s->loop; }
 uint64_t ss_conn_ttl(const sstore_t *s) { return s->conn_ttl_ms; }
 void ss_set_conn_ttl(sstore_t *s, uint64_t ttl_ms) { s->conn_ttl_ms = ttl_ms; }
@@ -285,6 +295,33 @@ static void load_scripts(sstore_t *s, redisAsyncContext *ac)
     }
 }
 
+/* With Sentinels: the node they named must say it is the primary. */
+static void on_role(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)priv;
+    sstore_t *s = ac->data;
+    if (!reply || s->ac != ac || s->kicked)
+        return;
+    s->last_progress = loop_now(s->loop);
+    if (sentinel_role_is_master(reply))
+        load_scripts(s, ac);
+    else
+        kick(s); /* a replica, or not yet promoted: ask the Sentinels again */
+}
+
+/* The link is authenticated: check the role (Sentinel) then load scripts. */
+static void setup(sstore_t *s, redisAsyncContext *ac)
+{
+    if (!s->sentinel) {
+        load_scripts(s, ac);
+        return;
+    }
+    const char *argv[] = {"ROLE"};
+    s->loading = 1; /* the watchdog drops a link whose ROLE never answers */
+    if (redisAsyncCommandArgv(ac, on_role, NULL, 1, argv, NULL) != REDIS_OK)
+        kick(s);
+}
+
 static void on_auth(redisAsyncContext *ac, void *reply, void *priv)
 {
     (void)priv;
@@ -301,7 +338,7 @@ static void on_auth(redisAsyncContext *ac, void *reply, void *priv)
             refused(s, r);
         return;
     }
-    load_scripts(s, ac);
+    setup(s, ac);
 }
 
 static void on_connect(const redisAsyncContext *cac, int status)
@@ -316,7 +353,7 @@ static void on_connect(const redisAsyncContext *cac, int status)
     const char *argv[3];
     int argc = redis_auth_argv(&s->auth, argv);
     if (!argc) {
-        load_scripts(s, ac);
+        setup(s, ac);
         return;
     }
     s->loading = 1; /* the watchdog drops a link whose AUTH never answers */
@@ -333,7 +370,10 @@ static void on_disconnect(const redisAsyncContext *cac, int status)
 /* 0, or -1 when the attempt failed at once (the caller retries later). */
 static int connect_now(sstore_t *s)
 {
-    redisAsyncContext *ac = redisAsyncConnect(s->host, s->port);
+    if (s->sentinel && sentinel_resolve(s->sentinel, SENTINEL_TIMEOUT_MS, s->at_host, sizeof(s->at_host),
+                                        &s->at_port, NULL, 0) < 0)
+        return -1; /* no Sentinel answered: try again later */
+    redisAsyncContext *ac = redisAsyncConnect(s->at_host, s->at_port);
     if (!ac)
         return -1;
     if (ac->err) {
@@ -350,6 +390,16 @@ static int connect_now(sstore_t *s)
     return 0;
 }
 
+/* The delay before the next attempt; doubles the one after it. */
+static uint64_t next_backoff(sstore_t *s)
+{
+    uint64_t d = s->backoff_ms, max = s->sentinel ? BACKOFF_MAX_SENTINEL_MS : BACKOFF_MAX_MS;
+    if (d > max)
+        d = max;
+    s->backoff_ms = d * 2 > max ? max : d * 2;
+    return d;
+}
+
 static uint64_t retry_fire(loop_t *l, void *arg)
 {
     (void)l;
@@ -358,18 +408,14 @@ static uint64_t retry_fire(loop_t *l, void *arg)
         s->retry_timer = 0;
         return 0;
     }
-    uint64_t d = s->backoff_ms;
-    s->backoff_ms = d * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : d * 2;
-    return d;
+    return next_backoff(s);
 }
 
 static void schedule_retry(sstore_t *s)
 {
     if (s->retry_timer || !s->started)
         return;
-    uint64_t d = s->backoff_ms;
-    s->backoff_ms = d * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : d * 2;
-    s->retry_timer = loop_add_timer(s->loop, d, retry_fire, s);
+    s->retry_timer = loop_add_timer(s->loop, next_backoff(s), retry_fire, s);
 }
 
 static uint64_t watchdog_fire(loop_t *l, void *arg)
@@ -377,6 +423,10 @@ static uint64_t watchdog_fire(loop_t *l, void *arg)
     sstore_t *s = arg;
     bool waiting = s->inflight > 0 || s->loading > 0;
     if (s->ac && waiting && loop_now(l) - s->last_progress > STALL_MS)
+        kick(s);
+    /* a primary still reachable but no longer the one the Sentinels name */
+    if (s->sentinel && s->ready &&
+        sentinel_changed(s->sentinel, s->at_host, s->at_port, loop_now(l), SENTINEL_TIMEOUT_MS))
         kick(s);
     if (!s->ac && !s->retry_timer)
         schedule_retry(s); /* e.g. the timer could not be added on OOM */
@@ -398,6 +448,8 @@ sstore_t *sstore_new(loop_t *loop, const char *host, int port, const char *prefi
         sstore_destroy(&s);
         return NULL;
     }
+    snprintf(s->at_host, sizeof(s->at_host), "%s", s->host);
+    s->at_port = port;
     s->fd = -1;
     s->backoff_ms = BACKOFF_MIN_MS;
     s->conn_ttl_ms = CONN_TTL_DEFAULT_MS;
@@ -407,6 +459,22 @@ sstore_t *sstore_new(loop_t *loop, const char *host, int port, const char *prefi
 int sstore_set_auth(sstore_t *s, const char *user, const char *password)
 {
     return redis_auth_set(&s->auth, user, password);
+}
+
+int sstore_set_sentinel(sstore_t *s, const store_sentinel_conf_t *sc)
+{
+    sentinel_free(&s->sentinel);
+    if (!store_sentinel_on(sc))
+        return 0;
+    if (store_sentinel_conf_check(sc, stderr) < 0)
+        return ROOST_EINVAL;
+    return (s->sentinel = sentinel_new(sc)) ? 0 : -ENOMEM;
+}
+
+const char *sstore_address(const sstore_t *s, int *port)
+{
+    *port = s->at_port;
+    return s->at_host;
 }
 
 void sstore_on_refused(sstore_t *s, void (*fn)(const char *reply, void *arg), void *arg)
@@ -441,6 +509,7 @@ void sstore_destroy(sstore_t **sp)
     s->started = false; /* no reconnect from link_lost */
     s->on_state = NULL;
     ss_pipe_fini(s);
+    ss_wait_fini(s);
     if (s->ac) {
         redisAsyncContext *ac = s->ac;
         redisAsyncFree(ac); /* pending requests finish with EUNAVAILABLE */
@@ -453,6 +522,7 @@ void sstore_destroy(sstore_t **sp)
     if (s->kick_timer)
         loop_del_timer(s->loop, s->kick_timer);
     redis_auth_clear(&s->auth);
+    sentinel_free(&s->sentinel);
     free(s->host);
     free(s->prefix);
     free(s->base);
@@ -658,6 +728,9 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
             r = NULL;
         }
     }
+    /* a demoted primary: ask the Sentinels again (the command did not run) */
+    if (r && s->sentinel && r->type == REDIS_REPLY_ERROR && sentinel_readonly(r->str))
+        kick(s);
     if (!r || is_transient(r))
         q->finish(q, ROOST_EUNAVAILABLE, NULL);
     else if (r->type == REDIS_REPLY_ERROR)
@@ -690,6 +763,7 @@ static void barrier_finish(sstore_req_t *q, int rc, const redisReply *r)
 
 int sstore_barrier(sstore_t *s, sstore_done_fn fn, void *arg)
 {
+    ss_wait_flush(s); /* a WAIT held for the turn's end goes first */
     sstore_req_t *q = ss_req_new(s, SS_NONE, 0, barrier_finish, arg);
     if (!q)
         return -ENOMEM;

@@ -74,6 +74,29 @@ sstore_t *sstore_new(loop_t *loop, const char *host, int port, const char *prefi
  * for none; user NULL or "" for the default user, else Redis 6 ACL
  * AUTH user password). Copies both. 0 or -ENOMEM. */
 int sstore_set_auth(sstore_t *s, const char *user, const char *password);
+/* Before sstore_start: find the primary through Sentinels (store/sentinel.h;
+ * NULL or none: host:port as given). Each connection asks them (blocking up
+ * to 250 ms per Sentinel tried, from the loop), checks ROLE before it is
+ * reported connected, reconnects every 250 ms at most while down, re-asks
+ * once a second while up (another answer drops the link), and a READONLY
+ * reply drops it too (that command fails with ROOST_EUNAVAILABLE: it did
+ * not run). Copies sc. 0, -ENOMEM, ROOST_EINVAL (said on stderr). */
+struct store_sentinel_conf;
+int sstore_set_sentinel(sstore_t *s, const struct store_sentinel_conf *sc);
+/* The Redis address of the current (or next) link; *port too. */
+const char *sstore_address(const sstore_t *s, int *port);
+/* WAIT for replicas (Redis's WAIT numreplicas timeout): after
+ * sstore_set_wait(s, n, timeout_ms) with n > 0, sstore_wait(s, fn, arg)
+ * calls fn(0) once every write issued before it has reached n replicas, or
+ * fn(ROOST_EUNAVAILABLE) when fewer had it after timeout_ms (or the link
+ * dropped). Calls made during one loop turn share one WAIT, sent at the end
+ * of the turn or before a barrier; their callbacks run in call order. A
+ * request issued after sstore_wait in the same turn may complete before it.
+ * With n == 0 sstore_wait is sstore_barrier. Returns as sstore_barrier. */
+int sstore_set_wait(sstore_t *s, int replicas, int timeout_ms);
+int sstore_wait(sstore_t *s, sstore_done_fn fn, void *arg);
+/* WAITs that found fewer replicas than asked (since start). */
+uint64_t sstore_wait_failures(const sstore_t *s);
 /* fn(reply) runs when Redis refuses a new link (AUTH refused, or NOAUTH /
  * WRONGPASS / NOPERM on setup): the link is dropped and retried with the
  * usual backoff, and never reported connected meanwhile. reply is Redis's

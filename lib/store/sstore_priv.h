@@ -105,6 +105,12 @@ loop_t *ss_loop(sstore_t *s);
 struct ss_pipe_batch **ss_pipe_slot(sstore_t *s);
 void ss_pipe_flush(sstore_t *s, const sstore_req_t *next);
 void ss_pipe_fini(sstore_t *s);
+/* sstore_wait.c's state: the WAIT held for the end of the loop turn.
+ * ss_wait_flush sends it now (sstore_barrier); ss_wait_fini
+ * (sstore_destroy) fails what is still waiting. */
+struct ss_wait **ss_wait_slot(sstore_t *s);
+void ss_wait_flush(sstore_t *s);
+void ss_wait_fini(sstore_t *s);
 /* The registry ttl last given to sstore_conn_refresh (a default before). */
 uint64_t ss_conn_ttl(const sstore_t *s);
 void ss_set_conn_ttl(sstore_t *s, uint64_t ttl_ms);

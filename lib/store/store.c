@@ -9,6 +9,7 @@
  */
 #include "store/store_priv.h"
 #include "store/redis_auth.h"
+#include "store/sentinel.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -28,6 +29,10 @@ struct store {
     char *prefix; /* the global family's prefix, P "{g}:" (store/keys.h) */
     char *base;   /* P as configured */
     redis_auth_t auth;
+    sentinel_t *sentinel; /* NULL: host:port as given */
+    char at_host[256];    /* with a Sentinel: the primary connected to */
+    int at_port;
+    bool readonly;        /* the last error was READONLY (the link is gone) */
     store_cost_t cost;
     int connect_ms, command_ms;
     redisContext *ctx;
@@ -326,6 +331,16 @@ int store_set_auth(store_t *s, const char *user, const char *password)
     return redis_auth_set(&s->auth, user, password);
 }
 
+int store_set_sentinel(store_t *s, const store_sentinel_conf_t *sc)
+{
+    sentinel_free(&s->sentinel);
+    if (!store_sentinel_on(sc))
+        return 0;
+    if (store_sentinel_conf_check(sc, stderr) < 0)
+        return ROOST_EINVAL;
+    return (s->sentinel = sentinel_new(sc)) ? 0 : -ENOMEM;
+}
+
 void store_set_timeouts(store_t *s, int connect_ms, int command_ms)
 {
     if (connect_ms > 0)
@@ -359,6 +374,7 @@ void store_destroy(store_t **sp)
     drop_conn(s);
     clear_err_ids(s);
     redis_auth_clear(&s->auth);
+    sentinel_free(&s->sentinel);
     free(s->host);
     free(s->prefix);
     free(s->base);
@@ -430,6 +446,19 @@ static struct timeval ms_tv(int ms)
     return tv;
 }
 
+/* An error reply (its text in s->reason). READONLY: this node was demoted
+ * to a replica under us; the command did not run, the link is dropped and
+ * the caller may send it again (a Sentinel then names the new primary). */
+static int error_reply(store_t *s)
+{
+    if (sentinel_readonly(s->reason)) {
+        s->readonly = true;
+        drop_conn(s);
+        return store_fail(s, ROOST_EUNAVAILABLE, NULL, s->reason);
+    }
+    return store_fail(s, ROOST_ESTORE, NULL, s->reason);
+}
+
 /* Raw command on a live context; no reconnect. */
 int store_raw_cmd(store_t *s, int argc, const char **argv, const size_t *lens, redisReply **out)
 {
@@ -439,7 +468,7 @@ int store_raw_cmd(store_t *s, int argc, const char **argv, const size_t *lens, r
     if (r->type == REDIS_REPLY_ERROR) {
         snprintf(s->reason, sizeof(s->reason), "%s", r->str ? r->str : "error reply");
         freeReplyObject(r);
-        return store_fail(s, ROOST_ESTORE, NULL, s->reason);
+        return error_reply(s);
     }
     *out = r;
     return 0;
@@ -496,12 +525,46 @@ static int authenticate(store_t *s)
     return rc;
 }
 
+/* With a Sentinel: the node it named must say it is the primary (it may
+ * not be yet, or any more, during a failover). */
+static int check_role(store_t *s)
+{
+    const char *argv[] = {"ROLE"};
+    redisReply *r = NULL;
+    int rc = store_raw_cmd(s, 1, argv, NULL, &r);
+    if (rc < 0)
+        return rc;
+    bool master = sentinel_role_is_master(r);
+    freeReplyObject(r);
+    if (master)
+        return 0;
+    snprintf(s->reason, sizeof(s->reason), "%.64s:%d is not the primary (ROLE); a failover is under way",
+             s->at_host, s->at_port);
+    return store_fail(s, ROOST_EUNAVAILABLE, NULL, s->reason);
+}
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 static int connect_now(store_t *s)
 {
     const char *bad = store_keys_prefix_error(s->base);
     if (bad)
         return store_fail(s, ROOST_EINVAL, "prefix", bad);
-    s->ctx = redisConnectWithTimeout(s->host, s->port, ms_tv(s->connect_ms));
+    const char *host = s->host;
+    int port = s->port;
+    if (s->sentinel) {
+        if (sentinel_resolve(s->sentinel, s->connect_ms, s->at_host, sizeof(s->at_host), &s->at_port,
+                             s->reason, sizeof(s->reason)) < 0)
+            return store_fail(s, ROOST_EUNAVAILABLE, NULL, s->reason);
+        host = s->at_host;
+        port = s->at_port;
+    }
+    s->ctx = redisConnectWithTimeout(host, port, ms_tv(s->connect_ms));
     if (!s->ctx)
         return store_fail(s, -ENOMEM, NULL, NULL);
     if (s->ctx->err)
@@ -511,6 +574,8 @@ static int connect_now(store_t *s)
     for (int i = 0; i < SC_COUNT; i++)
         s->sha[i][0] = '\0';
     int rc = authenticate(s);
+    if (rc == 0 && s->sentinel)
+        rc = check_role(s);
     if (rc == 0)
         rc = check_schema(s);
     if (rc == ROOST_ESTORE && redis_auth_refused(s->reason)) {
@@ -541,6 +606,10 @@ static int ensure_conn(store_t *s)
 {
     if (s->ctx && (s->ctx->err || closed_by_server(s->ctx)))
         drop_conn(s);
+    /* a primary still reachable but no longer the one the Sentinels name */
+    if (s->ctx && s->sentinel &&
+        sentinel_changed(s->sentinel, s->at_host, s->at_port, mono_ms(), s->connect_ms))
+        drop_conn(s);
     return s->ctx ? 0 : connect_now(s);
 }
 
@@ -553,8 +622,16 @@ int store_open(store_t *s)
 
 int store_cmd(store_t *s, int argc, const char **argv, const size_t *lens, redisReply **out)
 {
-    int rc = ensure_conn(s);
-    return rc < 0 ? rc : store_raw_cmd(s, argc, argv, lens, out);
+    s->readonly = false;
+    for (int attempt = 0;; attempt++) {
+        int rc = ensure_conn(s);
+        if (rc == 0)
+            rc = store_raw_cmd(s, argc, argv, lens, out);
+        /* refused by a demoted primary: it did not run; once more elsewhere */
+        if (!s->readonly || attempt)
+            return rc;
+        s->readonly = false;
+    }
 }
 
 static int load_script(store_t *s, enum store_script sc)
@@ -615,7 +692,7 @@ static int run_evalsha(store_t *s, enum store_script sc, int ac, const char **av
     if (r->type == REDIS_REPLY_ERROR) {
         snprintf(s->reason, sizeof(s->reason), "%s", r->str ? r->str : "script error");
         freeReplyObject(r);
-        return store_fail(s, ROOST_ESTORE, NULL, s->reason);
+        return error_reply(s);
     }
     const char *st = r->type == REDIS_REPLY_ARRAY && r->elements > 0 ? store_rstr(r->element[0]) : NULL;
     int parsed = st ? (int)parse_status(st) : -1;
@@ -628,8 +705,23 @@ static int run_evalsha(store_t *s, enum store_script sc, int ac, const char **av
     return 0;
 }
 
+static int eval_once(store_t *s, enum store_script sc, int argc, const char **argv,
+                     const size_t *lens, redisReply **out, store_sr_t *sr);
+
 int store_eval(store_t *s, enum store_script sc, int argc, const char **argv, const size_t *lens,
                redisReply **out, store_sr_t *sr)
+{
+    s->readonly = false;
+    int rc = eval_once(s, sc, argc, argv, lens, out, sr);
+    if (s->readonly) { /* refused by a demoted primary: it did not run */
+        s->readonly = false;
+        rc = eval_once(s, sc, argc, argv, lens, out, sr);
+    }
+    return rc;
+}
+
+static int eval_once(store_t *s, enum store_script sc, int argc, const char **argv,
+                     const size_t *lens, redisReply **out, store_sr_t *sr)
 {
     int rc = ensure_conn(s);
     if (rc < 0)

@@ -90,6 +90,15 @@ store_t *store_new(const char *host, int port, const char *prefix, const store_c
  * Copies both. 0 or -ENOMEM. A refused AUTH fails the connection with
  * ROOST_EUNAVAILABLE and Redis's reply ("WRONGPASS ...") as the reason. */
 int store_set_auth(store_t *s, const char *user, const char *password);
+/* With Sentinels in sc (store/sentinel.h; NULL or none: host:port as
+ * given): every connection asks them for the primary (host and port given
+ * to store_new are then not used), checks its ROLE, and a live connection
+ * re-asks at most once a second and moves when the answer changes. A
+ * command refused with READONLY (a demoted primary) did not run: it is sent
+ * once more after asking again. Copies sc. 0, -ENOMEM, ROOST_EINVAL (a
+ * list store_sentinel_conf_check refuses; said on stderr). */
+struct store_sentinel_conf;
+int store_set_sentinel(store_t *s, const struct store_sentinel_conf *sc);
 /* Changes the timeouts (milliseconds, > 0) used by the next connection. */
 void store_set_timeouts(store_t *s, int connect_ms, int command_ms);
 /* Connects, then writes the schema version if absent. 0, ROOST_EUNAVAILABLE,

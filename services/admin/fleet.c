@@ -259,8 +259,8 @@ fleet_t *fleet_new(const fleet_config_t *cfg)
         return NULL;
     pthread_mutex_init(&f->mu, NULL);
     f->endpoints = strdup(cfg->endpoints ? cfg->endpoints : "");
-    f->store = store_new(cfg->redis->host, cfg->redis->port, cfg->redis->prefix, NULL);
-    if (!f->endpoints || !f->store || store_set_auth(f->store, cfg->redis->user, cfg->redis->password) < 0) {
+    f->store = redis_conf_store(cfg->redis, NULL);
+    if (!f->endpoints || !f->store) {
         fleet_destroy(&f);
         return NULL;
     }

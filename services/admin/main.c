@@ -54,7 +54,7 @@ int main(int argc, char **argv)
         log_error("startup_failed", "reason=\"libsodium init failed\"");
         return 1;
     }
-    if (cfg.redis.require_auth && store_check_require_auth(cfg.redis.host, cfg.redis.port) < 0)
+    if (cfg.redis.require_auth && redis_conf_check_require_auth(&cfg.redis) < 0)
         return 1;
     signal(SIGPIPE, SIG_IGN);
     struct sigaction sa = {.sa_handler = on_signal};

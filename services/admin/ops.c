@@ -50,13 +50,9 @@ ops_t *ops_new(const ops_config_t *cfg, events_t *events)
     o->events = events;
     o->fleet = cfg->fleet;
     for (; o->n < n; o->n++) {
-        if (!(o->idle[o->n] = store_new(o->host, o->port, o->prefix, &o->cost)))
+        if (!(o->idle[o->n] = redis_conf_store(cfg->redis, &o->cost)))
             goto fail;
         store_set_timeouts(o->idle[o->n], 1000, 3000);
-        if (store_set_auth(o->idle[o->n], cfg->redis->user, cfg->redis->password) < 0) {
-            o->n++;
-            goto fail;
-        }
     }
     o->n_idle = o->n;
     pthread_mutex_init(&o->mu, NULL);

@@ -85,12 +85,10 @@ static int setup(app_t *a)
         .max_ms = (uint64_t)c->throttle_max * 1000u, .max_keys = 100000});
     a->loop = loop_new();
     a->zctx = zmq_ctx_new();
-    a->health_store = store_new(c->redis.host, c->redis.port, c->redis.prefix, NULL);
+    a->health_store = redis_conf_store(&c->redis, NULL);
     if (!a->auth.metrics || !a->auth.cache || !a->auth.authz || !a->auth.guard || !a->auth.bans || !a->loop || !a->zctx || !a->health_store)
         return -ENOMEM;
     store_set_timeouts(a->health_store, 500, 500);
-    if (store_set_auth(a->health_store, c->redis.user, c->redis.password) < 0)
-        return -ENOMEM;
     int rc = auth_ctx_init(&a->auth); /* initialises libsodium, makes the decoy hash */
     if (rc)
         return rc;
@@ -146,7 +144,7 @@ int main(int argc, char **argv)
         return 2;
     if (log_setup_from("authd", a.conf.log_level, stderr))
         return 2;
-    if (a.conf.redis.require_auth && store_check_require_auth(a.conf.redis.host, a.conf.redis.port) < 0)
+    if (a.conf.redis.require_auth && redis_conf_check_require_auth(&a.conf.redis) < 0)
         return 1;
     /* Block the signals before any thread starts so only the signalfd sees them. */
     sigset_t mask;

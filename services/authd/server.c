@@ -56,17 +56,13 @@ static void *lookup_init(void *arg, unsigned index)
         abort(); /* a worker without state cannot run; startup-time only */
     }
     w->srv = s;
-    w->store = store_new(s->conf->redis.host, s->conf->redis.port, s->conf->redis.prefix, NULL);
+    w->store = redis_conf_store(&s->conf->redis, NULL);
     if (!w->store) {
         log_error("worker_oom", "index=%u", index);
         abort();
     }
     int t = (int)s->conf->redis.timeout_ms;
     store_set_timeouts(w->store, t, t);
-    if (store_set_auth(w->store, s->conf->redis.user, s->conf->redis.password) < 0) {
-        log_error("worker_oom", "index=%u", index);
-        abort();
-    }
     return w;
 }
 

@@ -29,6 +29,7 @@ struct cluster {
     char *redis_host, *prefix;
     char *redis_user, *redis_password;
     int redis_port;
+    store_sentinel_conf_t sentinel; /* strings borrowed from argv/environ, as the config's */
     sstore_t *store;
     bus_t *bus;
     uint64_t started_ms;
@@ -60,6 +61,7 @@ cluster_t *cluster_new(broker_t *b, const cluster_config_t *cfg, const cluster_h
     c->redis_password = xstrdup(cfg->redis->password);
     c->prefix = xstrdup(cfg->redis->prefix);
     c->redis_port = cfg->redis->port;
+    c->sentinel = cfg->redis->sentinel;
     c->psubs = psindex_new();
     bus_hooks_t bh = {on_bus_deliver, on_bus_control, c, on_bus_link};
     c->bus = bus_new(b, cfg->bus_bind, cfg->bus_advertise, cfg->bus_curve_secret, &bh);
@@ -319,20 +321,24 @@ static void on_retained(int rc, const sstore_msg_t *msgs, size_t n, void *arg)
 static void on_store_refused(const char *reply, void *arg)
 {
     cluster_t *c = arg;
+    int port;
+    const char *host = sstore_address(c->store, &port);
     log_error("redis_refused", "host=%s port=%d reply=\"%s\" detail=\"check --redis-user and "
-              "ROOST_REDIS_PASSWORD; retrying\"", c->redis_host, c->redis_port, reply);
+              "ROOST_REDIS_PASSWORD; retrying\"", host, port, reply);
 }
 
 static void on_store_state(bool connected, void *arg)
 {
     cluster_t *c = arg;
+    int port;
+    const char *host = sstore_address(c->store, &port);
     if (connected) {
-        log_info("redis_connected", "host=%s port=%d", c->redis_host, c->redis_port);
+        log_info("redis_connected", "host=%s port=%d", host, port);
         reload_psubs(c);
         sstore_retain_load(c->store, on_retained, c);
         on_heartbeat(c->b->loop, c);
     } else {
-        log_warn("redis_disconnected", "host=%s port=%d", c->redis_host, c->redis_port);
+        log_warn("redis_disconnected", "host=%s port=%d", host, port);
     }
 }
 
@@ -343,8 +349,14 @@ int cluster_start(cluster_t *c)
     if ((rc = bus_start(c->bus)) < 0)
         return rc;
     c->store = sstore_new(c->b->loop, c->redis_host, c->redis_port, c->prefix);
-    if (!c->store || sstore_set_auth(c->store, c->redis_user, c->redis_password) < 0)
+    if (!c->store || sstore_set_auth(c->store, c->redis_user, c->redis_password) < 0 ||
+        sstore_set_sentinel(c->store, &c->sentinel) < 0 ||
+        sstore_set_wait(c->store, (int)c->b->cfg->redis_min_replicas, (int)c->b->cfg->redis_wait_timeout_ms) < 0)
         return -ENOMEM;
+    if (store_sentinel_on(&c->sentinel) || c->b->cfg->redis_min_replicas)
+        log_info("redis_ha", "sentinels=%s master=%s min_replicas=%lld wait_timeout_ms=%lld",
+                 store_sentinel_on(&c->sentinel) ? c->sentinel.sentinels : "none", c->sentinel.master,
+                 (long long)c->b->cfg->redis_min_replicas, (long long)c->b->cfg->redis_wait_timeout_ms);
     sodium_memzero(c->redis_password, strlen(c->redis_password)); /* sstore has its copy */
     sstore_on_refused(c->store, on_store_refused, c);
     if ((rc = sstore_start(c->store, on_store_state, c)) < 0)

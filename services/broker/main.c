@@ -46,7 +46,7 @@ int main(int argc, char **argv)
         log_error("startup_failed", "reason=\"libsodium init failed\"");
         return 1;
     }
-    if (cfg.redis.require_auth && cfg.redis.addr[0] && store_check_require_auth(cfg.redis.host, cfg.redis.port) < 0)
+    if (cfg.redis.require_auth && redis_conf_on(&cfg.redis) && redis_conf_check_require_auth(&cfg.redis) < 0)
         return 1;
     if (cfg.authd[0] && cfg.insecure_no_auth) {
         fprintf(stderr, "error: --authd and --insecure-no-auth exclude each other\n");
@@ -84,7 +84,7 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    if (cfg.redis.addr[0] && (rc = server_join_cluster(&b)) < 0) {
+    if (redis_conf_on(&cfg.redis) && (rc = server_join_cluster(&b)) < 0) {
         server_fini(&b);
         loop_destroy(&main_loop);
         return 1;

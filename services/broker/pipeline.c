@@ -310,9 +310,11 @@ static int stage_durable(broker_t *b, const pipe_msg_t *in, const pipe_origin_t 
         }
         return 0;
     }
-    /* a connection's message waits behind its pending ones */
-    if (o->remaining == 0 && !o->err)
-        issued(o, sstore_barrier(st, on_step, o));
+    /* a connection's message waits behind its pending ones; with
+     * --redis-min-replicas, also until its writes reached the replicas
+     * (sstore_wait is sstore_barrier without) */
+    if (!o->err && (o->remaining == 0 || b->cfg->redis_min_replicas > 0))
+        issued(o, sstore_wait(st, on_step, o));
     if (o->remaining == 0) {
         /* Redis is down: nothing could even be sent. A failed write all the
          * same: counted and logged like one that Redis refused */

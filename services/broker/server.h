@@ -10,7 +10,7 @@ int server_init(broker_t *b, const broker_config_t *cfg, loop_t *loop);
 /* Binds and listens on cfg bind:port and starts the sweep timer. 0 or
  * -errno (logged). */
 int server_start(broker_t *b);
-/* Cluster mode (cfg->redis.addr set): joins the cluster. 0 or a negative code
+/* Cluster mode (--redis or --redis-sentinels set): joins the cluster. 0 or a negative code
  * (logged). */
 int server_join_cluster(broker_t *b);
 

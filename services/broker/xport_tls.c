@@ -453,7 +453,7 @@ xtls_server_t *xtls_server_new(const broker_config_t *cfg, char *err, size_t err
     if (!(s->ctx = load_files(cfg, &info, &mode, err, errcap)))
         goto fail;
     log_served("tls_certificate", "start", &info, mode);
-    if (cfg->redis.addr[0])
+    if (redis_conf_on(&cfg->redis))
         log_info("tls_source", "source=files detail=\"admin's certificates, when enabled, override "
                                "--tls-cert for new handshakes\"");
     return s;

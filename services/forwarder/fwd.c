@@ -56,9 +56,9 @@ fwd_t *fwd_new(const fwd_conf_t *conf, const char *consumer)
     buf_init(&f->snapshot);
     atomic_init(&f->redis_ok, false);
     atomic_init(&f->last_tick, (long long)fwd_now_ms());
-    f->store = store_new(conf->redis.host, conf->redis.port, conf->redis.prefix, NULL);
+    f->store = redis_conf_store(&conf->redis, NULL);
     f->multi = curl_multi_init();
-    if (!f->store || !f->multi || store_set_auth(f->store, conf->redis.user, conf->redis.password) < 0) {
+    if (!f->store || !f->multi) {
         fwd_destroy(&f);
         return NULL;
     }

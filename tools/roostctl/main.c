@@ -20,10 +20,12 @@
 
 static const char USAGE[] =
     "usage: roostctl --redis HOST:PORT [Redis options] [--json] NOUN VERB [ARGS]\n"
+    "       roostctl --redis-sentinels HOST:PORT,... [Redis options] [--json] NOUN VERB [ARGS]\n"
     "\n"
     "Direct-to-store mode: reads and writes Roost's access model straight in\n"
     "Redis. Meant for bootstrapping and tests; it publishes no change events\n"
-    "and writes no audit log. Without --redis, roostctl uses the admin RPC\n"
+    "and writes no audit log. Without --redis or --redis-sentinels, roostctl\n"
+    "uses the admin RPC\n"
     "(see `roostctl --help`).\n"
     "\n"
     "global options:\n"
@@ -150,9 +152,7 @@ int main(int argc, char **argv)
         return ctl_usage("unknown noun '%s'", noun);
     store_cost_t cost = {o.ops ? strtoull(o.ops, NULL, 10) : 0,
                          o.mem ? (size_t)strtoull(o.mem, NULL, 10) : 0};
-    ctl_t c = {.s = store_new(o.redis.host, o.redis.port, o.redis.prefix, &cost), .json = o.json};
-    if (c.s && store_set_auth(c.s, o.redis.user, o.redis.password) < 0)
-        store_destroy(&c.s);
+    ctl_t c = {.s = redis_conf_store(&o.redis, &cost), .json = o.json};
     if (!c.s) {
         fputs("roostctl: out of memory\n", stderr);
         return CTL_UNAVAILABLE;

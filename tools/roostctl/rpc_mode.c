@@ -369,7 +369,8 @@ static int run_cmd(const ctl_rpc_t *r, const char *noun, int argc, char **argv)
 bool ctl_wants_direct(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--redis") || !strncmp(argv[i], "--redis=", 8))
+        if (!strcmp(argv[i], "--redis") || !strncmp(argv[i], "--redis=", 8) ||
+            !strcmp(argv[i], "--redis-sentinels") || !strncmp(argv[i], "--redis-sentinels=", 18))
             return true;
     return false;
 }

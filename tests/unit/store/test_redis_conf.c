@@ -32,7 +32,9 @@ static void rows_by_feature(void **state)
     redis_conf_init(&c, "127.0.0.1:6379");
     cfg_opt_t rows[REDIS_CONF_MAX_ROWS];
     int base = redis_conf_rows(&c, 0, NULL, rows);
-    assert_int_equal(base, 4);
+    assert_int_equal(base, 8); /* --redis, --prefix, user, password, the four Sentinel rows */
+    assert_string_equal(rows[4].flag, "redis-sentinels");
+    assert_string_equal(rows[4].env, "ROOST_REDIS_SENTINELS");
     assert_string_equal(rows[0].flag, "redis");
     assert_string_equal(rows[0].env, "ROOST_REDIS");
     assert_string_equal(rows[1].env, "ROOST_PREFIX");
@@ -85,10 +87,43 @@ static void address_checked(void **state)
     assert_string_equal(c.host, "");
 }
 
+/* --redis-sentinels: checked list, master name; --redis not needed then */
+static void sentinels_checked(void **state)
+{
+    redis_conf_t c;
+    char out[8192] = "", err[256] = "";
+    char *ok[] = {"t", "--redis-sentinels", "10.0.0.1:26379,s2:26380", "--redis-master", "main", NULL};
+    redis_conf_init(&c, "");
+    assert_int_equal(parse(&c, 0, 5, ok, out, sizeof(out), err, sizeof(err)), CFG_RUN);
+    assert_true(redis_conf_on(&c));
+    assert_string_equal(c.sentinel.master, "main");
+    assert_string_equal(c.sentinel.sentinels, "10.0.0.1:26379,s2:26380");
+    const char *bad[][2] = {{"10.0.0.1", "entry 1"}, {"a:1,", "entry 2"}, {"a:1,b:0", "entry 2"},
+                            {",a:1", "entry 1"}, {"a:1,b:70000", "entry 2"}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char *argv[] = {"t", "--redis-sentinels", (char *)bad[i][0], NULL};
+        redis_conf_init(&c, "");
+        err[0] = '\0';
+        assert_int_equal(parse(&c, 0, 3, argv, out, sizeof(out), err, sizeof(err)), ROOST_ECONFIG);
+        assert_non_null(strstr(err, bad[i][1]));
+    }
+    char *many[] = {"t", "--redis-sentinels",
+                    "a:1,a:2,a:3,a:4,a:5,a:6,a:7,a:8,a:9,a:10,a:11,a:12,a:13,a:14,a:15,a:16,a:17", NULL};
+    redis_conf_init(&c, "");
+    assert_int_equal(parse(&c, 0, 3, many, out, sizeof(out), err, sizeof(err)), ROOST_ECONFIG);
+    assert_non_null(strstr(err, "at most 16"));
+    char *nomaster[] = {"t", "--redis-sentinels", "a:1", "--redis-master", "", NULL};
+    redis_conf_init(&c, "");
+    assert_int_equal(parse(&c, 0, 5, nomaster, out, sizeof(out), err, sizeof(err)), ROOST_ECONFIG);
+    assert_non_null(strstr(err, "--redis-master"));
+    redis_conf_init(&c, "");
+    assert_false(redis_conf_on(&c));
+}
+
 static void help_lists_own_then_redis(void **state)
 {
     redis_conf_t c;
-    char out[4096] = "", err[256] = "";
+    char out[8192] = "", err[256] = "";
     char *help[] = {"t", "--help", NULL};
     redis_conf_init(&c, "127.0.0.1:6379");
     assert_int_equal(parse(&c, REDIS_CONF_REQUIRE_AUTH, 2, help, out, sizeof(out), err, sizeof(err)), CFG_EXIT_HELP);
@@ -105,6 +140,7 @@ int main(void)
         cmocka_unit_test(rows_by_feature),
         cmocka_unit_test(parse_flags_env_and_check),
         cmocka_unit_test(address_checked),
+        cmocka_unit_test(sentinels_checked),
         cmocka_unit_test(help_lists_own_then_redis),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,231 @@
+/* sentinel: see sentinel.h. */
+#include "store/sentinel.h"
+#include "store/redis_auth.h"
+
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cfg.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "store/store.h"
+
+#define RECHECK_MS 1000u
+
+typedef struct sentinel_addr {
+    char host[256];
+    int port;
+} sentinel_addr_t;
+
+struct sentinel {
+    sentinel_addr_t addr[SENTINEL_MAX];
+    size_t n;
+    char *master;
+    redis_auth_t auth;
+    char host[256]; /* last answer */
+    int port;
+    uint64_t checked_ms;
+};
+
+bool store_sentinel_on(const store_sentinel_conf_t *sc)
+{
+    return sc && sc->sentinels && sc->sentinels[0];
+}
+
+/* Splits the list into addr; 0 or the entry that failed (1-based; a bad
+ * HOST:PORT is also said on err) / -1 for too many. */
+static int parse_list(const char *list, sentinel_addr_t *addr, size_t *n, FILE *err)
+{
+    *n = 0;
+    const char *p = list;
+    for (int i = 1;; i++) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (*n == SENTINEL_MAX)
+            return -1;
+        char one[300];
+        if (len == 0 || len >= sizeof(one))
+            return i;
+        memcpy(one, p, len);
+        one[len] = '\0';
+        if (cfg_host_port("redis-sentinels", one, addr[*n].host, sizeof(addr[*n].host), &addr[*n].port, err))
+            return i;
+        (*n)++;
+        if (!comma)
+            return 0;
+        p = comma + 1;
+    }
+}
+
+int store_sentinel_conf_check(const store_sentinel_conf_t *sc, FILE *err)
+{
+    if (!store_sentinel_on(sc))
+        return 0;
+    sentinel_addr_t addr[SENTINEL_MAX];
+    size_t n;
+    int bad = parse_list(sc->sentinels, addr, &n, err);
+    if (bad < 0) {
+        fprintf(err, "error: --redis-sentinels: at most %d Sentinels\n", SENTINEL_MAX);
+        return ROOST_ECONFIG;
+    }
+    if (bad > 0) {
+        fprintf(err, "error: --redis-sentinels: entry %d of '%s': expected HOST:PORT,HOST:PORT,...\n",
+                bad, sc->sentinels);
+        return ROOST_ECONFIG;
+    }
+    if (!sc->master || !sc->master[0] || strpbrk(sc->master, " \t\r\n")) {
+        fprintf(err, "error: --redis-master: a master name without spaces is needed with --redis-sentinels\n");
+        return ROOST_ECONFIG;
+    }
+    return 0;
+}
+
+sentinel_t *sentinel_new(const store_sentinel_conf_t *sc)
+{
+    sentinel_t *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    if (!store_sentinel_on(sc) || parse_list(sc->sentinels, s->addr, &s->n, stderr) != 0 || !sc->master ||
+        !(s->master = strdup(sc->master)) || redis_auth_set(&s->auth, sc->user, sc->password) < 0) {
+        sentinel_free(&s);
+        return NULL;
+    }
+    return s;
+}
+
+void sentinel_free(sentinel_t **sp)
+{
+    if (!sp || !*sp)
+        return;
+    redis_auth_clear(&(*sp)->auth);
+    free((*sp)->master);
+    free(*sp);
+    *sp = NULL;
+}
+
+const char *sentinel_host(const sentinel_t *s) { return s->host; }
+int sentinel_port(const sentinel_t *s) { return s->port; }
+
+static void say(char *why, size_t cap, const char *fmt, const char *a, int port, const char *b)
+{
+    if (why && cap)
+        snprintf(why, cap, fmt, a, port, b);
+}
+
+/* One Sentinel: 0 and the address, or -1 (why filled). */
+static int ask_one(const sentinel_t *s, const sentinel_addr_t *a, int timeout_ms, char *host,
+                   size_t host_cap, int *port, char *why, size_t why_cap)
+{
+    struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+    redisContext *c = redisConnectWithTimeout(a->host, a->port, tv);
+    if (!c || c->err) {
+        say(why, why_cap, "sentinel %s:%d: %s", a->host, a->port, c ? c->errstr : "out of memory");
+        redisFree(c);
+        return -1;
+    }
+    redisSetTimeout(c, tv);
+    int rc = -1;
+    const char *argv[3];
+    int argc = redis_auth_argv(&s->auth, argv);
+    redisReply *r = NULL;
+    if (argc) {
+        r = redisCommandArgv(c, argc, argv, NULL);
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            say(why, why_cap, "sentinel %s:%d: AUTH: %s", a->host, a->port,
+                r && r->str ? r->str : c->errstr);
+            goto out;
+        }
+        freeReplyObject(r);
+    }
+    const char *q[] = {"SENTINEL", "get-master-addr-by-name", s->master};
+    r = redisCommandArgv(c, 3, q, NULL);
+    if (!r) {
+        say(why, why_cap, "sentinel %s:%d: %s", a->host, a->port, c->errstr);
+    } else if (r->type == REDIS_REPLY_ERROR) {
+        say(why, why_cap, "sentinel %s:%d: %s", a->host, a->port, r->str ? r->str : "error");
+    } else if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+               r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING ||
+               r->element[0]->len == 0 || r->element[0]->len >= host_cap) {
+        say(why, why_cap, "sentinel %s:%d: %s", a->host, a->port, "does not know that master name");
+    } else {
+        char *end = NULL;
+        long p = strtol(r->element[1]->str, &end, 10);
+        if (end && !*end && p > 0 && p < 65536) {
+            memcpy(host, r->element[0]->str, r->element[0]->len + 1);
+            *port = (int)p;
+            rc = 0;
+        } else {
+            say(why, why_cap, "sentinel %s:%d: %s", a->host, a->port, "bad port in its answer");
+        }
+    }
+out:
+    freeReplyObject(r);
+    redisFree(c);
+    return rc;
+}
+
+int sentinel_resolve(sentinel_t *s, int timeout_ms, char *host, size_t host_cap, int *port,
+                     char *why, size_t why_cap)
+{
+    say(why, why_cap, "%s%d%s", "no Sentinel answered", 0, "");
+    for (size_t i = 0; i < s->n; i++) {
+        if (ask_one(s, &s->addr[i], timeout_ms, host, host_cap, port, why, why_cap) < 0)
+            continue;
+        if (i) { /* the one that answered goes first next time */
+            sentinel_addr_t a = s->addr[i];
+            memmove(&s->addr[1], &s->addr[0], i * sizeof(a));
+            s->addr[0] = a;
+        }
+        snprintf(s->host, sizeof(s->host), "%s", host);
+        s->port = *port;
+        return 0;
+    }
+    return ROOST_EUNAVAILABLE;
+}
+
+bool sentinel_changed(sentinel_t *s, const char *host, int port, uint64_t now_ms, int timeout_ms)
+{
+    if (s->checked_ms && now_ms - s->checked_ms < RECHECK_MS)
+        return false;
+    s->checked_ms = now_ms;
+    char h[256];
+    int p = 0;
+    if (sentinel_resolve(s, timeout_ms, h, sizeof(h), &p, NULL, 0) < 0)
+        return false;
+    return p != port || strcmp(h, host) != 0;
+}
+
+bool sentinel_role_is_master(const void *reply)
+{
+    const redisReply *r = reply;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1)
+        return false;
+    const redisReply *e = r->element[0];
+    return (e->type == REDIS_REPLY_STRING || e->type == REDIS_REPLY_STATUS) && e->str &&
+           strcmp(e->str, "master") == 0;
+}
+
+bool sentinel_readonly(const char *error)
+{
+    /* first word of a command's error; inside a script's error text */
+    return error && (strncmp(error, "READONLY", 8) == 0 || strstr(error, " READONLY ") != NULL);
+}
+
+int store_check_require_auth_ha(const char *host, int port, const store_sentinel_conf_t *sc)
+{
+    if (!store_sentinel_on(sc))
+        return store_check_require_auth(host, port);
+    sentinel_t *s = sentinel_new(sc);
+    char h[256], why[200];
+    int p = 0;
+    int rc = s ? sentinel_resolve(s, 1000, h, sizeof(h), &p, why, sizeof(why)) : -ENOMEM;
+    sentinel_free(&s);
+    if (rc < 0) {
+        log_warn("redis_auth_unchecked", "sentinels=%s detail=\"--redis-require-auth: no Sentinel named "
+                 "the primary at start (%s); not checked\"", sc->sentinels, rc == -ENOMEM ? "out of memory" : why);
+        return 0;
+    }
+    return store_check_require_auth(h, p);
+}

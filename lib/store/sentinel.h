@@ -1,0 +1,84 @@
+/* sentinel: finding the Redis primary through Redis Sentinel (DESIGN.md
+ * "Clustering": Sentinel for HA), the client side of Sentinel's documented
+ * protocol: ask each Sentinel in turn `SENTINEL get-master-addr-by-name
+ * NAME`, move the one that answered to the front, connect to that address
+ * and check with ROLE that it really is a primary before writing. store.c
+ * (blocking) and sstore.c (the broker's async link) each call it where they
+ * connect; services only carry the options (redis_conf.h: --redis-sentinels,
+ * --redis-master, --redis-sentinel-user, --redis-sentinel-password) and hand
+ * them to store_set_sentinel / sstore_set_sentinel.
+ *
+ * Following a failover: a link that drops, a connection whose ROLE is not
+ * "master", or a READONLY reply (the primary was demoted under us) makes the
+ * next connection ask Sentinel again; and a live link re-asks at most once a
+ * second (sentinel_changed) so a primary that is still reachable but was
+ * replaced (a partition healed the wrong way) is left within a second.
+ *
+ * Blocking: sentinel_resolve does blocking I/O, at most timeout_ms per
+ * Sentinel (connect, then the command). The broker calls it from its loop
+ * only when (re)connecting and once a second on a live link: a Sentinel on
+ * the LAN answers in well under a millisecond; one that is unreachable costs
+ * up to timeout_ms once, and then sits behind the ones that answer.
+ */
+#ifndef ROOST_STORE_SENTINEL_H
+#define ROOST_STORE_SENTINEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+
+/* The options, as every service takes them (strings borrowed from argv or
+ * the environment). sentinels "" = no Sentinel: --redis is used as given. */
+typedef struct store_sentinel_conf {
+    const char *sentinels;       /* "host:port,host:port,..." */
+    const char *master;          /* the master name the Sentinels monitor */
+    const char *user, *password; /* AUTH to the Sentinels; "" = none */
+} store_sentinel_conf_t;
+
+#define STORE_SENTINEL_CONF_DEFAULT {.sentinels = "", .master = "roost", .user = "", .password = ""}
+
+/* store_check_require_auth (store.h) on the primary the Sentinels name
+ * when sc has some, else on host:port. */
+int store_check_require_auth_ha(const char *host, int port, const store_sentinel_conf_t *sc);
+
+#define SENTINEL_MAX 16 /* Sentinels in one list */
+
+/* True when sc names Sentinels. NULL-safe. */
+bool store_sentinel_on(const store_sentinel_conf_t *sc);
+/* Checks the list (1..SENTINEL_MAX HOST:PORT entries) and the master name
+ * when Sentinels are given. 0, or ROOST_ECONFIG after printing
+ * "error: --redis-sentinels: ..." to err. */
+int store_sentinel_conf_check(const store_sentinel_conf_t *sc, FILE *err);
+
+typedef struct sentinel sentinel_t;
+
+/* Parses and copies sc. NULL on OOM or a list store_sentinel_conf_check
+ * refuses. Caller owns the result. */
+sentinel_t *sentinel_new(const store_sentinel_conf_t *sc);
+void sentinel_free(sentinel_t **sp);
+/* Asks the Sentinels in turn for the primary's address; the first that
+ * answers moves to the front. 0 and host (NUL-terminated, < host_cap) and
+ * *port; ROOST_EUNAVAILABLE when none answered with an address (why, if
+ * non-NULL, says what the last one did). Blocks up to timeout_ms per
+ * Sentinel tried. */
+int sentinel_resolve(sentinel_t *s, int timeout_ms, char *host, size_t host_cap, int *port,
+                     char *why, size_t why_cap);
+/* The last address resolve returned: host "" before any. */
+const char *sentinel_host(const sentinel_t *s);
+int sentinel_port(const sentinel_t *s);
+/* For a live link to host:port: at most once per second (now_ms, any
+ * monotonic clock), asks again; true when the Sentinels now name another
+ * address (the caller drops the link and connects to the new one). False
+ * when they agree, when it is not time yet, or when none answers (the link
+ * keeps working; a dead link is noticed by its own errors). */
+bool sentinel_changed(sentinel_t *s, const char *host, int port, uint64_t now_ms, int timeout_ms);
+/* ROLE's reply (hiredis redisReply *, passed as void * so callers need no
+ * cast): true when its first element is "master". */
+bool sentinel_role_is_master(const void *reply);
+/* An error reply that means "this node is (now) a replica": READONLY, also
+ * as a script's error. */
+bool sentinel_readonly(const char *error);
+
+#endif
