@@ -237,7 +237,7 @@ def test_primary_killed_under_load(st):
     for c in (pub_client, sub_client):
         assert st.api("GET", "/api/v1/clients/%s" % c["id"])[0] == 200
     assert st.api("GET", "/api/v1/groups/%s" % group["id"])[0] == 200
-    assert ha.cli("HGET", st.prefix + "retained", "ha/retained") not in (None, "")
+    assert ha.cli("HGET", st.prefix + "{g}:retained", "ha/retained") not in (None, "")
     fresh = device(b2.port, "ha-fresh", "ha-sub", [("ha/retained", 1)], clean=True).start()
     fresh.wait_up()
     assert wait_for(lambda: any(m[1] == b"kept" for m in fresh.snapshot()), 5), "retained message lost"
