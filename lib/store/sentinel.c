@@ -24,8 +24,6 @@ struct sentinel {
     size_t n;
     char *master;
     redis_auth_t auth;
-    char host[256]; /* last answer */
-    int port;
     uint64_t checked_ms;
 };
 
@@ -105,8 +103,16 @@ void sentinel_free(sentinel_t **sp)
     *sp = NULL;
 }
 
-const char *sentinel_host(const sentinel_t *s) { return s->host; }
-int sentinel_port(const sentinel_t *s) { return s->port; }
+int sentinel_set(sentinel_t **sp, const store_sentinel_conf_t *sc)
+{
+    sentinel_free(sp);
+    if (!store_sentinel_on(sc))
+        return 0;
+    if (store_sentinel_conf_check(sc, stderr) < 0)
+        return ROOST_EINVAL;
+    return (*sp = sentinel_new(sc)) ? 0 : -ENOMEM;
+}
+
 
 static void say(char *why, size_t cap, const char *fmt, const char *a, int port, const char *b)
 {
@@ -178,8 +184,6 @@ int sentinel_resolve(sentinel_t *s, int timeout_ms, char *host, size_t host_cap,
             memmove(&s->addr[1], &s->addr[0], i * sizeof(a));
             s->addr[0] = a;
         }
-        snprintf(s->host, sizeof(s->host), "%s", host);
-        s->port = *port;
         return 0;
     }
     return ROOST_EUNAVAILABLE;

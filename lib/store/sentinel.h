@@ -58,6 +58,10 @@ typedef struct sentinel sentinel_t;
  * refuses. Caller owns the result. */
 sentinel_t *sentinel_new(const store_sentinel_conf_t *sc);
 void sentinel_free(sentinel_t **sp);
+/* Replaces *sp (freed) with a handle for sc, or NULL when sc names no
+ * Sentinels. 0, -ENOMEM, ROOST_EINVAL (a list store_sentinel_conf_check
+ * refuses; said on stderr). */
+int sentinel_set(sentinel_t **sp, const store_sentinel_conf_t *sc);
 /* Asks the Sentinels in turn for the primary's address; the first that
  * answers moves to the front. 0 and host (NUL-terminated, < host_cap) and
  * *port; ROOST_EUNAVAILABLE when none answered with an address (why, if
@@ -65,9 +69,6 @@ void sentinel_free(sentinel_t **sp);
  * Sentinel tried. */
 int sentinel_resolve(sentinel_t *s, int timeout_ms, char *host, size_t host_cap, int *port,
                      char *why, size_t why_cap);
-/* The last address resolve returned: host "" before any. */
-const char *sentinel_host(const sentinel_t *s);
-int sentinel_port(const sentinel_t *s);
 /* For a live link to host:port: at most once per second (now_ms, any
  * monotonic clock), asks again; true when the Sentinels now name another
  * address (the caller drops the link and connects to the new one). False

@@ -463,12 +463,7 @@ int sstore_set_auth(sstore_t *s, const char *user, const char *password)
 
 int sstore_set_sentinel(sstore_t *s, const store_sentinel_conf_t *sc)
 {
-    sentinel_free(&s->sentinel);
-    if (!store_sentinel_on(sc))
-        return 0;
-    if (store_sentinel_conf_check(sc, stderr) < 0)
-        return ROOST_EINVAL;
-    return (s->sentinel = sentinel_new(sc)) ? 0 : -ENOMEM;
+    return sentinel_set(&s->sentinel, sc);
 }
 
 const char *sstore_address(const sstore_t *s, int *port)

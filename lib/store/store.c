@@ -333,12 +333,7 @@ int store_set_auth(store_t *s, const char *user, const char *password)
 
 int store_set_sentinel(store_t *s, const store_sentinel_conf_t *sc)
 {
-    sentinel_free(&s->sentinel);
-    if (!store_sentinel_on(sc))
-        return 0;
-    if (store_sentinel_conf_check(sc, stderr) < 0)
-        return ROOST_EINVAL;
-    return (s->sentinel = sentinel_new(sc)) ? 0 : -ENOMEM;
+    return sentinel_set(&s->sentinel, sc);
 }
 
 void store_set_timeouts(store_t *s, int connect_ms, int command_ms)
