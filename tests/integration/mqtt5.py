@@ -8,7 +8,7 @@ as lists."""
 
 import struct
 
-from conftest import RawClient, T, enc_len, enc_str, packet, uid
+from conftest import RawClient, T, enc_len, enc_str, packet, uid, wait_until
 
 # property identifiers used by the tests
 PAYLOAD_FORMAT = 0x01
@@ -225,3 +225,67 @@ class Raw5(RawClient):
         assert got == rc, "DISCONNECT 0x%02x, expected 0x%02x (%r)" % (got, rc, pr)
         assert_closed_by_broker(self, timeout)
         return pr
+
+
+def pub5(p):
+    """(topic, packet id, props, payload) of a 5.0 PUBLISH."""
+    assert p.name == "PUBLISH", p
+    tl = struct.unpack("!H", p.body[:2])[0]
+    i = 2 + tl
+    pid = None
+    if p.qos:
+        pid = struct.unpack("!H", p.body[i:i + 2])[0]
+        i += 2
+    pr, i = parse_props(p.body, i)
+    return p.body[2:2 + tl].decode(), pid, pr, p.body[i:]
+
+
+class C5(Raw5):
+    """A connected 5.0 raw client with the calls the message tests repeat."""
+
+    def __init__(self, port, client_id=None, **kw):
+        super().__init__(port)
+        self.session_present, self.connack = self.connect5(client_id, **kw)
+
+    def sub(self, filters, pid=1, properties=b"\x00"):
+        """filters: [(filter, options byte)] -> SUBACK codes."""
+        self.send(subscribe5_pkt(pid, filters, properties))
+        got_pid, _, codes = suback5(self.expect("SUBACK"))
+        assert got_pid == pid
+        return codes
+
+    def pub(self, topic, payload=b"", qos=0, retain=False, pid=1, properties=b"\x00"):
+        """Publishes; returns the PUBACK/PUBREC reason code (None at QoS 0)."""
+        self.send(publish5_pkt(topic, payload, qos, retain, pid, properties))
+        if qos == 0:
+            return None
+        # deliveries to this client may come first: stashed for get()
+        got_pid, rc, _ = ack5(self._expect_ack("PUBACK" if qos == 1 else "PUBREC", pid))
+        if qos == 2 and rc < 0x80:
+            self.send(ack5_pkt("PUBREL", pid))
+            assert ack5(self._expect_ack("PUBCOMP", pid))[:2] == (pid, 0)
+        return rc
+
+    def get(self, timeout=T, ack=True):
+        """The next PUBLISH, acknowledged when QoS 1 (and ack) -> (topic,
+        props, payload, packet)."""
+        p = self.expect("PUBLISH", timeout)
+        topic, pid, pr, payload = pub5(p)
+        if p.qos == 1 and ack:
+            self.send(ack5_pkt("PUBACK", pid))
+        return topic, pr, payload, p
+
+
+def paho5(port, topic, sub_props=None, qos=1):
+    """A paho-mqtt MQTTv5 client subscribed to topic: (client, messages
+    list). The caller stops it (loop_stop, disconnect)."""
+    import paho.mqtt.client as mqtt
+    got, done = [], []
+    c = mqtt.Client(client_id=uid("paho5"), protocol=mqtt.MQTTv5)
+    c.on_message = lambda cl, ud, m: got.append(m)
+    c.on_subscribe = lambda *a: done.append(1)
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    c.subscribe(topic, qos=qos, properties=sub_props)
+    assert wait_until(lambda: done, T)
+    return c, got

@@ -9,73 +9,22 @@ overlapping subscriptions. Raw sockets (exact bytes), paho-mqtt
 are cited as [MQTT-x.x.x-y]."""
 
 import shutil
-import struct
 import subprocess
 import time
 
 import pytest
 
 from conftest import RawClient, T, publish_pkt, uid, wait_until
-from mqtt5 import (CONTENT_TYPE, CORRELATION_DATA, MESSAGE_EXPIRY, PAYLOAD_FORMAT,
+from mqtt5 import (C5, CONTENT_TYPE, CORRELATION_DATA, MESSAGE_EXPIRY, PAYLOAD_FORMAT,
                    RESPONSE_TOPIC, SESSION_EXPIRY, SUBSCRIPTION_ID, TOPIC_ALIAS, USER_PROPERTY,
-                   Raw5, ack5, ack5_pkt, parse_props, props, publish5_pkt, subscribe5_pkt,
-                   suback5)
+                   ack5, ack5_pkt, paho5, props)
 
-import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 pytestmark = pytest.mark.roost_only  # Mosquitto differs (e.g. expiry of 0, retained expiry)
 
 NL, RAP = 0x04, 0x08  # subscription options [MQTT-3.8.3-...] bits
-
-
-def pub5(p):
-    """(topic, packet id, props, payload) of a 5.0 PUBLISH."""
-    assert p.name == "PUBLISH", p
-    tl = struct.unpack("!H", p.body[:2])[0]
-    i = 2 + tl
-    pid = None
-    if p.qos:
-        pid = struct.unpack("!H", p.body[i:i + 2])[0]
-        i += 2
-    pr, i = parse_props(p.body, i)
-    return p.body[2:2 + tl].decode(), pid, pr, p.body[i:]
-
-
-class C5(Raw5):
-    """A connected 5.0 raw client with the calls these tests repeat."""
-
-    def __init__(self, port, client_id=None, **kw):
-        super().__init__(port)
-        self.session_present, self.connack = self.connect5(client_id, **kw)
-
-    def sub(self, filters, pid=1, properties=b"\x00"):
-        """filters: [(filter, options byte)] -> SUBACK codes."""
-        self.send(subscribe5_pkt(pid, filters, properties))
-        got_pid, _, codes = suback5(self.expect("SUBACK"))
-        assert got_pid == pid
-        return codes
-
-    def pub(self, topic, payload=b"", qos=0, retain=False, pid=1, properties=b"\x00"):
-        """Publishes; returns the PUBACK/PUBREC reason code (None at QoS 0)."""
-        self.send(publish5_pkt(topic, payload, qos, retain, pid, properties))
-        if qos == 0:
-            return None
-        # deliveries to this client may come first: stashed for get()
-        got_pid, rc, _ = ack5(self._expect_ack("PUBACK" if qos == 1 else "PUBREC", pid))
-        if qos == 2 and rc < 0x80:
-            self.send(ack5_pkt("PUBREL", pid))
-            assert ack5(self._expect_ack("PUBCOMP", pid))[:2] == (pid, 0)
-        return rc
-
-    def get(self, timeout=T):
-        """The next PUBLISH, acknowledged when QoS 1 -> (topic, props, payload, packet)."""
-        p = self.expect("PUBLISH", timeout)
-        topic, pid, pr, payload = pub5(p)
-        if p.qos == 1:
-            self.send(ack5_pkt("PUBACK", pid))
-        return topic, pr, payload, p
 
 
 def barrier5(sub, pub, marker):
@@ -147,16 +96,8 @@ def test_paho_and_mosquitto_v5_clients(broker):
     if not shutil.which("mosquitto_pub"):
         pytest.skip("mosquitto_pub not installed")
     t = uid("mq")
-    got = []
-    c = mqtt.Client(client_id=uid("paho5"), protocol=mqtt.MQTTv5)
-    c.on_message = lambda cl, ud, m: got.append(m)
-    c.connect("127.0.0.1", broker.port)
-    c.loop_start()
+    c, got = paho5(broker.port, t)
     try:
-        sub_done = []
-        c.on_subscribe = lambda *a: sub_done.append(1)
-        c.subscribe(t, qos=1)
-        assert wait_until(lambda: sub_done, T)
         subprocess.run(["mosquitto_pub", "-V", "5", "-p", str(broker.port), "-t", t, "-m", "hi",
                         "-q", "1", "-D", "publish", "user-property", "k", "v",
                         "-D", "publish", "content-type", "text/x",
@@ -310,18 +251,10 @@ def test_subscription_identifiers_overlapping(broker):
 def test_paho_subscription_identifier(broker):
     """paho-mqtt MQTTv5: the identifier given at SUBSCRIBE comes back."""
     t = uid("psid")
-    got = []
-    c = mqtt.Client(client_id=uid("paho5s"), protocol=mqtt.MQTTv5)
-    c.on_message = lambda cl, ud, m: got.append(m)
-    c.connect("127.0.0.1", broker.port)
-    c.loop_start()
+    sp = Properties(PacketTypes.SUBSCRIBE)
+    sp.SubscriptionIdentifier = 77
+    c, got = paho5(broker.port, t, sp)
     try:
-        done = []
-        c.on_subscribe = lambda *a: done.append(1)
-        sp = Properties(PacketTypes.SUBSCRIBE)
-        sp.SubscriptionIdentifier = 77
-        c.subscribe(t, qos=1, properties=sp)
-        assert wait_until(lambda: done, T)
         c.publish(t, b"x", qos=1)
         assert wait_until(lambda: got, T)
         assert got[0].properties.SubscriptionIdentifier == [77]

@@ -1,0 +1,137 @@
+"""MQTT 5.0, message side (issue 15), two brokers and Redis: properties and
+expiry travel over the bus (a 3.1.1 subscriber on the other broker gets the
+message without them, a 5.0 one with them and its own Subscription
+Identifier); a persistent 5.0 session whose broker is killed (SIGKILL)
+resumes on the other one with its queued messages, their properties and
+remaining expiry, the expired one left out, and its subscription options
+(Subscription Identifier, No Local) kept in Redis. Normative statements of
+MQTT 5.0 are cited as [MQTT-x.x.x-y]."""
+
+import time
+
+import pytest
+
+from cluster_stack import Cluster
+from conftest import RawClient, publish_pkt, uid, wait_until
+from mqtt5 import (C5, CONTENT_TYPE, CORRELATION_DATA, MESSAGE_EXPIRY, PAYLOAD_FORMAT,
+                   RESPONSE_TOPIC, SESSION_EXPIRY, SUBSCRIPTION_ID, USER_PROPERTY, props)
+
+pytestmark = pytest.mark.roost_only
+
+T = 10.0
+NL = 0x04
+
+
+@pytest.fixture
+def cl(request):
+    c = Cluster()
+    try:
+        c.start_redis()
+        yield c
+        assert not c.sanitizer_reports(), "\n".join(c.sanitizer_reports())
+    finally:
+        if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
+            print(c.logs())
+        c.close()
+
+
+def bus_ready(pub, sub, topic):
+    """Publishes QoS 0 probes on topic from pub until sub (subscribed to it
+    on the other broker) gets one: the peers' bus subscriptions are in place."""
+    def probe():
+        pub.pub(topic, b"__probe__")
+        try:
+            return sub.get(timeout=0.2)[2] == b"__probe__"
+        except Exception:
+            return False
+    assert wait_until(probe, T, 0.05)
+    time.sleep(0.3)
+    while True:  # drain late probes
+        try:
+            assert sub.get(timeout=0.3)[2] == b"__probe__"
+        except AssertionError:
+            raise
+        except Exception:
+            return
+
+
+V5_PROPS = props((PAYLOAD_FORMAT, 1), (MESSAGE_EXPIRY, 120), (CONTENT_TYPE, "application/json"),
+                 (RESPONSE_TOPIC, "reply/here"), (CORRELATION_DATA, b"\x01\x02"),
+                 (USER_PROPERTY, ("k1", "v1")), (USER_PROPERTY, ("k2", "v2")))
+
+
+def test_properties_across_the_bus_both_directions(cl):
+    """A 5.0 publisher on b1: the 5.0 subscriber on b2 gets every property
+    unaltered [MQTT-3.3.2-4,15,16,17,18,20], the remaining expiry
+    [MQTT-3.3.2-6] and the identifier of its own subscription
+    [MQTT-3.3.4-3]; the 3.1.1 subscriber on b2 gets the 3.1.1 PUBLISH. A
+    3.1.1 publisher on b1: the 5.0 subscriber gets no properties."""
+    b1, b2 = cl.start_broker("b1"), cl.start_broker("b2")
+    cl.wait_mesh()
+    t = uid("bus5")
+    with C5(b2.port) as s5, RawClient(b2.port) as s3, C5(b1.port) as p5, \
+            RawClient(b1.port) as p3:
+        assert s5.sub([(t, 1)], properties=props((SUBSCRIPTION_ID, 4242))) == [1]
+        s3.connect()
+        assert s3.subscribe([(t, 1)]) == [1]
+        p3.connect()
+        bus_ready(p5, s5, t)
+        while True:  # the 3.1.1 subscriber's probes
+            try:
+                s3.recv_packet(0.3)
+            except Exception:
+                break
+        assert p5.pub(t, b'{"v": 1}', qos=1, properties=V5_PROPS) == 0
+        topic, pr, payload, pkt = s5.get(T)
+        assert (topic, payload, pkt.qos) == (t, b'{"v": 1}', 1)
+        assert 115 <= pr.pop(MESSAGE_EXPIRY) <= 120
+        assert pr == {PAYLOAD_FORMAT: 1, CONTENT_TYPE: "application/json",
+                      RESPONSE_TOPIC: "reply/here", CORRELATION_DATA: b"\x01\x02",
+                      USER_PROPERTY: [("k1", "v1"), ("k2", "v2")], SUBSCRIPTION_ID: [4242]}
+        m = s3.expect("PUBLISH", T)
+        assert (m.topic, m.payload, m.qos) == (t, b'{"v": 1}', 1)
+        p3.send(publish_pkt(t, b"plain", qos=1, pid=5))
+        p3.expect("PUBACK", T)
+        topic, pr, payload, _ = s5.get(T)
+        assert (payload, pr) == (b"plain", {SUBSCRIPTION_ID: [4242]})
+
+
+def test_persistent_v5_session_resumes_after_kill9(cl):
+    """A persistent 5.0 session (Session Expiry 600) on b1 with a
+    Subscription Identifier and No Local; b1 is killed (SIGKILL). Messages
+    published on b2 meanwhile wait in Redis; the session resumed on b2 gets
+    them with their properties, the remaining expiry [MQTT-3.3.2-6] and its
+    identifier, not the one that expired [MQTT-3.3.2-5]; its own message
+    is still not sent back through the No Local subscription [MQTT-3.8.3-3]
+    (the options survived in Redis)."""
+    b1, b2 = cl.start_broker("b1"), cl.start_broker("b2")
+    cl.wait_mesh()
+    t, cid = uid("k9"), uid("k9s")
+    keep = props((SESSION_EXPIRY, 600))
+    with C5(b1.port, cid, clean=False, properties=keep) as s:
+        assert s.sub([(t + "/#", 1 | NL)], properties=props((SUBSCRIPTION_ID, 9))) == [1]
+        with C5(b2.port) as p:
+            bus_ready(p, s, t + "/probe")
+        b1.kill9()
+    with C5(b2.port) as p:
+        assert p.pub(t + "/a", b"long", qos=1, pid=1, properties=V5_PROPS) == 0
+        assert p.pub(t + "/b", b"short", qos=1, pid=2,
+                     properties=props((MESSAGE_EXPIRY, 1), (USER_PROPERTY, ("x", "y")))) == 0
+        assert p.pub(t + "/c", b"none", qos=1, pid=3,
+                     properties=props((USER_PROPERTY, ("only", "this")))) == 0
+    time.sleep(2.2)
+    with C5(b2.port, cid, clean=False, properties=keep) as s:
+        assert s.session_present == 1
+        topic, pr, payload, _ = s.get(T)
+        assert (topic, payload) == (t + "/a", b"long")
+        assert 110 <= pr.pop(MESSAGE_EXPIRY) <= 118
+        assert pr == {PAYLOAD_FORMAT: 1, CONTENT_TYPE: "application/json",
+                      RESPONSE_TOPIC: "reply/here", CORRELATION_DATA: b"\x01\x02",
+                      USER_PROPERTY: [("k1", "v1"), ("k2", "v2")], SUBSCRIPTION_ID: [9]}
+        topic, pr, payload, _ = s.get(T)
+        assert (topic, payload, pr) == (t + "/c", b"none",
+                                        {USER_PROPERTY: [("only", "this")], SUBSCRIPTION_ID: [9]})
+        s.no_packet(0.5)
+        # No Local came back from Redis with the subscription
+        assert s.pub(t + "/own", b"own", qos=1, pid=7) == 0
+        s.no_packet(0.5)
