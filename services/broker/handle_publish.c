@@ -78,7 +78,7 @@ int handle_publish(conn_t *c, const mqtt_publish_t *p)
     bool refused_v5 = reason >= 0x80 && c->version == MQTT_V5;
     if (p->qos == 2 && !refused_v5) {
         /* a PUBREC with a failure code ends the exchange: no PUBREL comes
-         * [MQTT-4.3.3-4 ff.], so nothing is recorded for it */
+         * [MQTT-4.3.3-4], so nothing is recorded for it */
         int rc = session_rx2_add(s, p->packet_id);
         if (rc)
             return rc;
@@ -151,6 +151,11 @@ int handle_puback(conn_t *c, const mqtt_ack_t *p)
 
 int handle_pubrec(conn_t *c, const mqtt_ack_t *p)
 {
+    if (c->version == MQTT_V5 && p->rc >= 0x80) { /* refused: no PUBREL [MQTT-4.3.3-4] */
+        if (session_on_pubrec_refused(c->b, c->sess, p->packet_id) < 0)
+            unknown_pid(c, "PUBREC", p->packet_id);
+        return 0;
+    }
     if (session_on_pubrec(c->b, c->sess, p->packet_id) < 0)
         unknown_pid(c, "PUBREC", p->packet_id);
     return 0;

@@ -368,9 +368,11 @@ void session_filtered(broker_t *b, session_t *s, const msg_t *m)
         sstore_queue_ack(st, s->id, s->id_len, msg_eid(m), on_store_done, b);
 }
 
-int session_on_puback(broker_t *b, session_t *s, uint16_t pid)
+/* The end of an outgoing exchange in state `state`: the message leaves
+ * the window and its Redis queue entry. */
+static int finish_out(broker_t *b, session_t *s, uint16_t pid, uint8_t state)
 {
-    int i = find_inflight(s, pid, OUT_WAIT_PUBACK);
+    int i = find_inflight(s, pid, state);
     if (i < 0)
         return ROOST_ENOTFOUND;
     sstore_t *st = mirror(b, s);
@@ -379,6 +381,16 @@ int session_on_puback(broker_t *b, session_t *s, uint16_t pid)
     remove_inflight(s, i);
     pump(b, s);
     return 0;
+}
+
+int session_on_puback(broker_t *b, session_t *s, uint16_t pid)
+{
+    return finish_out(b, s, pid, OUT_WAIT_PUBACK);
+}
+
+int session_on_pubrec_refused(broker_t *b, session_t *s, uint16_t pid)
+{
+    return finish_out(b, s, pid, OUT_WAIT_PUBREC);
 }
 
 int session_on_pubrec(broker_t *b, session_t *s, uint16_t pid)

@@ -145,6 +145,10 @@ void session_filtered(broker_t *b, session_t *s, const msg_t *m);
  * ids are ignored (returns ROOST_ENOTFOUND for the caller's log). */
 int session_on_puback(broker_t *b, session_t *s, uint16_t pid);
 int session_on_pubrec(broker_t *b, session_t *s, uint16_t pid);
+/* A 5.0 PUBREC with a reason code of 0x80 or more: the subscriber refused
+ * the message; no PUBREL follows [MQTT-4.3.3-4], the exchange is over
+ * (window slot and Redis queue entry freed, like a PUBACK). */
+int session_on_pubrec_refused(broker_t *b, session_t *s, uint16_t pid);
 int session_on_pubcomp(broker_t *b, session_t *s, uint16_t pid);
 
 /* After CONNACK on a resumed session: resend in-flight packets (PUBLISH with

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from conftest import RawClient, T, publish_pkt, uid, wait_until
-from mqtt5 import (C5, CONTENT_TYPE, CORRELATION_DATA, MESSAGE_EXPIRY, PAYLOAD_FORMAT,
+from mqtt5 import (C5, pub5, CONTENT_TYPE, CORRELATION_DATA, MESSAGE_EXPIRY, PAYLOAD_FORMAT,
                    RESPONSE_TOPIC, SESSION_EXPIRY, SUBSCRIPTION_ID, TOPIC_ALIAS, USER_PROPERTY,
                    ack5, ack5_pkt, paho5, props)
 
@@ -261,3 +261,26 @@ def test_paho_subscription_identifier(broker):
     finally:
         c.loop_stop()
         c.disconnect()
+
+
+def test_subscriber_refuses_qos2_with_pubrec(broker_factory):
+    """A 5.0 subscriber answers a QoS 2 delivery with PUBREC 0x80: the
+    exchange ends there, no PUBREL is sent [MQTT-4.3.3-4], and the slot is
+    free: with --max-inflight 1 the next message comes at once."""
+    b = broker_factory(max_inflight=1)
+    t = uid("q2r")
+    with C5(b.port) as s, C5(b.port) as p:
+        assert s.sub([(t, 2)]) == [2]
+        assert p.pub(t, b"one", qos=2, pid=1) == 0
+        assert p.pub(t, b"two", qos=2, pid=2) == 0
+        first = s.expect("PUBLISH")
+        _, pid, _, payload = pub5(first)
+        assert payload == b"one"
+        s.send(ack5_pkt("PUBREC", pid, 0x80))
+        second = s.expect("PUBLISH")  # not a PUBREL
+        _, pid2, _, payload = pub5(second)
+        assert payload == b"two"
+        s.send(ack5_pkt("PUBREC", pid2))
+        assert s.expect("PUBREL").pid == pid2
+        s.send(ack5_pkt("PUBCOMP", pid2))
+        s.no_packet(0.3)
