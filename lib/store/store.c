@@ -234,13 +234,14 @@ static const char LUA_RULE_CREATE[] =
     "if #m>0 then return {'INVALID','groups',unpack(m)} end\n"
     "if redis.call('EXISTS',k)==1 then return {'CONFLICT','id'} end\n"
     "redis.call('HSET',k,'id',id,'match_by',ARGV[5],'value',ARGV[6],'groups',ARGV[7],\n"
-    "  'created_at',now,'updated_at',now)\n"
+    "  'created_at',now,'updated_at',now,'client_ids',ARGV[8])\n"
     "for g in string.gmatch(ARGV[7],'[^,]+') do redis.call('SADD',p..'group:'..g..':rules',id) end\n"
     "redis.call('ZADD',p..'rules',0,ARGV[4])\n"
     "redis.call('INCR',p..'version')\n"
     "return {'OK',redis.call('HMGET',k," STORE_RULE_FIELDS ")}\n";
 
-/* ARGV: p id now old_match_by old_value match_by value groups_set groups.
+/* ARGV: p id now old_match_by old_value match_by value groups_set groups
+ * client_ids_set client_ids.
  * The caller validated (match_by, value) against the old pair it read; if
  * someone changed them meanwhile it answers RETRY. */
 static const char LUA_RULE_UPDATE[] =
@@ -256,6 +257,7 @@ static const char LUA_RULE_UPDATE[] =
     "  for g in string.gmatch(ARGV[9],'[^,]+') do redis.call('SADD',p..'group:'..g..':rules',id) end\n"
     "  redis.call('HSET',k,'groups',ARGV[9])\n"
     "end\n"
+    "if ARGV[10]=='1' then redis.call('HSET',k,'client_ids',ARGV[11]) end\n"
     "redis.call('HSET',k,'match_by',ARGV[6],'value',ARGV[7],'updated_at',ARGV[3])\n"
     "redis.call('INCR',p..'version')\n"
     "return {'OK',redis.call('HMGET',k," STORE_RULE_FIELDS ")}\n";
@@ -765,9 +767,9 @@ int store_list_raw(store_t *s, const char *zset, const char *obj, const char *cu
     snprintf(lim, sizeof(lim), "%zu", limit);
     snprintf(ns, sizeof(ns), "%d", n_search);
     snprintf(budget, sizeof(budget), "%d", STORE_SCAN_BUDGET);
-    const char *argv[7 + STORE_GROUP_N_FIELDS] = {zset, obj, cursor ? cursor : "", lim, needle, ns, budget};
-    if (n_fields > STORE_GROUP_N_FIELDS)
-        n_fields = STORE_GROUP_N_FIELDS; /* the most any kind has */
+    const char *argv[7 + STORE_MAX_FIELDS] = {zset, obj, cursor ? cursor : "", lim, needle, ns, budget};
+    if (n_fields > STORE_MAX_FIELDS)
+        n_fields = STORE_MAX_FIELDS;
     for (int f = 0; f < n_fields; f++)
         argv[7 + f] = fields[f];
     store_sr_t sr;

@@ -46,7 +46,7 @@
  *   P idx:group:name         hash    group name -> group id
  *   P group:<id>:rules       set     ids of rules that reference the group
  *   P rule:<id>              hash    id match_by value groups created_at
- *                                    updated_at; groups is the ids joined by ','
+ *                                    updated_at client_ids; groups is the ids joined by ','
  *   P rules                  zset    as clients
  * Every multi-key write is one Lua script (EVALSHA): checks, writes and the
  * version bump commit together or not at all. Keys are computed inside the
@@ -338,6 +338,9 @@ typedef struct store_rule {
     char *value;
     char **groups;
     size_t n_groups;
+    /* MQTT client ids a client this rule matches may connect with: patterns
+     * one per line as a client's (store_client_spec_t client_ids); "" = any */
+    char *client_ids;
     int64_t created_at, updated_at;
 } store_rule_t;
 
@@ -351,6 +354,7 @@ typedef struct store_rule_spec {
     bool set_groups;
     const char *const *groups;
     size_t n_groups;
+    const char *client_ids; /* NULL: "" on create, unchanged on update */
 } store_rule_spec_t;
 
 typedef struct store_rule_list {

@@ -142,7 +142,7 @@ int store_client_get_cert(store_t *s, const char *id, store_cert_t *out)
     if (rc < 0)
         return rc;
     redisReply *r = NULL;
-    if ((rc = store_get_record(s, "client", id, CERT_FIELDS, &r)) < 0)
+    if ((rc = store_get_record(s, "client", id, CERT_FIELDS, STORE_N_FIELDS, &r)) < 0)
         return rc == ROOST_ENOTFOUND ? 1 : rc; /* no fingerprint: no certificate */
     char *f[4] = {0};
     for (int i = 0; i < 4 && rc == 0; i++)
@@ -216,7 +216,7 @@ int store_client_get(store_t *s, const char *id, store_client_t **out)
     store_err_reset(s);
     *out = NULL;
     redisReply *r = NULL;
-    int rc = store_get_record(s, "client", id, CLIENT_FIELDS, &r);
+    int rc = store_get_record(s, "client", id, CLIENT_FIELDS, STORE_N_FIELDS, &r);
     if (rc < 0)
         return rc;
     rc = client_out(s, r, out);

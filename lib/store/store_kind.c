@@ -19,17 +19,19 @@ void store_stamp_new(store_stamp_t *st)
 }
 
 int store_get_record(store_t *s, const char *obj, const char *id, const char *const *fields,
-                     redisReply **out)
+                     int n, redisReply **out)
 {
     *out = NULL;
     if (!store_id_ok(id))
         return store_fail(s, ROOST_ENOTFOUND, NULL, NULL);
     char key[STORE_PREFIX_MAX + 16 + STORE_ID_LEN + 1];
     snprintf(key, sizeof(key), "%s%s:%s", store_prefix(s), obj, id);
-    const char *argv[2 + STORE_N_FIELDS] = {"HMGET", key};
-    memcpy(&argv[2], fields, STORE_N_FIELDS * sizeof(*fields));
+    const char *argv[2 + STORE_MAX_FIELDS] = {"HMGET", key};
+    if (n > STORE_MAX_FIELDS)
+        n = STORE_MAX_FIELDS;
+    memcpy(&argv[2], fields, (size_t)n * sizeof(*fields));
     redisReply *r = NULL;
-    int rc = store_cmd(s, 2 + STORE_N_FIELDS, argv, NULL, &r);
+    int rc = store_cmd(s, 2 + n, argv, NULL, &r);
     if (rc < 0)
         return rc;
     if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 && r->element[0]->type == REDIS_REPLY_NIL) {

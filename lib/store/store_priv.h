@@ -57,8 +57,10 @@ typedef enum { SR_OK, SR_NOTFOUND, SR_CONFLICT, SR_INVALID, SR_RETRY } store_sr_
 #define STORE_CLIENT_FIELDS "'id','name','auth_type','username','created_at','updated_at'"
 #define STORE_GROUP_FIELDS "'id','name','description','acl','created_at','updated_at','rates'"
 #define STORE_GROUP_N_FIELDS 7
-#define STORE_RULE_FIELDS "'id','match_by','value','groups','created_at','updated_at'"
+#define STORE_RULE_FIELDS "'id','match_by','value','groups','created_at','updated_at','client_ids'"
+#define STORE_RULE_N_FIELDS 7
 #define STORE_N_FIELDS 6
+#define STORE_MAX_FIELDS 7 /* the most fields any kind is read with */
 
 /* ---- store.c ---- */
 
@@ -146,12 +148,12 @@ typedef struct store_stamp {
 /* Fills st for an object created now. */
 void store_stamp_new(store_stamp_t *st);
 
-/* HMGETs the STORE_N_FIELDS `fields` of "<prefix><obj>:<id>" ("client").
+/* HMGETs the n `fields` (at most STORE_MAX_FIELDS) of "<prefix><obj>:<id>" ("client").
  * 0 and *out (caller frees with freeReplyObject; it still needs checking
  * as a record), store_fail(ROOST_ENOTFOUND) for a malformed id or a missing
  * record, or as store_cmd. Does not reset the last error. */
 int store_get_record(store_t *s, const char *obj, const char *id, const char *const *fields,
-                     redisReply **out);
+                     int n, redisReply **out);
 
 /* A public *_delete whose script answers OK or NOTFOUND only: resets the
  * last error, runs `sc` with the id. 0, ROOST_ENOTFOUND, ROOST_ESTORE or as

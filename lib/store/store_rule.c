@@ -10,12 +10,13 @@
 #include "base/err.h"
 #include "store/store_priv.h"
 
-static const char *const RULE_FIELDS[STORE_N_FIELDS] = {"id",     "match_by",   "value",
-                                                        "groups", "created_at", "updated_at"};
+static const char *const RULE_FIELDS[STORE_RULE_N_FIELDS] = {
+    "id", "match_by", "value", "groups", "created_at", "updated_at", "client_ids"};
 
 static void rule_fini(store_rule_t *r)
 {
     free(r->value);
+    free(r->client_ids);
     for (size_t i = 0; i < r->n_groups; i++)
         free(r->groups[i]);
     free(r->groups);
@@ -84,7 +85,7 @@ static char *join_groups(const char *const *ids, size_t n)
 static int rule_from(store_t *s, const redisReply *rep, store_rule_t *r)
 {
     memset(r, 0, sizeof(*r));
-    const char *id = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == STORE_N_FIELDS
+    const char *id = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == STORE_RULE_N_FIELDS
                          ? store_rstr(rep->element[0])
                          : NULL;
     const char *m = id ? store_rstr(rep->element[1]) : NULL;
@@ -96,7 +97,9 @@ static int rule_from(store_t *s, const redisReply *rep, store_rule_t *r)
     if ((rc = store_rdup(rep->element[2], &r->value)) < 0 ||
         (rc = split_groups(groups, r)) < 0 ||
         (rc = store_ri64(rep->element[4], &r->created_at)) < 0 ||
-        (rc = store_ri64(rep->element[5], &r->updated_at)) < 0) {
+        (rc = store_ri64(rep->element[5], &r->updated_at)) < 0 ||
+        (rc = rep->element[6]->type == REDIS_REPLY_NIL ? ((r->client_ids = strdup("")) ? 0 : -ENOMEM)
+                                                       : store_rdup(rep->element[6], &r->client_ids)) < 0) {
         rule_fini(r);
         return rc == -ENOMEM ? rc : store_fail(s, ROOST_ESTORE, NULL, "malformed rule record");
     }
@@ -143,7 +146,8 @@ int store_rule_create(store_t *s, const store_rule_spec_t *spec, store_rule_t **
         *out = NULL;
     int rc;
     if ((rc = store_check_rule_value(s, spec->match_by, spec->value)) < 0 ||
-        (rc = store_check_rule_groups(s, spec->groups, spec->n_groups)) < 0)
+        (rc = store_check_rule_groups(s, spec->groups, spec->n_groups)) < 0 ||
+        (spec->client_ids && (rc = store_check_client_ids(s, spec->client_ids)) < 0))
         return rc;
     char *groups = join_groups(spec->groups, spec->n_groups);
     if (!groups)
@@ -151,10 +155,10 @@ int store_rule_create(store_t *s, const store_rule_spec_t *spec, store_rule_t **
     store_stamp_t st;
     store_stamp_new(&st);
     const char *argv[] = {st.id, st.now, st.member, store_match_by_name(spec->match_by),
-                          spec->value, groups};
+                          spec->value, groups, spec->client_ids ? spec->client_ids : ""};
     redisReply *r = NULL;
     store_sr_t sr;
-    rc = store_eval(s, SC_RULE_CREATE, 6, argv, NULL, &r, &sr);
+    rc = store_eval(s, SC_RULE_CREATE, 7, argv, NULL, &r, &sr);
     free(groups);
     return rc < 0 ? rc : finish_write(s, r, sr, out);
 }
@@ -164,7 +168,7 @@ int store_rule_get(store_t *s, const char *id, store_rule_t **out)
     store_err_reset(s);
     *out = NULL;
     redisReply *r = NULL;
-    int rc = store_get_record(s, "rule", id, RULE_FIELDS, &r);
+    int rc = store_get_record(s, "rule", id, RULE_FIELDS, STORE_RULE_N_FIELDS, &r);
     if (rc < 0)
         return rc;
     rc = rule_out(s, r, out);
@@ -184,7 +188,8 @@ static int update_once(store_t *s, const char *id, const store_rule_spec_t *spec
     const char *value = spec->value ? spec->value : cur->value;
     char *groups = NULL;
     if ((rc = store_check_rule_value(s, m, value)) < 0 ||
-        (spec->set_groups && (rc = store_check_rule_groups(s, spec->groups, spec->n_groups)) < 0))
+        (spec->set_groups && (rc = store_check_rule_groups(s, spec->groups, spec->n_groups)) < 0) ||
+        (spec->client_ids && (rc = store_check_client_ids(s, spec->client_ids)) < 0))
         goto done;
     if (spec->set_groups && !(groups = join_groups(spec->groups, spec->n_groups))) {
         rc = -ENOMEM;
@@ -199,10 +204,12 @@ static int update_once(store_t *s, const char *id, const store_rule_spec_t *spec
                           store_match_by_name(m),
                           value,
                           spec->set_groups ? "1" : "0",
-                          groups ? groups : ""};
+                          groups ? groups : "",
+                          spec->client_ids ? "1" : "0",
+                          spec->client_ids ? spec->client_ids : ""};
     redisReply *r = NULL;
     store_sr_t sr;
-    rc = store_eval(s, SC_RULE_UPDATE, 8, argv, NULL, &r, &sr);
+    rc = store_eval(s, SC_RULE_UPDATE, 10, argv, NULL, &r, &sr);
     if (rc == 0 && sr == SR_RETRY) {
         freeReplyObject(r);
         rc = 1; /* changed under us: try again */
@@ -254,7 +261,7 @@ int store_rule_list(store_t *s, const char *cursor, size_t limit, store_rule_lis
     if (rc < 0)
         return rc;
     redisReply *r = NULL;
-    rc = store_list_raw(s, "rules", "rule", cursor, limit, NULL, 0, RULE_FIELDS, STORE_N_FIELDS,
+    rc = store_list_raw(s, "rules", "rule", cursor, limit, NULL, 0, RULE_FIELDS, STORE_RULE_N_FIELDS,
                         &r);
     if (rc < 0)
         return rc;

@@ -137,15 +137,11 @@ static json_t *client_doc(ops_call_t *c, const store_client_t *cl)
         store_cert_fini(&cert);
     }
     char *ids = NULL;
-    json_t *arr = json_array();
     if (d && store_client_ids_get(c->store, cl->id, &ids) == 0)
-        for (const char *p = ids; *p;) {
-            size_t len = strcspn(p, "\n");
-            json_array_append_new(arr, json_stringn(p, len));
-            p += len + (p[len] == '\n');
-        }
+        json_object_set_new(d, "allowed_client_ids", doc_lines(ids));
+    else if (d)
+        json_object_set_new(d, "allowed_client_ids", json_array());
     free(ids);
-    json_object_set_new(d, "allowed_client_ids", arr);
     return d;
 }
 
@@ -383,19 +379,24 @@ static const doc_field_t RULE_FIELDS[] = {
     {"match_by", DOC_STRING, true},
     {"value", DOC_STRING, true},
     {"groups", DOC_ARRAY, true},
+    {"allowed_client_ids", DOC_ARRAY, false},
 };
+#define N_RULE_FIELDS (sizeof(RULE_FIELDS) / sizeof(RULE_FIELDS[0]))
 
-static int read_rule(ops_call_t *c, store_rule_spec_t *spec, const char ***groups)
+static int read_rule(ops_call_t *c, store_rule_spec_t *spec, const char ***groups, char **ids)
 {
-    doc_field_t f[3];
+    doc_field_t f[N_RULE_FIELDS];
     memcpy(f, RULE_FIELDS, sizeof(f));
-    for (size_t i = 0; c->req->op != RPC_ADMIN_RULE_CREATE && i < 3; i++)
+    for (size_t i = 0; c->req->op != RPC_ADMIN_RULE_CREATE && i < N_RULE_FIELDS; i++)
         f[i].required = false;
     json_t *err = NULL;
-    if (doc_check(c->body, f, 3, "", &err)) {
+    if (doc_check(c->body, f, (int)N_RULE_FIELDS, "", &err)) {
         ok(c, 400, err);
         return -1;
     }
+    if (read_client_ids(c, ids))
+        return -1;
+    spec->client_ids = *ids;
     const char *mb = doc_str(c->body, "match_by");
     if (mb && store_match_by_parse(mb, &spec->match_by) < 0) {
         ops_bad_field(c, "match_by", "must be \"client\", \"mqtt_client_id\" or \"certificate_fingerprint\"");
@@ -431,10 +432,11 @@ static void rule_write(ops_call_t *c)
     rpc_admin_op_t op = c->req->op;
     store_rule_spec_t spec = {0};
     const char **groups = NULL;
+    char *ids = NULL;
     store_rule_t *r = NULL;
     char summary[OPS_SUMMARY_MAX], v1[OPS_KV_MAX];
     int rc = 0;
-    if (op != RPC_ADMIN_RULE_DELETE && read_rule(c, &spec, &groups) < 0)
+    if (op != RPC_ADMIN_RULE_DELETE && read_rule(c, &spec, &groups, &ids) < 0)
         goto out;
     if (op == RPC_ADMIN_RULE_CREATE) {
         if ((rc = store_rule_create(c->store, &spec, &r)) < 0)
@@ -463,6 +465,7 @@ out:
     if (rc < 0)
         ops_store_fail(c, rc);
     free(groups);
+    free(ids);
     store_rule_free(&r);
 }
 

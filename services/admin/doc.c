@@ -61,10 +61,21 @@ json_t *doc_rule(const store_rule_t *r)
     json_t *groups = json_array();
     for (size_t i = 0; groups && i < r->n_groups; i++)
         json_array_append_new(groups, json_string(r->groups[i]));
-    return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o}", "id", r->id, "match_by",
+    return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o}", "id", r->id, "match_by",
                      store_match_by_name(r->match_by), "value", r->value, "groups", groups,
-                     "created_at", doc_time_json(r->created_at), "updated_at",
-                     doc_time_json(r->updated_at));
+                     "allowed_client_ids", doc_lines(r->client_ids), "created_at",
+                     doc_time_json(r->created_at), "updated_at", doc_time_json(r->updated_at));
+}
+
+json_t *doc_lines(const char *text)
+{
+    json_t *arr = json_array();
+    for (const char *p = text ? text : ""; arr && *p;) {
+        size_t len = strcspn(p, "\n");
+        json_array_append_new(arr, json_stringn(p, len));
+        p += len + (p[len] == '\n');
+    }
+    return arr;
 }
 
 static const char *protocol_name(int p)

@@ -32,6 +32,8 @@ json_t *doc_client(const store_client_t *c);
  * not_before, not_after}. */
 json_t *doc_cert(const store_cert_t *c);
 json_t *doc_group(const store_group_t *g);
+/* One JSON string per line of text ("" or NULL: an empty array). */
+json_t *doc_lines(const char *text);
 json_t *doc_rule(const store_rule_t *r);
 json_t *doc_conn(const store_conn_t *c);
 json_t *doc_audit(const store_audit_t *a);

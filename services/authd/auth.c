@@ -100,7 +100,8 @@ static void succeed(const auth_ctx_t *ctx, store_t *s, auth_job_t *j, const char
 {
     guard_success(ctx->guard, j->req.username, j->req.peer);
     /* the right password, but an MQTT client id this client may not use */
-    if (j->cred && !clientid_allowed(j->cred->client_ids, j->req.username, j->req.client_id)) {
+    if ((j->cred && !clientid_allowed(j->cred->client_ids, j->req.username, j->req.client_id)) ||
+        j->rule_id_refused) {
         finish(j, RPC_AUTH_NOT_AUTHORIZED, "client_id_not_allowed");
         return;
     }
@@ -130,6 +131,7 @@ static int load_groups(const auth_ctx_t *ctx, store_t *s, auth_job_t *j, const c
     if (rc)
         return rc;
     authz_rates(j->snap, j->group_ids, j->n_group_ids, &j->max_msg_rate, &j->max_byte_rate);
+    j->rule_id_refused = !authz_client_id_allowed(j->snap, &facts, j->req.username);
     j->config_version = (uint64_t)authz_snap_version(j->snap);
     return 0;
 }
@@ -205,6 +207,8 @@ void auth_lookup(const auth_ctx_t *ctx, store_t *s, auth_job_t *j)
             rc = load_groups(ctx, s, j, NULL, version);
         if (rc)
             unavailable(ctx, j, rc);
+        else if (j->rule_id_refused)
+            finish(j, RPC_AUTH_NOT_AUTHORIZED, "client_id_not_allowed");
         else if (flapping(ctx, s, r))
             finish(j, RPC_AUTH_NOT_AUTHORIZED, "flapping");
         else

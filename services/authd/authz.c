@@ -321,3 +321,8 @@ void authz_rates(const authz_snap_t *sn, const char *const *ids, size_t n, uint6
             *bytes = g->max_byte_rate;
     }
 }
+
+bool authz_client_id_allowed(const authz_snap_t *sn, const rules_facts_t *f, const char *username)
+{
+    return rules_client_id_allowed(&sn->compiled, f, username);
+}

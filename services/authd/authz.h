@@ -87,6 +87,9 @@ int authz_eval(const authz_snap_t *sn, const rules_facts_t *f, const char ***ids
  * them): per limit, the most generous one a group sets, so membership in a
  * faster group raises it; 0 when none of them sets it (the broker's own
  * flag applies then). */
+/* rules_client_id_allowed over the snapshot's rules. */
+bool authz_client_id_allowed(const authz_snap_t *sn, const rules_facts_t *f, const char *username);
+
 void authz_rates(const authz_snap_t *sn, const char *const *ids, size_t n, uint64_t *msgs,
                  uint64_t *bytes);
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "clientid.h"
 
 static grouprule_str_t view(const char *s)
 {
@@ -43,7 +44,7 @@ int rules_compile(const store_rule_list_t *rules, rules_compiled_t *out)
         for (size_t k = 0; k < r->n_groups; k++)
             ids[g++] = view(r->groups[k]);
     }
-    *out = (rules_compiled_t){.gr = gr, .n = rules->n, .ids = ids, .n_ids = total};
+    *out = (rules_compiled_t){.rules = rules, .gr = gr, .n = rules->n, .ids = ids, .n_ids = total};
     return 0;
 }
 
@@ -54,12 +55,29 @@ void rules_compiled_fini(rules_compiled_t *c)
     *c = (rules_compiled_t){0};
 }
 
-int rules_eval(const rules_compiled_t *c, const rules_facts_t *f, grouprule_str_t *out, size_t cap)
+static grouprule_facts_t facts_of(const rules_facts_t *f)
 {
     bool anonymous = !f->client_id;
     const char *fp = f->cert_fingerprint && f->cert_fingerprint[0] && !anonymous ? f->cert_fingerprint : NULL;
-    grouprule_facts_t facts = {.client_id = view(f->client_id), .mqtt_client_id = view(f->mqtt_client_id),
+    return (grouprule_facts_t){.client_id = view(f->client_id), .mqtt_client_id = view(f->mqtt_client_id),
                                .fingerprint = view(fp)};
+}
+
+bool rules_client_id_allowed(const rules_compiled_t *c, const rules_facts_t *f, const char *username)
+{
+    grouprule_facts_t facts = facts_of(f);
+    for (size_t i = 0; i < c->n; i++) {
+        const char *ids = c->rules->items[i].client_ids;
+        if (ids && ids[0] && grouprule_matches(&c->gr[i], &facts) &&
+            !clientid_allowed(ids, username, f->mqtt_client_id))
+            return false;
+    }
+    return true;
+}
+
+int rules_eval(const rules_compiled_t *c, const rules_facts_t *f, grouprule_str_t *out, size_t cap)
+{
+    grouprule_facts_t facts = facts_of(f);
     size_t n = 0;
     int rc = grouprule_eval(c->gr, c->n, &facts, out, cap, &n);
     return rc == 0 ? (int)n : rc;

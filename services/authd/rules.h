@@ -10,6 +10,7 @@
 #ifndef ROOST_AUTHD_RULES_H
 #define ROOST_AUTHD_RULES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "acl/grouprule.h"
@@ -28,6 +29,7 @@ typedef struct rules_facts {
  * must outlive it). n_ids is the sum of the rules' group counts: enough
  * room for any evaluation. */
 typedef struct rules_compiled {
+    const store_rule_list_t *rules; /* borrowed: gr[i] is rules->items[i] */
     grouprule_t *gr;
     size_t n;
     grouprule_str_t *ids;
@@ -43,5 +45,10 @@ void rules_compiled_fini(rules_compiled_t *c);
  * are accepted: pass cap = min(max, c->n_ids)). Returns the count,
  * ROOST_ELIMIT when more than cap distinct groups match. Allocates nothing. */
 int rules_eval(const rules_compiled_t *c, const rules_facts_t *f, grouprule_str_t *out, size_t cap);
+
+/* False when a rule these facts match carries allowed MQTT client ids
+ * (store_rule_t client_ids, clientid.h patterns with %u = username, NULL
+ * anonymous) and the CONNECT's id is none of them. */
+bool rules_client_id_allowed(const rules_compiled_t *c, const rules_facts_t *f, const char *username);
 
 #endif
