@@ -78,6 +78,7 @@ static void link_lost(sstore_t *s);
 /* ---- small helpers ------------------------------------------------------- */
 
 const char *ss_prefix(const sstore_t *s) { return s->prefix; }
+const char *ss_base(const sstore_t *s) { return s->base; }
 struct ss_pipe_batch **ss_pipe_slot(sstore_t *s) { return &s->pipe; }
 struct ss_wait **ss_wait_slot(sstore_t *s) { return &s->wait; }
 loop_t *ss_loop(sstore_t *s) { return s->loop; }

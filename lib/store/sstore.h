@@ -39,6 +39,7 @@
  *   P subs:{c:<cid>}         hash    filter -> options + 256 x subscription id
  *   G psubs                  hash    "<cid>\0<filter>" -> qos (all persistent subs)
  *   G psubs:ver              string  INCR'd on every psubs change
+ *   G sessexp                zset    cid -> unix ms its offline session expires
  *   P q:{c:<cid>}            list    entry ids, arrival order
  *   P qm:{c:<cid>}           hash    entry id -> message blob (per-session qos)
  *   P rx2:{c:<cid>}          set     inbound QoS 2 packet ids awaiting PUBREL
@@ -47,7 +48,8 @@
  *   (connection registry: the layout of lib/store/registry.h, under G)
  * Scripts that still cross the two families (a single Redis runs them; a
  * Redis Cluster would refuse them with CROSSSLOT): lease_take (lease and
- * the previous holder's alive key), session_clear and sub_put/sub_del
+ * the previous holder's alive key), session_clear, session_expire,
+ * session_reap (sessexp and the sessions' keys) and sub_put/sub_del
  * (the session's keys and psubs), queue_push (the queues of several
  * clients).
  * Message blob: [qos u8][flags u8][topic_len u16 BE][topic], then the 5.0
@@ -189,6 +191,27 @@ int sstore_session_clear(sstore_t *s, const char *cid, size_t cid_len, sstore_do
  * NULL: the store client id the session belongs to, see sstore_lease_take). */
 int sstore_session_touch(sstore_t *s, const char *cid, size_t cid_len, const char *broker_id,
                          const char *credential, sstore_done_fn fn, void *arg);
+/* Session expiry (sstore_expiry.c). A persistent session that goes
+ * offline is given an expiry: its cid goes into the index
+ *   G sessexp                zset    cid -> unix ms the session expires
+ * and its keys get a TTL of expiry_ms + SSTORE_EXPIRY_GRACE_MS (a
+ * backstop: sstore_session_reap is what deletes it, psubs entries
+ * included). expiry_ms 0: it does not expire (back online, or no expiry):
+ * out of the index, TTLs removed. Nothing happens to a session that has no
+ * sess key. */
+#define SSTORE_EXPIRY_GRACE_MS 3600000u
+int sstore_session_expire(sstore_t *s, const char *cid, size_t cid_len, uint64_t expiry_ms,
+                          sstore_done_fn fn, void *arg);
+/* Deletes up to `limit` sessions whose expiry passed and whose client id is
+ * not leased (a session in use is only taken out of the index): every key
+ * and the psubs entries, psubs:ver bumped when any went, so every broker's
+ * cluster index forgets them. fn gets the number deleted. Any broker may
+ * run it at any time (one atomic script; it crosses the two key families,
+ * like session_clear). */
+typedef void (*sstore_count_fn)(int rc, uint64_t n, void *arg);
+int sstore_session_reap(sstore_t *s, uint64_t now_ms, unsigned limit, sstore_count_fn fn,
+                        void *arg);
+
 /* Reads the whole session in one atomic script. Views valid during the
  * callback only. */
 typedef void (*sstore_session_fn)(int rc, const sstore_session_t *sess, void *arg);

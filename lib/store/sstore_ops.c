@@ -102,6 +102,8 @@ const char *const sstore_scripts[SS_COUNT] = {
     [SS_CONN_CLEAR] = "redis.call('DEL',KEYS[1]) redis.call('ZREM',KEYS[2],ARGV[1]) return 1",
     [SS_PIPE_APPEND] = SSTORE_LUA_PIPE_APPEND, [SS_ROUTES] = SSTORE_LUA_ROUTES,
     [SS_TLS] = SSTORE_LUA_TLS,
+    [SS_SESS_EXPIRE] = SSTORE_LUA_SESS_EXPIRE,
+    [SS_SESS_REAP] = SSTORE_LUA_SESS_REAP,
 };
 
 /* ---- finishers ------------------------------------------------------------ */
@@ -263,7 +265,7 @@ int sstore_broker_list(sstore_t *s, sstore_peers_fn fn, void *arg)
 
 /* ---- sessions -------------------------------------------------------------------- */
 
-static void ss_session_keys(sstore_req_t *q, const char *cid, size_t cid_len)
+void ss_session_keys(sstore_req_t *q, const char *cid, size_t cid_len)
 {
     static const char *const names[] = {"sess:", "subs:", "q:", "qm:", "rx2:", "rel:"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)

@@ -36,6 +36,8 @@ enum sstore_script {
     SS_PIPE_APPEND, /* sstore_pipe.c */
     SS_ROUTES,
     SS_TLS, /* sstore_tls.c */
+    SS_SESS_EXPIRE, /* sstore_expiry.c */
+    SS_SESS_REAP,
     SS_COUNT
 };
 
@@ -44,6 +46,7 @@ extern const char *const sstore_scripts[SS_COUNT];
 extern const char SSTORE_LUA_PIPE_APPEND[], SSTORE_LUA_ROUTES[]; /* sstore_pipe.c */
 extern const char SSTORE_LUA_TLS[]; /* sstore_tls.c */
 extern const char SSTORE_LUA_LEASE_TAKE[], SSTORE_LUA_LEASE_RELEASE[]; /* sstore_lease.c */
+extern const char SSTORE_LUA_SESS_EXPIRE[], SSTORE_LUA_SESS_REAP[]; /* sstore_expiry.c */
 
 typedef struct sstore_req sstore_req_t;
 /* rc 0: r is the (non-error) reply, valid during the call. rc < 0: r NULL. */
@@ -61,6 +64,7 @@ struct sstore_req {
         sstore_version_fn version;
         sstore_push_fn push;
         sstore_msgs_fn msgs;
+        sstore_count_fn count;
     } fn;
     void *arg;
     int script; /* enum sstore_script */
@@ -96,6 +100,11 @@ int ss_issue(sstore_req_t *q);
 
 /* P{g}: (scripts that compute global key names get it as an argument). */
 const char *ss_prefix(const sstore_t *s);
+/* P itself (per-client keys are P<name>{c:<cid>}), for scripts that
+ * compute per-client key names. */
+const char *ss_base(const sstore_t *s);
+/* Appends a session's six keys: sess subs q qm rx2 rel. */
+void ss_session_keys(sstore_req_t *q, const char *cid, size_t cid_len);
 loop_t *ss_loop(sstore_t *s);
 /* sstore_pipe.c's open batch of appends: sent as one script before any
  * other request is issued (ss_issue calls ss_pipe_flush; `next` is that

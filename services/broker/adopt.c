@@ -191,6 +191,8 @@ static void finish(struct adopt *a, const sstore_session_t *st)
      * every entry id delivered from now until the last one */
     if (!a->clean && session_track_seen(c->sess, true) == 0) {
         sstore_session_touch(store, a->cid, a->len, b->id, conn_store_id(c), on_done_quiet, NULL);
+        /* in use again: out of the expiry index, no TTLs */
+        sstore_session_expire(store, a->cid, a->len, 0, on_done_quiet, NULL);
         schedule_catchup(b, c, CATCHUP1_MS);
         schedule_catchup(b, c, CATCHUP2_MS);
     }

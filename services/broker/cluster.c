@@ -285,6 +285,15 @@ static void on_peers(int rc, const sstore_peer_t *peers, size_t n, void *arg)
 
 static void on_done_quiet(int rc, void *arg) {}
 
+#define REAP_EVERY 2   /* heartbeats */
+#define REAP_BATCH 500 /* sessions per script run */
+
+static void on_reaped(int rc, uint64_t n, void *arg)
+{
+    if (rc == 0 && n > 0)
+        log_info("sessions_expired", "count=%llu", (unsigned long long)n);
+}
+
 static uint64_t on_heartbeat(loop_t *l, void *arg)
 {
     cluster_t *c = arg;
@@ -297,6 +306,8 @@ static uint64_t on_heartbeat(loop_t *l, void *arg)
     sstore_broker_list(c->store, on_peers, c);
     if (++c->hb_count % checks_per_psub == 0 || c->psub_version == 0)
         sstore_psubs_version(c->store, on_psub_version, c);
+    if (c->hb_count % REAP_EVERY == 0) /* expired offline sessions (any broker may) */
+        sstore_session_reap(c->store, proc_wall_ms(), REAP_BATCH, on_reaped, c);
     return HEARTBEAT_MS;
 }
 

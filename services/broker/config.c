@@ -34,6 +34,7 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
         .max_preauth_memory = 64 << 20,
         .max_keepalive = 0,
         .receive_maximum = 1024,
+        .session_expiry = 604800,
         .max_connect_rate = 0,
         .drain_delay_ms = 1000,
         .redis_min_replicas = -1, .redis_wait_timeout_ms = 1000,
@@ -123,6 +124,10 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
          "for none (0), is held to this: MQTT 5.0 clients are told so (Server Keep Alive); 3.1.1 cannot "
          "tell the client, so one that stays silent longer than 1.5 times the cap is disconnected "
          "(README)."},
+        {"session-expiry", "ROOST_SESSION_EXPIRY", CFG_INT, &c->session_expiry, 0, 4294967294LL,
+         "Seconds an offline persistent session is kept (3.1.1 clean session 0; the most a 5.0 "
+         "Session Expiry Interval gets, CONNACK says so): then its subscriptions and queued "
+         "messages are deleted, from Redis too. 0: kept until the client cleans it."},
         {"receive-maximum", "ROOST_RECEIVE_MAXIMUM", CFG_INT, &c->receive_maximum, 1, 65535,
          "MQTT 5.0 clients: QoS 1/2 PUBLISHes one client may have unacknowledged at once "
          "(CONNACK Receive Maximum); more closes the connection with DISCONNECT 0x93."},

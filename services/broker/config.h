@@ -48,6 +48,7 @@ typedef struct broker_config {
     int64_t max_connect_size;  /* bytes a packet may have before CONNECT is accepted */
     int64_t max_preauth_memory; /* bytes all not-yet-accepted connections may buffer, at most */
     int64_t max_keepalive;     /* seconds; 0 = no cap */
+    int64_t session_expiry;    /* seconds an offline persistent session lives; 0 = no limit */
     int64_t receive_maximum;   /* 5.0: inbound QoS 1/2 PUBLISHes unacknowledged per connection */
     int64_t max_connect_rate;  /* CONNECTs per second per listener; 0 = no limit */
     int64_t max_msg_rate;      /* inbound PUBLISHes per second per connection; 0 = no limit */

@@ -77,6 +77,11 @@ int conn5_connack(conn_t *c, bool session_present, const char *assigned, size_t 
         p.present |= MQTT_PROP_BIT(MQTT_PROP_SERVER_KEEP_ALIVE);
         p.server_keep_alive = c->v5->server_keepalive;
     }
+    if (c->v5->expiry_capped) {
+        /* 3.2.2.3.2: the server says so when it uses another value */
+        p.present |= MQTT_PROP_BIT(MQTT_PROP_SESSION_EXPIRY);
+        p.session_expiry = c->v5->session_expiry;
+    }
     if (assigned) {
         /* [MQTT-3.2.2-16] */
         p.present |= MQTT_PROP_BIT(MQTT_PROP_ASSIGNED_CLIENT_ID);

@@ -36,6 +36,7 @@ typedef struct conn5 {
     uint16_t server_keepalive; /* nonzero: the keep-alive the broker imposes (sent in CONNACK) */
     bool problem_info;         /* Request Problem Information (1 when absent) */
     bool assigned_id;          /* the client sent an empty client id: we chose it */
+    bool expiry_capped;        /* session_expiry is --session-expiry, not what was asked */
     uint16_t rx_unacked;       /* QoS 1/2 PUBLISHes received and not yet PUBACK/PUBCOMP'd */
     char *aliases[CONN5_TOPIC_ALIAS_MAX]; /* inbound alias -> topic (index alias - 1) */
 } conn5_t;

@@ -200,6 +200,14 @@ int connect_finish(conn_t *c, const char *client_id, size_t id_len, bool clean,
         present = true;
         s->clean = ends;
     }
+    /* how long it outlives this connection: 3.1.1 persistent sessions and
+     * 5.0's Session Expiry Interval, held to --session-expiry */
+    uint32_t want = c->v5 ? c->v5->session_expiry : clean ? 0 : SESSION_NEVER;
+    uint32_t expiry = session_expiry_cap(b->cfg, want);
+    if (c->v5 && expiry != want) {
+        c->v5->session_expiry = expiry;
+        c->v5->expiry_capped = true;
+    }
     if (s) {
         free(s->owner);
         s->owner = owner;
@@ -238,6 +246,9 @@ int connect_finish(conn_t *c, const char *client_id, size_t id_len, bool clean,
         session_destroy(b, &s);
         return qrc;
     }
+    s->expiry = expiry;
+    s->stored = s->stored || (b->cluster && (!clean || !ends));
+    session_keep(b, s);
     s->conn = c;
     c->sess = s;
     c->state = CONN_ACTIVE;

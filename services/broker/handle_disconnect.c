@@ -21,9 +21,11 @@ int handle_disconnect(conn_t *c, const mqtt_packet_t *pk)
          * Expiry Interval in the DISCONNECT packet sent by the Client" */
         if (v->session_expiry == 0 && p->session_expiry != 0)
             return ROOST_EPROTO_PROTOCOL;
-        v->session_expiry = p->session_expiry;
-        if (c->sess)
+        v->session_expiry = session_expiry_cap(c->b->cfg, p->session_expiry);
+        if (c->sess) {
             c->sess->clean = v->session_expiry == 0;
+            c->sess->expiry = v->session_expiry;
+        }
     }
     /* 0x00 discards the will [MQTT-3.14.4-3]; 0x04 "Disconnect with Will
      * Message" asks for it to be published (3.14.2.1) */

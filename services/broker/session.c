@@ -36,6 +36,7 @@ void session_destroy(broker_t *b, session_t **sp)
     if (!s)
         return;
     *sp = NULL;
+    session_keep(b, s);
     for (uint32_t i = 0; i < s->nsubs; i++) {
         subtrie_remove(b->trie, s->subs[i].filter, s->subs[i].len, s);
         if (b->cluster)
@@ -552,17 +553,69 @@ void session_rx2_release(session_t *s, uint16_t pid)
     }
 }
 
+uint32_t session_expiry_cap(const broker_config_t *cfg, uint32_t requested)
+{
+    uint32_t cap = cfg->session_expiry > 0 ? (uint32_t)cfg->session_expiry : SESSION_NEVER;
+    return requested < cap ? requested : cap;
+}
+
+/* A single node's offline persistent session, waiting for its expiry. */
+struct session_exp {
+    broker_t *b;
+    session_t *s;
+    uint64_t timer;
+};
+
+static uint64_t on_expired(loop_t *l, void *arg)
+{
+    struct session_exp *e = arg;
+    broker_t *b = e->b;
+    session_t *s = e->s;
+    (void)l;
+    s->exp = NULL;
+    free(e);
+    char qid[LOG_QUOTE_CAP];
+    log_info("session_expired", "client_id=%s expiry_s=%u",
+             log_quote(qid, sizeof(qid), s->id, s->id_len), s->expiry);
+    session_destroy(b, &s);
+    return 0;
+}
+
+void session_keep(broker_t *b, session_t *s)
+{
+    if (s->exp) {
+        loop_del_timer(b->loop, s->exp->timer);
+        free(s->exp);
+        s->exp = NULL;
+    }
+}
+
 void session_closed(broker_t *b, session_t **sp, conn_t *c)
 {
     session_t *s = *sp;
     if (b->cluster) {
         sstore_t *st = cluster_store(b->cluster);
         sstore_lease_release(st, s->id, s->id_len, b->id, on_store_done, b);
-        session_destroy(b, sp); /* a persistent session's state stays in Redis */
+        /* a persistent session's state stays in Redis, until it expires */
+        if (!s->clean)
+            sstore_session_expire(st, s->id, s->id_len,
+                                  s->expiry == SESSION_NEVER ? 0 : (uint64_t)s->expiry * 1000u,
+                                  on_store_done, b);
+        else if (s->stored) /* resumed, or persistent until DISCONNECT said 0 */
+            sstore_session_clear(st, s->id, s->id_len, on_store_done, b);
+        session_destroy(b, sp);
         return;
     }
-    if (s->clean)
+    if (s->clean || s->expiry == 0) {
         session_destroy(b, sp);
+    } else if (s->expiry != SESSION_NEVER && !s->exp) {
+        struct session_exp *e = malloc(sizeof(*e));
+        if (!e)
+            return; /* kept until a connection takes it or cleans it */
+        *e = (struct session_exp){b, s, 0};
+        e->timer = loop_add_timer(b->loop, (uint64_t)s->expiry * 1000u, on_expired, e);
+        s->exp = e;
+    }
 }
 
 static void remember(session_t *s, const msg_t *m)

@@ -62,6 +62,8 @@ struct session {
                                   loaded from Redis, until the catch-up reads end */
     char *owner;               /* credential (store client id) of its last CONNECT, or NULL */
     uint64_t stamp;
+    struct session_exp *exp;   /* single node: the timer ending it offline, or NULL */
+    uint32_t expiry;           /* seconds it outlives its connection; SESSION_NEVER: no end */
     uint32_t nsubs, capsubs;
     uint32_t qhead, qlen, qcap;
     uint32_t target_idx;       /* routing scratch, valid while stamp == broker stamp */
@@ -70,7 +72,8 @@ struct session {
     uint16_t next_pid;
     uint16_t nrx2, caprx2;
     uint16_t catchups;         /* catch-up reads (and their grace) still holding `seen` */
-    bool clean;
+    bool clean;                /* ends with its connection (3.1.1 clean, 5.0 expiry 0) */
+    bool stored;               /* cluster: may have state in Redis (loaded or persistent) */
     bool has_subids;           /* a subscription has a Subscription Identifier */
     char id[];                 /* the client id, NUL-terminated (one allocation) */
 };
@@ -82,8 +85,20 @@ session_t *session_new(broker_t *b, const char *id, size_t len, bool clean);
 void session_destroy(broker_t *b, session_t **s);
 /* The connection c of s went away (not a takeover): a clean session ends;
  * in cluster mode a persistent one leaves memory too (its state is in
- * Redis) and the client-id lease is released. */
+ * Redis, where it now expires after s->expiry: sstore_session_expire; a
+ * clean one that had Redis state has it cleared) and the client-id lease
+ * is released. On a single node a persistent session is destroyed after
+ * s->expiry seconds offline unless a connection takes it first
+ * (session_keep). */
 void session_closed(broker_t *b, session_t **s, conn_t *c);
+/* A connection took s: no expiry timer any more. */
+void session_keep(broker_t *b, session_t *s);
+
+#define SESSION_NEVER UINT32_MAX
+/* The expiry a session gets: `requested` seconds (5.0 Session Expiry
+ * Interval; SESSION_NEVER for 0xFFFFFFFF and for a 3.1.1 persistent
+ * session), held to --session-expiry when that is set. */
+uint32_t session_expiry_cap(const broker_config_t *cfg, uint32_t requested);
 
 /* Cluster: fills a new persistent session from its Redis state: queued
  * messages (flagged DUP: they may have been sent before), PUBREL-pending

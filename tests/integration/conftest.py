@@ -139,7 +139,7 @@ class Broker:
         flag = {"max_packet_size": "--max-packet-size", "max_inflight": "--max-inflight",
                 "max_queued": "--max-queued", "max_connections": "--max-connections",
                 "connect_timeout": "--connect-timeout", "max_keepalive": "--max-keepalive",
-                "receive_maximum": "--receive-maximum"}
+                "receive_maximum": "--receive-maximum", "session_expiry": "--session-expiry"}
         for k, v in self.limits.items():
             argv += [flag[k], str(v)]
         return argv
