@@ -12,6 +12,7 @@ import * as instancesPage from './js/pages/instances.js';
 import * as pipelinesPage from './js/pages/pipelines.js';
 import * as mappingsPage from './js/pages/mappings.js';
 import * as certificatesPage from './js/pages/certificates.js';
+import * as bansPage from './js/pages/bans.js';
 
 const NAV = [
   { href: '#/overview', label: 'Overview', icon: 'overview', testid: 'nav-overview' },
@@ -23,6 +24,7 @@ const NAV = [
   { href: '#/pipelines', label: 'Pipelines', icon: 'pipelines', testid: 'nav-pipelines' },
   { href: '#/mappings', label: 'Topic Mappings', icon: 'mappings', testid: 'nav-mappings' },
   { href: '#/certificates', label: 'Certificates', icon: 'certificates', testid: 'nav-certificates' },
+  { href: '#/bans', label: 'Bans', icon: 'bans', testid: 'nav-bans' },
   { href: '#/audit', label: 'Audit log', icon: 'audit', testid: 'nav-audit' },
   { href: '#/explain', label: 'Explain access', icon: 'explain', testid: 'nav-explain' },
 ];
@@ -49,6 +51,8 @@ const ROUTES = [
   [/^\/mappings\/new$/, mappingsPage.edit],
   [/^\/mappings\/([^/]+)$/, mappingsPage.edit],
   [/^\/certificates$/, certificatesPage.page],
+  [/^\/bans$/, bansPage.list],
+  [/^\/bans\/new$/, bansPage.edit],
   [/^\/audit$/, auditPage.list],
   [/^\/explain$/, explainPage.page],
 ];

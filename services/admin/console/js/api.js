@@ -87,6 +87,7 @@ export const groups = crud('/groups');
 export const rules = crud('/group-rules');
 export const pipelines = crud('/pipelines');
 export const mappings = crud('/topic-mappings');
+export const bans = crud('/bans');
 export const connections = {
   list: (params) => request('GET', '/connections', { params }),
   disconnect: (mqttClientId) => request('DELETE', `/connections/${id(mqttClientId)}`),
