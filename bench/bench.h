@@ -19,6 +19,7 @@ typedef struct bench_opts {
 	uint16_t port;
 	uint16_t pub_port, sub_port; /* flows: publishers / subscribers (default: port) */
 	const char *tls_ca;    /* TLS to the broker, verified against this CA file; NULL: TCP */
+	const char *ws_path;   /* MQTT over WebSockets on this path; NULL: MQTT on the socket */
 	pid_t broker_pid;      /* 0: no broker CPU/RSS figures (RSS: this one only) */
 	pid_t extra_pids[7];   /* more processes whose CPU counts as the broker's */
 	unsigned n_extra;      /* (a cluster: the other nodes, Redis) */

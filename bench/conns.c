@@ -173,7 +173,8 @@ int conns_connect_run(const bench_opts_t *o)
 	cpu_mark_t a, b;
 	json_t j;
 
-	if (!(x.net = net_new(o->port, &h, &x)) || (o->tls_ca && net_use_tls(x.net, o->tls_ca) < 0))
+	if (!(x.net = net_new(o->port, &h, &x)) || (o->tls_ca && net_use_tls(x.net, o->tls_ca) < 0) ||
+	    (o->ws_path && net_use_ws(x.net, o->ws_path) < 0))
 		return 1;
 	cpu_mark(o, &a);
 	uint64_t end = a.t + (uint64_t)(o->timeout * 1e9);
@@ -306,7 +307,8 @@ int conns_idle_run(const bench_opts_t *o)
 	int rc = 1;
 
 	x.conns = calloc(o->count, sizeof(*x.conns));
-	if (!x.conns || !(x.net = net_new(o->port, &h, &x)) || (o->tls_ca && net_use_tls(x.net, o->tls_ca) < 0))
+	if (!x.conns || !(x.net = net_new(o->port, &h, &x)) || (o->tls_ca && net_use_tls(x.net, o->tls_ca) < 0) ||
+	    (o->ws_path && net_use_ws(x.net, o->ws_path) < 0))
 		goto out;
 	if (o->broker_pid)
 		proc_rss_kb(o->broker_pid, &rss0);

@@ -561,6 +561,8 @@ int flow_run(const bench_opts_t *o)
 	f->subs = calloc(f->nsub, sizeof(*f->subs));
 	f->tracks = calloc((size_t)f->npub * f->nsub, sizeof(*f->tracks));
 	f->net = net_new(o->port, &h, f);
+	if (f->net && o->ws_path)
+		net_use_ws(f->net, o->ws_path);
 	if (f->net && o->tls_ca && net_use_tls(f->net, o->tls_ca) < 0)
 		net_destroy(&f->net);
 	if (!f->pubs || !f->subs || !f->tracks || !f->net)

@@ -16,6 +16,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "wsc.h"
+
 #define READ_CHUNK (64u * 1024u)
 #define MAX_EVENTS 512
 
@@ -32,6 +34,7 @@ struct net {
 	size_t ndead, dead_cap;
 	size_t live;
 	SSL_CTX *tls;         /* net_use_tls, or NULL: plain TCP */
+	const char *ws_path;  /* net_use_ws, or NULL: MQTT straight on the socket */
 };
 
 static int push(net_conn_t ***v, size_t *n, size_t *cap, net_conn_t *c)
@@ -82,9 +85,16 @@ int net_use_tls(net_t *n, const char *cafile)
 	return 0;
 }
 
+int net_use_ws(net_t *n, const char *path)
+{
+	n->ws_path = path;
+	return 0;
+}
+
 static void conn_free(net_conn_t *c)
 {
 	SSL_free(c->ssl);
+	wsc_free(c->ws);
 	free(c->out);
 	free(c->pend);
 	free(c);
@@ -203,6 +213,8 @@ static void set_pollout(net_t *n, net_conn_t *c, bool on)
 /* write(2) or SSL_write_ex with write(2)'s contract. */
 static ssize_t conn_write(net_conn_t *c, const void *p, size_t len)
 {
+	if (c->ws)
+		return wsc_write(c->ws, c->fd, p, len);
 	if (!c->ssl)
 		return write(c->fd, p, len);
 	size_t w = 0;
@@ -218,6 +230,8 @@ static ssize_t conn_write(net_conn_t *c, const void *p, size_t len)
 /* read(2) or SSL_read_ex with read(2)'s contract. */
 static ssize_t conn_read(net_conn_t *c, void *p, size_t len)
 {
+	if (c->ws)
+		return wsc_read(c->ws, c->fd, p, len);
 	if (!c->ssl)
 		return read(c->fd, p, len);
 	size_t got = 0;
@@ -341,10 +355,27 @@ static void handshake(net_t *n, net_conn_t *c)
 		fail(n, c, -EPROTO);
 }
 
+/* Drives the WebSocket Upgrade; runs on_open when it is answered. */
+static void ws_upgrade(net_t *n, net_conn_t *c)
+{
+	int r = wsc_handshake(c->ws, c->fd);
+	if (r < 0) {
+		fail(n, c, -errno);
+	} else if (r == 1) {
+		c->open = true;
+		if (n->h.on_open)
+			n->h.on_open(n, c, n->arg);
+	}
+}
+
 static void on_event(net_t *n, net_conn_t *c, uint32_t ev)
 {
 	if (c->ssl && !c->open) {
 		handshake(n, c);
+		return;
+	}
+	if (c->ws && !c->open) {
+		ws_upgrade(n, c);
 		return;
 	}
 	if (!c->open) {
@@ -362,6 +393,15 @@ static void on_event(net_t *n, net_conn_t *c, uint32_t ev)
 				return;
 			}
 			handshake(n, c);
+			return;
+		}
+		if (n->ws_path) {
+			if (!(c->ws = wsc_new(n->ws_path))) {
+				fail(n, c, -ENOMEM);
+				return;
+			}
+			set_pollout(n, c, false);
+			ws_upgrade(n, c);
 			return;
 		}
 		c->open = true;

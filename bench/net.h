@@ -34,6 +34,7 @@ typedef struct net_conn {
 	uint8_t *pend;
 	size_t pend_len, pend_cap;
 	SSL *ssl;      /* TLS (net_use_tls): NULL until connected, then until the handshake ends open is false */
+	struct wsc *ws; /* WebSocket (net_use_ws): the same, until the Upgrade is answered */
 } net_conn_t;
 
 typedef struct net_handlers {
@@ -53,6 +54,10 @@ net_t *net_new(uint16_t port, const net_handlers_t *h, void *arg);
  * checked); on_open runs after the handshake. 0, or -1 with a message on
  * stderr. */
 int net_use_tls(net_t *n, const char *cafile);
+
+/* Every connection made after this speaks MQTT over WebSockets (bench/wsc.h)
+ * on path; on_open runs after the Upgrade. 0. */
+int net_use_ws(net_t *n, const char *path);
 
 /* Frees the loop and closed connections; sets *n to NULL. Close every live
  * connection first (the loop does not list them). */

@@ -23,6 +23,7 @@ static void usage(FILE *f)
 	      "                     PIDs (other cluster nodes, Redis) add to the CPU figure\n"
 	      "  --label TEXT       copied into the JSON output\n"
 	      "  --tls-ca FILE      connect with TLS, verifying the broker against this CA\n"
+	      "  --ws PATH          MQTT over WebSockets on PATH (e.g. /mqtt; the port is a --ws-port)\n"
 	      " flows (pairs, fanout, fanin, latency):\n"
 	      "  --pairs N          pairs: publisher/subscriber pairs (default 10; latency 1)\n"
 	      "  --subs N           fanout: subscribers (default 100)\n"
@@ -88,7 +89,7 @@ int main(int argc, char **argv)
 		{"username", 1, 0, 'u'}, {"password", 1, 0, 'x'}, {"keepalive", 1, 0, 'k'},
 		{"hold", 1, 0, 'H'}, {"timeout", 1, 0, 'T'}, {"help", 0, 0, 'h'},
 		{"pub-port", 1, 0, 'a'}, {"sub-port", 1, 0, 'b'}, {"settle", 1, 0, 'e'},
-		{"users", 1, 0, 'N'}, {"tls-ca", 1, 0, 'C'},
+		{"users", 1, 0, 'N'}, {"tls-ca", 1, 0, 'C'}, {"ws", 1, 0, 'Z'},
 		{0, 0, 0, 0},
 	};
 	bench_opts_t o = {
@@ -115,6 +116,7 @@ int main(int argc, char **argv)
 		case 'N': o.users = (unsigned)num(optarg, 1, 10000000, "users"); break;
 		case 'L': o.label = optarg; break;
 		case 'C': o.tls_ca = optarg; break;
+		case 'Z': o.ws_path = optarg; break;
 		case 'n': pairs = (int)num(optarg, 1, 5000, "pairs"); break;
 		case 'S': o.subs = (unsigned)num(optarg, 1, 10000, "subs"); break;
 		case 'U': pubs = (int)num(optarg, 1, 10000, "pubs"); break;
@@ -146,6 +148,10 @@ int main(int argc, char **argv)
 		o.pub_port = o.port;
 	if (!o.sub_port)
 		o.sub_port = o.port;
+	if (o.ws_path && o.tls_ca) {
+		fputs("roost-bench: --ws and --tls-ca together (wss) are not supported\n", stderr);
+		return 2;
+	}
 	if (!user_pattern_ok(o.username) || !user_pattern_ok(o.password)) {
 		fputs("roost-bench: --username/--password may hold at most one %d or %0Nd (N < 20)"
 		      " and %% for a literal %\n", stderr);

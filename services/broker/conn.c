@@ -698,8 +698,6 @@ void conn_sweep(broker_t *b)
         if (age > 2000) {
             buf_release(&c->in);
             buf_release(&c->out);
-            if (c->has_xport && conn_xport(c)->ops->release)
-                conn_xport(c)->ops->release(conn_xport(c));
         }
     }
 }

@@ -27,8 +27,6 @@
  *          certificate the peer presented and the handshake verified: 1,
  *          0 when there is none, or -ENOMEM;
  *   stage  where the transport is, for logs ("handshake", "established");
- *   release  (NULL when there is nothing to drop) frees buffers the transport
- *          can rebuild, called by the sweep on a connection idle for 2 s;
  *   fini   frees what init allocated (the state memory belongs to the conn).
  */
 #ifndef ROOST_BROKER_XPORT_H
@@ -53,7 +51,6 @@ typedef struct xport_ops {
     const char *(*error)(const xport_t *x);
     const char *(*stage)(const xport_t *x);
     int (*peer_cert)(const xport_t *x, tlscert_facts_t *out);
-    void (*release)(xport_t *x);
     void (*fini)(xport_t *x);
 } xport_ops_t;
 

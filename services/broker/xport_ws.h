@@ -20,8 +20,9 @@
  * XWS_MAX_FRAMES frames (1009).
  *
  * Idle: the frame context (libwslay's, with its 4 KiB input buffer) exists
- * only while bytes flow; the sweep releases it from a connection idle for
- * 2 s, so an idle WebSocket costs this transport's small state.
+ * only while a read or write is under way, or a frame is half read or half
+ * written; an idle WebSocket costs this transport's small state (bench/ws.py
+ * measures it against TCP).
  */
 #ifndef ROOST_BROKER_XPORT_WS_H
 #define ROOST_BROKER_XPORT_WS_H
