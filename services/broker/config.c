@@ -27,6 +27,7 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
         .tls_port = -1,
         .tls_cert = "", .tls_key = "", .tls_ca = "", .tls_client_cert = "none",
         .ws_port = 0, .wss_port = 0, .ws_path = "/mqtt", .ws_allowed_origins = "",
+        .ws_trusted_proxies = "",
         .http_bind = "127.0.0.1",
         .http_port = 0,
         .proxy_trusted = "",
@@ -108,6 +109,11 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
          "Origins whose web pages may connect (comma-separated, e.g. https://app.example.com); "
          "an Upgrade with another Origin gets 403. Empty: any. Requests without Origin "
          "(devices, non-browser clients) are not refused for it."},
+        {"ws-trusted-proxies", "ROOST_WS_TRUSTED_PROXIES", CFG_STR, &c->ws_trusted_proxies, 0, 0,
+         "HTTP proxies (comma-separated CIDRs) that terminate WebSockets in front of the broker "
+         "(an ingress): from them the client's address is the last X-Forwarded-For entry (a "
+         "malformed one gets 400). Empty: X-Forwarded-For is ignored. A TCP balancer should "
+         "use --proxy-protocol instead."},
         {"proxy-protocol", "ROOST_PROXY_PROTOCOL", CFG_BOOL, &c->proxy_protocol, 0, 0,
          "Every MQTT connection starts with a PROXY protocol v1/v2 header (haproxy send-proxy-v2) "
          "naming the real client: its address is used in logs, authd throttling and the registry. "
@@ -182,6 +188,11 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
     }
     if (c->proxy_trusted_list.n && !c->proxy_protocol) {
         fprintf(err, "roost-broker: --proxy-trusted needs --proxy-protocol\n");
+        return ROOST_ECONFIG;
+    }
+    if (cidr_list_parse(c->ws_trusted_proxies, &c->ws_trusted_proxies_list, &bad) < 0) {
+        fprintf(err, "roost-broker: --ws-trusted-proxies: not an address or CIDR at \"%s\"\n",
+                c->ws_trusted_proxies + bad);
         return ROOST_ECONFIG;
     }
     if (c->ws_path[0] != '/') {

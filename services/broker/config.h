@@ -42,6 +42,8 @@ typedef struct broker_config {
     int64_t wss_port;          /* MQTT over WebSockets over TLS; 0 = no listener */
     const char *ws_path;       /* the Upgrade request's path */
     const char *ws_allowed_origins; /* comma-separated Origin values; "" = any */
+    const char *ws_trusted_proxies; /* CIDRs whose X-Forwarded-For is believed; "" = none */
+    cidr_list_t ws_trusted_proxies_list;
     bool proxy_protocol;       /* connections start with a PROXY v1/v2 header */
     const char *proxy_trusted; /* CIDRs allowed to send one; "" = any peer */
     cidr_list_t proxy_trusted_list; /* parsed from proxy_trusted */

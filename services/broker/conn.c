@@ -63,6 +63,10 @@ conn_t *conn_new(broker_t *b, int fd, const struct sockaddr *peer, const xport_k
         return NULL;
     }
     c->has_xport = kind != NULL;
+    if (kind) {
+        conn_xport(c)->peer_addr = c->peer_addr;
+        conn_xport(c)->peer_port = &c->peer_port;
+    }
     c->fd = fd;
     c->b = b;
     c->last_rx = (uint32_t)loop_now(b->loop);

@@ -6,6 +6,7 @@
 
 #include <openssl/evp.h>
 
+#include "base/cidr.h"
 #include "base/err.h"
 
 static int fail(wsup_request_t *r, const char *why)
@@ -250,6 +251,27 @@ wsup_verdict_t wsup_check(const wsup_request_t *r, const wsup_policy_t *p)
     if (!r->subprotocol)
         return (wsup_verdict_t){400, "unsupported Sec-WebSocket-Protocol (mqtt or mqttv3.1)"};
     return (wsup_verdict_t){101, "upgraded"};
+}
+
+int wsup_forwarded_for(const wsup_request_t *r, uint8_t addr[16])
+{
+    if (!r->forwarded_for.p)
+        return 0;
+    const char *p = r->forwarded_for.p;
+    size_t a = r->forwarded_for.n, b = r->forwarded_for.n;
+    while (a > 0 && p[a - 1] != ',')
+        a--;
+    while (a < b && ows(p[a]))
+        a++;
+    while (b > a && ows(p[b - 1]))
+        b--;
+    if (b - a >= 2 && p[a] == '[' && p[b - 1] == ']')
+        a++, b--;
+    cidr_t c;
+    if (a == b || memchr(p + a, '/', b - a) || cidr_parse(p + a, b - a, &c) < 0 || c.bits != 128)
+        return -1;
+    memcpy(addr, c.addr, 16);
+    return 1;
 }
 
 void wsup_accept_key(const char *key, size_t n, char out[29])

@@ -70,6 +70,12 @@ wsup_verdict_t wsup_malformed(const wsup_request_t *r, int rc);
  * 13). Returns its length, or 0 when cap is too small (512 always fits). */
 size_t wsup_response(const wsup_request_t *r, const wsup_verdict_t *v, char *out, size_t cap);
 
+/* The client address a proxy put last in X-Forwarded-For (the address that
+ * proxy saw; entries before it are whatever the client claimed): 1 with
+ * addr (16 bytes, IPv4 v4-mapped), 0 when the header is absent, -1 when
+ * its last entry is not a bare IPv4 or IPv6 address ("[v6]" allowed). */
+int wsup_forwarded_for(const wsup_request_t *r, uint8_t addr[16]);
+
 /* The Sec-WebSocket-Accept value for key (RFC 6455 4.2.2: base64 of the
  * SHA-1 of the key and the GUID) into out (29 bytes with the NUL). */
 void wsup_accept_key(const char *key, size_t n, char out[29]);

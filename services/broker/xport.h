@@ -58,6 +58,11 @@ typedef struct xport_ops {
 struct xport {
     const xport_ops_t *ops;
     int fd;
+    /* the connection's peer address (16 bytes, IPv4 v4-mapped) and port:
+     * a transport that learns the client's own address from a trusted
+     * proxy (WebSocket X-Forwarded-For) writes it there */
+    uint8_t *peer_addr;
+    uint16_t *peer_port;
 };
 
 /* A transport about to be attached to a new connection: its operations and

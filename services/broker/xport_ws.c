@@ -10,12 +10,14 @@
 
 #include <wslay/wslay.h>
 
+#include "base/cidr.h"
 #include "wsupgrade.h"
 
 #define WOUT_CAP 4096  /* control output held for a peer that does not read: pongs beyond are skipped */
 
 struct xws_server {
     wsup_policy_t policy;
+    const cidr_list_t *trusted; /* --ws-trusted-proxies */
     uint64_t max_msg;       /* --max-packet-size + a fixed header's 5 bytes */
     xport_kind_t tls;       /* under wss (ops NULL: no wss) */
     xport_ops_t wss_ops;    /* WS_OPS sized for the TLS state behind */
@@ -428,6 +430,12 @@ static int upgrade(ws_conn_t *w)
         rc = wsup_parse(w->req, w->req_len, &r, &used);
     }
     wsup_verdict_t v = rc < 0 ? wsup_malformed(&r, rc) : wsup_check(&r, &w->srv->policy);
+    /* behind a trusted HTTP proxy the client is the address it saw */
+    uint8_t fwd[16];
+    int f = v.status == 101 && w->srv->trusted->n && cidr_list_match(w->srv->trusted, w->base.peer_addr)
+                ? wsup_forwarded_for(&r, fwd) : 0;
+    if (f < 0)
+        v = (wsup_verdict_t){400, "malformed X-Forwarded-For from a trusted proxy"};
     char resp[512];
     size_t len = wsup_response(&r, &v, resp, sizeof(resp));
     if (append(&w->wout, &w->wout_len, resp, len) < 0) {
@@ -441,6 +449,10 @@ static int upgrade(ws_conn_t *w)
         w->failed = true;
         errno = EPROTO;
         return -1;
+    }
+    if (f > 0) {
+        memcpy(w->base.peer_addr, fwd, 16);
+        *w->base.peer_port = 0;
     }
     /* frames the client sent right behind its request come first */
     if (used < w->req_len && give_back(w, w->req + used, w->req_len - used) < 0) {
@@ -637,6 +649,7 @@ xws_server_t *xws_server_new(const broker_config_t *cfg, const xport_kind_t *tls
     if (!s)
         return NULL;
     s->policy = (wsup_policy_t){cfg->ws_path, cfg->ws_allowed_origins};
+    s->trusted = &cfg->ws_trusted_proxies_list;
     s->max_msg = (uint64_t)cfg->max_packet_size + 5;
     s->wss_ops = WS_OPS;
     s->wss_ops.name = "wss";

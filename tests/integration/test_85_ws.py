@@ -4,6 +4,7 @@ against the broker's ws listener, with the same broker serving plain TCP
 does: MQTT split across frames at every byte, many packets in one frame,
 fragmented messages, ping/pong, and the close handshake both ways."""
 
+import re
 import struct
 import subprocess
 
@@ -150,3 +151,35 @@ def test_frames_right_behind_the_upgrade(wsb):
         assert ws.read_mqtt(4) == b"\x20\x02\x00\x00"
     finally:
         ws.close()
+
+
+def test_forwarded_for_from_trusted_proxies_only(wsb):
+    """--ws-trusted-proxies: from a listed proxy the client is the last
+    X-Forwarded-For entry (a malformed one gets 400); from anyone else, and
+    without the option (wsb), the header is ignored."""
+    from wsclient import upgrade_request
+    xff = "X-Forwarded-For: 198.51.100.1, 203.0.113.9\r\n"
+    trusted = WsBroker(("--ws-trusted-proxies", "127.0.0.1"))
+    elsewhere = WsBroker(("--ws-trusted-proxies", "10.0.0.0/8,2001:db8::/32"))
+    try:
+        for b, want in ((trusted, "203.0.113.9:0"), (elsewhere, None), (wsb, None)):
+            ws = RawWs(b.ws_port)
+            try:
+                ws.upgrade(extra=xff)
+                cid = uid("xff")
+                ws.send(frame(0x2, connect_pkt(cid)))
+                assert ws.read_mqtt(4) == b"\x20\x02\x00\x00"
+                own = "127.0.0.1:%d" % ws.sock.getsockname()[1]
+                assert b.wait_log(r"event=conn_accepted peer=%s client_id=\"?%s" % (re.escape(want or own), cid))
+            finally:
+                ws.close()
+        ws = RawWs(trusted.ws_port)
+        try:
+            ws.send(upgrade_request(extra="X-Forwarded-For: 1.2.3.4, unknown\r\n")[0])
+            assert ws.http_response()[0] == 400
+            assert trusted.wait_log(r"reason=\"HTTP 400: malformed X-Forwarded-For from a trusted proxy")
+        finally:
+            ws.close()
+    finally:
+        trusted.stop()
+        elsewhere.stop()

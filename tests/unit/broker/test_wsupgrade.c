@@ -188,6 +188,24 @@ static void forwarded_for(void **state)
     assert_int_equal(parse(req, strlen(req), &r, &used), 0);
     assert_int_equal(r.forwarded_for.n, strlen("203.0.113.9, 10.0.0.2"));
     assert_memory_equal(r.forwarded_for.p, "203.0.113.9, 10.0.0.2", r.forwarded_for.n);
+    uint8_t a[16];
+    static const uint8_t want[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 2};
+    assert_int_equal(wsup_forwarded_for(&r, a), 1); /* the last entry: what the proxy saw */
+    assert_memory_equal(a, want, 16);
+    static const struct { const char *v; int rc; } cases[] = {
+        {"2001:db8::7", 1}, {"1.1.1.1, [2001:db8::7]", 1}, {" 198.51.100.1 ", 1},
+        {"1.1.1.1, ", -1}, {"unknown", -1}, {"10.0.0.0/8", -1}, {"1.2.3.4:5678", -1}, {"", -1},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char hdr[128];
+        snprintf(hdr, sizeof(hdr), "X-Forwarded-For: %s\r\nOrigin:", cases[i].v);
+        req = edit("Origin:", hdr);
+        assert_int_equal(parse(req, strlen(req), &r, &used), 0);
+        assert_int_equal(wsup_forwarded_for(&r, a), cases[i].rc);
+    }
+    req = GOOD;
+    assert_int_equal(parse(req, strlen(req), &r, &used), 0);
+    assert_int_equal(wsup_forwarded_for(&r, a), 0);
 }
 
 int main(void)
