@@ -32,6 +32,7 @@ import time
 import uuid
 
 import paho.mqtt.client as mqtt
+import pytest
 
 from conftest import PahoClient, free_port, roost_binary, stop_process, wait_until
 
@@ -585,3 +586,19 @@ def paho_clients(timeout=10.0):
                 pc.disconnect()
             except Exception:
                 pc.loop_stop()
+
+
+@pytest.fixture
+def cluster(request):
+    """A Cluster with Redis started; no sanitizer report may appear; its
+    logs are printed when the test failed; closed at teardown. Import it
+    into a test file to use it as a fixture."""
+    c = Cluster()
+    try:
+        c.start_redis()
+        yield c
+        assert not c.sanitizer_reports(), "\n".join(c.sanitizer_reports())
+    finally:
+        if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
+            print(c.logs())
+        c.close()

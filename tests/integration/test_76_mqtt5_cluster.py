@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from cluster_stack import Cluster
+from cluster_stack import cluster  # noqa: F401  (fixture)
 from conftest import RawClient, publish_pkt, uid, wait_until
 from mqtt5 import (C5, CONTENT_TYPE, CORRELATION_DATA, MESSAGE_EXPIRY, PAYLOAD_FORMAT,
                    RESPONSE_TOPIC, SESSION_EXPIRY, SUBSCRIPTION_ID, USER_PROPERTY, props)
@@ -20,19 +20,6 @@ pytestmark = pytest.mark.roost_only
 
 T = 10.0
 NL = 0x04
-
-
-@pytest.fixture
-def cl(request):
-    c = Cluster()
-    try:
-        c.start_redis()
-        yield c
-        assert not c.sanitizer_reports(), "\n".join(c.sanitizer_reports())
-    finally:
-        if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
-            print(c.logs())
-        c.close()
 
 
 def bus_ready(pub, sub, topic):
@@ -60,14 +47,14 @@ V5_PROPS = props((PAYLOAD_FORMAT, 1), (MESSAGE_EXPIRY, 120), (CONTENT_TYPE, "app
                  (USER_PROPERTY, ("k1", "v1")), (USER_PROPERTY, ("k2", "v2")))
 
 
-def test_properties_across_the_bus_both_directions(cl):
+def test_properties_across_the_bus_both_directions(cluster):
     """A 5.0 publisher on b1: the 5.0 subscriber on b2 gets every property
     unaltered [MQTT-3.3.2-4,15,16,17,18,20], the remaining expiry
     [MQTT-3.3.2-6] and the identifier of its own subscription
     [MQTT-3.3.4-3]; the 3.1.1 subscriber on b2 gets the 3.1.1 PUBLISH. A
     3.1.1 publisher on b1: the 5.0 subscriber gets no properties."""
-    b1, b2 = cl.start_broker("b1"), cl.start_broker("b2")
-    cl.wait_mesh()
+    b1, b2 = cluster.start_broker("b1"), cluster.start_broker("b2")
+    cluster.wait_mesh()
     t = uid("bus5")
     with C5(b2.port) as s5, RawClient(b2.port) as s3, C5(b1.port) as p5, \
             RawClient(b1.port) as p3:
@@ -96,7 +83,7 @@ def test_properties_across_the_bus_both_directions(cl):
         assert (payload, pr) == (b"plain", {SUBSCRIPTION_ID: [4242]})
 
 
-def test_persistent_v5_session_resumes_after_kill9(cl):
+def test_persistent_v5_session_resumes_after_kill9(cluster):
     """A persistent 5.0 session (Session Expiry 600) on b1 with a
     Subscription Identifier and No Local; b1 is killed (SIGKILL). Messages
     published on b2 meanwhile wait in Redis; the session resumed on b2 gets
@@ -104,8 +91,8 @@ def test_persistent_v5_session_resumes_after_kill9(cl):
     identifier, not the one that expired [MQTT-3.3.2-5]; its own message
     is still not sent back through the No Local subscription [MQTT-3.8.3-3]
     (the options survived in Redis)."""
-    b1, b2 = cl.start_broker("b1"), cl.start_broker("b2")
-    cl.wait_mesh()
+    b1, b2 = cluster.start_broker("b1"), cluster.start_broker("b2")
+    cluster.wait_mesh()
     t, cid = uid("k9"), uid("k9s")
     keep = props((SESSION_EXPIRY, 600))
     with C5(b1.port, cid, clean=False, properties=keep) as s:
