@@ -644,6 +644,8 @@ static void conn_free(broker_t *b, conn_t *c)
     if (c->will && !c->graceful) {
         msg_t *w = c->will;
         c->will = NULL;
+        if (c->v5 && c->v5->will_expiry) /* held by the connection alone until now */
+            w->expiry_ms = proc_wall_ms() + (uint64_t)c->v5->will_expiry * 1000u;
         pipe_msg_t m = {.source = PIPE_WILL, .m = w, .client_id = s ? s->id : NULL,
                         .client_id_len = s ? s->id_len : 0, .username = conn_username(c)};
         if (pipeline_publish(b, &m, NULL) < 0)

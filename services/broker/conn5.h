@@ -31,6 +31,8 @@
 typedef struct conn5 {
     uint32_t session_expiry;   /* seconds (3.1.2.11.2); UINT32_MAX: never expires */
     uint32_t will_delay;       /* seconds (3.1.3.2.2) */
+    uint32_t will_expiry;      /* the will's Message Expiry Interval, seconds (0: none),
+                                  counted from its publication (3.1.3.2.4) */
     uint32_t max_packet;       /* the client's Maximum Packet Size; UINT32_MAX when absent */
     uint16_t receive_max;      /* the client's Receive Maximum; 65535 when absent */
     uint16_t server_keepalive; /* nonzero: the keep-alive the broker imposes (sent in CONNACK) */

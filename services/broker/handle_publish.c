@@ -25,26 +25,6 @@ static void on_published(conn_t *c, uint32_t cookie, int rc)
         conn_close(c, "out_of_memory");
 }
 
-/* The 5.0 part of a PUBLISH: its kept properties (a view of the list, or a
- * copy in buf / *heap when a per-hop one has to go) and expiry. 0, or
- * -ENOMEM. */
-static int v5_part(const mqtt_publish_t *p, const msgprops_in_t *in, pipe_msg_t *m,
-                   uint8_t *buf, size_t cap, uint8_t **heap)
-{
-    m->expiry_ms = msgprops_deadline(in, proc_wall_ms());
-    m->props_len = in->keep_len;
-    if (!in->copy) {
-        m->props = p->props.ptr;
-        return 0;
-    }
-    uint8_t *out = buf;
-    if (in->keep_len > cap && !(out = *heap = malloc(in->keep_len)))
-        return -ENOMEM;
-    msgprops_keep(out, p->props, in);
-    m->props = out;
-    return 0;
-}
-
 int handle_publish(conn_t *c, const mqtt_publish_t *p)
 {
     broker_t *b = c->b;
@@ -94,9 +74,12 @@ int handle_publish(conn_t *c, const mqtt_publish_t *p)
         .retain = p->retain,
     };
     uint8_t small[256], *heap = NULL;
-    if (p->props.len && reason == MQTT_RC_SUCCESS &&
-        v5_part(p, &in, &m, small, sizeof(small), &heap) < 0)
-        return -ENOMEM;
+    if (p->props.len && reason == MQTT_RC_SUCCESS) { /* the 5.0 part the message keeps */
+        m.expiry_ms = msgprops_deadline(&in, proc_wall_ms());
+        m.props_len = in.keep_len;
+        if (!(m.props = msgprops_kept(p->props, &in, small, sizeof(small), &heap)))
+            return -ENOMEM;
+    }
     pipe_origin_t from = {
         .conn = c,
         .refused = reason != MQTT_RC_SUCCESS || sys,

@@ -1,5 +1,6 @@
 #include "msgprops.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 void msgprops_scan(mqtt_str_t list, msgprops_in_t *out)
@@ -38,6 +39,18 @@ uint32_t msgprops_subid(mqtt_str_t list)
 size_t msgprops_keep(uint8_t *buf, mqtt_str_t list, const msgprops_in_t *in)
 {
     return mqtt_props_copy(buf, in->keep_len, list, MSGPROPS_NOT_KEPT);
+}
+
+const uint8_t *msgprops_kept(mqtt_str_t list, const msgprops_in_t *in, uint8_t *buf, size_t cap,
+                             uint8_t **heap)
+{
+    if (!in->copy)
+        return list.ptr;
+    uint8_t *out = buf;
+    if (in->keep_len > cap && !(out = *heap = malloc(in->keep_len ? in->keep_len : 1)))
+        return NULL;
+    msgprops_keep(out, list, in);
+    return out;
 }
 
 uint64_t msgprops_deadline(const msgprops_in_t *in, uint64_t now_ms)

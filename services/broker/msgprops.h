@@ -46,6 +46,12 @@ typedef struct msgprops_in {
 void msgprops_scan(mqtt_str_t list, msgprops_in_t *out);
 /* Writes the kept list (in->keep_len bytes) at buf. */
 size_t msgprops_keep(uint8_t *buf, mqtt_str_t list, const msgprops_in_t *in);
+/* The kept list of list (scanned into in): list itself when nothing is
+ * dropped, else a copy in buf (cap bytes) or, when larger, in *heap
+ * (malloc'd; the caller frees it). NULL only when the copy could not be
+ * allocated. */
+const uint8_t *msgprops_kept(mqtt_str_t list, const msgprops_in_t *in, uint8_t *buf, size_t cap,
+                             uint8_t **heap);
 
 /* The expiry deadline (unix ms) of a message received at now_ms with
  * in's Message Expiry Interval, 0 for none. An interval of 0 reads as

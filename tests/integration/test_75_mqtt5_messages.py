@@ -284,3 +284,24 @@ def test_subscriber_refuses_qos2_with_pubrec(broker_factory):
         assert s.expect("PUBREL").pid == pid2
         s.send(ack5_pkt("PUBCOMP", pid2))
         s.no_packet(0.3)
+
+
+def test_will_properties_forwarded(broker):
+    """A 5.0 will carries its will properties to the subscriber like a
+    PUBLISH does (3.1.3.2: Content Type, Response Topic, Correlation Data,
+    User Properties, Payload Format Indicator); its Message Expiry
+    Interval counts from the will's publication (3.1.3.2.4)."""
+    t = uid("will5")
+    wprops = props((PAYLOAD_FORMAT, 1), (MESSAGE_EXPIRY, 30), (CONTENT_TYPE, "text/plain"),
+                   (RESPONSE_TOPIC, "w/r"), (CORRELATION_DATA, b"\x07"),
+                   (USER_PROPERTY, ("who", "dev")))
+    with C5(broker.port) as s:
+        assert s.sub([(t, 1)]) == [1]
+        d = C5(broker.port, will=(t, "gone", 1, False, wprops))
+        time.sleep(2.5)  # the interval counts from publication, not from CONNECT (27-28 left)
+        d.close()  # no DISCONNECT: the will is published
+        topic, pr, payload, _ = s.get()
+        assert (topic, payload) == (t, b"gone")
+        assert 29 <= pr.pop(MESSAGE_EXPIRY) <= 30
+        assert pr == {PAYLOAD_FORMAT: 1, CONTENT_TYPE: "text/plain", RESPONSE_TOPIC: "w/r",
+                      CORRELATION_DATA: b"\x07", USER_PROPERTY: [("who", "dev")]}
