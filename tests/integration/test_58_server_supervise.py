@@ -64,19 +64,23 @@ def distinct_ports(keys):
 
 
 class Server:
-    def __init__(self):
+    """extra_ports: more ROOST_<KEY>_PORT variables to give free ports;
+    extra_env(ports) -> more variables (test_67: Redis HA)."""
+
+    def __init__(self, extra_ports=(), extra_env=None):
         self.var = tempfile.mkdtemp(prefix="roost-server-test-")
         self.out_path = os.path.join(self.var, "server.out")
         keys = ("MQTT", "BROKER1", "BROKER2", "BROKER1_HTTP", "BROKER2_HTTP", "ADMIN_HTTP",
                 "ADMIN_RPC", "ADMIN_PUB", "AUTHD", "AUTHD_HTTP", "FORWARDER_HTTP", "REDIS",
                 "MQTTS", "BROKER1_TLS", "BROKER2_TLS", "WS", "WSS", "BROKER1_WS", "BROKER2_WS",
-                "BROKER1_WSS", "BROKER2_WSS")
+                "BROKER1_WSS", "BROKER2_WSS") + tuple(extra_ports)
         self.ports = distinct_ports(keys)
         env = dict(os.environ, ROOST_BUILD="0", ROOST_VAR_DIR=self.var, ROOST_ALLOW_ANONYMOUS="1",
                    ROOST_BUILD_DIR=os.environ.get("ROOST_BUILD_DIR", os.path.join(REPO, "build-test")),
                    ROOST_HAPROXY_MAXCONN="200")
         for k, p in self.ports.items():
             env["ROOST_%s_PORT" % k] = str(p)
+        env.update(extra_env(self.ports) if extra_env else {})
         out = open(self.out_path, "ab")
         # a new session: no terminal, as when started in the background
         self.proc = subprocess.Popen([os.path.join(REPO, "script", "server")], cwd=REPO, env=env,
@@ -126,20 +130,26 @@ def server(request):
     try:
         yield s
     finally:
-        rep = getattr(request.node, "rep_call", None)
-        ok = rep is not None and rep.passed
-        pids = [s.pid(n) for n in NAMES]
-        s.stop()
-        for p in pids:  # never leave one behind, whatever happened
-            if p and alive(p):
-                os.kill(p, signal.SIGKILL)
-        text = s.logs()
-        if not ok:
-            print(text)
-        shutil.rmtree(s.var, ignore_errors=True)
-        if ok:
-            bad = [m for m in SANITIZER_MARKS if m in text]
-            assert not bad, text
+        finish(s, request, NAMES)
+
+
+def finish(s, request, names):
+    """Stops script/server, SIGKILLs any of `names` left, prints the logs
+    when the test failed, checks them for sanitizer reports when it passed."""
+    rep = getattr(request.node, "rep_call", None)
+    ok = rep is not None and rep.passed
+    pids = [s.pid(n) for n in names]
+    s.stop()
+    for p in pids:  # never leave one behind, whatever happened
+        if p and alive(p):
+            os.kill(p, signal.SIGKILL)
+    text = s.logs()
+    if not ok:
+        print(text)
+    shutil.rmtree(s.var, ignore_errors=True)
+    if ok:
+        bad = [m for m in SANITIZER_MARKS if m in text]
+        assert not bad, text
 
 
 def round_trip(port, topic):
