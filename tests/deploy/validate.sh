@@ -50,6 +50,17 @@ kubectl kustomize "$OUT/external/k8s/overlays/example" >"$OUT/external.yaml"
 if grep -qE 'kind: StatefulSet|  name: roost-redis' "$OUT/external.yaml" || ! grep -q 'ROOST_REDIS: redis.example.internal:6379' "$OUT/external.yaml"; then
   echo "the external-Redis patch did not take" >&2; exit 1
 fi
+# and with Sentinel: the external Redis plus the Sentinels every service is given
+mkdir -p "$OUT/sentinel"
+cp -r "$ROOT/deploy/k8s" "$OUT/sentinel/"
+sed -i -e 's|^# components:|components:|' \
+  -e 's|^#   - ../../components/external-redis|  - ../../components/external-redis\n  - ../../components/redis-sentinel|' \
+  "$OUT/sentinel/k8s/overlays/example/kustomization.yaml"
+kubectl kustomize "$OUT/sentinel/k8s/overlays/example" >"$OUT/sentinel.yaml"
+if grep -q 'kind: StatefulSet' "$OUT/sentinel.yaml" || ! grep -q 'ROOST_REDIS_SENTINELS: redis-sentinel-0' "$OUT/sentinel.yaml" ||
+   ! grep -q 'ROOST_REDIS_MASTER: roost' "$OUT/sentinel.yaml"; then
+  echo "the redis-sentinel component did not take" >&2; exit 1
+fi
 # and with the TLS component: 8883 on both Services, the certificate from the Secret roost-tls
 mkdir -p "$OUT/tls"
 cp -r "$ROOT/deploy/k8s" "$OUT/tls/"
@@ -61,7 +72,7 @@ if [[ $(grep -c 'port: 8883' "$OUT/tls.yaml") -ne 2 ]] || ! grep -q 'secretName:
   echo "the TLS component did not take" >&2; exit 1
 fi
 # each render with the Secret the pods require (made out of band by roost-keys)
-for f in base example external tls; do
+for f in base example external sentinel tls; do
   echo -n "$f: "; node "$DEPLOY_TESTS/validate-k8s.mjs" "$OUT/$f.yaml" "$ROOT/deploy/k8s/base/secret.example.yaml"
 done
 if grep -q 'name: roost-redis$' <(grep -A3 'kind: NetworkPolicy' "$OUT/external.yaml"); then
