@@ -16,6 +16,7 @@
 typedef struct bench_opts {
 	const char *workload;
 	const char *label;     /* echoed in the JSON line */
+	const char *topic_prefix; /* flows' topics; NULL: roost-bench/PID */
 	uint16_t port;
 	uint16_t pub_port, sub_port; /* flows: publishers / subscribers (default: port) */
 	const char *tls_ca;    /* TLS to the broker, verified against this CA file; NULL: TCP */

@@ -381,7 +381,10 @@ static int drain(flow_t *f)
 static int setup(flow_t *f)
 {
 	const bench_opts_t *o = f->o;
-	snprintf(f->prefix, sizeof(f->prefix), "roost-bench/%d", (int)getpid());
+	if (o->topic_prefix)
+		snprintf(f->prefix, sizeof(f->prefix), "%s", o->topic_prefix);
+	else
+		snprintf(f->prefix, sizeof(f->prefix), "roost-bench/%d", (int)getpid());
 	for (unsigned s = 0; s < f->nsub; s++) {
 		subr_t *sb = &f->subs[s];
 		sb->id = s;

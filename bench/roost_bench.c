@@ -22,6 +22,8 @@ static void usage(FILE *f)
 	      "  --broker-pid PID[,PID...]  read the broker's CPU time / RSS from /proc; more\n"
 	      "                     PIDs (other cluster nodes, Redis) add to the CPU figure\n"
 	      "  --label TEXT       copied into the JSON output\n"
+	      "  --topic-prefix T   flows' topics start with T (default roost-bench/PID); a\n"
+	      "                     fixed one makes instruction counts comparable across runs\n"
 	      "  --tls-ca FILE      connect with TLS, verifying the broker against this CA\n"
 	      "  --ws PATH          MQTT over WebSockets on PATH (e.g. /mqtt; the port is a --ws-port)\n"
 	      " flows (pairs, fanout, fanin, latency):\n"
@@ -89,7 +91,7 @@ int main(int argc, char **argv)
 		{"username", 1, 0, 'u'}, {"password", 1, 0, 'x'}, {"keepalive", 1, 0, 'k'},
 		{"hold", 1, 0, 'H'}, {"timeout", 1, 0, 'T'}, {"help", 0, 0, 'h'},
 		{"pub-port", 1, 0, 'a'}, {"sub-port", 1, 0, 'b'}, {"settle", 1, 0, 'e'},
-		{"users", 1, 0, 'N'}, {"tls-ca", 1, 0, 'C'}, {"ws", 1, 0, 'Z'},
+		{"users", 1, 0, 'N'}, {"tls-ca", 1, 0, 'C'}, {"ws", 1, 0, 'Z'}, {"topic-prefix", 1, 0, 'X'},
 		{0, 0, 0, 0},
 	};
 	bench_opts_t o = {
@@ -115,6 +117,13 @@ int main(int argc, char **argv)
 		case 'e': o.settle = num(optarg, 0, 600, "settle"); break;
 		case 'N': o.users = (unsigned)num(optarg, 1, 10000000, "users"); break;
 		case 'L': o.label = optarg; break;
+		case 'X':
+			if (strlen(optarg) >= 40) {
+				fprintf(stderr, "roost-bench: --topic-prefix: at most 39 bytes\n");
+				return 2;
+			}
+			o.topic_prefix = optarg;
+			break;
 		case 'C': o.tls_ca = optarg; break;
 		case 'Z': o.ws_path = optarg; break;
 		case 'n': pairs = (int)num(optarg, 1, 5000, "pairs"); break;

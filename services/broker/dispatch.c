@@ -130,7 +130,9 @@ static int handle_one(conn_t *c, const mqtt_packet_t *p)
 size_t dispatch_input(conn_t *c, const uint8_t *buf, size_t len)
 {
     size_t off = 0;
-    while (off < len && c->state != CONN_CLOSING && c->state != CONN_AUTHING && !c->paused && !c->rl_held) {
+    /* (callers do not feed a connection whose reads the rate limit holds:
+     * only a PUBLISH's charge below holds it, and that stops the loop) */
+    while (off < len && c->state != CONN_CLOSING && c->state != CONN_AUTHING && !c->paused) {
         mqtt_packet_t p;
         size_t used = 0;
         int rc = mqtt_decode(&c->dec, buf + off, len - off, &used, &p);
@@ -147,8 +149,8 @@ size_t dispatch_input(conn_t *c, const uint8_t *buf, size_t len)
             dispatch_fail(c, rc, p.type);
             return len;
         }
-        if (p.type == MQTT_PUBLISH && c->state == CONN_ACTIVE)
-            ratelimit_charge(c, used);
+        if (p.type == MQTT_PUBLISH && ratelimit_charge(c, used))
+            break; /* held: the rest waits in the input buffer */
     }
     return off;
 }

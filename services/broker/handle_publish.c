@@ -85,7 +85,9 @@ int handle_publish(conn_t *c, const mqtt_publish_t *p)
         .refused = reason != MQTT_RC_SUCCESS || sys,
         .rx2 = p->qos == 2 && !refused_v5 && !s->clean && b->cluster,
         .pid = p->packet_id,
-        .done = on_published,
+        /* QoS 0 on a single node: nothing to answer (no 5.0 reason either:
+         * QoS 0 has no acknowledgement), and nothing written that could fail */
+        .done = ack || b->cluster ? on_published : NULL,
         .cookie = (uint32_t)(refused_v5 ? reason : 0) << 24 | (uint32_t)ack << 16 | p->packet_id,
     };
     int rc = pipeline_publish(b, &m, &from);

@@ -332,7 +332,7 @@ static int stage_durable(broker_t *b, const pipe_msg_t *in, const pipe_origin_t 
 
 /* ---- the entry ------------------------------------------------------------ */
 
-int pipeline_publish(broker_t *b, const pipe_msg_t *msg, const pipe_origin_t *from)
+int pipeline_stages(broker_t *b, const pipe_msg_t *msg, const pipe_origin_t *from)
 {
     pipe_msg_t x;
     const pipe_msg_t *in = msg;

@@ -18,9 +18,11 @@ uint64_t rl_take(rl_bucket_t *b, double rate, double n, uint64_t now_ms)
     return (uint64_t)(-b->tokens * 1000.0 / rate) + 1;
 }
 
-void ratelimit_charge(conn_t *c, uint64_t bytes)
+void ratelimit_charge_now(conn_t *c, uint64_t bytes)
 {
     const broker_config_t *cfg = c->b->cfg;
+    if (c->state != CONN_ACTIVE)
+        return;
     int64_t msgs = c->rl_msg_rate ? c->rl_msg_rate : cfg->max_msg_rate;
     int64_t byte_rate = c->rl_byte_rate ? c->rl_byte_rate : cfg->max_byte_rate;
     if (!msgs && !byte_rate)

@@ -11,6 +11,7 @@
 #ifndef ROOST_BROKER_RATELIMIT_H
 #define ROOST_BROKER_RATELIMIT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "conn.h"
@@ -26,7 +27,17 @@ typedef struct rl_bucket {
 uint64_t rl_take(rl_bucket_t *b, double rate, double n, uint64_t now_ms);
 
 /* After a PUBLISH of `bytes` bytes on c: charges its buckets and, when
- * either is in debt, holds c's reads until it is repaid. */
-void ratelimit_charge(conn_t *c, uint64_t bytes);
+ * either is in debt, holds c's reads until it is repaid. Inline: without
+ * limits (the default) a PUBLISH pays one test. */
+void ratelimit_charge_now(conn_t *c, uint64_t bytes);
+/* Returns c->rl_held: true when c's reads are now held. */
+static inline bool ratelimit_charge(conn_t *c, uint64_t bytes)
+{
+    const broker_config_t *cfg = c->b->cfg;
+    if (!(c->rl_msg_rate | c->rl_byte_rate) && !cfg->max_msg_rate && !cfg->max_byte_rate)
+        return false;
+    ratelimit_charge_now(c, bytes);
+    return c->rl_held;
+}
 
 #endif

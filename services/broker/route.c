@@ -1,5 +1,6 @@
 #include "route.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,7 +65,7 @@ static void collect(void *sub, uint8_t options, void *ctx)
     b->targets[b->ntargets++] = (route_target_t){s, qos, rap};
 }
 
-uint32_t route_match(broker_t *b, const char *topic, size_t len)
+static inline uint32_t match(broker_t *b, const char *topic, size_t len)
 {
     b->stamp++;
     b->ntargets = 0;
@@ -74,7 +75,7 @@ uint32_t route_match(broker_t *b, const char *topic, size_t len)
     return b->ntargets;
 }
 
-void route_deliver(broker_t *b, msg_t *m)
+static inline void deliver(broker_t *b, msg_t *m)
 {
     for (uint32_t i = 0; i < b->ntargets; i++) {
         route_target_t *t = &b->targets[i];
@@ -89,10 +90,31 @@ void route_deliver(broker_t *b, msg_t *m)
     }
 }
 
+uint32_t route_match(broker_t *b, const char *topic, size_t len) { return match(b, topic, len); }
+
+void route_deliver(broker_t *b, msg_t *m) { deliver(b, m); }
+
 void route_publish(broker_t *b, msg_t *m)
 {
-    if (route_match(b, msg_topic(m), m->topic_len))
-        route_deliver(b, m);
+    if (match(b, msg_topic(m), m->topic_len))
+        deliver(b, m);
+}
+
+int route_local(broker_t *b, const char *topic, size_t topic_len, const uint8_t *payload,
+                size_t payload_len, uint8_t qos, bool retain)
+{
+    uint32_t here = match(b, topic, topic_len);
+    if (!here && !retain)
+        return 0; /* nobody here keeps it: no message is made */
+    msg_t *m = msg_new(topic, topic_len, payload, payload_len, qos, retain);
+    if (!m)
+        return -ENOMEM;
+    if (retain)
+        route_retain(b, m);
+    if (here)
+        deliver(b, m);
+    msg_unref(&m);
+    return 0;
 }
 
 void route_retain(broker_t *b, msg_t *m)

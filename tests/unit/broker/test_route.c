@@ -126,6 +126,25 @@ static void test_retained(void **state)
     assert_int_equal(B.stats.dropped_retained, 1);
 }
 
+/* route_local, the single-node path: made from the parts only when a
+ * session here or the retained store keeps it; delivered and retained
+ * like route_publish. */
+static void test_route_local(void **state)
+{
+    session_t *a = online("a", &C1);
+    sub(a, "l/#", 1);
+    assert_int_equal(route_local(&B, "none", 4, (const uint8_t *)"x", 1, 1, false), 0);
+    assert_int_equal(fake_out.n, 0);
+    assert_int_equal(route_local(&B, "l/1", 3, (const uint8_t *)"one", 3, 1, false), 0);
+    assert_int_equal(fake_out.n, 1);
+    assert_int_equal(fake_out.p[0].qos, 1);
+    assert_int_equal(route_local(&B, "k/1", 3, (const uint8_t *)"kept", 4, 0, true), 0);
+    assert_int_equal(fake_out.n, 1); /* nobody here, but retained */
+    route_send_retained(&B, a, "k/1", 3, 1);
+    assert_int_equal(fake_out.n, 2);
+    assert_true(fake_out.p[1].retain);
+}
+
 static void test_msg_refs(void **state)
 {
     msg_t *m = msg_new_eid("t/1", 3, "pay", 3, 2, true, "b1:2");
@@ -333,6 +352,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_one_copy_at_the_highest_qos, setup, teardown),
         cmocka_unit_test_setup_teardown(test_filtered_subscription, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retained, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_route_local, setup, teardown),
         cmocka_unit_test(test_msg_refs),
         cmocka_unit_test_setup_teardown(test_no_local, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retain_as_published, setup, teardown),
