@@ -91,7 +91,8 @@ int handle_publish(conn_t *c, const mqtt_publish_t *p)
         .cookie = (uint32_t)(refused_v5 ? reason : 0) << 24 | (uint32_t)ack << 16 | p->packet_id,
     };
     int rc = pipeline_publish(b, &m, &from);
-    free(heap);
+    if (heap) /* (rare: no call to free on every PUBLISH) */
+        free(heap);
     if (rc == ROOST_EUNAVAILABLE) { /* Redis down: no ack, the client sends it again elsewhere */
         conn_close(c, "store_unavailable");
         return 0;
