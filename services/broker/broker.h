@@ -58,6 +58,7 @@ typedef struct broker_stats {
     uint64_t connack[6];       /* CONNACKs sent by 3.1.1 code (0 accepted; 5.0 mapped to them) */
     uint64_t queued;           /* QoS 1/2 messages put in a session's queue */
     uint64_t rate_limited;     /* times a connection's reads were held by --max-msg-rate/--max-byte-rate */
+    uint64_t write_backpressure; /* times a connection's reads paused at PIPE_PENDING_MAX writes in flight */
 } broker_stats_t;
 
 typedef struct broker {

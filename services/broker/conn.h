@@ -57,6 +57,7 @@ struct conn {
     uint64_t serial;           /* 0, or the handle async callbacks find us by */
     uint32_t persist_pending;  /* Redis ops whose completion our next output waits for */
     bool paused;               /* reads stopped until a store op completes */
+    bool pipe_held;            /* paused by pipeline.c: PIPE_PENDING_MAX writes in flight */
     bool registered;           /* in the Redis connection registry */
     bool proxied;              /* PROXY header read (--proxy-protocol) */
     bool preauth;              /* counted in broker->npreauth (until accepted or closed) */

@@ -109,6 +109,9 @@ static int metrics(const broker_t *b, char *out, size_t cap)
         "# TYPE roost_broker_queued_total counter\nroost_broker_queued_total %llu\n"
         "# HELP roost_broker_rate_limited_total Times a connection's reads were held by --max-msg-rate/--max-byte-rate.\n"
         "# TYPE roost_broker_rate_limited_total counter\nroost_broker_rate_limited_total %llu\n"
+        "# HELP roost_broker_write_backpressure_total Times a connection's reads were paused because it had "
+        "PIPE_PENDING_MAX durable writes in flight.\n"
+        "# TYPE roost_broker_write_backpressure_total counter\nroost_broker_write_backpressure_total %llu\n"
         "# HELP roost_broker_draining 1 while the broker drains (SIGTERM), else 0.\n"
         "# TYPE roost_broker_draining gauge\nroost_broker_draining %d\n",
         b->nconns, (unsigned long long)s->connections_total, b->sessions.count,
@@ -125,7 +128,7 @@ static int metrics(const broker_t *b, char *out, size_t cap)
         (unsigned long long)s->connack[1], (unsigned long long)s->connack[2],
         (unsigned long long)s->connack[3], (unsigned long long)s->connack[4],
         (unsigned long long)s->connack[5], (unsigned long long)s->queued, (unsigned long long)s->rate_limited,
-        b->draining ? 1 : 0);
+        (unsigned long long)s->write_backpressure, b->draining ? 1 : 0);
     return m < 0 ? m : n + m;
 }
 

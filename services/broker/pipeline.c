@@ -133,6 +133,12 @@ static void finish(op_t *o)
             o->done(c, o->cookie, o->err);
     }
     op_free(o);
+    /* paused at PIPE_PENDING_MAX: reads again at half (last: resuming may
+     * handle buffered packets, which issue new ops) */
+    if (c && c->pipe_held && c->persist_pending <= PIPE_PENDING_MAX / 2) {
+        c->pipe_held = false;
+        conn_resume(c);
+    }
 }
 
 static void on_step(int rc, void *arg)
@@ -327,6 +333,12 @@ static int stage_durable(broker_t *b, const pipe_msg_t *in, const pipe_origin_t 
         return ROOST_EUNAVAILABLE;
     }
     c->persist_pending++;
+    if (c->persist_pending >= PIPE_PENDING_MAX && !c->pipe_held) {
+        /* (a PUBLISH is only handled while c reads: nothing else paused it) */
+        c->pipe_held = true;
+        b->stats.write_backpressure++;
+        conn_pause(c);
+    }
     return 0;
 }
 

@@ -107,6 +107,14 @@ typedef struct pipe_origin {
     uint32_t cookie;   /* passed back to done */
 } pipe_origin_t;
 
+/* Durable writes one connection may have in flight (its PUBLISHes in
+ * stage 1, and those waiting behind them): at this many its reads pause
+ * (like a SUBSCRIBE's) until half of them have completed, so a flood into a
+ * retained or mapped topic while Redis is slow holds at most this many
+ * messages per connection instead of growing without bound; TCP pushes
+ * back on the client, nothing is dropped. */
+#define PIPE_PENDING_MAX 1024
+
 /* The stages for every case but the one pipeline_publish takes inline
  * (pipeline.c). */
 int pipeline_stages(broker_t *b, const pipe_msg_t *msg, const pipe_origin_t *from);

@@ -62,6 +62,18 @@ void cluster_forward_raw(cluster_t *c, const char *topic, size_t topic_len, cons
     forwarded++;
 }
 
+static int paused_calls, resumed_calls;
+void conn_pause(conn_t *c)
+{
+    c->paused = true;
+    paused_calls++;
+}
+void conn_resume(conn_t *c)
+{
+    c->paused = false;
+    resumed_calls++;
+}
+
 /* ---- fixture ------------------------------------------------------------------ */
 
 static broker_t B;
@@ -142,6 +154,7 @@ static int setup(void **state)
     fake_conn = &C;
     fake_handle = 7;
     forwarded = 0;
+    paused_calls = resumed_calls = 0;
     memset(&done, 0, sizeof(done));
     memset(&fake_out, 0, sizeof(fake_out));
     return C.sess ? 0 : -1;
@@ -210,6 +223,39 @@ static void test_no_handle_fails_the_packet(void **state)
     assert_int_equal(C.persist_pending, 0);
 }
 
+static const pipe_msg_t retained0 = {.source = PIPE_CLIENT, .topic = "t/r", .topic_len = 3,
+                                     .payload = (const uint8_t *)"v", .payload_len = 1, .retain = true};
+static bool is_resumed(void) { return resumed_calls > 0; }
+static bool all_done(void) { return done.calls == PIPE_PENDING_MAX; }
+
+/* Review bug: a connection's durable writes in flight had no limit, so a
+ * QoS 0 flood into a retained (or mapped) topic while Redis lagged grew an
+ * op and a message per PUBLISH. At PIPE_PENDING_MAX its reads pause (no
+ * more PUBLISHes are handled), and resume when half have completed. */
+static void test_pending_writes_pause_reads(void **state)
+{
+    assert_true(run_until(is_up, 5000));
+    B.cluster = (cluster_t *)&B;
+    pipe_origin_t from = origin(false);
+    for (int i = 0; i < PIPE_PENDING_MAX - 1; i++)
+        assert_int_equal(pipeline_publish(&B, &retained0, &from), 0);
+    assert_int_equal(C.persist_pending, PIPE_PENDING_MAX - 1);
+    assert_int_equal(paused_calls, 0);
+    assert_int_equal(pipeline_publish(&B, &retained0, &from), 0);
+    assert_int_equal(paused_calls, 1); /* at the mark: reads paused */
+    assert_true(C.paused && C.pipe_held);
+    assert_int_equal(B.stats.write_backpressure, 1);
+    assert_int_equal(done.calls, 0);
+    assert_true(run_until(is_resumed, 10000));
+    assert_true(C.persist_pending <= PIPE_PENDING_MAX / 2);
+    assert_false(C.paused || C.pipe_held);
+    assert_true(run_until(all_done, 10000)); /* every one completed, in order */
+    assert_int_equal(done.rc, 0);
+    assert_int_equal(C.persist_pending, 0);
+    assert_int_equal(resumed_calls, 1);
+    assert_int_equal(paused_calls, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -218,6 +264,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cluster_refused_is_acked_and_not_written, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_no_handle_fails_the_packet, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pending_writes_pause_reads, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
