@@ -120,7 +120,8 @@ static void on_catchup(int rc, const sstore_session_t *st, void *arg)
                                    q->retain, q->entry_id, &x);
             if (m && q->qos && session_wants(s, q->topic, q->topic_len) &&
                 !session_holds(s, q->entry_id))
-                session_deliver(k->b, s, m, q->qos, q->retain); /* skips seen ids */
+                session_deliver(k->b, s, m, q->qos, /* skips seen ids */
+                                session_queued_retain(s, q->topic, q->topic_len, q->retain));
             msg_unref(&m);
         }
     }

@@ -472,6 +472,16 @@ bool session_wants(const session_t *s, const char *topic, size_t len)
     return false;
 }
 
+bool session_queued_retain(const session_t *s, const char *topic, size_t len, bool retain)
+{
+    for (uint32_t i = 0; i < s->nsubs && retain; i++) {
+        const sub_entry_t *e = &s->subs[i];
+        if ((e->qos & SUBOPT_RAP) && topic_match(e->filter, e->len, topic, len))
+            return true;
+    }
+    return false;
+}
+
 void session_prune_queue(broker_t *b, session_t *s)
 {
     uint32_t kept = 0;
@@ -693,7 +703,8 @@ int session_restore(broker_t *b, session_t *s, const sstore_session_t *st)
         if (k && map_put(s->seen, k, strlen(k), k, NULL) < 0)
             free(k);
         if (q->qos)
-            enqueue(b, s, m, q->qos, q->retain, true); /* counts what it drops */
+            enqueue(b, s, m, q->qos, session_queued_retain(s, q->topic, q->topic_len, q->retain),
+                    true); /* counts what it drops */
         msg_unref(&m);
     }
     /* pids must not collide with the restored PUBREL ones; after 65535

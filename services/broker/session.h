@@ -130,6 +130,12 @@ bool session_holds(const session_t *s, const char *eid);
  * match, and the ACL's delivery check for filtered subscriptions). */
 bool session_wants(const session_t *s, const char *topic, size_t len);
 
+/* The RETAIN flag of a message queued in Redis (published with retain)
+ * when it is sent to s: an established subscription's delivery has it 0
+ * (3.1.1 [MQTT-3.3.1-9]; 5.0 [MQTT-3.3.1-12]) unless a matching 5.0
+ * subscription has Retain As Published [MQTT-3.3.1-13]. */
+bool session_queued_retain(const session_t *s, const char *topic, size_t len, bool retain);
+
 /* Drops queued messages (not yet in flight) that no subscription of s takes
  * any more, e.g. after session_set_acl removed one. */
 void session_prune_queue(broker_t *b, session_t *s);

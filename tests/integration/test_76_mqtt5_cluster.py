@@ -12,14 +12,14 @@ import time
 import pytest
 
 from cluster_stack import cluster  # noqa: F401  (fixture)
-from conftest import RawClient, publish_pkt, uid, wait_until
+from conftest import RawClient, ack_pkt, publish_pkt, uid, wait_until
 from mqtt5 import (C5, CONTENT_TYPE, CORRELATION_DATA, MESSAGE_EXPIRY, PAYLOAD_FORMAT,
                    RESPONSE_TOPIC, SESSION_EXPIRY, SUBSCRIPTION_ID, USER_PROPERTY, props)
 
 pytestmark = pytest.mark.roost_only
 
 T = 10.0
-NL = 0x04
+NL, RAP = 0x04, 0x08
 
 
 def bus_ready(pub, sub, topic):
@@ -122,3 +122,34 @@ def test_persistent_v5_session_resumes_after_kill9(cluster):
         # No Local came back from Redis with the subscription
         assert s.pub(t + "/own", b"own", qos=1, pid=7) == 0
         s.no_packet(0.5)
+
+
+def test_queued_retain_flag_follows_retain_as_published(cluster):
+    """Messages published with RETAIN while a persistent session was
+    offline wait in Redis; delivered through an established subscription
+    they carry RETAIN 0 [MQTT-3.3.1-12] unless the subscription has Retain
+    As Published [MQTT-3.3.1-13] (and a 3.1.1 session gets 0 too,
+    3.1.1 [MQTT-3.3.1-9])."""
+    b1 = cluster.start_broker("b1")
+    t, cid, cid3 = uid("qr"), uid("qrs"), uid("qr3")
+    keep = props((SESSION_EXPIRY, 600))
+    with C5(b1.port, cid, clean=False, properties=keep) as s:
+        assert s.sub([(t + "/keep/#", 1 | RAP), (t + "/clear/#", 1)]) == [1, 1]
+    with RawClient(b1.port) as r:
+        r.connect(cid3, clean=False)
+        assert r.subscribe([(t + "/#", 1)]) == [1]
+    with C5(b1.port) as p:
+        assert p.pub(t + "/keep/x", b"k", qos=1, pid=1, retain=True) == 0
+        assert p.pub(t + "/clear/x", b"c", qos=1, pid=2, retain=True) == 0
+    with C5(b1.port, cid, clean=False, properties=keep) as s:
+        got = {}
+        for _ in range(2):
+            topic, _, payload, pkt = s.get(T)
+            got[payload] = pkt.retain
+        assert got == {b"k": True, b"c": False}
+    with RawClient(b1.port) as r:
+        assert r.connect(cid3, clean=False) == 1
+        for _ in range(2):
+            m = r.expect("PUBLISH", T)
+            assert m.retain is False
+            r.send(ack_pkt("PUBACK", m.pid))
