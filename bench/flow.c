@@ -228,7 +228,7 @@ static void on_packet(net_t *n, net_conn_t *c, const wire_pkt_t *k, void *arg)
 		}
 		break;
 	case WIRE_SUBACK:
-		if (k->body_len < 3 || k->body[2] == 0x80) {
+		if (wire_suback_code(k) >= 0x80) {
 			f->refused++;
 			break;
 		}

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "wire.h"
 
 static void usage(FILE *f)
 {
@@ -26,6 +27,7 @@ static void usage(FILE *f)
 	      "                     fixed one makes instruction counts comparable across runs\n"
 	      "  --tls-ca FILE      connect with TLS, verifying the broker against this CA\n"
 	      "  --ws PATH          MQTT over WebSockets on PATH (e.g. /mqtt; the port is a --ws-port)\n"
+	      "  --mqtt 4|5         protocol level: 3.1.1 (default) or 5.0 (empty property lists)\n"
 	      " flows (pairs, fanout, fanin, latency):\n"
 	      "  --pairs N          pairs: publisher/subscriber pairs (default 10; latency 1)\n"
 	      "  --subs N           fanout: subscribers (default 100)\n"
@@ -92,6 +94,7 @@ int main(int argc, char **argv)
 		{"hold", 1, 0, 'H'}, {"timeout", 1, 0, 'T'}, {"help", 0, 0, 'h'},
 		{"pub-port", 1, 0, 'a'}, {"sub-port", 1, 0, 'b'}, {"settle", 1, 0, 'e'},
 		{"users", 1, 0, 'N'}, {"tls-ca", 1, 0, 'C'}, {"ws", 1, 0, 'Z'}, {"topic-prefix", 1, 0, 'X'},
+		{"mqtt", 1, 0, 'M'},
 		{0, 0, 0, 0},
 	};
 	bench_opts_t o = {
@@ -125,6 +128,7 @@ int main(int argc, char **argv)
 			o.topic_prefix = optarg;
 			break;
 		case 'C': o.tls_ca = optarg; break;
+		case 'M': wire_mqtt5 = num(optarg, 4, 5, "mqtt") == 5; break;
 		case 'Z': o.ws_path = optarg; break;
 		case 'n': pairs = (int)num(optarg, 1, 5000, "pairs"); break;
 		case 'S': o.subs = (unsigned)num(optarg, 1, 10000, "subs"); break;

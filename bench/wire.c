@@ -3,6 +3,29 @@
 
 #include <string.h>
 
+int wire_mqtt5;
+
+/* 5.0: skips the property list at b[*off] (its varint length and bytes);
+ * -1 when it runs past n. */
+static int skip_props(const uint8_t *b, size_t n, size_t *off)
+{
+	size_t len = 0, i = *off;
+	unsigned shift = 0;
+	for (;;) {
+		if (i >= n || shift > 21)
+			return -1;
+		uint8_t d = b[i++];
+		len |= (size_t)(d & 0x7f) << shift;
+		shift += 7;
+		if (!(d & 0x80))
+			break;
+	}
+	if (len > n - i)
+		return -1;
+	*off = i + len;
+	return 0;
+}
+
 ssize_t wire_next(const uint8_t *b, size_t len, wire_pkt_t *out)
 {
 	size_t rl = 0, i = 1;
@@ -50,9 +73,20 @@ int wire_parse_publish(const wire_pkt_t *p, wire_pub_t *out)
 		out->pid = wire_get16(b + off);
 		off += 2;
 	}
+	if (wire_mqtt5 && skip_props(b, n, &off) < 0)
+		return -1;
 	out->payload = b + off;
 	out->payload_len = n - off;
 	return 0;
+}
+
+uint8_t wire_suback_code(const wire_pkt_t *p)
+{
+	size_t off = 2;
+	if (p->body_len < 3 || (wire_mqtt5 && skip_props(p->body, p->body_len, &off) < 0) ||
+	    off >= p->body_len)
+		return 0x80;
+	return p->body[off];
 }
 
 static size_t put_varint(uint8_t *o, size_t v)
@@ -79,7 +113,7 @@ size_t wire_connect(uint8_t *o, const char *client_id, uint16_t keepalive,
 {
 	size_t cl = strlen(client_id), ul = user ? strlen(user) : 0;
 	size_t pl = pass ? strlen(pass) : 0;
-	size_t rl = 10 + 2 + cl + (user ? 2 + ul : 0) + (pass ? 2 + pl : 0);
+	size_t rl = 10 + (wire_mqtt5 ? 1 : 0) + 2 + cl + (user ? 2 + ul : 0) + (pass ? 2 + pl : 0);
 	uint8_t flags = 0x02; /* 3.1.2.4 clean session */
 	size_t i = 0;
 
@@ -90,10 +124,12 @@ size_t wire_connect(uint8_t *o, const char *client_id, uint16_t keepalive,
 	o[i++] = WIRE_CONNECT << 4;
 	i += put_varint(o + i, rl);
 	i += put_str(o + i, "MQTT", 4);
-	o[i++] = 4; /* 3.1.2.2 protocol level 3.1.1 */
+	o[i++] = wire_mqtt5 ? 5 : 4; /* 3.1.2.2 protocol level 3.1.1 (5.0: 5) */
 	o[i++] = flags;
 	wire_put16(o + i, keepalive);
 	i += 2;
+	if (wire_mqtt5)
+		o[i++] = 0; /* 5.0: no CONNECT properties */
 	i += put_str(o + i, client_id, cl);
 	if (user)
 		i += put_str(o + i, user, ul);
@@ -107,9 +143,11 @@ size_t wire_subscribe(uint8_t *o, uint16_t pid, const char *filter, uint8_t qos)
 	size_t fl = strlen(filter), i = 0;
 
 	o[i++] = (WIRE_SUBSCRIBE << 4) | 0x02; /* 3.8.1 reserved bits 0010 */
-	i += put_varint(o + i, 2 + 2 + fl + 1);
+	i += put_varint(o + i, 2 + (wire_mqtt5 ? 1 : 0) + 2 + fl + 1);
 	wire_put16(o + i, pid);
 	i += 2;
+	if (wire_mqtt5)
+		o[i++] = 0; /* 5.0: no SUBSCRIBE properties */
 	i += put_str(o + i, filter, fl);
 	o[i++] = qos;
 	return i;
@@ -121,7 +159,7 @@ size_t wire_publish_head(uint8_t *o, uint8_t qos, const char *topic,
 	size_t i = 0;
 
 	o[i++] = (uint8_t)((WIRE_PUBLISH << 4) | (qos << 1));
-	i += put_varint(o + i, 2 + topic_len + (qos ? 2 : 0) + payload_len);
+	i += put_varint(o + i, 2 + topic_len + (qos ? 2 : 0) + (wire_mqtt5 ? 1 : 0) + payload_len);
 	i += put_str(o + i, topic, topic_len);
 	*pid_off = 0;
 	if (qos) {
@@ -129,6 +167,8 @@ size_t wire_publish_head(uint8_t *o, uint8_t qos, const char *topic,
 		wire_put16(o + i, 0);
 		i += 2;
 	}
+	if (wire_mqtt5)
+		o[i++] = 0; /* 5.0: no PUBLISH properties */
 	return i;
 }
 

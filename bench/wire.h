@@ -1,5 +1,8 @@
 /* wire: the handful of MQTT 3.1.1 packets roost-bench speaks (CONNECT,
- * CONNACK, SUBSCRIBE, SUBACK, PUBLISH, PUBACK, PINGREQ/PINGRESP, DISCONNECT).
+ * CONNACK, SUBSCRIBE, SUBACK, PUBLISH, PUBACK, PINGREQ/PINGRESP, DISCONNECT),
+ * or their MQTT 5.0 forms when wire_mqtt5 is set (--mqtt 5): protocol level
+ * 5 and an empty property list in CONNECT, SUBSCRIBE and PUBLISH; the
+ * property lists the broker sends are skipped.
  *
  * Deliberately independent of lib/mqtt: the bench measures the broker, and a
  * codec bug shared by both sides could hide a broker bug. Encoders write into
@@ -40,6 +43,9 @@ typedef struct wire_pub {
 	size_t payload_len;
 } wire_pub_t;
 
+/* Speak MQTT 5.0 instead of 3.1.1 (set once, before the first packet). */
+extern int wire_mqtt5;
+
 /* Frames the next packet in buf. Returns the bytes it spans (> 0), 0 when buf
  * holds only part of it, -1 when the header is malformed or the body is larger
  * than WIRE_MAX_BODY. */
@@ -47,17 +53,20 @@ ssize_t wire_next(const uint8_t *buf, size_t len, wire_pkt_t *out);
 
 /* Decodes a PUBLISH body. 0, or -1 if malformed (QoS 3, short body). */
 int wire_parse_publish(const wire_pkt_t *p, wire_pub_t *out);
+/* The first return code of a SUBACK body (after 5.0's properties), or
+ * 0x80 when the body is too short. */
+uint8_t wire_suback_code(const wire_pkt_t *p);
 
 /* Encoders. Each writes at most the size noted. */
 /* CONNECT, clean session; user/pass may be NULL. Strings < 256 bytes each;
- * writes at most 16 + the three string lengths + 6. */
+ * writes at most 17 + the three string lengths + 6. */
 size_t wire_connect(uint8_t *o, const char *client_id, uint16_t keepalive,
 		    const char *user, const char *pass);
-/* SUBSCRIBE with one filter (< 256 bytes); at most 12 + strlen(filter). */
+/* SUBSCRIBE with one filter (< 256 bytes); at most 13 + strlen(filter). */
 size_t wire_subscribe(uint8_t *o, uint16_t pid, const char *filter, uint8_t qos);
 /* PUBLISH fixed header + topic (+ packet id slot at QoS > 0) for a payload of
  * payload_len bytes; the caller appends the payload. *pid_off receives the
- * offset of the two packet-id bytes (0 at QoS 0). At most 7 + topic_len + 2. */
+ * offset of the two packet-id bytes (0 at QoS 0). At most 7 + topic_len + 3. */
 size_t wire_publish_head(uint8_t *o, uint8_t qos, const char *topic,
 			 size_t topic_len, size_t payload_len, size_t *pid_off);
 size_t wire_puback(uint8_t *o, uint16_t pid);  /* 4 bytes */

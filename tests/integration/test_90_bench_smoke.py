@@ -83,6 +83,13 @@ def test_fanout_qos1(broker):
     assert r["expected"] == 5 * r["sent"]
 
 
+def test_pairs_qos1_mqtt5(broker):
+    """--mqtt 5: the same flow with MQTT 5.0 clients (property lists in
+    CONNECT, SUBSCRIBE and PUBLISH; the broker's skipped)."""
+    check(bench(*broker, "pairs", "--qos", "1", "--pairs", "2", "--window", "100",
+                "--inflight", "20", "--mqtt", "5"), 1)
+
+
 def test_connect_user_pattern(broker):
     """--username/--password patterns: 20 connections cycling over 5 users."""
     port, proc = broker
