@@ -315,7 +315,10 @@ typedef struct sstore_tls {
 } sstore_tls_t;
 #define SSTORE_TLS_SAME 1
 typedef void (*sstore_tls_fn)(int rc, const sstore_tls_t *t, uint64_t version, void *arg);
-int sstore_tls_load(sstore_t *s, uint64_t known_version, sstore_tls_fn fn, void *arg);
+/* seal: SEAL_KEY_LEN bytes (seal.h) opening a sealed key, or NULL; a sealed
+ * key it cannot open (or none given) fails the read with ROOST_EINVAL and
+ * the version (settings are not applied). */
+int sstore_tls_load(sstore_t *s, uint64_t known_version, const uint8_t *seal, sstore_tls_fn fn, void *arg);
 
 /* ---- live-connection registry (same keys as lib/store/registry.h) ------
  *   G conns:<broker_id>   hash  mqtt_client_id -> JSON record (registry.c's

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "store/seal.h"
 #include "store/sstore_priv.h"
 
 /* ARGV: prefix known_version. {version, enabled, ca, cert, key, client_cert},
@@ -19,6 +20,8 @@ const char SSTORE_LUA_TLS[] =
 typedef struct tls_ctx {
     sstore_tls_fn fn;
     void *arg;
+    bool has_seal;
+    uint8_t seal[SEAL_KEY_LEN];
 } tls_ctx_t;
 
 static void tls_finish(sstore_req_t *q, int rc, const redisReply *r)
@@ -34,23 +37,36 @@ static void tls_finish(sstore_req_t *q, int rc, const redisReply *r)
     if (rc == 0 && r->elements == 2) {
         ctx->fn(strcmp(r->element[1]->str, "same") ? ROOST_ESTORE : SSTORE_TLS_SAME, NULL, version, ctx->arg);
     } else if (rc == 0) {
+        char *opened = NULL;
+        const char *key = r->element[4]->str;
+        if (seal_is_sealed(key)) {
+            rc = ctx->has_seal ? seal_open(ctx->seal, key, &opened) : ROOST_EINVAL;
+            key = opened;
+        }
         sstore_tls_t t = {!strcmp(r->element[1]->str, "1"), r->element[2]->str, r->element[3]->str,
-                          r->element[4]->str, r->element[5]->str};
-        ctx->fn(0, &t, version, ctx->arg);
-        /* the private key leaves no copy behind in the freed reply */
+                          key, r->element[5]->str};
+        ctx->fn(rc, rc ? NULL : &t, version, ctx->arg);
+        /* the private key leaves no copy behind, in the freed reply or opened */
         sodium_memzero(r->element[4]->str, r->element[4]->len);
+        if (opened) {
+            sodium_memzero(opened, strlen(opened));
+            free(opened);
+        }
     } else {
         ctx->fn(rc, NULL, 0, ctx->arg);
     }
+    sodium_memzero(ctx, sizeof(*ctx));
     free(ctx);
 }
 
-int sstore_tls_load(sstore_t *s, uint64_t known_version, sstore_tls_fn fn, void *arg)
+int sstore_tls_load(sstore_t *s, uint64_t known_version, const uint8_t *seal, sstore_tls_fn fn, void *arg)
 {
     tls_ctx_t *ctx = malloc(sizeof(*ctx));
     if (!ctx)
         return -ENOMEM;
-    *ctx = (tls_ctx_t){fn, arg};
+    *ctx = (tls_ctx_t){fn, arg, seal != NULL, {0}};
+    if (seal)
+        memcpy(ctx->seal, seal, SEAL_KEY_LEN);
     sstore_req_t *q = ss_req_new(s, SS_TLS, 0, tls_finish, ctx);
     if (!q) {
         free(ctx);

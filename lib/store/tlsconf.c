@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "store/seal.h"
 #include "store/store_priv.h"
 
 void store_tls_free(store_tls_t **p)
@@ -33,7 +34,22 @@ static int dup_or(const redisReply *r, const char *dflt, char **out)
     return *out ? 0 : -ENOMEM;
 }
 
-int store_tls_get(store_t *s, store_tls_t **out)
+/* The stored key in clear into t->key_pem: opened when sealed. */
+static int key_from(const redisReply *r, const uint8_t *seal, store_tls_t *t)
+{
+    const char *v = store_rstr(r);
+    if (!seal_is_sealed(v))
+        return dup_or(r, "", &t->key_pem);
+    int rc = seal ? seal_open(seal, v, &t->key_pem) : ROOST_EINVAL;
+    if (rc == ROOST_EINVAL) {
+        t->key_unreadable = true;
+        t->key_pem = strdup("");
+        return t->key_pem ? 0 : -ENOMEM;
+    }
+    return rc;
+}
+
+int store_tls_get(store_t *s, const uint8_t *seal, store_tls_t **out)
 {
     store_err_reset(s);
     *out = NULL;
@@ -53,7 +69,7 @@ int store_tls_get(store_t *s, store_tls_t **out)
         const char *en = store_rstr(r->element[0]);
         t->enabled = en && !strcmp(en, "1");
         if ((rc = dup_or(r->element[1], "", &t->ca_pem)) == 0 && (rc = dup_or(r->element[2], "", &t->cert_pem)) == 0 &&
-            (rc = dup_or(r->element[3], "", &t->key_pem)) == 0)
+            (rc = key_from(r->element[3], seal, t)) == 0)
             rc = dup_or(r->element[4], "none", &t->client_cert);
         if (!rc && store_rstr(r->element[5]))
             rc = store_ri64(r->element[5], &t->updated_at);
@@ -69,17 +85,22 @@ int store_tls_get(store_t *s, store_tls_t **out)
     return 0;
 }
 
-int store_tls_put(store_t *s, const store_tls_t *in, int64_t *version)
+int store_tls_put(store_t *s, const uint8_t *seal, const store_tls_t *in, int64_t *version)
 {
     store_err_reset(s);
     char key[STORE_PREFIX_MAX + 8], now[24];
     snprintf(key, sizeof(key), "%stls", store_prefix(s));
     snprintf(now, sizeof(now), "%lld", (long long)store_now_ms());
+    const char *plain = in->key_pem ? in->key_pem : "";
+    char *sealed = seal && plain[0] ? seal_box(seal, plain) : NULL;
+    if (seal && plain[0] && !sealed)
+        return -ENOMEM;
     const char *argv[] = {"HSET", key, "enabled", in->enabled ? "1" : "0", "ca", in->ca_pem ? in->ca_pem : "",
-                          "cert", in->cert_pem ? in->cert_pem : "", "key", in->key_pem ? in->key_pem : "",
+                          "cert", in->cert_pem ? in->cert_pem : "", "key", sealed ? sealed : plain,
                           "client_cert", in->client_cert ? in->client_cert : "none", "updated_at", now};
     redisReply *r = NULL;
     int rc = store_cmd(s, 14, argv, NULL, &r);
+    free(sealed);
     if (rc < 0)
         return rc;
     freeReplyObject(r);

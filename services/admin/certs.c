@@ -59,7 +59,7 @@ static json_t *doc_tls(const store_tls_t *t)
     }
     return json_pack("{s:b, s:s, s:s, s:s, s:b, s:o, s:o}", "enabled", t->enabled, "mtls", t->client_cert,
                      "ca_certificate", t->ca_pem, "server_certificate", t->cert_pem, "server_key_set",
-                     t->key_pem[0] != 0, "certificate", facts, "updated_at", doc_time_json(t->updated_at));
+                     t->key_pem[0] != 0 || t->key_unreadable, "certificate", facts, "updated_at", doc_time_json(t->updated_at));
 }
 
 /* Replaces *slot with the body's string member `name` when present. */
@@ -93,6 +93,12 @@ static void put(ops_call_t *c, store_tls_t *t)
         ops_bad_field(c, "mtls", "must be \"none\", \"optional\" or \"required\"");
         return;
     }
+    if (t->key_unreadable && !doc_str(c->body, "server_key")) {
+        /* writing it back would lose it: the operator uploads it again */
+        ops_bad_field(c, "server_key", "the stored key was sealed with another --tls-key-secret (or admin "
+                      "has none): upload the key again");
+        return;
+    }
     json_t *en = json_object_get(c->body, "enabled");
     if (en)
         t->enabled = json_is_true(en);
@@ -123,7 +129,7 @@ static void put(ops_call_t *c, store_tls_t *t)
         }
     }
     int64_t version = 0;
-    int rc = store_tls_put(c->store, t, &version);
+    int rc = store_tls_put(c->store, ops_tls_seal(c->ops), t, &version);
     if (rc < 0) {
         ops_store_fail(c, rc);
         return;
@@ -134,7 +140,7 @@ static void put(ops_call_t *c, store_tls_t *t)
              t->client_cert, fields[0] ? fields : "nothing", (long long)version);
     ops_committed(c, RPC_CHANGE_CERTIFICATES, RPC_CHANGE_UPDATE, "tls", NULL, summary);
     store_tls_t *now = NULL;
-    if ((rc = store_tls_get(c->store, &now)) < 0) {
+    if ((rc = store_tls_get(c->store, ops_tls_seal(c->ops), &now)) < 0) {
         ops_store_fail(c, rc);
         return;
     }
@@ -146,7 +152,7 @@ static void put(ops_call_t *c, store_tls_t *t)
 void certs_ops(ops_call_t *c)
 {
     store_tls_t *t = NULL;
-    int rc = store_tls_get(c->store, &t);
+    int rc = store_tls_get(c->store, ops_tls_seal(c->ops), &t);
     if (rc < 0) {
         ops_store_fail(c, rc);
     } else if (c->req->op == RPC_ADMIN_CERTIFICATES_PUT) {

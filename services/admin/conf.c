@@ -1,5 +1,6 @@
 /* conf: roost-admin configuration (conf.h). */
 #include "conf.h"
+#include "store/seal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +50,7 @@ int conf_load(admin_conf_t *c, int argc, char **argv, FILE *out, FILE *err)
         .http_threads = 4, .http_per_address = 32, .http_timeout = 5, .rpc_bind = "tcp://127.0.0.1:5570", .pub_bind = "tcp://127.0.0.1:5571",
         .curve_secret = "",
         .token_file = "var/admin-token", .console_dir = ROOST_CONSOLE_DIR_DEFAULT, .log_level = "info",
-        .vendor_dir = ROOST_CONSOLE_VENDOR_DIR_DEFAULT, .mqtt_endpoints = "",
+        .vendor_dir = ROOST_CONSOLE_VENDOR_DIR_DEFAULT, .mqtt_endpoints = "", .tls_key_secret = "",
     };
     const cfg_opt_t opts[] = {
         {"http-bind", "ROOST_ADMIN_HTTP_BIND", CFG_STR, &c->http_bind, 0, 0, "IPv4 address of the HTTP API."},
@@ -79,6 +80,10 @@ int conf_load(admin_conf_t *c, int argc, char **argv, FILE *out, FILE *err)
          "argon2id opslimit for new passwords (0: libsodium interactive)."},
         {"argon2-mem", "ROOST_ARGON2_MEM", CFG_INT, &c->argon2_mem, 0, 4LL << 30,
          "argon2id memlimit in bytes for new passwords (0: libsodium interactive)."},
+        {"tls-key-secret", "ROOST_TLS_KEY_SECRET", CFG_STR, &c->tls_key_secret, 0, 0,
+         "Key sealing the TLS server key stored from the Certificates page (32 bytes: 64 hex or 43 "
+         "base64url characters, or a file holding them; roost-keys makes tls-key.secret). Brokers "
+         "need the same one. Empty: the key is stored in Redis in clear (logged at start)."},
         {"log-level", "ROOST_LOG_LEVEL", CFG_STR, &c->log_level, 0, 0, "debug, info, warn or error."},
     };
     redis_conf_init(&c->redis, "127.0.0.1:6379");
@@ -86,6 +91,13 @@ int conf_load(admin_conf_t *c, int argc, char **argv, FILE *out, FILE *err)
                               argc, argv, SUMMARY, out, err);
     if (rc)
         return rc;
+    if (c->tls_key_secret[0]) {
+        if (seal_key_parse(c->tls_key_secret, c->tls_seal) < 0) {
+            fprintf(err, "error: --tls-key-secret: not 64 hex or 43 base64url characters, nor a file holding them\n");
+            return ROOST_ECONFIG;
+        }
+        c->has_tls_seal = true;
+    }
     const char *why;
     if (fleet_check_endpoints(c->mqtt_endpoints, &why) < 0) {
         fprintf(err, "error: --mqtt-endpoints: %s (got '%s')\n", why, c->mqtt_endpoints);

@@ -19,6 +19,9 @@ typedef struct admin_conf {
     const char *mqtt_endpoints; /* comma-separated device URLs shown on the Overview */
     int64_t argon2_ops, argon2_mem;
     const char *log_level;
+    const char *tls_key_secret;  /* seal key spec for the stored TLS key (seal.h); "" = none */
+    uint8_t tls_seal[32];        /* parsed from it */
+    bool has_tls_seal;
 } admin_conf_t;
 
 /* Fills c from defaults, environment and argv. 0 (run), CFG_EXIT_HELP, or

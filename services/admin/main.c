@@ -68,7 +68,10 @@ int main(int argc, char **argv)
     fleet_config_t fc = {&cfg.redis, cfg.mqtt_endpoints};
     fleet_t *fleet = fleet_new(&fc);
     ops_config_t oc = {&cfg.redis, {(unsigned long long)cfg.argon2_ops, (size_t)cfg.argon2_mem},
-                       (int)cfg.http_threads + 1, fleet};
+                       (int)cfg.http_threads + 1, fleet, cfg.has_tls_seal ? cfg.tls_seal : NULL};
+    if (!cfg.has_tls_seal)
+        log_warn("tls_key_unsealed", "detail=\"no --tls-key-secret: a server key uploaded through the "
+                 "Certificates page is stored in Redis in clear\"");
     ops_t *ops = events ? ops_new(&oc, events) : NULL;
     loop_t *loop = loop_new();
     rpcsrv_t *rpc = NULL;

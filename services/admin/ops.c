@@ -36,6 +36,8 @@ struct ops {
     store_t **idle;
     int n_idle, n;
     atomic_bool tokens_ready;  /* a token exists in the store (bootstrap done) */
+    bool has_seal;
+    uint8_t seal[32];          /* ops_tls_seal */
 };
 
 ops_t *ops_new(const ops_config_t *cfg, events_t *events)
@@ -49,6 +51,10 @@ ops_t *ops_new(const ops_config_t *cfg, events_t *events)
     o->cost = cfg->cost;
     o->events = events;
     o->fleet = cfg->fleet;
+    if (cfg->tls_seal) {
+        memcpy(o->seal, cfg->tls_seal, sizeof(o->seal));
+        o->has_seal = true;
+    }
     for (; o->n < n; o->n++) {
         if (!(o->idle[o->n] = redis_conf_store(cfg->redis, &o->cost)))
             goto fail;
@@ -528,6 +534,11 @@ void ops_call(ops_t *o, const ops_actor_t *actor, const ops_req_t *req, ops_res_
 fleet_t *ops_fleet(const ops_t *o)
 {
     return o->fleet;
+}
+
+const uint8_t *ops_tls_seal(const ops_t *o)
+{
+    return o->has_seal ? o->seal : NULL;
 }
 
 bool ops_health(ops_t *o)

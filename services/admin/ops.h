@@ -41,6 +41,7 @@ typedef struct ops_config {
     store_cost_t cost;
     int pool_size;      /* store handles (one per concurrent caller) */
     fleet_t *fleet;     /* borrowed (outlives ops): overview and instances */
+    const uint8_t *tls_seal; /* 32 bytes sealing the stored TLS key (copied), or NULL */
 } ops_config_t;
 
 /* Who is calling: the token that authenticated. */
@@ -102,6 +103,8 @@ typedef struct ops_call {
 
 /* The fleet given in ops_config_t. */
 fleet_t *ops_fleet(const ops_t *o);
+/* The TLS key seal given in ops_config_t, or NULL. */
+const uint8_t *ops_tls_seal(const ops_t *o);
 /* Overview and instance operations (status.c). */
 void status_ops(ops_call_t *c);
 /* The brokers' TLS certificates (certs.c). */

@@ -2,6 +2,7 @@
 
 #include "base/cfg.h"
 #include "base/err.h"
+#include "store/seal.h"
 
 int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
 {
@@ -25,7 +26,7 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
         .bus_advertise = "", .bus_curve_secret = "",
         .admin_events = "", .admin_key = "",
         .tls_port = -1,
-        .tls_cert = "", .tls_key = "", .tls_ca = "", .tls_client_cert = "none",
+        .tls_cert = "", .tls_key = "", .tls_ca = "", .tls_client_cert = "none", .tls_key_secret = "",
         .ws_port = 0, .wss_port = 0, .ws_path = "/mqtt", .ws_allowed_origins = "",
         .ws_trusted_proxies = "",
         .http_bind = "127.0.0.1",
@@ -94,6 +95,10 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
          "PEM file of the server certificate's private key (unencrypted)."},
         {"tls-ca", "ROOST_TLS_CA", CFG_STR, &c->tls_ca, 0, 0,
          "PEM bundle of the CA(s) client certificates are verified against."},
+        {"tls-key-secret", "ROOST_TLS_KEY_SECRET", CFG_STR, &c->tls_key_secret, 0, 0,
+         "Cluster mode: the key admin seals the TLS server key with in Redis (admin's "
+         "--tls-key-secret: 64 hex or 43 base64url characters, or a file holding them). Without it "
+         "a sealed key from admin cannot be used (tls_key_unreadable)."},
         {"tls-client-cert", "ROOST_TLS_CLIENT_CERT", CFG_STR, &c->tls_client_cert, 0, 0,
          "Client certificates on the TLS listener: none, optional (verified when sent) or "
          "required (the handshake fails without one signed by --tls-ca)."},
@@ -181,6 +186,13 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
                               out, err);
     if (rc != CFG_RUN)
         return rc;
+    if (c->tls_key_secret[0]) {
+        if (seal_key_parse(c->tls_key_secret, c->tls_seal) < 0) {
+            fprintf(err, "roost-broker: --tls-key-secret: not 64 hex or 43 base64url characters, nor a file holding them\n");
+            return ROOST_ECONFIG;
+        }
+        c->has_tls_seal = true;
+    }
     size_t bad = 0;
     if (cidr_list_parse(c->proxy_trusted, &c->proxy_trusted_list, &bad) < 0) {
         fprintf(err, "roost-broker: --proxy-trusted: not an address or CIDR at \"%s\"\n", c->proxy_trusted + bad);

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "base/err.h"
 #include "base/log.h"
 #include "cluster.h"
 #include "store/sstore.h"
@@ -23,7 +24,14 @@ static void on_loaded(int rc, const sstore_tls_t *s, uint64_t version, void *arg
 {
     tlssync_t *t = arg;
     t->loading = false;
-    if (rc == 0 && t->b->tls) {
+    if (rc == ROOST_EINVAL) {
+        /* sealed with a key this broker does not hold: keep what is served,
+         * say so once for this version */
+        if (t->version != version)
+            log_warn("tls_key_unreadable", "version=%llu detail=\"admin's TLS key is sealed and --tls-key-secret "
+                     "is missing or another one: the certificates stay as they were\"", (unsigned long long)version);
+        t->version = version;
+    } else if (rc == 0 && t->b->tls) {
         xtls_admin_t a = {s->enabled, s->ca, s->cert, s->key, s->client_cert};
         xtls_server_apply_admin(t->b->tls, &a, (unsigned long long)version);
         t->version = version;
@@ -47,7 +55,8 @@ static void load(tlssync_t *t)
     }
     if (!sstore_connected(st))
         return;
-    if (sstore_tls_load(st, t->version, on_loaded, t) == 0)
+    const broker_config_t *cfg = t->b->cfg;
+    if (sstore_tls_load(st, t->version, cfg->has_tls_seal ? cfg->tls_seal : NULL, on_loaded, t) == 0)
         t->loading = true;
 }
 
