@@ -382,7 +382,8 @@ class Device:
     records every message as (topic, payload, qos, dup, retain, packet id,
     arrival time, connection number)."""
 
-    def __init__(self, port, client_id, clean=False, subs=(), keepalive=10):
+    def __init__(self, port, client_id, clean=False, subs=(), keepalive=10, host="127.0.0.1"):
+        self.host = host
         self.port = port
         self.client_id = client_id
         self.subs = list(subs)
@@ -432,7 +433,7 @@ class Device:
         while not self._stop.is_set():
             try:
                 if first:
-                    self.c.connect("127.0.0.1", self.port, keepalive=self.keepalive)
+                    self.c.connect(self.host, self.port, keepalive=self.keepalive)
                     first = False
                 else:
                     self.c.reconnect()
