@@ -183,3 +183,32 @@ def test_forwarded_for_from_trusted_proxies_only(wsb):
     finally:
         trusted.stop()
         elsewhere.stop()
+
+
+def test_mqtt5_over_websockets(wsb):
+    """MQTT 5.0 over ws as over TCP: CONNACK success, a user property carried
+    end to end."""
+    import queue
+    from paho.mqtt import client as mqtt
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+    got, acks = queue.Queue(), queue.Queue()
+    c = mqtt.Client(client_id=uid("ws5"), transport="websockets", protocol=mqtt.MQTTv5)
+    c.on_connect = lambda cl, u, flags, rc, props=None: acks.put(rc)
+    c.on_subscribe = lambda cl, u, mid, rcs, props=None: acks.put(rcs)
+    c.on_message = lambda cl, u, m: got.put(m)
+    c.connect("127.0.0.1", wsb.ws_port, 30)
+    c.loop_start()
+    try:
+        assert acks.get(timeout=5) == 0
+        topic = "ws5/" + uid()
+        c.subscribe(topic, 1)
+        acks.get(timeout=5)
+        props = Properties(PacketTypes.PUBLISH)
+        props.UserProperty = ("source", "websocket")
+        c.publish(topic, b"v5", qos=1, properties=props)
+        m = got.get(timeout=5)
+        assert m.payload == b"v5" and ("source", "websocket") in m.properties.UserProperty
+    finally:
+        c.disconnect()
+        c.loop_stop()
