@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import resource
-import signal
 import socket
 import statistics
 import subprocess
@@ -26,12 +25,8 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tls import free_port, stop  # noqa: E402 (bench/tls.py's helpers)
 
 
 def start(build):
@@ -48,15 +43,6 @@ def start(build):
             time.sleep(0.05)
     stop(p)
     raise SystemExit("roost-broker did not start")
-
-
-def stop(p):
-    p.send_signal(signal.SIGTERM)
-    try:
-        p.wait(10)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
 
 
 def bench(build, args):

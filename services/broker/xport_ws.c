@@ -41,7 +41,7 @@ typedef struct ws_conn {
     uint64_t msg_len;            /* payload of the current data message so far */
     uint64_t out_len, out_left;  /* the outbound frame being written: length, payload left */
     uint32_t prefix_len, prefix_pos, wout_len, wout_pos;
-    uint16_t req_len, msg_frames, code; /* code: the HTTP status or close code of err */
+    uint16_t req_len, req_cap, msg_frames, code; /* code: the HTTP status or close code of err */
     uint8_t in_op, ctl_len, hdr_len;
     uint8_t hdr[14];             /* a frame header waiting to go out with its payload (plain ws) */
     bool secure, upgraded, in_frame, in_msg, close_sent, close_rcvd, eof, failed, want_write;
@@ -411,15 +411,27 @@ static ssize_t read_frames(ws_conn_t *w, uint8_t *buf, size_t n)
  * before sending anything, -1 with errno (EAGAIN: more to come). */
 static int upgrade(ws_conn_t *w)
 {
-    if (!w->req && !(w->req = malloc(WSUP_MAX_HEAD))) {
-        errno = ENOMEM;
-        return -1;
-    }
     wsup_request_t r;
     size_t used = 0;
     int rc = WSUP_NEED_MORE;
     while (rc == WSUP_NEED_MORE) {
-        ssize_t n = lower_read(w, w->req + w->req_len, WSUP_MAX_HEAD - w->req_len);
+        /* the buffer grows to what the request needs (usually well under
+         * 1 KiB), so a burst of Upgrades leaves no large holes in the heap */
+        if (w->req_len == w->req_cap) {
+            uint16_t cap = w->req_cap ? (uint16_t)(2 * w->req_cap) : 1024;
+            if (cap > WSUP_MAX_HEAD) { /* wsup_parse refuses a head this long: not reached */
+                errno = EPROTO;
+                return -1;
+            }
+            uint8_t *q = realloc(w->req, cap);
+            if (!q) {
+                errno = ENOMEM;
+                return -1;
+            }
+            w->req = q;
+            w->req_cap = cap;
+        }
+        ssize_t n = lower_read(w, w->req + w->req_len, w->req_cap - w->req_len);
         if (n == 0 && w->req_len) {
             w->err = "the peer closed during the Upgrade request";
             errno = EPROTO;
@@ -437,13 +449,17 @@ static int upgrade(ws_conn_t *w)
     if (f < 0)
         v = (wsup_verdict_t){400, "malformed X-Forwarded-For from a trusted proxy"};
     char resp[512];
-    size_t len = wsup_response(&r, &v, resp, sizeof(resp));
-    if (append(&w->wout, &w->wout_len, resp, len) < 0) {
+    size_t len = wsup_response(&r, &v, resp, sizeof(resp)), sent = 0;
+    ssize_t k = lower_write(w, (const uint8_t *)resp, len); /* a fresh socket takes it whole */
+    if (k > 0)
+        sent = (size_t)k;
+    if (sent < len && append(&w->wout, &w->wout_len, resp + sent, len - sent) < 0) {
         errno = ENOMEM;
         return -1;
     }
     if (v.status != 101) {
-        flush_wout(w);
+        if (w->wout)
+            flush_wout(w);
         w->code = (uint16_t)v.status;
         w->err = v.reason;
         w->failed = true;
@@ -461,9 +477,9 @@ static int upgrade(ws_conn_t *w)
     }
     free(w->req);
     w->req = NULL;
-    w->req_len = 0;
+    w->req_len = w->req_cap = 0;
     w->upgraded = true;
-    if (flush_wout(w) < 0 && errno != EAGAIN)
+    if (w->wout && flush_wout(w) < 0 && errno != EAGAIN)
         return -1;
     return 1;
 }
@@ -648,6 +664,10 @@ xws_server_t *xws_server_new(const broker_config_t *cfg, const xport_kind_t *tls
     xws_server_t *s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
+    /* OpenSSL loads its SHA-1 (providers, tables: megabytes of RSS) on first
+     * use: at start, not in the middle of the first Upgrades */
+    char warm[29];
+    wsup_accept_key("dGhlIHNhbXBsZSBub25jZQ==", 24, warm);
     s->policy = (wsup_policy_t){cfg->ws_path, cfg->ws_allowed_origins};
     s->trusted = &cfg->ws_trusted_proxies_list;
     s->max_msg = (uint64_t)cfg->max_packet_size + 5;
