@@ -58,6 +58,7 @@ struct ss_pipe_batch {
     sstore_t *s;
     batch_t *open;
     batch_t *failing;
+    uint64_t failing_timer; /* on_failing's, while registered (it holds this struct) */
 };
 
 static void batch_free(batch_t *b)
@@ -85,6 +86,7 @@ static uint64_t on_failing(loop_t *l, void *arg)
 {
     (void)l;
     struct ss_pipe_batch *st = arg;
+    st->failing_timer = 0; /* this timer ends here */
     while (st->failing) {
         batch_t *b = st->failing;
         st->failing = b->next;
@@ -112,7 +114,7 @@ void ss_pipe_flush(sstore_t *s, const sstore_req_t *next)
         b->rc = rc;
         b->next = st->failing;
         st->failing = b;
-        if (!loop_add_timer(ss_loop(s), 0, on_failing, st))
+        if (!st->failing_timer && !(st->failing_timer = loop_add_timer(ss_loop(s), 0, on_failing, st)))
             on_failing(ss_loop(s), st); /* no timer (OOM): now, as a last resort */
     }
 }
@@ -133,17 +135,24 @@ void ss_pipe_fini(sstore_t *s)
     struct ss_pipe_batch **slot = ss_pipe_slot(s), *st = *slot;
     if (!st)
         return;
-    if (st->open) {
-        batch_t *b = st->open;
-        if (b->timer)
-            loop_del_timer(ss_loop(s), b->timer);
-        b->rc = ROOST_EUNAVAILABLE;
-        b->next = st->failing;
-        st->failing = b;
-        ss_req_discard(b->q);
-        st->open = NULL;
+    /* every failure is delivered now, and no timer holding st may stay
+     * registered (it would run on the struct freed below); a callback run
+     * here may append or fail again: until nothing is left */
+    while (st->open || st->failing || st->failing_timer) {
+        if (st->open) {
+            batch_t *b = st->open;
+            if (b->timer)
+                loop_del_timer(ss_loop(s), b->timer);
+            b->rc = ROOST_EUNAVAILABLE;
+            b->next = st->failing;
+            st->failing = b;
+            ss_req_discard(b->q);
+            st->open = NULL;
+        }
+        if (st->failing_timer)
+            loop_del_timer(ss_loop(s), st->failing_timer);
+        on_failing(ss_loop(s), st);
     }
-    on_failing(ss_loop(s), st);
     free(st);
     *slot = NULL;
 }
