@@ -368,8 +368,8 @@ void server_fini(broker_t *b)
         session_destroy(b, &all[i]);
     free(all);
     map_fini(&b->sessions);
-    adopt_fini(b);
     cluster_destroy(&b->cluster);
+    adopt_fini(b); /* after the cluster: a read it fails may arm a catch-up timer */
     route_fini(b); /* after the cluster: a will's write failing there still routes */
     tlssync_destroy(&b->tlssync); /* after the cluster: a read in flight has completed */
     beacon_destroy(&b->beacon); /* after the store: its pending put finishes into it */
