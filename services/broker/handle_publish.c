@@ -25,15 +25,47 @@ static void on_published(conn_t *c, uint32_t cookie, int rc)
         conn_close(c, "out_of_memory");
 }
 
+/* Turns the pipeline's answer into the handler's: Redis down closes the
+ * connection (no acknowledgement: the client sends it again elsewhere). */
+static int published(conn_t *c, int rc)
+{
+    if (rc == ROOST_EUNAVAILABLE) {
+        conn_close(c, "store_unavailable");
+        return 0;
+    }
+    return rc;
+}
+
+/* A QoS 2 PUBLISH resent before PUBREL: nothing is delivered twice
+ * [MQTT-4.3.3-2], and PUBREC goes once the first copy's durable writes are
+ * done, not before: it takes the pipeline as a refused message (nothing
+ * written, routed or forwarded), whose acknowledgement waits behind what is
+ * pending for this connection. */
+static int resent_qos2(conn_t *c, const mqtt_publish_t *p)
+{
+    pipe_msg_t m = {
+        .source = PIPE_CLIENT,
+        .topic = (const char *)p->topic.ptr,
+        .topic_len = p->topic.len,
+        .qos = 2,
+    };
+    pipe_origin_t from = {
+        .conn = c,
+        .refused = true,
+        .pid = p->packet_id,
+        .done = on_published,
+        .cookie = (uint32_t)MQTT_PUBREC << 16 | p->packet_id,
+    };
+    return published(c, pipeline_publish(c->b, &m, &from));
+}
+
 int handle_publish(conn_t *c, const mqtt_publish_t *p)
 {
     broker_t *b = c->b;
     session_t *s = c->sess;
     b->stats.msgs_in++;
-    if (p->qos == 2 && session_rx2_has(s, p->packet_id)) {
-        /* a resend before PUBREL: acknowledge, deliver nothing twice [MQTT-4.3.3-2] */
-        return conn_send_ack(c, MQTT_PUBREC, p->packet_id);
-    }
+    if (p->qos == 2 && session_rx2_has(s, p->packet_id))
+        return resent_qos2(c, p);
     msgprops_in_t in = {0};
     if (p->props.len)
         msgprops_scan(p->props, &in);
@@ -93,11 +125,7 @@ int handle_publish(conn_t *c, const mqtt_publish_t *p)
     int rc = pipeline_publish(b, &m, &from);
     if (heap) /* (rare: no call to free on every PUBLISH) */
         free(heap);
-    if (rc == ROOST_EUNAVAILABLE) { /* Redis down: no ack, the client sends it again elsewhere */
-        conn_close(c, "store_unavailable");
-        return 0;
-    }
-    return rc;
+    return published(c, rc);
 }
 
 static void on_store_done(int rc, void *arg)
