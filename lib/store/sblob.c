@@ -32,6 +32,21 @@ size_t sblob_mid(uint8_t out[SBLOB_MID_MAX], const sstore_msg_t *m)
     return (size_t)(p - out);
 }
 
+uint64_t sblob_sub_encode(uint8_t options, uint32_t subid)
+{
+    return options | (uint64_t)subid << 8;
+}
+
+int sblob_sub_value(uint64_t v, sstore_sub_t *sub)
+{
+    if ((v & 3) > 2 || (v & 0xf0) || (v >> 8) > SSTORE_SUBID_MAX)
+        return -1;
+    sub->qos = (uint8_t)(v & 3);
+    sub->options = (uint8_t)(v & 0x0f);
+    sub->subid = (uint32_t)(v >> 8);
+    return 0;
+}
+
 int sblob_parse(const char *b, size_t n, sstore_msg_t *m)
 {
     const uint8_t *u = (const uint8_t *)b, *end = u + n;

@@ -33,6 +33,15 @@ void sblob_head(uint8_t out[3], const sstore_msg_t *m);
 /* The tail's bytes between the topic and the properties (expiry,
  * properties length) at out (SBLOB_MID_MAX bytes); returns how many. */
 size_t sblob_mid(uint8_t out[SBLOB_MID_MAX], const sstore_msg_t *m);
+/* A persistent subscription's value in subs:<cid>: the options byte (QoS,
+ * No Local, Retain As Published: bits 0-3) plus 256 x its 5.0
+ * Subscription Identifier; a value written before 5.0 is the QoS alone,
+ * which reads the same. sblob_sub_value fills sub's qos, options and
+ * subid: 0, or -1 for QoS 3, other option bits, an identifier above
+ * SSTORE_SUBID_MAX. */
+uint64_t sblob_sub_encode(uint8_t options, uint32_t subid);
+int sblob_sub_value(uint64_t v, sstore_sub_t *sub);
+
 /* Parses a whole blob (n bytes at b) into m, whose views point into b
  * (entry_id is left alone). 0, or -1 when it is not a blob: qos > 2, an
  * unknown flag, a length past the end, a zero expiry or properties length

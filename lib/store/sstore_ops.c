@@ -304,19 +304,13 @@ int sstore_session_touch(sstore_t *s, const char *cid, size_t cid_len, const cha
     return ss_issue(q);
 }
 
-/* A subscription's value: the options byte (QoS, No Local, Retain As
- * Published: bits 0-3) plus 256 x its 5.0 Subscription Identifier; a value
- * written before 5.0 is the QoS alone, which reads the same. */
+/* A subscription's value (sblob_sub_value). */
 static int parse_sub_value(const redisReply *r, sstore_sub_t *sub)
 {
     uint64_t v;
-    if (ss_r_u64(r, &v) < 0 || r->type == REDIS_REPLY_NIL || (v & 3) > 2 || (v & 0xf0) ||
-        (v >> 8) > SSTORE_SUBID_MAX)
+    if (ss_r_u64(r, &v) < 0 || r->type == REDIS_REPLY_NIL)
         return -1;
-    sub->qos = (uint8_t)(v & 3);
-    sub->options = (uint8_t)(v & 0x0f);
-    sub->subid = (uint32_t)(v >> 8);
-    return 0;
+    return sblob_sub_value(v, sub);
 }
 
 /* Subscriptions from an HGETALL of filter -> value (parse_sub_value). */
@@ -446,7 +440,7 @@ int sstore_sub_put5(sstore_t *s, const char *cid, size_t cid_len, const char *fi
     sstore_req_t *q = sub_req(s, SS_SUB_PUT, cid, cid_len, filter, filter_len, fn, arg);
     if (!q)
         return -ENOMEM;
-    ss_arg_u64(q, options | (uint64_t)subid << 8);
+    ss_arg_u64(q, sblob_sub_encode(options, subid));
     ss_arg_u64(q, options & 3);
     return ss_issue(q);
 }

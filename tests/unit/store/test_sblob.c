@@ -1,5 +1,5 @@
 /* Unit tests for lib/store/sblob.c: the message blob of Redis queues and
- * retained messages. A blob with 5.0 properties and expiry round-trips; one
+ * retained messages, and the value of a persistent subscription. A blob with 5.0 properties and expiry round-trips; one
  * without them is the blob written before 5.0 (still read the same); each
  * malformed blob is refused, never read past its end (guard page). */
 #include <setjmp.h>
@@ -134,12 +134,34 @@ static void test_malformed(void **state)
     expect_bad(b, n);
 }
 
+static void test_sub_value(void **state)
+{
+    (void)state;
+    sstore_sub_t s;
+    /* a value written before 5.0: the QoS alone */
+    for (uint64_t q = 0; q <= 2; q++) {
+        assert_int_equal(sblob_sub_value(q, &s), 0);
+        assert_int_equal(s.qos, q);
+        assert_int_equal(s.options, q);
+        assert_int_equal(s.subid, 0);
+    }
+    uint64_t v = sblob_sub_encode(0x0d, SSTORE_SUBID_MAX); /* QoS 1, No Local, RAP */
+    assert_int_equal(sblob_sub_value(v, &s), 0);
+    assert_int_equal(s.qos, 1);
+    assert_int_equal(s.options, 0x0d);
+    assert_int_equal(s.subid, SSTORE_SUBID_MAX);
+    assert_int_equal(sblob_sub_value(3, &s), -1);    /* QoS 3 */
+    assert_int_equal(sblob_sub_value(0x11, &s), -1); /* Retain Handling is not kept */
+    assert_int_equal(sblob_sub_value(sblob_sub_encode(1, SSTORE_SUBID_MAX) + 256, &s), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_legacy_layout),
         cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_sub_value),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
