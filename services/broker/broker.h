@@ -91,9 +91,9 @@ typedef struct broker {
     conn_t *conns;             /* all connections, doubly linked */
     uint32_t nconns;
     uint32_t npreauth;         /* of them, not accepted yet (--max-preauth-memory) */
-    double connect_tokens[2];  /* --max-connect-rate buckets: plain, TLS listener */
+    double connect_tokens[4];  /* --max-connect-rate buckets: plain, TLS, ws, wss listener */
     uint64_t rl_timer, rl_timer_at; /* next release of connections held by the rate limit */
-    uint64_t connect_refill_ms[2];
+    uint64_t connect_refill_ms[4];
     conn_t *flush_head;        /* connections with pending output */
     conn_t *close_head;        /* connections to free at the safe point */
 

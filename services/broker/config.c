@@ -143,7 +143,7 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
          "MQTT 5.0 clients: QoS 1/2 PUBLISHes one client may have unacknowledged at once "
          "(CONNACK Receive Maximum); more closes the connection with DISCONNECT 0x93."},
         {"max-connect-rate", "ROOST_MAX_CONNECT_RATE", CFG_INT, &c->max_connect_rate, 0, 1000000,
-         "CONNECTs per second each listener (plain, TLS) takes, a burst of one second's worth; the "
+         "CONNECTs per second each listener (plain, TLS, ws, wss) takes, a burst of one second's worth; the "
          "excess gets CONNACK 3 (server unavailable) so devices back off (0: no limit)."},
         {"max-msg-rate", "ROOST_MAX_MSG_RATE", CFG_INT, &c->max_msg_rate, 0, 100000000,
          "PUBLISHes per second one connection may send (burst: one second's worth); past it the "

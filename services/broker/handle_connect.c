@@ -28,7 +28,8 @@ static bool connect_rate_ok(conn_t *c)
     double rate = (double)b->cfg->max_connect_rate;
     if (rate <= 0)
         return true;
-    int l = c->has_xport ? 1 : 0;
+    const char *x = c->has_xport ? conn_xport(c)->ops->name : "tcp";
+    int l = !strcmp(x, "tls") ? 1 : !strcmp(x, "ws") ? 2 : !strcmp(x, "wss") ? 3 : 0;
     uint64_t now = loop_now(b->loop);
     if (!b->connect_refill_ms[l]) {
         b->connect_tokens[l] = rate;

@@ -212,3 +212,25 @@ def test_mqtt5_over_websockets(wsb):
     finally:
         c.disconnect()
         c.loop_stop()
+
+
+def test_connect_rate_per_listener():
+    """--max-connect-rate holds per listener: the ws listener's own bucket
+    refuses the CONNECT over the rate (CONNACK 3) while TCP still accepts."""
+    b = WsBroker(("--max-connect-rate", "1"))
+    try:
+        codes = []
+        for i in range(3):  # a bucket of 1 refilled at 1/s: one of these is refused unless they take > 2 s
+            ws = RawWs(b.ws_port)
+            try:
+                ws.upgrade()
+                ws.send(frame(0x2, connect_pkt(uid("rate"))))
+                codes.append(ws.read_mqtt(4)[3])
+            finally:
+                ws.close()
+        assert codes[0] == 0 and 3 in codes, codes
+        tcp = PahoClient(b.port)
+        tcp.connect()
+        tcp.disconnect()
+    finally:
+        b.stop()
