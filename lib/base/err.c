@@ -20,6 +20,7 @@ const char *roost_strerror(int rc)
     case ROOST_EPROTO_PROTOCOL: return "protocol error";
     case ROOST_EPROTO_TOPIC_ALIAS: return "topic alias invalid";
     case ROOST_EPROTO_RECEIVE_MAX: return "receive maximum exceeded";
+    case ROOST_EPROTO_PAYLOAD_FORMAT: return "payload format invalid";
     case ROOST_EAUTH_BAD_CREDENTIALS: return "bad username or password";
     case ROOST_EAUTH_NOT_AUTHORIZED: return "not authorized";
     case ROOST_EAUTH_THROTTLED: return "too many failed attempts";

@@ -27,6 +27,7 @@ enum roost_err {
                                                       (5.0 reason code 0x82) */
     ROOST_EPROTO_TOPIC_ALIAS = ROOST_ERR_BASE - 13, /* 5.0 Topic Alias 0 or over the maximum (0x94) */
     ROOST_EPROTO_RECEIVE_MAX = ROOST_ERR_BASE - 14, /* 5.0 Receive Maximum exceeded (0x93) */
+    ROOST_EPROTO_PAYLOAD_FORMAT = ROOST_ERR_BASE - 15, /* 5.0 payload not UTF-8 as its indicator says (0x99) */
 
     /* Authentication and authorisation. */
     ROOST_EAUTH_BAD_CREDENTIALS = ROOST_ERR_BASE - 20, /* wrong username or password */

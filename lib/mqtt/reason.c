@@ -119,6 +119,8 @@ uint8_t mqtt_reason_from_err(int err)
         return MQTT_RC_TOPIC_ALIAS_INVALID;
     case ROOST_EPROTO_RECEIVE_MAX:
         return MQTT_RC_RECEIVE_MAXIMUM_EXCEEDED;
+    case ROOST_EPROTO_PAYLOAD_FORMAT:
+        return MQTT_RC_PAYLOAD_FORMAT_INVALID;
     case ROOST_EAUTH_METHOD:
         return MQTT_RC_BAD_AUTHENTICATION_METHOD;
     case ROOST_EPROTO_NAME:

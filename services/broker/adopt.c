@@ -11,6 +11,7 @@
 #include "session.h"
 #include "store/sstore.h"
 #include "conn5.h"
+#include "will.h"
 #include "mqtt/reason.h"
 
 #define CATCHUP1_MS 300
@@ -402,6 +403,7 @@ void adopt_on_kick(broker_t *b, const char *cid, size_t len, const char *from)
         log_info("takeover_by_peer", "client_id=%.*s peer=%s stage=connecting", (int)len, cid, from);
         fail(a, ROOST_EUNAVAILABLE);
     }
+    will_cancel(b, cid, len); /* back on another broker within the Will Delay [MQTT-3.1.3-9] */
     session_t *s = map_get(&b->sessions, cid, len);
     if (s && s->conn) {
         log_info("takeover_by_peer", "client_id=%.*s peer=%s", (int)len, cid, from);

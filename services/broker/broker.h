@@ -83,6 +83,7 @@ typedef struct broker {
     map_t conns_by_serial;     /* 8-byte serial -> conn_t, for async callbacks */
     uint64_t next_serial;
     map_t adopting;            /* client id -> adoption in progress (adopt.c) */
+    map_t wills;               /* client id -> will held by a 5.0 Will Delay (will.c) */
     struct catchup *catchups;  /* scheduled catch-up reads (adopt.c), freed at exit */
     const char *cur_topic;     /* the topic being matched (delivery ACL checks) */
     size_t cur_topic_len;

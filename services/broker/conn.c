@@ -17,9 +17,9 @@
 #include "conn5.h"
 #include "mqtt/reason.h"
 #include "dispatch.h"
-#include "pipeline.h"
 #include "publish5.h"
 #include "session.h"
+#include "will.h"
 
 static void on_io(loop_t *l, int fd, unsigned events, void *arg);
 static void conn_hold_timer(broker_t *b, uint64_t at, uint64_t now);
@@ -644,18 +644,7 @@ static void conn_free(broker_t *b, conn_t *c)
         log_info("denied_suppressed", "client_id=%s count=%u", qid, c->deny_log.suppressed);
     if (c->registered && b->cluster && s)
         sstore_conn_del(cluster_store(b->cluster), b->id, s->id, store_done, b);
-    if (c->will && !c->graceful) {
-        msg_t *w = c->will;
-        c->will = NULL;
-        if (c->v5 && c->v5->will_expiry) /* held by the connection alone until now */
-            w->expiry_ms = proc_wall_ms() + (uint64_t)c->v5->will_expiry * 1000u;
-        pipe_msg_t m = {.source = PIPE_WILL, .m = w, .client_id = s ? s->id : NULL,
-                        .client_id_len = s ? s->id_len : 0, .username = conn_username(c)};
-        if (pipeline_publish(b, &m, NULL) < 0)
-            log_warn("will_dropped", "client_id=%s reason=out_of_memory", qid);
-        msg_unref(&w);
-    }
-    msg_unref(&c->will);
+    will_on_close(b, c, s); /* publishes, holds (5.0 Will Delay) or drops it */
     if (s && s->conn == NULL)
         session_closed(b, &s, c);
     free(c->who);

@@ -51,6 +51,7 @@ static const char *reason_name(int rc)
     case ROOST_EPROTO_PROTOCOL: return "protocol_error";
     case ROOST_EPROTO_TOPIC_ALIAS: return "topic_alias_invalid";
     case ROOST_EPROTO_RECEIVE_MAX: return "receive_maximum_exceeded";
+    case ROOST_EPROTO_PAYLOAD_FORMAT: return "payload_format_invalid";
     case ROOST_EAUTH_METHOD: return "bad_authentication_method";
     case ROOST_EAUTH_BAD_CREDENTIALS: return "bad_credentials";
     case ROOST_EAUTH_NOT_AUTHORIZED: return "not_authorized";
@@ -81,7 +82,7 @@ void dispatch_fail(conn_t *c, int rc, uint8_t type)
     }
     if (code >= 0)
         c->b->stats.connack[code]++;
-    if (rc <= ROOST_EPROTO_MALFORMED && rc >= ROOST_EPROTO_RECEIVE_MAX)
+    if (rc <= ROOST_EPROTO_MALFORMED && rc >= ROOST_EPROTO_PAYLOAD_FORMAT)
         c->b->stats.protocol_errors++;
     if (connect_stage)
         c->graceful = true; /* never accepted: its will must not be published */

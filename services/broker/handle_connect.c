@@ -16,9 +16,9 @@
 #include "base/log.h"
 #include "handlers.h"
 #include "mqtt/reason.h"
-#include "msgprops.h"
 #include "route.h"
 #include "session.h"
+#include "will.h"
 
 /* --max-connect-rate: a token bucket per listener (burst: one second's
  * worth). false when this CONNECT is over the rate. */
@@ -43,30 +43,6 @@ static bool connect_rate_ok(conn_t *c)
         return false;
     b->connect_tokens[l] -= 1.0;
     return true;
-}
-
-/* The will message, with the 5.0 will properties a server forwards
- * (3.1.3.2: Payload Format Indicator, Content Type, Response Topic,
- * Correlation Data, User Properties, as msgprops.h keeps them of a
- * PUBLISH); its Message Expiry Interval counts from its publication
- * (conn5_t.will_expiry). 0 or -ENOMEM. */
-static int will_make(conn_t *c, const mqtt_connect_t *p)
-{
-    msgprops_in_t in = {0};
-    uint8_t small[256], *heap = NULL;
-    msg_ext_t ext = {0};
-    if (c->v5 && p->will_props.len) {
-        msgprops_scan(p->will_props, &in);
-        c->v5->will_expiry = in.has_expiry ? in.expiry_s : 0;
-        ext.props_len = in.keep_len;
-        if (!(ext.props = msgprops_kept(p->will_props, &in, small, sizeof(small), &heap)))
-            return -ENOMEM;
-    }
-    c->will = msg_new_ext(p->will_topic.ptr, p->will_topic.len, p->will_payload.ptr,
-                          p->will_payload.len, p->will_qos, p->will_retain, NULL,
-                          ext.props_len ? &ext : NULL);
-    free(heap);
-    return c->will ? 0 : -ENOMEM;
 }
 
 int handle_connect(conn_t *c, const mqtt_packet_t *pk)
@@ -108,8 +84,9 @@ int handle_connect(conn_t *c, const mqtt_packet_t *pk)
     }
     if (p->version == MQTT_V31 && id_len > 23)
         return ROOST_EPROTO_CLIENT_ID; /* 3.1 allowed 1..23 characters */
-    if (p->will && will_make(c, p) < 0)
-        return -ENOMEM;
+    int wrc = will_from_connect(c, pk);
+    if (wrc)
+        return wrc;
     c->keepalive = p->keepalive;
     uint16_t cap = (uint16_t)b->cfg->max_keepalive;
     if (cap && (!c->keepalive || c->keepalive > cap)) {
@@ -271,6 +248,9 @@ int connect_finish(conn_t *c, const char *client_id, size_t id_len, bool clean,
     s->expiry = expiry;
     s->stored = s->stored || (b->cluster && (!clean || !ends));
     session_keep(b, s);
+    /* a will held back by its delay is not sent: the client is back
+     * [MQTT-3.1.3-9] */
+    will_cancel(b, client_id, id_len);
     s->conn = c;
     c->sess = s;
     c->state = CONN_ACTIVE;

@@ -28,6 +28,7 @@
 #include "xport_tls.h"
 #include "xport_ws.h"
 #include "conn5.h"
+#include "will.h"
 #include "mqtt/reason.h"
 
 #define SWEEP_MS 250
@@ -149,6 +150,7 @@ int server_init(broker_t *b, const broker_config_t *cfg, loop_t *loop)
     map_init(&b->sessions);
     map_init(&b->conns_by_serial);
     map_init(&b->adopting);
+    map_init(&b->wills);
     if (cfg->id[0]) {
         snprintf(b->id, sizeof(b->id), "%s", cfg->id);
     } else {
@@ -337,6 +339,7 @@ void server_drain(broker_t *b)
         loop_del_timer(b->loop, t);
     }
     conn_flush_all(b);
+    will_flush(b); /* wills held by a Will Delay: a broker going away cannot wait */
     for (conn_t *c = b->conns; c; c = c->next) {
         c->graceful = true;
         conn_disconnect(c, MQTT_RC_SERVER_SHUTTING_DOWN, "server shutting down", "shutdown");
@@ -380,6 +383,7 @@ void server_fini(broker_t *b)
     xtls_server_destroy(&b->tls);
     map_fini(&b->conns_by_serial);
     map_fini(&b->adopting);
+    map_fini(&b->wills);
     subtrie_destroy(&b->trie);
     free(b->targets);
     free(b->scratch);

@@ -605,7 +605,10 @@ void session_closed(broker_t *b, session_t **sp, conn_t *c)
     session_t *s = *sp;
     if (b->cluster) {
         sstore_t *st = cluster_store(b->cluster);
-        sstore_lease_release(st, s->id, s->id_len, b->id, on_store_done, b);
+        /* a will held by its delay keeps the lease: a reconnect elsewhere
+         * then asks this broker, which cancels the will (will.h) */
+        if (!map_get(&b->wills, s->id, s->id_len))
+            sstore_lease_release(st, s->id, s->id_len, b->id, on_store_done, b);
         /* a persistent session's state stays in Redis, until it expires */
         if (!s->clean)
             sstore_session_expire(st, s->id, s->id_len,

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import RawClient, assert_closed_by_broker, uid, wait_until
+from conftest import RawClient, assert_closed_by_broker, uid
 from mqtt5 import SESSION_EXPIRY, Raw5, disconnect5_pkt, props, subscribe5_pkt
 from stack import stack, wait_for  # noqa: F401  (stack: fixture)
 
