@@ -137,7 +137,7 @@ static void test_an_hour_of_ten_brokers(void **state)
 
     /* gone from the index (an hour unseen): the slot is given back */
     redisContext *rc = redisConnect("127.0.0.1", g_redis.port);
-    freeReplyObject(redisCommand(rc, "ZREM t-fleet:instances broker:b05"));
+    freeReplyObject(redisCommand(rc, "ZREM t-fleet:{g}:instances broker:b05"));
     redisFree(rc);
     fleet_tick(f);
     doc = fleet_instances(f);
