@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mqtt/share.h"
 #include "mqtt/topic.h"
 
 #define ACL_TOPIC_MAX 65535u
@@ -398,6 +399,14 @@ bool acl_check_publish(const acl_matcher_t *m, const char *topic, size_t len)
 
 acl_sub_result_t acl_check_subscribe(const acl_matcher_t *m, const char *filter, size_t len)
 {
+    share_filter_t sf;
+    int shared = share_parse(filter, len, &sf);
+    if (shared < 0)
+        return ACL_SUB_DENIED;
+    if (shared) { /* the filter decides, never the "$share/name/" prefix */
+        filter = sf.filter;
+        len = sf.filter_len;
+    }
     if (topic_check_filter(filter, len) != 0)
         return ACL_SUB_DENIED;
     const char *area = strings(m);

@@ -103,8 +103,10 @@ void acl_destroy(acl_matcher_t **m);
  * (topic_check_name fails) is denied. */
 bool acl_check_publish(const acl_matcher_t *m, const char *topic, size_t len);
 
-/* The decision for a SUBSCRIBE to this filter (shared-subscription prefixes
- * already stripped by the caller). An invalid filter is ACL_SUB_DENIED. */
+/* The decision for a SUBSCRIBE to this filter. A shared subscription
+ * "$share/{name}/{filter}" (mqtt/share.h) is decided on its filter alone, so
+ * the prefix neither grants nor bypasses anything. An invalid filter (or
+ * shared filter) is ACL_SUB_DENIED. */
 acl_sub_result_t acl_check_subscribe(const acl_matcher_t *m, const char *filter, size_t len);
 
 /* Per-message check for ACL_SUB_GRANTED_FILTERED subscriptions: false iff a

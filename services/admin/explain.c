@@ -11,6 +11,7 @@
 #include "acl/grouprule.h"
 #include "base/err.h"
 #include "doc.h"
+#include "mqtt/share.h"
 #include "mqtt/topic.h"
 
 typedef struct ctx {
@@ -110,10 +111,12 @@ static int relation(const ctx_t *x, size_t i)
     acl_entry_t e;
     int rel = 0;
     if (acl_get(m, 0, &e) == 0) {
-        size_t tl = strlen(x->topic);
-        if (acl_filter_covers(e.topic.ptr, e.topic.len, x->topic, tl))
+        const char *t; /* a shared subscription is decided on its filter */
+        size_t tl;
+        share_inner(x->topic, strlen(x->topic), &t, &tl);
+        if (acl_filter_covers(e.topic.ptr, e.topic.len, t, tl))
             rel = 2;
-        else if (x->action == ACL_SUBSCRIBE && acl_filter_overlaps(e.topic.ptr, e.topic.len, x->topic, tl))
+        else if (x->action == ACL_SUBSCRIBE && acl_filter_overlaps(e.topic.ptr, e.topic.len, t, tl))
             rel = 1;
     }
     acl_destroy(&m);
@@ -239,6 +242,12 @@ static int read_request(ctx_t *x)
     if (x->action == ACL_PUBLISH ? topic_check_name(x->topic, tl) < 0 : topic_check_filter(x->topic, tl) < 0) {
         ops_bad_field(c, "topic", x->action == ACL_PUBLISH ? "must be a valid MQTT topic name (no wildcards)"
                                                            : "must be a valid MQTT topic filter");
+        return -1;
+    }
+    share_filter_t sf;
+    if (x->action == ACL_SUBSCRIBE && share_parse(x->topic, tl, &sf) < 0) {
+        ops_bad_field(c, "topic", "a shared subscription is $share/{name}/{filter}: a name of at least one "
+                                  "character without + # /, then a valid filter");
         return -1;
     }
     return 0;

@@ -77,6 +77,7 @@ typedef struct broker {
     cluster_t *cluster;        /* NULL on a single node without Redis */
     kick_t *kick;              /* NULL without --admin-events */
     routes_t *routes;          /* topic mappings to pipelines; NULL without a cluster */
+    struct shared *shared;     /* shared subscriptions (shared.h) */
     http_t *http;              /* NULL without --http-port */
     struct beacon *beacon;     /* instance record for admin (cluster only) */
     uint64_t started_ms;       /* wall clock at start */

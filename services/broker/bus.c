@@ -143,6 +143,18 @@ void bus_interest(bus_t *bus, const char *filter, size_t len, bool add)
     zmq_setsockopt(bus->sub, add ? ZMQ_SUBSCRIBE : ZMQ_UNSUBSCRIBE, buf, n + 1);
 }
 
+void bus_send_frame(bus_t *bus, uint8_t *frame, size_t len)
+{
+    zmq_msg_t z;
+    if (!bus->xpub || zmq_msg_init_data(&z, frame, len, zfree, NULL) != 0) {
+        free(frame);
+        bus->b->stats.bus_dropped++;
+    } else if (zmq_msg_send(&z, bus->xpub, ZMQ_DONTWAIT) < 0) {
+        bus->b->stats.bus_dropped++;
+        zmq_msg_close(&z);
+    }
+}
+
 void bus_control(bus_t *bus, const busctl_t *ctl)
 {
     size_t n = busctl_size(ctl);
@@ -252,6 +264,9 @@ static bool recv_one(bus_t *bus)
     size_t l1 = zmq_msg_size(&f[0]);
     if (nf == 1 && l1 >= 2 && (f1[0] == 'm' || f1[0] == 'r')) {
         on_data(bus, f1, l1);
+    } else if (nf == 1 && l1 >= 1 && f1[0] == 's') {
+        if (bus->hooks.shared)
+            bus->hooks.shared(bus->hooks.arg, f1, l1);
     } else if (nf == 3 && l1 == 1 && f1[0] == 'c') {
         char from[256];
         size_t fl = zmq_msg_size(&f[2]) < 255 ? zmq_msg_size(&f[2]) : 255;
@@ -439,6 +454,14 @@ int bus_start(bus_t *bus)
     snprintf(bus->endpoint, sizeof(bus->endpoint), "%s", bus->advertise[0] ? bus->advertise : bound);
     zmq_setsockopt(bus->sub, ZMQ_SUBSCRIBE, "c", 1);
     zmq_setsockopt(bus->sub, ZMQ_SUBSCRIBE, "r", 1);
+    /* shared-subscription frames for every broker ("s" NUL) and for us */
+    char sh[2 + sizeof(bus->b->id)];
+    size_t idl = strlen(bus->b->id);
+    sh[0] = 's';
+    memcpy(sh + 1, bus->b->id, idl);
+    sh[1 + idl] = '\0';
+    zmq_setsockopt(bus->sub, ZMQ_SUBSCRIBE, "s", 2);
+    zmq_setsockopt(bus->sub, ZMQ_SUBSCRIBE, sh, idl + 2);
     if ((rc = join_loop(bus, bus->sub, &bus->sub_fd, on_sub)) < 0 ||
         (rc = join_loop(bus, bus->xpub, &bus->xpub_fd, on_xpub)) < 0 ||
         (rc = monitor_start(bus)) < 0)

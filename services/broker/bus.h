@@ -37,6 +37,9 @@ typedef struct bus_hooks {
      * died, or missed ZeroMQ heartbeats for 1.5 s).
      * endpoint: as given to bus_connect. May be NULL. */
     void (*link)(void *arg, const char *endpoint, bool up);
+    /* A shared-subscription frame ('s', shframe.h) addressed to this broker
+     * or to all. May be NULL. */
+    void (*shared)(void *arg, const uint8_t *f, size_t n);
 } bus_hooks_t;
 
 /* Caller owns the result; NULL on OOM. Copies the strings. curve_spec: the
@@ -73,6 +76,9 @@ void bus_forward(bus_t *bus, const char *topic, size_t topic_len, const uint8_t 
                  const busframe_ext_t *ext);
 /* Bus interest for a local (filter, session) pair, added and removed in pairs. */
 void bus_interest(bus_t *bus, const char *filter, size_t len, bool add);
+/* Sends a shared-subscription frame (shframe.h; takes ownership of the
+ * malloc'd frame): XPUB hands it to the broker it names. */
+void bus_send_frame(bus_t *bus, uint8_t *frame, size_t len);
 /* Sends a control message to every broker, after every batched message. */
 void bus_control(bus_t *bus, const busctl_t *ctl);
 

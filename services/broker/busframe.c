@@ -103,9 +103,7 @@ static int malformed(busframe_reader_t *r, const char *why)
     return -1;
 }
 
-/* The properties a peer may send: a valid PUBLISH list that a server
- * forwards (msg.h), nothing per-hop or re-computed. */
-static bool props_ok(const uint8_t *p, size_t n)
+bool busframe_props_ok(const uint8_t *p, size_t n)
 {
     mqtt_props_t d;
     const uint64_t never = MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS) |
@@ -149,7 +147,7 @@ int busframe_next(busframe_reader_t *r, busframe_entry_t *e)
         props = q + 4;
         if (props_len == 0 || (size_t)(end - props) < props_len + 4)
             return malformed(r, "bad properties length");
-        if (!props_ok(props, props_len))
+        if (!busframe_props_ok(props, props_len))
             return malformed(r, "bad properties");
         q = props + props_len;
     }

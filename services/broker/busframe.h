@@ -107,6 +107,10 @@ int busframe_open(busframe_reader_t *r, const uint8_t *f, size_t n);
  * against the topic-name rules here. */
 int busframe_next(busframe_reader_t *r, busframe_entry_t *e);
 
+/* The 5.0 properties a peer may send with a message: a valid PUBLISH list
+ * that a server forwards (msg.h), nothing per-hop or re-computed. */
+bool busframe_props_ok(const uint8_t *p, size_t n);
+
 /* ---- control messages ------------------------------------------------- */
 
 enum { BUSCTL_KICK = 1, BUSCTL_RELEASED = 2, BUSCTL_PSUB_ADD = 3, BUSCTL_PSUB_DEL = 4 };

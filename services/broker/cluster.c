@@ -48,6 +48,7 @@ static char *xstrdup(const char *s) { return strdup(s ? s : ""); }
 static void on_bus_deliver(void *arg, msg_t *m, bool same_topic);
 static void on_bus_link(void *arg, const char *endpoint, bool up);
 static void on_bus_control(void *arg, const busctl_t *ctl, const char *from);
+static void on_bus_shared(void *arg, const uint8_t *f, size_t n);
 
 cluster_t *cluster_new(broker_t *b, const cluster_config_t *cfg, const cluster_hooks_t *hooks)
 {
@@ -63,7 +64,7 @@ cluster_t *cluster_new(broker_t *b, const cluster_config_t *cfg, const cluster_h
     c->redis_port = cfg->redis->port;
     c->sentinel = cfg->redis->sentinel;
     c->psubs = psindex_new();
-    bus_hooks_t bh = {on_bus_deliver, on_bus_control, c, on_bus_link};
+    bus_hooks_t bh = {on_bus_deliver, on_bus_control, c, on_bus_link, on_bus_shared};
     c->bus = bus_new(b, cfg->bus_bind, cfg->bus_advertise, cfg->bus_curve_secret, &bh);
     if (!c->redis_host || !c->redis_user || !c->redis_password || !c->prefix || !c->psubs ||
         !c->bus) {
@@ -97,6 +98,18 @@ void cluster_forward_raw(cluster_t *c, const char *t, size_t tlen, const uint8_t
                          size_t plen, uint8_t qos, bool retain, const char *eid, size_t elen)
 {
     bus_forward(c->bus, t, tlen, payload, plen, qos, retain, eid, elen, NULL);
+}
+
+void cluster_send_frame(cluster_t *c, uint8_t *frame, size_t len)
+{
+    bus_send_frame(c->bus, frame, len);
+}
+
+static void on_bus_shared(void *arg, const uint8_t *f, size_t n)
+{
+    cluster_t *c = arg;
+    if (c->hooks.shared)
+        c->hooks.shared(c->b, f, n);
 }
 
 void cluster_interest(cluster_t *c, const char *filter, size_t len, bool add)

@@ -65,6 +65,8 @@ typedef struct cluster_hooks {
     void (*retained)(broker_t *b, msg_t *m);
     /* Peer `id`'s bus link dropped: takeovers waiting for its answer go on. */
     void (*peer_gone)(broker_t *b, const char *id);
+    /* A shared-subscription frame from a peer (shframe.h). */
+    void (*shared)(broker_t *b, const uint8_t *f, size_t n);
 } cluster_hooks_t;
 
 /* Caller owns the result; NULL on OOM. Copies the config strings. */
@@ -102,6 +104,9 @@ void cluster_forward(cluster_t *c, const msg_t *m);
 void cluster_forward_raw(cluster_t *c, const char *topic, size_t topic_len, const uint8_t *payload,
                          size_t payload_len, uint8_t qos, bool retain, const char *eid,
                          size_t elen);
+/* Sends a shared-subscription frame to the broker it names (shframe.h);
+ * takes ownership of the malloc'd frame. */
+void cluster_send_frame(cluster_t *c, uint8_t *frame, size_t len);
 /* Bus interest for a local (filter, session) pair, added and removed in
  * pairs. */
 void cluster_interest(cluster_t *c, const char *filter, size_t len, bool add);

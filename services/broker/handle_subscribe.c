@@ -10,6 +10,7 @@
 #include "persist.h"
 #include "route.h"
 #include "session.h"
+#include "shared.h"
 
 /* Scratch bit in subscribe_apply's granted options: send the retained
  * messages (Retain Handling); never stored. */
@@ -66,6 +67,10 @@ int subscribe_apply(conn_t *c, const mqtt_subscribe_t *p)
     while (mqtt_topic_iter_next(&it, &f, &opts)) {
         uint8_t qos = opts & 3;
         session_t *s = c->sess;
+        if (share_check(c, (const char *)f.ptr, f.len, &codes[i]) < 0) {
+            granted[i++] = 0;
+            continue;
+        }
         acl_sub_result_t r =
             s->acl ? acl_check_subscribe(s->acl, (const char *)f.ptr, f.len) : ACL_SUB_GRANTED;
         if (r == ACL_SUB_DENIED) {

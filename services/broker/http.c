@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "shared.h"
 #include "base/proc.h"
 #include "authc.h"
 #include "cluster.h"
@@ -129,13 +130,16 @@ static int metrics(const broker_t *b, char *out, size_t cap)
         (unsigned long long)s->connack[3], (unsigned long long)s->connack[4],
         (unsigned long long)s->connack[5], (unsigned long long)s->queued, (unsigned long long)s->rate_limited,
         (unsigned long long)s->write_backpressure, b->draining ? 1 : 0);
-    return m < 0 ? m : n + m;
+    if (m < 0 || (size_t)m >= cap)
+        return m < 0 ? m : n + m;
+    int k = shared_metrics(b->shared, out + m, cap - (size_t)m);
+    return k < 0 ? k : n + m + k;
 }
 
 static void respond(req_t *r)
 {
     broker_t *b = r->h->b;
-    char body[8192];
+    static char body[256 * 1024]; /* one loop thread; per-member shared series can be many */
     const char *status = "200 OK", *type = "text/plain; charset=utf-8";
     int n;
     if (strncmp(r->buf, "GET /healthz ", 13) == 0 || strncmp(r->buf, "GET /healthz?", 13) == 0) {

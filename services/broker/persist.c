@@ -8,6 +8,7 @@
 #include "cluster.h"
 #include "msgprops.h"
 #include "session.h"
+#include "mqtt/share.h"
 #include "store/sstore.h"
 
 /* One pending SUBSCRIBE / UNSUBSCRIBE: completes when its last Redis reply
@@ -107,8 +108,10 @@ int persist_subscribe(conn_t *c, const mqtt_subscribe_t *p, bool unsubscribe,
                 cluster_psub(b->cluster, s->id, s->id_len, fs, f.len, 0, false);
                 continue;
             }
-            if (s->acl && acl_check_subscribe(s->acl, fs, f.len) == ACL_SUB_DENIED)
-                continue;
+            share_filter_t sf;
+            if ((s->acl && acl_check_subscribe(s->acl, fs, f.len) == ACL_SUB_DENIED) ||
+                share_parse(fs, f.len, &sf) < 0)
+                continue; /* refused in SUBACK: nothing to keep */
             /* the options kept (QoS, No Local, Retain As Published) and the
              * identifier outlive a broker: a session resumed elsewhere has them */
             issued(o, sstore_sub_put5(st, s->id, s->id_len, fs, f.len, opts & SUBOPT_MQTT, subid,

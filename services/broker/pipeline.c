@@ -9,6 +9,7 @@
 #include "route.h"
 #include "routes.h"
 #include "session.h"
+#include "shared.h"
 #include "store/pipelines.h"
 #include "store/sstore.h"
 
@@ -43,6 +44,14 @@ static void stage_route(broker_t *b, msg_t *m, bool same_topic)
         route_deliver(b, m);
 }
 
+/* Shared subscriptions (shared.h): one member of each matching group,
+ * here or on a peer (one hop), for a message that entered here. */
+static void stage_shared(broker_t *b, msg_t *m)
+{
+    if (b->shared && shared_active(b->shared))
+        shared_publish(b->shared, m);
+}
+
 /* ---- stage 3: the bus --------------------------------------------------- */
 
 static void stage_bus(broker_t *b, const msg_t *m)
@@ -66,6 +75,7 @@ static void run(op_t *o, conn_t *c)
         o->b->cur_origin = o->source == PIPE_CLIENT && c ? c->sess : NULL; /* No Local */
         stage_route(o->b, o->m, false);
         o->b->cur_origin = NULL;
+        stage_shared(o->b, o->m);
         stage_bus(o->b, o->m);
     }
     stage_ack(c, o->done, o->cookie);
@@ -88,7 +98,8 @@ static int publish_now(broker_t *b, const pipe_msg_t *in, const pipe_origin_t *f
         bool made = false, v5 = in->props_len || in->expiry_ms;
         b->cur_origin = from ? from->conn->sess : NULL; /* No Local */
         uint32_t here = route_match(b, in->topic, in->topic_len);
-        if (!m && (here || in->retain || (v5 && b->cluster))) {
+        bool shared = b->shared && shared_active(b->shared);
+        if (!m && (here || in->retain || shared || (v5 && b->cluster))) {
             m = make_msg(in, NULL);
             if (!m)
                 return -ENOMEM;
@@ -99,6 +110,8 @@ static int publish_now(broker_t *b, const pipe_msg_t *in, const pipe_origin_t *f
         if (here)
             route_deliver(b, m);
         b->cur_origin = NULL;
+        if (shared)
+            stage_shared(b, m);
         if (b->cluster && v5)
             cluster_forward(b->cluster, m); /* made above: the 5.0 part goes with it */
         else if (b->cluster)

@@ -15,7 +15,9 @@
  *                     fast path: no allocation but the message itself, and
  *                     that only when some session here takes it).
  *   2. stage_route    local: the retained store, then fan-out to the
- *                     sessions here (route.c).
+ *                     sessions here (route.c); then, for a message that
+ *                     entered here, one member of each matching shared
+ *                     group, here or on a peer (stage_shared, shared.h).
  *   3. stage_bus      to the peers that subscribed (bus.c), when the
  *                     message came from here (a client or a will).
  *   4. stage_ack      the origin's completion callback (a client PUBLISH:

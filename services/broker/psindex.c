@@ -6,6 +6,7 @@
 
 #include "base/map.h"
 #include "mqtt/subtrie.h"
+#include "mqtt/share.h"
 #include "mqtt/topic.h"
 
 /* One persistent session in the index. */
@@ -112,8 +113,8 @@ static void stub_drop(psindex_t *x, pstub_t *p)
 int psindex_apply(psindex_t *x, const char *cid, size_t cid_len, const char *filter,
                   size_t flen, uint8_t qos, bool add)
 {
-    if (!x->trie || topic_check_filter(filter, flen) != 0)
-        return 0;
+    if (!x->trie || topic_check_filter(filter, flen) != 0 || share_is(filter, flen))
+        return 0; /* a shared subscription's messages are given live (shared.h), not queued */
     pstub_t *p = stub_get(x, cid, cid_len, add);
     if (!p)
         return add ? -ENOMEM : 0;

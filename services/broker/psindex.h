@@ -19,7 +19,7 @@ psindex_t *psindex_new(void);
 void psindex_destroy(psindex_t **x);
 
 /* Adds (or updates the QoS of) or removes one subscription of client id
- * cid. An invalid filter is ignored. 0, or -ENOMEM (the index lacks it). */
+ * cid. An invalid filter, or a shared one ("$share/", given live by shared.h, never queued), is ignored. 0, or -ENOMEM (the index lacks it). */
 int psindex_apply(psindex_t *x, const char *cid, size_t cid_len, const char *filter,
                   size_t filter_len, uint8_t qos, bool add);
 /* Empties the index. 0 or -ENOMEM (the index is then unusable: every match

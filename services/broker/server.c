@@ -24,6 +24,7 @@
 #include "conn.h"
 #include "route.h"
 #include "session.h"
+#include "shared.h"
 #include "tlssync.h"
 #include "xport_tls.h"
 #include "xport_ws.h"
@@ -39,6 +40,8 @@ static void before_sleep(loop_t *l, void *arg)
     broker_t *b = arg;
     if (b->authc)
         authc_poll(b->authc); /* replies to requests sent during this batch */
+    if (b->shared)
+        shared_flush(b->shared); /* shared-subscription frames to peers */
     if (b->cluster)
         cluster_poll(b->cluster); /* sends bus batches when due, reads the bus */
     conn_flush_all(b);
@@ -161,7 +164,8 @@ int server_init(broker_t *b, const broker_config_t *cfg, loop_t *loop)
     b->trie = subtrie_new();
     b->retained = topictree_new();
     b->scratch = malloc(BROKER_READ_CHUNK);
-    if (!b->trie || !b->retained || !b->scratch)
+    b->shared = shared_new(b);
+    if (!b->trie || !b->retained || !b->scratch || !b->shared)
         return -ENOMEM;
     loop_set_before_sleep(loop, before_sleep, b);
     return 0;
@@ -283,12 +287,24 @@ static void on_retained_loaded(broker_t *b, msg_t *m)
     pipeline_publish(b, &in, NULL);
 }
 
+static void on_peer_gone(broker_t *b, const char *id)
+{
+    adopt_on_peer_gone(b, id);
+    shared_peer_gone(b->shared, id);
+}
+
+static void on_shared_frame(broker_t *b, const uint8_t *f, size_t n)
+{
+    shared_on_frame(b->shared, f, n);
+}
+
 int server_join_cluster(broker_t *b)
 {
     const broker_config_t *cfg = b->cfg;
     cluster_config_t cc = {&cfg->redis, cfg->bus_bind, cfg->bus_advertise, cfg->bus_curve_secret};
     cluster_hooks_t hooks = {adopt_on_kick, adopt_on_released, on_bus_message,
-                             adopt_on_peer_joined, on_retained_loaded, adopt_on_peer_gone};
+                             adopt_on_peer_joined, on_retained_loaded, on_peer_gone,
+                             on_shared_frame};
     if (cfg->admin_events[0] && !(b->kick = kick_new(b, cfg->admin_events, cfg->admin_key)))
         return ROOST_ECONFIG;
     b->cluster = cluster_new(b, &cc, &hooks);
@@ -367,10 +383,12 @@ void server_fini(broker_t *b)
     session_t **all = n ? malloc(n * sizeof(*all)) : NULL;
     while (all && map_next(&b->sessions, &it, &e))
         all[k++] = e->value;
+    shared_stop(b->shared); /* members leaving now give nothing to each other */
     for (size_t i = 0; i < k; i++)
         session_destroy(b, &all[i]);
     free(all);
     map_fini(&b->sessions);
+    shared_destroy(&b->shared); /* before the cluster: its frames die with it */
     cluster_destroy(&b->cluster);
     adopt_fini(b); /* after the cluster: a read it fails may arm a catch-up timer */
     route_fini(b); /* after the cluster: a will's write failing there still routes */

@@ -10,7 +10,9 @@
 #include "base/loop.h"
 #include "cluster.h"
 #include "conn.h"
+#include "mqtt/share.h"
 #include "mqtt/topic.h"
+#include "shared.h"
 #include "store/sstore.h"
 
 session_t *session_new(broker_t *b, const char *id, size_t len, bool clean)
@@ -30,6 +32,32 @@ session_t *session_new(broker_t *b, const char *id, size_t len, bool clean)
     return s;
 }
 
+/* A subscription's place in routing: the trie and the bus interest, or,
+ * for a "$share/" filter, its shared group (shared.h). fresh: a new
+ * subscription (bus interest is counted per pair). */
+static int sub_attach(broker_t *b, session_t *s, const char *filter, size_t len, uint8_t opts,
+                      bool fresh)
+{
+    if (share_is(filter, len))
+        return b->shared ? shared_join(b->shared, s, filter, len, opts) : ROOST_EPROTO_TOPIC;
+    int rc = subtrie_add(b->trie, filter, len, s, opts, NULL);
+    if (rc == 0 && fresh && b->cluster)
+        cluster_interest(b->cluster, filter, len, true);
+    return rc;
+}
+
+static void sub_detach(broker_t *b, session_t *s, const char *filter, size_t len)
+{
+    if (share_is(filter, len)) {
+        if (b->shared)
+            shared_leave(b->shared, s, filter, len);
+        return;
+    }
+    subtrie_remove(b->trie, filter, len, s);
+    if (b->cluster)
+        cluster_interest(b->cluster, filter, len, false);
+}
+
 void session_destroy(broker_t *b, session_t **sp)
 {
     session_t *s = *sp;
@@ -37,10 +65,10 @@ void session_destroy(broker_t *b, session_t **sp)
         return;
     *sp = NULL;
     session_keep(b, s);
+    if (b->shared)
+        shared_session_gone(b->shared, s); /* before its subscriptions go */
     for (uint32_t i = 0; i < s->nsubs; i++) {
-        subtrie_remove(b->trie, s->subs[i].filter, s->subs[i].len, s);
-        if (b->cluster)
-            cluster_interest(b->cluster, s->subs[i].filter, s->subs[i].len, false);
+        sub_detach(b, s, s->subs[i].filter, s->subs[i].len);
         free(s->subs[i].filter);
     }
     session_track_seen(s, false);
@@ -80,7 +108,10 @@ size_t session_subids(const session_t *s, const char *topic, size_t len, uint32_
     size_t n = 0;
     for (uint32_t i = 0; i < s->nsubs && n < cap; i++) {
         const sub_entry_t *e = &s->subs[i];
-        if (e->subid && topic_match(e->filter, e->len, topic, len))
+        const char *f;
+        size_t fl;
+        share_inner(e->filter, e->len, &f, &fl);
+        if (e->subid && topic_match(f, fl, topic, len))
             ids[n++] = e->subid;
     }
     return n;
@@ -100,7 +131,7 @@ int session_subscribe5(broker_t *b, session_t *s, const char *filter, size_t len
             s->subs[i].qos = qos;
             s->subs[i].subid = subid;
             note_subid(s, subid);
-            return subtrie_add(b->trie, filter, len, s, qos, NULL);
+            return sub_attach(b, s, filter, len, qos, false);
         }
     }
     if (s->nsubs == s->capsubs) {
@@ -116,7 +147,7 @@ int session_subscribe5(broker_t *b, session_t *s, const char *filter, size_t len
         return -ENOMEM;
     memcpy(copy, filter, len);
     copy[len] = '\0';
-    int rc = subtrie_add(b->trie, copy, len, s, qos, NULL);
+    int rc = sub_attach(b, s, copy, len, qos, true);
     if (rc) {
         free(copy);
         return rc;
@@ -124,8 +155,6 @@ int session_subscribe5(broker_t *b, session_t *s, const char *filter, size_t len
     s->subs[s->nsubs++] = (sub_entry_t){copy, (uint16_t)len, qos, subid};
     if (subid)
         s->has_subids = true;
-    if (b->cluster)
-        cluster_interest(b->cluster, copy, len, true);
     return 0;
 }
 
@@ -133,9 +162,7 @@ int session_unsubscribe(broker_t *b, session_t *s, const char *filter, size_t le
 {
     for (uint32_t i = 0; i < s->nsubs; i++) {
         if (s->subs[i].len == len && memcmp(s->subs[i].filter, filter, len) == 0) {
-            subtrie_remove(b->trie, filter, len, s);
-            if (b->cluster)
-                cluster_interest(b->cluster, filter, len, false);
+            sub_detach(b, s, filter, len);
             uint32_t subid = s->subs[i].subid;
             free(s->subs[i].filter);
             s->subs[i] = s->subs[--s->nsubs];
@@ -379,6 +406,8 @@ static int finish_out(broker_t *b, session_t *s, uint16_t pid, uint8_t state)
     sstore_t *st = mirror(b, s);
     if (st && msg_eid(s->inflight[i].m))
         sstore_queue_ack(st, s->id, s->id_len, msg_eid(s->inflight[i].m), on_store_done, b);
+    if (b->shared)
+        shared_acked(b->shared, s, s->inflight[i].m);
     remove_inflight(s, i);
     pump(b, s);
     return 0;
@@ -406,6 +435,8 @@ int session_on_pubrec(broker_t *b, session_t *s, uint16_t pid)
         sstore_t *st = mirror(b, s);
         if (st && msg_eid(s->inflight[i].m))
             sstore_rel_add(st, s->id, s->id_len, msg_eid(s->inflight[i].m), pid, on_store_done, b);
+        if (b->shared)
+            shared_acked(b->shared, s, s->inflight[i].m);
         msg_unref(&s->inflight[i].m); /* the message itself is delivered */
     }
     if (s->conn && conn_send_ack(s->conn, MQTT_PUBREL, pid) < 0)
@@ -445,6 +476,26 @@ void session_resume(broker_t *b, session_t *s)
     pump(b, s);
 }
 
+void session_take(broker_t *b, session_t *s, session_take_fn take, void *arg)
+{
+    for (uint16_t i = 0; i < s->ninflight;) {
+        out_entry_t *e = &s->inflight[i];
+        if (e->m && e->state != OUT_WAIT_PUBCOMP && take(arg, e->m))
+            remove_inflight(s, i);
+        else
+            i++;
+    }
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < s->qlen; i++) {
+        out_entry_t e = s->queue[(s->qhead + i) % s->qcap];
+        if (take(arg, e.m))
+            msg_unref(&e.m);
+        else
+            s->queue[(s->qhead + kept++) % s->qcap] = e;
+    }
+    s->qlen = kept;
+}
+
 static bool same_eid(const msg_t *m, const char *eid)
 {
     return m && msg_eid(m) && strcmp(msg_eid(m), eid) == 0;
@@ -465,7 +516,10 @@ bool session_wants(const session_t *s, const char *topic, size_t len)
 {
     for (uint32_t i = 0; i < s->nsubs; i++) {
         const sub_entry_t *e = &s->subs[i];
-        if (topic_match(e->filter, e->len, topic, len) &&
+        const char *f;
+        size_t fl;
+        share_inner(e->filter, e->len, &f, &fl); /* a shared one matches with its filter */
+        if (topic_match(f, fl, topic, len) &&
             (!(e->qos & SUBOPT_FILTERED) || !s->acl || acl_check_deliver(s->acl, topic, len)))
             return true;
     }
@@ -504,9 +558,7 @@ void session_set_acl(broker_t *b, session_t *s, acl_matcher_t **acl)
         sub_entry_t *e = &s->subs[i];
         acl_sub_result_t r = s->acl ? acl_check_subscribe(s->acl, e->filter, e->len) : ACL_SUB_GRANTED;
         if (r == ACL_SUB_DENIED) {
-            subtrie_remove(b->trie, e->filter, e->len, s);
-            if (b->cluster)
-                cluster_interest(b->cluster, e->filter, e->len, false);
+            sub_detach(b, s, e->filter, e->len);
             sstore_t *st = mirror(b, s);
             if (st) { /* no more queueing for it anywhere in the cluster */
                 sstore_sub_del(st, s->id, s->id_len, e->filter, e->len, on_store_done, b);
@@ -517,7 +569,7 @@ void session_set_acl(broker_t *b, session_t *s, acl_matcher_t **acl)
             continue;
         }
         e->qos = (uint8_t)((e->qos & SUBOPT_MQTT) | (r == ACL_SUB_GRANTED_FILTERED ? SUBOPT_FILTERED : 0));
-        subtrie_add(b->trie, e->filter, e->len, s, e->qos, NULL);
+        sub_attach(b, s, e->filter, e->len, e->qos, false);
         i++;
     }
 }
@@ -603,6 +655,8 @@ void session_keep(broker_t *b, session_t *s)
 void session_closed(broker_t *b, session_t **sp, conn_t *c)
 {
     session_t *s = *sp;
+    if (b->shared)
+        shared_session_gone(b->shared, s); /* another member takes what it had not acknowledged */
     if (b->cluster) {
         sstore_t *st = cluster_store(b->cluster);
         /* a will held by its delay keeps the lease: a reconnect elsewhere

@@ -123,6 +123,12 @@ size_t session_subids(const session_t *s, const char *topic, size_t len, uint32_
 /* Removes a subscription; 0 or ROOST_ENOTFOUND. */
 int session_unsubscribe(broker_t *b, session_t *s, const char *filter, size_t len);
 
+/* Takes from s the messages take() claims (it keeps its own reference):
+ * queued ones, and in-flight ones the client has not acknowledged at all
+ * (PUBACK or PUBREC outstanding). For shared subscriptions (shared.h). */
+typedef bool (*session_take_fn)(void *arg, msg_t *m);
+void session_take(broker_t *b, session_t *s, session_take_fn take, void *arg);
+
 /* True if s holds a message with this entry id in flight or queued. */
 bool session_holds(const session_t *s, const char *eid);
 

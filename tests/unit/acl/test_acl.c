@@ -238,6 +238,16 @@ static const struct sub_case sub_cases[] = {
     {"%c deny overlaps", ENTRIES("+s dev/#", "-s dev/%c/#"), "dev/+/x", FILTERED},
     {"invalid filter: denied", ENTRIES("+s #"), "a/#/b", DENIED},
     {"empty filter: denied", ENTRIES("+s #"), "", DENIED},
+    {"[MQTT-4.8.2] shared: decided on the filter", ENTRIES("+s a/#"), "$share/g/a/+", GRANTED},
+    {"[MQTT-4.8.2] shared: filter not covered", ENTRIES("+s a/#"), "$share/g/b/+", DENIED},
+    {"[MQTT-4.8.2] shared: an allow on the prefix grants nothing", ENTRIES("+s $share/#"),
+     "$share/g/a", DENIED},
+    {"[MQTT-4.8.2] shared: deny on the filter wins", ENTRIES("+s #", "-s a/secret"),
+     "$share/g/a/secret", DENIED},
+    {"[MQTT-4.8.2] shared: deny overlap filters", ENTRIES("+s a/#", "-s a/secret"),
+     "$share/g/a/#", FILTERED},
+    {"[MQTT-4.8.2-2] shared: invalid ShareName denied", ENTRIES("+s #"), "$share/+/a", DENIED},
+    {"[MQTT-4.8.2-1] shared: no filter denied", ENTRIES("+s #"), "$share/g", DENIED},
 };
 
 static void test_subscribe_table(void **state)

@@ -67,6 +67,11 @@ void cluster_psub(cluster_t *c, const char *cid, size_t cid_len, const char *fil
     abort();
 }
 
+/* Shared subscriptions' frames to peers and the peers' state: no test here
+ * runs shared.c with a cluster. */
+void cluster_send_frame(cluster_t *c, uint8_t *frame, size_t len) { abort(); }
+bool cluster_peer_gone(const cluster_t *c, const char *id) { abort(); }
+
 /* A broker with the limits the tests use, no cluster. */
 static inline void fake_broker(broker_t *b, broker_config_t *cfg, int max_inflight, int max_queued)
 {
