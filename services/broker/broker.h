@@ -78,6 +78,7 @@ typedef struct broker {
     kick_t *kick;              /* NULL without --admin-events */
     routes_t *routes;          /* topic mappings to pipelines; NULL without a cluster */
     struct shared *shared;     /* shared subscriptions (shared.h) */
+    uint32_t shared_groups;    /* groups it knows (0: no shared_publish to do) */
     http_t *http;              /* NULL without --http-port */
     struct beacon *beacon;     /* instance record for admin (cluster only) */
     uint64_t started_ms;       /* wall clock at start */

@@ -133,8 +133,10 @@ int pipeline_stages(broker_t *b, const pipe_msg_t *msg, const pipe_origin_t *fro
  * pipeline_stages in pipeline.c. */
 static inline int pipeline_publish(broker_t *b, const pipe_msg_t *msg, const pipe_origin_t *from)
 {
-    if (msg->source != PIPE_CLIENT || b->cluster || msg->m || msg->props_len || msg->expiry_ms)
-        return pipeline_stages(b, msg, from); /* (a 5.0 part: the message carries it) */
+    if (msg->source != PIPE_CLIENT || b->cluster || msg->m || msg->props_len || msg->expiry_ms ||
+        b->shared_groups)
+        return pipeline_stages(b, msg, from); /* (a 5.0 part: the message carries it;
+                                                 shared groups: stage_shared) */
     if (!from->refused) {
         b->cur_origin = from->conn->sess; /* No Local */
         int rc = route_local(b, msg->topic, msg->topic_len, msg->payload, msg->payload_len, msg->qos,

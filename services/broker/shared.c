@@ -104,7 +104,7 @@ void shared_stop(shared_t *sh)
     if (sh)
         sh->stopping = true;
 }
-bool shared_active(const shared_t *sh) { return sh->groups.count > 0; }
+bool shared_active(const shared_t *sh) { return sh->b->shared_groups > 0; }
 
 /* ---- groups and members -------------------------------------------------- */
 
@@ -137,6 +137,7 @@ static shgroup_t *group_get(shared_t *sh, const char *name, size_t nl, const cha
             g->key = NULL;
         }
     }
+    sh->b->shared_groups = (uint32_t)sh->groups.count;
     if (g && !g->key) { /* creation failed half way */
         free(g);
         g = NULL;
