@@ -234,3 +234,21 @@ def test_connect_rate_per_listener():
         tcp.disconnect()
     finally:
         b.stop()
+
+
+def test_roost_bench_over_ws(wsb):
+    """roost-bench --ws (its own client framing, masked, one frame per flush)
+    at full speed for a moment: QoS 0 and 1 pairs, nothing lost, duplicated
+    or out of order."""
+    import json
+    import os
+    bench = os.path.join(os.environ.get("ROOST_BUILD_DIR", "/work/main/build-test"), "bench", "roost-bench")
+    if not os.access(bench, os.X_OK):
+        pytest.skip("roost-bench not built")
+    for qos in ("0", "1"):
+        r = subprocess.run([bench, "pairs", "--port", str(wsb.ws_port), "--ws", "/mqtt", "--qos", qos, "--pairs", "3",
+                            "--seconds", "0.5", "--warmup", "0.2", "--broker-pid", str(wsb.proc.pid)],
+                           capture_output=True, text=True, timeout=60)
+        j = json.loads(r.stdout.strip().splitlines()[-1])
+        assert j["received"] > 0 and j["received"] == j["expected"], j
+        assert not (j["lost"] or j["duplicates"] or j["out_of_order"] or j["errors"] or j["disconnects"]), j
