@@ -13,6 +13,10 @@
 #include "store/store.h"
 
 #define RECHECK_MS 1000u
+/* After a recheck no Sentinel answered: the next one waits this long, so
+ * Sentinels out of reach (a partition: every try takes the full timeout)
+ * do not cost the caller that time every second. */
+#define RECHECK_FAILED_MS 10000u
 
 typedef struct sentinel_addr {
     char host[256];
@@ -191,13 +195,15 @@ int sentinel_resolve(sentinel_t *s, int timeout_ms, char *host, size_t host_cap,
 
 bool sentinel_changed(sentinel_t *s, const char *host, int port, uint64_t now_ms, int timeout_ms)
 {
-    if (s->checked_ms && now_ms - s->checked_ms < RECHECK_MS)
+    if (s->checked_ms && now_ms < s->checked_ms + RECHECK_MS)
         return false;
     s->checked_ms = now_ms;
     char h[256];
     int p = 0;
-    if (sentinel_resolve(s, timeout_ms, h, sizeof(h), &p, NULL, 0) < 0)
+    if (sentinel_resolve(s, timeout_ms, h, sizeof(h), &p, NULL, 0) < 0) {
+        s->checked_ms = now_ms + RECHECK_FAILED_MS - RECHECK_MS;
         return false;
+    }
     return p != port || strcmp(h, host) != 0;
 }
 

@@ -73,7 +73,8 @@ int sentinel_resolve(sentinel_t *s, int timeout_ms, char *host, size_t host_cap,
  * monotonic clock), asks again; true when the Sentinels now name another
  * address (the caller drops the link and connects to the new one). False
  * when they agree, when it is not time yet, or when none answers (the link
- * keeps working; a dead link is noticed by its own errors). */
+ * keeps working; a dead link is noticed by its own errors; the next ask is
+ * then 10 s later). */
 bool sentinel_changed(sentinel_t *s, const char *host, int port, uint64_t now_ms, int timeout_ms);
 /* ROLE's reply (hiredis redisReply *, passed as void * so callers need no
  * cast): true when its first element is "master". */

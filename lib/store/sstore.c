@@ -28,7 +28,9 @@
 #define BACKOFF_MIN_MS 100u
 #define BACKOFF_MAX_MS 2000u
 /* With Sentinels a reconnect only asks them: try often, so a promoted
- * replica is used within this of the Sentinels naming it. */
+ * replica is used within this of the Sentinels naming it (while they
+ * answer; when none did, the usual backoff up to BACKOFF_MAX_MS, since
+ * asking Sentinels out of reach blocks the loop for their timeouts). */
 #define BACKOFF_MAX_SENTINEL_MS 250u
 #define SENTINEL_TIMEOUT_MS 250
 #define WATCHDOG_MS 1000u
@@ -70,6 +72,7 @@ struct sstore {
     sentinel_t *sentinel;       /* NULL: host:port as given */
     char at_host[256];          /* the address of the current link */
     int at_port;
+    bool unresolved;            /* the last ask found no Sentinel answering */
 };
 
 static void schedule_retry(sstore_t *s);
@@ -371,8 +374,9 @@ static void on_disconnect(const redisAsyncContext *cac, int status)
 /* 0, or -1 when the attempt failed at once (the caller retries later). */
 static int connect_now(sstore_t *s)
 {
-    if (s->sentinel && sentinel_resolve(s->sentinel, SENTINEL_TIMEOUT_MS, s->at_host, sizeof(s->at_host),
-                                        &s->at_port, NULL, 0) < 0)
+    s->unresolved = s->sentinel && sentinel_resolve(s->sentinel, SENTINEL_TIMEOUT_MS, s->at_host,
+                                                    sizeof(s->at_host), &s->at_port, NULL, 0) < 0;
+    if (s->unresolved)
         return -1; /* no Sentinel answered: try again later */
     redisAsyncContext *ac = redisAsyncConnect(s->at_host, s->at_port);
     if (!ac)
@@ -394,7 +398,8 @@ static int connect_now(sstore_t *s)
 /* The delay before the next attempt; doubles the one after it. */
 static uint64_t next_backoff(sstore_t *s)
 {
-    uint64_t d = s->backoff_ms, max = s->sentinel ? BACKOFF_MAX_SENTINEL_MS : BACKOFF_MAX_MS;
+    uint64_t d = s->backoff_ms;
+    uint64_t max = s->sentinel && !s->unresolved ? BACKOFF_MAX_SENTINEL_MS : BACKOFF_MAX_MS;
     if (d > max)
         d = max;
     s->backoff_ms = d * 2 > max ? max : d * 2;

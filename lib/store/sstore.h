@@ -79,8 +79,10 @@ int sstore_set_auth(sstore_t *s, const char *user, const char *password);
 /* Before sstore_start: find the primary through Sentinels (store/sentinel.h;
  * NULL or none: host:port as given). Each connection asks them (blocking up
  * to 250 ms per Sentinel tried, from the loop), checks ROLE before it is
- * reported connected, reconnects every 250 ms at most while down, re-asks
- * once a second while up (another answer drops the link), and a READONLY
+ * reported connected, reconnects every 250 ms at most while down (while a
+ * Sentinel answers; the usual backoff up to 2 s when none does), re-asks
+ * once a second while up (another answer drops the link; none answering:
+ * 10 s before the next ask), and a READONLY
  * reply drops it too (that command fails with ROOST_EUNAVAILABLE: it did
  * not run). Copies sc. 0, -ENOMEM, ROOST_EINVAL (said on stderr). */
 struct store_sentinel_conf;
