@@ -11,24 +11,6 @@
 #include "base/err.h"
 #include "store/store_priv.h"
 
-static const char PUT_LUA[] =
-    "local h = ARGV[1]..'conns:'..ARGV[2]\n"
-    "redis.call('HSET', h, ARGV[3], ARGV[4])\n"
-    "redis.call('PEXPIRE', h, ARGV[6])\n"
-    "redis.call('ZADD', ARGV[1]..'conns:brokers', ARGV[5], ARGV[2])\n"
-    "return 1\n";
-
-static const char REFRESH_LUA[] =
-    "local h = ARGV[1]..'conns:'..ARGV[2]\n"
-    "if redis.call('EXISTS', h) == 1 then redis.call('PEXPIRE', h, ARGV[4]) end\n"
-    "redis.call('ZADD', ARGV[1]..'conns:brokers', ARGV[3], ARGV[2])\n"
-    "return 1\n";
-
-static const char CLEAR_LUA[] =
-    "redis.call('DEL', ARGV[1]..'conns:'..ARGV[2])\n"
-    "redis.call('ZREM', ARGV[1]..'conns:brokers', ARGV[2])\n"
-    "return 1\n";
-
 /* Drops expired brokers, then returns [broker, mqtt id, json, ...]. */
 static const char LIST_LUA[] =
     "local z = ARGV[1]..'conns:brokers'\n"
@@ -58,106 +40,6 @@ static int run(store_t *s, const char *script, int argc, const char **args, redi
         lens[4 + i] = strlen(args[i]);
     }
     return store_cmd(s, 4 + argc, argv, lens, out);
-}
-
-static int check_broker(store_t *s, const char *b)
-{
-    size_t n = b ? strlen(b) : 0;
-    if (n == 0 || n > 255)
-        return store_fail(s, ROOST_EINVAL, "broker_id", "must be 1-255 bytes");
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)b[i] < 0x20 || b[i] == 0x7f)
-            return store_fail(s, ROOST_EINVAL, "broker_id", "must not contain control characters");
-    return 0;
-}
-
-static int check_ttl(store_t *s, int64_t ttl)
-{
-    return ttl < 1000 || ttl > 86400000 ? store_fail(s, ROOST_EINVAL, "ttl", "must be 1000-86400000 ms") : 0;
-}
-
-static char *conn_json(const store_conn_t *c)
-{
-    json_t *g = json_array();
-    for (size_t i = 0; g && i < c->n_groups; i++)
-        json_array_append_new(g, json_string(c->groups[i]));
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:I, s:o*}", "mqtt_client_id",
-                          c->mqtt_client_id, "client_id", c->client_id ? c->client_id : "",
-                          "username", c->username ? c->username : "", "peer",
-                          c->peer ? c->peer : "", "transport", c->transport ? c->transport : "",
-                          "protocol", c->protocol, "keepalive",
-                          c->keepalive, "connected_at", (json_int_t)c->connected_at, "groups", g);
-    char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    return txt;
-}
-
-int store_conn_put(store_t *s, const char *broker_id, const store_conn_t *c, int64_t ttl_ms)
-{
-    store_err_reset(s);
-    int rc;
-    if ((rc = check_broker(s, broker_id)) || (rc = check_ttl(s, ttl_ms)))
-        return rc;
-    if (!c->mqtt_client_id || strlen(c->mqtt_client_id) > 65535)
-        return store_fail(s, ROOST_EINVAL, "mqtt_client_id", "must be 0-65535 bytes");
-    if (c->n_groups > STORE_CONN_GROUPS_MAX || (c->n_groups && !c->groups))
-        return store_fail(s, ROOST_EINVAL, "groups", "too many groups");
-    char *txt = conn_json(c);
-    if (!txt)
-        return store_fail(s, -ENOMEM, NULL, NULL);
-    char exp[24], ttl[24];
-    snprintf(exp, sizeof(exp), "%lld", (long long)(store_now_ms() + ttl_ms));
-    snprintf(ttl, sizeof(ttl), "%lld", (long long)ttl_ms);
-    const char *args[] = {broker_id, c->mqtt_client_id, txt, exp, ttl};
-    redisReply *r = NULL;
-    rc = run(s, PUT_LUA, 5, args, &r);
-    freeReplyObject(r);
-    free(txt);
-    return rc;
-}
-
-int store_conn_del(store_t *s, const char *broker_id, const char *mqtt_client_id)
-{
-    store_err_reset(s);
-    int rc = check_broker(s, broker_id);
-    if (rc)
-        return rc;
-    char key[STORE_PREFIX_MAX + 300];
-    snprintf(key, sizeof(key), "%sconns:%s", store_prefix(s), broker_id);
-    const char *argv[] = {"HDEL", key, mqtt_client_id ? mqtt_client_id : ""};
-    redisReply *r = NULL;
-    rc = store_cmd(s, 3, argv, NULL, &r);
-    freeReplyObject(r);
-    return rc;
-}
-
-int store_conn_refresh(store_t *s, const char *broker_id, int64_t ttl_ms)
-{
-    store_err_reset(s);
-    int rc;
-    if ((rc = check_broker(s, broker_id)) || (rc = check_ttl(s, ttl_ms)))
-        return rc;
-    char exp[24], ttl[24];
-    snprintf(exp, sizeof(exp), "%lld", (long long)(store_now_ms() + ttl_ms));
-    snprintf(ttl, sizeof(ttl), "%lld", (long long)ttl_ms);
-    const char *args[] = {broker_id, exp, ttl};
-    redisReply *r = NULL;
-    rc = run(s, REFRESH_LUA, 3, args, &r);
-    freeReplyObject(r);
-    return rc;
-}
-
-int store_conn_clear(store_t *s, const char *broker_id)
-{
-    store_err_reset(s);
-    int rc = check_broker(s, broker_id);
-    if (rc)
-        return rc;
-    const char *args[] = {broker_id};
-    redisReply *r = NULL;
-    rc = run(s, CLEAR_LUA, 1, args, &r);
-    freeReplyObject(r);
-    return rc;
 }
 
 int store_conn_find(store_t *s, const char *mqtt_client_id, char **broker_out)

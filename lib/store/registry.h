@@ -2,10 +2,11 @@
  * "Connections"), kept in Redis by the brokers and read by admin.
  *
  * Contract:
- *   - A broker owns the records it puts: it writes one per accepted CONNECT
- *     (store_conn_put), removes it when the connection ends (store_conn_del),
- *     and calls store_conn_refresh(broker_id, ttl) on its heartbeat, well
- *     inside ttl (e.g. every ttl/3).
+ *   - A broker owns the records it puts: it writes one per accepted CONNECT,
+ *     removes it when the connection ends, and refreshes its expiry on its
+ *     heartbeat, well inside the ttl. The writer is lib/store/sstore
+ *     (sstore_conn_put/del/refresh/clear, from the broker's event loop): the
+ *     only one; this module reads.
  *   - A broker that stops refreshing disappears with all its records once its
  *     ttl runs out: readers never see a dead broker's connections after that.
  *   - Readers (admin) list and search across brokers and find which broker
@@ -18,11 +19,11 @@
  *   G conns:<broker_id>   hash    mqtt_client_id -> JSON record; PEXPIRE ttl
  *   G conns:brokers       zset    broker_id scored by its expiry (unix ms)
  * Each write is one Lua script (hash, its expiry and the broker's score move
- * together). Listing reads every live broker's hash and sorts in C: O(live
- * connections) per page, fine for an admin view up to ~100k connections.
+ * together: sstore's). Listing reads every live broker's hash and sorts in
+ * C: O(live connections) per page, fine for an admin view up to ~100k
+ * connections.
  *
- * Blocking and threads: as store.h (blocking hiredis on the caller's store_t;
- * a broker calls this from a thread of its own, never from its event loop).
+ * Blocking and threads: as store.h (blocking hiredis on the caller's store_t).
  * Errors: 0, -ENOMEM, ROOST_EINVAL (field in store_last_error),
  * ROOST_ENOTFOUND, ROOST_EUNAVAILABLE, ROOST_ESTORE.
  */
@@ -36,7 +37,7 @@
 
 #define STORE_CONN_GROUPS_MAX 64
 
-/* One connection. Strings are borrowed on put; owned by the record on read. */
+/* One connection as read. Strings are owned by the page. */
 typedef struct store_conn {
     const char *mqtt_client_id; /* required, 0-65535 bytes (may be "") */
     const char *client_id;      /* store client id, "" when unknown */
@@ -59,16 +60,6 @@ typedef struct store_conn_page {
     void *owned_;      /* private */
 } store_conn_page_t;
 
-/* Writes (or replaces) c under broker_id and sets the broker's expiry to now
- * + ttl_ms (ttl_ms 1000..86400000). broker_id: 1-255 bytes, no control
- * characters. */
-int store_conn_put(store_t *s, const char *broker_id, const store_conn_t *c, int64_t ttl_ms);
-/* Removes one record; 0 even if it was not there. */
-int store_conn_del(store_t *s, const char *broker_id, const char *mqtt_client_id);
-/* Heartbeat: pushes the broker's expiry (and its records') to now + ttl_ms. */
-int store_conn_refresh(store_t *s, const char *broker_id, int64_t ttl_ms);
-/* Removes every record of broker_id (clean shutdown). */
-int store_conn_clear(store_t *s, const char *broker_id);
 /* One page of live connections ordered by (mqtt_client_id, broker). cursor
  * NULL/"" starts; pass next_cursor for the next page. limit 1..STORE_LIST_MAX.
  * search (NULL/"" none) keeps MQTT client ids containing it, ASCII

@@ -1,6 +1,8 @@
-/* Unit tests for lib/store/registry.c (connections), audit.c and tokens.c
- * against a private redis-server on a free loopback port (stopped by PID).
- * Each test uses its own key prefix. */
+/* Unit tests for lib/store/registry.c (connections, as admin reads them),
+ * audit.c and tokens.c against a private redis-server on a free loopback
+ * port (stopped by PID). Each test uses its own key prefix. The records are
+ * written by the brokers' writer, sstore_conn_* (the only one), run to
+ * completion on a loop of the test's own. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,9 +16,11 @@
 #include <hiredis/hiredis.h>
 
 #include "base/err.h"
+#include "base/loop.h"
 #include "redis_fixture.h"
 #include "store/audit.h"
 #include "store/registry.h"
+#include "store/sstore.h"
 #include "store/tokens.h"
 
 static redis_fixture_t g_redis;
@@ -42,21 +46,95 @@ static store_t *open_store(const char *prefix)
     return s;
 }
 
-static void put(store_t *s, const char *broker, const char *mqtt, int64_t ttl)
+/* ---- the writer: sstore on its own loop, each call waited for ---------- */
+
+typedef struct writer {
+    loop_t *l;
+    sstore_t *s;
+    bool up, done;
+    int rc;
+    uint64_t deadline;
+} writer_t;
+
+static void w_state(bool connected, void *arg) { ((writer_t *)arg)->up = connected; }
+
+static void w_done(int rc, void *arg)
+{
+    writer_t *w = arg;
+    w->rc = rc;
+    w->done = true;
+}
+
+static uint64_t w_tick(loop_t *l, void *arg)
+{
+    writer_t *w = arg;
+    if (w->done || loop_clock_ms() >= w->deadline) {
+        loop_stop(l);
+        return 0;
+    }
+    return 2;
+}
+
+/* Runs the loop until the call issued (rc, its return) completes; asserts
+ * it succeeded. */
+static void w_wait(writer_t *w, int rc)
+{
+    assert_int_equal(rc, 0);
+    w->deadline = loop_clock_ms() + 5000;
+    assert_true(loop_add_timer(w->l, 1, w_tick, w) > 0);
+    assert_int_equal(loop_run(w->l), 0);
+    assert_true(w->done);
+    assert_int_equal(w->rc, 0);
+    w->done = false;
+}
+
+static void w_up(bool connected, void *arg)
+{
+    w_state(connected, arg);
+    w_done(0, arg);
+}
+
+static writer_t *w_open(const char *prefix)
+{
+    writer_t *w = calloc(1, sizeof(*w));
+    assert_non_null(w);
+    w->l = loop_new();
+    w->s = sstore_new(w->l, "127.0.0.1", g_redis.port, prefix);
+    assert_non_null(w->l);
+    assert_non_null(w->s);
+    w_wait(w, sstore_start(w->s, w_up, w));
+    assert_true(w->up);
+    return w;
+}
+
+static void w_close(writer_t **wp)
+{
+    writer_t *w = *wp;
+    sstore_destroy(&w->s);
+    loop_destroy(&w->l);
+    free(w);
+    *wp = NULL;
+}
+
+/* A broker's record, its expiry set to now + ttl (the ttl the writer puts
+ * with is the one its heartbeat last gave). */
+static void put(writer_t *w, const char *broker, const char *mqtt, uint64_t ttl)
 {
     const char *groups[] = {"g1", "g2"};
-    store_conn_t c = {.mqtt_client_id = mqtt, .client_id = "c1", .username = "alice", .peer = "10.0.0.1:5000",
-                      .protocol = 4, .keepalive = 60, .connected_at = 1700000000123, .groups = groups,
-                      .n_groups = 2};
-    assert_int_equal(store_conn_put(s, broker, &c, ttl), 0);
+    sstore_conn_t c = {.mqtt_client_id = mqtt, .client_id = "c1", .username = "alice", .peer = "10.0.0.1:5000",
+                       .protocol = 4, .keepalive = 60, .connected_at = 1700000000123, .groups = groups,
+                       .n_groups = 2};
+    w_wait(w, sstore_conn_refresh(w->s, broker, ttl, w_done, w));
+    w_wait(w, sstore_conn_put(w->s, broker, &c, w_done, w));
 }
 
 static void test_put_list_find_del(void **state)
 {
     store_t *s = open_store("t-reg:");
-    put(s, "b1", "dev-1", 60000);
-    put(s, "b2", "dev-2", 60000);
-    put(s, "b1", "other", 60000);
+    writer_t *w = w_open("t-reg:");
+    put(w, "b1", "dev-1", 60000);
+    put(w, "b2", "dev-2", 60000);
+    put(w, "b1", "other", 60000);
     store_conn_page_t *p = NULL;
     assert_int_equal(store_conn_list(s, NULL, 10, NULL, &p), 0);
     assert_int_equal(p->n, 3);
@@ -85,23 +163,26 @@ static void test_put_list_find_del(void **state)
     assert_int_equal(store_conn_find(s, "nope", &b), ROOST_ENOTFOUND);
     assert_null(b);
 
-    assert_int_equal(store_conn_del(s, "b2", "dev-2"), 0);
+    w_wait(w, sstore_conn_del(w->s, "b2", "dev-2", w_done, w));
     assert_int_equal(store_conn_find(s, "dev-2", &b), ROOST_ENOTFOUND);
-    assert_int_equal(store_conn_clear(s, "b1"), 0);
+    w_wait(w, sstore_conn_clear(w->s, "b1", w_done, w));
     assert_int_equal(store_conn_list(s, NULL, 10, NULL, &p), 0);
     assert_int_equal(p->n, 0);
     store_conn_page_free(&p);
+    w_close(&w);
     store_destroy(&s);
 }
 
 static void test_pagination(void **state)
 {
     store_t *s = open_store("t-page:");
+    writer_t *w = w_open("t-page:");
     char id[32];
     for (int i = 0; i < 25; i++) {
         snprintf(id, sizeof(id), "m-%02d", i);
-        put(s, i % 2 ? "b1" : "b2", id, 60000);
+        put(w, i % 2 ? "b1" : "b2", id, 60000);
     }
+    w_close(&w);
     int seen[25] = {0}, pages = 0;
     char *cursor = NULL;
     do {
@@ -164,10 +245,10 @@ static long long wall_ms(void)
  * now + ttl (bracketed by the wall clock read before and after the call). */
 static void test_writer_ttls(void **state)
 {
-    store_t *s = open_store("t-ttl:");
+    writer_t *w = w_open("t-ttl:");
     redisContext *r = raw_open();
     long long t0 = wall_ms();
-    put(s, "b1", "d-1", 1000);
+    put(w, "b1", "d-1", 1000);
     long long t1 = wall_ms();
     long long pttl = raw_num(r, "PTTL t-ttl:{g}:conns:b1");
     assert_true(pttl > 0 && pttl <= 1000);
@@ -175,7 +256,7 @@ static void test_writer_ttls(void **state)
     assert_true(score >= t0 + 1000 && score <= t1 + 1000);
 
     t0 = wall_ms();
-    assert_int_equal(store_conn_refresh(s, "b1", 60000), 0);
+    w_wait(w, sstore_conn_refresh(w->s, "b1", 60000, w_done, w));
     t1 = wall_ms();
     pttl = raw_num(r, "PTTL t-ttl:{g}:conns:b1");
     assert_true(pttl > 59000 && pttl <= 60000);
@@ -184,20 +265,17 @@ static void test_writer_ttls(void **state)
 
     /* A broker with no records yet: its score moves, no empty hash appears. */
     t0 = wall_ms();
-    assert_int_equal(store_conn_refresh(s, "b2", 5000), 0);
+    w_wait(w, sstore_conn_refresh(w->s, "b2", 5000, w_done, w));
     t1 = wall_ms();
     assert_int_equal(raw_num(r, "EXISTS t-ttl:{g}:conns:b2"), 0);
     score = raw_num(r, "ZSCORE t-ttl:{g}:conns:brokers b2");
     assert_true(score >= t0 + 5000 && score <= t1 + 5000);
 
-    store_conn_t c = {.mqtt_client_id = "x"};
-    assert_int_equal(store_conn_put(s, "", &c, 1000), ROOST_EINVAL);
-    assert_string_equal(store_last_error(s)->field, "broker_id");
-    assert_int_equal(store_conn_put(s, "b", &c, 999), ROOST_EINVAL);
-    assert_string_equal(store_last_error(s)->field, "ttl");
-    assert_int_equal(store_conn_refresh(s, "b1", 999), ROOST_EINVAL);
+    sstore_conn_t c = {.mqtt_client_id = "x"};
+    assert_int_equal(sstore_conn_put(w->s, "", &c, w_done, w), ROOST_EINVAL);
+    assert_int_equal(sstore_conn_refresh(w->s, "b1", 0, w_done, w), ROOST_EINVAL);
     redisFree(r);
-    store_destroy(&s);
+    w_close(&w);
 }
 
 /* A broker whose expiry score has passed is gone for readers even while its
@@ -208,9 +286,11 @@ static void test_expired_broker_is_invisible(void **state)
 {
     store_t *s = open_store("t-exp:");
     redisContext *r = raw_open();
-    put(s, "dead", "d-1", 60000);
-    put(s, "live", "l-1", 60000);
-    put(s, "live", "d-1", 60000); /* the same MQTT id under a live broker, as in a takeover */
+    writer_t *w = w_open("t-exp:");
+    put(w, "dead", "d-1", 60000);
+    put(w, "live", "l-1", 60000);
+    put(w, "live", "d-1", 60000); /* the same MQTT id under a live broker, as in a takeover */
+    w_close(&w);
     assert_int_equal(raw_num(r, "ZADD t-exp:{g}:conns:brokers %lld dead", wall_ms() - 1), 0);
     assert_int_equal(raw_num(r, "EXISTS t-exp:{g}:conns:dead"), 1);
 
