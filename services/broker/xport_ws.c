@@ -27,7 +27,7 @@ struct xws_server {
 typedef struct ws_conn {
     xport_t base;
     xws_server_t *srv;
-    wslay_frame_context_ptr fr;  /* frames both ways; NULL while idle (release) */
+    wslay_frame_context_ptr fr;  /* frames both ways; NULL while idle (drop_idle_ctx) */
     uint8_t *req;                /* the Upgrade request being read; NULL once answered */
     uint8_t *prefix;             /* read before the socket: unread bytes, what followed the request */
     uint8_t *wout;               /* the handshake answer and control frames to write */
