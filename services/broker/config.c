@@ -158,6 +158,10 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
          "Refuse (CONNACK 5) a CONNECT whose client id names a session (live, or a stored persistent "
          "one) that another credential (store client) created, instead of taking it over. Off by "
          "default (MQTT's plain takeover); on in the deploy examples."},
+        {"disable-shared-subscriptions", "ROOST_DISABLE_SHARED_SUBSCRIPTIONS", CFG_BOOL,
+         &c->no_shared_subs, 0, 0,
+         "Refuse shared subscriptions ($share/{name}/{filter}): SUBACK 0x9E (3.1.1: 0x80), and a 5.0 "
+         "CONNACK says Shared Subscription Available 0. On by default (README \"Shared subscriptions\")."},
         {"http-bind", "ROOST_HTTP_BIND", CFG_STR, &c->http_bind, 0, 0,
          "Address of the /healthz and /metrics endpoint."},
         {"http-port", "ROOST_HTTP_PORT", CFG_INT, &c->http_port, 0, 65535,

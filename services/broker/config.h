@@ -59,6 +59,7 @@ typedef struct broker_config {
     int64_t http_port;         /* /healthz and /metrics; 0 = off */
     int64_t drain_delay_ms;    /* SIGTERM: not ready, no new connections, this long, then close */
     bool session_owner_only;   /* a CONNECT may take over only a session of its own credential */
+    bool no_shared_subs;       /* "$share/" filters refused (SUBACK 0x9E), CONNACK says so */
     const char *tls_key_secret; /* opens the TLS key admin stored sealed (seal.h); "" = none */
     uint8_t tls_seal[32];
     bool has_tls_seal;

@@ -11,10 +11,9 @@
 
 /* What this broker supports, as CONNACK says it (3.2.2.3): a capability
  * whose property is absent defaults to "available", so only the missing
- * ones are sent. Subscription Identifiers (issue 15, message side) and
- * Shared Subscriptions (issue 16) are announced by whoever lands them. */
+ * ones are sent. Shared Subscriptions (shared.h) unless
+ * --disable-shared-subscriptions. */
 #define CONN5_SUB_ID_AVAILABLE 1
-#define CONN5_SHARED_SUB_AVAILABLE 0
 
 int conn5_open(conn_t *c, const mqtt_props_t *p)
 {
@@ -71,7 +70,7 @@ int conn5_connack(conn_t *c, bool session_present, const char *assigned, size_t 
     p.present |= MQTT_PROP_BIT(MQTT_PROP_SUB_ID_AVAILABLE);
     p.sub_id_available = CONN5_SUB_ID_AVAILABLE;
     p.present |= MQTT_PROP_BIT(MQTT_PROP_SHARED_SUB_AVAILABLE);
-    p.shared_sub_available = CONN5_SHARED_SUB_AVAILABLE;
+    p.shared_sub_available = cfg->no_shared_subs ? 0 : 1;
     if (c->v5->server_keepalive) {
         /* 3.2.2.3.14: the client MUST use this value [MQTT-3.2.2-21] */
         p.present |= MQTT_PROP_BIT(MQTT_PROP_SERVER_KEEP_ALIVE);

@@ -59,7 +59,8 @@ int shared_join(shared_t *sh, session_t *s, const char *f, size_t len, uint8_t o
 /* SUBSCRIBE check of one filter: 0 for an ordinary or a valid shared
  * filter; for a "$share/" filter with an invalid ShareName or filter, a
  * negative code with *code set to the SUBACK code (0x80, 5.0: 0x8F Topic
- * Filter invalid) and a log line. */
+ * Filter invalid) and a log line; with --disable-shared-subscriptions, the
+ * same for any shared filter (5.0: 0x9E). */
 struct conn;
 int share_check(struct conn *c, const char *f, size_t len, uint8_t *code);
 /* s leaves the group of f (nothing when it is not a member). */
