@@ -46,7 +46,7 @@ def test_connack_v5_properties(broker):
         assert pr[MAXIMUM_PACKET_SIZE] == 1048576
         assert pr[TOPIC_ALIAS_MAXIMUM] == 32
         assert pr[SUB_ID_AVAILABLE] == 1  # issue 15 message side: returned on delivery
-        assert pr[SHARED_SUB_AVAILABLE] == 0
+        assert pr[SHARED_SUB_AVAILABLE] == 1  # issue 16: shared subscriptions (test_84)
         assert 0x24 not in pr and 0x25 not in pr
         assert ASSIGNED_CLIENT_ID not in pr and SERVER_KEEP_ALIVE not in pr
         c.ping()  # PINGRESP is the same in 5.0
