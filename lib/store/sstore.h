@@ -322,6 +322,18 @@ typedef void (*sstore_tls_fn)(int rc, const sstore_tls_t *t, uint64_t version, v
  * the version (settings are not applied). */
 int sstore_tls_load(sstore_t *s, uint64_t known_version, const uint8_t *seal, sstore_tls_fn fn, void *arg);
 
+/* ---- TLS session ticket keys (P tlstickets: current, previous, at) ------
+ * The cluster's shared ticket keys (lib/tls/tlsticket.h): offers a fresh
+ * random key, which becomes current (the old current kept as previous) when
+ * there is none or the current one is rotate_ms old by now_ms (unix ms);
+ * reports {current, previous} (n 1 or 2). Keys are stored as hex, sealed
+ * (seal.h) when seal is given; a sealed key without the right seal fails the
+ * call with ROOST_EINVAL. keys valid during the callback. */
+#define SSTORE_TICKET_KEY_LEN 80
+typedef void (*sstore_tickets_fn)(int rc, const uint8_t (*keys)[SSTORE_TICKET_KEY_LEN], size_t n, void *arg);
+int sstore_tickets_sync(sstore_t *s, uint64_t now_ms, uint64_t rotate_ms, const uint8_t *seal,
+                        sstore_tickets_fn fn, void *arg);
+
 /* ---- live-connection registry (same keys as lib/store/registry.h) ------
  *   G conns:<broker_id>   hash  mqtt_client_id -> JSON record (registry.c's
  *                               fields); PEXPIRE ttl

@@ -101,7 +101,7 @@ const char *const sstore_scripts[SS_COUNT] = {
     /* registry.c's clear. KEYS conns:<b> conns:brokers; ARGV broker id */
     [SS_CONN_CLEAR] = "redis.call('DEL',KEYS[1]) redis.call('ZREM',KEYS[2],ARGV[1]) return 1",
     [SS_PIPE_APPEND] = SSTORE_LUA_PIPE_APPEND, [SS_ROUTES] = SSTORE_LUA_ROUTES,
-    [SS_TLS] = SSTORE_LUA_TLS,
+    [SS_TLS] = SSTORE_LUA_TLS, [SS_TICKETS] = SSTORE_LUA_TICKETS,
     [SS_SESS_EXPIRE] = SSTORE_LUA_SESS_EXPIRE,
     [SS_SESS_REAP] = SSTORE_LUA_SESS_REAP,
 };

@@ -36,6 +36,7 @@ enum sstore_script {
     SS_PIPE_APPEND, /* sstore_pipe.c */
     SS_ROUTES,
     SS_TLS, /* sstore_tls.c */
+    SS_TICKETS,
     SS_SESS_EXPIRE, /* sstore_expiry.c */
     SS_SESS_REAP,
     SS_COUNT
@@ -44,7 +45,7 @@ enum sstore_script {
 /* Script texts (sstore_ops.c). */
 extern const char *const sstore_scripts[SS_COUNT];
 extern const char SSTORE_LUA_PIPE_APPEND[], SSTORE_LUA_ROUTES[]; /* sstore_pipe.c */
-extern const char SSTORE_LUA_TLS[]; /* sstore_tls.c */
+extern const char SSTORE_LUA_TLS[], SSTORE_LUA_TICKETS[]; /* sstore_tls.c */
 extern const char SSTORE_LUA_LEASE_TAKE[], SSTORE_LUA_LEASE_RELEASE[]; /* sstore_lease.c */
 extern const char SSTORE_LUA_SESS_EXPIRE[], SSTORE_LUA_SESS_REAP[]; /* sstore_expiry.c */
 

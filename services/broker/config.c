@@ -27,6 +27,7 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
         .admin_events = "", .admin_key = "",
         .tls_port = -1,
         .tls_cert = "", .tls_key = "", .tls_ca = "", .tls_client_cert = "none", .tls_key_secret = "",
+        .tls_ticket_rotate = 3600,
         .ws_port = 0, .wss_port = 0, .ws_path = "/mqtt", .ws_allowed_origins = "",
         .ws_trusted_proxies = "",
         .http_bind = "127.0.0.1",
@@ -99,6 +100,9 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
          "Cluster mode: the key admin seals the TLS server key with in Redis (admin's "
          "--tls-key-secret: 64 hex or 43 base64url characters, or a file holding them). Without it "
          "a sealed key from admin cannot be used (tls_key_unreadable)."},
+        {"tls-ticket-rotate", "ROOST_TLS_TICKET_ROTATE", CFG_INT, &c->tls_ticket_rotate, 1, 86400,
+         "Cluster mode: seconds between rotations of the session ticket keys the brokers share in Redis "
+         "(a ticket opens on every broker for up to twice this; sealed with --tls-key-secret when set)."},
         {"tls-client-cert", "ROOST_TLS_CLIENT_CERT", CFG_STR, &c->tls_client_cert, 0, 0,
          "Client certificates on the TLS listener: none, optional (verified when sent) or "
          "required (the handshake fails without one signed by --tls-ca)."},

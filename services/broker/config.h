@@ -63,6 +63,7 @@ typedef struct broker_config {
     const char *tls_key_secret; /* opens the TLS key admin stored sealed (seal.h); "" = none */
     uint8_t tls_seal[32];
     bool has_tls_seal;
+    int64_t tls_ticket_rotate;  /* seconds between cluster ticket key rotations */
 } broker_config_t;
 
 /* Fills defaults, then environment, then argv. Returns CFG_RUN, CFG_EXIT_HELP,

@@ -7,6 +7,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "cluster.h"
+#include "rpc/rpc.h"
 #include "store/sstore.h"
 #include "xport_tls.h"
 
@@ -16,9 +17,12 @@ struct tlssync {
     bool loading;      /* a read in flight */
     bool again;        /* a refresh came while loading */
     unsigned ticks;
+    bool tickets_pending;  /* a ticket key sync in flight */
+    bool tickets_warned;
 };
 
 static void load(tlssync_t *t);
+static void sync_tickets(tlssync_t *t);
 
 static void on_loaded(int rc, const sstore_tls_t *s, uint64_t version, void *arg)
 {
@@ -68,6 +72,7 @@ tlssync_t *tlssync_new(broker_t *b)
     t->b = b;
     t->version = UINT64_MAX;
     load(t);
+    sync_tickets(t);
     return t;
 }
 
@@ -82,8 +87,36 @@ void tlssync_refresh(tlssync_t *t)
     load(t);
 }
 
+static void on_tickets(int rc, const uint8_t (*keys)[SSTORE_TICKET_KEY_LEN], size_t n, void *arg)
+{
+    tlssync_t *t = arg;
+    t->tickets_pending = false;
+    if (rc == 0 && n && t->b->tls) {
+        xtls_server_set_tickets(t->b->tls, keys, n);
+    } else if (rc == ROOST_EINVAL && !t->tickets_warned) {
+        t->tickets_warned = true;
+        log_warn("tls_tickets_unreadable", "detail=\"the cluster's ticket keys are sealed and --tls-key-secret "
+                 "is missing or another one: tickets from this broker open only here\"");
+    }
+}
+
+/* The cluster's ticket keys, rotated by whichever broker finds them due. */
+static void sync_tickets(tlssync_t *t)
+{
+    const broker_config_t *cfg = t->b->cfg;
+    if (!t->b->tls || !t->b->cluster || t->tickets_pending)
+        return;
+    sstore_t *st = cluster_store(t->b->cluster);
+    if (sstore_connected(st) &&
+        sstore_tickets_sync(st, rpc_unix_ms(), (uint64_t)cfg->tls_ticket_rotate * 1000,
+                            cfg->has_tls_seal ? cfg->tls_seal : NULL, on_tickets, t) == 0)
+        t->tickets_pending = true;
+}
+
 void tlssync_tick(tlssync_t *t)
 {
-    if (++t->ticks % 4 == 0)
+    if (++t->ticks % 4 == 0) {
         load(t);
+        sync_tickets(t);
+    }
 }

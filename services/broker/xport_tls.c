@@ -14,6 +14,7 @@
 
 #include "base/log.h"
 #include "tls/tlsctx.h"
+#include "tls/tlsticket.h"
 
 /* What a file looked like when last read: a change to any means reload. */
 typedef struct stamp {
@@ -31,7 +32,30 @@ struct xtls_server {
     unsigned polls;
     bool from_admin;       /* ctx holds admin's certificates (files not reloaded) */
     bool refused_logged;   /* "no certificate yet" said once */
+    tlsticket_ring_t *tickets; /* the cluster's ticket keys, once xtls_server_set_tickets gave some */
 };
+
+/* ctx serves new handshakes (connections keep a reference to the context
+ * they started with), with the cluster's ticket keys when there are any. */
+static void serve(xtls_server_t *s, SSL_CTX *ctx)
+{
+    if (s->tickets && tlsticket_install(ctx, s->tickets) < 0)
+        log_warn("tls_tickets_failed", "detail=\"this context issues tickets only it can open\"");
+    SSL_CTX_free(s->ctx);
+    s->ctx = ctx;
+}
+
+void xtls_server_set_tickets(xtls_server_t *s, const uint8_t keys[][TLSTICKET_KEY_LEN], size_t n)
+{
+    if (!s->tickets) {
+        if (!(s->tickets = tlsticket_ring_new()))
+            return;
+        log_info("tls_tickets", "source=cluster keys=%zu detail=\"session tickets open on every broker\"", n);
+        if (s->ctx && tlsticket_install(s->ctx, s->tickets) < 0)
+            log_warn("tls_tickets_failed", "detail=\"this context issues tickets only it can open\"");
+    }
+    tlsticket_ring_set(s->tickets, keys, n);
+}
 
 typedef struct tls_conn {
     xport_t base;
@@ -370,9 +394,7 @@ static void reload(xtls_server_t *s, const char *why)
                   "new handshakes keep the certificate loaded before");
         return;
     }
-    /* connections hold a reference to the context they started with */
-    SSL_CTX_free(s->ctx);
-    s->ctx = ctx;
+    serve(s, ctx);
     log_served("tls_reloaded", why, &info, mode);
 }
 
@@ -420,8 +442,7 @@ void xtls_server_apply_admin(xtls_server_t *s, const xtls_admin_t *a, unsigned l
                   "new handshakes keep the certificate loaded before");
         return;
     }
-    SSL_CTX_free(s->ctx);
-    s->ctx = ctx;
+    serve(s, ctx);
     s->from_admin = true;
     char until[32];
     strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", gmtime(&info.not_after));
@@ -469,6 +490,7 @@ void xtls_server_destroy(xtls_server_t **sp)
         return;
     SSL_CTX_free(s->ctx);
     BIO_meth_free(s->bio_meth);
+    tlsticket_ring_destroy(&s->tickets);
     free(s);
     *sp = NULL;
 }

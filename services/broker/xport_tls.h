@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "tls/tlsticket.h"
 #include "xport.h"
 
 typedef struct xtls_server xtls_server_t;
@@ -50,6 +51,11 @@ typedef struct xtls_admin {
     const char *ca, *cert, *key, *client_cert;
 } xtls_admin_t;
 void xtls_server_apply_admin(xtls_server_t *s, const xtls_admin_t *a, unsigned long long version);
+
+/* Cluster mode: the shared session ticket keys (lib/tls/tlsticket.h; keys[0]
+ * issues), so a session resumes on any broker. Before the first call each
+ * context uses OpenSSL's own per-process keys. */
+void xtls_server_set_tickets(xtls_server_t *s, const uint8_t keys[][TLSTICKET_KEY_LEN], size_t n);
 
 /* The transport the TLS listener gives each accepted connection. */
 xport_kind_t xtls_kind(xtls_server_t *s);

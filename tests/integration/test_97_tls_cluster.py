@@ -1,5 +1,8 @@
-"""The TLS server key admin stores for the brokers is sealed at rest (issue
-14): with --tls-key-secret (ROOST_TLS_KEY_SECRET) admin writes it to Redis
+"""TLS across a cluster (issue 14). Session tickets: the brokers share
+rotated ticket keys through Redis (sealed with --tls-key-secret), so a
+device resumes its TLS session (1.2 and 1.3) on another broker behind the
+load balancer, and a ticket older than two rotations is refused there.
+The TLS server key admin stores for the brokers is sealed at rest: with --tls-key-secret (ROOST_TLS_KEY_SECRET) admin writes it to Redis
 encrypted (libsodium secretbox), never in clear; a broker holding the same
 secret serves the certificate, one holding another secret keeps what it
 served and says tls_key_unreadable; an admin without the secret still says a
@@ -9,6 +12,7 @@ key is uploaded again. Real admin, authd, cluster brokers, Redis."""
 import json
 import os
 import shutil
+import ssl
 import tempfile
 
 import pytest
@@ -16,7 +20,7 @@ import pytest
 from conftest import wait_until
 from stack import AUTHD_BIN, BROKER_BIN, free_port, stack  # noqa: F401 (stack: fixture)
 from test_64_tls_admin import SAN, pem, served_serial
-from tlscerts import make_ca, make_cert, serial_of
+from tlscerts import client_ctx, make_ca, make_cert, serial_of, tls_raw
 
 pytestmark = pytest.mark.skipif(not (os.path.exists(AUTHD_BIN) and os.path.exists(BROKER_BIN)),
                                 reason="roost-broker / roost-authd not built")
@@ -85,3 +89,52 @@ def test_the_stored_key_is_sealed_and_only_brokers_holding_the_secret_use_it(sta
     second = serial_of(certs.second[0])
     assert wait_until(lambda: served_serial(certs, ports[0]) == second, timeout=3)
     assert "PRIVATE KEY" not in json.dumps(doc)
+
+
+def session_from(port, ctx):
+    """A TLS session (its ticket) from one MQTT round trip with the broker."""
+    c = tls_raw(port, ctx)
+    c.connect("t-" + str(port), expect_rc=0)
+    c.send(bytes([0xC0, 0]))          # PINGREQ: the ticket (TLS 1.3: after the handshake) has arrived
+    c.expect("PINGRESP")
+    sess = c.sock.session
+    c.close()
+    return sess
+
+
+def resumes(port, ctx, sess):
+    c = tls_raw(port, ctx, session=sess)
+    c.connect("r-" + str(port), expect_rc=0)
+    reused = c.sock.session_reused
+    c.close()
+    return reused
+
+
+def tickets(stack):
+    return stack.redis_cli("HGET", stack.prefix + "{g}:tlstickets", "current")
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2])
+def test_a_session_resumes_on_another_broker_until_two_rotations(stack, certs, version):
+    stack.start_redis()
+    stack.env_extra["ROOST_TLS_KEY_SECRET"] = SECRET
+    stack.start_authd(allow_anonymous=True)
+    ports = free_port(), free_port()
+    bs = [stack.start_broker(cluster=True, extra=("--tls-port", str(p), "--tls-cert", certs.first[0],
+                                                  "--tls-key", certs.first[1], "--tls-ticket-rotate", "3"))
+          for p in ports]
+    assert wait_until(lambda: all("event=tls_tickets source=cluster" in b.log() for b in bs), timeout=5)
+    first = tickets(stack)
+    assert first.startswith("sealed:v1:"), first[:40]                 # never in clear beside the sealed key
+    ctx = client_ctx(certs, minimum_version=version, maximum_version=version)
+    sess = session_from(ports[0], ctx)
+    assert resumes(ports[1], ctx, sess), "a ticket from broker 1 must resume on broker 2"
+    assert resumes(ports[0], ctx, sess)
+    # one rotation: the key that sealed it is 'previous', still accepted everywhere
+    assert wait_until(lambda: tickets(stack) != first, timeout=8)
+    second = tickets(stack)
+    assert resumes(ports[1], ctx, sess)
+    # two rotations: refused (a full handshake, still a working connection)
+    assert wait_until(lambda: tickets(stack) not in (first, second), timeout=8)
+    assert wait_until(lambda: not resumes(ports[1], ctx, sess), timeout=3)
+    assert not resumes(ports[0], ctx, sess)
