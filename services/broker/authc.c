@@ -12,7 +12,6 @@
 #include "rpc/linkmon.h"
 #include "conn.h"
 #include "dispatch.h"
-#include "handlers.h"
 #include "rpc/curve.h"
 #include "rpc/rpc.h"
 #include "session.h"
@@ -40,6 +39,7 @@ typedef struct pending {
 
 struct authc {
     broker_t *b;
+    authc_accept_fn accept;
     char *endpoints;
     int timeout_ms;
     const char *server_key, *client_key;
@@ -55,7 +55,7 @@ struct authc {
 };
 
 authc_t *authc_new(broker_t *b, const char *endpoints, int timeout_ms, const char *server_key,
-                   const char *client_key)
+                   const char *client_key, authc_accept_fn accept)
 {
     authc_t *a = calloc(1, sizeof(*a));
     if (!a)
@@ -66,6 +66,7 @@ authc_t *authc_new(broker_t *b, const char *endpoints, int timeout_ms, const cha
         return NULL;
     }
     a->b = b;
+    a->accept = accept;
     a->timeout_ms = timeout_ms;
     a->server_key = server_key;
     a->client_key = client_key;
@@ -149,7 +150,7 @@ static int accept_reply(authc_t *a, pending_t *p, const rpc_auth_reply_t *r)
     free(groups);
     c->rl_msg_rate = r->max_msg_rate > UINT32_MAX ? UINT32_MAX : (uint32_t)r->max_msg_rate;
     c->rl_byte_rate = r->max_byte_rate > UINT32_MAX ? UINT32_MAX : (uint32_t)r->max_byte_rate;
-    rc = connect_accept(c, p->client_id, strlen(p->client_id), p->clean, &m);
+    rc = a->accept(c, p->client_id, strlen(p->client_id), p->clean, &m);
     acl_destroy(&m);
     return rc;
 }

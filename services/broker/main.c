@@ -11,6 +11,7 @@
 #include "base/loop.h"
 #include "authc.h"
 #include "config.h"
+#include "handlers.h"
 #include "server.h"
 #include "store/store.h"
 
@@ -75,7 +76,7 @@ int main(int argc, char **argv)
     }
     if (cfg.authd[0]) {
         b.authc = authc_new(&b, cfg.authd, (int)cfg.auth_timeout_ms, cfg.authd_server_key,
-                            cfg.authd_client_key);
+                            cfg.authd_client_key, connect_accept);
         rc = b.authc ? authc_start(b.authc) : -ENOMEM;
         if (rc) {
             log_error("startup_failed", "reason=\"cannot start the authd client\" rc=%d", rc);
