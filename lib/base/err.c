@@ -29,6 +29,7 @@ const char *roost_strerror(int rc)
     case ROOST_EAUTH_METHOD: return "authentication method not supported";
     case ROOST_EQUEUE_FULL: return "queue full";
     case ROOST_ELIMIT: return "limit reached";
+    case ROOST_ERATE: return "rate exceeded";
     case ROOST_ECONFIG: return "configuration error";
     case ROOST_ENOTFOUND: return "not found";
     case ROOST_ECONFLICT: return "conflict";

@@ -40,6 +40,7 @@ enum roost_err {
     /* Limits and resources. */
     ROOST_EQUEUE_FULL = ROOST_ERR_BASE - 30,       /* a bounded queue refused an item */
     ROOST_ELIMIT = ROOST_ERR_BASE - 31,            /* a configured limit was reached */
+    ROOST_ERATE = ROOST_ERR_BASE - 32,             /* a configured rate was exceeded (5.0 0x9F) */
 
     /* Configuration and data. */
     ROOST_ECONFIG = ROOST_ERR_BASE - 40,           /* bad flag, environment value or file */

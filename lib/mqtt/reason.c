@@ -136,6 +136,7 @@ uint8_t mqtt_reason_from_err(int err)
     case ROOST_ETIMEDOUT_AUTHD:
         return MQTT_RC_SERVER_UNAVAILABLE;
     case ROOST_EAUTH_THROTTLED:
+    case ROOST_ERATE:
         return MQTT_RC_CONNECTION_RATE_EXCEEDED;
     case ROOST_EQUEUE_FULL:
     case ROOST_ELIMIT:

@@ -77,7 +77,7 @@ bool mqtt_reason_valid(uint8_t type, uint8_t code);
  * _NAME and _VERSION 0x84, _CLIENT_ID 0x85, ROOST_EAUTH_BAD_CREDENTIALS
  * 0x86, _NOT_AUTHORIZED 0x87, _METHOD 0x8C,
  * ROOST_EUNAVAILABLE and ROOST_ETIMEDOUT_AUTHD 0x88, ROOST_EAUTH_THROTTLED
- * 0x9F, ROOST_EQUEUE_FULL and ROOST_ELIMIT 0x97; anything else 0x80. */
+ * and ROOST_ERATE 0x9F, ROOST_EQUEUE_FULL and ROOST_ELIMIT 0x97; anything else 0x80. */
 uint8_t mqtt_reason_from_err(int err);
 
 #endif

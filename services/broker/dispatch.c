@@ -21,7 +21,8 @@ static int connack_code(int rc)
     case ROOST_EAUTH_THROTTLED: return MQTT_CONNACK_NOT_AUTHORIZED;
     case ROOST_EUNAVAILABLE:
     case ROOST_ETIMEDOUT_AUTHD:
-    case ROOST_ELIMIT: return MQTT_CONNACK_UNAVAILABLE;
+    case ROOST_ELIMIT:
+    case ROOST_ERATE: return MQTT_CONNACK_UNAVAILABLE;
     default: return -1;
     }
 }
@@ -59,6 +60,7 @@ static const char *reason_name(int rc)
     case ROOST_EUNAVAILABLE: return "auth_unavailable";
     case ROOST_ETIMEDOUT_AUTHD: return "auth_timeout";
     case ROOST_ELIMIT: return "limit";
+    case ROOST_ERATE: return "rate";
     case -ENOMEM: return "out_of_memory";
     default: return "protocol_error";
     }

@@ -60,10 +60,12 @@ int handle_connect(conn_t *c, const mqtt_packet_t *pk)
     if (!connect_rate_ok(c)) {
         char peer[64];
         log_info("conn_refused", "peer=%s reason=\"over --max-connect-rate\"", conn_peer(c, peer, sizeof(peer)));
-        return ROOST_ELIMIT;
+        return ROOST_ERATE; /* 3.1.1: 3; 5.0: 0x9F Connection rate exceeded */
     }
-    if (b->draining || (b->cfg->max_connections && b->nconns > (uint32_t)b->cfg->max_connections))
-        return ROOST_ELIMIT;
+    if (b->draining)
+        return ROOST_EUNAVAILABLE; /* 3; 0x88 */
+    if (b->cfg->max_connections && b->nconns > (uint32_t)b->cfg->max_connections)
+        return ROOST_ELIMIT; /* 3; 0x97 Quota exceeded */
     char genid[32];
     const char *id = (const char *)p->client_id.ptr;
     size_t id_len = p->client_id.len;

@@ -139,7 +139,8 @@ class Broker:
         flag = {"max_packet_size": "--max-packet-size", "max_inflight": "--max-inflight",
                 "max_queued": "--max-queued", "max_connections": "--max-connections",
                 "connect_timeout": "--connect-timeout", "max_keepalive": "--max-keepalive",
-                "receive_maximum": "--receive-maximum", "session_expiry": "--session-expiry"}
+                "receive_maximum": "--receive-maximum", "session_expiry": "--session-expiry",
+                "max_connect_rate": "--max-connect-rate"}
         for k, v in self.limits.items():
             argv += [flag[k], str(v)]
         return argv
