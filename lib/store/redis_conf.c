@@ -1,11 +1,14 @@
 #include "store/redis_conf.h"
 
 #include "base/err.h"
+#include "store/slotmap.h"
+
+#include <stdlib.h>
 
 void redis_conf_init(redis_conf_t *c, const char *addr)
 {
     *c = (redis_conf_t){
-        .addr = addr ? addr : "", .prefix = "roost:", .user = "", .password = "", .timeout_ms = 2000,
+        .addr = addr ? addr : "", .prefix = "roost:", .cluster = "", .user = "", .password = "", .timeout_ms = 2000,
         .sentinel = {.sentinels = "", .master = "roost", .user = "", .password = ""},
     };
 }
@@ -31,6 +34,10 @@ int redis_conf_rows(redis_conf_t *c, unsigned features, const char *addr_help, c
                             &c->sentinel.password, 0, 0,
                             "AUTH password of the Sentinels (their requirepass); empty: no AUTH. Prefer "
                             "the variable."};
+    rows[n++] = (cfg_opt_t){"redis-cluster", "ROOST_REDIS_CLUSTER", CFG_STR, &c->cluster, 0, 0,
+                            "Redis Cluster nodes HOST:PORT,... (some of them: the rest is discovered): "
+                            "keys are spread over its primaries by slot, MOVED/ASK and failovers are "
+                            "followed. Replaces --redis."};
     if (features & REDIS_CONF_REQUIRE_AUTH)
         rows[n++] = (cfg_opt_t){"redis-require-auth", "ROOST_REDIS_REQUIRE_AUTH", CFG_BOOL, &c->require_auth, 0, 0,
                                 "Refuse to start when Redis answers a connection that did not authenticate (a "
@@ -47,6 +54,24 @@ int redis_conf_check(redis_conf_t *c, unsigned features, FILE *err)
     c->port = 0;
     if (store_sentinel_conf_check(&c->sentinel, err) < 0)
         return ROOST_ECONFIG;
+    if (c->cluster[0] && store_sentinel_on(&c->sentinel)) {
+        fprintf(err, "error: --redis-cluster: not with --redis-sentinels (a Redis Cluster fails over by itself)\n");
+        return ROOST_ECONFIG;
+    }
+    if (c->cluster[0]) {
+        slotmap_addr_t *seeds = NULL;
+        size_t n = 0;
+        int rc = slotmap_seeds_parse(c->cluster, &seeds, &n, err);
+        if (rc == 0 && !c->addr[0]) {
+            snprintf(c->host, sizeof(c->host), "%s", seeds[0].host);
+            c->port = seeds[0].port;
+        }
+        free(seeds);
+        if (rc < 0)
+            return ROOST_ECONFIG;
+        if (!c->addr[0])
+            return 0;
+    }
     if (!c->addr[0]) {
         if ((features & REDIS_CONF_OPTIONAL) || store_sentinel_on(&c->sentinel))
             return 0;
@@ -69,13 +94,14 @@ int redis_conf_parse(redis_conf_t *c, unsigned features, const char *addr_help, 
 
 bool redis_conf_on(const redis_conf_t *c)
 {
-    return c->addr[0] || store_sentinel_on(&c->sentinel);
+    return c->addr[0] || c->cluster[0] || store_sentinel_on(&c->sentinel);
 }
 
 store_t *redis_conf_store(const redis_conf_t *c, const store_cost_t *cost)
 {
     store_t *s = store_new(c->host[0] ? c->host : NULL, c->port ? c->port : 6379, c->prefix, cost);
-    if (s && (store_set_auth(s, c->user, c->password) < 0 || store_set_sentinel(s, &c->sentinel) < 0))
+    if (s && (store_set_auth(s, c->user, c->password) < 0 || store_set_sentinel(s, &c->sentinel) < 0 ||
+              store_set_cluster(s, c->cluster) < 0))
         store_destroy(&s);
     return s;
 }

@@ -23,6 +23,7 @@
 typedef struct redis_conf {
     const char *addr;          /* --redis HOST:PORT ("" only with REDIS_CONF_OPTIONAL) */
     const char *prefix;        /* --prefix: key namespace */
+    const char *cluster;       /* --redis-cluster HOST:PORT,...: a Redis Cluster's nodes ("" none) */
     const char *user, *password; /* AUTH; "" = none */
     bool require_auth;         /* refuse to start against a Redis open to all */
     int64_t timeout_ms;        /* connect and command timeout */
@@ -41,7 +42,7 @@ enum {
 };
 
 /* Most rows redis_conf_rows writes. */
-#define REDIS_CONF_MAX_ROWS 12
+#define REDIS_CONF_MAX_ROWS 13
 
 /* Defaults: addr (NULL: ""), prefix "roost:", no AUTH, timeout 2000 ms, no
  * Sentinels (master name "roost"). */
@@ -54,7 +55,8 @@ int redis_conf_rows(redis_conf_t *c, unsigned features, const char *addr_help, c
 
 /* After parsing: splits addr into host and port, checks the Sentinel list.
  * 0, or ROOST_ECONFIG after "error: --redis...: ..." to err (empty without
- * REDIS_CONF_OPTIONAL or Sentinels, or not HOST:PORT). */
+ * REDIS_CONF_OPTIONAL or Sentinels, or not HOST:PORT). With --redis-cluster
+ * (checked: HOST:PORT,...) and no --redis, host and port are its first node. */
 int redis_conf_check(redis_conf_t *c, unsigned features, FILE *err);
 
 /* The whole of it for a service: parses its own table (n rows) and the

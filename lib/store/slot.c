@@ -3,10 +3,11 @@
 
 #include <string.h>
 
-uint16_t slot_crc16(const void *p, size_t n)
+uint16_t slot_crc16(const void *p, size_t n) { return slot_crc16_more(0, p, n); }
+
+uint16_t slot_crc16_more(uint16_t crc, const void *p, size_t n)
 {
     const uint8_t *b = p;
-    uint16_t crc = 0;
     for (size_t i = 0; i < n; i++) {
         crc ^= (uint16_t)(b[i] << 8);
         for (int k = 0; k < 8; k++)

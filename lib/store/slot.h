@@ -23,6 +23,9 @@
 
 /* CRC16/XMODEM of n bytes. */
 uint16_t slot_crc16(const void *p, size_t n);
+/* Continues a CRC over n more bytes: crc16(a then b) ==
+ * slot_crc16_more(slot_crc16(a), b). */
+uint16_t slot_crc16_more(uint16_t crc, const void *p, size_t n);
 
 /* The part of key that is hashed: a pointer into key and its length (the
  * tag, or the whole key). */

@@ -13,6 +13,7 @@
  */
 #include "store/sstore_priv.h"
 #include "store/keys.h"
+#include "store/slot.h"
 #include "store/redis_auth.h"
 #include "store/sentinel.h"
 
@@ -73,6 +74,8 @@ struct sstore {
     char at_host[256];          /* the address of the current link */
     int at_port;
     bool unresolved;            /* the last ask found no Sentinel answering */
+    struct ss_cluster *cluster; /* a router over a Redis Cluster (sstore_cluster.c) */
+    sstore_t *router;           /* a child of that router: the handle of one primary */
 };
 
 static void schedule_retry(sstore_t *s);
@@ -82,6 +85,9 @@ static void link_lost(sstore_t *s);
 
 const char *ss_prefix(const sstore_t *s) { return s->prefix; }
 const char *ss_base(const sstore_t *s) { return s->base; }
+const redis_auth_t *ss_auth(const sstore_t *s) { return &s->auth; }
+struct ss_cluster **ss_cluster_slot(sstore_t *s) { return &s->cluster; }
+sstore_t *ss_child_router(const sstore_t *s) { return s->router; }
 struct ss_pipe_batch **ss_pipe_slot(sstore_t *s) { return &s->pipe; }
 struct ss_wait **ss_wait_slot(sstore_t *s) { return &s->wait; }
 loop_t *ss_loop(sstore_t *s) { return s->loop; }
@@ -211,6 +217,16 @@ static void report(sstore_t *s, bool up)
     s->reported = up;
     if (s->on_state)
         s->on_state(up, s->state_arg);
+}
+
+void ss_report(sstore_t *s, bool up) { report(s, up); }
+
+void ss_child_init(sstore_t *child, sstore_t *router)
+{
+    child->router = router;
+    redis_auth_set(&child->auth, router->auth.user, router->auth.pass);
+    child->on_refused = router->on_refused;
+    child->refused_arg = router->refused_arg;
 }
 
 /* The context is gone or going (hiredis frees it after this returns, or it
@@ -492,6 +508,10 @@ int sstore_start(sstore_t *s, void (*on_state)(bool connected, void *arg), void 
         return ROOST_EINVAL; /* store/keys.h: at most 64 bytes, no '{' '}' */
     s->on_state = on_state;
     s->state_arg = arg;
+    if (s->cluster) {
+        s->started = true;
+        return ss_cluster_start(s);
+    }
     s->watchdog_timer = loop_add_timer(s->loop, WATCHDOG_MS, watchdog_fire, s);
     if (!s->watchdog_timer)
         return -ENOMEM;
@@ -511,6 +531,7 @@ void sstore_destroy(sstore_t **sp)
     s->on_state = NULL;
     ss_pipe_fini(s);
     ss_wait_fini(s);
+    ss_cluster_fini(s);
     if (s->ac) {
         redisAsyncContext *ac = s->ac;
         redisAsyncFree(ac); /* pending requests finish with EUNAVAILABLE */
@@ -531,7 +552,10 @@ void sstore_destroy(sstore_t **sp)
     *sp = NULL;
 }
 
-bool sstore_connected(const sstore_t *s) { return s && s->ready && s->ac; }
+bool sstore_connected(const sstore_t *s)
+{
+    return s && (s->cluster ? ss_cluster_ready(s) : s->ready && s->ac);
+}
 
 /* ---- requests --------------------------------------------------------------- */
 
@@ -648,6 +672,17 @@ void ss_ckey(sstore_req_t *q, const char *name, const void *cid, size_t cid_len)
     ss_cat(q, STORE_KEYS_CTAG_CLOSE, strlen(STORE_KEYS_CTAG_CLOSE));
 }
 
+unsigned ss_ckey_slot(const sstore_t *s, const char *name, const char *cid, size_t cid_len)
+{
+    (void)s;
+    (void)name; /* the tag alone decides: "c:" + cid up to its first '}' */
+    const char *end = memchr(cid, '}', cid_len);
+    size_t n = end ? (size_t)(end - cid) : cid_len;
+    char head[2] = {'c', ':'};
+    uint16_t crc = slot_crc16_more(slot_crc16(head, 2), cid, n);
+    return crc & (SLOT_COUNT - 1);
+}
+
 static void on_reply(redisAsyncContext *ac, void *reply, void *priv);
 
 /* Hands q's command to hiredis. 0 or ROOST_EUNAVAILABLE / -ENOMEM (q kept). */
@@ -679,11 +714,24 @@ static int send_req(sstore_req_t *q, bool eval)
     return rc == REDIS_OK ? 0 : ROOST_EUNAVAILABLE;
 }
 
+int ss_resend(sstore_req_t *q, bool asking)
+{
+    sstore_t *s = q->s;
+    if (asking && redisAsyncCommand(s->ac, NULL, NULL, "ASKING") != REDIS_OK)
+        return ROOST_EUNAVAILABLE;
+    int rc = send_req(q, false);
+    if (rc == 0)
+        s->inflight++;
+    return rc;
+}
+
 int ss_issue(sstore_req_t *q)
 {
     sstore_t *s = q->s;
     if (s->pipe)
         ss_pipe_flush(s, q); /* appends batched so far go first: replies stay in issue order */
+    if (s->cluster)
+        return ss_cluster_issue(q); /* to the child serving its slot */
     int rc = q->oom ? -ENOMEM : !sstore_connected(s) ? ROOST_EUNAVAILABLE : 0;
     if (rc == 0)
         rc = send_req(q, false);
@@ -693,8 +741,8 @@ int ss_issue(sstore_req_t *q)
     }
     if (s->inflight++ == 0)
         s->last_progress = loop_now(s->loop);
-    if (q->script == SS_NONE)
-        req_free_args(q); /* only scripts may be re-sent */
+    if (q->script == SS_NONE && !s->router)
+        req_free_args(q); /* only scripts (and, in a cluster, redirected requests) are re-sent */
     return 0;
 }
 
@@ -732,7 +780,10 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
     /* a demoted primary: ask the Sentinels again (the command did not run) */
     if (r && s->sentinel && r->type == REDIS_REPLY_ERROR && sentinel_readonly(r->str))
         kick(s);
-    if (!r || is_transient(r))
+    int redirected = r && s->router ? ss_cluster_redirect(q, r) : 0;
+    if (redirected > 0)
+        return; /* sent again where the cluster said */
+    if (!r || is_transient(r) || redirected < 0)
         q->finish(q, ROOST_EUNAVAILABLE, NULL);
     else if (r->type == REDIS_REPLY_ERROR)
         q->finish(q, ROOST_ESTORE, NULL);
@@ -764,6 +815,8 @@ static void barrier_finish(sstore_req_t *q, int rc, const redisReply *r)
 
 int sstore_barrier(sstore_t *s, sstore_done_fn fn, void *arg)
 {
+    if (s->cluster)
+        return ss_cluster_barrier(s, fn, arg);
     ss_wait_flush(s); /* a WAIT held for the turn's end goes first */
     sstore_req_t *q = ss_req_new(s, SS_NONE, 0, barrier_finish, arg);
     if (!q)

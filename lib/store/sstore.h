@@ -106,6 +106,14 @@ uint64_t sstore_wait_failures(const sstore_t *s);
  * usual backoff, and never reported connected meanwhile. reply is Redis's
  * error text (never the password). */
 void sstore_on_refused(sstore_t *s, void (*fn)(const char *reply, void *arg), void *arg);
+/* Before sstore_start: run against a Redis Cluster whose nodes include
+ * some of seeds ("HOST:PORT,..."; NULL or "": the single Redis of
+ * sstore_new). Requests go to the primary serving their slot, MOVED and
+ * ASK are followed, failovers and resharding re-read the slot map
+ * (sstore_cluster.c); reply order then holds per primary only, and
+ * sstore_barrier waits for all. 0, -ENOMEM, ROOST_EINVAL (a bad list, said
+ * on stderr). */
+int sstore_set_cluster(sstore_t *s, const char *seeds);
 /* Starts connecting (non-blocking). 0, ROOST_EINVAL for a prefix
  * store/keys.h refuses (over 64 bytes, a '{' or '}'), or -errno. Connection state changes
  * are reported through on_state (may be NULL): connected true/false. */

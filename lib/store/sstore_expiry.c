@@ -46,6 +46,8 @@ static void done_finish(sstore_req_t *q, int rc, const redisReply *r)
 int sstore_session_expire(sstore_t *s, const char *cid, size_t cid_len, uint64_t expiry_ms,
                           sstore_done_fn fn, void *arg)
 {
+    if (ss_is_cluster(s))
+        return ss_cluster_session_expire(s, cid, cid_len, expiry_ms, fn, arg);
     sstore_req_t *q = ss_req_new(s, SS_SESS_EXPIRE, 7, done_finish, arg);
     if (!q)
         return -ENOMEM;
@@ -69,6 +71,8 @@ static void count_finish(sstore_req_t *q, int rc, const redisReply *r)
 int sstore_session_reap(sstore_t *s, uint64_t now_ms, unsigned limit, sstore_count_fn fn,
                         void *arg)
 {
+    if (ss_is_cluster(s))
+        return ss_cluster_session_reap(s, now_ms, limit, fn, arg);
     sstore_req_t *q = ss_req_new(s, SS_SESS_REAP, 3, count_finish, arg);
     if (!q)
         return -ENOMEM;

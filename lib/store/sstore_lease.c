@@ -7,14 +7,19 @@
 #include "base/err.h"
 #include "store/sstore_priv.h"
 
-/* KEYS lease leasecred sess; ARGV broker id, prefix, credential, owner_only.
+/* KEYS lease leasecred sess; ARGV broker id, prefix, credential, owner_only
+ * [, alive, holder: on a Redis Cluster the holder's alive key is in another
+ * slot, so sstore_cluster_ops.c reads it first and passes it; the script
+ * answers refused = 2 when the lease no longer names that holder].
  * The credential claims the id while its broker is alive (leasecred) and,
  * for a persistent session, for the session's life (sess 'credential').
  * Returns [previous or '', previous alive, refused]; a refusal changes
  * nothing. */
 const char SSTORE_LUA_LEASE_TAKE[] =
     "local old=redis.call('GET',KEYS[1]) local alive=0\n"
-    "if old then alive=redis.call('EXISTS',ARGV[2]..'broker:'..old..':alive') end\n"
+    "if ARGV[5] then\n" /* Redis Cluster: alive read before, for the holder ARGV[6] */
+    "  if (old or '')~=ARGV[6] then return {old or '',0,2} end alive=tonumber(ARGV[5])\n"
+    "elseif old then alive=redis.call('EXISTS',ARGV[2]..'broker:'..old..':alive') end\n"
     "if ARGV[4]=='1' then\n"
     "  local lc=redis.call('GET',KEYS[2]) local sc=redis.call('HGET',KEYS[3],'credential')\n"
     "  if (alive==1 and lc and lc~=ARGV[3]) or (sc and sc~=ARGV[3]) then return {old or '',alive,1} end\n"
@@ -44,6 +49,8 @@ static void lease_finish(sstore_req_t *q, int rc, const redisReply *r)
 int sstore_lease_take(sstore_t *s, const char *cid, size_t cid_len, const char *broker_id,
                       const char *credential, bool owner_only, sstore_lease_fn fn, void *arg)
 {
+    if (ss_is_cluster(s))
+        return ss_cluster_lease_take(s, cid, cid_len, broker_id, credential, owner_only, fn, arg);
     sstore_req_t *q = ss_req_new(s, SS_LEASE_TAKE, 3, lease_finish, arg);
     if (!q)
         return -ENOMEM;

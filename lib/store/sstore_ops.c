@@ -104,6 +104,9 @@ const char *const sstore_scripts[SS_COUNT] = {
     [SS_TLS] = SSTORE_LUA_TLS, [SS_TICKETS] = SSTORE_LUA_TICKETS,
     [SS_SESS_EXPIRE] = SSTORE_LUA_SESS_EXPIRE,
     [SS_SESS_REAP] = SSTORE_LUA_SESS_REAP,
+    [SS_PSUB_SET] = SSTORE_LUA_PSUB_SET, [SS_SESS_DROP] = SSTORE_LUA_SESS_DROP,
+    [SS_PSUBS_DROP] = SSTORE_LUA_PSUBS_DROP, [SS_SESS_TTL] = SSTORE_LUA_SESS_TTL,
+    [SS_EXP_POP] = SSTORE_LUA_EXP_POP, [SS_SESS_REAP1] = SSTORE_LUA_SESS_REAP1,
 };
 
 /* ---- finishers ------------------------------------------------------------ */
@@ -275,6 +278,8 @@ void ss_session_keys(sstore_req_t *q, const char *cid, size_t cid_len)
 int sstore_session_clear(sstore_t *s, const char *cid, size_t cid_len, sstore_done_fn fn,
                          void *arg)
 {
+    if (ss_is_cluster(s))
+        return ss_cluster_session_clear(s, cid, cid_len, fn, arg);
     sstore_req_t *q = new_done(s, SS_SESS_CLEAR, 8, fn, arg);
     if (!q)
         return -ENOMEM;
@@ -437,6 +442,9 @@ int sstore_sub_put5(sstore_t *s, const char *cid, size_t cid_len, const char *fi
     if ((options & 3) > 2 || options > 0x0f || subid > SSTORE_SUBID_MAX ||
         memchr(filter, '\0', filter_len))
         return ROOST_EINVAL;
+    if (ss_is_cluster(s))
+        return ss_cluster_sub(s, cid, cid_len, filter, filter_len, options | (uint64_t)subid << 8,
+                              options & 3, fn, arg);
     sstore_req_t *q = sub_req(s, SS_SUB_PUT, cid, cid_len, filter, filter_len, fn, arg);
     if (!q)
         return -ENOMEM;
@@ -448,6 +456,8 @@ int sstore_sub_put5(sstore_t *s, const char *cid, size_t cid_len, const char *fi
 int sstore_sub_del(sstore_t *s, const char *cid, size_t cid_len, const char *filter,
                    size_t filter_len, sstore_done_fn fn, void *arg)
 {
+    if (ss_is_cluster(s))
+        return ss_cluster_sub(s, cid, cid_len, filter, filter_len, 0, -1, fn, arg);
     sstore_req_t *q = sub_req(s, SS_SUB_DEL, cid, cid_len, filter, filter_len, fn, arg);
     return q ? ss_issue(q) : -ENOMEM;
 }
@@ -536,10 +546,22 @@ int sstore_queue_push(sstore_t *s, const sstore_msg_t *m, const char *const *cid
     for (size_t i = 0; i < n; i++)
         if (qos[i] > 2)
             return ROOST_EINVAL;
-    sstore_req_t *q = ss_req_new(s, SS_QUEUE_PUSH, (int)(2 * n), push_finish, arg);
+    if (ss_is_cluster(s) && n > 1)
+        return ss_cluster_queue_push(s, m, cids, cid_lens, qos, n, max_queued, fn, arg);
+    sstore_req_t *q = ss_queue_push_req(s, m, cids, cid_lens, qos, n, max_queued, push_finish, arg);
     if (!q)
         return -ENOMEM;
     q->fn.push = fn;
+    return ss_issue(q);
+}
+
+sstore_req_t *ss_queue_push_req(sstore_t *s, const sstore_msg_t *m, const char *const *cids,
+                                const size_t *cid_lens, const uint8_t *qos, size_t n, size_t max_queued,
+                                sstore_finish_fn finish, void *arg)
+{
+    sstore_req_t *q = ss_req_new(s, SS_QUEUE_PUSH, (int)(2 * n), finish, arg);
+    if (!q)
+        return NULL;
     for (size_t i = 0; i < n; i++) {
         ss_ckey(q, "q:", cids[i], cid_lens[i]);
         ss_ckey(q, "qm:", cids[i], cid_lens[i]);
@@ -549,7 +571,7 @@ int sstore_queue_push(sstore_t *s, const sstore_msg_t *m, const char *const *cid
     ss_arg(q, qos, n);
     ss_arg(q, "", 0);
     cat_blob_tail(q, m);
-    return ss_issue(q);
+    return q;
 }
 
 int sstore_queue_ack(sstore_t *s, const char *cid, size_t cid_len, const char *entry_id,

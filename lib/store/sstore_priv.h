@@ -12,6 +12,7 @@
 
 #include <hiredis/async.h>
 
+#include "store/redis_auth.h"
 #include "store/sstore.h"
 
 /* Every Lua script, by index into sstore_scripts. */
@@ -39,6 +40,12 @@ enum sstore_script {
     SS_TICKETS,
     SS_SESS_EXPIRE, /* sstore_expiry.c */
     SS_SESS_REAP,
+    SS_PSUB_SET, /* sstore_cluster_ops.c */
+    SS_SESS_DROP,
+    SS_PSUBS_DROP,
+    SS_SESS_TTL, /* sstore_cluster_expiry.c */
+    SS_EXP_POP,
+    SS_SESS_REAP1,
     SS_COUNT
 };
 
@@ -46,6 +53,8 @@ enum sstore_script {
 extern const char *const sstore_scripts[SS_COUNT];
 extern const char SSTORE_LUA_PIPE_APPEND[], SSTORE_LUA_ROUTES[]; /* sstore_pipe.c */
 extern const char SSTORE_LUA_TLS[], SSTORE_LUA_TICKETS[]; /* sstore_tls.c */
+extern const char SSTORE_LUA_PSUB_SET[], SSTORE_LUA_SESS_DROP[], SSTORE_LUA_PSUBS_DROP[]; /* sstore_cluster_ops.c */
+extern const char SSTORE_LUA_SESS_TTL[], SSTORE_LUA_EXP_POP[], SSTORE_LUA_SESS_REAP1[]; /* sstore_cluster_expiry.c */
 extern const char SSTORE_LUA_LEASE_TAKE[], SSTORE_LUA_LEASE_RELEASE[]; /* sstore_lease.c */
 extern const char SSTORE_LUA_SESS_EXPIRE[], SSTORE_LUA_SESS_REAP[]; /* sstore_expiry.c */
 
@@ -69,6 +78,7 @@ struct sstore_req {
     } fn;
     void *arg;
     int script; /* enum sstore_script */
+    int redirects; /* MOVED/ASK followed (sstore_cluster.c) */
     bool retried;
     bool oom;
     int argc, cap;
@@ -124,6 +134,59 @@ void ss_wait_fini(sstore_t *s);
 /* The registry ttl last given to sstore_conn_refresh (a default before). */
 uint64_t ss_conn_ttl(const sstore_t *s);
 void ss_set_conn_ttl(sstore_t *s, uint64_t ttl_ms);
+
+/* ---- Redis Cluster (sstore_cluster.c) ----
+ * A router handle (sstore_set_cluster) has no link of its own: ss_issue
+ * hands each request to a child handle, one per primary. */
+struct ss_cluster **ss_cluster_slot(sstore_t *s);
+const redis_auth_t *ss_auth(const sstore_t *s);
+/* Reports the router's state through its on_state. */
+void ss_report(sstore_t *s, bool up);
+/* Makes child a child of router (its AUTH, its refusal hook). */
+void ss_child_init(sstore_t *child, sstore_t *router);
+/* The router a child belongs to, or NULL. */
+sstore_t *ss_child_router(const sstore_t *s);
+/* Sends q again on q->s (after ASKING when asking). 0 or ROOST_EUNAVAILABLE. */
+int ss_resend(sstore_req_t *q, bool asking);
+int ss_cluster_start(sstore_t *s);
+void ss_cluster_fini(sstore_t *s);
+bool ss_cluster_ready(const sstore_t *s);
+int ss_cluster_issue(sstore_req_t *q);
+int ss_cluster_barrier(sstore_t *s, sstore_done_fn fn, void *arg);
+/* sstore_wait on every child: fn once all primaries had their WAIT. */
+int ss_cluster_wait(sstore_t *s, sstore_done_fn fn, void *arg);
+/* sstore_wait.c: gives `to` the WAIT settings of `from`. 0 or -ENOMEM. */
+int ss_wait_copy(sstore_t *from, sstore_t *to);
+/* The slot a request's first key hashes to (the global family's slot for a
+ * request without keys). */
+unsigned ss_req_slot(const sstore_req_t *q);
+/* r answered q on a child: 1 a redirection sent q again, 0 not one, -1 one
+ * that could not be followed (q fails with ROOST_EUNAVAILABLE). */
+int ss_cluster_redirect(sstore_req_t *q, const redisReply *r);
+/* The slot of the per-client key P<name>{c:<cid>}. */
+unsigned ss_ckey_slot(const sstore_t *s, const char *name, const char *cid, size_t cid_len);
+/* sstore_ops.c: the six session keys (sess subs q qm rx2 rel) of cid, and
+ * a queue_push request for n sessions (not issued; NULL on OOM). */
+void ss_session_keys(sstore_req_t *q, const char *cid, size_t cid_len);
+sstore_req_t *ss_queue_push_req(sstore_t *s, const sstore_msg_t *m, const char *const *cids,
+                                const size_t *cid_lens, const uint8_t *qos, size_t n, size_t max_queued,
+                                sstore_finish_fn finish, void *arg);
+/* sstore_cluster_ops.c: the cluster forms of the operations that span
+ * slots (same contracts as the public calls). ss_cluster_sub: subs gets
+ * value, psubs qos; qos < 0: sub_del. */
+int ss_cluster_sub(sstore_t *s, const char *cid, size_t cid_len, const char *filter, size_t filter_len,
+                   uint64_t value, int qos, sstore_done_fn fn, void *arg);
+int ss_cluster_session_clear(sstore_t *s, const char *cid, size_t cid_len, sstore_done_fn fn, void *arg);
+int ss_cluster_lease_take(sstore_t *s, const char *cid, size_t cid_len, const char *broker_id,
+                          const char *credential, bool owner_only, sstore_lease_fn fn, void *arg);
+int ss_cluster_queue_push(sstore_t *s, const sstore_msg_t *m, const char *const *cids, const size_t *cid_lens,
+                          const uint8_t *qos, size_t n, size_t max_queued, sstore_push_fn fn, void *arg);
+/* sstore_cluster_expiry.c: sstore_session_expire / _reap on a cluster. */
+int ss_cluster_session_expire(sstore_t *s, const char *cid, size_t cid_len, uint64_t expiry_ms,
+                              sstore_done_fn fn, void *arg);
+int ss_cluster_session_reap(sstore_t *s, uint64_t now_ms, unsigned limit, sstore_count_fn fn, void *arg);
+/* Whether s routes over a Redis Cluster. */
+static inline bool ss_is_cluster(sstore_t *s) { return *ss_cluster_slot(s) != NULL; }
 
 /* Reply helpers. */
 /* Integer reply, or a decimal string reply; nil counts as 0. 0 or -1. */

@@ -146,8 +146,16 @@ uint64_t sstore_wait_failures(const sstore_t *s)
     return w ? w->failures : 0;
 }
 
+int ss_wait_copy(sstore_t *from, sstore_t *to)
+{
+    struct ss_wait *w = *ss_wait_slot(from);
+    return w ? sstore_set_wait(to, w->replicas, w->timeout_ms) : 0;
+}
+
 int sstore_wait(sstore_t *s, sstore_done_fn fn, void *arg)
 {
+    if (ss_is_cluster(s))
+        return ss_cluster_wait(s, fn, arg); /* a WAIT on every primary */
     struct ss_wait *w = *ss_wait_slot(s);
     if (!w || w->replicas == 0)
         return sstore_barrier(s, fn, arg);

@@ -33,6 +33,8 @@ struct store {
     char at_host[256];    /* with a Sentinel: the primary connected to */
     int at_port;
     bool readonly;        /* the last error was READONLY (the link is gone) */
+    struct store_cluster *cluster; /* --redis-cluster (store_cluster.c), or NULL */
+    bool redirecting;              /* following a MOVED: no second one inside */
     store_cost_t cost;
     int connect_ms, command_ms;
     redisContext *ctx;
@@ -372,6 +374,7 @@ void store_destroy(store_t **sp)
     clear_err_ids(s);
     redis_auth_clear(&s->auth);
     sentinel_free(&s->sentinel);
+    store_cluster_free(s);
     free(s->host);
     free(s->prefix);
     free(s->base);
@@ -381,6 +384,9 @@ void store_destroy(store_t **sp)
 
 const char *store_prefix(const store_t *s) { return s->prefix; }
 const char *store_base_prefix(const store_t *s) { return s->base; }
+struct store_cluster **store_cluster_slot(store_t *s) { return &s->cluster; }
+const redis_auth_t *store_auth(const store_t *s) { return &s->auth; }
+int store_connect_ms(const store_t *s) { return s->connect_ms; }
 
 const store_cost_t *store_cost(const store_t *s) { return &s->cost; }
 
@@ -434,6 +440,7 @@ static int unavailable(store_t *s, const char *what)
     snprintf(s->reason, sizeof(s->reason), "%s: %s", what,
              s->ctx && s->ctx->errstr[0] ? s->ctx->errstr : "connection failed");
     drop_conn(s);
+    store_cluster_link_failed(s); /* a failover may have moved the primary */
     return store_fail(s, ROOST_EUNAVAILABLE, NULL, s->reason);
 }
 
@@ -456,12 +463,52 @@ static int error_reply(store_t *s)
     return store_fail(s, ROOST_ESTORE, NULL, s->reason);
 }
 
+static int connect_now(store_t *s);
+
+/* An error reply r in cluster mode (frees r): MOVED reconnects to the new
+ * owner and sends once more; ASK runs the command on the target; any other
+ * error is returned as such. */
+static int cluster_redirect(store_t *s, redisReply *r, int argc, const char **argv, const size_t *lens,
+                            redisReply **out)
+{
+    slot_redir_t rd;
+    slot_redir_kind_t k = store_cluster_redirect(s, r, &rd);
+    if (k == SLOT_REDIR_NONE) {
+        snprintf(s->reason, sizeof(s->reason), "%s", r->str ? r->str : "error reply");
+        freeReplyObject(r);
+        return error_reply(s);
+    }
+    freeReplyObject(r);
+    if (k == SLOT_REDIR_ASK)
+        return store_cluster_ask(s, &rd, argc, argv, lens, out);
+    if (s->redirecting) /* moved again while reconnecting: the map is in flux */
+        return store_fail(s, ROOST_EUNAVAILABLE, NULL, "redis cluster: slot moving");
+    drop_conn(s);
+    s->redirecting = true;
+    int rc = connect_now(s);
+    s->redirecting = false;
+    if (rc < 0)
+        return rc;
+    r = redisCommandArgv(s->ctx, argc, argv, lens);
+    if (!r)
+        return unavailable(s, "redis");
+    if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(s->reason, sizeof(s->reason), "%s", r->str ? r->str : "error reply");
+        freeReplyObject(r);
+        return error_reply(s);
+    }
+    *out = r;
+    return 0;
+}
+
 /* Raw command on a live context; no reconnect. */
 int store_raw_cmd(store_t *s, int argc, const char **argv, const size_t *lens, redisReply **out)
 {
     redisReply *r = redisCommandArgv(s->ctx, argc, argv, lens);
     if (!r)
         return unavailable(s, "redis");
+    if (s->cluster && r->type == REDIS_REPLY_ERROR)
+        return cluster_redirect(s, r, argc, argv, lens, out);
     if (r->type == REDIS_REPLY_ERROR) {
         snprintf(s->reason, sizeof(s->reason), "%s", r->str ? r->str : "error reply");
         freeReplyObject(r);
@@ -561,6 +608,8 @@ static int connect_now(store_t *s)
         host = s->at_host;
         port = s->at_port;
     }
+    if (s->cluster && store_cluster_target(s, &host, &port) < 0)
+        return ROOST_EUNAVAILABLE;
     s->ctx = redisConnectWithTimeout(host, port, ms_tv(s->connect_ms));
     if (!s->ctx)
         return store_fail(s, -ENOMEM, NULL, NULL);
@@ -668,7 +717,7 @@ static int run_evalsha(store_t *s, enum store_script sc, int ac, const char **av
 {
     int rc;
     redisReply *r = NULL;
-    for (int attempt = 0; attempt < 2; attempt++) {
+    for (int attempt = 0; attempt < 3; attempt++) {
         if (!s->sha[sc][0] && (rc = load_script(s, sc)) < 0)
             return rc;
         av[1] = s->sha[sc];
@@ -680,6 +729,28 @@ static int run_evalsha(store_t *s, enum store_script sc, int ac, const char **av
             freeReplyObject(r);
             r = NULL;
             s->sha[sc][0] = '\0';
+            continue;
+        }
+        slot_redir_t rd;
+        slot_redir_kind_t k = store_cluster_redirect(s, r, &rd);
+        if (k != SLOT_REDIR_NONE) {
+            freeReplyObject(r);
+            r = NULL;
+            if (k == SLOT_REDIR_ASK) { /* the target may lack the sha: EVAL */
+                av[0] = "EVAL";
+                lv[0] = 4;
+                av[1] = SCRIPTS[sc];
+                lv[1] = strlen(SCRIPTS[sc]);
+                rc = store_cluster_ask(s, &rd, ac, av, lv, &r);
+                av[0] = "EVALSHA";
+                lv[0] = 7;
+                if (rc < 0)
+                    return rc;
+                break;
+            }
+            drop_conn(s); /* MOVED: the slot's new owner, where it did not run */
+            if ((rc = connect_now(s)) < 0)
+                return rc;
             continue;
         }
         break;

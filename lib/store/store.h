@@ -80,6 +80,13 @@ typedef struct store_cost {
     size_t memlimit;
 } store_cost_t;
 
+/* Before the first call: run against a Redis Cluster whose nodes include
+ * some of seeds ("HOST:PORT,..."; NULL or "": a single Redis at the
+ * host:port of store_new). The handle then talks to the primary serving
+ * the slot of its keys (store/keys.h: all in one) and follows MOVED, ASK
+ * and failovers (store_cluster.c). 0, -ENOMEM, ROOST_EINVAL (a bad list,
+ * said on stderr). */
+int store_set_cluster(store_t *s, const char *seeds);
 /* Creates an unconnected handle. prefix NULL means STORE_DEFAULT_PREFIX;
  * cost NULL means defaults. Copies its arguments. Connect timeout 1000 ms,
  * command timeout 2000 ms. Returns NULL only on OOM (or if libsodium cannot

@@ -103,6 +103,8 @@ static int exists(store_t *s, const char *key)
 
 int store_migrate_v1(store_t *s)
 {
+    if (*store_cluster_slot(s))
+        return 0; /* a schema-1 store never ran on a Redis Cluster */
     const char *p = store_base_prefix(s);
     size_t pl = strlen(p);
     char old[STORE_PREFIX_MAX + 16], neu[STORE_PREFIX_MAX + 16], pat[2 * STORE_PREFIX_MAX + 4];

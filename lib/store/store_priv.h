@@ -12,6 +12,8 @@
 #include <hiredis/hiredis.h>
 
 #include "store/keys.h"
+#include "store/redis_auth.h"
+#include "store/slot.h"
 #include "store/store.h"
 
 /* Longest global-family prefix, P "{g}:" (store/keys.h); store_prefix(). */
@@ -69,6 +71,25 @@ typedef enum { SR_OK, SR_NOTFOUND, SR_CONFLICT, SR_INVALID, SR_RETRY } store_sr_
 const char *store_prefix(const store_t *s);
 /* P as configured (store_migrate.c). */
 const char *store_base_prefix(const store_t *s);
+struct store_cluster **store_cluster_slot(store_t *s);
+const redis_auth_t *store_auth(const store_t *s);
+int store_connect_ms(const store_t *s);
+
+/* ---- store_cluster.c: the handle on a Redis Cluster ---- */
+/* The primary serving slot(P{g}:) (the map is read first when stale). 0,
+ * or store_fail(ROOST_EUNAVAILABLE) when no node gave a map. */
+int store_cluster_target(store_t *s, const char **host, int *port);
+/* The link failed: read the map again before the next connect. */
+void store_cluster_link_failed(store_t *s);
+/* Whether error reply r is a redirection (rd filled); MOVED marks the map
+ * stale. SLOT_REDIR_NONE outside cluster mode. */
+slot_redir_kind_t store_cluster_redirect(store_t *s, const redisReply *r, slot_redir_t *rd);
+/* ASKING + the command on rd's node (own connection). 0 and *out, or
+ * store_fail(ROOST_EUNAVAILABLE). */
+int store_cluster_ask(store_t *s, const slot_redir_t *rd, int argc, const char **argv, const size_t *lens,
+                      redisReply **out);
+void store_cluster_free(store_t *s);
+
 /* ---- store_migrate.c ---- */
 /* Renames a schema-1 store (no hash tags) under P to the schema-2 layout
  * of store/keys.h on the live connection, when P "schema" exists and P "{g}:schema" does

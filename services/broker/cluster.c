@@ -27,7 +27,7 @@ struct cluster {
     broker_t *b;
     cluster_hooks_t hooks;
     char *redis_host, *prefix;
-    char *redis_user, *redis_password;
+    char *redis_user, *redis_password, *redis_cluster;
     int redis_port;
     store_sentinel_conf_t sentinel; /* strings borrowed from argv/environ, as the config's */
     sstore_t *store;
@@ -60,13 +60,14 @@ cluster_t *cluster_new(broker_t *b, const cluster_config_t *cfg, const cluster_h
     c->redis_host = xstrdup(cfg->redis->host);
     c->redis_user = xstrdup(cfg->redis->user);
     c->redis_password = xstrdup(cfg->redis->password);
+    c->redis_cluster = xstrdup(cfg->redis->cluster);
     c->prefix = xstrdup(cfg->redis->prefix);
     c->redis_port = cfg->redis->port;
     c->sentinel = cfg->redis->sentinel;
     c->psubs = psindex_new();
     bus_hooks_t bh = {on_bus_deliver, on_bus_control, c, on_bus_link, on_bus_shared};
     c->bus = bus_new(b, cfg->bus_bind, cfg->bus_advertise, cfg->bus_curve_secret, &bh);
-    if (!c->redis_host || !c->redis_user || !c->redis_password || !c->prefix || !c->psubs ||
+    if (!c->redis_host || !c->redis_user || !c->redis_password || !c->redis_cluster || !c->prefix || !c->psubs ||
         !c->bus) {
         cluster_destroy(&c);
         return NULL;
@@ -375,6 +376,7 @@ int cluster_start(cluster_t *c)
     c->store = sstore_new(c->b->loop, c->redis_host, c->redis_port, c->prefix);
     if (!c->store || sstore_set_auth(c->store, c->redis_user, c->redis_password) < 0 ||
         sstore_set_sentinel(c->store, &c->sentinel) < 0 ||
+        sstore_set_cluster(c->store, c->redis_cluster) < 0 ||
         sstore_set_wait(c->store, (int)c->b->cfg->redis_min_replicas, (int)c->b->cfg->redis_wait_timeout_ms) < 0)
         return -ENOMEM;
     if (store_sentinel_on(&c->sentinel) || c->b->cfg->redis_min_replicas)
@@ -408,6 +410,7 @@ void cluster_destroy(cluster_t **cp)
     psindex_destroy(&c->psubs);
     free(c->redis_host);
     free(c->redis_user);
+    free(c->redis_cluster);
     if (c->redis_password)
         sodium_memzero(c->redis_password, strlen(c->redis_password));
     free(c->redis_password);

@@ -178,7 +178,8 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
          "Before PUBACK/PUBREC, wait (Redis WAIT) until the message's writes reached this many "
          "replicas, so a Redis failover loses no acknowledged message; fewer within "
          "--redis-wait-timeout-ms: not acknowledged, the connection is closed and the client sends "
-         "it again. -1: 1 with --redis-sentinels, else 0 (no wait). README \"Redis high availability\"."},
+         "it again. -1: 1 with --redis-sentinels or --redis-cluster, else 0 (no wait). README \"Redis high "
+         "availability\"."},
         {"redis-wait-timeout-ms", "ROOST_REDIS_WAIT_TIMEOUT_MS", CFG_INT, &c->redis_wait_timeout_ms, 1,
          10000, "How long a QoS 1/2 PUBLISH waits for --redis-min-replicas."},
         {"log-level", "ROOST_LOG_LEVEL", CFG_STR, &c->log_level, 0, 0,
@@ -220,6 +221,6 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
         return ROOST_ECONFIG;
     }
     if (c->redis_min_replicas < 0)
-        c->redis_min_replicas = store_sentinel_on(&c->redis.sentinel) ? 1 : 0;
+        c->redis_min_replicas = store_sentinel_on(&c->redis.sentinel) || c->redis.cluster[0] ? 1 : 0;
     return CFG_RUN;
 }

@@ -138,7 +138,9 @@ class ClusterBroker:
         self.exit_code = None
 
     def argv(self, port):
-        return [roost_binary(), "--redis", "127.0.0.1:%d" % self.cluster.redis.port,
+        seeds = getattr(self.cluster.redis, "seeds", None)
+        return [roost_binary(), "--redis", "127.0.0.1:%d" % self.cluster.redis.port] + \
+               (["--redis-cluster", seeds()] if seeds else []) + [
                 "--prefix", self.cluster.prefix, "--bus-bind", "tcp://127.0.0.1:*",
                 "--id", self.id, "--bind", "127.0.0.1", "--port", str(port),
                 "--insecure-no-auth", "--log-level",
@@ -292,8 +294,17 @@ class Cluster:
         self._n = 0
         self.devices = []
 
-    def start_redis(self, persist=False):
-        self.redis = Redis(self.dir, persist=persist).start()
+    def start_redis(self, persist=False, cluster=None):
+        """A redis-server; a 3-primary/3-replica Redis Cluster (redis_cluster.py)
+        instead with cluster=True or ROOST_TEST_REDIS_CLUSTER=1 (test_88 runs
+        the cluster tests so)."""
+        if cluster is None:
+            cluster = os.environ.get("ROOST_TEST_REDIS_CLUSTER") == "1"
+        if cluster:
+            from redis_cluster import RedisCluster
+            self.redis = RedisCluster(self.dir).start()
+        else:
+            self.redis = Redis(self.dir, persist=persist).start()
         return self.redis
 
     def new_broker(self, name=None, port=None):

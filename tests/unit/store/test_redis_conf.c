@@ -32,7 +32,9 @@ static void rows_by_feature(void **state)
     redis_conf_init(&c, "127.0.0.1:6379");
     cfg_opt_t rows[REDIS_CONF_MAX_ROWS];
     int base = redis_conf_rows(&c, 0, NULL, rows);
-    assert_int_equal(base, 8); /* --redis, --prefix, user, password, the four Sentinel rows */
+    assert_int_equal(base, 9); /* --redis, --prefix, user, password, the four Sentinel rows, cluster */
+    assert_string_equal(rows[8].flag, "redis-cluster");
+    assert_string_equal(rows[8].env, "ROOST_REDIS_CLUSTER");
     assert_string_equal(rows[4].flag, "redis-sentinels");
     assert_string_equal(rows[4].env, "ROOST_REDIS_SENTINELS");
     assert_string_equal(rows[0].flag, "redis");
@@ -68,6 +70,30 @@ static void parse_flags_env_and_check(void **state)
     char *a2[] = {"t", "--redis-timeout-ms", "500", NULL};
     assert_int_equal(parse(&c, 0, 3, a2, out, sizeof(out), err, sizeof(err)), ROOST_ECONFIG);
     assert_non_null(strstr(err, "unknown option '--redis-timeout-ms'"));
+}
+
+/* --redis-cluster: a list of nodes replaces --redis (host and port are the
+ * first node's); a bad list and Sentinels beside it are refused. */
+static void cluster_nodes_checked(void **state)
+{
+    (void)state;
+    redis_conf_t c;
+    char out[4096] = "", err[256] = "";
+    char *good[] = {"t", "--redis-cluster", "10.0.0.1:7000,10.0.0.2:7001", NULL};
+    redis_conf_init(&c, "");
+    assert_int_equal(parse(&c, 0, 3, good, out, sizeof(out), err, sizeof(err)), CFG_RUN);
+    assert_string_equal(c.host, "10.0.0.1");
+    assert_int_equal(c.port, 7000);
+    assert_true(redis_conf_on(&c));
+    char *bad[] = {"t", "--redis-cluster", "10.0.0.1:7000,nope", NULL};
+    redis_conf_init(&c, "");
+    assert_int_equal(parse(&c, 0, 3, bad, out, sizeof(out), err, sizeof(err)), ROOST_ECONFIG);
+    assert_non_null(strstr(err, "--redis-cluster: expected HOST:PORT, got 'nope'"));
+    char *both[] = {"t", "--redis-cluster", "h:1", "--redis-sentinels", "s:26379", NULL};
+    redis_conf_init(&c, "");
+    err[0] = '\0';
+    assert_int_equal(parse(&c, 0, 5, both, out, sizeof(out), err, sizeof(err)), ROOST_ECONFIG);
+    assert_non_null(strstr(err, "not with --redis-sentinels"));
 }
 
 static void address_checked(void **state)
@@ -140,6 +166,7 @@ int main(void)
         cmocka_unit_test(rows_by_feature),
         cmocka_unit_test(parse_flags_env_and_check),
         cmocka_unit_test(address_checked),
+        cmocka_unit_test(cluster_nodes_checked),
         cmocka_unit_test(sentinels_checked),
         cmocka_unit_test(help_lists_own_then_redis),
     };

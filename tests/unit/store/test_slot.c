@@ -18,6 +18,7 @@ static void test_crc16_vector(void **state)
     /* The spec's reference: CRC16 of "123456789" is 0x31C3 (XMODEM). */
     assert_int_equal(slot_crc16("123456789", 9), 0x31C3);
     assert_int_equal(slot_crc16("", 0), 0);
+    assert_int_equal(slot_crc16_more(slot_crc16("1234", 4), "56789", 5), 0x31C3);
     assert_int_equal(slot_str("123456789"), 0x31C3 & 0x3FFF);
 }
 

@@ -1,0 +1,62 @@
+/* slotmap: which Redis Cluster primary serves each hash slot, read from
+ * CLUSTER SLOTS, and the seed list of --redis-cluster. Private to
+ * lib/store: store_cluster.c (sync handle) and sstore_cluster.c (async)
+ * route with it.
+ *
+ * Discovery is synchronous (hiredis, a timeout per node tried): the known
+ * primaries are asked first, then the seeds, until one answers a map that
+ * covers all 16384 slots. Callers use it at start and after a MOVED reply,
+ * a lost link or a failover: rare events, each costing one round trip.
+ */
+#ifndef ROOST_STORE_SLOTMAP_H
+#define ROOST_STORE_SLOTMAP_H
+
+#include <hiredis/hiredis.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "store/redis_auth.h"
+#include "store/slot.h"
+
+#define SLOTMAP_NONE 0xffffu
+#define SLOTMAP_MAX_NODES 512
+
+typedef struct slotmap_addr {
+    char host[256];
+    int port;
+} slotmap_addr_t;
+
+typedef struct slotmap {
+    uint16_t owner[SLOT_COUNT]; /* index into nodes, or SLOTMAP_NONE */
+    slotmap_addr_t *nodes;      /* primaries */
+    size_t n_nodes;
+} slotmap_t;
+
+/* --redis-cluster "HOST:PORT,HOST:PORT,..." (spaces allowed after commas).
+ * 0 and *out (caller frees), -ENOMEM, or ROOST_ECONFIG after an "error:
+ * --redis-cluster: ..." line to err (an empty list or entry, an entry that
+ * is not HOST:PORT, more than SLOTMAP_MAX_NODES). */
+int slotmap_seeds_parse(const char *list, slotmap_addr_t **out, size_t *n, FILE *err);
+
+/* slotmap_seeds_parse for a handle's set_cluster: the list (its errors
+ * said on stderr) and an empty m. 0, -ENOMEM, ROOST_EINVAL. */
+int slotmap_init(slotmap_t *m, const char *list, slotmap_addr_t **seeds, size_t *n);
+
+/* Fills m from a CLUSTER SLOTS reply; `via` is the node asked (it stands
+ * for an empty or "?" host, as the spec says). 0, or -1 when the reply is
+ * malformed or leaves a slot without a primary (m is then empty). */
+int slotmap_parse(slotmap_t *m, const redisReply *r, const slotmap_addr_t *via);
+
+/* Asks m's primaries, then the n seeds, in turn: connect, AUTH (auth may
+ * be NULL), CLUSTER SLOTS, each within timeout_ms. 0 and m replaced by the
+ * answer, or -1 with the last failure in err (m unchanged). */
+int slotmap_discover(slotmap_t *m, const slotmap_addr_t *seeds, size_t n, const redis_auth_t *auth,
+                     int timeout_ms, char *err, size_t errlen);
+
+/* The index of host:port among m's primaries, or -1. */
+int slotmap_find(const slotmap_t *m, const char *host, int port);
+
+void slotmap_clear(slotmap_t *m);
+
+#endif

@@ -1,0 +1,306 @@
+/* sstore_cluster: the asynchronous handle (sstore.c) on a Redis Cluster.
+ *
+ * A handle given --redis-cluster seeds (sstore_set_cluster) is a router: it
+ * holds no link itself but one child handle per primary (an ordinary
+ * sstore_t connected to that node, scripts loaded, reconnecting on its
+ * own), and the slot map (slotmap.h). ss_issue hands each request to the
+ * child serving the slot of its first key (0-key scripts and PING: the
+ * global family's slot, store/keys.h); the request keeps its arguments so
+ * a redirection can send it again:
+ *   MOVED  the map is updated for that slot, re-read soon, and the request
+ *          goes to the new owner (it did not run where it was sent);
+ *   ASK    ASKING then the request, on the target, once.
+ * The map is re-read (blocking, 250 ms per node asked, from a timer: never
+ * inside a hiredis callback) after a MOVED, whenever a child's link drops
+ * (a failover promotes a replica), every 250 ms while not every primary is
+ * up, and every 5 s otherwise; children of nodes no longer primaries are
+ * dropped (their requests finish with ROOST_EUNAVAILABLE).
+ *
+ * The router is "connected" when it has a map and every child is: while a
+ * primary is down (until its replica is promoted) every call fails at once
+ * with ROOST_EUNAVAILABLE, as with a single Redis down. Reply order holds
+ * per primary; sstore_barrier and sstore_wait (a WAIT per primary) wait on
+ * every child.
+ */
+#include "store/sstore_priv.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "store/keys.h"
+#include "store/slotmap.h"
+
+#define DISCOVER_TIMEOUT_MS 250
+#define REFRESH_DOWN_MS 250u
+#define REFRESH_UP_MS 5000u
+
+struct ss_cluster {
+    sstore_t *router;
+    slotmap_t map;
+    sstore_t **child; /* [map.n_nodes], aligned with map.nodes */
+    slotmap_addr_t *seeds;
+    size_t n_seeds;
+    uint64_t timer;
+    bool up;          /* last state reported */
+    unsigned gslot;   /* slot of P{g}: */
+};
+
+/* ---- setup ------------------------------------------------------------------ */
+
+int sstore_set_cluster(sstore_t *s, const char *seeds)
+{
+    if (!seeds || !seeds[0])
+        return 0;
+    struct ss_cluster *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    int rc = slotmap_init(&c->map, seeds, &c->seeds, &c->n_seeds);
+    if (rc < 0) {
+        free(c);
+        return rc;
+    }
+    c->router = s;
+    const char *g = ss_prefix(s);
+    c->gslot = slot_of(g, strlen(g));
+    *ss_cluster_slot(s) = c;
+    return 0;
+}
+
+static bool all_up(const struct ss_cluster *c)
+{
+    if (c->map.n_nodes == 0)
+        return false;
+    for (size_t i = 0; i < c->map.n_nodes; i++)
+        if (!c->child[i] || !sstore_connected(c->child[i]))
+            return false;
+    return true;
+}
+
+bool ss_cluster_ready(const sstore_t *s) { return all_up(*ss_cluster_slot((sstore_t *)s)); }
+
+static void arm(struct ss_cluster *c, uint64_t ms);
+
+static void update_state(struct ss_cluster *c)
+{
+    bool up = all_up(c);
+    if (up != c->up) {
+        c->up = up;
+        ss_report(c->router, up);
+    }
+}
+
+static void child_state(bool connected, void *arg)
+{
+    struct ss_cluster *c = *ss_cluster_slot(arg);
+    update_state(c);
+    if (!connected)
+        arm(c, 0); /* a primary went away: who serves its slots now? */
+}
+
+static sstore_t *new_child(struct ss_cluster *c, const slotmap_addr_t *a)
+{
+    sstore_t *r = c->router;
+    sstore_t *ch = sstore_new(ss_loop(r), a->host, a->port, ss_base(r));
+    if (!ch)
+        return NULL;
+    ss_child_init(ch, r);
+    if (ss_wait_copy(r, ch) < 0 || sstore_start(ch, child_state, r) < 0) {
+        sstore_destroy(&ch);
+        return NULL;
+    }
+    return ch;
+}
+
+/* Reads the map and makes the children match it: children of nodes still
+ * primaries are kept, new primaries get one, the others are dropped once
+ * the new map is in place (dropping finishes their requests, whose
+ * callbacks may issue new ones). */
+static void refresh(struct ss_cluster *c)
+{
+    char err[300];
+    slotmap_t *m = calloc(1, sizeof(*m));
+    if (!m)
+        return;
+    slotmap_clear(m);
+    if (c->map.n_nodes) { /* ask the primaries we know first, then the seeds */
+        if (!(m->nodes = calloc(c->map.n_nodes, sizeof(*m->nodes)))) {
+            free(m);
+            return;
+        }
+        memcpy(m->nodes, c->map.nodes, c->map.n_nodes * sizeof(*m->nodes));
+        m->n_nodes = c->map.n_nodes;
+    }
+    sstore_t **kids = NULL;
+    if (slotmap_discover(m, c->seeds, c->n_seeds, ss_auth(c->router), DISCOVER_TIMEOUT_MS, err,
+                         sizeof(err)) < 0 ||
+        !(kids = calloc(m->n_nodes, sizeof(*kids)))) {
+        slotmap_clear(m);
+        free(m);
+        return;
+    }
+    for (size_t i = 0; i < m->n_nodes; i++) {
+        int old = slotmap_find(&c->map, m->nodes[i].host, m->nodes[i].port);
+        if (old >= 0) {
+            kids[i] = c->child[old];
+            c->child[old] = NULL;
+        }
+    }
+    sstore_t **gone = c->child;
+    size_t n_gone = c->map.n_nodes;
+    slotmap_clear(&c->map);
+    memcpy(&c->map, m, sizeof(*m));
+    free(m);
+    c->child = kids;
+    for (size_t i = 0; i < c->map.n_nodes; i++)
+        if (!kids[i])
+            kids[i] = new_child(c, &c->map.nodes[i]);
+    for (size_t i = 0; i < n_gone; i++)
+        sstore_destroy(&gone[i]);
+    free(gone);
+}
+
+static uint64_t refresh_fire(loop_t *l, void *arg)
+{
+    (void)l;
+    struct ss_cluster *c = arg;
+    refresh(c);
+    update_state(c);
+    return c->up ? REFRESH_UP_MS : REFRESH_DOWN_MS;
+}
+
+/* Next refresh within ms (0: at the next timer turn). */
+static void arm(struct ss_cluster *c, uint64_t ms)
+{
+    loop_t *l = ss_loop(c->router);
+    if (c->timer)
+        loop_del_timer(l, c->timer);
+    c->timer = loop_add_timer(l, ms, refresh_fire, c);
+}
+
+int ss_cluster_start(sstore_t *s)
+{
+    struct ss_cluster *c = *ss_cluster_slot(s);
+    arm(c, 0);
+    return c->timer ? 0 : -ENOMEM;
+}
+
+void ss_cluster_fini(sstore_t *s)
+{
+    struct ss_cluster *c = *ss_cluster_slot(s);
+    if (!c)
+        return;
+    if (c->timer)
+        loop_del_timer(ss_loop(s), c->timer);
+    for (size_t i = 0; i < c->map.n_nodes; i++)
+        sstore_destroy(&c->child[i]);
+    free(c->child);
+    slotmap_clear(&c->map);
+    free(c->seeds);
+    free(c);
+    *ss_cluster_slot(s) = NULL;
+}
+
+/* ---- routing ---------------------------------------------------------------- */
+
+unsigned ss_req_slot(const sstore_req_t *q)
+{
+    struct ss_cluster *c = *ss_cluster_slot(q->s);
+    int at = -1;
+    if (q->script != SS_NONE) {
+        /* EVALSHA sha nkeys key...: argument 2 is nkeys */
+        if (q->argc > 3 && !(q->len[2] == 1 && q->buf[q->off[2]] == '0'))
+            at = 3;
+    } else if (q->argc > 1) {
+        at = 1;
+    }
+    return at < 0 ? c->gslot : slot_of(q->buf + q->off[at], q->len[at]);
+}
+
+int ss_cluster_issue(sstore_req_t *q)
+{
+    struct ss_cluster *c = *ss_cluster_slot(q->s);
+    if (q->oom || !all_up(c)) {
+        int rc = q->oom ? -ENOMEM : ROOST_EUNAVAILABLE;
+        ss_req_discard(q);
+        return rc;
+    }
+    q->s = c->child[c->map.owner[ss_req_slot(q)]];
+    return ss_issue(q);
+}
+
+int ss_cluster_redirect(sstore_req_t *q, const redisReply *r)
+{
+    sstore_t *router = ss_child_router(q->s);
+    if (!router || r->type != REDIS_REPLY_ERROR || !r->str)
+        return 0;
+    slot_redir_t rd;
+    slot_redir_kind_t k = slot_redir_parse(r->str, r->len, &rd);
+    if (k == SLOT_REDIR_NONE)
+        return 0;
+    struct ss_cluster *c = *ss_cluster_slot(router);
+    int node = slotmap_find(&c->map, rd.host, rd.port);
+    if (k == SLOT_REDIR_MOVED) {
+        if (node >= 0)
+            c->map.owner[rd.slot] = (uint16_t)node;
+        arm(c, 0);
+    }
+    if (node < 0 || !sstore_connected(c->child[node]) || q->redirects++ >= 5)
+        return -1;
+    q->s = c->child[node];
+    return ss_resend(q, k == SLOT_REDIR_ASK) == 0 ? 1 : -1;
+}
+
+/* ---- barrier ------------------------------------------------------------------ */
+
+typedef struct join {
+    size_t pending;
+    int rc;
+    sstore_done_fn fn;
+    void *arg;
+} join_t;
+
+static void join_done(int rc, void *arg)
+{
+    join_t *j = arg;
+    if (rc < 0 && j->rc == 0)
+        j->rc = rc;
+    if (--j->pending == 0) {
+        j->fn(j->rc, j->arg);
+        free(j);
+    }
+}
+
+/* fn once `each` (sstore_barrier or sstore_wait) has completed on every
+ * child. */
+static int on_all(sstore_t *s, int (*each)(sstore_t *, sstore_done_fn, void *), sstore_done_fn fn,
+                  void *arg)
+{
+    struct ss_cluster *c = *ss_cluster_slot(s);
+    if (!all_up(c))
+        return ROOST_EUNAVAILABLE;
+    join_t *j = calloc(1, sizeof(*j));
+    if (!j)
+        return -ENOMEM;
+    *j = (join_t){.pending = 1, .fn = fn, .arg = arg}; /* 1: held until all are issued */
+    for (size_t i = 0; i < c->map.n_nodes; i++) {
+        j->pending++;
+        int rc = each(c->child[i], join_done, j);
+        if (rc < 0) {
+            j->pending--;
+            if (j->rc == 0)
+                j->rc = rc;
+        }
+    }
+    if (j->rc < 0 && j->pending == 1) { /* nothing issued: fail now, no callback */
+        int rc = j->rc;
+        free(j);
+        return rc;
+    }
+    join_done(0, j); /* drops the hold; may finish later */
+    return 0;
+}
+
+int ss_cluster_barrier(sstore_t *s, sstore_done_fn fn, void *arg) { return on_all(s, sstore_barrier, fn, arg); }
+int ss_cluster_wait(sstore_t *s, sstore_done_fn fn, void *arg) { return on_all(s, sstore_wait, fn, arg); }
