@@ -7,7 +7,6 @@
 #include "base/log.h"
 #include "cluster.h"
 #include "dispatch.h"
-#include "handlers.h"
 #include "session.h"
 #include "store/sstore.h"
 #include "conn5.h"
@@ -33,6 +32,7 @@ struct adopt {
     uint64_t deadline;
     char holder[128];         /* the peer asked to release, while waiting_release */
     acl_matcher_t *acl;
+    const adopt_hooks_t *hooks;
 };
 
 static void unregister(struct adopt *a)
@@ -182,7 +182,7 @@ static void finish(struct adopt *a, const sstore_session_t *st)
     broker_t *b = a->b;
     c->adopt = NULL;
     unregister(a);
-    int rc = connect_finish(c, a->cid, a->len, a->clean, &a->acl, st);
+    int rc = a->hooks->finish(c, a->cid, a->len, a->clean, &a->acl, st);
     if (rc < 0) {
         dispatch_fail(c, rc, MQTT_CONNECT);
         adopt_free(a);
@@ -245,7 +245,7 @@ static void on_lease(int rc, const char *previous, bool alive, void *arg)
     }
     if (rc) {
         if (rc == ROOST_EAUTH_NOT_AUTHORIZED)
-            connect_log_foreign(a->conn, a->cid, a->len);
+            a->hooks->foreign(a->conn, a->cid, a->len);
         fail(a, rc == ROOST_EAUTH_NOT_AUTHORIZED ? rc : ROOST_EUNAVAILABLE);
         return;
     }
@@ -262,7 +262,8 @@ static void on_lease(int rc, const char *previous, bool alive, void *arg)
     load(a);
 }
 
-int adopt_start(conn_t *c, const char *cid, size_t len, bool clean, acl_matcher_t **acl)
+int adopt_start(conn_t *c, const char *cid, size_t len, bool clean, acl_matcher_t **acl,
+                const adopt_hooks_t *hooks)
 {
     broker_t *b = c->b;
     struct adopt *a = calloc(1, sizeof(*a));
@@ -279,6 +280,7 @@ int adopt_start(conn_t *c, const char *cid, size_t len, bool clean, acl_matcher_
     a->b = b;
     a->conn = c;
     a->clean = clean;
+    a->hooks = hooks;
     if (acl) {
         a->acl = *acl;
         *acl = NULL;

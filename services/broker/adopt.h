@@ -8,7 +8,7 @@
  *    entry lives: see cluster_peer_gone).
  * 2. Clean session: delete the stored session. Persistent: load it (queue,
  *    subscriptions, QoS 2 state).
- * 3. connect_finish builds the session, answers CONNACK, resumes reading;
+ * 3. the finish hook (connect_finish) builds the session, answers CONNACK, resumes reading;
  *    catch-up reads of the queue follow (see session_track_seen) so a
  *    message queued by a peer while this broker's bus subscription was
  *    still propagating is not left behind.
@@ -27,9 +27,24 @@
 
 #define ADOPT_RELEASE_WAIT_MS 2000
 
-/* Starts adoption; takes ownership of *acl (sets it to NULL). 0, or a
- * negative code to refuse now. */
-int adopt_start(conn_t *c, const char *cid, size_t len, bool clean, acl_matcher_t **acl);
+struct sstore_session;
+
+/* What an adoption ends in, passed in by the CONNECT handler (adopt calls
+ * nothing above it): finish builds the session from the stored state and
+ * answers CONNACK (connect_finish; takes ownership of *acl; 0 or a negative
+ * code to refuse); foreign logs a CONNECT refused because another
+ * credential holds the session (--session-owner-only). */
+typedef struct adopt_hooks {
+    int (*finish)(conn_t *c, const char *cid, size_t len, bool clean, acl_matcher_t **acl,
+                  const struct sstore_session *stored);
+    void (*foreign)(conn_t *c, const char *cid, size_t len);
+} adopt_hooks_t;
+
+/* Starts adoption; takes ownership of *acl (sets it to NULL); hooks are
+ * borrowed for the adoption's life (a static table). 0, or a negative code
+ * to refuse now. */
+int adopt_start(conn_t *c, const char *cid, size_t len, bool clean, acl_matcher_t **acl,
+                const adopt_hooks_t *hooks);
 /* The connection closed while adopting: forget it. */
 void adopt_cancel(conn_t *c);
 /* Cluster hooks: a peer asks us to close cid; a peer released cid. */

@@ -153,8 +153,9 @@ static int restore_subs(broker_t *b, session_t *s, const struct sstore_session *
 int connect_accept(conn_t *c, const char *client_id, size_t id_len, bool clean,
                    acl_matcher_t **acl)
 {
+    static const adopt_hooks_t hooks = {connect_finish, connect_log_foreign};
     if (c->b->cluster)
-        return adopt_start(c, client_id, id_len, clean, acl);
+        return adopt_start(c, client_id, id_len, clean, acl, &hooks);
     return connect_finish(c, client_id, id_len, clean, acl, NULL);
 }
 
