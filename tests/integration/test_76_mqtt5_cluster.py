@@ -153,3 +153,38 @@ def test_queued_retain_flag_follows_retain_as_published(cluster):
             m = r.expect("PUBLISH", T)
             assert m.retain is False
             r.send(ack_pkt("PUBACK", m.pid))
+
+
+def test_retained_with_properties_from_redis_and_rap_over_the_bus(cluster):
+    """Retained messages keep their properties and expiry in Redis: a broker
+    started after the publishing one was killed (SIGKILL) loads them and
+    sends the one still valid with its properties, retain flag set and the
+    remaining interval [MQTT-3.3.2-6], not the expired one
+    [MQTT-3.3.2-5]. A live retained publish from the other broker reaches a
+    Retain As Published subscriber with RETAIN 1 [MQTT-3.3.1-13]."""
+    b1 = cluster.start_broker("b1")
+    base = uid("rr5")
+    with C5(b1.port) as p:
+        assert p.pub(base + "/long", b"L", qos=1, pid=1, retain=True, properties=V5_PROPS) == 0
+        assert p.pub(base + "/short", b"S", qos=1, pid=2, retain=True,
+                     properties=props((MESSAGE_EXPIRY, 1))) == 0
+    b1.kill9()
+    time.sleep(2.2)
+    b2 = cluster.start_broker("b2")
+    assert wait_until(lambda: "event=retained_loaded" in b2.log_since_start(), T)
+    with C5(b2.port) as s:
+        assert s.sub([(base + "/#", 1 | RAP)]) == [1]
+        topic, pr, payload, pkt = s.get(T)
+        assert (topic, payload, pkt.retain) == (base + "/long", b"L", True)
+        assert 110 <= pr.pop(MESSAGE_EXPIRY) <= 118
+        assert pr == {PAYLOAD_FORMAT: 1, CONTENT_TYPE: "application/json",
+                      RESPONSE_TOPIC: "reply/here", CORRELATION_DATA: b"\x01\x02",
+                      USER_PROPERTY: [("k1", "v1"), ("k2", "v2")]}
+        s.no_packet(0.3)
+        b3 = cluster.start_broker("b3")
+        cluster.wait_mesh()
+        with C5(b3.port) as p:
+            bus_ready(p, s, base + "/probe")
+            assert p.pub(base + "/live", b"R", qos=1, retain=True) == 0
+        topic, pr, payload, pkt = s.get(T)
+        assert (topic, payload, pkt.retain) == (base + "/live", b"R", True)
