@@ -1,5 +1,5 @@
 /* bench: the options every roost-bench workload reads, and the JSON line each
- * one prints. Workloads: flow.c (pairs, fanout, fanin, latency) and conns.c
+ * one prints. Workloads: flow.c (pairs, fanout, fanin, latency, shared) and conns.c
  * (connect, idle). Each returns 0 when the run completed (whatever it
  * measured), or 1 when it could not run (setup failed, timed out).
  */
@@ -19,6 +19,8 @@ typedef struct bench_opts {
 	const char *topic_prefix; /* flows' topics; NULL: roost-bench/PID */
 	uint16_t port;
 	uint16_t pub_port, sub_port; /* flows: publishers / subscribers (default: port) */
+	uint16_t sub_port2;    /* shared: every other member connects here (0: none) */
+	uint16_t pub_port2;    /* shared: every other publisher connects here (0: none) */
 	const char *tls_ca;    /* TLS to the broker, verified against this CA file; NULL: TCP */
 	const char *ws_path;   /* MQTT over WebSockets on this path; NULL: MQTT on the socket */
 	pid_t broker_pid;      /* 0: no broker CPU/RSS figures (RSS: this one only) */

@@ -1,6 +1,9 @@
 /* flow: message workloads. pairs (N publishers, each to its own subscriber),
  * fanout (1 publisher, N subscribers on one topic), fanin (N publishers on
- * N topics, 1 subscriber on a '+' filter) and latency (pairs at a fixed rate).
+ * N topics, 1 subscriber on a '+' filter), shared (N publishers on N
+ * topics, M members of one shared subscription "$share/bench/..." on a '+'
+ * filter: tracked as one subscriber, the group) and latency (pairs at a
+ * fixed rate).
  *
  * Payload: 8-byte sequence word (publisher index << 40 | sequence number,
  * host byte order), 8-byte send time (CLOCK_MONOTONIC ns, host order), then
@@ -28,7 +31,7 @@
 #define PUMP_BATCH 64              /* messages per publisher per loop turn */
 #define OUT_HIGH (256u * 1024u)    /* stop encoding above this much unsent */
 
-enum mode { PAIRS, FANOUT, FANIN };
+enum mode { PAIRS, FANOUT, FANIN, SHARED };
 enum role { ROLE_PUB, ROLE_SUB };
 
 typedef struct pubr {
@@ -49,7 +52,8 @@ typedef struct subr {
 	net_conn_t *c;
 	unsigned id;
 	bool ready, dead;
-	char filter[96];
+	uint64_t got;       /* new messages it received (shared: its share) */
+	char filter[112];
 } subr_t;
 
 typedef struct flow {
@@ -88,7 +92,7 @@ static uint64_t min_recv(flow_t *f, pubr_t *p)
 {
 	if (f->mode == PAIRS)
 		return trk(f, p->id, p->id)->uniq;
-	if (f->mode == FANIN)
+	if (f->mode == FANIN || f->mode == SHARED)
 		return trk(f, 0, p->id)->uniq;
 	uint64_t m = UINT64_MAX;
 	for (unsigned s = 0; s < f->nsub; s++)
@@ -162,16 +166,18 @@ static void on_publish(flow_t *f, subr_t *s, const wire_pkt_t *p)
 	memcpy(&word, m.payload, 8);
 	memcpy(&ts, m.payload + 8, 8);
 	unsigned pub = (unsigned)(word >> SEQ_BITS);
-	if (pub >= f->npub || !expects(f, s->id, pub)) {
+	unsigned sid = f->mode == SHARED ? 0 : s->id; /* a shared group is one stream */
+	if (pub >= f->npub || !expects(f, sid, pub)) {
 		f->unexpected++;
 		return;
 	}
-	int rc = track_add(trk(f, s->id, pub), word & SEQ_MASK);
+	int rc = track_add(trk(f, sid, pub), word & SEQ_MASK);
 	if (rc < 0)
 		f->errors++;
 	if (rc != 1)
 		return;
 	f->received++;
+	s->got++;
 	if (f->measuring) {
 		uint64_t now = now_ns();
 		hist_add(&f->lat, now > ts ? now - ts : 0);
@@ -392,9 +398,12 @@ static int setup(flow_t *f)
 			snprintf(sb->filter, sizeof(sb->filter), "%s/p%u", f->prefix, s);
 		else if (f->mode == FANOUT)
 			snprintf(sb->filter, sizeof(sb->filter), "%s/fan", f->prefix);
+		else if (f->mode == SHARED)
+			snprintf(sb->filter, sizeof(sb->filter), "$share/bench/%s/sh/+", f->prefix);
 		else
 			snprintf(sb->filter, sizeof(sb->filter), "%s/in/+", f->prefix);
-		if (!(sb->c = net_connect_port(f->net, o->sub_port)))
+		uint16_t port = f->mode == SHARED && o->sub_port2 && s % 2 ? o->sub_port2 : o->sub_port;
+		if (!(sb->c = net_connect_port(f->net, port)))
 			return -errno;
 		sb->c->user = sb;
 		sb->c->tag = ROLE_SUB;
@@ -407,10 +416,12 @@ static int setup(flow_t *f)
 		else if (f->mode == FANOUT)
 			snprintf(p->topic, sizeof(p->topic), "%s/fan", f->prefix);
 		else
-			snprintf(p->topic, sizeof(p->topic), "%s/in/%u", f->prefix, i);
+			snprintf(p->topic, sizeof(p->topic), f->mode == SHARED ? "%s/sh/%u" : "%s/in/%u",
+				 f->prefix, i);
 		if (make_template(f, p) < 0)
 			return -ENOMEM;
-		if (!(p->c = net_connect_port(f->net, o->pub_port)))
+		uint16_t port = f->mode == SHARED && o->pub_port2 && i % 2 ? o->pub_port2 : o->pub_port;
+		if (!(p->c = net_connect_port(f->net, port)))
 			return -errno;
 		p->c->user = p;
 		p->c->tag = ROLE_PUB;
@@ -496,6 +507,16 @@ static void report(flow_t *f, const cpu_mark_t *a, const cpu_mark_t *b,
 	json_cpu(&j, a, b);
 	if (bcpu > 0)
 		json_d(&j, "deliveries_per_broker_cpu_s", (double)(recv_b - recv_a) / bcpu);
+	if (f->mode == SHARED) {
+		uint64_t lo = UINT64_MAX, hi = 0;
+		for (unsigned s = 0; s < f->nsub; s++) {
+			lo = f->subs[s].got < lo ? f->subs[s].got : lo;
+			hi = f->subs[s].got > hi ? f->subs[s].got : hi;
+		}
+		json_u(&j, "sub_port2", f->o->sub_port2);
+		json_u(&j, "member_min", lo);
+		json_u(&j, "member_max", hi);
+	}
 	json_hist_us(&j, "latency", &f->lat);
 	json_end(&j);
 }
@@ -551,12 +572,16 @@ int flow_run(const bench_opts_t *o)
 		f->mode = FANIN;
 		f->npub = o->pubs;
 		f->nsub = 1;
+	} else if (!strcmp(o->workload, "shared")) {
+		f->mode = SHARED;
+		f->npub = o->pubs;
+		f->nsub = o->subs;
 	} else {
 		f->mode = PAIRS;
 		f->npub = f->nsub = o->pubs;
 	}
 	/* Each subscriber has at most `window` messages outstanding in total. */
-	unsigned feeders = f->mode == FANIN ? f->npub : 1;
+	unsigned feeders = f->mode == FANIN || f->mode == SHARED ? f->npub : 1;
 	f->win = o->window / feeders ? o->window / feeders : 1;
 	f->inflight = o->inflight < f->win ? o->inflight : f->win;
 	f->rate_pub = o->rate / f->npub;

@@ -19,7 +19,7 @@
 
 static void usage(FILE *f)
 {
-	fputs("usage: roost-bench pairs|fanout|fanin|latency|connect|idle --port P [options]\n"
+	fputs("usage: roost-bench pairs|fanout|fanin|latency|shared|connect|idle --port P [options]\n"
 	      "  --broker-pid PID[,PID...]  read the broker's CPU time / RSS from /proc; more\n"
 	      "                     PIDs (other cluster nodes, Redis) add to the CPU figure\n"
 	      "  --label TEXT       copied into the JSON output\n"
@@ -30,8 +30,13 @@ static void usage(FILE *f)
 	      "  --mqtt 4|5         protocol level: 3.1.1 (default) or 5.0 (empty property lists)\n"
 	      " flows (pairs, fanout, fanin, latency):\n"
 	      "  --pairs N          pairs: publisher/subscriber pairs (default 10; latency 1)\n"
-	      "  --subs N           fanout: subscribers (default 100)\n"
-	      "  --pubs N           fanin: publishers (default 100)\n"
+	      "  --subs N           fanout: subscribers (default 100); shared: members (default 3)\n"
+	      "  --pubs N           fanin, shared: publishers (default 100; shared 2)\n"
+	      "  shared: the members subscribe $share/bench/PREFIX/sh/+, publisher i publishes on\n"
+	      "          PREFIX/sh/i: each message once to the group (loss and duplicates counted\n"
+	      "          over the group; member_min/member_max: the least and most one member got)\n"
+	      "  --sub-port2 P      shared: every other member connects here (members over two brokers)\n"
+	      "  --pub-port2 P      shared: every other publisher connects here\n"
 	      "  --qos 0|1          (default 0)\n"
 	      "  --seconds S        measured window (default 5)\n"
 	      "  --warmup S         unmeasured traffic before it (default 1)\n"
@@ -94,7 +99,7 @@ int main(int argc, char **argv)
 		{"hold", 1, 0, 'H'}, {"timeout", 1, 0, 'T'}, {"help", 0, 0, 'h'},
 		{"pub-port", 1, 0, 'a'}, {"sub-port", 1, 0, 'b'}, {"settle", 1, 0, 'e'},
 		{"users", 1, 0, 'N'}, {"tls-ca", 1, 0, 'C'}, {"ws", 1, 0, 'Z'}, {"topic-prefix", 1, 0, 'X'},
-		{"mqtt", 1, 0, 'M'},
+		{"mqtt", 1, 0, 'M'}, {"sub-port2", 1, 0, 'g'}, {"pub-port2", 1, 0, 'G'},
 		{0, 0, 0, 0},
 	};
 	bench_opts_t o = {
@@ -102,7 +107,7 @@ int main(int argc, char **argv)
 		.payload = 64, .window = 1000, .inflight = 100, .conc = 100,
 		.keepalive = 60, .timeout = 30,
 	};
-	int pairs = -1, pubs = -1, count = -1, opt;
+	int pairs = -1, pubs = -1, subs = -1, count = -1, opt;
 	double rate = -1;
 
 	if (argc < 2 || argv[1][0] == '-') {
@@ -117,6 +122,8 @@ int main(int argc, char **argv)
 		case 'B': pids(&o, optarg); break;
 		case 'a': o.pub_port = (uint16_t)num(optarg, 1, 65535, "pub-port"); break;
 		case 'b': o.sub_port = (uint16_t)num(optarg, 1, 65535, "sub-port"); break;
+		case 'G': o.pub_port2 = (uint16_t)num(optarg, 1, 65535, "pub-port2"); break;
+		case 'g': o.sub_port2 = (uint16_t)num(optarg, 1, 65535, "sub-port2"); break;
 		case 'e': o.settle = num(optarg, 0, 600, "settle"); break;
 		case 'N': o.users = (unsigned)num(optarg, 1, 10000000, "users"); break;
 		case 'L': o.label = optarg; break;
@@ -131,7 +138,7 @@ int main(int argc, char **argv)
 		case 'M': wire_mqtt5 = num(optarg, 4, 5, "mqtt") == 5; break;
 		case 'Z': o.ws_path = optarg; break;
 		case 'n': pairs = (int)num(optarg, 1, 5000, "pairs"); break;
-		case 'S': o.subs = (unsigned)num(optarg, 1, 10000, "subs"); break;
+		case 'S': subs = (int)num(optarg, 1, 10000, "subs"); break;
 		case 'U': pubs = (int)num(optarg, 1, 10000, "pubs"); break;
 		case 'q': o.qos = (unsigned)num(optarg, 0, 1, "qos"); break;
 		case 's': o.seconds = num(optarg, 0.1, 3600, "seconds"); break;
@@ -176,13 +183,15 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	bool latency = !strcmp(o.workload, "latency");
-	if (!strcmp(o.workload, "fanin"))
-		o.pubs = pubs > 0 ? (unsigned)pubs : 100;
+	bool shared = !strcmp(o.workload, "shared");
+	if (!strcmp(o.workload, "fanin") || shared)
+		o.pubs = pubs > 0 ? (unsigned)pubs : shared ? 2 : 100;
 	else
 		o.pubs = pairs > 0 ? (unsigned)pairs : latency ? 1 : 10;
+	o.subs = subs > 0 ? (unsigned)subs : shared ? 3 : 100;
 	o.rate = rate >= 0 ? rate : latency ? 5000 : 0;
 	if (!strcmp(o.workload, "pairs") || latency || !strcmp(o.workload, "fanout") ||
-	    !strcmp(o.workload, "fanin"))
+	    !strcmp(o.workload, "fanin") || shared)
 		return flow_run(&o);
 	if (!strcmp(o.workload, "connect")) {
 		o.count = count > 0 ? (unsigned)count : 5000;

@@ -15,6 +15,35 @@
 
 #define ANNOUNCE_MS 1000    /* the whole membership, to every broker, at least this often */
 #define FRAME_MAX 65536     /* a frame to one broker is sent once it holds this much */
+/* A message in custody that its peer has neither acknowledged nor given
+ * back for this long is sent again (chosen anew): its frame may have been
+ * dropped (ZeroMQ's high-water mark towards a stalled peer). QoS 1 may
+ * then deliver it twice. */
+#define CUSTODY_RESEND_MS 30000
+
+static void dispatch(shared_t *sh, shgroup_t *g, msg_t *m, shcust_t *c, uint64_t tried);
+
+/* Custody records past CUSTODY_RESEND_MS, given again. */
+static void resend_stale(shared_t *sh)
+{
+    uint64_t now = loop_now(sh->b->loop);
+    size_t n = 0, k = 0, it = 0;
+    map_entry_t *e;
+    while (map_next(&sh->custody, &it, &e))
+        n += now - ((shcust_t *)e->value)->sent_ms >= CUSTODY_RESEND_MS;
+    shcust_t **v = n ? malloc(n * sizeof(*v)) : NULL;
+    for (it = 0; v && map_next(&sh->custody, &it, &e);)
+        if (now - ((shcust_t *)e->value)->sent_ms >= CUSTODY_RESEND_MS)
+            v[k++] = e->value;
+    for (size_t i = 0; i < k; i++) {
+        sh->redispatched++;
+        dispatch(sh, v[i]->g, v[i]->m, v[i], v[i]->tried);
+    }
+    if (k)
+        log_warn("shared_custody_resent", "messages=%zu detail=\"no answer from the peer for %d s\"", k,
+                 CUSTODY_RESEND_MS / 1000);
+    free(v);
+}
 
 static void announce(shared_t *sh);
 
@@ -23,6 +52,8 @@ static uint64_t on_timer(loop_t *l, void *arg)
     shared_t *sh = arg;
     if (sh->b->cluster)
         sh->dirty = true; /* a peer that joined since hears it */
+    if (sh->custody.count)
+        resend_stale(sh);
     return ANNOUNCE_MS;
 }
 
@@ -425,7 +456,7 @@ static void dispatch(shared_t *sh, shgroup_t *g, msg_t *m, shcust_t *c, uint64_t
                 return;
         } else {
             if (!c && (c = calloc(1, sizeof(*c)))) {
-                *c = (shcust_t){++sh->seq, msg_ref(m), g, 0, 0};
+                *c = (shcust_t){++sh->seq, msg_ref(m), g, 0, 0, 0};
                 if (map_put(&sh->custody, (const char *)&c->seq, sizeof(c->seq), c, NULL) < 0) {
                     msg_unref(&c->m);
                     free(c);
@@ -435,6 +466,7 @@ static void dispatch(shared_t *sh, shgroup_t *g, msg_t *m, shcust_t *c, uint64_t
             if (c) {
                 c->target = (uint8_t)slot;
                 c->tried = tried;
+                c->sent_ms = sh->b->loop ? loop_now(sh->b->loop) : 0;
                 if (send_peer(sh, g, m, slot, c))
                     return;
             }

@@ -49,6 +49,7 @@ typedef struct shcust {
     shgroup_t *g;
     uint8_t target;            /* broker slot it was sent to */
     uint64_t tried;            /* slots that had no member for it */
+    uint64_t sent_ms;          /* loop time it was last sent */
 } shcust_t;
 
 struct shared {
