@@ -42,7 +42,7 @@ const char STORE_LUA_PIPE_PUT[] =
     "  redis.call('HSET',k,'id',id,'created_at',now)\n"
     "  redis.call('ZADD',p..'pipelines',0,ARGV[4])\n"
     "  local q=p..'pq:'..id\n"
-    "  redis.call('DEL',q,q..':dead',q..':stats')\n"
+    "  redis.call('DEL',q,q..':dead',q..':stats',q..':att')\n"
     "  redis.call('XGROUP','CREATE',q,'forwarders','0','MKSTREAM')\n"
     "end\n"
     "redis.call('HSET',k,'updated_at',now)\n"
@@ -58,7 +58,7 @@ const char STORE_LUA_PIPE_DEL[] =
     "local idx=p..'idx:pipeline:name'\n"
     "if redis.call('HGET',idx,v[1])==id then redis.call('HDEL',idx,v[1]) end\n"
     "local q=p..'pq:'..id\n"
-    "redis.call('DEL',k,k..':mappings',q,q..':dead',q..':stats')\n"
+    "redis.call('DEL',k,k..':mappings',q,q..':dead',q..':stats',q..':att')\n"
     "redis.call('ZREM',p..'pipelines',string.format('%013d',tonumber(v[2]))..':'..id)\n"
     "redis.call('INCR',p..'routes:version')\n"
     "return {'OK'}\n";

@@ -15,6 +15,7 @@ const char STORE_LUA_PQ_ACK[] =
     "local ids={} for i=4,#ARGV do ids[#ids+1]=ARGV[i] end\n"
     "local n=redis.call('XACK',q,'" PIPEQ_GROUP "',unpack(ids))\n"
     "redis.call('XDEL',q,unpack(ids))\n"
+    "if redis.call('EXISTS',q..':att')==1 then redis.call('HDEL',q..':att',unpack(ids)) end\n"
     "if redis.call('EXISTS',p..'pipeline:'..ARGV[2])==1 then\n"
     "  redis.call('HINCRBY',q..':stats','forwarded',n)\n"
     "  redis.call('HSET',q..':stats','last_ok_at',ARGV[3])\n"
@@ -37,6 +38,7 @@ const char STORE_LUA_PQ_DEAD[] =
     "    n=n+1\n"
     "  end\n"
     "  redis.call('XACK',q,'" PIPEQ_GROUP "',ARGV[i]) redis.call('XDEL',q,ARGV[i])\n"
+    "  redis.call('HDEL',q..':att',ARGV[i])\n"
     "end\n"
     "redis.call('HINCRBY',q..':stats','dead',n)\n"
     "redis.call('HSET',q..':stats','last_error',ARGV[4],'last_error_at',ARGV[3])\n"
@@ -67,9 +69,10 @@ static const char *fstr(const redisReply *v)
     return v && v->type == REDIS_REPLY_STRING ? v->str : NULL;
 }
 
-/* Hands one [eid, [f, v, ...]] entry to fn. A deleted entry (nil fields,
- * as XAUTOCLAIM may report) is skipped: returns 0; else 1. */
-static int one_entry(const redisReply *e, pipeq_msg_fn fn, void *arg)
+/* Hands one [eid, [f, v, ...]] entry to fn, with attempts already made
+ * (att: an HMGET reply element, NULL or nil for none). A deleted entry (nil
+ * fields, as XAUTOCLAIM may report) is skipped: returns 0; else 1. */
+static int one_entry(const redisReply *e, const redisReply *att, pipeq_msg_fn fn, void *arg)
 {
     if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || !fstr(e->element[0]))
         return 0;
@@ -103,17 +106,21 @@ static int one_entry(const redisReply *e, pipeq_msg_fn fn, void *arg)
     }
     if (!m.payload)
         m.payload = (const uint8_t *)"";
+    if (fstr(att))
+        m.attempts = atoi(att->str);
     fn(&m, arg);
     return 1;
 }
 
-static int entries(const redisReply *list, pipeq_msg_fn fn, void *arg)
+/* att: an HMGET reply of the list's ids in order, or NULL. */
+static int entries(const redisReply *list, const redisReply *att, pipeq_msg_fn fn, void *arg)
 {
     int n = 0;
     if (!list || list->type != REDIS_REPLY_ARRAY)
         return 0;
+    bool with = att && att->type == REDIS_REPLY_ARRAY && att->elements == list->elements;
     for (size_t i = 0; i < list->elements; i++)
-        n += one_entry(list->element[i], fn, arg);
+        n += one_entry(list->element[i], with ? att->element[i] : NULL, fn, arg);
     return n;
 }
 
@@ -132,9 +139,34 @@ int pipeq_read(store_t *s, const char *pipeline_id, const char *consumer, size_t
     /* nil: nothing new; else [[key, [entry...]]] */
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->type == REDIS_REPLY_ARRAY &&
         r->element[0]->elements == 2)
-        rc = entries(r->element[0]->element[1], fn, arg);
+        rc = entries(r->element[0]->element[1], NULL, fn, arg);
     freeReplyObject(r);
     return rc;
+}
+
+/* The attempts recorded for the entries of list (pipeq_note_attempts), as
+ * an HMGET reply in list order (caller frees), or NULL when there are none
+ * or the read failed (they start again at 0 then). */
+static redisReply *attempts_of(store_t *s, const char *q, const redisReply *list)
+{
+    if (!list || list->type != REDIS_REPLY_ARRAY || !list->elements)
+        return NULL;
+    char att[STORE_PREFIX_MAX + 56];
+    snprintf(att, sizeof(att), "%s:att", q);
+    const char **argv = calloc(list->elements + 2, sizeof(*argv));
+    if (!argv)
+        return NULL;
+    argv[0] = "HMGET";
+    argv[1] = att;
+    for (size_t i = 0; i < list->elements; i++) {
+        const redisReply *e = list->element[i];
+        argv[2 + i] = e->type == REDIS_REPLY_ARRAY && e->elements >= 1 && fstr(e->element[0]) ? e->element[0]->str : "";
+    }
+    redisReply *r = NULL;
+    if (store_cmd(s, (int)list->elements + 2, argv, NULL, &r) < 0)
+        r = NULL;
+    free(argv);
+    return r;
 }
 
 int pipeq_claim(store_t *s, const char *pipeline_id, const char *consumer, int64_t min_idle_ms,
@@ -151,8 +183,12 @@ int pipeq_claim(store_t *s, const char *pipeline_id, const char *consumer, int64
     if (rc < 0)
         return rc;
     /* [next cursor, [entry...], [deleted ids...]] */
-    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2)
-        rc = entries(r->element[1], fn, arg);
+    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2) {
+        redisReply *att = attempts_of(s, q, r->element[1]);
+        rc = entries(r->element[1], att, fn, arg);
+        if (att)
+            freeReplyObject(att);
+    }
     freeReplyObject(r);
     return rc;
 }
@@ -264,5 +300,33 @@ int pipeq_touch(store_t *s, const char *pipeline_id, const char *consumer, const
     int rc = store_cmd(s, (int)(n + 6), argv, NULL, &r);
     free(argv);
     freeReplyObject(r);
+    return rc;
+}
+
+int pipeq_note_attempts(store_t *s, const char *pipeline_id, const char *const *eids, const int *attempts,
+                        size_t n)
+{
+    store_err_reset(s);
+    if (n == 0)
+        return 0;
+    char att[STORE_PREFIX_MAX + 56];
+    snprintf(att, sizeof(att), "%spq:%s:att", store_prefix(s), pipeline_id);
+    const char **argv = calloc(2 + 2 * n, sizeof(*argv));
+    char (*nums)[12] = calloc(n, sizeof(*nums));
+    int rc = argv && nums ? 0 : -ENOMEM;
+    if (rc == 0) {
+        argv[0] = "HSET";
+        argv[1] = att;
+        for (size_t i = 0; i < n; i++) {
+            snprintf(nums[i], sizeof(nums[i]), "%d", attempts[i]);
+            argv[2 + 2 * i] = eids[i];
+            argv[3 + 2 * i] = nums[i];
+        }
+        redisReply *r = NULL;
+        rc = store_cmd(s, (int)(2 + 2 * n), argv, NULL, &r);
+        freeReplyObject(r);
+    }
+    free(argv);
+    free(nums);
     return rc;
 }

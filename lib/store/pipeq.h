@@ -10,7 +10,8 @@
  *   t topic, p payload (bytes), q qos, r retain 0/1, c MQTT client id,
  *   u username, b broker id, ts received-at (unix ms).
  * Dead-letter entries carry the same fields plus eid (the queue entry id),
- * reason and attempts.
+ * reason and attempts. G pq:<id>:att holds the failed attempts of entries
+ * being retried.
  *
  * Blocking calls on a store_t (store.h rules). Views passed to callbacks
  * are valid during the callback only.
@@ -37,6 +38,7 @@ typedef struct pipeq_msg {
     bool retain;
     const char *client_id, *username, *broker; /* "" when absent */
     int64_t received_ms;
+    int attempts;                 /* failed deliveries recorded so far (claims only; else 0) */
 } pipeq_msg_t;
 
 typedef void (*pipeq_msg_fn)(const pipeq_msg_t *m, void *arg);
@@ -48,7 +50,8 @@ int pipeq_ensure(store_t *s, const char *pipeline_id);
 int pipeq_read(store_t *s, const char *pipeline_id, const char *consumer, size_t count,
                pipeq_msg_fn fn, void *arg);
 /* Entries pending for over min_idle_ms with any consumer (one that died),
- * now owned by consumer (XAUTOCLAIM from 0-0). Count or negative. */
+ * now owned by consumer (XAUTOCLAIM from 0-0), each with the attempts its
+ * previous holder recorded (pipeq_note_attempts). Count or negative. */
 int pipeq_claim(store_t *s, const char *pipeline_id, const char *consumer, int64_t min_idle_ms,
                 size_t count, pipeq_msg_fn fn, void *arg);
 /* Resets the idle time of n entries this consumer holds (XCLAIM JUSTID, min
@@ -61,6 +64,11 @@ int pipeq_ack(store_t *s, const char *pipeline_id, const char *const *eids, size
  * never a token) and attempts; acknowledges them. */
 int pipeq_dead(store_t *s, const char *pipeline_id, const char *const *eids, size_t n,
                const char *reason, int attempts);
+/* Records how many deliveries of each entry failed so far (G pq:<id>:att,
+ * entry id -> count; forgotten at ack and dead-letter), so a forwarder that
+ * claims them after a takeover goes on counting towards max_attempts. */
+int pipeq_note_attempts(store_t *s, const char *pipeline_id, const char *const *eids, const int *attempts,
+                        size_t n);
 /* Records the last delivery error shown in the console. */
 int pipeq_note_error(store_t *s, const char *pipeline_id, const char *reason);
 /* Entries waiting plus in flight (XLEN) and the age of the oldest in ms

@@ -232,7 +232,7 @@ static void on_msg(const pipeq_msg_t *m, void *arg)
         }
         return;
     }
-    held_t h = {.since = fwd_now_ms()};
+    held_t h = {.since = fwd_now_ms(), .attempts = m->attempts};
     snprintf(h.eid, sizeof(h.eid), "%s", m->eid);
     if (!(h.json = body_message(p->id, m, &h.len)))
         return; /* OOM: stays pending, claimed again later */

@@ -187,6 +187,22 @@ static void queue_ack(pipe_t *p, const char *eid)
         p->acks[p->n_acks++] = dup;
 }
 
+/* Records the attempts of entries going back for a retry, so a forwarder
+ * that takes them over goes on counting (pipeq_note_attempts). */
+static void note_attempts(fwd_t *f, pipe_t *p, const held_t *items, size_t n)
+{
+    const char **eids = n ? malloc(n * sizeof(*eids)) : NULL;
+    int *att = n ? malloc(n * sizeof(*att)) : NULL;
+    for (size_t i = 0; eids && att && i < n; i++) {
+        eids[i] = items[i].eid;
+        att[i] = items[i].attempts;
+    }
+    if (eids && att)
+        fwd_redis_result(f, pipeq_note_attempts(f->store, p->id, eids, att, n), "note_attempts");
+    free(eids);
+    free(att);
+}
+
 /* Moves items to the dead-letter stream (retried later on a store error:
  * they go back to the queue with their attempts). */
 static void dead_letter(fwd_t *f, pipe_t *p, held_t *items, size_t n, const char *reason)
@@ -290,6 +306,7 @@ void send_done(fwd_t *f, req_t *r, CURLcode result)
         }
         free(dl);
         p->retried += keep;
+        note_attempts(f, p, r->items, keep);
         if (keep) {
             p->ready_at = now + backoff_ms(f->conf, worst);
             if (pipe_unshift(p, r->items, keep) < 0)

@@ -1,0 +1,71 @@
+"""Timeouts and retry counts that must not restart.
+
+--connect-timeout is counted from accept, not from the last byte (issue 13,
+a true CONNECT header timeout): a socket that dribbles its CONNECT one byte
+at a time, never finishing it, is closed when the timeout runs out, the same
+as one that sends nothing; a bystander is served meanwhile. Raw sockets
+against a real broker.
+
+A pipeline entry's failed attempts survive a forwarder takeover (issue 17):
+the forwarder that claims it goes on counting towards max_attempts instead
+of starting again. Real Redis, admin, cluster broker, forwarders, HTTP sink."""
+
+import signal
+import time
+
+import pytest
+
+from conftest import IS_MOSQUITTO, RawClient, connect_pkt, uid, wait_until
+from test_61_forwarder import Forwarder, env, mapping, pipeline, publisher, wait_routes  # noqa: F401 (env: fixture)
+
+
+@pytest.mark.skipif(IS_MOSQUITTO, reason="Mosquitto has no CONNECT timeout")
+def test_a_dribbled_connect_is_closed_at_the_timeout(broker_factory, bystander):
+    b = broker_factory(connect_timeout=2)
+    by = bystander(b.port)
+    c = RawClient(b.port)
+    pkt = connect_pkt(uid("dribbler-") + "x" * 40)
+    start = time.monotonic()
+    closed_at = None
+    for i in range(len(pkt) - 1):          # never the last byte: the CONNECT never completes
+        try:
+            c.sock.sendall(pkt[i:i + 1])
+            c.sock.settimeout(0.25)
+            if c.sock.recv(16) == b"":
+                closed_at = time.monotonic() - start
+                break
+        except OSError as e:
+            if isinstance(e, (ConnectionResetError, BrokenPipeError)):
+                closed_at = time.monotonic() - start
+                break
+        if time.monotonic() - start > 8:
+            break
+    assert closed_at is not None, "a dribbling socket stayed open for 8 s with --connect-timeout 2"
+    assert 1.5 <= closed_at <= 4.0, closed_at
+    by.assert_untouched()
+
+
+@pytest.mark.skipif(IS_MOSQUITTO, reason="Roost's forwarder")
+def test_attempts_survive_a_forwarder_takeover(env):
+    p = pipeline(env, "counted", "/att", max_attempts=4)
+    mapping(env, "att/#", p)
+    wait_routes(env)
+    env["sink"].plan(lambda path, body, h: (503, {}) if path == "/att" else (200, {}))
+    att = "roost:{g}:pq:%s:att" % p["id"]
+    pub = publisher(env, "pub-att")
+    pub.publish("att/x", "one", qos=1)
+    # two failures recorded, then the forwarder dies holding the entry
+    assert wait_until(lambda: (env["admin"].redis_cli("HVALS", att) or "0").split()[0] in ("2", "3"), timeout=15)
+    env["fwd"].stop(signal.SIGKILL)
+    env["fwd"] = Forwarder(env["cl"].redis.port, env["cl"].dir, "f-att")
+    dead = "roost:{g}:pq:%s:dead" % p["id"]
+    assert wait_until(lambda: env["admin"].redis_cli("XLEN", dead) == "1", timeout=20), env["fwd"].text()[-2000:]
+    tries = [r for r in env["sink"].requests if r["path"] == "/att"]
+    # 4 in all (5 if the dead one failed a third time it had no time to record):
+    # starting again would have made it 6 or more
+    assert len(tries) in (4, 5), len(tries)
+    assert "after 4 attempts" in env["admin"].redis_cli("XRANGE", dead, "-", "+")
+    assert "entries_claimed" in env["fwd"].text()
+    assert env["admin"].redis_cli("EXISTS", att) == "0"   # forgotten once dead-lettered
+    env["sink"].plan(None)
+    pub.disconnect()
