@@ -39,7 +39,7 @@
  *   P subs:{c:<cid>}         hash    filter -> options + 256 x subscription id
  *   G psubs                  hash    "<cid>\0<filter>" -> qos (all persistent subs)
  *   G psubs:ver              string  INCR'd on every psubs change
- *   G sessexp                zset    cid -> unix ms its offline session expires
+ *   G sessexp                zset    cid -> unix ms its session is looked at (expiry)
  *   P q:{c:<cid>}            list    entry ids, arrival order
  *   P qm:{c:<cid>}           hash    entry id -> message blob (per-session qos)
  *   P rx2:{c:<cid>}          set     inbound QoS 2 packet ids awaiting PUBREL
@@ -201,23 +201,26 @@ int sstore_session_clear(sstore_t *s, const char *cid, size_t cid_len, sstore_do
  * NULL: the store client id the session belongs to, see sstore_lease_take). */
 int sstore_session_touch(sstore_t *s, const char *cid, size_t cid_len, const char *broker_id,
                          const char *credential, sstore_done_fn fn, void *arg);
-/* Session expiry (sstore_expiry.c). A persistent session that goes
- * offline is given an expiry: its cid goes into the index
- *   G sessexp                zset    cid -> unix ms the session expires
- * and its keys get a TTL of expiry_ms + SSTORE_EXPIRY_GRACE_MS (a
- * backstop: sstore_session_reap is what deletes it, psubs entries
- * included). expiry_ms 0: it does not expire (back online, or no expiry):
- * out of the index, TTLs removed. Nothing happens to a session that has no
- * sess key. */
+/* Session expiry (sstore_expiry.c). Every persistent session with an
+ * expiry has its client id in the index
+ *   G sessexp                zset    cid -> unix ms it is looked at next
+ * and its expiry in sess 'expiry_ms'. Going offline (online false): due
+ * at now + expiry_ms, and its keys get a TTL of expiry_ms +
+ * SSTORE_EXPIRY_GRACE_MS (a backstop: sstore_session_reap is what deletes
+ * it, psubs entries included). Online (online true, at CONNECT): no TTLs,
+ * looked at again after max(expiry, 5 min): a broker killed while holding
+ * it never marks it offline, so the reaper finds the lease of a dead
+ * broker and lets it expire from then. expiry_ms 0: it never expires (out
+ * of the index, no TTLs). A session with no sess key is left alone. */
 #define SSTORE_EXPIRY_GRACE_MS 3600000u
-int sstore_session_expire(sstore_t *s, const char *cid, size_t cid_len, uint64_t expiry_ms,
-                          sstore_done_fn fn, void *arg);
-/* Deletes up to `limit` sessions whose expiry passed and whose client id is
- * not leased (a session in use is only taken out of the index): every key
- * and the psubs entries, psubs:ver bumped when any went, so every broker's
- * cluster index forgets them. fn gets the number deleted. Any broker may
- * run it at any time (one atomic script; it crosses the two key families,
- * like session_clear). */
+int sstore_session_expire(sstore_t *s, const char *cid, size_t cid_len, bool online,
+                          uint64_t expiry_ms, sstore_done_fn fn, void *arg);
+/* Looks at up to `limit` sessions due in the index: one whose client id a
+ * live broker holds is looked at again later; any other is deleted, every
+ * key and its psubs entries, psubs:ver bumped when any went, so every
+ * broker's cluster index forgets them. fn gets the number deleted. Any
+ * broker may run it at any time (one atomic script; it crosses the two key
+ * families, like session_clear). */
 typedef void (*sstore_count_fn)(int rc, uint64_t n, void *arg);
 int sstore_session_reap(sstore_t *s, uint64_t now_ms, unsigned limit, sstore_count_fn fn,
                         void *arg);

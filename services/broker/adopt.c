@@ -191,10 +191,15 @@ static void finish(struct adopt *a, const sstore_session_t *st)
     sstore_t *store = cluster_store(b->cluster);
     /* catch-up reads only deliver what this session has not seen: track
      * every entry id delivered from now until the last one */
-    if (!a->clean && session_track_seen(c->sess, true) == 0) {
+    if (!a->clean || !c->sess->clean) {
+        /* resumed, or persistent (3.1.1 clean session 0, 5.0 Session Expiry
+         * above 0, also with Clean Start 1): its sess key says it exists */
         sstore_session_touch(store, a->cid, a->len, b->id, conn_store_id(c), on_done_quiet, NULL);
-        /* in use again: out of the expiry index, no TTLs */
-        sstore_session_expire(store, a->cid, a->len, 0, on_done_quiet, NULL);
+        /* in use: no TTLs; looked at later in case this broker dies */
+        sstore_session_expire(store, a->cid, a->len, true, session_expiry_ms(c->sess),
+                              on_done_quiet, NULL);
+    }
+    if (!a->clean && session_track_seen(c->sess, true) == 0) {
         schedule_catchup(b, c, CATCHUP1_MS);
         schedule_catchup(b, c, CATCHUP2_MS);
     }

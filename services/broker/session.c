@@ -615,6 +615,11 @@ void session_rx2_release(session_t *s, uint16_t pid)
     }
 }
 
+uint64_t session_expiry_ms(const session_t *s)
+{
+    return s->expiry == SESSION_NEVER ? 0 : (uint64_t)s->expiry * 1000u;
+}
+
 uint32_t session_expiry_cap(const broker_config_t *cfg, uint32_t requested)
 {
     uint32_t cap = cfg->session_expiry > 0 ? (uint32_t)cfg->session_expiry : SESSION_NEVER;
@@ -665,8 +670,7 @@ void session_closed(broker_t *b, session_t **sp, conn_t *c)
             sstore_lease_release(st, s->id, s->id_len, b->id, on_store_done, b);
         /* a persistent session's state stays in Redis, until it expires */
         if (!s->clean)
-            sstore_session_expire(st, s->id, s->id_len,
-                                  s->expiry == SESSION_NEVER ? 0 : (uint64_t)s->expiry * 1000u,
+            sstore_session_expire(st, s->id, s->id_len, false, session_expiry_ms(s),
                                   on_store_done, b);
         else if (s->stored) /* resumed, or persistent until DISCONNECT said 0 */
             sstore_session_clear(st, s->id, s->id_len, on_store_done, b);

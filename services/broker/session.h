@@ -99,6 +99,8 @@ void session_keep(broker_t *b, session_t *s);
  * Interval; SESSION_NEVER for 0xFFFFFFFF and for a 3.1.1 persistent
  * session), held to --session-expiry when that is set. */
 uint32_t session_expiry_cap(const broker_config_t *cfg, uint32_t requested);
+/* s->expiry in ms for the store: 0 for SESSION_NEVER. */
+uint64_t session_expiry_ms(const session_t *s);
 
 /* Cluster: fills a new persistent session from its Redis state: queued
  * messages (flagged DUP: they may have been sent before), PUBREL-pending

@@ -79,6 +79,7 @@ def test_cluster_session_expires_in_redis(stack):
     nobody. A session resumed within its expiry loses its TTLs."""
     stack.start_redis()
     b1 = stack.start_broker("b1", insecure=True, cluster=True)
+    assert wait_for(lambda: "event=psubs_loaded" in b1.log(), 10)  # its Redis link is up
     keep, gone = uid("keep"), uid("gone")
     t = uid("ex/t")
     persistent5(b1.port, keep, 60, t)
@@ -87,12 +88,15 @@ def test_cluster_session_expires_in_redis(stack):
     ttl = int(stack.redis_cli("PTTL", "roost:sess:{c:%s}" % gone))
     assert 2000 < ttl <= 2000 + 3600000, ttl
     ver = int(stack.redis_cli("GET", "roost:{g}:psubs:ver") or 0)
-    # 'keep' resumed within its expiry: out of the index, no TTL while online
+    # 'keep' resumed within its expiry: no TTL while online, looked at
+    # again in 5 minutes at the earliest (in case its broker dies)
     with Raw5(b1.port) as c:
         sp, _ = c.connect5(keep, clean=False, properties=props((SESSION_EXPIRY, 60)))
         assert sp == 1
+        now_ms = time.time() * 1000
         assert wait_for(lambda: stack.redis_cli("PTTL", "roost:sess:{c:%s}" % keep) == "-1" and
-                        stack.redis_cli("ZSCORE", "roost:{g}:sessexp", keep) == "", 5)
+                        float(stack.redis_cli("ZSCORE", "roost:{g}:sessexp", keep) or 0)
+                        >= now_ms + 299000, 5)
         c.send(disconnect5_pkt())
     # 'gone' expires: keys and psubs entries deleted by the reaper
     assert wait_for(lambda: not _keys(stack, gone), 10), _keys(stack, gone)
@@ -103,3 +107,38 @@ def test_cluster_session_expires_in_redis(stack):
     with Raw5(b1.port) as c:
         sp, _ = c.connect5(gone, clean=False, properties=props((SESSION_EXPIRY, 60)))
         assert sp == 0
+
+
+def test_cluster_session_of_killed_broker_expires(stack):
+    """A broker killed (SIGKILL) while its device is connected never marks
+    the session offline; the session was put in the expiry index at CONNECT
+    to be looked at later, and when it is due the reaper on another broker
+    finds the lease held by a dead broker and deletes it. (The index score
+    is moved to now to stand for the 5 minutes that would pass.) A session
+    with Clean Start 1 and Session Expiry above 0 is persistent too."""
+    stack.start_redis()
+    b1 = stack.start_broker("b1", insecure=True, cluster=True)
+    b2 = stack.start_broker("b2", insecure=True, cluster=True)
+    assert wait_for(lambda: "event=psubs_loaded" in b1.log() and "event=psubs_loaded" in b2.log(), 10)
+    cid, other = uid("killed"), uid("cs1")
+    t = uid("k/t")
+    # Clean Start 1 with an expiry: kept (it was not marked in Redis before)
+    with Raw5(b2.port) as c:
+        c.connect5(other, clean=True, properties=props((SESSION_EXPIRY, 60)))
+        c.send(subscribe5_pkt(1, [(t, 1)]))
+        c.expect("SUBACK")
+        c.send(disconnect5_pkt())
+    assert present5(b2.port, other, 60) == 1
+    c = Raw5(b1.port)
+    c.connect5(cid, clean=False, properties=props((SESSION_EXPIRY, 2)))
+    c.send(subscribe5_pkt(1, [(t, 1)]))
+    c.expect("SUBACK")
+    assert wait_for(lambda: stack.redis_cli("ZSCORE", "roost:{g}:sessexp", cid) != "", 5)
+    b1.kill()
+    c.close()
+    # b1's alive key runs out (its TTL); then the session is due
+    assert wait_for(lambda: stack.redis_cli("EXISTS", "roost:{g}:broker:b1:alive") == "0", 15)
+    stack.redis_cli("ZADD", "roost:{g}:sessexp", "0", cid)
+    assert wait_for(lambda: not _keys(stack, cid), 15), _keys(stack, cid)
+    assert cid not in stack.redis_cli("HKEYS", "roost:{g}:psubs")
+    assert other in stack.redis_cli("HKEYS", "roost:{g}:psubs")
