@@ -39,6 +39,9 @@ def test_banner_names_the_token_variable_and_status_shows_the_cluster(env_token,
     text = wait_until(status, timeout=20)
     assert text, subprocess.run(argv, capture_output=True, text=True, timeout=30)
     assert "endpoints    mqtt://127.0.0.1:%d (TCP)" % server.ports["MQTT"] in text, text
+    for url in ("mqtts://localhost:%d" % server.ports["MQTTS"], "ws://127.0.0.1:%d/mqtt" % server.ports["WS"],
+                "wss://localhost:%d/mqtt" % server.ports["WSS"]):
+        assert url in text, (url, text)
 
     req = urllib.request.Request("http://127.0.0.1:%d/api/v1/overview" % server.ports["ADMIN_HTTP"],
                                  headers={"Authorization": "Bearer " + TOKEN})
