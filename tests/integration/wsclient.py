@@ -69,7 +69,7 @@ def ws_paho(port, path="/mqtt", tls_ca=None, headers=None, **kw):
         setattr(pc.c, cb, getattr(old, cb))
     if tls_ca:
         pc.c.tls_set(ca_certs=tls_ca)
-        pc.c.on_socket_register_write = lambda *a: None  # writes from the loop thread only (test_60)
+        pc.c.on_socket_register_write = lambda *a: None  # writes from the loop thread only (test_26)
     return pc
 
 

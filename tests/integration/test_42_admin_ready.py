@@ -1,4 +1,4 @@
-"""59 admin readiness (issue 12): roost-admin answers /healthz 200 only once
+"""42 admin readiness (issue 12): roost-admin answers /healthz 200 only once
 its bootstrap token is in the store, so a client that waits for 200 and then
 calls the API with ROOST_ADMIN_TOKEN cannot race the bootstrap (what made
 test_31's first add_client fail with 401 once). Started while Redis is down,

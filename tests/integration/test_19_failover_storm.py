@@ -1,4 +1,4 @@
-"""59 failover storm (issue 12): 1,000 devices sharing 200 credentials on one
+"""19 failover storm (issue 12): 1,000 devices sharing 200 credentials on one
 broker of a two-broker cluster; that broker is killed (SIGKILL, by PID) and
 every device comes back through haproxy on the other one: once with authd's
 cache warm, once right after authd restarted (cold). argon2 runs at most

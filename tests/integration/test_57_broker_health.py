@@ -1,4 +1,4 @@
-"""59 broker /healthz tells the truth about authd (issue 12): with no authd
+"""57 broker /healthz tells the truth about authd (issue 12): with no authd
 link up the broker answers 200 (its connected devices still work, so the
 balancer must keep it) with a body saying it is degraded; 'ok' again once
 authd is back. Redis unreachable or draining stay 503 (test_12, test_59).

@@ -1,4 +1,4 @@
-"""60: MQTT over TLS (Roost-only flags): a second listener (--tls-port) with
+"""26: MQTT over TLS (Roost-only flags): a second listener (--tls-port) with
 --tls-cert/--tls-key, client certificates verified against --tls-ca when
 --tls-client-cert is optional or required. Real clients: mosquitto_pub/sub
 with --cafile/--cert/--key, paho-mqtt with TLS, Python ssl sockets for

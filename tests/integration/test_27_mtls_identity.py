@@ -1,4 +1,4 @@
-"""61: mutual TLS identity end to end: the broker sends authd the SHA-256
+"""27: mutual TLS identity end to end: the broker sends authd the SHA-256
 fingerprint of the certificate the handshake verified, and group rules
 `match_by: certificate_fingerprint` (made through admin's HTTP API) grant
 exactly their topics to a device presenting that certificate. A rule edited
