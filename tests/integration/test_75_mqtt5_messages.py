@@ -305,3 +305,19 @@ def test_will_properties_forwarded(broker):
         assert 29 <= pr.pop(MESSAGE_EXPIRY) <= 30
         assert pr == {PAYLOAD_FORMAT: 1, CONTENT_TYPE: "text/plain", RESPONSE_TOPIC: "w/r",
                       CORRELATION_DATA: b"\x07", USER_PROPERTY: [("who", "dev")]}
+
+
+def test_large_property_list(broker):
+    """A property list larger than the broker's stack buffers (User
+    Properties of 3 KB, a Topic Alias to drop) passes through unchanged, in
+    order [MQTT-3.3.2-17,18], to a subscriber with a Subscription
+    Identifier."""
+    t = uid("big")
+    ups = [("k%d" % i, "v" * (300 + i)) for i in range(10)]
+    with C5(broker.port) as s, C5(broker.port) as p:
+        assert s.sub([(t, 1)], properties=props((SUBSCRIPTION_ID, 5))) == [1]
+        assert p.pub(t, b"x", qos=1, properties=props(
+            (TOPIC_ALIAS, 3), *[(USER_PROPERTY, u) for u in ups])) == 0
+        topic, pr, payload, _ = s.get()
+        assert (topic, payload) == (t, b"x")
+        assert pr == {USER_PROPERTY: ups, SUBSCRIPTION_ID: [5]}

@@ -304,6 +304,23 @@ static void test_props_in(void **state)
     assert_true(in.has_expiry);
     assert_int_equal(msgprops_deadline(&in, 1000), 0);
     assert_int_equal(in.keep_len, 0);
+    /* msgprops_kept: the list itself when nothing goes, else a copy in the
+     * caller's buffer, or on the heap when it does not fit */
+    msgprops_scan((mqtt_str_t){IN, sizeof(IN)}, &in);
+    uint8_t *heap = NULL, tiny[4];
+    const uint8_t *k = msgprops_kept((mqtt_str_t){IN, sizeof(IN)}, &in, buf, sizeof(buf), &heap);
+    assert_ptr_equal(k, buf);
+    assert_null(heap);
+    k = msgprops_kept((mqtt_str_t){IN, sizeof(IN)}, &in, tiny, sizeof(tiny), &heap);
+    assert_non_null(heap);
+    assert_ptr_equal(k, heap);
+    assert_memory_equal(k, KEPT, sizeof(KEPT));
+    free(heap);
+    heap = NULL;
+    msgprops_scan((mqtt_str_t){KEPT, sizeof(KEPT)}, &in);
+    assert_ptr_equal(msgprops_kept((mqtt_str_t){KEPT, sizeof(KEPT)}, &in, tiny, sizeof(tiny), &heap),
+                     KEPT);
+    assert_null(heap);
     static const uint8_t sid[] = {0x0B, 0x80, 0x01};
     assert_int_equal(msgprops_subid((mqtt_str_t){sid, sizeof(sid)}), 128);
     assert_int_equal(msgprops_subid((mqtt_str_t){KEPT, sizeof(KEPT)}), 0);
