@@ -94,8 +94,10 @@ const char *sstore_address(const sstore_t *s, int *port);
  * calls fn(0) once every write issued before it has reached n replicas, or
  * fn(ROOST_EUNAVAILABLE) when fewer had it after timeout_ms (or the link
  * dropped). Calls made during one loop turn share one WAIT, sent at the end
- * of the turn or before a barrier; their callbacks run in call order. A
- * request issued after sstore_wait in the same turn may complete before it.
+ * of the turn (or before a barrier); while one WAIT is in flight the calls
+ * that come wait for its answer and then share the next (group commit).
+ * Callbacks run in call order. A request issued after sstore_wait may
+ * complete before it.
  * With n == 0 sstore_wait is sstore_barrier. Returns as sstore_barrier. */
 int sstore_set_wait(sstore_t *s, int replicas, int timeout_ms);
 int sstore_wait(sstore_t *s, sstore_done_fn fn, void *arg);

@@ -1,8 +1,10 @@
 /* sstore_wait: WAIT for replicas before a write counts as done (sstore.h
  * "WAIT for replicas"). Redis's WAIT blocks the link until every write this
- * link made before it reached n replicas (or the timeout): one WAIT per
- * loop turn covers every caller of that turn, so the cost is one round trip
- * to the replicas per turn rather than per message. */
+ * link made before it reached n replicas (or the timeout), and the link's
+ * later commands wait behind it. So one WAIT covers every caller of a loop
+ * turn, and at most one is in flight: callers that come while one is out
+ * join the next, sent when it answers (group commit), so the cost is one
+ * round trip to the replicas per batch, and batches grow with the load. */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -25,8 +27,9 @@ typedef struct group {
 
 struct ss_wait {
     int replicas, timeout_ms;
-    group_t *open;      /* joined this turn, not sent yet */
-    uint64_t timer;     /* sends open at the end of the turn */
+    group_t *open;      /* joined, not sent yet */
+    uint64_t timer;     /* sends open at the end of the turn (none in flight) */
+    int inflight;       /* WAITs sent, not answered */
     group_t *failing;
     uint64_t fail_timer;
     uint64_t failures;
@@ -44,6 +47,8 @@ static void wait_finish(sstore_req_t *q, int rc, const redisReply *r)
 {
     group_t *g = q->arg;
     struct ss_wait *w = *ss_wait_slot(q->s);
+    if (w)
+        w->inflight--;
     if (rc == 0) {
         uint64_t got = 0;
         if (ss_r_u64(r, &got) < 0)
@@ -54,6 +59,8 @@ static void wait_finish(sstore_req_t *q, int rc, const redisReply *r)
             w->failures++;
     }
     group_run(g, rc);
+    if (w && w->inflight == 0 && w->open && !w->timer)
+        ss_wait_flush(q->s); /* those who came while it was out */
 }
 
 static uint64_t on_failing(loop_t *l, void *arg)
@@ -87,8 +94,10 @@ void ss_wait_flush(sstore_t *s)
         ss_arg_u64(q, (uint64_t)w->timeout_ms);
         rc = ss_issue(q); /* on 0, wait_finish runs later and frees g */
     }
-    if (rc == 0)
+    if (rc == 0) {
+        w->inflight++;
         return;
+    }
     /* never call back from inside the call that issued: from a timer */
     g->rc = rc == -ENOMEM ? -ENOMEM : ROOST_EUNAVAILABLE;
     g->next = w->failing;
@@ -104,7 +113,8 @@ static uint64_t on_turn_end(loop_t *l, void *arg)
     struct ss_wait *w = *ss_wait_slot(s);
     if (w)
         w->timer = 0; /* this timer ends here */
-    ss_wait_flush(s);
+    if (w && w->inflight == 0)
+        ss_wait_flush(s); /* else sent when the one in flight answers */
     return 0;
 }
 
