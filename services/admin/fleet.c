@@ -348,6 +348,10 @@ static json_t *instance_row(const fleet_t *f, const slot_t *s, int64_t now)
         if (json_is_number(json_object_get(rec, RAW[i])))
             json_object_set(totals, RAW[i], json_object_get(rec, RAW[i]));
     json_object_set_new(o, "totals", totals ? totals : json_null());
+    /* a broker's shared-subscription groups with members there (issue 16) */
+    json_t *shared = s->alive ? json_object_get(rec, "shared") : NULL;
+    if (json_is_array(shared))
+        json_object_set(o, "shared", shared);
     return o;
 }
 

@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "cluster.h"
 #include "mqtt/subtrie.h"
+#include "shared.h"
 #include "store/beacon.h"
 #include "store/instances.h"
 
@@ -31,6 +32,10 @@ char *beacon_record(const broker_t *b)
         "msgs_out", (json_int_t)s->msgs_out, "queued", (json_int_t)s->queued,
         "dropped", (json_int_t)dropped, "retained", (json_int_t)topictree_count(b->retained),
         "bus_in", (json_int_t)s->bus_msgs_in, "bus_out", (json_int_t)s->bus_msgs_out);
+    json_t *sh = b->shared ? shared_json(b->shared) : NULL;
+    if (o && sh && json_array_size(sh))
+        json_object_set(o, "shared", sh); /* the Connections page's shared groups */
+    json_decref(sh);
     char *text = o && store_instance_common(o, "broker", b->draining ? "draining" : "serving", b->started_ms) == 0
                      ? json_dumps(o, JSON_COMPACT)
                      : NULL;

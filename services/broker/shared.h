@@ -87,5 +87,10 @@ void shared_flush(shared_t *sh);
 /* Prometheus text of the groups, members and counters; bytes written (as
  * snprintf: >= cap when truncated). */
 int shared_metrics(const shared_t *sh, char *out, size_t cap);
+/* The groups with members here, their members and deliveries, as a JSON
+ * array (shjson.c; caller owns it; NULL on OOM): the instance record's
+ * "shared" (beacon.c), which admin's /api/v1/instances passes on. */
+struct json_t;
+struct json_t *shared_json(const shared_t *sh);
 
 #endif

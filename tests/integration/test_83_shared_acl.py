@@ -104,3 +104,41 @@ def test_explain_shared_filter(stack):
     assert status == 200 and d["decision"] == "deny" and d["matched"] is None, d
     status, d = explain("$share/+/jobs/a")[:2]
     assert status == 400 and d["details"]["field"] == "topic", d
+
+
+def test_connections_page_data_shows_groups_members_deliveries(stack):
+    """The Connections page's shared-subscription table reads admin's
+    /api/v1/instances: each broker's record lists its groups, their members
+    and the deliveries each got."""
+    stack.start_redis()
+    stack.start_admin()
+    b = stack.start_broker(cluster=True, insecure=True)
+    root = uid("sh")
+    members = [PahoClient(b.port, client_id=uid("m")) for _ in range(2)]
+    pub = PahoClient(b.port)
+    try:
+        for m in members:
+            m.connect()
+            assert m.subscribe("$share/pool/%s/+" % root, 1) == [1]
+        pub.connect()
+        for i in range(10):
+            pub.publish("%s/t" % root, b"m%d" % i, qos=1)
+        got = {m.client_id: len(m.get_n(5)) for m in members}
+
+        def rows():
+            status, doc = stack.api("GET", "/api/v1/instances")
+            assert status == 200, doc
+            out = {}
+            for i in doc["instances"]:
+                for g in i.get("shared", []):
+                    if g["group"] == "pool" and g["filter"] == root + "/+":
+                        for m in g["members"]:
+                            out[m["client_id"]] = (i["id"], m["connected"], m["deliveries"])
+            return out
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and {k: v[2] for k, v in rows().items()} != got:
+            time.sleep(0.2)
+        assert rows() == {cid: (b.name, True, n) for cid, n in got.items()}
+    finally:
+        for c in members + [pub]:
+            c.disconnect()

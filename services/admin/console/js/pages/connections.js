@@ -19,6 +19,7 @@ function protoLabel(p) {
 export function list(main) {
   const bannerEl = h('div', {});
   const body = h('div', { class: 'card' });
+  const sharedBody = h('div', { class: 'card', testid: 'shared-card' });
   const updated = h('span', { class: 'muted updated', testid: 'connections-updated', 'aria-live': 'off' });
   let alive = true;
   let timer = null;
@@ -41,7 +42,10 @@ export function list(main) {
       h('div', { class: 'toolbar-end' },
         h('label', { class: 'toggle' }, autoBox, h('span', {}, 'Auto-refresh')),
         updated)),
-    body);
+    body,
+    h('h2', { class: 'card-title' }, 'Shared subscriptions'),
+    h('p', { class: 'muted' }, 'Groups of $share/{name}/{filter} subscribers: each message goes to one member, cluster-wide. Deliveries count since the member\u2019s broker started.'),
+    sharedBody);
 
   function schedule() {
     clearTimeout(timer);
@@ -57,9 +61,10 @@ export function list(main) {
     }
     if (!background) body.replaceChildren(loading('Loading connections…'));
     try {
-      const [page, groups] = await Promise.all([
+      const [page, groups, inst] = await Promise.all([
         api.connections.list({ limit: state.pager.limit, cursor: state.pager.cursor, search: state.search }),
         groupNames.size ? null : api.listAll(api.groups).catch(() => []),
+        api.instances.list().catch(() => null),
       ]);
       if (!alive) return;
       if (groups) groupNames = new Map(groups.map((g) => [g.id, g.name]));
@@ -67,6 +72,7 @@ export function list(main) {
       state.pager.next = page?.next_cursor || null;
       state.total = Number.isFinite(page?.total) ? page.total : null;
       render(page?.items || []);
+      renderShared(inst?.instances || []);
       updated.textContent = `Updated ${new Date().toLocaleTimeString(undefined, { hourCycle: 'h23' })}`;
     } catch (err) {
       if (!alive) return;
@@ -111,6 +117,34 @@ export function list(main) {
             h('th', { scope: 'col', class: 'col-actions' }, h('span', { class: 'sr-only' }, 'Actions')))),
           h('tbody', {}, rows))),
       pagerBar(state.pager, items.length, () => load(), ['connection', 'connections'], state.total));
+  }
+
+  // One row per (group, filter, broker, member), from each broker's instance record.
+  function renderShared(instances) {
+    const rows = [];
+    for (const i of instances) {
+      for (const g of (i.kind === 'broker' && Array.isArray(i.shared) ? i.shared : [])) {
+        for (const m of g.members || []) {
+          rows.push(h('tr', { testid: 'shared-row', 'data-group': g.group, 'data-client-id': m.client_id },
+            h('td', { class: 'mono cell-nowrap' }, g.group),
+            h('td', { class: 'mono' }, g.filter),
+            h('td', { class: 'mono cell-nowrap' }, i.id),
+            h('td', { class: 'mono cell-nowrap' }, m.client_id),
+            h('td', {}, m.connected ? 'connected' : h('span', { class: 'muted' }, 'offline')),
+            h('td', { class: 'num', testid: 'shared-deliveries' }, String(m.deliveries))));
+        }
+      }
+    }
+    if (!rows.length) {
+      sharedBody.replaceChildren(emptyState({ title: 'No shared subscriptions',
+        text: 'Members appear here when a device subscribes to $share/{name}/{filter}.' }));
+      return;
+    }
+    sharedBody.replaceChildren(h('div', { class: 'table-wrap' },
+      h('table', { class: 'table table-dense', testid: 'shared-table' },
+        h('thead', {}, h('tr', {}, ['Group', 'Filter', 'Broker', 'Member (MQTT client id)', 'State', 'Deliveries'].map((t) =>
+          h('th', { scope: 'col', class: t === 'Deliveries' ? 'num' : null }, t)))),
+        h('tbody', {}, rows))));
   }
 
   async function disconnect(c) {
