@@ -157,17 +157,58 @@ bool conn_publish_fits(const conn_t *c, const msg_t *m, uint8_t qos, size_t prop
     return !c->v5 || publish_size(c, m, qos, props_len) <= c->v5->max_packet;
 }
 
+static int write_publish(conn_t *c, const msg_t *m, uint8_t qos, uint16_t pid, bool dup,
+                         bool retain, mqtt_str_t props, bool no_topic);
+
+/* A PUBLISH with a Topic Alias (conn5_alias_out): the alias property is
+ * added to the list and, when the client knows it, the topic left empty. */
+static int send_publish_aliased(conn_t *c, const msg_t *m, uint8_t qos, uint16_t pid, bool dup,
+                                bool retain, mqtt_str_t props, uint16_t alias, bool known);
+
 int conn_send_publish_props(conn_t *c, const msg_t *m, uint8_t qos, uint16_t pid, bool dup,
                             bool retain, mqtt_str_t props)
 {
-    if (!conn_publish_fits(c, m, qos, props.len))
+    if (c->v5 && c->v5->alias_out_max) {
+        bool known;
+        uint16_t alias = conn5_alias_out(c, msg_topic(m), m->topic_len, &known);
+        if (alias)
+            return send_publish_aliased(c, m, qos, pid, dup, retain, props, alias, known);
+    }
+    return write_publish(c, m, qos, pid, dup, retain, props, false);
+}
+
+static int send_publish_aliased(conn_t *c, const msg_t *m, uint8_t qos, uint16_t pid, bool dup,
+                                bool retain, mqtt_str_t props, uint16_t alias, bool known)
+{
+    uint8_t small[512];
+    size_t n = props.len + 3;
+    uint8_t *list = n <= sizeof(small) ? small : malloc(n);
+    if (!list)
+        return -ENOMEM;
+    if (props.len)
+        memcpy(list, props.ptr, props.len);
+    mqtt_prop_t a = {.id = MQTT_PROP_TOPIC_ALIAS, .num = alias};
+    mqtt_prop_encode(list + props.len, 3, &a);
+    int rc = write_publish(c, m, qos, pid, dup, retain, (mqtt_str_t){list, (uint32_t)n}, known);
+    if (rc == 0 && !known)
+        rc = conn5_alias_commit(c, alias, msg_topic(m), m->topic_len);
+    if (list != small)
+        free(list);
+    return rc;
+}
+
+static int write_publish(conn_t *c, const msg_t *m, uint8_t qos, uint16_t pid, bool dup,
+                         bool retain, mqtt_str_t props, bool no_topic)
+{
+    if (!conn_publish_fits(c, m, qos, props.len) &&
+        !(no_topic && publish_size(c, m, qos, props.len) - m->topic_len <= c->v5->max_packet))
         return CONN_TOO_LARGE;
     mqtt_publish_t p = {
         .qos = qos,
         .dup = dup,
         .retain = retain,
         .packet_id = pid,
-        .topic = {(const uint8_t *)msg_topic(m), m->topic_len},
+        .topic = {(const uint8_t *)msg_topic(m), no_topic ? 0 : m->topic_len},
         .payload = {msg_payload(m), m->payload_len},
         .props = props,
     };

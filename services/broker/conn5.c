@@ -27,6 +27,8 @@ int conn5_open(conn_t *c, const mqtt_props_t *p)
     v->receive_max = mqtt_props_has(p, MQTT_PROP_RECEIVE_MAXIMUM) ? p->receive_maximum : 65535;
     v->max_packet =
         mqtt_props_has(p, MQTT_PROP_MAXIMUM_PACKET_SIZE) ? p->max_packet_size : UINT32_MAX;
+    v->alias_out_max = p->topic_alias_maximum < CONN5_ALIAS_OUT_MAX ? p->topic_alias_maximum
+                                                                    : CONN5_ALIAS_OUT_MAX;
     v->problem_info = !mqtt_props_has(p, MQTT_PROP_REQUEST_PROBLEM_INFO) ||
                       p->request_problem_info == 1;
     /* 3.1.2.11.9 / 4.12: enhanced authentication is not offered; a CONNECT
@@ -43,6 +45,8 @@ void conn5_free(conn_t *c)
         return;
     for (size_t i = 0; i < CONN5_TOPIC_ALIAS_MAX; i++)
         free(v->aliases[i]);
+    for (size_t i = 0; i < CONN5_ALIAS_OUT_MAX; i++)
+        free(v->aliases_out[i]);
     free(v);
     c->v5 = NULL;
 }
@@ -176,5 +180,38 @@ int conn5_publish_in(conn_t *c, mqtt_publish_t *p, const mqtt_props_t *props)
     if (c->v5->rx_unacked >= c->b->cfg->receive_maximum)
         return ROOST_EPROTO_RECEIVE_MAX;
     c->v5->rx_unacked++;
+    return 0;
+}
+
+uint16_t conn5_alias_out(const conn_t *c, const char *topic, size_t len, bool *known)
+{
+    const conn5_t *v = c->v5;
+    *known = false;
+    if (!v || !v->alias_out_max || len == 0)
+        return 0;
+    for (uint16_t i = 0; i < v->alias_out_max; i++) {
+        const char *t = v->aliases_out[i];
+        if (!t)
+            return (uint16_t)(i + 1); /* a free slot: a new mapping */
+        if (strlen(t) == len && memcmp(t, topic, len) == 0) {
+            *known = true;
+            return (uint16_t)(i + 1);
+        }
+    }
+    return (uint16_t)(v->alias_out_next + 1); /* all used: replace the oldest */
+}
+
+int conn5_alias_commit(conn_t *c, uint16_t alias, const char *topic, size_t len)
+{
+    conn5_t *v = c->v5;
+    char *t = malloc(len + 1);
+    if (!t)
+        return -ENOMEM;
+    memcpy(t, topic, len);
+    t[len] = '\0';
+    free(v->aliases_out[alias - 1]);
+    v->aliases_out[alias - 1] = t;
+    if (alias - 1 == v->alias_out_next)
+        v->alias_out_next = (uint16_t)(alias % v->alias_out_max);
     return 0;
 }

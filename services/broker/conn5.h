@@ -23,10 +23,12 @@
 #include "mqtt/props.h"
 
 /* Topic Alias Maximum the broker advertises for aliases a client sends
- * (3.2.2.3.8); the broker sends none itself (the client's Topic Alias
- * Maximum is read and not used: outbound aliases are off, allowed by
- * 3.1.2.11.5). */
+ * (3.2.2.3.8). */
 #define CONN5_TOPIC_ALIAS_MAX 32
+/* Aliases the broker itself uses towards a client that allows them (its
+ * Topic Alias Maximum, 3.1.2.11.5), at most this many per connection;
+ * when all are taken the oldest mapping is replaced (3.3.2.3.4). */
+#define CONN5_ALIAS_OUT_MAX 16
 
 typedef struct conn5 {
     uint32_t session_expiry;   /* seconds (3.1.2.11.2); UINT32_MAX: never expires */
@@ -41,6 +43,9 @@ typedef struct conn5 {
     bool expiry_capped;        /* session_expiry is --session-expiry, not what was asked */
     uint16_t rx_unacked;       /* QoS 1/2 PUBLISHes received and not yet PUBACK/PUBCOMP'd */
     char *aliases[CONN5_TOPIC_ALIAS_MAX]; /* inbound alias -> topic (index alias - 1) */
+    uint16_t alias_out_max;    /* aliases we may send: min(client's maximum, CONN5_ALIAS_OUT_MAX) */
+    uint16_t alias_out_next;   /* the slot a new mapping takes when all are used */
+    char *aliases_out[CONN5_ALIAS_OUT_MAX]; /* outbound alias -> topic (index alias - 1) */
 } conn5_t;
 
 /* A level-5 CONNECT arrived: allocates c->v5 from its properties.
@@ -76,5 +81,14 @@ void conn_disconnect(conn_t *c, uint8_t rc, const char *reason, const char *clos
  * our maximum [MQTT-3.3.2-9]: 0x94), ROOST_EPROTO_PROTOCOL (an empty topic
  * with an alias never set: 0x82), ROOST_EPROTO_RECEIVE_MAX (0x93). */
 int conn5_publish_in(conn_t *c, mqtt_publish_t *p, const mqtt_props_t *props);
+
+/* The Topic Alias for a PUBLISH on topic to c (5.0, the client allows
+ * aliases): 0 when none is used; *known: the client already has it (the
+ * topic may be sent empty). conn5_alias_commit records a new mapping once
+ * the PUBLISH carrying it is written. Never above the client's maximum
+ * [MQTT-3.3.2-11]; mappings last as long as the connection
+ * [MQTT-3.3.2-7]. */
+uint16_t conn5_alias_out(const conn_t *c, const char *topic, size_t len, bool *known);
+int conn5_alias_commit(conn_t *c, uint16_t alias, const char *topic, size_t len);
 
 #endif

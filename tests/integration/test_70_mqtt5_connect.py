@@ -485,3 +485,42 @@ def test_client_receive_maximum(broker):
             assert _pub_topic_payload(p)[1] == b"m%d" % i
             sub.no_packet(0.3)  # nothing more until this one is acknowledged
             sub.send(ack5_pkt("PUBACK", p.pid))
+
+
+def _publish_fields(p):
+    """(topic, props, payload) of a 5.0 PUBLISH."""
+    from mqtt5 import parse_props
+    n = struct.unpack("!H", p.body[:2])[0]
+    topic = p.body[2:2 + n].decode()
+    pr, i = parse_props(p.body, 2 + n + (2 if p.qos else 0))
+    return topic, pr, p.body[i:]
+
+
+def test_outbound_topic_aliases(broker):
+    """A client with Topic Alias Maximum 1 gets aliases from the broker: the
+    first PUBLISH on a topic sets alias 1 with the topic, the next ones send
+    an empty topic and the alias; another topic takes the alias over
+    (3.3.2.3.4), never above the client's maximum [MQTT-3.3.2-11]. Without
+    a Topic Alias Maximum the broker sends none."""
+    ta, tb = uid("oa/a"), uid("oa/b")
+    with raw5(broker.port) as sub, raw5(broker.port) as plain, raw5(broker.port) as pub:
+        sub.connect5(uid("oas"), properties=props((TOPIC_ALIAS_MAXIMUM, 1)))
+        plain.connect5(uid("oan"))
+        for c in (sub, plain):
+            c.send(subscribe5_pkt(1, [(ta, 1), (tb, 1)]))
+            c.expect("SUBACK")
+        pub.connect5(uid("oap"))
+        for i, t in enumerate((ta, ta, ta, tb, ta)):
+            pub.send(publish5_pkt(t, b"m%d" % i, qos=1, pid=i + 1))
+            pub.expect("PUBACK")
+        want = [(ta, 1), ("", 1), ("", 1), (tb, 1), (ta, 1)]
+        for i, (topic, alias) in enumerate(want):
+            p = sub.expect("PUBLISH")
+            got_topic, pr, payload = _publish_fields(p)
+            assert (got_topic, pr.get(TOPIC_ALIAS), payload) == (topic, alias, b"m%d" % i)
+            sub.send(ack5_pkt("PUBACK", p.pid))
+        for i in range(5):
+            p = plain.expect("PUBLISH")
+            got_topic, pr, _ = _publish_fields(p)
+            assert got_topic in (ta, tb) and TOPIC_ALIAS not in pr
+            plain.send(ack5_pkt("PUBACK", p.pid))
