@@ -12,6 +12,7 @@ import time
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 import pytest
 
 from cluster_stack import Cluster, running
@@ -33,6 +34,7 @@ class V5:
         self.c.on_subscribe = lambda cl, ud, mid, rcs, pr=None: self.got.setdefault("suback", []).append(
             [r.value for r in rcs])
         self.c.on_message = self._on_message
+        self.c.on_disconnect = lambda cl, ud, rc, pr=None: self.got.update(disconnect=rc)
         self.c.connect("127.0.0.1", port, keepalive=30)
         self.c.loop_start()
         assert wait_until(lambda: "rc" in self.got)
@@ -69,6 +71,22 @@ def test_reason_codes_and_connack():
             codes = c.subscribe([("$share//" + root, 1), ("$share/+/" + root, 1), ("$share/g", 1),
                                  ("$share/g/" + root, 1)])
             assert codes == [0x8F, 0x8F, 0x8F, 1]
+        finally:
+            c.stop()
+
+
+def test_no_local_on_a_shared_subscription_is_a_protocol_error():
+    """[MQTT-3.8.3-4] No Local on a shared subscription: DISCONNECT 0x82
+    (the codec's check); the same options on an ordinary filter are fine."""
+    with one_broker() as cl:
+        b = cl.by_id("b1")
+        c = V5(b.port)
+        try:
+            root = uid("sh")
+            assert c.subscribe([(root, SubscribeOptions(qos=1, noLocal=True))]) == [1]
+            c.c.subscribe([("$share/g/" + root, SubscribeOptions(qos=1, noLocal=True))])
+            assert wait_until(lambda: "disconnect" in c.got)
+            assert c.got["disconnect"] == 0x82, c.got["disconnect"]
         finally:
             c.stop()
 
