@@ -21,7 +21,8 @@ int conf_parse(fwd_conf_t *c, int argc, char **argv)
     *c = (fwd_conf_t){
         .consumer = "",
         .http_bind = "127.0.0.1", .http_port = 9590, .claim_idle_ms = 30000, .backoff_base_ms = 500,
-        .backoff_max_ms = 30000, .retry_after_max_s = 300, .inflight = 1, .routes_poll_ms = 500,
+        .backoff_max_ms = 30000, .retry_after_max_s = 300, .inflight = 1, .routes_poll_ms = 0,
+        .admin_events = "", .admin_key = "",
         .drain_ms = 10000, .ca_file = "", .log_level = "info",
     };
     const cfg_opt_t opts[] = {
@@ -38,8 +39,14 @@ int conf_parse(fwd_conf_t *c, int argc, char **argv)
          "Longest retry delay."},
         {"retry-after-max-s", "ROOST_FORWARDER_RETRY_AFTER_MAX_S", CFG_INT, &c->retry_after_max_s, 0, 86400,
          "Longest 429 Retry-After honoured."},
-        {"routes-poll-ms", "ROOST_FORWARDER_ROUTES_POLL_MS", CFG_INT, &c->routes_poll_ms, 50, 60000,
-         "How often the pipeline list is checked for changes (routes:version)."},
+        {"routes-poll-ms", "ROOST_FORWARDER_ROUTES_POLL_MS", CFG_INT, &c->routes_poll_ms, 0, 60000,
+         "How often the pipeline list is checked for changes (routes:version); 0: every 500 ms, or every "
+         "5 s with --admin-events, whose change events bring changes at once."},
+        {"admin-events", "ROOST_ADMIN_EVENTS", CFG_STR, &c->admin_events, 0, 0,
+         "roost-admin's change-event endpoint (tcp://HOST:5571): pipeline and mapping changes apply at "
+         "once instead of at the next poll. Empty: poll only."},
+        {"admin-events-server-key", "ROOST_ADMIN_CURVE_PUBLIC", CFG_STR, &c->admin_key, 0, 0,
+         "CurveZMQ public key of admin (Z85 or file), when admin runs with --curve-secret."},
         {"drain-ms", "ROOST_FORWARDER_DRAIN_MS", CFG_INT, &c->drain_ms, 0, 600000,
          "On SIGTERM: stop reading, keep delivering what is held for at most this long, then exit "
          "(what is left is taken over by other forwarders after --claim-idle-ms)."},
@@ -54,6 +61,8 @@ int conf_parse(fwd_conf_t *c, int argc, char **argv)
                               argc, argv, SUMMARY, stdout, stderr);
     if (rc != CFG_RUN)
         return rc;
+    if (!c->routes_poll_ms)
+        c->routes_poll_ms = c->admin_events[0] ? 5000 : 500;
     if (c->backoff_max_ms < c->backoff_base_ms) {
         fprintf(stderr, "roost-forwarder: --backoff-max-ms must be at least --backoff-base-ms\n");
         return ROOST_ECONFIG;

@@ -15,7 +15,9 @@ typedef struct fwd_conf {
     int64_t claim_idle_ms;    /* entries idle this long with a dead consumer are taken over */
     int64_t backoff_base_ms, backoff_max_ms, retry_after_max_s;
     int64_t inflight;         /* requests in flight per pipeline */
-    int64_t routes_poll_ms;
+    int64_t routes_poll_ms;   /* 0: 500 ms, or 5 s with admin_events (a fallback then) */
+    const char *admin_events; /* admin's change-event PUB; "" = poll only */
+    const char *admin_key;    /* admin's CurveZMQ public key (spec); "" = plain */
     int64_t drain_ms;
     const char *ca_file;      /* "" = the system's CA store */
     const char *log_level;

@@ -64,6 +64,12 @@ fwd_t *fwd_new(const fwd_conf_t *conf, const char *consumer)
     }
     store_set_timeouts(f->store, (int)conf->redis.timeout_ms, (int)conf->redis.timeout_ms);
     curl_multi_setopt(f->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+    int rc;
+    if (conf->admin_events[0] && (rc = changes_open(conf->admin_events, conf->admin_key, &f->changes)) < 0) {
+        log_error("admin_events_failed", "endpoint=%s err=\"%s\"", conf->admin_events, roost_strerror(rc));
+        fwd_destroy(&f);
+        return NULL;
+    }
     return f;
 }
 
@@ -103,6 +109,7 @@ void fwd_destroy(fwd_t **fp)
     if (f->multi)
         curl_multi_cleanup(f->multi);
     store_destroy(&f->store);
+    changes_close(&f->changes);
     buf_fini(&f->snapshot);
     pthread_mutex_destroy(&f->mu);
     free(f);
@@ -498,6 +505,8 @@ int fwd_run(fwd_t *f, volatile sig_atomic_t *stop)
         }
         if (f->draining && (drained(f) || now >= drain_until))
             break;
+        if (changes_routes_changed(f->changes))
+            f->next_routes = now; /* a pipeline or mapping changed: reload now */
         if (!redis_paused(f, now)) {
             if (!f->draining && now >= f->next_routes)
                 refresh_routes(f, now);

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "changes.h"
 #include "fwd.h"
 #include "store/pipelines.h"
 #include "store/pipeq.h"
@@ -73,6 +74,7 @@ struct fwd {
     pthread_mutex_t mu;
     buf_t snapshot;       /* under mu */
     uint64_t started_ms;
+    fwd_changes_t *changes; /* admin's change events, or NULL (poll only) */
 };
 
 int64_t fwd_now_ms(void);

@@ -178,7 +178,7 @@ const expect = [
   ["roost-broker", "mqtt", ["anywhere"]],
   ["roost-broker", "bus", ["roost-broker"]],
   ["roost-authd", "auth", ["roost-broker"]],
-  ["roost-admin", "events", ["roost-authd", "roost-broker"]],
+  ["roost-admin", "events", ["roost-authd", "roost-broker", "roost-forwarder"]],
   ["roost-admin", "rpc", ["namespace"]],
 ];
 for (const [name, port, want] of expect) {

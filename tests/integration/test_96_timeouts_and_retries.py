@@ -8,7 +8,10 @@ against a real broker.
 
 A pipeline entry's failed attempts survive a forwarder takeover (issue 17):
 the forwarder that claims it goes on counting towards max_attempts instead
-of starting again. Real Redis, admin, cluster broker, forwarders, HTTP sink."""
+of starting again. And a forwarder given --admin-events learns of a new
+pipeline from admin's change event, not from its poll of routes:version
+(here an hour away). Real Redis, admin, cluster broker, forwarders, HTTP
+sink."""
 
 import signal
 import time
@@ -16,7 +19,8 @@ import time
 import pytest
 
 from conftest import IS_MOSQUITTO, RawClient, connect_pkt, uid, wait_until
-from test_61_forwarder import Forwarder, env, mapping, pipeline, publisher, wait_routes  # noqa: F401 (env: fixture)
+from test_61_forwarder import (Forwarder, arrived, env, mapping, pipeline, publisher,  # noqa: F401 (env: fixture)
+                               wait_routes)
 
 
 @pytest.mark.skipif(IS_MOSQUITTO, reason="Mosquitto has no CONNECT timeout")
@@ -68,4 +72,22 @@ def test_attempts_survive_a_forwarder_takeover(env):
     assert "entries_claimed" in env["fwd"].text()
     assert env["admin"].redis_cli("EXISTS", att) == "0"   # forgotten once dead-lettered
     env["sink"].plan(None)
+    pub.disconnect()
+
+
+@pytest.mark.skipif(IS_MOSQUITTO, reason="Roost's forwarder")
+def test_a_new_pipeline_reaches_the_forwarder_by_change_event(env):
+    env["fwd"].stop()
+    env["fwd"] = Forwarder(env["cl"].redis.port, env["cl"].dir, "f-events",
+                           extra=("--admin-events", "tcp://127.0.0.1:%d" % env["admin"].pub_port,
+                                  "--routes-poll-ms", "60000"))
+    assert wait_until(lambda: "event=changes_connected" in env["fwd"].text(), timeout=5)
+    time.sleep(0.5)     # the forwarder loaded routes at start: the pipeline below is new to it
+    p = pipeline(env, "evented", "/ev")
+    mapping(env, "ev/#", p)
+    wait_routes(env)    # the broker's own reload (it polls every 500 ms)
+    pub = publisher(env, "pub-ev")
+    pub.publish("ev/1", "hello", qos=1)
+    assert wait_until(lambda: [m["payload"] for m in arrived(env, "/ev")] == ["hello"], timeout=5), \
+        env["fwd"].text()[-2000:]
     pub.disconnect()
