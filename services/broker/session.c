@@ -287,9 +287,19 @@ static bool enqueue(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool retai
     return true;
 }
 
+static bool resend(broker_t *b, session_t *s, uint16_t i);
+
 static void pump(broker_t *b, session_t *s)
 {
-    while (s->conn && s->qlen && s->ninflight < window(b, s)) {
+    /* first what is in flight from a previous connection and not resent
+     * yet (session_resume), then the queue */
+    while (s->conn && s->unsent && s->ninflight - s->unsent < window(b, s)) {
+        uint16_t i = (uint16_t)(s->ninflight - s->unsent);
+        s->unsent--;
+        if (!resend(b, s, i))
+            continue;
+    }
+    while (s->conn && !s->unsent && s->qlen && s->ninflight < window(b, s)) {
         out_entry_t e = s->queue[s->qhead];
         s->qhead = (s->qhead + 1) % s->qcap;
         s->qlen--;
@@ -369,6 +379,8 @@ static int find_inflight(const session_t *s, uint16_t pid, uint8_t state)
 
 static void remove_inflight(session_t *s, int i)
 {
+    if (i >= s->ninflight - s->unsent)
+        s->unsent--;
     msg_unref(&s->inflight[i].m);
     /* keep order: resends on resume go out in the original order [MQTT-4.6.0-1] */
     memmove(&s->inflight[i], &s->inflight[i + 1],
@@ -457,21 +469,40 @@ int session_on_pubcomp(broker_t *b, session_t *s, uint16_t pid)
     return 0;
 }
 
+/* Resends in-flight entry i (PUBLISH with DUP, or PUBREL) with its own
+ * packet id [MQTT-4.4.0-1]. False when it was dropped instead (too large
+ * for the client: removed from the window). */
+static bool resend(broker_t *b, session_t *s, uint16_t i)
+{
+    out_entry_t *e = &s->inflight[i];
+    e->dup = true;
+    int rc = e->state == OUT_WAIT_PUBCOMP
+                 ? conn_send_ack(s->conn, MQTT_PUBREL, e->pid)
+                 : conn_send_publish(s->conn, e->m, e->qos, e->pid, true, e->retain);
+    if (rc == CONN_TOO_LARGE) {
+        drop_too_large(b, s, i);
+        return false;
+    }
+    if (rc < 0)
+        conn_close(s->conn, "out_of_memory");
+    return true;
+}
+
 void session_resume(broker_t *b, session_t *s)
 {
-    /* [MQTT-4.4.0-1]. Known limit: all of them are resent, also when a 5.0
-     * client now sets a Receive Maximum below their number (new messages
-     * wait for the window) */
-    for (uint16_t i = 0; i < s->ninflight && s->conn; i++) {
-        out_entry_t *e = &s->inflight[i];
-        e->dup = true;
-        int rc = e->state == OUT_WAIT_PUBCOMP
-                     ? conn_send_ack(s->conn, MQTT_PUBREL, e->pid)
-                     : conn_send_publish(s->conn, e->m, e->qos, e->pid, true, e->retain);
-        if (rc == CONN_TOO_LARGE)
-            drop_too_large(b, s, i--);
-        else if (rc < 0)
-            conn_close(s->conn, "out_of_memory");
+    /* [MQTT-4.4.0-1], in order; a 5.0 client's Receive Maximum may now be
+     * below what is in flight: the rest wait (s->unsent) and go out, with
+     * their packet ids, as acknowledgements free the window (pump)
+     * [MQTT-3.3.4-9] */
+    uint16_t w = window(b, s), i = 0;
+    s->unsent = 0;
+    while (i < s->ninflight && s->conn) {
+        if (i >= w) {
+            s->unsent = (uint16_t)(s->ninflight - i);
+            break;
+        }
+        if (resend(b, s, i))
+            i++;
     }
     pump(b, s);
 }

@@ -72,6 +72,8 @@ struct session {
     uint16_t next_pid;
     uint16_t nrx2, caprx2;
     uint16_t catchups;         /* catch-up reads (and their grace) still holding `seen` */
+    uint16_t unsent;           /* in-flight entries at the end of the window not resent yet
+                                  on this connection (a 5.0 Receive Maximum below them) */
     bool clean;                /* ends with its connection (3.1.1 clean, 5.0 expiry 0) */
     bool stored;               /* cluster: may have state in Redis (loaded or persistent) */
     bool has_subids;           /* a subscription has a Subscription Identifier */

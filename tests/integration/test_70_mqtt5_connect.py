@@ -524,3 +524,30 @@ def test_outbound_topic_aliases(broker):
             got_topic, pr, _ = _publish_fields(p)
             assert got_topic in (ta, tb) and TOPIC_ALIAS not in pr
             plain.send(ack5_pkt("PUBACK", p.pid))
+
+
+def test_resume_respects_receive_maximum(broker):
+    """Three QoS 1 messages unacknowledged when the client goes; it comes
+    back with Receive Maximum 1: they are resent one at a time [MQTT-3.3.4-9],
+    with DUP and their packet ids [MQTT-4.4.0-1]."""
+    t, cid = uid("rr"), uid("rr")
+    with raw5(broker.port) as sub, raw5(broker.port) as pub:
+        sub.connect5(cid, clean=False, properties=props((SESSION_EXPIRY, 60)))
+        sub.send(subscribe5_pkt(1, [(t, 1)]))
+        sub.expect("SUBACK")
+        pub.connect5(uid("rrp"))
+        for i in range(3):
+            pub.send(publish5_pkt(t, b"r%d" % i, qos=1, pid=i + 1))
+            pub.expect("PUBACK")
+        first = [sub.expect("PUBLISH") for _ in range(3)]
+    with raw5(broker.port) as sub:
+        sp, _ = sub.connect5(cid, clean=False,
+                             properties=props((SESSION_EXPIRY, 60), (RECEIVE_MAXIMUM, 1)))
+        assert sp == 1
+        for i in range(3):
+            p = sub.expect("PUBLISH")
+            assert p.dup and p.pid == first[i].pid
+            assert _pub_topic_payload(p)[1] == b"r%d" % i
+            sub.no_packet(0.3)
+            sub.send(ack5_pkt("PUBACK", p.pid))
+        sub.send(disconnect5_pkt(0, props((SESSION_EXPIRY, 0))))

@@ -158,6 +158,42 @@ static void test_v5_receive_maximum_and_too_large(void **state)
     msg_unref(&m);
 }
 
+/* A session resumed by a 5.0 client whose Receive Maximum is below what
+ * is in flight: only that many are resent [MQTT-3.3.4-9]; each PUBACK lets
+ * the next go, DUP and with its own packet id [MQTT-4.4.0-1], before
+ * anything from the queue. */
+static void test_resume_within_receive_maximum(void **state)
+{
+    session_t *s = online("d6");
+    msg_t *m = mk("t", 1);
+    for (int i = 0; i < 4; i++)
+        session_deliver(&B, s, m, 1, false);
+    assert_int_equal(s->ninflight, 3); /* --max-inflight 3, one queued */
+    uint16_t pids[3] = {fake_out.p[0].pid, fake_out.p[1].pid, fake_out.p[2].pid};
+    s->conn = NULL; /* offline, back with Receive Maximum 1 */
+    conn5_t v5 = {.receive_max = 1, .max_packet = UINT32_MAX};
+    C.v5 = &v5;
+    s->conn = &C;
+    fake_out.n = 0;
+    session_resume(&B, s);
+    assert_int_equal(fake_out.n, 1);
+    assert_int_equal(fake_out.p[0].pid, pids[0]);
+    assert_true(fake_out.p[0].dup);
+    for (int k = 1; k < 3; k++) {
+        assert_int_equal(session_on_puback(&B, s, fake_out.p[k - 1].pid), 0);
+        assert_int_equal(fake_out.n, k + 1);
+        assert_int_equal(fake_out.p[k].pid, pids[k]);
+        assert_true(fake_out.p[k].dup);
+    }
+    assert_int_equal(s->qlen, 1); /* the queued one waits for the resends */
+    assert_int_equal(session_on_puback(&B, s, pids[2]), 0);
+    assert_int_equal(fake_out.n, 4);
+    assert_false(fake_out.p[3].dup);
+    assert_int_equal(s->qlen, 0);
+    C.v5 = NULL;
+    msg_unref(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -165,6 +201,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pid_wraps_past_0_and_skips_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_window_then_queue_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_v5_receive_maximum_and_too_large, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resume_within_receive_maximum, setup, teardown),
         cmocka_unit_test_setup_teardown(test_offline_queues_qos1_drops_qos0_and_limits, setup,
                                         teardown),
     };
