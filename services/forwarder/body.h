@@ -1,5 +1,5 @@
 /* body: the JSON document a pipeline's API receives for one message, and
- * the request body of a batch. Pure (jansson and libsodium's base64 only).
+ * the request body of a batch. Pure (libsodium's base64 only).
  *
  *   {"id": "<pipeline id>:<entry id>",   stable across retries and takeovers:
  *                                        the receiver may de-duplicate on it

@@ -66,6 +66,33 @@ static void binary_payload_is_base64(void **state)
     json_decref(o);
 }
 
+/* The text is the one jansson would make of the same object (compact,
+ * keys in this order): escapes of quote, backslash and every control
+ * character, UTF-8 and DEL kept as they are. */
+static void escapes_as_jansson(void **state)
+{
+    (void)state;
+    static const char pay[] = "q\"b\\s/\b\f\n\r\t\x01\x1f\x7f \xc3\xa9 \xe2\x80\xa8 end";
+    pipeq_msg_t m = {.eid = "5-6", .topic = "a/\"b\"/\\c/\xc3\xa9\t", .topic_len = 12,
+                     .payload = (const uint8_t *)pay, .payload_len = sizeof(pay) - 1, .qos = 2,
+                     .client_id = "id\"\n", .username = "u\\\x02", .broker = "b/1", .received_ms = 0};
+    size_t len = 0;
+    char *mine = body_message(PID, &m, &len);
+    assert_non_null(mine);
+    assert_int_equal(strlen(mine), len);
+    json_t *o = json_pack("{s:s, s:s, s:s%, s:s%, s:s, s:i, s:b, s:s, s:s, s:s, s:s, s:I}", "id", PID ":5-6",
+                          "pipeline", PID, "topic", m.topic, m.topic_len, "payload", pay, sizeof(pay) - 1,
+                          "encoding", "utf-8", "qos", 2, "retain", 0, "client_id", m.client_id, "username",
+                          m.username, "broker", m.broker, "received_at", "1970-01-01T00:00:00.000Z",
+                          "received_at_ms", (json_int_t)0);
+    assert_non_null(o);
+    char *ref = json_dumps(o, JSON_COMPACT);
+    assert_string_equal(mine, ref);
+    free(ref);
+    json_decref(o);
+    free(mine);
+}
+
 static void join_batch_and_single(void **state)
 {
     (void)state;
@@ -89,6 +116,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(text_payload),
         cmocka_unit_test(binary_payload_is_base64),
+        cmocka_unit_test(escapes_as_jansson),
         cmocka_unit_test(join_batch_and_single),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
