@@ -106,6 +106,7 @@ void fwd_destroy(fwd_t **fp)
         pipe_free(f, f->pipes);
         f->pipes = n;
     }
+    send_fini(f);
     if (f->multi)
         curl_multi_cleanup(f->multi);
     store_destroy(&f->store);

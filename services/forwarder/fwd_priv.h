@@ -65,6 +65,8 @@ struct fwd {
     char consumer[300];
     store_t *store;
     CURLM *multi;
+    CURL **idle;          /* finished easy handles to reuse (send.c) */
+    size_t n_idle;
     pipe_t *pipes;
     int64_t routes_version, next_routes, next_metrics, redis_retry_at;
     int64_t acks_since;   /* monotonic ms of the oldest unsent ack, 0: none */
@@ -87,6 +89,8 @@ void fwd_redis_result(fwd_t *f, int rc, const char *what);
 int send_start(fwd_t *f, pipe_t *p, size_t n);
 /* Handles a finished transfer. */
 void send_done(fwd_t *f, req_t *r, CURLcode result);
+/* Frees the easy handles kept for reuse (before curl_multi_cleanup). */
+void send_fini(fwd_t *f);
 /* Frees a request whose pipeline went away (entries dropped). */
 void send_abandon(fwd_t *f, req_t *r);
 /* Puts entries back at the front of p's queue (takes ownership). */
