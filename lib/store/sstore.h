@@ -44,6 +44,7 @@
  *   P qm:{c:<cid>}           hash    entry id -> message blob (per-session qos)
  *   P rx2:{c:<cid>}          set     inbound QoS 2 packet ids awaiting PUBREL
  *   P rel:{c:<cid>}          set     outbound packet ids awaiting PUBCOMP
+ *   P sent:{c:<cid>}         set     ids the last holder had sent, and '.' (sstore_lease_note_sent)
  *   G retained               hash    topic -> message blob
  *   (connection registry: the layout of lib/store/registry.h, under G)
  * Scripts that still cross the two families (a single Redis runs them; a
@@ -154,6 +155,14 @@ int sstore_broker_list(sstore_t *s, sstore_peers_fn fn, void *arg);
 typedef void (*sstore_lease_fn)(int rc, const char *previous, bool previous_alive, void *arg);
 int sstore_lease_take(sstore_t *s, const char *cid, size_t cid_len, const char *broker_id,
                       const char *credential, bool owner_only, sstore_lease_fn fn, void *arg);
+/* A persistent session's holder, letting it go: the entry ids of the queued
+ * messages it sent (in flight, unacknowledged), written only while
+ * broker_id still holds the lease (a takeover took it first: nothing is
+ * written, and the next load treats every message as possibly sent). The
+ * next sstore_session_load reads and deletes them (sent_known). Issue it
+ * before sstore_lease_release. */
+int sstore_lease_note_sent(sstore_t *s, const char *cid, size_t cid_len, const char *broker_id,
+                           const char *const *eids, size_t n, sstore_done_fn fn, void *arg);
 /* Deletes the lease (and its credential) only if broker_id still holds it. */
 int sstore_lease_release(sstore_t *s, const char *cid, size_t cid_len, const char *broker_id,
                          sstore_done_fn fn, void *arg);
@@ -194,6 +203,11 @@ typedef struct sstore_session {
     size_t n_rx2;
     const uint16_t *rel;
     size_t n_rel;
+    /* sstore_lease_note_sent's record, consumed by this load: sent_known
+     * false when there was none (the holder died or was taken over) */
+    bool sent_known;
+    const char *const *sent;  /* entry ids sent before (DUP on resend) */
+    size_t n_sent;
 } sstore_session_t;
 
 /* Deletes every key of the session and its psubs entries (clean start). */

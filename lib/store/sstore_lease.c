@@ -32,6 +32,15 @@ const char SSTORE_LUA_LEASE_RELEASE[] =
     "if redis.call('GET',KEYS[1])==ARGV[1] then return redis.call('DEL',KEYS[1],KEYS[2]) end\n"
     "return 0";
 
+/* KEYS lease sent; ARGV broker id, entry ids... Only the holder of the
+ * lease speaks for the session: the set of entries it sent, with a '.'
+ * member so that "none sent" is known too. */
+const char SSTORE_LUA_LEASE_SENT[] =
+    "if redis.call('GET',KEYS[1])~=ARGV[1] then return 0 end\n"
+    "redis.call('DEL',KEYS[2]) redis.call('SADD',KEYS[2],'.')\n"
+    "for i=2,#ARGV do redis.call('SADD',KEYS[2],ARGV[i]) end\n"
+    "redis.call('EXPIRE',KEYS[2],2592000) return 1";
+
 static void lease_finish(sstore_req_t *q, int rc, const redisReply *r)
 {
     const char *prev = "";
@@ -81,5 +90,20 @@ int sstore_lease_release(sstore_t *s, const char *cid, size_t cid_len, const cha
     ss_ckey(q, "lease:", cid, cid_len);
     ss_ckey(q, "leasecred:", cid, cid_len);
     ss_arg_str(q, broker_id);
+    return ss_issue(q);
+}
+
+int sstore_lease_note_sent(sstore_t *s, const char *cid, size_t cid_len, const char *broker_id,
+                           const char *const *eids, size_t n, sstore_done_fn fn, void *arg)
+{
+    sstore_req_t *q = ss_req_new(s, SS_LEASE_SENT, 2, release_finish, arg);
+    if (!q)
+        return -ENOMEM;
+    q->fn.done = fn;
+    ss_ckey(q, "lease:", cid, cid_len);
+    ss_ckey(q, "sent:", cid, cid_len);
+    ss_arg_str(q, broker_id);
+    for (size_t i = 0; i < n; i++)
+        ss_arg_str(q, eids[i]);
     return ss_issue(q);
 }

@@ -38,6 +38,7 @@ const char *const sstore_scripts[SS_COUNT] = {
         "end\n"
         "return out",
     [SS_LEASE_TAKE] = SSTORE_LUA_LEASE_TAKE, [SS_LEASE_RELEASE] = SSTORE_LUA_LEASE_RELEASE,
+    [SS_LEASE_SENT] = SSTORE_LUA_LEASE_SENT,
     /* KEYS sess subs q qm rx2 rel psubs psubs:ver; ARGV cid */
     [SS_SESS_CLEAR] =
         "local f=redis.call('HKEYS',KEYS[2])\n"
@@ -49,8 +50,10 @@ const char *const sstore_scripts[SS_COUNT] = {
     [SS_SESS_LOAD] =
         "local ids=redis.call('LRANGE',KEYS[3],0,-1) local b={}\n"
         "for i,id in ipairs(ids) do b[i]=redis.call('HGET',KEYS[4],id) end\n"
+        "local sent={} local known=redis.call('EXISTS',KEYS[7])\n"
+        "if known==1 then sent=redis.call('SMEMBERS',KEYS[7]) redis.call('DEL',KEYS[7]) end\n"
         "return {redis.call('EXISTS',KEYS[1]),redis.call('HGETALL',KEYS[2]),ids,b,\n"
-        "  redis.call('SMEMBERS',KEYS[5]),redis.call('SMEMBERS',KEYS[6])}",
+        "  redis.call('SMEMBERS',KEYS[5]),redis.call('SMEMBERS',KEYS[6]),known,sent}",
     /* KEYS subs psubs psubs:ver; ARGV cid filter value (options and
      * subscription id) qos */
     [SS_SUB_PUT] =
@@ -368,7 +371,28 @@ typedef struct sess_parts {
     sstore_sub_t *subs;
     sstore_msg_t *msgs;
     uint16_t *rx2, *rel;
+    const char **sent;
 } sess_parts_t;
+
+/* The sent record (sstore_lease_note_sent): [known, members], '.' left out. */
+static int parse_sent(const redisReply *known, const redisReply *set, sess_parts_t *p)
+{
+    uint64_t k = 0;
+    if (!known || !set)
+        return 0; /* an older script's reply: unknown */
+    if (ss_r_u64(known, &k) < 0 || set->type != REDIS_REPLY_ARRAY)
+        return ROOST_ESTORE;
+    p->view.sent_known = k != 0;
+    if (!set->elements)
+        return 0;
+    if (!(p->sent = calloc(set->elements, sizeof(*p->sent))))
+        return -ENOMEM;
+    for (size_t i = 0; i < set->elements; i++)
+        if (ss_r_is_str(set->element[i]) && strcmp(set->element[i]->str, "."))
+            p->sent[p->view.n_sent++] = set->element[i]->str;
+    p->view.sent = p->sent;
+    return 0;
+}
 
 static int parse_session(const redisReply *r, sess_parts_t *p)
 {
@@ -379,7 +403,8 @@ static int parse_session(const redisReply *r, sess_parts_t *p)
     if ((rc = parse_subs(r->element[1], &p->subs, &p->view.n_subs)) < 0 ||
         (rc = parse_queue(r->element[2], r->element[3], &p->msgs, &p->view.n_msgs)) < 0 ||
         (rc = parse_pids(r->element[4], &p->rx2, &p->view.n_rx2)) < 0 ||
-        (rc = parse_pids(r->element[5], &p->rel, &p->view.n_rel)) < 0)
+        (rc = parse_pids(r->element[5], &p->rel, &p->view.n_rel)) < 0 ||
+        (rc = parse_sent(r->elements >= 8 ? r->element[6] : NULL, r->elements >= 8 ? r->element[7] : NULL, p)) < 0)
         return rc;
     p->view.exists = exists != 0;
     p->view.subs = p->subs;
@@ -400,16 +425,18 @@ static void ss_session_finish(sstore_req_t *q, int rc, const redisReply *r)
     free(p.msgs);
     free(p.rx2);
     free(p.rel);
+    free(p.sent);
 }
 
 int sstore_session_load(sstore_t *s, const char *cid, size_t cid_len, sstore_session_fn fn,
                         void *arg)
 {
-    sstore_req_t *q = ss_req_new(s, SS_SESS_LOAD, 6, ss_session_finish, arg);
+    sstore_req_t *q = ss_req_new(s, SS_SESS_LOAD, 7, ss_session_finish, arg);
     if (!q)
         return -ENOMEM;
     q->fn.session = fn;
     ss_session_keys(q, cid, cid_len);
+    ss_ckey(q, "sent:", cid, cid_len);
     return ss_issue(q);
 }
 

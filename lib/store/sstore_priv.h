@@ -23,6 +23,7 @@ enum sstore_script {
     SS_BROKER_LIST,
     SS_LEASE_TAKE,
     SS_LEASE_RELEASE,
+    SS_LEASE_SENT,
     SS_SESS_CLEAR,
     SS_SESS_LOAD,
     SS_SUB_PUT,
@@ -55,7 +56,7 @@ extern const char SSTORE_LUA_PIPE_APPEND[], SSTORE_LUA_ROUTES[]; /* sstore_pipe.
 extern const char SSTORE_LUA_TLS[], SSTORE_LUA_TICKETS[]; /* sstore_tls.c */
 extern const char SSTORE_LUA_PSUB_SET[], SSTORE_LUA_SESS_DROP[], SSTORE_LUA_PSUBS_DROP[]; /* sstore_cluster_ops.c */
 extern const char SSTORE_LUA_SESS_TTL[], SSTORE_LUA_EXP_POP[], SSTORE_LUA_SESS_REAP1[]; /* sstore_cluster_expiry.c */
-extern const char SSTORE_LUA_LEASE_TAKE[], SSTORE_LUA_LEASE_RELEASE[]; /* sstore_lease.c */
+extern const char SSTORE_LUA_LEASE_TAKE[], SSTORE_LUA_LEASE_RELEASE[], SSTORE_LUA_LEASE_SENT[]; /* sstore_lease.c */
 extern const char SSTORE_LUA_SESS_EXPIRE[], SSTORE_LUA_SESS_REAP[]; /* sstore_expiry.c */
 
 typedef struct sstore_req sstore_req_t;

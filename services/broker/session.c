@@ -688,6 +688,24 @@ void session_keep(broker_t *b, session_t *s)
     }
 }
 
+/* What of the Redis queue this holder sent (its in-flight window), so the
+ * next holder resends those with DUP and the rest without
+ * (sstore_lease_note_sent). */
+static void note_sent(broker_t *b, sstore_t *st, const session_t *s)
+{
+    const char *stack[64], **eids = s->ninflight <= 64 ? stack : malloc(s->ninflight * sizeof(*eids));
+    size_t n = 0;
+    for (uint16_t i = 0; eids && i < s->ninflight; i++) {
+        const char *eid = s->inflight[i].m ? msg_eid(s->inflight[i].m) : NULL;
+        if (eid)
+            eids[n++] = eid;
+    }
+    if (eids)
+        sstore_lease_note_sent(st, s->id, s->id_len, b->id, eids, n, on_store_done, b);
+    if (eids != stack)
+        free(eids);
+}
+
 void session_closed(broker_t *b, session_t **sp, conn_t *c)
 {
     session_t *s = *sp;
@@ -697,8 +715,11 @@ void session_closed(broker_t *b, session_t **sp, conn_t *c)
         sstore_t *st = cluster_store(b->cluster);
         /* a will held by its delay keeps the lease: a reconnect elsewhere
          * then asks this broker, which cancels the will (will.h) */
-        if (!map_get(&b->wills, s->id, s->id_len))
+        if (!map_get(&b->wills, s->id, s->id_len)) {
+            if (!s->clean)
+                note_sent(b, st, s);
             sstore_lease_release(st, s->id, s->id_len, b->id, on_store_done, b);
+        }
         /* a persistent session's state stays in Redis, until it expires */
         if (!s->clean)
             sstore_session_expire(st, s->id, s->id_len, false, session_expiry_ms(s),
@@ -758,6 +779,18 @@ int session_track_seen(session_t *s, bool on)
     return 0;
 }
 
+/* May this queued message have been sent before? Only the ids the last
+ * holder recorded were; without its record, any may have been. */
+static bool was_sent(const sstore_session_t *st, const char *eid)
+{
+    if (!st->sent_known)
+        return true;
+    for (size_t i = 0; i < st->n_sent; i++)
+        if (!strcmp(st->sent[i], eid))
+            return true;
+    return false;
+}
+
 int session_restore(broker_t *b, session_t *s, const sstore_session_t *st)
 {
     int rc = 0;
@@ -796,7 +829,7 @@ int session_restore(broker_t *b, session_t *s, const sstore_session_t *st)
             free(k);
         if (q->qos)
             enqueue(b, s, m, q->qos, session_queued_retain(s, q->topic, q->topic_len, q->retain),
-                    true); /* counts what it drops */
+                    was_sent(st, q->entry_id)); /* counts what it drops */
         msg_unref(&m);
     }
     /* pids must not collide with the restored PUBREL ones; after 65535

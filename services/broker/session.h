@@ -105,7 +105,8 @@ uint32_t session_expiry_cap(const broker_config_t *cfg, uint32_t requested);
 uint64_t session_expiry_ms(const session_t *s);
 
 /* Cluster: fills a new persistent session from its Redis state: queued
- * messages (flagged DUP: they may have been sent before), PUBREL-pending
+ * messages (flagged DUP when the last holder sent them, or when it left no
+ * record: sstore_lease_note_sent), PUBREL-pending
  * packet ids, received QoS 2 ids. Subscriptions are added by the caller. */
 int session_restore(broker_t *b, session_t *s, const struct sstore_session *st);
 /* Cluster: remembers/forgets the entry ids this session got (dedupe

@@ -1,11 +1,17 @@
-"""--session-owner-only (issue 13, abuse controls): a CONNECT whose client id
+"""Persistent sessions across brokers.
+
+DUP on restore (issue 12): a message the last holder of a session sent and
+got no PUBACK for goes out again with DUP=1 on the next broker; the ones
+queued while the device was away, never sent, go out with DUP=0.
+
+--session-owner-only (issue 13, abuse controls): a CONNECT whose client id
 names a session another credential created (live on any broker, or a stored
 persistent one) gets CONNACK 5 and the session stays where it is; the same
 credential still takes its own session over. Off by default: MQTT's plain
 takeover. Real admin, authd, brokers (single node and a cluster), Redis;
 raw MQTT clients."""
 
-from conftest import RawClient, T, assert_closed_by_broker, connect_pkt
+from conftest import RawClient, T, assert_closed_by_broker, connect_pkt, publish_pkt
 from stack import stack, wait_for  # noqa: F401  (stack: fixture)
 
 PW = "password-123"
@@ -108,3 +114,39 @@ def test_off_by_default_plain_takeover(stack):
     assert rc == 0
     assert_closed_by_broker(alice)
     bob.close()
+
+
+def test_restored_messages_carry_dup_only_when_they_were_sent(stack):
+    stack.start_redis()
+    stack.start_admin()
+    stack.start_authd(allow_anonymous=True)
+    g = stack.add_group("dup", [("allow", "publish", "dup/#"), ("allow", "subscribe", "dup/#")])
+    stack.add_rule("mqtt_client_id", "dup-*", [g["id"]])
+    b1, b2 = [stack.start_broker(cluster=True) for _ in range(2)]
+    for b, o in ((b1, b2), (b2, b1)):
+        assert wait_for(lambda: "event=peer_joined peer=%s " % o.name in b.log()), b.name
+    sub = RawClient(b1.port, T)
+    sub.connect("dup-sub", clean=False)
+    sub.subscribe([("dup/#", 1)])
+    pub = RawClient(b2.port, T)
+    pub.connect("dup-pub")
+    pub.send(publish_pkt("dup/a", b"one", qos=1, pid=1))
+    pub.expect("PUBACK")
+    first = sub.expect("PUBLISH")
+    assert first.payload == b"one" and not first.dup
+    sub.send(bytes([0xE0, 0]))        # away without acknowledging it
+    sub.close()
+    assert wait_for(lambda: stack.redis_cli("EXISTS", stack.prefix + "lease:{c:dup-sub}").strip() == "0")
+    for i, text in enumerate((b"two", b"three")):
+        pub.send(publish_pkt("dup/a", text, qos=1, pid=2 + i))
+        pub.expect("PUBACK")
+    back = RawClient(b2.port, T)
+    assert back.connect("dup-sub", clean=False) == 1
+    got = {}
+    for _ in range(3):
+        p = back.expect("PUBLISH")
+        got[p.payload] = p.dup
+        back.send(bytes([0x40, 2]) + p.raw[-len(p.payload) - 2:-len(p.payload)])   # PUBACK its id
+    assert got == {b"one": True, b"two": False, b"three": False}, got
+    back.close()
+    pub.close()
