@@ -175,6 +175,15 @@ def connack5(p):
     return p.body[0] & 1, p.body[1], pr
 
 
+def publish5(p):
+    """(topic, props, payload) of a 5.0 PUBLISH packet."""
+    assert p.name == "PUBLISH", p
+    n = struct.unpack("!H", p.body[:2])[0]
+    topic = p.body[2:2 + n].decode()
+    pr, i = parse_props(p.body, 2 + n + (2 if p.qos else 0))
+    return topic, pr, p.body[i:]
+
+
 def disconnect5(p):
     """(reason code, props) of a DISCONNECT packet (short forms included)."""
     assert p.name == "DISCONNECT", p

@@ -6,7 +6,6 @@ code. Raw sockets (exact bytes), paho-mqtt with protocol=MQTTv5 and
 mosquitto_sub/pub -V 5. Normative statements are cited as [MQTT-x.x.x-y]
 (MQTT 5.0 unless said otherwise)."""
 
-import struct
 import subprocess
 import time
 
@@ -18,7 +17,7 @@ from mqtt5 import (ASSIGNED_CLIENT_ID, AUTH_METHOD, MAXIMUM_PACKET_SIZE, REASON_
                    RECEIVE_MAXIMUM, REQUEST_PROBLEM_INFO, SERVER_KEEP_ALIVE, SESSION_EXPIRY,
                    SHARED_SUB_AVAILABLE, SUB_ID_AVAILABLE, TOPIC_ALIAS, TOPIC_ALIAS_MAXIMUM,
                    Raw5, ack5, ack5_pkt, connack5, connect5_pkt, disconnect5_pkt,
-                   props, publish5_pkt, subscribe5_pkt, suback5, unsubscribe5_pkt)
+                   props, publish5, publish5_pkt, subscribe5_pkt, suback5, unsubscribe5_pkt)
 
 import paho.mqtt.client as mqtt
 
@@ -340,12 +339,8 @@ def test_inbound_topic_alias(broker):
 
 
 def _pub_topic_payload(p):
-    n = struct.unpack("!H", p.body[:2])[0]
-    topic = p.body[2:2 + n].decode()
-    i = 2 + n + (2 if p.qos else 0)
-    plen = p.body[i]
-    assert plen < 128
-    return topic, p.body[i + 1 + plen:]
+    topic, _, payload = publish5(p)
+    return topic, payload
 
 
 @pytest.mark.parametrize("alias", [33, 0])
@@ -487,15 +482,6 @@ def test_client_receive_maximum(broker):
             sub.send(ack5_pkt("PUBACK", p.pid))
 
 
-def _publish_fields(p):
-    """(topic, props, payload) of a 5.0 PUBLISH."""
-    from mqtt5 import parse_props
-    n = struct.unpack("!H", p.body[:2])[0]
-    topic = p.body[2:2 + n].decode()
-    pr, i = parse_props(p.body, 2 + n + (2 if p.qos else 0))
-    return topic, pr, p.body[i:]
-
-
 def test_outbound_topic_aliases(broker):
     """A client with Topic Alias Maximum 1 gets aliases from the broker: the
     first PUBLISH on a topic sets alias 1 with the topic, the next ones send
@@ -516,12 +502,12 @@ def test_outbound_topic_aliases(broker):
         want = [(ta, 1), ("", 1), ("", 1), (tb, 1), (ta, 1)]
         for i, (topic, alias) in enumerate(want):
             p = sub.expect("PUBLISH")
-            got_topic, pr, payload = _publish_fields(p)
+            got_topic, pr, payload = publish5(p)
             assert (got_topic, pr.get(TOPIC_ALIAS), payload) == (topic, alias, b"m%d" % i)
             sub.send(ack5_pkt("PUBACK", p.pid))
         for i in range(5):
             p = plain.expect("PUBLISH")
-            got_topic, pr, _ = _publish_fields(p)
+            got_topic, pr, _ = publish5(p)
             assert got_topic in (ta, tb) and TOPIC_ALIAS not in pr
             plain.send(ack5_pkt("PUBACK", p.pid))
 

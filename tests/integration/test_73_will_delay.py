@@ -6,7 +6,6 @@ and not at all when the client connects again within the delay
 cluster. Normative statements of MQTT 5.0 are cited as [MQTT-x.x.x-y]."""
 
 import socket
-import struct
 import time
 
 import pytest
@@ -14,7 +13,7 @@ import pytest
 from conftest import assert_closed_by_broker, uid
 from mqtt5 import (CONTENT_TYPE, MESSAGE_EXPIRY, PAYLOAD_FORMAT, SESSION_EXPIRY,
                    USER_PROPERTY, WILL_DELAY, Raw5, connack5, connect5_pkt, disconnect5_pkt,
-                   parse_props, props, subscribe5_pkt)
+                   props, publish5, subscribe5_pkt)
 from stack import stack, wait_for  # noqa: F401  (stack: fixture)
 
 pytestmark = pytest.mark.roost_only
@@ -43,12 +42,6 @@ def drop(c):
     c.close()
 
 
-def publish_parts(p):
-    n = struct.unpack("!H", p.body[:2])[0]
-    topic = p.body[2:2 + n].decode()
-    pr, i = parse_props(p.body, 2 + n + (2 if p.qos else 0))
-    return topic, pr, p.body[i:]
-
 
 def test_will_delay_then_published(broker):
     """Will Delay 2: nothing for about two seconds, then the will."""
@@ -60,7 +53,7 @@ def test_will_delay_then_published(broker):
     w.no_packet(1.2)
     p = w.expect("PUBLISH", 5)
     assert time.monotonic() - t0 >= 1.5
-    assert publish_parts(p)[2] == b"offline"
+    assert publish5(p)[2] == b"offline"
     w.close()
 
 
@@ -87,7 +80,7 @@ def test_session_end_before_delay_publishes(broker):
     w = watcher(broker.port, t)
     drop(will_client(broker.port, uid("we"), t, 30, expiry=1))
     p = w.expect("PUBLISH", 4)
-    assert publish_parts(p)[2] == b"offline"
+    assert publish5(p)[2] == b"offline"
     drop(will_client(broker.port, uid("we0"), t, 30, expiry=0))
     w.expect("PUBLISH", 1.0)
     w.close()
@@ -103,7 +96,7 @@ def test_will_properties_forwarded(broker):
                     extra=((CONTENT_TYPE, "text/plain"), (USER_PROPERTY, ("k", "v")), (PAYLOAD_FORMAT, 1),
                            (MESSAGE_EXPIRY, 100)))
     drop(c)
-    topic, pr, payload = publish_parts(w.expect("PUBLISH"))
+    topic, pr, payload = publish5(w.expect("PUBLISH"))
     assert (topic, payload) == (t, b"offline")
     assert pr[CONTENT_TYPE] == "text/plain" and pr[USER_PROPERTY] == [("k", "v")] and pr[PAYLOAD_FORMAT] == 1
     assert WILL_DELAY not in pr
@@ -143,5 +136,5 @@ def test_cluster_reconnect_elsewhere_cancels_will(stack):
     # (published by broker 2, delivered on broker 1 over the bus)
     drop(c)
     p = w.expect("PUBLISH", 8)
-    assert publish_parts(p)[2] == b"offline"
+    assert publish5(p)[2] == b"offline"
     w.close()
