@@ -334,7 +334,13 @@ static OUT_OF_LINE int decode_publish_v5(const mqtt_decoder_t *d, rd_t *r, mqtt_
 {
     mqtt_publish_t *p = &out->u.publish;
     TRY(publish_head(r, out->flags, p, true));
-    TRY(rd_props(r, &p->props, MQTT_PUBLISH, d->server, &out->props));
+    if (rd_left(r) > 0 && r->p[0] == 0) {
+        /* Property Length 0, the usual PUBLISH: nothing to validate */
+        mqtt_props_clear(&out->props, MQTT_PUBLISH);
+        p->props = out->props.raw = (mqtt_str_t){++r->p, 0};
+    } else {
+        TRY(rd_props(r, &p->props, MQTT_PUBLISH, d->server, &out->props));
+    }
     /* 3.3.2.3.4: "It is a Protocol Error if the Topic Name is zero length
      * and there is no Topic Alias". */
     if (p->topic.len == 0 && !mqtt_props_has(&out->props, MQTT_PROP_TOPIC_ALIAS))

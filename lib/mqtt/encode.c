@@ -62,13 +62,17 @@ static inline void wr_varint(wr_t *w, size_t v)
 
 static inline void wr_props(wr_t *w, const mqtt_str_t *props)
 {
+    if (props->len == 0) { /* the usual 5.0 PUBLISH: Property Length 0 */
+        wr_u8(w, 0);
+        return;
+    }
     wr_varint(w, props->len);
     wr_bytes(w, props->ptr, props->len);
 }
 
 static inline size_t props_size(const mqtt_str_t *props)
 {
-    return mqtt_varint_size(props->len) + props->len;
+    return props->len ? mqtt_varint_size(props->len) + props->len : 1;
 }
 
 /* Total size of a packet with remaining length rem. */

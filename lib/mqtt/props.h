@@ -103,7 +103,11 @@ typedef struct mqtt_prop {
 
 /* A decoded, validated list. A field is meaningful when its bit is set in
  * present (MQTT_PROP_BIT(id)); absent fields are zero, and the caller applies
- * the spec's defaults (Receive Maximum 65535, Maximum QoS 2, ...). */
+ * the spec's defaults (Receive Maximum 65535, Maximum QoS 2, ...). One
+ * exception, for the PUBLISH hot path: a PUBLISH list (ctx MQTT_PUBLISH)
+ * clears only the fields a PUBLISH may carry (mqtt_props_clear) and leaves
+ * the others (CONNECT, CONNACK, DISCONNECT, AUTH fields) as they were; no
+ * reader looks at those in a PUBLISH. */
 typedef struct mqtt_props {
     uint64_t present;
     mqtt_str_t raw;              /* decode: the whole list; ignored by encode */
@@ -144,6 +148,13 @@ static inline bool mqtt_props_has(const mqtt_props_t *p, uint8_t id)
 {
     return (p->present & MQTT_PROP_BIT(id)) != 0;
 }
+
+/* Empties *out as mqtt_props_decode does before reading a list of a packet
+ * of type ctx: present, raw, extra and the counts zero, and every field
+ * (for ctx MQTT_PUBLISH only the PUBLISH ones: a few stores instead of
+ * clearing the whole struct per message). The codec's fast path for a
+ * PUBLISH whose Property Length is 0 is this and nothing else. */
+void mqtt_props_clear(mqtt_props_t *out, unsigned ctx);
 
 /* Validates the list buf[0..len) found in a packet of type ctx (or
  * MQTT_PROPS_WILL), received by a server (from_client) or by a client, and

@@ -154,7 +154,9 @@ static size_t publish_size(const conn_t *c, const msg_t *m, uint8_t qos, size_t 
 
 bool conn_publish_fits(const conn_t *c, const msg_t *m, uint8_t qos, size_t props_len)
 {
-    return !c->v5 || publish_size(c, m, qos, props_len) <= c->v5->max_packet;
+    /* no limit from the client (UINT32_MAX): every packet fits */
+    return !c->v5 || c->v5->max_packet >= MQTT_MAX_REMAINING + 5u ||
+           publish_size(c, m, qos, props_len) <= c->v5->max_packet;
 }
 
 static int write_publish(conn_t *c, const msg_t *m, uint8_t qos, uint16_t pid, bool dup,

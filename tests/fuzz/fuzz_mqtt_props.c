@@ -26,7 +26,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *list = data + 1;
     size_t len = size - 1;
 
-    mqtt_props_t p;
+    /* zeroed: a PUBLISH list leaves the fields a PUBLISH cannot carry as
+     * they were (props.h), and props_eq compares every field */
+    mqtt_props_t p = {0};
     int rc = mqtt_props_decode(list, len, ctx, from_client, &p);
     if (rc != 0) {
         CHECK(rc < 0);
@@ -76,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t *out = malloc(n + 1);
     CHECK(out);
     CHECK(mqtt_props_encode(out, n, &e) == n);
-    mqtt_props_t q;
+    mqtt_props_t q = {0};
     CHECK(mqtt_props_decode(out, n, ctx, from_client, &q) == 0);
     CHECK(props_eq(&p, &q));
     free(out);

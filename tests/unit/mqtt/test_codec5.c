@@ -327,6 +327,39 @@ static void test_v311_leaves_props(void **state)
     assert_int_equal(p.props.raw.len, 0);
 }
 
+/* A 5.0 PUBLISH with Property Length 0 (the fast path) and one with a
+ * list: the PUBLISH fields are zero when absent, raw is the empty list
+ * where it stands, and the fields a PUBLISH cannot carry are not touched
+ * (props.h: no clearing of the whole struct per message). */
+static void test_publish_empty_props(void **state)
+{
+    (void)state;
+    mqtt_packet_t p;
+    static const char *hex[] = {"30 LL 00 01 'a' 00 'x'", "32 LL 00 01 'a' 00 07 00 'x'",
+                                "30 LL 00 01 'a' 02 01 00 'x'"};
+    for (size_t i = 0; i < N(hex); i++) {
+        memset(&p.props, 0xAB, sizeof p.props);
+        assert_int_equal(decode_hex(S, 5, hex[i], &p), 0);
+        assert_int_equal(p.props.present, i == 2 ? MQTT_PROP_BIT(MQTT_PROP_PAYLOAD_FORMAT) : 0);
+        assert_int_equal(p.props.raw.len, i == 2 ? 2 : 0);
+        assert_ptr_equal(p.props.raw.ptr, p.u.publish.props.ptr);
+        assert_int_equal(p.u.publish.props.len, p.props.raw.len);
+        assert_ptr_equal(p.u.publish.props.ptr + p.props.raw.len, p.u.publish.payload.ptr);
+        assert_true(str_eq(p.u.publish.payload, "x"));
+        assert_int_equal(p.props.extra.len, 0);
+        assert_int_equal(p.props.user_count + p.props.sub_id_count, 0);
+        assert_int_equal(p.props.message_expiry, 0);
+        assert_int_equal(p.props.sub_id, 0);
+        assert_int_equal(p.props.topic_alias, 0);
+        assert_int_equal(p.props.payload_format, 0);
+        assert_int_equal(p.props.content_type.len + p.props.response_topic.len +
+                             p.props.correlation_data.len, 0);
+        assert_int_equal(p.props.session_expiry, 0xABABABABu); /* not a PUBLISH field */
+    }
+    /* an empty topic still needs a Topic Alias on the fast path */
+    assert_int_equal(decode_hex(S, 5, "30 LL 00 00 00 'x'", &p), ROOST_EPROTO_PROTOCOL);
+}
+
 /* ---- round trips with properties ------------------------------------------------- */
 
 /* Encodes with cap = 0, too small, exact; decodes back with a side/version. */
@@ -511,6 +544,7 @@ int main(void)
         cmocka_unit_test(test_connect_props),
         cmocka_unit_test(test_packet_props),
         cmocka_unit_test(test_v311_leaves_props),
+        cmocka_unit_test(test_publish_empty_props),
         cmocka_unit_test(test_roundtrip_connect),
         cmocka_unit_test(test_roundtrip_packets),
     };
