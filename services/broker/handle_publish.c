@@ -82,9 +82,11 @@ int handle_publish(conn_t *c, const mqtt_publish_t *p)
         reason = MQTT_RC_NOT_AUTHORIZED;
     } else if (in.utf8 && !mqtt_utf8_data_ok(p->payload.ptr, p->payload.len)) {
         /* 3.3.2.3.2: a receiver MAY check a payload said to be UTF-8 and
-         * answer 0x99 Payload format invalid (PUBACK/PUBREC); a QoS 0
-         * message has no answer: it is dropped */
+         * answer 0x99 Payload format invalid with PUBACK/PUBREC or, as a
+         * QoS 0 message has no acknowledgement, with DISCONNECT (4.13) */
         conn_log_denied(c, "payload_format_invalid", "topic", p->topic.ptr, p->topic.len);
+        if (p->qos == 0)
+            return ROOST_EPROTO_PAYLOAD_FORMAT;
         reason = MQTT_RC_PAYLOAD_FORMAT_INVALID;
     }
     bool refused_v5 = reason >= 0x80 && c->version == MQTT_V5;

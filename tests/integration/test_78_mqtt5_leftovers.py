@@ -1,0 +1,34 @@
+"""MQTT 5.0 message side, leftovers (issue 15): a QoS 0 PUBLISH whose
+Payload Format Indicator says UTF-8 but whose payload is not gets
+DISCONNECT 0x99 Payload format invalid (3.3.2.3.2, 4.13: a QoS 0 message
+has no acknowledgement to carry the reason), and nothing of it is
+delivered. Raw sockets (exact bytes)."""
+
+import pytest
+
+from conftest import uid
+from mqtt5 import C5, PAYLOAD_FORMAT, props
+
+pytestmark = pytest.mark.roost_only  # a receiver MAY check (Mosquitto does not)
+
+
+def test_qos0_payload_format_invalid_disconnects(broker):
+    """Invalid UTF-8 (0xFF, an overlong NUL, a lone surrogate) with the
+    indicator at QoS 0: DISCONNECT 0x99 and the connection closed; the
+    subscriber gets only the valid messages (and the indicator 0 with the
+    same bytes is not checked)."""
+    t = uid("pf0")
+    utf8 = props((PAYLOAD_FORMAT, 1))
+    with C5(broker.port) as s:
+        assert s.sub([(t, 0)]) == [0]
+        for bad in (b"\xff\xfe", b"\xc0\x80", b"\xed\xa0\x80"):
+            with C5(broker.port) as p:
+                p.pub(t, "ok ✓", properties=utf8)
+                p.pub(t, b"\xff bytes", properties=props((PAYLOAD_FORMAT, 0)))
+                p.pub(t, bad, properties=utf8)
+                p.expect_disconnect(0x99)
+            topic, pr, payload, _ = s.get()
+            assert (topic, payload, pr) == (t, "ok ✓".encode(), {PAYLOAD_FORMAT: 1})
+            topic, pr, payload, _ = s.get()
+            assert (topic, payload, pr) == (t, b"\xff bytes", {PAYLOAD_FORMAT: 0})
+        s.no_packet(0.3)
