@@ -5,13 +5,19 @@
      broker's field layout), the pipeline resumed, time until the sink
      (bench/forwarder/fwd_sink.c) has them all: msgs/s, and msgs per
      forwarder CPU-second (/proc utime+stime). One message per request
-     (--inflight 1 and 8) and batched (batch_size 100).
+     (--inflight 1 and 8) and batched (batch_size 100, --inflight 1 and 4;
+     5x the messages), timed from the sink's first receipt to its last.
   2. latency: a broker in cluster mode with a mapping, roost-bench's
      latency workload (QoS 1, --rate R) publishing, the sink measuring
      PUBLISH (the broker's received-at stamp) to receipt: p50/p99.
   3. broker QoS 1 throughput (roost-bench pairs) with no mapping and with a
      mapping of every topic to a paused pipeline (the appends, no delivery
      competing for the CPU), alternating, medians.
+
+--compare BIN: only the drain cases, alternating this build's forwarder
+and BIN (another build's roost-forwarder) --repeat times each, medians;
+for before/after figures on a shared machine (per CPU-second is the
+steadier figure there).
 
 Everything runs on 127.0.0.1 with free ports, Release binaries from
 build-release/ (configured and built when missing), each process stopped
@@ -121,12 +127,17 @@ class Stack:
         self.sink_port = free_port()
         self.start("sink", [self.bin("bench/forwarder/fwd-sink"), str(self.sink_port)], self.sink_port)
 
-    def forwarder(self, inflight):
+    def forwarder(self, inflight, binary=None):
         port = free_port()
-        return self.start(f"forwarder-{inflight}", [self.bin("services/forwarder/roost-forwarder"), "--redis",
+        return self.start(f"forwarder-{inflight}", [binary or self.bin("services/forwarder/roost-forwarder"), "--redis",
                                                      f"127.0.0.1:{self.redis_port}", "--http-port", str(port),
                                                      "--inflight", str(inflight), "--routes-poll-ms", "100",
                                                      "--log-level", "warn"], port)
+
+
+# (batch_size, --inflight); batched runs drain 5x --messages (CPU time is
+# read in 10 ms ticks)
+CASES = [(1, 1), (1, 8), (100, 1), (100, 4)]
 
 
 def fill(st, pid, n, payload=64):
@@ -142,12 +153,12 @@ def fill(st, pid, n, payload=64):
                    text=True, timeout=300, check=True)
 
 
-def drain(st, n, batch, inflight):
+def drain(st, n, batch, inflight, binary=None):
     p = st.api("POST", "/pipelines",
                {"name": f"drain-{batch}-{inflight}-{time.time()}", "url": f"http://127.0.0.1:{st.sink_port}/in",
                 "batch_size": batch, "linger_ms": 5, "status": "paused", "max_queue": 10000000})
     fill(st, p["id"], n)
-    fwd = st.forwarder(inflight)
+    fwd = st.forwarder(inflight, binary)
     time.sleep(0.5)
     st.sink_reset()
     c0 = cpu_s(fwd.pid)
@@ -156,11 +167,15 @@ def drain(st, n, batch, inflight):
     while st.sink_stats()["messages"] < n and time.time() - t0 < 300:
         time.sleep(0.05)
     s = st.sink_stats()
-    took = (s["last_ms"] / 1000.0) - t0
+    # first to last receipt: the forwarder learns the resume from its routes
+    # poll (100 ms here), which is not the delivery rate (figures before
+    # 2026-12-05 included it, 0.3 s of a batched run)
+    took = (s["last_ms"] - s["first_ms"]) / 1000.0
     cpu = cpu_s(fwd.pid) - c0
     st.stop(fwd)
     st.api("PATCH", f"/pipelines/{p['id']}", {"status": "paused"})
-    return {"test": "drain", "batch_size": batch, "inflight": inflight, "messages": s["messages"],
+    st.redis_cli("DEL", f"roost:{{g}}:pq:{p['id']}")
+    return {"test": "drain", "forwarder": binary or "this build", "batch_size": batch, "inflight": inflight, "messages": s["messages"],
             "requests": s["requests"], "seconds": round(took, 3), "msgs_per_s": round(s["messages"] / took),
             "forwarder_cpu_s": round(cpu, 3), "msgs_per_cpu_s": round(s["messages"] / cpu) if cpu else None}
 
@@ -216,6 +231,23 @@ def qos1_pairs(st, mapped, seconds):
     return {"test": "qos1_pairs", "mapped": mapped, "msgs_per_s": round(r["deliveries_per_s"]), "raw": r}
 
 
+def compare(st, a, raw):
+    runs = {}
+    for _ in range(a.repeat):
+        for batch, inflight in CASES:
+            for binary in (None, a.compare):
+                r = drain(st, a.messages * (5 if batch > 1 else 1), batch, inflight, binary)
+                raw.write(json.dumps(r) + "\n")
+                runs.setdefault((batch, inflight, binary), []).append(r)
+    med = lambda v: sorted(v)[len(v) // 2]
+    print(f"| forwarder | batch_size, --inflight | msgs/s (median of {a.repeat}) | msgs per forwarder CPU-s |")
+    print("|---|---|---|---|")
+    for (batch, inflight, binary), rs in runs.items():
+        print(f"| {binary or 'this build'} | {batch}, {inflight} | {med([r['msgs_per_s'] for r in rs])} "
+              f"| {med([r['msgs_per_cpu_s'] for r in rs])} |")
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default=os.path.join(ROOT, "build-release"))
@@ -223,6 +255,7 @@ def main():
     ap.add_argument("--rate", type=int, default=1000)
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--compare", metavar="BIN", help="drain only: this build's forwarder against BIN, alternating")
     a = ap.parse_args()
     if not os.path.exists(os.path.join(a.build, "services/forwarder/roost-forwarder")):
         subprocess.run(["cmake", "-S", ROOT, "-B", a.build, "-DCMAKE_BUILD_TYPE=Release", "-DROOST_SANITIZE=OFF",
@@ -235,8 +268,10 @@ def main():
     rows = []
     try:
         st.base()
-        for batch, inflight in [(1, 1), (1, 8), (100, 1)]:
-            r = drain(st, a.messages, batch, inflight)
+        if a.compare:
+            return compare(st, a, raw)
+        for batch, inflight in CASES:
+            r = drain(st, a.messages * (5 if batch > 1 else 1), batch, inflight)
             rows.append(r)
             raw.write(json.dumps(r) + "\n")
         r = latency(st, a.rate, a.seconds)
