@@ -83,3 +83,40 @@ def test_password_without_username_with_authd(stack):
         c.send(connect5_pkt(uid("pa"), password=b"secret"))
         assert connack5(c.expect("CONNACK"))[1] == 0
     assert refused5(b2.port, password=b"secret") == 0x87
+
+
+def test_cluster_too_large_queued_message_is_acknowledged(stack):
+    """Cluster: a message queued in Redis for an offline 5.0 session that is
+    larger than the Maximum Packet Size the client sets when it comes back
+    is not sent [MQTT-3.1.2-24] and counts as delivered [MQTT-3.1.2-25]:
+    its queue entry is acknowledged in Redis like a PUBACK'd one, so it is
+    not kept (and not resent) forever."""
+    from mqtt5 import MAXIMUM_PACKET_SIZE, SESSION_EXPIRY, props, publish5, publish5_pkt, \
+        subscribe5_pkt, ack5_pkt
+    from stack import wait_for
+    stack.start_redis()
+    b = stack.start_broker("b1", insecure=True, cluster=True)
+    assert wait_for(lambda: "event=psubs_loaded" in b.log(), 10)
+    cid, t = uid("big"), uid("big/t")
+    with Raw5(b.port) as c:
+        c.connect5(cid, clean=False, properties=props((SESSION_EXPIRY, 60)))
+        c.send(subscribe5_pkt(1, [(t, 1)]))
+        c.expect("SUBACK")
+        c.send(disconnect5_pkt())
+    with Raw5(b.port) as p:
+        p.connect5(uid("bigp"))
+        for i, n in enumerate((300, 10)):
+            p.send(publish5_pkt(t, b"%d" % i + b"x" * n, qos=1, pid=i + 1))
+            p.expect("PUBACK")
+    qkey = "roost:q:{c:%s}" % cid
+    assert stack.redis_cli("LLEN", qkey) == "2"
+    with Raw5(b.port) as c:
+        sp, _ = c.connect5(cid, clean=False,
+                           properties=props((SESSION_EXPIRY, 60), (MAXIMUM_PACKET_SIZE, 100)))
+        assert sp == 1
+        m = c.expect("PUBLISH")
+        assert publish5(m)[2][:1] == b"1"
+        c.send(ack5_pkt("PUBACK", m.pid))
+        c.no_packet(0.3)
+        assert wait_for(lambda: stack.redis_cli("LLEN", qkey) == "0", 5), stack.redis_cli("LLEN", qkey)
+        c.send(disconnect5_pkt())
