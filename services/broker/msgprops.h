@@ -38,10 +38,12 @@ typedef struct msgprops_in {
     size_t keep_len;     /* bytes the kept list takes */
 } msgprops_in_t;
 
-/* The identifiers that are never kept with a message. */
+/* The identifiers that are never kept with a message. The Will Delay
+ * Interval (only in will properties, which msgprops_scan reads too) is for
+ * the server (3.1.3.2.2). */
 #define MSGPROPS_NOT_KEPT                                                          \
     (MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS) | MQTT_PROP_BIT(MQTT_PROP_SUBSCRIPTION_ID) | \
-     MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY))
+     MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY) | MQTT_PROP_BIT(MQTT_PROP_WILL_DELAY))
 
 void msgprops_scan(mqtt_str_t list, msgprops_in_t *out);
 /* Writes the kept list (in->keep_len bytes) at buf. */

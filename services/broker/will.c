@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "cluster.h"
 #include "conn5.h"
+#include "msgprops.h"
 #include "pipeline.h"
 #include "store/sstore.h"
 
@@ -20,12 +21,6 @@ typedef struct held {
     size_t len;
     char cid[];
 } held_t;
-
-/* The will's own properties go to its subscribers; the Will Delay Interval
- * is for the server, and the Message Expiry Interval becomes a deadline
- * when the will is published. */
-#define WILL_NOT_FORWARDED \
-    (MQTT_PROP_BIT(MQTT_PROP_WILL_DELAY) | MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY))
 
 int will_from_connect(conn_t *c, const mqtt_packet_t *pk)
 {
@@ -44,17 +39,18 @@ int will_from_connect(conn_t *c, const mqtt_packet_t *pk)
         return ROOST_EPROTO_PAYLOAD_FORMAT;
     c->v5->will_delay = wp->will_delay;
     c->v5->will_expiry = mqtt_props_has(wp, MQTT_PROP_MESSAGE_EXPIRY) ? wp->message_expiry : 0;
-    size_t n = mqtt_props_copy(NULL, 0, p->will_props, WILL_NOT_FORWARDED);
-    uint8_t small[256];
-    uint8_t *buf = n <= sizeof(small) ? small : malloc(n);
-    if (!buf)
+    /* the will's own properties go to its subscribers as a PUBLISH's do
+     * (msgprops); its Will Delay Interval is for the server, and its
+     * Message Expiry Interval becomes a deadline when it is published */
+    msgprops_in_t in;
+    msgprops_scan(p->will_props, &in);
+    uint8_t small[256], *heap = NULL;
+    msg_ext_t ext = {.props_len = in.keep_len};
+    if (!(ext.props = msgprops_kept(p->will_props, &in, small, sizeof(small), &heap)))
         return -ENOMEM;
-    mqtt_props_copy(buf, n, p->will_props, WILL_NOT_FORWARDED);
-    msg_ext_t ext = {.props = buf, .props_len = n};
     c->will = msg_new_ext(p->will_topic.ptr, p->will_topic.len, p->will_payload.ptr,
                           p->will_payload.len, p->will_qos, p->will_retain, NULL, &ext);
-    if (buf != small)
-        free(buf);
+    free(heap);
     return c->will ? 0 : -ENOMEM;
 }
 

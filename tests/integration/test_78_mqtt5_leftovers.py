@@ -2,12 +2,13 @@
 Payload Format Indicator says UTF-8 but whose payload is not gets
 DISCONNECT 0x99 Payload format invalid (3.3.2.3.2, 4.13: a QoS 0 message
 has no acknowledgement to carry the reason), and nothing of it is
-delivered. Raw sockets (exact bytes)."""
+delivered; a will's Will Delay Interval is not forwarded with it.
+Raw sockets (exact bytes)."""
 
 import pytest
 
 from conftest import uid
-from mqtt5 import C5, PAYLOAD_FORMAT, props
+from mqtt5 import C5, MESSAGE_EXPIRY, PAYLOAD_FORMAT, USER_PROPERTY, WILL_DELAY, props
 
 pytestmark = pytest.mark.roost_only  # a receiver MAY check (Mosquitto does not)
 
@@ -32,3 +33,20 @@ def test_qos0_payload_format_invalid_disconnects(broker):
             topic, pr, payload, _ = s.get()
             assert (topic, payload, pr) == (t, b"\xff bytes", {PAYLOAD_FORMAT: 0})
         s.no_packet(0.3)
+
+
+def test_will_delay_not_forwarded(broker):
+    """The Will Delay Interval is for the server (3.1.3.2.2): the will's
+    subscriber gets its other properties, in order, without it (0x18 is
+    not even allowed in a PUBLISH, 2.2.2.2)."""
+    t = uid("wd")
+    wprops = props((USER_PROPERTY, ("a", "1")), (WILL_DELAY, 0), (USER_PROPERTY, ("b", "2")),
+                   (MESSAGE_EXPIRY, 30))
+    with C5(broker.port) as s:
+        assert s.sub([(t, 1)]) == [1]
+        d = C5(broker.port, will=(t, "gone", 1, False, wprops))
+        d.close()  # no DISCONNECT: the will is published at once (delay 0)
+        topic, pr, payload, _ = s.get()
+        assert (topic, payload) == (t, b"gone")
+        assert 29 <= pr.pop(MESSAGE_EXPIRY) <= 30
+        assert pr == {USER_PROPERTY: [("a", "1"), ("b", "2")]}

@@ -321,6 +321,15 @@ static void test_props_in(void **state)
     assert_ptr_equal(msgprops_kept((mqtt_str_t){KEPT, sizeof(KEPT)}, &in, tiny, sizeof(tiny), &heap),
                      KEPT);
     assert_null(heap);
+    /* a will's list: its Will Delay Interval is not kept either */
+    static const uint8_t will[] = {0x18, 0, 0, 0, 5, 0x03, 0, 1, 't', 0x02, 0, 0, 0, 9};
+    static const uint8_t will_kept[] = {0x03, 0, 1, 't'};
+    msgprops_scan((mqtt_str_t){will, sizeof(will)}, &in);
+    assert_true(in.has_expiry && in.copy);
+    assert_int_equal(in.expiry_s, 9);
+    assert_int_equal(in.keep_len, sizeof(will_kept));
+    k = msgprops_kept((mqtt_str_t){will, sizeof(will)}, &in, buf, sizeof(buf), &heap);
+    assert_memory_equal(k, will_kept, sizeof(will_kept));
     static const uint8_t sid[] = {0x0B, 0x80, 0x01};
     assert_int_equal(msgprops_subid((mqtt_str_t){sid, sizeof(sid)}), 128);
     assert_int_equal(msgprops_subid((mqtt_str_t){KEPT, sizeof(KEPT)}), 0);
