@@ -102,16 +102,18 @@ static void note_subid(session_t *s, uint32_t subid)
         s->has_subids = s->subs[i].subid != 0;
 }
 
-size_t session_subids(const session_t *s, const char *topic, size_t len, uint32_t *ids,
+size_t session_subids(const session_t *s, const char *topic, size_t len, bool own, uint32_t *ids,
                       size_t cap)
 {
     size_t n = 0;
     for (uint32_t i = 0; i < s->nsubs && n < cap; i++) {
         const sub_entry_t *e = &s->subs[i];
+        if (!e->subid || (own && (e->qos & SUBOPT_NO_LOCAL)))
+            continue;
         const char *f;
         size_t fl;
         share_inner(e->filter, e->len, &f, &fl);
-        if (e->subid && topic_match(f, fl, topic, len))
+        if (topic_match(f, fl, topic, len))
             ids[n++] = e->subid;
     }
     return n;

@@ -122,8 +122,10 @@ int session_subscribe(broker_t *b, session_t *s, const char *filter, size_t len,
 int session_subscribe5(broker_t *b, session_t *s, const char *filter, size_t len,
                        uint8_t options, uint32_t subid, bool *existed);
 /* The Subscription Identifiers of s's subscriptions matching topic, at
- * most cap of them into ids; returns how many [MQTT-3.3.4-3]. */
-size_t session_subids(const session_t *s, const char *topic, size_t len, uint32_t *ids,
+ * most cap of them into ids; returns how many [MQTT-3.3.4-3]. own: the
+ * message was published by s itself, so its No Local subscriptions did not
+ * deliver it [MQTT-3.8.3-3] and give no identifier. */
+size_t session_subids(const session_t *s, const char *topic, size_t len, bool own, uint32_t *ids,
                       size_t cap);
 /* Removes a subscription; 0 or ROOST_ENOTFOUND. */
 int session_unsubscribe(broker_t *b, session_t *s, const char *filter, size_t len);

@@ -231,16 +231,23 @@ static void test_subscription_ids(void **state)
     sub5(a, "i/x", 1, 0);
     assert_true(a->has_subids);
     uint32_t ids[4];
-    size_t n = session_subids(a, "i/x", 3, ids, 4);
+    size_t n = session_subids(a, "i/x", 3, false, ids, 4);
     assert_int_equal(n, 2);
     assert_true((ids[0] == 7 && ids[1] == 268435455) || (ids[1] == 7 && ids[0] == 268435455));
-    assert_int_equal(session_subids(a, "i/x/y", 5, ids, 4), 1);
+    assert_int_equal(session_subids(a, "i/x/y", 5, false, ids, 4), 1);
     assert_int_equal(ids[0], 7);
     /* a SUBSCRIBE again replaces the identifier [MQTT-3.8.4-3] */
     bool existed = false;
     assert_int_equal(session_subscribe5(&B, a, "i/#", 3, 1, 0, &existed), 0);
     assert_true(existed);
-    assert_int_equal(session_subids(a, "i/x/y", 5, ids, 4), 0);
+    assert_int_equal(session_subids(a, "i/x/y", 5, false, ids, 4), 0);
+    /* a No Local subscription gives no identifier for the session's own
+     * message (it did not deliver it [MQTT-3.8.3-3]), and does for others' */
+    sub5(a, "i/x/#", 1 | SUBOPT_NO_LOCAL, 9);
+    assert_int_equal(session_subids(a, "i/x/y", 5, true, ids, 4), 0);
+    assert_int_equal(session_subids(a, "i/x/y", 5, false, ids, 4), 1);
+    assert_int_equal(ids[0], 9);
+    assert_int_equal(session_unsubscribe(&B, a, "i/x/#", 5), 0);
     assert_int_equal(session_unsubscribe(&B, a, "i/+", 3), 0);
     assert_false(a->has_subids);
 }
