@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -288,14 +289,34 @@ void auth_verify_shared(const auth_ctx_t *ctx, auth_job_t *j, bool ok)
         verified(ctx, j, "verified_shared");
 }
 
+/* True (and j answered 'server unavailable' at once) when an argon2 run
+ * started now would end after the request's deadline: nobody would wait
+ * for its result, and the device is told to come back now rather than at
+ * its broker's timeout. */
+static bool unreachable(const auth_ctx_t *ctx, auth_job_t *j)
+{
+    uint64_t avg_ms = metrics_hash_avg_us(ctx->metrics) / 1000;
+    if (!avg_ms || rpc_unix_ms() + avg_ms <= j->req.deadline_ms)
+        return false;
+    rpc_auth_request_wipe_password(&j->req);
+    finish(j, RPC_AUTH_UNAVAILABLE, "deadline_unreachable");
+    j->unverified = true;
+    return true;
+}
+
 bool auth_verify(const auth_ctx_t *ctx, auth_job_t *j)
 {
     rpc_auth_request_t *r = &j->req;
-    if (late(j))
+    if (late(j) || unreachable(ctx, j))
         return false;
     const char *hash = j->decoy ? ctx->decoy_hash : j->cred->password_hash;
     metrics_inc(ctx->metrics, MET_HASH_VERIFY);
+    struct timespec ts0, ts1;
+    clock_gettime(CLOCK_MONOTONIC, &ts0);
     int v = crypto_pwhash_str_verify(hash, (const char *)r->password, r->password_len);
+    clock_gettime(CLOCK_MONOTONIC, &ts1);
+    metrics_hash_time(ctx->metrics, (uint64_t)(ts1.tv_sec - ts0.tv_sec) * 1000000u +
+                                        (uint64_t)((ts1.tv_nsec - ts0.tv_nsec) / 1000));
     rpc_auth_request_wipe_password(r);
     if (j->decoy || v != 0) {
         fail(ctx, j, j->decoy ? "unknown_user" : "bad_password");

@@ -56,7 +56,8 @@ typedef struct auth_job {
     rpc_acl_entry_t *acl;
     size_t n_acl;
     uint64_t max_msg_rate, max_byte_rate; /* from the groups (authz_rates) */
-    bool rule_id_refused;      /* a matched rule's allowed client ids exclude this one */
+    bool rule_id_refused;
+    bool unverified;           /* answered without argon2 (its deadline could not be met) */      /* a matched rule's allowed client ids exclude this one */
     uint64_t config_version;
 } auth_job_t;
 

@@ -20,7 +20,20 @@ struct metrics {
     atomic_uint_fast64_t counters[MET_COUNTER_COUNT];
     atomic_uint_fast64_t buckets[NBUCKETS]; /* non-cumulative; summed on render */
     atomic_uint_fast64_t latency_count, latency_sum_us;
+    atomic_uint_fast64_t hash_avg_us; /* metrics_hash_time */
 };
+
+void metrics_hash_time(metrics_t *m, uint64_t us)
+{
+    uint64_t old = atomic_load(&m->hash_avg_us);
+    /* racing workers may lose one sample: an estimate, not a count */
+    atomic_store(&m->hash_avg_us, old ? old - old / 8 + us / 8 : us);
+}
+
+uint64_t metrics_hash_avg_us(const metrics_t *m)
+{
+    return atomic_load(&((metrics_t *)m)->hash_avg_us);
+}
 
 metrics_t *metrics_new(void)
 {
@@ -144,5 +157,11 @@ int metrics_render(const metrics_t *m, const metrics_gauges_t *g, buf_t *out)
                  "# HELP authd_config_cache_version Config version of the cached rules/groups snapshot (-1: none).\n"
                  "# TYPE authd_config_cache_version gauge\nauthd_config_cache_version %" PRId64 "\n",
                  g->config_cache_version);
+    if (!rc)
+        rc = put(out,
+                 "# HELP authd_hash_seconds How long an argon2 verification takes here (moving average): one "
+                 "that could not end before its request's deadline is answered 'unavailable' at once.\n"
+                 "# TYPE authd_hash_seconds gauge\nauthd_hash_seconds %.6f\n",
+                 (double)metrics_hash_avg_us(m) / 1e6);
     return rc;
 }

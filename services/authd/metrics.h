@@ -62,4 +62,9 @@ uint64_t metrics_result_get(const metrics_t *m, metrics_result_t r);
 /* Appends the Prometheus text exposition to out. 0 or -ENOMEM. */
 int metrics_render(const metrics_t *m, const metrics_gauges_t *g, buf_t *out);
 
+/* How long one argon2 verification takes here: a moving average (1/8 per
+ * run) of the runs' wall time, in microseconds (0 before the first). */
+void metrics_hash_time(metrics_t *m, uint64_t us);
+uint64_t metrics_hash_avg_us(const metrics_t *m);
+
 #endif

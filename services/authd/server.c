@@ -102,7 +102,7 @@ static void hash_run(void *state, queue_node_t *n)
     bool ok = true, ran = true;
     if (!auth_verify_cached(s->auth, j)) {
         ok = auth_verify(s->auth, j);
-        ran = j->next != AUTH_NEXT_DROP; /* a late leader verified nothing */
+        ran = j->next != AUTH_NEXT_DROP && !j->unverified; /* a late leader verified nothing */
     }
     void **waiting;
     size_t nw = led == 0 ? coalesce_end(s->coalesce, j->cache_key, &waiting) : 0;

@@ -6,6 +6,11 @@ at a time, never finishing it, is closed when the timeout runs out, the same
 as one that sends nothing; a bystander is served meanwhile. Raw sockets
 against a real broker.
 
+authd answers 'server unavailable' at once for a password check that
+could not end before the request's deadline (issue 12), instead of letting
+the broker wait for its timeout: the device is told to back off sooner and
+no argon2 runs for an answer nobody waits for.
+
 A pipeline entry's failed attempts survive a forwarder takeover (issue 17):
 the forwarder that claims it goes on counting towards max_attempts instead
 of starting again. And a forwarder given --admin-events learns of a new
@@ -13,12 +18,15 @@ pipeline from admin's change event, not from its poll of routes:version
 (here an hour away). Real Redis, admin, cluster broker, forwarders, HTTP
 sink."""
 
+import re
 import signal
+import threading
 import time
 
 import pytest
 
 from conftest import IS_MOSQUITTO, RawClient, connect_pkt, uid, wait_until
+from stack import parse_metrics, http_get, stack  # noqa: F401 (stack: fixture)
 from test_61_forwarder import (Forwarder, arrived, env, mapping, pipeline, publisher,  # noqa: F401 (env: fixture)
                                wait_routes)
 
@@ -91,3 +99,46 @@ def test_a_new_pipeline_reaches_the_forwarder_by_change_event(env):
     assert wait_until(lambda: [m["payload"] for m in arrived(env, "/ev")] == ["hello"], timeout=5), \
         env["fwd"].text()[-2000:]
     pub.disconnect()
+
+
+def timed_connect(port, user, password, out):
+    c = RawClient(port, 30)
+    t0 = time.monotonic()
+    c.send(connect_pkt(uid(user), username=user, password=password.encode()))
+    p = c.expect("CONNACK", 30)
+    out.append((p.body[1], time.monotonic() - t0))
+    c.close()
+
+
+@pytest.mark.skipif(IS_MOSQUITTO, reason="Roost's authd")
+def test_authd_answers_at_once_what_cannot_be_verified_in_time(stack):
+    stack.start_redis()
+    stack.start_admin(argon2_ops=3, argon2_mem=64 << 20)       # a slow hash, as in production
+    stack.start_authd(extra=("--hash-workers", "1"), argon2_ops=3, argon2_mem=64 << 20)
+    users = ["slow%d" % i for i in range(8)]
+    for u in users:
+        stack.add_client(u, "password-123")
+    probe = stack.start_broker(auth_timeout_ms=30000)
+    got = []
+    timed_connect(probe.port, users[0], "password-123", got)     # one verification: how long it takes
+    assert got[0][0] == 0
+    m = parse_metrics(http_get(stack.authds[0].http_port, "/metrics")[1])
+    x = m["authd_hash_seconds"]                             # what authd measured
+    assert x > 0.02, m
+    timeout = 0.5 * x      # no verification can end in time
+    b = stack.start_broker(auth_timeout_ms=int(timeout * 1000))
+    got = []
+    threads = [threading.Thread(target=timed_connect, args=(b.port, u, "password-123", got)) for u in users[1:4]]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    print("argon2 %.0f ms, timeout %.0f ms: %s" % (x * 1000, timeout * 1000,
+                                                    [(rc, "%.0f" % (s * 1000)) for rc, s in got]))
+    assert sorted(rc for rc, _ in got) == [3, 3, 3], got
+    # told at once, not at the broker's timeout
+    assert max(s for _, s in got) < 0.5 * timeout, (got, timeout)
+    assert stack.authds[0].log().count("reason=deadline_unreachable") == 3
+    m = parse_metrics(http_get(stack.authds[0].http_port, "/metrics")[1])
+    runs = [v for k, v in m.items() if "authd_hash_verifications_total" in k]
+    assert runs == [1], runs   # only the first one: no argon2 for an answer nobody waits for
