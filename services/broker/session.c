@@ -695,7 +695,7 @@ void session_keep(broker_t *b, session_t *s)
  * (sstore_lease_note_sent). */
 static void note_sent(broker_t *b, sstore_t *st, const session_t *s)
 {
-    const char *stack[64], **eids = s->ninflight <= 64 ? stack : malloc(s->ninflight * sizeof(*eids));
+    const char *stack[64] = {0}, **eids = s->ninflight <= 64 ? stack : malloc(s->ninflight * sizeof(*eids));
     size_t n = 0;
     for (uint16_t i = 0; eids && i < s->ninflight; i++) {
         const char *eid = s->inflight[i].m ? msg_eid(s->inflight[i].m) : NULL;
