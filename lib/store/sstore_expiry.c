@@ -50,7 +50,7 @@ const char SSTORE_LUA_SESS_REAP[] =
     "    local f=redis.call('HKEYS',ARGV[1]..'subs:'..t)\n"
     "    for _,x in ipairs(f) do redis.call('HDEL',KEYS[2],c..'\\0'..x) ch=ch+1 end\n"
     "    redis.call('DEL',ARGV[1]..'sess:'..t,ARGV[1]..'subs:'..t,ARGV[1]..'q:'..t,\n"
-    "      ARGV[1]..'qm:'..t,ARGV[1]..'rx2:'..t,ARGV[1]..'rel:'..t)\n"
+    "      ARGV[1]..'qm:'..t,ARGV[1]..'rx2:'..t,ARGV[1]..'rel:'..t,ARGV[1]..'sent:'..t)\n"
     "    if h then redis.call('DEL',ARGV[1]..'lease:'..t,ARGV[1]..'leasecred:'..t) end\n"
     "    n=n+1\n"
     "  end\n"
@@ -66,8 +66,10 @@ static void done_finish(sstore_req_t *q, int rc, const redisReply *r)
 int sstore_session_expire(sstore_t *s, const char *cid, size_t cid_len, bool online,
                           uint64_t expiry_ms, sstore_done_fn fn, void *arg)
 {
+    /* Redis Cluster (sstore_cluster_expiry.c) has no re-check of online
+     * sessions: an online one is simply kept (no TTL, out of the index) */
     if (ss_is_cluster(s))
-        return ss_cluster_session_expire(s, cid, cid_len, expiry_ms, fn, arg);
+        return ss_cluster_session_expire(s, cid, cid_len, online ? 0 : expiry_ms, fn, arg);
     sstore_req_t *q = ss_req_new(s, SS_SESS_EXPIRE, 7, done_finish, arg);
     if (!q)
         return -ENOMEM;
