@@ -304,3 +304,17 @@ int topictree_match(const topictree_t *t, const char *filter, size_t flen, topic
     free(s.f);
     return rc;
 }
+
+int topictree_each(const topictree_t *t, topictree_fn fn, void *ctx)
+{
+    stack_t_ s = {0};
+    int rc = push(&s, t->root, WHOLE);
+    while (rc == 0 && s.n) {
+        const tnode_t *n = s.f[--s.n].n;
+        if (n->value)
+            fn(n->value, ctx);
+        rc = push_kids(&s, n, WHOLE, false);
+    }
+    free(s.f);
+    return rc;
+}

@@ -44,4 +44,9 @@ typedef void (*topictree_fn)(void *value, void *ctx);
 int topictree_match(const topictree_t *t, const char *filter, size_t flen, topictree_fn fn,
                     void *ctx);
 
+/* Calls fn(value, ctx) for every stored topic, '$' ones included, in no
+ * particular order; fn must not change the tree. 0 or -ENOMEM (some values
+ * may then be missing). */
+int topictree_each(const topictree_t *t, topictree_fn fn, void *ctx);
+
 #endif

@@ -103,6 +103,7 @@ typedef struct broker {
     map_t sessions;            /* client id -> session_t */
     subtrie_t *trie;
     topictree_t *retained;     /* topic -> msg_t; a filter walks only what it can match */
+    uint64_t retained_swept_ms; /* last walk for expired retained messages (route.c) */
 
     route_target_t *targets;   /* scratch for one publish's fan-out */
     uint32_t ntargets, captargets;

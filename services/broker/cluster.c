@@ -332,7 +332,10 @@ static void on_retained(int rc, const sstore_msg_t *msgs, size_t n, void *arg)
         log_warn("retained_load_failed", "rc=%d", rc);
         return;
     }
+    uint64_t now = proc_wall_ms();
     for (size_t i = 0; i < n; i++) {
+        if (msgs[i].expiry_ms && now >= msgs[i].expiry_ms)
+            continue; /* expired in Redis: not kept here [MQTT-3.3.2-5] */
         msg_ext_t x = {msgs[i].props, msgs[i].props_len, msgs[i].expiry_ms};
         msg_t *m = msg_new_ext(msgs[i].topic, msgs[i].topic_len, msgs[i].payload,
                                msgs[i].payload_len, msgs[i].qos, true, NULL, &x);

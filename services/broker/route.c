@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "base/proc.h"
 #include "mqtt/topic.h"
 #include "session.h"
 
@@ -117,6 +118,49 @@ int route_local(broker_t *b, const char *topic, size_t topic_len, const uint8_t 
     return 0;
 }
 
+typedef struct expired {
+    msg_t **v;
+    size_t n, cap;
+} expired_t;
+
+static void note_expired(void *value, void *ctx)
+{
+    expired_t *x = ctx;
+    msg_t *m = value;
+    if (!msg_expired_now(m))
+        return;
+    if (x->n == x->cap) {
+        size_t cap = x->cap ? x->cap * 2 : 16;
+        msg_t **v = realloc(x->v, cap * sizeof(*v));
+        if (!v)
+            return; /* the rest waits for the next walk */
+        x->v = v;
+        x->cap = cap;
+    }
+    x->v[x->n++] = m;
+}
+
+/* Removes the retained messages whose Message Expiry Interval has run out
+ * [MQTT-3.3.2-5], so they stop counting towards --max-retained; returns
+ * how many. A walk of the whole store: at most one a second. */
+static size_t retained_expire(broker_t *b)
+{
+    uint64_t now = proc_wall_ms();
+    if (now - b->retained_swept_ms < 1000)
+        return 0;
+    b->retained_swept_ms = now;
+    expired_t x = {0};
+    (void)topictree_each(b->retained, note_expired, &x); /* (OOM: fewer found) */
+    for (size_t i = 0; i < x.n; i++) {
+        msg_t *o = topictree_del(b->retained, msg_topic(x.v[i]), x.v[i]->topic_len);
+        msg_unref(&o);
+    }
+    free(x.v);
+    if (x.n)
+        log_info("retained_expired", "count=%zu", x.n);
+    return x.n;
+}
+
 void route_retain(broker_t *b, msg_t *m)
 {
     void *old = NULL;
@@ -124,7 +168,9 @@ void route_retain(broker_t *b, msg_t *m)
         old = topictree_del(b->retained, msg_topic(m), m->topic_len);
     } else {
         if (!topictree_get(b->retained, msg_topic(m), m->topic_len) &&
-            topictree_count(b->retained) >= (size_t)b->cfg->max_retained) {
+            topictree_count(b->retained) >= (size_t)b->cfg->max_retained &&
+            (retained_expire(b) == 0 ||
+             topictree_count(b->retained) >= (size_t)b->cfg->max_retained)) {
             b->stats.dropped_retained++;
             char qt[LOG_QUOTE_CAP];
             log_warn("retained_limit", "topic=%s max_retained=%lld",

@@ -32,7 +32,10 @@ int route_local(broker_t *b, const char *topic, size_t topic_len, const uint8_t 
                 size_t payload_len, uint8_t qos, bool retain);
 
 /* Stores m as the retained message of its topic, or clears it when the
- * payload is empty [MQTT-3.3.1-10,11]. */
+ * payload is empty [MQTT-3.3.1-10,11]. A new topic while --max-retained
+ * are kept first removes the expired ones from memory (a walk at most once
+ * a second); it is dropped only when none had expired. Their copies in
+ * Redis stay until replaced or cleared (not loaded as live either). */
 void route_retain(broker_t *b, msg_t *m);
 
 /* Sends the retained messages matching filter to s at up to the QoS in

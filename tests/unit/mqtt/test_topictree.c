@@ -1,7 +1,8 @@
 /* Unit tests for lib/mqtt/topictree.c: exact put/get/del with replacement
  * and pruning, matching checked against topic_match over random topics and
  * filters (wildcards, empty levels, '$' topics), a node with thousands of
- * children losing half of them, and a 10,000-level topic (no recursion). */
+ * children losing half of them, a 10,000-level topic (no recursion), and
+ * a walk of every value. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -139,6 +140,24 @@ static void many_children_then_half_deleted(void **state)
     topictree_destroy(&t, NULL);
 }
 
+/* topictree_each visits every value once, '$' topics, empty levels and
+ * the empty topic included (what no filter's walk reaches). */
+static void each_visits_all(void **state)
+{
+    (void)state;
+    topictree_t *t = topictree_new();
+    assert_non_null(t);
+    static const char *names[] = {"a", "a/b", "$SYS/x", "/", "", "a//c", "$q", "b/c/d"};
+    for (intptr_t i = 0; i < 8; i++)
+        assert_int_equal(topictree_put(t, S(names[i]), (void *)(i + 1), NULL), 0);
+    int seen[9] = {0};
+    assert_int_equal(topictree_each(t, collect, seen), 0);
+    for (int i = 1; i <= 8; i++)
+        assert_int_equal(seen[i], 1);
+    assert_int_equal(seen[0], 0);
+    topictree_destroy(&t, NULL);
+}
+
 static int freed;
 static void count_free(void *v) { freed++; }
 
@@ -173,6 +192,7 @@ int main(void)
         cmocka_unit_test(matches_like_topic_match),
         cmocka_unit_test(many_children_then_half_deleted),
         cmocka_unit_test(deep_topic_without_recursion),
+        cmocka_unit_test(each_visits_all),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
