@@ -177,6 +177,8 @@ static int check_pipeline(store_t *s, const store_pipeline_spec_t *p, bool creat
         (rc = check_range(s, p->has_linger_ms, p->linger_ms, "linger_ms", 0, 60000, "must be 0-60000")) < 0 ||
         (rc = check_range(s, p->has_max_attempts, p->max_attempts, "max_attempts", 1, 1000, "must be 1-1000")) < 0 ||
         (rc = check_range(s, p->has_max_queue, p->max_queue, "max_queue", 1, 10000000, "must be 1-10000000")) < 0 ||
+        (rc = check_range(s, p->has_max_age_s, p->max_age_s, "max_age_s", 0, 31536000,
+                          "must be 0 (no age cap) to 31536000 seconds")) < 0 ||
         (rc = check_range(s, p->has_timeout_ms, p->timeout_ms, "timeout_ms", 100, 120000, "must be 100-120000")) < 0)
         return rc;
     return 0;
@@ -281,6 +283,8 @@ static int pipeline_from(store_t *s, const redisReply *r, store_pipeline_t *p)
             x = num_field(v, &p->max_attempts);
         else if (!strcmp(f, "max_queue"))
             x = num_field(v, &p->max_queue);
+        else if (!strcmp(f, "max_age_s"))
+            x = num_field(v, &p->max_age_s);
         else if (!strcmp(f, "timeout_ms"))
             x = num_field(v, &p->timeout_ms);
         else if (!strcmp(f, "created_at"))
@@ -423,6 +427,7 @@ static int pipeline_put(store_t *s, const char *id, const store_pipeline_spec_t 
     put_num(argv, &argc, bufs, "max_attempts", p->has_max_attempts, p->max_attempts, STORE_PIPE_DEF_ATTEMPTS,
             create);
     put_num(argv, &argc, bufs, "max_queue", p->has_max_queue, p->max_queue, STORE_PIPE_DEF_QUEUE, create);
+    put_num(argv, &argc, bufs, "max_age_s", p->has_max_age_s, p->max_age_s, 0, create);
     put_num(argv, &argc, bufs, "timeout_ms", p->has_timeout_ms, p->timeout_ms, STORE_PIPE_DEF_TIMEOUT_MS,
             create);
     redisReply *r = NULL;

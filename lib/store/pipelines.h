@@ -9,7 +9,7 @@
  * (G is the global family's prefix "P{g}:" of store/keys.h: one slot.)
  *   G pipeline:<id>           hash   id name description url status
  *                                    auth_token network_token batch_size
- *                                    linger_ms max_attempts max_queue
+ *                                    linger_ms max_attempts max_queue max_age_s
  *                                    timeout_ms created_at updated_at
  *   G pipelines               zset   "<13-digit created_at>:<id>" (as clients)
  *   G idx:pipeline:name       hash   name -> pipeline id
@@ -67,13 +67,16 @@
  *   linger_ms     0-60000: how long a partial batch may wait for more
  *   max_attempts  1-1000 deliveries before an entry is dead-lettered
  *   max_queue     1-10000000 entries; a full queue drops new messages
+ *   max_age_s     0-31536000 seconds (0: no age cap); entries older than
+ *                 this are dropped (counted as dropped) when the next
+ *                 message is appended
  *   timeout_ms    100-120000 per HTTP request */
 typedef struct store_pipeline {
     char id[STORE_ID_LEN + 1];
     char *name, *description, *url;
     bool paused;
     char *auth_token, *network_token; /* "" when not set; never log */
-    int64_t batch_size, linger_ms, max_attempts, max_queue, timeout_ms;
+    int64_t batch_size, linger_ms, max_attempts, max_queue, timeout_ms, max_age_s;
     int64_t created_at, updated_at;
 } store_pipeline_t;
 
@@ -83,8 +86,8 @@ typedef struct store_pipeline_spec {
     const char *name, *description, *url;
     const char *status; /* "active" or "paused" */
     const char *auth_token, *network_token;
-    bool has_batch_size, has_linger_ms, has_max_attempts, has_max_queue, has_timeout_ms;
-    int64_t batch_size, linger_ms, max_attempts, max_queue, timeout_ms;
+    bool has_batch_size, has_linger_ms, has_max_attempts, has_max_queue, has_timeout_ms, has_max_age_s;
+    int64_t batch_size, linger_ms, max_attempts, max_queue, timeout_ms, max_age_s;
 } store_pipeline_spec_t;
 
 /* A topic mapping: messages whose topic matches `topic` (an MQTT filter,

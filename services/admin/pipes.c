@@ -45,6 +45,8 @@ static json_t *doc_pipeline(const store_pipeline_t *p, const store_pipeline_stat
                           "max_attempts", (json_int_t)p->max_attempts, "max_queue", (json_int_t)p->max_queue,
                           "timeout_ms", (json_int_t)p->timeout_ms, "created_at", doc_time_json(p->created_at),
                           "updated_at", doc_time_json(p->updated_at));
+    if (d)
+        json_object_set_new(d, "max_age_s", json_integer((json_int_t)p->max_age_s));
     if (d && st)
         json_object_set_new(
             d, "delivery",
@@ -82,7 +84,7 @@ static const doc_field_t PIPELINE_FIELDS[] = {
     {"authorization_token", DOC_STRING, false}, {"network_token", DOC_STRING, false},
     {"batch_size", DOC_INT, false},      {"linger_ms", DOC_INT, false},
     {"max_attempts", DOC_INT, false},    {"max_queue", DOC_INT, false},
-    {"timeout_ms", DOC_INT, false},
+    {"timeout_ms", DOC_INT, false},      {"max_age_s", DOC_INT, false},
 };
 #define N_PIPELINE_FIELDS (sizeof(PIPELINE_FIELDS) / sizeof(PIPELINE_FIELDS[0]))
 
@@ -118,6 +120,7 @@ static int read_pipeline(ops_call_t *c, bool create, store_pipeline_spec_t *spec
     spec->has_max_attempts = num(b, "max_attempts", &spec->max_attempts);
     spec->has_max_queue = num(b, "max_queue", &spec->max_queue);
     spec->has_timeout_ms = num(b, "timeout_ms", &spec->timeout_ms);
+    spec->has_max_age_s = num(b, "max_age_s", &spec->max_age_s);
     return 0;
 }
 

@@ -11,6 +11,9 @@ could not end before the request's deadline (issue 12), instead of letting
 the broker wait for its timeout: the device is told to back off sooner and
 no argon2 runs for an answer nobody waits for.
 
+A pipeline's queue has an age cap (max_age_s, issue 17): entries older
+than it are dropped, and counted, when the next message is appended.
+
 A pipeline entry's failed attempts survive a forwarder takeover (issue 17):
 the forwarder that claims it goes on counting towards max_attempts instead
 of starting again. And a forwarder given --admin-events learns of a new
@@ -27,8 +30,8 @@ import pytest
 
 from conftest import IS_MOSQUITTO, RawClient, connect_pkt, uid, wait_until
 from stack import parse_metrics, http_get, stack  # noqa: F401 (stack: fixture)
-from test_61_forwarder import (Forwarder, arrived, env, mapping, pipeline, publisher,  # noqa: F401 (env: fixture)
-                               wait_routes)
+from test_61_forwarder import (Forwarder, api, arrived, env, mapping, pipeline,  # noqa: F401 (env: fixture)
+                               publisher, wait_routes)
 
 
 @pytest.mark.skipif(IS_MOSQUITTO, reason="Mosquitto has no CONNECT timeout")
@@ -142,3 +145,28 @@ def test_authd_answers_at_once_what_cannot_be_verified_in_time(stack):
     m = parse_metrics(http_get(stack.authds[0].http_port, "/metrics")[1])
     runs = [v for k, v in m.items() if "authd_hash_verifications_total" in k]
     assert runs == [1], runs   # only the first one: no argon2 for an answer nobody waits for
+
+
+@pytest.mark.skipif(IS_MOSQUITTO, reason="Roost's pipelines")
+def test_a_queue_drops_what_is_older_than_its_age_cap(env):
+    p = pipeline(env, "aged", "/aged", max_age_s=1, status="paused")
+    assert p["max_age_s"] == 1
+    mapping(env, "aged/#", p)
+    wait_routes(env)
+    q = "roost:{g}:pq:%s" % p["id"]
+    pub = publisher(env, "pub-aged")
+    for i in range(3):
+        pub.publish("aged/x", "old-%d" % i, qos=1)
+    assert wait_until(lambda: env["admin"].redis_cli("XLEN", q) == "3", timeout=5)
+    time.sleep(1.5)
+    pub.publish("aged/x", "new", qos=1)
+    assert wait_until(lambda: env["admin"].redis_cli("XLEN", q) == "1", timeout=5)
+    doc = api(env, "GET", "/api/v1/pipelines/%s" % p["id"])
+    assert doc["delivery"]["dropped"] == 3, doc["delivery"]
+    api(env, "PATCH", "/api/v1/pipelines/%s" % p["id"], {"status": "active"})
+    assert wait_until(lambda: [m["payload"] for m in arrived(env, "/aged")] == ["new"], timeout=10)
+    for bad in (-1, 31536001, "1"):
+        st, doc, _ = env["admin"].request("POST", "/api/v1/pipelines", {"name": "bad-" + uid("a"), "url": env["sink"].url("/x"),
+                                                                         "max_age_s": bad})
+        assert st == 400 and doc["details"]["field"] == "max_age_s", (bad, doc)
+    pub.disconnect()

@@ -48,13 +48,13 @@ typedef struct cmd {
 
 #define PIPELINE_USAGE                                                                                    \
     "[--description D] [--status active|paused] [--authorization-token T] [--network-token T] "         \
-    "[--batch-size N] [--linger-ms N] [--max-attempts N] [--max-queue N] [--timeout-ms N]"
+    "[--batch-size N] [--linger-ms N] [--max-attempts N] [--max-queue N] [--timeout-ms N] [--max-age S]"
 #define PIPELINE_OPTS                                                                                     \
     {"name", "name", O_STR}, {"url", "url", O_STR}, {"description", "description", O_STR},               \
         {"status", "status", O_STR}, {"authorization-token", "authorization_token", O_STR},               \
         {"network-token", "network_token", O_STR}, {"batch-size", "batch_size", O_INT},                   \
         {"linger-ms", "linger_ms", O_INT}, {"max-attempts", "max_attempts", O_INT},                       \
-        {"max-queue", "max_queue", O_INT}, {"timeout-ms", "timeout_ms", O_INT}
+        {"max-queue", "max_queue", O_INT}, {"timeout-ms", "timeout_ms", O_INT}, {"max-age", "max_age_s", O_INT}
 #define LIST_OPTS {"limit", NULL, O_LIMIT}, {"cursor", NULL, O_CURSOR}, {"search", NULL, O_SEARCH}
 
 static const cmd_t CMDS[] = {

@@ -86,6 +86,7 @@ const NUMBERS = [
   ['max_attempts', 'Max attempts', 'Failed deliveries (5xx, timeouts) before a message goes to the dead-letter queue (1-1000).'],
   ['max_queue', 'Max queue', 'Messages kept while the API is unreachable or the pipeline is paused; newer ones are dropped and counted (1-10000000).'],
   ['timeout_ms', 'Timeout (ms)', 'Per HTTP request (100-120000).'],
+  ['max_age_s', 'Max age (s)', 'Messages older than this are dropped and counted when the next one arrives; 0: no age cap (0-31536000).'],
 ];
 
 function tokenControl(name, testid, isNew) {
