@@ -107,7 +107,9 @@ static int handle_one(conn_t *c, const mqtt_packet_t *p)
             return ROOST_EPROTO_UNEXPECTED; /* [MQTT-3.1.0-2] */
         return handle_connect(c, p);
     case MQTT_PUBLISH:
-        if (c->v5) {
+        /* (a 5.0 QoS 0 PUBLISH without properties has nothing for conn5:
+         * no Topic Alias, no Receive Maximum slot) */
+        if (c->v5 && (p->props.present || p->u.publish.qos)) {
             mqtt_publish_t pub = p->u.publish;
             int rc = conn5_publish_in(c, &pub, &p->props);
             return rc ? rc : handle_publish(c, &pub);
