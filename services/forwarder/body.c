@@ -18,6 +18,17 @@ static void rfc3339(int64_t ms, char out[32])
     snprintf(out + n, 32 - n, ".%03dZ", (int)(ms % 1000));
 }
 
+static bool utf8(const char *s, size_t n)
+{
+    return mqtt_utf8_check((const uint8_t *)s, n) == 0;
+}
+
+bool body_ok(const pipeq_msg_t *m)
+{
+    return m->topic && utf8(m->topic, m->topic_len) && utf8(m->client_id, strlen(m->client_id)) &&
+           utf8(m->username, strlen(m->username)) && utf8(m->broker, strlen(m->broker));
+}
+
 /* The JSON text of the string s: escaped as jansson escapes (quote,
  * backslash, control characters; UTF-8 sequences as they are). Written at
  * out (when not NULL); returns its length. */

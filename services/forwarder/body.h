@@ -15,11 +15,16 @@
 #ifndef ROOST_FORWARDER_BODY_H
 #define ROOST_FORWARDER_BODY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "store/pipeq.h"
 
-/* The compact JSON text of m for pipeline_id; caller owns (free). NULL on
+/* Whether m can be sent: it has a topic, and its topic, client id,
+ * username and broker are UTF-8 (mqtt_utf8_check) as JSON text must be.
+ * An entry that is not is dead-lettered as malformed. */
+bool body_ok(const pipeq_msg_t *m);
+/* The compact JSON text of m (body_ok) for pipeline_id; caller owns (free). NULL on
  * OOM. *len is its length. */
 char *body_message(const char *pipeline_id, const pipeq_msg_t *m, size_t *len);
 /* "[" parts joined by "," "]" (batch) or parts[0] alone when as_array is

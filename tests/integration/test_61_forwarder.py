@@ -200,6 +200,34 @@ def test_429_retry_after_then_400_dead_letter(env):
     pub.disconnect()
 
 
+def test_malformed_entries_dead_lettered_the_rest_delivered(env):
+    """Entries no broker writes (no topic; a topic, client id or username
+    not UTF-8: no JSON text can carry them) go to the dead-letter stream as
+    malformed; the good ones around them arrive in order."""
+    p = pipeline(env, "malformed", "/m")
+    key = f"roost:{{g}}:pq:{p['id']}".encode()
+
+    def xadd(*fields):
+        subprocess.run([b"redis-cli", b"-p", str(env["admin"].redis_port).encode(), b"XADD", key, b"*"] +
+                       [f if isinstance(f, bytes) else f.encode() for f in fields], check=True, capture_output=True)
+
+    good = ("p", "x", "q", "1", "r", "0", "c", "dev", "u", "", "b", "b1", "ts", "1")
+    xadd("t", "m/1", *good)
+    xadd(*good)  # no topic
+    xadd("t", b"m/\xff", *good)
+    xadd("t", "m/3", "p", "x", "c", b"\xc3(", "u", "", "b", "b1", "ts", "1")
+    xadd("t", "m/4", "p", "x", "c", "dev", "u", b"\xed\xa0\x80", "b", "b1", "ts", "1")  # a surrogate
+    xadd("t", "m/5", *good)
+    dead = f"roost:{{g}}:pq:{p['id']}:dead"
+    assert wait_until(lambda: len(arrived(env, "/m")) >= 2 and env["admin"].redis_cli("XLEN", dead) == "4",
+                      timeout=10), env["fwd"].text()[-2000:]
+    assert [m["topic"] for m in arrived(env, "/m")] == ["m/1", "m/5"]
+    rows = subprocess.run(["redis-cli", "-p", str(env["admin"].redis_port), "XRANGE", dead, "-", "+"],
+                          capture_output=True, check=True).stdout  # bytes: the entries keep their bad bytes
+    assert rows.count(b"malformed queue entry") == 4, rows
+    assert wait_until(lambda: env["admin"].redis_cli("XLEN", key.decode()) == "0", timeout=5)
+
+
 def test_pause_keeps_queue_resume_delivers(env):
     p = pipeline(env, "pausy", "/z")
     mapping(env, "pz/#", p)

@@ -93,6 +93,30 @@ static void escapes_as_jansson(void **state)
     free(mine);
 }
 
+/* What cannot become JSON text is refused (dead-lettered by fwd.c). */
+static void malformed_entries_refused(void **state)
+{
+    (void)state;
+    pipeq_msg_t m = {.eid = "1-0", .topic = "a/b", .topic_len = 3, .payload = (const uint8_t *)"\xff",
+                     .payload_len = 1, .client_id = "c", .username = "", .broker = "b1"};
+    assert_true(body_ok(&m)); /* a binary payload is fine: base64 */
+    m.topic = NULL;
+    assert_false(body_ok(&m));
+    m.topic = "a/\xff";
+    assert_false(body_ok(&m));
+    m.topic = "a/\0b"; /* U+0000 */
+    assert_false(body_ok(&m));
+    m.topic = "a/b";
+    m.client_id = "\xc3";
+    assert_false(body_ok(&m));
+    m.client_id = "c";
+    m.username = "\xed\xa0\x80"; /* a surrogate */
+    assert_false(body_ok(&m));
+    m.username = "";
+    m.broker = "\x80";
+    assert_false(body_ok(&m));
+}
+
 static void join_batch_and_single(void **state)
 {
     (void)state;
@@ -117,6 +141,7 @@ int main(void)
         cmocka_unit_test(text_payload),
         cmocka_unit_test(binary_payload_is_base64),
         cmocka_unit_test(escapes_as_jansson),
+        cmocka_unit_test(malformed_entries_refused),
         cmocka_unit_test(join_batch_and_single),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
