@@ -27,9 +27,10 @@ int handle_disconnect(conn_t *c, const mqtt_packet_t *pk)
             c->sess->expiry = v->session_expiry;
         }
     }
-    /* 0x00 discards the will [MQTT-3.14.4-3]; 0x04 "Disconnect with Will
-     * Message" asks for it to be published (3.14.2.1) */
-    c->graceful = pk->u.ack.rc != MQTT_RC_DISCONNECT_WITH_WILL;
+    /* only 0x00 Normal disconnection discards the will [MQTT-3.1.2-10]
+     * [MQTT-3.14.4-3]; 0x04 "Disconnect with Will Message" and every error
+     * code (0x80...) leave it to be published (3.1.2.5, 3.14.2.1) */
+    c->graceful = pk->u.ack.rc == MQTT_RC_NORMAL_DISCONNECTION;
     conn_close(c, c->graceful ? "disconnect" : "disconnect_with_will");
     return 0;
 }

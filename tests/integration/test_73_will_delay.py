@@ -43,6 +43,23 @@ def drop(c):
 
 
 
+@pytest.mark.parametrize("rc,published", [(0x00, False), (0x04, True), (0x80, True), (0x83, True)])
+def test_disconnect_reason_decides_the_will(broker, rc, published):
+    """Only DISCONNECT with 0x00 Normal disconnection removes the will
+    [MQTT-3.1.2-10]; 0x04 asks for it and an error code (0x80, 0x83) leaves it
+    to be published as if the connection had dropped (3.14.2.1)."""
+    t = uid("wr")
+    w = watcher(broker.port, t)
+    c = will_client(broker.port, uid("wr"), t, 0, expiry=0)
+    c.send(disconnect5_pkt(rc))
+    if published:
+        assert publish5(w.expect("PUBLISH", 5))[2] == b"offline"
+    else:
+        w.no_packet(1.0)
+    c.close()
+    w.close()
+
+
 def test_will_delay_then_published(broker):
     """Will Delay 2: nothing for about two seconds, then the will."""
     t = uid("wd")
