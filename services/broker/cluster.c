@@ -15,6 +15,11 @@
 #define ALIVE_TTL_MS 3000
 #define PSUB_CHECK_MS 1000 /* one GET per second: the index follows Redis within it */
 #define MAX_PEERS 256
+/* Heartbeats after a peer joins (or its link comes back) before the
+ * retained set is re-read from Redis: its retained messages sent on the bus
+ * before our subscription reached it were dropped (PUB/SUB), and by then
+ * the link is up, so every later one comes by the bus. */
+#define RETAINED_RELOAD_BEATS 2
 
 typedef struct peer {
     char id[128];
@@ -41,6 +46,7 @@ struct cluster {
     psindex_t *psubs;          /* persistent subscriptions, cluster-wide */
     uint64_t psub_version;
     bool psub_loading;
+    int retained_reload;       /* heartbeats until the retained set is re-read; 0: none due */
 };
 
 static char *xstrdup(const char *s) { return strdup(s ? s : ""); }
@@ -49,6 +55,7 @@ static void on_bus_deliver(void *arg, msg_t *m, bool same_topic);
 static void on_bus_link(void *arg, const char *endpoint, bool up);
 static void on_bus_control(void *arg, const busctl_t *ctl, const char *from);
 static void on_bus_shared(void *arg, const uint8_t *f, size_t n);
+static void on_retained(int rc, const sstore_msg_t *msgs, size_t n, void *arg);
 
 cluster_t *cluster_new(broker_t *b, const cluster_config_t *cfg, const cluster_hooks_t *hooks)
 {
@@ -215,8 +222,10 @@ static void on_bus_link(void *arg, const char *endpoint, bool up)
         if (strcmp(p->endpoint, endpoint) != 0 || p->link_down == !up)
             continue;
         p->link_down = !up;
-        if (up)
+        if (up) { /* what it sent while the link was down was dropped */
+            c->retained_reload = RETAINED_RELOAD_BEATS;
             continue;
+        }
         log_info("peer_link_down", "peer=%s endpoint=%s detail=\"gone for takeovers\"", p->id,
                  p->endpoint);
         if (c->hooks.peer_gone)
@@ -293,6 +302,7 @@ static void on_peers(int rc, const sstore_peer_t *peers, size_t n, void *arg)
         /* control messages sent before we were connected are lost: the
          * index is re-read, and local persistent sessions catch up */
         reload_psubs(c);
+        c->retained_reload = RETAINED_RELOAD_BEATS; /* so are retained messages */
         c->hooks.peer_joined(c->b);
     }
 }
@@ -320,6 +330,8 @@ static uint64_t on_heartbeat(loop_t *l, void *arg)
     sstore_broker_list(c->store, on_peers, c);
     if (++c->hb_count % checks_per_psub == 0 || c->psub_version == 0)
         sstore_psubs_version(c->store, on_psub_version, c);
+    if (c->retained_reload && --c->retained_reload == 0)
+        sstore_retain_load(c->store, on_retained, c);
     if (c->hb_count % REAP_EVERY == 0) /* expired offline sessions (any broker may) */
         sstore_session_reap(c->store, proc_wall_ms(), REAP_BATCH, on_reaped, c);
     return HEARTBEAT_MS;
