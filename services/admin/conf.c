@@ -47,7 +47,7 @@ int conf_load(admin_conf_t *c, int argc, char **argv, FILE *out, FILE *err)
 {
     *c = (admin_conf_t){
         .http_bind = "127.0.0.1", .http_port = 8080,
-        .http_threads = 4, .http_per_address = 32, .http_timeout = 5, .rpc_bind = "tcp://127.0.0.1:5570", .pub_bind = "tcp://127.0.0.1:5571",
+        .http_threads = 4, .http_per_address = 32, .http_timeout = 5, .http_header_timeout = 10, .rpc_bind = "tcp://127.0.0.1:5570", .pub_bind = "tcp://127.0.0.1:5571",
         .curve_secret = "",
         .token_file = "var/admin-token", .console_dir = ROOST_CONSOLE_DIR_DEFAULT, .log_level = "info",
         .vendor_dir = ROOST_CONSOLE_VENDOR_DIR_DEFAULT, .mqtt_endpoints = "", .tls_key_secret = "",
@@ -61,6 +61,9 @@ int conf_load(admin_conf_t *c, int argc, char **argv, FILE *out, FILE *err)
         {"http-timeout", "ROOST_ADMIN_HTTP_TIMEOUT", CFG_INT, &c->http_timeout, 1, 600,
          "Seconds an HTTP connection may stay silent (headers or body not arriving, or idle) before it "
          "is closed."},
+        {"http-header-timeout", "ROOST_ADMIN_HTTP_HEADER_TIMEOUT", CFG_INT, &c->http_header_timeout, 1, 600,
+         "Seconds a connection has, from its accept or its previous request, to send a whole request "
+         "header; one dribbling it byte by byte is closed too."},
         {"rpc-bind", "ROOST_ADMIN_RPC_BIND", CFG_STR, &c->rpc_bind, 0, 0, "ZeroMQ ROUTER endpoint of the admin RPC."},
         {"pub-bind", "ROOST_ADMIN_PUB_BIND", CFG_STR, &c->pub_bind, 0, 0, "ZeroMQ PUB endpoint for ChangeEvents."},
         {"curve-secret", "ROOST_ADMIN_CURVE_SECRET", CFG_STR, &c->curve_secret, 0, 0,

@@ -12,7 +12,7 @@
 typedef struct admin_conf {
     redis_conf_t redis;
     const char *http_bind;
-    int64_t http_port, http_threads, http_per_address, http_timeout;
+    int64_t http_port, http_threads, http_per_address, http_timeout, http_header_timeout;
     const char *rpc_bind, *pub_bind;
     const char *curve_secret; /* CurveZMQ secret key (spec) for the RPC and PUB; "" = plain */
     const char *token_file, *console_dir, *vendor_dir;

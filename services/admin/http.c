@@ -16,6 +16,7 @@
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "hdrwatch.h"
 
 struct http {
     struct MHD_Daemon *d;
@@ -23,6 +24,7 @@ struct http {
     metrics_t *metrics;
     char *console_dir;
     char *vendor_dir;
+    hdrwatch_t *watch;  /* the header timeout */
 };
 
 typedef struct req {
@@ -324,6 +326,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         buf_init(&r->body);
         r->t0 = now_s();
         *con_cls = r;
+        hdrwatch_headers_done(h->watch, conn);
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -348,6 +351,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+    http_t *h = cls;
+    hdrwatch_request_done(h->watch, conn);
     req_t *r = *con_cls;
     if (r) {
         buf_fini(&r->body);
@@ -371,14 +376,22 @@ int http_start(const http_config_t *cfg, ops_t *ops, metrics_t *metrics, http_t 
     }
     h->ops = ops;
     h->metrics = metrics;
+    if (!(h->watch = hdrwatch_new(cfg->header_timeout_s > 0 ? cfg->header_timeout_s : 10))) {
+        free(h->console_dir);
+        free(h->vendor_dir);
+        free(h);
+        return -ENOMEM;
+    }
     h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_ERROR_LOG,
                             (uint16_t)cfg->port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &sa,
                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(cfg->threads > 0 ? cfg->threads : 4),
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->timeout_s > 0 ? cfg->timeout_s : 5),
                             MHD_OPTION_CONNECTION_LIMIT, 512u, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
                             (unsigned)(cfg->per_address > 0 ? cfg->per_address : 32),
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_NOTIFY_CONNECTION,
+                            hdrwatch_notify, h->watch, MHD_OPTION_END);
     if (!h->d) {
+        hdrwatch_destroy(&h->watch);
         free(h->console_dir);
         free(h->vendor_dir);
         free(h);
@@ -393,6 +406,7 @@ void http_stop(http_t **hp)
     if (!hp || !*hp)
         return;
     MHD_stop_daemon((*hp)->d);
+    hdrwatch_destroy(&(*hp)->watch);
     free((*hp)->console_dir);
     free((*hp)->vendor_dir);
     free(*hp);

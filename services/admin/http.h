@@ -13,8 +13,9 @@
  *
  * Every response carries a Content-Security-Policy (scripts from this origin
  * only, frame-ancestors 'none') and X-Frame-Options DENY. One client address
- * may hold `per_address` of the 512 connections, and a connection silent for
- * `timeout_s` (slow headers included) is closed.
+ * may hold `per_address` of the 512 connections, a connection silent for
+ * `timeout_s` is closed, and so is one whose request header is not complete
+ * `header_timeout_s` after it began (one byte at a time included).
  *
  * Threads: libmicrohttpd runs `threads` worker threads; each request blocks
  * its worker while it talks to Redis. http_stop joins them.
@@ -35,6 +36,8 @@ typedef struct http_config {
     int threads;
     int per_address;         /* open connections per client address */
     int timeout_s;           /* a connection silent this long is closed */
+    int header_timeout_s;    /* a request header not complete this long after accept (or the
+                                previous request) closes the connection (hdrwatch.h) */
 } http_config_t;
 
 /* Starts serving. 0 and *out (caller owns; http_stop) or a negative code.

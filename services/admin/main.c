@@ -89,7 +89,7 @@ int main(int argc, char **argv)
                            metrics, &rpc)) < 0)
         goto out;
     http_config_t hc = {cfg.http_bind, (int)cfg.http_port, cfg.console_dir, cfg.vendor_dir, (int)cfg.http_threads,
-                        (int)cfg.http_per_address, (int)cfg.http_timeout};
+                        (int)cfg.http_per_address, (int)cfg.http_timeout, (int)cfg.http_header_timeout};
     if ((rc = http_start(&hc, ops, metrics, &http)) < 0) {
         log_error("startup_failed", "reason=\"cannot serve HTTP\" bind=%s port=%d", hc.bind, hc.port);
         goto out;

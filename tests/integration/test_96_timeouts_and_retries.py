@@ -6,6 +6,10 @@ at a time, never finishing it, is closed when the timeout runs out, the same
 as one that sends nothing; a bystander is served meanwhile. Raw sockets
 against a real broker.
 
+Admin's HTTP server closes a connection whose request header is not
+complete --http-header-timeout after it opened, even one dribbling a byte
+a second (its idle timeout never fires for that one).
+
 authd answers 'server unavailable' at once for a password check that
 could not end before the request's deadline (issue 12), instead of letting
 the broker wait for its timeout: the device is told to back off sooner and
@@ -170,3 +174,30 @@ def test_a_queue_drops_what_is_older_than_its_age_cap(env):
                                                                          "max_age_s": bad})
         assert st == 400 and doc["details"]["field"] == "max_age_s", (bad, doc)
     pub.disconnect()
+
+
+@pytest.mark.skipif(IS_MOSQUITTO, reason="Roost's admin")
+def test_admin_closes_a_dribbled_request_header(stack):
+    import socket
+    stack.start_redis()
+    stack.env_extra["ROOST_ADMIN_HTTP_HEADER_TIMEOUT"] = "2"
+    stack.start_admin()
+    assert http_get(stack.admin.http_port, "/healthz")[0] == 200          # whole requests are served
+    s = socket.create_connection(("127.0.0.1", stack.admin.http_port), timeout=1)
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+    start, closed_at = time.monotonic(), None
+    while time.monotonic() - start < 9:
+        try:
+            s.sendall(b"X")                          # a byte a second: never idle for 5 s
+            if s.recv(64) == b"":
+                closed_at = time.monotonic() - start
+                break
+        except socket.timeout:
+            continue
+        except OSError:
+            closed_at = time.monotonic() - start
+            break
+    s.close()
+    assert closed_at is not None and 1.5 <= closed_at <= 4.5, closed_at
+    assert "event=http_header_timeout" in stack.admin.log()
+    assert http_get(stack.admin.http_port, "/healthz")[0] == 200
