@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "base/log.h"
+#include "base/ticker.h"
 
 typedef struct watched {
     int fd;
@@ -21,10 +22,8 @@ typedef struct watched {
 struct hdrwatch {
     int64_t timeout_ms;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool stop;
     watched_t *head;
-    pthread_t thread;
+    ticker_t *ticker;
 };
 
 static int64_t now_ms(void)
@@ -34,32 +33,22 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void *run(void *arg)
+/* Every 250 ms: shuts down the sockets whose header is overdue. */
+static void sweep(void *arg)
 {
     hdrwatch_t *w = arg;
+    int64_t now = now_ms();
     pthread_mutex_lock(&w->mu);
-    while (!w->stop) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += 250 * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&w->cv, &w->mu, &until);
-        int64_t now = now_ms();
-        for (watched_t *e = w->head; e && !w->stop; e = e->next) {
-            if (e->in_request || e->cut || now - e->since_ms < w->timeout_ms)
-                continue;
-            /* under the lock: the server cannot have closed (and reused) the fd */
-            shutdown(e->fd, SHUT_RDWR);
-            e->cut = true;
-            log_info("http_header_timeout", "fd=%d detail=\"no complete request header within "
-                     "--http-header-timeout\"", e->fd);
-        }
+    for (watched_t *e = w->head; e; e = e->next) {
+        if (e->in_request || e->cut || now - e->since_ms < w->timeout_ms)
+            continue;
+        log_info("http_header_timeout", "fd=%d detail=\"no complete request header within "
+                 "--http-header-timeout\"", e->fd);
+        /* under the lock: the server cannot have closed (and reused) the fd */
+        shutdown(e->fd, SHUT_RDWR);
+        e->cut = true;
     }
     pthread_mutex_unlock(&w->mu);
-    return NULL;
 }
 
 hdrwatch_t *hdrwatch_new(int timeout_s)
@@ -69,10 +58,8 @@ hdrwatch_t *hdrwatch_new(int timeout_s)
         return NULL;
     w->timeout_ms = (int64_t)timeout_s * 1000;
     pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->cv, NULL);
-    if (pthread_create(&w->thread, NULL, run, w) != 0) {
+    if (ticker_start(250, sweep, w, &w->ticker) < 0) {
         pthread_mutex_destroy(&w->mu);
-        pthread_cond_destroy(&w->cv);
         free(w);
         return NULL;
     }
@@ -84,18 +71,13 @@ void hdrwatch_destroy(hdrwatch_t **wp)
     hdrwatch_t *w = wp ? *wp : NULL;
     if (!w)
         return;
-    pthread_mutex_lock(&w->mu);
-    w->stop = true;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-    pthread_join(w->thread, NULL);
+    ticker_stop(&w->ticker);
     while (w->head) {
         watched_t *e = w->head;
         w->head = e->next;
         free(e);
     }
     pthread_mutex_destroy(&w->mu);
-    pthread_cond_destroy(&w->cv);
     free(w);
     *wp = NULL;
 }

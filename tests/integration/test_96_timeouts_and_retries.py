@@ -199,5 +199,5 @@ def test_admin_closes_a_dribbled_request_header(stack):
             break
     s.close()
     assert closed_at is not None and 1.5 <= closed_at <= 4.5, closed_at
-    assert "event=http_header_timeout" in stack.admin.log()
+    assert wait_until(lambda: "event=http_header_timeout" in stack.admin.log(), timeout=3)
     assert http_get(stack.admin.http_port, "/healthz")[0] == 200
