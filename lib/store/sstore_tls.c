@@ -119,6 +119,13 @@ static int ticket_key_from(const tickets_ctx_t *ctx, const char *text, uint8_t o
     return rc;
 }
 
+static void wipe_free(char *text)
+{
+    if (text)
+        sodium_memzero(text, strlen(text));
+    free(text);
+}
+
 static void tickets_finish(sstore_req_t *q, int rc, const redisReply *r)
 {
     tickets_ctx_t *ctx = q->arg;
@@ -135,6 +142,10 @@ static void tickets_finish(sstore_req_t *q, int rc, const redisReply *r)
     }
     ctx->fn(rc, rc ? NULL : (const uint8_t(*)[SSTORE_TICKET_KEY_LEN])keys, rc ? 0 : n, ctx->arg);
     sodium_memzero(keys, sizeof(keys));
+    /* the reply held them too (in clear when not sealed) */
+    for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++)
+        if (ss_r_is_str(r->element[i]))
+            sodium_memzero(r->element[i]->str, r->element[i]->len);
     sodium_memzero(ctx, sizeof(*ctx));
     free(ctx);
 }
@@ -157,7 +168,8 @@ int sstore_tickets_sync(sstore_t *s, uint64_t now_ms, uint64_t rotate_ms, const 
     sodium_memzero(hex, sizeof(hex));
     sstore_req_t *q = candidate ? ss_req_new(s, SS_TICKETS, 0, tickets_finish, ctx) : NULL;
     if (!q) {
-        free(candidate);
+        wipe_free(candidate);
+        sodium_memzero(ctx, sizeof(*ctx));
         free(ctx);
         return -ENOMEM;
     }
@@ -165,9 +177,11 @@ int sstore_tickets_sync(sstore_t *s, uint64_t now_ms, uint64_t rotate_ms, const 
     ss_arg_str(q, candidate);
     ss_arg_u64(q, now_ms);
     ss_arg_u64(q, rotate_ms);
-    free(candidate);
+    wipe_free(candidate);
     int rc = ss_issue(q);
-    if (rc < 0)
+    if (rc < 0) {
+        sodium_memzero(ctx, sizeof(*ctx));
         free(ctx);
+    }
     return rc;
 }
