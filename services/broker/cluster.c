@@ -131,12 +131,18 @@ static void on_psubs(int rc, const sstore_sub_t *subs, size_t n, uint64_t versio
 {
     cluster_t *c = arg;
     c->psub_loading = false;
-    if (rc || psindex_clear(c->psubs) < 0)
+    if (rc || psindex_clear(c->psubs) < 0) {
+        psindex_load_end(c->psubs); /* the index kept what it had */
         return;
+    }
     size_t failed = 0;
     for (size_t i = 0; i < n; i++)
         failed += psindex_apply(c->psubs, subs[i].cid, subs[i].cid_len, subs[i].filter,
                                 subs[i].filter_len, subs[i].qos, true) < 0;
+    /* the snapshot may predate control messages applied meanwhile (a peer
+     * sends them before its Redis write): without them, a session whose
+     * broker then dies gets nothing queued until the next reload */
+    failed += psindex_load_end(c->psubs) < 0;
     c->psub_version = failed ? 0 : version; /* 0: read again at the next heartbeat */
     log_info("psubs_loaded", "subscriptions=%zu sessions=%zu version=%llu failed=%zu", n,
              psindex_sessions(c->psubs), (unsigned long long)version, failed);
@@ -144,8 +150,13 @@ static void on_psubs(int rc, const sstore_sub_t *subs, size_t n, uint64_t versio
 
 static void reload_psubs(cluster_t *c)
 {
-    if (!c->psub_loading && sstore_psubs_load(c->store, on_psubs, c) == 0)
+    if (c->psub_loading)
+        return;
+    psindex_load_begin(c->psubs); /* updates from now on are applied again on the snapshot */
+    if (sstore_psubs_load(c->store, on_psubs, c) == 0)
         c->psub_loading = true;
+    else
+        psindex_load_end(c->psubs);
 }
 
 static void on_psub_version(int rc, uint64_t version, void *arg)

@@ -26,6 +26,18 @@ struct psindex {
     size_t *m_lens;
     uint8_t *m_qos;
     size_t m_n, m_cap;
+    /* A load from Redis pending (psindex_load_begin): the updates applied
+     * meanwhile, replayed on its snapshot (psindex_load_end). */
+    bool journaling;
+    bool snapshot;             /* cleared for the snapshot: what follows is it */
+    bool journal_lost;         /* an update could not be kept (OOM) */
+    struct jop {
+        char *cid;             /* cid, then the filter, one allocation */
+        size_t cid_len, flen;
+        uint8_t qos;
+        bool add;
+    } *jops;
+    size_t jn, jcap;
 };
 
 psindex_t *psindex_new(void)
@@ -66,11 +78,16 @@ void psindex_destroy(psindex_t **xp)
     free(x->m_cids);
     free(x->m_lens);
     free(x->m_qos);
+    for (size_t i = 0; i < x->jn; i++)
+        free(x->jops[i].cid);
+    free(x->jops);
     free(x);
 }
 
 int psindex_clear(psindex_t *x)
 {
+    if (x->journaling)
+        x->snapshot = true;
     subtrie_destroy(&x->trie);
     stubs_free(x);
     x->trie = subtrie_new();
@@ -110,11 +127,58 @@ static void stub_drop(psindex_t *x, pstub_t *p)
     free(p);
 }
 
+static void journal(psindex_t *x, const char *cid, size_t cid_len, const char *filter,
+                    size_t flen, uint8_t qos, bool add)
+{
+    if (x->jn == x->jcap) {
+        size_t n = x->jcap ? x->jcap * 2 : 16;
+        struct jop *a = realloc(x->jops, n * sizeof(*a));
+        if (!a) {
+            x->journal_lost = true;
+            return;
+        }
+        x->jops = a;
+        x->jcap = n;
+    }
+    char *k = malloc(cid_len + flen + 1);
+    if (!k) {
+        x->journal_lost = true;
+        return;
+    }
+    memcpy(k, cid, cid_len);
+    memcpy(k + cid_len, filter, flen);
+    x->jops[x->jn++] = (struct jop){k, cid_len, flen, qos, add};
+}
+
+void psindex_load_begin(psindex_t *x)
+{
+    x->journaling = true;
+    x->snapshot = false;
+}
+
+int psindex_load_end(psindex_t *x)
+{
+    bool replay = x->snapshot;
+    int rc = replay && x->journal_lost ? -ENOMEM : 0;
+    x->journaling = x->snapshot = x->journal_lost = false;
+    for (size_t i = 0; i < x->jn; i++) {
+        const struct jop *j = &x->jops[i];
+        if (replay && psindex_apply(x, j->cid, j->cid_len, j->cid + j->cid_len, j->flen, j->qos,
+                                    j->add) < 0)
+            rc = -ENOMEM;
+        free(j->cid);
+    }
+    x->jn = 0;
+    return rc;
+}
+
 int psindex_apply(psindex_t *x, const char *cid, size_t cid_len, const char *filter,
                   size_t flen, uint8_t qos, bool add)
 {
     if (!x->trie || topic_check_filter(filter, flen) != 0 || share_is(filter, flen))
         return 0; /* a shared subscription's messages are given live (shared.h), not queued */
+    if (x->journaling && !x->snapshot)
+        journal(x, cid, cid_len, filter, flen, qos, add);
     pstub_t *p = stub_get(x, cid, cid_len, add);
     if (!p)
         return add ? -ENOMEM : 0;

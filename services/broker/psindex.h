@@ -25,6 +25,16 @@ int psindex_apply(psindex_t *x, const char *cid, size_t cid_len, const char *fil
 /* Empties the index. 0 or -ENOMEM (the index is then unusable: every match
  * finds nothing until a clear succeeds). */
 int psindex_clear(psindex_t *x);
+/* A reload from Redis: psindex_load_begin when its request goes out;
+ * psindex_clear then the snapshot's psindex_apply calls when its answer
+ * comes; psindex_load_end last, also when the load failed. The snapshot
+ * may be older than updates applied while it was on its way (a peer sends
+ * its control message before its Redis write lands): they are kept from
+ * begin to clear and applied again on the snapshot at the end, so a
+ * reload never forgets a subscription it knew. psindex_load_end: 0, or
+ * -ENOMEM (an update may be missing: reload again). */
+void psindex_load_begin(psindex_t *x);
+int psindex_load_end(psindex_t *x);
 /* Sessions with at least one subscription. */
 size_t psindex_sessions(const psindex_t *x);
 
