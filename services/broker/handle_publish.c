@@ -13,16 +13,44 @@
 #include "store/sstore.h"
 #include "session.h"
 
-/* The pipeline's completion for a client PUBLISH: the acknowledgement
- * (cookie: reason code << 24 | packet type << 16 | packet id), or the close
- * when Redis failed. */
-static void on_published(conn_t *c, uint32_t cookie, int rc)
+static void on_store_done(int rc, void *arg)
+{
+    broker_t *b = arg;
+    if (rc)
+        b->stats.store_failures++;
+}
+
+/* A QoS 2 PUBLISH whose durable writes failed was not routed and gets no
+ * PUBREC: its packet id must not stay recorded (here, and in Redis, where
+ * the write of it may have gone through while another did not, or WAIT
+ * found too few replicas), or the client's resend, here or on the broker
+ * that resumes the session, would be taken for a copy already delivered
+ * and the message lost. */
+static void forget_rx2(conn_t *c, uint16_t pid)
+{
+    session_t *s = c->sess;
+    session_rx2_release(s, pid);
+    if (c->b->cluster && !s->clean)
+        sstore_rx2_del(cluster_store(c->b->cluster), s->id, s->id_len, pid, on_store_done, c->b);
+}
+
+/* The acknowledgement (cookie: reason code << 24 | packet type << 16 |
+ * packet id), or the close when Redis failed. */
+static void ack_or_close(conn_t *c, uint32_t cookie, int rc)
 {
     uint8_t ack = (uint8_t)(cookie >> 16), reason = (uint8_t)(cookie >> 24);
     if (rc < 0)
         conn_close(c, "store_unavailable");
     else if (ack && conn_send_ack_rc(c, ack, (uint16_t)cookie, reason) < 0)
         conn_close(c, "out_of_memory");
+}
+
+/* The pipeline's completion for a client PUBLISH. */
+static void on_published(conn_t *c, uint32_t cookie, int rc)
+{
+    if (rc < 0 && (uint8_t)(cookie >> 16) == MQTT_PUBREC && !(cookie >> 24))
+        forget_rx2(c, (uint16_t)cookie);
+    ack_or_close(c, cookie, rc);
 }
 
 /* Turns the pipeline's answer into the handler's: Redis down closes the
@@ -53,7 +81,7 @@ static int resent_qos2(conn_t *c, const mqtt_publish_t *p)
         .conn = c,
         .refused = true,
         .pid = p->packet_id,
-        .done = on_published,
+        .done = ack_or_close, /* the first copy's completion decides its id */
         .cookie = (uint32_t)MQTT_PUBREC << 16 | p->packet_id,
     };
     return published(c, pipeline_publish(c->b, &m, &from));
@@ -127,14 +155,9 @@ int handle_publish(conn_t *c, const mqtt_publish_t *p)
     int rc = pipeline_publish(b, &m, &from);
     if (heap) /* (rare: no call to free on every PUBLISH) */
         free(heap);
+    if (rc == ROOST_EUNAVAILABLE && p->qos == 2 && !refused_v5)
+        forget_rx2(c, p->packet_id);
     return published(c, rc);
-}
-
-static void on_store_done(int rc, void *arg)
-{
-    broker_t *b = arg;
-    if (rc)
-        b->stats.store_failures++;
 }
 
 int handle_pubrel(conn_t *c, const mqtt_ack_t *p)

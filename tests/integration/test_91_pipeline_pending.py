@@ -5,6 +5,10 @@ answers), from raw sockets.
 - A QoS 2 PUBLISH resent (DUP) while the first copy's writes are pending
   gets its PUBREC only after them, like the first: it was answered at once
   (review bug), before the message was durable. Nothing is delivered twice.
+- A QoS 2 PUBLISH whose durable writes failed (too few replicas for
+  --redis-min-replicas) is delivered when the client sends it again on the
+  broker that resumes its session: its packet id stayed recorded and the
+  resend was taken for a copy already delivered (review bug).
 - A QoS 0 flood into a retained topic: at 1024 writes in flight the broker
   stops reading that connection (roost_broker_write_backpressure_total)
   instead of holding an op and a message per PUBLISH without bound; once
@@ -33,11 +37,11 @@ def remaining(n):
             return out
 
 
-def connect(port, client_id, clean=True):
+def connect(port, client_id, clean=True, present=0):
     body = utf8("MQTT") + bytes([4, 0x02 if clean else 0x00]) + struct.pack("!H", 60) + utf8(client_id)
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
     s.sendall(bytes([0x10]) + remaining(len(body)) + body)
-    assert recv_exact(s, 4)[:3] == b"\x20\x02\x00"
+    assert recv_exact(s, 4) == bytes([0x20, 0x02, present, 0x00])
     return s
 
 
@@ -151,3 +155,35 @@ def test_flood_into_a_retained_topic_pauses_at_the_high_water_mark(stack):
     first, body = read_packet(late)
     assert first == 0x31 and body == utf8("r/flood") + b"%d" % (n - 1), (first, body)
     assert "AddressSanitizer" not in b.log() and "runtime error" not in b.log()
+
+
+def test_qos2_whose_writes_failed_is_delivered_when_resent_elsewhere(stack):
+    """A QoS 2 PUBLISH whose durable writes fail (here WAIT finds fewer
+    replicas than --redis-min-replicas asks) gets no PUBREC and the
+    connection is closed; its packet id must not stay recorded, or the
+    client's resend, on the broker that resumes its session, is taken for a
+    copy already delivered: PUBREC, and the message is lost (review bug)."""
+    stack.start_redis()
+    strict = stack.start_broker(cluster=True, insecure=True,
+                                extra=("--redis-min-replicas", "1", "--redis-wait-timeout-ms", "200"))
+    other = stack.start_broker(cluster=True, insecure=True)
+    sub = connect(other.port, "q2f-sub")
+    subscribe(sub, "q2f/t", 2)
+    dev = connect(strict.port, "q2f-dev", clean=False)
+    dev.sendall(publish("q2f/t", b"exactly-once", qos=2, pid=9))
+    dev.settimeout(5)
+    try:
+        answer = read_packet(dev)
+    except ConnectionError:
+        answer = None
+    assert answer is None, "acknowledged without the replica: %r" % (answer,)
+    dev.close()
+    dev = connect(other.port, "q2f-dev", clean=False, present=1)  # the session resumes on the other broker
+    dev.sendall(publish("q2f/t", b"exactly-once", qos=2, pid=9, dup=True))
+    dev.settimeout(10)
+    assert read_packet(dev) == (0x50, b"\x00\x09")
+    dev.sendall(b"\x62\x02\x00\x09")  # PUBREL
+    assert read_packet(dev) == (0x70, b"\x00\x09")
+    sub.settimeout(5)
+    first, body = read_packet(sub)
+    assert first & 0xF0 == 0x30 and body.endswith(b"exactly-once"), (first, body)
