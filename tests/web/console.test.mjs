@@ -239,6 +239,7 @@ describe('web console', { skip }, () => {
     await tid('rule-match-by').selectOption('client');
     await tid('rule-client').selectOption({ label: `${CLIENT.name} (${CLIENT.username})` });
     await page.locator(`[data-testid="rule-group-option"][data-name="${GROUP.name}"]`).check();
+    await tid('rule-client-ids').fill('boiler-7-*\n%u-spare');
     await shot('12-rule-edit');
     await tid('rule-save').click();
     await page.waitForURL(/#\/rules$/);
@@ -247,6 +248,9 @@ describe('web console', { skip }, () => {
     assert.match(await row.textContent(), new RegExp(`${GROUP.name}`));
     assert.match(await row.textContent(), new RegExp(CLIENT.name));
     await shot('07-rules');
+    const rules = await page.evaluate(async () => (await (await fetch('/api/v1/group-rules', {
+      headers: { Authorization: `Bearer ${sessionStorage.getItem('roost.admin.token')}` } })).json()).items);
+    assert.deepEqual(rules[0].allowed_client_ids, ['boiler-7-*', '%u-spare'], 'the rule keeps its allowed client ids');
   });
 
   step('a device connects with the credentials and publishes', async () => {

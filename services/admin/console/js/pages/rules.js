@@ -102,6 +102,7 @@ export function edit(main, { id }) {
   const valueLabel = valueField.querySelector('label');
   const valueHint = valueField.querySelector('.field-hint');
 
+  const clientIds = h('textarea', { name: 'allowed_client_ids', class: 'input mono', rows: 3, spellcheck: 'false', autocapitalize: 'off', placeholder: '%u-*', testid: 'rule-client-ids' });
   const groupFilter = h('input', { type: 'search', class: 'input input-sm', placeholder: 'Filter groups', 'aria-label': 'Filter groups', testid: 'rule-groups-filter' });
   const groupList = h('div', { class: 'checklist', role: 'group', 'aria-label': 'Groups', testid: 'rule-groups' }, loading('Loading groups…'));
   const selectedInfo = h('span', { class: 'muted', 'aria-live': 'polite', testid: 'rule-groups-count' });
@@ -138,6 +139,8 @@ export function edit(main, { id }) {
     field({ label: 'Match By', name: 'match_by', control: matchBy, hint: 'What a connecting client is matched on.' }),
     valueField,
     groupsField,
+    field({ label: 'Allowed MQTT client ids', name: 'allowed_client_ids', control: clientIds, optional: true,
+      hint: 'One per line: exact, * for any run of characters, %u for the username. A client this rule matches must connect with one of them (else CONNACK 5). Blank: any.' }),
     h('div', { class: 'form-actions' },
       h('a', { href: '#/rules', class: 'btn btn-secondary', testid: 'rule-cancel' }, 'Cancel'),
       submit));
@@ -174,6 +177,7 @@ export function edit(main, { id }) {
     if (rule) {
       matchBy.value = rule.match_by;
       if (rule.match_by !== 'client') valueText.value = rule.value;
+      clientIds.value = (rule.allowed_client_ids || []).join('\n');
     }
     syncValue();
     updateCount();
@@ -193,6 +197,7 @@ export function edit(main, { id }) {
       match_by: matchBy.value,
       value: matchBy.value === 'client' ? valueClient.value : valueText.value.trim(),
       groups: [...groupList.querySelectorAll('input:checked')].map((cb) => cb.value),
+      allowed_client_ids: clientIds.value.split('\n').map((l) => l.trim()).filter(Boolean),
     };
     setBusy(submit, true, isNew ? 'Creating…' : 'Saving…');
     try {
