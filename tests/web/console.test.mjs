@@ -291,6 +291,7 @@ describe('web console', { skip }, () => {
     await tid('password-generate').click();
     secondPassword = await tid('client-password').inputValue();
     assert.notEqual(secondPassword, firstPassword);
+    await tid('client-ids').fill('boiler-7-*');
     await shot('04-edit-client');
     await tid('client-save').click();
     await page.waitForURL(/#\/clients$/);
@@ -307,6 +308,7 @@ describe('web console', { skip }, () => {
     assertRefused(await publishOnce(firstPassword, 'boiler-7-old'), 'old password');
     const ok = await publishOnce(secondPassword, 'boiler-7-new');
     assert.equal(ok.code, 0, `new password accepted: ${ok.out}`);
+    assertRefused(await publishOnce(secondPassword, 'someone-else'), 'a client id outside the list set in the console');
     await devices[0].waitFor('probe from boiler-7-new');
   });
 

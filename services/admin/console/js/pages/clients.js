@@ -86,6 +86,8 @@ export function edit(main, { id }) {
   let alive = true;
 
   const name = h('input', { type: 'text', name: 'name', class: 'input', maxlength: 255, autocomplete: 'off', testid: 'client-name' });
+  const clientIds = h('textarea', { name: 'allowed_client_ids', class: 'input mono', rows: 3, spellcheck: 'false', autocapitalize: 'off', placeholder: '%u-*', testid: 'client-ids' });
+  const idLines = () => clientIds.value.split('\n').map((l) => l.trim()).filter(Boolean);
   const username = h('input', { type: 'text', name: 'username', class: 'input mono', autocomplete: 'off', spellcheck: 'false', autocapitalize: 'off', testid: 'client-username' });
   const password = h('input', { type: 'password', name: 'password', class: 'input mono', autocomplete: 'new-password', spellcheck: 'false', autocapitalize: 'off', testid: 'client-password',
     placeholder: isNew ? '' : 'Leave empty to keep the current password' });
@@ -132,6 +134,8 @@ export function edit(main, { id }) {
     field({ label: 'Certificate', name: 'certificate', control: certificate, optional: true,
       hint: isNew ? 'PEM of the device’s TLS certificate (mutual TLS). With a certificate and no username, the device connects with the certificate alone; with both, both must match.'
         : 'PEM of a new device certificate, replacing the stored one. Leave empty to keep it.' }),
+    field({ label: 'Allowed MQTT client ids', name: 'allowed_client_ids', control: clientIds, optional: true,
+      hint: 'One per line: exact, * for any run of characters, %u for the username. Any other id gets CONNACK 5, so this credential cannot take over another device’s session. Blank: any.' }),
     h('div', { class: 'form-actions' },
       h('a', { href: '#/clients', class: 'btn btn-secondary', testid: 'client-cancel' }, 'Cancel'),
       submit));
@@ -155,6 +159,7 @@ export function edit(main, { id }) {
       original = c;
       name.value = c.name || '';
       username.value = c.username || '';
+      clientIds.value = (c.allowed_client_ids || []).join('\n');
       form.hidden = false;
       main.querySelector('h1').textContent = `Edit client: ${c.name}`;
       meta.replaceChildren(h('dl', { class: 'meta card card-pad' },
@@ -196,11 +201,13 @@ export function edit(main, { id }) {
       // a certificate client may have no credentials: send them when given
       if (!pem || username.value || password.value) Object.assign(body, { username: username.value, password: password.value });
       if (pem) body.certificate = certificate.value;
+      if (idLines().length) body.allowed_client_ids = idLines();
     } else {
       if (pem) body.certificate = certificate.value;
       if (name.value.trim() !== original.name) body.name = name.value.trim();
       if (username.value !== (original.username || '')) body.username = username.value;
       if (password.value !== '') body.password = password.value;
+      if (idLines().join('\n') !== (original.allowed_client_ids || []).join('\n')) body.allowed_client_ids = idLines();
       if (!Object.keys(body).length) {
         toast('Nothing to save: no field changed.', 'info');
         return;
