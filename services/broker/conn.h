@@ -40,6 +40,7 @@ struct conn {
     uint8_t state;
     uint8_t version;           /* protocol level after CONNECT */
     bool graceful;             /* DISCONNECT received: no will */
+    bool taken_by_clean;       /* taken over by a Clean Start 1 CONNECT: the session ends */
     bool on_flush;
     bool want_write;           /* EPOLLOUT registered */
     bool drop_logged;

@@ -184,6 +184,7 @@ int connect_finish(conn_t *c, const char *client_id, size_t id_len, bool clean,
     if (s && s->conn) {
         /* [MQTT-3.1.4-2]: the existing connection with this client id goes */
         conn_t *old = s->conn;
+        old->taken_by_clean = clean; /* its will waits for no delay then (3.1.2.5) */
         conn_disconnect(old, MQTT_RC_SESSION_TAKEN_OVER, "session taken over", "takeover");
         old->sess = NULL;
         /* catch-up reads scheduled for the old connection end with it (they

@@ -116,7 +116,11 @@ void will_on_close(broker_t *b, conn_t *c, session_t *s)
     if (delay && s && s->expiry < delay)
         delay = s->expiry; /* the session ends first: the will goes then [MQTT-3.1.2-8] */
     bool taken_over = c->close_reason && strcmp(c->close_reason, "takeover") == 0;
-    if (delay && (taken_over || !s)) {
+    if (taken_over && c->taken_by_clean) {
+        /* 3.1.2.5: taken over by a Clean Start 1 CONNECT, the session ends:
+         * the will goes now, whatever its delay */
+        delay = 0;
+    } else if (delay && (taken_over || !s)) {
         /* a new connection to the session within the delay [MQTT-3.1.3-9] */
         msg_unref(&w);
         return;

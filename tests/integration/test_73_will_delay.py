@@ -60,6 +60,26 @@ def test_disconnect_reason_decides_the_will(broker, rc, published):
     w.close()
 
 
+@pytest.mark.parametrize("clean,published", [(False, False), (True, True)])
+def test_takeover_with_clean_start_publishes_a_delayed_will(broker, clean, published):
+    """Taken over within the Will Delay: a Clean Start 0 CONNECT resumes the
+    session and the will is not sent; a Clean Start 1 CONNECT ends the
+    session, so the will is sent at once (3.1.2.5)."""
+    t, cid = uid("wt"), uid("wt")
+    w = watcher(broker.port, t)
+    old = will_client(broker.port, cid, t, 30)
+    new = Raw5(broker.port)
+    new.connect5(cid, clean=clean, properties=props((SESSION_EXPIRY, 60)))
+    if published:
+        assert publish5(w.expect("PUBLISH", 5))[2] == b"offline"
+    else:
+        w.no_packet(1.5)
+    new.send(disconnect5_pkt())
+    new.close()
+    old.close()
+    w.close()
+
+
 def test_will_delay_then_published(broker):
     """Will Delay 2: nothing for about two seconds, then the will."""
     t = uid("wd")
