@@ -246,9 +246,12 @@ int conn_send_ack_rc(conn_t *c, uint8_t type, uint16_t pid, uint8_t rc)
     size_t n;
     if (c->v5) {
         /* the end of an inbound QoS 1/2 exchange frees a Receive Maximum
-         * slot: PUBACK, PUBCOMP, or a PUBREC refusing (3.3.4) */
-        if ((type == MQTT_PUBACK || type == MQTT_PUBCOMP || (type == MQTT_PUBREC && rc >= 0x80)) &&
-            c->v5->rx_unacked)
+         * slot: PUBACK, PUBCOMP, or a PUBREC refusing (3.3.4); not a PUBCOMP
+         * for an id the client never used (0x92), or a client could widen
+         * its own quota with stray PUBRELs */
+        bool ends = type == MQTT_PUBACK || (type == MQTT_PUBCOMP && rc != MQTT_RC_PACKET_ID_NOT_FOUND) ||
+                    (type == MQTT_PUBREC && rc >= 0x80);
+        if (ends && c->v5->rx_unacked)
             c->v5->rx_unacked--;
         static const mqtt_str_t none = {NULL, 0};
         n = mqtt_encode_ack_v5(tmp, sizeof(tmp), type, pid, rc, none);

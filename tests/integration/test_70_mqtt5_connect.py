@@ -378,6 +378,24 @@ def test_receive_maximum_exceeded(broker_factory):
         c.expect_disconnect(0x93)
 
 
+def test_stray_pubrel_frees_no_receive_maximum_slot(broker_factory):
+    """A PUBREL for an id the client never used gets PUBCOMP 0x92 (3.7.2.1)
+    and frees no slot: a client cannot widen its own Receive Maximum with
+    stray PUBRELs (found in review)."""
+    b = broker_factory(receive_maximum=2)
+    with raw5(b.port) as c:
+        c.connect5(uid("rs"))
+        c.send(publish5_pkt("rs/t", b"x", qos=2, pid=1))
+        c.expect("PUBREC")
+        c.send(ack5_pkt("PUBREL", 99))
+        p = c.expect("PUBCOMP")
+        assert p.body[2:3] == b"\x92", p.raw
+        c.send(publish5_pkt("rs/t", b"x", qos=2, pid=2))
+        c.expect("PUBREC")
+        c.send(publish5_pkt("rs/t", b"x", qos=2, pid=3))  # a third, with two unreleased
+        c.expect_disconnect(0x93)
+
+
 # ---------------------------------------------------------------- client DISCONNECT
 
 @pytest.mark.parametrize("rc,published", [(0x00, False), (0x04, True)])
