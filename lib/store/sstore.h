@@ -293,6 +293,11 @@ int sstore_rel_del(sstore_t *s, const char *cid, size_t cid_len, uint16_t pid, s
 int sstore_retain_put(sstore_t *s, const sstore_msg_t *m, sstore_done_fn fn, void *arg);
 int sstore_retain_del(sstore_t *s, const char *topic, size_t topic_len, sstore_done_fn fn,
                       void *arg);
+/* Deletes topic's retained message if its Message Expiry deadline is at or
+ * before now_ms (whichever message the topic holds when Redis runs it: a
+ * newer one is kept unless it has expired too). */
+int sstore_retain_expire(sstore_t *s, const char *topic, size_t topic_len, uint64_t now_ms,
+                         sstore_done_fn fn, void *arg);
 typedef void (*sstore_msgs_fn)(int rc, const sstore_msg_t *msgs, size_t n, void *arg);
 int sstore_retain_load(sstore_t *s, sstore_msgs_fn fn, void *arg);
 

@@ -110,6 +110,7 @@ const char *const sstore_scripts[SS_COUNT] = {
     [SS_PSUB_SET] = SSTORE_LUA_PSUB_SET, [SS_SESS_DROP] = SSTORE_LUA_SESS_DROP,
     [SS_PSUBS_DROP] = SSTORE_LUA_PSUBS_DROP, [SS_SESS_TTL] = SSTORE_LUA_SESS_TTL,
     [SS_EXP_POP] = SSTORE_LUA_EXP_POP, [SS_SESS_REAP1] = SSTORE_LUA_SESS_REAP1,
+    [SS_RETAIN_EXPIRE] = SSTORE_LUA_RETAIN_EXPIRE,
 };
 
 /* ---- finishers ------------------------------------------------------------ */

@@ -47,6 +47,7 @@ enum sstore_script {
     SS_SESS_TTL, /* sstore_cluster_expiry.c */
     SS_EXP_POP,
     SS_SESS_REAP1,
+    SS_RETAIN_EXPIRE, /* sstore_retained.c */
     SS_COUNT
 };
 
@@ -58,6 +59,7 @@ extern const char SSTORE_LUA_PSUB_SET[], SSTORE_LUA_SESS_DROP[], SSTORE_LUA_PSUB
 extern const char SSTORE_LUA_SESS_TTL[], SSTORE_LUA_EXP_POP[], SSTORE_LUA_SESS_REAP1[]; /* sstore_cluster_expiry.c */
 extern const char SSTORE_LUA_LEASE_TAKE[], SSTORE_LUA_LEASE_RELEASE[], SSTORE_LUA_LEASE_SENT[]; /* sstore_lease.c */
 extern const char SSTORE_LUA_SESS_EXPIRE[], SSTORE_LUA_SESS_REAP[]; /* sstore_expiry.c */
+extern const char SSTORE_LUA_RETAIN_EXPIRE[]; /* sstore_retained.c */
 
 typedef struct sstore_req sstore_req_t;
 /* rc 0: r is the (non-error) reply, valid during the call. rc < 0: r NULL. */

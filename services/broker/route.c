@@ -6,6 +6,7 @@
 
 #include "base/log.h"
 #include "base/proc.h"
+#include "cluster.h"
 #include "mqtt/topic.h"
 #include "session.h"
 
@@ -140,9 +141,17 @@ static void note_expired(void *value, void *ctx)
     x->v[x->n++] = m;
 }
 
+static void on_redis_expired(int rc, void *arg)
+{
+    (void)arg;
+    if (rc < 0)
+        log_warn("retained_expire_failed", "rc=%d", rc);
+}
+
 /* Removes the retained messages whose Message Expiry Interval has run out
- * [MQTT-3.3.2-5], so they stop counting towards --max-retained; returns
- * how many. A walk of the whole store: at most one a second. */
+ * [MQTT-3.3.2-5], so they stop counting towards --max-retained, here and
+ * (cluster) in Redis; returns how many. A walk of the whole store: at most
+ * once a second. */
 static size_t retained_expire(broker_t *b)
 {
     uint64_t now = proc_wall_ms();
@@ -152,6 +161,10 @@ static size_t retained_expire(broker_t *b)
     expired_t x = {0};
     (void)topictree_each(b->retained, note_expired, &x); /* (OOM: fewer found) */
     for (size_t i = 0; i < x.n; i++) {
+        /* (Redis deletes it only if what it holds has expired as well) */
+        if (b->cluster)
+            (void)sstore_retain_expire(cluster_store(b->cluster), msg_topic(x.v[i]),
+                                       x.v[i]->topic_len, now, on_redis_expired, NULL);
         msg_t *o = topictree_del(b->retained, msg_topic(x.v[i]), x.v[i]->topic_len);
         msg_unref(&o);
     }

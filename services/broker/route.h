@@ -34,8 +34,8 @@ int route_local(broker_t *b, const char *topic, size_t topic_len, const uint8_t 
 /* Stores m as the retained message of its topic, or clears it when the
  * payload is empty [MQTT-3.3.1-10,11]. A new topic while --max-retained
  * are kept first removes the expired ones from memory (a walk at most once
- * a second); it is dropped only when none had expired. Their copies in
- * Redis stay until replaced or cleared (not loaded as live either). */
+ * a second), in Redis too (cluster); it is dropped only when none had
+ * expired. */
 void route_retain(broker_t *b, msg_t *m);
 
 /* Sends the retained messages matching filter to s at up to the QoS in
