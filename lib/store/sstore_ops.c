@@ -121,7 +121,7 @@ static void done_finish(sstore_req_t *q, int rc, const redisReply *r)
     q->fn.done(rc, q->arg);
 }
 
-static sstore_req_t *new_done(sstore_t *s, int script, int nkeys, sstore_done_fn fn, void *arg)
+sstore_req_t *ss_req_done(sstore_t *s, int script, int nkeys, sstore_done_fn fn, void *arg)
 {
     sstore_req_t *q = ss_req_new(s, script, nkeys, done_finish, arg);
     if (q)
@@ -187,7 +187,7 @@ int sstore_broker_heartbeat(sstore_t *s, const char *broker_id, const char *endp
 {
     if (!broker_id[0] || strchr(endpoint, '\t') || ttl_ms == 0)
         return ROOST_EINVAL;
-    sstore_req_t *q = new_done(s, SS_HEARTBEAT, 2, fn, arg);
+    sstore_req_t *q = ss_req_done(s, SS_HEARTBEAT, 2, fn, arg);
     if (!q)
         return -ENOMEM;
     ss_key(q, "brokers", "", 0);
@@ -203,7 +203,7 @@ int sstore_broker_heartbeat(sstore_t *s, const char *broker_id, const char *endp
 
 int sstore_broker_leave(sstore_t *s, const char *broker_id, sstore_done_fn fn, void *arg)
 {
-    sstore_req_t *q = new_done(s, SS_LEAVE, 2, fn, arg);
+    sstore_req_t *q = ss_req_done(s, SS_LEAVE, 2, fn, arg);
     if (!q)
         return -ENOMEM;
     ss_key(q, "brokers", "", 0);
@@ -284,7 +284,7 @@ int sstore_session_clear(sstore_t *s, const char *cid, size_t cid_len, sstore_do
 {
     if (ss_is_cluster(s))
         return ss_cluster_session_clear(s, cid, cid_len, fn, arg);
-    sstore_req_t *q = new_done(s, SS_SESS_CLEAR, 8, fn, arg);
+    sstore_req_t *q = ss_req_done(s, SS_SESS_CLEAR, 8, fn, arg);
     if (!q)
         return -ENOMEM;
     ss_session_keys(q, cid, cid_len);
@@ -297,7 +297,7 @@ int sstore_session_clear(sstore_t *s, const char *cid, size_t cid_len, sstore_do
 int sstore_session_touch(sstore_t *s, const char *cid, size_t cid_len, const char *broker_id,
                          const char *credential, sstore_done_fn fn, void *arg)
 {
-    sstore_req_t *q = new_done(s, SS_NONE, 0, fn, arg);
+    sstore_req_t *q = ss_req_done(s, SS_NONE, 0, fn, arg);
     if (!q)
         return -ENOMEM;
     ss_arg_str(q, "HSET");
@@ -446,7 +446,7 @@ int sstore_session_load(sstore_t *s, const char *cid, size_t cid_len, sstore_ses
 static sstore_req_t *sub_req(sstore_t *s, int script, const char *cid, size_t cid_len,
                              const char *filter, size_t filter_len, sstore_done_fn fn, void *arg)
 {
-    sstore_req_t *q = new_done(s, script, 3, fn, arg);
+    sstore_req_t *q = ss_req_done(s, script, 3, fn, arg);
     if (!q)
         return NULL;
     ss_ckey(q, "subs:", cid, cid_len);
@@ -605,7 +605,7 @@ sstore_req_t *ss_queue_push_req(sstore_t *s, const sstore_msg_t *m, const char *
 int sstore_queue_ack(sstore_t *s, const char *cid, size_t cid_len, const char *entry_id,
                      sstore_done_fn fn, void *arg)
 {
-    sstore_req_t *q = new_done(s, SS_QUEUE_ACK, 2, fn, arg);
+    sstore_req_t *q = ss_req_done(s, SS_QUEUE_ACK, 2, fn, arg);
     if (!q)
         return -ENOMEM;
     ss_ckey(q, "q:", cid, cid_len);
@@ -619,7 +619,7 @@ static int pid_set_cmd(sstore_t *s, const char *cmd, const char *set, const char
 {
     if (pid == 0)
         return ROOST_EINVAL;
-    sstore_req_t *q = new_done(s, SS_NONE, 0, fn, arg);
+    sstore_req_t *q = ss_req_done(s, SS_NONE, 0, fn, arg);
     if (!q)
         return -ENOMEM;
     ss_arg_str(q, cmd);
@@ -645,7 +645,7 @@ int sstore_rel_add(sstore_t *s, const char *cid, size_t cid_len, const char *ent
 {
     if (pid == 0)
         return ROOST_EINVAL;
-    sstore_req_t *q = new_done(s, SS_REL_ADD, 3, fn, arg);
+    sstore_req_t *q = ss_req_done(s, SS_REL_ADD, 3, fn, arg);
     if (!q)
         return -ENOMEM;
     ss_ckey(q, "q:", cid, cid_len);
@@ -668,7 +668,7 @@ int sstore_retain_put(sstore_t *s, const sstore_msg_t *m, sstore_done_fn fn, voi
 {
     if (check_msg(m) < 0)
         return ROOST_EINVAL;
-    sstore_req_t *q = new_done(s, SS_NONE, 0, fn, arg);
+    sstore_req_t *q = ss_req_done(s, SS_NONE, 0, fn, arg);
     if (!q)
         return -ENOMEM;
     ss_arg_str(q, "HSET");
@@ -682,7 +682,7 @@ int sstore_retain_put(sstore_t *s, const sstore_msg_t *m, sstore_done_fn fn, voi
 int sstore_retain_del(sstore_t *s, const char *topic, size_t topic_len, sstore_done_fn fn,
                       void *arg)
 {
-    sstore_req_t *q = new_done(s, SS_NONE, 0, fn, arg);
+    sstore_req_t *q = ss_req_done(s, SS_NONE, 0, fn, arg);
     if (!q)
         return -ENOMEM;
     ss_arg_str(q, "HDEL");
@@ -757,7 +757,7 @@ int sstore_conn_put(sstore_t *s, const char *broker_id, const sstore_conn_t *c, 
     char *txt = conn_json(c);
     if (!txt)
         return ROOST_EINVAL;
-    sstore_req_t *q = new_done(s, SS_CONN_PUT, 2, fn, arg);
+    sstore_req_t *q = ss_req_done(s, SS_CONN_PUT, 2, fn, arg);
     if (!q) {
         free(txt);
         return -ENOMEM;
@@ -776,7 +776,7 @@ int sstore_conn_put(sstore_t *s, const char *broker_id, const sstore_conn_t *c, 
 int sstore_conn_del(sstore_t *s, const char *broker_id, const char *mqtt_client_id,
                     sstore_done_fn fn, void *arg)
 {
-    sstore_req_t *q = new_done(s, SS_NONE, 0, fn, arg);
+    sstore_req_t *q = ss_req_done(s, SS_NONE, 0, fn, arg);
     if (!q)
         return -ENOMEM;
     ss_arg_str(q, "HDEL");
@@ -790,7 +790,7 @@ int sstore_conn_refresh(sstore_t *s, const char *broker_id, uint64_t ttl_ms, sst
 {
     if (!broker_id[0] || ttl_ms == 0)
         return ROOST_EINVAL;
-    sstore_req_t *q = new_done(s, SS_CONN_REFRESH, 2, fn, arg);
+    sstore_req_t *q = ss_req_done(s, SS_CONN_REFRESH, 2, fn, arg);
     if (!q)
         return -ENOMEM;
     ss_set_conn_ttl(s, ttl_ms);
@@ -803,7 +803,7 @@ int sstore_conn_refresh(sstore_t *s, const char *broker_id, uint64_t ttl_ms, sst
 
 int sstore_conn_clear(sstore_t *s, const char *broker_id, sstore_done_fn fn, void *arg)
 {
-    sstore_req_t *q = new_done(s, SS_CONN_CLEAR, 2, fn, arg);
+    sstore_req_t *q = ss_req_done(s, SS_CONN_CLEAR, 2, fn, arg);
     if (!q)
         return -ENOMEM;
     conn_keys(q, broker_id);

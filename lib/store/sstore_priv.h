@@ -93,6 +93,8 @@ struct sstore_req {
 /* A request for a plain command (script SS_NONE) or for script `script`
  * with nkeys keys (append the keys first, then the arguments). NULL on OOM. */
 sstore_req_t *ss_req_new(sstore_t *s, int script, int nkeys, sstore_finish_fn finish, void *arg);
+/* ss_req_new for a request whose caller only learns rc (fn.done = fn). */
+sstore_req_t *ss_req_done(sstore_t *s, int script, int nkeys, sstore_done_fn fn, void *arg);
 /* Frees a request that was never issued (its finish never runs). */
 void ss_req_discard(sstore_req_t *q);
 /* Appends one argument. An allocation failure is remembered and reported by

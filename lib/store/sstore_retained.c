@@ -20,19 +20,12 @@ const char SSTORE_LUA_RETAIN_EXPIRE[] =
     "if e>tonumber(ARGV[2]) then return 0 end\n"
     "return redis.call('HDEL',KEYS[1],ARGV[1])";
 
-static void expire_finish(sstore_req_t *q, int rc, const redisReply *r)
-{
-    (void)r;
-    q->fn.done(rc, q->arg);
-}
-
 int sstore_retain_expire(sstore_t *s, const char *topic, size_t topic_len, uint64_t now_ms,
                          sstore_done_fn fn, void *arg)
 {
-    sstore_req_t *q = ss_req_new(s, SS_RETAIN_EXPIRE, 1, expire_finish, arg);
+    sstore_req_t *q = ss_req_done(s, SS_RETAIN_EXPIRE, 1, fn, arg);
     if (!q)
         return -ENOMEM;
-    q->fn.done = fn;
     ss_key(q, "retained", "", 0);
     ss_arg(q, topic, topic_len);
     ss_arg_u64(q, now_ms);
