@@ -16,6 +16,7 @@
 #include "store/slot.h"
 #include "store/redis_auth.h"
 #include "store/sentinel.h"
+#include "store/resp.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -651,9 +652,8 @@ void ss_arg_str(sstore_req_t *q, const char *str) { ss_arg(q, str, strlen(str));
 
 void ss_arg_u64(sstore_req_t *q, uint64_t v)
 {
-    char t[24];
-    int n = snprintf(t, sizeof(t), "%" PRIu64, v);
-    ss_arg(q, t, (size_t)n);
+    char t[20];
+    ss_arg(q, t, resp_u64(v, t)); /* (snprintf was a tenth of a mapped PUBLISH) */
 }
 
 void ss_key(sstore_req_t *q, const char *name, const void *id, size_t id_len)
@@ -705,13 +705,17 @@ static int send_req(sstore_req_t *q, bool eval)
         lens[0] = strlen(argv[0]);
         lens[1] = strlen(argv[1]);
     }
-    int rc = redisAsyncCommandArgv(s->ac, on_reply, q, q->argc, argv, lens);
+    size_t n = 0;
+    char *cmd = resp_format(q->argc, argv, lens, &n); /* (hiredis's own formatting is slow, resp.h) */
+    bool oom = !cmd;
+    int rc = cmd ? redisAsyncFormattedCommand(s->ac, on_reply, q, cmd, n) : REDIS_ERR;
+    free(cmd);
     if (q->script != SS_NONE) {
         lens[0] = l0;
         lens[1] = l1;
     }
     free(argv);
-    return rc == REDIS_OK ? 0 : ROOST_EUNAVAILABLE;
+    return oom ? -ENOMEM : rc == REDIS_OK ? 0 : ROOST_EUNAVAILABLE;
 }
 
 int ss_resend(sstore_req_t *q, bool asking)

@@ -224,13 +224,14 @@ int sstore_pipe_append(sstore_t *s, const char *const *pipelines, size_t n, cons
         ss_arg_str(q, pipelines[i]);
     field(q, "t", m->topic, m->topic_len);
     field(q, "p", m->payload, m->payload_len);
-    char num[24];
-    field(q, "q", num, (size_t)snprintf(num, sizeof(num), "%u", (unsigned)m->qos));
+    ss_arg_str(q, "q");
+    ss_arg_u64(q, m->qos);
     field(q, "r", m->retain ? "1" : "0", 1);
     field(q, "c", m->client_id, m->client_id_len);
     field(q, "u", m->username ? m->username : "", m->username ? strlen(m->username) : 0);
     field(q, "b", m->broker, strlen(m->broker));
-    field(q, "ts", num, (size_t)snprintf(num, sizeof(num), "%llu", (unsigned long long)proc_wall_ms()));
+    ss_arg_str(q, "ts");
+    ss_arg_u64(q, proc_wall_ms());
     b->cbs[b->n++] = (cb_t){fn, arg};
     if (b->n >= BATCH_MAX)
         ss_pipe_flush(s, NULL);
