@@ -35,6 +35,11 @@ import tempfile
 import time
 import urllib.request
 
+# brokers started here listen on the ports they are given only
+# (--ws-port and --wss-port default to 8083 and, with TLS, 8084)
+os.environ.setdefault("ROOST_WS_PORT", "0")
+os.environ.setdefault("ROOST_WSS_PORT", "0")
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOKEN = "bench-token-0123456789abcdef"
 

@@ -20,6 +20,11 @@ os.environ.setdefault("ROOST_TEST_LOG_LEVEL", "warn")
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 import stack as S  # noqa: E402
 
+# brokers started here listen on the ports they are given only
+# (--ws-port and --wss-port default to 8083 and, with TLS, 8084)
+os.environ.setdefault("ROOST_WS_PORT", "0")
+os.environ.setdefault("ROOST_WSS_PORT", "0")
+
 
 def cpu_rss(pid):
     with open("/proc/%d/stat" % pid) as f:

@@ -22,6 +22,11 @@ import struct
 import subprocess
 import time
 
+# brokers started here listen on the ports they are given only
+# (--ws-port and --wss-port default to 8083 and, with TLS, 8084)
+os.environ.setdefault("ROOST_WS_PORT", "0")
+os.environ.setdefault("ROOST_WSS_PORT", "0")
+
 
 def enc_len(n):
     out = b""

@@ -25,6 +25,11 @@ import subprocess
 import tempfile
 import time
 
+# brokers started here listen on the ports they are given only
+# (--ws-port and --wss-port default to 8083 and, with TLS, 8084)
+os.environ.setdefault("ROOST_WS_PORT", "0")
+os.environ.setdefault("ROOST_WSS_PORT", "0")
+
 
 def free_port():
     with socket.socket() as s:

@@ -32,6 +32,11 @@ import tempfile
 import threading
 import time
 
+# brokers started here listen on the ports they are given only
+# (--ws-port and --wss-port default to 8083 and, with TLS, 8084)
+os.environ.setdefault("ROOST_WS_PORT", "0")
+os.environ.setdefault("ROOST_WSS_PORT", "0")
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROOST = os.path.join(ROOT, "build-release", "services", "broker", "roost-broker")
 BENCH = os.path.join(ROOT, "build-release", "bench", "roost-bench")

@@ -28,7 +28,7 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
         .tls_port = -1,
         .tls_cert = "", .tls_key = "", .tls_ca = "", .tls_client_cert = "none", .tls_key_secret = "",
         .tls_ticket_rotate = 3600,
-        .ws_port = 0, .wss_port = 0, .ws_path = "/mqtt", .ws_allowed_origins = "",
+        .ws_port = 8083, .wss_port = -1, .ws_path = "/mqtt", .ws_allowed_origins = "",
         .ws_trusted_proxies = "",
         .http_bind = "127.0.0.1",
         .http_port = 0,
@@ -107,11 +107,12 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
          "Client certificates on the TLS listener: none, optional (verified when sent) or "
          "required (the handshake fails without one signed by --tls-ca)."},
         {"ws-port", "ROOST_WS_PORT", CFG_INT, &c->ws_port, 0, 65535,
-         "TCP port for MQTT over WebSockets (browsers; 8083 is the usual one). 0: no WebSocket "
-         "listener (the default, so brokers sharing a host do not collide; deployments set it)."},
-        {"wss-port", "ROOST_WSS_PORT", CFG_INT, &c->wss_port, 0, 65535,
-         "TCP port for MQTT over WebSockets over TLS (8084 is the usual one), with the TLS "
-         "listener's certificates (needs --tls-cert, or --tls-port in cluster mode). 0: none."},
+         "TCP port for MQTT over WebSockets (browsers: ws://HOST:PORT/mqtt). 0: no WebSocket "
+         "listener."},
+        {"wss-port", "ROOST_WSS_PORT", CFG_INT, &c->wss_port, -1, 65535,
+         "TCP port for MQTT over WebSockets over TLS, with the TLS listener's certificates (needs "
+         "--tls-cert, or --tls-port in cluster mode). -1: 8084 when TLS is configured, else none; "
+         "0: none."},
         {"ws-path", "ROOST_WS_PATH", CFG_STR, &c->ws_path, 0, 0,
          "Path of the WebSocket endpoint (ws://HOST:PORT/mqtt); other paths get 404."},
         {"ws-allowed-origins", "ROOST_WS_ALLOWED_ORIGINS", CFG_STR, &c->ws_allowed_origins, 0, 0,
@@ -190,7 +191,7 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
                               "Redis HOST:PORT. Set: cluster mode (membership, bus, persistent sessions and "
                               "retained messages in Redis). Empty: a single node keeping state in memory.",
                               opts, (int)(sizeof(opts) / sizeof(opts[0])), argc, argv,
-                              "roost-broker: the Roost MQTT broker (MQTT 3.1.1).\n\n"
+                              "roost-broker: the Roost MQTT broker (MQTT 3.1.1 and 5.0).\n\n"
                               "Usage: roost-broker [options]",
                               out, err);
     if (rc != CFG_RUN)

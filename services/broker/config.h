@@ -39,7 +39,7 @@ typedef struct broker_config {
     const char *tls_cert, *tls_key, *tls_ca; /* files; tls_cert "" = no TLS listener */
     const char *tls_client_cert; /* none | optional | required */
     int64_t ws_port;           /* MQTT over WebSockets; 0 = no listener */
-    int64_t wss_port;          /* MQTT over WebSockets over TLS; 0 = no listener */
+    int64_t wss_port;          /* MQTT over WebSockets over TLS; 0 = no listener, -1 = 8084 with TLS */
     const char *ws_path;       /* the Upgrade request's path */
     const char *ws_allowed_origins; /* comma-separated Origin values; "" = any */
     const char *ws_trusted_proxies; /* CIDRs whose X-Forwarded-For is believed; "" = none */

@@ -218,9 +218,11 @@ static int start_ws(broker_t *b)
 {
     const broker_config_t *cfg = b->cfg;
     int rc, ws_bound = 0, wss_bound = 0;
-    if (!cfg->ws_port && !cfg->wss_port)
+    /* --wss-port unset: 8084 when there is TLS, else none */
+    int64_t wss_port = cfg->wss_port >= 0 ? cfg->wss_port : b->tls ? 8084 : 0;
+    if (!cfg->ws_port && !wss_port)
         return 0;
-    if (cfg->wss_port && !b->tls) {
+    if (wss_port && !b->tls) {
         log_error("startup_failed", "reason=\"--wss-port needs TLS: --tls-cert (or --tls-port in cluster mode)\"");
         return ROOST_ECONFIG;
     }
@@ -229,8 +231,7 @@ static int start_ws(broker_t *b)
         return -ENOMEM;
     if (cfg->ws_port && (rc = listen_on(b, (int)cfg->ws_port, on_accept_ws, &b->ws_listen_fd, &ws_bound)) < 0)
         return rc;
-    if (cfg->wss_port &&
-        (rc = listen_on(b, (int)cfg->wss_port, on_accept_wss, &b->wss_listen_fd, &wss_bound)) < 0)
+    if (wss_port && (rc = listen_on(b, (int)wss_port, on_accept_wss, &b->wss_listen_fd, &wss_bound)) < 0)
         return rc;
     log_info("listening_ws", "broker_id=%s bind=%s ws_port=%d wss_port=%d path=%s allowed_origins=\"%s\"",
              b->id, cfg->bind, ws_bound, wss_bound, cfg->ws_path,

@@ -33,6 +33,11 @@ import pytest
 
 from ports import free_port  # noqa: F401 (tests import it from here)
 
+# brokers started here listen on the ports they are given only
+# (--ws-port and --wss-port default to 8083 and, with TLS, 8084)
+os.environ.setdefault("ROOST_WS_PORT", "0")
+os.environ.setdefault("ROOST_WSS_PORT", "0")
+
 try:
     import paho.mqtt.client as mqtt
 except ImportError:  # pragma: no cover - the suite needs python3-paho-mqtt

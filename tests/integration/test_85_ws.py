@@ -4,6 +4,7 @@ against the broker's ws listener, with the same broker serving plain TCP
 does: MQTT split across frames at every byte, many packets in one frame,
 fragmented messages, ping/pong, and the close handshake both ways."""
 
+import os
 import re
 import struct
 import subprocess
@@ -252,3 +253,15 @@ def test_roost_bench_over_ws(wsb):
         j = json.loads(r.stdout.strip().splitlines()[-1])
         assert j["received"] > 0 and j["received"] == j["expected"], j
         assert not (j["lost"] or j["duplicates"] or j["out_of_order"] or j["errors"] or j["disconnects"]), j
+
+
+@pytest.mark.roost_only
+def test_websocket_ports_by_default():
+    """MQTT over WebSockets is on by default at 8083, and over TLS at 8084
+    once TLS is configured (the tests run brokers with ROOST_WS_PORT=0 so
+    they do not collide on those ports)."""
+    from conftest import roost_binary
+    env = {k: v for k, v in os.environ.items() if k not in ("ROOST_WS_PORT", "ROOST_WSS_PORT")}
+    out = subprocess.run([roost_binary(), "--help"], capture_output=True, text=True, timeout=10, env=env).stdout
+    assert re.search(r"--ws-port N\n.*\(default: 8083\)", out), out
+    assert re.search(r"--wss-port N\n.*8084 when TLS is configured", out), out

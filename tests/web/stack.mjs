@@ -9,6 +9,10 @@ import crypto from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
+// brokers started here listen on the ports they are given only
+// (--ws-port and --wss-port default to 8083 and, with TLS, 8084)
+process.env.ROOST_WS_PORT ??= '0';
+process.env.ROOST_WSS_PORT ??= '0';
 export const BUILD = process.env.ROOST_BUILD_DIR || path.resolve(HERE, '../../build-test');
 export const BIN = {
   redis: '/usr/bin/redis-server',
