@@ -54,6 +54,8 @@ static uint64_t on_timer(loop_t *l, void *arg)
         sh->dirty = true; /* a peer that joined since hears it */
     if (sh->custody.count)
         resend_stale(sh);
+    if (sh->sweep)
+        sh->sweep = shgroup_sweep(sh, false) > 0;
     return ANNOUNCE_MS;
 }
 
@@ -77,17 +79,21 @@ shared_t *shared_new(broker_t *b)
     return sh;
 }
 
+/* Frees c; its group too when nothing else keeps it. */
 static void cust_free(shared_t *sh, shcust_t *c)
 {
     map_del(&sh->custody, (const char *)&c->seq, sizeof(c->seq));
     msg_unref(&c->m);
+    shgroup_unref(sh, c->g);
     free(c);
 }
 
+/* Frees h; its group too when nothing else keeps it. */
 static void hold_free(shared_t *sh, shhold_t *h)
 {
     map_del(&sh->holds, (const char *)&h->m, sizeof(h->m));
     msg_unref(&h->m);
+    shgroup_unref(sh, h->g);
     free(h);
 }
 
@@ -114,15 +120,7 @@ void shared_destroy(shared_t **shp)
         loop_del_timer(sh->b->loop, sh->timer);
     drain(sh, &sh->custody, true);
     drain(sh, &sh->holds, false);
-    size_t it = 0;
-    map_entry_t *e;
-    while (map_next(&sh->groups, &it, &e)) {
-        shgroup_t *g = e->value;
-        free(g->m);
-        free(g->key);
-        free(g);
-    }
-    map_fini(&sh->groups);
+    shgroup_free_all(sh);
     subtrie_destroy(&sh->trie);
     for (int i = 0; i < SHPICK_MAX; i++)
         free(sh->out[i].p);
@@ -139,45 +137,6 @@ bool shared_active(const shared_t *sh) { return sh->b->shared_groups > 0; }
 
 /* ---- groups and members -------------------------------------------------- */
 
-/* The group (name, filter); created when asked. NULL: none, or OOM. */
-static shgroup_t *group_get(shared_t *sh, const char *name, size_t nl, const char *filter,
-                            size_t fl, bool create)
-{
-    char small[256];
-    size_t kl = nl + 1 + fl;
-    char *k = kl <= sizeof(small) ? small : malloc(kl);
-    if (!k)
-        return NULL;
-    memcpy(k, name, nl);
-    k[nl] = '\0';
-    memcpy(k + nl + 1, filter, fl);
-    shgroup_t *g = map_get(&sh->groups, k, kl);
-    if (!g && create && (g = calloc(1, sizeof(*g))) && (g->key = malloc(kl + 1))) {
-        memcpy(g->key, k, kl);
-        g->key[kl] = '\0';
-        g->key_len = kl;
-        g->name_len = nl;
-        g->filter = g->key + nl + 1;
-        g->filter_len = fl;
-        if (map_put(&sh->groups, g->key, kl, g, NULL) < 0) {
-            free(g->key);
-            g->key = NULL;
-        } else if (subtrie_add(sh->trie, g->filter, fl, g, 0, NULL) < 0) {
-            map_del(&sh->groups, g->key, kl);
-            free(g->key);
-            g->key = NULL;
-        }
-    }
-    sh->b->shared_groups = (uint32_t)sh->groups.count;
-    if (g && !g->key) { /* creation failed half way */
-        free(g);
-        g = NULL;
-    }
-    if (k != small)
-        free(k);
-    return g;
-}
-
 static int member_idx(const shgroup_t *g, const session_t *s)
 {
     for (uint32_t i = 0; i < g->n; i++)
@@ -191,7 +150,7 @@ int shared_join(shared_t *sh, session_t *s, const char *f, size_t len, uint8_t o
     share_filter_t sf;
     if (share_parse(f, len, &sf) != 1)
         return ROOST_EPROTO_TOPIC;
-    shgroup_t *g = group_get(sh, sf.name, sf.name_len, sf.filter, sf.filter_len, true);
+    shgroup_t *g = shgroup_get(sh, sf.name, sf.name_len, sf.filter, sf.filter_len, true);
     if (!g)
         return -ENOMEM;
     int i = member_idx(g, s);
@@ -202,8 +161,10 @@ int shared_join(shared_t *sh, session_t *s, const char *f, size_t len, uint8_t o
     if (g->n == g->cap) {
         uint32_t n = g->cap ? g->cap * 2 : 4;
         shmember_t *p = realloc(g->m, n * sizeof(*p));
-        if (!p)
+        if (!p) {
+            shgroup_release(sh, g); /* it may have just been made for s */
             return -ENOMEM;
+        }
         g->m = p;
         g->cap = n;
     }
@@ -217,7 +178,7 @@ void shared_leave(shared_t *sh, session_t *s, const char *f, size_t len)
     share_filter_t sf;
     if (share_parse(f, len, &sf) != 1)
         return;
-    shgroup_t *g = group_get(sh, sf.name, sf.name_len, sf.filter, sf.filter_len, false);
+    shgroup_t *g = shgroup_get(sh, sf.name, sf.name_len, sf.filter, sf.filter_len, false);
     int i = g ? member_idx(g, s) : -1;
     if (i < 0)
         return;
@@ -229,6 +190,7 @@ void shared_leave(shared_t *sh, session_t *s, const char *f, size_t len)
     if (g->cursor >= g->n)
         g->cursor = 0;
     sh->dirty = true;
+    shgroup_release(sh, g); /* its last member here left */
 }
 
 static uint16_t online_here(const shgroup_t *g)
@@ -399,6 +361,8 @@ static int deliver_here(shared_t *sh, shgroup_t *g, const msg_t *m, int origin, 
             msg_unref(&h->m);
             free(h);
             h = NULL;
+        } else {
+            g->refs++;
         }
     }
     msg_unref(&c);
@@ -461,6 +425,8 @@ static void dispatch(shared_t *sh, shgroup_t *g, msg_t *m, shcust_t *c, uint64_t
                     msg_unref(&c->m);
                     free(c);
                     c = NULL;
+                } else {
+                    g->refs++;
                 }
             }
             if (c) {
@@ -555,6 +521,7 @@ void shared_session_gone(shared_t *sh, session_t *s)
         else if (!sh->stopping)
             dispatch(sh, h->g, h->m, NULL, 0);
         msg_unref(&h->m);
+        shgroup_unref(sh, h->g);
         free(h);
     }
     free(t.v);
@@ -582,30 +549,10 @@ static void on_ack(shared_t *sh, int from, uint64_t seq)
         cust_free(sh, c);
 }
 
-/* A peer's group, from a key it sent: checked like a SUBSCRIBE's. */
-static shgroup_t *peer_group(shared_t *sh, const shframe_rec_t *r, bool create)
-{
-    const char *name, *filter;
-    size_t nl, fl;
-    share_filter_t sf;
-    char buf[SHARE_PREFIX_LEN + 512];
-    if (shframe_key_split(r->key, r->key_len, &name, &nl, &filter, &fl) < 0 ||
-        SHARE_PREFIX_LEN + r->key_len > sizeof(buf))
-        return NULL;
-    /* "$share/" name "/" filter must parse back to the same parts */
-    memcpy(buf, SHARE_PREFIX, SHARE_PREFIX_LEN);
-    memcpy(buf + SHARE_PREFIX_LEN, name, nl);
-    buf[SHARE_PREFIX_LEN + nl] = '/';
-    memcpy(buf + SHARE_PREFIX_LEN + nl + 1, filter, fl);
-    if (share_parse(buf, SHARE_PREFIX_LEN + nl + 1 + fl, &sf) != 1 || sf.name_len != nl)
-        return NULL;
-    return group_get(sh, name, nl, filter, fl, create);
-}
-
 static void on_deliver(shared_t *sh, int from, const shframe_rec_t *r)
 {
     const shframe_msg_t *fm = &r->msg;
-    shgroup_t *g = peer_group(sh, r, false);
+    shgroup_t *g = shgroup_of_peer(sh, r->key, r->key_len, false);
     if (fm->qos > 2 || topic_check_name(fm->topic, fm->topic_len) != 0) {
         sh->malformed++;
         return;
@@ -643,18 +590,17 @@ void shared_on_frame(shared_t *sh, const uint8_t *f, size_t n)
         case 'N':
             on_nack(sh, from, rec.seq, rec.flags);
             break;
-        case 'R': {
-            size_t it = 0;
-            map_entry_t *e;
-            while (map_next(&sh->groups, &it, &e))
-                ((shgroup_t *)e->value)->weight[from] = 0;
+        case 'R': /* its 'W' records follow: groups without one are swept */
+            shgroup_clear_slot(sh, from);
+            sh->sweep = true;
             break;
-        }
         case 'W':
-            if ((g = peer_group(sh, &rec, true)))
+            if ((g = shgroup_of_peer(sh, rec.key, rec.key_len, true))) {
                 g->weight[from] = rec.members;
-            else
+                sh->sweep |= rec.members == 0;
+            } else {
                 sh->malformed++;
+            }
             break;
         }
     }
@@ -672,8 +618,7 @@ void shared_peer_gone(shared_t *sh, const char *id)
         return;
     size_t it = 0;
     map_entry_t *e;
-    while (map_next(&sh->groups, &it, &e))
-        ((shgroup_t *)e->value)->weight[slot] = 0;
+    shgroup_clear_slot(sh, slot);
     /* what was on its way to it is not sent; what it holds is given again */
     free(sh->out[slot].p);
     sh->out[slot] = (shframe_buf_t){0};
@@ -695,6 +640,7 @@ void shared_peer_gone(shared_t *sh, const char *id)
         if (h->origin == slot)
             h->origin = 0;
     }
+    shgroup_sweep(sh, true); /* the groups only its members kept */
     if (k)
         log_info("shared_peer_gone", "peer=%s redispatched=%zu", id, k);
 }

@@ -6,7 +6,9 @@
  * subscribed to it (session.c hands "$share/" filters here instead of the
  * trie); every broker tells the others how many connected members it has
  * per group (shframe.h 'R'/'W' records: on every change and every second),
- * so each broker knows the cluster-wide membership.
+ * so each broker knows the cluster-wide membership. A group lives while it
+ * has a member here, a peer announces members, or a message given to a
+ * member or in custody (below) points at it; then it is freed (shgroup.c).
  *
  * A message published here (a client's PUBLISH or a will; never one from
  * the bus) that matches a group goes to exactly one member: this broker

@@ -1,6 +1,7 @@
 /* shgroup: the state of shared subscriptions (shared.h), for the modules
- * that implement them: shared.c (groups, members, delivery, custody) and
- * shmetrics.c (their figures). Not for anyone else.
+ * that implement them: shared.c (members, delivery, custody), shgroup.c
+ * (the group table and the groups' lifetime) and shmetrics.c/shjson.c
+ * (their figures). Not for anyone else.
  */
 #ifndef ROOST_BROKER_SHGROUP_H
 #define ROOST_BROKER_SHGROUP_H
@@ -31,6 +32,8 @@ typedef struct shgroup {
     uint64_t delivered;        /* given to a member here */
     uint64_t sent;             /* sent to a peer's member */
     uint64_t dropped;          /* no member anywhere */
+    uint32_t refs;             /* shhold_t and shcust_t records pointing at it */
+    bool idle;                 /* unused at the last sweep (shgroup_sweep) */
 } shgroup_t;
 
 /* A message given to a member here, until it acknowledges. */
@@ -70,6 +73,33 @@ struct shared {
     uint64_t redispatched;     /* given back by a member that went away, or a dead peer */
     uint64_t nacked;           /* sent back by a peer with no member */
     uint64_t malformed;        /* malformed shared frames from peers */
+    uint64_t dropped_gone;     /* dropped counts of the groups freed */
+    bool sweep;                /* a peer's weights were reset: sweep at the next tick */
 };
+
+/* ---- the group table (shgroup.c) ----
+ * A group lives while it has a member here, a peer's weight or refs (a
+ * record that takes g->refs++ gives it back with shgroup_unref). Whoever
+ * removes one of these calls shgroup_release / shgroup_unref, after which g
+ * may be gone. */
+
+/* The group (name, filter); created when asked. NULL: none, or OOM. */
+shgroup_t *shgroup_get(shared_t *sh, const char *name, size_t nl, const char *filter, size_t fl,
+                       bool create);
+/* A peer's group, from a key it sent ("name NUL filter"), checked like a
+ * SUBSCRIBE's. NULL: invalid, none, or OOM. */
+shgroup_t *shgroup_of_peer(shared_t *sh, const char *key, size_t len, bool create);
+/* Frees g when nothing keeps it any more. */
+void shgroup_release(shared_t *sh, shgroup_t *g);
+/* Drops a reference to g, then as shgroup_release. */
+void shgroup_unref(shared_t *sh, shgroup_t *g);
+/* Every peer's weight at slot is 0 (none is freed: see shgroup_sweep). */
+void shgroup_clear_slot(shared_t *sh, int slot);
+/* Frees the groups nothing keeps: all of them (now), or those already unused
+ * at the previous sweep (a peer's 'R' and the 'W' records after it may
+ * come in separate frames). Returns how many unused ones are left. */
+size_t shgroup_sweep(shared_t *sh, bool now);
+/* shared_destroy: every group, whatever keeps it. */
+void shgroup_free_all(shared_t *sh);
 
 #endif

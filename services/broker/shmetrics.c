@@ -35,7 +35,7 @@ static void label(char *out, size_t cap, const char *s, size_t n)
 int shared_metrics(const shared_t *sh, char *out, size_t cap)
 {
     size_t n = 0;
-    uint64_t dropped = 0;
+    uint64_t dropped = sh->dropped_gone;
     size_t it = 0;
     map_entry_t *e;
     while (map_next(&sh->groups, &it, &e))

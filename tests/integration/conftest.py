@@ -145,7 +145,8 @@ class Broker:
                 "max_queued": "--max-queued", "max_connections": "--max-connections",
                 "connect_timeout": "--connect-timeout", "max_keepalive": "--max-keepalive",
                 "receive_maximum": "--receive-maximum", "session_expiry": "--session-expiry",
-                "max_connect_rate": "--max-connect-rate", "max_retained": "--max-retained"}
+                "max_connect_rate": "--max-connect-rate", "max_retained": "--max-retained",
+                "http_port": "--http-port"}
         for k, v in self.limits.items():
             argv += [flag[k], str(v)]
         return argv

@@ -4,17 +4,20 @@ round-robin; a non-shared subscription still gets its copy; the member's
 QoS caps the delivery; a slow member (in-flight window full) is skipped; a
 member that disconnects without acknowledging gives its messages to
 another; malformed "$share" strings get the SUBACK failure code (MQTT 5.0
-section 4.8.2).
+section 4.8.2). A group is freed once nothing keeps it: no member, and no
+unacknowledged message given to a member (/metrics roost_broker_shared_groups).
 
 Also runs against Mosquitto 2.0 (ROOST_TEST_BROKER=mosquitto) where
 Mosquitto behaves the same; roost_only marks the rest."""
 
 import collections
+import re
 import time
+import urllib.request
 
 import pytest
 
-from conftest import RawClient, barrier, uid, wait_until
+from conftest import RawClient, barrier, free_port, uid, unsubscribe_pkt, wait_until
 
 
 def shared_members(paho, group, flt, n, qos=1, **kw):
@@ -181,3 +184,102 @@ def test_unacknowledged_messages_go_to_another_member_on_disconnect(broker_facto
     got = [m.payload for m in stayer.get_n(n, timeout=10)]
     assert sorted(got) == sorted(b"m%d" % i for i in range(n))
     assert set(held) <= set(got)
+
+
+@pytest.fixture
+def http_broker(broker_factory):
+    """A roost-broker of its own with /metrics: (mqtt port, http port)."""
+    br = broker_factory(http_port=free_port())
+    http_port = br.limits["http_port"]
+    assert wait_until(lambda: shared_figure(http_port, "groups") is not None, timeout=10)
+    return br.port, http_port
+
+
+def shared_figure(http_port, name):
+    """roost_broker_shared_<name> on /metrics, or None when it does not answer."""
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % http_port, timeout=5) as r:
+            text = r.read().decode()
+    except OSError:
+        return None
+    m = re.search(r"^roost_broker_shared_%s (\d+)$" % name, text, re.M)
+    return int(m.group(1)) if m else None
+
+
+def unsubscribe(raw, filters, pid):
+    raw.send(unsubscribe_pkt(pid, filters))
+    assert raw.expect("UNSUBACK").pid == pid
+
+
+@pytest.mark.roost_only
+def test_groups_are_freed_when_their_members_leave(http_broker):
+    """Every distinct $share/{name}/{filter} made a group that stayed for the
+    broker's life (one client could grow its memory without limit). Now a
+    group goes when its last member leaves: by UNSUBSCRIBE, or when its
+    session ends at disconnect; a new member makes it again and gets
+    messages."""
+    port, http_port = http_broker
+    root = uid("shgc")
+    n = 2000
+    filters = ["$share/g%d/%s/t" % (i, root) for i in range(n)]
+    c = RawClient(port)
+    c.connect(client_id=uid("many"))
+    for pid, k in enumerate(range(0, n, 200), 1):
+        assert c.subscribe([(f, 1) for f in filters[k:k + 200]], pid=pid) == [1] * 200
+    assert shared_figure(http_port, "groups") == n
+    for pid, k in enumerate(range(0, n // 2, 200), 100):
+        unsubscribe(c, filters[k:k + 200], pid)
+    assert shared_figure(http_port, "groups") == n - n // 2
+    c.close()  # no DISCONNECT: the clean session ends all the same
+    assert wait_until(lambda: shared_figure(http_port, "groups") == 0, timeout=10), \
+        shared_figure(http_port, "groups")
+    # made again by the next member, which gets what is published
+    m = RawClient(port)
+    p = RawClient(port)
+    try:
+        m.connect(client_id=uid("again"))
+        assert m.subscribe([(filters[7], 1)]) == [1]
+        assert shared_figure(http_port, "groups") == 1
+        p.connect(client_id=uid("pub"))
+        p.publish(root + "/t", b"hello", qos=1)
+        got = m.expect("PUBLISH")
+        assert got.payload == b"hello"
+        m.ack(got)
+    finally:
+        m.close()
+        p.close()
+    assert wait_until(lambda: shared_figure(http_port, "groups") == 0, timeout=10)
+
+
+@pytest.mark.roost_only
+def test_group_stays_while_a_message_given_to_a_member_is_unacknowledged(http_broker):
+    """A member that unsubscribes still holds the QoS 1 message it was given:
+    its group stays (the message would go to another member if it went
+    away) until the PUBACK, or until its connection breaks (the message then
+    finds no member: dropped and counted, and that count stays on /metrics
+    after the group is freed)."""
+    port, http_port = http_broker
+    root = uid("shgc")
+    pub = RawClient(port)
+    acker, quitter = RawClient(port), RawClient(port)
+    try:
+        pub.connect(client_id=uid("pub"))
+        for i, mb in enumerate((acker, quitter)):
+            mb.connect(client_id=uid("mb"))
+            assert mb.subscribe([("$share/g%d/%s/%d" % (i, root, i), 1)]) == [1]
+            pub.publish("%s/%d" % (root, i), b"m%d" % i, qos=1)
+        held = [mb.expect("PUBLISH") for mb in (acker, quitter)]
+        for i, mb in enumerate((acker, quitter)):
+            unsubscribe(mb, ["$share/g%d/%s/%d" % (i, root, i)], 50)
+        assert shared_figure(http_port, "groups") == 2
+        assert shared_figure(http_port, "unacked") == 2
+        dropped = shared_figure(http_port, "dropped_total")
+        acker.ack(held[0])
+        assert wait_until(lambda: shared_figure(http_port, "groups") == 1, timeout=10)
+        quitter.close()
+        assert wait_until(lambda: shared_figure(http_port, "groups") == 0, timeout=10)
+        assert shared_figure(http_port, "unacked") == 0
+        assert shared_figure(http_port, "dropped_total") == dropped + 1
+    finally:
+        for c in (pub, acker, quitter):
+            c.close()

@@ -3,6 +3,7 @@ one group on two brokers (two on b1, one on b2) receive 30,000 QoS 1
 messages from publishers on both brokers: every message exactly once in
 the group, each member 1/3 +- 10 %; a non-shared subscriber gets every
 message too; /metrics shows the group, its members and their deliveries.
+A group a peer announced is freed once that peer's last member leaves.
 DESIGN.md "Clustering"."""
 
 import os
@@ -12,7 +13,7 @@ import time
 import pytest
 
 from cluster_stack import Cluster, running
-from conftest import uid
+from conftest import RawClient, uid, wait_until
 from shared_load import Member, Publisher, metrics, tally, wait_members, wait_total, with_http
 
 pytestmark = pytest.mark.roost_only
@@ -78,3 +79,41 @@ def test_30k_qos1_exactly_once_balanced_over_two_brokers(cl):
             p.stop()
         for m in members + [plain]:
             m.stop()
+
+
+def groups(http_port):
+    return int(re.search(r"^roost_broker_shared_groups (\d+)$", metrics(http_port), re.M).group(1))
+
+
+def test_peer_groups_are_freed_when_the_last_member_leaves(cl):
+    """Members on b1 of 300 distinct groups: b2 knows the groups from b1's
+    announcements (and can send them messages); when the member's session
+    ends, b1 frees them at once and b2 once b1 announces it has no member
+    (they stayed for ever: memory, and a subtrie lookup per publish)."""
+    b1, b2 = cl.by_id("b1"), cl.by_id("b2")
+    root = uid("shgc")
+    n = 300
+    c = RawClient(b1.port)
+    try:
+        c.connect(client_id=uid("many"))
+        for pid, k in enumerate(range(0, n, 100), 1):
+            assert c.subscribe([("$share/g%d/%s/t" % (i, root), 1) for i in range(k, k + 100)],
+                               pid=pid) == [1] * 100
+        assert groups(b1.http_port) >= n
+        assert wait_until(lambda: groups(b2.http_port) == n, timeout=15), groups(b2.http_port)
+        p = RawClient(b2.port)
+        try:  # b2 gives a message of one group to b1's member
+            p.connect(client_id=uid("pub"))
+            p.publish(root + "/t", b"x", qos=1)
+        finally:
+            p.close()
+        got = []
+        while len(got) < n:
+            got.append(c.expect("PUBLISH", timeout=10))
+            if len(got) <= n - 50:
+                c.ack(got[-1])
+        assert {q.payload for q in got} == {b"x"}
+    finally:
+        c.close()  # 50 not acknowledged: back to b2, in custody there until it finds no member
+    assert wait_until(lambda: groups(b1.http_port) == 0, timeout=15), groups(b1.http_port)
+    assert wait_until(lambda: groups(b2.http_port) == 0, timeout=15), groups(b2.http_port)

@@ -4,17 +4,19 @@ disconnects before its PUBACK goes to another member (the member's broker
 hands it back to the publishing broker, which chooses again); a member's
 broker SIGKILLed mid-stream: every message the publishing broker
 acknowledged reaches the group, duplicates only for messages the dead
-broker's member had received (QoS 1 allows them), counted.
+broker's member had received (QoS 1 allows them), counted; the groups only
+the dead broker's members kept are freed on the survivor.
 DESIGN.md "Clustering"."""
 
 import collections
 import os
+import re
 import time
 
 import pytest
 
 from cluster_stack import Cluster, running
-from conftest import RawClient, uid
+from conftest import RawClient, uid, wait_until
 from shared_load import Member, Publisher, metrics, tally, wait_members, with_http
 
 pytestmark = pytest.mark.roost_only
@@ -35,6 +37,10 @@ def cl():
     with running(Cluster(broker_args=["--max-inflight", "100", "--max-queued", "100000"]),
                  cluster_setup) as c:
         yield c
+
+
+def groups(http_port):
+    return int(re.search(r"^roost_broker_shared_groups (\d+)$", metrics(http_port), re.M).group(1))
 
 
 def wait_distinct(members, want, timeout):
@@ -86,8 +92,12 @@ def test_member_broker_sigkilled_mid_stream_nothing_lost(cl):
     m3 = Member(cl.dir, b2.port, "g", flt)  # its broker dies
     members = [m1, m2, m3]
     pub = None
+    only_b2 = RawClient(b2.port)  # members of 20 groups that exist on b2 only
     try:
+        only_b2.connect(client_id=uid("only"))
+        assert only_b2.subscribe([("$share/e%d/%s/e" % (i, root), 1) for i in range(20)]) == [1] * 20
         wait_members([b1, b2], "g", flt, [2, 1])
+        assert wait_until(lambda: groups(b1.http_port) == 21, timeout=15), groups(b1.http_port)
         time.sleep(1.2)
         pub = Publisher(b1.port, root + "/x", "k", N, rate=3000)
         deadline = time.monotonic() + 30
@@ -108,7 +118,10 @@ def test_member_broker_sigkilled_mid_stream_nothing_lost(cl):
         assert all(c == 2 for c in dups.values()), collections.Counter(dups.values())
         print("SIGKILL of b2 after %d of %d at its member: lost 0, duplicates %d (per member %r)"
               % (len(got_before_kill), N, len(dups), per))
+        # b2's link is down: the groups only its members kept are gone
+        assert wait_until(lambda: groups(b1.http_port) == 1, timeout=30), groups(b1.http_port)
     finally:
+        only_b2.close()
         if pub:
             pub.stop()
         for m in members:
