@@ -19,8 +19,8 @@
  * The router is "connected" when it has a map and every child is: while a
  * primary is down (until its replica is promoted) every call fails at once
  * with ROOST_EUNAVAILABLE, as with a single Redis down. Reply order holds
- * per primary; sstore_barrier and sstore_wait (a WAIT per primary) wait on
- * every child.
+ * per primary; sstore_barrier waits on every child, sstore_wait WAITs on
+ * each primary sent something no completed WAIT covered yet.
  */
 #include "store/sstore_priv.h"
 
@@ -40,6 +40,8 @@ struct ss_cluster {
     sstore_t *router;
     slotmap_t map;
     sstore_t **child; /* [map.n_nodes], aligned with map.nodes */
+    uint64_t *issued; /* [map.n_nodes]: requests sent to that child */
+    uint64_t *covered; /* [map.n_nodes]: issued count a completed WAIT covered */
     slotmap_addr_t *seeds;
     size_t n_seeds;
     uint64_t timer;
@@ -147,6 +149,27 @@ static void refresh(struct ss_cluster *c)
             c->child[old] = NULL;
         }
     }
+    uint64_t *issued = calloc(m->n_nodes ? m->n_nodes : 1, sizeof(*issued));
+    uint64_t *covered = calloc(m->n_nodes ? m->n_nodes : 1, sizeof(*covered));
+    if (!issued || !covered) {
+        free(issued);
+        free(covered);
+        for (size_t i = 0; i < m->n_nodes; i++) /* give the kept children back */
+            if (kids[i]) {
+                int old = slotmap_find(&c->map, m->nodes[i].host, m->nodes[i].port);
+                c->child[old] = kids[i];
+            }
+        free(kids);
+        slotmap_clear(m);
+        free(m);
+        return;
+    }
+    for (size_t i = 0; i < m->n_nodes; i++)
+        issued[i] = 1; /* unknown: WAIT on it next time */
+    free(c->issued);
+    free(c->covered);
+    c->issued = issued;
+    c->covered = covered;
     sstore_t **gone = c->child;
     size_t n_gone = c->map.n_nodes;
     slotmap_clear(&c->map);
@@ -196,6 +219,8 @@ void ss_cluster_fini(sstore_t *s)
     for (size_t i = 0; i < c->map.n_nodes; i++)
         sstore_destroy(&c->child[i]);
     free(c->child);
+    free(c->issued);
+    free(c->covered);
     slotmap_clear(&c->map);
     free(c->seeds);
     free(c);
@@ -226,7 +251,9 @@ int ss_cluster_issue(sstore_req_t *q)
         ss_req_discard(q);
         return rc;
     }
-    q->s = c->child[c->map.owner[ss_req_slot(q)]];
+    unsigned node = c->map.owner[ss_req_slot(q)];
+    q->s = c->child[node];
+    c->issued[node]++;
     return ss_issue(q);
 }
 
@@ -237,9 +264,13 @@ int ss_cluster_redirect(sstore_req_t *q, const redisReply *r)
         return 0;
     slot_redir_t rd;
     slot_redir_kind_t k = slot_redir_parse(r->str, r->len, &rd);
+    struct ss_cluster *c = *ss_cluster_slot(router);
+    if (k == SLOT_REDIR_NONE && strstr(r->str, "non local key")) {
+        arm(c, 0); /* a script without keys met a moved {g} slot: read the map now */
+        return -1;
+    }
     if (k == SLOT_REDIR_NONE)
         return 0;
-    struct ss_cluster *c = *ss_cluster_slot(router);
     int node = slotmap_find(&c->map, rd.host, rd.port);
     if (k == SLOT_REDIR_MOVED) {
         if (node >= 0)
@@ -249,6 +280,7 @@ int ss_cluster_redirect(sstore_req_t *q, const redisReply *r)
     if (node < 0 || !sstore_connected(c->child[node]) || q->redirects++ >= 5)
         return -1;
     q->s = c->child[node];
+    c->issued[node]++;
     return ss_resend(q, k == SLOT_REDIR_ASK) == 0 ? 1 : -1;
 }
 
@@ -272,10 +304,31 @@ static void join_done(int rc, void *arg)
     }
 }
 
-/* fn once `each` (sstore_barrier or sstore_wait) has completed on every
- * child. */
-static int on_all(sstore_t *s, int (*each)(sstore_t *, sstore_done_fn, void *), sstore_done_fn fn,
-                  void *arg)
+/* One child's WAIT: on success, what was issued to it before the call is
+ * on a replica. */
+typedef struct cwait {
+    struct ss_cluster *c;
+    sstore_t *child;
+    uint64_t upto;
+    join_t *j;
+} cwait_t;
+
+static void cwait_done(int rc, void *arg)
+{
+    cwait_t *w = arg;
+    struct ss_cluster *c = w->c;
+    for (size_t i = 0; rc == 0 && c && i < c->map.n_nodes; i++)
+        if (c->child[i] == w->child && c->covered[i] < w->upto)
+            c->covered[i] = w->upto;
+    join_done(rc, w->j);
+    free(w);
+}
+
+/* fn once every child completed a barrier (wait false), or (wait true) a
+ * WAIT where something it was sent is not yet known to be on a replica and
+ * a barrier elsewhere: a primary nobody wrote to is not waited for (after a
+ * failover one may have no replica yet). */
+static int on_all(sstore_t *s, bool wait, sstore_done_fn fn, void *arg)
 {
     struct ss_cluster *c = *ss_cluster_slot(s);
     if (!all_up(c))
@@ -286,7 +339,19 @@ static int on_all(sstore_t *s, int (*each)(sstore_t *, sstore_done_fn, void *), 
     *j = (join_t){.pending = 1, .fn = fn, .arg = arg}; /* 1: held until all are issued */
     for (size_t i = 0; i < c->map.n_nodes; i++) {
         j->pending++;
-        int rc = each(c->child[i], join_done, j);
+        int rc;
+        if (wait && c->issued[i] > c->covered[i]) {
+            cwait_t *w = malloc(sizeof(*w));
+            if (w) {
+                *w = (cwait_t){c, c->child[i], c->issued[i], j};
+                if ((rc = sstore_wait(c->child[i], cwait_done, w)) < 0)
+                    free(w);
+            } else {
+                rc = -ENOMEM;
+            }
+        } else {
+            rc = sstore_barrier(c->child[i], join_done, j);
+        }
         if (rc < 0) {
             j->pending--;
             if (j->rc == 0)
@@ -302,5 +367,12 @@ static int on_all(sstore_t *s, int (*each)(sstore_t *, sstore_done_fn, void *), 
     return 0;
 }
 
-int ss_cluster_barrier(sstore_t *s, sstore_done_fn fn, void *arg) { return on_all(s, sstore_barrier, fn, arg); }
-int ss_cluster_wait(sstore_t *s, sstore_done_fn fn, void *arg) { return on_all(s, sstore_wait, fn, arg); }
+int ss_cluster_barrier(sstore_t *s, sstore_done_fn fn, void *arg)
+{
+    return on_all(s, false, fn, arg);
+}
+
+int ss_cluster_wait(sstore_t *s, sstore_done_fn fn, void *arg)
+{
+    return on_all(s, true, fn, arg);
+}

@@ -94,6 +94,10 @@ slot_redir_kind_t store_cluster_redirect(store_t *s, const redisReply *r, slot_r
     if (!c || !r || r->type != REDIS_REPLY_ERROR || !r->str)
         return SLOT_REDIR_NONE;
     slot_redir_kind_t k = slot_redir_parse(r->str, r->len, rd);
+    /* a script that declares no key (they get the prefix in ARGV) cannot be
+     * redirected: this node no longer serves the {g} slot, as MOVED says */
+    if (k == SLOT_REDIR_NONE && strstr(r->str, "non local key"))
+        k = SLOT_REDIR_MOVED;
     if (k == SLOT_REDIR_MOVED)
         c->stale = true;
     return k;

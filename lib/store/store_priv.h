@@ -82,7 +82,8 @@ int store_cluster_target(store_t *s, const char **host, int *port);
 /* The link failed: read the map again before the next connect. */
 void store_cluster_link_failed(store_t *s);
 /* Whether error reply r is a redirection (rd filled); MOVED marks the map
- * stale. SLOT_REDIR_NONE outside cluster mode. */
+ * stale. A script without keys on a node that lost the {g} slot ("non
+ * local key") counts as MOVED. SLOT_REDIR_NONE outside cluster mode. */
 slot_redir_kind_t store_cluster_redirect(store_t *s, const redisReply *r, slot_redir_t *rd);
 /* ASKING + the command on rd's node (own connection). 0 and *out, or
  * store_fail(ROOST_EUNAVAILABLE). */

@@ -9,7 +9,8 @@ tests read keys wherever their slot lives. Beyond that:
 
     rc.seeds()              "127.0.0.1:p1,127.0.0.1:p2,..." for --redis-cluster
     rc.primary_of(key)      the node (a RedisNode) serving key's slot now
-    rc.kill_primary(node)   SIGKILL; wait_promoted() until a replica took over
+    rc.kill_primary(node)   SIGKILL; wait_promoted() until a replica took over;
+                            node.start() brings it back (as a replica)
     rc.move_slots(a, b, n)  n slots from a to b with redis-cli --cluster reshard
 """
 
@@ -45,8 +46,9 @@ class RedisNode:
         self.log_path = os.path.join(self.dir, "redis.log")
 
     def start(self):
+        fixed = self.port is not None  # a restart keeps its port (nodes.conf knows it)
         for _ in range(3):
-            self.port = free_port()
+            self.port = self.port if fixed else free_port()
             argv = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
                     "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
                     "--cluster-node-timeout", "1000", "--save", "", "--appendonly", "yes",
@@ -154,6 +156,27 @@ class RedisCluster:
             return (len([n for n in live if n.role() == "master"]) == self.n_primaries and
                     all("cluster_state:ok" in n.cmd("CLUSTER", "INFO") for n in live))
         return wait_until(ok, timeout=timeout, interval=0.1)
+
+    def move_slot(self, slot, src, dst, pause=0.5):
+        """Migrates one slot from src to dst the way redis-cli --cluster
+        reshard does (IMPORTING/MIGRATING, MIGRATE the keys, SETSLOT NODE),
+        keys moved one at a time with `pause` seconds in the middle, so
+        clients meet ASK while it runs."""
+        sid, did = src.node_id(), dst.node_id()
+        assert dst.cmd("CLUSTER", "SETSLOT", slot, "IMPORTING", sid) == "OK"
+        assert src.cmd("CLUSTER", "SETSLOT", slot, "MIGRATING", did) == "OK"
+        first = True
+        while True:
+            keys = src.cmd("CLUSTER", "GETKEYSINSLOT", slot, 1).split()
+            if not keys:
+                break
+            out = src.cmd("MIGRATE", "127.0.0.1", dst.port, "", 0, 5000, "KEYS", *keys)
+            assert out in ("OK", "NOKEY"), out
+            if first:
+                time.sleep(pause)  # half moved: ASK for what left
+                first = False
+        for n in (dst, src) + tuple(x for x in self.primaries() if x not in (src, dst)):
+            n.cmd("CLUSTER", "SETSLOT", slot, "NODE", did)
 
     def move_slots(self, src, dst, n, timeout=120):
         out = subprocess.run([REDIS_CLI, "--cluster", "reshard", "127.0.0.1:%d" % src.port,
