@@ -175,14 +175,16 @@ class Meter:
         return t
 
     def calls(self):
-        """(all calls, top-level calls: everything but what scripts ran inside)."""
+        """{command: calls} summed over the primaries (scripts' inner calls
+        included), and under "usec:<command>" the microseconds Redis spent."""
         per = {}
         for p in self._nodes():
             for line in self._info(p, "commandstats").splitlines():
                 if line.startswith("cmdstat_"):
                     name, rest = line[8:].split(":", 1)
-                    n = int(rest.split(",")[0].split("=")[1])
-                    per[name] = per.get(name, 0) + n
+                    f = dict(kv.split("=") for kv in rest.split(","))
+                    per[name] = per.get(name, 0) + int(f["calls"])
+                    per["usec:" + name] = per.get("usec:" + name, 0) + int(f["usec"])
         return per
 
     def settle(self):
@@ -200,10 +202,12 @@ def summarize(d, n, cpu_s=None):
     skip = {"info", "ping", "cluster|slots", "cluster|info", "cluster|nodes", "role", "wait", "client|setinfo",
             "replconf", "psync", "command|docs"}
     scripts = sum(v for k, v in d.items() if k in ("evalsha", "eval"))
-    total = sum(v for k, v in d.items() if k not in skip)
-    top = sorted(((k, v / n) for k, v in d.items() if k not in skip), key=lambda kv: -kv[1])[:8]
+    script_us = sum(v for k, v in d.items() if k in ("usec:evalsha", "usec:eval"))
+    calls = {k: v for k, v in d.items() if not k.startswith("usec:") and k not in skip}
+    total = sum(calls.values())
+    top = sorted(((k, v / n) for k, v in calls.items()), key=lambda kv: -kv[1])[:8]
     out = {"ops": round(total / n, 2), "scripts": round(scripts / n, 2),
-           "by_command": {k: round(v, 2) for k, v in top}}
+           "script_us": round(script_us / n, 1), "by_command": {k: round(v, 2) for k, v in top}}
     if cpu_s is not None:
         out["redis_cpu_us"] = round(cpu_s * 1e6 / n, 1)
     return out

@@ -105,9 +105,10 @@ def test_primary_killed_replica_promoted_no_acknowledged_message_lost():
         assert wait_until(lambda: len(pub.acked) == seq, 30), (len(pub.acked), seq)
         pub.stop()
         acked = set(pub.acked)
-        got = collect(b1.port, "sink", len(acked))
+        got = collect(b1.port, "sink", len(acked), timeout=60)
         missing = sorted(acked - set(got))
-        assert not missing, "%d acknowledged messages lost: %r" % (len(missing), missing[:20])
+        assert not missing, "%d acknowledged messages lost: %r (still queued: %s)" % (
+            len(missing), missing[:20], rc.cmd("LLEN", cl.prefix + "q:{c:sink}"))
         assert any("redis" in line for line in b2.log().splitlines())
         assert not cl.sanitizer_reports()
     finally:
