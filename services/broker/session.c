@@ -1,5 +1,6 @@
 #include "session.h"
 #include "conn5.h"
+#include "session_priv.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -203,7 +204,6 @@ static uint16_t window(const broker_t *b, const session_t *s)
 }
 
 static void remove_inflight(session_t *s, int i);
-static void on_store_done(int rc, void *arg);
 static sstore_t *mirror(broker_t *b, const session_t *s);
 
 /* A PUBLISH larger than the client's Maximum Packet Size is not sent: the
@@ -215,7 +215,7 @@ static void drop_too_large(broker_t *b, session_t *s, int i)
     const msg_t *m = s->inflight[i].m;
     sstore_t *st = mirror(b, s);
     if (st && m && msg_eid(m))
-        sstore_queue_ack(st, s->id, s->id_len, msg_eid(m), on_store_done, b);
+        sstore_queue_ack(st, s->id, s->id_len, msg_eid(m), session_store_done, b);
     b->stats.dropped_too_large++;
     char qid[LOG_QUOTE_CAP];
     log_debug("publish_too_large", "client_id=%s detail=\"over the client's Maximum Packet Size: dropped\"",
@@ -390,7 +390,7 @@ static void remove_inflight(session_t *s, int i)
     s->ninflight--;
 }
 
-static void on_store_done(int rc, void *arg)
+void session_store_done(int rc, void *arg)
 {
     broker_t *b = arg;
     if (rc)
@@ -407,7 +407,7 @@ void session_filtered(broker_t *b, session_t *s, const msg_t *m)
 {
     sstore_t *st = mirror(b, s);
     if (st && msg_eid(m))
-        sstore_queue_ack(st, s->id, s->id_len, msg_eid(m), on_store_done, b);
+        sstore_queue_ack(st, s->id, s->id_len, msg_eid(m), session_store_done, b);
 }
 
 /* The end of an outgoing exchange in state `state`: the message leaves
@@ -419,7 +419,7 @@ static int finish_out(broker_t *b, session_t *s, uint16_t pid, uint8_t state)
         return ROOST_ENOTFOUND;
     sstore_t *st = mirror(b, s);
     if (st && msg_eid(s->inflight[i].m))
-        sstore_queue_ack(st, s->id, s->id_len, msg_eid(s->inflight[i].m), on_store_done, b);
+        sstore_queue_ack(st, s->id, s->id_len, msg_eid(s->inflight[i].m), session_store_done, b);
     if (b->shared)
         shared_acked(b->shared, s, s->inflight[i].m);
     remove_inflight(s, i);
@@ -448,7 +448,7 @@ int session_on_pubrec(broker_t *b, session_t *s, uint16_t pid)
         s->inflight[i].state = OUT_WAIT_PUBCOMP;
         sstore_t *st = mirror(b, s);
         if (st && msg_eid(s->inflight[i].m))
-            sstore_rel_add(st, s->id, s->id_len, msg_eid(s->inflight[i].m), pid, on_store_done, b);
+            sstore_rel_add(st, s->id, s->id_len, msg_eid(s->inflight[i].m), pid, session_store_done, b);
         if (b->shared)
             shared_acked(b->shared, s, s->inflight[i].m);
         msg_unref(&s->inflight[i].m); /* the message itself is delivered */
@@ -465,7 +465,7 @@ int session_on_pubcomp(broker_t *b, session_t *s, uint16_t pid)
         return ROOST_ENOTFOUND;
     sstore_t *st = mirror(b, s);
     if (st)
-        sstore_rel_del(st, s->id, s->id_len, pid, on_store_done, b);
+        sstore_rel_del(st, s->id, s->id_len, pid, session_store_done, b);
     remove_inflight(s, i);
     pump(b, s);
     return 0;
@@ -594,7 +594,7 @@ void session_set_acl(broker_t *b, session_t *s, acl_matcher_t **acl)
             sub_detach(b, s, e->filter, e->len);
             sstore_t *st = mirror(b, s);
             if (st) { /* no more queueing for it anywhere in the cluster */
-                sstore_sub_del(st, s->id, s->id_len, e->filter, e->len, on_store_done, b);
+                sstore_sub_del(st, s->id, s->id_len, e->filter, e->len, session_store_done, b);
                 cluster_psub(b->cluster, s->id, s->id_len, e->filter, e->len, 0, false);
             }
             free(e->filter);
@@ -604,142 +604,6 @@ void session_set_acl(broker_t *b, session_t *s, acl_matcher_t **acl)
         e->qos = (uint8_t)((e->qos & SUBOPT_MQTT) | (r == ACL_SUB_GRANTED_FILTERED ? SUBOPT_FILTERED : 0));
         sub_attach(b, s, e->filter, e->len, e->qos, false);
         i++;
-    }
-}
-
-bool session_rx2_has(const session_t *s, uint16_t pid)
-{
-    for (uint16_t i = 0; i < s->nrx2; i++)
-        if (s->rx_qos2[i] == pid)
-            return true;
-    return false;
-}
-
-int session_rx2_add(session_t *s, uint16_t pid)
-{
-    if (s->nrx2 == s->caprx2) {
-        if (s->caprx2 == UINT16_MAX)
-            return ROOST_ELIMIT;
-        uint32_t n = s->caprx2 ? (uint32_t)s->caprx2 * 2 : 4;
-        if (n > UINT16_MAX)
-            n = UINT16_MAX;
-        uint16_t *p = realloc(s->rx_qos2, n * sizeof(*p));
-        if (!p)
-            return -ENOMEM;
-        s->rx_qos2 = p;
-        s->caprx2 = (uint16_t)n;
-    }
-    s->rx_qos2[s->nrx2++] = pid;
-    return 0;
-}
-
-void session_rx2_release(session_t *s, uint16_t pid)
-{
-    for (uint16_t i = 0; i < s->nrx2; i++) {
-        if (s->rx_qos2[i] == pid) {
-            s->rx_qos2[i] = s->rx_qos2[--s->nrx2];
-            break;
-        }
-    }
-    if (s->nrx2 == 0) {
-        free(s->rx_qos2);
-        s->rx_qos2 = NULL;
-        s->caprx2 = 0;
-    }
-}
-
-uint64_t session_expiry_ms(const session_t *s)
-{
-    return s->expiry == SESSION_NEVER ? 0 : (uint64_t)s->expiry * 1000u;
-}
-
-uint32_t session_expiry_cap(const broker_config_t *cfg, uint32_t requested)
-{
-    uint32_t cap = cfg->session_expiry > 0 ? (uint32_t)cfg->session_expiry : SESSION_NEVER;
-    return requested < cap ? requested : cap;
-}
-
-/* A single node's offline persistent session, waiting for its expiry. */
-struct session_exp {
-    broker_t *b;
-    session_t *s;
-    uint64_t timer;
-};
-
-static uint64_t on_expired(loop_t *l, void *arg)
-{
-    struct session_exp *e = arg;
-    broker_t *b = e->b;
-    session_t *s = e->s;
-    (void)l;
-    s->exp = NULL;
-    free(e);
-    char qid[LOG_QUOTE_CAP];
-    log_info("session_expired", "client_id=%s expiry_s=%u",
-             log_quote(qid, sizeof(qid), s->id, s->id_len), s->expiry);
-    session_destroy(b, &s);
-    return 0;
-}
-
-void session_keep(broker_t *b, session_t *s)
-{
-    if (s->exp) {
-        loop_del_timer(b->loop, s->exp->timer);
-        free(s->exp);
-        s->exp = NULL;
-    }
-}
-
-/* What of the Redis queue this holder sent (its in-flight window), so the
- * next holder resends those with DUP and the rest without
- * (sstore_lease_note_sent). */
-static void note_sent(broker_t *b, sstore_t *st, const session_t *s)
-{
-    const char *stack[64] = {0}, **eids = s->ninflight <= 64 ? stack : malloc(s->ninflight * sizeof(*eids));
-    size_t n = 0;
-    for (uint16_t i = 0; eids && i < s->ninflight; i++) {
-        const char *eid = s->inflight[i].m ? msg_eid(s->inflight[i].m) : NULL;
-        if (eid)
-            eids[n++] = eid;
-    }
-    if (eids)
-        sstore_lease_note_sent(st, s->id, s->id_len, b->id, eids, n, on_store_done, b);
-    if (eids != stack)
-        free(eids);
-}
-
-void session_closed(broker_t *b, session_t **sp, conn_t *c)
-{
-    session_t *s = *sp;
-    if (b->shared)
-        shared_session_gone(b->shared, s); /* another member takes what it had not acknowledged */
-    if (b->cluster) {
-        sstore_t *st = cluster_store(b->cluster);
-        /* a will held by its delay keeps the lease: a reconnect elsewhere
-         * then asks this broker, which cancels the will (will.h) */
-        if (!map_get(&b->wills, s->id, s->id_len)) {
-            if (!s->clean)
-                note_sent(b, st, s);
-            sstore_lease_release(st, s->id, s->id_len, b->id, on_store_done, b);
-        }
-        /* a persistent session's state stays in Redis, until it expires */
-        if (!s->clean)
-            sstore_session_expire(st, s->id, s->id_len, false, session_expiry_ms(s),
-                                  on_store_done, b);
-        else if (s->stored) /* resumed, or persistent until DISCONNECT said 0 */
-            sstore_session_clear(st, s->id, s->id_len, on_store_done, b);
-        session_destroy(b, sp);
-        return;
-    }
-    if (s->clean || s->expiry == 0) {
-        session_destroy(b, sp);
-    } else if (s->expiry != SESSION_NEVER && !s->exp) {
-        struct session_exp *e = malloc(sizeof(*e));
-        if (!e)
-            return; /* kept until a connection takes it or cleans it */
-        *e = (struct session_exp){b, s, 0};
-        e->timer = loop_add_timer(b->loop, (uint64_t)s->expiry * 1000u, on_expired, e);
-        s->exp = e;
     }
 }
 
@@ -818,7 +682,7 @@ int session_restore(broker_t *b, session_t *s, const sstore_session_t *st)
         if (!session_wants(s, q->topic, q->topic_len) || (q->expiry_ms && now >= q->expiry_ms)) {
             sstore_t *mst = mirror(b, s);
             if (mst)
-                sstore_queue_ack(mst, s->id, s->id_len, q->entry_id, on_store_done, b);
+                sstore_queue_ack(mst, s->id, s->id_len, q->entry_id, session_store_done, b);
             continue;
         }
         msg_ext_t x = {q->props, q->props_len, q->expiry_ms};
