@@ -32,7 +32,7 @@ enum sstore_script {
     SS_QUEUE_PUSH,
     SS_QUEUE_ACK,
     SS_REL_ADD,
-    SS_CONN_PUT,
+    SS_CONN_PUT, /* sstore_registry.c */
     SS_CONN_REFRESH,
     SS_CONN_CLEAR,
     SS_PIPE_APPEND, /* sstore_pipe.c */
@@ -60,6 +60,7 @@ extern const char SSTORE_LUA_SESS_TTL[], SSTORE_LUA_EXP_POP[], SSTORE_LUA_SESS_R
 extern const char SSTORE_LUA_LEASE_TAKE[], SSTORE_LUA_LEASE_RELEASE[], SSTORE_LUA_LEASE_SENT[]; /* sstore_lease.c */
 extern const char SSTORE_LUA_SESS_EXPIRE[], SSTORE_LUA_SESS_REAP[]; /* sstore_expiry.c */
 extern const char SSTORE_LUA_RETAIN_EXPIRE[]; /* sstore_retained.c */
+extern const char SSTORE_LUA_CONN_PUT[], SSTORE_LUA_CONN_REFRESH[], SSTORE_LUA_CONN_CLEAR[]; /* sstore_registry.c */
 
 typedef struct sstore_req sstore_req_t;
 /* rc 0: r is the (non-error) reply, valid during the call. rc < 0: r NULL. */
