@@ -6,6 +6,7 @@
 #include "base/log.h"
 #include "base/proc.h"
 #include "cluster.h"
+#include "conn5.h"
 #include "handlers.h"
 #include "mqtt/reason.h"
 #include "msgprops.h"
@@ -40,7 +41,7 @@ static void ack_or_close(conn_t *c, uint32_t cookie, int rc)
 {
     uint8_t ack = (uint8_t)(cookie >> 16), reason = (uint8_t)(cookie >> 24);
     if (rc < 0)
-        conn_close(c, "store_unavailable");
+        conn_disconnect(c, MQTT_RC_SERVER_BUSY, "store unavailable", "store_unavailable");
     else if (ack && conn_send_ack_rc(c, ack, (uint16_t)cookie, reason) < 0)
         conn_close(c, "out_of_memory");
 }
@@ -58,7 +59,7 @@ static void on_published(conn_t *c, uint32_t cookie, int rc)
 static int published(conn_t *c, int rc)
 {
     if (rc == ROOST_EUNAVAILABLE) {
-        conn_close(c, "store_unavailable");
+        conn_disconnect(c, MQTT_RC_SERVER_BUSY, "store unavailable", "store_unavailable");
         return 0;
     }
     return rc;

@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "mqtt/reason.h"
 #include "cluster.h"
+#include "conn5.h"
 #include "msgprops.h"
 #include "session.h"
 #include "mqtt/share.h"
@@ -41,7 +43,7 @@ static void finish(op_t *o)
                  log_quote(qid, sizeof(qid), c && c->sess ? c->sess->id : "", c && c->sess ? c->sess->id_len : 0),
                  o->err);
         if (c)
-            conn_close(c, "store_unavailable");
+            conn_disconnect(c, MQTT_RC_SERVER_BUSY, "store unavailable", "store_unavailable");
     } else if (c) {
         if (o->apply(c, &o->sub) < 0)
             conn_close(c, "out_of_memory");

@@ -187,3 +187,17 @@ def test_qos2_whose_writes_failed_is_delivered_when_resent_elsewhere(stack):
     sub.settimeout(5)
     first, body = read_packet(sub)
     assert first & 0xF0 == 0x30 and body.endswith(b"exactly-once"), (first, body)
+
+
+def test_store_failure_is_said_to_a_5_0_client(stack):
+    """A PUBLISH whose durable writes fail is not acknowledged and the
+    connection ends; a 5.0 client is told why first: DISCONNECT 0x89 Server
+    busy (0x88 is for CONNACK only), so it tries again."""
+    from mqtt5 import SESSION_EXPIRY, Raw5, props, publish5_pkt
+    stack.start_redis()
+    b = stack.start_broker(cluster=True, insecure=True,
+                           extra=("--redis-min-replicas", "1", "--redis-wait-timeout-ms", "200"))
+    c = Raw5(b.port)
+    c.connect5("busy-dev", clean=False, properties=props((SESSION_EXPIRY, 60)))
+    c.send(publish5_pkt("busy/t", b"x", qos=2, pid=3))  # its packet id is written to Redis
+    c.expect_disconnect(0x89)
