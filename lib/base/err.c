@@ -24,6 +24,7 @@ const char *roost_strerror(int rc)
     case ROOST_EAUTH_BAD_CREDENTIALS: return "bad username or password";
     case ROOST_EAUTH_NOT_AUTHORIZED: return "not authorized";
     case ROOST_EAUTH_THROTTLED: return "too many failed attempts";
+    case ROOST_EAUTH_BANNED: return "banned";
     case ROOST_ETIMEDOUT_AUTHD: return "auth service did not answer in time";
     case ROOST_EUNAVAILABLE: return "service unavailable";
     case ROOST_EAUTH_METHOD: return "authentication method not supported";

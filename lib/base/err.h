@@ -36,6 +36,7 @@ enum roost_err {
     ROOST_ETIMEDOUT_AUTHD = ROOST_ERR_BASE - 23,       /* no auth answer within the deadline */
     ROOST_EUNAVAILABLE = ROOST_ERR_BASE - 24,          /* a dependency (authd, Redis) is down */
     ROOST_EAUTH_METHOD = ROOST_ERR_BASE - 25,          /* 5.0 Authentication Method not offered (0x8C) */
+    ROOST_EAUTH_BANNED = ROOST_ERR_BASE - 26,          /* a ban matches (5.0 0x8A) */
 
     /* Limits and resources. */
     ROOST_EQUEUE_FULL = ROOST_ERR_BASE - 30,       /* a bounded queue refused an item */

@@ -132,6 +132,8 @@ uint8_t mqtt_reason_from_err(int err)
         return MQTT_RC_BAD_USERNAME_OR_PASSWORD;
     case ROOST_EAUTH_NOT_AUTHORIZED:
         return MQTT_RC_NOT_AUTHORIZED;
+    case ROOST_EAUTH_BANNED:
+        return MQTT_RC_BANNED;
     case ROOST_EUNAVAILABLE:
     case ROOST_ETIMEDOUT_AUTHD:
         return MQTT_RC_SERVER_UNAVAILABLE;

@@ -243,7 +243,7 @@ typedef struct reply_owned {
 
 static bool status_valid(int s)
 {
-    return s >= RPC_AUTH_OK && s <= RPC_AUTH_BAD_REQUEST;
+    return s >= RPC_AUTH_OK && s <= RPC_AUTH_BANNED;
 }
 
 static int check_reply(const rpc_auth_reply_t *r)
@@ -391,6 +391,7 @@ const char *rpc_auth_status_name(rpc_auth_status_t s)
     case RPC_AUTH_UNAVAILABLE: return "unavailable";
     case RPC_AUTH_THROTTLED: return "throttled";
     case RPC_AUTH_BAD_REQUEST: return "bad_request";
+    case RPC_AUTH_BANNED: return "banned";
     }
     return "unknown";
 }

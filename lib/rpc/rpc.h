@@ -90,6 +90,7 @@ typedef enum {
     RPC_AUTH_UNAVAILABLE = 4,
     RPC_AUTH_THROTTLED = 5,
     RPC_AUTH_BAD_REQUEST = 6,
+    RPC_AUTH_BANNED = 7,
 } rpc_auth_status_t;
 
 typedef enum { RPC_ACL_ALLOW = 1, RPC_ACL_DENY = 2 } rpc_acl_permission_t;

@@ -190,7 +190,7 @@ void auth_lookup(const auth_ctx_t *ctx, store_t *s, auth_job_t *j)
     bans_refresh(ctx->bans, s, loop_clock_ms()); /* a store error keeps the last snapshot */
     if (bans_match(ctx->bans, r->client_id, r->username, r->peer, (int64_t)rpc_unix_ms(), why, sizeof(why))) {
         log_info("auth_banned", "ban=%s client_id=%s peer=%s", why, r->client_id, r->peer);
-        finish(j, RPC_AUTH_NOT_AUTHORIZED, "banned");
+        finish(j, RPC_AUTH_BANNED, "banned");
         return;
     }
     if (!r->username && r->tls_cert_fingerprint && r->tls_cert_fingerprint[0]) {

@@ -126,7 +126,8 @@ static metrics_result_t result_of(rpc_auth_status_t st)
     switch (st) {
     case RPC_AUTH_OK: return MET_OK;
     case RPC_AUTH_BAD_CREDENTIALS: return MET_BAD_CREDENTIALS;
-    case RPC_AUTH_NOT_AUTHORIZED: return MET_NOT_AUTHORIZED;
+    case RPC_AUTH_NOT_AUTHORIZED:
+    case RPC_AUTH_BANNED: return MET_NOT_AUTHORIZED;
     case RPC_AUTH_UNAVAILABLE: return MET_UNAVAILABLE;
     case RPC_AUTH_THROTTLED: return MET_THROTTLED;
     case RPC_AUTH_BAD_REQUEST: return MET_BAD_REQUEST;

@@ -161,6 +161,7 @@ static int status_code(rpc_auth_status_t s)
     case RPC_AUTH_BAD_CREDENTIALS: return ROOST_EAUTH_BAD_CREDENTIALS;
     case RPC_AUTH_NOT_AUTHORIZED: return ROOST_EAUTH_NOT_AUTHORIZED;
     case RPC_AUTH_THROTTLED: return ROOST_EAUTH_THROTTLED;
+    case RPC_AUTH_BANNED: return ROOST_EAUTH_BANNED;
     default: return ROOST_EUNAVAILABLE;
     }
 }

@@ -18,6 +18,7 @@ static int connack_code(int rc)
     case ROOST_EPROTO_CLIENT_ID: return MQTT_CONNACK_ID_REJECTED;
     case ROOST_EAUTH_BAD_CREDENTIALS: return MQTT_CONNACK_BAD_CREDENTIALS;
     case ROOST_EAUTH_NOT_AUTHORIZED:
+    case ROOST_EAUTH_BANNED:
     case ROOST_EAUTH_THROTTLED: return MQTT_CONNACK_NOT_AUTHORIZED;
     case ROOST_EUNAVAILABLE:
     case ROOST_ETIMEDOUT_AUTHD:
@@ -57,6 +58,7 @@ static const char *reason_name(int rc)
     case ROOST_EAUTH_BAD_CREDENTIALS: return "bad_credentials";
     case ROOST_EAUTH_NOT_AUTHORIZED: return "not_authorized";
     case ROOST_EAUTH_THROTTLED: return "throttled";
+    case ROOST_EAUTH_BANNED: return "banned";
     case ROOST_EUNAVAILABLE: return "auth_unavailable";
     case ROOST_ETIMEDOUT_AUTHD: return "auth_timeout";
     case ROOST_ELIMIT: return "limit";

@@ -67,6 +67,12 @@ def test_bans_refuse_and_kick_on_every_broker(stack):
     assert took is not None
     print("username ban: kicked on broker-2 after %.0f ms" % (took * 1000))
     assert wait_for(lambda: connect(b1.port, "b-9", "other")[1] == 5, 3.0)
+    # 5.0 says why: 0x8A Banned (not 0x87 Not authorized)
+    from mqtt5 import Raw5, connect5_pkt
+    c5 = Raw5(b2.port)
+    c5.send(connect5_pkt("b-5", username="other", password=PW.encode()))
+    assert c5.expect("CONNACK", T).body[1] == 0x8A
+    c5.close()
     # lifting a ban
     assert stack.api("DELETE", "/api/v1/bans/client_id:a-1")[0] == 204
     assert wait_for(lambda: connect(b1.port, "a-1", "dev")[1] == 0, 3.0)
