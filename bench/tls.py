@@ -10,16 +10,23 @@ For each key type (ECDSA P-256, RSA 2048) and each broker:
   - resumed: the same with the TLS session of an earlier connection (a
     TLS 1.3 ticket), which skips the certificate signature;
   - idle memory: N connections held open after CONNACK; the broker's RSS
-    growth per connection (kernel socket buffers are not in RSS);
+    growth per connection (kernel socket buffers are not in RSS), and kernel
+    memory apart: the skmem (r+w+f) of the broker's own sockets from ss -tm,
+    and the machine-wide deltas of /proc/net/sockstat "TCP mem" pages and of
+    /proc/meminfo Slab, which count both ends of each loopback connection
+    (client and broker) and anything else running, so halve them per side;
   - QoS 0 pairs over TLS (ECDSA): roost-bench pairs --qos 0 --pairs 10 with
     --tls-ca, deliveries per broker CPU-second and per second.
-Usage: bench/tls.py [--seconds 5] [--conns 2000] [--threads 2] [--brokers roost,mosquitto]
+Usage: bench/tls.py [--seconds 5] [--conns 2000] [--threads 2] [--brokers roost,mosquitto] [--idle-only]
+(--idle-only: the idle-memory figures only, ECDSA.) Client and broker each hold
+one fd per connection: --conns must stay below the hard open-file limit.
 Needs build-release/services/broker/roost-broker (bench/run builds it) and
 /usr/sbin/mosquitto. Brokers and clients run on 127.0.0.1; every process
 started is stopped by PID."""
 
 import argparse
 import os
+import re
 import resource
 import shutil
 import signal
@@ -110,6 +117,36 @@ def rss_kb(pid):
     return 0
 
 
+def sockstat_tcp_pages():
+    with open("/proc/net/sockstat") as f:
+        for line in f:
+            if line.startswith("TCP:"):
+                w = line.split()
+                return int(w[w.index("mem") + 1])
+    return 0
+
+
+def slab_kb():
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("Slab:"):
+                return int(line.split()[1])
+    return 0
+
+
+def broker_skmem(port):
+    """Sum of rmem_alloc + wmem_queued + fwd_alloc (bytes charged to TCP
+    memory) over the established sockets whose local port is the broker's."""
+    out = subprocess.run(["ss", "-tmnH", "state", "established", "( sport = :%d )" % port],
+                         capture_output=True, text=True, check=True).stdout
+    total, n = 0, 0
+    for m in re.finditer(r"skmem:\(([^)]*)\)", out):
+        f = {re.match(r"[a-z]+", x).group(): int(re.sub(r"^[a-z]+", "", x)) for x in m.group(1).split(",")}
+        total += f.get("r", 0) + f.get("w", 0) + f.get("f", 0)
+        n += 1
+    return total, n
+
+
 def mqtt_connect(port, ctx, session=None):
     s = socket.create_connection(("127.0.0.1", port), 5)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -156,14 +193,21 @@ def handshakes(port, ctx, seconds, threads, resume, pid):
 
 
 def idle_memory(port, ctx, n, pid):
+    """Per connection: broker RSS growth, broker-side skmem, and the
+    both-ends machine-wide deltas of sockstat TCP mem and Slab (bytes)."""
     time.sleep(0.3)
-    before = rss_kb(pid)
+    before, pages0, slab0 = rss_kb(pid), sockstat_tcp_pages(), slab_kb()
     held = [mqtt_connect(port, ctx) for _ in range(n)]
     time.sleep(2.5)   # idle: buffers released (roost: after 2 s; OpenSSL: when empty)
-    after = rss_kb(pid)
+    after, pages1, slab1 = rss_kb(pid), sockstat_tcp_pages(), slab_kb()
+    sk, nsk = broker_skmem(port)
     for t in held:
         t.close()
-    return (after - before) * 1024 / n
+    if nsk < n:
+        raise SystemExit("ss saw %d of %d broker sockets" % (nsk, n))
+    return {"rss": (after - before) * 1024 / n, "skmem": sk / nsk,
+            "sockstat_both": (pages1 - pages0) * os.sysconf("SC_PAGE_SIZE") / n,
+            "slab_both": (slab1 - slab0) * 1024 / n}
 
 
 def pairs_qos0(port, d, pid, seconds):
@@ -183,12 +227,13 @@ def main():
     ap.add_argument("--conns", type=int, default=2000)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--brokers", default="roost,mosquitto")
+    ap.add_argument("--idle-only", action="store_true", help="idle-memory figures only (ECDSA)")
     a = ap.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, a.conns * 2 + 1000)), hard))
     brokers = a.brokers.split(",")
     rows = []
-    for rsa in (False, True):
+    for rsa in ((False,) if a.idle_only else (False, True)):
         d = tempfile.mkdtemp(prefix="roost-tls-bench-")
         try:
             certs(d, rsa)
@@ -198,22 +243,37 @@ def main():
                 port = free_port()
                 p = start(kind, d, port)
                 try:
-                    full = handshakes(port, ctx, a.seconds, a.threads, False, p.pid)
-                    res = handshakes(port, ctx, a.seconds, a.threads, True, p.pid)
+                    full = res = q0 = None
+                    if not a.idle_only:
+                        full = handshakes(port, ctx, a.seconds, a.threads, False, p.pid)
+                        res = handshakes(port, ctx, a.seconds, a.threads, True, p.pid)
                     mem = idle_memory(port, ctx, a.conns, p.pid) if not rsa else None
-                    q0 = pairs_qos0(port, d, p.pid, a.seconds) if not rsa else None
+                    if not rsa and not a.idle_only:
+                        q0 = pairs_qos0(port, d, p.pid, a.seconds)
                 finally:
                     stop(p)
                 rows.append((("RSA 2048" if rsa else "ECDSA P-256"), kind, full, res, mem, q0))
                 print(rows[-1], file=sys.stderr)
         finally:
             shutil.rmtree(d, ignore_errors=True)
+    print("| broker | idle TLS connections | broker RSS per connection | broker sockets' skmem r+w+f per connection "
+          "| sockstat TCP mem delta per connection (both ends) | Slab delta per connection (both ends) |")
+    print("|---|---|---|---|---|---|")
+    for key, kind, full, res, mem, q0 in rows:
+        if mem:
+            print("| %s | %d | %.0f B | %.0f B | %.0f B | %.0f B |" % (
+                kind, a.conns, mem["rss"], mem["skmem"], mem["sockstat_both"], mem["slab_both"]))
+    if a.idle_only:
+        print("\nTLS 1.3, ECDSA P-256, %d idle connections; machine: %d cores, shared; clients on the same cores."
+              % (a.conns, os.cpu_count()))
+        return
+    print()
     print("| key | broker | full handshakes (CONNECT+CONNACK) per broker CPU-s | per wall s | resumed per CPU-s | per wall s "
           "| idle RSS per TLS connection | QoS 0 pairs over TLS: deliveries per broker CPU-s | per s |")
     print("|---|---|---|---|---|---|---|---|---|")
     for key, kind, full, res, mem, q0 in rows:
         print("| %s | %s | %.0f | %.0f | %.0f | %.0f | %s | %s | %s |" % (
-            key, kind, full[1], full[2], res[1], res[2], "%.0f B" % mem if mem is not None else "—",
+            key, kind, full[1], full[2], res[1], res[2], "%.0f B" % mem["rss"] if mem else "—",
             "%.0f" % q0[0] if q0 else "—", "%.0f" % q0[1] if q0 else "—"))
     print("\n%d client threads, %.0f s per figure, TLS 1.3, idle figure at %d connections; machine: %d cores, "
           "shared; clients on the same cores." % (a.threads, a.seconds, a.conns, os.cpu_count()))
