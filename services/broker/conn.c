@@ -242,7 +242,7 @@ int conn_send_publish(conn_t *c, const msg_t *m, uint8_t qos, uint16_t pid, bool
 
 int conn_send_ack_rc(conn_t *c, uint8_t type, uint16_t pid, uint8_t rc)
 {
-    uint8_t tmp[8];
+    uint8_t tmp[96];
     size_t n;
     if (c->v5) {
         /* the end of an inbound QoS 1/2 exchange frees a Receive Maximum
@@ -253,8 +253,8 @@ int conn_send_ack_rc(conn_t *c, uint8_t type, uint16_t pid, uint8_t rc)
                     (type == MQTT_PUBREC && rc >= 0x80);
         if (ends && c->v5->rx_unacked)
             c->v5->rx_unacked--;
-        static const mqtt_str_t none = {NULL, 0};
-        n = mqtt_encode_ack_v5(tmp, sizeof(tmp), type, pid, rc, none);
+        uint8_t props[64];
+        n = mqtt_encode_ack_v5(tmp, sizeof(tmp), type, pid, rc, conn5_ack_reason(c, type, rc, props, sizeof(props)));
     } else {
         n = mqtt_encode_ack(tmp, sizeof(tmp), c->version, type, pid, 0);
     }

@@ -116,6 +116,13 @@ static mqtt_str_t reason_props(const conn_t *c, const char *reason, uint8_t *buf
     return (mqtt_str_t){buf, (uint32_t)n};
 }
 
+mqtt_str_t conn5_ack_reason(const conn_t *c, uint8_t type, uint8_t rc, uint8_t *buf, size_t cap)
+{
+    mqtt_str_t none = {NULL, 0};
+    /* a PUBACK..PUBCOMP header, packet id, reason code, property length */
+    return rc >= 0x80 ? reason_props(c, mqtt_reason_name(type, rc), buf, cap, 5) : none;
+}
+
 int conn5_connack_refuse(conn_t *c, uint8_t rc, const char *reason)
 {
     uint8_t props[300], tmp[320];

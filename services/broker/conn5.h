@@ -63,6 +63,11 @@ int conn5_connack(conn_t *c, bool session_present, const char *assigned, size_t 
  * allows problem information (c->v5 may still be NULL: a CONNECT refused
  * before its properties were read). */
 int conn5_connack_refuse(conn_t *c, uint8_t rc, const char *reason);
+/* The Reason String property of a refusing acknowledgement (PUBACK..PUBCOMP
+ * with a code of 0x80 or more: the code's name, e.g. "Not authorized"), into
+ * buf; empty when the client asked for no problem information
+ * [MQTT-3.1.2-29] or it would exceed its Maximum Packet Size [MQTT-3.4.2-2]. */
+mqtt_str_t conn5_ack_reason(const conn_t *c, uint8_t type, uint8_t rc, uint8_t *buf, size_t cap);
 
 /* Writes a DISCONNECT with reason code rc (and reason as Reason String
  * when the client allows it and the packet stays within its Maximum

@@ -16,8 +16,8 @@ import pytest
 
 from conftest import RawClient, T, publish_pkt, uid, wait_until
 from mqtt5 import (C5, pub5, CONTENT_TYPE, CORRELATION_DATA, MESSAGE_EXPIRY, PAYLOAD_FORMAT,
-                   RESPONSE_TOPIC, SESSION_EXPIRY, SUBSCRIPTION_ID, TOPIC_ALIAS, USER_PROPERTY,
-                   ack5, ack5_pkt, paho5, props)
+                   REASON_STRING, REQUEST_PROBLEM_INFO, RESPONSE_TOPIC, SESSION_EXPIRY, SUBSCRIPTION_ID,
+                   TOPIC_ALIAS, USER_PROPERTY, ack5, ack5_pkt, paho5, props, publish5_pkt)
 
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -179,6 +179,19 @@ def test_payload_format_invalid(broker):
         assert p.pub(t, "ok ✓", qos=1, pid=3, properties=utf8) == 0
         got = barrier5(s, p, t + "/mark")
         assert [(x[2], x[1]) for x in got] == [("ok ✓".encode(), {PAYLOAD_FORMAT: 1})]
+
+
+@pytest.mark.parametrize("problem_info", [1, 0])
+def test_refusing_acks_carry_a_reason_string_when_allowed(broker, problem_info):
+    """A refusing PUBACK/PUBREC says why in a Reason String (3.4.2.2.2),
+    unless the client set Request Problem Information to 0, when only
+    PUBLISH, CONNACK and DISCONNECT may carry one [MQTT-3.1.2-29]."""
+    t = uid("rs")
+    with C5(broker.port, properties=props((REQUEST_PROBLEM_INFO, problem_info))) as p:
+        p.send(publish5_pkt(t, b"\xff", qos=1, pid=4, properties=props((PAYLOAD_FORMAT, 1))))
+        pid, rc, pr = ack5(p._expect_ack("PUBACK", 4))
+        assert (pid, rc) == (4, 0x99)
+        assert pr.get(REASON_STRING) == ("Payload format invalid" if problem_info else None), pr
 
 
 # ------------------------------------------------------------ subscription options
