@@ -16,69 +16,33 @@ answers), from raw sockets.
 
 import signal
 import socket
-import struct
 import time
 
+from conftest import ConnectionClosed, RawClient, connect_pkt, enc_str, publish_pkt, subscribe_pkt
 from ports import free_port
 from stack import http_get, parse_metrics, stack, wait_for  # noqa: F401  (stack: fixture)
 
 
-def utf8(s):
-    b = s.encode()
-    return struct.pack("!H", len(b)) + b
-
-
-def remaining(n):
-    out = b""
-    while True:
-        d, n = n % 128, n // 128
-        out += bytes([d | (0x80 if n else 0)])
-        if not n:
-            return out
-
-
 def connect(port, client_id, clean=True, present=0):
-    body = utf8("MQTT") + bytes([4, 0x02 if clean else 0x00]) + struct.pack("!H", 60) + utf8(client_id)
-    s = socket.create_connection(("127.0.0.1", port), timeout=5)
-    s.sendall(bytes([0x10]) + remaining(len(body)) + body)
-    assert recv_exact(s, 4) == bytes([0x20, 0x02, present, 0x00])
-    return s
+    c = RawClient(port)
+    c.send(connect_pkt(client_id, clean=clean))
+    assert c.expect("CONNACK").body == bytes([present, 0])
+    return c
 
 
-def publish(topic, payload, qos=0, pid=0, dup=False, retain=False):
-    body = utf8(topic) + (struct.pack("!H", pid) if qos else b"") + payload
-    first = 0x30 | (0x08 if dup else 0) | (qos << 1) | (1 if retain else 0)
-    return bytes([first]) + remaining(len(body)) + body
+def subscribe(c, topic, qos=0):
+    c.send(subscribe_pkt(1, [(topic, qos)]))
+    c.expect("SUBACK")
 
 
-def recv_exact(s, n):
-    buf = b""
-    while len(buf) < n:
-        chunk = s.recv(n - len(buf))
-        if not chunk:
-            raise ConnectionError("closed")
-        buf += chunk
-    return buf
-
-
-def read_packet(s):
-    """(first byte, body) of the next packet."""
-    first = recv_exact(s, 1)[0]
-    n, mult = 0, 1
-    while True:
-        d = recv_exact(s, 1)[0]
-        n += (d & 0x7F) * mult
-        mult *= 128
-        if not d & 0x80:
-            break
-    return first, recv_exact(s, n)
-
-
-def subscribe(s, topic, qos=0):
-    body = struct.pack("!H", 1) + utf8(topic) + bytes([qos])
-    s.sendall(bytes([0x82]) + remaining(len(body)) + body)
-    first, _ = read_packet(s)
-    assert first == 0x90
+def read_packet(c, timeout):
+    """(first byte, body) of the next packet; None when none comes in time
+    or the broker closes the connection."""
+    try:
+        p = c.recv_packet(timeout)
+    except (socket.timeout, ConnectionClosed):
+        return None
+    return p.first, p.body
 
 
 def metrics(port):
@@ -96,35 +60,25 @@ def test_qos2_resend_waits_for_the_first_copys_writes(stack):
     redis = stack.redis.proc
     redis.send_signal(signal.SIGSTOP)
     try:
-        dev.sendall(publish("q/t", b"once", qos=2, pid=7))
-        dev.sendall(publish("q/t", b"once", qos=2, pid=7, dup=True))
-        dev.settimeout(1.0)
-        try:
-            early = read_packet(dev)
-        except socket.timeout:
-            early = None
+        dev.send(publish_pkt("q/t", b"once", qos=2, pid=7))
+        dev.send(publish_pkt("q/t", b"once", qos=2, pid=7, dup=True))
+        early = read_packet(dev, 1.0)
         assert early is None, "PUBREC before Redis has the message: %r" % (early,)
     finally:
         redis.send_signal(signal.SIGCONT)
-    dev.settimeout(10)
-    assert read_packet(dev) == (0x50, b"\x00\x07")  # the first copy's PUBREC
-    assert read_packet(dev) == (0x50, b"\x00\x07")  # the resend's, after it
-    dev.sendall(b"\x62\x02\x00\x07")  # PUBREL
-    assert read_packet(dev) == (0x70, b"\x00\x07")  # PUBCOMP
-    sub.settimeout(5)
-    first, body = read_packet(sub)
+    assert read_packet(dev, 10) == (0x50, b"\x00\x07")  # the first copy's PUBREC
+    assert read_packet(dev, 10) == (0x50, b"\x00\x07")  # the resend's, after it
+    dev.send(b"\x62\x02\x00\x07")  # PUBREL
+    assert read_packet(dev, 10) == (0x70, b"\x00\x07")  # PUBCOMP
+    first, body = read_packet(sub, 5)
     assert first & 0xF0 == 0x30 and body.endswith(b"once")
     if first & 0x06:  # QoS 1/2 to the subscriber: finish its flow
         pid = body[2 + 3:2 + 3 + 2]
-        sub.sendall((b"\x40\x02" if first & 0x06 == 0x02 else b"\x50\x02") + pid)
+        sub.send((b"\x40\x02" if first & 0x06 == 0x02 else b"\x50\x02") + pid)
         if first & 0x06 == 0x04:
-            assert read_packet(sub)[0] == 0x62
-            sub.sendall(b"\x70\x02" + pid)
-    sub.settimeout(1.0)
-    try:
-        again = read_packet(sub)
-    except socket.timeout:
-        again = None
+            assert read_packet(sub, 5)[0] == 0x62
+            sub.send(b"\x70\x02" + pid)
+    again = read_packet(sub, 1.0)
     assert again is None or again[0] & 0xF0 != 0x30, "delivered twice: %r" % (again,)
 
 
@@ -138,7 +92,7 @@ def test_flood_into_a_retained_topic_pauses_at_the_high_water_mark(stack):
     redis = stack.redis.proc
     redis.send_signal(signal.SIGSTOP)
     try:
-        dev.sendall(b"".join(publish("r/flood", b"%d" % i, retain=True) for i in range(n)))
+        dev.send(b"".join(publish_pkt("r/flood", b"%d" % i, retain=True) for i in range(n)))
         # it reads up to the mark, then stops reading: the rest stays in the socket
         assert wait_for(lambda: metrics(http)["roost_broker_write_backpressure_total"] == 1, timeout=10)
         time.sleep(0.5)
@@ -151,9 +105,8 @@ def test_flood_into_a_retained_topic_pauses_at_the_high_water_mark(stack):
     # the last one is the retained message: every write went through, in order
     late = connect(b.port, "late")
     subscribe(late, "r/flood")
-    late.settimeout(5)
-    first, body = read_packet(late)
-    assert first == 0x31 and body == utf8("r/flood") + b"%d" % (n - 1), (first, body)
+    first, body = read_packet(late, 5)
+    assert first == 0x31 and body == enc_str("r/flood") + b"%d" % (n - 1), (first, body)
     assert "AddressSanitizer" not in b.log() and "runtime error" not in b.log()
 
 
@@ -170,22 +123,16 @@ def test_qos2_whose_writes_failed_is_delivered_when_resent_elsewhere(stack):
     sub = connect(other.port, "q2f-sub")
     subscribe(sub, "q2f/t", 2)
     dev = connect(strict.port, "q2f-dev", clean=False)
-    dev.sendall(publish("q2f/t", b"exactly-once", qos=2, pid=9))
-    dev.settimeout(5)
-    try:
-        answer = read_packet(dev)
-    except ConnectionError:
-        answer = None
+    dev.send(publish_pkt("q2f/t", b"exactly-once", qos=2, pid=9))
+    answer = read_packet(dev, 5)
     assert answer is None, "acknowledged without the replica: %r" % (answer,)
     dev.close()
     dev = connect(other.port, "q2f-dev", clean=False, present=1)  # the session resumes on the other broker
-    dev.sendall(publish("q2f/t", b"exactly-once", qos=2, pid=9, dup=True))
-    dev.settimeout(10)
-    assert read_packet(dev) == (0x50, b"\x00\x09")
-    dev.sendall(b"\x62\x02\x00\x09")  # PUBREL
-    assert read_packet(dev) == (0x70, b"\x00\x09")
-    sub.settimeout(5)
-    first, body = read_packet(sub)
+    dev.send(publish_pkt("q2f/t", b"exactly-once", qos=2, pid=9, dup=True))
+    assert read_packet(dev, 10) == (0x50, b"\x00\x09")
+    dev.send(b"\x62\x02\x00\x09")  # PUBREL
+    assert read_packet(dev, 10) == (0x70, b"\x00\x09")
+    first, body = read_packet(sub, 5)
     assert first & 0xF0 == 0x30 and body.endswith(b"exactly-once"), (first, body)
 
 
