@@ -1,7 +1,8 @@
 /* store_priv: what the files of lib/store share and nobody else sees.
  *
  * lib/store is one module (prefix store_) split by object kind to keep files
- * small: store.c (handle, connection, scripts, errors, auth lookup),
+ * small: store.c (handle, connection, script running, errors, auth lookup),
+ * store_scripts.c (the Lua texts),
  * store_valid.c (field rules), store_kind.c (what the object kinds share),
  * store_client.c, store_group.c, store_rule.c.
  * Only these files include hiredis.
@@ -21,7 +22,7 @@
 #define STORE_MEMBER_LEN (13 + 1 + STORE_ID_LEN) /* "<13 digits>:<id>" */
 #define STORE_SCAN_BUDGET 5000 /* objects one list call examines at most */
 
-/* Every script, by index into store.c's table. */
+/* Every script, by index into store_scripts (store_scripts.c). */
 enum store_script {
     SC_LIST,
     SC_CLIENT_CREATE,
@@ -48,6 +49,8 @@ enum store_script {
     SC_COUNT
 };
 
+/* Script texts, by enum store_script (store_scripts.c). */
+extern const char *const store_scripts[SC_COUNT];
 /* Script texts defined in pipelines.c. */
 extern const char STORE_LUA_PIPE_PUT[], STORE_LUA_PIPE_DEL[], STORE_LUA_MAP_PUT[], STORE_LUA_MAP_DEL[],
     STORE_LUA_ROUTES_ALL[], STORE_LUA_PQ_ACK[], STORE_LUA_PQ_DEAD[]; /* and pipeq.c */
