@@ -33,6 +33,19 @@ static int guard_teardown(void **state)
     return guard_free(&g_guard);
 }
 
+/* Copies src so that its last byte is the last readable byte of g_guard (a
+ * read past it crashes). The copy stays valid until the next call. */
+static inline const uint8_t *guarded(const uint8_t *src, size_t n)
+{
+    return guard_put_bytes(&g_guard, src, n);
+}
+
+/* mqtt_decode from a guarded copy of src. */
+static inline int gdecode(mqtt_decoder_t *d, const uint8_t *src, size_t n, size_t *used, mqtt_packet_t *out)
+{
+    return mqtt_decode(d, guarded(src, n), n, used, out);
+}
+
 /* "30 LL 00 03 'a/b' ff": hex bytes, 'quoted ASCII', and LL, replaced by the
  * remaining-length varint of every byte after it. */
 static inline size_t unhex(const char *s, uint8_t *out, size_t cap)
