@@ -6,7 +6,7 @@
  *   - acl_check_publish and acl_check_deliver agree with brute force over
  *     the compiled entries (acl_get + topic_match);
  *   - acl_check_subscribe agrees with brute force over the entries using the
- *     filter algebra, and the algebra agrees with topic_match on every probe
+ *     filter algebra (for "$share/name/filter", over its filter), and the algebra agrees with topic_match on every probe
  *     topic: "covers" => every probe the sub filter matches, the cover
  *     matches; "no overlap" => no probe matches both.
  * Input: byte 0 = flags (bit 0: no username, bit 1: no client id), then
@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "acl/acl.h"
+#include "mqtt/share.h"
 #include "mqtt/topic.h"
 
 /* Not assert(): release builds define NDEBUG, and these checks are the point. */
@@ -271,10 +272,15 @@ static void check_matcher(const acl_matcher_t *m, const view_t *lines, size_t nl
             f = dup_view((const uint8_t *)e.topic.ptr, e.topic.len);
         }
         acl_sub_result_t r = acl_check_subscribe(m, f.p, f.n);
-        if (topic_check_filter(f.p, f.n) != 0)
+        /* a shared subscription is decided on its filter, never on the
+         * "$share/name/" prefix; a malformed "$share/" string is denied */
+        share_filter_t sf;
+        int shared = share_parse(f.p, f.n, &sf);
+        view_t g = shared > 0 ? (view_t){(char *)sf.filter, sf.filter_len} : f;
+        if (shared < 0 || topic_check_filter(g.p, g.n) != 0)
             CHECK(r == ACL_SUB_DENIED);
         else
-            CHECK(r == brute_subscribe(m, &f, ps));
+            CHECK(r == brute_subscribe(m, &g, ps));
         if (k >= nlines)
             free(f.p);
     }
