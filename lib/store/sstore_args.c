@@ -1,6 +1,7 @@
 /* sstore_args: building a request (sstore_priv.h): ss_req_new and the
  * argument, key and client-key appenders that lay its command out in one
  * buffer, and the hash slot of a client key. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,16 @@ sstore_req_t *ss_req_new(sstore_t *s, int script, int nkeys, sstore_finish_fn fi
         ss_arg_u64(q, (uint64_t)nkeys);
     }
     return q;
+}
+
+int ss_issue_since(sstore_t *s, int script, uint64_t known_version, sstore_finish_fn finish, void *arg)
+{
+    sstore_req_t *q = ss_req_new(s, script, 0, finish, arg);
+    if (!q)
+        return -ENOMEM;
+    ss_arg_str(q, ss_prefix(s));
+    ss_arg_u64(q, known_version);
+    return ss_issue(q);
 }
 
 static bool reserve(sstore_req_t *q, size_t more)

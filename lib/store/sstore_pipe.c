@@ -289,14 +289,7 @@ int sstore_routes_load(sstore_t *s, uint64_t known_version, sstore_routes_fn fn,
     if (!ctx)
         return -ENOMEM;
     *ctx = (routes_ctx_t){fn, arg};
-    sstore_req_t *q = ss_req_new(s, SS_ROUTES, 0, routes_finish, ctx);
-    if (!q) {
-        free(ctx);
-        return -ENOMEM;
-    }
-    ss_arg_str(q, ss_prefix(s));
-    ss_arg_u64(q, known_version);
-    int rc = ss_issue(q);
+    int rc = ss_issue_since(s, SS_ROUTES, known_version, routes_finish, ctx);
     if (rc < 0)
         free(ctx);
     return rc;

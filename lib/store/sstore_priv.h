@@ -96,6 +96,11 @@ struct sstore_req {
 sstore_req_t *ss_req_new(sstore_t *s, int script, int nkeys, sstore_finish_fn finish, void *arg);
 /* ss_req_new for a request whose caller only learns rc (fn.done = fn). */
 sstore_req_t *ss_req_done(sstore_t *s, int script, int nkeys, sstore_done_fn fn, void *arg);
+/* Issues script `script` with the arguments (prefix, known_version): the
+ * shape of every "load this document if its version changed" script (TLS
+ * settings, pipeline routes). 0, or <0 when nothing was issued (finish will
+ * not run: arg is still the caller's). */
+int ss_issue_since(sstore_t *s, int script, uint64_t known_version, sstore_finish_fn finish, void *arg);
 /* Frees a request that was never issued (its finish never runs). */
 void ss_req_discard(sstore_req_t *q);
 /* Appends one argument. An allocation failure is remembered and reported by

@@ -67,16 +67,11 @@ int sstore_tls_load(sstore_t *s, uint64_t known_version, const uint8_t *seal, ss
     *ctx = (tls_ctx_t){fn, arg, seal != NULL, {0}};
     if (seal)
         memcpy(ctx->seal, seal, SEAL_KEY_LEN);
-    sstore_req_t *q = ss_req_new(s, SS_TLS, 0, tls_finish, ctx);
-    if (!q) {
+    int rc = ss_issue_since(s, SS_TLS, known_version, tls_finish, ctx);
+    if (rc < 0) {
+        sodium_memzero(ctx, sizeof(*ctx)); /* the sealing key */
         free(ctx);
-        return -ENOMEM;
     }
-    ss_arg_str(q, ss_prefix(s));
-    ss_arg_u64(q, known_version);
-    int rc = ss_issue(q);
-    if (rc < 0)
-        free(ctx);
     return rc;
 }
 
