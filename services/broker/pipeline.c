@@ -48,7 +48,7 @@ static void stage_route(broker_t *b, msg_t *m, bool same_topic)
  * here or on a peer (one hop), for a message that entered here. */
 static void stage_shared(broker_t *b, msg_t *m)
 {
-    if (b->shared && shared_active(b->shared))
+    if (b->shared_groups) /* (only counted while b->shared exists) */
         shared_publish(b->shared, m);
 }
 
@@ -98,7 +98,7 @@ static int publish_now(broker_t *b, const pipe_msg_t *in, const pipe_origin_t *f
         bool made = false, v5 = in->props_len || in->expiry_ms;
         b->cur_origin = from ? from->conn->sess : NULL; /* No Local */
         uint32_t here = route_match(b, in->topic, in->topic_len);
-        bool shared = b->shared && shared_active(b->shared);
+        bool shared = b->shared_groups > 0;
         if (!m && (here || in->retain || shared || (v5 && b->cluster))) {
             m = make_msg(in, NULL);
             if (!m)
@@ -126,6 +126,16 @@ static int publish_now(broker_t *b, const pipe_msg_t *in, const pipe_origin_t *f
 
 /* ---- stage 1: durable writes (clustered) -------------------------------- */
 
+/* A durable write that failed: counted and logged, one line per message. */
+static void store_failed(broker_t *b, const conn_t *c, const char *op, int rc, const char *detail)
+{
+    b->stats.store_failures++;
+    char qid[LOG_QUOTE_CAP];
+    log_warn("store_write_failed", "client_id=%s op=%s rc=%d detail=\"%s\"",
+             log_quote(qid, sizeof(qid), c && c->sess ? c->sess->id : "", c && c->sess ? c->sess->id_len : 0),
+             op, rc, detail);
+}
+
 static void finish(op_t *o)
 {
     conn_t *c = o->serial ? conn_by_serial(o->b, o->serial) : NULL;
@@ -134,12 +144,8 @@ static void finish(op_t *o)
     if (!o->err) {
         run(o, c);
     } else {
-        o->b->stats.store_failures++;
-        char qid[LOG_QUOTE_CAP];
-        log_warn("store_write_failed", "client_id=%s op=%s rc=%d detail=\"%s\"",
-                 log_quote(qid, sizeof(qid), c && c->sess ? c->sess->id : "", c && c->sess ? c->sess->id_len : 0),
-                 o->source == PIPE_WILL ? "will" : "publish",
-                 o->err, o->source == PIPE_WILL ? "delivered live only" : "not acknowledged");
+        store_failed(o->b, c, o->source == PIPE_WILL ? "will" : "publish", o->err,
+                     o->source == PIPE_WILL ? "delivered live only" : "not acknowledged");
         if (o->source == PIPE_WILL)
             run(o, NULL); /* a will is delivered live even when Redis failed */
         else if (c && o->done)
@@ -337,11 +343,7 @@ static int stage_durable(broker_t *b, const pipe_msg_t *in, const pipe_origin_t 
     if (o->remaining == 0) {
         /* Redis is down: nothing could even be sent. A failed write all the
          * same: counted and logged like one that Redis refused */
-        b->stats.store_failures++;
-        char qid[LOG_QUOTE_CAP];
-        log_warn("store_write_failed", "client_id=%s op=publish rc=%d detail=\"Redis unreachable: not "
-                 "acknowledged\"", log_quote(qid, sizeof(qid), c->sess ? c->sess->id : "",
-                                             c->sess ? c->sess->id_len : 0), ROOST_EUNAVAILABLE);
+        store_failed(b, c, "publish", ROOST_EUNAVAILABLE, "Redis unreachable: not acknowledged");
         op_free(o);
         return ROOST_EUNAVAILABLE;
     }

@@ -133,7 +133,6 @@ void shared_stop(shared_t *sh)
     if (sh)
         sh->stopping = true;
 }
-bool shared_active(const shared_t *sh) { return sh->b->shared_groups > 0; }
 
 /* ---- groups and members -------------------------------------------------- */
 
