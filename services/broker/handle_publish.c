@@ -21,18 +21,20 @@ static void on_store_done(int rc, void *arg)
         b->stats.store_failures++;
 }
 
-/* A QoS 2 PUBLISH whose durable writes failed was not routed and gets no
- * PUBREC: its packet id must not stay recorded (here, and in Redis, where
- * the write of it may have gone through while another did not, or WAIT
- * found too few replicas), or the client's resend, here or on the broker
- * that resumes the session, would be taken for a copy already delivered
- * and the message lost. */
-static void forget_rx2(conn_t *c, uint16_t pid)
+/* Forgets an inbound QoS 2 packet id, here and in Redis; true if it was
+ * held. At PUBREL; and for a QoS 2 PUBLISH whose durable writes failed: it
+ * was not routed and gets no PUBREC, so its id must not stay recorded (in
+ * Redis the write of it may have gone through while another did not, or
+ * WAIT found too few replicas), or the client's resend, here or on the
+ * broker that resumes the session, would be taken for a copy already
+ * delivered and the message lost. */
+static bool forget_rx2(conn_t *c, uint16_t pid)
 {
     session_t *s = c->sess;
-    session_rx2_release(s, pid);
+    bool held = session_rx2_release(s, pid);
     if (c->b->cluster && !s->clean)
         sstore_rx2_del(cluster_store(c->b->cluster), s->id, s->id_len, pid, on_store_done, c->b);
+    return held;
 }
 
 /* The acknowledgement (cookie: reason code << 24 | packet type << 16 |
@@ -163,15 +165,9 @@ int handle_publish(conn_t *c, const mqtt_publish_t *p)
 
 int handle_pubrel(conn_t *c, const mqtt_ack_t *p)
 {
-    session_t *s = c->sess;
     /* 5.0: a PUBREL for an id we do not hold is answered 0x92 Packet
      * Identifier not found (3.7.2.1) */
-    uint8_t reason = session_rx2_has(s, p->packet_id) ? MQTT_RC_SUCCESS
-                                                       : MQTT_RC_PACKET_ID_NOT_FOUND;
-    session_rx2_release(s, p->packet_id);
-    if (c->b->cluster && !s->clean)
-        sstore_rx2_del(cluster_store(c->b->cluster), s->id, s->id_len, p->packet_id,
-                       on_store_done, c->b);
+    uint8_t reason = forget_rx2(c, p->packet_id) ? MQTT_RC_SUCCESS : MQTT_RC_PACKET_ID_NOT_FOUND;
     return conn_send_ack_rc(c, MQTT_PUBCOMP, p->packet_id, reason);
 }
 

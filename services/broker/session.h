@@ -190,9 +190,10 @@ int session_on_pubcomp(broker_t *b, session_t *s, uint16_t pid);
 void session_resume(broker_t *b, session_t *s);
 
 /* Inbound QoS 2 (method B of MQTT 3.1.1 4.3.3): true if pid was already
- * received and not released; session_rx2_add records it; release forgets it. */
+ * received and not released; session_rx2_add records it; release forgets it
+ * (true if it was held). */
 bool session_rx2_has(const session_t *s, uint16_t pid);
 int session_rx2_add(session_t *s, uint16_t pid);
-void session_rx2_release(session_t *s, uint16_t pid);
+bool session_rx2_release(session_t *s, uint16_t pid);
 
 #endif

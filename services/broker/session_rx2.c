@@ -32,12 +32,13 @@ int session_rx2_add(session_t *s, uint16_t pid)
     return 0;
 }
 
-void session_rx2_release(session_t *s, uint16_t pid)
+bool session_rx2_release(session_t *s, uint16_t pid)
 {
-    for (uint16_t i = 0; i < s->nrx2; i++) {
+    bool found = false;
+    for (uint16_t i = 0; i < s->nrx2 && !found; i++) {
         if (s->rx_qos2[i] == pid) {
             s->rx_qos2[i] = s->rx_qos2[--s->nrx2];
-            break;
+            found = true;
         }
     }
     if (s->nrx2 == 0) {
@@ -45,4 +46,5 @@ void session_rx2_release(session_t *s, uint16_t pid)
         s->rx_qos2 = NULL;
         s->caprx2 = 0;
     }
+    return found;
 }
