@@ -12,8 +12,8 @@ import time
 import pytest
 
 from ports import free_port
+from stack import BUILD  # the suite's one default build dir
 
-BUILD = os.environ.get("ROOST_BUILD_DIR", "build")
 BENCH = os.path.join(BUILD, "bench", "roost-bench")
 BROKER = os.path.join(BUILD, "services", "broker", "roost-broker")
 
