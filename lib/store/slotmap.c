@@ -69,14 +69,29 @@ int slotmap_seeds_parse(const char *list, slotmap_addr_t **out, size_t *n, FILE 
     return 0;
 }
 
-int slotmap_init(slotmap_t *m, const char *list, slotmap_addr_t **seeds, size_t *n)
+int slotmap_base_new(size_t size, const char *list, const char *prefix, slotmap_base_t **out)
 {
-    int rc = slotmap_seeds_parse(list, seeds, n, stderr);
-    if (rc < 0)
+    slotmap_base_t *b = calloc(1, size < sizeof(*b) ? sizeof(*b) : size);
+    if (!b)
+        return -ENOMEM;
+    int rc = slotmap_seeds_parse(list, &b->seeds, &b->n_seeds, stderr);
+    if (rc < 0) {
+        free(b);
         return rc == -ENOMEM ? rc : ROOST_EINVAL;
-    m->nodes = NULL;
-    slotmap_clear(m);
+    }
+    slotmap_clear(&b->map);
+    b->gslot = slot_of(prefix, strlen(prefix));
+    *out = b;
     return 0;
+}
+
+void slotmap_base_free(slotmap_base_t *b)
+{
+    if (!b)
+        return;
+    slotmap_clear(&b->map);
+    free(b->seeds);
+    free(b);
 }
 
 static int add_node(slotmap_t *m, const redisReply *h, const redisReply *p, const slotmap_addr_t *via)

@@ -39,9 +39,25 @@ typedef struct slotmap {
  * is not HOST:PORT, more than SLOTMAP_MAX_NODES). */
 int slotmap_seeds_parse(const char *list, slotmap_addr_t **out, size_t *n, FILE *err);
 
-/* slotmap_seeds_parse for a handle's set_cluster: the list (its errors
- * said on stderr) and an empty m. 0, -ENOMEM, ROOST_EINVAL. */
-int slotmap_init(slotmap_t *m, const char *list, slotmap_addr_t **seeds, size_t *n);
+/* What both cluster handles (store_cluster.c, sstore_cluster.c) hold and
+ * set up alike: the map, the seeds, and the slot of the global family
+ * P{g}: of their key prefix (keys.h). A handle's own struct starts with
+ * it, so one allocation serves both. */
+typedef struct slotmap_base {
+    slotmap_t map;
+    slotmap_addr_t *seeds;
+    size_t n_seeds;
+    unsigned gslot;
+} slotmap_base_t;
+
+/* For a handle's set_cluster: allocates `size` zeroed bytes, a struct
+ * whose first member is a slotmap_base_t, with an empty map, the seeds of
+ * `list` (its errors said on stderr) and the slot of prefix P. 0 and *out
+ * (caller owns the result: slotmap_base_free), -ENOMEM, ROOST_EINVAL. */
+int slotmap_base_new(size_t size, const char *list, const char *prefix, slotmap_base_t **out);
+
+/* Frees what slotmap_base_new made (the whole struct b starts). NULL: no-op. */
+void slotmap_base_free(slotmap_base_t *b);
 
 /* Fills m from a CLUSTER SLOTS reply; `via` is the node asked (it stands
  * for an empty or "?" host, as the spec says). 0, or -1 when the reply is

@@ -37,16 +37,13 @@
 #define REFRESH_UP_MS 5000u
 
 struct ss_cluster {
+    slotmap_base_t b; /* first: the map, the seeds, gslot (slot of P{g}:) */
     sstore_t *router;
-    slotmap_t map;
     sstore_t **child; /* [map.n_nodes], aligned with map.nodes */
     uint64_t *issued; /* [map.n_nodes]: requests sent to that child */
     uint64_t *covered; /* [map.n_nodes]: issued count a completed WAIT covered */
-    slotmap_addr_t *seeds;
-    size_t n_seeds;
     uint64_t timer;
     bool up;          /* last state reported */
-    unsigned gslot;   /* slot of P{g}: */
 };
 
 /* ---- setup ------------------------------------------------------------------ */
@@ -55,26 +52,21 @@ int sstore_set_cluster(sstore_t *s, const char *seeds)
 {
     if (!seeds || !seeds[0])
         return 0;
-    struct ss_cluster *c = calloc(1, sizeof(*c));
-    if (!c)
-        return -ENOMEM;
-    int rc = slotmap_init(&c->map, seeds, &c->seeds, &c->n_seeds);
-    if (rc < 0) {
-        free(c);
+    slotmap_base_t *b;
+    int rc = slotmap_base_new(sizeof(struct ss_cluster), seeds, ss_prefix(s), &b);
+    if (rc < 0)
         return rc;
-    }
+    struct ss_cluster *c = (struct ss_cluster *)b;
     c->router = s;
-    const char *g = ss_prefix(s);
-    c->gslot = slot_of(g, strlen(g));
     *ss_cluster_slot(s) = c;
     return 0;
 }
 
 static bool all_up(const struct ss_cluster *c)
 {
-    if (c->map.n_nodes == 0)
+    if (c->b.map.n_nodes == 0)
         return false;
-    for (size_t i = 0; i < c->map.n_nodes; i++)
+    for (size_t i = 0; i < c->b.map.n_nodes; i++)
         if (!c->child[i] || !sstore_connected(c->child[i]))
             return false;
     return true;
@@ -126,16 +118,16 @@ static void refresh(struct ss_cluster *c)
     if (!m)
         return;
     slotmap_clear(m);
-    if (c->map.n_nodes) { /* ask the primaries we know first, then the seeds */
-        if (!(m->nodes = calloc(c->map.n_nodes, sizeof(*m->nodes)))) {
+    if (c->b.map.n_nodes) { /* ask the primaries we know first, then the seeds */
+        if (!(m->nodes = calloc(c->b.map.n_nodes, sizeof(*m->nodes)))) {
             free(m);
             return;
         }
-        memcpy(m->nodes, c->map.nodes, c->map.n_nodes * sizeof(*m->nodes));
-        m->n_nodes = c->map.n_nodes;
+        memcpy(m->nodes, c->b.map.nodes, c->b.map.n_nodes * sizeof(*m->nodes));
+        m->n_nodes = c->b.map.n_nodes;
     }
     sstore_t **kids = NULL;
-    if (slotmap_discover(m, c->seeds, c->n_seeds, ss_auth(c->router), DISCOVER_TIMEOUT_MS, err,
+    if (slotmap_discover(m, c->b.seeds, c->b.n_seeds, ss_auth(c->router), DISCOVER_TIMEOUT_MS, err,
                          sizeof(err)) < 0 ||
         !(kids = calloc(m->n_nodes, sizeof(*kids)))) {
         slotmap_clear(m);
@@ -143,7 +135,7 @@ static void refresh(struct ss_cluster *c)
         return;
     }
     for (size_t i = 0; i < m->n_nodes; i++) {
-        int old = slotmap_find(&c->map, m->nodes[i].host, m->nodes[i].port);
+        int old = slotmap_find(&c->b.map, m->nodes[i].host, m->nodes[i].port);
         if (old >= 0) {
             kids[i] = c->child[old];
             c->child[old] = NULL;
@@ -156,7 +148,7 @@ static void refresh(struct ss_cluster *c)
         free(covered);
         for (size_t i = 0; i < m->n_nodes; i++) /* give the kept children back */
             if (kids[i]) {
-                int old = slotmap_find(&c->map, m->nodes[i].host, m->nodes[i].port);
+                int old = slotmap_find(&c->b.map, m->nodes[i].host, m->nodes[i].port);
                 c->child[old] = kids[i];
             }
         free(kids);
@@ -171,14 +163,14 @@ static void refresh(struct ss_cluster *c)
     c->issued = issued;
     c->covered = covered;
     sstore_t **gone = c->child;
-    size_t n_gone = c->map.n_nodes;
-    slotmap_clear(&c->map);
-    memcpy(&c->map, m, sizeof(*m));
+    size_t n_gone = c->b.map.n_nodes;
+    slotmap_clear(&c->b.map);
+    memcpy(&c->b.map, m, sizeof(*m));
     free(m);
     c->child = kids;
-    for (size_t i = 0; i < c->map.n_nodes; i++)
+    for (size_t i = 0; i < c->b.map.n_nodes; i++)
         if (!kids[i])
-            kids[i] = new_child(c, &c->map.nodes[i]);
+            kids[i] = new_child(c, &c->b.map.nodes[i]);
     for (size_t i = 0; i < n_gone; i++)
         sstore_destroy(&gone[i]);
     free(gone);
@@ -216,14 +208,12 @@ void ss_cluster_fini(sstore_t *s)
         return;
     if (c->timer)
         loop_del_timer(ss_loop(s), c->timer);
-    for (size_t i = 0; i < c->map.n_nodes; i++)
+    for (size_t i = 0; i < c->b.map.n_nodes; i++)
         sstore_destroy(&c->child[i]);
     free(c->child);
     free(c->issued);
     free(c->covered);
-    slotmap_clear(&c->map);
-    free(c->seeds);
-    free(c);
+    slotmap_base_free(&c->b);
     *ss_cluster_slot(s) = NULL;
 }
 
@@ -240,7 +230,7 @@ unsigned ss_req_slot(const sstore_req_t *q)
     } else if (q->argc > 1) {
         at = 1;
     }
-    return at < 0 ? c->gslot : slot_of(q->buf + q->off[at], q->len[at]);
+    return at < 0 ? c->b.gslot : slot_of(q->buf + q->off[at], q->len[at]);
 }
 
 int ss_cluster_issue(sstore_req_t *q)
@@ -251,7 +241,7 @@ int ss_cluster_issue(sstore_req_t *q)
         ss_req_discard(q);
         return rc;
     }
-    unsigned node = c->map.owner[ss_req_slot(q)];
+    unsigned node = c->b.map.owner[ss_req_slot(q)];
     q->s = c->child[node];
     c->issued[node]++;
     return ss_issue(q);
@@ -271,10 +261,10 @@ int ss_cluster_redirect(sstore_req_t *q, const redisReply *r)
     }
     if (k == SLOT_REDIR_NONE)
         return 0;
-    int node = slotmap_find(&c->map, rd.host, rd.port);
+    int node = slotmap_find(&c->b.map, rd.host, rd.port);
     if (k == SLOT_REDIR_MOVED) {
         if (node >= 0)
-            c->map.owner[rd.slot] = (uint16_t)node;
+            c->b.map.owner[rd.slot] = (uint16_t)node;
         arm(c, 0);
     }
     if (node < 0 || !sstore_connected(c->child[node]) || q->redirects++ >= 5)
@@ -317,7 +307,7 @@ static void cwait_done(int rc, void *arg)
 {
     cwait_t *w = arg;
     struct ss_cluster *c = w->c;
-    for (size_t i = 0; rc == 0 && c && i < c->map.n_nodes; i++)
+    for (size_t i = 0; rc == 0 && c && i < c->b.map.n_nodes; i++)
         if (c->child[i] == w->child && c->covered[i] < w->upto)
             c->covered[i] = w->upto;
     join_done(rc, w->j);
@@ -337,7 +327,7 @@ static int on_all(sstore_t *s, bool wait, sstore_done_fn fn, void *arg)
     if (!j)
         return -ENOMEM;
     *j = (join_t){.pending = 1, .fn = fn, .arg = arg}; /* 1: held until all are issued */
-    for (size_t i = 0; i < c->map.n_nodes; i++) {
+    for (size_t i = 0; i < c->b.map.n_nodes; i++) {
         j->pending++;
         int rc;
         if (wait && c->issued[i] > c->covered[i]) {

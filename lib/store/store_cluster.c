@@ -26,11 +26,8 @@
 #include "store/slotmap.h"
 
 struct store_cluster {
-    slotmap_t map;
-    slotmap_addr_t *seeds;
-    size_t n_seeds;
-    bool stale; /* re-read the map before the next connect */
-    unsigned slot; /* slot(P{g}:) */
+    slotmap_base_t b; /* first: the map, the seeds, gslot = slot(P{g}:) */
+    bool stale;       /* re-read the map before the next connect */
 };
 
 int store_set_cluster(store_t *s, const char *seeds)
@@ -38,17 +35,12 @@ int store_set_cluster(store_t *s, const char *seeds)
     struct store_cluster **slot = store_cluster_slot(s);
     if (!seeds || !seeds[0])
         return 0;
-    struct store_cluster *c = calloc(1, sizeof(*c));
-    if (!c)
-        return -ENOMEM;
-    int rc = slotmap_init(&c->map, seeds, &c->seeds, &c->n_seeds);
-    if (rc < 0) {
-        free(c);
+    slotmap_base_t *b;
+    int rc = slotmap_base_new(sizeof(struct store_cluster), seeds, store_prefix(s), &b);
+    if (rc < 0)
         return rc;
-    }
+    struct store_cluster *c = (struct store_cluster *)b;
     c->stale = true;
-    const char *g = store_prefix(s);
-    c->slot = slot_of(g, strlen(g));
     store_cluster_free(s);
     *slot = c;
     return 0;
@@ -59,23 +51,21 @@ void store_cluster_free(store_t *s)
     struct store_cluster **slot = store_cluster_slot(s);
     if (!*slot)
         return;
-    slotmap_clear(&(*slot)->map);
-    free((*slot)->seeds);
-    free(*slot);
+    slotmap_base_free(&(*slot)->b);
     *slot = NULL;
 }
 
 int store_cluster_target(store_t *s, const char **host, int *port)
 {
     struct store_cluster *c = *store_cluster_slot(s);
-    if (c->stale || c->map.n_nodes == 0) {
+    if (c->stale || c->b.map.n_nodes == 0) {
         char err[300];
-        if (slotmap_discover(&c->map, c->seeds, c->n_seeds, store_auth(s), store_connect_ms(s), err,
+        if (slotmap_discover(&c->b.map, c->b.seeds, c->b.n_seeds, store_auth(s), store_connect_ms(s), err,
                              sizeof(err)) < 0)
             return store_fail(s, ROOST_EUNAVAILABLE, NULL, "redis cluster: no node gave its slot map");
         c->stale = false;
     }
-    const slotmap_addr_t *a = &c->map.nodes[c->map.owner[c->slot]];
+    const slotmap_addr_t *a = &c->b.map.nodes[c->b.map.owner[c->b.gslot]];
     *host = a->host;
     *port = a->port;
     return 0;
