@@ -153,17 +153,9 @@ static void reap1_finish(sstore_req_t *q, int rc, const redisReply *r)
     if (rc == 0 && r->type == REDIS_REPLY_ARRAY) {
         o->reaped++;
         if (r->elements > 0) {
-            sstore_req_t *p = ss_req_new(o->router, SS_PSUBS_DROP, 2, psubs_finish, x);
-            if (p) {
-                ss_key(p, "psubs", "", 0);
-                ss_key(p, "psubs:ver", "", 0);
-                ss_arg(p, x->cid, x->cid_len);
-                for (size_t i = 0; i < r->elements; i++)
-                    ss_arg(p, r->element[i]->str, r->element[i]->len);
-            }
-            if (p && ss_issue(p) == 0)
+            rc = ss_psubs_drop(o->router, x->cid, x->cid_len, r, psubs_finish, x);
+            if (rc == 0)
                 return;
-            rc = p ? ROOST_EUNAVAILABLE : -ENOMEM;
         }
     }
     one_free(x);

@@ -164,6 +164,20 @@ int ss_cluster_sub(sstore_t *s, const char *cid, size_t cid_len, const char *fil
 
 /* ---- session clear -------------------------------------------------------------- */
 
+int ss_psubs_drop(sstore_t *s, const char *cid, size_t cid_len, const redisReply *filters,
+                  sstore_finish_fn finish, void *arg)
+{
+    sstore_req_t *p = ss_req_new(s, SS_PSUBS_DROP, 2, finish, arg);
+    if (!p)
+        return -ENOMEM;
+    ss_key(p, "psubs", "", 0);
+    ss_key(p, "psubs:ver", "", 0);
+    ss_arg(p, cid, cid_len);
+    for (size_t i = 0; i < filters->elements; i++)
+        ss_arg(p, filters->element[i]->str, filters->element[i]->len);
+    return ss_issue(p) == 0 ? 0 : ROOST_EUNAVAILABLE;
+}
+
 static void drop_finish(sstore_req_t *q, int rc, const redisReply *r)
 {
     op_t *o = q->arg;
@@ -171,19 +185,11 @@ static void drop_finish(sstore_req_t *q, int rc, const redisReply *r)
     if (rc == 0 && (r->type != REDIS_REPLY_ARRAY))
         rc = ROOST_ESTORE;
     if (rc == 0 && r->elements > 0) {
-        sstore_req_t *p = ss_req_new(o->router, SS_PSUBS_DROP, 2, join_finish, o);
-        if (p) {
-            ss_key(p, "psubs", "", 0);
-            ss_key(p, "psubs:ver", "", 0);
-            ss_arg(p, o->cid, o->cid_len);
-            for (size_t i = 0; i < r->elements; i++)
-                ss_arg(p, r->element[i]->str, r->element[i]->len);
-        }
-        if (p && ss_issue(p) == 0) {
+        rc = ss_psubs_drop(o->router, o->cid, o->cid_len, r, join_finish, o);
+        if (rc == 0) {
             o->pending++;
             return;
         }
-        rc = p ? ROOST_EUNAVAILABLE : -ENOMEM;
     }
     o->fn.done(rc, o->arg);
     op_free(o);

@@ -57,12 +57,6 @@ const char SSTORE_LUA_SESS_REAP[] =
     "end\n"
     "if ch>0 then redis.call('INCR',KEYS[3]) end return n";
 
-static void done_finish(sstore_req_t *q, int rc, const redisReply *r)
-{
-    (void)r;
-    q->fn.done(rc, q->arg);
-}
-
 int sstore_session_expire(sstore_t *s, const char *cid, size_t cid_len, bool online,
                           uint64_t expiry_ms, sstore_done_fn fn, void *arg)
 {
@@ -70,10 +64,9 @@ int sstore_session_expire(sstore_t *s, const char *cid, size_t cid_len, bool onl
      * sessions: an online one is simply kept (no TTL, out of the index) */
     if (ss_is_cluster(s))
         return ss_cluster_session_expire(s, cid, cid_len, online ? 0 : expiry_ms, fn, arg);
-    sstore_req_t *q = ss_req_new(s, SS_SESS_EXPIRE, 7, done_finish, arg);
+    sstore_req_t *q = ss_req_done(s, SS_SESS_EXPIRE, 7, fn, arg);
     if (!q)
         return -ENOMEM;
-    q->fn.done = fn;
     ss_session_keys(q, cid, cid_len);
     ss_key(q, "sessexp", "", 0);
     ss_arg(q, cid, cid_len);

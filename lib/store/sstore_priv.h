@@ -188,6 +188,12 @@ sstore_req_t *ss_queue_push_req(sstore_t *s, const sstore_msg_t *m, const char *
 int ss_cluster_sub(sstore_t *s, const char *cid, size_t cid_len, const char *filter, size_t filter_len,
                    uint64_t value, int qos, sstore_done_fn fn, void *arg);
 int ss_cluster_session_clear(sstore_t *s, const char *cid, size_t cid_len, sstore_done_fn fn, void *arg);
+/* Issues SS_PSUBS_DROP on s: client cid's `filters` (an array reply of
+ * strings, as a per-slot step that removed the session's subs answered)
+ * leave the global psubs index. 0: finish will run. < 0 (-ENOMEM,
+ * ROOST_EUNAVAILABLE): nothing was issued, finish will not run. */
+int ss_psubs_drop(sstore_t *s, const char *cid, size_t cid_len, const redisReply *filters,
+                  sstore_finish_fn finish, void *arg);
 int ss_cluster_lease_take(sstore_t *s, const char *cid, size_t cid_len, const char *broker_id,
                           const char *credential, bool owner_only, sstore_lease_fn fn, void *arg);
 int ss_cluster_queue_push(sstore_t *s, const sstore_msg_t *m, const char *const *cids, const size_t *cid_lens,
