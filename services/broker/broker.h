@@ -104,6 +104,11 @@ typedef struct broker {
     subtrie_t *trie;
     topictree_t *retained;     /* topic -> msg_t; a filter walks only what it can match */
     uint64_t retained_swept_ms; /* last walk for expired retained messages (route.c) */
+    /* Reloads of the retained set from Redis pending (route_retain_load_*),
+     * and the topics route_retain changed since the first was sent. */
+    uint32_t retained_loads;
+    topictree_t *retained_fresh;
+    bool retained_fresh_lost;  /* one could not be noted (OOM): drop the answers */
 
     route_target_t *targets;   /* scratch for one publish's fan-out */
     uint32_t ntargets, captargets;

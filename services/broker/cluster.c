@@ -56,6 +56,7 @@ static void on_bus_link(void *arg, const char *endpoint, bool up);
 static void on_bus_control(void *arg, const busctl_t *ctl, const char *from);
 static void on_bus_shared(void *arg, const uint8_t *f, size_t n);
 static void on_retained(int rc, const sstore_msg_t *msgs, size_t n, void *arg);
+static void load_retained(cluster_t *c);
 
 cluster_t *cluster_new(broker_t *b, const cluster_config_t *cfg, const cluster_hooks_t *hooks)
 {
@@ -342,16 +343,26 @@ static uint64_t on_heartbeat(loop_t *l, void *arg)
     if (++c->hb_count % checks_per_psub == 0 || c->psub_version == 0)
         sstore_psubs_version(c->store, on_psub_version, c);
     if (c->retained_reload && --c->retained_reload == 0)
-        sstore_retain_load(c->store, on_retained, c);
+        load_retained(c);
     if (c->hb_count % REAP_EVERY == 0) /* expired offline sessions (any broker may) */
         sstore_session_reap(c->store, proc_wall_ms(), REAP_BATCH, on_reaped, c);
     return HEARTBEAT_MS;
+}
+
+/* What arrives while the read is on its way is newer than its answer
+ * (route_retain_load_begin): the broker keeps it over the answer. */
+static void load_retained(cluster_t *c)
+{
+    c->hooks.retained_begin(c->b);
+    if (sstore_retain_load(c->store, on_retained, c) < 0)
+        c->hooks.retained_end(c->b);
 }
 
 static void on_retained(int rc, const sstore_msg_t *msgs, size_t n, void *arg)
 {
     cluster_t *c = arg;
     if (rc) {
+        c->hooks.retained_end(c->b);
         log_warn("retained_load_failed", "rc=%d", rc);
         return;
     }
@@ -365,6 +376,11 @@ static void on_retained(int rc, const sstore_msg_t *msgs, size_t n, void *arg)
         if (m)
             c->hooks.retained(c->b, m);
         msg_unref(&m);
+    }
+    if (c->hooks.retained_end(c->b) < 0) {
+        c->retained_reload = RETAINED_RELOAD_BEATS;
+        log_warn("retained_load_dropped", "messages=%zu detail=\"out of memory; read again\"", n);
+        return;
     }
     log_info("retained_loaded", "messages=%zu", n);
 }
@@ -386,7 +402,7 @@ static void on_store_state(bool connected, void *arg)
     if (connected) {
         log_info("redis_connected", "host=%s port=%d", host, port);
         reload_psubs(c);
-        sstore_retain_load(c->store, on_retained, c);
+        load_retained(c);
         on_heartbeat(c->b->loop, c);
     } else {
         log_warn("redis_disconnected", "host=%s port=%d", host, port);

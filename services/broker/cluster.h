@@ -61,12 +61,17 @@ typedef struct cluster_hooks {
     /* A peer joined: until our bus interest reaches it, what it published
      * for our persistent sessions is only in their Redis queues. */
     void (*peer_joined)(broker_t *b);
-    /* A retained message read from Redis at startup or reconnection. */
+    /* A retained message read from Redis at startup, reconnection or after
+     * a peer joined: retained_begin when the read goes out, retained for
+     * each message of its answer, retained_end last (also when it failed;
+     * < 0: the answer was dropped, read again). See route_retain_load_begin. */
     void (*retained)(broker_t *b, msg_t *m);
     /* Peer `id`'s bus link dropped: takeovers waiting for its answer go on. */
     void (*peer_gone)(broker_t *b, const char *id);
     /* A shared-subscription frame from a peer (shframe.h). */
     void (*shared)(broker_t *b, const uint8_t *f, size_t n);
+    void (*retained_begin)(broker_t *b);
+    int (*retained_end)(broker_t *b);
 } cluster_hooks_t;
 
 /* Caller owns the result; NULL on OOM. Copies the config strings. */

@@ -381,7 +381,7 @@ int pipeline_stages(broker_t *b, const pipe_msg_t *msg, const pipe_origin_t *fro
         stage_route(b, in->m, in->same_topic);
         return 0;
     case PIPE_STORED:
-        route_retain(b, in->m); /* the retained store only: nobody subscribed yet */
+        route_retain_stored(b, in->m); /* the retained store only, unless newer here */
         return 0;
     case PIPE_CLIENT:
     case PIPE_WILL:

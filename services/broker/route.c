@@ -174,7 +174,43 @@ static size_t retained_expire(broker_t *b)
     return x.n;
 }
 
+static void retain_apply(broker_t *b, msg_t *m);
+
+static char fresh_mark; /* the value of every topic in b->retained_fresh */
+
 void route_retain(broker_t *b, msg_t *m)
+{
+    if (b->retained_loads && !b->retained_fresh_lost &&
+        topictree_put(b->retained_fresh, msg_topic(m), m->topic_len, &fresh_mark, NULL) < 0)
+        b->retained_fresh_lost = true;
+    retain_apply(b, m);
+}
+
+void route_retain_load_begin(broker_t *b)
+{
+    if (b->retained_loads++ == 0 && !(b->retained_fresh = topictree_new()))
+        b->retained_fresh_lost = true;
+}
+
+void route_retain_stored(broker_t *b, msg_t *m)
+{
+    if (b->retained_loads &&
+        (b->retained_fresh_lost || topictree_get(b->retained_fresh, msg_topic(m), m->topic_len)))
+        return; /* changed here since the read went out: what we hold is as new */
+    retain_apply(b, m);
+}
+
+int route_retain_load_end(broker_t *b)
+{
+    int rc = b->retained_fresh_lost ? -ENOMEM : 0;
+    if (b->retained_loads && --b->retained_loads == 0) {
+        topictree_destroy(&b->retained_fresh, NULL);
+        b->retained_fresh_lost = false;
+    }
+    return rc;
+}
+
+static void retain_apply(broker_t *b, msg_t *m)
 {
     void *old = NULL;
     if (m->payload_len == 0) {
@@ -242,4 +278,5 @@ static void free_msg(void *value)
 void route_fini(broker_t *b)
 {
     topictree_destroy(&b->retained, free_msg);
+    topictree_destroy(&b->retained_fresh, NULL);
 }

@@ -38,6 +38,22 @@ int route_local(broker_t *b, const char *topic, size_t topic_len, const uint8_t 
  * expired. */
 void route_retain(broker_t *b, msg_t *m);
 
+/* A read of the retained set from Redis (cluster.c: at connect, and after
+ * a peer joins): route_retain_load_begin when its request goes out,
+ * route_retain_stored for each message of its answer, route_retain_load_end
+ * last, also when it failed. The answer may be older than what arrived
+ * while it was on its way: a peer's retained message or clear comes by the
+ * bus after its Redis write, which the read may have preceded. So a topic
+ * route_retain changed since begin keeps its value, and the answer's
+ * message for it is dropped: the same as replaying those changes on top of
+ * the answer, as psindex does. Overlapping reads: changes are kept from
+ * the first begin to the last end. route_retain_load_end: 0, or -ENOMEM
+ * when a change could not be noted and the answers were dropped (read
+ * again). */
+void route_retain_load_begin(broker_t *b);
+void route_retain_stored(broker_t *b, msg_t *m);
+int route_retain_load_end(broker_t *b);
+
 /* Sends the retained messages matching filter to s at up to the QoS in
  * options (with SUBOPT_FILTERED honoured), retain flag set [MQTT-3.3.1-8]. */
 void route_send_retained(broker_t *b, session_t *s, const char *filter, size_t len, uint8_t qos);

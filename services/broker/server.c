@@ -305,7 +305,7 @@ int server_join_cluster(broker_t *b)
     cluster_config_t cc = {&cfg->redis, cfg->bus_bind, cfg->bus_advertise, cfg->bus_curve_secret};
     cluster_hooks_t hooks = {adopt_on_kick, adopt_on_released, on_bus_message,
                              adopt_on_peer_joined, on_retained_loaded, on_peer_gone,
-                             on_shared_frame};
+                             on_shared_frame, route_retain_load_begin, route_retain_load_end};
     if (cfg->admin_events[0] && !(b->kick = kick_new(b, cfg->admin_events, cfg->admin_key)))
         return ROOST_ECONFIG;
     b->cluster = cluster_new(b, &cc, &hooks);
