@@ -3,33 +3,7 @@
  * connection (lib/store/store.c ensure_conn). authd holds one handle per
  * worker: before, the first request each worker took after a Redis restart
  * was answered "server unavailable" although Redis was back. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
-
-#include "base/err.h"
-#include "redis_fixture.h"
-#include "store/store.h"
-
-static redis_fixture_t g_redis;
-
-static int group_setup(void **state)
-{
-    (void)state;
-    if (redis_fixture_init(&g_redis, "store-restart") < 0)
-        return -1;
-    return redis_fixture_start(&g_redis);
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    redis_fixture_fini(&g_redis);
-    return 0;
-}
+#include "store_test.h"
 
 static void test_idle_handle_survives_a_restart(void **state)
 {
