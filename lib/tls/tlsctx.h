@@ -6,10 +6,12 @@
  * (`--tls-key`, `key`), and every refusal names that piece.
  *
  * The context it builds: TLS 1.2 and 1.3 only, forward-secret AEAD cipher
- * suites for 1.2 (1.3's are all AEAD), server preference, no compression,
- * session tickets and a session id context (so resumption also works when
- * clients present certificates), record buffers released while idle
- * (SSL_MODE_RELEASE_BUFFERS), partial writes with a moving write buffer (the
+ * suites for 1.2 (1.3's are all AEAD; AES-128-GCM preferred in both), server
+ * preference, no compression, session tickets and a session id context (so
+ * resumption also works when clients present certificates), no server-side
+ * session cache (tickets only), SSL_MODE_RELEASE_BUFFERS left to the caller
+ * to set on each connection once its handshake is done (set on the context,
+ * it would churn the buffers mid-handshake), partial writes with a moving write buffer (the
  * caller's output buffer may grow between retries), read-ahead (one read()
  * per socket wake, not two per record). Client certificates: none, optional
  * (verified against the CA when sent) or required.
