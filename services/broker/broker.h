@@ -32,9 +32,30 @@ typedef struct http http_t;
 /* One routing target during a publish: a session and the QoS it gets. */
 typedef struct route_target {
     session_t *sess;
+    uint32_t ids;    /* its matching subscriptions' Subscription Identifiers: a
+                        list in broker_t.subids from index ids - 1 (0: none) */
     uint8_t qos;
     bool rap;        /* a matching subscription has Retain As Published */
 } route_target_t;
+
+/* The Subscription Identifiers a PUBLISH to a 5.0 session carries
+ * [MQTT-3.3.4-3]: the ones routing collected from the subscriptions that
+ * matched (routed: v[0..n), maybe none), or else the session's matching
+ * subscriptions' found again when it is written (a message sent from the
+ * queue, resent, or restored from Redis), without its No Local ones when
+ * the session published the message itself (own) [MQTT-3.8.3-3]. */
+typedef struct pub_ids {
+    const uint32_t *v;
+    uint32_t n;
+    bool routed;
+    bool own;
+} pub_ids_t;
+
+/* One Subscription Identifier of a routing target (a list per target). */
+typedef struct route_subid {
+    uint32_t id;
+    uint32_t next;   /* index + 1 of the next of the same target, 0: the last */
+} route_subid_t;
 
 typedef struct broker_stats {
     uint64_t connections_total;
@@ -112,6 +133,8 @@ typedef struct broker {
 
     route_target_t *targets;   /* scratch for one publish's fan-out */
     uint32_t ntargets, captargets;
+    route_subid_t *subids;     /* scratch: the targets' Subscription Identifiers */
+    uint32_t nsubids, capsubids;
     uint64_t stamp;            /* one per publish: dedupes sessions in fan-out */
 
     uint8_t *scratch;          /* shared read buffer, BROKER_READ_CHUNK bytes */

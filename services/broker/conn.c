@@ -232,10 +232,11 @@ static int write_publish(conn_t *c, const msg_t *m, uint8_t qos, uint16_t pid, b
     return 0;
 }
 
-int conn_send_publish(conn_t *c, const msg_t *m, uint8_t qos, uint16_t pid, bool dup, bool retain)
+int conn_send_publish(conn_t *c, const msg_t *m, uint8_t qos, uint16_t pid, bool dup, bool retain,
+                      const pub_ids_t *ids)
 {
-    if (publish5_wanted(c, m)) /* 5.0 properties, expiry or subscription ids */
-        return publish5_send(c, m, qos, pid, dup, retain);
+    if (publish5_wanted(c, m, ids)) /* 5.0 properties, expiry or subscription ids */
+        return publish5_send(c, m, qos, pid, dup, retain, ids);
     static const mqtt_str_t none = {NULL, 0};
     return conn_send_publish_props(c, m, qos, pid, dup, retain, none);
 }

@@ -101,9 +101,11 @@ int conn_write(conn_t *c, const void *p, size_t n);
 #define CONN_TOO_LARGE 1
 int conn_send_publish_props(conn_t *c, const msg_t *m, uint8_t qos, uint16_t pid, bool dup,
                             bool retain, mqtt_str_t props);
-/* conn_send_publish_props without properties. */
+/* conn_send_publish_props with the message's 5.0 properties, expiry and
+ * Subscription Identifiers (ids; NULL: found again, not own) for a 5.0
+ * client (publish5.h), none for the others. */
 int conn_send_publish(conn_t *c, const msg_t *m, uint8_t qos, uint16_t pid, bool dup,
-                      bool retain);
+                      bool retain, const pub_ids_t *ids);
 /* Would a PUBLISH of m with props of props_len bytes fit the client's
  * Maximum Packet Size? (Always true before 5.0.) */
 bool conn_publish_fits(const conn_t *c, const msg_t *m, uint8_t qos, size_t props_len);

@@ -160,7 +160,7 @@ static int topic_alias(conn_t *c, mqtt_publish_t *p, const mqtt_props_t *props)
         /* 3.3.2.3.4: an alias the sender never set is a Protocol Error */
         if (!*slot)
             return ROOST_EPROTO_PROTOCOL;
-        p->topic = (mqtt_str_t){(const uint8_t *)*slot, (uint32_t)strlen(*slot)};
+        p->topic = (mqtt_str_t){(const uint8_t *)*slot, c->v5->alias_len[a - 1]};
         return 0;
     }
     char *t = malloc(p->topic.len + 1);
@@ -170,16 +170,19 @@ static int topic_alias(conn_t *c, mqtt_publish_t *p, const mqtt_props_t *props)
     t[p->topic.len] = '\0';
     free(*slot);
     *slot = t;
+    c->v5->alias_len[a - 1] = (uint16_t)p->topic.len;
     return 0;
 }
 
-int conn5_publish_in(conn_t *c, mqtt_publish_t *p, const mqtt_props_t *props)
+int conn5_publish_in(conn_t *c, mqtt_publish_t *p, const mqtt_props_t *props, bool *resent)
 {
+    *resent = false;
     int rc = topic_alias(c, p, props);
     if (rc || p->qos == 0)
         return rc;
-    /* a QoS 2 resend before PUBREL holds the slot it already has */
-    if (p->qos == 2 && c->sess && session_rx2_has(c->sess, p->packet_id))
+    /* a QoS 2 resend before PUBREL holds the slot it already has (and is
+     * not delivered again [MQTT-4.3.3-2]: handle_publish_rx2 is told) */
+    if (p->qos == 2 && c->sess && (*resent = session_rx2_has(c->sess, p->packet_id)))
         return 0;
     /* the client MUST NOT send more QoS 1/2 PUBLISHes unacknowledged than
      * the Receive Maximum we sent [MQTT-3.3.4-7]; more is answered with
@@ -200,7 +203,7 @@ uint16_t conn5_alias_out(const conn_t *c, const char *topic, size_t len, bool *k
         const char *t = v->aliases_out[i];
         if (!t)
             return (uint16_t)(i + 1); /* a free slot: a new mapping */
-        if (strlen(t) == len && memcmp(t, topic, len) == 0) {
+        if (v->alias_out_len[i] == len && memcmp(t, topic, len) == 0) {
             *known = true;
             return (uint16_t)(i + 1);
         }
@@ -218,6 +221,7 @@ int conn5_alias_commit(conn_t *c, uint16_t alias, const char *topic, size_t len)
     t[len] = '\0';
     free(v->aliases_out[alias - 1]);
     v->aliases_out[alias - 1] = t;
+    v->alias_out_len[alias - 1] = (uint16_t)len;
     if (alias - 1 == v->alias_out_next)
         v->alias_out_next = (uint16_t)(alias % v->alias_out_max);
     return 0;

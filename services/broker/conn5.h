@@ -43,9 +43,12 @@ typedef struct conn5 {
     bool expiry_capped;        /* session_expiry is --session-expiry, not what was asked */
     uint16_t rx_unacked;       /* QoS 1/2 PUBLISHes received and not yet PUBACK/PUBCOMP'd */
     char *aliases[CONN5_TOPIC_ALIAS_MAX]; /* inbound alias -> topic (index alias - 1) */
+    uint16_t alias_len[CONN5_TOPIC_ALIAS_MAX]; /* their lengths (a topic is at most
+                                                  65535 bytes [MQTT-1.5.4-1]) */
     uint16_t alias_out_max;    /* aliases we may send: min(client's maximum, CONN5_ALIAS_OUT_MAX) */
     uint16_t alias_out_next;   /* the slot a new mapping takes when all are used */
     char *aliases_out[CONN5_ALIAS_OUT_MAX]; /* outbound alias -> topic (index alias - 1) */
+    uint16_t alias_out_len[CONN5_ALIAS_OUT_MAX]; /* their lengths */
 } conn5_t;
 
 /* A level-5 CONNECT arrived: allocates c->v5 from its properties.
@@ -82,10 +85,12 @@ void conn_disconnect(conn_t *c, uint8_t rc, const char *reason, const char *clos
  *   into c->v5's copy, valid until the alias is set again);
  * - the broker's Receive Maximum (3.2.2.3.3): a QoS 1/2 PUBLISH takes a
  *   slot until its PUBACK / PUBCOMP is sent (conn_send_ack_rc frees it).
+ * *resent: a QoS 2 PUBLISH whose packet id is held (sent again before
+ * PUBREL), for handle_publish_rx2.
  * 0, -ENOMEM, ROOST_EPROTO_TOPIC_ALIAS (alias 0 [MQTT-3.3.2-8] or above
  * our maximum [MQTT-3.3.2-9]: 0x94), ROOST_EPROTO_PROTOCOL (an empty topic
  * with an alias never set: 0x82), ROOST_EPROTO_RECEIVE_MAX (0x93). */
-int conn5_publish_in(conn_t *c, mqtt_publish_t *p, const mqtt_props_t *props);
+int conn5_publish_in(conn_t *c, mqtt_publish_t *p, const mqtt_props_t *props, bool *resent);
 
 /* The Topic Alias for a PUBLISH on topic to c (5.0, the client allows
  * aliases): 0 when none is used; *known: the client already has it (the

@@ -113,8 +113,9 @@ static int handle_one(conn_t *c, const mqtt_packet_t *p)
          * no Topic Alias, no Receive Maximum slot) */
         if (c->v5 && (p->props.present || p->u.publish.qos)) {
             mqtt_publish_t pub = p->u.publish;
-            int rc = conn5_publish_in(c, &pub, &p->props);
-            return rc ? rc : handle_publish(c, &pub);
+            bool resent;
+            int rc = conn5_publish_in(c, &pub, &p->props, &resent);
+            return rc ? rc : handle_publish_rx2(c, &pub, resent);
         }
         return handle_publish(c, &p->u.publish);
     case MQTT_PUBACK: return handle_puback(c, &p->u.ack);

@@ -48,11 +48,18 @@ static void ack_or_close(conn_t *c, uint32_t cookie, int rc)
         conn_close(c, "out_of_memory");
 }
 
-/* The pipeline's completion for a client PUBLISH. */
+/* The pipeline's completion for a client PUBLISH. A 5.0 publisher whose
+ * message no subscription matched (where that is certain: pipeline.h)
+ * gets 0x10 No matching subscribers instead of 0x00 (3.4.2.1, 3.5.2.1). */
 static void on_published(conn_t *c, uint32_t cookie, int rc)
 {
     if (rc < 0 && (uint8_t)(cookie >> 16) == MQTT_PUBREC && !(cookie >> 24))
         forget_rx2(c, (uint16_t)cookie);
+    if (rc == PIPE_NO_SUBSCRIBERS) {
+        if (c->version == MQTT_V5 && !(cookie >> 24))
+            cookie |= (uint32_t)MQTT_RC_NO_MATCHING_SUBSCRIBERS << 24;
+        rc = 0;
+    }
     ack_or_close(c, cookie, rc);
 }
 
@@ -92,10 +99,15 @@ static int resent_qos2(conn_t *c, const mqtt_publish_t *p)
 
 int handle_publish(conn_t *c, const mqtt_publish_t *p)
 {
+    return handle_publish_rx2(c, p, p->qos == 2 && session_rx2_has(c->sess, p->packet_id));
+}
+
+int handle_publish_rx2(conn_t *c, const mqtt_publish_t *p, bool resent)
+{
     broker_t *b = c->b;
     session_t *s = c->sess;
     b->stats.msgs_in++;
-    if (p->qos == 2 && session_rx2_has(s, p->packet_id))
+    if (resent)
         return resent_qos2(c, p);
     msgprops_in_t in = {0};
     if (p->props.len)

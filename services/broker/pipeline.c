@@ -62,10 +62,10 @@ static void stage_bus(broker_t *b, const msg_t *m)
 
 /* ---- stage 4: acknowledgement ------------------------------------------ */
 
-static void stage_ack(conn_t *c, pipe_done_fn done, uint32_t cookie)
+static void stage_ack(conn_t *c, pipe_done_fn done, uint32_t cookie, int rc)
 {
     if (c && done)
-        done(c, cookie, 0);
+        done(c, cookie, rc);
 }
 
 /* Stages 2-4 after stage 1's writes succeeded (or failed, for a will). */
@@ -78,7 +78,7 @@ static void run(op_t *o, conn_t *c)
         stage_shared(o->b, o->m);
         stage_bus(o->b, o->m);
     }
-    stage_ack(c, o->done, o->cookie);
+    stage_ack(c, o->done, o->cookie, 0);
 }
 
 static msg_t *make_msg(const pipe_msg_t *in, const char *eid)
@@ -93,6 +93,7 @@ static msg_t *make_msg(const pipe_msg_t *in, const char *eid)
  * part must go to the peers with it. */
 static int publish_now(broker_t *b, const pipe_msg_t *in, const pipe_origin_t *from)
 {
+    bool nobody = false;
     if (!from || !from->refused) {
         msg_t *m = in->m;
         bool made = false, v5 = in->props_len || in->expiry_ms;
@@ -119,8 +120,10 @@ static int publish_now(broker_t *b, const pipe_msg_t *in, const pipe_origin_t *f
                                 in->payload_len, in->qos, in->retain, NULL, 0);
         if (made)
             msg_unref(&m);
+        nobody = !here && !shared && !b->cluster && !in->retain;
     }
-    stage_ack(from ? from->conn : NULL, from ? from->done : NULL, from ? from->cookie : 0);
+    stage_ack(from ? from->conn : NULL, from ? from->done : NULL, from ? from->cookie : 0,
+              nobody ? PIPE_NO_SUBSCRIBERS : 0);
     return 0;
 }
 

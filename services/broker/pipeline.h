@@ -92,10 +92,18 @@ typedef struct pipe_msg {
     const char *username;
 } pipe_msg_t;
 
-/* Called when a client's message is through (rc 0) or its durable writes
- * failed (rc < 0; the callback closes the connection, no acknowledgement).
- * Only while the connection lives. */
+/* Called when a client's message is through (rc 0, or PIPE_NO_SUBSCRIBERS)
+ * or its durable writes failed (rc < 0; the callback closes the
+ * connection, no acknowledgement). Only while the connection lives. */
 typedef void (*pipe_done_fn)(conn_t *c, uint32_t cookie, int rc);
+/* rc of a message through that no subscription matched, said only where
+ * that is certain: a single node (every subscription is here) without
+ * shared groups (stage_shared does not say whether one matched), and not
+ * for a retained message (kept for the subscribers to come). A cluster
+ * says 0: its peers' subscriptions are known by their literal prefixes
+ * only (the bus's XPUB filters), and persistent sessions and pipelines
+ * may keep the message (README "MQTT 5.0 messages"). */
+#define PIPE_NO_SUBSCRIBERS 1
 
 /* Who waits for a client's message. */
 typedef struct pipe_origin {
@@ -137,16 +145,17 @@ static inline int pipeline_publish(broker_t *b, const pipe_msg_t *msg, const pip
         b->shared_groups)
         return pipeline_stages(b, msg, from); /* (a 5.0 part: the message carries it;
                                                  shared groups: stage_shared) */
+    int rc = 1;
     if (!from->refused) {
         b->cur_origin = from->conn->sess; /* No Local */
-        int rc = route_local(b, msg->topic, msg->topic_len, msg->payload, msg->payload_len, msg->qos,
-                             msg->retain);
+        rc = route_local(b, msg->topic, msg->topic_len, msg->payload, msg->payload_len, msg->qos,
+                         msg->retain);
         b->cur_origin = NULL;
         if (rc < 0)
             return rc;
     }
     if (from->done)
-        from->done(from->conn, from->cookie, 0);
+        from->done(from->conn, from->cookie, rc || msg->retain ? 0 : PIPE_NO_SUBSCRIBERS);
     return 0;
 }
 

@@ -7,20 +7,23 @@
 #include "msgprops.h"
 #include "session.h"
 
-/* Subscription Identifiers sent with one message at most: overlapping
- * subscriptions beyond this many give their identifiers no more. */
-#define SUBIDS_MAX 32
-
-int publish5_send(conn_t *c, const msg_t *m, uint8_t qos, uint16_t pid, bool dup, bool retain)
+int publish5_send(conn_t *c, const msg_t *m, uint8_t qos, uint16_t pid, bool dup, bool retain,
+                  const pub_ids_t *given)
 {
-    uint32_t ids[SUBIDS_MAX];
-    /* sent while the publisher's own message is routed: its No Local
-     * subscriptions are not why it gets it (a copy queued and sent later
-     * no longer knows its publisher) */
-    bool own = c->sess && c->b->cur_origin == c->sess;
-    size_t nids = c->sess && c->sess->has_subids
-                      ? session_subids(c->sess, msg_topic(m), m->topic_len, own, ids, SUBIDS_MAX)
-                      : 0;
+    /* the identifiers of the subscriptions that delivered it [MQTT-3.3.4-3]:
+     * routing's when it matched them; otherwise the session's matching
+     * ones, where the No Local ones of the publisher's own session did not
+     * deliver it [MQTT-3.8.3-3] */
+    uint32_t found[PUBLISH5_SUBIDS_MAX];
+    const uint32_t *ids = found;
+    size_t nids = 0;
+    if (given && given->routed) {
+        ids = given->v;
+        nids = given->n;
+    } else if (c->sess && c->sess->has_subids) {
+        nids = session_subids(c->sess, msg_topic(m), m->topic_len, given && given->own, found,
+                              PUBLISH5_SUBIDS_MAX);
+    }
     uint64_t now = m->expiry_ms ? proc_wall_ms() : 0;
     uint8_t small[512];
     size_t plen = msgprops_out(NULL, 0, m, now, ids, nids);

@@ -8,6 +8,7 @@
 #include "base/proc.h"
 #include "cluster.h"
 #include "mqtt/topic.h"
+#include "publish5.h"
 #include "session.h"
 
 /* Target QoS of a session a deny entry keeps the message from: it gets
@@ -35,15 +36,37 @@ static uint8_t merge(uint8_t have, uint8_t add)
     return add > have ? add : have;
 }
 
+/* Adds subid to target i's identifiers (under OOM it is left out). */
+static void note_subid(broker_t *b, uint32_t i, uint32_t subid)
+{
+    if (b->nsubids == b->capsubids) {
+        uint32_t n = b->capsubids ? b->capsubids * 2 : 16;
+        route_subid_t *p = realloc(b->subids, n * sizeof(*p));
+        if (!p)
+            return;
+        b->subids = p;
+        b->capsubids = n;
+    }
+    b->subids[b->nsubids] = (route_subid_t){subid, b->targets[i].ids};
+    b->targets[i].ids = ++b->nsubids;
+}
+
 static void collect(void *sub, uint8_t options, void *ctx)
 {
     broker_t *b = ctx;
+    uint32_t subid = 0;
+    if (options & SUBOPT_SUBID) { /* a subscription with an identifier (session.h) */
+        const subref_t *r = sub;
+        sub = r->sess;
+        subid = r->subid;
+    }
     session_t *s = sub;
     uint8_t qos = options & 3;
     bool rap = (options & SUBOPT_RAP) != 0;
     if ((options & SUBOPT_NO_LOCAL) && s == b->cur_origin) {
-        qos = ROUTE_NO_LOCAL;
+        qos = ROUTE_NO_LOCAL; /* nor its identifier [MQTT-3.3.4-3] */
         rap = false;
+        subid = 0;
     } else if ((options & SUBOPT_FILTERED) && s->acl &&
                !acl_check_deliver(s->acl, b->cur_topic, b->cur_topic_len)) {
         qos = ROUTE_FILTERED; /* a deny entry overlapping this subscription covers the topic */
@@ -52,6 +75,8 @@ static void collect(void *sub, uint8_t options, void *ctx)
         route_target_t *t = &b->targets[s->target_idx];
         t->qos = merge(t->qos, qos);
         t->rap = t->rap || rap;
+        if (subid)
+            note_subid(b, s->target_idx, subid);
         return;
     }
     if (b->ntargets == b->captargets) {
@@ -64,13 +89,16 @@ static void collect(void *sub, uint8_t options, void *ctx)
     }
     s->stamp = b->stamp;
     s->target_idx = b->ntargets;
-    b->targets[b->ntargets++] = (route_target_t){s, qos, rap};
+    b->targets[b->ntargets++] = (route_target_t){s, 0, qos, rap};
+    if (subid)
+        note_subid(b, s->target_idx, subid);
 }
 
 static inline uint32_t match(broker_t *b, const char *topic, size_t len)
 {
     b->stamp++;
     b->ntargets = 0;
+    b->nsubids = 0;
     b->cur_topic = topic;
     b->cur_topic_len = len;
     subtrie_match(b->trie, topic, len, collect, b);
@@ -86,9 +114,15 @@ static inline void deliver(broker_t *b, msg_t *m)
             continue;
         }
         uint8_t qos = t->qos < m->qos ? t->qos : m->qos;
+        /* one PUBLISH with the identifiers of every subscription that
+         * matched [MQTT-3.3.4-3,4,5] */
+        uint32_t ids[PUBLISH5_SUBIDS_MAX];
+        pub_ids_t pi = {ids, 0, true, t->sess == b->cur_origin};
+        for (uint32_t k = t->ids; k && pi.n < PUBLISH5_SUBIDS_MAX; k = b->subids[k - 1].next)
+            ids[pi.n++] = b->subids[k - 1].id;
         /* Retain As Published keeps the flag [MQTT-3.3.1-13]; otherwise a
          * live delivery has it 0 [MQTT-3.3.1-12] */
-        session_deliver(b, t->sess, m, qos, t->rap && m->retain);
+        session_deliver_ids(b, t->sess, m, qos, t->rap && m->retain, &pi);
     }
 }
 
@@ -116,7 +150,7 @@ int route_local(broker_t *b, const char *topic, size_t topic_len, const uint8_t 
     if (here)
         deliver(b, m);
     msg_unref(&m);
-    return 0;
+    return here != 0;
 }
 
 typedef struct expired {

@@ -27,7 +27,8 @@ void route_deliver(broker_t *b, msg_t *m);
  * matches topic against the sessions here; only when one of them or the
  * retained store (retain) keeps it is the message made from the parts (a
  * message nobody here takes costs no allocation), stored as retained and
- * delivered. 0, or -ENOMEM (nothing routed). */
+ * delivered. 1 when a subscription here matched, 0 when none did, or
+ * -ENOMEM (nothing routed). */
 int route_local(broker_t *b, const char *topic, size_t topic_len, const uint8_t *payload,
                 size_t payload_len, uint8_t qos, bool retain);
 

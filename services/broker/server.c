@@ -405,5 +405,6 @@ void server_fini(broker_t *b)
     map_fini(&b->wills);
     subtrie_destroy(&b->trie);
     free(b->targets);
+    free(b->subids);
     free(b->scratch);
 }

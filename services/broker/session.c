@@ -33,32 +33,6 @@ session_t *session_new(broker_t *b, const char *id, size_t len, bool clean)
     return s;
 }
 
-/* A subscription's place in routing: the trie and the bus interest, or,
- * for a "$share/" filter, its shared group (shared.h). fresh: a new
- * subscription (bus interest is counted per pair). */
-static int sub_attach(broker_t *b, session_t *s, const char *filter, size_t len, uint8_t opts,
-                      bool fresh)
-{
-    if (share_is(filter, len))
-        return b->shared ? shared_join(b->shared, s, filter, len, opts) : ROOST_EPROTO_TOPIC;
-    int rc = subtrie_add(b->trie, filter, len, s, opts, NULL);
-    if (rc == 0 && fresh && b->cluster)
-        cluster_interest(b->cluster, filter, len, true);
-    return rc;
-}
-
-static void sub_detach(broker_t *b, session_t *s, const char *filter, size_t len)
-{
-    if (share_is(filter, len)) {
-        if (b->shared)
-            shared_leave(b->shared, s, filter, len);
-        return;
-    }
-    subtrie_remove(b->trie, filter, len, s);
-    if (b->cluster)
-        cluster_interest(b->cluster, filter, len, false);
-}
-
 void session_destroy(broker_t *b, session_t **sp)
 {
     session_t *s = *sp;
@@ -69,8 +43,8 @@ void session_destroy(broker_t *b, session_t **sp)
     if (b->shared)
         shared_session_gone(b->shared, s); /* before its subscriptions go */
     for (uint32_t i = 0; i < s->nsubs; i++) {
-        sub_detach(b, s, s->subs[i].filter, s->subs[i].len);
-        free(s->subs[i].filter);
+        session_sub_detach(b, s, &s->subs[i]);
+        session_sub_free(&s->subs[i]);
     }
     session_track_seen(s, false);
     free(s->subs);
@@ -85,96 +59,6 @@ void session_destroy(broker_t *b, session_t **sp)
     free(s->owner);
     map_del(&b->sessions, s->id, s->id_len);
     free(s);
-}
-
-int session_subscribe(broker_t *b, session_t *s, const char *filter, size_t len, uint8_t qos)
-{
-    return session_subscribe5(b, s, filter, len, qos, 0, NULL);
-}
-
-static void note_subid(session_t *s, uint32_t subid)
-{
-    if (subid) {
-        s->has_subids = true;
-        return;
-    }
-    s->has_subids = false;
-    for (uint32_t i = 0; i < s->nsubs && !s->has_subids; i++)
-        s->has_subids = s->subs[i].subid != 0;
-}
-
-size_t session_subids(const session_t *s, const char *topic, size_t len, bool own, uint32_t *ids,
-                      size_t cap)
-{
-    size_t n = 0;
-    for (uint32_t i = 0; i < s->nsubs && n < cap; i++) {
-        const sub_entry_t *e = &s->subs[i];
-        if (!e->subid || (own && (e->qos & SUBOPT_NO_LOCAL)))
-            continue;
-        const char *f;
-        size_t fl;
-        share_inner(e->filter, e->len, &f, &fl);
-        if (topic_match(f, fl, topic, len))
-            ids[n++] = e->subid;
-    }
-    return n;
-}
-
-int session_subscribe5(broker_t *b, session_t *s, const char *filter, size_t len, uint8_t qos,
-                       uint32_t subid, bool *existed)
-{
-    /* qos carries the options byte: QoS, 5.0 options, SUBOPT_FILTERED */
-    if (existed)
-        *existed = false;
-    for (uint32_t i = 0; i < s->nsubs; i++) {
-        if (s->subs[i].len == len && memcmp(s->subs[i].filter, filter, len) == 0) {
-            if (existed)
-                *existed = true;
-            /* [MQTT-3.8.4-3]: replace the subscription, options and identifier too */
-            s->subs[i].qos = qos;
-            s->subs[i].subid = subid;
-            note_subid(s, subid);
-            return sub_attach(b, s, filter, len, qos, false);
-        }
-    }
-    if (s->nsubs == s->capsubs) {
-        uint32_t n = s->capsubs ? s->capsubs * 2 : 2;
-        sub_entry_t *p = realloc(s->subs, n * sizeof(*p));
-        if (!p)
-            return -ENOMEM;
-        s->subs = p;
-        s->capsubs = n;
-    }
-    char *copy = malloc(len + 1);
-    if (!copy)
-        return -ENOMEM;
-    memcpy(copy, filter, len);
-    copy[len] = '\0';
-    int rc = sub_attach(b, s, copy, len, qos, true);
-    if (rc) {
-        free(copy);
-        return rc;
-    }
-    s->subs[s->nsubs++] = (sub_entry_t){copy, (uint16_t)len, qos, subid};
-    if (subid)
-        s->has_subids = true;
-    return 0;
-}
-
-int session_unsubscribe(broker_t *b, session_t *s, const char *filter, size_t len)
-{
-    for (uint32_t i = 0; i < s->nsubs; i++) {
-        if (s->subs[i].len == len && memcmp(s->subs[i].filter, filter, len) == 0) {
-            sub_detach(b, s, filter, len);
-            uint32_t subid = s->subs[i].subid;
-            free(s->subs[i].filter);
-            s->subs[i] = s->subs[--s->nsubs];
-            if (subid)
-                note_subid(s, 0);
-            return 0;
-        }
-    }
-    return ROOST_ENOTFOUND;
 }
 
 static uint16_t alloc_pid(session_t *s)
@@ -225,7 +109,8 @@ static void drop_too_large(broker_t *b, session_t *s, int i)
 
 /* Puts m in the window and writes it. The caller checked the window has room
  * and the session is online. Takes a new reference. */
-static void send_inflight(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool retain, bool dup)
+static void send_inflight(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool retain, bool dup,
+                          const pub_ids_t *ids)
 {
     if (!s->inflight) {
         s->inflight = calloc((size_t)b->cfg->max_inflight, sizeof(*s->inflight));
@@ -237,8 +122,8 @@ static void send_inflight(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool
     uint16_t pid = alloc_pid(s);
     out_entry_t *e = &s->inflight[s->ninflight++];
     *e = (out_entry_t){msg_ref(m), pid, qos, qos == 1 ? OUT_WAIT_PUBACK : OUT_WAIT_PUBREC, retain,
-                       dup};
-    int rc = conn_send_publish(s->conn, m, qos, pid, dup, retain);
+                       dup, ids->own};
+    int rc = conn_send_publish(s->conn, m, qos, pid, dup, retain, ids);
     if (rc == CONN_TOO_LARGE)
         drop_too_large(b, s, s->ninflight - 1);
     else if (rc < 0)
@@ -261,7 +146,8 @@ void session_count_queue_drop(broker_t *b, size_t n, const char *client_id)
     b->stats.queue_full_log_ms = now ? now : 1;
 }
 
-static bool enqueue(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool retain, bool dup)
+static bool enqueue(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool retain, bool dup,
+                    bool own)
 {
     if (s->qlen >= (uint32_t)b->cfg->max_queued) {
         /* a persistent session's message with an entry id is in its Redis
@@ -283,7 +169,7 @@ static bool enqueue(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool retai
         s->qcap = n;
         s->qhead = 0;
     }
-    s->queue[(s->qhead + s->qlen) % s->qcap] = (out_entry_t){msg_ref(m), 0, qos, 0, retain, dup};
+    s->queue[(s->qhead + s->qlen) % s->qcap] = (out_entry_t){msg_ref(m), 0, qos, 0, retain, dup, own};
     s->qlen++;
     b->stats.queued++;
     return true;
@@ -312,7 +198,7 @@ static void pump(broker_t *b, session_t *s)
             msg_unref(&e.m);
             continue;
         }
-        send_inflight(b, s, e.m, e.qos, e.retain, e.dup);
+        send_inflight(b, s, e.m, e.qos, e.retain, e.dup, &(pub_ids_t){.own = e.own});
         msg_unref(&e.m);
     }
     if (s->qlen == 0 && s->queue) {
@@ -337,6 +223,15 @@ static bool seen_before(session_t *s, const msg_t *m)
 
 void session_deliver(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool retain)
 {
+    session_deliver_ids(b, s, m, qos, retain, NULL);
+}
+
+void session_deliver_ids(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool retain,
+                         const pub_ids_t *ids)
+{
+    pub_ids_t found = {.own = s == b->cur_origin};
+    if (!ids)
+        ids = &found;
     conn_t *c = s->conn;
     if (qos > 0 && seen_before(s, m))
         return; /* already restored from Redis */
@@ -358,7 +253,7 @@ void session_deliver(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool reta
             return;
         }
         c->drop_logged = false;
-        int rc = conn_send_publish(c, m, 0, 0, false, retain);
+        int rc = conn_send_publish(c, m, 0, 0, false, retain, ids);
         if (rc == CONN_TOO_LARGE)
             b->stats.dropped_too_large++; /* [MQTT-3.1.2-24] */
         else if (rc < 0)
@@ -366,9 +261,9 @@ void session_deliver(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool reta
         return;
     }
     if (c && s->qlen == 0 && s->ninflight < window(b, s))
-        send_inflight(b, s, m, qos, retain, false);
+        send_inflight(b, s, m, qos, retain, false, ids);
     else
-        enqueue(b, s, m, qos, retain, false);
+        enqueue(b, s, m, qos, retain, false, ids->own);
 }
 
 static int find_inflight(const session_t *s, uint16_t pid, uint8_t state)
@@ -480,7 +375,8 @@ static bool resend(broker_t *b, session_t *s, uint16_t i)
     e->dup = true;
     int rc = e->state == OUT_WAIT_PUBCOMP
                  ? conn_send_ack(s->conn, MQTT_PUBREL, e->pid)
-                 : conn_send_publish(s->conn, e->m, e->qos, e->pid, true, e->retain);
+                 : conn_send_publish(s->conn, e->m, e->qos, e->pid, true, e->retain,
+                                     &(pub_ids_t){.own = e->own});
     if (rc == CONN_TOO_LARGE) {
         drop_too_large(b, s, i);
         return false;
@@ -545,30 +441,6 @@ bool session_holds(const session_t *s, const char *eid)
     return false;
 }
 
-bool session_wants(const session_t *s, const char *topic, size_t len)
-{
-    for (uint32_t i = 0; i < s->nsubs; i++) {
-        const sub_entry_t *e = &s->subs[i];
-        const char *f;
-        size_t fl;
-        share_inner(e->filter, e->len, &f, &fl); /* a shared one matches with its filter */
-        if (topic_match(f, fl, topic, len) &&
-            (!(e->qos & SUBOPT_FILTERED) || !s->acl || acl_check_deliver(s->acl, topic, len)))
-            return true;
-    }
-    return false;
-}
-
-bool session_queued_retain(const session_t *s, const char *topic, size_t len, bool retain)
-{
-    for (uint32_t i = 0; i < s->nsubs && retain; i++) {
-        const sub_entry_t *e = &s->subs[i];
-        if ((e->qos & SUBOPT_RAP) && topic_match(e->filter, e->len, topic, len))
-            return true;
-    }
-    return false;
-}
-
 void session_prune_queue(broker_t *b, session_t *s)
 {
     uint32_t kept = 0;
@@ -591,18 +463,18 @@ void session_set_acl(broker_t *b, session_t *s, acl_matcher_t **acl)
         sub_entry_t *e = &s->subs[i];
         acl_sub_result_t r = s->acl ? acl_check_subscribe(s->acl, e->filter, e->len) : ACL_SUB_GRANTED;
         if (r == ACL_SUB_DENIED) {
-            sub_detach(b, s, e->filter, e->len);
+            session_sub_detach(b, s, e);
             sstore_t *st = mirror(b, s);
             if (st) { /* no more queueing for it anywhere in the cluster */
                 sstore_sub_del(st, s->id, s->id_len, e->filter, e->len, session_store_done, b);
                 cluster_psub(b->cluster, s->id, s->id_len, e->filter, e->len, 0, false);
             }
-            free(e->filter);
+            session_sub_free(e);
             s->subs[i] = s->subs[--s->nsubs];
             continue;
         }
         e->qos = (uint8_t)((e->qos & SUBOPT_MQTT) | (r == ACL_SUB_GRANTED_FILTERED ? SUBOPT_FILTERED : 0));
-        sub_attach(b, s, e->filter, e->len, e->qos, false);
+        session_sub_attach(b, s, e, false);
         i++;
     }
 }
@@ -672,7 +544,7 @@ int session_restore(broker_t *b, session_t *s, const sstore_session_t *st)
         if (s->ninflight == b->cfg->max_inflight)
             break;
         s->inflight[s->ninflight++] =
-            (out_entry_t){NULL, st->rel[i], 2, OUT_WAIT_PUBCOMP, false, true};
+            (out_entry_t){NULL, st->rel[i], 2, OUT_WAIT_PUBCOMP, false, true, false};
     }
     uint64_t now = proc_wall_ms();
     for (size_t i = 0; i < st->n_msgs && rc == 0; i++) {
@@ -695,7 +567,7 @@ int session_restore(broker_t *b, session_t *s, const sstore_session_t *st)
             free(k);
         if (q->qos)
             enqueue(b, s, m, q->qos, session_queued_retain(s, q->topic, q->topic_len, q->retain),
-                    was_sent(st, q->entry_id)); /* counts what it drops */
+                    was_sent(st, q->entry_id), false); /* counts what it drops */
         msg_unref(&m);
     }
     /* pids must not collide with the restored PUBREL ones; after 65535

@@ -19,7 +19,7 @@
 #include "msg.h"
 
 typedef struct sub_entry {
-    char *filter;
+    char *filter;    /* with a subid: the filter of its subref_t (session_subs.c) */
     uint16_t len;
     uint8_t qos;     /* the options byte (QoS, 5.0 options, SUBOPT_FILTERED) */
     uint32_t subid;  /* 5.0 Subscription Identifier, 0: none */
@@ -32,6 +32,8 @@ typedef struct out_entry {
     uint8_t state;   /* in-flight only: OUT_WAIT_* */
     bool retain;
     bool dup;        /* may have been sent before (restored from Redis) */
+    bool own;        /* published by this session: its No Local subscriptions
+                        give no Subscription Identifier when it is sent */
 } out_entry_t;
 
 /* Broker-internal bit in a trie entry's options byte: the ACL granted this
@@ -44,6 +46,17 @@ typedef struct out_entry {
 #define SUBOPT_MQTT 0x0f
 #define SUBOPT_NO_LOCAL 0x04
 #define SUBOPT_RAP 0x08
+/* Broker-internal bit in a trie entry's options byte: the subscriber is
+ * the subscription's subref_t, not its session (it has a Subscription
+ * Identifier, which routing collects where it matches). */
+#define SUBOPT_SUBID 0x40
+
+/* The trie's subscriber for a subscription with a Subscription Identifier. */
+typedef struct subref {
+    session_t *sess;
+    uint32_t subid;
+    char filter[]; /* the subscription's filter, NUL-terminated */
+} subref_t;
 
 enum { OUT_WAIT_PUBACK = 1, OUT_WAIT_PUBREC = 2, OUT_WAIT_PUBCOMP = 3 };
 
@@ -167,6 +180,12 @@ void session_set_acl(broker_t *b, session_t *s, acl_matcher_t **acl);
  * sent to this client: written now when online and the window allows,
  * queued (QoS 1/2) otherwise, dropped and counted past the limits. */
 void session_deliver(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool retain);
+/* The same with the Subscription Identifiers routing matched for s (ids:
+ * conn.h's pub_ids_t; NULL: as session_deliver, found when written, own
+ * when s is the publisher being routed, b->cur_origin). A message queued
+ * keeps ids->own and has its identifiers found again when it is written. */
+void session_deliver_ids(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool retain,
+                         const pub_ids_t *ids);
 
 /* m matched a subscription of s that the ACL filters (SUBOPT_FILTERED) and
  * a deny entry covers its topic: s gets nothing, and the copy the cluster

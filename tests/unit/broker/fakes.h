@@ -19,6 +19,9 @@ typedef struct fake_packet {
     uint8_t qos;
     bool dup, retain;
     char topic[64];
+    bool own;         /* what conn_send_publish was told (pub_ids_t) */
+    bool routed;
+    uint32_t nids, ids[4];
 } fake_packet_t;
 
 static struct {
@@ -29,15 +32,23 @@ static struct {
     bool too_large;   /* conn_send_publish answers CONN_TOO_LARGE (writes nothing) */
 } fake_out;
 
-int conn_send_publish(conn_t *c, const msg_t *m, uint8_t qos, uint16_t pid, bool dup, bool retain)
+int conn_send_publish(conn_t *c, const msg_t *m, uint8_t qos, uint16_t pid, bool dup, bool retain,
+                      const pub_ids_t *ids)
 {
     if (fake_out.too_large)
         return CONN_TOO_LARGE;
     if (fake_out.n < 256) {
         fake_packet_t *p = &fake_out.p[fake_out.n++];
-        *p = (fake_packet_t){MQTT_PUBLISH, pid, qos, dup, retain, ""};
+        *p = (fake_packet_t){.type = MQTT_PUBLISH, .pid = pid, .qos = qos, .dup = dup, .retain = retain};
         size_t l = m->topic_len < sizeof(p->topic) - 1 ? m->topic_len : sizeof(p->topic) - 1;
         memcpy(p->topic, msg_topic(m), l);
+        if (ids) {
+            p->own = ids->own;
+            p->routed = ids->routed;
+            p->nids = ids->n;
+            for (uint32_t i = 0; i < ids->n && i < 4; i++)
+                p->ids[i] = ids->v[i];
+        }
     }
     return 0;
 }
@@ -45,7 +56,7 @@ int conn_send_publish(conn_t *c, const msg_t *m, uint8_t qos, uint16_t pid, bool
 int conn_send_ack(conn_t *c, uint8_t type, uint16_t pid)
 {
     if (fake_out.n < 256)
-        fake_out.p[fake_out.n++] = (fake_packet_t){type, pid, 0, false, false, ""};
+        fake_out.p[fake_out.n++] = (fake_packet_t){.type = type, .pid = pid};
     return 0;
 }
 
@@ -113,6 +124,7 @@ static inline void fake_broker_fini(broker_t *b)
     subtrie_destroy(&b->trie);
     route_fini(b);
     free(b->targets);
+    free(b->subids);
 }
 
 #endif

@@ -205,7 +205,7 @@ static void test_route_local(void **state)
     sub(a, "l/#", 1);
     assert_int_equal(route_local(&B, "none", 4, (const uint8_t *)"x", 1, 1, false), 0);
     assert_int_equal(fake_out.n, 0);
-    assert_int_equal(route_local(&B, "l/1", 3, (const uint8_t *)"one", 3, 1, false), 0);
+    assert_int_equal(route_local(&B, "l/1", 3, (const uint8_t *)"one", 3, 1, false), 1);
     assert_int_equal(fake_out.n, 1);
     assert_int_equal(fake_out.p[0].qos, 1);
     assert_int_equal(route_local(&B, "k/1", 3, (const uint8_t *)"kept", 4, 0, true), 0);
@@ -320,6 +320,104 @@ static void test_subscription_ids(void **state)
     assert_int_equal(session_unsubscribe(&B, a, "i/x/#", 5), 0);
     assert_int_equal(session_unsubscribe(&B, a, "i/+", 3), 0);
     assert_false(a->has_subids);
+}
+
+static bool has_ids(const fake_packet_t *p, uint32_t n, uint32_t x, uint32_t y)
+{
+    if (!p->routed || p->nids != n)
+        return false;
+    for (uint32_t i = 0; i < n; i++)
+        if (p->ids[i] != (i == 0 ? x : y) && p->ids[i] != (i == 0 ? y : x))
+            return false;
+    return n < 2 || p->ids[0] != p->ids[1];
+}
+
+/* Routing hands each session the identifiers of the subscriptions that
+ * matched [MQTT-3.3.4-3,4] (session.h's subref_t in the trie), none of the
+ * publisher's own No Local ones [MQTT-3.8.3-3], and follows an identifier
+ * set, changed or removed by a new SUBSCRIBE [MQTT-3.8.4-3]. */
+static void test_routed_subscription_ids(void **state)
+{
+    session_t *a = online("a", &C1), *b = online("b", &C2);
+    sub5(a, "i/#", 0, 7);
+    sub5(a, "i/+", 0, 9);
+    sub5(a, "i/x", 0, 0);
+    sub5(b, "i/x", 0, 3);
+    msg_t *m = mk("i/x", 0, false);
+    publish_from(NULL, m);
+    assert_int_equal(fake_out.n, 2);
+    for (int i = 0; i < 2; i++) {
+        const fake_packet_t *p = &fake_out.p[i];
+        assert_true(p->own == false);
+        assert_true(has_ids(p, p->nids == 2 ? 2 : 1, p->nids == 2 ? 7 : 3, 9));
+    }
+    fake_out.n = 0;
+    sub5(a, "i/#", 0, 0);  /* the identifier goes */
+    sub5(a, "i/x", 0, 11); /* one comes */
+    sub5(b, "i/x", 0, 4);  /* one changes */
+    publish_from(NULL, m);
+    assert_int_equal(fake_out.n, 2);
+    for (int i = 0; i < 2; i++) {
+        const fake_packet_t *p = &fake_out.p[i];
+        assert_true(p->nids == 2 ? has_ids(p, 2, 9, 11) : has_ids(p, 1, 4, 0));
+    }
+    fake_out.n = 0;
+    assert_int_equal(session_unsubscribe(&B, a, "i/+", 3), 0);
+    assert_int_equal(session_unsubscribe(&B, a, "i/x", 3), 0);
+    publish_from(NULL, m); /* a: i/# without an identifier */
+    assert_int_equal(fake_out.n, 2);
+    for (int i = 0; i < 2; i++)
+        assert_true(fake_out.p[i].nids == 0 ? fake_out.p[i].routed : has_ids(&fake_out.p[i], 1, 4, 0));
+    msg_unref(&m);
+    /* the publisher's own message: its No Local subscription's identifier
+     * is not among them */
+    fake_out.n = 0;
+    sub5(a, "n/#", 0 | SUBOPT_NO_LOCAL, 5);
+    sub5(a, "n/x", 0, 6);
+    m = mk("n/x", 0, false);
+    publish_from(a, m);
+    assert_int_equal(fake_out.n, 1);
+    assert_true(fake_out.p[0].own);
+    assert_true(has_ids(&fake_out.p[0], 1, 6, 0));
+    publish_from(b, m);
+    assert_int_equal(fake_out.n, 2);
+    assert_false(fake_out.p[1].own);
+    assert_true(has_ids(&fake_out.p[1], 2, 5, 6));
+    msg_unref(&m);
+}
+
+/* A message queued behind a full window and sent later keeps whether its
+ * session published it: its identifiers, found again when it is written,
+ * leave out the No Local subscriptions that did not deliver it
+ * [MQTT-3.8.3-3] (it was sent with them before: a queued copy did not
+ * know its publisher). */
+static void test_queued_own_message_keeps_no_local(void **state)
+{
+    CFG.max_inflight = 1;
+    session_t *a = online("a", &C1), *b = online("b", &C2);
+    sub5(a, "q/#", 1 | SUBOPT_NO_LOCAL, 5);
+    sub5(a, "q/x", 1, 6);
+    msg_t *m = mk("q/x", 1, false);
+    publish_from(b, m); /* in flight: the window of 1 is full */
+    assert_int_equal(fake_out.n, 1);
+    assert_true(has_ids(&fake_out.p[0], 2, 5, 6));
+    publish_from(a, m); /* a's own: queued */
+    assert_int_equal(fake_out.n, 1);
+    assert_int_equal(a->qlen, 1);
+    assert_int_equal(session_on_puback(&B, a, fake_out.p[0].pid), 0);
+    assert_int_equal(fake_out.n, 2);
+    const fake_packet_t *p = &fake_out.p[1];
+    assert_false(p->routed); /* found when written */
+    assert_true(p->own);
+    uint32_t ids[4];
+    assert_int_equal(session_subids(a, p->topic, strlen(p->topic), p->own, ids, 4), 1);
+    assert_int_equal(ids[0], 6);
+    /* someone else's message queued the same way gets both */
+    publish_from(b, m);
+    assert_int_equal(session_on_puback(&B, a, fake_out.p[1].pid), 0);
+    assert_int_equal(fake_out.n, 3);
+    assert_false(fake_out.p[2].own);
+    msg_unref(&m);
 }
 
 static void test_expired_not_delivered(void **state)
@@ -459,6 +557,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_route_local, setup, teardown),
         cmocka_unit_test(test_msg_refs),
         cmocka_unit_test_setup_teardown(test_no_local, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_routed_subscription_ids, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queued_own_message_keeps_no_local, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retain_as_published, setup, teardown),
         cmocka_unit_test_setup_teardown(test_subscription_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expired_not_delivered, setup, teardown),
