@@ -43,7 +43,8 @@ typedef struct route_target {
  * matched (routed: v[0..n), maybe none), or else the session's matching
  * subscriptions' found again when it is written (a message sent from the
  * queue, resent, or restored from Redis), without its No Local ones when
- * the session published the message itself (own) [MQTT-3.8.3-3]. */
+ * the session published the message itself (own; for a routed one the
+ * session module knows it from cur_origin) [MQTT-3.8.3-3]. */
 typedef struct pub_ids {
     const uint32_t *v;
     uint32_t n;

@@ -181,7 +181,7 @@ int conn5_publish_in(conn_t *c, mqtt_publish_t *p, const mqtt_props_t *props, bo
     if (rc || p->qos == 0)
         return rc;
     /* a QoS 2 resend before PUBREL holds the slot it already has (and is
-     * not delivered again [MQTT-4.3.3-2]: handle_publish_rx2 is told) */
+     * not delivered again [MQTT-4.3.3-2]: handle_publish is told) */
     if (p->qos == 2 && c->sess && (*resent = session_rx2_has(c->sess, p->packet_id)))
         return 0;
     /* the client MUST NOT send more QoS 1/2 PUBLISHes unacknowledged than

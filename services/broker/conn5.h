@@ -86,7 +86,7 @@ void conn_disconnect(conn_t *c, uint8_t rc, const char *reason, const char *clos
  * - the broker's Receive Maximum (3.2.2.3.3): a QoS 1/2 PUBLISH takes a
  *   slot until its PUBACK / PUBCOMP is sent (conn_send_ack_rc frees it).
  * *resent: a QoS 2 PUBLISH whose packet id is held (sent again before
- * PUBREL), for handle_publish_rx2.
+ * PUBREL), for handle_publish.
  * 0, -ENOMEM, ROOST_EPROTO_TOPIC_ALIAS (alias 0 [MQTT-3.3.2-8] or above
  * our maximum [MQTT-3.3.2-9]: 0x94), ROOST_EPROTO_PROTOCOL (an empty topic
  * with an alias never set: 0x82), ROOST_EPROTO_RECEIVE_MAX (0x93). */

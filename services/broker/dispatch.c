@@ -115,9 +115,10 @@ static int handle_one(conn_t *c, const mqtt_packet_t *p)
             mqtt_publish_t pub = p->u.publish;
             bool resent;
             int rc = conn5_publish_in(c, &pub, &p->props, &resent);
-            return rc ? rc : handle_publish_rx2(c, &pub, resent);
+            return rc ? rc : handle_publish(c, &pub, resent);
         }
-        return handle_publish(c, &p->u.publish);
+        return handle_publish(c, &p->u.publish,
+                              p->u.publish.qos == 2 && session_rx2_has(c->sess, p->u.publish.packet_id));
     case MQTT_PUBACK: return handle_puback(c, &p->u.ack);
     case MQTT_PUBREC: return handle_pubrec(c, &p->u.ack);
     case MQTT_PUBREL: return handle_pubrel(c, &p->u.ack);

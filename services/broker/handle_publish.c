@@ -97,12 +97,7 @@ static int resent_qos2(conn_t *c, const mqtt_publish_t *p)
     return published(c, pipeline_publish(c->b, &m, &from));
 }
 
-int handle_publish(conn_t *c, const mqtt_publish_t *p)
-{
-    return handle_publish_rx2(c, p, p->qos == 2 && session_rx2_has(c->sess, p->packet_id));
-}
-
-int handle_publish_rx2(conn_t *c, const mqtt_publish_t *p, bool resent)
+int handle_publish(conn_t *c, const mqtt_publish_t *p, bool resent)
 {
     broker_t *b = c->b;
     session_t *s = c->sess;

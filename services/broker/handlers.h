@@ -13,11 +13,9 @@
 int handle_connect(conn_t *c, const mqtt_packet_t *pk);
 /* DISCONNECT from the client (5.0: its reason code and properties). */
 int handle_disconnect(conn_t *c, const mqtt_packet_t *pk);
-int handle_publish(conn_t *c, const mqtt_publish_t *p);
-/* handle_publish when the caller knows already whether p is a QoS 2
- * PUBLISH whose packet id is held (resent before PUBREL: conn5_publish_in
- * looked), so the held ids are scanned once per PUBLISH. */
-int handle_publish_rx2(conn_t *c, const mqtt_publish_t *p, bool resent);
+/* PUBLISH; resent: a QoS 2 one whose packet id is held (sent again before
+ * PUBREL), which the caller looked up once (conn5_publish_in for 5.0). */
+int handle_publish(conn_t *c, const mqtt_publish_t *p, bool resent);
 int handle_puback(conn_t *c, const mqtt_ack_t *p);
 int handle_pubrec(conn_t *c, const mqtt_ack_t *p);
 int handle_pubrel(conn_t *c, const mqtt_ack_t *p);

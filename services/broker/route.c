@@ -36,37 +36,15 @@ static uint8_t merge(uint8_t have, uint8_t add)
     return add > have ? add : have;
 }
 
-/* Adds subid to target i's identifiers (under OOM it is left out). */
-static void note_subid(broker_t *b, uint32_t i, uint32_t subid)
+/* s's routing target for a matching subscription with these options: the
+ * one it has in this match, or a new one; NULL under OOM. */
+static inline route_target_t *target(broker_t *b, session_t *s, uint8_t options)
 {
-    if (b->nsubids == b->capsubids) {
-        uint32_t n = b->capsubids ? b->capsubids * 2 : 16;
-        route_subid_t *p = realloc(b->subids, n * sizeof(*p));
-        if (!p)
-            return;
-        b->subids = p;
-        b->capsubids = n;
-    }
-    b->subids[b->nsubids] = (route_subid_t){subid, b->targets[i].ids};
-    b->targets[i].ids = ++b->nsubids;
-}
-
-static void collect(void *sub, uint8_t options, void *ctx)
-{
-    broker_t *b = ctx;
-    uint32_t subid = 0;
-    if (options & SUBOPT_SUBID) { /* a subscription with an identifier (session.h) */
-        const subref_t *r = sub;
-        sub = r->sess;
-        subid = r->subid;
-    }
-    session_t *s = sub;
     uint8_t qos = options & 3;
     bool rap = (options & SUBOPT_RAP) != 0;
     if ((options & SUBOPT_NO_LOCAL) && s == b->cur_origin) {
-        qos = ROUTE_NO_LOCAL; /* nor its identifier [MQTT-3.3.4-3] */
+        qos = ROUTE_NO_LOCAL;
         rap = false;
-        subid = 0;
     } else if ((options & SUBOPT_FILTERED) && s->acl &&
                !acl_check_deliver(s->acl, b->cur_topic, b->cur_topic_len)) {
         qos = ROUTE_FILTERED; /* a deny entry overlapping this subscription covers the topic */
@@ -75,23 +53,53 @@ static void collect(void *sub, uint8_t options, void *ctx)
         route_target_t *t = &b->targets[s->target_idx];
         t->qos = merge(t->qos, qos);
         t->rap = t->rap || rap;
-        if (subid)
-            note_subid(b, s->target_idx, subid);
-        return;
+        return t;
     }
     if (b->ntargets == b->captargets) {
         uint32_t n = b->captargets ? b->captargets * 2 : 64;
         route_target_t *p = realloc(b->targets, n * sizeof(*p));
         if (!p)
-            return; /* fan-out truncated under OOM; counted below */
+            return NULL; /* fan-out truncated under OOM; counted below */
         b->targets = p;
         b->captargets = n;
     }
     s->stamp = b->stamp;
     s->target_idx = b->ntargets;
-    b->targets[b->ntargets++] = (route_target_t){s, 0, qos, rap};
-    if (subid)
-        note_subid(b, s->target_idx, subid);
+    route_target_t *t = &b->targets[b->ntargets++];
+    *t = (route_target_t){s, 0, qos, rap};
+    return t;
+}
+
+/* A matching subscription with a Subscription Identifier (session.h's
+ * subref_t): its session's target gets the identifier too, unless it is
+ * the publisher's own No Local subscription, which did not deliver it
+ * [MQTT-3.8.3-3]. Under OOM the identifier is left out. Out of line: the
+ * common case (collect without identifiers) keeps its short prologue. */
+__attribute__((noinline)) static void collect_subid(broker_t *b, const subref_t *r,
+                                                    uint8_t options)
+{
+    route_target_t *t = target(b, r->sess, options);
+    if (!t || ((options & SUBOPT_NO_LOCAL) && r->sess == b->cur_origin))
+        return;
+    if (b->nsubids == b->capsubids) {
+        uint32_t n = b->capsubids ? b->capsubids * 2 : 16;
+        route_subid_t *p = realloc(b->subids, n * sizeof(*p));
+        if (!p)
+            return;
+        b->subids = p;
+        b->capsubids = n;
+    }
+    b->subids[b->nsubids] = (route_subid_t){r->subid, t->ids};
+    t->ids = ++b->nsubids;
+}
+
+static void collect(void *sub, uint8_t options, void *ctx)
+{
+    broker_t *b = ctx;
+    if (options & SUBOPT_SUBID)
+        collect_subid(b, sub, options);
+    else
+        (void)target(b, sub, options);
 }
 
 static inline uint32_t match(broker_t *b, const char *topic, size_t len)
@@ -105,6 +113,21 @@ static inline uint32_t match(broker_t *b, const char *topic, size_t len)
     return b->ntargets;
 }
 
+/* A target no subscription with an identifier matched (own: session.c
+ * takes it from b->cur_origin for what routing delivers). */
+static const pub_ids_t NONE = {NULL, 0, true, false};
+
+/* One PUBLISH with the identifiers of every subscription that matched
+ * [MQTT-3.3.4-3,4,5]. Out of line, like collect_subid. */
+__attribute__((noinline)) static void deliver_ids(broker_t *b, const route_target_t *t, msg_t *m, uint8_t qos, bool retain)
+{
+    uint32_t ids[PUBLISH5_SUBIDS_MAX];
+    pub_ids_t pi = {ids, 0, true, false};
+    for (uint32_t k = t->ids; k && pi.n < PUBLISH5_SUBIDS_MAX; k = b->subids[k - 1].next)
+        ids[pi.n++] = b->subids[k - 1].id;
+    session_deliver_ids(b, t->sess, m, qos, retain, &pi);
+}
+
 static inline void deliver(broker_t *b, msg_t *m)
 {
     for (uint32_t i = 0; i < b->ntargets; i++) {
@@ -114,15 +137,13 @@ static inline void deliver(broker_t *b, msg_t *m)
             continue;
         }
         uint8_t qos = t->qos < m->qos ? t->qos : m->qos;
-        /* one PUBLISH with the identifiers of every subscription that
-         * matched [MQTT-3.3.4-3,4,5] */
-        uint32_t ids[PUBLISH5_SUBIDS_MAX];
-        pub_ids_t pi = {ids, 0, true, t->sess == b->cur_origin};
-        for (uint32_t k = t->ids; k && pi.n < PUBLISH5_SUBIDS_MAX; k = b->subids[k - 1].next)
-            ids[pi.n++] = b->subids[k - 1].id;
         /* Retain As Published keeps the flag [MQTT-3.3.1-13]; otherwise a
          * live delivery has it 0 [MQTT-3.3.1-12] */
-        session_deliver_ids(b, t->sess, m, qos, t->rap && m->retain, &pi);
+        bool retain = t->rap && m->retain;
+        if (t->ids)
+            deliver_ids(b, t, m, qos, retain);
+        else
+            session_deliver_ids(b, t->sess, m, qos, retain, &NONE);
     }
 }
 

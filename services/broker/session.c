@@ -90,6 +90,14 @@ static uint16_t window(const broker_t *b, const session_t *s)
 static void remove_inflight(session_t *s, int i);
 static sstore_t *mirror(broker_t *b, const session_t *s);
 
+/* Whether s published the message it is given with ids: routing tells
+ * (b->cur_origin) for what it delivers; any other caller says. Kept with a
+ * message that waits, for its identifiers found when it is written. */
+static inline bool own_of(const broker_t *b, const session_t *s, const pub_ids_t *ids)
+{
+    return ids->routed ? s == b->cur_origin : ids->own;
+}
+
 /* A PUBLISH larger than the client's Maximum Packet Size is not sent: the
  * broker behaves as if it had been sent and acknowledged [MQTT-3.1.2-25]
  * (its Redis queue entry is acknowledged too), and counts it. Inflight
@@ -122,7 +130,7 @@ static void send_inflight(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool
     uint16_t pid = alloc_pid(s);
     out_entry_t *e = &s->inflight[s->ninflight++];
     *e = (out_entry_t){msg_ref(m), pid, qos, qos == 1 ? OUT_WAIT_PUBACK : OUT_WAIT_PUBREC, retain,
-                       dup, ids->own};
+                       dup, own_of(b, s, ids)};
     int rc = conn_send_publish(s->conn, m, qos, pid, dup, retain, ids);
     if (rc == CONN_TOO_LARGE)
         drop_too_large(b, s, s->ninflight - 1);
@@ -223,15 +231,13 @@ static bool seen_before(session_t *s, const msg_t *m)
 
 void session_deliver(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool retain)
 {
-    session_deliver_ids(b, s, m, qos, retain, NULL);
+    pub_ids_t found = {.own = s == b->cur_origin};
+    session_deliver_ids(b, s, m, qos, retain, &found);
 }
 
 void session_deliver_ids(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool retain,
                          const pub_ids_t *ids)
 {
-    pub_ids_t found = {.own = s == b->cur_origin};
-    if (!ids)
-        ids = &found;
     conn_t *c = s->conn;
     if (qos > 0 && seen_before(s, m))
         return; /* already restored from Redis */
@@ -263,7 +269,7 @@ void session_deliver_ids(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool 
     if (c && s->qlen == 0 && s->ninflight < window(b, s))
         send_inflight(b, s, m, qos, retain, false, ids);
     else
-        enqueue(b, s, m, qos, retain, false, ids->own);
+        enqueue(b, s, m, qos, retain, false, own_of(b, s, ids));
 }
 
 static int find_inflight(const session_t *s, uint16_t pid, uint8_t state)

@@ -181,9 +181,9 @@ void session_set_acl(broker_t *b, session_t *s, acl_matcher_t **acl);
  * queued (QoS 1/2) otherwise, dropped and counted past the limits. */
 void session_deliver(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool retain);
 /* The same with the Subscription Identifiers routing matched for s (ids:
- * conn.h's pub_ids_t; NULL: as session_deliver, found when written, own
- * when s is the publisher being routed, b->cur_origin). A message queued
- * keeps ids->own and has its identifiers found again when it is written. */
+ * broker.h's pub_ids_t; session_deliver: found when written, own when s is
+ * the publisher being routed, b->cur_origin). A message queued keeps
+ * ids->own and has its identifiers found again when it is written. */
 void session_deliver_ids(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool retain,
                          const pub_ids_t *ids);
 
