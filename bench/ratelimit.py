@@ -31,6 +31,8 @@ import subprocess
 import tempfile
 import time
 
+from benchlib import free_port, mqtt_connect, pct, publish0, stop, subscribe, wait_port
+
 # the broker started here listens on the ports it is given only
 os.environ.setdefault("ROOST_WS_PORT", "0")
 os.environ.setdefault("ROOST_WSS_PORT", "0")
@@ -40,73 +42,9 @@ PROBE_TOPIC = b"rl/probe"
 WARMUP = 1.5
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, proc, timeout=15):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise RuntimeError("broker exited")
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("port %d never opened" % port)
-
-
-def remlen(n):
-    out = b""
-    while True:
-        b, n = n % 128, n // 128
-        out += bytes([b | (0x80 if n else 0)])
-        if not n:
-            return out
-
-
-def publish0(topic, payload):
-    body = struct.pack("!H", len(topic)) + topic + payload
-    return b"\x30" + remlen(len(body)) + body
-
-
-def recv_exact(s, n):
-    buf = b""
-    while len(buf) < n:
-        c = s.recv(n - len(buf))
-        if not c:
-            raise RuntimeError("connection closed")
-        buf += c
-    return buf
-
-
-def mqtt_conn(port, cid):
-    s = socket.create_connection(("127.0.0.1", port))
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    cidb = cid.encode()
-    body = struct.pack("!H", 4) + b"MQTT" + bytes([4, 2]) + struct.pack("!H", 60) + struct.pack("!H", len(cidb)) + cidb
-    s.sendall(b"\x10" + remlen(len(body)) + body)
-    s.settimeout(10)
-    ack = recv_exact(s, 4)
-    if ack[0] != 0x20 or ack[3] != 0:
-        raise RuntimeError("CONNACK %r" % ack)
-    return s
-
-
-def subscribe(s, topic):
-    body = struct.pack("!H", 1) + struct.pack("!H", len(topic)) + topic + b"\x00"
-    s.sendall(b"\x82" + remlen(len(body)) + body)
-    ack = recv_exact(s, 5)
-    if ack[0] != 0x90 or ack[4] != 0:
-        raise RuntimeError("SUBACK %r" % ack)
-
-
 def flooder(port, seconds):
     """Publishes QoS 0 as fast as the socket takes them; the broker's backpressure blocks sendall."""
-    s = mqtt_conn(port, "rl-flooder")
+    s = mqtt_connect(port, "rl-flooder")
     chunk = publish0(FLOOD_TOPIC, b"x" * 16) * 1000
     s.settimeout(0.2)
     end = time.monotonic() + seconds
@@ -120,8 +58,8 @@ def flooder(port, seconds):
 
 def flood_counter(port, seconds, pkt_len, out):
     """Counts the flood messages delivered (all the same length); out gets (t, count) samples."""
-    s = mqtt_conn(port, "rl-flood-sub")
-    subscribe(s, FLOOD_TOPIC)
+    s = mqtt_connect(port, "rl-flood-sub")
+    subscribe(s, 1, FLOOD_TOPIC)
     out.put("ready")
     s.settimeout(0.1)
     got, t0 = 0, time.monotonic()
@@ -147,9 +85,9 @@ def flood_counter(port, seconds, pkt_len, out):
 
 def probe(port, seconds, rate):
     """Publish->receive latency (seconds) of QoS 0 messages at `rate` msg/s."""
-    pub = mqtt_conn(port, "rl-probe-pub")
-    sub = mqtt_conn(port, "rl-probe-sub")
-    subscribe(sub, PROBE_TOPIC)
+    pub = mqtt_connect(port, "rl-probe-pub")
+    sub = mqtt_connect(port, "rl-probe-sub")
+    subscribe(sub, 1, PROBE_TOPIC)
     pkt_len = len(publish0(PROBE_TOPIC, struct.pack("!d", 0.0)))
     lat, buf, sent = [], b"", 0
     t0 = time.perf_counter()
@@ -178,11 +116,6 @@ def probe(port, seconds, rate):
     pub.close()
     sub.close()
     return lat, sent
-
-
-def pct(xs, p):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
 
 
 def run_phase(port, a, flood):
@@ -236,7 +169,8 @@ def main():
                                "--insecure-no-auth", "--max-msg-rate", str(a.limit), "--log-level", "warn"],
                               stderr=open(log, "ab"))
     try:
-        wait_port(port, broker)
+        if not wait_port(port, broker):
+            raise RuntimeError("broker did not start, see %s" % log)
         print("load before: %s" % open("/proc/loadavg").read().strip())
         quiet, flood = [], []
         for r in range(a.rounds):
@@ -258,13 +192,7 @@ def main():
         if broker.poll() is not None:
             raise RuntimeError("broker exited, see %s" % log)
     finally:
-        if broker.poll() is None:
-            broker.send_signal(signal.SIGTERM)
-            try:
-                broker.wait(10)
-            except subprocess.TimeoutExpired:
-                broker.kill()
-                broker.wait(10)
+        stop(broker)
         shutil.rmtree(d, ignore_errors=True)
 
 

@@ -46,33 +46,20 @@ os.environ.setdefault("ROOST_TEST_LOG_LEVEL", "warn")
 
 from stack import Stack  # noqa: E402
 
+from benchlib import mstr, packet  # noqa: E402
+
 USER, PASSWORD = "capuser", "cap-password-1"
 PAYLOAD = b"x" * 64
 
 
 # ------------------------------------------------------------------ MQTT
-def _s(v):
-    b = v.encode() if isinstance(v, str) else v
-    return len(b).to_bytes(2, "big") + b
-
-
-def _packet(kind, body):
-    n, rl = len(body), b""
-    while True:
-        d = n % 128
-        n //= 128
-        rl += bytes([d | (0x80 if n else 0)])
-        if not n:
-            return bytes([kind]) + rl + body
-
-
 class Dev:
     def __init__(self, port, cid, clean=True):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
         self.buf = b""
         flags = 0xC0 | (0x02 if clean else 0)
-        self.sock.sendall(_packet(0x10, _s("MQTT") + bytes([4, flags, 0, 120]) + _s(cid) + _s(USER) +
-                                  _s(PASSWORD)))
+        self.sock.sendall(packet(0x10, mstr("MQTT") + bytes([4, flags, 0, 120]) + mstr(cid) + mstr(USER) +
+                                  mstr(PASSWORD)))
         t, b = self.read()
         if t != 0x20 or b[1] != 0:
             raise RuntimeError("CONNACK %r for %s" % (b, cid))
@@ -121,8 +108,8 @@ class Dev:
             self.sock.sendall(out)
 
     def subscribe(self, filters, pid=1):
-        body = pid.to_bytes(2, "big") + b"".join(_s(f) + b"\x01" for f in filters)
-        self.sock.sendall(_packet(0x82, body))
+        body = pid.to_bytes(2, "big") + b"".join(mstr(f) + b"\x01" for f in filters)
+        self.sock.sendall(packet(0x82, body))
         while True:
             t, b = self.read()
             if t == 0x90:
@@ -131,7 +118,7 @@ class Dev:
                 return
 
     def publish(self, topic, pid, retain=False, payload=PAYLOAD):
-        self.sock.sendall(_packet(0x32 | (1 if retain else 0), _s(topic) + pid.to_bytes(2, "big") + payload))
+        self.sock.sendall(packet(0x32 | (1 if retain else 0), mstr(topic) + pid.to_bytes(2, "big") + payload))
 
     def close(self):
         try:

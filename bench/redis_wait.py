@@ -17,7 +17,6 @@ The publisher is Python: a ceiling of its own, the same for both modes.
 import argparse
 import os
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -28,16 +27,12 @@ import time
 
 import paho.mqtt.client as mqtt
 
+from benchlib import free_port, stop
+
 # brokers started here listen on the ports they are given only
 # (--ws-port and --wss-port default to 8083 and, with TLS, 8084)
 os.environ.setdefault("ROOST_WS_PORT", "0")
 os.environ.setdefault("ROOST_WSS_PORT", "0")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait(pred, timeout=15.0):
@@ -96,12 +91,7 @@ def one_round(args, d, rport, min_replicas):
         sub.disconnect()
         return rate
     finally:
-        b.send_signal(signal.SIGTERM)
-        try:
-            b.wait(10)
-        except subprocess.TimeoutExpired:
-            b.kill()
-            b.wait()
+        stop(b)
 
 
 def main():
@@ -133,8 +123,7 @@ def main():
         print("  ratio 1/0: %.2f" % (m1 / m0 if m0 else 0))
     finally:
         for p in procs:
-            p.send_signal(signal.SIGTERM)
-            p.wait(10)
+            stop(p)
         shutil.rmtree(d, ignore_errors=True)
 
 

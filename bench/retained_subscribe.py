@@ -17,81 +17,15 @@ with -p PORT (2.0 allows anonymous clients on a local-only listener).
 
 import argparse
 import os
-import socket
-import struct
 import subprocess
 import time
+
+from benchlib import free_port, mqtt_connect, packet, publish0, read_packet, stop, subscribe_packet, wait_port
 
 # brokers started here listen on the ports they are given only
 # (--ws-port and --wss-port default to 8083 and, with TLS, 8084)
 os.environ.setdefault("ROOST_WS_PORT", "0")
 os.environ.setdefault("ROOST_WSS_PORT", "0")
-
-
-def enc_len(n):
-    out = b""
-    while True:
-        d, n = n % 128, n // 128
-        out += bytes([d | (0x80 if n else 0)])
-        if not n:
-            return out
-
-
-def pkt(first, body):
-    return bytes([first]) + enc_len(len(body)) + body
-
-
-def mstr(x):
-    x = x.encode()
-    return struct.pack("!H", len(x)) + x
-
-
-def recv_exact(c, n):
-    b = b""
-    while len(b) < n:
-        x = c.recv(n - len(b))
-        if not x:
-            raise ConnectionError("broker closed the connection")
-        b += x
-    return b
-
-
-def read_pkt(c):
-    h = recv_exact(c, 1)[0]
-    mult, ln = 1, 0
-    while True:
-        d = recv_exact(c, 1)[0]
-        ln += (d & 127) * mult
-        mult *= 128
-        if not d & 128:
-            return h, recv_exact(c, ln)
-
-
-def connect(port, cid):
-    c = socket.create_connection(("127.0.0.1", port), timeout=30)
-    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    c.sendall(pkt(0x10, mstr("MQTT") + bytes([4, 2]) + struct.pack("!H", 60) + mstr(cid)))
-    h, body = read_pkt(c)
-    if h >> 4 != 2 or body[1] != 0:
-        raise RuntimeError("CONNECT refused: %r" % body)
-    return c
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, proc, timeout=10):
-    end = time.time() + timeout
-    while time.time() < end and proc.poll() is None:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
 
 
 def run(binary, n, k):
@@ -102,35 +36,30 @@ def run(binary, n, k):
              "--max-retained", str(n + 10)])
     p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        if not wait_port(port, p):
+        if not wait_port(port, p, timeout=10):
             raise RuntimeError("%s did not start" % binary)
         rss0 = int([ln for ln in open("/proc/%d/status" % p.pid) if ln.startswith("VmRSS")][0].split()[1])
-        pub = connect(port, "bench-pub")
-        pub.sendall(b"".join(pkt(0x31, mstr("site/%d/dev/%d/state" % (i % 100, i)) + b"on")
+        pub = mqtt_connect(port, "bench-pub", timeout=30)
+        pub.sendall(b"".join(publish0("site/%d/dev/%d/state" % (i % 100, i), b"on", retain=True)
                              for i in range(n)))
-        pub.sendall(pkt(0xC0, b""))
-        read_pkt(pub)
+        pub.sendall(packet(0xC0, b""))
+        read_packet(pub)
         rss1 = int([ln for ln in open("/proc/%d/status" % p.pid) if ln.startswith("VmRSS")][0].split()[1])
-        sub = connect(port, "bench-sub")
+        sub = mqtt_connect(port, "bench-sub", timeout=30)
         t0 = time.perf_counter()
         for j in range(k):
             dev = j * 37 % n
-            sub.sendall(pkt(0x82, struct.pack("!H", j + 1) + mstr("site/+/dev/%d/state" % dev) + b"\x00"))
+            sub.sendall(subscribe_packet(j + 1, "site/+/dev/%d/state" % dev))
             got_ack = got_msg = False
             while not (got_ack and got_msg):
-                h, body = read_pkt(sub)
+                h, body = read_packet(sub)
                 got_ack |= h >> 4 == 9
                 got_msg |= h >> 4 == 3
         dt = time.perf_counter() - t0
         return {"broker": binary, "retained": n, "subscribes": k, "ms_per_subscribe": dt * 1000 / k,
                 "rss_growth_kb": rss1 - rss0}
     finally:
-        p.terminate()
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+        stop(p)
 
 
 def main():

@@ -25,7 +25,6 @@ Every process started is stopped by PID."""
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,25 +33,12 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tls import MOSQUITTO, free_port, stop  # noqa: E402 (bench/tls.py's helpers)
+from benchlib import MOSQUITTO, free_port, stop, wait_port  # noqa: E402
 
 # brokers started here listen on the ports they are given only
 # (--ws-port and --wss-port default to 8083 and, with TLS, 8084)
 os.environ.setdefault("ROOST_WS_PORT", "0")
 os.environ.setdefault("ROOST_WSS_PORT", "0")
-
-
-def wait_port(port, proc, timeout=10.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        if proc.poll() is not None:
-            return False
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
 
 
 def start_mosquitto(d):

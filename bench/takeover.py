@@ -20,10 +20,11 @@ import os
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import tempfile
 import time
+
+from benchlib import HOST, connack, connect_packet, free_port, mqtt_connect, pct, stop, wait_port
 
 # brokers started here listen on the ports they are given only
 # (--ws-port and --wss-port default to 8083 and, with TLS, 8084)
@@ -31,70 +32,23 @@ os.environ.setdefault("ROOST_WS_PORT", "0")
 os.environ.setdefault("ROOST_WSS_PORT", "0")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def connect_packet(cid, clean=False):
-    cid = cid.encode()
-    vh = struct.pack("!H", 4) + b"MQTT" + bytes([4, 0 if not clean else 2]) + struct.pack("!H", 60)
-    body = vh + struct.pack("!H", len(cid)) + cid
-    return bytes([0x10, len(body)]) + body
-
-
-def connack(s, timeout=10.0):
-    s.settimeout(timeout)
-    buf = b""
-    while len(buf) < 4:
-        chunk = s.recv(4 - len(buf))
-        if not chunk:
-            raise RuntimeError("closed before CONNACK")
-        buf += chunk
-    assert buf[0] == 0x20 and buf[3] == 0, buf
-    return buf
-
-
 def open_conn(port, cid):
-    s = socket.create_connection(("127.0.0.1", port))
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    s.sendall(connect_packet(cid))
-    connack(s)
-    return s
+    return mqtt_connect(port, cid, clean=False)
 
 
 def takeover(port, cid):
-    s = socket.create_connection(("127.0.0.1", port))
+    s = socket.create_connection((HOST, port), timeout=10)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     t0 = time.perf_counter()
-    s.sendall(connect_packet(cid))
+    s.sendall(connect_packet(cid, clean=False))
     connack(s)
     return time.perf_counter() - t0, s
-
-
-def pct(xs, p):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
 
 
 def report(name, xs):
     ms = [x * 1000 for x in xs]
     print("%-22s n=%-4d p50 %7.2f ms  p90 %7.2f ms  p99 %7.2f ms  max %7.2f ms" % (
         name, len(ms), pct(ms, 50), pct(ms, 90), pct(ms, 99), max(ms)))
-
-
-def wait_port(port, proc, timeout=15):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise RuntimeError("exited")
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("port %d never opened" % port)
 
 
 def main():
@@ -109,7 +63,8 @@ def main():
         rport = free_port()
         procs.append(subprocess.Popen(["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--save", "",
                                        "--appendonly", "no", "--dir", d], stdout=subprocess.DEVNULL))
-        wait_port(rport, procs[-1])
+        if not wait_port(rport, procs[-1]):
+            raise RuntimeError("redis-server did not start")
 
         def broker(name):
             port = free_port()
@@ -117,7 +72,8 @@ def main():
                                   "--bind", "127.0.0.1", "--port", str(port), "--insecure-no-auth",
                                   "--log-level", "warn"], stderr=open(os.path.join(d, name + ".log"), "ab"))
             procs.append(p)
-            wait_port(port, p)
+            if not wait_port(port, p):
+                raise RuntimeError("broker %s did not start" % name)
             return p, port
 
         (_, p1), (_, p2) = broker("b1"), broker("b2")
@@ -148,13 +104,7 @@ def main():
             report("holder SIGKILLed", xs)
     finally:
         for p in reversed(procs):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait(10)
+            stop(p)
         shutil.rmtree(d, ignore_errors=True)
 
 

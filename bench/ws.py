@@ -26,7 +26,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tls import free_port, stop  # noqa: E402 (bench/tls.py's helpers)
+from benchlib import free_port, stop  # noqa: E402
 
 # brokers started here listen on the ports they are given only
 # (--ws-port and --wss-port default to 8083 and, with TLS, 8084)
