@@ -166,6 +166,23 @@ out:
     return rc;
 }
 
+/* With no intermediates in the certificate PEM, OpenSSL would build the
+ * chain it sends from the verify store (the client CA bundle) in every
+ * handshake: an X509_verify_cert, signature checks included, a quarter of a
+ * handshake's CPU when --tls-ca is set. The same chain is built here once,
+ * from the same store and ignoring the same errors (a server certificate the
+ * client CA did not sign is sent alone, as before); the handshakes then send
+ * it as given. Should the build fail (a CA certificate below OpenSSL's
+ * security level), nothing changes: the handshakes build it as before. */
+static void build_chain_once(SSL_CTX *ctx)
+{
+    STACK_OF(X509) *given = NULL;
+    SSL_CTX_get0_chain_certs(ctx, &given);
+    if (sk_X509_num(given) <= 0 &&
+        SSL_CTX_build_cert_chain(ctx, SSL_BUILD_CHAIN_FLAG_IGNORE_ERROR | SSL_BUILD_CHAIN_FLAG_CLEAR_ERROR) == 0)
+        ERR_clear_error();
+}
+
 static void fill_info(SSL_CTX *ctx, tlsctx_info_t *info)
 {
     X509 *leaf = SSL_CTX_get0_certificate(ctx);
@@ -219,6 +236,7 @@ SSL_CTX *tlsctx_new(const tlsctx_source_t *src, tlsctx_info_t *info, char *err, 
         goto fail;
     if (src->ca_pem && src->ca_pem[0] && load_ca(ctx, src, err, errcap) < 0)
         goto fail;
+    build_chain_once(ctx);
     int mode = SSL_VERIFY_NONE;
     if (src->client_cert == TLS_CLIENT_CERT_OPTIONAL)
         mode = SSL_VERIFY_PEER;

@@ -2,17 +2,23 @@
 AES-128-GCM preferred for TLS 1.3 as for 1.2; the TLS 1.3 session ticket,
 held to go out in one write with the CONNACK, still reaches a client that
 sends nothing after the handshake; a client's close_notify is answered, a
-bare TCP close is not (no alert written into a socket the peer closed)."""
+bare TCP close is not (no alert written into a socket the peer closed); the
+certificate chain, built once per context instead of in every handshake, is
+the one OpenSSL sent before (seen by `openssl s_client -showcerts`)."""
 
+import os
+import re
 import socket
 import ssl
+import subprocess
 import time
+import types
 
 import pytest
 
 from conftest import IS_MOSQUITTO, connect_pkt, uid
 from test_26_tls import TlsBroker, certs  # noqa: F401 (certs: the module's certificates fixture)
-from tlscerts import client_ctx, tls_raw
+from tlscerts import _run, client_ctx, make_cert, tls_raw
 
 pytestmark = pytest.mark.skipif(IS_MOSQUITTO, reason="Roost-only options")
 
@@ -114,3 +120,56 @@ def test_close_notify_is_answered(broker, certs):  # noqa: F811
         c.sock.settimeout(5)
         plain = c.sock.unwrap()  # sends close_notify, returns once the broker's arrives
         plain.close()
+
+
+def served_chain(port, cafile, version):
+    """The subjects of the certificates the server sends, and whether
+    openssl verified the chain against cafile."""
+    out = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-servername", "localhost",
+                          version, "-showcerts", "-CAfile", cafile], input=b"", capture_output=True,
+                         timeout=20).stdout.decode(errors="replace")
+    subjects = re.findall(r"^ *\d+ s:(.*)$", out, re.M)
+    return [x.strip() for x in subjects], "Verify return code: 0 (ok)" in out
+
+
+def make_intermediate(d, ca, name):
+    crt, key, csr, ext = (os.path.join(d, name + e) for e in (".crt", ".key", ".csr", ".ext"))
+    with open(ext, "w") as f:
+        f.write("basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n")
+    _run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key,
+          "-out", csr, "-subj", "/CN=%s" % name])
+    _run(["openssl", "x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1], "-set_serial", "7", "-days", "30",
+          "-out", crt, "-extfile", ext])
+    return crt, key
+
+
+@pytest.mark.parametrize("version", ["-tls1_3", "-tls1_2"])
+def test_chain_from_the_ca_bundle(broker, certs, version):  # noqa: F811
+    """Leaf only in --tls-cert, its CA in --tls-ca: the leaf and the CA are
+    sent (the chain OpenSSL completed from the verify store per handshake)."""
+    subjects, ok = served_chain(broker.tls_port, certs.ca[0], version)
+    assert subjects == ["CN = localhost", "CN = Roost Test CA"] and ok
+
+
+def test_chain_as_given(certs):  # noqa: F811
+    """Intermediates in --tls-cert are sent as given, nothing added from the
+    CA bundle; with the leaf alone and a CA bundle that did not sign it, the
+    leaf goes alone."""
+    d = certs.dir
+    inter = make_intermediate(d, certs.ca, "Roost Test Intermediate")
+    leaf = make_cert(d, inter, "leaf92", "localhost", san="DNS:localhost,IP:127.0.0.1")
+    bundle = os.path.join(d, "leaf92-chain.crt")
+    with open(bundle, "w") as f:
+        f.write(open(leaf[0]).read() + open(inter[0]).read())
+    given = TlsBroker(types.SimpleNamespace(server=(bundle, leaf[1]), ca=certs.ca), "optional")
+    try:
+        subjects, ok = served_chain(given.tls_port, certs.ca[0], "-tls1_3")
+        assert subjects == ["CN = localhost", "CN = Roost Test Intermediate"] and ok
+    finally:
+        given.stop()
+    alone = TlsBroker(types.SimpleNamespace(server=certs.server, ca=certs.other_ca), "optional")
+    try:
+        subjects, ok = served_chain(alone.tls_port, certs.ca[0], "-tls1_3")
+        assert subjects == ["CN = localhost"] and ok
+    finally:
+        alone.stop()
