@@ -124,6 +124,101 @@ static void say(char *why, size_t cap, const char *fmt, const char *a, int port,
         snprintf(why, cap, fmt, a, port, b);
 }
 
+size_t sentinel_count(const sentinel_t *s) { return s->n; }
+const char *sentinel_master(const sentinel_t *s) { return s->master; }
+int sentinel_auth_argv(const sentinel_t *s, const char *argv[3]) { return redis_auth_argv(&s->auth, argv); }
+
+const char *sentinel_at(const sentinel_t *s, size_t i, int *port)
+{
+    *port = s->addr[i].port;
+    return s->addr[i].host;
+}
+
+void sentinel_promote(sentinel_t *s, size_t i)
+{
+    if (i == 0 || i >= s->n)
+        return;
+    sentinel_addr_t a = s->addr[i];
+    memmove(&s->addr[1], &s->addr[0], i * sizeof(a));
+    s->addr[0] = a;
+}
+
+int sentinel_addr_reply(const void *reply, char *host, size_t host_cap, int *port, const char **why)
+{
+    const redisReply *r = reply;
+    *why = NULL;
+    if (r && r->type == REDIS_REPLY_ERROR) {
+        *why = r->str ? r->str : "error";
+        return -1;
+    }
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
+        r->element[1]->type != REDIS_REPLY_STRING || r->element[0]->len == 0 ||
+        r->element[0]->len >= host_cap || memchr(r->element[0]->str, '\0', r->element[0]->len)) {
+        *why = "does not know that master name";
+        return -1;
+    }
+    char *end = NULL;
+    long p = strtol(r->element[1]->str, &end, 10);
+    if (!end || *end || end == r->element[1]->str || p <= 0 || p >= 65536) {
+        *why = "bad port in its answer";
+        return -1;
+    }
+    memcpy(host, r->element[0]->str, r->element[0]->len + 1);
+    *port = (int)p;
+    return 0;
+}
+
+/* The next space-separated word of [*p, end): its start and length, or
+ * NULL at the end. */
+static const char *word(const char **p, const char *end, size_t *len)
+{
+    const char *w = *p;
+    if (w >= end)
+        return NULL;
+    const char *sp = memchr(w, ' ', (size_t)(end - w));
+    *len = (size_t)((sp ? sp : end) - w);
+    *p = sp ? sp + 1 : end;
+    return *len ? w : NULL;
+}
+
+int sentinel_switch_parse(const char *msg, size_t len, const char *master, char *host, size_t host_cap,
+                          int *port)
+{
+    const char *p = msg, *end = msg + len, *w[5];
+    size_t n[5];
+    for (int i = 0; i < 5; i++)
+        if (!(w[i] = word(&p, end, &n[i])))
+            return -1;
+    if (p != end || msg[len - 1] == ' ' || n[0] != strlen(master) || memcmp(w[0], master, n[0]) != 0 || n[3] >= host_cap ||
+        memchr(w[3], '\0', n[3]) || n[4] > 5)
+        return -1;
+    long v = 0;
+    for (size_t i = 0; i < n[4]; i++) {
+        if (w[4][i] < '0' || w[4][i] > '9')
+            return -1;
+        v = v * 10 + (w[4][i] - '0');
+    }
+    if (v < 1 || v > 65535)
+        return -1;
+    memcpy(host, w[3], n[3]);
+    host[n[3]] = '\0';
+    *port = (int)v;
+    return 0;
+}
+
+bool sentinel_recheck_due(sentinel_t *s, uint64_t now_ms)
+{
+    if (s->checked_ms && now_ms < s->checked_ms + RECHECK_MS)
+        return false;
+    s->checked_ms = now_ms;
+    return true;
+}
+
+void sentinel_recheck_failed(sentinel_t *s, uint64_t now_ms)
+{
+    s->checked_ms = now_ms + RECHECK_FAILED_MS - RECHECK_MS;
+}
+
 /* One Sentinel: 0 and the address, or -1 (why filled). */
 static int ask_one(const sentinel_t *s, const sentinel_addr_t *a, int timeout_ms, char *host,
                    size_t host_cap, int *port, char *why, size_t why_cap)
@@ -151,25 +246,11 @@ static int ask_one(const sentinel_t *s, const sentinel_addr_t *a, int timeout_ms
     }
     const char *q[] = {"SENTINEL", "get-master-addr-by-name", s->master};
     r = redisCommandArgv(c, 3, q, NULL);
-    if (!r) {
+    const char *bad = NULL;
+    if (!r)
         say(why, why_cap, "sentinel %s:%d: %s", a->host, a->port, c->errstr);
-    } else if (r->type == REDIS_REPLY_ERROR) {
-        say(why, why_cap, "sentinel %s:%d: %s", a->host, a->port, r->str ? r->str : "error");
-    } else if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-               r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING ||
-               r->element[0]->len == 0 || r->element[0]->len >= host_cap) {
-        say(why, why_cap, "sentinel %s:%d: %s", a->host, a->port, "does not know that master name");
-    } else {
-        char *end = NULL;
-        long p = strtol(r->element[1]->str, &end, 10);
-        if (end && !*end && p > 0 && p < 65536) {
-            memcpy(host, r->element[0]->str, r->element[0]->len + 1);
-            *port = (int)p;
-            rc = 0;
-        } else {
-            say(why, why_cap, "sentinel %s:%d: %s", a->host, a->port, "bad port in its answer");
-        }
-    }
+    else if ((rc = sentinel_addr_reply(r, host, host_cap, port, &bad)) < 0)
+        say(why, why_cap, "sentinel %s:%d: %s", a->host, a->port, bad);
 out:
     freeReplyObject(r);
     redisFree(c);
@@ -183,11 +264,7 @@ int sentinel_resolve(sentinel_t *s, int timeout_ms, char *host, size_t host_cap,
     for (size_t i = 0; i < s->n; i++) {
         if (ask_one(s, &s->addr[i], timeout_ms, host, host_cap, port, why, why_cap) < 0)
             continue;
-        if (i) { /* the one that answered goes first next time */
-            sentinel_addr_t a = s->addr[i];
-            memmove(&s->addr[1], &s->addr[0], i * sizeof(a));
-            s->addr[0] = a;
-        }
+        sentinel_promote(s, i); /* the one that answered goes first next time */
         return 0;
     }
     return ROOST_EUNAVAILABLE;
@@ -195,13 +272,12 @@ int sentinel_resolve(sentinel_t *s, int timeout_ms, char *host, size_t host_cap,
 
 bool sentinel_changed(sentinel_t *s, const char *host, int port, uint64_t now_ms, int timeout_ms)
 {
-    if (s->checked_ms && now_ms < s->checked_ms + RECHECK_MS)
+    if (!sentinel_recheck_due(s, now_ms))
         return false;
-    s->checked_ms = now_ms;
     char h[256];
     int p = 0;
     if (sentinel_resolve(s, timeout_ms, h, sizeof(h), &p, NULL, 0) < 0) {
-        s->checked_ms = now_ms + RECHECK_FAILED_MS - RECHECK_MS;
+        sentinel_recheck_failed(s, now_ms);
         return false;
     }
     return p != port || strcmp(h, host) != 0;

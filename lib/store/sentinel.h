@@ -8,17 +8,18 @@
  * --redis-master, --redis-sentinel-user, --redis-sentinel-password) and hand
  * them to store_set_sentinel / sstore_set_sentinel.
  *
- * Following a failover: a link that drops, a connection whose ROLE is not
- * "master", or a READONLY reply (the primary was demoted under us) makes the
- * next connection ask Sentinel again; and a live link re-asks at most once a
- * second (sentinel_changed) so a primary that is still reachable but was
- * replaced (a partition healed the wrong way) is left within a second.
+ * Following a failover: a Sentinel's `+switch-master` event (ssentinel.h
+ * subscribes; the broker), a link that drops, a connection whose ROLE is
+ * not "master", or a READONLY reply (the primary was demoted under us)
+ * makes the next connection ask Sentinel again; and a live link re-asks at
+ * most once a second (sentinel_changed, or sentinel_recheck_due for an
+ * async asker) so a primary that is still reachable but was replaced (a
+ * partition healed the wrong way, a missed event) is left within a second.
  *
  * Blocking: sentinel_resolve does blocking I/O, at most timeout_ms per
- * Sentinel (connect, then the command). The broker calls it from its loop
- * only when (re)connecting and once a second on a live link: a Sentinel on
- * the LAN answers in well under a millisecond; one that is unreachable costs
- * up to timeout_ms once, and then sits behind the ones that answer.
+ * Sentinel (connect, then the command): for the services whose store is
+ * synchronous anyway (authd, admin, forwarder, roostctl). The broker never
+ * calls it from its loop (ssentinel.h).
  */
 #ifndef ROOST_STORE_SENTINEL_H
 #define ROOST_STORE_SENTINEL_H
@@ -76,6 +77,30 @@ int sentinel_resolve(sentinel_t *s, int timeout_ms, char *host, size_t host_cap,
  * keeps working; a dead link is noticed by its own errors; the next ask is
  * then 10 s later). */
 bool sentinel_changed(sentinel_t *s, const char *host, int port, uint64_t now_ms, int timeout_ms);
+/* The list as parsed, in the order they are asked (the last that answered
+ * first). */
+size_t sentinel_count(const sentinel_t *s);
+const char *sentinel_at(const sentinel_t *s, size_t i, int *port);
+const char *sentinel_master(const sentinel_t *s);
+/* AUTH [user] password for the Sentinels (redis_auth_argv); 0: none. */
+int sentinel_auth_argv(const sentinel_t *s, const char *argv[3]);
+/* Sentinel i answered: it is asked first from now on. */
+void sentinel_promote(sentinel_t *s, size_t i);
+/* `SENTINEL get-master-addr-by-name`'s reply (a redisReply *, NULL for
+ * none): 0 and the address (host NUL-terminated, < host_cap), or -1 and
+ * *why (static text or the error reply's, valid while the reply is). */
+int sentinel_addr_reply(const void *reply, char *host, size_t host_cap, int *port, const char **why);
+/* A `+switch-master` message ("<name> <old-ip> <old-port> <new-ip>
+ * <new-port>", Sentinel's documented format): 0 and the new address when it
+ * is about `master`; -1 for another master or a malformed message. */
+int sentinel_switch_parse(const char *msg, size_t len, const char *master, char *host, size_t host_cap,
+                          int *port);
+/* The once-a-second re-ask of a live link, for callers that ask
+ * asynchronously: true when one is due (now_ms, any monotonic clock; it
+ * counts as started); after one where no Sentinel answered,
+ * sentinel_recheck_failed puts the next off by 10 s. */
+bool sentinel_recheck_due(sentinel_t *s, uint64_t now_ms);
+void sentinel_recheck_failed(sentinel_t *s, uint64_t now_ms);
 /* ROLE's reply (hiredis redisReply *, passed as void * so callers need no
  * cast): true when its first element is "master". */
 bool sentinel_role_is_master(const void *reply);

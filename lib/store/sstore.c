@@ -15,7 +15,9 @@
 #include "store/keys.h"
 #include "store/redis_auth.h"
 #include "store/sentinel.h"
+#include "store/ssentinel.h"
 #include "store/resp.h"
+#include "store/ss_io.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -28,11 +30,11 @@
 
 #define BACKOFF_MIN_MS 100u
 #define BACKOFF_MAX_MS 2000u
-/* With Sentinels a reconnect only asks them: try often, so a promoted
+/* With Sentinels a reconnect asks them first: try often, so a promoted
  * replica is used within this of the Sentinels naming it (while they
- * answer; when none did, the usual backoff up to BACKOFF_MAX_MS, since
- * asking Sentinels out of reach blocks the loop for their timeouts). */
+ * answer; when none did, the usual backoff up to BACKOFF_MAX_MS). */
 #define BACKOFF_MAX_SENTINEL_MS 250u
+/* Per Sentinel asked (ssentinel.h: on the loop, never blocking it). */
 #define SENTINEL_TIMEOUT_MS 250
 #define WATCHDOG_MS 1000u
 /* A link with replies outstanding and none arriving for this long is
@@ -49,8 +51,7 @@ struct sstore {
     void (*on_state)(bool connected, void *arg);
     void *state_arg;
     redisAsyncContext *ac;
-    int fd;               /* ac's socket while attached, else -1 */
-    unsigned ev;          /* LOOP_READ|LOOP_WRITE currently watched */
+    ss_io_t io;           /* ac on the loop */
     bool ready;           /* scripts loaded: calls are accepted */
     bool reported;        /* on_state(true) was the last report */
     bool started;
@@ -70,7 +71,8 @@ struct sstore {
     void *refused_arg;
     struct ss_pipe_batch *pipe; /* appends not yet sent (sstore_pipe.c) */
     struct ss_wait *wait;       /* WAIT for replicas (sstore_wait.c) */
-    sentinel_t *sentinel;       /* NULL: host:port as given */
+    ssentinel_t *sentinel;      /* NULL: host:port as given */
+    bool resolving;             /* an ask for the next link's address is under way */
     char at_host[256];          /* the address of the current link */
     int at_port;
     bool unresolved;            /* the last ask found no Sentinel answering */
@@ -126,23 +128,6 @@ int ss_r_u64(const redisReply *r, uint64_t *out)
     return 0;
 }
 
-/* ---- the loop adapter (hiredis ev hooks -> loop_*_fd) --------------------- */
-
-static void on_fd(loop_t *l, int fd, unsigned events, void *arg)
-{
-    (void)l;
-    (void)fd;
-    sstore_t *s = arg;
-    redisAsyncContext *ac = s->ac;
-    if (!ac)
-        return;
-    if (events & LOOP_READ)
-        redisAsyncHandleRead(ac);
-    /* the read may have dropped the link (and freed ac) */
-    if ((events & LOOP_WRITE) && s->ac == ac)
-        redisAsyncHandleWrite(ac);
-}
-
 static uint64_t kick_fire(loop_t *l, void *arg)
 {
     (void)l;
@@ -166,47 +151,7 @@ static void kick(sstore_t *s)
         s->kick_timer = loop_add_timer(s->loop, 0, kick_fire, s);
 }
 
-static void ev_update(sstore_t *s, unsigned ev)
-{
-    if (s->fd < 0 || ev == s->ev)
-        return;
-    int rc = 0;
-    if (ev == 0)
-        loop_del_fd(s->loop, s->fd);
-    else if (s->ev == 0)
-        rc = loop_add_fd(s->loop, s->fd, ev, on_fd, s);
-    else
-        rc = loop_mod_fd(s->loop, s->fd, ev);
-    if (rc < 0) {
-        kick(s); /* cannot watch the socket: treat the link as lost */
-        return;
-    }
-    s->ev = ev;
-}
-
-static void ev_add_read(void *p) { ev_update(p, ((sstore_t *)p)->ev | LOOP_READ); }
-static void ev_del_read(void *p) { ev_update(p, ((sstore_t *)p)->ev & ~(unsigned)LOOP_READ); }
-static void ev_add_write(void *p) { ev_update(p, ((sstore_t *)p)->ev | LOOP_WRITE); }
-static void ev_del_write(void *p) { ev_update(p, ((sstore_t *)p)->ev & ~(unsigned)LOOP_WRITE); }
-
-static void ev_cleanup(void *p)
-{
-    sstore_t *s = p;
-    ev_update(s, 0);
-    s->fd = -1;
-}
-
-static void attach(sstore_t *s, redisAsyncContext *ac)
-{
-    s->fd = ac->c.fd;
-    s->ev = 0;
-    ac->ev.data = s;
-    ac->ev.addRead = ev_add_read;
-    ac->ev.delRead = ev_del_read;
-    ac->ev.addWrite = ev_add_write;
-    ac->ev.delWrite = ev_del_write;
-    ac->ev.cleanup = ev_cleanup;
-}
+static void broken(void *owner) { kick(owner); }
 
 /* ---- connection ----------------------------------------------------------- */
 
@@ -387,28 +332,71 @@ static void on_disconnect(const redisAsyncContext *cac, int status)
     link_lost(cac->data);
 }
 
-/* 0, or -1 when the attempt failed at once (the caller retries later). */
+/* Connects to at_host:at_port. 0, or -1 when the attempt failed at once. */
+static int connect_addr(sstore_t *s)
+{
+    s->ac = ss_io_connect(&s->io, s->at_host, s->at_port, s, on_connect, on_disconnect);
+    return s->ac ? 0 : -1;
+}
+
+/* The Sentinels' answer for the next link (ssentinel_ask from connect_now). */
+static void on_resolved(int rc, const char *host, int port, void *arg)
+{
+    sstore_t *s = arg;
+    s->resolving = false;
+    s->unresolved = rc < 0; /* none answered: the longer backoff */
+    if (rc == 0) {
+        snprintf(s->at_host, sizeof(s->at_host), "%s", host);
+        s->at_port = port;
+        if (connect_addr(s) == 0)
+            return;
+    }
+    schedule_retry(s);
+}
+
+/* 0 (connecting, or asking the Sentinels first: the link, or the retry,
+ * follows from their answer), or -1 when the attempt failed at once (the
+ * caller retries later). */
 static int connect_now(sstore_t *s)
 {
-    s->unresolved = s->sentinel && sentinel_resolve(s->sentinel, SENTINEL_TIMEOUT_MS, s->at_host,
-                                                    sizeof(s->at_host), &s->at_port, NULL, 0) < 0;
-    if (s->unresolved)
-        return -1; /* no Sentinel answered: try again later */
-    redisAsyncContext *ac = redisAsyncConnect(s->at_host, s->at_port);
-    if (!ac)
+    if (!s->sentinel)
+        return connect_addr(s);
+    if (s->resolving)
+        return 0;
+    /* replaces a re-ask of the live link under way: that link is gone */
+    if (ssentinel_ask(s->sentinel, SENTINEL_TIMEOUT_MS, on_resolved, s) < 0)
         return -1;
-    if (ac->err) {
-        redisAsyncFree(ac);
-        return -1;
-    }
-    ac->data = s;
-    s->ac = ac;
-    attach(s, ac);
-    redisEnableKeepAlive(&ac->c);
-    redisAsyncSetDisconnectCallback(ac, on_disconnect);
-    /* after attach: setting it asks the adapter for the first write event */
-    redisAsyncSetConnectCallback(ac, on_connect);
+    s->resolving = true;
     return 0;
+}
+
+/* A re-ask of the live link (the watchdog, once a second). */
+static void on_rechecked(int rc, const char *host, int port, void *arg)
+{
+    sstore_t *s = arg;
+    if (rc < 0) /* none answered: the link keeps working; next ask later */
+        sentinel_recheck_failed(ssentinel_list(s->sentinel), loop_now(s->loop));
+    else if (s->ac && (port != s->at_port || strcmp(host, s->at_host) != 0))
+        kick(s); /* a primary still reachable but no longer the one they name */
+}
+
+/* A Sentinel announced a failover (+switch-master): leave the old primary
+ * now rather than at the next re-ask or error. */
+static void on_switch(const char *host, int port, void *arg)
+{
+    sstore_t *s = arg;
+    if (s->ac) {
+        if (port != s->at_port || strcmp(host, s->at_host) != 0)
+            kick(s); /* the retry asks them again, and checks ROLE there */
+        return;
+    }
+    if (s->resolving || !s->retry_timer)
+        return; /* an ask is under way, or the store is stopping */
+    loop_del_timer(s->loop, s->retry_timer); /* waiting out a backoff: try now */
+    s->retry_timer = 0;
+    s->backoff_ms = BACKOFF_MIN_MS;
+    if (connect_now(s) < 0)
+        schedule_retry(s);
 }
 
 /* The delay before the next attempt; doubles the one after it. */
@@ -447,10 +435,10 @@ static uint64_t watchdog_fire(loop_t *l, void *arg)
     if (s->ac && waiting && loop_now(l) - s->last_progress > STALL_MS)
         kick(s);
     /* a primary still reachable but no longer the one the Sentinels name */
-    if (s->sentinel && s->ready &&
-        sentinel_changed(s->sentinel, s->at_host, s->at_port, loop_now(l), SENTINEL_TIMEOUT_MS))
-        kick(s);
-    if (!s->ac && !s->retry_timer)
+    if (s->sentinel && s->ready && !ssentinel_asking(s->sentinel) &&
+        sentinel_recheck_due(ssentinel_list(s->sentinel), loop_now(l)))
+        ssentinel_ask(s->sentinel, SENTINEL_TIMEOUT_MS, on_rechecked, s);
+    if (!s->ac && !s->retry_timer && !s->resolving)
         schedule_retry(s); /* e.g. the timer could not be added on OOM */
     return WATCHDOG_MS;
 }
@@ -472,7 +460,7 @@ sstore_t *sstore_new(loop_t *loop, const char *host, int port, const char *prefi
     }
     snprintf(s->at_host, sizeof(s->at_host), "%s", s->host);
     s->at_port = port;
-    s->fd = -1;
+    ss_io_init(&s->io, loop, broken, s);
     s->backoff_ms = BACKOFF_MIN_MS;
     s->conn_ttl_ms = CONN_TTL_DEFAULT_MS;
     return s;
@@ -485,7 +473,15 @@ int sstore_set_auth(sstore_t *s, const char *user, const char *password)
 
 int sstore_set_sentinel(sstore_t *s, const store_sentinel_conf_t *sc)
 {
-    return sentinel_set(&s->sentinel, sc);
+    sentinel_t *list = NULL;
+    int rc = sentinel_set(&list, sc);
+    if (rc < 0)
+        return rc;
+    ssentinel_free(&s->sentinel);
+    if (!list)
+        return 0;
+    s->sentinel = ssentinel_new(s->loop, &list);
+    return s->sentinel ? 0 : -ENOMEM;
 }
 
 const char *sstore_address(const sstore_t *s, int *port)
@@ -517,6 +513,8 @@ int sstore_start(sstore_t *s, void (*on_state)(bool connected, void *arg), void 
         return -ENOMEM;
     s->started = true;
     s->last_progress = loop_now(s->loop);
+    if (s->sentinel && ssentinel_watch(s->sentinel, on_switch, s) < 0)
+        return -EALREADY;
     if (connect_now(s) < 0)
         schedule_retry(s);
     return 0;
@@ -544,7 +542,7 @@ void sstore_destroy(sstore_t **sp)
     if (s->kick_timer)
         loop_del_timer(s->loop, s->kick_timer);
     redis_auth_clear(&s->auth);
-    sentinel_free(&s->sentinel);
+    ssentinel_free(&s->sentinel);
     free(s->host);
     free(s->prefix);
     free(s->base);

@@ -78,12 +78,14 @@ sstore_t *sstore_new(loop_t *loop, const char *host, int port, const char *prefi
  * AUTH user password). Copies both. 0 or -ENOMEM. */
 int sstore_set_auth(sstore_t *s, const char *user, const char *password);
 /* Before sstore_start: find the primary through Sentinels (store/sentinel.h;
- * NULL or none: host:port as given). Each connection asks them (blocking up
- * to 250 ms per Sentinel tried, from the loop), checks ROLE before it is
- * reported connected, reconnects every 250 ms at most while down (while a
- * Sentinel answers; the usual backoff up to 2 s when none does), re-asks
- * once a second while up (another answer drops the link; none answering:
- * 10 s before the next ask), and a READONLY
+ * NULL or none: host:port as given). Each connection asks them on the loop
+ * without blocking it (ssentinel.h: up to 250 ms per Sentinel tried),
+ * checks ROLE before it is reported connected, reconnects every 250 ms at
+ * most while down (while a Sentinel answers; the usual backoff up to 2 s
+ * when none does), follows a Sentinel's +switch-master at once (drops the
+ * link to the old primary, or ends a backoff), re-asks once a second while
+ * up (another answer drops the link; none answering: 10 s before the next
+ * ask), and a READONLY
  * reply drops it too (that command fails with ROOST_EUNAVAILABLE: it did
  * not run). Copies sc. 0, -ENOMEM, ROOST_EINVAL (said on stderr). */
 struct store_sentinel_conf;

@@ -1,0 +1,411 @@
+/* ssentinel: see ssentinel.h.
+ *
+ * Each link (the ask's, the watch's) is one hiredis async context on the
+ * loop. A context is only ever freed from a timer (never from inside one of
+ * its own callbacks): callbacks record what happened and arm the link's
+ * timer at 0 ms; the timer closes the context and takes the next step.
+ * Before we free a context we clear link->ac, so the callbacks hiredis runs
+ * while freeing it (NULL replies, the disconnect) see a stranger and do
+ * nothing.
+ */
+#include "store/ssentinel.h"
+#include "store/ss_io.h"
+
+#include <errno.h>
+#include <hiredis/async.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "base/log.h"
+
+#define WATCH_SETUP_MS 1000u /* connect, AUTH and SUBSCRIBE confirmed within */
+#define WATCH_RETRY_MS 1000u /* after a watch link failed or dropped */
+
+typedef struct ss_link {
+    ssentinel_t *owner;
+    ss_io_t io;
+    redisAsyncContext *ac; /* ours while open; NULL once closed or gone */
+    uint64_t timer;
+    char host[256];
+    int port;
+} ss_link_t;
+
+enum { ASK_WAITING, ASK_ANSWERED, ASK_FAILED };
+
+struct ssentinel {
+    loop_t *loop;
+    sentinel_t *list;
+    /* the ask */
+    ss_link_t ask;
+    bool asking;
+    size_t ask_i;         /* the Sentinel being asked (index into list) */
+    int ask_state;
+    int ask_timeout_ms;
+    ssentinel_addr_fn ask_fn;
+    void *ask_arg;
+    char answer[256];
+    int answer_port;
+    /* the watch */
+    ss_link_t watch;
+    bool watching;        /* ssentinel_watch was called */
+    bool subscribed;      /* the watch link confirmed SUBSCRIBE */
+    size_t watch_i;       /* the Sentinel the watch tries next */
+    ssentinel_switch_fn on_switch;
+    void *switch_arg;
+};
+
+/* ---- links ------------------------------------------------------------------ */
+
+static void link_close(ss_link_t *l)
+{
+    if (l->timer) {
+        loop_del_timer(l->owner->loop, l->timer);
+        l->timer = 0;
+    }
+    redisAsyncContext *ac = l->ac;
+    l->ac = NULL;
+    if (ac)
+        redisAsyncFree(ac); /* its callbacks see l->ac != ac */
+}
+
+/* Runs fn on l's timer after delay_ms (replacing what was armed). */
+static void link_arm(ss_link_t *l, uint64_t delay_ms, loop_timer_fn fn)
+{
+    if (l->timer)
+        loop_del_timer(l->owner->loop, l->timer);
+    l->timer = loop_add_timer(l->owner->loop, delay_ms, fn, l->owner);
+}
+
+static void link_broken(void *owner);
+static void ask_failed(ssentinel_t *a);
+static void watch_failed(ssentinel_t *a);
+
+/* Which link of its owner a context belongs to, NULL for a stranger. */
+static ss_link_t *link_of(const redisAsyncContext *ac)
+{
+    ss_link_t *l = ac->data;
+    return l && l->ac == ac ? l : NULL;
+}
+
+static void link_lost(ss_link_t *l)
+{
+    l->ac = NULL; /* hiredis frees it */
+    if (l == &l->owner->ask)
+        ask_failed(l->owner);
+    else
+        watch_failed(l->owner);
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    ss_link_t *l = link_of(ac);
+    if (l && status != REDIS_OK)
+        link_lost(l);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    (void)status;
+    ss_link_t *l = link_of(ac);
+    if (l)
+        link_lost(l);
+}
+
+/* Opens l to Sentinel i of the list. 0 or -1. */
+static int link_open(ss_link_t *l, size_t i)
+{
+    int port;
+    const char *host = sentinel_at(l->owner->list, i, &port);
+    snprintf(l->host, sizeof(l->host), "%s", host);
+    l->port = port;
+    l->ac = ss_io_connect(&l->io, host, port, l, on_connect, on_disconnect);
+    return l->ac ? 0 : -1;
+}
+
+/* AUTH to the Sentinels when configured, on an open link. 0 or -1. */
+static int link_auth(ss_link_t *l, redisCallbackFn *fn)
+{
+    const char *argv[3];
+    int argc = sentinel_auth_argv(l->owner->list, argv);
+    if (!argc)
+        return 0;
+    return redisAsyncCommandArgv(l->ac, fn, NULL, argc, argv, NULL) == REDIS_OK ? 0 : -1;
+}
+
+/* ---- the ask ---------------------------------------------------------------- */
+
+static uint64_t ask_step(loop_t *loop, void *arg);
+
+static void ask_failed(ssentinel_t *a)
+{
+    a->ask_state = ASK_FAILED;
+    link_arm(&a->ask, 0, ask_step);
+}
+
+static void ask_on_auth(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)priv;
+    ss_link_t *l = link_of(ac);
+    const redisReply *r = reply;
+    if (l && r && r->type == REDIS_REPLY_ERROR) {
+        log_warn("sentinel_refused", "sentinel=%s:%d detail=\"AUTH: %s\"", l->host, l->port,
+                 r->str ? r->str : "error");
+        ask_failed(l->owner);
+    }
+}
+
+static void ask_on_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)priv;
+    ss_link_t *l = link_of(ac);
+    if (!l || !reply)
+        return;
+    ssentinel_t *a = l->owner;
+    if (a->ask_state != ASK_WAITING)
+        return; /* AUTH failed: already moving on */
+    const char *why = NULL;
+    if (sentinel_addr_reply(reply, a->answer, sizeof(a->answer), &a->answer_port, &why) == 0) {
+        a->ask_state = ASK_ANSWERED;
+        link_arm(l, 0, ask_step);
+    } else {
+        log_warn("sentinel_no_answer", "sentinel=%s:%d master=%s detail=\"%s\"", l->host, l->port,
+                 sentinel_master(a->list), why);
+        ask_failed(a);
+    }
+}
+
+/* Asks Sentinel a->ask_i; a failure arms the step to the next one. */
+static void ask_start(ssentinel_t *a)
+{
+    a->ask_state = ASK_WAITING;
+    ss_link_t *l = &a->ask;
+    const char *q[] = {"SENTINEL", "get-master-addr-by-name", sentinel_master(a->list)};
+    if (link_open(l, a->ask_i) < 0 || link_auth(l, ask_on_auth) < 0 ||
+        redisAsyncCommandArgv(l->ac, ask_on_reply, NULL, 3, q, NULL) != REDIS_OK) {
+        ask_failed(a); /* the step closes what was opened */
+        return;
+    }
+    link_arm(l, (uint64_t)a->ask_timeout_ms, ask_step);
+}
+
+static void watch_restart(ssentinel_t *a, size_t i);
+
+/* The ask's timer: an answer, a failure, or the timeout of Sentinel ask_i. */
+static uint64_t ask_step(loop_t *loop, void *arg)
+{
+    (void)loop;
+    ssentinel_t *a = arg;
+    a->ask.timer = 0; /* this run removes it */
+    link_close(&a->ask);
+    if (a->ask_state == ASK_ANSWERED) {
+        size_t i = a->ask_i;
+        sentinel_promote(a->list, i);
+        a->asking = false;
+        if (i > 0 && a->watching)
+            watch_restart(a, 0); /* the front Sentinel did not answer: watch the one that did */
+        a->ask_fn(0, a->answer, a->answer_port, a->ask_arg);
+        return 0;
+    }
+    if (a->ask_state == ASK_WAITING)
+        log_warn("sentinel_no_answer", "sentinel=%s:%d master=%s detail=\"no answer within %d ms\"", a->ask.host,
+                 a->ask.port, sentinel_master(a->list), a->ask_timeout_ms);
+    if (++a->ask_i < sentinel_count(a->list)) {
+        ask_start(a);
+        return 0;
+    }
+    a->asking = false;
+    a->ask_fn(ROOST_EUNAVAILABLE, NULL, 0, a->ask_arg);
+    return 0;
+}
+
+int ssentinel_ask(ssentinel_t *a, int timeout_ms, ssentinel_addr_fn fn, void *arg)
+{
+    link_close(&a->ask);
+    a->ask_fn = fn;
+    a->ask_arg = arg;
+    a->ask_timeout_ms = timeout_ms;
+    a->ask_i = 0;
+    a->asking = true;
+    ask_start(a);
+    if (!a->ask.timer) { /* not even a timer: out of memory */
+        link_close(&a->ask);
+        a->asking = false;
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+bool ssentinel_asking(const ssentinel_t *a)
+{
+    return a->asking;
+}
+
+/* ---- the watch -------------------------------------------------------------- */
+
+static uint64_t watch_fire(loop_t *loop, void *arg);
+
+static void watch_failed(ssentinel_t *a)
+{
+    a->subscribed = false;
+    a->watch_i = (a->watch_i + 1) % sentinel_count(a->list);
+    link_arm(&a->watch, WATCH_RETRY_MS, watch_fire);
+}
+
+static void watch_on_message(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)priv;
+    ss_link_t *l = link_of(ac);
+    const redisReply *r = reply;
+    if (!l || !r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 || r->element[0]->type != REDIS_REPLY_STRING)
+        return;
+    ssentinel_t *a = l->owner;
+    const char *kind = r->element[0]->str;
+    if (strcmp(kind, "subscribe") == 0) {
+        a->subscribed = true;
+        if (l->timer) { /* set up: no deadline any more */
+            loop_del_timer(a->loop, l->timer);
+            l->timer = 0;
+        }
+        log_info("sentinel_watching", "sentinel=%s:%d master=%s channel=+switch-master", l->host, l->port,
+                 sentinel_master(a->list));
+        return;
+    }
+    const redisReply *m = r->element[2];
+    if (strcmp(kind, "message") != 0 || m->type != REDIS_REPLY_STRING)
+        return;
+    char host[256];
+    int port;
+    if (sentinel_switch_parse(m->str, m->len, sentinel_master(a->list), host, sizeof(host), &port) < 0)
+        return; /* another master's failover, or not a message we know */
+    log_info("sentinel_switch_master", "sentinel=%s:%d master=%s to=%s:%d", l->host, l->port,
+             sentinel_master(a->list), host, port);
+    a->on_switch(host, port, a->switch_arg);
+}
+
+static void watch_subscribe(ss_link_t *l)
+{
+    if (redisAsyncCommand(l->ac, watch_on_message, NULL, "SUBSCRIBE +switch-master") != REDIS_OK)
+        watch_failed(l->owner);
+}
+
+static void watch_on_auth(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)priv;
+    ss_link_t *l = link_of(ac);
+    const redisReply *r = reply;
+    if (!l || !r)
+        return;
+    if (r->type == REDIS_REPLY_ERROR) {
+        log_warn("sentinel_refused", "sentinel=%s:%d detail=\"AUTH: %s\"", l->host, l->port,
+                 r->str ? r->str : "error");
+        watch_failed(l->owner);
+        return;
+    }
+    watch_subscribe(l);
+}
+
+/* The watch's timer: (re)open, or give up on a link that did not subscribe
+ * in time and open the next one. */
+static uint64_t watch_fire(loop_t *loop, void *arg)
+{
+    (void)loop;
+    ssentinel_t *a = arg;
+    ss_link_t *l = &a->watch;
+    l->timer = 0; /* this run removes it */
+    if (l->ac) { /* still setting up: the deadline passed */
+        link_close(l);
+        a->watch_i = (a->watch_i + 1) % sentinel_count(a->list);
+    }
+    a->subscribed = false;
+    if (link_open(l, a->watch_i) < 0) {
+        watch_failed(a);
+        return 0;
+    }
+    const char *argv[3];
+    if (sentinel_auth_argv(a->list, argv)) {
+        if (link_auth(l, watch_on_auth) < 0) {
+            watch_failed(a);
+            return 0;
+        }
+    } else {
+        watch_subscribe(l);
+    }
+    if (!l->timer)
+        link_arm(l, WATCH_SETUP_MS, watch_fire);
+    return 0;
+}
+
+/* Moves the watch to Sentinel i unless it is subscribed there already. */
+static void watch_restart(ssentinel_t *a, size_t i)
+{
+    int port;
+    const char *host = sentinel_at(a->list, i, &port);
+    if (a->subscribed && a->watch.ac && a->watch.port == port && strcmp(a->watch.host, host) == 0)
+        return;
+    link_close(&a->watch);
+    a->subscribed = false;
+    a->watch_i = i;
+    link_arm(&a->watch, 0, watch_fire);
+}
+
+int ssentinel_watch(ssentinel_t *a, ssentinel_switch_fn fn, void *arg)
+{
+    if (a->watching)
+        return -EALREADY;
+    a->watching = true;
+    a->on_switch = fn;
+    a->switch_arg = arg;
+    watch_restart(a, 0);
+    return 0;
+}
+
+/* ---- the handle --------------------------------------------------------------- */
+
+static void link_broken(void *owner)
+{
+    ss_link_t *l = owner; /* the socket cannot be watched: as if it dropped */
+    if (l == &l->owner->ask)
+        ask_failed(l->owner);
+    else
+        watch_failed(l->owner);
+}
+
+static void link_init(ssentinel_t *a, ss_link_t *l)
+{
+    l->owner = a;
+    ss_io_init(&l->io, a->loop, link_broken, l);
+}
+
+ssentinel_t *ssentinel_new(loop_t *loop, sentinel_t **sp)
+{
+    ssentinel_t *a = calloc(1, sizeof(*a));
+    if (!a) {
+        sentinel_free(sp);
+        return NULL;
+    }
+    a->loop = loop;
+    a->list = *sp;
+    *sp = NULL;
+    link_init(a, &a->ask);
+    link_init(a, &a->watch);
+    return a;
+}
+
+void ssentinel_free(ssentinel_t **ap)
+{
+    ssentinel_t *a = *ap;
+    if (!a)
+        return;
+    link_close(&a->ask);
+    link_close(&a->watch);
+    sentinel_free(&a->list);
+    free(a);
+    *ap = NULL;
+}
+
+sentinel_t *ssentinel_list(ssentinel_t *a)
+{
+    return a->list;
+}
