@@ -2,7 +2,7 @@
 """bench/forwarder.py: roost-forwarder figures on this machine (issue 17).
 
   1. drain: N messages already queued in a pipeline's stream (XADD in the
-     broker's field layout), the pipeline resumed, time until the sink
+     broker's packed layout, lib/store/pipentry.h), the pipeline resumed, time until the sink
      (bench/forwarder/fwd_sink.c) has them all: msgs/s, and msgs per
      forwarder CPU-second (/proc utime+stime). One message per request
      (--inflight 1 and 8) and batched (batch_size 100, --inflight 1 and 4;
@@ -17,7 +17,9 @@
 --compare BIN: only the drain cases, alternating this build's forwarder
 and BIN (another build's roost-forwarder) --repeat times each, medians;
 for before/after figures on a shared machine (per CPU-second is the
-steadier figure there).
+steadier figure there). BIN's queues are filled in the eight-field layout
+brokers wrote before the packed entry (--compare-layout packed: in the
+packed one, for a BIN that reads it).
 
 Everything runs on 127.0.0.1 with free ports, Release binaries from
 build-release/ (configured and built when missing), each process stopped
@@ -41,6 +43,8 @@ os.environ.setdefault("ROOST_WS_PORT", "0")
 os.environ.setdefault("ROOST_WSS_PORT", "0")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+from pipentry import encode  # noqa: E402  (the packed entry, as brokers write it)
 TOKEN = "bench-token-0123456789abcdef"
 
 
@@ -145,24 +149,29 @@ class Stack:
 CASES = [(1, 1), (1, 8), (100, 1), (100, 4)]
 
 
-def fill(st, pid, n, payload=64):
-    """n entries in the broker's field layout, through redis-cli --pipe."""
+def fill(st, pid, n, payload=64, packed=True):
+    """n entries as brokers write them (packed; or the eight fields written
+    before, packed=False), through redis-cli --pipe."""
     now = int(time.time() * 1000)
     p = "x" * payload
     lines = []
     for i in range(n):
-        args = ["XADD", f"roost:{{g}}:pq:{pid}", "*", "t", f"bench/p{i % 10}", "p", p, "q", "1", "r", "0", "c", f"c{i % 10}",
-                "u", "", "b", "bench", "ts", str(now)]
-        lines.append("*%d\r\n" % len(args) + "".join("$%d\r\n%s\r\n" % (len(a.encode()), a) for a in args))
-    subprocess.run(["redis-cli", "-p", str(st.redis_port), "--pipe"], input="".join(lines), capture_output=True,
-                   text=True, timeout=300, check=True)
+        if packed:
+            fields = ["m", encode(f"bench/p{i % 10}", p, qos=1, client_id=f"c{i % 10}", broker="bench", received_ms=now)]
+        else:
+            fields = ["t", f"bench/p{i % 10}", "p", p, "q", "1", "r", "0", "c", f"c{i % 10}", "u", "", "b", "bench",
+                      "ts", str(now)]
+        args = [a if isinstance(a, bytes) else a.encode() for a in ["XADD", f"roost:{{g}}:pq:{pid}", "*"] + fields]
+        lines.append(b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args))
+    subprocess.run(["redis-cli", "-p", str(st.redis_port), "--pipe"], input=b"".join(lines), capture_output=True,
+                   timeout=300, check=True)
 
 
-def drain(st, n, batch, inflight, binary=None):
+def drain(st, n, batch, inflight, binary=None, packed=True):
     p = st.api("POST", "/pipelines",
                {"name": f"drain-{batch}-{inflight}-{time.time()}", "url": f"http://127.0.0.1:{st.sink_port}/in",
                 "batch_size": batch, "linger_ms": 5, "status": "paused", "max_queue": 10000000})
-    fill(st, p["id"], n)
+    fill(st, p["id"], n, packed=packed)
     fwd = st.forwarder(inflight, binary)
     time.sleep(0.5)
     st.sink_reset()
@@ -233,7 +242,9 @@ def qos1_pairs(st, mapped, seconds):
         st.api("DELETE", f"/topic-mappings/{m['id']}")
         st.redis_cli("DEL", f"roost:{{g}}:pq:{m['pipeline']}")
     r = bench_json(out)
-    return {"test": "qos1_pairs", "mapped": mapped, "msgs_per_s": round(r["deliveries_per_s"]), "raw": r}
+    cpu = r.get("deliveries_per_broker_cpu_s")  # --broker-pid: the broker's and Redis's CPU
+    return {"test": "qos1_pairs", "mapped": mapped, "msgs_per_s": round(r["deliveries_per_s"]),
+            "per_cpu_s": round(cpu) if cpu else None, "raw": r}
 
 
 def compare(st, a, raw):
@@ -241,7 +252,8 @@ def compare(st, a, raw):
     for _ in range(a.repeat):
         for batch, inflight in CASES:
             for binary in (None, a.compare):
-                r = drain(st, a.messages * (5 if batch > 1 else 1), batch, inflight, binary)
+                r = drain(st, a.messages * (5 if batch > 1 else 1), batch, inflight, binary,
+                          packed=binary is None or a.compare_layout == "packed")
                 raw.write(json.dumps(r) + "\n")
                 runs.setdefault((batch, inflight, binary), []).append(r)
     med = lambda v: sorted(v)[len(v) // 2]
@@ -261,6 +273,9 @@ def main():
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--compare", metavar="BIN", help="drain only: this build's forwarder against BIN, alternating")
+    ap.add_argument("--broker-only", action="store_true", help="only the broker QoS 1 pairs, mapped vs not (3.)")
+    ap.add_argument("--compare-layout", choices=("old", "packed"), default="old",
+                    help="the queue layout BIN is given (default old: the eight fields)")
     a = ap.parse_args()
     if not os.path.exists(os.path.join(a.build, "services/forwarder/roost-forwarder")):
         subprocess.run(["cmake", "-S", ROOT, "-B", a.build, "-DCMAKE_BUILD_TYPE=Release", "-DROOST_SANITIZE=OFF",
@@ -275,34 +290,40 @@ def main():
         st.base()
         if a.compare:
             return compare(st, a, raw)
-        for batch, inflight in CASES:
+        for batch, inflight in ([] if a.broker_only else CASES):
             r = drain(st, a.messages * (5 if batch > 1 else 1), batch, inflight)
             rows.append(r)
             raw.write(json.dumps(r) + "\n")
-        r = latency(st, a.rate, a.seconds)
-        rows.append(r)
-        raw.write(json.dumps(r) + "\n")
+        if not a.broker_only:
+            r = latency(st, a.rate, a.seconds)
+            rows.append(r)
+            raw.write(json.dumps(r) + "\n")
         q = {False: [], True: []}
+        qc = {False: [], True: []}
         for _ in range(a.repeat):
             for mapped in (False, True):
                 r = qos1_pairs(st, mapped, a.seconds)
                 q[mapped].append(r["msgs_per_s"])
+                qc[mapped].append(r["per_cpu_s"] or 0)
                 raw.write(json.dumps(r) + "\n")
     finally:
         st.close()
         raw.close()
-    print("| forwarder | msgs/s | msgs per forwarder CPU-s | requests |")
-    print("|---|---|---|---|")
-    for r in rows:
-        if r["test"] == "drain":
-            print(f"| batch_size {r['batch_size']}, --inflight {r['inflight']} ({r['messages']} queued) "
-                  f"| {r['msgs_per_s']} | {r['msgs_per_cpu_s']} | {r['requests']} |")
-    lat = [r for r in rows if r["test"] == "latency"][0]
-    print(f"\nend to end (PUBLISH QoS 1 at {lat['rate']}/s -> sink): p50 {lat['e2e_p50_ms']} ms, "
-          f"p99 {lat['e2e_p99_ms']} ms, max {lat['e2e_max_ms']} ms ({lat['forwarded']} forwarded)")
+    if rows:
+        print("| forwarder | msgs/s | msgs per forwarder CPU-s | requests |")
+        print("|---|---|---|---|")
+        for r in rows:
+            if r["test"] == "drain":
+                print(f"| batch_size {r['batch_size']}, --inflight {r['inflight']} ({r['messages']} queued) "
+                      f"| {r['msgs_per_s']} | {r['msgs_per_cpu_s']} | {r['requests']} |")
+        lat = [r for r in rows if r["test"] == "latency"][0]
+        print(f"\nend to end (PUBLISH QoS 1 at {lat['rate']}/s -> sink): p50 {lat['e2e_p50_ms']} ms, "
+              f"p99 {lat['e2e_p99_ms']} ms, max {lat['e2e_max_ms']} ms ({lat['forwarded']} forwarded)")
     med = {k: sorted(v)[len(v) // 2] for k, v in q.items()}
+    medc = {k: sorted(v)[len(v) // 2] for k, v in qc.items()}
     print(f"\nbroker QoS 1 pairs, median of {a.repeat}: {med[False]} msgs/s without a mapping, "
-          f"{med[True]} with every topic mapped ({med[True] / med[False]:.2f}x)")
+          f"{med[True]} with every topic mapped ({med[True] / med[False]:.2f}x); per broker+Redis CPU-s "
+          f"{medc[False]} vs {medc[True]} ({medc[True] / max(medc[False], 1):.2f}x); all runs {q} {qc}")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "store/pipentry.h"
 #include "store/store_priv.h"
 
 /* ARGV: p id now eid...  Nothing is counted for a deleted pipeline. */
@@ -69,6 +70,61 @@ static const char *fstr(const redisReply *v)
     return v && v->type == REDIS_REPLY_STRING ? v->str : NULL;
 }
 
+/* The fields of an entry in the layout written before pipentry.h: any
+ * order, unknown ones ignored, a missing topic leaves m->topic NULL. */
+static void old_fields(const redisReply *f, pipeq_msg_t *m)
+{
+    for (size_t i = 0; i + 1 < f->elements; i += 2) {
+        const char *k = fstr(f->element[i]);
+        const redisReply *v = f->element[i + 1];
+        if (!k || v->type != REDIS_REPLY_STRING)
+            continue;
+        if (!strcmp(k, "t")) {
+            m->topic = v->str;
+            m->topic_len = v->len;
+        } else if (!strcmp(k, "p")) {
+            m->payload = (const uint8_t *)v->str;
+            m->payload_len = v->len;
+        } else if (!strcmp(k, "q"))
+            m->qos = atoi(v->str);
+        else if (!strcmp(k, "r"))
+            m->retain = v->str[0] == '1';
+        else if (!strcmp(k, "c")) {
+            m->client_id = v->str;
+            m->client_id_len = v->len;
+        } else if (!strcmp(k, "u")) {
+            m->username = v->str;
+            m->username_len = v->len;
+        } else if (!strcmp(k, "b")) {
+            m->broker = v->str;
+            m->broker_len = v->len;
+        } else if (!strcmp(k, "ts"))
+            m->received_ms = strtoll(v->str, NULL, 10);
+    }
+}
+
+/* The packed field (pipentry.h); one that does not decode leaves m->topic
+ * NULL. */
+static void packed(const redisReply *v, pipeq_msg_t *m)
+{
+    pipentry_t e;
+    if (v->type != REDIS_REPLY_STRING || pipentry_decode((const uint8_t *)v->str, v->len, &e) < 0)
+        return;
+    m->topic = e.topic;
+    m->topic_len = e.topic_len;
+    m->payload = e.payload;
+    m->payload_len = e.payload_len;
+    m->qos = e.qos;
+    m->retain = e.retain;
+    m->client_id = e.client_id;
+    m->client_id_len = e.client_id_len;
+    m->username = e.username;
+    m->username_len = e.username_len;
+    m->broker = e.broker;
+    m->broker_len = e.broker_len;
+    m->received_ms = (int64_t)e.received_ms;
+}
+
 /* Hands one [eid, [f, v, ...]] entry to fn, with attempts already made
  * (att: an HMGET reply element, NULL or nil for none). A deleted entry (nil
  * fields, as XAUTOCLAIM may report) is skipped: returns 0; else 1. */
@@ -80,30 +136,11 @@ static int one_entry(const redisReply *e, const redisReply *att, pipeq_msg_fn fn
     if (f->type != REDIS_REPLY_ARRAY)
         return 0;
     pipeq_msg_t m = {.eid = e->element[0]->str, .client_id = "", .username = "", .broker = ""};
-    for (size_t i = 0; i + 1 < f->elements; i += 2) {
-        const char *k = fstr(f->element[i]);
-        const redisReply *v = f->element[i + 1];
-        if (!k || v->type != REDIS_REPLY_STRING)
-            continue;
-        if (!strcmp(k, "t")) {
-            m.topic = v->str;
-            m.topic_len = v->len;
-        } else if (!strcmp(k, "p")) {
-            m.payload = (const uint8_t *)v->str;
-            m.payload_len = v->len;
-        } else if (!strcmp(k, "q"))
-            m.qos = atoi(v->str);
-        else if (!strcmp(k, "r"))
-            m.retain = v->str[0] == '1';
-        else if (!strcmp(k, "c"))
-            m.client_id = v->str;
-        else if (!strcmp(k, "u"))
-            m.username = v->str;
-        else if (!strcmp(k, "b"))
-            m.broker = v->str;
-        else if (!strcmp(k, "ts"))
-            m.received_ms = strtoll(v->str, NULL, 10);
-    }
+    const char *k0 = f->elements == 2 ? fstr(f->element[0]) : NULL;
+    if (k0 && !strcmp(k0, PIPENTRY_FIELD))
+        packed(f->element[1], &m);
+    else
+        old_fields(f, &m);
     if (!m.payload)
         m.payload = (const uint8_t *)"";
     if (fstr(att))

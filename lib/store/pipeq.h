@@ -6,11 +6,15 @@
  * only undelivered work) or moves it to the dead-letter stream. Entries a
  * dead forwarder held stay pending and are taken over with XAUTOCLAIM.
  *
- * Entry fields (written by the broker, sstore_pipe_append):
- *   t topic, p payload (bytes), q qos, r retain 0/1, c MQTT client id,
- *   u username, b broker id, ts received-at (unix ms).
- * Dead-letter entries carry the same fields plus eid (the queue entry id),
- * reason and attempts. G pq:<id>:att holds the failed attempts of entries
+ * Entry fields (written by the broker, sstore_pipe_append): one, "m", the
+ * message packed (store/pipentry.h). Entries written before that packing
+ * have eight fields instead: t topic, p payload (bytes), q qos, r retain
+ * 0/1, c MQTT client id, u username, b broker id, ts received-at (unix
+ * ms); they are read as they are (a queue may hold both across an upgrade;
+ * nothing rewrites them). An entry of neither shape, or an "m" that does
+ * not decode, is handed over as malformed (topic NULL).
+ * Dead-letter entries carry the entry's fields as they were plus eid (the
+ * queue entry id), reason and attempts. G pq:<id>:att holds the failed attempts of entries
  * being retried.
  *
  * Blocking calls on a store_t (store.h rules). Views passed to callbacks
@@ -36,7 +40,8 @@ typedef struct pipeq_msg {
     size_t payload_len;
     int qos;
     bool retain;
-    const char *client_id, *username, *broker; /* "" when absent */
+    const char *client_id, *username, *broker; /* "" when absent; not NUL-terminated */
+    size_t client_id_len, username_len, broker_len;
     int64_t received_ms;
     int attempts;                 /* failed deliveries recorded so far (claims only; else 0) */
 } pipeq_msg_t;

@@ -317,10 +317,11 @@ typedef struct sstore_pipe_msg {
     const char *username;     /* NULL: anonymous */
     const char *broker;       /* this broker's id */
 } sstore_pipe_msg_t;
-/* Appends m (XADD, fields of store/pipeq.h, received-at = now) to the queue
- * of each of the n pipelines (ids); a pipeline deleted meanwhile is skipped;
- * a queue holding its max_queue entries does not take it and counts it as
- * dropped. The callback reports how many pipelines dropped it. Appends are
+/* Appends m (XADD of one packed field, store/pipentry.h, received-at =
+ * now) to the queue of each of the n pipelines (ids); a pipeline deleted
+ * meanwhile is skipped; a queue holding its max_queue entries does not
+ * take it and counts it as dropped. ROOST_EINVAL when m cannot be packed
+ * (pipentry_size). The callback reports how many pipelines dropped it. Appends are
  * batched (up to 256 messages in one script call, sent at the end of the
  * loop turn or before any other call on s), which keeps the reply-order
  * contract: an append's callback runs before that of any call made after

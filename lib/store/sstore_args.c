@@ -88,6 +88,17 @@ void ss_cat(sstore_req_t *q, const void *p, size_t n)
     q->len[q->argc - 1] += n;
 }
 
+void *ss_arg_space(sstore_req_t *q, size_t n)
+{
+    ss_arg(q, NULL, 0);
+    if (q->oom || !reserve(q, n))
+        return NULL;
+    void *at = q->buf + q->used;
+    q->used += n;
+    q->len[q->argc - 1] = n;
+    return at;
+}
+
 void ss_arg_str(sstore_req_t *q, const char *str) { ss_arg(q, str, strlen(str)); }
 
 void ss_arg_u64(sstore_req_t *q, uint64_t v)

@@ -107,6 +107,9 @@ void ss_req_discard(sstore_req_t *q);
  * ss_issue. */
 void ss_arg(sstore_req_t *q, const void *p, size_t n);
 void ss_arg_str(sstore_req_t *q, const char *str);
+/* Appends one argument of n bytes and returns where to write them (valid
+ * until the next append), or NULL on OOM (remembered as ss_arg's). */
+void *ss_arg_space(sstore_req_t *q, size_t n);
 void ss_arg_u64(sstore_req_t *q, uint64_t v);
 /* Appends the key  P{g}:<name><id>  (id binary, id_len bytes): the global
  * family of store/keys.h (membership, psubs, retained, registry, ...). */

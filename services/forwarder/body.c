@@ -25,8 +25,8 @@ static bool utf8(const char *s, size_t n)
 
 bool body_ok(const pipeq_msg_t *m)
 {
-    return m->topic && utf8(m->topic, m->topic_len) && utf8(m->client_id, strlen(m->client_id)) &&
-           utf8(m->username, strlen(m->username)) && utf8(m->broker, strlen(m->broker));
+    return m->topic && utf8(m->topic, m->topic_len) && utf8(m->client_id, m->client_id_len) &&
+           utf8(m->username, m->username_len) && utf8(m->broker, m->broker_len);
 }
 
 /* The JSON text of the string s: escaped as jansson escapes (quote,
@@ -93,8 +93,8 @@ char *body_message(const char *pipeline_id, const pipeq_msg_t *m, size_t *len)
         S("id", id, (size_t)idn), STR("pipeline", pipeline_id), S("topic", m->topic, m->topic_len),
         S("payload", text ? (const char *)m->payload : b64, text ? m->payload_len : strlen(b64)),
         RAW("encoding", text ? "\"utf-8\"" : "\"base64\""), RAW("qos", qos),
-        RAW("retain", m->retain ? "true" : "false"), STR("client_id", m->client_id), STR("username", m->username),
-        STR("broker", m->broker), STR("received_at", at), RAW("received_at_ms", ms),
+        RAW("retain", m->retain ? "true" : "false"), S("client_id", m->client_id, m->client_id_len),
+        S("username", m->username, m->username_len), S("broker", m->broker, m->broker_len), STR("received_at", at), RAW("received_at_ms", ms),
     };
 #undef S
 #undef STR

@@ -265,7 +265,7 @@ static void on_msg(const pipeq_msg_t *m, void *arg)
 static void finish_sink(fwd_t *f, sink_t *s)
 {
     if (s->n_bad) {
-        int rc = pipeq_dead(f->store, s->p->id, s->bad, s->n_bad, "malformed queue entry (no topic, or a field not UTF-8)", 0);
+        int rc = pipeq_dead(f->store, s->p->id, s->bad, s->n_bad, "malformed queue entry (not decodable, no topic, or a field not UTF-8)", 0);
         fwd_redis_result(f, rc, "dead_letter");
         if (rc == 0)
             s->p->dead += s->n_bad;

@@ -26,6 +26,7 @@ from adminstack import AdminStack, free_port
 from cluster_stack import Cluster
 from conftest import PahoClient, wait_until
 from httpsink import Sink
+from pipentry import message, xrange
 
 BUILD = os.environ.get("ROOST_BUILD_DIR", "/work/main/build-test")
 FORWARDER = os.path.join(BUILD, "services", "forwarder", "roost-forwarder")
@@ -190,8 +191,8 @@ def test_429_retry_after_then_400_dead_letter(env):
     pub.publish("picky/1", "flaky", qos=1)
     dead = f"roost:{{g}}:pq:{p['id']}:dead"
     assert wait_until(lambda: env["admin"].redis_cli("XLEN", dead) == "2", timeout=15)
-    rows = env["admin"].redis_cli("XRANGE", dead, "-", "+")
-    assert "HTTP 400" in rows and "HTTP 503 after 3 attempts" in rows
+    rows = {message(f)["payload"]: f for _, f in xrange(env["cl"].redis.port, dead)}
+    assert b"HTTP 400" in rows[b"bad"][b"reason"] and b"HTTP 503 after 3 attempts" in rows[b"flaky"][b"reason"]
     assert len([r for r in env["sink"].requests if r["path"] == "/p" and r["body"]["payload"] == "bad"]) == 1
     assert len([r for r in env["sink"].requests if r["path"] == "/p" and r["body"]["payload"] == "flaky"]) == 3
     st = api(env, "GET", f"/api/v1/pipelines/{p['id']}")

@@ -33,6 +33,7 @@ import time
 import pytest
 
 from conftest import IS_MOSQUITTO, RawClient, connect_pkt, uid, wait_until
+from pipentry import message, xrange
 from stack import parse_metrics, http_get, stack  # noqa: F401 (stack: fixture)
 from test_61_forwarder import (Forwarder, api, arrived, env, mapping, pipeline,  # noqa: F401 (env: fixture)
                                publisher, wait_routes)
@@ -83,7 +84,8 @@ def test_attempts_survive_a_forwarder_takeover(env):
     # 4 in all (5 if the dead one failed a third time it had no time to record):
     # starting again would have made it 6 or more
     assert len(tries) in (4, 5), len(tries)
-    assert "after 4 attempts" in env["admin"].redis_cli("XRANGE", dead, "-", "+")
+    (_, f), = xrange(env["cl"].redis.port, dead)
+    assert b"after 4 attempts" in f[b"reason"] and message(f)["payload"] == b"one"
     assert "entries_claimed" in env["fwd"].text()
     assert env["admin"].redis_cli("EXISTS", att) == "0"   # forgotten once dead-lettered
     env["sink"].plan(None)

@@ -32,7 +32,8 @@ static void text_payload(void **state)
     (void)state;
     pipeq_msg_t m = {.eid = "1700000000123-4", .topic = "devices/7/telemetry", .topic_len = 19,
                      .payload = (const uint8_t *)"{\"t\":21.5} é", .payload_len = 13, .qos = 1, .retain = true,
-                     .client_id = "dev-7", .username = "boiler7", .broker = "b1", .received_ms = 1700000000123};
+                     .client_id = "dev-7+", .client_id_len = 5, .username = "boiler7+", .username_len = 7,
+                     .broker = "b1+", .broker_len = 2, .received_ms = 1700000000123}; /* views: not NUL-terminated */
     json_t *o = message_json(&m);
     assert_string_equal(json_string_value(json_object_get(o, "id")), PID ":1700000000123-4");
     assert_string_equal(json_string_value(json_object_get(o, "topic")), "devices/7/telemetry");
@@ -75,7 +76,8 @@ static void escapes_as_jansson(void **state)
     static const char pay[] = "q\"b\\s/\b\f\n\r\t\x01\x1f\x7f \xc3\xa9 \xe2\x80\xa8 end";
     pipeq_msg_t m = {.eid = "5-6", .topic = "a/\"b\"/\\c/\xc3\xa9\t", .topic_len = 12,
                      .payload = (const uint8_t *)pay, .payload_len = sizeof(pay) - 1, .qos = 2,
-                     .client_id = "id\"\n", .username = "u\\\x02", .broker = "b/1", .received_ms = 0};
+                     .client_id = "id\"\n", .client_id_len = 4, .username = "u\\\x02", .username_len = 3, .broker = "b/1",
+                     .broker_len = 3, .received_ms = 0};
     size_t len = 0;
     char *mine = body_message(PID, &m, &len);
     assert_non_null(mine);
@@ -98,7 +100,7 @@ static void malformed_entries_refused(void **state)
 {
     (void)state;
     pipeq_msg_t m = {.eid = "1-0", .topic = "a/b", .topic_len = 3, .payload = (const uint8_t *)"\xff",
-                     .payload_len = 1, .client_id = "c", .username = "", .broker = "b1"};
+                     .payload_len = 1, .client_id = "c", .client_id_len = 1, .username = "", .broker = "b1", .broker_len = 2};
     assert_true(body_ok(&m)); /* a binary payload is fine: base64 */
     m.topic = NULL;
     assert_false(body_ok(&m));
@@ -111,10 +113,16 @@ static void malformed_entries_refused(void **state)
     assert_false(body_ok(&m));
     m.client_id = "c";
     m.username = "\xed\xa0\x80"; /* a surrogate */
+    m.username_len = 3;
     assert_false(body_ok(&m));
     m.username = "";
+    m.username_len = 0;
     m.broker = "\x80";
+    m.broker_len = 1;
     assert_false(body_ok(&m));
+    m.broker = "b1\x80"; /* only the view's bytes count */
+    m.broker_len = 2;
+    assert_true(body_ok(&m));
 }
 
 static void join_batch_and_single(void **state)

@@ -1,4 +1,12 @@
-/* Unit test for lib/store/sstore_pipe.c's teardown (review bug): a batch of
+/* Unit tests for lib/store/sstore_pipe.c, against a real Redis.
+ *
+ * Appends in one batch to changing sets of pipelines (grouped into one
+ * script call): each queue gets its messages in order as packed entries
+ * (store/pipentry.h), a full queue drops exactly the messages past its
+ * max_queue and each callback is told how many pipelines dropped its
+ * message, a deleted pipeline is skipped.
+ *
+ * The teardown (review bug): a batch of
  * pipeline appends whose send failed (the link had just gone) is handed to
  * its callbacks from a timer; sstore_destroy delivered those failures at
  * once and freed the batching state, but left that timer registered, so the
@@ -12,9 +20,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "base/err.h"
 #include "base/loop.h"
 #include "redis_fixture.h"
+#include "store/pipentry.h"
 #include "store/sstore.h"
 
 static redis_fixture_t R;
@@ -104,9 +117,104 @@ static void test_destroy_with_a_failed_batch_pending(void **state)
     redis_fixture_fini(&R);
 }
 
+static size_t dropped_of[8];
+static int calls_done;
+
+static void on_grouped(int rc, size_t dropped, void *arg)
+{
+    assert_int_equal(rc, 0);
+    dropped_of[(size_t)(uintptr_t)arg] = dropped;
+    if (++calls_done == 8)
+        loop_stop(L);
+}
+
+/* The topics of the entries of stream key, in order, each checked whole. */
+static size_t topics_of(redisContext *c, const char *key, char out[][8], size_t cap)
+{
+    redisReply *r = redisCommand(c, "XRANGE %s - +", key);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    size_t n = 0;
+    for (size_t i = 0; i < r->elements && n < cap; i++) {
+        redisReply *f = r->element[i]->element[1];
+        assert_int_equal(f->elements, 2);
+        assert_string_equal(f->element[0]->str, PIPENTRY_FIELD);
+        pipentry_t e;
+        assert_int_equal(pipentry_decode((const uint8_t *)f->element[1]->str, f->element[1]->len, &e), 0);
+        assert_true(e.topic_len < 8);
+        assert_memory_equal(e.payload, "pay", 3);
+        assert_int_equal(e.qos, 1);
+        assert_int_equal(e.client_id_len, 3);
+        assert_memory_equal(e.client_id, "cid", 3);
+        assert_int_equal(e.username_len, 0); /* anonymous */
+        assert_memory_equal(e.broker, "b1", 2);
+        assert_true(e.received_ms > 1700000000000ull);
+        memcpy(out[n], e.topic, e.topic_len);
+        out[n++][e.topic_len] = '\0';
+    }
+    freeReplyObject(r);
+    return n;
+}
+
+static void test_grouped_appends(void **state)
+{
+    assert_int_equal(redis_fixture_init(&R, "spgroup"), 0);
+    assert_int_equal(redis_fixture_start(&R), 0);
+    redisContext *c = redisConnect("127.0.0.1", R.port);
+    assert_true(c && !c->err);
+    freeReplyObject(redisCommand(c, "HSET sg:{g}:pipeline:A max_queue 100"));
+    freeReplyObject(redisCommand(c, "HSET sg:{g}:pipeline:B max_queue 2"));
+    L = loop_new();
+    S = sstore_new(L, "127.0.0.1", R.port, "sg:");
+    up = false;
+    assert_int_equal(sstore_start(S, on_state, NULL), 0);
+    uint64_t guard = loop_add_timer(L, 5000, give_up, NULL);
+    assert_true(loop_add_timer(L, 5, stop_when_up, NULL) > 0);
+    assert_int_equal(loop_run(L), 0);
+    assert_true(up);
+
+    /* one loop turn: one batch; the pipeline sets change between runs */
+    const char *a[] = {"A"}, *ab[] = {"A", "B"}, *b[] = {"B"}, *ac[] = {"A", "C"}; /* C: no such pipeline */
+    const char *const *sets[8] = {a, a, ab, ab, ab, b, ac, a};
+    size_t ns[8] = {1, 1, 2, 2, 2, 1, 2, 1};
+    for (size_t i = 0; i < 8; i++) {
+        char topic[8];
+        snprintf(topic, sizeof(topic), "m%zu", i);
+        sstore_pipe_msg_t m = {.topic = topic, .topic_len = strlen(topic), .payload = (const uint8_t *)"pay",
+                               .payload_len = 3, .qos = 1, .client_id = "cid", .client_id_len = 3,
+                               .broker = "b1"};
+        assert_int_equal(sstore_pipe_append(S, sets[i], ns[i], &m, on_grouped, (void *)(uintptr_t)i), 0);
+    }
+    assert_int_equal(loop_run(L), 0);
+    loop_del_timer(L, guard);
+    assert_int_equal(calls_done, 8);
+    /* B holds 2: m4 and m5 found it full */
+    static const size_t want[8] = {0, 0, 0, 0, 1, 1, 0, 0};
+    assert_memory_equal(dropped_of, want, sizeof(want));
+    char t[10][8];
+    static const char *const in_a[] = {"m0", "m1", "m2", "m3", "m4", "m6", "m7"};
+    assert_int_equal(topics_of(c, "sg:{g}:pq:A", t, 10), 7);
+    for (size_t i = 0; i < 7; i++)
+        assert_string_equal(t[i], in_a[i]);
+    assert_int_equal(topics_of(c, "sg:{g}:pq:B", t, 10), 2);
+    assert_string_equal(t[0], "m2");
+    assert_string_equal(t[1], "m3");
+    redisReply *r = redisCommand(c, "HGET sg:{g}:pq:B:stats dropped");
+    assert_string_equal(r->str, "2");
+    freeReplyObject(r);
+    r = redisCommand(c, "EXISTS sg:{g}:pq:C");
+    assert_int_equal(r->integer, 0);
+    freeReplyObject(r);
+    sstore_destroy(&S);
+    loop_destroy(&L);
+    redisFree(c);
+    redis_fixture_fini(&R);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_grouped_appends),
         cmocka_unit_test(test_destroy_with_a_failed_batch_pending),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
