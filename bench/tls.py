@@ -29,7 +29,6 @@ import os
 import re
 import resource
 import shutil
-import signal
 import socket
 import ssl
 import struct
@@ -39,6 +38,8 @@ import tempfile
 import threading
 import time
 
+from benchlib import MOSQUITTO, free_port, stop
+
 # brokers started here listen on the ports they are given only
 # (--ws-port and --wss-port default to 8083 and, with TLS, 8084)
 os.environ.setdefault("ROOST_WS_PORT", "0")
@@ -47,14 +48,7 @@ os.environ.setdefault("ROOST_WSS_PORT", "0")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROOST = os.path.join(ROOT, "build-release", "services", "broker", "roost-broker")
 BENCH = os.path.join(ROOT, "build-release", "bench", "roost-bench")
-MOSQUITTO = "/usr/sbin/mosquitto"
 CONNECT = bytes([0x10, 12]) + b"\x00\x04MQTT\x04\x02\x00\x3c\x00\x00"   # clean session, empty client id
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def certs(d, rsa):
@@ -92,15 +86,6 @@ def start(kind, d, port):
         except OSError:
             time.sleep(0.05)
     raise SystemExit("%s did not start: see %s" % (kind, log.name))
-
-
-def stop(p):
-    p.send_signal(signal.SIGTERM)
-    try:
-        p.wait(10)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
 
 
 def cpu_s(pid):
