@@ -18,7 +18,12 @@ For each key type (ECDSA P-256, RSA 2048) and each broker:
   - QoS 0 pairs over TLS (ECDSA): roost-bench pairs --qos 0 --pairs 10 with
     --tls-ca, deliveries per broker CPU-second and per second.
 Usage: bench/tls.py [--seconds 5] [--conns 2000] [--threads 2] [--brokers roost,mosquitto] [--idle-only]
-(--idle-only: the idle-memory figures only, ECDSA.) Client and broker each hold
+                    [--handshakes-only [--rounds 3]]
+(--idle-only: the idle-memory figures only, ECDSA. --handshakes-only: the
+full and resumed handshake figures only, --rounds times, the brokers' order
+alternating from one round to the next, then the medians and Roost's ratio to
+Mosquitto. A broker named roost@PATH runs the roost-broker at PATH, to set a
+build against another in the same run.) Client and broker each hold
 one fd per connection: --conns must stay below the hard open-file limit.
 Needs build-release/services/broker/roost-broker (bench/run builds it) and
 /usr/sbin/mosquitto. Brokers and clients run on 127.0.0.1; every process
@@ -66,9 +71,9 @@ def certs(d, rsa):
 
 
 def start(kind, d, port):
-    log = open(os.path.join(d, kind + ".log"), "wb")
-    if kind == "roost":
-        argv = [ROOST, "--bind", "127.0.0.1", "--port", str(free_port()), "--tls-port", str(port),
+    log = open(os.path.join(d, kind.replace("/", "_") + ".log"), "wb")
+    if kind.startswith("roost"):
+        argv = [kind.split("@", 1)[1] if "@" in kind else ROOST, "--bind", "127.0.0.1", "--port", str(free_port()), "--tls-port", str(port),
                 "--tls-cert", os.path.join(d, "srv.crt"), "--tls-key", os.path.join(d, "srv.key"),
                 "--insecure-no-auth", "--log-level", "warn", "--max-connections", "0"]
     else:
@@ -206,6 +211,54 @@ def pairs_qos0(port, d, pid, seconds):
     return j["deliveries_per_broker_cpu_s"], j["deliveries_per_s"]
 
 
+def handshake_rounds(a, brokers):
+    """--handshakes-only: per key, --rounds rounds of full and resumed
+    handshakes for each broker, alternating the order; then the medians."""
+    import statistics
+    got = {}   # (key, kind) -> [(full per CPU-s, per wall s, resumed per CPU-s, per wall s)]
+    for rsa in (False, True):
+        key = "RSA 2048" if rsa else "ECDSA P-256"
+        d = tempfile.mkdtemp(prefix="roost-tls-bench-")
+        try:
+            certs(d, rsa)
+            ctx = ssl.create_default_context(cafile=os.path.join(d, "ca.crt"))
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+            for r in range(a.rounds):
+                for kind in (brokers if r % 2 == 0 else brokers[::-1]):
+                    port = free_port()
+                    p = start(kind, d, port)
+                    try:
+                        full = handshakes(port, ctx, a.seconds, a.threads, False, p.pid)
+                        res = handshakes(port, ctx, a.seconds, a.threads, True, p.pid)
+                    finally:
+                        stop(p)
+                    got.setdefault((key, kind), []).append((full[1], full[2], res[1], res[2]))
+                    print("round %d %s %s: full %.0f/CPU-s %.0f/s, resumed %.0f/CPU-s %.0f/s (load %s)" % (
+                        r + 1, key, kind, full[1], full[2], res[1], res[2],
+                        " ".join("%.1f" % x for x in os.getloadavg())), file=sys.stderr)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+    print("| key | broker | full handshakes per broker CPU-s (median; rounds) | per wall s | resumed per broker CPU-s "
+          "(median; rounds) | per wall s |")
+    print("|---|---|---|---|---|---|")
+    med = {}
+    for (key, kind), v in got.items():
+        m = [statistics.median(x[i] for x in v) for i in range(4)]
+        med[key, kind] = m
+        print("| %s | %s | **%.0f** (%s) | %.0f | **%.0f** (%s) | %.0f |" % (
+            key, kind, m[0], ", ".join("%.0f" % x[0] for x in v), m[1], m[2],
+            ", ".join("%.0f" % x[2] for x in v), m[3]))
+    if "mosquitto" in brokers:
+        print("\n| key | broker | full per CPU-s vs Mosquitto | resumed per CPU-s vs Mosquitto |")
+        print("|---|---|---|---|")
+        for (key, kind), m in med.items():
+            if kind != "mosquitto":
+                mq = med[key, "mosquitto"]
+                print("| %s | %s | %.2fx | %.2fx |" % (key, kind, m[0] / mq[0], m[2] / mq[2]))
+    print("\n%d rounds (brokers' order alternating), %d client threads, %.0f s per figure, TLS 1.3; machine: %d cores, "
+          "shared; clients on the same cores." % (a.rounds, a.threads, a.seconds, os.cpu_count()))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=5)
@@ -213,10 +266,15 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--brokers", default="roost,mosquitto")
     ap.add_argument("--idle-only", action="store_true", help="idle-memory figures only (ECDSA)")
+    ap.add_argument("--handshakes-only", action="store_true", help="handshake figures only, --rounds times")
+    ap.add_argument("--rounds", type=int, default=3, help="with --handshakes-only (default 3)")
     a = ap.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, a.conns * 2 + 1000)), hard))
     brokers = a.brokers.split(",")
+    if a.handshakes_only:
+        handshake_rounds(a, brokers)
+        return
     rows = []
     for rsa in ((False,) if a.idle_only else (False, True)):
         d = tempfile.mkdtemp(prefix="roost-tls-bench-")
