@@ -30,12 +30,13 @@ to bench/out/forwarder-<time>.jsonl.
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+
+from benchlib import free_port, stop, wait_port
 
 # brokers started here listen on the ports they are given only
 # (--ws-port and --wss-port default to 8083 and, with TLS, 8084)
@@ -46,25 +47,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 from pipentry import encode  # noqa: E402  (the packed entry, as brokers write it)
 TOKEN = "bench-token-0123456789abcdef"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, proc, timeout=20):
-    end = time.time() + timeout
-    while time.time() < end:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args[0]} exited early")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 def cpu_s(pid):
@@ -83,18 +65,12 @@ class Stack:
         log = open(os.path.join(self.dir, name + ".log"), "ab")
         p = subprocess.Popen(argv, stdout=log, stderr=log, env=dict(os.environ, **(env or {})))
         self.procs.append(p)
-        if port:
-            wait_port(port, p)
+        if port and not wait_port(port, p, 20):
+            raise RuntimeError(f"{name} did not listen on {port} (see {self.dir}/{name}.log)")
         return p
 
     def stop(self, p):
-        if p.poll() is None:
-            p.terminate()
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop(p, 15)
 
     def close(self):
         for p in reversed(self.procs):
