@@ -18,12 +18,13 @@ For each key type (ECDSA P-256, RSA 2048) and each broker:
   - QoS 0 pairs over TLS (ECDSA): roost-bench pairs --qos 0 --pairs 10 with
     --tls-ca, deliveries per broker CPU-second and per second.
 Usage: bench/tls.py [--seconds 5] [--conns 2000] [--threads 2] [--brokers roost,mosquitto] [--idle-only]
-                    [--handshakes-only [--rounds 3]]
+                    [--handshakes-only [--rounds 3]] [--mtls]
 (--idle-only: the idle-memory figures only, ECDSA. --handshakes-only: the
 full and resumed handshake figures only, --rounds times, the brokers' order
 alternating from one round to the next, then the medians and Roost's ratio to
 Mosquitto. A broker named roost@PATH runs the roost-broker at PATH, to set a
-build against another in the same run.) Client and broker each hold
+build against another in the same run. --mtls: every client presents a
+certificate the brokers require and verify.) Client and broker each hold
 one fd per connection: --conns must stay below the hard open-file limit.
 Needs build-release/services/broker/roost-broker (bench/run builds it) and
 /usr/sbin/mosquitto. Brokers and clients run on 127.0.0.1; every process
@@ -54,6 +55,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROOST = os.path.join(ROOT, "build-release", "services", "broker", "roost-broker")
 BENCH = os.path.join(ROOT, "build-release", "bench", "roost-bench")
 CONNECT = bytes([0x10, 12]) + b"\x00\x04MQTT\x04\x02\x00\x3c\x00\x00"   # clean session, empty client id
+MTLS = False   # --mtls: client certificates required by both brokers
 
 
 def certs(d, rsa):
@@ -66,6 +68,9 @@ def certs(d, rsa):
         f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
     run("x509", "-req", "-in", "srv.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-set_serial", "1", "-days", "2",
         "-extfile", "san.ext", "-out", "srv.crt")
+    run("req", *key, "-nodes", "-keyout", "dev.key", "-out", "dev.csr", "-subj", "/CN=bench device")
+    run("x509", "-req", "-in", "dev.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-set_serial", "2", "-days", "2",
+        "-out", "dev.crt")
     os.chmod(os.path.join(d, "srv.key"), 0o644)   # mosquitto drops to its own user
     os.chmod(d, 0o755)
 
@@ -76,12 +81,16 @@ def start(kind, d, port):
         argv = [kind.split("@", 1)[1] if "@" in kind else ROOST, "--bind", "127.0.0.1", "--port", str(free_port()), "--tls-port", str(port),
                 "--tls-cert", os.path.join(d, "srv.crt"), "--tls-key", os.path.join(d, "srv.key"),
                 "--insecure-no-auth", "--log-level", "warn", "--max-connections", "0"]
+        if MTLS:
+            argv += ["--tls-ca", os.path.join(d, "ca.crt"), "--tls-client-cert", "required"]
     else:
         conf = os.path.join(d, "mosquitto.conf")
         with open(conf, "w") as f:
             f.write("listener %d 127.0.0.1\ncertfile %s/srv.crt\nkeyfile %s/srv.key\nallow_anonymous true\n"
                     "persistence false\nset_tcp_nodelay true\nmax_connections -1\nmax_queued_messages 10000\n"
                     "log_dest none\n" % (port, d, d))
+            if MTLS:
+                f.write("cafile %s/ca.crt\nrequire_certificate true\n" % d)
         argv = [MOSQUITTO, "-c", conf]
     p = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
     for _ in range(100):
@@ -91,6 +100,16 @@ def start(kind, d, port):
         except OSError:
             time.sleep(0.05)
     raise SystemExit("%s did not start: see %s" % (kind, log.name))
+
+
+def client_ctx(d):
+    """TLS 1.3 only, trusting the bench CA; with --mtls, presenting the
+    device certificate."""
+    ctx = ssl.create_default_context(cafile=os.path.join(d, "ca.crt"))
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    if MTLS:
+        ctx.load_cert_chain(os.path.join(d, "dev.crt"), os.path.join(d, "dev.key"))
+    return ctx
 
 
 def cpu_s(pid):
@@ -221,8 +240,7 @@ def handshake_rounds(a, brokers):
         d = tempfile.mkdtemp(prefix="roost-tls-bench-")
         try:
             certs(d, rsa)
-            ctx = ssl.create_default_context(cafile=os.path.join(d, "ca.crt"))
-            ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+            ctx = client_ctx(d)
             for r in range(a.rounds):
                 for kind in (brokers if r % 2 == 0 else brokers[::-1]):
                     port = free_port()
@@ -255,8 +273,9 @@ def handshake_rounds(a, brokers):
             if kind != "mosquitto":
                 mq = med[key, "mosquitto"]
                 print("| %s | %s | %.2fx | %.2fx |" % (key, kind, m[0] / mq[0], m[2] / mq[2]))
-    print("\n%d rounds (brokers' order alternating), %d client threads, %.0f s per figure, TLS 1.3; machine: %d cores, "
-          "shared; clients on the same cores." % (a.rounds, a.threads, a.seconds, os.cpu_count()))
+    print("\n%d rounds (brokers' order alternating), %d client threads, %.0f s per figure, TLS 1.3%s; machine: %d cores, "
+          "shared; clients on the same cores." % (a.rounds, a.threads, a.seconds,
+                                                  ", client certificates required" if MTLS else "", os.cpu_count()))
 
 
 def main():
@@ -268,7 +287,13 @@ def main():
     ap.add_argument("--idle-only", action="store_true", help="idle-memory figures only (ECDSA)")
     ap.add_argument("--handshakes-only", action="store_true", help="handshake figures only, --rounds times")
     ap.add_argument("--rounds", type=int, default=3, help="with --handshakes-only (default 3)")
+    ap.add_argument("--mtls", action="store_true", help="client certificates required (both brokers verify them "
+                    "against the bench CA: --tls-ca/--tls-client-cert required, cafile/require_certificate)")
     a = ap.parse_args()
+    if a.mtls and not (a.handshakes_only or a.idle_only):
+        ap.error("--mtls goes with --handshakes-only or --idle-only (roost-bench pairs presents no certificate)")
+    global MTLS
+    MTLS = a.mtls
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, a.conns * 2 + 1000)), hard))
     brokers = a.brokers.split(",")
@@ -280,8 +305,7 @@ def main():
         d = tempfile.mkdtemp(prefix="roost-tls-bench-")
         try:
             certs(d, rsa)
-            ctx = ssl.create_default_context(cafile=os.path.join(d, "ca.crt"))
-            ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+            ctx = client_ctx(d)
             for kind in brokers:
                 port = free_port()
                 p = start(kind, d, port)
