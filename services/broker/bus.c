@@ -22,6 +22,10 @@
 #define BUS_HWM 16384
 #define BUS_HEARTBEAT_MS 500 /* ZeroMQ PING on each SUB link; 3 unanswered: down */
 #define SUB_TURN 2 /* bus frames read per loop turn */
+/* The link monitor is read when its fd signals; bus_poll reads it as well,
+ * in case an edge went unseen, at most this often (reading it on every loop
+ * turn cost a ZeroMQ receive and a poll(2) per turn). */
+#define MON_POLL_MS 50
 
 struct bus {
     broker_t *b;
@@ -36,6 +40,7 @@ struct bus {
     busbatch_t *batch;
     int held;                    /* busy turns the pending batches have waited */
     bool sub_more;               /* on_sub stopped with frames left to read */
+    uint64_t mon_read_ms;        /* loop time the link monitor was last read */
 };
 
 static void zfree(void *data, void *hint)
@@ -362,6 +367,7 @@ static void on_mon(loop_t *l, int fd, unsigned events, void *arg)
     bus_t *bus = arg;
     bool up;
     char ep[256];
+    bus->mon_read_ms = loop_now(l);
     while (rpc_linkmon_read(bus->mon, &up, ep, sizeof(ep)) == 1) {
         log_debug("bus_link", "up=%d endpoint=%s", up, ep);
         if (bus->hooks.link)
@@ -411,7 +417,7 @@ void bus_poll(bus_t *bus)
         on_xpub(bus->b->loop, bus->xpub_fd, LOOP_READ, bus);
     if (bus->sub && (bus->sub_more || readable(bus->sub)))
         on_sub(bus->b->loop, bus->sub_fd, LOOP_READ, bus);
-    if (bus->mon)
+    if (bus->mon && loop_now(bus->b->loop) - bus->mon_read_ms >= MON_POLL_MS)
         on_mon(bus->b->loop, bus->mon_fd, LOOP_READ, bus);
 }
 

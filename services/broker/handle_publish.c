@@ -161,6 +161,7 @@ int handle_publish(conn_t *c, const mqtt_publish_t *p, bool resent)
          * QoS 0 has no acknowledgement), and nothing written that could fail */
         .done = ack || b->cluster ? on_published : NULL,
         .cookie = (uint32_t)(refused_v5 ? reason : 0) << 24 | (uint32_t)ack << 16 | p->packet_id,
+        .quiet = !ack, /* (a cluster's QoS 0: done only closes on a failed write) */
     };
     int rc = pipeline_publish(b, &m, &from);
     if (heap) /* (rare: no call to free on every PUBLISH) */

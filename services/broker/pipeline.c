@@ -24,6 +24,7 @@ typedef struct op {
     msg_t *m;                 /* NULL: nothing to route (refused) */
     pipe_done_fn done;
     uint32_t cookie;
+    bool quiet;               /* done only on failure (pipe_origin_t) */
 } op_t;
 
 static void op_free(op_t *o)
@@ -62,9 +63,11 @@ static void stage_bus(broker_t *b, const msg_t *m)
 
 /* ---- stage 4: acknowledgement ------------------------------------------ */
 
-static void stage_ack(conn_t *c, pipe_done_fn done, uint32_t cookie, int rc)
+/* (quiet: a QoS 0 PUBLISH has nothing to acknowledge, and done is
+ * called only for a failure) */
+static void stage_ack(conn_t *c, pipe_done_fn done, uint32_t cookie, int rc, bool quiet)
 {
-    if (c && done)
+    if (c && done && !quiet)
         done(c, cookie, rc);
 }
 
@@ -78,52 +81,83 @@ static void run(op_t *o, conn_t *c)
         stage_shared(o->b, o->m);
         stage_bus(o->b, o->m);
     }
-    stage_ack(c, o->done, o->cookie, 0);
+    stage_ack(c, o->done, o->cookie, 0, o->quiet);
 }
 
 static msg_t *make_msg(const pipe_msg_t *in, const char *eid)
 {
+    if (!eid && !in->props_len && !in->expiry_ms) /* (the commonest: no entry id, no 5.0 part) */
+        return msg_new(in->topic, in->topic_len, in->payload, in->payload_len, in->qos, in->retain);
     msg_ext_t ext = {in->props, in->props_len, in->expiry_ms};
     return msg_new_ext(in->topic, in->topic_len, in->payload, in->payload_len, in->qos,
                        in->retain, eid, in->props_len || in->expiry_ms ? &ext : NULL);
 }
 
+/* publish_now's general case: a message that exists already (a will), has
+ * a 5.0 part, or may go to a shared group. 1 when a subscription here or
+ * a shared group may have taken it, 0 when none did, or -ENOMEM (as
+ * route_local). */
+static int publish_now_msg(broker_t *b, const pipe_msg_t *in, const pipe_origin_t *from)
+{
+    msg_t *m = in->m;
+    bool made = false, v5 = in->props_len || in->expiry_ms;
+    b->cur_origin = from ? from->conn->sess : NULL; /* No Local */
+    uint32_t here = route_match(b, in->topic, in->topic_len);
+    bool shared = b->shared_groups > 0;
+    if (!m && (here || in->retain || shared || (v5 && b->cluster))) {
+        m = make_msg(in, NULL);
+        if (!m) {
+            b->cur_origin = NULL;
+            return -ENOMEM;
+        }
+        made = true;
+    }
+    if (in->retain)
+        route_retain(b, m);
+    if (here)
+        route_deliver(b, m);
+    b->cur_origin = NULL;
+    if (shared)
+        stage_shared(b, m);
+    if (b->cluster && v5)
+        cluster_forward(b->cluster, m); /* made above: the 5.0 part goes with it */
+    else if (b->cluster)
+        cluster_forward_raw(b->cluster, in->topic, in->topic_len, in->payload, in->payload_len,
+                            in->qos, in->retain, NULL, 0);
+    if (made)
+        msg_unref(&m);
+    return here || shared;
+}
+
 /* Stages 2-4 at once, with nothing written: the message object is made
  * only when the retained store or a session here keeps it, or when a 5.0
- * part must go to the peers with it. */
+ * part must go to the peers with it. The commonest case (a 3.1.1-shaped
+ * message from a client, no shared group) is route.c's route_local, the
+ * single node's own path, then the bus from the parts: no message is made
+ * for the peers. */
 static int publish_now(broker_t *b, const pipe_msg_t *in, const pipe_origin_t *from)
 {
     bool nobody = false;
     if (!from || !from->refused) {
-        msg_t *m = in->m;
-        bool made = false, v5 = in->props_len || in->expiry_ms;
-        b->cur_origin = from ? from->conn->sess : NULL; /* No Local */
-        uint32_t here = route_match(b, in->topic, in->topic_len);
-        bool shared = b->shared_groups > 0;
-        if (!m && (here || in->retain || shared || (v5 && b->cluster))) {
-            m = make_msg(in, NULL);
-            if (!m)
-                return -ENOMEM;
-            made = true;
+        int rc;
+        if (!in->m && !in->props_len && !in->expiry_ms && !b->shared_groups) {
+            b->cur_origin = from ? from->conn->sess : NULL; /* No Local */
+            rc = route_local(b, in->topic, in->topic_len, in->payload, in->payload_len, in->qos,
+                             in->retain);
+            b->cur_origin = NULL;
+            if (rc >= 0 && b->cluster)
+                cluster_forward_raw(b->cluster, in->topic, in->topic_len, in->payload,
+                                    in->payload_len, in->qos, in->retain, NULL, 0);
+        } else {
+            rc = publish_now_msg(b, in, from);
         }
-        if (in->retain)
-            route_retain(b, m);
-        if (here)
-            route_deliver(b, m);
-        b->cur_origin = NULL;
-        if (shared)
-            stage_shared(b, m);
-        if (b->cluster && v5)
-            cluster_forward(b->cluster, m); /* made above: the 5.0 part goes with it */
-        else if (b->cluster)
-            cluster_forward_raw(b->cluster, in->topic, in->topic_len, in->payload,
-                                in->payload_len, in->qos, in->retain, NULL, 0);
-        if (made)
-            msg_unref(&m);
-        nobody = !here && !shared && !b->cluster && !in->retain;
+        if (rc < 0)
+            return rc;
+        nobody = rc == 0 && !b->cluster && !in->retain;
     }
-    stage_ack(from ? from->conn : NULL, from ? from->done : NULL, from ? from->cookie : 0,
-              nobody ? PIPE_NO_SUBSCRIBERS : 0);
+    if (from)
+        stage_ack(from->conn, from->done, from->cookie, nobody ? PIPE_NO_SUBSCRIBERS : 0,
+                  from->quiet);
     return 0;
 }
 
@@ -270,22 +304,63 @@ static void durable_pipelines(op_t *o, sstore_t *st, const pipe_msg_t *in, const
     o->b->stats.pipeline_appends += p->n;
 }
 
-/* True when the message needs a write before it may go on. */
+/* True when the message needs a write before it may go on (npipes: the
+ * pipelines it is appended to). */
 static bool needs_write(const pipe_msg_t *in, bool deliver, const targets_t *t,
-                        const pipe_origin_t *from, const pipes_t *p)
+                        const pipe_origin_t *from, size_t npipes)
 {
-    return (deliver && (t->n || in->retain || p->n)) || (from && from->rx2);
+    return (deliver && (t->n || in->retain || npipes)) || (from && from->rx2);
 }
 
+/* True when the message may go on at once (publish_now): nothing to write,
+ * and no write of its connection pending ahead of it. */
+static inline bool goes_now(const pipe_msg_t *in, bool deliver, const targets_t *t,
+                            const pipe_origin_t *from, size_t npipes)
+{
+    return !needs_write(in, deliver, t, from, npipes) && (!from || from->conn->persist_pending == 0);
+}
+
+static int durable_writes(broker_t *b, const pipe_msg_t *in, const pipe_origin_t *from,
+                          const targets_t *t, const pipes_t *p);
+
+/* The message's pipelines, when topic mappings exist (their 8 KB list is
+ * on this function's stack, not on the fast path's). */
+static __attribute__((noinline)) int stage_durable_mapped(broker_t *b, const pipe_msg_t *in,
+                                                          const pipe_origin_t *from,
+                                                          const targets_t *t)
+{
+    pipes_t p; /* ids[0..n) only are read: not zeroed */
+    p.n = routes_match(b->routes, in->topic, in->topic_len, p.ids, PIPES_MAX);
+    if (goes_now(in, true, t, from, p.n))
+        return publish_now(b, in, from);
+    return durable_writes(b, in, from, t, &p);
+}
+
+/* Stage 1: what the message needs written (psindex's persistent sessions
+ * for QoS 1/2, the retained store, a pipeline, a QoS 2 id) decides between
+ * the op below and going on at once; in a cluster's commonest case
+ * (nothing durable, nothing pending) this is a few tests and a psindex
+ * lookup for QoS 1/2. */
 static int stage_durable(broker_t *b, const pipe_msg_t *in, const pipe_origin_t *from)
+{
+    bool deliver = !from || !from->refused;
+    targets_t t = deliver ? queue_targets(b, in) : (targets_t){0};
+    if (deliver && routes_any(b->routes))
+        return stage_durable_mapped(b, in, from, &t);
+    if (goes_now(in, deliver, &t, from, 0))
+        return publish_now(b, in, from);
+    return durable_writes(b, in, from, &t, NULL);
+}
+
+/* The op: issues every write the message needs (p: its pipelines, NULL:
+ * none), then waits for them (finish). */
+static __attribute__((noinline)) int durable_writes(broker_t *b, const pipe_msg_t *in,
+                                                    const pipe_origin_t *from, const targets_t *tp,
+                                                    const pipes_t *p)
 {
     conn_t *c = from ? from->conn : NULL;
     bool deliver = !from || !from->refused;
-    targets_t t = deliver ? queue_targets(b, in) : (targets_t){0};
-    pipes_t p; /* ids[0..n) only are read: not zeroed, it is 8 KB on every PUBLISH */
-    p.n = deliver ? routes_match(b->routes, in->topic, in->topic_len, p.ids, PIPES_MAX) : 0;
-    if (!needs_write(in, deliver, &t, from, &p) && (!c || c->persist_pending == 0))
-        return publish_now(b, in, from);
+    targets_t t = *tp;
     sstore_t *st = cluster_store(b->cluster);
     op_t *o = calloc(1, sizeof(*o));
     if (!o)
@@ -294,6 +369,7 @@ static int stage_durable(broker_t *b, const pipe_msg_t *in, const pipe_origin_t 
     if (c) {
         o->done = from->done;
         o->cookie = from->cookie;
+        o->quiet = from->quiet;
         /* the completion finds the connection by its handle: without one
          * it would never be acknowledged nor resumed */
         if (!(o->serial = conn_handle(c))) {
@@ -324,7 +400,8 @@ static int stage_durable(broker_t *b, const pipe_msg_t *in, const pipe_origin_t 
         };
         durable_queues(o, st, &sm, &t);
         durable_retained(o, st, &sm);
-        durable_pipelines(o, st, in, from, &p);
+        if (p)
+            durable_pipelines(o, st, in, from, p);
     }
     if (from && from->rx2)
         durable_rx2(o, st, from);

@@ -55,9 +55,11 @@
 #include <stdint.h>
 
 #include "broker.h"
+#include "cluster.h"
 #include "conn.h"
 #include "msg.h"
 #include "route.h"
+#include "routes.h"
 
 typedef enum pipe_source {
     PIPE_CLIENT = 0,  /* a PUBLISH from a connection here */
@@ -115,6 +117,9 @@ typedef struct pipe_origin {
     uint16_t pid;
     pipe_done_fn done; /* NULL: nothing to call */
     uint32_t cookie;   /* passed back to done */
+    bool quiet;        /* done only for a failure: a QoS 0 PUBLISH has nothing to
+                          acknowledge (a cluster's closes the connection when
+                          its writes fail) */
 } pipe_origin_t;
 
 /* Durable writes one connection may have in flight (its PUBLISHes in
@@ -129,20 +134,41 @@ typedef struct pipe_origin {
  * (pipeline.c). */
 int pipeline_stages(broker_t *b, const pipe_msg_t *msg, const pipe_origin_t *from);
 
+/* True when a client's message, in a cluster, needs nothing written
+ * (stage 1 is empty: no persistent session here or elsewhere queues it,
+ * not retained, no pipeline takes it, no QoS 2 id to record) and no write
+ * of its connection is pending ahead of it: it may go on at once. The
+ * test pipeline.c's stage_durable makes, for the inline path below. */
+static inline bool pipeline_nothing_durable(broker_t *b, const pipe_msg_t *msg,
+                                            const pipe_origin_t *from)
+{
+    if (msg->retain || from->rx2 || from->conn->persist_pending || routes_any(b->routes))
+        return false;
+    if (from->refused || !msg->qos)
+        return true;
+    const char *const *cids;
+    const size_t *lens;
+    const uint8_t *qos;
+    return cluster_psub_match(b->cluster, msg->topic, msg->topic_len, msg->qos, &cids, &lens,
+                              &qos) == 0;
+}
+
 /* Runs msg through the pipeline; from is NULL for every source but
  * PIPE_CLIENT. Returns 0 (done was called, or will be), or a negative code
  * when nothing was done (out of memory, Redis unreachable): the caller
  * closes the connection.
  *
- * Inline for its commonest case, a client's PUBLISH on a single node:
- * nothing to write (stage 1 is empty), no peers (stage 3), so stage 2
- * (route_local) and stage 4 run here, and the handler's pipe_msg_t and
- * pipe_origin_t never need to exist in memory. Every other case goes to
- * pipeline_stages in pipeline.c. */
+ * Inline for its commonest case, a client's PUBLISH without a 5.0 part
+ * and with no shared group: on a single node nothing to write (stage 1 is
+ * empty) and no peers; in a cluster, when pipeline_nothing_durable says
+ * so, stage 1 is those tests and stage 3 the bus from the parts. So stage 2
+ * (route_local), stage 3 and stage 4 run here, and the handler's
+ * pipe_msg_t and pipe_origin_t never need to exist in memory. Every other
+ * case goes to pipeline_stages in pipeline.c. */
 static inline int pipeline_publish(broker_t *b, const pipe_msg_t *msg, const pipe_origin_t *from)
 {
-    if (msg->source != PIPE_CLIENT || b->cluster || msg->m || msg->props_len || msg->expiry_ms ||
-        b->shared_groups)
+    if (msg->source != PIPE_CLIENT || msg->m || msg->props_len || msg->expiry_ms ||
+        b->shared_groups || (b->cluster && !pipeline_nothing_durable(b, msg, from)))
         return pipeline_stages(b, msg, from); /* (a 5.0 part: the message carries it;
                                                  shared groups: stage_shared) */
     int rc = 1;
@@ -153,9 +179,13 @@ static inline int pipeline_publish(broker_t *b, const pipe_msg_t *msg, const pip
         b->cur_origin = NULL;
         if (rc < 0)
             return rc;
+        if (b->cluster)
+            cluster_forward_raw(b->cluster, msg->topic, msg->topic_len, msg->payload,
+                                msg->payload_len, msg->qos, false, NULL, 0);
     }
-    if (from->done)
-        from->done(from->conn, from->cookie, rc || msg->retain ? 0 : PIPE_NO_SUBSCRIBERS);
+    if (from->done && !from->quiet)
+        from->done(from->conn, from->cookie,
+                   rc || msg->retain || b->cluster ? 0 : PIPE_NO_SUBSCRIBERS);
     return 0;
 }
 

@@ -133,6 +133,8 @@ void routes_refresh(routes_t *r)
         load(r);
 }
 
+bool routes_any(const routes_t *r) { return r && r->n; }
+
 size_t routes_match(const routes_t *r, const char *topic, size_t len, const char **out, size_t max)
 {
     size_t k = 0;

@@ -13,6 +13,7 @@
 #ifndef ROOST_BROKER_ROUTES_H
 #define ROOST_BROKER_ROUTES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "broker.h"
@@ -28,5 +29,7 @@ void routes_refresh(routes_t *r);
 /* The distinct pipeline ids whose filters match topic (at most max, each a
  * view valid until the next load completes). Returns how many. */
 size_t routes_match(const routes_t *r, const char *topic, size_t len, const char **out, size_t max);
+/* True when there is a mapping at all (routes_match can find something). */
+bool routes_any(const routes_t *r);
 
 #endif

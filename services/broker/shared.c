@@ -324,7 +324,9 @@ static int least_loaded(pick_ctx_t *x)
     return best;
 }
 
-/* A member's own copy: its acknowledgement is told apart by the pointer. */
+/* A member's own copy: its acknowledgement is told apart by the pointer
+ * (QoS 1/2 only: a QoS 0 delivery is written out at once, nothing keeps
+ * it, so it is given m itself). */
 static msg_t *copy_of(const msg_t *m)
 {
     msg_t *c = msg_alloc(m->topic_len, m->payload_len, m->props_len, 0, m->qos, false);
@@ -337,8 +339,9 @@ static msg_t *copy_of(const msg_t *m)
 
 /* Gives m to one member here. Returns the QoS it was delivered at (0..2),
  * or -1 when no member here can take it. origin/seq: whose custody it is
- * in (0: this broker's). */
-static int deliver_here(shared_t *sh, shgroup_t *g, const msg_t *m, int origin, uint64_t seq)
+ * in (0: this broker's). own: m is already a copy nobody else holds (made
+ * from a peer's frame for this delivery), so it is not copied again. */
+static int deliver_here(shared_t *sh, shgroup_t *g, msg_t *m, int origin, uint64_t seq, bool own)
 {
     pick_ctx_t x = {sh, g, m};
     int k = shpick_next(&g->cursor, g->n, ready, &x);
@@ -348,12 +351,19 @@ static int deliver_here(shared_t *sh, shgroup_t *g, const msg_t *m, int origin, 
         return -1;
     shmember_t *mb = &g->m[k];
     uint8_t qos = (mb->opts & 3) < m->qos ? (mb->opts & 3) : m->qos;
-    msg_t *c = copy_of(m);
+    if (qos == 0) { /* session_deliver writes it out or drops it; no reference is taken */
+        session_deliver(sh->b, mb->s, m, 0, false);
+        mb->deliveries++;
+        g->delivered++;
+        return 0;
+    }
+    msg_t *c = own ? msg_ref(m) : copy_of(m);
     if (!c)
         return -1;
+    uint32_t refs = c->refs;
     session_deliver(sh->b, mb->s, c, qos, false);
-    bool kept = qos == 0 || c->refs > 1;
-    shhold_t *h = qos && kept ? malloc(sizeof(*h)) : NULL;
+    bool kept = c->refs > refs; /* in flight or queued */
+    shhold_t *h = kept ? malloc(sizeof(*h)) : NULL;
     if (h) {
         *h = (shhold_t){msg_ref(c), g, seq, (uint8_t)origin};
         if (map_put(&sh->holds, (const char *)&h->m, sizeof(h->m), h, NULL) < 0) {
@@ -367,7 +377,7 @@ static int deliver_here(shared_t *sh, shgroup_t *g, const msg_t *m, int origin, 
     msg_unref(&c);
     if (!kept)
         return -1;
-    if (qos && !h) /* OOM: delivered, but a disconnect would lose it */
+    if (!h) /* OOM: delivered, but a disconnect would lose it */
         log_warn("shared_untracked", "client_id=%s detail=\"out of memory\"", mb->s->id);
     mb->deliveries++;
     g->delivered++;
@@ -409,7 +419,7 @@ static void dispatch(shared_t *sh, shgroup_t *g, msg_t *m, shcust_t *c, uint64_t
         if (slot < 0)
             break;
         if (slot == 0) {
-            if (deliver_here(sh, g, m, 0, 0) >= 0) {
+            if (deliver_here(sh, g, m, 0, 0, false) >= 0) {
                 if (c)
                     cust_free(sh, c);
                 return;
@@ -560,7 +570,7 @@ static void on_deliver(shared_t *sh, int from, const shframe_rec_t *r)
     msg_t *m = g ? msg_new_ext(fm->topic, fm->topic_len, fm->payload, fm->payload_len, fm->qos,
                                false, NULL, &ext)
                  : NULL;
-    int q = m ? deliver_here(sh, g, m, from, r->seq) : -1;
+    int q = m ? deliver_here(sh, g, m, from, r->seq, true) : -1;
     msg_unref(&m);
     if (q < 0 && fm->qos)
         send_ack(sh, from, 'N', r->seq, SHFRAME_NACK_NO_MEMBER);

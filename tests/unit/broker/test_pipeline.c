@@ -51,6 +51,7 @@ size_t routes_match(const routes_t *r, const char *topic, size_t len, const char
 {
     return 0;
 }
+bool routes_any(const routes_t *r) { return false; }
 const char *conn_username(const conn_t *c) { return NULL; }
 
 void cluster_next_eid(cluster_t *c, char *out, size_t cap) { snprintf(out, cap, "b1:1:1"); }
@@ -172,7 +173,7 @@ static const pipe_msg_t qos1 = {.source = PIPE_CLIENT, .topic = "t/x", .topic_le
 
 static pipe_origin_t origin(bool refused)
 {
-    return (pipe_origin_t){&C, refused, false, 5, on_done, (uint32_t)MQTT_PUBACK << 16 | 5};
+    return (pipe_origin_t){&C, refused, false, 5, on_done, (uint32_t)MQTT_PUBACK << 16 | 5, false};
 }
 
 /* Acknowledged at once; a message no subscription matched says so
@@ -253,6 +254,50 @@ static void test_no_handle_fails_the_packet(void **state)
     assert_int_equal(C.persist_pending, 0);
 }
 
+static const pipe_msg_t qos0 = {.source = PIPE_CLIENT, .topic = "t/x", .topic_len = 3,
+                                .payload = (const uint8_t *)"hello", .payload_len = 5};
+
+/* A QoS 0 PUBLISH's origin: nothing to acknowledge (quiet), done only for
+ * a failure. */
+static pipe_origin_t origin0(void)
+{
+    return (pipe_origin_t){.conn = &C, .done = on_done, .quiet = true};
+}
+
+/* The cluster's fast path: a QoS 0 message nothing durable is wanted for
+ * goes on at once (forwarded on the bus, no op, no write pending) and,
+ * quiet, calls nobody. */
+static void test_cluster_qos0_goes_on_at_once(void **state)
+{
+    B.cluster = (cluster_t *)&B;
+    pipe_origin_t from = origin0();
+    assert_int_equal(pipeline_publish(&B, &qos0, &from), 0);
+    assert_int_equal(forwarded, 1);
+    assert_int_equal(C.persist_pending, 0);
+    assert_int_equal(done.calls, 0);
+}
+
+/* The same QoS 0 message behind a pending write of its connection waits
+ * for it (order), then goes on, still without calling done. */
+static void test_cluster_qos0_waits_behind_pending(void **state)
+{
+    assert_true(run_until(is_up, 5000));
+    B.cluster = (cluster_t *)&B;
+    pipe_origin_t from1 = origin(false);
+    assert_int_equal(pipeline_publish(&B, &qos1, &from1), 0); /* queued for offline-dev */
+    assert_int_equal(C.persist_pending, 1);
+    pipe_origin_t from0 = origin0();
+    assert_int_equal(pipeline_publish(&B, &qos0, &from0), 0);
+    assert_int_equal(forwarded, 0); /* not ahead of the QoS 1 one */
+    assert_int_equal(C.persist_pending, 2);
+    assert_true(run_until(is_done, 5000)); /* the QoS 1 one's PUBACK */
+    run_until(never, 200);
+    assert_int_equal(C.persist_pending, 0);
+    assert_int_equal(forwarded, 2);
+    assert_int_equal(done.calls, 1); /* the QoS 1 one only */
+    assert_int_equal(done.cookie, (uint32_t)MQTT_PUBACK << 16 | 5);
+}
+
 static const pipe_msg_t retained0 = {.source = PIPE_CLIENT, .topic = "t/r", .topic_len = 3,
                                      .payload = (const uint8_t *)"v", .payload_len = 1, .retain = true};
 static bool is_resumed(void) { return resumed_calls > 0; }
@@ -295,6 +340,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_no_handle_fails_the_packet, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pending_writes_pause_reads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cluster_qos0_goes_on_at_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cluster_qos0_waits_behind_pending, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
