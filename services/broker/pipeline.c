@@ -35,14 +35,10 @@ static void op_free(op_t *o)
 
 /* ---- stage 2: local routing ------------------------------------------- */
 
-/* The retained store, then the sessions here. same_topic: the sessions
- * matched for the previous message are still the right ones. */
+/* (pipeline.h: pipeline_route, which a bus message takes inline) */
 static void stage_route(broker_t *b, msg_t *m, bool same_topic)
 {
-    if (m->retain)
-        route_retain(b, m);
-    if (same_topic || route_match(b, msg_topic(m), m->topic_len))
-        route_deliver(b, m);
+    pipeline_route(b, m, same_topic);
 }
 
 /* Shared subscriptions (shared.h): one member of each matching group,
@@ -457,7 +453,7 @@ int pipeline_stages(broker_t *b, const pipe_msg_t *msg, const pipe_origin_t *fro
         in = &x;
     }
     switch (in->source) {
-    case PIPE_BUS:
+    case PIPE_BUS: /* (pipeline_publish takes it inline) */
         stage_route(b, in->m, in->same_topic);
         return 0;
     case PIPE_STORED:

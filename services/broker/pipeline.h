@@ -26,9 +26,13 @@
  *                     client's message (its connection closes, the client
  *                     resends); a will is still routed and forwarded.
  *
- * A client's PUBLISH on a single node, the commonest case, takes stages 2
- * and 4 inline in pipeline_publish below (route.c's route_local), without a
- * call into pipeline.c: it is every message's path there.
+ * A client's PUBLISH without a 5.0 part, the commonest case, takes its
+ * stages inline in pipeline_publish below, without a call into pipeline.c:
+ * on a single node stages 2 and 4 (route.c's route_local); in a cluster
+ * too when stage 1 has nothing to write and nothing of its connection is
+ * pending (pipeline_nothing_durable: QoS 0 or no persistent session
+ * matches, not retained, no topic mapping, no QoS 2 id), then stage 3 from
+ * the parts (cluster_forward_raw: no message is made for the peers).
  *
  * Which stages a source takes: client and will 1-2-3(-4); bus 2 (the origin
  * broker did 1 and 3); stored retained 2 without fan-out (retained store
@@ -134,6 +138,17 @@ typedef struct pipe_origin {
  * (pipeline.c). */
 int pipeline_stages(broker_t *b, const pipe_msg_t *msg, const pipe_origin_t *from);
 
+/* Stage 2 for a message that exists: the retained store, then the
+ * sessions here. same_topic: the sessions matched for the previous message
+ * are still the right ones. */
+static inline void pipeline_route(broker_t *b, msg_t *m, bool same_topic)
+{
+    if (m->retain)
+        route_retain(b, m);
+    if (same_topic || route_match(b, msg_topic(m), m->topic_len))
+        route_deliver(b, m);
+}
+
 /* True when a client's message, in a cluster, needs nothing written
  * (stage 1 is empty: no persistent session here or elsewhere queues it,
  * not retained, no pipeline takes it, no QoS 2 id to record) and no write
@@ -158,7 +173,8 @@ static inline bool pipeline_nothing_durable(broker_t *b, const pipe_msg_t *msg,
  * when nothing was done (out of memory, Redis unreachable): the caller
  * closes the connection.
  *
- * Inline for its commonest case, a client's PUBLISH without a 5.0 part
+ * Inline for a message from the bus (stage 2 alone), and for its
+ * commonest case, a client's PUBLISH without a 5.0 part
  * and with no shared group: on a single node nothing to write (stage 1 is
  * empty) and no peers; in a cluster, when pipeline_nothing_durable says
  * so, stage 1 is those tests and stage 3 the bus from the parts. So stage 2
@@ -167,6 +183,10 @@ static inline bool pipeline_nothing_durable(broker_t *b, const pipe_msg_t *msg,
  * case goes to pipeline_stages in pipeline.c. */
 static inline int pipeline_publish(broker_t *b, const pipe_msg_t *msg, const pipe_origin_t *from)
 {
+    if (msg->source == PIPE_BUS) { /* stage 2 only: the origin broker did 1 and 3 */
+        pipeline_route(b, msg->m, msg->same_topic);
+        return 0;
+    }
     if (msg->source != PIPE_CLIENT || msg->m || msg->props_len || msg->expiry_ms ||
         b->shared_groups || (b->cluster && !pipeline_nothing_durable(b, msg, from)))
         return pipeline_stages(b, msg, from); /* (a 5.0 part: the message carries it;
