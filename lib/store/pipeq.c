@@ -10,13 +10,36 @@
 #include "store/pipentry.h"
 #include "store/store_priv.h"
 
-/* ARGV: p id now eid...  Nothing is counted for a deleted pipeline. */
+/* ARGV: p id now eid... (ascending). Nothing is counted for a deleted
+ * pipeline. The acknowledged entries are removed from the stream mostly by
+ * trimming: every entry below the group's first pending one was delivered
+ * and is no longer pending (acknowledged or dead-lettered), so XTRIM MINID
+ * drops it, whole listpack nodes at a time; only the acknowledged entries
+ * at or past that point (a pending one before them: out of order, or an
+ * entry being retried) are deleted one by one. XDEL per entry was half of
+ * Redis's time in a batched drain (bench/RESULTS.md). Entries are added
+ * with '*' ids only (increasing), which makes "below the first pending"
+ * mean "delivered". */
 const char STORE_LUA_PQ_ACK[] =
-    "local p=ARGV[1] local q=p..'pq:'..ARGV[2]\n"
-    "local ids={} for i=4,#ARGV do ids[#ids+1]=ARGV[i] end\n"
-    "local n=redis.call('XACK',q,'" PIPEQ_GROUP "',unpack(ids))\n"
-    "redis.call('XDEL',q,unpack(ids))\n"
-    "if redis.call('EXISTS',q..':att')==1 then redis.call('HDEL',q..':att',unpack(ids)) end\n"
+    "local p=ARGV[1] local q=p..'pq:'..ARGV[2] local g='" PIPEQ_GROUP "'\n"
+    "local n=redis.call('XACK',q,g,unpack(ARGV,4))\n"
+    "local pend=redis.call('XPENDING',q,g)\n"
+    "if pend[1]==0 then\n"
+    "  redis.call('XTRIM',q,'MINID',ARGV[#ARGV]) redis.call('XDEL',q,ARGV[#ARGV])\n"
+    "else\n"
+    "  local cut=pend[2] redis.call('XTRIM',q,'MINID',cut)\n"
+    "  local cm,cs=string.match(cut,'^(%d+)-(%d+)$') cm=tonumber(cm) cs=tonumber(cs)\n"
+    "  local first=#ARGV+1\n"
+    "  while first>4 do\n"
+    "    local m,sq=string.match(ARGV[first-1],'^(%d+)-(%d+)$')\n"
+    "    if not m then break end\n"
+    "    m=tonumber(m) sq=tonumber(sq)\n"
+    "    if m<cm or (m==cm and sq<cs) then break end\n"
+    "    first=first-1\n"
+    "  end\n"
+    "  if first<=#ARGV then redis.call('XDEL',q,unpack(ARGV,first)) end\n"
+    "end\n"
+    "if redis.call('EXISTS',q..':att')==1 then redis.call('HDEL',q..':att',unpack(ARGV,4)) end\n"
     "if redis.call('EXISTS',p..'pipeline:'..ARGV[2])==1 then\n"
     "  redis.call('HINCRBY',q..':stats','forwarded',n)\n"
     "  redis.call('HSET',q..':stats','last_ok_at',ARGV[3])\n"
@@ -259,9 +282,34 @@ static int run_ids(store_t *s, enum store_script sc, const char *id, const char 
     return rc;
 }
 
+int pipeq_eid_cmp(const char *a, const char *b)
+{
+    unsigned long long am = strtoull(a, NULL, 10), bm = strtoull(b, NULL, 10);
+    if (am != bm)
+        return am < bm ? -1 : 1;
+    const char *ad = strchr(a, '-'), *bd = strchr(b, '-');
+    unsigned long long as = ad ? strtoull(ad + 1, NULL, 10) : 0, bs = bd ? strtoull(bd + 1, NULL, 10) : 0;
+    return as < bs ? -1 : as > bs;
+}
+
+static int eid_qsort(const void *a, const void *b)
+{
+    return pipeq_eid_cmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 int pipeq_ack(store_t *s, const char *pipeline_id, const char *const *eids, size_t n)
 {
-    return run_ids(s, SC_PQ_ACK, pipeline_id, NULL, 0, eids, n);
+    /* ascending: the script deletes one by one only a suffix past the
+     * first pending entry (out of order they would be deleted later, by a
+     * trim, and counted in the queue's length until then) */
+    const char **sorted = malloc((n ? n : 1) * sizeof(*sorted));
+    if (!sorted)
+        return -ENOMEM;
+    memcpy(sorted, eids, n * sizeof(*sorted));
+    qsort(sorted, n, sizeof(*sorted), eid_qsort);
+    int rc = run_ids(s, SC_PQ_ACK, pipeline_id, NULL, 0, sorted, n);
+    free(sorted);
+    return rc;
 }
 
 int pipeq_dead(store_t *s, const char *pipeline_id, const char *const *eids, size_t n,

@@ -63,7 +63,9 @@ int pipeq_claim(store_t *s, const char *pipeline_id, const char *consumer, int64
  * idle 0), so other forwarders do not take over work still being retried. */
 int pipeq_touch(store_t *s, const char *pipeline_id, const char *consumer, const char *const *eids,
                 size_t n);
-/* Acknowledges and deletes n entries; counts them as forwarded. */
+/* Acknowledges and deletes n entries (any order); counts them as
+ * forwarded. The entries below the group's first pending one go by one
+ * trim of the stream (cheaper than deleting each). */
 int pipeq_ack(store_t *s, const char *pipeline_id, const char *const *eids, size_t n);
 /* Moves n entries to the dead-letter stream with reason (printable text,
  * never a token) and attempts; acknowledges them. */
@@ -74,6 +76,8 @@ int pipeq_dead(store_t *s, const char *pipeline_id, const char *const *eids, siz
  * claims them after a takeover goes on counting towards max_attempts. */
 int pipeq_note_attempts(store_t *s, const char *pipeline_id, const char *const *eids, const int *attempts,
                         size_t n);
+/* Stream entry id order ("<ms>-<seq>"): <0, 0, >0. */
+int pipeq_eid_cmp(const char *a, const char *b);
 /* Records the last delivery error shown in the console. */
 int pipeq_note_error(store_t *s, const char *pipeline_id, const char *reason);
 /* Entries waiting plus in flight (XLEN) and the age of the oldest in ms

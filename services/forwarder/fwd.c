@@ -202,17 +202,6 @@ typedef struct sink {
     size_t n_bad;
 } sink_t;
 
-/* "<ms>-<seq>" order. */
-static int eid_cmp(const char *a, const char *b)
-{
-    unsigned long long am = strtoull(a, NULL, 10), bm = strtoull(b, NULL, 10);
-    if (am != bm)
-        return am < bm ? -1 : 1;
-    const char *ad = strchr(a, '-'), *bd = strchr(b, '-');
-    unsigned long long as = ad ? strtoull(ad + 1, NULL, 10) : 0, bs = bd ? strtoull(bd + 1, NULL, 10) : 0;
-    return as < bs ? -1 : as > bs;
-}
-
 static bool is_held(fwd_t *f, const pipe_t *p, const char *eid)
 {
     for (size_t i = 0; i < p->n; i++)
@@ -255,7 +244,7 @@ static void on_msg(const pipeq_msg_t *m, void *arg)
         p->cap = cap;
     }
     size_t at = p->n;
-    while (s->merge && at > 0 && eid_cmp(p->q[at - 1].eid, h.eid) > 0)
+    while (s->merge && at > 0 && pipeq_eid_cmp(p->q[at - 1].eid, h.eid) > 0)
         at--;
     memmove(p->q + at + 1, p->q + at, (p->n - at) * sizeof(*p->q));
     p->q[at] = h;

@@ -243,12 +243,80 @@ static void queue_read_ack_dead_claim(void **state)
     store_pipeline_free(&p);
 }
 
+static void append_n(fx_t *f, const char *pid, int from, int n)
+{
+    const char *ids[] = {pid};
+    order_t o = {0};
+    tag_t t[8];
+    for (int i = 0; i < n; i++) {
+        char topic[8];
+        snprintf(topic, sizeof(topic), "q/%d", from + i);
+        t[i] = (tag_t){&o, i};
+        sstore_pipe_msg_t m = {.topic = topic, .topic_len = strlen(topic), .payload = (const uint8_t *)"p",
+                               .payload_len = 1, .client_id = "c", .client_id_len = 1, .broker = "b"};
+        assert_int_equal(sstore_pipe_append(f->ss, ids, 1, &m, on_append, &t[i]), 0);
+    }
+    run_until_n(f, &o.n, n);
+}
+
+static int64_t queued(fx_t *f, const char *pid)
+{
+    store_pipeline_stats_t st;
+    assert_int_equal(store_pipeline_stats(f->s, pid, &st), 0);
+    return st.queued;
+}
+
+/* pipeq_ack trims what lies below the first pending entry and deletes the
+ * rest one by one: the queue's length is the backlog after any order of
+ * acknowledgements, and an entry not yet delivered is never removed. */
+static void ack_in_any_order_leaves_the_backlog(void **state)
+{
+    fx_t *f = *state;
+    store_pipeline_t *p = mk(f, "trim", 0);
+    append_n(f, p->id, 1, 6);
+    got_t g = {0};
+    assert_int_equal(pipeq_read(f->s, p->id, "c1", 10, collect, &g), 6);
+    const char *e[6];
+    for (int i = 0; i < 6; i++)
+        e[i] = g.eids[i];
+    /* q/1 pending at the head: 3 and 5 are deleted by id */
+    const char *a1[] = {e[4], e[2]};
+    assert_int_equal(pipeq_ack(f->s, p->id, a1, 2), 0);
+    assert_int_equal(queued(f, p->id), 4);
+    /* q/1 acknowledged: the trim below q/2 (the first pending) */
+    const char *a2[] = {e[0]};
+    assert_int_equal(pipeq_ack(f->s, p->id, a2, 1), 0);
+    assert_int_equal(queued(f, p->id), 3);
+    append_n(f, p->id, 7, 1); /* q/7: not delivered yet */
+    const char *a3[] = {e[5], e[1]}; /* out of order */
+    assert_int_equal(pipeq_ack(f->s, p->id, a3, 2), 0);
+    assert_int_equal(queued(f, p->id), 2); /* q/4 (pending) and q/7 */
+    const char *a4[] = {e[3]};
+    assert_int_equal(pipeq_ack(f->s, p->id, a4, 1), 0); /* nothing pending now */
+    assert_int_equal(queued(f, p->id), 1);
+    got_t g2 = {0};
+    assert_int_equal(pipeq_read(f->s, p->id, "c1", 10, collect, &g2), 1);
+    assert_string_equal(g2.topics[0], "q/7");
+    const char *a5[] = {g2.eids[0]};
+    assert_int_equal(pipeq_ack(f->s, p->id, a5, 1), 0);
+    assert_int_equal(queued(f, p->id), 0);
+    store_pipeline_stats_t st;
+    assert_int_equal(store_pipeline_stats(f->s, p->id, &st), 0);
+    assert_int_equal(st.forwarded, 7);
+    assert_int_equal(pipeq_eid_cmp("9-1", "10-0"), -1);
+    assert_int_equal(pipeq_eid_cmp("10-2", "10-10"), -1);
+    assert_int_equal(pipeq_eid_cmp("10-10", "10-10"), 0);
+    assert_int_equal(pipeq_eid_cmp("11-0", "10-99"), 1);
+    store_pipeline_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(pipelines_validate_and_reference, setup, teardown),
         cmocka_unit_test_setup_teardown(appends_batched_in_order_with_drops, setup, teardown),
         cmocka_unit_test_setup_teardown(queue_read_ack_dead_claim, setup, teardown),
+        cmocka_unit_test_setup_teardown(ack_in_any_order_leaves_the_backlog, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
