@@ -206,6 +206,26 @@ int sentinel_switch_parse(const char *msg, size_t len, const char *master, char 
     return 0;
 }
 
+/* A pub/sub push: ["subscribe"|"message", channel, count|payload]. */
+static bool push_of(const redisReply *r, const char *kind)
+{
+    return r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 && r->element[0]->type == REDIS_REPLY_STRING &&
+           strcmp(r->element[0]->str, kind) == 0;
+}
+
+bool sentinel_subscribed(const void *reply)
+{
+    return push_of(reply, "subscribe");
+}
+
+int sentinel_switch_reply(const void *reply, const char *master, char *host, size_t host_cap, int *port)
+{
+    const redisReply *r = reply;
+    if (!push_of(r, "message") || r->element[2]->type != REDIS_REPLY_STRING)
+        return -1;
+    return sentinel_switch_parse(r->element[2]->str, r->element[2]->len, master, host, host_cap, port);
+}
+
 bool sentinel_recheck_due(sentinel_t *s, uint64_t now_ms)
 {
     if (s->checked_ms && now_ms < s->checked_ms + RECHECK_MS)

@@ -8,8 +8,8 @@
  * --redis-master, --redis-sentinel-user, --redis-sentinel-password) and hand
  * them to store_set_sentinel / sstore_set_sentinel.
  *
- * Following a failover: a Sentinel's `+switch-master` event (ssentinel.h
- * subscribes; the broker), a link that drops, a connection whose ROLE is
+ * Following a failover: a Sentinel's `+switch-master` event (subscribed to
+ * by ssentinel.h for the broker, sentinel_watch.h for store.c), a link that drops, a connection whose ROLE is
  * not "master", or a READONLY reply (the primary was demoted under us)
  * makes the next connection ask Sentinel again; and a live link re-asks at
  * most once a second (sentinel_changed, or sentinel_recheck_due for an
@@ -95,6 +95,11 @@ int sentinel_addr_reply(const void *reply, char *host, size_t host_cap, int *por
  * is about `master`; -1 for another master or a malformed message. */
 int sentinel_switch_parse(const char *msg, size_t len, const char *master, char *host, size_t host_cap,
                           int *port);
+/* On a link subscribed to +switch-master (a redisReply * each): true for
+ * the subscription's confirmation; sentinel_switch_reply is
+ * sentinel_switch_parse on a pushed message (-1 for anything else). */
+bool sentinel_subscribed(const void *reply);
+int sentinel_switch_reply(const void *reply, const char *master, char *host, size_t host_cap, int *port);
 /* The once-a-second re-ask of a live link, for callers that ask
  * asynchronously: true when one is due (now_ms, any monotonic clock; it
  * counts as started); after one where no Sentinel answered,

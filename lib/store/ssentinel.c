@@ -257,12 +257,10 @@ static void watch_on_message(redisAsyncContext *ac, void *reply, void *priv)
 {
     (void)priv;
     ss_link_t *l = link_of(ac);
-    const redisReply *r = reply;
-    if (!l || !r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 || r->element[0]->type != REDIS_REPLY_STRING)
+    if (!l || !reply)
         return;
     ssentinel_t *a = l->owner;
-    const char *kind = r->element[0]->str;
-    if (strcmp(kind, "subscribe") == 0) {
+    if (sentinel_subscribed(reply)) {
         a->subscribed = true;
         if (l->timer) { /* set up: no deadline any more */
             loop_del_timer(a->loop, l->timer);
@@ -272,12 +270,9 @@ static void watch_on_message(redisAsyncContext *ac, void *reply, void *priv)
                  sentinel_master(a->list));
         return;
     }
-    const redisReply *m = r->element[2];
-    if (strcmp(kind, "message") != 0 || m->type != REDIS_REPLY_STRING)
-        return;
     char host[256];
     int port;
-    if (sentinel_switch_parse(m->str, m->len, sentinel_master(a->list), host, sizeof(host), &port) < 0)
+    if (sentinel_switch_reply(reply, sentinel_master(a->list), host, sizeof(host), &port) < 0)
         return; /* another master's failover, or not a message we know */
     log_info("sentinel_switch_master", "sentinel=%s:%d master=%s to=%s:%d", l->host, l->port,
              sentinel_master(a->list), host, port);

@@ -11,6 +11,7 @@
 #include "store/store_priv.h"
 #include "store/redis_auth.h"
 #include "store/sentinel.h"
+#include "store/sentinel_watch.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -31,6 +32,7 @@ struct store {
     char *base;   /* P as configured */
     redis_auth_t auth;
     sentinel_t *sentinel; /* NULL: host:port as given */
+    sentinel_watch_t *watch; /* +switch-master, opened after an answer */
     char at_host[256];    /* with a Sentinel: the primary connected to */
     int at_port;
     bool readonly;        /* the last error was READONLY (the link is gone) */
@@ -116,6 +118,7 @@ void store_destroy(store_t **sp)
     drop_conn(s);
     clear_err_ids(s);
     redis_auth_clear(&s->auth);
+    sentinel_watch_free(&s->watch);
     sentinel_free(&s->sentinel);
     store_cluster_free(s);
     free(s->host);
@@ -350,6 +353,9 @@ static int connect_now(store_t *s)
             return store_fail(s, ROOST_EUNAVAILABLE, NULL, s->reason);
         host = s->at_host;
         port = s->at_port;
+        /* the Sentinel that just answered (now first) tells of the next failover */
+        if (!s->watch)
+            s->watch = sentinel_watch_open(s->sentinel, 0, s->connect_ms);
     }
     if (s->cluster && store_cluster_target(s, &host, &port) < 0)
         return ROOST_EUNAVAILABLE;
@@ -395,10 +401,15 @@ static int ensure_conn(store_t *s)
 {
     if (s->ctx && (s->ctx->err || closed_by_server(s->ctx)))
         drop_conn(s);
-    /* a primary still reachable but no longer the one the Sentinels name */
-    if (s->ctx && s->sentinel &&
-        sentinel_changed(s->sentinel, s->at_host, s->at_port, mono_ms(), s->connect_ms))
-        drop_conn(s);
+    /* a failover a Sentinel announced; a primary still reachable but no
+     * longer the one the Sentinels name */
+    if (s->ctx && s->sentinel) {
+        int away = s->watch ? sentinel_watch_poll(s->watch, s->sentinel, s->at_host, s->at_port) : 0;
+        if (away < 0)
+            sentinel_watch_free(&s->watch); /* opened again at the next connection */
+        if (away > 0 || sentinel_changed(s->sentinel, s->at_host, s->at_port, mono_ms(), s->connect_ms))
+            drop_conn(s);
+    }
     return s->ctx ? 0 : connect_now(s);
 }
 

@@ -23,6 +23,12 @@ breaks the broker's link): the broker logs the Sentinel's +switch-master
 event naming the new primary and only then connects there; a QoS 1
 message to a persistent session is acknowledged afterwards and sits in
 the new primary.
+
+test_admin_follows_switch_master: the synchronous services (here admin)
+keep blocking discovery but also subscribe to +switch-master: after a
+manual failover, admin's next write logs the event and goes to the new
+primary (the old one would still take it, and lose it when it is made a
+replica).
 """
 
 import os
@@ -226,3 +232,25 @@ def test_failover_followed_via_switch_master(st):
     pub.disconnect()
     keys = resp_cmd(new, ha.password, "KEYS", st.prefix + "*") or ""
     assert keys, "nothing written to the new primary"
+
+
+def test_admin_follows_switch_master(st):
+    ha = RedisHA(st, replicas=2, down_after_ms=60000).start()
+    old = ha.master()[1]
+    st.redis = ha.nodes[0]
+    st.redis.addr = "127.0.0.1:1"   # --redis is not used: the Sentinels name the primary
+    st.env_extra.update(ha.env())
+    st.start_admin()
+    st.add_client("sa-before", "sa-password-1")
+    assert wait_for(lambda: "event=sentinel_watching" in st.admin.log(), 5), st.admin.log_tail()
+
+    mark = len(st.admin.log())
+    assert resp_cmd(ha.sentinels[1].port, ha.sentinel_password, "SENTINEL", "FAILOVER", MASTER) == "OK"
+    _, new = ha.wait_switch(old, timeout=20)
+    time.sleep(0.2)  # the event crosses the watch link
+    c = st.add_client("sa-after", "sa-password-2")
+    log = st.admin.log()[mark:]
+    assert "event=sentinel_switch_master" in log and "to=127.0.0.1:%d" % new in log, log
+    # the write is on the new primary
+    got = resp_cmd(new, ha.password, "HGET", "%s{g}:client:%s" % (st.prefix, c["id"]), "username")
+    assert got == "sa-after", got
