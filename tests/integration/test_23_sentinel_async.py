@@ -179,6 +179,7 @@ def test_serves_while_sentinels_blackholed(st, blackholes):
 
         for name, batch in (("one Sentinel silent", one), ("every Sentinel silent", every)):
             missing, worst, key = probe.report(batch)
+            print("%s: %d messages, worst end-to-end %.3f s" % (name, len(batch), worst))
             assert not missing, "%s: %d of %d messages never arrived: %r" % (name, len(missing), len(batch),
                                                                             missing[:10])
             assert worst < STALL_MAX_S, ("%s: message %r took %.3f s end to end (the broker's loop stalled)"
