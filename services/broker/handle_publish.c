@@ -136,6 +136,8 @@ int handle_publish(conn_t *c, const mqtt_publish_t *p, bool resent)
             return rc;
     }
     uint8_t ack = p->qos == 1 ? MQTT_PUBACK : p->qos == 2 ? MQTT_PUBREC : 0;
+    /* every member named: a partial initializer makes the compiler clear the
+     * whole struct first (a rep stos on every PUBLISH) */
     pipe_msg_t m = {
         .source = PIPE_CLIENT,
         .topic = (const char *)p->topic.ptr,
@@ -144,6 +146,14 @@ int handle_publish(conn_t *c, const mqtt_publish_t *p, bool resent)
         .payload_len = p->payload.len,
         .qos = p->qos,
         .retain = p->retain,
+        .props = NULL,
+        .props_len = 0,
+        .expiry_ms = 0,
+        .same_topic = false,
+        .m = NULL,
+        .client_id = NULL,
+        .client_id_len = 0,
+        .username = NULL,
     };
     uint8_t small[256], *heap = NULL;
     if (p->props.len && reason == MQTT_RC_SUCCESS) { /* the 5.0 part the message keeps */
