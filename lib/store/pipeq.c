@@ -282,14 +282,26 @@ static int run_ids(store_t *s, enum store_script sc, const char *id, const char 
     return rc;
 }
 
+/* Redis writes entry ids without leading zeros: a longer number is the
+ * greater, equal lengths compare as text (strtoull per comparison was a
+ * seventh of the forwarder's instructions). */
+static int num_cmp(const char *a, size_t al, const char *b, size_t bl)
+{
+    if (al != bl)
+        return al < bl ? -1 : 1;
+    int c = memcmp(a, b, al);
+    return c < 0 ? -1 : c > 0;
+}
+
 int pipeq_eid_cmp(const char *a, const char *b)
 {
-    unsigned long long am = strtoull(a, NULL, 10), bm = strtoull(b, NULL, 10);
-    if (am != bm)
-        return am < bm ? -1 : 1;
     const char *ad = strchr(a, '-'), *bd = strchr(b, '-');
-    unsigned long long as = ad ? strtoull(ad + 1, NULL, 10) : 0, bs = bd ? strtoull(bd + 1, NULL, 10) : 0;
-    return as < bs ? -1 : as > bs;
+    size_t am = ad ? (size_t)(ad - a) : strlen(a), bm = bd ? (size_t)(bd - b) : strlen(b);
+    int c = num_cmp(a, am, b, bm);
+    if (c)
+        return c;
+    const char *as = ad ? ad + 1 : "0", *bs = bd ? bd + 1 : "0";
+    return num_cmp(as, strlen(as), bs, strlen(bs));
 }
 
 static int eid_qsort(const void *a, const void *b)
@@ -302,7 +314,12 @@ int pipeq_ack(store_t *s, const char *pipeline_id, const char *const *eids, size
     /* ascending: the script deletes one by one only a suffix past the
      * first pending entry (out of order they would be deleted later, by a
      * trim, and counted in the queue's length until then) */
-    const char **sorted = malloc((n ? n : 1) * sizeof(*sorted));
+    size_t i = 1;
+    while (i < n && pipeq_eid_cmp(eids[i - 1], eids[i]) < 0)
+        i++;
+    if (i >= n) /* the usual case: in order already */
+        return run_ids(s, SC_PQ_ACK, pipeline_id, NULL, 0, eids, n);
+    const char **sorted = malloc(n * sizeof(*sorted));
     if (!sorted)
         return -ENOMEM;
     memcpy(sorted, eids, n * sizeof(*sorted));

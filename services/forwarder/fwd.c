@@ -219,7 +219,8 @@ static void on_msg(const pipeq_msg_t *m, void *arg)
 {
     sink_t *s = arg;
     pipe_t *p = s->p;
-    if (strlen(m->eid) >= PIPEQ_EID_MAX || (s->merge && is_held(s->f, p, m->eid)))
+    size_t el = strlen(m->eid);
+    if (el >= PIPEQ_EID_MAX || (s->merge && is_held(s->f, p, m->eid)))
         return;
     if (!body_ok(m)) {
         if (s->n_bad < 64) {
@@ -230,7 +231,7 @@ static void on_msg(const pipeq_msg_t *m, void *arg)
         return;
     }
     held_t h = {.since = fwd_now_ms(), .attempts = m->attempts};
-    snprintf(h.eid, sizeof(h.eid), "%s", m->eid);
+    memcpy(h.eid, m->eid, el + 1);
     if (!(h.json = body_message(p->id, m, &h.len)))
         return; /* OOM: stays pending, claimed again later */
     if (p->n == p->cap) {
