@@ -79,11 +79,10 @@ static inline int redis_fixture_init(redis_fixture_t *f, const char *tag)
     return 0;
 }
 
-/* Starts the server and waits up to ~5 s for it. 0 or -1. */
-static inline int redis_fixture_start(redis_fixture_t *f)
+/* Runs argv (argv[0] looked up in PATH, output to /dev/null) as f's server
+ * and waits up to ~5 s for it to answer PING on f->port. 0 or -1. */
+static inline int redis_fixture_exec(redis_fixture_t *f, char *const argv[])
 {
-    char port[16];
-    snprintf(port, sizeof(port), "%d", f->port);
     pid_t pid = fork();
     if (pid < 0)
         return -1;
@@ -93,8 +92,7 @@ static inline int redis_fixture_start(redis_fixture_t *f)
             dup2(devnull, 1);
             dup2(devnull, 2);
         }
-        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", "--dir", f->dir, (char *)NULL);
+        execvp(argv[0], argv);
         _exit(127);
     }
     f->pid = pid;
@@ -104,6 +102,16 @@ static inline int redis_fixture_start(redis_fixture_t *f)
         redis_fixture_sleep_ms(50);
     }
     return -1;
+}
+
+/* Starts the server and waits up to ~5 s for it. 0 or -1. */
+static inline int redis_fixture_start(redis_fixture_t *f)
+{
+    char port[16];
+    snprintf(port, sizeof(port), "%d", f->port);
+    char *const argv[] = {"redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
+                          "--appendonly", "no", "--dir", f->dir, NULL};
+    return redis_fixture_exec(f, argv);
 }
 
 static inline void redis_fixture_stop(redis_fixture_t *f)

@@ -58,25 +58,8 @@ static int sentinel_start(fx_t *f)
     fprintf(c, "port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor m 127.0.0.1 %d 1\n", f->sentinel.port,
             f->sentinel.dir, f->redis.port);
     fclose(c);
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_WRONLY);
-        if (devnull >= 0) {
-            dup2(devnull, 1);
-            dup2(devnull, 2);
-        }
-        execlp("redis-sentinel", "redis-sentinel", conf, (char *)NULL);
-        _exit(127);
-    }
-    f->sentinel.pid = pid;
-    for (int i = 0; i < 100; i++) {
-        if (redis_fixture_pong(f->sentinel.port))
-            return 0;
-        redis_fixture_sleep_ms(50);
-    }
-    return -1;
+    char *const argv[] = {"redis-sentinel", conf, NULL};
+    return redis_fixture_exec(&f->sentinel, argv);
 }
 
 static int setup(void **state)
