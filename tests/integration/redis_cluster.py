@@ -12,6 +12,8 @@ tests read keys wherever their slot lives. Beyond that:
     rc.kill_primary(node)   SIGKILL; wait_promoted() until a replica took over;
                             node.start() brings it back (as a replica)
     rc.move_slots(a, b, n)  n slots from a to b with redis-cli --cluster reshard
+    rc.slots_of(node)       the slots a primary serves (CLUSTER NODES)
+    crc16(b"...") & 16383   a hash tag's slot, to pick keys for a node
 """
 
 import os
@@ -24,6 +26,17 @@ from conftest import free_port, stop_process, wait_until
 
 REDIS_SERVER = "/usr/bin/redis-server"
 REDIS_CLI = "/usr/bin/redis-cli"
+
+
+def crc16(data):
+    """CRC16/XMODEM, Redis Cluster's key hash (slot = crc16(tag) & 16383)."""
+    crc = 0
+    for b in data:
+        crc ^= b << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
+            crc &= 0xFFFF
+    return crc
 
 
 def cli(port, *args, cluster=False, timeout=10):
@@ -130,6 +143,17 @@ class RedisCluster:
 
     def slot(self, key):
         return int(self.cmd("CLUSTER", "KEYSLOT", key) or -1)
+
+    def slots_of(self, node):
+        owned = set()
+        for line in self.lines("CLUSTER", "NODES"):
+            f = line.split()
+            if f[1].split("@")[0].endswith(":%d" % node.port):
+                for r in f[8:]:
+                    lo, _, hi = r.partition("-")
+                    if lo.isdigit():
+                        owned.update(range(int(lo), int(hi or lo) + 1))
+        return owned
 
     def primary_of(self, key):
         s = self.slot(key)

@@ -18,87 +18,20 @@ Sentinels. The primary is SIGKILLed while a device publishes QoS 1 at
 
 import json
 import subprocess
-import threading
 import time
 import uuid
 
 import paho.mqtt.client as mqtt
 import pytest
 
-from cluster_stack import Device, seq_payload
+from cluster_stack import Device
+from qos1pub import Publisher
 from redis_ha import MASTER, RedisHA, resp_cmd
 from stack import ROOSTCTL_BIN, Stack, mqtt_probe, wait_for
 
 RATE = 300          # QoS 1 messages per second
 FOLLOW_S = 1.0      # services follow within this of the Sentinels' switch
 PW = "ha-device-pw-1"
-
-
-class Publisher:
-    """paho QoS 1 publisher at a fixed rate (bounded); records which
-    sequence numbers were acknowledged (PUBACK)."""
-
-    def __init__(self, port, client_id, username, topic, tag):
-        self.topic, self.tag = topic, tag
-        self.c = mqtt.Client(client_id=client_id, clean_session=True, protocol=mqtt.MQTTv311)
-        self.c.username_pw_set(username, PW)
-        self.c.reconnect_delay_set(0.05, 0.5)
-        self.c.max_queued_messages_set(0)
-        self.lock = threading.Lock()
-        self.mid_seq = {}
-        self.acked = set()
-        self.early = set()
-        self.sent_at = {}
-        self.seq = 0
-        self._stop = threading.Event()
-        self.c.on_publish = self._on_publish
-        self.c.connect("127.0.0.1", port, keepalive=10)
-        self.c.loop_start()
-
-    def _on_publish(self, c, ud, mid):
-        with self.lock:
-            s = self.mid_seq.pop(mid, None)
-            if s is None:
-                self.early.add(mid)  # acknowledged before run() recorded it
-            else:
-                self.acked.add(s)
-
-    def run(self, seconds):
-        t0 = time.monotonic()
-        while not self._stop.is_set() and time.monotonic() - t0 < seconds:
-            due = t0 + self.seq / RATE
-            d = due - time.monotonic()
-            if d > 0:
-                time.sleep(d)
-            s = self.seq
-            self.seq += 1
-            self.sent_at[s] = time.monotonic()
-            # not under self.lock: paho calls on_publish holding its own locks
-            info = self.c.publish(self.topic, seq_payload(self.tag, s), qos=1)
-            with self.lock:
-                if info.mid in self.early:
-                    self.early.discard(info.mid)
-                    self.acked.add(s)
-                else:
-                    self.mid_seq[info.mid] = s
-
-    def start(self, seconds):
-        self.t = threading.Thread(target=self.run, args=(seconds,), daemon=True)
-        self.t.start()
-        return self
-
-    def stop(self):
-        """Waits for the run to end (bounded), then for the last PUBACKs."""
-        self.t.join(30)
-        self._stop.set()
-        # let the last acknowledgements arrive
-        wait_for(lambda: not self.mid_seq, 5)
-        self.c.loop_stop()
-        self.c.disconnect()
-
-    def acked_copy(self):
-        with self.lock:
-            return set(self.acked)
 
 
 def device(port, cid, username, subs, clean=False):
@@ -156,7 +89,7 @@ def test_primary_killed_under_load(st):
     # the persistent subscriptions reach b1's cluster index (polled every second)
     time.sleep(1.5)
 
-    pub = Publisher(b1.port, "ha-pubber", "ha-pub", "ha/t", "m").start(seconds=9)
+    pub = Publisher(b1.port, "ha-pubber", "ha/t", "m", RATE, username="ha-pub", password=PW).start(seconds=9)
     time.sleep(2.5)
     # The replicas lag (stopped) for 0.4 s, then the primary dies: the
     # messages published meanwhile are only on the primary, so none of them
