@@ -108,6 +108,7 @@ static int add_node(slotmap_t *m, const redisReply *h, const redisReply *p, cons
     slotmap_addr_t *a = &m->nodes[m->n_nodes];
     snprintf(a->host, sizeof(a->host), "%s", host);
     a->port = (int)p->integer;
+    a->replicas = -1;
     return (int)m->n_nodes++;
 }
 
@@ -131,6 +132,9 @@ int slotmap_parse(slotmap_t *m, const redisReply *r, const slotmap_addr_t *via)
         int node = add_node(m, e->element[2]->element[0], e->element[2]->element[1], via);
         if (node < 0)
             goto bad;
+        int reps = (int)e->elements - 3; /* after lo, hi and the primary */
+        if (m->nodes[node].replicas < 0 || reps < m->nodes[node].replicas)
+            m->nodes[node].replicas = reps;
         for (long long s = lo; s <= hi; s++)
             m->owner[s] = (uint16_t)node;
     }

@@ -25,6 +25,9 @@
 typedef struct slotmap_addr {
     char host[256];
     int port;
+    int replicas; /* in a map: the replicas CLUSTER SLOTS lists for this
+                   * primary (Redis leaves out those marked failed); the
+                   * fewest over its ranges */
 } slotmap_addr_t;
 
 typedef struct slotmap {

@@ -21,6 +21,21 @@
  * with ROOST_EUNAVAILABLE, as with a single Redis down. Reply order holds
  * per primary; sstore_barrier waits on every child, sstore_wait WAITs on
  * each primary sent something no completed WAIT covered yet.
+ *
+ * Short primaries. With sstore_set_wait(n), a primary is "short" while it
+ * is known to have fewer than n replicas: it is new in the map and ROLE on
+ * its link lists fewer online (a replica promoted after its primary died
+ * has none until that one comes back and is attached), the map stops
+ * listing its replicas (the cluster marked them failed), or a WAIT on it
+ * came back short. Queue pushes to its slots are refused
+ * (ROOST_EUNAVAILABLE) before anything is written: written, their WAIT
+ * would fail, the device would send the message again and each attempt
+ * would leave one more copy in the subscribers' queues, which fill up to
+ * --max-queued with copies and then drop newer messages, acknowledged ones
+ * too. A short primary is asked ROLE on every map refresh (every 250 ms
+ * while one is short) and when its link comes up; n replicas online and it
+ * takes queue writes again. A node whose ROLE is no longer "master" makes
+ * the map be read again at once.
  */
 #include "store/sstore_priv.h"
 
@@ -29,6 +44,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/log.h"
 #include "store/keys.h"
 #include "store/slotmap.h"
 
@@ -36,12 +52,20 @@
 #define REFRESH_DOWN_MS 250u
 #define REFRESH_UP_MS 5000u
 
+enum {
+    SHORT_NO,  /* queue writes go to it */
+    SHORT_NEW, /* new in the map, which lists too few replicas for it: until ROLE says */
+    SHORT_YES, /* too few replicas (said in the log) */
+};
+
 struct ss_cluster {
     slotmap_base_t b; /* first: the map, the seeds, gslot (slot of P{g}:) */
     sstore_t *router;
     sstore_t **child; /* [map.n_nodes], aligned with map.nodes */
     uint64_t *issued; /* [map.n_nodes]: requests sent to that child */
     uint64_t *covered; /* [map.n_nodes]: issued count a completed WAIT covered */
+    uint8_t *shortp;  /* [map.n_nodes]: SHORT_* */
+    bool *probing;    /* [map.n_nodes]: a ROLE is out on that child */
     uint64_t timer;
     bool up;          /* last state reported */
 };
@@ -75,6 +99,7 @@ static bool all_up(const struct ss_cluster *c)
 bool ss_cluster_ready(const sstore_t *s) { return all_up(*ss_cluster_slot((sstore_t *)s)); }
 
 static void arm(struct ss_cluster *c, uint64_t ms);
+static void probe(struct ss_cluster *c, size_t i);
 
 static void update_state(struct ss_cluster *c)
 {
@@ -91,6 +116,8 @@ static void child_state(bool connected, void *arg)
     update_state(c);
     if (!connected)
         arm(c, 0); /* a primary went away: who serves its slots now? */
+    for (size_t i = 0; connected && i < c->b.map.n_nodes; i++)
+        probe(c, i); /* the short ones just connected: their replicas */
 }
 
 static sstore_t *new_child(struct ss_cluster *c, const slotmap_addr_t *a)
@@ -105,6 +132,116 @@ static sstore_t *new_child(struct ss_cluster *c, const slotmap_addr_t *a)
         return NULL;
     }
     return ch;
+}
+
+/* ---- short primaries ------------------------------------------------------------ */
+
+static int want_replicas(struct ss_cluster *c) { return ss_wait_replicas(c->router); }
+
+static void set_short(struct ss_cluster *c, size_t i, uint8_t v, const char *why)
+{
+    uint8_t was = c->shortp[i];
+    c->shortp[i] = v;
+    const slotmap_addr_t *a = &c->b.map.nodes[i];
+    if (v == SHORT_YES && was != SHORT_YES)
+        log_warn("redis_primary_short", "host=%s port=%d min_replicas=%d detail=\"%s: queue writes to "
+                 "its slots refused until its replicas are back\"", a->host, a->port, want_replicas(c), why);
+    else if (v == SHORT_NO && was == SHORT_YES)
+        log_info("redis_primary_replicated", "host=%s port=%d", a->host, a->port);
+}
+
+typedef struct probe {
+    struct ss_cluster *c;
+    sstore_t *child;
+} probe_t;
+
+static int child_index(const struct ss_cluster *c, const sstore_t *child)
+{
+    for (size_t i = 0; c && child && i < c->b.map.n_nodes; i++)
+        if (c->child[i] == child)
+            return (int)i;
+    return -1;
+}
+
+/* ROLE's answer on a short primary's link: ["master", offset, [[ip, port,
+ * offset], ...]] lists the replicas attached and in sync (online). Enough
+ * of them: trusted again. "slave": the node is no primary now (an old
+ * primary restarted, told by the cluster to follow its promoted replica):
+ * the map is stale, read it again. (A child dropped meanwhile finishes the
+ * request with an error and is no longer found.) */
+static void probe_finish(sstore_req_t *q, int rc, const redisReply *r)
+{
+    probe_t *p = q->arg;
+    struct ss_cluster *c = p->c;
+    int i = child_index(c, p->child);
+    free(p);
+    if (i < 0)
+        return;
+    c->probing[i] = false;
+    if (rc < 0 || r->type != REDIS_REPLY_ARRAY || r->elements < 1 || !ss_r_is_str(r->element[0]))
+        return;
+    if (strcmp(r->element[0]->str, "master") != 0) {
+        arm(c, 0);
+        return;
+    }
+    size_t online = r->elements >= 3 && r->element[2]->type == REDIS_REPLY_ARRAY ? r->element[2]->elements : 0;
+    if (online >= (size_t)want_replicas(c))
+        set_short(c, (size_t)i, SHORT_NO, "");
+    else
+        set_short(c, (size_t)i, SHORT_YES, "ROLE lists too few replicas online");
+}
+
+/* Asks a short primary (connected, nothing asked yet) for its replicas. */
+static void probe(struct ss_cluster *c, size_t i)
+{
+    if (!c->shortp[i] || c->probing[i] || !c->child[i] || !sstore_connected(c->child[i]))
+        return;
+    probe_t *p = malloc(sizeof(*p));
+    sstore_req_t *q = p ? ss_req_new(c->child[i], SS_NONE, 0, probe_finish, p) : NULL;
+    if (!q) {
+        free(p);
+        return;
+    }
+    *p = (probe_t){c, c->child[i]};
+    ss_arg_str(q, "ROLE");
+    if (ss_issue(q) < 0)
+        free(p);
+    else
+        c->probing[i] = true;
+}
+
+/* What the map just read says of node i's replicas, `before` what the
+ * previous one listed (-1: the node is new): a new primary (a promoted
+ * replica) listed with too few is not written to until ROLE says it has
+ * enough (CLUSTER SLOTS leaves out a failed replica, and one that has not
+ * replicated anything yet: an idle primary's may be missing, so it is
+ * only a hint); a kept one whose replicas the cluster now marks failed is
+ * short. A short primary is probed. */
+static void check_replicas(struct ss_cluster *c, size_t i, int before)
+{
+    int want = want_replicas(c), listed = c->b.map.nodes[i].replicas;
+    if (want <= 0)
+        return;
+    if (before < 0 && listed < want)
+        c->shortp[i] = SHORT_NEW;
+    else if (before >= want && listed < want)
+        set_short(c, i, SHORT_YES, "the cluster marks its replicas failed");
+    probe(c, i);
+}
+
+static bool any_short(const struct ss_cluster *c)
+{
+    for (size_t i = 0; i < c->b.map.n_nodes; i++)
+        if (c->shortp[i])
+            return true;
+    return false;
+}
+
+bool ss_cluster_writable(sstore_t *router, unsigned slot)
+{
+    struct ss_cluster *c = *ss_cluster_slot(router);
+    unsigned node = slot < SLOT_COUNT ? c->b.map.owner[slot] : SLOTMAP_NONE;
+    return node < c->b.map.n_nodes && !c->shortp[node];
 }
 
 /* Reads the map and makes the children match it: children of nodes still
@@ -141,11 +278,18 @@ static void refresh(struct ss_cluster *c)
             c->child[old] = NULL;
         }
     }
-    uint64_t *issued = calloc(m->n_nodes ? m->n_nodes : 1, sizeof(*issued));
-    uint64_t *covered = calloc(m->n_nodes ? m->n_nodes : 1, sizeof(*covered));
-    if (!issued || !covered) {
+    size_t n = m->n_nodes ? m->n_nodes : 1;
+    uint64_t *issued = calloc(n, sizeof(*issued));
+    uint64_t *covered = calloc(n, sizeof(*covered));
+    uint8_t *shortp = calloc(n, sizeof(*shortp));
+    bool *probing = calloc(n, sizeof(*probing));
+    int *before = calloc(n, sizeof(*before));
+    if (!issued || !covered || !shortp || !probing || !before) {
         free(issued);
         free(covered);
+        free(shortp);
+        free(probing);
+        free(before);
         for (size_t i = 0; i < m->n_nodes; i++) /* give the kept children back */
             if (kids[i]) {
                 int old = slotmap_find(&c->b.map, m->nodes[i].host, m->nodes[i].port);
@@ -156,12 +300,24 @@ static void refresh(struct ss_cluster *c)
         free(m);
         return;
     }
-    for (size_t i = 0; i < m->n_nodes; i++)
+    for (size_t i = 0; i < m->n_nodes; i++) {
         issued[i] = 1; /* unknown: WAIT on it next time */
+        int old = kids[i] ? slotmap_find(&c->b.map, m->nodes[i].host, m->nodes[i].port) : -1;
+        before[i] = -1;
+        if (old >= 0) { /* a child kept keeps what is known of its replicas */
+            shortp[i] = c->shortp[old];
+            probing[i] = c->probing[old];
+            before[i] = c->b.map.nodes[old].replicas;
+        }
+    }
     free(c->issued);
     free(c->covered);
+    free(c->shortp);
+    free(c->probing);
     c->issued = issued;
     c->covered = covered;
+    c->shortp = shortp;
+    c->probing = probing;
     sstore_t **gone = c->child;
     size_t n_gone = c->b.map.n_nodes;
     slotmap_clear(&c->b.map);
@@ -174,6 +330,9 @@ static void refresh(struct ss_cluster *c)
     for (size_t i = 0; i < n_gone; i++)
         sstore_destroy(&gone[i]);
     free(gone);
+    for (size_t i = 0; i < c->b.map.n_nodes; i++)
+        check_replicas(c, i, before[i]);
+    free(before);
 }
 
 static uint64_t refresh_fire(loop_t *l, void *arg)
@@ -182,7 +341,7 @@ static uint64_t refresh_fire(loop_t *l, void *arg)
     struct ss_cluster *c = arg;
     refresh(c);
     update_state(c);
-    return c->up ? REFRESH_UP_MS : REFRESH_DOWN_MS;
+    return c->up && !any_short(c) ? REFRESH_UP_MS : REFRESH_DOWN_MS;
 }
 
 /* Next refresh within ms (0: at the next timer turn). */
@@ -213,6 +372,8 @@ void ss_cluster_fini(sstore_t *s)
     free(c->child);
     free(c->issued);
     free(c->covered);
+    free(c->shortp);
+    free(c->probing);
     slotmap_base_free(&c->b);
     *ss_cluster_slot(s) = NULL;
 }
@@ -307,9 +468,13 @@ static void cwait_done(int rc, void *arg)
 {
     cwait_t *w = arg;
     struct ss_cluster *c = w->c;
-    for (size_t i = 0; rc == 0 && c && i < c->b.map.n_nodes; i++)
-        if (c->child[i] == w->child && c->covered[i] < w->upto)
-            c->covered[i] = w->upto;
+    int i = child_index(c, w->child);
+    if (i >= 0 && rc == 0 && c->covered[i] < w->upto)
+        c->covered[i] = w->upto;
+    if (i >= 0 && rc == ROOST_EUNAVAILABLE && sstore_connected(w->child) && c->shortp[i] != SHORT_YES) {
+        set_short(c, (size_t)i, SHORT_YES, "a WAIT came back short");
+        arm(c, REFRESH_DOWN_MS); /* the probe goes out from the refresh */
+    }
     join_done(rc, w->j);
     free(w);
 }

@@ -11,7 +11,9 @@
  *                       holder's alive key (global), then the take with that
  *                       answer, refused as "changed" if the lease moved
  *                       meanwhile (then all again, 3 times at most);
- *   queue_push          one script per slot of the target sessions.
+ *   queue_push          one script per slot of the target sessions; none
+ *                       while one of their primaries is short of replicas
+ *                       (sstore_cluster.c).
  * What a single Redis does atomically is here atomic per slot only: a
  * broker dying between the two halves of sub_put leaves the subscription
  * without its psubs entry (messages queued for it while offline are lost
@@ -369,8 +371,16 @@ int ss_cluster_queue_push(sstore_t *s, const sstore_msg_t *m, const char *const 
     }
     o->fn.push = fn;
     o->push = true;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         ix[i] = (slot_ix_t){ss_ckey_slot(s, "q:", cids[i], cid_lens[i]), i};
+        /* nothing is written while one target's primary is short of
+         * replicas: the WAIT would fail, and every copy written before it
+         * would stay queued (sstore_cluster.c, "Short primaries") */
+        if (!ss_cluster_writable(s, ix[i].slot)) {
+            rc = ROOST_EUNAVAILABLE;
+            goto out;
+        }
+    }
     qsort(ix, n, sizeof(*ix), by_slot);
     for (size_t a = 0; a < n && rc == 0;) {
         size_t b = a;

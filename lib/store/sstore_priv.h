@@ -171,6 +171,11 @@ int ss_cluster_barrier(sstore_t *s, sstore_done_fn fn, void *arg);
 int ss_cluster_wait(sstore_t *s, sstore_done_fn fn, void *arg);
 /* sstore_wait.c: gives `to` the WAIT settings of `from`. 0 or -ENOMEM. */
 int ss_wait_copy(sstore_t *from, sstore_t *to);
+/* sstore_wait.c: the replicas a WAIT on s asks for (0: none set). */
+int ss_wait_replicas(sstore_t *s);
+/* A queue push to slot may be written: false while the primary serving it
+ * is known to have fewer replicas than WAIT asks for (sstore_cluster.c). */
+bool ss_cluster_writable(sstore_t *router, unsigned slot);
 /* The slot a request's first key hashes to (the global family's slot for a
  * request without keys). */
 unsigned ss_req_slot(const sstore_req_t *q);

@@ -156,6 +156,12 @@ uint64_t sstore_wait_failures(const sstore_t *s)
     return w ? w->failures : 0;
 }
 
+int ss_wait_replicas(sstore_t *s)
+{
+    struct ss_wait *w = *ss_wait_slot(s);
+    return w ? w->replicas : 0;
+}
+
 int ss_wait_copy(sstore_t *from, sstore_t *to)
 {
     struct ss_wait *w = *ss_wait_slot(from);

@@ -1,6 +1,6 @@
 /* Unit tests for lib/store/slotmap.c: --redis-cluster seed lists (good and
  * bad), CLUSTER SLOTS replies built by hand (full coverage, an empty host
- * standing for the node asked, replicas ignored, gaps and malformed
+ * standing for the node asked, replicas counted not routed to, gaps and malformed
  * entries refused). Discovery against a real cluster is covered by
  * tests/integration/test_88_redis_cluster.py. */
 #include <setjmp.h>
@@ -90,7 +90,19 @@ static void test_parse(void **state)
     assert_string_equal(m->nodes[m->owner[16383]].host, "127.0.0.1"); /* "?" too */
     assert_int_equal(slotmap_find(m, "10.0.0.2", 7001), 1);
     assert_int_equal(slotmap_find(m, "10.0.0.9", 7999), -1); /* replicas are not routed to */
+    assert_int_equal(m->nodes[m->owner[0]].replicas, 1);      /* but counted */
     freeReplyObject(r);
+
+    /* a primary without a listed replica (a promoted one, its old primary
+     * failed), and one with two ranges: the fewest replicas of its ranges */
+    redisReply *bare = r_arr(3, r_arr(3, r_int(0), r_int(99), r_arr(2, r_str("a"), r_int(1))),
+                             range(100, 16000, "b", 2),
+                             r_arr(3, r_int(16001), r_int(16383), r_arr(2, r_str("b"), r_int(2))));
+    assert_int_equal(slotmap_parse(m, bare, &via), 0);
+    assert_int_equal(m->n_nodes, 2);
+    assert_int_equal(m->nodes[m->owner[0]].replicas, 0);
+    assert_int_equal(m->nodes[m->owner[100]].replicas, 0);
+    freeReplyObject(bare);
 
     /* a gap (slot 5461 unserved), a reversed range, a bad port: refused */
     redisReply *gap = r_arr(2, range(0, 5460, "a", 1), range(5462, 16383, "b", 2));
