@@ -330,20 +330,31 @@ static inline int decode_publish(rd_t *r, uint8_t flags, mqtt_publish_t *p)
     return publish_payload(r, p);
 }
 
-static OUT_OF_LINE int decode_publish_v5(const mqtt_decoder_t *d, rd_t *r, mqtt_packet_t *out)
+/* The rest of a 5.0 PUBLISH after its head: its property list, then the
+ * payload. 3.3.2.3.4: "It is a Protocol Error if the Topic Name is zero
+ * length and there is no Topic Alias". */
+static OUT_OF_LINE int decode_publish_v5_props(const mqtt_decoder_t *d, rd_t *r,
+                                               mqtt_packet_t *out)
+{
+    mqtt_publish_t *p = &out->u.publish;
+    TRY(rd_props(r, &p->props, MQTT_PUBLISH, d->server, &out->props));
+    if (p->topic.len == 0 && !mqtt_props_has(&out->props, MQTT_PROP_TOPIC_ALIAS))
+        return ROOST_EPROTO_PROTOCOL;
+    return publish_payload(r, p);
+}
+
+/* 5.0 PUBLISH. The usual one, a Property Length of 0 (nothing to validate),
+ * is decoded here, inlined into mqtt_decode like the 3.1.1 one; a list goes
+ * to the property decoder, out of line. */
+static inline int decode_publish_v5(const mqtt_decoder_t *d, rd_t *r, mqtt_packet_t *out)
 {
     mqtt_publish_t *p = &out->u.publish;
     TRY(publish_head(r, out->flags, p, true));
-    if (rd_left(r) > 0 && r->p[0] == 0) {
-        /* Property Length 0, the usual PUBLISH: nothing to validate */
-        mqtt_props_clear(&out->props, MQTT_PUBLISH);
-        p->props = out->props.raw = (mqtt_str_t){++r->p, 0};
-    } else {
-        TRY(rd_props(r, &p->props, MQTT_PUBLISH, d->server, &out->props));
-    }
-    /* 3.3.2.3.4: "It is a Protocol Error if the Topic Name is zero length
-     * and there is no Topic Alias". */
-    if (p->topic.len == 0 && !mqtt_props_has(&out->props, MQTT_PROP_TOPIC_ALIAS))
+    if (rd_left(r) == 0 || r->p[0] != 0)
+        return decode_publish_v5_props(d, r, out);
+    mqtt_props_clear_publish(&out->props);
+    p->props = out->props.raw = (mqtt_str_t){++r->p, 0};
+    if (p->topic.len == 0) /* and so no Topic Alias (3.3.2.3.4) */
         return ROOST_EPROTO_PROTOCOL;
     return publish_payload(r, p);
 }
@@ -360,7 +371,7 @@ static int decode_ack(const mqtt_decoder_t *d, rd_t *r, mqtt_packet_t *out)
         if (rd_left(r))
             TRY(rd_props(r, &a->props, out->type, d->server, &out->props));
         else
-            memset(&out->props, 0, sizeof out->props);
+            mqtt_props_clear_ack(&out->props);
     }
     return rd_done(r);
 }

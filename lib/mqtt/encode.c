@@ -251,7 +251,11 @@ size_t mqtt_encode_ack(uint8_t *buf, size_t cap, uint8_t version, uint8_t type,
 size_t mqtt_encode_ack_v5(uint8_t *buf, size_t cap, uint8_t type, uint16_t packet_id,
                           uint8_t rc, mqtt_str_t props)
 {
-    return encode_ack(buf, cap, type, packet_id, rc, &props);
+    /* without properties, the same bytes as the specialized props-NULL
+     * form: a reason code alone (remaining length 3, no Property Length,
+     * 3.4.2.2.1), or nothing after the packet id for 0x00 */
+    return props.len ? encode_ack(buf, cap, type, packet_id, rc, &props)
+                     : encode_ack(buf, cap, type, packet_id, rc, NULL);
 }
 
 /* SUBSCRIBE (options != NULL) and UNSUBSCRIBE; props != NULL: 5.0. */

@@ -262,18 +262,12 @@ static int check_list(const mqtt_props_t *o, unsigned ctx, bool from_client)
 
 void mqtt_props_clear(mqtt_props_t *out, unsigned ctx)
 {
-    if (ctx != MQTT_PUBLISH) {
+    if (ctx == MQTT_PUBLISH)
+        mqtt_props_clear_publish(out);
+    else if (ctx >= MQTT_PUBACK && ctx <= MQTT_PUBCOMP)
+        mqtt_props_clear_ack(out);
+    else
         memset(out, 0, sizeof *out);
-        return;
-    }
-    /* the fields of every property defs[] allows in a PUBLISH */
-    out->present = 0;
-    out->raw = out->extra = (mqtt_str_t){0};
-    out->user_count = out->sub_id_count = 0;
-    out->message_expiry = out->sub_id = 0;
-    out->topic_alias = 0;
-    out->payload_format = 0;
-    out->content_type = out->response_topic = out->correlation_data = (mqtt_str_t){0};
 }
 
 int mqtt_props_decode(const uint8_t *buf, size_t len, unsigned ctx, bool from_client,

@@ -104,10 +104,10 @@ typedef struct mqtt_prop {
 /* A decoded, validated list. A field is meaningful when its bit is set in
  * present (MQTT_PROP_BIT(id)); absent fields are zero, and the caller applies
  * the spec's defaults (Receive Maximum 65535, Maximum QoS 2, ...). One
- * exception, for the PUBLISH hot path: a PUBLISH list (ctx MQTT_PUBLISH)
- * clears only the fields a PUBLISH may carry (mqtt_props_clear) and leaves
- * the others (CONNECT, CONNACK, DISCONNECT, AUTH fields) as they were; no
- * reader looks at those in a PUBLISH. */
+ * exception, for the hot path: a PUBLISH list (ctx MQTT_PUBLISH) and a
+ * PUBACK..PUBCOMP one clear only the fields that packet may carry
+ * (mqtt_props_clear) and leave the others (CONNECT, CONNACK, DISCONNECT,
+ * AUTH fields) as they were; no reader looks at those there. */
 typedef struct mqtt_props {
     uint64_t present;
     mqtt_str_t raw;              /* decode: the whole list; ignored by encode */
@@ -151,10 +151,32 @@ static inline bool mqtt_props_has(const mqtt_props_t *p, uint8_t id)
 
 /* Empties *out as mqtt_props_decode does before reading a list of a packet
  * of type ctx: present, raw, extra and the counts zero, and every field
- * (for ctx MQTT_PUBLISH only the PUBLISH ones: a few stores instead of
- * clearing the whole struct per message). The codec's fast path for a
- * PUBLISH whose Property Length is 0 is this and nothing else. */
+ * (for ctx MQTT_PUBLISH and PUBACK..PUBCOMP only that packet's: a few
+ * stores instead of clearing the whole struct per message). The codec's
+ * fast path for a PUBLISH whose Property Length is 0 is this and nothing
+ * else. */
 void mqtt_props_clear(mqtt_props_t *out, unsigned ctx);
+/* mqtt_props_clear(out, MQTT_PUBACK..MQTT_PUBCOMP), inline for the codec's
+ * hot path: Reason String and User Property are all an acknowledgement may
+ * carry (3.4.2.2, 3.5.2.2, 3.6.2.2, 3.7.2.2). */
+static inline void mqtt_props_clear_ack(mqtt_props_t *out)
+{
+    out->present = 0;
+    out->raw = out->extra = out->reason_string = (mqtt_str_t){0};
+    out->user_count = out->sub_id_count = 0;
+}
+/* mqtt_props_clear(out, MQTT_PUBLISH), inline for the codec's hot path:
+ * the fields of every property a PUBLISH may carry (2.2.2.2). */
+static inline void mqtt_props_clear_publish(mqtt_props_t *out)
+{
+    out->present = 0;
+    out->raw = out->extra = (mqtt_str_t){0};
+    out->user_count = out->sub_id_count = 0;
+    out->message_expiry = out->sub_id = 0;
+    out->topic_alias = 0;
+    out->payload_format = 0;
+    out->content_type = out->response_topic = out->correlation_data = (mqtt_str_t){0};
+}
 
 /* Validates the list buf[0..len) found in a packet of type ctx (or
  * MQTT_PROPS_WILL), received by a server (from_client) or by a client, and

@@ -255,7 +255,9 @@ int conn_send_ack_rc(conn_t *c, uint8_t type, uint16_t pid, uint8_t rc)
         if (ends && c->v5->rx_unacked)
             c->v5->rx_unacked--;
         uint8_t props[64];
-        n = mqtt_encode_ack_v5(tmp, sizeof(tmp), type, pid, rc, conn5_ack_reason(c, type, rc, props, sizeof(props)));
+        mqtt_str_t none = {NULL, 0}; /* a Reason String only with a failure code */
+        n = mqtt_encode_ack_v5(tmp, sizeof(tmp), type, pid, rc,
+                               rc >= 0x80 ? conn5_ack_reason(c, type, rc, props, sizeof(props)) : none);
     } else {
         n = mqtt_encode_ack(tmp, sizeof(tmp), c->version, type, pid, 0);
     }

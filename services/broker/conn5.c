@@ -146,10 +146,8 @@ void conn_disconnect(conn_t *c, uint8_t rc, const char *reason, const char *clos
     conn_close(c, close_reason);
 }
 
-static int topic_alias(conn_t *c, mqtt_publish_t *p, const mqtt_props_t *props)
+int conn5_topic_alias(conn_t *c, mqtt_publish_t *p, const mqtt_props_t *props)
 {
-    if (!mqtt_props_has(props, MQTT_PROP_TOPIC_ALIAS))
-        return 0;
     uint16_t a = props->topic_alias;
     /* [MQTT-3.3.2-8] never 0 (the codec refuses it too), [MQTT-3.3.2-9] not
      * above the maximum we sent: DISCONNECT 0x94 (3.3.2.3.4) */
@@ -171,25 +169,6 @@ static int topic_alias(conn_t *c, mqtt_publish_t *p, const mqtt_props_t *props)
     free(*slot);
     *slot = t;
     c->v5->alias_len[a - 1] = (uint16_t)p->topic.len;
-    return 0;
-}
-
-int conn5_publish_in(conn_t *c, mqtt_publish_t *p, const mqtt_props_t *props, bool *resent)
-{
-    *resent = false;
-    int rc = topic_alias(c, p, props);
-    if (rc || p->qos == 0)
-        return rc;
-    /* a QoS 2 resend before PUBREL holds the slot it already has (and is
-     * not delivered again [MQTT-4.3.3-2]: handle_publish is told) */
-    if (p->qos == 2 && c->sess && (*resent = session_rx2_has(c->sess, p->packet_id)))
-        return 0;
-    /* the client MUST NOT send more QoS 1/2 PUBLISHes unacknowledged than
-     * the Receive Maximum we sent [MQTT-3.3.4-7]; more is answered with
-     * DISCONNECT 0x93 (3.2.2.3.3) */
-    if (c->v5->rx_unacked >= c->b->cfg->receive_maximum)
-        return ROOST_EPROTO_RECEIVE_MAX;
-    c->v5->rx_unacked++;
     return 0;
 }
 

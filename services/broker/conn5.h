@@ -19,8 +19,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/err.h"
+#include "config.h"
 #include "conn.h"
 #include "mqtt/props.h"
+#include "session.h"
 
 /* Topic Alias Maximum the broker advertises for aliases a client sends
  * (3.2.2.3.8). */
@@ -79,6 +82,9 @@ mqtt_str_t conn5_ack_reason(const conn_t *c, uint8_t type, uint8_t rc, uint8_t *
  * connection with a reason [MQTT-4.13.2-1]. */
 void conn_disconnect(conn_t *c, uint8_t rc, const char *reason, const char *close_reason);
 
+/* conn5_publish_in's Topic Alias part, for a PUBLISH carrying one. */
+int conn5_topic_alias(conn_t *c, mqtt_publish_t *p, const mqtt_props_t *props);
+
 /* A level-5 PUBLISH from the client, before handle_publish:
  * - its Topic Alias (3.3.2.3.4): a topic with an alias sets the alias, an
  *   empty topic takes the alias's topic; p->topic is rewritten (a view
@@ -90,7 +96,29 @@ void conn_disconnect(conn_t *c, uint8_t rc, const char *reason, const char *clos
  * 0, -ENOMEM, ROOST_EPROTO_TOPIC_ALIAS (alias 0 [MQTT-3.3.2-8] or above
  * our maximum [MQTT-3.3.2-9]: 0x94), ROOST_EPROTO_PROTOCOL (an empty topic
  * with an alias never set: 0x82), ROOST_EPROTO_RECEIVE_MAX (0x93). */
-int conn5_publish_in(conn_t *c, mqtt_publish_t *p, const mqtt_props_t *props, bool *resent);
+static inline int conn5_publish_in(conn_t *c, mqtt_publish_t *p, const mqtt_props_t *props,
+                                   bool *resent)
+{
+    *resent = false;
+    if (mqtt_props_has(props, MQTT_PROP_TOPIC_ALIAS)) {
+        int rc = conn5_topic_alias(c, p, props);
+        if (rc)
+            return rc;
+    }
+    if (p->qos == 0)
+        return 0;
+    /* a QoS 2 resend before PUBREL holds the slot it already has (and is
+     * not delivered again [MQTT-4.3.3-2]: handle_publish is told) */
+    if (p->qos == 2 && c->sess && (*resent = session_rx2_has(c->sess, p->packet_id)))
+        return 0;
+    /* the client MUST NOT send more QoS 1/2 PUBLISHes unacknowledged than
+     * the Receive Maximum we sent [MQTT-3.3.4-7]; more is answered with
+     * DISCONNECT 0x93 (3.2.2.3.3) */
+    if (c->v5->rx_unacked >= c->b->cfg->receive_maximum)
+        return ROOST_EPROTO_RECEIVE_MAX;
+    c->v5->rx_unacked++;
+    return 0;
+}
 
 /* The Topic Alias for a PUBLISH on topic to c (5.0, the client allows
  * aliases): 0 when none is used; *known: the client already has it (the

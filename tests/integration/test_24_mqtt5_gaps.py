@@ -14,7 +14,7 @@ import pytest
 
 from conftest import RawClient, uid
 from mqtt5 import (C5, RECEIVE_MAXIMUM, SUBSCRIPTION_ID, ack5, ack5_pkt, pub5, props,
-                   publish5_pkt)
+                   publish5_pkt, unsubscribe5_pkt)
 from rawmqtt import publish_pkt
 
 pytestmark = pytest.mark.roost_only  # 0x10 is a MAY (3.4.2.1)
@@ -68,7 +68,9 @@ def test_no_matching_subscribers(broker):
             assert p.pub(t + "/a", b"3", qos=1, pid=5) == 0
             assert p.pub(t + "/a", b"4", qos=2, pid=6) == 0
             assert [s.get()[2] for _ in range(2)] == [b"3", b"4"]
-        assert p.pub(t + "/a", b"5", qos=1, pid=7) == 0x10  # s went away
+            s.send(unsubscribe5_pkt(2, [t + "/#"]))
+            assert s.expect("UNSUBACK")  # gone before the next PUBLISH is read
+            assert p.pub(t + "/a", b"5", qos=1, pid=7) == 0x10
         assert p.sub([(t + "/n", 1 | NL)]) == [1]
         assert p.pub(t + "/n", b"6", qos=1, pid=8) == 0  # a subscription matched
         p.no_packet(0.2)
