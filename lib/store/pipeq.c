@@ -94,9 +94,11 @@ static const char *fstr(const redisReply *v)
 }
 
 /* The fields of an entry in the layout written before pipentry.h: any
- * order, unknown ones ignored, a missing topic leaves m->topic NULL. */
-static void old_fields(const redisReply *f, pipeq_msg_t *m)
+ * order, unknown ones ignored; a missing topic or a QoS other than 0-2
+ * leaves m->topic NULL (malformed). */
+static void old_fields(const redisReply *f, pipentry_t *m)
 {
+    int qos = 0;
     for (size_t i = 0; i + 1 < f->elements; i += 2) {
         const char *k = fstr(f->element[i]);
         const redisReply *v = f->element[i + 1];
@@ -109,7 +111,7 @@ static void old_fields(const redisReply *f, pipeq_msg_t *m)
             m->payload = (const uint8_t *)v->str;
             m->payload_len = v->len;
         } else if (!strcmp(k, "q"))
-            m->qos = atoi(v->str);
+            qos = atoi(v->str);
         else if (!strcmp(k, "r"))
             m->retain = v->str[0] == '1';
         else if (!strcmp(k, "c")) {
@@ -122,30 +124,11 @@ static void old_fields(const redisReply *f, pipeq_msg_t *m)
             m->broker = v->str;
             m->broker_len = v->len;
         } else if (!strcmp(k, "ts"))
-            m->received_ms = strtoll(v->str, NULL, 10);
+            m->received_ms = (uint64_t)strtoll(v->str, NULL, 10);
     }
-}
-
-/* The packed field (pipentry.h); one that does not decode leaves m->topic
- * NULL. */
-static void packed(const redisReply *v, pipeq_msg_t *m)
-{
-    pipentry_t e;
-    if (v->type != REDIS_REPLY_STRING || pipentry_decode((const uint8_t *)v->str, v->len, &e) < 0)
-        return;
-    m->topic = e.topic;
-    m->topic_len = e.topic_len;
-    m->payload = e.payload;
-    m->payload_len = e.payload_len;
-    m->qos = e.qos;
-    m->retain = e.retain;
-    m->client_id = e.client_id;
-    m->client_id_len = e.client_id_len;
-    m->username = e.username;
-    m->username_len = e.username_len;
-    m->broker = e.broker;
-    m->broker_len = e.broker_len;
-    m->received_ms = (int64_t)e.received_ms;
+    if (qos < 0 || qos > 2)
+        m->topic = NULL;
+    m->qos = (uint8_t)qos;
 }
 
 /* Hands one [eid, [f, v, ...]] entry to fn, with attempts already made
@@ -158,14 +141,15 @@ static int one_entry(const redisReply *e, const redisReply *att, pipeq_msg_fn fn
     const redisReply *f = e->element[1];
     if (f->type != REDIS_REPLY_ARRAY)
         return 0;
-    pipeq_msg_t m = {.eid = e->element[0]->str, .client_id = "", .username = "", .broker = ""};
+    pipeq_msg_t m = {.eid = e->element[0]->str, .msg = {.client_id = "", .username = "", .broker = ""}};
     const char *k0 = f->elements == 2 ? fstr(f->element[0]) : NULL;
-    if (k0 && !strcmp(k0, PIPENTRY_FIELD))
-        packed(f->element[1], &m);
-    else
-        old_fields(f, &m);
-    if (!m.payload)
-        m.payload = (const uint8_t *)"";
+    const redisReply *v = f->elements == 2 ? f->element[1] : NULL;
+    if (!k0 || strcmp(k0, PIPENTRY_FIELD))
+        old_fields(f, &m.msg);
+    else if (v->type != REDIS_REPLY_STRING || pipentry_decode((const uint8_t *)v->str, v->len, &m.msg) < 0)
+        m.msg.topic = NULL; /* the packed field does not decode */
+    if (!m.msg.payload)
+        m.msg.payload = (const uint8_t *)"";
     if (fstr(att))
         m.attempts = atoi(att->str);
     fn(&m, arg);

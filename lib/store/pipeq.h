@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store/pipentry.h"
 #include "store/store.h"
 
 #define PIPEQ_GROUP "forwarders"
@@ -34,15 +35,8 @@
 
 typedef struct pipeq_msg {
     const char *eid;              /* stream entry id "<ms>-<seq>" */
-    const char *topic;            /* NULL: a malformed entry (dead-letter it) */
-    size_t topic_len;
-    const uint8_t *payload;
-    size_t payload_len;
-    int qos;
-    bool retain;
-    const char *client_id, *username, *broker; /* "" when absent; not NUL-terminated */
-    size_t client_id_len, username_len, broker_len;
-    int64_t received_ms;
+    pipentry_t msg;               /* topic NULL: a malformed entry (dead-letter it); strings are
+                                   * views, not NUL-terminated, "" when absent */
     int attempts;                 /* failed deliveries recorded so far (claims only; else 0) */
 } pipeq_msg_t;
 

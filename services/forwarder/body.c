@@ -67,8 +67,8 @@ static bool utf8(const char *s, size_t n)
 
 bool body_ok(const pipeq_msg_t *m)
 {
-    return m->topic && utf8(m->topic, m->topic_len) && utf8(m->client_id, m->client_id_len) &&
-           utf8(m->username, m->username_len) && utf8(m->broker, m->broker_len);
+    return m->msg.topic && utf8(m->msg.topic, m->msg.topic_len) && utf8(m->msg.client_id, m->msg.client_id_len) &&
+           utf8(m->msg.username, m->msg.username_len) && utf8(m->msg.broker, m->msg.broker_len);
 }
 
 /* Extra bytes JSON text needs for byte c: 0 as it is; 1 for \" \\ \b \f
@@ -145,15 +145,15 @@ char *body_message(const char *pipeline_id, const pipeq_msg_t *m, size_t *len)
     memcpy(id, pipeline_id, pl);
     id[pl] = ':';
     memcpy(id + pl + 1, m->eid, el);
-    rfc3339(m->received_ms, at);
-    size_t qn = put_i64(qos, m->qos), mn = put_i64(ms, m->received_ms);
-    bool text = mqtt_utf8_check(m->payload, m->payload_len) == 0;
+    rfc3339((int64_t)m->msg.received_ms, at);
+    size_t qn = put_i64(qos, m->msg.qos), mn = put_i64(ms, (int64_t)m->msg.received_ms);
+    bool text = mqtt_utf8_check(m->msg.payload, m->msg.payload_len) == 0;
     char *b64 = NULL;
     if (!text) {
-        size_t cap = sodium_base64_encoded_len(m->payload_len, sodium_base64_VARIANT_ORIGINAL);
+        size_t cap = sodium_base64_encoded_len(m->msg.payload_len, sodium_base64_VARIANT_ORIGINAL);
         if (!(b64 = malloc(cap)))
             return NULL;
-        sodium_bin2base64(b64, cap, m->payload, m->payload_len, sodium_base64_VARIANT_ORIGINAL);
+        sodium_bin2base64(b64, cap, m->msg.payload, m->msg.payload_len, sodium_base64_VARIANT_ORIGINAL);
     }
 #define K(k) "\"" k "\":", sizeof("\"" k "\":") - 1
 #define S(k, v, n) {K(k), (const uint8_t *)(v), (n), NULL, false}
@@ -161,12 +161,12 @@ char *body_message(const char *pipeline_id, const pipeq_msg_t *m, size_t *len)
 #define RAW(k, v, n) {K(k), NULL, (n), (v), false}
     /* the entry id is Redis's "<ms>-<seq>", the pipeline id hex: plain */
     const field_t f[] = {
-        PLAIN("id", id, pl + 1 + el), PLAIN("pipeline", pipeline_id, pl), S("topic", m->topic, m->topic_len),
-        S("payload", text ? (const char *)m->payload : b64, text ? m->payload_len : strlen(b64)),
+        PLAIN("id", id, pl + 1 + el), PLAIN("pipeline", pipeline_id, pl), S("topic", m->msg.topic, m->msg.topic_len),
+        S("payload", text ? (const char *)m->msg.payload : b64, text ? m->msg.payload_len : strlen(b64)),
         RAW("encoding", text ? "\"utf-8\"" : "\"base64\"", text ? 7 : 8), RAW("qos", qos, qn),
-        RAW("retain", m->retain ? "true" : "false", m->retain ? 4 : 5),
-        S("client_id", m->client_id, m->client_id_len), S("username", m->username, m->username_len),
-        S("broker", m->broker, m->broker_len), PLAIN("received_at", at, sizeof(at)), RAW("received_at_ms", ms, mn),
+        RAW("retain", m->msg.retain ? "true" : "false", m->msg.retain ? 4 : 5),
+        S("client_id", m->msg.client_id, m->msg.client_id_len), S("username", m->msg.username, m->msg.username_len),
+        S("broker", m->msg.broker, m->msg.broker_len), PLAIN("received_at", at, sizeof(at)), RAW("received_at_ms", ms, mn),
     };
 #undef K
 #undef S

@@ -102,13 +102,15 @@ def test_malformed_packed_entries_dead_lettered_the_rest_delivered(env):
     for b in bad:
         xadd(env, p, "m", b)
     xadd(env, p, "m", good, "x", "y")          # a second field: neither layout
+    xadd(env, p, *old("bp/8", "x", qos=7))      # the older layout with QoS 7
     xadd(env, p, "m", encode("bp/3", "ok3", broker="b1"))
     resume(env, p)
     dead = key(p, ":dead")
-    assert wait_until(lambda: len(arrived(env, "/bp")) >= 2 and env["admin"].redis_cli("XLEN", dead) == "8",
+    assert wait_until(lambda: len(arrived(env, "/bp")) >= 2 and env["admin"].redis_cli("XLEN", dead) == "9",
                       timeout=10), (arrived(env, "/bp"), env["admin"].redis_cli("XLEN", dead), env["fwd"].text()[-2000:])
     assert [m["topic"] for m in arrived(env, "/bp")] == ["bp/1", "bp/3"]
     rows = [f for _, f in xrange(env["cl"].redis.port, dead)]
     assert all(b"malformed queue entry" in f[b"reason"] for f in rows)
-    assert [f[b"m"] for f in rows] == bad + [good]  # kept byte for byte
+    assert [f[b"m"] for f in rows[:-1]] == bad + [good]  # kept byte for byte
+    assert rows[-1][b"t"] == b"bp/8" and rows[-1][b"q"] == b"7"
     assert wait_until(lambda: env["admin"].redis_cli("XLEN", key(p)) == "0", timeout=5)

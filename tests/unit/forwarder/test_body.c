@@ -30,10 +30,10 @@ static json_t *message_json(const pipeq_msg_t *m)
 static void text_payload(void **state)
 {
     (void)state;
-    pipeq_msg_t m = {.eid = "1700000000123-4", .topic = "devices/7/telemetry", .topic_len = 19,
+    pipeq_msg_t m = {.eid = "1700000000123-4", .msg = {.topic = "devices/7/telemetry", .topic_len = 19,
                      .payload = (const uint8_t *)"{\"t\":21.5} é", .payload_len = 13, .qos = 1, .retain = true,
                      .client_id = "dev-7+", .client_id_len = 5, .username = "boiler7+", .username_len = 7,
-                     .broker = "b1+", .broker_len = 2, .received_ms = 1700000000123}; /* views: not NUL-terminated */
+                     .broker = "b1+", .broker_len = 2, .received_ms = 1700000000123}}; /* views: not NUL-terminated */
     json_t *o = message_json(&m);
     assert_string_equal(json_string_value(json_object_get(o, "id")), PID ":1700000000123-4");
     assert_string_equal(json_string_value(json_object_get(o, "topic")), "devices/7/telemetry");
@@ -54,13 +54,13 @@ static void binary_payload_is_base64(void **state)
     (void)state;
     static const uint8_t bin[] = {0x00, 0xff, 0x10, 'a'};
     /* a NUL, an invalid byte: base64; an empty payload: empty text */
-    pipeq_msg_t m = {.eid = "1-0", .topic = "b", .topic_len = 1, .payload = bin, .payload_len = 4,
-                     .client_id = "", .username = "", .broker = ""};
+    pipeq_msg_t m = {.eid = "1-0", .msg = {.topic = "b", .topic_len = 1, .payload = bin, .payload_len = 4,
+                     .client_id = "", .username = "", .broker = ""}};
     json_t *o = message_json(&m);
     assert_string_equal(json_string_value(json_object_get(o, "encoding")), "base64");
     assert_string_equal(json_string_value(json_object_get(o, "payload")), "AP8QYQ==");
     json_decref(o);
-    m.payload_len = 0;
+    m.msg.payload_len = 0;
     o = message_json(&m);
     assert_string_equal(json_string_value(json_object_get(o, "encoding")), "utf-8");
     assert_string_equal(json_string_value(json_object_get(o, "payload")), "");
@@ -74,18 +74,18 @@ static void escapes_as_jansson(void **state)
 {
     (void)state;
     static const char pay[] = "q\"b\\s/\b\f\n\r\t\x01\x1f\x7f \xc3\xa9 \xe2\x80\xa8 end";
-    pipeq_msg_t m = {.eid = "5-6", .topic = "a/\"b\"/\\c/\xc3\xa9\t", .topic_len = 12,
+    pipeq_msg_t m = {.eid = "5-6", .msg = {.topic = "a/\"b\"/\\c/\xc3\xa9\t", .topic_len = 12,
                      .payload = (const uint8_t *)pay, .payload_len = sizeof(pay) - 1, .qos = 2,
                      .client_id = "id\"\n", .client_id_len = 4, .username = "u\\\x02", .username_len = 3, .broker = "b/1",
-                     .broker_len = 3, .received_ms = 0};
+                     .broker_len = 3, .received_ms = 0}};
     size_t len = 0;
     char *mine = body_message(PID, &m, &len);
     assert_non_null(mine);
     assert_int_equal(strlen(mine), len);
     json_t *o = json_pack("{s:s, s:s, s:s%, s:s%, s:s, s:i, s:b, s:s, s:s, s:s, s:s, s:I}", "id", PID ":5-6",
-                          "pipeline", PID, "topic", m.topic, m.topic_len, "payload", pay, sizeof(pay) - 1,
-                          "encoding", "utf-8", "qos", 2, "retain", 0, "client_id", m.client_id, "username",
-                          m.username, "broker", m.broker, "received_at", "1970-01-01T00:00:00.000Z",
+                          "pipeline", PID, "topic", m.msg.topic, m.msg.topic_len, "payload", pay, sizeof(pay) - 1,
+                          "encoding", "utf-8", "qos", 2, "retain", 0, "client_id", m.msg.client_id, "username",
+                          m.msg.username, "broker", m.msg.broker, "received_at", "1970-01-01T00:00:00.000Z",
                           "received_at_ms", (json_int_t)0);
     assert_non_null(o);
     char *ref = json_dumps(o, JSON_COMPACT);
@@ -99,29 +99,29 @@ static void escapes_as_jansson(void **state)
 static void malformed_entries_refused(void **state)
 {
     (void)state;
-    pipeq_msg_t m = {.eid = "1-0", .topic = "a/b", .topic_len = 3, .payload = (const uint8_t *)"\xff",
-                     .payload_len = 1, .client_id = "c", .client_id_len = 1, .username = "", .broker = "b1", .broker_len = 2};
+    pipeq_msg_t m = {.eid = "1-0", .msg = {.topic = "a/b", .topic_len = 3, .payload = (const uint8_t *)"\xff",
+                     .payload_len = 1, .client_id = "c", .client_id_len = 1, .username = "", .broker = "b1", .broker_len = 2}};
     assert_true(body_ok(&m)); /* a binary payload is fine: base64 */
-    m.topic = NULL;
+    m.msg.topic = NULL;
     assert_false(body_ok(&m));
-    m.topic = "a/\xff";
+    m.msg.topic = "a/\xff";
     assert_false(body_ok(&m));
-    m.topic = "a/\0b"; /* U+0000 */
+    m.msg.topic = "a/\0b"; /* U+0000 */
     assert_false(body_ok(&m));
-    m.topic = "a/b";
-    m.client_id = "\xc3";
+    m.msg.topic = "a/b";
+    m.msg.client_id = "\xc3";
     assert_false(body_ok(&m));
-    m.client_id = "c";
-    m.username = "\xed\xa0\x80"; /* a surrogate */
-    m.username_len = 3;
+    m.msg.client_id = "c";
+    m.msg.username = "\xed\xa0\x80"; /* a surrogate */
+    m.msg.username_len = 3;
     assert_false(body_ok(&m));
-    m.username = "";
-    m.username_len = 0;
-    m.broker = "\x80";
-    m.broker_len = 1;
+    m.msg.username = "";
+    m.msg.username_len = 0;
+    m.msg.broker = "\x80";
+    m.msg.broker_len = 1;
     assert_false(body_ok(&m));
-    m.broker = "b1\x80"; /* only the view's bytes count */
-    m.broker_len = 2;
+    m.msg.broker = "b1\x80"; /* only the view's bytes count */
+    m.msg.broker_len = 2;
     assert_true(body_ok(&m));
 }
 

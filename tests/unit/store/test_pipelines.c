@@ -203,7 +203,7 @@ static void collect(const pipeq_msg_t *m, void *arg)
 {
     got_t *g = arg;
     snprintf(g->eids[g->n], PIPEQ_EID_MAX, "%s", m->eid);
-    snprintf(g->topics[g->n], 32, "%.*s", (int)m->topic_len, m->topic ? m->topic : "");
+    snprintf(g->topics[g->n], 32, "%.*s", (int)m->msg.topic_len, m->msg.topic ? m->msg.topic : "");
     g->n++;
 }
 
