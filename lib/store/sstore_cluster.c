@@ -20,7 +20,8 @@
  * primary is down (until its replica is promoted) every call fails at once
  * with ROOST_EUNAVAILABLE, as with a single Redis down. Reply order holds
  * per primary; sstore_barrier waits on every child, sstore_wait WAITs on
- * each primary sent something no completed WAIT covered yet.
+ * each primary sent something no completed WAIT covered yet, and once more
+ * on the primaries a covered write was redirected to meanwhile.
  *
  * Short primaries. With sstore_set_wait(n), a primary is "short" while it
  * is known to have fewer than n replicas: it is new in the map and ROLE on
@@ -66,6 +67,7 @@ struct ss_cluster {
     uint64_t *covered; /* [map.n_nodes]: issued count a completed WAIT covered */
     uint8_t *shortp;  /* [map.n_nodes]: SHORT_* */
     bool *probing;    /* [map.n_nodes]: a ROLE is out on that child */
+    uint64_t *redirected; /* [map.n_nodes]: replies on that link that sent a request elsewhere */
     uint64_t timer;
     bool up;          /* last state reported */
 };
@@ -283,12 +285,14 @@ static void refresh(struct ss_cluster *c)
     uint64_t *covered = calloc(n, sizeof(*covered));
     uint8_t *shortp = calloc(n, sizeof(*shortp));
     bool *probing = calloc(n, sizeof(*probing));
+    uint64_t *redirected = calloc(n, sizeof(*redirected));
     int *before = calloc(n, sizeof(*before));
-    if (!issued || !covered || !shortp || !probing || !before) {
+    if (!issued || !covered || !shortp || !probing || !redirected || !before) {
         free(issued);
         free(covered);
         free(shortp);
         free(probing);
+        free(redirected);
         free(before);
         for (size_t i = 0; i < m->n_nodes; i++) /* give the kept children back */
             if (kids[i]) {
@@ -307,6 +311,7 @@ static void refresh(struct ss_cluster *c)
         if (old >= 0) { /* a child kept keeps what is known of its replicas */
             shortp[i] = c->shortp[old];
             probing[i] = c->probing[old];
+            redirected[i] = c->redirected[old]; /* WAITs out there compare with it */
             before[i] = c->b.map.nodes[old].replicas;
         }
     }
@@ -314,10 +319,12 @@ static void refresh(struct ss_cluster *c)
     free(c->covered);
     free(c->shortp);
     free(c->probing);
+    free(c->redirected);
     c->issued = issued;
     c->covered = covered;
     c->shortp = shortp;
     c->probing = probing;
+    c->redirected = redirected;
     sstore_t **gone = c->child;
     size_t n_gone = c->b.map.n_nodes;
     slotmap_clear(&c->b.map);
@@ -374,6 +381,7 @@ void ss_cluster_fini(sstore_t *s)
     free(c->covered);
     free(c->shortp);
     free(c->probing);
+    free(c->redirected);
     slotmap_base_free(&c->b);
     *ss_cluster_slot(s) = NULL;
 }
@@ -430,6 +438,9 @@ int ss_cluster_redirect(sstore_req_t *q, const redisReply *r)
     }
     if (node < 0 || !sstore_connected(c->child[node]) || q->redirects++ >= 5)
         return -1;
+    int from = child_index(c, q->s);
+    if (from >= 0)
+        c->redirected[from]++; /* a WAIT behind it there waits again (join_done) */
     q->s = c->child[node];
     c->issued[node]++;
     return ss_resend(q, k == SLOT_REDIR_ASK) == 0 ? 1 : -1;
@@ -437,40 +448,63 @@ int ss_cluster_redirect(sstore_req_t *q, const redisReply *r)
 
 /* ---- barrier ------------------------------------------------------------------ */
 
+/* A redirected write runs on its new node after the WAIT that was to
+ * cover it went out on the old one (it was issued, and waited for, where
+ * the map said). Its reply came on the old node's link before that WAIT's
+ * answer, so a WAIT that sees redirects from its link since it was asked
+ * for has the join wait once more on the nodes now holding writes no
+ * completed WAIT covers (the redirect counted them in `issued`), where the
+ * new WAIT goes out behind the resent writes. */
+#define WAIT_ROUNDS_MAX 6
+
 typedef struct join {
+    struct ss_cluster *c;
     size_t pending;
     int rc;
+    bool wait, again;
+    int rounds;
     sstore_done_fn fn;
     void *arg;
 } join_t;
+
+static int issue_round(join_t *j);
 
 static void join_done(int rc, void *arg)
 {
     join_t *j = arg;
     if (rc < 0 && j->rc == 0)
         j->rc = rc;
-    if (--j->pending == 0) {
-        j->fn(j->rc, j->arg);
-        free(j);
+    if (--j->pending > 0)
+        return;
+    if (j->rc == 0 && j->again) { /* a write it covered moved: WAIT where it went */
+        j->again = false;
+        int r = ++j->rounds < WAIT_ROUNDS_MAX ? issue_round(j) : ROOST_EUNAVAILABLE;
+        if (r == 0)
+            return;
+        j->rc = r;
     }
+    j->fn(j->rc, j->arg);
+    free(j);
 }
 
 /* One child's WAIT: on success, what was issued to it before the call is
  * on a replica. */
 typedef struct cwait {
-    struct ss_cluster *c;
     sstore_t *child;
     uint64_t upto;
+    uint64_t redirected; /* c->redirected of that child when asked */
     join_t *j;
 } cwait_t;
 
 static void cwait_done(int rc, void *arg)
 {
     cwait_t *w = arg;
-    struct ss_cluster *c = w->c;
+    struct ss_cluster *c = w->j->c;
     int i = child_index(c, w->child);
     if (i >= 0 && rc == 0 && c->covered[i] < w->upto)
         c->covered[i] = w->upto;
+    if (i >= 0 && rc == 0 && c->redirected[i] != w->redirected)
+        w->j->again = true;
     if (i >= 0 && rc == ROOST_EUNAVAILABLE && sstore_connected(w->child) && c->shortp[i] != SHORT_YES) {
         set_short(c, (size_t)i, SHORT_YES, "a WAIT came back short");
         arm(c, REFRESH_DOWN_MS); /* the probe goes out from the refresh */
@@ -479,26 +513,24 @@ static void cwait_done(int rc, void *arg)
     free(w);
 }
 
-/* fn once every child completed a barrier (wait false), or (wait true) a
- * WAIT where something it was sent is not yet known to be on a replica and
- * a barrier elsewhere: a primary nobody wrote to is not waited for (after a
- * failover one may have no replica yet). */
-static int on_all(sstore_t *s, bool wait, sstore_done_fn fn, void *arg)
+/* A barrier on every child, or (j->wait) a WAIT on each child sent
+ * something no completed WAIT covers and a barrier elsewhere: a primary
+ * nobody wrote to is not waited for (after a failover one may have no
+ * replica yet). 0, or the error when nothing could be issued (no
+ * callback then). */
+static int issue_round(join_t *j)
 {
-    struct ss_cluster *c = *ss_cluster_slot(s);
+    struct ss_cluster *c = j->c;
     if (!all_up(c))
         return ROOST_EUNAVAILABLE;
-    join_t *j = calloc(1, sizeof(*j));
-    if (!j)
-        return -ENOMEM;
-    *j = (join_t){.pending = 1, .fn = fn, .arg = arg}; /* 1: held until all are issued */
+    j->pending = 1; /* held until all are issued */
     for (size_t i = 0; i < c->b.map.n_nodes; i++) {
         j->pending++;
         int rc;
-        if (wait && c->issued[i] > c->covered[i]) {
+        if (j->wait && c->issued[i] > c->covered[i]) {
             cwait_t *w = malloc(sizeof(*w));
             if (w) {
-                *w = (cwait_t){c, c->child[i], c->issued[i], j};
+                *w = (cwait_t){c->child[i], c->issued[i], c->redirected[i], j};
                 if ((rc = sstore_wait(c->child[i], cwait_done, w)) < 0)
                     free(w);
             } else {
@@ -513,13 +545,25 @@ static int on_all(sstore_t *s, bool wait, sstore_done_fn fn, void *arg)
                 j->rc = rc;
         }
     }
-    if (j->rc < 0 && j->pending == 1) { /* nothing issued: fail now, no callback */
-        int rc = j->rc;
-        free(j);
-        return rc;
-    }
+    if (j->rc < 0 && j->pending == 1) /* nothing issued */
+        return j->rc;
     join_done(0, j); /* drops the hold; may finish later */
     return 0;
+}
+
+/* fn once every child completed a barrier (wait false), or the WAITs of
+ * issue_round, again where a covered write was redirected meanwhile. */
+static int on_all(sstore_t *s, bool wait, sstore_done_fn fn, void *arg)
+{
+    struct ss_cluster *c = *ss_cluster_slot(s);
+    join_t *j = calloc(1, sizeof(*j));
+    if (!j)
+        return -ENOMEM;
+    *j = (join_t){.c = c, .wait = wait, .fn = fn, .arg = arg};
+    int rc = issue_round(j);
+    if (rc < 0)
+        free(j);
+    return rc;
 }
 
 int ss_cluster_barrier(sstore_t *s, sstore_done_fn fn, void *arg)

@@ -12,6 +12,8 @@ tests read keys wherever their slot lives. Beyond that:
     rc.kill_primary(node)   SIGKILL; wait_promoted() until a replica took over;
                             node.start() brings it back (as a replica)
     rc.move_slots(a, b, n)  n slots from a to b with redis-cli --cluster reshard
+    rc.move_slot(s, a, b)   one slot, by hand (ASK meanwhile; finish=False: left
+                            half done, every key on b, until rc.finish_move)
     rc.slots_of(node)       the slots a primary serves (CLUSTER NODES)
     crc16(b"...") & 16383   a hash tag's slot, to pick keys for a node
 """
@@ -181,11 +183,12 @@ class RedisCluster:
                     all("cluster_state:ok" in n.cmd("CLUSTER", "INFO") for n in live))
         return wait_until(ok, timeout=timeout, interval=0.1)
 
-    def move_slot(self, slot, src, dst, pause=0.5):
+    def move_slot(self, slot, src, dst, pause=0.5, finish=True):
         """Migrates one slot from src to dst the way redis-cli --cluster
         reshard does (IMPORTING/MIGRATING, MIGRATE the keys, SETSLOT NODE),
         keys moved one at a time with `pause` seconds in the middle, so
-        clients meet ASK while it runs."""
+        clients meet ASK while it runs. finish=False stops before SETSLOT
+        NODE: every key is on dst, src answers ASK for all (finish_move)."""
         sid, did = src.node_id(), dst.node_id()
         assert dst.cmd("CLUSTER", "SETSLOT", slot, "IMPORTING", sid) == "OK"
         assert src.cmd("CLUSTER", "SETSLOT", slot, "MIGRATING", did) == "OK"
@@ -199,6 +202,11 @@ class RedisCluster:
             if first:
                 time.sleep(pause)  # half moved: ASK for what left
                 first = False
+        if finish:
+            self.finish_move(slot, src, dst)
+
+    def finish_move(self, slot, src, dst):
+        did = dst.node_id()
         for n in (dst, src) + tuple(x for x in self.primaries() if x not in (src, dst)):
             n.cmd("CLUSTER", "SETSLOT", slot, "NODE", did)
 

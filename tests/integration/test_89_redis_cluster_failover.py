@@ -4,11 +4,18 @@
 - 100 slots resharded with redis-cli --cluster reshard under light load, the
   slot of a live persistent session's keys among them: no device sees an error or a
   disconnect, every message arrives in order;
+- a QoS 1 message queued for a session whose slot is half migrated (its
+  keys already on the importing primary, the push sent there on ASK) is
+  acknowledged only after a WAIT on that primary, sent behind the push:
+  the WAIT on the node it was first sent to does not cover it (before,
+  a later message's WAIT did, after this one's PUBACK);
 - authd and admin on the cluster: a CONNECT with the right password is
   accepted, a wrong one refused, and after the access data's slot ({g})
   moves to another primary authd follows MOVED.
 """
 
+import re
+import subprocess
 import threading
 import time
 
@@ -16,7 +23,7 @@ import paho.mqtt.client as mqtt
 
 from cluster_stack import Cluster
 from conftest import wait_until
-from redis_cluster import crc16
+from redis_cluster import REDIS_CLI, crc16
 from stack import Stack, mqtt_probe
 
 
@@ -104,6 +111,72 @@ def test_reshard_under_light_load_no_errors_for_devices():
         sub.disconnect()
         sub.loop_stop()
     finally:
+        cl.close()
+
+
+def test_a_push_sent_on_ask_is_waited_for_where_it_ran():
+    cl = Cluster()
+    mon = None
+    try:
+        rc = cl.start_redis(cluster=True)
+        b = cl.start_broker()
+        src, dst = rc.primaries()[0], rc.primaries()[1]
+        slots = rc.slots_of(src)
+        cid = next("ak-%d" % i for i in range(1000000) if crc16(b"c:ak-%d" % i) & 16383 in slots)
+        slot = crc16(("c:" + cid).encode()) & 16383
+        sub = mqtt.Client(client_id=cid, clean_session=False)
+        sub.connect("127.0.0.1", b.port)
+        sub.loop_start()
+        sub.subscribe("ak/#", 1)
+        assert wait_until(lambda: rc.cmd("HLEN", cl.prefix + "subs:{c:%s}" % cid) == "1", 10)
+        sub.disconnect()
+        sub.loop_stop()
+        assert wait_until(lambda: "event=psubs_loaded subscriptions=1 " in b.log(), 10)
+        pub = mqtt.Client(client_id="ak-pub", clean_session=True)
+        pub.connect("127.0.0.1", b.port)
+        pub.loop_start()
+        pub.publish("ak/x", b"first", qos=1).wait_for_publish(10)  # the queue's keys exist
+        rc.move_slot(slot, src, dst, pause=0, finish=False)  # src answers ASK for all of them
+        log = open(cl.dir + "/monitor.txt", "w")
+        mon = subprocess.Popen([REDIS_CLI, "-p", str(dst.port), "MONITOR"], stdout=log)
+        time.sleep(0.5)
+        acked_at = []
+        for k in range(10):  # one at a time: no other message's WAIT can cover it
+            info = pub.publish("ak/x", b"m%d" % k, qos=1)
+            info.wait_for_publish(10)
+            assert info.is_published(), "message %d not acknowledged" % k
+            acked_at.append(time.time())
+        time.sleep(0.3)
+        mon.terminate()
+        mon.wait(5)
+        log.close()
+        lines = open(cl.dir + "/monitor.txt", errors="replace").read().splitlines()
+        cmd = re.compile(r'^(\d+\.\d+) \[\d+ ([\d.:]+)\] "(\w+)"')
+        for k in range(10):
+            push = next((ln for ln in lines if ('ak/xm%d"' % k) in ln and cmd.match(ln)), None)
+            assert push, "message %d was not pushed on the importing primary" % k
+            t_push, who, _ = cmd.match(push).groups()
+            waits = [float(m.group(1)) for m in map(cmd.match, lines)
+                     if m and m.group(3) == "WAIT" and m.group(2) == who]
+            assert any(float(t_push) <= t <= acked_at[k] for t in waits), \
+                "message %d acknowledged without a WAIT where it was written (pushed %s, acked %.6f)" % (
+                    k, t_push, acked_at[k])
+        rc.finish_move(slot, src, dst)
+        pub.disconnect()
+        pub.loop_stop()
+        # and the session has them all
+        got = []
+        sub = mqtt.Client(client_id=cid, clean_session=False)
+        sub.on_message = lambda c, ud, m: got.append(m.payload)
+        sub.connect("127.0.0.1", b.port)
+        sub.loop_start()
+        assert wait_until(lambda: len(got) >= 11, 10), got
+        sub.disconnect()
+        sub.loop_stop()
+        assert got == [b"first"] + [b"m%d" % k for k in range(10)]
+    finally:
+        if mon is not None and mon.poll() is None:
+            mon.kill()
         cl.close()
 
 
