@@ -46,6 +46,8 @@
  *   P rel:{c:<cid>}          set     outbound packet ids awaiting PUBCOMP
  *   P sent:{c:<cid>}         set     ids the last holder had sent, and '.' (sstore_lease_note_sent)
  *   G retained               hash    topic -> message blob
+ *   G retained:log           stream  one entry {t: topic} per retained put, capped
+ *                                    (MAXLEN ~ SSTORE_RETAINED_LOG_MAX)
  *   (connection registry: the layout of lib/store/registry.h, under G)
  * Scripts that still cross the two families (a single Redis runs them; a
  * Redis Cluster would refuse them with CROSSSLOT): lease_take (lease and
@@ -302,6 +304,27 @@ int sstore_retain_expire(sstore_t *s, const char *topic, size_t topic_len, uint6
                          sstore_done_fn fn, void *arg);
 typedef void (*sstore_msgs_fn)(int rc, const sstore_msg_t *msgs, size_t n, void *arg);
 int sstore_retain_load(sstore_t *s, sstore_msgs_fn fn, void *arg);
+/* Where a broker's copy of the retained set stands: a mark, the id of an
+ * entry of G retained:log ("0-0": before any), at most SSTORE_MARK_MAX
+ * bytes with its NUL. The log keeps the last SSTORE_RETAINED_LOG_MAX puts
+ * or so (a few MB). */
+#define SSTORE_MARK_MAX 48
+#define SSTORE_RETAINED_LOG_MAX 100000
+typedef void (*sstore_mark_fn)(int rc, const char *mark, void *arg);
+/* The log's last mark. Issued just before sstore_retain_load on the same
+ * handle, it is at or before the load's snapshot, so a later
+ * sstore_retain_load_since(mark) has every put after that snapshot. */
+int sstore_retain_mark(sstore_t *s, sstore_mark_fn fn, void *arg);
+/* The retained messages of the topics put after `mark` (still stored;
+ * each topic once, as it is now) and the log's mark now: a few when
+ * little changed, where sstore_retain_load reads them all. Deletions are
+ * not reported. whole: the log cannot tell (the mark's entry was trimmed
+ * from it or the set was replaced; for "0-0", entries were trimmed, or
+ * Redis is older than 7.0): no messages, read the whole set. ROOST_EINVAL for a mark longer than
+ * SSTORE_MARK_MAX - 1. */
+typedef void (*sstore_since_fn)(int rc, const sstore_msg_t *msgs, size_t n, const char *mark,
+                                bool whole, void *arg);
+int sstore_retain_load_since(sstore_t *s, const char *mark, sstore_since_fn fn, void *arg);
 
 /* ---- pipelines (keys of lib/store/pipelines.h) -------------------------- */
 /* One message for the queues of the pipelines whose mappings match it. */

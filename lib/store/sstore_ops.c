@@ -99,7 +99,8 @@ const char *const sstore_scripts[SS_COUNT] = {
     [SS_PSUB_SET] = SSTORE_LUA_PSUB_SET, [SS_SESS_DROP] = SSTORE_LUA_SESS_DROP,
     [SS_PSUBS_DROP] = SSTORE_LUA_PSUBS_DROP, [SS_SESS_TTL] = SSTORE_LUA_SESS_TTL,
     [SS_EXP_POP] = SSTORE_LUA_EXP_POP, [SS_SESS_REAP1] = SSTORE_LUA_SESS_REAP1,
-    [SS_RETAIN_EXPIRE] = SSTORE_LUA_RETAIN_EXPIRE,
+    [SS_RETAIN_EXPIRE] = SSTORE_LUA_RETAIN_EXPIRE, [SS_RETAIN_PUT] = SSTORE_LUA_RETAIN_PUT,
+    [SS_RETAIN_SINCE] = SSTORE_LUA_RETAIN_SINCE,
 };
 
 /* ---- finishers ------------------------------------------------------------ */
@@ -657,14 +658,15 @@ int sstore_retain_put(sstore_t *s, const sstore_msg_t *m, sstore_done_fn fn, voi
 {
     if (check_msg(m) < 0)
         return ROOST_EINVAL;
-    sstore_req_t *q = ss_req_done(s, SS_NONE, 0, fn, arg);
+    sstore_req_t *q = ss_req_done(s, SS_RETAIN_PUT, 2, fn, arg);
     if (!q)
         return -ENOMEM;
-    ss_arg_str(q, "HSET");
     ss_key(q, "retained", "", 0);
+    ss_key(q, "retained:log", "", 0);
     ss_arg(q, m->topic, m->topic_len);
     ss_arg(q, &m->qos, 1);
     cat_blob_tail(q, m);
+    ss_arg_u64(q, SSTORE_RETAINED_LOG_MAX);
     return ss_issue(q);
 }
 
@@ -680,20 +682,35 @@ int sstore_retain_del(sstore_t *s, const char *topic, size_t topic_len, sstore_d
     return ss_issue(q);
 }
 
+int ss_r_msgs(const redisReply *r, size_t from, sstore_msg_t **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < from || (r->elements - from) % 2)
+        return ROOST_ESTORE;
+    size_t pairs = (r->elements - from) / 2;
+    sstore_msg_t *msgs = calloc(pairs + 1, sizeof(*msgs));
+    if (!msgs)
+        return -ENOMEM;
+    for (size_t i = 0; i < pairs; i++) {
+        const redisReply *b = r->element[from + 2 * i + 1];
+        if (!ss_r_is_str(b) || sblob_parse(b->str, b->len, &msgs[i]) < 0) {
+            free(msgs);
+            return ROOST_ESTORE;
+        }
+    }
+    *out = msgs;
+    *n = pairs;
+    return 0;
+}
+
 static void msgs_finish(sstore_req_t *q, int rc, const redisReply *r)
 {
     sstore_msg_t *msgs = NULL;
     size_t n = 0;
-    if (rc == 0 && (!r || r->type != REDIS_REPLY_ARRAY || r->elements % 2))
-        rc = ROOST_ESTORE;
-    if (rc == 0 && !(msgs = calloc(r->elements / 2 + 1, sizeof(*msgs))))
-        rc = -ENOMEM;
-    for (size_t i = 0; rc == 0 && i < r->elements / 2; i++, n++) {
-        const redisReply *b = r->element[2 * i + 1];
-        if (!ss_r_is_str(b) || sblob_parse(b->str, b->len, &msgs[n]) < 0)
-            rc = ROOST_ESTORE;
-    }
-    q->fn.msgs(rc, rc == 0 ? msgs : NULL, rc == 0 ? n : 0, q->arg);
+    if (rc == 0)
+        rc = ss_r_msgs(r, 0, &msgs, &n);
+    q->fn.msgs(rc, msgs, n, q->arg);
     free(msgs);
 }
 

@@ -48,6 +48,8 @@ enum sstore_script {
     SS_EXP_POP,
     SS_SESS_REAP1,
     SS_RETAIN_EXPIRE, /* sstore_retained.c */
+    SS_RETAIN_PUT,
+    SS_RETAIN_SINCE,
     SS_COUNT
 };
 
@@ -59,7 +61,8 @@ extern const char SSTORE_LUA_PSUB_SET[], SSTORE_LUA_SESS_DROP[], SSTORE_LUA_PSUB
 extern const char SSTORE_LUA_SESS_TTL[], SSTORE_LUA_EXP_POP[], SSTORE_LUA_SESS_REAP1[]; /* sstore_cluster_expiry.c */
 extern const char SSTORE_LUA_LEASE_TAKE[], SSTORE_LUA_LEASE_RELEASE[], SSTORE_LUA_LEASE_SENT[]; /* sstore_lease.c */
 extern const char SSTORE_LUA_SESS_EXPIRE[], SSTORE_LUA_SESS_REAP[]; /* sstore_expiry.c */
-extern const char SSTORE_LUA_RETAIN_EXPIRE[]; /* sstore_retained.c */
+extern const char SSTORE_LUA_RETAIN_EXPIRE[], SSTORE_LUA_RETAIN_PUT[],
+    SSTORE_LUA_RETAIN_SINCE[]; /* sstore_retained.c */
 extern const char SSTORE_LUA_CONN_PUT[], SSTORE_LUA_CONN_REFRESH[], SSTORE_LUA_CONN_CLEAR[]; /* sstore_registry.c */
 
 typedef struct sstore_req sstore_req_t;
@@ -79,6 +82,8 @@ struct sstore_req {
         sstore_push_fn push;
         sstore_msgs_fn msgs;
         sstore_count_fn count;
+        sstore_since_fn since;
+        sstore_mark_fn mark;
     } fn;
     void *arg;
     int script; /* enum sstore_script */
@@ -217,6 +222,10 @@ static inline bool ss_is_cluster(sstore_t *s) { return *ss_cluster_slot(s) != NU
 /* Integer reply, or a decimal string reply; nil counts as 0. 0 or -1. */
 int ss_r_u64(const redisReply *r, uint64_t *out);
 bool ss_r_is_str(const redisReply *r);
+/* The message blobs of r's elements [from, end) taken as (topic, blob)
+ * pairs (sblob.h), as HGETALL of G retained answers: 0 and *out (caller
+ * frees; views into r), -ENOMEM, or ROOST_ESTORE when r is not that. */
+int ss_r_msgs(const redisReply *r, size_t from, sstore_msg_t **out, size_t *n);
 /* Wall-clock milliseconds since the epoch. */
 
 #endif

@@ -18,7 +18,10 @@
 /* Heartbeats after a peer joins (or its link comes back) before the
  * retained set is re-read from Redis: its retained messages sent on the bus
  * before our subscription reached it were dropped (PUB/SUB), and by then
- * the link is up, so every later one comes by the bus. */
+ * the link is up, so every later one comes by the bus. The re-read asks
+ * only for what was put after our last read (sstore_retain_load_since):
+ * a peer joining costs every broker the retained messages changed since,
+ * not the whole set. */
 #define RETAINED_RELOAD_BEATS 2
 
 typedef struct peer {
@@ -47,6 +50,11 @@ struct cluster {
     uint64_t psub_version;
     bool psub_loading;
     int retained_reload;       /* heartbeats until the retained set is re-read; 0: none due */
+    /* Where our retained set stands in Redis's log of puts (sstore.h
+     * sstore_retain_mark); "": unknown, the next read is of the whole set. */
+    char retained_mark[SSTORE_MARK_MAX];
+    char retained_mark_asked[SSTORE_MARK_MAX]; /* with the whole read in flight */
+    char retained_since[SSTORE_MARK_MAX];      /* what the re-read in flight asked from */
 };
 
 static char *xstrdup(const char *s) { return strdup(s ? s : ""); }
@@ -55,8 +63,8 @@ static void on_bus_deliver(void *arg, msg_t *m, bool same_topic);
 static void on_bus_link(void *arg, const char *endpoint, bool up);
 static void on_bus_control(void *arg, const busctl_t *ctl, const char *from);
 static void on_bus_shared(void *arg, const uint8_t *f, size_t n);
-static void on_retained(int rc, const sstore_msg_t *msgs, size_t n, void *arg);
 static void load_retained(cluster_t *c);
+static void reload_retained(cluster_t *c);
 
 cluster_t *cluster_new(broker_t *b, const cluster_config_t *cfg, const cluster_hooks_t *hooks)
 {
@@ -343,28 +351,24 @@ static uint64_t on_heartbeat(loop_t *l, void *arg)
     if (++c->hb_count % checks_per_psub == 0 || c->psub_version == 0)
         sstore_psubs_version(c->store, on_psub_version, c);
     if (c->retained_reload && --c->retained_reload == 0)
-        load_retained(c);
+        reload_retained(c);
     if (c->hb_count % REAP_EVERY == 0) /* expired offline sessions (any broker may) */
         sstore_session_reap(c->store, proc_wall_ms(), REAP_BATCH, on_reaped, c);
     return HEARTBEAT_MS;
 }
 
-/* What arrives while the read is on its way is newer than its answer
- * (route_retain_load_begin): the broker keeps it over the answer. */
-static void load_retained(cluster_t *c)
-{
-    c->hooks.retained_begin(c->b);
-    if (sstore_retain_load(c->store, on_retained, c) < 0)
-        c->hooks.retained_end(c->b);
-}
+/* ---- the retained set from Redis ------------------------------------------ */
 
-static void on_retained(int rc, const sstore_msg_t *msgs, size_t n, void *arg)
+/* An answer's messages go to the broker's retained store (anything that
+ * arrived while the read was on its way is newer and kept: see
+ * route_retain_load_begin), then the read ends. False: nothing was kept
+ * (a failed read, or one dropped for lack of memory: read again). */
+static bool retained_answer(cluster_t *c, int rc, const sstore_msg_t *msgs, size_t n)
 {
-    cluster_t *c = arg;
     if (rc) {
         c->hooks.retained_end(c->b);
         log_warn("retained_load_failed", "rc=%d", rc);
-        return;
+        return false;
     }
     uint64_t now = proc_wall_ms();
     for (size_t i = 0; i < n; i++) {
@@ -380,9 +384,65 @@ static void on_retained(int rc, const sstore_msg_t *msgs, size_t n, void *arg)
     if (c->hooks.retained_end(c->b) < 0) {
         c->retained_reload = RETAINED_RELOAD_BEATS;
         log_warn("retained_load_dropped", "messages=%zu detail=\"out of memory; read again\"", n);
+        return false;
+    }
+    return true;
+}
+
+static void on_retained_mark(int rc, const char *mark, void *arg)
+{
+    cluster_t *c = arg;
+    snprintf(c->retained_mark_asked, sizeof(c->retained_mark_asked), "%s", rc ? "" : mark);
+}
+
+static void on_retained(int rc, const sstore_msg_t *msgs, size_t n, void *arg)
+{
+    cluster_t *c = arg;
+    if (!retained_answer(c, rc, msgs, n))
+        return;
+    memcpy(c->retained_mark, c->retained_mark_asked, sizeof(c->retained_mark));
+    log_info("retained_loaded", "messages=%zu mark=%s", n, c->retained_mark);
+}
+
+/* The whole set (at connect): the log's mark asked first, on the same
+ * link, so the answer holds every put up to it. */
+static void load_retained(cluster_t *c)
+{
+    c->retained_mark[0] = c->retained_mark_asked[0] = '\0';
+    c->hooks.retained_begin(c->b);
+    if (sstore_retain_mark(c->store, on_retained_mark, c) < 0 ||
+        sstore_retain_load(c->store, on_retained, c) < 0)
+        c->hooks.retained_end(c->b);
+}
+
+static void on_retained_since(int rc, const sstore_msg_t *msgs, size_t n, const char *mark,
+                              bool whole, void *arg)
+{
+    cluster_t *c = arg;
+    if (!retained_answer(c, rc, msgs, n))
+        return;
+    if (whole) { /* the log no longer reaches back to our mark */
+        log_info("retained_log_short", "since=%s", c->retained_since);
+        load_retained(c);
         return;
     }
-    log_info("retained_loaded", "messages=%zu", n);
+    if (strcmp(c->retained_mark, c->retained_since) == 0) /* (no whole read went out meanwhile) */
+        snprintf(c->retained_mark, sizeof(c->retained_mark), "%s", mark);
+    log_info("retained_loaded", "messages=%zu since=%s mark=%s", n, c->retained_since, mark);
+}
+
+/* After a peer joined: the topics put after our last read, or the whole
+ * set when we know of no read. */
+static void reload_retained(cluster_t *c)
+{
+    if (!c->retained_mark[0]) {
+        load_retained(c);
+        return;
+    }
+    memcpy(c->retained_since, c->retained_mark, sizeof(c->retained_since));
+    c->hooks.retained_begin(c->b);
+    if (sstore_retain_load_since(c->store, c->retained_since, on_retained_since, c) < 0)
+        c->hooks.retained_end(c->b);
 }
 
 static void on_store_refused(const char *reply, void *arg)

@@ -13,7 +13,10 @@ Redis two heartbeats after a peer joins or its bus link comes back.
 
 test_retained_published_before_the_peer_joined: b2 runs, b1 starts and a
 retained message is published on it at once (b2 has not joined b1 yet);
-b2 must serve it (it never did before).
+b2 must serve it (it never did before). The re-read asks Redis only for
+what was put after the broker's last read (retained:log, sstore.h): b2
+reads b1's 11 messages, then, when b3 joins and publishes one at once,
+that one, not the 12 of the set.
 
 test_retained_under_script_server: the reported setup (two clustered
 brokers behind haproxy with --proxy-protocol, TLS and WebSocket listeners,
@@ -98,6 +101,8 @@ def test_retained_published_before_the_peer_joined():
         pub = RawClient(b1.port)
         pub.connect(uid("ret-"))
         pub.publish(topic, b"early", qos=1, retain=True)
+        for k in range(10):  # more of the set, also put before b2's re-read
+            pub.publish("%s/%d" % (topic, k), b"more", qos=1, retain=True, pid=k + 2)
         pub.close()
         # (when b2 had already joined b1, the bus carried it: still checked)
         early = "b1" not in b2.peers_seen()
@@ -106,7 +111,23 @@ def test_retained_published_before_the_peer_joined():
         # b2 re-reads the retained set two heartbeats after b1 joined
         assert wait_until(lambda: serves(b2.port, topic, b"early"), timeout=10), \
             "b2 never served b1's retained message (published before b2 joined: %s)" % early
-        assert re.search(r"event=retained_loaded messages=1\b", b2.log()), b2.log()[-3000:]
+        # its first read at connect had the whole (empty) set; the re-read
+        # asks what was put since: the 11
+        assert re.search(r"event=retained_loaded messages=11 since=0-0 ", b2.log()), b2.log()[-3000:]
+
+        # a third broker joins and publishes at once: b2's re-read asks only
+        # for what was put after its last read (1 message of the 12)
+        b3 = cl.start_broker("b3")
+        late = "ret/%s" % uid("late")
+        pub = RawClient(b3.port)
+        pub.connect(uid("ret-"))
+        pub.publish(late, b"late", qos=1, retain=True)
+        pub.close()
+        cl.wait_mesh()
+        assert wait_until(lambda: serves(b2.port, late, b"late"), timeout=10), b2.log()[-3000:]
+        assert wait_until(lambda: re.search(r"event=retained_loaded messages=1 since=[1-9]\d*-\d+ ",
+                                            b2.log()), timeout=10), b2.log()[-3000:]
+        assert not re.search(r"event=retained_loaded messages=1[2-9]\b", b2.log()), b2.log()[-3000:]
     except BaseException:
         print(cl.logs())
         raise

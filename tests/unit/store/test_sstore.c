@@ -109,6 +109,47 @@ static msgs_res_t retained(fx_t *f)
     return r;
 }
 
+static void mark_cb(int rc, const char *mark, void *arg)
+{
+    res_t *r = arg;
+    r->done = true;
+    r->rc = rc;
+    snprintf(r->text, sizeof(r->text), "%s", mark ? mark : "");
+}
+
+static res_t retain_mark(fx_t *f)
+{
+    res_t r = {0};
+    assert_int_equal(sstore_retain_mark(f->s, mark_cb, &r), 0);
+    assert_true(run_until(f, &r.done, 3000));
+    assert_int_equal(r.rc, 0);
+    return r;
+}
+
+typedef struct since_res {
+    msgs_res_t m;
+    char mark[SSTORE_MARK_MAX];
+    bool whole;
+} since_res_t;
+
+static void since_cb(int rc, const sstore_msg_t *msgs, size_t n, const char *mark, bool whole,
+                     void *arg)
+{
+    since_res_t *r = arg;
+    msgs_cb(rc, msgs, n, &r->m);
+    snprintf(r->mark, sizeof(r->mark), "%s", mark ? mark : "");
+    r->whole = whole;
+}
+
+static since_res_t retained_since(fx_t *f, const char *mark)
+{
+    since_res_t r = {0};
+    assert_int_equal(sstore_retain_load_since(f->s, mark, since_cb, &r), 0);
+    assert_true(run_until(f, &r.m.done, 3000));
+    assert_int_equal(r.m.rc, 0);
+    return r;
+}
+
 static void test_retain(void **state)
 {
     fx_t *f = *state;
@@ -135,6 +176,57 @@ static void test_retain(void **state)
     m = retained(f);
     assert_int_equal(m.n, 1);
     assert_string_equal(m.topic[0], "r/b");
+
+    /* the log of puts: a re-read since a mark gets the topics put after
+     * it that still hold a message, each once, and the mark now */
+    res_t k = retain_mark(f);
+    assert_int_equal(raw_int(f, "XLEN " GPFX "retained:log", NULL, NULL), 3);
+    since_res_t d = retained_since(f, "0-0");
+    assert_false(d.whole);
+    assert_string_equal(d.mark, k.text);
+    assert_int_equal(d.m.n, 1); /* r/a (put twice) deleted since: not reported */
+    assert_string_equal(d.m.topic[0], "r/b");
+    sstore_msg_t c = {.topic = "r/c", .topic_len = 3, .payload = pl, .payload_len = 2, .qos = 1,
+                      .retain = true};
+    DO(f, sstore_retain_put(f->s, &c, done_cb, &r));
+    d = retained_since(f, k.text);
+    assert_false(d.whole);
+    assert_int_equal(d.m.n, 1);
+    assert_string_equal(d.m.topic[0], "r/c");
+    assert_int_equal(d.m.payload_len[0], 2);
+    assert_int_equal(d.m.qos[0], 1);
+    assert_string_equal(d.mark, retain_mark(f).text);
+    since_res_t none = retained_since(f, d.mark);
+    assert_int_equal(none.m.n, 0);
+    assert_false(none.whole);
+    char mark[SSTORE_MARK_MAX];
+    snprintf(mark, sizeof(mark), "%s", d.mark);
+    DO(f, sstore_retain_put(f->s, &c, done_cb, &r)); /* twice: reported once */
+    DO(f, sstore_retain_put(f->s, &c, done_cb, &r));
+    d = retained_since(f, mark);
+    assert_int_equal(d.m.n, 1);
+    assert_string_equal(d.m.topic[0], "r/c");
+
+    /* puts after the mark trimmed from the log: it cannot tell, read it all */
+    freeReplyObject(raw(f, "XTRIM " GPFX "retained:log MAXLEN 1"));
+    d = retained_since(f, mark);
+    assert_true(d.whole);
+    assert_int_equal(d.m.n, 0);
+    assert_false(retained_since(f, retain_mark(f).text).whole); /* from the last: fine */
+
+    /* a replaced set (FLUSHALL): the log is behind the mark, or gone */
+    freeReplyObject(raw(f, "FLUSHALL"));
+    assert_true(retained_since(f, mark).whole);
+    assert_string_equal(retain_mark(f).text, "0-0");
+    assert_false(retained_since(f, "0-0").whole);
+    DO(f, sstore_retain_put(f->s, &c, done_cb, &r));
+    assert_true(retained_since(f, mark).whole); /* a new log, behind the old mark */
+    freeReplyObject(raw(f, "XTRIM " GPFX "retained:log MAXLEN 0")); /* from 0-0: trimmed */
+    assert_true(retained_since(f, "0-0").whole);
+    freeReplyObject(raw(f, "DEL " GPFX "retained:log")); /* stored without a log */
+    assert_true(retained_since(f, "0-0").whole);
+    res_t bad = {0};
+    assert_int_equal(sstore_retain_load_since(f->s, "", since_cb, &bad), ROOST_EINVAL);
 }
 
 /* ---- registry ------------------------------------------------------------------------------- */
