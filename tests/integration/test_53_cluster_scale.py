@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from cluster_stack import Cluster, check_sequence, seq_payload
+from cluster_stack import check_sequence, cluster, seq_payload  # noqa: F401 (cluster: fixture)
 from conftest import PahoClient, free_port, uid, wait_until
 
 pytestmark = pytest.mark.roost_only
@@ -19,16 +19,10 @@ T = 10.0
 
 
 @pytest.fixture
-def cl(request):
-    c = Cluster()
-    try:
-        c.start_redis()
-        yield c
-        assert not c.sanitizer_reports(), "\n".join(c.sanitizer_reports())
-    finally:
-        if getattr(request.node, "rep_call", None) is None or request.node.rep_call.failed:
-            print(c.logs())
-        c.close()
+def cl(cluster):
+    """cluster_stack's Cluster fixture (Redis started, sanitizer reports
+    checked, logs printed when the test failed)."""
+    return cluster
 
 
 def probe_until(pub, topic, devs, timeout=T):
