@@ -97,36 +97,17 @@ static int resent_qos2(conn_t *c, const mqtt_publish_t *p)
     return published(c, pipeline_publish(c->b, &m, &from));
 }
 
-int handle_publish(conn_t *c, const mqtt_publish_t *p, bool resent)
+/* The PUBLISH, checked (reason: MQTT_RC_SUCCESS or why it is refused; sys:
+ * into $SYS/, acknowledged and dropped), into the pipeline with its
+ * acknowledgement. props/props_len/expiry_ms: the 5.0 part the message
+ * keeps (NULL/0/0: none). The commonest message (no 5.0 part) is offered to
+ * pipeline_now first with its parts, and the pipe_msg_t and pipe_origin_t
+ * are built only when it goes to pipeline_stages. */
+static inline int publish(conn_t *c, const mqtt_publish_t *p, uint8_t reason, bool sys,
+                          const uint8_t *props, size_t props_len, uint64_t expiry_ms)
 {
     broker_t *b = c->b;
     session_t *s = c->sess;
-    b->stats.msgs_in++;
-    if (resent)
-        return resent_qos2(c, p);
-    msgprops_in_t in = {0};
-    if (p->props.len)
-        msgprops_scan(p->props, &in);
-    uint8_t reason = MQTT_RC_SUCCESS;
-    /* Clients may not publish into the broker's own $SYS tree; the message is
-     * acknowledged and dropped, as Mosquitto does. */
-    bool sys = p->topic.len >= 5 && memcmp(p->topic.ptr, "$SYS/", 5) == 0;
-    bool allowed = !s->acl || acl_check_publish(s->acl, (const char *)p->topic.ptr, p->topic.len);
-    if (!allowed) {
-        /* 3.1.1 has no way to refuse a PUBLISH: acknowledge it and drop it;
-         * 5.0 refuses it with 0x87 Not authorized (3.4.2.1, 3.5.2.1) */
-        b->stats.denied_publish++;
-        conn_log_denied(c, "publish_denied", "topic", p->topic.ptr, p->topic.len);
-        reason = MQTT_RC_NOT_AUTHORIZED;
-    } else if (in.utf8 && !mqtt_utf8_data_ok(p->payload.ptr, p->payload.len)) {
-        /* 3.3.2.3.2: a receiver MAY check a payload said to be UTF-8 and
-         * answer 0x99 Payload format invalid with PUBACK/PUBREC or, as a
-         * QoS 0 message has no acknowledgement, with DISCONNECT (4.13) */
-        conn_log_denied(c, "payload_format_invalid", "topic", p->topic.ptr, p->topic.len);
-        if (p->qos == 0)
-            return ROOST_EPROTO_PAYLOAD_FORMAT;
-        reason = MQTT_RC_PAYLOAD_FORMAT_INVALID;
-    }
     bool refused_v5 = reason >= 0x80 && c->version == MQTT_V5;
     if (p->qos == 2 && !refused_v5) {
         /* a PUBREC with a failure code ends the exchange: no PUBREL comes
@@ -136,49 +117,94 @@ int handle_publish(conn_t *c, const mqtt_publish_t *p, bool resent)
             return rc;
     }
     uint8_t ack = p->qos == 1 ? MQTT_PUBACK : p->qos == 2 ? MQTT_PUBREC : 0;
-    /* every member named: a partial initializer makes the compiler clear the
-     * whole struct first (a rep stos on every PUBLISH) */
-    pipe_msg_t m = {
-        .source = PIPE_CLIENT,
-        .topic = (const char *)p->topic.ptr,
-        .topic_len = p->topic.len,
-        .payload = p->payload.ptr,
-        .payload_len = p->payload.len,
-        .qos = p->qos,
-        .retain = p->retain,
-        .props = NULL,
-        .props_len = 0,
-        .expiry_ms = 0,
-        .same_topic = false,
-        .m = NULL,
-        .client_id = NULL,
-        .client_id_len = 0,
-        .username = NULL,
-    };
-    uint8_t small[256], *heap = NULL;
-    if (p->props.len && reason == MQTT_RC_SUCCESS) { /* the 5.0 part the message keeps */
-        m.expiry_ms = msgprops_deadline(&in, proc_wall_ms());
-        m.props_len = in.keep_len;
-        if (!(m.props = msgprops_kept(p->props, &in, small, sizeof(small), &heap)))
-            return -ENOMEM;
+    bool refused = reason != MQTT_RC_SUCCESS || sys;
+    bool rx2 = p->qos == 2 && !refused_v5 && !s->clean && b->cluster;
+    /* QoS 0 on a single node: nothing to answer (no 5.0 reason either: QoS 0
+     * has no acknowledgement), and nothing written that could fail */
+    pipe_done_fn done = ack || b->cluster ? on_published : NULL;
+    uint32_t cookie = (uint32_t)(refused_v5 ? reason : 0) << 24 | (uint32_t)ack << 16 | p->packet_id;
+    bool quiet = !ack; /* (a cluster's QoS 0: done only closes on a failed write) */
+    int rc = PIPE_NOT_NOW;
+    if (!props_len && !expiry_ms)
+        rc = pipeline_now(b, c, (const char *)p->topic.ptr, p->topic.len, p->payload.ptr,
+                          p->payload.len, p->qos, p->retain, refused, rx2, done, cookie, quiet);
+    if (rc == PIPE_NOT_NOW) {
+        pipe_msg_t m = {
+            .source = PIPE_CLIENT,
+            .topic = (const char *)p->topic.ptr,
+            .topic_len = p->topic.len,
+            .payload = p->payload.ptr,
+            .payload_len = p->payload.len,
+            .qos = p->qos,
+            .retain = p->retain,
+            .props = props,
+            .props_len = props_len,
+            .expiry_ms = expiry_ms,
+        };
+        pipe_origin_t from = {
+            .conn = c,
+            .refused = refused,
+            .rx2 = rx2,
+            .pid = p->packet_id,
+            .done = done,
+            .cookie = cookie,
+            .quiet = quiet,
+        };
+        rc = pipeline_stages(b, &m, &from);
     }
-    pipe_origin_t from = {
-        .conn = c,
-        .refused = reason != MQTT_RC_SUCCESS || sys,
-        .rx2 = p->qos == 2 && !refused_v5 && !s->clean && b->cluster,
-        .pid = p->packet_id,
-        /* QoS 0 on a single node: nothing to answer (no 5.0 reason either:
-         * QoS 0 has no acknowledgement), and nothing written that could fail */
-        .done = ack || b->cluster ? on_published : NULL,
-        .cookie = (uint32_t)(refused_v5 ? reason : 0) << 24 | (uint32_t)ack << 16 | p->packet_id,
-        .quiet = !ack, /* (a cluster's QoS 0: done only closes on a failed write) */
-    };
-    int rc = pipeline_publish(b, &m, &from);
-    if (heap) /* (rare: no call to free on every PUBLISH) */
-        free(heap);
     if (rc == ROOST_EUNAVAILABLE && p->qos == 2 && !refused_v5)
         forget_rx2(c, p->packet_id);
     return published(c, rc);
+}
+
+/* A PUBLISH with 5.0 properties: its Payload Format Indicator checked, and
+ * the properties a message keeps (msg.h) with its expiry deadline. */
+static int publish_props(conn_t *c, const mqtt_publish_t *p, uint8_t reason, bool sys)
+{
+    msgprops_in_t in = {0};
+    msgprops_scan(p->props, &in);
+    if (reason == MQTT_RC_SUCCESS && in.utf8 && !mqtt_utf8_data_ok(p->payload.ptr, p->payload.len)) {
+        /* 3.3.2.3.2: a receiver MAY check a payload said to be UTF-8 and
+         * answer 0x99 Payload format invalid with PUBACK/PUBREC or, as a
+         * QoS 0 message has no acknowledgement, with DISCONNECT (4.13) */
+        conn_log_denied(c, "payload_format_invalid", "topic", p->topic.ptr, p->topic.len);
+        if (p->qos == 0)
+            return ROOST_EPROTO_PAYLOAD_FORMAT;
+        reason = MQTT_RC_PAYLOAD_FORMAT_INVALID;
+    }
+    if (reason != MQTT_RC_SUCCESS)
+        return publish(c, p, reason, sys, NULL, 0, 0);
+    uint8_t small[256], *heap = NULL;
+    uint64_t expiry_ms = msgprops_deadline(&in, proc_wall_ms());
+    const uint8_t *props = msgprops_kept(p->props, &in, small, sizeof(small), &heap);
+    if (!props)
+        return -ENOMEM;
+    int rc = publish(c, p, reason, sys, props, in.keep_len, expiry_ms);
+    free(heap);
+    return rc;
+}
+
+int handle_publish(conn_t *c, const mqtt_publish_t *p, bool resent)
+{
+    broker_t *b = c->b;
+    session_t *s = c->sess;
+    b->stats.msgs_in++;
+    if (resent)
+        return resent_qos2(c, p);
+    uint8_t reason = MQTT_RC_SUCCESS;
+    /* Clients may not publish into the broker's own $SYS tree; the message is
+     * acknowledged and dropped, as Mosquitto does. */
+    bool sys = p->topic.len >= 5 && memcmp(p->topic.ptr, "$SYS/", 5) == 0;
+    if (s->acl && !acl_check_publish(s->acl, (const char *)p->topic.ptr, p->topic.len)) {
+        /* 3.1.1 has no way to refuse a PUBLISH: acknowledge it and drop it;
+         * 5.0 refuses it with 0x87 Not authorized (3.4.2.1, 3.5.2.1) */
+        b->stats.denied_publish++;
+        conn_log_denied(c, "publish_denied", "topic", p->topic.ptr, p->topic.len);
+        reason = MQTT_RC_NOT_AUTHORIZED;
+    }
+    if (p->props.len)
+        return publish_props(c, p, reason, sys);
+    return publish(c, p, reason, sys, NULL, 0, 0);
 }
 
 int handle_pubrel(conn_t *c, const mqtt_ack_t *p)

@@ -54,6 +54,7 @@
 #define ROOST_BROKER_PIPELINE_H
 
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -154,18 +155,54 @@ static inline void pipeline_route(broker_t *b, msg_t *m, bool same_topic)
  * not retained, no pipeline takes it, no QoS 2 id to record) and no write
  * of its connection is pending ahead of it: it may go on at once. The
  * test pipeline.c's stage_durable makes, for the inline path below. */
-static inline bool pipeline_nothing_durable(broker_t *b, const pipe_msg_t *msg,
-                                            const pipe_origin_t *from)
+static inline bool pipeline_nothing_durable(broker_t *b, const conn_t *c, const char *topic,
+                                            size_t topic_len, uint8_t qos, bool retain,
+                                            bool refused, bool rx2)
 {
-    if (msg->retain || from->rx2 || from->conn->persist_pending || routes_any(b->routes))
+    if (retain || rx2 || c->persist_pending || routes_any(b->routes))
         return false;
-    if (from->refused || !msg->qos)
+    if (refused || !qos)
         return true;
     const char *const *cids;
     const size_t *lens;
-    const uint8_t *qos;
-    return cluster_psub_match(b->cluster, msg->topic, msg->topic_len, msg->qos, &cids, &lens,
-                              &qos) == 0;
+    const uint8_t *q;
+    return cluster_psub_match(b->cluster, topic, topic_len, qos, &cids, &lens, &q) == 0;
+}
+
+/* pipeline_now's answer for a message that does not take the inline path. */
+#define PIPE_NOT_NOW INT_MIN
+
+/* The inline path for a client's message without a 5.0 part (no message
+ * object, no properties, no expiry), given by its parts (pipe_msg_t's and
+ * pipe_origin_t's fields, c the origin's connection): with no shared group,
+ * on a single node (nothing to write, no peers) or in a cluster when
+ * pipeline_nothing_durable says so, stage 2 (route_local), stage 3 (the bus
+ * from the parts: no message is made for the peers) and stage 4 run here.
+ * Returns as pipeline_publish, or PIPE_NOT_NOW when the message is for
+ * pipeline_stages (nothing was done). A handler that calls it first builds
+ * its pipe_msg_t and pipe_origin_t only when it answers PIPE_NOT_NOW. */
+static inline int pipeline_now(broker_t *b, conn_t *c, const char *topic, size_t topic_len,
+                               const uint8_t *payload, size_t payload_len, uint8_t qos,
+                               bool retain, bool refused, bool rx2, pipe_done_fn done,
+                               uint32_t cookie, bool quiet)
+{
+    if (b->shared_groups || (b->cluster && !pipeline_nothing_durable(b, c, topic, topic_len, qos,
+                                                                     retain, refused, rx2)))
+        return PIPE_NOT_NOW; /* (shared groups: stage_shared) */
+    int rc = 1;
+    if (!refused) {
+        b->cur_origin = c->sess; /* No Local */
+        rc = route_local(b, topic, topic_len, payload, payload_len, qos, retain);
+        b->cur_origin = NULL;
+        if (rc < 0)
+            return rc;
+        if (b->cluster)
+            cluster_forward_raw(b->cluster, topic, topic_len, payload, payload_len, qos, false,
+                                NULL, 0);
+    }
+    if (done && !quiet)
+        done(c, cookie, rc || retain || b->cluster ? 0 : PIPE_NO_SUBSCRIBERS);
+    return 0;
 }
 
 /* Runs msg through the pipeline; from is NULL for every source but
@@ -173,40 +210,23 @@ static inline bool pipeline_nothing_durable(broker_t *b, const pipe_msg_t *msg,
  * when nothing was done (out of memory, Redis unreachable): the caller
  * closes the connection.
  *
- * Inline for a message from the bus (stage 2 alone), and for its
- * commonest case, a client's PUBLISH without a 5.0 part
- * and with no shared group: on a single node nothing to write (stage 1 is
- * empty) and no peers; in a cluster, when pipeline_nothing_durable says
- * so, stage 1 is those tests and stage 3 the bus from the parts. So stage 2
- * (route_local), stage 3 and stage 4 run here, and the handler's
- * pipe_msg_t and pipe_origin_t never need to exist in memory. Every other
- * case goes to pipeline_stages in pipeline.c. */
+ * Inline for a message from the bus (stage 2 alone) and for a client's
+ * PUBLISH without a 5.0 part that pipeline_now takes (the commonest case);
+ * every other case goes to pipeline_stages in pipeline.c. */
 static inline int pipeline_publish(broker_t *b, const pipe_msg_t *msg, const pipe_origin_t *from)
 {
     if (msg->source == PIPE_BUS) { /* stage 2 only: the origin broker did 1 and 3 */
         pipeline_route(b, msg->m, msg->same_topic);
         return 0;
     }
-    if (msg->source != PIPE_CLIENT || msg->m || msg->props_len || msg->expiry_ms ||
-        b->shared_groups || (b->cluster && !pipeline_nothing_durable(b, msg, from)))
-        return pipeline_stages(b, msg, from); /* (a 5.0 part: the message carries it;
-                                                 shared groups: stage_shared) */
-    int rc = 1;
-    if (!from->refused) {
-        b->cur_origin = from->conn->sess; /* No Local */
-        rc = route_local(b, msg->topic, msg->topic_len, msg->payload, msg->payload_len, msg->qos,
-                         msg->retain);
-        b->cur_origin = NULL;
-        if (rc < 0)
+    if (msg->source == PIPE_CLIENT && !msg->m && !msg->props_len && !msg->expiry_ms) {
+        int rc = pipeline_now(b, from->conn, msg->topic, msg->topic_len, msg->payload,
+                              msg->payload_len, msg->qos, msg->retain, from->refused, from->rx2,
+                              from->done, from->cookie, from->quiet);
+        if (rc != PIPE_NOT_NOW)
             return rc;
-        if (b->cluster)
-            cluster_forward_raw(b->cluster, msg->topic, msg->topic_len, msg->payload,
-                                msg->payload_len, msg->qos, false, NULL, 0);
     }
-    if (from->done && !from->quiet)
-        from->done(from->conn, from->cookie,
-                   rc || msg->retain || b->cluster ? 0 : PIPE_NO_SUBSCRIBERS);
-    return 0;
+    return pipeline_stages(b, msg, from); /* (a 5.0 part: the message carries it) */
 }
 
 #endif
