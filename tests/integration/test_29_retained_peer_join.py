@@ -16,7 +16,8 @@ retained message is published on it at once (b2 has not joined b1 yet);
 b2 must serve it (it never did before). The re-read asks Redis only for
 what was put after the broker's last read (retained:log, sstore.h): b2
 reads b1's 11 messages, then, when b3 joins and publishes one at once,
-that one, not the 12 of the set.
+that one, not the 12 of the set; and when the log no longer reaches back
+to b2's last read (trimmed), the whole set.
 
 test_retained_under_script_server: the reported setup (two clustered
 brokers behind haproxy with --proxy-protocol, TLS and WebSocket listeners,
@@ -128,6 +129,20 @@ def test_retained_published_before_the_peer_joined():
         assert wait_until(lambda: re.search(r"event=retained_loaded messages=1 since=[1-9]\d*-\d+ ",
                                             b2.log()), timeout=10), b2.log()[-3000:]
         assert not re.search(r"event=retained_loaded messages=1[2-9]\b", b2.log()), b2.log()[-3000:]
+
+        # the log no longer reaches back to b2's mark (trimmed): the next
+        # re-read is of the whole set (13 with b4's)
+        assert cl.redis.cmd("XTRIM", cl.prefix + "{g}:retained:log", "MAXLEN", "0") != ""
+        b4 = cl.start_broker("b4")
+        last = "ret/%s" % uid("last")
+        pub = RawClient(b4.port)
+        pub.connect(uid("ret-"))
+        pub.publish(last, b"last", qos=1, retain=True)
+        pub.close()
+        assert wait_until(lambda: "event=retained_log_short" in b2.log(), timeout=10), b2.log()[-3000:]
+        assert wait_until(lambda: re.search(r"event=retained_loaded messages=13 mark=", b2.log()),
+                          timeout=10), b2.log()[-3000:]
+        assert serves(b2.port, last, b"last")
     except BaseException:
         print(cl.logs())
         raise
