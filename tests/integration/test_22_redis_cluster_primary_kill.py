@@ -3,8 +3,8 @@
 A 3-primary/3-replica Redis Cluster (redis_cluster.py), two brokers given
 --redis-cluster (--redis-min-replicas defaults to 1 there). A device
 publishes QoS 1 at ~300 messages/s to b1; two persistent subscribers, whose
-queues live on the same primary (not the {g} one), get them: one connected
-to b2 throughout, one offline throughout. That primary is SIGKILLed; its
+queues live on the same primary, get them: one connected to b2 throughout,
+one offline throughout. That primary is SIGKILLed; its
 replica is promoted and, having no replica of its own, cannot acknowledge
 anything for DOWN_S seconds, until the killed node is started again (as its
 supervisor would), comes back claiming its old slots with its old data, and
@@ -21,10 +21,17 @@ is made the new primary's replica. Then:
   ones among them. The brokers now write no queue entry to a primary known
   to have fewer replicas than they WAIT for (a few copies are allowed: a
   PUBLISH whose PUBACK the kill cut off is sent again);
-- the brokers acknowledge again once the killed node is back.
+- the brokers acknowledge again once the killed node is back, and a
+  retained message published before the kill is still served.
+
+Run twice: the primary of the sessions only, and the one that also holds
+the {g} slot (persistent-subscription index, retained messages, registry).
 """
 
 import time
+
+import paho.mqtt.client as mqtt
+import pytest
 
 from cluster_stack import Cluster, Device
 from conftest import wait_until
@@ -48,16 +55,18 @@ def got(d):
     return {int(m[1].split(b":")[1]) for m in d.snapshot() if m[0] == TOPIC}
 
 
-def test_primary_killed_under_qos1_load_no_acknowledged_message_lost():
+@pytest.mark.parametrize("which", ["sessions", "global"])
+def test_primary_killed_under_qos1_load_no_acknowledged_message_lost(which):
     cl = Cluster(broker_args=["--max-queued", str(MAX_QUEUED)])
     try:
         rc = cl.start_redis(cluster=True)
         b1, b2 = cl.start_broker(), cl.start_broker()
         cl.wait_mesh()
-        victim = rc.primary_of(cl.prefix + "{g}:psubs")
-        # the victim serves both subscribers' queues (not the {g} slot: the
-        # services' access data stay up; their sessions' slots go down)
-        victim = next(n for n in rc.primaries() if n is not victim)
+        # the victim serves both subscribers' queues, and for "global" the
+        # {g} slot too (persistent-subscription index, retained messages,
+        # broker registry)
+        g = rc.primary_of(cl.prefix + "{g}:psubs")
+        victim = g if which == "global" else next(n for n in rc.primaries() if n is not g)
         owned = rc.slots_of(victim)
         cids = [c for c in ("rck-%d" % i for i in range(100000)) if slot_of_cid(c) in owned][:3]
         live_id, off_id, pub_id = cids
@@ -71,6 +80,14 @@ def test_primary_killed_under_qos1_load_no_acknowledged_message_lost():
         for cid in cids:
             assert rc.primary_of(cl.prefix + "q:{c:%s}" % cid) is victim
         assert wait_until(lambda: "event=psubs_loaded subscriptions=2 " in b1.log(), 10)
+        ret = mqtt.Client(client_id="rck-ret", clean_session=True)
+        ret.connect("127.0.0.1", b1.port)
+        ret.loop_start()
+        info = ret.publish("rck/retained", b"kept", qos=1, retain=True)
+        info.wait_for_publish(10)
+        assert info.is_published()
+        ret.disconnect()
+        ret.loop_stop()
 
         pub = Publisher(b1.port, pub_id, TOPIC, "m", RATE, clean=False, inflight=1000).start(SECONDS)
         time.sleep(KILL_AT)
@@ -119,6 +136,11 @@ def test_primary_killed_under_qos1_load_no_acknowledged_message_lost():
         assert extra <= COPIES_MAX and left <= COPIES_MAX, (extra, left)
         # the promoted primary was known to have no replica: nothing queued on it meanwhile
         assert any("event=redis_primary_short" in b.log() for b in (b1, b2))
+        # the retained message published before the kill is still served
+        fresh = Device(b2.port, "rck-fresh", clean=True, subs=[("rck/retained", 1)]).start()
+        cl.devices.append(fresh)
+        fresh.wait_up()
+        assert wait_until(lambda: any(m[1] == b"kept" for m in fresh.snapshot()), 5), "retained message lost"
         assert not cl.sanitizer_reports()
     finally:
         cl.close()
