@@ -19,10 +19,21 @@
  * entry being retried) are deleted one by one. XDEL per entry was half of
  * Redis's time in a batched drain (bench/RESULTS.md). Entries are added
  * with '*' ids only (increasing), which makes "below the first pending"
- * mean "delivered". */
+ * mean "delivered". The ids go to XACK, XDEL and HDEL 1000 at a time:
+ * Redis's Lua unpacks at most ~8000 values into one call ("too many results
+ * to unpack"), and a forwarder holds every acknowledgement while Redis is
+ * away (up to its whole window, batch_size x inflight x 2). */
 const char STORE_LUA_PQ_ACK[] =
     "local p=ARGV[1] local q=p..'pq:'..ARGV[2] local g='" PIPEQ_GROUP "'\n"
-    "local n=redis.call('XACK',q,g,unpack(ARGV,4))\n"
+    "local function each(c,k,x,a)\n"
+    "  local n=0\n"
+    "  for s=a,#ARGV,1000 do\n"
+    "    local e=math.min(s+999,#ARGV)\n"
+    "    if x then n=n+redis.call(c,k,x,unpack(ARGV,s,e)) else n=n+redis.call(c,k,unpack(ARGV,s,e)) end\n"
+    "  end\n"
+    "  return n\n"
+    "end\n"
+    "local n=each('XACK',q,g,4)\n"
     "local pend=redis.call('XPENDING',q,g)\n"
     "if pend[1]==0 then\n"
     "  redis.call('XTRIM',q,'MINID',ARGV[#ARGV]) redis.call('XDEL',q,ARGV[#ARGV])\n"
@@ -37,9 +48,9 @@ const char STORE_LUA_PQ_ACK[] =
     "    if m<cm or (m==cm and sq<cs) then break end\n"
     "    first=first-1\n"
     "  end\n"
-    "  if first<=#ARGV then redis.call('XDEL',q,unpack(ARGV,first)) end\n"
+    "  if first<=#ARGV then each('XDEL',q,nil,first) end\n"
     "end\n"
-    "if redis.call('EXISTS',q..':att')==1 then redis.call('HDEL',q..':att',unpack(ARGV,4)) end\n"
+    "if redis.call('EXISTS',q..':att')==1 then each('HDEL',q..':att',nil,4) end\n"
     "if redis.call('EXISTS',p..'pipeline:'..ARGV[2])==1 then\n"
     "  redis.call('HINCRBY',q..':stats','forwarded',n)\n"
     "  redis.call('HSET',q..':stats','last_ok_at',ARGV[3])\n"

@@ -310,6 +310,75 @@ static void ack_in_any_order_leaves_the_backlog(void **state)
     store_pipeline_free(&p);
 }
 
+/* ---- many acknowledgements at once ------------------------------------------- */
+
+typedef struct many {
+    char (*eids)[PIPEQ_EID_MAX];
+    int n;
+} many_t;
+
+static void collect_many(const pipeq_msg_t *m, void *arg)
+{
+    many_t *g = arg;
+    snprintf(g->eids[g->n++], PIPEQ_EID_MAX, "%s", m->eid);
+}
+
+static void count_append(int rc, size_t dropped, void *arg)
+{
+    assert_int_equal(rc, 0);
+    assert_int_equal(dropped, 0);
+    (*(int *)arg)++;
+}
+
+/* A forwarder acknowledges its whole window at once after Redis was away
+ * (batch_size 1000 x inflight 4 x 2 and more): more ids than Redis's Lua
+ * unpacks into one call. They are all acknowledged, counted and removed,
+ * past a pending head too, and the head stays. */
+static void ack_of_thousands_at_once(void **state)
+{
+    enum { N = 9000 };
+    fx_t *f = *state;
+    store_pipeline_t *p = mk(f, "many", N + 10);
+    const char *ids[] = {p->id};
+    sstore_pipe_msg_t m = {.topic = "m/1", .topic_len = 3, .payload = (const uint8_t *)"p", .payload_len = 1,
+                           .client_id = "c", .client_id_len = 1, .broker = "b"};
+    int done = 0;
+    for (int i = 0; i < N; i++)
+        assert_int_equal(sstore_pipe_append(f->ss, ids, 1, &m, count_append, &done), 0);
+    run_until_n(f, &done, N);
+    many_t g = {calloc(N, PIPEQ_EID_MAX), 0};
+    assert_non_null(g.eids);
+    assert_int_equal(pipeq_read(f->s, p->id, "c1", N, collect_many, &g), N);
+    const char **e = calloc(N, sizeof(*e));
+    assert_non_null(e);
+    for (int i = 0; i < N; i++)
+        e[i] = g.eids[i];
+    int att[] = {2, 3};
+    assert_int_equal(pipeq_note_attempts(f->s, p->id, e + 1, att, 2), 0);
+    /* the head pending: all the others are deleted by id */
+    assert_int_equal(pipeq_ack(f->s, p->id, e + 1, N - 1), 0);
+    assert_int_equal(queued(f, p->id), 1);
+    store_pipeline_stats_t st;
+    assert_int_equal(store_pipeline_stats(f->s, p->id, &st), 0);
+    assert_int_equal(st.forwarded, N - 1);
+    assert_int_equal(pipeq_ack(f->s, p->id, e, 1), 0);
+    assert_int_equal(queued(f, p->id), 0);
+    /* nothing pending: a second round goes by one trim */
+    done = 0;
+    for (int i = 0; i < N; i++)
+        assert_int_equal(sstore_pipe_append(f->ss, ids, 1, &m, count_append, &done), 0);
+    run_until_n(f, &done, N);
+    g.n = 0;
+    assert_int_equal(pipeq_read(f->s, p->id, "c1", N, collect_many, &g), N);
+    assert_int_equal(pipeq_ack(f->s, p->id, e, N), 0);
+    assert_int_equal(queued(f, p->id), 0);
+    assert_int_equal(store_pipeline_stats(f->s, p->id, &st), 0);
+    assert_int_equal(st.forwarded, 2 * N);
+    free(e);
+    free(g.eids);
+    store_pipeline_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -317,6 +386,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(appends_batched_in_order_with_drops, setup, teardown),
         cmocka_unit_test_setup_teardown(queue_read_ack_dead_claim, setup, teardown),
         cmocka_unit_test_setup_teardown(ack_in_any_order_leaves_the_backlog, setup, teardown),
+        cmocka_unit_test_setup_teardown(ack_of_thousands_at_once, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
