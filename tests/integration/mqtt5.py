@@ -8,7 +8,7 @@ as lists."""
 
 import struct
 
-from conftest import RawClient, T, enc_len, enc_str, packet, uid, wait_until
+from conftest import RawClient, T, connect_pkt, enc_len, enc_str, packet, uid, wait_until
 
 # property identifiers used by the tests
 PAYLOAD_FORMAT = 0x01
@@ -116,20 +116,8 @@ def connect5_pkt(client_id="", clean=True, keepalive=60, properties=b"\x00", wil
                  username=None, password=None, level=5):
     """A level-5 CONNECT. properties: a props() list. will = (topic, payload,
     qos, retain, will_props_list) or None."""
-    f = 0x02 if clean else 0
-    payload = enc_str(client_id)
-    if will is not None:
-        wt, wp, wq, wr, wprops = will
-        f |= 0x04 | (wq << 3) | (0x20 if wr else 0)
-        payload += wprops + enc_str(wt) + enc_str(wp)
-    if username is not None:
-        f |= 0x80
-        payload += enc_str(username)
-    if password is not None:
-        f |= 0x40
-        payload += enc_str(password)
-    vh = enc_str("MQTT") + bytes([level, f]) + struct.pack("!H", keepalive) + properties
-    return packet(0x10, vh + payload)
+    return connect_pkt(client_id, clean, keepalive, will, username, password, proto_level=level,
+                       properties=properties)
 
 
 def publish5_pkt(topic, payload=b"", qos=0, retain=False, pid=1, properties=b"\x00"):

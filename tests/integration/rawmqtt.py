@@ -46,17 +46,19 @@ def packet(first_byte, body=b""):
 
 
 def connect_pkt(client_id="", clean=True, keepalive=60, will=None, username=None,
-                password=None, proto_name="MQTT", proto_level=4, flags=None):
-    """CONNECT. will = (topic, payload, qos, retain) or None. flags overrides the
-    computed connect-flags byte (for malformed cases)."""
+                password=None, proto_name="MQTT", proto_level=4, flags=None, properties=b""):
+    """CONNECT. will = (topic, payload, qos, retain) or None; 5.0 (mqtt5.py):
+    will may carry its property list fifth, and properties is the CONNECT's
+    (both encoded). flags overrides the computed connect-flags byte (for
+    malformed cases)."""
     f = 0
     if clean:
         f |= 0x02
     payload = enc_str(client_id)
     if will is not None:
-        wt, wp, wq, wr = will
+        wt, wp, wq, wr = will[:4]
         f |= 0x04 | (wq << 3) | (0x20 if wr else 0)
-        payload += enc_str(wt) + enc_str(wp)
+        payload += (will[4] if len(will) > 4 else b"") + enc_str(wt) + enc_str(wp)
     if username is not None:
         f |= 0x80
         payload += enc_str(username)
@@ -65,7 +67,7 @@ def connect_pkt(client_id="", clean=True, keepalive=60, will=None, username=None
         payload += enc_str(password)
     if flags is not None:
         f = flags
-    vh = enc_str(proto_name) + bytes([proto_level, f]) + struct.pack("!H", keepalive)
+    vh = enc_str(proto_name) + bytes([proto_level, f]) + struct.pack("!H", keepalive) + properties
     return packet(0x10, vh + payload)
 
 
