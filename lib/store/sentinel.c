@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <hiredis/hiredis.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,10 @@
  * Sentinels out of reach (a partition: every try takes the full timeout)
  * do not cost the caller that time every second. */
 #define RECHECK_FAILED_MS 10000u
+/* How long a +switch-master outranks answers naming another address: a
+ * Sentinel learns of a failover from the others' hello messages (every 2 s),
+ * and an ask sent before the event may be answered after it. */
+#define SWITCH_TRUST_MS 10000u
 
 typedef struct sentinel_addr {
     char host[256];
@@ -29,6 +34,8 @@ struct sentinel {
     char *master;
     redis_auth_t auth;
     uint64_t checked_ms;
+    sentinel_addr_t switched; /* the last +switch-master's address ... */
+    uint64_t switched_until;  /* ... trusted over answers until then (0: none) */
 };
 
 bool store_sentinel_on(const store_sentinel_conf_t *sc)
@@ -237,6 +244,22 @@ bool sentinel_recheck_due(sentinel_t *s, uint64_t now_ms)
 void sentinel_recheck_failed(sentinel_t *s, uint64_t now_ms)
 {
     s->checked_ms = now_ms + RECHECK_FAILED_MS - RECHECK_MS;
+}
+
+void sentinel_note_switch(sentinel_t *s, const char *host, int port, uint64_t now_ms)
+{
+    snprintf(s->switched.host, sizeof(s->switched.host), "%s", host);
+    s->switched.port = port;
+    s->switched_until = now_ms + SWITCH_TRUST_MS;
+}
+
+const char *sentinel_outranks(const sentinel_t *s, const char *host, int port, uint64_t now_ms, int *to_port)
+{
+    if (!s->switched_until || now_ms >= s->switched_until ||
+        (port == s->switched.port && strcmp(host, s->switched.host) == 0))
+        return NULL;
+    *to_port = s->switched.port;
+    return s->switched.host;
 }
 
 /* One Sentinel: 0 and the address, or -1 (why filled). */

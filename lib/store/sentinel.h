@@ -106,6 +106,15 @@ int sentinel_switch_reply(const void *reply, const char *master, char *host, siz
  * sentinel_recheck_failed puts the next off by 10 s. */
 bool sentinel_recheck_due(sentinel_t *s, uint64_t now_ms);
 void sentinel_recheck_failed(sentinel_t *s, uint64_t now_ms);
+/* A +switch-master named host:port at now_ms. For 10 s after it an answer
+ * naming another address is older news (a Sentinel not yet told of the
+ * failover, or an ask sent before the event): sentinel_outranks gives the
+ * announced address (*to_port) to use instead, NULL when the answer
+ * host:port agrees with it or no switch is that recent. Connecting to the
+ * old primary, still saying ROLE master until Sentinel demotes it, would
+ * acknowledge writes that its demotion then discards. */
+void sentinel_note_switch(sentinel_t *s, const char *host, int port, uint64_t now_ms);
+const char *sentinel_outranks(const sentinel_t *s, const char *host, int port, uint64_t now_ms, int *to_port);
 /* ROLE's reply (hiredis redisReply *, passed as void * so callers need no
  * cast): true when its first element is "master". */
 bool sentinel_role_is_master(const void *reply);

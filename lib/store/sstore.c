@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "base/err.h"
+#include "base/log.h"
 
 #define BACKOFF_MIN_MS 100u
 #define BACKOFF_MAX_MS 2000u
@@ -339,6 +340,20 @@ static int connect_addr(sstore_t *s)
     return s->ac ? 0 : -1;
 }
 
+/* The address to use for a Sentinel's answer host:*port: a failover
+ * announced since (+switch-master, sentinel_outranks) wins over it. */
+static const char *fresher(sstore_t *s, const char *host, int *port)
+{
+    int to_port;
+    const char *to = sentinel_outranks(ssentinel_list(s->sentinel), host, *port, loop_now(s->loop), &to_port);
+    if (!to)
+        return host;
+    log_warn("sentinel_stale_answer", "answer=%s:%d switched_to=%s:%d detail=\"a failover was announced since: "
+             "the announced primary is used\"", host, *port, to, to_port);
+    *port = to_port;
+    return to;
+}
+
 /* The Sentinels' answer for the next link (ssentinel_ask from connect_now). */
 static void on_resolved(int rc, const char *host, int port, void *arg)
 {
@@ -346,6 +361,7 @@ static void on_resolved(int rc, const char *host, int port, void *arg)
     s->resolving = false;
     s->unresolved = rc < 0; /* none answered: the longer backoff */
     if (rc == 0) {
+        host = fresher(s, host, &port);
         snprintf(s->at_host, sizeof(s->at_host), "%s", host);
         s->at_port = port;
         if (connect_addr(s) == 0)
@@ -376,7 +392,7 @@ static void on_rechecked(int rc, const char *host, int port, void *arg)
     sstore_t *s = arg;
     if (rc < 0) /* none answered: the link keeps working; next ask later */
         sentinel_recheck_failed(ssentinel_list(s->sentinel), loop_now(s->loop));
-    else if (s->ac && (port != s->at_port || strcmp(host, s->at_host) != 0))
+    else if (s->ac && (host = fresher(s, host, &port)) && (port != s->at_port || strcmp(host, s->at_host) != 0))
         kick(s); /* a primary still reachable but no longer the one they name */
 }
 
@@ -385,6 +401,8 @@ static void on_rechecked(int rc, const char *host, int port, void *arg)
 static void on_switch(const char *host, int port, void *arg)
 {
     sstore_t *s = arg;
+    /* an ask under way, or the next few, may still name the old primary */
+    sentinel_note_switch(ssentinel_list(s->sentinel), host, port, loop_now(s->loop));
     if (s->ac) {
         if (port != s->at_port || strcmp(host, s->at_host) != 0)
             kick(s); /* the retry asks them again, and checks ROLE there */

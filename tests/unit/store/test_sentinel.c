@@ -135,6 +135,33 @@ static void test_order_and_pacing(void **state)
     sentinel_free(&s);
 }
 
+/* After a +switch-master, an answer naming another address (a Sentinel not
+ * yet told, or an ask sent before the event) is older news for 10 s: the
+ * announced address is used instead; an answer agreeing with it, or one
+ * after the 10 s, stands. */
+static void test_switch_outranks_older_answers(void **state)
+{
+    (void)state;
+    store_sentinel_conf_t sc = {.sentinels = "a:1,b:2", .master = "m", .user = "", .password = ""};
+    sentinel_t *s = sentinel_new(&sc);
+    assert_non_null(s);
+    int port = 0;
+    assert_null(sentinel_outranks(s, "10.0.0.1", 6379, 1000, &port)); /* no switch seen */
+    sentinel_note_switch(s, "10.0.0.2", 6380, 1000);
+    assert_string_equal(sentinel_outranks(s, "10.0.0.1", 6379, 1500, &port), "10.0.0.2");
+    assert_int_equal(port, 6380);
+    port = 0;
+    assert_string_equal(sentinel_outranks(s, "10.0.0.2", 6379, 1500, &port), "10.0.0.2"); /* port differs */
+    assert_int_equal(port, 6380);
+    assert_null(sentinel_outranks(s, "10.0.0.2", 6380, 1500, &port)); /* agrees */
+    assert_string_equal(sentinel_outranks(s, "10.0.0.1", 6379, 10999, &port), "10.0.0.2");
+    assert_null(sentinel_outranks(s, "10.0.0.1", 6379, 11000, &port)); /* 10 s later: a newer failover */
+    sentinel_note_switch(s, "10.0.0.3", 6381, 20000);                  /* the next event wins */
+    assert_string_equal(sentinel_outranks(s, "10.0.0.2", 6380, 20001, &port), "10.0.0.3");
+    assert_int_equal(port, 6381);
+    sentinel_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -142,6 +169,7 @@ int main(void)
         cmocka_unit_test(test_switch_master_refused),
         cmocka_unit_test(test_addr_reply),
         cmocka_unit_test(test_order_and_pacing),
+        cmocka_unit_test(test_switch_outranks_older_answers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
