@@ -323,7 +323,9 @@ bool sentinel_changed(sentinel_t *s, const char *host, int port, uint64_t now_ms
         sentinel_recheck_failed(s, now_ms);
         return false;
     }
-    return p != port || strcmp(h, host) != 0;
+    int to_port;
+    const char *to = sentinel_outranks(s, h, p, now_ms, &to_port); /* older news than a switch seen */
+    return to ? to_port != port || strcmp(to, host) != 0 : p != port || strcmp(h, host) != 0;
 }
 
 bool sentinel_role_is_master(const void *reply)

@@ -55,8 +55,8 @@ sentinel_watch_t *sentinel_watch_open(const sentinel_t *s, size_t i, int timeout
 }
 
 /* 1 when r is a +switch-master away from host:port. */
-static int switch_away(const sentinel_watch_t *w, const redisReply *r, const sentinel_t *s, const char *host,
-                       int port)
+static int switch_away(const sentinel_watch_t *w, const redisReply *r, sentinel_t *s, const char *host, int port,
+                       uint64_t now_ms)
 {
     char to[256];
     int to_port;
@@ -64,10 +64,11 @@ static int switch_away(const sentinel_watch_t *w, const redisReply *r, const sen
         return 0;
     log_info("sentinel_switch_master", "sentinel=%s:%d master=%s to=%s:%d", w->host, w->port,
              sentinel_master(s), to, to_port);
+    sentinel_note_switch(s, to, to_port, now_ms);
     return to_port != port || strcmp(to, host) != 0;
 }
 
-int sentinel_watch_poll(sentinel_watch_t *w, const sentinel_t *s, const char *host, int port)
+int sentinel_watch_poll(sentinel_watch_t *w, sentinel_t *s, const char *host, int port, uint64_t now_ms)
 {
     int away = 0;
     struct pollfd p = {.fd = w->c->fd, .events = POLLIN};
@@ -76,7 +77,7 @@ int sentinel_watch_poll(sentinel_watch_t *w, const sentinel_t *s, const char *ho
             return -1; /* closed or failed */
         void *r = NULL;
         while (redisGetReplyFromReader(w->c, &r) == REDIS_OK && r) {
-            away |= switch_away(w, r, s, host, port);
+            away |= switch_away(w, r, s, host, port, now_ms);
             freeReplyObject(r);
             r = NULL;
         }

@@ -22,7 +22,8 @@ sentinel_watch_t *sentinel_watch_open(const sentinel_t *s, size_t i, int timeout
 void sentinel_watch_free(sentinel_watch_t **wp);
 /* Reads what the Sentinel has sent, never waiting: 1 when a +switch-master
  * about s's master names an address other than host:port, 0 when nothing
- * does, -1 when the link is gone (free it). */
-int sentinel_watch_poll(sentinel_watch_t *w, const sentinel_t *s, const char *host, int port);
+ * does, -1 when the link is gone (free it). A switch is noted in s
+ * (sentinel_note_switch at now_ms, a monotonic clock). */
+int sentinel_watch_poll(sentinel_watch_t *w, sentinel_t *s, const char *host, int port, uint64_t now_ms);
 
 #endif

@@ -351,6 +351,12 @@ static int connect_now(store_t *s)
         if (sentinel_resolve(s->sentinel, s->connect_ms, s->at_host, sizeof(s->at_host), &s->at_port,
                              s->reason, sizeof(s->reason)) < 0)
             return store_fail(s, ROOST_EUNAVAILABLE, NULL, s->reason);
+        int to_port; /* a failover announced since wins over an answer that has not heard of it */
+        const char *to = sentinel_outranks(s->sentinel, s->at_host, s->at_port, mono_ms(), &to_port);
+        if (to) {
+            snprintf(s->at_host, sizeof(s->at_host), "%s", to);
+            s->at_port = to_port;
+        }
         host = s->at_host;
         port = s->at_port;
         /* the Sentinel that just answered (now first) tells of the next failover */
@@ -404,7 +410,7 @@ static int ensure_conn(store_t *s)
     /* a failover a Sentinel announced; a primary still reachable but no
      * longer the one the Sentinels name */
     if (s->ctx && s->sentinel) {
-        int away = s->watch ? sentinel_watch_poll(s->watch, s->sentinel, s->at_host, s->at_port) : 0;
+        int away = s->watch ? sentinel_watch_poll(s->watch, s->sentinel, s->at_host, s->at_port, mono_ms()) : 0;
         if (away < 0)
             sentinel_watch_free(&s->watch); /* opened again at the next connection */
         if (away > 0 || sentinel_changed(s->sentinel, s->at_host, s->at_port, mono_ms(), s->connect_ms))
