@@ -8,6 +8,7 @@ the one OpenSSL sent before (seen by `openssl s_client -showcerts`)."""
 
 import os
 import re
+import signal
 import socket
 import ssl
 import subprocess
@@ -173,3 +174,29 @@ def test_chain_as_given(certs):  # noqa: F811
         assert subjects == ["CN = localhost"] and ok
     finally:
         alone.stop()
+
+
+def test_chain_rebuilt_on_reload(certs):  # noqa: F811
+    """The chain is built once per context: a reload (SIGHUP) to a leaf
+    signed by another CA, with that CA as --tls-ca, sends the new leaf with
+    the new CA, not the chain built for the certificate before."""
+    d = certs.dir
+    cert, key, ca = (os.path.join(d, "reload92" + ext) for ext in (".crt", ".key", "-ca.crt"))
+    for src, dst in ((certs.server[0], cert), (certs.server[1], key), (certs.ca[0], ca)):
+        with open(src) as f, open(dst, "w") as g:
+            g.write(f.read())
+    b = TlsBroker(types.SimpleNamespace(server=(cert, key), ca=(ca, None)), "optional")
+    try:
+        subjects, ok = served_chain(b.tls_port, certs.ca[0], "-tls1_3")
+        assert subjects == ["CN = localhost", "CN = Roost Test CA"] and ok
+        leaf = make_cert(d, certs.other_ca, "reload92b", "localhost", san="DNS:localhost,IP:127.0.0.1")
+        for src, dst in ((leaf[0], cert), (leaf[1], key), (certs.other_ca[0], ca)):
+            with open(src) as f, open(dst + ".new", "w") as g:
+                g.write(f.read())
+            os.replace(dst + ".new", dst)
+        b.proc.send_signal(signal.SIGHUP)
+        assert b.wait_log(r"event=tls_reloaded"), b.log()
+        subjects, ok = served_chain(b.tls_port, certs.other_ca[0], "-tls1_3")
+        assert subjects == ["CN = localhost", "CN = Some Other CA"] and ok
+    finally:
+        b.stop()
