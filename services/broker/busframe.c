@@ -4,12 +4,6 @@
 
 #include "mqtt/mqtt.h"
 
-static uint8_t *put16(uint8_t *p, size_t v)
-{
-    *p++ = (uint8_t)(v >> 8);
-    *p++ = (uint8_t)v;
-    return p;
-}
 
 static size_t get16(const uint8_t *p) { return ((size_t)p[0] << 8) | p[1]; }
 
@@ -22,59 +16,14 @@ size_t busframe_head(uint8_t *out, char kind, const char *label, size_t label_le
     return label_len + 2;
 }
 
-static uint8_t *put32(uint8_t *p, size_t v)
-{
-    *p++ = (uint8_t)(v >> 24);
-    *p++ = (uint8_t)(v >> 16);
-    *p++ = (uint8_t)(v >> 8);
-    *p++ = (uint8_t)v;
-    return p;
-}
 
 static size_t get32(const uint8_t *p)
 {
     return ((size_t)p[0] << 24) | ((size_t)p[1] << 16) | ((size_t)p[2] << 8) | p[3];
 }
 
-enum { F_RETAIN = 4, F_EXPIRY = 8, F_PROPS = 16, F_ALL = 31 };
-
-size_t busframe_put(uint8_t *out, uint8_t qos, bool retain, const char *eid, size_t elen,
-                    const char *rest, size_t rest_len, const uint8_t *payload, size_t plen)
-{
-    return busframe_put_ext(out, qos, retain, eid, elen, rest, rest_len, payload, plen, NULL);
-}
-
-size_t busframe_put_ext(uint8_t *out, uint8_t qos, bool retain, const char *eid, size_t elen,
-                        const char *rest, size_t rest_len, const uint8_t *payload, size_t plen,
-                        const busframe_ext_t *ext)
-{
-    uint64_t expiry = ext ? ext->expiry_ms : 0;
-    size_t props_len = ext ? ext->props_len : 0;
-    uint8_t *p = out;
-    *p++ = (uint8_t)(qos | (retain ? F_RETAIN : 0) | (expiry ? F_EXPIRY : 0) |
-                     (props_len ? F_PROPS : 0));
-    *p++ = (uint8_t)elen;
-    if (elen)
-        memcpy(p, eid, elen);
-    p += elen;
-    p = put16(p, rest_len);
-    if (rest_len)
-        memcpy(p, rest, rest_len);
-    p += rest_len;
-    if (expiry) {
-        p = put32(p, (size_t)(expiry >> 32));
-        p = put32(p, (size_t)(expiry & 0xffffffffu));
-    }
-    if (props_len) {
-        p = put32(p, props_len);
-        memcpy(p, ext->props, props_len);
-        p += props_len;
-    }
-    p = put32(p, plen);
-    if (plen)
-        memcpy(p, payload, plen);
-    return (size_t)(p - out) + plen;
-}
+enum { F_RETAIN = BUSFRAME_F_RETAIN, F_EXPIRY = BUSFRAME_F_EXPIRY, F_PROPS = BUSFRAME_F_PROPS,
+       F_ALL = BUSFRAME_F_ALL };
 
 int busframe_open(busframe_reader_t *r, const uint8_t *f, size_t n)
 {
@@ -112,11 +61,10 @@ bool busframe_props_ok(const uint8_t *p, size_t n)
     return mqtt_props_decode(p, n, MQTT_PUBLISH, true, &d) == 0 && (d.present & never) == 0;
 }
 
-int busframe_next(busframe_reader_t *r, busframe_entry_t *e)
+/* busframe_next past the end test */
+int busframe_next_entry(busframe_reader_t *r, busframe_entry_t *e)
 {
     const uint8_t *p = r->p, *end = r->end;
-    if (p == end)
-        return 0;
     if ((size_t)(end - p) < BUSFRAME_ENTRY_FIXED)
         return malformed(r, "short entry");
     uint8_t flags = p[0], elen = p[1];
@@ -191,11 +139,11 @@ size_t busctl_encode(const busctl_t *c, uint8_t *out)
     if (c->target_len)
         memcpy(p, c->target, c->target_len);
     p += c->target_len;
-    p = put16(p, c->cid_len);
+    p = busframe_put16(p, c->cid_len);
     if (c->cid_len)
         memcpy(p, c->cid, c->cid_len);
     p += c->cid_len;
-    p = put16(p, c->filter_len);
+    p = busframe_put16(p, c->filter_len);
     if (c->filter_len)
         memcpy(p, c->filter, c->filter_len);
     p += c->filter_len;

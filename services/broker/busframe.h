@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define BUSFRAME_ENTRY_FIXED (1 + 1 + 2 + 4) /* flags, eid length, topic rest length, payload length */
 
@@ -62,17 +63,73 @@ static inline size_t busframe_entry_size(size_t eid_len, size_t rest_len, size_t
  * label_len + 2 bytes; returns the bytes written. */
 size_t busframe_head(uint8_t *out, char kind, const char *label, size_t label_len);
 
-/* Writes one entry at out, which holds busframe_entry_size(elen, rest_len,
- * plen) bytes; rest is the topic after the frame's label. The caller keeps
+/* An entry's flags byte: QoS in bits 0-1, then these. */
+enum { BUSFRAME_F_RETAIN = 4, BUSFRAME_F_EXPIRY = 8, BUSFRAME_F_PROPS = 16, BUSFRAME_F_ALL = 31 };
+
+/* Big-endian lengths; each returns p past what it wrote. */
+static inline uint8_t *busframe_put16(uint8_t *p, size_t v)
+{
+    *p++ = (uint8_t)(v >> 8);
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+static inline uint8_t *busframe_put32(uint8_t *p, size_t v)
+{
+    *p++ = (uint8_t)(v >> 24);
+    *p++ = (uint8_t)(v >> 16);
+    *p++ = (uint8_t)(v >> 8);
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+/* Writes one entry at out, which holds busframe_entry_size_ext(elen,
+ * rest_len, plen, ext) bytes; rest is the topic after the frame's label;
+ * ext: the 5.0 part (NULL: none; props_len <= UINT32_MAX). The caller keeps
  * the ranges (elen <= 255, rest_len <= 65535, plen <= UINT32_MAX). Returns
- * the bytes written. */
-size_t busframe_put(uint8_t *out, uint8_t qos, bool retain, const char *eid, size_t elen,
-                    const char *rest, size_t rest_len, const uint8_t *payload, size_t plen);
-/* Same with the 5.0 part (NULL: none; props_len <= UINT32_MAX): out holds
- * busframe_entry_size_ext bytes. */
-size_t busframe_put_ext(uint8_t *out, uint8_t qos, bool retain, const char *eid, size_t elen,
-                        const char *rest, size_t rest_len, const uint8_t *payload, size_t plen,
-                        const busframe_ext_t *ext);
+ * the bytes written. Inline: it runs for every message a broker forwards,
+ * and its commonest caller (no entry id, no 5.0 part) needs only a few of
+ * its tests. */
+static inline size_t busframe_put_ext(uint8_t *out, uint8_t qos, bool retain, const char *eid,
+                                      size_t elen, const char *rest, size_t rest_len,
+                                      const uint8_t *payload, size_t plen,
+                                      const busframe_ext_t *ext)
+{
+    uint64_t expiry = ext ? ext->expiry_ms : 0;
+    size_t props_len = ext ? ext->props_len : 0;
+    uint8_t *p = out;
+    *p++ = (uint8_t)(qos | (retain ? BUSFRAME_F_RETAIN : 0) | (expiry ? BUSFRAME_F_EXPIRY : 0) |
+                     (props_len ? BUSFRAME_F_PROPS : 0));
+    *p++ = (uint8_t)elen;
+    if (elen)
+        memcpy(p, eid, elen);
+    p += elen;
+    p = busframe_put16(p, rest_len);
+    if (rest_len)
+        memcpy(p, rest, rest_len);
+    p += rest_len;
+    if (expiry) {
+        p = busframe_put32(p, (size_t)(expiry >> 32));
+        p = busframe_put32(p, (size_t)(expiry & 0xffffffffu));
+    }
+    if (props_len) {
+        p = busframe_put32(p, props_len);
+        memcpy(p, ext->props, props_len);
+        p += props_len;
+    }
+    p = busframe_put32(p, plen);
+    if (plen)
+        memcpy(p, payload, plen);
+    return (size_t)(p - out) + plen;
+}
+
+/* The same without a 5.0 part. */
+static inline size_t busframe_put(uint8_t *out, uint8_t qos, bool retain, const char *eid,
+                                  size_t elen, const char *rest, size_t rest_len,
+                                  const uint8_t *payload, size_t plen)
+{
+    return busframe_put_ext(out, qos, retain, eid, elen, rest, rest_len, payload, plen, NULL);
+}
 
 /* One entry of a frame, pointing into the frame's bytes. */
 typedef struct busframe_entry {
@@ -104,8 +161,13 @@ int busframe_open(busframe_reader_t *r, const uint8_t *f, size_t n);
 /* The next entry: 1 (e filled), 0 at the end, -1 when the entry at
  * r->index is malformed (r->error says why; nothing after it can be read).
  * The topic is label + e->rest, at most 65535 bytes; it is not checked
- * against the topic-name rules here. */
-int busframe_next(busframe_reader_t *r, busframe_entry_t *e);
+ * against the topic-name rules here. (Inline for the end of the frame:
+ * no call; an entry is busframe_next_entry's.) */
+int busframe_next_entry(busframe_reader_t *r, busframe_entry_t *e);
+static inline int busframe_next(busframe_reader_t *r, busframe_entry_t *e)
+{
+    return r->p == r->end ? 0 : busframe_next_entry(r, e);
+}
 
 /* The 5.0 properties a peer may send with a message: a valid PUBLISH list
  * that a server forwards (msg.h), nothing per-hop or re-computed. */
