@@ -271,6 +271,10 @@ int adopt_start(conn_t *c, const char *cid, size_t len, bool clean, acl_matcher_
                 const adopt_hooks_t *hooks)
 {
     broker_t *b = c->b;
+    /* its messages would be routed without the persistent sessions they
+     * match (nothing queued for them): cluster_ready */
+    if (!cluster_ready(b->cluster))
+        return ROOST_EUNAVAILABLE;
     struct adopt *a = calloc(1, sizeof(*a));
     if (!a)
         return -ENOMEM;

@@ -95,6 +95,10 @@ typedef struct broker {
     struct xws_server *ws;     /* NULL without a WebSocket listener */
     volatile sig_atomic_t *reload_flag; /* set by main's SIGHUP handler; NULL: none */
     bool draining;
+    /* cluster: the listeners are bound but not watched until the
+     * persistent-subscription index is loaded (server.c, cluster_ready) */
+    bool accept_held;
+    uint64_t accept_hold_timer;
     authc_t *authc;            /* NULL with --insecure-no-auth */
     cluster_t *cluster;        /* NULL on a single node without Redis */
     kick_t *kick;              /* NULL without --admin-events */

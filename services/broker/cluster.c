@@ -49,6 +49,7 @@ struct cluster {
     psindex_t *psubs;          /* persistent subscriptions, cluster-wide */
     uint64_t psub_version;
     bool psub_loading;
+    bool psub_ready;           /* read once: see cluster_ready */
     int retained_reload;       /* heartbeats until the retained set is re-read; 0: none due */
     /* Where our retained set stands in Redis's log of puts (sstore.h
      * sstore_retain_mark); "": unknown, the next read is of the whole set. */
@@ -102,6 +103,7 @@ void cluster_next_eid(cluster_t *c, char *out, size_t cap)
 
 void cluster_poll(cluster_t *c) { bus_poll(c->bus); }
 bool cluster_pending(const cluster_t *c) { return bus_pending(c->bus); }
+bool cluster_ready(const cluster_t *c) { return c->psub_ready; }
 
 void cluster_forward(cluster_t *c, const msg_t *m)
 {
@@ -142,6 +144,9 @@ static void on_psubs(int rc, const sstore_sub_t *subs, size_t n, uint64_t versio
     c->psub_loading = false;
     if (rc || psindex_clear(c->psubs) < 0) {
         psindex_load_end(c->psubs); /* the index kept what it had */
+        if (!c->psub_ready)
+            log_warn("psubs_load_failed", "rc=%d detail=\"not ready: read again at the next "
+                     "heartbeat\"", rc);
         return;
     }
     size_t failed = 0;
@@ -155,6 +160,12 @@ static void on_psubs(int rc, const sstore_sub_t *subs, size_t n, uint64_t versio
     c->psub_version = failed ? 0 : version; /* 0: read again at the next heartbeat */
     log_info("psubs_loaded", "subscriptions=%zu sessions=%zu version=%llu failed=%zu", n,
              psindex_sessions(c->psubs), (unsigned long long)version, failed);
+    if (!c->psub_ready && !failed) {
+        c->psub_ready = true;
+        log_info("cluster_ready", "broker_id=%s subscriptions=%zu", c->b->id, n);
+        if (c->hooks.ready)
+            c->hooks.ready(c->b);
+    }
 }
 
 static void reload_psubs(cluster_t *c)
@@ -348,7 +359,10 @@ static uint64_t on_heartbeat(loop_t *l, void *arg)
                             on_done_quiet, c);
     sstore_conn_refresh(c->store, c->b->id, ALIVE_TTL_MS * 2, on_done_quiet, c);
     sstore_broker_list(c->store, on_peers, c);
-    if (++c->hb_count % checks_per_psub == 0 || c->psub_version == 0)
+    bool check_psubs = ++c->hb_count % checks_per_psub == 0 || c->psub_version == 0;
+    if (!c->psub_ready)
+        reload_psubs(c); /* no read succeeded yet: nothing is routed until one does */
+    else if (check_psubs)
         sstore_psubs_version(c->store, on_psub_version, c);
     if (c->retained_reload && --c->retained_reload == 0)
         reload_retained(c);

@@ -72,6 +72,9 @@ typedef struct cluster_hooks {
     void (*shared)(broker_t *b, const uint8_t *f, size_t n);
     void (*retained_begin)(broker_t *b);
     int (*retained_end)(broker_t *b);
+    /* The persistent-subscription index was read from Redis for the first
+     * time: client messages may be routed from now on (cluster_ready). */
+    void (*ready)(broker_t *b);
 } cluster_hooks_t;
 
 /* Caller owns the result; NULL on OOM. Copies the config strings. */
@@ -100,6 +103,13 @@ void cluster_next_eid(cluster_t *c, char *out, size_t cap);
 void cluster_poll(cluster_t *c);
 /* True when forwarded messages wait in a batch for cluster_poll. */
 bool cluster_pending(const cluster_t *c);
+/* The persistent-subscription index has been read from Redis once. Before
+ * that a client's QoS 1/2 message would be acknowledged without being queued
+ * for the offline persistent sessions it matches: no client is taken in
+ * (adopt_start refuses, the listeners are held: server.c). It stays true
+ * across Redis reconnections (the index is kept and re-read, changes
+ * replayed on top: psindex_load_begin). */
+bool cluster_ready(const cluster_t *c);
 
 /* Queues a locally published message for the peers that subscribed; it
  * leaves in a batch (cluster_poll). */

@@ -147,6 +147,8 @@ static void respond(req_t *r)
                           : b->listen_fd < 0 ? "not listening"
                           : b->cluster && !sstore_connected(cluster_store(b->cluster))
                               ? "redis unreachable"
+                          : b->cluster && !cluster_ready(b->cluster)
+                              ? "persistent-subscription index not loaded"
                               : NULL;
         if (why)
             status = "503 Service Unavailable";

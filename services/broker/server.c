@@ -34,6 +34,10 @@
 
 #define SWEEP_MS 250
 #define ACCEPT_PAUSE_MS 100
+/* Cluster: how long connections wait in the listen backlog for the first
+ * read of the persistent-subscription index; then (Redis unreachable) they
+ * are taken in and refused with CONNACK 3 until it is read (adopt_start). */
+#define ACCEPT_HOLD_MS 5000
 
 static void before_sleep(loop_t *l, void *arg)
 {
@@ -88,6 +92,35 @@ static uint64_t resume_accept(loop_t *l, void *arg)
             loop_add_fd(l, *listener_fds(b, i), LOOP_READ, listener_fns[i], b);
     return 0;
 }
+
+/* Ends the hold of the listeners at startup (cluster_ready, or the bound). */
+static void accept_release(broker_t *b, const char *why)
+{
+    if (!b->accept_held)
+        return;
+    b->accept_held = false;
+    if (b->accept_hold_timer)
+        loop_del_timer(b->loop, b->accept_hold_timer);
+    b->accept_hold_timer = 0;
+    if (strcmp(why, "ready") == 0)
+        log_info("accepting", "broker_id=%s held_ms=%llu", b->id,
+                 (unsigned long long)(proc_wall_ms() - b->started_ms));
+    else
+        log_warn("accepting_unready", "broker_id=%s held_ms=%d detail=\"persistent-subscription index "
+                 "not read from Redis yet: CONNECTs refused (server unavailable) until it is\"",
+                 b->id, ACCEPT_HOLD_MS);
+    resume_accept(b->loop, b);
+}
+
+static uint64_t on_accept_hold_timeout(loop_t *l, void *arg)
+{
+    broker_t *b = arg;
+    b->accept_hold_timer = 0; /* this one-shot timer is done */
+    accept_release(b, "timeout");
+    return 0;
+}
+
+static void on_cluster_ready(broker_t *b) { accept_release(b, "ready"); }
 
 static void accept_batch(broker_t *b, int fd, const xport_kind_t *kind)
 {
@@ -204,7 +237,7 @@ static int listen_on(broker_t *b, int port_num, loop_fd_fn fn, int *fd_out, int 
     getsockname(fd, (struct sockaddr *)&ss, &sl);
     int bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                : ((struct sockaddr_in *)&ss)->sin_port);
-    if ((rc = loop_add_fd(b->loop, fd, LOOP_READ, fn, b)) < 0) {
+    if (!b->accept_held && (rc = loop_add_fd(b->loop, fd, LOOP_READ, fn, b)) < 0) {
         close(fd);
         return rc;
     }
@@ -243,6 +276,8 @@ int server_start(broker_t *b)
 {
     const broker_config_t *cfg = b->cfg;
     int rc, bound, tls_bound = 0;
+    /* cluster: connections wait in the backlog until the index is read */
+    b->accept_held = b->cluster && !cluster_ready(b->cluster);
     /* TLS from files, or (cluster mode, --tls-port given) from admin alone */
     if (cfg->tls_cert[0] || (cfg->tls_port >= 0 && b->cluster)) {
         char err[512];
@@ -264,6 +299,11 @@ int server_start(broker_t *b)
     if ((rc = start_ws(b)) < 0)
         return rc;
     loop_add_timer(b->loop, SWEEP_MS, on_sweep, b);
+    if (b->accept_held) {
+        log_info("accept_held", "broker_id=%s max_ms=%d detail=\"until the persistent-subscription "
+                 "index is read from Redis\"", b->id, ACCEPT_HOLD_MS);
+        b->accept_hold_timer = loop_add_timer(b->loop, ACCEPT_HOLD_MS, on_accept_hold_timeout, b);
+    }
     if (cfg->http_port && !(b->http = http_new(b, cfg->http_bind, (int)cfg->http_port)))
         return -EADDRINUSE;
     if (b->tls)
@@ -305,7 +345,8 @@ int server_join_cluster(broker_t *b)
     cluster_config_t cc = {&cfg->redis, cfg->bus_bind, cfg->bus_advertise, cfg->bus_curve_secret};
     cluster_hooks_t hooks = {adopt_on_kick, adopt_on_released, on_bus_message,
                              adopt_on_peer_joined, on_retained_loaded, on_peer_gone,
-                             on_shared_frame, route_retain_load_begin, route_retain_load_end};
+                             on_shared_frame, route_retain_load_begin, route_retain_load_end,
+                             on_cluster_ready};
     if (cfg->admin_events[0] && !(b->kick = kick_new(b, cfg->admin_events, cfg->admin_key)))
         return ROOST_ECONFIG;
     b->cluster = cluster_new(b, &cc, &hooks);

@@ -14,12 +14,14 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 
 import paho.mqtt.client as mqtt
 import pytest
 
 from cluster_stack import Cluster
-from conftest import wait_until
+from conftest import DISCONNECT, RawClient, connect_pkt, free_port, publish_pkt, uid, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -86,5 +88,74 @@ def test_sessions_spread_over_primaries_and_resume_elsewhere():
         c.disconnect()
         c.loop_stop()
         assert not cl.sanitizer_reports()
+    finally:
+        cl.close()
+
+
+def _healthz(port):
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % port, timeout=2) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_no_client_is_taken_in_before_the_index_is_read():
+    """A broker routes no client message before its first read of the
+    persistent-subscription index. The primary of the {g} slot (where the
+    index lives) is paused for writes (CLIENT PAUSE WRITE: scripts wait,
+    SCRIPT LOAD and the links do not), so a new broker links to every
+    primary but its read of the index waits. A QoS 1 PUBLISH to it, from a
+    client whose keys are on another primary, is not acknowledged before
+    the index is read, and is queued for the offline persistent subscriber
+    (before the fix: acknowledged at once and never queued)."""
+    pause_ms = 3000  # shorter than the broker's hold of its listeners (5 s, server.c)
+    cl = Cluster()
+    try:
+        rc = cl.start_redis(cluster=True)
+        b1 = cl.start_broker("b1")
+        run = uid("gate")
+        sub_id = run + "-sub"
+        s = RawClient(b1.port)
+        s.connect(sub_id, clean=False)
+        assert s.subscribe([(run + "/#", 1)]) == [1]
+        s.send(DISCONNECT)
+        s.close()
+        assert wait_until(lambda: cl.lease(sub_id) == "", 10), cl.lease(sub_id)
+
+        g = rc.primary_of(cl.prefix + "{g}:psubs")
+        pub_id = next(c for c in ("%s-pub%d" % (run, i) for i in range(200))
+                      if rc.primary_of(cl.prefix + "sess:{c:%s}" % c).port != g.port)
+        http = free_port()
+        cl.broker_args = ["--http-port", str(http)]
+        assert g.cmd("CLIENT", "PAUSE", str(pause_ms), "WRITE") == "OK"
+        paused_at = time.monotonic()
+        b2 = cl.start_broker("b2")   # returns once linked to Redis and listening
+        assert "event=psubs_loaded" not in b2.log(), "the index was read during the pause"
+        assert _healthz(http) == (503, "persistent-subscription index not loaded\n")
+        p = RawClient(b2.port, timeout=pause_ms / 1000 + 10)
+        p.send(connect_pkt(pub_id, True))
+        p.send(publish_pkt(run + "/x", b"held", qos=1, pid=1))
+        assert p.expect("CONNACK").body == b"\x00\x00"
+        assert p.expect("PUBACK").pid == 1
+        # acknowledged only after the index was read (the log is written first)
+        assert "event=psubs_loaded" in b2.log(), "PUBACK %.1f s into the pause, before the index was read" % (
+            time.monotonic() - paused_at)
+        assert "event=cluster_ready" in b2.log()
+        assert _healthz(http) == (200, "ok\n")
+        p.send(DISCONNECT)
+        p.close()
+
+        s = RawClient(b1.port)
+        assert s.connect(sub_id, clean=False) == 1
+        m = s.expect("PUBLISH")
+        assert (m.topic, m.payload) == (run + "/x", b"held"), m
+        s.ack(m)
+        s.send(DISCONNECT)
+        s.close()
+        assert not cl.sanitizer_reports()
+    except BaseException:
+        print(cl.logs())
+        raise
     finally:
         cl.close()
