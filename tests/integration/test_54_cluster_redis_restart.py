@@ -4,12 +4,15 @@ reconnect, and persistent sessions (subscriptions, messages queued while
 the device was offline) and retained messages are still there.
 DESIGN.md "Clustering", issue 5."""
 
+import threading
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 
-from cluster_stack import Cluster
-from conftest import DISCONNECT, PahoClient, RawClient, barrier, uid, wait_until
+from cluster_stack import Cluster, Redis
+from conftest import DISCONNECT, PahoClient, RawClient, barrier, connect_pkt, free_port, uid, wait_until
 
 pytestmark = pytest.mark.roost_only
 
@@ -140,3 +143,48 @@ def retained(broker, run):
     s.disconnect()
     assert all(m.retain for m in got), got
     return sorted((m.topic, m.payload) for m in got)
+
+
+def _healthz(port):
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % port, timeout=2) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_redis_down_at_start_holds_then_refuses_until_the_index_is_read():
+    """Redis unreachable when a broker starts: its listeners are bound but
+    held (connections wait in the backlog) at most 5 s, then CONNECTs are
+    refused with CONNACK 3 until Redis is up and the persistent-subscription
+    index has been read; /healthz says why meanwhile."""
+    cl = Cluster()
+    try:
+        cl.redis = Redis(cl.dir)
+        cl.redis.port = free_port()      # nothing listens there yet
+        http = free_port()
+        cl.broker_args = ["--http-port", str(http)]
+        b = cl.new_broker("b1")
+        starter = threading.Thread(target=b.start)  # returns once Redis is linked
+        starter.start()
+        assert wait_until(lambda: b.port and "event=accept_held" in b.log(), T), b.log()
+        assert _healthz(http) == (503, "redis unreachable\n")
+        c = RawClient(b.port, timeout=15)  # the backlog takes it; the broker does not, yet
+        c.send(connect_pkt(uid("early"), True))
+        assert c.expect("CONNACK").body == b"\x00\x03"
+        assert "event=accepting_unready" in b.log()   # logged before it accepted
+        c.close()
+        cl.redis.start()
+        starter.join(30)
+        assert wait_until(lambda: "event=cluster_ready" in b.log(), T), b.log()[-3000:]
+        assert _healthz(http) == (200, "ok\n")
+        c = RawClient(b.port)
+        assert c.connect(uid("late"), clean=False) == 0
+        c.send(DISCONNECT)
+        c.close()
+        assert not cl.sanitizer_reports()
+    except BaseException:
+        print(cl.logs())
+        raise
+    finally:
+        cl.close()
