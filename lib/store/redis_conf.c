@@ -9,6 +9,7 @@ void redis_conf_init(redis_conf_t *c, const char *addr)
 {
     *c = (redis_conf_t){
         .addr = addr ? addr : "", .prefix = "roost:", .cluster = "", .user = "", .password = "", .timeout_ms = 2000,
+        .min_replicas = -1, .wait_timeout_ms = 1000,
         .sentinel = {.sentinels = "", .master = "roost", .user = "", .password = ""},
     };
 }
@@ -45,6 +46,17 @@ int redis_conf_rows(redis_conf_t *c, unsigned features, const char *addr_help, c
     if (features & REDIS_CONF_TIMEOUT)
         rows[n++] = (cfg_opt_t){"redis-timeout-ms", "ROOST_REDIS_TIMEOUT_MS", CFG_INT, &c->timeout_ms, 10, 60000,
                                 "Redis connect and command timeout."};
+    if (features & REDIS_CONF_WAIT) {
+        rows[n++] = (cfg_opt_t){"redis-min-replicas", "ROOST_REDIS_MIN_REPLICAS", CFG_INT, &c->min_replicas, -1, 100,
+                                "Wait (Redis WAIT) until a write reached this many replicas before it counts as "
+                                "done, so a Redis failover loses nothing acknowledged: the broker's PUBACK/PUBREC "
+                                "(fewer within --redis-wait-timeout-ms: not acknowledged, the connection is "
+                                "closed and the client sends it again), admin's answer to a write (fewer: 503, "
+                                "the write may have been made). -1: 1 with --redis-sentinels or --redis-cluster, "
+                                "else 0 (no wait). README \"Redis high availability\"."};
+        rows[n++] = (cfg_opt_t){"redis-wait-timeout-ms", "ROOST_REDIS_WAIT_TIMEOUT_MS", CFG_INT, &c->wait_timeout_ms,
+                                1, 10000, "How long a write waits for --redis-min-replicas."};
+    }
     return n;
 }
 
@@ -52,6 +64,10 @@ int redis_conf_check(redis_conf_t *c, unsigned features, FILE *err)
 {
     c->host[0] = '\0';
     c->port = 0;
+    if (!(features & REDIS_CONF_WAIT))
+        c->min_replicas = 0; /* a service without the option waits for nothing */
+    else if (c->min_replicas < 0)
+        c->min_replicas = store_sentinel_on(&c->sentinel) || c->cluster[0] ? 1 : 0;
     if (store_sentinel_conf_check(&c->sentinel, err) < 0)
         return ROOST_ECONFIG;
     if (c->cluster[0] && store_sentinel_on(&c->sentinel)) {
@@ -103,6 +119,8 @@ store_t *redis_conf_store(const redis_conf_t *c, const store_cost_t *cost)
     if (s && (store_set_auth(s, c->user, c->password) < 0 || store_set_sentinel(s, &c->sentinel) < 0 ||
               store_set_cluster(s, c->cluster) < 0))
         store_destroy(&s);
+    if (s && c->min_replicas > 0)
+        store_set_wait(s, (int)c->min_replicas, (int)c->wait_timeout_ms);
     return s;
 }
 

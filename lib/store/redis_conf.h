@@ -31,6 +31,10 @@ typedef struct redis_conf {
     int port;                  /* 0 when addr is "" */
     store_sentinel_conf_t sentinel; /* --redis-sentinels etc.: set, the primary is found
                                        through them and addr is not used */
+    int64_t min_replicas;      /* --redis-min-replicas (REDIS_CONF_WAIT): WAIT for this many replicas
+                                  behind a write before it counts as done; given -1, redis_conf_check
+                                  makes it 1 with Sentinels or a Cluster, else 0 */
+    int64_t wait_timeout_ms;   /* --redis-wait-timeout-ms: how long that WAIT may take */
 } redis_conf_t;
 
 /* Which rows a service offers beyond --redis, --prefix, --redis-user and
@@ -39,13 +43,15 @@ enum {
     REDIS_CONF_REQUIRE_AUTH = 1u << 0, /* --redis-require-auth */
     REDIS_CONF_TIMEOUT = 1u << 1,      /* --redis-timeout-ms */
     REDIS_CONF_OPTIONAL = 1u << 2,     /* --redis "" allowed (broker: single node) */
+    REDIS_CONF_WAIT = 1u << 3,         /* --redis-min-replicas, --redis-wait-timeout-ms */
 };
 
 /* Most rows redis_conf_rows writes. */
-#define REDIS_CONF_MAX_ROWS 13
+#define REDIS_CONF_MAX_ROWS 15
 
 /* Defaults: addr (NULL: ""), prefix "roost:", no AUTH, timeout 2000 ms, no
- * Sentinels (master name "roost"). */
+ * Sentinels (master name "roost"), min_replicas -1 (see above), WAIT
+ * timeout 1000 ms. */
 void redis_conf_init(redis_conf_t *c, const char *addr);
 
 /* Writes the rows for these features, targeting c, into rows (room for
@@ -68,8 +74,9 @@ int redis_conf_parse(redis_conf_t *c, unsigned features, const char *addr_help, 
 /* A Redis is configured: --redis or --redis-sentinels (the broker's
  * cluster mode). */
 bool redis_conf_on(const redis_conf_t *c);
-/* store_new for c (address, prefix; cost as store_new) with its AUTH and
- * Sentinels set. NULL on OOM. */
+/* store_new for c (address, prefix; cost as store_new) with its AUTH,
+ * Sentinels, cluster and (with min_replicas > 0) store_set_wait set. NULL
+ * on OOM. */
 store_t *redis_conf_store(const redis_conf_t *c, const store_cost_t *cost);
 /* --redis-require-auth at start (store_check_require_auth), on the primary
  * the Sentinels name when there are some. -1 refused, 0 otherwise. */

@@ -47,6 +47,7 @@ struct store {
     char field[48];
     char **err_ids;
     size_t n_err_ids;
+    store_wait_state_t wait; /* store_wait.c */
 };
 
 /* ---- handle ------------------------------------------------------------- */
@@ -96,6 +97,7 @@ void store_set_timeouts(store_t *s, int connect_ms, int command_ms)
 static void drop_conn(store_t *s)
 {
     if (s->ctx) {
+        store_wait_leaving(s, s->ctx); /* its writes are confirmed before it is left */
         redisFree(s->ctx);
         s->ctx = NULL;
     }
@@ -115,6 +117,7 @@ void store_destroy(store_t **sp)
     if (!sp || !*sp)
         return;
     store_t *s = *sp;
+    s->wait.armed = false; /* nobody is left to tell */
     drop_conn(s);
     clear_err_ids(s);
     redis_auth_clear(&s->auth);
@@ -133,6 +136,9 @@ const char *store_base_prefix(const store_t *s) { return s->base; }
 struct store_cluster **store_cluster_slot(store_t *s) { return &s->cluster; }
 const redis_auth_t *store_auth(const store_t *s) { return &s->auth; }
 int store_connect_ms(const store_t *s) { return s->connect_ms; }
+int store_command_ms(const store_t *s) { return s->command_ms; }
+redisContext *store_link(store_t *s) { return s->ctx; }
+store_wait_state_t *store_wait_state(store_t *s) { return &s->wait; }
 
 const store_cost_t *store_cost(const store_t *s) { return &s->cost; }
 
@@ -226,7 +232,7 @@ static int cluster_redirect(store_t *s, redisReply *r, int argc, const char **ar
     }
     freeReplyObject(r);
     if (k == SLOT_REDIR_ASK)
-        return store_cluster_ask(s, &rd, argc, argv, lens, out);
+        return store_cluster_ask(s, &rd, store_cmd_writes(argc, argv), argc, argv, lens, out);
     if (s->redirecting) /* moved again while reconnecting: the map is in flux */
         return store_fail(s, ROOST_EUNAVAILABLE, NULL, "redis cluster: slot moving");
     drop_conn(s);
@@ -235,6 +241,7 @@ static int cluster_redirect(store_t *s, redisReply *r, int argc, const char **ar
     s->redirecting = false;
     if (rc < 0)
         return rc;
+    store_wait_note(s, store_cmd_writes(argc, argv));
     r = redisCommandArgv(s->ctx, argc, argv, lens);
     if (!r)
         return unavailable(s, "redis");
@@ -250,6 +257,7 @@ static int cluster_redirect(store_t *s, redisReply *r, int argc, const char **ar
 /* Raw command on a live context; no reconnect. */
 int store_raw_cmd(store_t *s, int argc, const char **argv, const size_t *lens, redisReply **out)
 {
+    store_wait_note(s, store_cmd_writes(argc, argv));
     redisReply *r = redisCommandArgv(s->ctx, argc, argv, lens);
     if (!r)
         return unavailable(s, "redis");
@@ -482,6 +490,7 @@ static int run_evalsha(store_t *s, enum store_script sc, int ac, const char **av
             return rc;
         av[1] = s->sha[sc];
         lv[1] = 40;
+        store_wait_note(s, store_script_writes(sc));
         r = redisCommandArgv(s->ctx, ac, av, lv);
         if (!r)
             return unavailable(s, "redis");
@@ -501,7 +510,7 @@ static int run_evalsha(store_t *s, enum store_script sc, int ac, const char **av
                 lv[0] = 4;
                 av[1] = store_scripts[sc];
                 lv[1] = strlen(store_scripts[sc]);
-                rc = store_cluster_ask(s, &rd, ac, av, lv, &r);
+                rc = store_cluster_ask(s, &rd, store_script_writes(sc), ac, av, lv, &r);
                 av[0] = "EVALSHA";
                 lv[0] = 7;
                 if (rc < 0)

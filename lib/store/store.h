@@ -106,6 +106,24 @@ int store_set_auth(store_t *s, const char *user, const char *password);
  * list store_sentinel_conf_check refuses; said on stderr). */
 struct store_sentinel_conf;
 int store_set_sentinel(store_t *s, const struct store_sentinel_conf *sc);
+/* Replicated writes (store_wait.c), per request: store_wait_begin starts
+ * counting the writes sent on the handle; store_wait_writes then sends one
+ * WAIT min_replicas timeout_ms on the link that took them (none when
+ * nothing was written, or min_replicas is 0) and says whether enough
+ * replicas have them. A link left while it carried such writes (a MOVED to
+ * another primary, a failover seen) is WAITed on as it is left, or, when
+ * it already broke, counts as not confirmed; a write that ran after ASK
+ * is WAITed for on the ASK target's own link. So a write is only
+ * reported done once a failover can no longer lose it.
+ * store_set_wait: min_replicas 0 (the default) turns it off. */
+void store_set_wait(store_t *s, int min_replicas, int timeout_ms);
+void store_wait_begin(store_t *s);
+/* 0 (confirmed, or nothing to confirm), or ROOST_EUNAVAILABLE with the
+ * reason in store_last_error (the writes were made on the primary and may
+ * be lost in a failover; how many replicas confirmed them). Ends the count
+ * store_wait_begin started. */
+int store_wait_writes(store_t *s);
+
 /* Changes the timeouts (milliseconds, > 0) used by the next connection. */
 void store_set_timeouts(store_t *s, int connect_ms, int command_ms);
 /* Connects, then writes the schema version if absent. 0, ROOST_EUNAVAILABLE,

@@ -93,8 +93,8 @@ slot_redir_kind_t store_cluster_redirect(store_t *s, const redisReply *r, slot_r
     return k;
 }
 
-int store_cluster_ask(store_t *s, const slot_redir_t *rd, int argc, const char **argv, const size_t *lens,
-                      redisReply **out)
+int store_cluster_ask(store_t *s, const slot_redir_t *rd, bool write, int argc, const char **argv,
+                      const size_t *lens, redisReply **out)
 {
     int ms = store_connect_ms(s);
     struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
@@ -122,6 +122,8 @@ int store_cluster_ask(store_t *s, const slot_redir_t *rd, int argc, const char *
             break;
         }
     }
+    if (rc == 0 && write && r->type != REDIS_REPLY_ERROR)
+        store_wait_on_link(s, ctx); /* WAIT counts per link: this one took the write */
     redisFree(ctx);
     if (rc == 0)
         *out = r;

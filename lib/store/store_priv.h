@@ -77,6 +77,9 @@ const char *store_base_prefix(const store_t *s);
 struct store_cluster **store_cluster_slot(store_t *s);
 const redis_auth_t *store_auth(const store_t *s);
 int store_connect_ms(const store_t *s);
+int store_command_ms(const store_t *s);
+/* The live link, or NULL. */
+redisContext *store_link(store_t *s);
 
 /* ---- store_cluster.c: the handle on a Redis Cluster ---- */
 /* The primary serving slot(P{g}:) (the map is read first when stale). 0,
@@ -88,11 +91,35 @@ void store_cluster_link_failed(store_t *s);
  * stale. A script without keys on a node that lost the {g} slot ("non
  * local key") counts as MOVED. SLOT_REDIR_NONE outside cluster mode. */
 slot_redir_kind_t store_cluster_redirect(store_t *s, const redisReply *r, slot_redir_t *rd);
-/* ASKING + the command on rd's node (own connection). 0 and *out, or
- * store_fail(ROOST_EUNAVAILABLE). */
-int store_cluster_ask(store_t *s, const slot_redir_t *rd, int argc, const char **argv, const size_t *lens,
-                      redisReply **out);
+/* ASKING + the command on rd's node (own connection); a command that
+ * writes is WAITed for there (store_wait_on_link) before the link closes.
+ * 0 and *out, or store_fail(ROOST_EUNAVAILABLE). */
+int store_cluster_ask(store_t *s, const slot_redir_t *rd, bool write, int argc, const char **argv,
+                      const size_t *lens, redisReply **out);
 void store_cluster_free(store_t *s);
+
+/* ---- store_wait.c: WAIT behind a request's writes (store.h) ---- */
+typedef struct store_wait_state {
+    int min_replicas, timeout_ms; /* store_set_wait; 0: off */
+    bool armed;       /* between store_wait_begin and store_wait_writes */
+    bool dirty;       /* a write went out on the live link since then */
+    int lost;         /* a link carrying such writes was left unconfirmed: 0 or ROOST_EUNAVAILABLE */
+    char reason[200]; /* why, for store_last_error */
+} store_wait_state_t;
+store_wait_state_t *store_wait_state(store_t *s);
+/* Whether a command (argv[0] its name) may write: any command not known
+ * to only read (so an unknown one is waited for). */
+bool store_cmd_writes(int argc, const char *const *argv);
+/* Whether a script writes (the read-only ones: lists, lookups). */
+bool store_script_writes(enum store_script sc);
+/* A command that writes (write) is going out on the live link. */
+void store_wait_note(store_t *s, bool write);
+/* The live link ctx is being left (store.c drop_conn): its writes are
+ * WAITed for now, or counted as lost when it is broken. */
+void store_wait_leaving(store_t *s, redisContext *ctx);
+/* WAIT on ctx (a link that just ran a write: the ASK target's) with the
+ * handle's settings; a short answer is counted as lost. No-op when off. */
+void store_wait_on_link(store_t *s, redisContext *ctx);
 
 /* ---- store_migrate.c ---- */
 /* Renames a schema-1 store (no hash tags) under P to the schema-2 layout

@@ -90,7 +90,7 @@ int conf_load(admin_conf_t *c, int argc, char **argv, FILE *out, FILE *err)
         {"log-level", "ROOST_LOG_LEVEL", CFG_STR, &c->log_level, 0, 0, "debug, info, warn or error."},
     };
     redis_conf_init(&c->redis, "127.0.0.1:6379");
-    int rc = redis_conf_parse(&c->redis, REDIS_CONF_REQUIRE_AUTH, NULL, opts, (int)(sizeof(opts) / sizeof(opts[0])),
+    int rc = redis_conf_parse(&c->redis, REDIS_CONF_REQUIRE_AUTH | REDIS_CONF_WAIT, NULL, opts, (int)(sizeof(opts) / sizeof(opts[0])),
                               argc, argv, SUMMARY, out, err);
     if (rc)
         return rc;

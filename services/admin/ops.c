@@ -460,6 +460,27 @@ static void connection_ops(ops_call_t *c)
 
 /* ---- dispatch ------------------------------------------------------------- */
 
+/* --redis-min-replicas: a write is answered with success only once that
+ * many replicas have it (store_wait_writes: one WAIT, nothing sent when
+ * the request wrote nothing). Otherwise 503: the write was made on the
+ * primary and a failover may lose it, which the caller must be told
+ * rather than a success. A failed request is answered as it is. */
+static void confirm_writes(ops_call_t *c)
+{
+    if (c->res->status < 200 || c->res->status > 299)
+        return;
+    int rc = store_wait_writes(c->store);
+    if (rc == 0)
+        return;
+    const store_error_t *e = store_last_error(c->store);
+    const char *why = e->reason ? e->reason : "not confirmed by the Redis replicas";
+    log_warn("write_unreplicated", "op=%s status=%u reason=\"%s\"", rpc_admin_op_name(c->req->op),
+             c->res->status, why);
+    char msg[400];
+    snprintf(msg, sizeof(msg), "not confirmed: %s; read it back before retrying", why);
+    set_error(c->res, 503, msg, json_pack("{s:b}", "may_have_been_made", 1));
+}
+
 static bool needs_body(rpc_admin_op_t op)
 {
     return op == RPC_ADMIN_CLIENT_CREATE || op == RPC_ADMIN_CLIENT_UPDATE || op == RPC_ADMIN_GROUP_CREATE ||
@@ -508,6 +529,7 @@ void ops_call(ops_t *o, const ops_actor_t *actor, const ops_req_t *req, ops_res_
         return;
     store_t *s = acquire(o);
     ops_call_t c = {.ops = o, .store = s, .actor = actor, .req = req, .body = body, .res = res};
+    store_wait_begin(s); /* one WAIT for the request's writes, below */
     switch (req->op) {
     case RPC_ADMIN_CLIENT_LIST ... RPC_ADMIN_CLIENT_DELETE: crud_client(&c); break;
     case RPC_ADMIN_GROUP_LIST ... RPC_ADMIN_GROUP_DELETE: crud_group(&c); break;
@@ -525,6 +547,7 @@ void ops_call(ops_t *o, const ops_actor_t *actor, const ops_req_t *req, ops_res_
     case RPC_ADMIN_BAN_LIST ... RPC_ADMIN_BAN_DELETE: ban_ops(&c); break;
     default: ops_error(res, 400, "unknown operation"); break;
     }
+    confirm_writes(&c);
     release(o, s);
     json_decref(body);
     if (res->status != 204 && !res->doc)

@@ -40,7 +40,6 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
         .session_expiry = 604800,
         .max_connect_rate = 0,
         .drain_delay_ms = 1000,
-        .redis_min_replicas = -1, .redis_wait_timeout_ms = 1000,
         .max_msg_rate = 0,
         .max_byte_rate = 0,
     };
@@ -175,19 +174,11 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
          "Cluster mode: on SIGTERM the broker stops accepting, answers /healthz 503 'draining' and keeps "
          "serving its connections this long, so the load balancer's health check notices first "
          "(match its check interval); then it closes them. A second signal ends the wait."},
-        {"redis-min-replicas", "ROOST_REDIS_MIN_REPLICAS", CFG_INT, &c->redis_min_replicas, -1, 100,
-         "Before PUBACK/PUBREC, wait (Redis WAIT) until the message's writes reached this many "
-         "replicas, so a Redis failover loses no acknowledged message; fewer within "
-         "--redis-wait-timeout-ms: not acknowledged, the connection is closed and the client sends "
-         "it again. -1: 1 with --redis-sentinels or --redis-cluster, else 0 (no wait). README \"Redis high "
-         "availability\"."},
-        {"redis-wait-timeout-ms", "ROOST_REDIS_WAIT_TIMEOUT_MS", CFG_INT, &c->redis_wait_timeout_ms, 1,
-         10000, "How long a QoS 1/2 PUBLISH waits for --redis-min-replicas."},
         {"log-level", "ROOST_LOG_LEVEL", CFG_STR, &c->log_level, 0, 0,
          "debug, info, warn or error."},
     };
     redis_conf_init(&c->redis, "");
-    int rc = redis_conf_parse(&c->redis, REDIS_CONF_OPTIONAL | REDIS_CONF_REQUIRE_AUTH,
+    int rc = redis_conf_parse(&c->redis, REDIS_CONF_OPTIONAL | REDIS_CONF_REQUIRE_AUTH | REDIS_CONF_WAIT,
                               "Redis HOST:PORT. Set: cluster mode (membership, bus, persistent sessions and "
                               "retained messages in Redis). Empty: a single node keeping state in memory.",
                               opts, (int)(sizeof(opts) / sizeof(opts[0])), argc, argv,
@@ -221,7 +212,7 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
         fprintf(err, "roost-broker: --ws-path must start with '/', got \"%s\"\n", c->ws_path);
         return ROOST_ECONFIG;
     }
-    if (c->redis_min_replicas < 0)
-        c->redis_min_replicas = store_sentinel_on(&c->redis.sentinel) || c->redis.cluster[0] ? 1 : 0;
+    c->redis_min_replicas = c->redis.min_replicas; /* resolved by redis_conf_check */
+    c->redis_wait_timeout_ms = c->redis.wait_timeout_ms;
     return CFG_RUN;
 }

@@ -4,11 +4,12 @@ Each module starts its own redis-server and roost-admin (adminstack.py)."""
 
 import os
 import stat
+import subprocess
 import time
 
 import pytest
 
-from adminstack import TOKEN, AdminStack, wait_until
+from adminstack import ROOSTCTL, TOKEN, AdminStack, free_port, stop, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -401,4 +402,42 @@ def test_env_token_and_redis_outage():
         s.start_redis()  # same port: admin reconnects on its own (data is gone: no persistence here)
         assert wait_until(lambda: s.request("GET", "/healthz", token=None)[0] == 200)
     finally:
+        s.close()
+
+
+def test_write_waits_for_replicas():
+    """--redis-min-replicas 1 (the default with Sentinels or a Cluster) against
+    a Redis with no replica: a write is made on the primary but no replica
+    confirms it, so it is answered 503 saying it may have been made (a
+    failover could lose it), never 2xx; reads still answer. Once a replica is
+    attached the next write is confirmed (201). Same through the RPC."""
+    s = AdminStack(extra_env={"ROOST_REDIS_MIN_REPLICAS": "1", "ROOST_REDIS_WAIT_TIMEOUT_MS": "300"})
+    replica = None
+    try:
+        s.start_redis()
+        s.start_admin()
+        t0 = time.monotonic()
+        code, doc, _ = s.request("POST", "/api/v1/groups", {"name": "unconfirmed"})
+        assert code == 503, (code, doc)
+        assert time.monotonic() - t0 >= 0.3
+        assert doc["code"] == "UNAVAILABLE"
+        assert "only 0 of 1 replicas confirmed it within 300 ms" in doc["error"], doc
+        assert doc["details"]["may_have_been_made"] is True
+        code, page, _ = s.request("GET", "/api/v1/groups")  # a read waits for nothing
+        assert code == 200 and [g["name"] for g in page["items"]] == ["unconfirmed"]
+        assert "write_unreplicated" in s.admin_log()
+        rc = subprocess.run([ROOSTCTL, "--admin", f"tcp://127.0.0.1:{s.rpc_port}", "--token", TOKEN,
+                             "groups", "create", "--name", "by-rpc"], capture_output=True, text=True, timeout=20)
+        assert rc.returncode != 0 and "replicas confirmed" in rc.stderr, rc
+        rport = free_port()
+        rdir = os.path.join(s.dir, "replica")
+        os.makedirs(rdir)
+        replica = subprocess.Popen(["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--save", "",
+                                    "--appendonly", "no", "--dir", rdir, "--replicaof", "127.0.0.1",
+                                    str(s.redis_port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert wait_until(lambda: "state=online" in s.redis_cli("INFO", "replication"), timeout=15)
+        code, doc, _ = s.request("POST", "/api/v1/groups", {"name": "confirmed"})
+        assert code == 201, (code, doc)
+    finally:
+        stop(replica)
         s.close()

@@ -96,6 +96,33 @@ static void cluster_nodes_checked(void **state)
     assert_non_null(strstr(err, "not with --redis-sentinels"));
 }
 
+/* --redis-min-replicas (REDIS_CONF_WAIT: broker and admin): -1 resolves to
+ * 1 with a Cluster or Sentinels, 0 with one Redis; a service without the
+ * rows never waits. */
+static void min_replicas_default(void **state)
+{
+    (void)state;
+    redis_conf_t c;
+    char out[4096] = "", err[256] = "";
+    char *cl[] = {"t", "--redis-cluster", "10.0.0.1:7000", NULL};
+    redis_conf_init(&c, "");
+    assert_int_equal(parse(&c, REDIS_CONF_WAIT, 3, cl, out, sizeof(out), err, sizeof(err)), CFG_RUN);
+    assert_int_equal(c.min_replicas, 1);
+    assert_int_equal(c.wait_timeout_ms, 1000);
+    redis_conf_init(&c, "");
+    assert_int_equal(parse(&c, 0, 3, cl, out, sizeof(out), err, sizeof(err)), CFG_RUN);
+    assert_int_equal(c.min_replicas, 0);
+    char *one[] = {"t", "--redis", "h:1", NULL};
+    redis_conf_init(&c, "");
+    assert_int_equal(parse(&c, REDIS_CONF_WAIT, 3, one, out, sizeof(out), err, sizeof(err)), CFG_RUN);
+    assert_int_equal(c.min_replicas, 0);
+    char *set[] = {"t", "--redis", "h:1", "--redis-min-replicas", "2", "--redis-wait-timeout-ms", "250", NULL};
+    redis_conf_init(&c, "");
+    assert_int_equal(parse(&c, REDIS_CONF_WAIT, 7, set, out, sizeof(out), err, sizeof(err)), CFG_RUN);
+    assert_int_equal(c.min_replicas, 2);
+    assert_int_equal(c.wait_timeout_ms, 250);
+}
+
 static void address_checked(void **state)
 {
     redis_conf_t c;
@@ -167,6 +194,7 @@ int main(void)
         cmocka_unit_test(parse_flags_env_and_check),
         cmocka_unit_test(address_checked),
         cmocka_unit_test(cluster_nodes_checked),
+        cmocka_unit_test(min_replicas_default),
         cmocka_unit_test(sentinels_checked),
         cmocka_unit_test(help_lists_own_then_redis),
     };
