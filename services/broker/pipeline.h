@@ -27,7 +27,8 @@
  *                     resends); a will is still routed and forwarded.
  *
  * A client's PUBLISH without a 5.0 part, the commonest case, takes its
- * stages inline in pipeline_publish below, without a call into pipeline.c:
+ * stages inline (pipeline_now below, which handle_publish calls with the
+ * message's parts before building anything), without a call into pipeline.c:
  * on a single node stages 2 and 4 (route.c's route_local); in a cluster
  * too when stage 1 has nothing to write and nothing of its connection is
  * pending (pipeline_nothing_durable: QoS 0 or no persistent session
@@ -43,9 +44,10 @@
  * Adding a durable write (e.g. the forwarder's append to a pipeline's Redis
  * Stream): one function in stage_durable's list in pipeline.c that issues
  * the write on the op with `issued(o, sstore_xxx(..., on_step, o))` and
- * says, in needs_write, when a message needs it (so the fast path is not
- * taken). Nothing else changes: completion, ordering, failure and the
- * acknowledgement are the op's.
+ * says, in needs_write, when a message needs it, and the same in
+ * pipeline_nothing_durable below (the inline path's test, which must not
+ * take such a message). Nothing else changes: completion, ordering,
+ * failure and the acknowledgement are the op's.
  *
  * Completions are callbacks passed in (pipe_origin_t.done), never calls
  * back up into handlers.
