@@ -94,3 +94,22 @@ slot_redir_kind_t slot_redir_parse(const char *err, size_t n, slot_redir_t *out)
     out->port = (int)port;
     return kind;
 }
+
+static bool word_at(const char *err, size_t n, const char *w)
+{
+    size_t k = strlen(w);
+    return n >= k && !memcmp(err, w, k) && (n == k || err[k] == ' ');
+}
+
+bool slot_busy(const char *err, size_t n)
+{
+    static const char down[] = "while the cluster is down";
+    if (!err)
+        return false;
+    if (word_at(err, n, "TRYAGAIN") || word_at(err, n, "CLUSTERDOWN"))
+        return true;
+    for (size_t i = 0; i + sizeof(down) - 1 <= n; i++)
+        if (!memcmp(err + i, down, sizeof(down) - 1))
+            return true;
+    return false;
+}

@@ -50,4 +50,12 @@ typedef struct slot_redir {
  * 16383, a port outside 1..65535, an empty or over-long host). */
 slot_redir_kind_t slot_redir_parse(const char *err, size_t n, slot_redir_t *out);
 
+/* Whether an error reply (n bytes) says the cluster cannot serve the
+ * command just now: "TRYAGAIN" (a multi-key command meeting a slot half
+ * migrated) or "CLUSTERDOWN" (a slot not served, e.g. its primary down
+ * before its replica is promoted), as a whole first word; or a script
+ * stopped at a command "while the cluster is down" (what a script that
+ * declares no keys gets instead; its earlier commands, if any, ran). */
+bool slot_busy(const char *err, size_t n);
+
 #endif

@@ -12,6 +12,7 @@
  * doubling to 2 s, reset on success).
  */
 #include "store/sstore_priv.h"
+#include "store/slot.h"
 #include "store/keys.h"
 #include "store/redis_auth.h"
 #include "store/sentinel.h"
@@ -195,12 +196,17 @@ static void link_lost(sstore_t *s)
 
 /* Error replies that say "not now" rather than "wrong": Redis loading its
  * data after a restart, busy with a long script, a replica that lost its
- * master or refuses writes (a failover in progress). */
+ * master or refuses writes (a failover in progress), a cluster that cannot
+ * serve the slot just now (slot_busy: TRYAGAIN, CLUSTERDOWN). The caller
+ * gets ROOST_EUNAVAILABLE (a QoS 1/2 PUBLISH is not acknowledged and comes
+ * again; a CONNECT gets CONNACK 3), never ROOST_ESTORE. */
 static bool is_transient(const redisReply *r)
 {
-    static const char *const words[] = {"LOADING", "BUSY", "MASTERDOWN", "READONLY", "TRYAGAIN"};
+    static const char *const words[] = {"LOADING", "BUSY", "MASTERDOWN", "READONLY"};
     if (r->type != REDIS_REPLY_ERROR || !r->str)
         return false;
+    if (slot_busy(r->str, r->len))
+        return true;
     for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
         size_t n = strlen(words[i]);
         if (strncmp(r->str, words[i], n) == 0 && (r->str[n] == ' ' || r->str[n] == '\0'))

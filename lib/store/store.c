@@ -204,7 +204,9 @@ static struct timeval ms_tv(int ms)
 
 /* An error reply (its text in s->reason). READONLY: this node was demoted
  * to a replica under us; the command did not run, the link is dropped and
- * the caller may send it again (a Sentinel then names the new primary). */
+ * the caller may send it again (a Sentinel then names the new primary).
+ * READONLY and a cluster still busy (slot_busy) are ROOST_EUNAVAILABLE,
+ * any other ROOST_ESTORE. */
 static int error_reply(store_t *s)
 {
     if (sentinel_readonly(s->reason)) {
@@ -212,10 +214,27 @@ static int error_reply(store_t *s)
         drop_conn(s);
         return store_fail(s, ROOST_EUNAVAILABLE, NULL, s->reason);
     }
+    if (slot_busy(s->reason, strlen(s->reason))) /* still busy after busy_again's tries: not now */
+        return store_fail(s, ROOST_EUNAVAILABLE, NULL, s->reason);
     return store_fail(s, ROOST_ESTORE, NULL, s->reason);
 }
 
 static int connect_now(store_t *s);
+
+/* TRYAGAIN or CLUSTERDOWN (slot_busy: a slot half migrated, or not served
+ * while a failover promotes a replica) say "not now", and the command did
+ * not run: it is sent again after 20, 40 and 80 ms, then the error stands.
+ * True (r to be freed, tries counted) when it is to be sent again. */
+#define BUSY_RETRIES 3
+static bool busy_again(const redisReply *r, int *tries)
+{
+    if (r->type != REDIS_REPLY_ERROR || !slot_busy(r->str, r->len) || *tries >= BUSY_RETRIES)
+        return false;
+    struct timespec ts = {0, (20L << *tries) * 1000000L};
+    nanosleep(&ts, NULL);
+    (*tries)++;
+    return true;
+}
 
 /* An error reply r in cluster mode (frees r): MOVED reconnects to the new
  * owner and sends once more; ASK runs the command on the target; any other
@@ -257,10 +276,15 @@ static int cluster_redirect(store_t *s, redisReply *r, int argc, const char **ar
 /* Raw command on a live context; no reconnect. */
 int store_raw_cmd(store_t *s, int argc, const char **argv, const size_t *lens, redisReply **out)
 {
-    store_wait_note(s, store_cmd_writes(argc, argv));
-    redisReply *r = redisCommandArgv(s->ctx, argc, argv, lens);
-    if (!r)
-        return unavailable(s, "redis");
+    redisReply *r;
+    for (int tries = 0;; freeReplyObject(r)) {
+        store_wait_note(s, store_cmd_writes(argc, argv));
+        r = redisCommandArgv(s->ctx, argc, argv, lens);
+        if (!r)
+            return unavailable(s, "redis");
+        if (!busy_again(r, &tries))
+            break;
+    }
     if (s->cluster && r->type == REDIS_REPLY_ERROR)
         return cluster_redirect(s, r, argc, argv, lens, out);
     if (r->type == REDIS_REPLY_ERROR) {
@@ -483,7 +507,7 @@ static store_sr_t parse_status(const char *st)
 static int run_evalsha(store_t *s, enum store_script sc, int ac, const char **av, size_t *lv,
                        redisReply **out, store_sr_t *sr)
 {
-    int rc;
+    int rc, busy = 0;
     redisReply *r = NULL;
     for (int attempt = 0; attempt < 3; attempt++) {
         if (!s->sha[sc][0] && (rc = load_script(s, sc)) < 0)
@@ -494,6 +518,12 @@ static int run_evalsha(store_t *s, enum store_script sc, int ac, const char **av
         r = redisCommandArgv(s->ctx, ac, av, lv);
         if (!r)
             return unavailable(s, "redis");
+        if (busy_again(r, &busy)) { /* not a NOSCRIPT attempt: bounded by BUSY_RETRIES */
+            freeReplyObject(r);
+            r = NULL;
+            attempt--;
+            continue;
+        }
         if (r->type == REDIS_REPLY_ERROR && r->str && !strncmp(r->str, "NOSCRIPT", 8)) {
             freeReplyObject(r);
             r = NULL;

@@ -411,7 +411,7 @@ def test_write_waits_for_replicas():
     confirms it, so it is answered 503 saying it may have been made (a
     failover could lose it), never 2xx; reads still answer. Once a replica is
     attached the next write is confirmed (201). Same through the RPC."""
-    s = AdminStack(extra_env={"ROOST_REDIS_MIN_REPLICAS": "1", "ROOST_REDIS_WAIT_TIMEOUT_MS": "300"})
+    s = AdminStack(extra_env={"ROOST_REDIS_MIN_REPLICAS": "1", "ROOST_REDIS_WAIT_TIMEOUT_MS": "1000"})
     replica = None
     try:
         s.start_redis()
@@ -419,9 +419,9 @@ def test_write_waits_for_replicas():
         t0 = time.monotonic()
         code, doc, _ = s.request("POST", "/api/v1/groups", {"name": "unconfirmed"})
         assert code == 503, (code, doc)
-        assert time.monotonic() - t0 >= 0.3
+        assert time.monotonic() - t0 >= 1.0
         assert doc["code"] == "UNAVAILABLE"
-        assert "only 0 of 1 replicas confirmed it within 300 ms" in doc["error"], doc
+        assert "only 0 of 1 replicas confirmed it within 1000 ms" in doc["error"], doc
         assert doc["details"]["may_have_been_made"] is True
         code, page, _ = s.request("GET", "/api/v1/groups")  # a read waits for nothing
         assert code == 200 and [g["name"] for g in page["items"]] == ["unconfirmed"]
@@ -436,6 +436,10 @@ def test_write_waits_for_replicas():
                                     "--appendonly", "no", "--dir", rdir, "--replicaof", "127.0.0.1",
                                     str(s.redis_port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         assert wait_until(lambda: "state=online" in s.redis_cli("INFO", "replication"), timeout=15)
+        # and the replica has loaded what it was sent (it answers the WAIT's GETACK only then)
+        assert wait_until(lambda: "master_link_status:up" in subprocess.run(
+            ["redis-cli", "-p", str(rport), "INFO", "replication"], capture_output=True, text=True).stdout,
+            timeout=15)
         code, doc, _ = s.request("POST", "/api/v1/groups", {"name": "confirmed"})
         assert code == 201, (code, doc)
     finally:

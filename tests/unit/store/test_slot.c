@@ -105,6 +105,24 @@ static void test_redirects(void **state)
     assert_int_equal(slot_redir_parse(longhost, sizeof(longhost), &r), SLOT_REDIR_NONE);
 }
 
+/* The replies that say the cluster cannot serve the slot just now. */
+static void test_busy(void **state)
+{
+    (void)state;
+    static const char *const busy[] = {"TRYAGAIN Multiple keys request during rehashing of slot",
+                                       "CLUSTERDOWN The cluster is down", "CLUSTERDOWN Hash slot not served",
+                                       "TRYAGAIN",
+                                       "ERR Script attempted to execute a command while the cluster is down script: 0c"};
+    for (size_t i = 0; i < sizeof(busy) / sizeof(busy[0]); i++)
+        assert_true(slot_busy(busy[i], strlen(busy[i])));
+    static const char *const not_busy[] = {"CLUSTERDOWNX", "TRYAGAINX x", "ERR unknown", "MOVED 1 h:1",
+                                           "READONLY You can't write", "", "TRY"};
+    for (size_t i = 0; i < sizeof(not_busy) / sizeof(not_busy[0]); i++)
+        assert_false(slot_busy(not_busy[i], strlen(not_busy[i])));
+    assert_false(slot_busy("TRYAGAIN", 7)); /* only n bytes count */
+    assert_false(slot_busy(NULL, 0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -112,6 +130,7 @@ int main(void)
         cmocka_unit_test(test_known_slots),
         cmocka_unit_test(test_hash_tags),
         cmocka_unit_test(test_redirects),
+        cmocka_unit_test(test_busy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
