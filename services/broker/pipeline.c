@@ -413,8 +413,14 @@ static __attribute__((noinline)) int durable_writes(broker_t *b, const pipe_msg_
     }
     /* a connection's message waits behind its pending ones; with
      * --redis-min-replicas, also until its writes reached the replicas
-     * (sstore_wait is sstore_barrier without) */
-    if (!o->err && (o->remaining == 0 || b->cfg->redis_min_replicas > 0))
+     * (sstore_wait is sstore_barrier without). On a Redis Cluster reply
+     * order holds per primary only: a message with writes of its own
+     * waits behind its connection's pending ones through that barrier too
+     * (else its write to one primary could come back before an earlier
+     * message's to another, and it would be delivered and acknowledged
+     * first [MQTT-4.6.0-2]) */
+    bool behind = c->persist_pending > 0 && b->cfg->redis.cluster && b->cfg->redis.cluster[0];
+    if (!o->err && (o->remaining == 0 || b->cfg->redis_min_replicas > 0 || behind))
         issued(o, sstore_wait(st, on_step, o));
     if (o->remaining == 0) {
         /* Redis is down: nothing could even be sent. A failed write all the

@@ -159,3 +159,56 @@ def test_no_client_is_taken_in_before_the_index_is_read():
         raise
     finally:
         cl.close()
+
+
+def test_one_clients_messages_keep_their_order_without_replica_waits():
+    """With --redis-min-replicas 0 a connection's message still waits behind
+    its earlier pending writes on a Redis Cluster. A retained QoS 1 PUBLISH
+    writes to the {g} primary (paused for writes here) and to the queue of
+    an offline persistent subscriber on another primary; the next PUBLISH
+    on the same topic, not retained, writes only that queue. Each primary
+    answers in order, the two do not: before, the second one's queue write
+    came back first, so it was delivered and acknowledged before the first
+    (a live subscriber saw 2 then 1; PUBACK 2 before PUBACK 1 breaks
+    [MQTT-4.6.0-2])."""
+    pause_ms = 600
+    cl = Cluster(broker_args=["--redis-min-replicas", "0"])
+    try:
+        rc = cl.start_redis(cluster=True)
+        b1 = cl.start_broker("b1")
+        run = uid("order")
+        topic = run + "/t"
+        g = rc.primary_of(cl.prefix + "{g}:psubs")
+        sub_id = next(c for c in ("%s-sub%d" % (run, i) for i in range(200))
+                      if rc.primary_of(cl.prefix + "sess:{c:%s}" % c).port != g.port)
+        s = RawClient(b1.port)
+        s.connect(sub_id, clean=False)
+        assert s.subscribe([(topic, 1)]) == [1]
+        s.send(DISCONNECT)
+        s.close()
+        assert wait_until(lambda: cl.lease(sub_id) == "", 10), cl.lease(sub_id)
+        live = RawClient(b1.port)
+        live.connect(run + "-live", clean=True)
+        assert live.subscribe([(topic, 1)]) == [1]
+        p = RawClient(b1.port, timeout=pause_ms / 1000 + 10)
+        p.connect(run + "-pub", clean=True)
+        assert g.cmd("CLIENT", "PAUSE", str(pause_ms), "WRITE") == "OK"
+        p.send(publish_pkt(topic, b"first", qos=1, retain=True, pid=1) +
+               publish_pkt(topic, b"second", qos=1, pid=2))
+        acks = [p.expect("PUBACK").pid, p.expect("PUBACK").pid]
+        got = []
+        for _ in range(2):
+            m = live.expect("PUBLISH")
+            live.ack(m)
+            got.append(m.payload)
+        assert got == [b"first", b"second"], got
+        assert acks == [1, 2], acks
+        for c in (p, live):
+            c.send(DISCONNECT)
+            c.close()
+        assert not cl.sanitizer_reports()
+    except BaseException:
+        print(cl.logs())
+        raise
+    finally:
+        cl.close()
