@@ -140,6 +140,11 @@ int session_subscribe5(broker_t *b, session_t *s, const char *filter, size_t len
  * deliver it [MQTT-3.8.3-3] and give no identifier. */
 size_t session_subids(const session_t *s, const char *topic, size_t len, bool own, uint32_t *ids,
                       size_t cap);
+/* The Subscription Identifier of s's subscription to the shared group
+ * name/filter (share.h's parts), 0 when it has none: a shared delivery
+ * carries that one alone [MQTT-3.3.4-5]. */
+uint32_t session_share_subid(const session_t *s, const char *name, size_t name_len,
+                             const char *filter, size_t filter_len);
 /* Removes a subscription; 0 or ROOST_ENOTFOUND. */
 int session_unsubscribe(broker_t *b, session_t *s, const char *filter, size_t len);
 

@@ -123,6 +123,20 @@ size_t session_subids(const session_t *s, const char *topic, size_t len, bool ow
     return n;
 }
 
+uint32_t session_share_subid(const session_t *s, const char *name, size_t name_len,
+                             const char *filter, size_t filter_len)
+{
+    for (uint32_t i = 0; i < s->nsubs; i++) {
+        const sub_entry_t *e = &s->subs[i];
+        share_filter_t sf;
+        if (e->subid && share_is(e->filter, e->len) && share_parse(e->filter, e->len, &sf) == 1 &&
+            sf.name_len == name_len && memcmp(sf.name, name, name_len) == 0 &&
+            sf.filter_len == filter_len && memcmp(sf.filter, filter, filter_len) == 0)
+            return e->subid;
+    }
+    return 0;
+}
+
 /* An existing subscription e takes new options and identifier
  * [MQTT-3.8.4-3]. Its trie entry is the session or its subref: when the
  * identifier comes or goes, the entry is replaced (the bus interest, per

@@ -351,8 +351,14 @@ static int deliver_here(shared_t *sh, shgroup_t *g, msg_t *m, int origin, uint64
         return -1;
     shmember_t *mb = &g->m[k];
     uint8_t qos = (mb->opts & 3) < m->qos ? (mb->opts & 3) : m->qos;
+    /* the group's Subscription Identifier alone, not those of the member's
+     * other matching subscriptions (their copies carry them) [MQTT-3.3.4-5] */
+    uint32_t id = mb->s->has_subids ? session_share_subid(mb->s, g->key, g->name_len, g->filter,
+                                                          g->filter_len)
+                                    : 0;
+    pub_ids_t ids = {&id, id != 0, true, false};
     if (qos == 0) { /* session_deliver writes it out or drops it; no reference is taken */
-        session_deliver(sh->b, mb->s, m, 0, false);
+        session_deliver_ids(sh->b, mb->s, m, 0, false, &ids);
         mb->deliveries++;
         g->delivered++;
         return 0;
@@ -361,7 +367,7 @@ static int deliver_here(shared_t *sh, shgroup_t *g, msg_t *m, int origin, uint64
     if (!c)
         return -1;
     uint32_t refs = c->refs;
-    session_deliver(sh->b, mb->s, c, qos, false);
+    session_deliver_ids(sh->b, mb->s, c, qos, false, &ids);
     bool kept = c->refs > refs; /* in flight or queued */
     shhold_t *h = kept ? malloc(sizeof(*h)) : NULL;
     if (h) {

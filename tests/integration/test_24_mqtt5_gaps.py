@@ -52,6 +52,27 @@ def test_queued_own_message_has_no_no_local_identifier(broker):
         a.send(ack5_pkt("PUBACK", pid4))
 
 
+def test_shared_delivery_carries_its_own_identifier(broker):
+    """a subscribes to t/# (identifier 1) and to $share/g/t/x (identifier
+    5): a message on t/x comes twice, the copy of t/# with 1 and the shared
+    group's with 5 alone [MQTT-3.3.4-5]: each PUBLISH carries the
+    identifier of the subscription it is sent for (before, the shared copy
+    carried every matching subscription's: [1, 5])."""
+    t = uid("shid")
+    with C5(broker.port) as a, C5(broker.port) as b:
+        assert a.sub([(t + "/#", 1)], pid=1, properties=props((SUBSCRIPTION_ID, 1))) == [1]
+        assert a.sub([("$share/g/" + t + "/x", 1)], pid=2, properties=props((SUBSCRIPTION_ID, 5))) == [1]
+        for qos, pid in ((0, 1), (1, 2)):
+            b.pub(t + "/x", b"m%d" % qos, qos=qos, pid=pid)
+            got = []
+            for _ in range(2):
+                topic, rpid, pr, payload = pub5(a.expect("PUBLISH"))
+                if rpid:
+                    a.send(ack5_pkt("PUBACK", rpid))
+                got.append((payload, sorted(pr[SUBSCRIPTION_ID])))
+            assert sorted(got) == [(b"m%d" % qos, [1]), (b"m%d" % qos, [5])], got
+
+
 def test_no_matching_subscribers(broker):
     """0x10 for QoS 1 and 2 with nobody subscribed (the QoS 2 exchange
     goes on: PUBREL, PUBCOMP 0x00); 0x00 with a subscriber, also one whose
