@@ -23,6 +23,7 @@
  * a peer joining costs every broker the retained messages changed since,
  * not the whole set. */
 #define RETAINED_RELOAD_BEATS 2
+#define RETAINED_RETRY_BEATS_MAX 64
 
 typedef struct peer {
     char id[128];
@@ -51,6 +52,7 @@ struct cluster {
     bool psub_loading;
     bool psub_ready;           /* read once: see cluster_ready */
     int retained_reload;       /* heartbeats until the retained set is re-read; 0: none due */
+    int retained_backoff;      /* heartbeats before a failed read is sent again (doubles) */
     /* Where our retained set stands in Redis's log of puts (sstore.h
      * sstore_retain_mark); "": unknown, the next read is of the whole set. */
     char retained_mark[SSTORE_MARK_MAX];
@@ -380,10 +382,20 @@ static uint64_t on_heartbeat(loop_t *l, void *arg)
 static bool retained_answer(cluster_t *c, int rc, const sstore_msg_t *msgs, size_t n)
 {
     if (rc) {
+        /* read again (a link that drops reads the whole set again when it
+         * is back too): after 2 heartbeats, doubling up to a minute while
+         * it keeps failing; else, alone, no retained message until a peer
+         * joined */
         c->hooks.retained_end(c->b);
-        log_warn("retained_load_failed", "rc=%d", rc);
+        c->retained_backoff = c->retained_backoff ? c->retained_backoff * 2 : RETAINED_RELOAD_BEATS;
+        if (c->retained_backoff > RETAINED_RETRY_BEATS_MAX)
+            c->retained_backoff = RETAINED_RETRY_BEATS_MAX;
+        if (!c->retained_reload)
+            c->retained_reload = c->retained_backoff;
+        log_warn("retained_load_failed", "rc=%d retry_in_ms=%d", rc, c->retained_reload * HEARTBEAT_MS);
         return false;
     }
+    c->retained_backoff = 0;
     uint64_t now = proc_wall_ms();
     for (size_t i = 0; i < n; i++) {
         if (msgs[i].expiry_ms && now >= msgs[i].expiry_ms)

@@ -150,6 +150,35 @@ def test_retained_published_before_the_peer_joined():
         cl.close()
 
 
+def test_failed_read_of_the_retained_set_is_read_again():
+    """A broker whose read of the retained set fails (here Redis refuses
+    HGETALL to its user for a moment: NOPERM) reads it again two heartbeats
+    later, and serves what was stored. Before, a failed read was only
+    logged: a broker alone kept no retained message until a peer joined."""
+    cl = Cluster()
+    try:
+        r = cl.start_redis()
+        b0 = cl.start_broker("b0")
+        topic = "ret/%s" % uid("again")
+        pub = RawClient(b0.port)
+        pub.connect(uid("ret-"))
+        pub.publish(topic, b"kept", qos=1, retain=True)
+        pub.close()
+        b0.term()
+        assert r.cmd("ACL", "SETUSER", "default", "-hgetall") == "OK"
+        b1 = cl.start_broker("b1")
+        assert wait_until(lambda: "event=retained_load_failed" in b1.log(), timeout=10), b1.log()[-3000:]
+        assert r.cmd("ACL", "SETUSER", "default", "+hgetall") == "OK"
+        assert wait_until(lambda: serves(b1.port, topic, b"kept"), timeout=10), \
+            "b1 never read the retained set again after its read failed"
+        assert not cl.sanitizer_reports()
+    except BaseException:
+        print(cl.logs())
+        raise
+    finally:
+        cl.close()
+
+
 def test_retained_under_script_server(server):
     s = server
     assert wait_until(lambda: "Roost is running" in s.out() or s.proc.poll() is not None, timeout=90), s.out()
