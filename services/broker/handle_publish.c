@@ -103,7 +103,7 @@ static int resent_qos2(conn_t *c, const mqtt_publish_t *p)
  * keeps (NULL/0/0: none). The commonest message (no 5.0 part) is offered to
  * pipeline_now first with its parts, and the pipe_msg_t and pipe_origin_t
  * are built only when it goes to pipeline_stages. */
-static inline int publish(conn_t *c, const mqtt_publish_t *p, uint8_t reason, bool sys,
+static inline __attribute__((always_inline)) int publish(conn_t *c, const mqtt_publish_t *p, uint8_t reason, bool sys,
                           const uint8_t *props, size_t props_len, uint64_t expiry_ms)
 {
     broker_t *b = c->b;
@@ -125,9 +125,17 @@ static inline int publish(conn_t *c, const mqtt_publish_t *p, uint8_t reason, bo
     uint32_t cookie = (uint32_t)(refused_v5 ? reason : 0) << 24 | (uint32_t)ack << 16 | p->packet_id;
     bool quiet = !ack; /* (a cluster's QoS 0: done only closes on a failed write) */
     int rc = PIPE_NOT_NOW;
-    if (!props_len && !expiry_ms)
+    /* 3.1.1 on a single node: nothing is written first and the ack has no
+     * reason code, so what pipeline_now routes is acknowledged here at once
+     * (what on_published would send: ack_or_close with reason 0) */
+    bool direct = ack && !b->cluster && c->version != MQTT_V5;
+    if (!props_len && !expiry_ms) {
         rc = pipeline_now(b, c, (const char *)p->topic.ptr, p->topic.len, p->payload.ptr,
-                          p->payload.len, p->qos, p->retain, refused, rx2, done, cookie, quiet);
+                          p->payload.len, p->qos, p->retain, refused, rx2,
+                          direct ? NULL : done, cookie, quiet);
+        if (direct && rc == 0 && conn_send_ack_rc(c, ack, p->packet_id, 0) < 0)
+            conn_close(c, "out_of_memory");
+    }
     if (rc == PIPE_NOT_NOW) {
         pipe_msg_t m = {
             .source = PIPE_CLIENT,
