@@ -150,6 +150,7 @@ static int accept_reply(authc_t *a, pending_t *p, const rpc_auth_reply_t *r)
     free(groups);
     c->rl_msg_rate = r->max_msg_rate > UINT32_MAX ? UINT32_MAX : (uint32_t)r->max_msg_rate;
     c->rl_byte_rate = r->max_byte_rate > UINT32_MAX ? UINT32_MAX : (uint32_t)r->max_byte_rate;
+    c->rl_on = c->rl_on || c->rl_msg_rate || c->rl_byte_rate;
     rc = a->accept(c, p->client_id, strlen(p->client_id), p->clean, &m);
     acl_destroy(&m);
     return rc;

@@ -69,6 +69,7 @@ conn_t *conn_new(broker_t *b, int fd, const struct sockaddr *peer, const xport_k
     }
     c->fd = fd;
     c->b = b;
+    c->rl_on = b->cfg->max_msg_rate || b->cfg->max_byte_rate;
     c->last_rx = (uint32_t)loop_now(b->loop);
     /* until CONNECT is accepted, a packet may be only as large as a CONNECT needs */
     int64_t first = b->cfg->max_connect_size < b->cfg->max_packet_size ? b->cfg->max_connect_size

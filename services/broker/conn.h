@@ -63,6 +63,7 @@ struct conn {
     bool proxied;              /* PROXY header read (--proxy-protocol) */
     bool preauth;              /* counted in broker->npreauth (until accepted or closed) */
     bool rl_held;              /* reads held by ratelimit.h until rl_until (loop ms) */
+    bool rl_on;                /* a limit may apply (flags' or groups'): ratelimit.h charges */
     uint64_t rl_until;
     struct { double tokens; uint64_t at_ms; } rl_msgs, rl_bytes; /* ratelimit.h buckets */
     uint32_t rl_msg_rate, rl_byte_rate; /* the groups' limits (authd), 0: the flags' */

@@ -33,8 +33,7 @@ void ratelimit_charge_now(conn_t *c, uint64_t bytes);
 /* Returns c->rl_held: true when c's reads are now held. */
 static inline bool ratelimit_charge(conn_t *c, uint64_t bytes)
 {
-    const broker_config_t *cfg = c->b->cfg;
-    if (!(c->rl_msg_rate | c->rl_byte_rate) && !cfg->max_msg_rate && !cfg->max_byte_rate)
+    if (!c->rl_on) /* set at conn_new from the flags, by authc from the groups */
         return false;
     ratelimit_charge_now(c, bytes);
     return c->rl_held;

@@ -42,12 +42,15 @@ static inline route_target_t *target(broker_t *b, session_t *s, uint8_t options)
 {
     uint8_t qos = options & 3;
     bool rap = (options & SUBOPT_RAP) != 0;
-    if ((options & SUBOPT_NO_LOCAL) && s == b->cur_origin) {
-        qos = ROUTE_NO_LOCAL;
-        rap = false;
-    } else if ((options & SUBOPT_FILTERED) && s->acl &&
-               !acl_check_deliver(s->acl, b->cur_topic, b->cur_topic_len)) {
-        qos = ROUTE_FILTERED; /* a deny entry overlapping this subscription covers the topic */
+    if (__builtin_expect((options & (SUBOPT_NO_LOCAL | SUBOPT_FILTERED)) != 0, 0)) {
+        /* (one test for the common subscription: neither option) */
+        if ((options & SUBOPT_NO_LOCAL) && s == b->cur_origin) {
+            qos = ROUTE_NO_LOCAL;
+            rap = false;
+        } else if ((options & SUBOPT_FILTERED) && s->acl &&
+                   !acl_check_deliver(s->acl, b->cur_topic, b->cur_topic_len)) {
+            qos = ROUTE_FILTERED; /* a deny entry overlapping this subscription covers the topic */
+        }
     }
     if (s->stamp == b->stamp) {
         route_target_t *t = &b->targets[s->target_idx];
@@ -132,7 +135,7 @@ static inline void deliver(broker_t *b, msg_t *m)
 {
     for (uint32_t i = 0; i < b->ntargets; i++) {
         route_target_t *t = &b->targets[i];
-        if (t->qos == ROUTE_FILTERED || t->qos == ROUTE_NO_LOCAL) {
+        if (t->qos >= ROUTE_NO_LOCAL) { /* ROUTE_NO_LOCAL or ROUTE_FILTERED */
             session_filtered(b, t->sess, m);
             continue;
         }
