@@ -224,7 +224,9 @@ int ss_r_u64(const redisReply *r, uint64_t *out);
 bool ss_r_is_str(const redisReply *r);
 /* The message blobs of r's elements [from, end) taken as (topic, blob)
  * pairs (sblob.h), as HGETALL of G retained answers: 0 and *out (caller
- * frees; views into r), -ENOMEM, or ROOST_ESTORE when r is not that. */
+ * frees; views into r), -ENOMEM, or ROOST_ESTORE when r is not that. A
+ * blob that does not parse is left out (logged with its topic), not an
+ * error: *n counts the messages kept. */
 int ss_r_msgs(const redisReply *r, size_t from, sstore_msg_t **out, size_t *n);
 /* Wall-clock milliseconds since the epoch. */
 

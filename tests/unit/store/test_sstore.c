@@ -177,6 +177,13 @@ static void test_retain(void **state)
     assert_int_equal(m.n, 1);
     assert_string_equal(m.topic[0], "r/b");
 
+    /* an entry nobody can read is left out; the others are still read */
+    freeReplyObject(raw(f, "HSET " GPFX "retained r/bad %b", "\xff\x01", (size_t)2));
+    m = retained(f);
+    assert_int_equal(m.n, 1);
+    assert_string_equal(m.topic[0], "r/b");
+    freeReplyObject(raw(f, "HDEL " GPFX "retained r/bad"));
+
     /* the log of puts: a re-read since a mark gets the topics put after
      * it that still hold a message, each once, and the mark now */
     res_t k = retain_mark(f);
