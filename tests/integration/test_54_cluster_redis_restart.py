@@ -6,13 +6,12 @@ DESIGN.md "Clustering", issue 5."""
 
 import threading
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 
 from cluster_stack import Cluster, Redis
 from conftest import DISCONNECT, PahoClient, RawClient, barrier, connect_pkt, free_port, uid, wait_until
+from stack import http_get
 
 pytestmark = pytest.mark.roost_only
 
@@ -145,13 +144,6 @@ def retained(broker, run):
     return sorted((m.topic, m.payload) for m in got)
 
 
-def _healthz(port):
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % port, timeout=2) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-
 
 def test_redis_down_at_start_holds_then_refuses_until_the_index_is_read():
     """Redis unreachable when a broker starts: its listeners are bound but
@@ -168,7 +160,7 @@ def test_redis_down_at_start_holds_then_refuses_until_the_index_is_read():
         starter = threading.Thread(target=b.start)  # returns once Redis is linked
         starter.start()
         assert wait_until(lambda: b.port and "event=accept_held" in b.log(), T), b.log()
-        assert _healthz(http) == (503, "redis unreachable\n")
+        assert http_get(http, "/healthz", 2) == (503, "redis unreachable\n")
         c = RawClient(b.port, timeout=15)  # the backlog takes it; the broker does not, yet
         c.send(connect_pkt(uid("early"), True))
         assert c.expect("CONNACK").body == b"\x00\x03"
@@ -177,7 +169,7 @@ def test_redis_down_at_start_holds_then_refuses_until_the_index_is_read():
         cl.redis.start()
         starter.join(30)
         assert wait_until(lambda: "event=cluster_ready" in b.log(), T), b.log()[-3000:]
-        assert _healthz(http) == (200, "ok\n")
+        assert http_get(http, "/healthz", 2) == (200, "ok\n")
         c = RawClient(b.port)
         assert c.connect(uid("late"), clean=False) == 0
         c.send(DISCONNECT)

@@ -14,14 +14,13 @@ import os
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 
 import paho.mqtt.client as mqtt
 import pytest
 
 from cluster_stack import Cluster
 from conftest import DISCONNECT, RawClient, connect_pkt, free_port, publish_pkt, uid, wait_until
+from stack import http_get
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -92,13 +91,6 @@ def test_sessions_spread_over_primaries_and_resume_elsewhere():
         cl.close()
 
 
-def _healthz(port):
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % port, timeout=2) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-
 
 def test_no_client_is_taken_in_before_the_index_is_read():
     """A broker routes no client message before its first read of the
@@ -132,7 +124,7 @@ def test_no_client_is_taken_in_before_the_index_is_read():
         paused_at = time.monotonic()
         b2 = cl.start_broker("b2")   # returns once linked to Redis and listening
         assert "event=psubs_loaded" not in b2.log(), "the index was read during the pause"
-        assert _healthz(http) == (503, "persistent-subscription index not loaded\n")
+        assert http_get(http, "/healthz", 2) == (503, "persistent-subscription index not loaded\n")
         p = RawClient(b2.port, timeout=pause_ms / 1000 + 10)
         p.send(connect_pkt(pub_id, True))
         p.send(publish_pkt(run + "/x", b"held", qos=1, pid=1))
@@ -142,7 +134,7 @@ def test_no_client_is_taken_in_before_the_index_is_read():
         assert "event=psubs_loaded" in b2.log(), "PUBACK %.1f s into the pause, before the index was read" % (
             time.monotonic() - paused_at)
         assert "event=cluster_ready" in b2.log()
-        assert _healthz(http) == (200, "ok\n")
+        assert http_get(http, "/healthz", 2) == (200, "ok\n")
         p.send(DISCONNECT)
         p.close()
 
