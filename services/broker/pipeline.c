@@ -219,6 +219,19 @@ static void issued(op_t *o, int rc)
         o->remaining++;
 }
 
+/* True while the op's next write is issued: a client's message whose
+ * write was refused at once (a queue's primary short of replicas,
+ * sstore_cluster_ops.c) is not acknowledged and comes again, so nothing
+ * more is written for it (no retained value it was not told was taken, no
+ * pipeline entry under a new id at each resend, no QoS 2 id). A will (c
+ * NULL), which nobody sends again, still gets what can be written. A write
+ * that fails later, in Redis, does not stop those already sent (README,
+ * pipelines). */
+static inline bool writes_on(const op_t *o, const conn_t *c)
+{
+    return !o->err || !c;
+}
+
 /* The persistent sessions a message at qos goes to (cluster index). */
 typedef struct targets {
     size_t n;
@@ -395,11 +408,12 @@ static __attribute__((noinline)) int durable_writes(broker_t *b, const pipe_msg_
             .expiry_ms = o->m->expiry_ms,
         };
         durable_queues(o, st, &sm, &t);
-        durable_retained(o, st, &sm);
-        if (p)
+        if (writes_on(o, c))
+            durable_retained(o, st, &sm);
+        if (p && writes_on(o, c))
             durable_pipelines(o, st, in, from, p);
     }
-    if (from && from->rx2)
+    if (from && from->rx2 && writes_on(o, c))
         durable_rx2(o, st, from);
 
     if (!c) { /* a will: nothing to order behind, nobody to answer */
@@ -423,9 +437,10 @@ static __attribute__((noinline)) int durable_writes(broker_t *b, const pipe_msg_
     if (!o->err && (o->remaining == 0 || b->cfg->redis_min_replicas > 0 || behind))
         issued(o, sstore_wait(st, on_step, o));
     if (o->remaining == 0) {
-        /* Redis is down: nothing could even be sent. A failed write all the
-         * same: counted and logged like one that Redis refused */
-        store_failed(b, c, "publish", ROOST_EUNAVAILABLE, "Redis unreachable: not acknowledged");
+        /* nothing was sent: Redis is down, or a write was refused at once
+         * (and nothing more issued, above). A failed write all the same:
+         * counted and logged like one that Redis refused */
+        store_failed(b, c, "publish", ROOST_EUNAVAILABLE, "nothing written: not acknowledged");
         op_free(o);
         return ROOST_EUNAVAILABLE;
     }

@@ -54,7 +54,14 @@ size_t routes_match(const routes_t *r, const char *topic, size_t len, const char
 bool routes_any(const routes_t *r) { return false; }
 const char *conn_username(const conn_t *c) { return NULL; }
 
-void cluster_next_eid(cluster_t *c, char *out, size_t cap) { snprintf(out, cap, "b1:1:1"); }
+/* refuse_push: the entry id is left empty, which makes sstore_queue_push
+ * refuse the push at once (as a Redis Cluster primary short of replicas
+ * does, sstore_cluster_ops.c) while a retained put still goes through. */
+static bool refuse_push;
+void cluster_next_eid(cluster_t *c, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s", refuse_push ? "" : "b1:1:1");
+}
 static int forwarded;
 void cluster_forward(cluster_t *c, const msg_t *m) { forwarded++; }
 void cluster_forward_raw(cluster_t *c, const char *topic, size_t topic_len, const uint8_t *payload,
@@ -155,6 +162,7 @@ static int setup(void **state)
     fake_conn = &C;
     fake_handle = 7;
     forwarded = 0;
+    refuse_push = false;
     paused_calls = resumed_calls = 0;
     memset(&done, 0, sizeof(done));
     memset(&fake_out, 0, sizeof(fake_out));
@@ -298,6 +306,50 @@ static void test_cluster_qos0_waits_behind_pending(void **state)
     assert_int_equal(done.cookie, (uint32_t)MQTT_PUBACK << 16 | 5);
 }
 
+static struct {
+    int calls, rc;
+    bool found; /* the topic "t/k" in the retained set */
+} loaded;
+
+static void on_loaded(int rc, const sstore_msg_t *msgs, size_t n, void *arg)
+{
+    loaded.calls++;
+    loaded.rc = rc;
+    for (size_t i = 0; i < n; i++)
+        if (msgs[i].topic_len == 3 && !memcmp(msgs[i].topic, "t/k", 3))
+            loaded.found = true;
+}
+static bool is_loaded(void) { return loaded.calls > 0; }
+
+/* Review bug: a QoS 1 PUBLISH whose queue push was refused at once (a
+ * Redis Cluster primary short of replicas) was not acknowledged, yet its
+ * retained value was still written (and its pipeline append, the same
+ * way): a value the device was never told was taken, and at each resend
+ * one more pipeline entry. Now nothing more is written for it. */
+static void test_cluster_refused_push_writes_nothing_more(void **state)
+{
+    assert_true(run_until(is_up, 5000));
+    B.cluster = (cluster_t *)&B;
+    refuse_push = true;
+    pipe_msg_t kept = qos1;
+    kept.topic = "t/k";
+    kept.retain = true;
+    pipe_origin_t from = origin(false);
+    int rc = pipeline_publish(&B, &kept, &from);
+    run_until(never, 200); /* let any write's reply come */
+    memset(&loaded, 0, sizeof(loaded));
+    assert_int_equal(sstore_retain_load(fake_store, on_loaded, NULL), 0);
+    assert_true(run_until(is_loaded, 5000));
+    assert_int_equal(loaded.rc, 0);
+    assert_false(loaded.found); /* before: stored */
+    /* failed at once (the caller closes the connection): not acknowledged,
+     * nothing pending, not routed */
+    assert_int_equal(rc, ROOST_EUNAVAILABLE);
+    assert_int_equal(done.calls, 0);
+    assert_int_equal(C.persist_pending, 0);
+    assert_int_equal(forwarded, 0);
+}
+
 static const pipe_msg_t retained0 = {.source = PIPE_CLIENT, .topic = "t/r", .topic_len = 3,
                                      .payload = (const uint8_t *)"v", .payload_len = 1, .retain = true};
 static bool is_resumed(void) { return resumed_calls > 0; }
@@ -339,6 +391,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cluster_refused_is_acked_and_not_written, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_no_handle_fails_the_packet, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cluster_refused_push_writes_nothing_more, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_pending_writes_pause_reads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cluster_qos0_goes_on_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cluster_qos0_waits_behind_pending, setup, teardown),
