@@ -202,6 +202,8 @@ typedef struct sink {
     size_t n_bad;
 } sink_t;
 
+/* Waiting, in a request, or delivered with its ack not yet in Redis (a
+ * claimed-back acked entry would be POSTed a second time). */
 static bool is_held(fwd_t *f, const pipe_t *p, const char *eid)
 {
     for (size_t i = 0; i < p->n; i++)
@@ -212,6 +214,9 @@ static bool is_held(fwd_t *f, const pipe_t *p, const char *eid)
         for (size_t k = 0; k < r->n; k++)
             if (!strcmp(r->items[k].eid, eid))
                 return true;
+    for (size_t i = 0; i < p->n_acks; i++)
+        if (!strcmp(p->acks[i], eid))
+            return true;
     return false;
 }
 
@@ -289,10 +294,14 @@ static void claim_and_touch(fwd_t *f, pipe_t *p, int64_t now)
 {
     if (now >= p->next_touch) {
         p->next_touch = now + f->conf->claim_idle_ms / 3;
-        const char **ids = malloc((p->n + 1) * sizeof(*ids));
+        /* waiting, acked but the ack not yet sent, then in requests: all
+         * kept this forwarder's so no claim (ours or another's) takes them */
+        const char **ids = malloc((p->n + p->n_acks + 1) * sizeof(*ids));
         size_t n = 0;
         for (size_t i = 0; ids && i < p->n; i++)
             ids[n++] = p->q[i].eid;
+        for (size_t i = 0; ids && i < p->n_acks; i++)
+            ids[n++] = p->acks[i];
         for (const req_t *r = p->reqs; ids && r; r = r->next) {
             const char **more = realloc(ids, (n + r->n + 1) * sizeof(*ids));
             if (!more)

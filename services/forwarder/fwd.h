@@ -13,9 +13,11 @@
  *                           random (jitter); at max_attempts: dead letter
  *   other 4xx            -> dead letter at once (the receiver refuses it)
  * A paused pipeline is neither read nor sent (its queue keeps filling).
- * Entries this forwarder holds are touched (XCLAIM JUSTID) every third of
+ * Entries this forwarder holds (waiting, in a request, or delivered with the
+ * ack not yet in Redis) are touched (XCLAIM JUSTID) every third of
  * --claim-idle-ms; entries idle longer than that belong to a forwarder that
- * died and are claimed (XAUTOCLAIM) and merged in stream order.
+ * died and are claimed (XAUTOCLAIM) and merged in stream order, skipping
+ * those held.
  * Routes (pipelines) are reloaded when routes:version changes (polled).
  *
  * Threads: fwd_run on one thread; fwd_healthy and fwd_metrics may be called
