@@ -328,6 +328,8 @@ static void claim_and_touch(fwd_t *f, pipe_t *p, int64_t now)
 
 #define ACK_BATCH 128   /* acknowledgements sent together ... */
 #define ACK_DELAY_MS 5  /* ... or once the oldest waited this long */
+#define ACK_BACKOFF_MIN_MS 50   /* a refused ack: first pause before the retry */
+#define ACK_BACKOFF_MAX_MS 2000 /* ... doubling up to this */
 
 /* Sends the acknowledgements collected (one script per pipeline). Waits
  * for ACK_BATCH of them or ACK_DELAY_MS unless force: a delayed ack only
@@ -343,6 +345,8 @@ static void flush_acks(fwd_t *f, int64_t now, bool force)
         f->acks_since = now;
     if (!force && pending < ACK_BATCH && now - f->acks_since < ACK_DELAY_MS)
         return;
+    if (!force && now < f->acks_retry_at)
+        return;
     f->acks_since = 0;
     for (pipe_t *p = f->pipes; p; p = p->next) {
         if (!p->n_acks)
@@ -350,9 +354,21 @@ static void flush_acks(fwd_t *f, int64_t now, bool force)
         int rc = pipeq_ack(f->store, p->id, (const char *const *)p->acks, p->n_acks);
         fwd_redis_result(f, rc, "ack");
         if (rc < 0) {
-            f->acks_since = now; /* kept; retried */
+            f->acks_since = now; /* kept (held: fwd.h); retried */
+            if (rc != ROOST_EUNAVAILABLE) {
+                /* Redis answered and refused (a script error, an ACL):
+                 * retried after a doubling pause, not every few ms with a
+                 * log line each (Redis away is retried at once on its
+                 * return, before any claim: fwd_redis_result) */
+                f->acks_backoff = f->acks_backoff ? f->acks_backoff * 2 : ACK_BACKOFF_MIN_MS;
+                if (f->acks_backoff > ACK_BACKOFF_MAX_MS)
+                    f->acks_backoff = ACK_BACKOFF_MAX_MS;
+                f->acks_retry_at = now + f->acks_backoff;
+            }
             continue;
         }
+        f->acks_backoff = 0;
+        f->acks_retry_at = 0;
         for (size_t i = 0; i < p->n_acks; i++)
             free(p->acks[i]);
         p->n_acks = 0;

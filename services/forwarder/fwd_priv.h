@@ -70,6 +70,8 @@ struct fwd {
     pipe_t *pipes;
     int64_t routes_version, next_routes, next_metrics, redis_retry_at;
     int64_t acks_since;   /* monotonic ms of the oldest unsent ack, 0: none */
+    int64_t acks_retry_at; /* after a refused ack: not before this (monotonic ms) */
+    int64_t acks_backoff;  /* ms, doubling while acks are refused; 0: none */
     bool routes_loaded, draining;
     atomic_bool redis_ok;
     atomic_llong last_tick;

@@ -75,7 +75,8 @@ def test_acks_held_past_claim_idle_not_claimed_back(env):
     and claims still work. A SIGSTOPped Redis does not show the defect: the
     forwarder retries its acks every few ms and skips its claims while
     Redis is unreachable, so the XACK is the first command served when
-    Redis runs again."""
+    Redis runs again. While refused, the acks are retried after a doubling
+    pause (50 ms up to 2 s), each try one warning."""
     redis = env["cl"].redis
     p = pipeline(env, "heldacks", "/h", batch_size=20, max_attempts=100)
     mapping(env, "held/#", p)
@@ -118,4 +119,8 @@ def test_acks_held_past_claim_idle_not_claimed_back(env):
     ids = [m["id"] for m in got]
     assert sorted(ids) == sorted(set(ids)), ("sent twice", ids, env["fwd"].text()[-3000:])
     assert sorted(m["payload"] for m in got) == sorted(f"h{i}" for i in range(20)), ids
+    # the refused acks were retried after a doubling pause, not every few
+    # ms with a warning each (~600 lines in these 3.5 s before)
+    refused = env["fwd"].text().count("op=ack")
+    assert 1 <= refused <= 20, (refused, env["fwd"].text()[-3000:])
     pub.disconnect()
