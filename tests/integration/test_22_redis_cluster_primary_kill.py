@@ -26,15 +26,20 @@ is made the new primary's replica. Then:
 
 Run twice: the primary of the sessions only, and the one that also holds
 the {g} slot (persistent-subscription index, retained messages, registry).
+
+Also: a retained QoS 1 PUBLISH whose queue writes are refused (their
+primary short of replicas) has no other write either (its retained value).
 """
 
+import socket
 import time
 
 import paho.mqtt.client as mqtt
 import pytest
 
 from cluster_stack import Cluster, Device
-from conftest import wait_until
+from conftest import RawClient, publish_pkt, wait_until
+from rawmqtt import ConnectionClosed
 from qos1pub import Publisher
 from redis_cluster import crc16
 
@@ -142,5 +147,52 @@ def test_primary_killed_under_qos1_load_no_acknowledged_message_lost(which):
         fresh.wait_up()
         assert wait_until(lambda: any(m[1] == b"kept" for m in fresh.snapshot()), 5), "retained message lost"
         assert not cl.sanitizer_reports()
+    finally:
+        cl.close()
+
+
+def test_publish_refused_for_a_short_primary_writes_nothing_else():
+    """A retained QoS 1 PUBLISH whose queue writes go to a primary short of
+    replicas (a promoted replica, its old primary killed) is refused before
+    anything is written: not acknowledged (the device sends it again), and
+    its retained value, on the healthy {g} primary, is not stored either
+    (found in review: it was, a value the device was never told was taken,
+    and a pipeline append the same way at each resend)."""
+    cl = Cluster()
+    try:
+        rc = cl.start_redis(cluster=True)
+        b1 = cl.start_broker("b1")
+        g = rc.primary_of(cl.prefix + "{g}:psubs")
+        victim = next(n for n in rc.primaries() if n is not g)
+        owned = rc.slots_of(victim)
+        # two sessions: a push to one session only is not refused at once
+        # (sstore_queue_push sends it, and only its WAIT fails)
+        sub_ids = [c for c in ("rcs-%d" % i for i in range(100000)) if slot_of_cid(c) in owned][:2]
+        topic = "rcs/kept"
+        for sub_id in sub_ids:
+            off = Device(b1.port, sub_id, subs=[(topic, 1)]).start()
+            off.wait_up()
+            off.stop()
+        assert wait_until(lambda: "event=psubs_loaded subscriptions=2 " in b1.log(), 10)
+        rc.kill_primary(victim)
+        assert rc.wait_promoted(victim, timeout=20), "no replica took over"
+        assert wait_until(lambda: "event=redis_primary_short" in b1.log(), 10)
+        p = RawClient(b1.port)
+        p.connect("rcs-pub", clean=True)
+        p.send(publish_pkt(topic, b"never-acked", qos=1, retain=True, pid=1))
+        try:
+            answer = p.recv_packet(timeout=2.0).name
+        except ConnectionClosed:
+            answer = "closed"
+        except socket.timeout:
+            answer = "nothing"
+        assert answer in ("closed", "nothing"), answer
+        p.close()
+        time.sleep(0.5)  # any write sent has had its reply
+        assert rc.cmd("HEXISTS", cl.prefix + "{g}:retained", topic) == "0", "retained value stored"
+        assert not cl.sanitizer_reports()
+    except BaseException:
+        print(cl.logs())
+        raise
     finally:
         cl.close()
