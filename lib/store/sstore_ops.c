@@ -567,6 +567,11 @@ int sstore_queue_push(sstore_t *s, const sstore_msg_t *m, const char *const *cid
             return ROOST_EINVAL;
     if (ss_is_cluster(s) && n > 1)
         return ss_cluster_queue_push(s, m, cids, cid_lens, qos, n, max_queued, fn, arg);
+    /* one session: the same refusal as ss_cluster_queue_push's while its
+     * primary is short of replicas (sstore_cluster.c, "Short primaries") */
+    if (ss_is_cluster(s) && n == 1 &&
+        !ss_cluster_writable(s, ss_ckey_slot(s, "q:", cids[0], cid_lens[0])))
+        return ROOST_EUNAVAILABLE;
     sstore_req_t *q = ss_queue_push_req(s, m, cids, cid_lens, qos, n, max_queued, push_finish, arg);
     if (!q)
         return -ENOMEM;

@@ -151,7 +151,8 @@ def test_primary_killed_under_qos1_load_no_acknowledged_message_lost(which):
         cl.close()
 
 
-def test_publish_refused_for_a_short_primary_writes_nothing_else():
+@pytest.mark.parametrize("sessions", [1, 2])
+def test_publish_refused_for_a_short_primary_writes_nothing_else(sessions):
     """A retained QoS 1 PUBLISH whose queue writes go to a primary short of
     replicas (a promoted replica, its old primary killed) is refused before
     anything is written: not acknowledged (the device sends it again), and
@@ -165,15 +166,15 @@ def test_publish_refused_for_a_short_primary_writes_nothing_else():
         g = rc.primary_of(cl.prefix + "{g}:psubs")
         victim = next(n for n in rc.primaries() if n is not g)
         owned = rc.slots_of(victim)
-        # two sessions: a push to one session only is not refused at once
-        # (sstore_queue_push sends it, and only its WAIT fails)
-        sub_ids = [c for c in ("rcs-%d" % i for i in range(100000)) if slot_of_cid(c) in owned][:2]
+        # one session and two: the push to one (sstore_queue_push) and to
+        # several (ss_cluster_queue_push) are both refused before sending
+        sub_ids = [c for c in ("rcs-%d" % i for i in range(100000)) if slot_of_cid(c) in owned][:sessions]
         topic = "rcs/kept"
         for sub_id in sub_ids:
             off = Device(b1.port, sub_id, subs=[(topic, 1)]).start()
             off.wait_up()
             off.stop()
-        assert wait_until(lambda: "event=psubs_loaded subscriptions=2 " in b1.log(), 10)
+        assert wait_until(lambda: "event=psubs_loaded subscriptions=%d " % sessions in b1.log(), 10)
         rc.kill_primary(victim)
         assert rc.wait_promoted(victim, timeout=20), "no replica took over"
         assert wait_until(lambda: "event=redis_primary_short" in b1.log(), 10)
