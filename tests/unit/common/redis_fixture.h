@@ -5,7 +5,7 @@
  * --appendonly no --dir D` (output to /dev/null) and waits until it answers
  * PING; redis_fixture_stop stops it by PID (it can be started again on the
  * same port, with its data gone); redis_fixture_fini stops it and removes
- * the dir. Nothing here asserts, so cmocka group fixtures can use it.
+ * the dir (with the dump a replica's full sync left in it). Nothing here asserts, so cmocka group fixtures can use it.
  * Header-only (static inline). */
 #ifndef ROOST_TEST_REDIS_FIXTURE_H
 #define ROOST_TEST_REDIS_FIXTURE_H
@@ -126,6 +126,12 @@ static inline void redis_fixture_stop(redis_fixture_t *f)
 static inline void redis_fixture_fini(redis_fixture_t *f)
 {
     redis_fixture_stop(f);
+    if (!f->dir[0])
+        return;
+    /* a replica keeps what its full sync sent: the dir must be empty to go */
+    char rdb[sizeof(f->dir) + 16];
+    snprintf(rdb, sizeof(rdb), "%s/dump.rdb", f->dir);
+    unlink(rdb);
     rmdir(f->dir);
 }
 

@@ -173,11 +173,6 @@ static void link_closed_under_a_write_is_unconfirmed(void **state)
 
 static int teardown_all(void **state)
 {
-    char rdb[96]; /* the replica keeps what its full sync sent: the dir must be empty to go */
-    snprintf(rdb, sizeof(rdb), "%s/dump.rdb", g_replica.dir);
-    redis_fixture_stop(&g_replica);
-    if (g_replica.dir[0])
-        unlink(rdb);
     redis_fixture_fini(&g_replica);
     return group_teardown(state);
 }
