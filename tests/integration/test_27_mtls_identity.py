@@ -11,7 +11,7 @@ import tempfile
 
 import pytest
 
-from conftest import connect_pkt, subscribe_pkt, uid
+from conftest import connect_pkt, subscribe_pkt, uid, wait_until
 from stack import AUTHD_BIN, BROKER_BIN, free_port, stack  # noqa: F401  (stack: fixture)
 from tlscerts import client_ctx, fingerprint_of, make_ca, make_cert, tls_raw
 
@@ -182,7 +182,9 @@ def test_certificate_client_bound_to_its_client_ids(st, certs):
     assert rc == 0
     c.close()
     assert tls_connack(st, certs, certs.dev1, client_id="victim-1")[1] == 5
-    assert "client_id_not_allowed" in st.authds[0].log()
+    # authd writes its line after it answered, so it may come just after
+    # the CONNACK: wait for it rather than read the log at once
+    assert wait_until(lambda: "client_id_not_allowed" in st.authds[0].log(), 5), st.authds[0].log()[-2000:]
     st.delete_client(cl["id"])
 
 
