@@ -7,7 +7,7 @@ broker, Redis; raw MQTT clients."""
 import os
 import subprocess
 
-from conftest import RawClient, T, assert_closed_by_broker, connect_pkt
+from conftest import RawClient, T, assert_closed_by_broker, connect_pkt, wait_until
 from stack import ROOSTCTL_BIN, TOKEN, stack  # noqa: F401  (stack: fixture)
 
 PW = "password-123"
@@ -48,7 +48,7 @@ def test_allowed_client_ids_stop_session_takeover(stack):
         c, rc = connect(b.port, cid, "mallory")
         assert rc == 0, cid
         c.close()
-    assert "reason=client_id_not_allowed" in stack.authds[0].log()
+    assert wait_until(lambda: "reason=client_id_not_allowed" in stack.authds[0].log(), 5)  # authd logs after answering
     # edits apply at the next CONNECT; an empty list allows any id again
     st, doc = stack.api("PATCH", "/api/v1/clients/%s" % mallory["id"], {"allowed_client_ids": ["lab-8"]})
     assert st == 200 and doc["allowed_client_ids"] == ["lab-8"]

@@ -8,7 +8,7 @@ import subprocess
 import time
 import urllib.parse
 
-from conftest import RawClient, T, connect_pkt
+from conftest import RawClient, T, connect_pkt, wait_until
 from stack import ROOSTCTL_BIN, TOKEN, stack, wait_for  # noqa: F401  (stack: fixture)
 
 PW = "password-123"
@@ -76,7 +76,7 @@ def test_bans_refuse_and_kick_on_every_broker(stack):
     # lifting a ban
     assert stack.api("DELETE", "/api/v1/bans/client_id:a-1")[0] == 204
     assert wait_for(lambda: connect(b1.port, "a-1", "dev")[1] == 0, 3.0)
-    assert "reason=banned" in stack.authds[0].log() and "auth_banned" in stack.authds[0].log()
+    assert wait_until(lambda: "reason=banned" in stack.authds[0].log() and "auth_banned" in stack.authds[0].log(), 5)  # authd logs after answering
     # by address range, expiring: refused, then in again
     st, doc = ban(stack, kind="cidr", value="127.0.0.0/8", expires_in_s=2, reason="flood")
     assert st == 201 and doc["expires_at"] > 0
@@ -133,6 +133,6 @@ def test_flapping_client_id_is_banned_for_a_while(stack):
     bans = stack.api("GET", "/api/v1/bans")[1]["items"]
     assert [x["id"] for x in bans] == ["client_id:flap-1"] and bans[0]["reason"].startswith("flapping: 4"), bans
     assert connect(b.port, "flap-2", "flappy")[1] == 0  # another id of the same client is fine
-    assert "auth_flapping" in stack.authds[0].log()
+    assert wait_until(lambda: "auth_flapping" in stack.authds[0].log(), 5)  # authd logs after answering
     # the ban expires (2 s) and the count started again
     assert wait_for(lambda: connect(b.port, "flap-1", "flappy")[1] == 0, 6.0)
