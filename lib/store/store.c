@@ -250,8 +250,16 @@ static int cluster_redirect(store_t *s, redisReply *r, int argc, const char **ar
         return error_reply(s);
     }
     freeReplyObject(r);
-    if (k == SLOT_REDIR_ASK)
-        return store_cluster_ask(s, &rd, store_cmd_writes(argc, argv), argc, argv, lens, out);
+    if (k == SLOT_REDIR_ASK) {
+        int rc = store_cluster_ask(s, &rd, store_cmd_writes(argc, argv), argc, argv, lens, out);
+        if (rc == 0 && (*out)->type == REDIS_REPLY_ERROR) { /* refused there: an error like any other */
+            snprintf(s->reason, sizeof(s->reason), "%s", (*out)->str ? (*out)->str : "error reply");
+            freeReplyObject(*out);
+            *out = NULL;
+            return error_reply(s);
+        }
+        return rc;
+    }
     if (s->redirecting) /* moved again while reconnecting: the map is in flux */
         return store_fail(s, ROOST_EUNAVAILABLE, NULL, "redis cluster: slot moving");
     drop_conn(s);

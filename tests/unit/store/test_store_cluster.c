@@ -40,6 +40,7 @@
 #include "store/sstore.h"
 #include "store/slot.h"
 #include "store/store.h"
+#include "store/store_priv.h"
 
 static redis_fixture_t g_node, g_b; /* A and B */
 static char g_conf[2][128];
@@ -323,6 +324,44 @@ static void move_slot(unsigned s)
     freeReplyObject(on(&g_node, "CLUSTER SETSLOT %u NODE %s", s, b));
 }
 
+/* A command the slot's migration sends on by ASK and that the target then
+ * refuses (here WRONGTYPE; during a resharding also TRYAGAIN for keys split
+ * between the nodes) is an error like any other: before, store_cmd
+ * answered 0 with the error reply as the result. The {g} slot is left
+ * MIGRATING on A and IMPORTING on B with one key of it moved, then made
+ * stable again with that key back on A. */
+static void ask_target_error_is_an_error(void **state)
+{
+    (void)state;
+    store_t *s = cluster_store();
+    unsigned g = slot_of("g", 1);
+    char a[64], b[64];
+    node_id(&g_node, a);
+    node_id(&g_b, b);
+    freeReplyObject(node_cmd("SET ask:{g}:k v"));
+    freeReplyObject(on(&g_b, "CLUSTER SETSLOT %u IMPORTING %s", g, a));
+    freeReplyObject(node_cmd("CLUSTER SETSLOT %u MIGRATING %s", g, b));
+    redisReply *m = node_cmd("MIGRATE 127.0.0.1 %d ask:{g}:k 0 5000", g_b.port);
+    assert_true(m && m->type == REDIS_REPLY_STATUS);
+    freeReplyObject(m);
+    const char *hget[] = {"HGET", "ask:{g}:k", "f"}; /* not on A any more: ASK B, where it is a string */
+    redisReply *r = NULL;
+    int rc = store_cmd(s, 3, hget, NULL, &r);
+    bool was_error = r && r->type == REDIS_REPLY_ERROR;
+    freeReplyObject(r);
+    assert_false(was_error);
+    assert_int_equal(rc, ROOST_ESTORE);
+    assert_non_null(strstr(store_last_error(s)->reason, "WRONGTYPE"));
+    /* back as it was: the key on A, the slot stable on both */
+    freeReplyObject(on(&g_b, "MIGRATE 127.0.0.1 %d ask:{g}:k 0 5000", g_node.port));
+    freeReplyObject(on(&g_b, "CLUSTER SETSLOT %u STABLE", g));
+    freeReplyObject(node_cmd("CLUSTER SETSLOT %u STABLE", g));
+    freeReplyObject(node_cmd("DEL ask:{g}:k"));
+    int64_t v;
+    assert_int_equal(store_config_version(s, &v), 0);
+    store_destroy(&s);
+}
+
 static void waits_on_each_primary_that_took_writes(void **state)
 {
     (void)state;
@@ -350,6 +389,7 @@ int main(void)
         cmocka_unit_test(served_again_within_the_backoff),
         cmocka_unit_test(unserved_gives_the_error_after_bounded_tries),
         cmocka_unit_test(async_store_down_cluster_is_temporary),
+        cmocka_unit_test(ask_target_error_is_an_error),
         cmocka_unit_test(waits_on_each_primary_that_took_writes), /* last: moves {g} to B */
     };
     return cmocka_run_group_tests(tests, setup, teardown);
