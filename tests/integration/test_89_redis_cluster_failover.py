@@ -137,30 +137,44 @@ def test_a_push_sent_on_ask_is_waited_for_where_it_ran():
         pub.loop_start()
         pub.publish("ak/x", b"first", qos=1).wait_for_publish(10)  # the queue's keys exist
         rc.move_slot(slot, src, dst, pause=0, finish=False)  # src answers ASK for all of them
-        log = open(cl.dir + "/monitor.txt", "w")
+        mon_path = cl.dir + "/monitor.txt"
+        log = open(mon_path, "w")
         mon = subprocess.Popen([REDIS_CLI, "-p", str(dst.port), "MONITOR"], stdout=log)
-        time.sleep(0.5)
+        # redis-cli prints MONITOR's OK (and flushes) once it is attached
+        assert wait_until(lambda: open(mon_path, errors="replace").read().startswith("OK"), 10), \
+            "MONITOR did not attach"
         acked_at = []
         for k in range(10):  # one at a time: no other message's WAIT can cover it
             info = pub.publish("ak/x", b"m%d" % k, qos=1)
             info.wait_for_publish(10)
             assert info.is_published(), "message %d not acknowledged" % k
             acked_at.append(time.time())
-        time.sleep(0.3)
+        cmd = re.compile(r'^(\d+\.\d+) \[\d+ ([\d.:]+)\] "(\w+)"')
+
+        def unwaited():
+            """The messages without a push on dst followed by a WAIT on that
+            link before their PUBACK: (k, why)."""
+            lines = open(mon_path, errors="replace").read().splitlines()
+            bad = []
+            for k in range(10):
+                push = next((ln for ln in lines if ('ak/xm%d"' % k) in ln and cmd.match(ln)), None)
+                if not push:
+                    bad.append((k, "not pushed on the importing primary"))
+                    continue
+                t_push, who, _ = cmd.match(push).groups()
+                waits = [float(m.group(1)) for m in map(cmd.match, lines)
+                         if m and m.group(3) == "WAIT" and m.group(2) == who]
+                if not any(float(t_push) <= t <= acked_at[k] for t in waits):
+                    bad.append((k, "acknowledged without a WAIT where it was written (pushed %s, acked %.6f)"
+                                % (t_push, acked_at[k])))
+            return bad
+
+        # MONITOR's lines trail the commands: wait for them (bounded), not a fixed time
+        wait_until(lambda: not unwaited(), 5)
         mon.terminate()
         mon.wait(5)
         log.close()
-        lines = open(cl.dir + "/monitor.txt", errors="replace").read().splitlines()
-        cmd = re.compile(r'^(\d+\.\d+) \[\d+ ([\d.:]+)\] "(\w+)"')
-        for k in range(10):
-            push = next((ln for ln in lines if ('ak/xm%d"' % k) in ln and cmd.match(ln)), None)
-            assert push, "message %d was not pushed on the importing primary" % k
-            t_push, who, _ = cmd.match(push).groups()
-            waits = [float(m.group(1)) for m in map(cmd.match, lines)
-                     if m and m.group(3) == "WAIT" and m.group(2) == who]
-            assert any(float(t_push) <= t <= acked_at[k] for t in waits), \
-                "message %d acknowledged without a WAIT where it was written (pushed %s, acked %.6f)" % (
-                    k, t_push, acked_at[k])
+        assert not unwaited(), unwaited()
         rc.finish_move(slot, src, dst)
         pub.disconnect()
         pub.loop_stop()
