@@ -3,10 +3,12 @@
  * lib/store: store_cluster.c (sync handle) and sstore_cluster.c (async)
  * route with it.
  *
- * Discovery is synchronous (hiredis, a timeout per node tried): the known
- * primaries are asked first, then the seeds, until one answers a map that
- * covers all 16384 slots. Callers use it at start and after a MOVED reply,
- * a lost link or a failover: rare events, each costing one round trip.
+ * Reading the map: the known primaries are asked first, then the seeds,
+ * until one answers a map that covers all 16384 slots; at start, after a
+ * MOVED reply, a lost link or a failover. The synchronous handle does it
+ * blocking (slotmap_discover, a timeout per node); the broker's async one
+ * on its loop (ss_ask.h, with slotmap_parse), so a silent node never
+ * stalls it.
  */
 #ifndef ROOST_STORE_SLOTMAP_H
 #define ROOST_STORE_SLOTMAP_H

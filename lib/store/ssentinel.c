@@ -1,7 +1,7 @@
 /* ssentinel: see ssentinel.h.
  *
- * Each link (the ask's, the watch's) is one hiredis async context on the
- * loop. A context is only ever freed from a timer (never from inside one of
+ * The ask is an ss_ask.h over the list. The watch's link is one hiredis
+ * async context on the loop. A context is only ever freed from a timer (never from inside one of
  * its own callbacks): callbacks record what happened and arm the link's
  * timer at 0 ms; the timer closes the context and takes the next step.
  * Before we free a context we clear link->ac, so the callbacks hiredis runs
@@ -9,6 +9,7 @@
  * nothing.
  */
 #include "store/ssentinel.h"
+#include "store/ss_ask.h"
 #include "store/ss_io.h"
 
 #include <errno.h>
@@ -32,19 +33,15 @@ typedef struct ss_link {
     int port;
 } ss_link_t;
 
-enum { ASK_WAITING, ASK_ANSWERED, ASK_FAILED };
-
 struct ssentinel {
     loop_t *loop;
     sentinel_t *list;
     /* the ask */
-    ss_link_t ask;
-    bool asking;
-    size_t ask_i;         /* the Sentinel being asked (index into list) */
-    int ask_state;
-    int ask_timeout_ms;
+    ss_ask_t *asker;
     ssentinel_addr_fn ask_fn;
     void *ask_arg;
+    const char *ask_argv[3];  /* SENTINEL get-master-addr-by-name NAME */
+    const char *auth_argv[3]; /* AUTH to the Sentinels, when configured */
     char answer[256];
     int answer_port;
     /* the watch */
@@ -78,8 +75,6 @@ static void link_arm(ss_link_t *l, uint64_t delay_ms, loop_timer_fn fn)
     l->timer = loop_add_timer(l->owner->loop, delay_ms, fn, l->owner);
 }
 
-static void link_broken(void *owner);
-static void ask_failed(ssentinel_t *a);
 static void watch_failed(ssentinel_t *a);
 
 /* Which link of its owner a context belongs to, NULL for a stranger. */
@@ -92,10 +87,7 @@ static ss_link_t *link_of(const redisAsyncContext *ac)
 static void link_lost(ss_link_t *l)
 {
     l->ac = NULL; /* hiredis frees it */
-    if (l == &l->owner->ask)
-        ask_failed(l->owner);
-    else
-        watch_failed(l->owner);
+    watch_failed(l->owner);
 }
 
 static void on_connect(const redisAsyncContext *ac, int status)
@@ -134,112 +126,62 @@ static int link_auth(ss_link_t *l, redisCallbackFn *fn)
     return redisAsyncCommandArgv(l->ac, fn, NULL, argc, argv, NULL) == REDIS_OK ? 0 : -1;
 }
 
-/* ---- the ask ---------------------------------------------------------------- */
-
-static uint64_t ask_step(loop_t *loop, void *arg);
-
-static void ask_failed(ssentinel_t *a)
-{
-    a->ask_state = ASK_FAILED;
-    link_arm(&a->ask, 0, ask_step);
-}
-
-static void ask_on_auth(redisAsyncContext *ac, void *reply, void *priv)
-{
-    (void)priv;
-    ss_link_t *l = link_of(ac);
-    const redisReply *r = reply;
-    if (l && r && r->type == REDIS_REPLY_ERROR) {
-        log_warn("sentinel_refused", "sentinel=%s:%d detail=\"AUTH: %s\"", l->host, l->port,
-                 r->str ? r->str : "error");
-        ask_failed(l->owner);
-    }
-}
-
-static void ask_on_reply(redisAsyncContext *ac, void *reply, void *priv)
-{
-    (void)priv;
-    ss_link_t *l = link_of(ac);
-    if (!l || !reply)
-        return;
-    ssentinel_t *a = l->owner;
-    if (a->ask_state != ASK_WAITING)
-        return; /* AUTH failed: already moving on */
-    const char *why = NULL;
-    if (sentinel_addr_reply(reply, a->answer, sizeof(a->answer), &a->answer_port, &why) == 0) {
-        a->ask_state = ASK_ANSWERED;
-        link_arm(l, 0, ask_step);
-    } else {
-        log_warn("sentinel_no_answer", "sentinel=%s:%d master=%s detail=\"%s\"", l->host, l->port,
-                 sentinel_master(a->list), why);
-        ask_failed(a);
-    }
-}
-
-/* Asks Sentinel a->ask_i; a failure arms the step to the next one. */
-static void ask_start(ssentinel_t *a)
-{
-    a->ask_state = ASK_WAITING;
-    ss_link_t *l = &a->ask;
-    const char *q[] = {"SENTINEL", "get-master-addr-by-name", sentinel_master(a->list)};
-    if (link_open(l, a->ask_i) < 0 || link_auth(l, ask_on_auth) < 0 ||
-        redisAsyncCommandArgv(l->ac, ask_on_reply, NULL, 3, q, NULL) != REDIS_OK) {
-        ask_failed(a); /* the step closes what was opened */
-        return;
-    }
-    link_arm(l, (uint64_t)a->ask_timeout_ms, ask_step);
-}
-
 static void watch_restart(ssentinel_t *a, size_t i);
 
-/* The ask's timer: an answer, a failure, or the timeout of Sentinel ask_i. */
-static uint64_t ask_step(loop_t *loop, void *arg)
+/* ---- the ask: ss_ask.h over the list ------------------------------------------ */
+
+static const char *ask_node(size_t i, int *port, void *arg)
 {
-    (void)loop;
     ssentinel_t *a = arg;
-    a->ask.timer = 0; /* this run removes it */
-    link_close(&a->ask);
-    if (a->ask_state == ASK_ANSWERED) {
-        size_t i = a->ask_i;
-        sentinel_promote(a->list, i);
-        a->asking = false;
-        if (i > 0 && a->watching)
-            watch_restart(a, 0); /* the front Sentinel did not answer: watch the one that did */
-        a->ask_fn(0, a->answer, a->answer_port, a->ask_arg);
-        return 0;
+    return i < sentinel_count(a->list) ? sentinel_at(a->list, i, port) : NULL;
+}
+
+static int ask_take(const redisReply *r, size_t i, const char **why, void *arg)
+{
+    (void)i;
+    ssentinel_t *a = arg;
+    return sentinel_addr_reply(r, a->answer, sizeof(a->answer), &a->answer_port, why);
+}
+
+static void ask_miss(size_t i, const char *host, int port, const char *why, void *arg)
+{
+    (void)i;
+    ssentinel_t *a = arg;
+    log_warn("sentinel_no_answer", "sentinel=%s:%d master=%s detail=\"%s\"", host, port,
+             sentinel_master(a->list), why);
+}
+
+static void ask_done(int rc, size_t i, void *arg)
+{
+    ssentinel_t *a = arg;
+    if (rc < 0) {
+        a->ask_fn(ROOST_EUNAVAILABLE, NULL, 0, a->ask_arg);
+        return;
     }
-    if (a->ask_state == ASK_WAITING)
-        log_warn("sentinel_no_answer", "sentinel=%s:%d master=%s detail=\"no answer within %d ms\"", a->ask.host,
-                 a->ask.port, sentinel_master(a->list), a->ask_timeout_ms);
-    if (++a->ask_i < sentinel_count(a->list)) {
-        ask_start(a);
-        return 0;
-    }
-    a->asking = false;
-    a->ask_fn(ROOST_EUNAVAILABLE, NULL, 0, a->ask_arg);
-    return 0;
+    sentinel_promote(a->list, i);
+    if (i > 0 && a->watching)
+        watch_restart(a, 0); /* the front Sentinel did not answer: watch the one that did */
+    a->ask_fn(0, a->answer, a->answer_port, a->ask_arg);
 }
 
 int ssentinel_ask(ssentinel_t *a, int timeout_ms, ssentinel_addr_fn fn, void *arg)
 {
-    link_close(&a->ask);
     a->ask_fn = fn;
     a->ask_arg = arg;
-    a->ask_timeout_ms = timeout_ms;
-    a->ask_i = 0;
-    a->asking = true;
-    ask_start(a);
-    if (!a->ask.timer) { /* not even a timer: out of memory */
-        link_close(&a->ask);
-        a->asking = false;
-        return -ENOMEM;
-    }
-    return 0;
+    a->ask_argv[0] = "SENTINEL";
+    a->ask_argv[1] = "get-master-addr-by-name";
+    a->ask_argv[2] = sentinel_master(a->list);
+    ss_ask_spec_t spec = {
+        .node = ask_node, .take = ask_take, .miss = ask_miss, .done = ask_done, .arg = a,
+        .auth_argv = a->auth_argv, .auth_argc = sentinel_auth_argv(a->list, a->auth_argv),
+        .argv = a->ask_argv, .argc = 3, .timeout_ms = timeout_ms,
+    };
+    return ss_ask_start(a->asker, &spec);
 }
 
 bool ssentinel_asking(const ssentinel_t *a)
 {
-    return a->asking;
+    return ss_ask_busy(a->asker);
 }
 
 /* ---- the watch -------------------------------------------------------------- */
@@ -361,10 +303,7 @@ int ssentinel_watch(ssentinel_t *a, ssentinel_switch_fn fn, void *arg)
 static void link_broken(void *owner)
 {
     ss_link_t *l = owner; /* the socket cannot be watched: as if it dropped */
-    if (l == &l->owner->ask)
-        ask_failed(l->owner);
-    else
-        watch_failed(l->owner);
+    watch_failed(l->owner);
 }
 
 static void link_init(ssentinel_t *a, ss_link_t *l)
@@ -383,7 +322,11 @@ ssentinel_t *ssentinel_new(loop_t *loop, sentinel_t **sp)
     a->loop = loop;
     a->list = *sp;
     *sp = NULL;
-    link_init(a, &a->ask);
+    if (!(a->asker = ss_ask_new(loop))) {
+        sentinel_free(&a->list);
+        free(a);
+        return NULL;
+    }
     link_init(a, &a->watch);
     return a;
 }
@@ -393,7 +336,7 @@ void ssentinel_free(ssentinel_t **ap)
     ssentinel_t *a = *ap;
     if (!a)
         return;
-    link_close(&a->ask);
+    ss_ask_free(&a->asker);
     link_close(&a->watch);
     sentinel_free(&a->list);
     free(a);

@@ -10,8 +10,9 @@
  *   MOVED  the map is updated for that slot, re-read soon, and the request
  *          goes to the new owner (it did not run where it was sent);
  *   ASK    ASKING then the request, on the target, once.
- * The map is re-read (blocking, 250 ms per node asked, from a timer: never
- * inside a hiredis callback) after a MOVED, whenever a child's link drops
+ * The map is re-read (ss_ask.h on the loop, never blocking it: 250 ms per
+ * node asked before the next is tried, the known primaries first, then the
+ * seeds; one read at a time, another wanted meanwhile follows it) after a MOVED, whenever a child's link drops
  * (a failover promotes a replica), every 250 ms while not every primary is
  * up, and every 5 s otherwise; children of nodes no longer primaries are
  * dropped (their requests finish with ROOST_EUNAVAILABLE).
@@ -48,6 +49,7 @@
 #include "base/log.h"
 #include "store/keys.h"
 #include "store/slotmap.h"
+#include "store/ss_ask.h"
 
 #define DISCOVER_TIMEOUT_MS 250
 #define REFRESH_DOWN_MS 250u
@@ -70,6 +72,14 @@ struct ss_cluster {
     uint64_t *redirected; /* [map.n_nodes]: replies on that link that sent a request elsewhere */
     uint64_t timer;
     bool up;          /* last state reported */
+    /* the map read in flight (ss_ask over the primaries known when it
+     * started, then the seeds) */
+    ss_ask_t *asker;
+    slotmap_addr_t *ask_nodes; /* [n_ask]: what it asks, in order */
+    size_t n_ask;
+    slotmap_t *answer;         /* the map the kept reply made */
+    const char *auth_argv[3];
+    bool again;                /* another read was wanted meanwhile */
 };
 
 /* ---- setup ------------------------------------------------------------------ */
@@ -246,29 +256,14 @@ bool ss_cluster_writable(sstore_t *router, unsigned slot)
     return node < c->b.map.n_nodes && !c->shortp[node];
 }
 
-/* Reads the map and makes the children match it: children of nodes still
- * primaries are kept, new primaries get one, the others are dropped once
- * the new map is in place (dropping finishes their requests, whose
- * callbacks may issue new ones). */
-static void refresh(struct ss_cluster *c)
+/* Makes the children match the map m just read (taking it): children of
+ * nodes still primaries are kept, new primaries get one, the others are
+ * dropped once the new map is in place (dropping finishes their requests,
+ * whose callbacks may issue new ones). */
+static void apply(struct ss_cluster *c, slotmap_t *m)
 {
-    char err[300];
-    slotmap_t *m = calloc(1, sizeof(*m));
-    if (!m)
-        return;
-    slotmap_clear(m);
-    if (c->b.map.n_nodes) { /* ask the primaries we know first, then the seeds */
-        if (!(m->nodes = calloc(c->b.map.n_nodes, sizeof(*m->nodes)))) {
-            free(m);
-            return;
-        }
-        memcpy(m->nodes, c->b.map.nodes, c->b.map.n_nodes * sizeof(*m->nodes));
-        m->n_nodes = c->b.map.n_nodes;
-    }
-    sstore_t **kids = NULL;
-    if (slotmap_discover(m, c->b.seeds, c->b.n_seeds, ss_auth(c->router), DISCOVER_TIMEOUT_MS, err,
-                         sizeof(err)) < 0 ||
-        !(kids = calloc(m->n_nodes, sizeof(*kids)))) {
+    sstore_t **kids = calloc(m->n_nodes ? m->n_nodes : 1, sizeof(*kids));
+    if (!kids) {
         slotmap_clear(m);
         free(m);
         return;
@@ -342,13 +337,93 @@ static void refresh(struct ss_cluster *c)
     free(before);
 }
 
+/* ---- reading the map (ss_ask.h) --------------------------------------------- */
+
+static const char *ask_node(size_t i, int *port, void *arg)
+{
+    struct ss_cluster *c = arg;
+    if (i >= c->n_ask)
+        return NULL;
+    *port = c->ask_nodes[i].port;
+    return c->ask_nodes[i].host;
+}
+
+static int ask_take(const redisReply *r, size_t i, const char **why, void *arg)
+{
+    struct ss_cluster *c = arg;
+    slotmap_t *m = calloc(1, sizeof(*m));
+    if (!m) {
+        *why = "out of memory";
+        return -1;
+    }
+    if (slotmap_parse(m, r, &c->ask_nodes[i]) < 0) {
+        free(m);
+        *why = "CLUSTER SLOTS does not cover every slot";
+        return -1;
+    }
+    c->answer = m;
+    return 0;
+}
+
+static void ask_miss(size_t i, const char *host, int port, const char *why, void *arg)
+{
+    (void)i;
+    (void)arg;
+    log_debug("redis_cluster_no_map", "node=%s:%d detail=\"%s\"", host, port, why);
+}
+
+static void ask_done(int rc, size_t i, void *arg)
+{
+    (void)i;
+    struct ss_cluster *c = arg;
+    free(c->ask_nodes);
+    c->ask_nodes = NULL;
+    c->n_ask = 0;
+    if (rc == 0 && c->answer)
+        apply(c, c->answer);
+    c->answer = NULL;
+    update_state(c);
+    bool again = c->again;
+    c->again = false;
+    arm(c, again ? 0 : c->up && !any_short(c) ? REFRESH_UP_MS : REFRESH_DOWN_MS);
+}
+
+/* Starts reading the map: the primaries we know first, then the seeds. */
+static void refresh(struct ss_cluster *c)
+{
+    if (ss_ask_busy(c->asker)) {
+        c->again = true;
+        return;
+    }
+    size_t known = c->b.map.n_nodes, n = known + c->b.n_seeds;
+    slotmap_addr_t *nodes = calloc(n ? n : 1, sizeof(*nodes));
+    if (!nodes) {
+        arm(c, REFRESH_DOWN_MS);
+        return;
+    }
+    if (known)
+        memcpy(nodes, c->b.map.nodes, known * sizeof(*nodes));
+    memcpy(nodes + known, c->b.seeds, c->b.n_seeds * sizeof(*nodes));
+    free(c->ask_nodes);
+    c->ask_nodes = nodes;
+    c->n_ask = n;
+    static const char *const slots[] = {"CLUSTER", "SLOTS"};
+    ss_ask_spec_t spec = {
+        .node = ask_node, .take = ask_take, .miss = ask_miss, .done = ask_done, .arg = c,
+        .auth_argv = c->auth_argv, .auth_argc = ss_auth(c->router) ? redis_auth_argv(ss_auth(c->router), c->auth_argv) : 0,
+        .argv = slots, .argc = 2, .timeout_ms = DISCOVER_TIMEOUT_MS,
+    };
+    if (ss_ask_start(c->asker, &spec) < 0)
+        arm(c, REFRESH_DOWN_MS);
+}
+
 static uint64_t refresh_fire(loop_t *l, void *arg)
 {
     (void)l;
     struct ss_cluster *c = arg;
+    c->timer = 0; /* this run removes it; the read's end arms the next */
     refresh(c);
-    update_state(c);
-    return c->up && !any_short(c) ? REFRESH_UP_MS : REFRESH_DOWN_MS;
+    return 0;
 }
 
 /* Next refresh within ms (0: at the next timer turn). */
@@ -363,6 +438,8 @@ static void arm(struct ss_cluster *c, uint64_t ms)
 int ss_cluster_start(sstore_t *s)
 {
     struct ss_cluster *c = *ss_cluster_slot(s);
+    if (!c->asker && !(c->asker = ss_ask_new(ss_loop(s))))
+        return -ENOMEM;
     arm(c, 0);
     return c->timer ? 0 : -ENOMEM;
 }
@@ -374,6 +451,12 @@ void ss_cluster_fini(sstore_t *s)
         return;
     if (c->timer)
         loop_del_timer(ss_loop(s), c->timer);
+    ss_ask_free(&c->asker); /* a read in flight ends here, unreported */
+    free(c->ask_nodes);
+    if (c->answer) {
+        slotmap_clear(c->answer);
+        free(c->answer);
+    }
     for (size_t i = 0; i < c->b.map.n_nodes; i++)
         sstore_destroy(&c->child[i]);
     free(c->child);

@@ -9,12 +9,21 @@
   acknowledged only after a WAIT on that primary, sent behind the push:
   the WAIT on the node it was first sent to does not cover it (before,
   a later message's WAIT did, after this one's PUBACK);
+- the broker's reads of the slot map never stall its loop: with one
+  primary SIGKILLed (its link drops: the map is read again at once, and
+  every 250 ms while a primary is down) and every other node SIGSTOPped (they
+  accept connections and never answer), QoS 0 messages between two devices
+  on the broker keep flowing with no more than STALL_MAX_S of latency
+  (before, each read waited 250 ms per silent node inside the loop: about
+  2 s per read here, every connection on the broker frozen meanwhile);
 - authd and admin on the cluster: a CONNECT with the right password is
   accepted, a wrong one refused, and after the access data's slot ({g})
   moves to another primary authd follows MOVED.
 """
 
+import os
 import re
+import signal
 import subprocess
 import threading
 import time
@@ -25,6 +34,8 @@ from cluster_stack import Cluster
 from conftest import wait_until
 from redis_cluster import REDIS_CLI, crc16
 from stack import Stack, mqtt_probe
+
+STALL_MAX_S = 0.4   # end-to-end QoS 0 latency bound while the map cannot be read
 
 
 class Pub:
@@ -225,4 +236,58 @@ def test_authd_and_admin_on_the_cluster_follow_the_access_data():
         assert mqtt_probe(b.port, "d4", username="dev2", password="nope-nope-1") == 4
     finally:
         st.close()
+        cl.close()
+
+
+def test_map_reads_never_stall_the_loop_while_nodes_are_silent():
+    cl = Cluster()
+    stopped = []
+    try:
+        rc = cl.start_redis(cluster=True)
+        b = cl.start_broker()
+        got, lock = [], threading.Lock()
+
+        def on_message(c, ud, m):
+            with lock:
+                got.append((int(m.payload[:6]), time.monotonic() - float(m.payload[7:].decode())))
+
+        sub = mqtt.Client(client_id="stall-sub", clean_session=True)
+        sub.on_message = on_message
+        sub.connect("127.0.0.1", b.port, keepalive=30)
+        sub.loop_start()
+        assert sub.subscribe("stall/x", 0)[0] == mqtt.MQTT_ERR_SUCCESS
+        pub = mqtt.Client(client_id="stall-pub", clean_session=True)
+        pub.connect("127.0.0.1", b.port, keepalive=30)
+        pub.loop_start()
+        assert wait_until(lambda: (pub.publish("stall/x", b"000000 %f" % time.monotonic()), len(got) > 0)[1], 10)
+        base = len(got)
+
+        victim = rc.primaries()[0]
+        for n in rc.nodes:
+            if n is not victim:
+                os.kill(n.proc.pid, signal.SIGSTOP)
+                stopped.append(n)
+        victim.proc.kill()   # the broker's link to it drops: the map is read again, and again
+        victim.proc.wait()
+        sent = 0
+        end = time.monotonic() + 3.0
+        while time.monotonic() < end:
+            sent += 1
+            pub.publish("stall/x", b"%06d %f" % (sent, time.monotonic()))
+            time.sleep(0.02)
+        assert wait_until(lambda: len(got) >= base + sent, 10), (len(got) - base, sent)
+        with lock:
+            lat = [d for seq, d in got[base:]]
+        assert max(lat) < STALL_MAX_S, "worst QoS 0 latency %.2f s while the nodes were silent" % max(lat)
+        pub.disconnect()
+        sub.disconnect()
+        pub.loop_stop()
+        sub.loop_stop()
+        assert not cl.sanitizer_reports()
+    except BaseException:
+        print(cl.logs())
+        raise
+    finally:
+        for n in stopped:
+            os.kill(n.proc.pid, signal.SIGCONT)
         cl.close()
