@@ -177,7 +177,7 @@ int store_ban_list(store_t *s, int64_t now_ms, store_ban_list_t **out)
         if (b->expires_at && b->expires_at <= now_ms) {
             const char *hdel[] = {"HDEL", h, id};
             redisReply *d = NULL;
-            if (store_cmd(s, 3, hdel, NULL, &d) == 0)
+            if (store_cmd_unwaited(s, 3, hdel, NULL, &d) == 0) /* done again by the next list if lost */
                 freeReplyObject(d);
             ban_fini(b);
             continue;

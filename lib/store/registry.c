@@ -30,7 +30,9 @@ static const char FIND_LUA[] =
     "end\n"
     "return false\n";
 
-/* EVAL script with ARGV = prefix, args... */
+/* EVAL script with ARGV = prefix, args... Both scripts only read, but for
+ * LIST's dropping of expired brokers from the index (done again by the
+ * next list should a failover lose it): nothing to WAIT for. */
 static int run(store_t *s, const char *script, int argc, const char **args, redisReply **out)
 {
     const char *argv[12] = {"EVAL", script, "0", store_prefix(s)};
@@ -39,7 +41,7 @@ static int run(store_t *s, const char *script, int argc, const char **args, redi
         argv[4 + i] = args[i];
         lens[4 + i] = strlen(args[i]);
     }
-    return store_cmd(s, 4 + argc, argv, lens, out);
+    return store_cmd_unwaited(s, 4 + argc, argv, lens, out);
 }
 
 int store_conn_find(store_t *s, const char *mqtt_client_id, char **broker_out)

@@ -103,6 +103,7 @@ typedef struct store_wait_state {
     int min_replicas, timeout_ms; /* store_set_wait; 0: off */
     bool armed;       /* between store_wait_begin and store_wait_writes */
     bool dirty;       /* a write went out on the live link since then */
+    bool unwaited;    /* inside store_cmd_unwaited: writes are not noted */
     int lost;         /* a link carrying such writes was left unconfirmed: 0 or ROOST_EUNAVAILABLE */
     char reason[200]; /* why, for store_last_error */
 } store_wait_state_t;
@@ -114,6 +115,13 @@ bool store_cmd_writes(int argc, const char *const *argv);
 bool store_script_writes(enum store_script sc);
 /* A command that writes (write) is going out on the live link. */
 void store_wait_note(store_t *s, bool write);
+/* store_cmd for a command whose writes, if any, need no replica's
+ * confirmation, so a request that runs it and nothing else sends no WAIT
+ * (and a read keeps working while a replica is down): a read the
+ * classifier cannot tell by its name (EVAL of a script that only reads),
+ * or housekeeping that the next read does again should a failover lose it
+ * (dropping expired records). */
+int store_cmd_unwaited(store_t *s, int argc, const char **argv, const size_t *lens, redisReply **out);
 /* The live link ctx is being left (store.c drop_conn): its writes are
  * WAITed for now, or counted as lost when it is broken. */
 void store_wait_leaving(store_t *s, redisContext *ctx);

@@ -82,8 +82,18 @@ void store_wait_begin(store_t *s)
 void store_wait_note(store_t *s, bool write)
 {
     store_wait_state_t *w = store_wait_state(s);
-    if (write && w->armed)
+    if (write && w->armed && !w->unwaited)
         w->dirty = true;
+}
+
+int store_cmd_unwaited(store_t *s, int argc, const char **argv, const size_t *lens, redisReply **out)
+{
+    store_wait_state_t *w = store_wait_state(s);
+    bool was = w->unwaited;
+    w->unwaited = true;
+    int rc = store_cmd(s, argc, argv, lens, out);
+    w->unwaited = was;
+    return rc;
 }
 
 /* The first unconfirmed write's reason is kept. */

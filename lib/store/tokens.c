@@ -53,13 +53,16 @@ static const char TOUCH_LUA[] =
     "if redis.call('EXISTS', k) == 1 then redis.call('HSET', k, 'last_used_at', ARGV[3]) end\n"
     "return {'OK'}\n";
 
-static int run(store_t *s, const char *script, int argc, const char **args, redisReply **out,
+/* EVAL script with ARGV = prefix, args...; `writes`: its writes are
+ * confirmed by the request's WAIT (create, revoke), else it only reads or
+ * touches the last-used time (store_cmd_unwaited). */
+static int run(store_t *s, const char *script, bool writes, int argc, const char **args, redisReply **out,
                const char **status)
 {
     const char *argv[12] = {"EVAL", script, "0", store_prefix(s)};
     for (int i = 0; i < argc && i < 8; i++)
         argv[4 + i] = args[i];
-    int rc = store_cmd(s, 4 + argc, argv, NULL, out);
+    int rc = writes ? store_cmd(s, 4 + argc, argv, NULL, out) : store_cmd_unwaited(s, 4 + argc, argv, NULL, out);
     if (rc < 0)
         return rc;
     const redisReply *r = *out;
@@ -120,7 +123,7 @@ int store_token_create(store_t *s, const char *name, const char *hash, bool only
     const char *args[] = {t.id, name, hash, now, member, only_if_none ? "1" : "0"};
     redisReply *r = NULL;
     const char *st;
-    if ((rc = run(s, CREATE_LUA, 6, args, &r, &st)) < 0)
+    if ((rc = run(s, CREATE_LUA, true, 6, args, &r, &st)) < 0)
         return rc;
     if (!strcmp(st, "CONFLICT")) {
         const char *f = r->elements > 1 ? store_rstr(r->element[1]) : NULL;
@@ -149,7 +152,7 @@ int store_token_lookup(store_t *s, const char *hash, store_token_t **out)
     const char *args[] = {hash};
     redisReply *r = NULL;
     const char *st;
-    int rc = run(s, LOOKUP_LUA, 1, args, &r, &st);
+    int rc = run(s, LOOKUP_LUA, false, 1, args, &r, &st);
     if (rc < 0)
         return rc;
     store_token_t *t = NULL;
@@ -176,7 +179,7 @@ int store_token_touch(store_t *s, const char *id, int64_t when_ms)
     const char *args[] = {id, t};
     redisReply *r = NULL;
     const char *st;
-    int rc = run(s, TOUCH_LUA, 2, args, &r, &st);
+    int rc = run(s, TOUCH_LUA, false, 2, args, &r, &st);
     freeReplyObject(r);
     return rc;
 }
@@ -187,7 +190,7 @@ int store_token_list(store_t *s, store_token_list_t **out)
     *out = NULL;
     redisReply *r = NULL;
     const char *st;
-    int rc = run(s, LIST_LUA, 0, NULL, &r, &st);
+    int rc = run(s, LIST_LUA, false, 0, NULL, &r, &st);
     if (rc < 0)
         return rc;
     store_token_list_t *l = calloc(1, sizeof(*l));
@@ -219,7 +222,7 @@ int store_token_revoke(store_t *s, const char *id)
     const char *args[] = {id};
     redisReply *r = NULL;
     const char *st;
-    int rc = run(s, REVOKE_LUA, 1, args, &r, &st);
+    int rc = run(s, REVOKE_LUA, true, 1, args, &r, &st);
     if (rc == 0 && strcmp(st, "OK"))
         rc = store_fail(s, ROOST_ENOTFOUND, NULL, "no such token");
     freeReplyObject(r);

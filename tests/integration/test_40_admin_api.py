@@ -426,6 +426,19 @@ def test_write_waits_for_replicas():
         code, page, _ = s.request("GET", "/api/v1/groups")  # a read waits for nothing
         assert code == 200 and [g["name"] for g in page["items"]] == ["unconfirmed"]
         assert "write_unreplicated" in s.admin_log()
+        # reads keep working, also those run as scripts (connections, tokens)
+        # or that drop an expired record on the way (bans): housekeeping the
+        # next read does again needs no replica's confirmation
+        s.put_connection("broker-a", "conn-r")
+        code, page, _ = s.request("GET", "/api/v1/connections")
+        assert code == 200 and [c["mqtt_client_id"] for c in page["items"]] == ["conn-r"], (code, page)
+        code, page, _ = s.request("GET", "/api/v1/tokens")
+        assert code == 200 and page["items"], (code, page)
+        code, doc, _ = s.request("POST", "/api/v1/bans", {"kind": "username", "value": "gone", "expires_in_s": 1})
+        assert code == 503 and doc["details"]["may_have_been_made"] is True, (code, doc)
+        time.sleep(1.1)  # the ban expires (its expiry is what is tested)
+        code, page, _ = s.request("GET", "/api/v1/bans")
+        assert code == 200 and page["items"] == [], (code, page)
         rc = subprocess.run([ROOSTCTL, "--admin", f"tcp://127.0.0.1:{s.rpc_port}", "--token", TOKEN,
                              "groups", "create", "--name", "by-rpc"], capture_output=True, text=True, timeout=20)
         assert rc.returncode != 0 and "replicas confirmed" in rc.stderr, rc

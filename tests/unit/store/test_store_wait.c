@@ -5,7 +5,8 @@
  * Checked: which commands and scripts count as writes; without a replica a
  * request's write is reported unconfirmed after the timeout (and was made);
  * a request that only read, an unarmed handle and min_replicas 0 send no
- * WAIT; with a replica several writes are confirmed by one WAIT; a link
+ * WAIT, nor do writes run by store_cmd_unwaited (housekeeping); with a
+ * replica several writes are confirmed by one WAIT; a link
  * that carried a write and was closed under the request is reported
  * unconfirmed even though the new link's WAIT would pass. */
 #include "store_test.h"
@@ -115,6 +116,28 @@ static void reads_and_unarmed_send_no_wait(void **state)
     store_destroy(&s);
 }
 
+static void unwaited_writes_send_no_wait(void **state)
+{
+    store_t *s = waiting_store("w5:", 1, 150);
+    int64_t v;
+    assert_int_equal(store_config_version(s, &v), 0); /* connected: its schema write is behind us */
+    reset_stats();
+    store_wait_begin(s);
+    const char *hset[] = {"HSET", "w5:{g}:housekeeping", "f", "v"};
+    redisReply *r = NULL;
+    assert_int_equal(store_cmd_unwaited(s, 4, hset, NULL, &r), 0);
+    freeReplyObject(r);
+    assert_int_equal(store_wait_writes(s), 0);
+    assert_int_equal(wait_calls(), 0);
+    store_wait_begin(s); /* a waited write after it is noted as before */
+    assert_int_equal(store_cmd_unwaited(s, 4, hset, NULL, &r), 0);
+    freeReplyObject(r);
+    free(mk_group(s, "u1"));
+    assert_int_equal(store_wait_writes(s), ROOST_EUNAVAILABLE);
+    assert_int_equal(wait_calls(), 1);
+    store_destroy(&s);
+}
+
 static void start_replica(void)
 {
     assert_int_equal(redis_fixture_init(&g_replica, "store-wait-r"), 0);
@@ -183,6 +206,7 @@ int main(void)
         cmocka_unit_test(classifies_writes),
         cmocka_unit_test(no_replica_write_is_unconfirmed),
         cmocka_unit_test(reads_and_unarmed_send_no_wait),
+        cmocka_unit_test(unwaited_writes_send_no_wait),
         cmocka_unit_test(replica_confirms_with_one_wait),
         cmocka_unit_test(link_closed_under_a_write_is_unconfirmed),
     };
