@@ -675,7 +675,8 @@ void store_auth_free(store_auth_t **ap)
     }
     free(a->name);
     free(a->cert_fingerprint);
-    free(a->client_ids);    free(a);
+    free(a->client_ids);
+    free(a);
     *ap = NULL;
 }
 
@@ -711,7 +712,8 @@ static int auth_lookup(store_t *s, int script, const char *key, store_auth_t **o
         (rc = store_rdup(r->element[3], &a->name)) < 0 ||
         (rc = store_rdup(r->element[4], &a->password_hash)) < 0 ||
         (rc = store_rdup(r->element[5], &a->cert_fingerprint)) < 0 ||
-        (rc = store_rdup(r->element[6], &a->client_ids)) < 0) {        if (rc == ROOST_ESTORE)
+        (rc = store_rdup(r->element[6], &a->client_ids)) < 0) {
+        if (rc == ROOST_ESTORE)
             store_fail(s, rc, NULL, "bad auth lookup reply");
         store_auth_free(&a);
         goto done;

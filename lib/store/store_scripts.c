@@ -54,14 +54,16 @@ static const char LUA_CLIENT_CREATE[] =
     "  'username',ARGV[6],'created_at',now,'updated_at',now,'client_ids',ARGV[15])\n"
     "if ARGV[7]~='' then redis.call('HSET',k,'password_hash',ARGV[7]) end\n"
     "if ARGV[6]~='' then redis.call('HSET',idx,ARGV[6],id) end\n"
-    "if ARGV[8]~='' then\n" LUA_SET_CERT("k", 8) "redis.call('HSET',fidx,ARGV[8],id) end\n"    "redis.call('ZADD',p..'clients',0,ARGV[4])\n"
+    "if ARGV[8]~='' then\n" LUA_SET_CERT("k", 8) "redis.call('HSET',fidx,ARGV[8],id) end\n"
+    "redis.call('ZADD',p..'clients',0,ARGV[4])\n"
     "redis.call('INCR',p..'version')\n"
     "return {'OK',redis.call('HMGET',k," STORE_CLIENT_FIELDS ")}\n";
 
 /* ARGV: p id now name username hash fp subject issuer serial not_before
  * not_after client_ids; '' leaves a field unchanged (none of them may
  * legally be empty; client_ids is "=" + the new value). auth_type follows
- * from what the client then holds. */static const char LUA_CLIENT_UPDATE[] =
+ * from what the client then holds. */
+static const char LUA_CLIENT_UPDATE[] =
     "local p=ARGV[1] local id=ARGV[2] local k=p..'client:'..id\n"
     "local idx=p..'idx:client:username' local fidx=p..'idx:client:fingerprint'\n"
     "local cur=redis.call('HGET',k,'username')\n"
@@ -84,7 +86,8 @@ static const char LUA_CLIENT_CREATE[] =
     "local cred=redis.call('HGET',k,'username')~='' and redis.call('HEXISTS',k,'password_hash')==1\n"
     "local cert=redis.call('HEXISTS',k,'cert_fingerprint')==1\n"
     "redis.call('HSET',k,'auth_type',(cred and cert) and 'both' or (cert and 'certificate' or 'username_password'))\n"
-    "if ARGV[13]~='' then redis.call('HSET',k,'client_ids',string.sub(ARGV[13],2)) end\n"    "redis.call('HSET',k,'updated_at',ARGV[3])\n"
+    "if ARGV[13]~='' then redis.call('HSET',k,'client_ids',string.sub(ARGV[13],2)) end\n"
+    "redis.call('HSET',k,'updated_at',ARGV[3])\n"
     "redis.call('INCR',p..'version')\n"
     "return {'OK',redis.call('HMGET',k," STORE_CLIENT_FIELDS ")}\n";
 
