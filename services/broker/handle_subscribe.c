@@ -6,6 +6,7 @@
 #include "base/log.h"
 #include "handlers.h"
 #include "mqtt/reason.h"
+#include "mqtt/share.h"
 #include "msgprops.h"
 #include "persist.h"
 #include "route.h"
@@ -88,9 +89,11 @@ int subscribe_apply(conn_t *c, const mqtt_subscribe_t *p)
         bool existed = false;
         int rc = session_subscribe5(b, s, (const char *)f.ptr, f.len, o, subid, &existed);
         /* Retain Handling [MQTT-3.3.1-9,10,11]: 0 sends the retained
-         * messages, 1 only for a new subscription, 2 never */
+         * messages, 1 only for a new subscription, 2 never; and only to a
+         * non-shared subscription [MQTT-3.3.1-6] */
         uint8_t rh = (opts >> 4) & 3;
-        bool send = rc == 0 && (rh == 0 || (rh == 1 && !existed));
+        bool send = rc == 0 && (rh == 0 || (rh == 1 && !existed)) &&
+                    !share_is((const char *)f.ptr, f.len);
         granted[i] = (uint8_t)(o | (send ? SEND_RETAINED : 0));
         codes[i++] = rc ? (v5 ? MQTT_RC_UNSPECIFIED_ERROR : MQTT_SUBACK_FAILURE) : qos;
     }

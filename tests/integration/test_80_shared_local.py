@@ -120,6 +120,25 @@ def test_malformed_share_strings_get_failure_code(raw):
     c.ping()
 
 
+
+@pytest.mark.roost_only
+def test_new_shared_subscription_gets_no_retained_message(raw):
+    """[MQTT-3.3.1-6] retained messages go to a new non-shared subscription,
+    not to a shared one. The only retained topic a "$share/g/<filter>" string
+    matches as text is one named "$share/g/..." itself: such a message was
+    sent to the new member (retain flag set) before; the same filter without
+    the share prefix still gets its retained message."""
+    root = uid("sh")
+    c = raw()
+    c.connect()
+    c.publish("$share/g/" + root + "/x", b"kept", qos=1, retain=True)
+    c.publish(root + "/x", b"plain", qos=1, retain=True)
+    assert c.subscribe([("$share/g/" + root + "/#", 1)]) == [1]
+    c.no_packet()
+    assert c.subscribe([(root + "/#", 1)], pid=2) == [1]
+    p = c.expect("PUBLISH")
+    assert (p.topic, p.payload, p.retain) == (root + "/x", b"plain", True)
+
 def test_unsubscribed_member_gets_nothing_more(paho):
     root = uid("sh")
     a, b = shared_members(paho, "g", root, 2)
