@@ -68,9 +68,9 @@ int share_check(struct conn *c, const char *f, size_t len, uint8_t *code);
 /* s leaves the group of f (nothing when it is not a member). */
 void shared_leave(shared_t *sh, session_t *s, const char *f, size_t len);
 
-/* Whether any group exists anywhere (shared_publish has work to look for):
- * b->shared_groups > 0, read inline on the publish path. */
-/* Gives m (published here) to one member of each group its topic matches. */
+/* Gives m (published here) to one member of each group its topic matches.
+ * Worth calling only while some group exists anywhere: b->shared_groups >
+ * 0, which the publish path reads inline. */
 void shared_publish(shared_t *sh, msg_t *m);
 
 /* s acknowledged m (PUBACK, or PUBREC at QoS 2). */
