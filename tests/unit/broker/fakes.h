@@ -14,6 +14,7 @@
 #include "session.h"
 
 typedef struct fake_packet {
+    const conn_t *conn; /* written to (PUBLISH only) */
     uint8_t type;     /* MQTT_PUBLISH or the ack type */
     uint16_t pid;
     uint8_t qos;
@@ -39,7 +40,8 @@ int conn_send_publish(conn_t *c, const msg_t *m, uint8_t qos, uint16_t pid, bool
         return CONN_TOO_LARGE;
     if (fake_out.n < 256) {
         fake_packet_t *p = &fake_out.p[fake_out.n++];
-        *p = (fake_packet_t){.type = MQTT_PUBLISH, .pid = pid, .qos = qos, .dup = dup, .retain = retain};
+        *p = (fake_packet_t){.conn = c, .type = MQTT_PUBLISH, .pid = pid, .qos = qos, .dup = dup,
+                             .retain = retain};
         size_t l = m->topic_len < sizeof(p->topic) - 1 ? m->topic_len : sizeof(p->topic) - 1;
         memcpy(p->topic, msg_topic(m), l);
         if (ids) {
