@@ -8,6 +8,7 @@ cache state never leak between tests. Every process is stopped by PID.
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -72,6 +73,11 @@ class Redis:
             stop(self.proc)
             self.proc = None
 
+    def close(self):
+        """Stops it and removes its dir (its append-only files)."""
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
     @property
     def addr(self):
         return "127.0.0.1:%d" % self.port
@@ -80,9 +86,11 @@ class Redis:
 @pytest.fixture
 def redis():
     r = Redis()
-    r.start()
-    yield r
-    r.stop()
+    try:
+        r.start()
+        yield r
+    finally:
+        r.close()
 
 
 class Authd:
@@ -145,7 +153,9 @@ class Authd:
 
     def stop(self):
         rc = stop(self.proc)
-        os.unlink(self.log.name)
+        self.log.close()
+        if os.path.exists(self.log.name):
+            os.unlink(self.log.name)
         return rc
 
 
@@ -168,8 +178,10 @@ def env(redis):
 
     yield redis, prefix, seed, authd
     for a in started:
-        if a.proc.poll() is None:
-            assert a.stop() == 0, "authd did not exit 0 on SIGTERM"
+        running = a.proc.poll() is None
+        rc = a.stop()  # (also removes the log of one that exited by itself)
+        if running:
+            assert rc == 0, "authd did not exit 0 on SIGTERM"
 
 
 def redis_exec(redis, *cmds):
