@@ -4,6 +4,7 @@ password-protected Redis they start. Off by default. Real redis-server and
 the real services."""
 
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -16,9 +17,9 @@ from stack import ADMIN_BIN, AUTHD_BIN, BROKER_BIN, free_port
 PW = "require-auth-password-1"
 
 
-def redis(*extra):
+def redis(d, *extra):
+    """A redis-server with its files in d; (process, port)."""
     port = free_port()
-    d = tempfile.mkdtemp(prefix="roost-reqauth-")
     p = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", d,
                           *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 10
@@ -28,6 +29,8 @@ def redis(*extra):
             return p, port
         except OSError:
             time.sleep(0.05)
+    p.kill()
+    p.wait(10)
     raise RuntimeError("redis did not start")
 
 
@@ -47,35 +50,44 @@ def run(argv, env=None, wait=1.5):
     return rc, text
 
 
-def services(port):
+def services(port, d):
+    """The three services' command lines against Redis at port (admin's
+    token file in d)."""
     r = "127.0.0.1:%d" % port
     return {
         "broker": [BROKER_BIN, "--bind", "127.0.0.1", "--port", "0", "--redis", r, "--insecure-no-auth"],
         "authd": [AUTHD_BIN, "--bind", "tcp://127.0.0.1:%d" % free_port(), "--redis", r, "--http-port", "0"],
         "admin": [ADMIN_BIN, "--redis", r, "--http-port", str(free_port()), "--rpc-bind",
                   "tcp://127.0.0.1:%d" % free_port(), "--pub-bind", "tcp://127.0.0.1:%d" % free_port(),
-                  "--token-file", os.path.join(tempfile.mkdtemp(), "t")],
+                  "--token-file", os.path.join(d, "admin-token")],
     }
+
+
+def redis_fixture(*extra):
+    d = tempfile.mkdtemp(prefix="roost-reqauth-")
+    try:
+        p, port = redis(d, *extra)
+        try:
+            yield port, d
+        finally:
+            p.terminate()
+            p.wait(10)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 @pytest.fixture
 def open_redis():
-    p, port = redis()
-    yield port
-    p.terminate()
-    p.wait(10)
+    yield from redis_fixture()
 
 
 @pytest.fixture
 def locked_redis():
-    p, port = redis("--requirepass", PW)
-    yield port
-    p.terminate()
-    p.wait(10)
+    yield from redis_fixture("--requirepass", PW)
 
 
 def test_open_redis_is_refused_only_when_asked(open_redis):
-    for name, argv in services(open_redis).items():
+    for name, argv in services(*open_redis).items():
         rc, text = run(argv + ["--redis-require-auth"])
         assert rc == 1 and "redis_without_auth" in text and "anyone who reaches it" in text, (name, rc, text)
         rc, text = run(argv)                              # default: off
@@ -83,6 +95,6 @@ def test_open_redis_is_refused_only_when_asked(open_redis):
 
 
 def test_password_protected_redis_passes(locked_redis):
-    for name, argv in services(locked_redis).items():
+    for name, argv in services(*locked_redis).items():
         rc, text = run(argv + ["--redis-require-auth"], env={"ROOST_REDIS_PASSWORD": PW})
         assert rc is None and "redis_without_auth" not in text, (name, rc, text)
