@@ -206,7 +206,7 @@ def test_a_push_sent_on_ask_is_waited_for_where_it_ran():
 
 
 def test_authd_and_admin_on_the_cluster_follow_the_access_data():
-    st = Stack(prefix="ca:", keep_dir=True)
+    st = Stack(prefix="ca:")
     cl = Cluster()
     try:
         from redis_cluster import RedisCluster
@@ -234,6 +234,9 @@ def test_authd_and_admin_on_the_cluster_follow_the_access_data():
         st.add_client("dev2", "dev2-password")  # admin follows MOVED
         assert mqtt_probe(b.port, "d3", username="dev2", password="dev2-password") == 0
         assert mqtt_probe(b.port, "d4", username="dev2", password="nope-nope-1") == 4
+    except BaseException:
+        print(st.dump_logs(200))  # (the dir, with the logs, goes: it was kept after every run)
+        raise
     finally:
         st.close()
         cl.close()
