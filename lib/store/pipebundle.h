@@ -4,7 +4,8 @@
  * message: Redis's XADD was most of a mapped PUBLISH's cost,
  * bench/RESULTS.md); roost-forwarder reads them back member by member.
  *
- * The entry's only field is "b" (PIPEBUNDLE_FIELD):
+ * The entry's only field is "b" (PIPEBUNDLE_FIELD; the eight-field layout
+ * of older brokers has a "b" too, the broker id, never alone):
  *
  *   [version u8 = 1][count u16 BE]          count >= 1
  *   count times: [len u32 BE][pipentry]     a message as pipentry.h packs it
@@ -37,8 +38,8 @@ typedef struct pipebundle_member {
     size_t len;
 } pipebundle_member_t;
 
-/* The messages the queue counts for an entry holding these n bytes in its
- * "b" field: the count at bytes 1-2, or 1 when there are fewer than 3
+/* The messages the queue counts for an entry whose only field is "b",
+ * holding these n bytes: the count at bytes 1-2, or 1 when there are fewer than 3
  * bytes. The Lua scripts count the same way (sstore_pipe.c, pipeq.c). */
 size_t pipebundle_count(const uint8_t *b, size_t n);
 /* Writes the head of a bundle of count members at out (PIPEBUNDLE_HEAD

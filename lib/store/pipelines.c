@@ -3,6 +3,7 @@
  * registered in store.c's script table through store_priv.h.
  */
 #include "store/pipelines.h"
+#include "store/pipeq.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -700,11 +701,9 @@ int store_pipeline_stats(store_t *s, const char *id, store_pipeline_stats_t *out
     snprintf(stats, sizeof(stats), "%s:stats", q);
     redisReply *r = NULL;
     int rc;
-    const char *xlen[] = {"XLEN", q};
-    if ((rc = q_cmd(s, xlen, 2, &r)) < 0)
+    int64_t entries = 0;
+    if ((rc = pipeq_length(s, q, &out->queued, &entries)) < 0)
         return rc;
-    store_ri64(r, &out->queued);
-    freeReplyObject(r);
     const char *xlen_dead[] = {"XLEN", dead};
     if ((rc = q_cmd(s, xlen_dead, 2, &r)) < 0)
         return rc;

@@ -23,8 +23,9 @@
  *                                    consumer group "forwarders" made with
  *                                    the pipeline
  *   G pq:<id>:dead            stream dead-lettered entries
- *   G pq:<id>:stats           hash   dropped dead forwarded last_error
- *                                    last_error_at last_ok_at
+ *   G pq:<id>:stats           hash   queued (messages in the queue) dropped
+ *                                    dead forwarded last_error last_error_at
+ *                                    last_ok_at
  * Deleting a pipeline deletes its queue, dead letters and stats; it is
  * refused (ROOST_ECONFLICT, field "mappings", ids) while mappings feed it.
  * Every write is one Lua script that also bumps routes:version (not the
@@ -66,7 +67,7 @@
  *                 request; more: a JSON array)
  *   linger_ms     0-60000: how long a partial batch may wait for more
  *   max_attempts  1-1000 deliveries before an entry is dead-lettered
- *   max_queue     1-10000000 entries; a full queue drops new messages
+ *   max_queue     1-10000000 messages; a full queue drops new messages
  *   max_age_s     0-31536000 seconds (0: no age cap); entries older than
  *                 this are dropped (counted as dropped) when the next
  *                 message is appended
@@ -159,9 +160,9 @@ void store_pipeline_page_free(store_pipeline_page_t **pp);
 
 /* Delivery state of one pipeline, from its queue keys. */
 typedef struct store_pipeline_stats {
-    int64_t queued;   /* entries in the queue (waiting or in flight) */
-    int64_t pending;  /* delivered to a forwarder, not yet acknowledged */
-    int64_t dead;     /* entries in the dead-letter stream */
+    int64_t queued;   /* messages in the queue (waiting or in flight; pipeq.h) */
+    int64_t pending;  /* entries delivered to a forwarder, not yet acknowledged */
+    int64_t dead;     /* messages in the dead-letter stream (one an entry) */
     int64_t dropped, forwarded;
     int64_t oldest_ms;        /* enqueue time of the oldest entry, 0 if none */
     int64_t last_ok_at, last_error_at;

@@ -88,6 +88,16 @@ void ss_cat(sstore_req_t *q, const void *p, size_t n)
     q->len[q->argc - 1] += n;
 }
 
+void *ss_cat_space(sstore_req_t *q, size_t n)
+{
+    if (!reserve(q, n))
+        return NULL;
+    void *at = q->buf + q->used;
+    q->used += n;
+    q->len[q->argc - 1] += n;
+    return at;
+}
+
 void *ss_arg_space(sstore_req_t *q, size_t n)
 {
     ss_arg(q, NULL, 0);

@@ -10,39 +10,69 @@
 #include "base/err.h"
 #include "base/loop.h"
 #include "store/resp.h"
+#include "store/pipebundle.h"
 #include "store/pipentry.h"
+#include "store/pipeq.h"
 #include "store/sstore_priv.h"
 
 /* ARGV: prefix, then groups of messages bound for the same pipelines: n,
- * the n pipeline ids, k (a fixed-width count, "0003"), then k entries, each
- * the one field of a stream entry (pipentry.h). A pipeline deleted
- * meanwhile is skipped; a queue with a max_age_s first loses the entries
- * older than that (counted in its stats as dropped); a queue at its
- * max_queue takes nothing more (counted likewise). Returns {i, d, ...}: the
- * 1-based positions in the call of the messages that d pipelines dropped
- * (empty when none did). One XADD of one field per message and pipeline,
- * the key built once per group: the eight field pairs written before cost
- * Redis 7 us per message (bench/RESULTS.md). */
+ * the n pipeline ids, then the group's k messages as one bundle
+ * (pipebundle.h; k is its count). Each pipeline's queue gets one stream
+ * entry per group: the bundle as it is ("b"), or its only message as an "m"
+ * entry when k is 1 (pipentry.h). A pipeline deleted meanwhile is skipped.
+ * max_queue counts messages: the queue's count is kept in its stats hash
+ * ("queued", taken from XLEN the first time: older queues hold one message
+ * per entry); a queue that has room for only some of the k takes the first
+ * ones (a shorter bundle cut from this one) and drops the rest; a queue
+ * with a max_age_s first loses its entries older than that (at most 1000
+ * per call; their messages counted, acknowledged so that a forwarder still
+ * holding them does not count them again, pipeq.c). Drops are counted in
+ * the stats as "dropped", per message. Returns {i, d, ...}: the 1-based
+ * positions in the call of the messages that d pipelines dropped (empty
+ * when none did). One XADD per pipeline and group: one per message cost
+ * Redis ~1.3 us of its ~3.1 us per message (bench/RESULTS.md). */
 const char SSTORE_LUA_PIPE_APPEND[] =
     "local p=ARGV[1] local i=2 local out={} local mq={} local len={} local at=0\n"
+    "local function cnt(f)\n"
+    "  if #f==2 and f[1]=='" PIPEBUNDLE_FIELD "' and #f[2]>=3 then return string.byte(f[2],2)*256+string.byte(f[2],3) end\n"
+    "  return 1\n"
+    "end\n"
+    "local function take(v,room)\n"
+    "  local pos=4\n"
+    "  for _=1,room do local a,b,c,d=string.byte(v,pos,pos+3) pos=pos+4+((a*256+b)*256+c)*256+d end\n"
+    "  if room==1 then return '" PIPENTRY_FIELD "',string.sub(v,8,pos-1) end\n"
+    "  return '" PIPEBUNDLE_FIELD "',string.char(1,math.floor(room/256),room%256)..string.sub(v,4,pos-1)\n"
+    "end\n"
     "while i<=#ARGV do\n"
-    "  local n=tonumber(ARGV[i]) local k=tonumber(ARGV[i+n+1]) local e=i+n+2 local d={}\n"
+    "  local n=tonumber(ARGV[i]) local v=ARGV[i+n+1] local d={}\n"
+    "  local k=string.byte(v,2)*256+string.byte(v,3)\n"
     "  for j=i+1,i+n do\n"
     "    local id=ARGV[j] local q=p..'pq:'..id\n"
     "    if mq[id]==nil then\n"
     "      local c=redis.call('HMGET',p..'pipeline:'..id,'max_queue','max_age_s')\n"
     "      mq[id]=tonumber(c[1] or '-1') local age=tonumber(c[2] or '0')\n"
+    "      if mq[id]>=0 then\n"
+    "        local l=redis.call('HGET',q..':stats','queued')\n"
+    "        len[id]=tonumber(l or redis.call('XLEN',q))\n"
+    "      end\n"
     "      if mq[id]>=0 and age>0 then\n"
     "        local t=redis.call('TIME')\n"
     "        local cut=tonumber(t[1])*1000+math.floor(tonumber(t[2])/1000)-age*1000\n"
-    "        local gone=redis.call('XTRIM',q,'MINID',cut)\n"
-    "        if gone>0 then redis.call('HINCRBY',q..':stats','dropped',gone) end\n"
+    "        local es=redis.call('XRANGE',q,'-',cut-1,'COUNT',1000)\n"
+    "        if #es>0 then\n"
+    "          local ids={} local gone=0\n"
+    "          for x,e in ipairs(es) do ids[x]=e[1] gone=gone+cnt(e[2]) end\n"
+    "          redis.pcall('XACK',q,'" PIPEQ_GROUP "',unpack(ids))\n"
+    "          redis.call('XDEL',q,unpack(ids))\n"
+    "          redis.call('HINCRBY',q..':stats','dropped',gone)\n"
+    "          len[id]=math.max(0,len[id]-gone)\n"
+    "        end\n"
     "      end\n"
     "    end\n"
     "    if mq[id]>=0 then\n"
-    "      if len[id]==nil then len[id]=redis.call('XLEN',q) end\n"
     "      local room=math.max(0,math.min(k,mq[id]-len[id]))\n"
-    "      for x=e,e+room-1 do redis.call('XADD',q,'*','" PIPENTRY_FIELD "',ARGV[x]) end\n"
+    "      if room==k and k>1 then redis.call('XADD',q,'*','" PIPEBUNDLE_FIELD "',v)\n"
+    "      elseif room>0 then redis.call('XADD',q,'*',take(v,room)) end\n"
     "      len[id]=len[id]+room\n"
     "      if room<k then\n"
     "        redis.call('HINCRBY',q..':stats','dropped',k-room)\n"
@@ -51,8 +81,9 @@ const char SSTORE_LUA_PIPE_APPEND[] =
     "    end\n"
     "  end\n"
     "  for x=1,k do if d[x] then out[#out+1]=at+x out[#out+1]=d[x] end end\n"
-    "  at=at+k i=e+k\n"
+    "  at=at+k i=i+n+2\n"
     "end\n"
+    "for id,l in pairs(len) do redis.call('HSET',p..'pq:'..id..':stats','queued',l) end\n"
     "return out\n";
 
 #define BATCH_MAX 256 /* messages per script call */
@@ -208,8 +239,6 @@ static batch_t *open_batch(sstore_t *s)
     return b;
 }
 
-#define GRP_K_DIGITS 4 /* the group's count, patched in place (BATCH_MAX fits) */
-
 /* Whether the open group of b goes to exactly these n pipelines. */
 static bool same_group(const batch_t *b, const char *const *pipelines, size_t n)
 {
@@ -262,16 +291,17 @@ int sstore_pipe_append(sstore_t *s, const char *const *pipelines, size_t n, cons
         ss_arg_u64(q, n);
         for (size_t i = 0; i < n; i++)
             ss_arg_str(q, pipelines[i]);
-        ss_arg(q, "0000", GRP_K_DIGITS);
+        if (!ss_arg_space(q, PIPEBUNDLE_HEAD))
+            return -ENOMEM; /* q remembers it: the whole batch fails when sent */
     }
-    uint8_t *at = ss_arg_space(q, size);
+    /* the group's bundle is the last argument: it grows by one member and
+     * its count is patched in place */
+    uint8_t *at = ss_cat_space(q, PIPEBUNDLE_MEMBER_HEAD + size);
     if (!at)
-        return -ENOMEM; /* q remembers it: the whole batch fails when sent */
-    pipentry_encode(&e, at);
-    size_t k = ++b->grp_k;
-    char *cnt = q->buf + q->off[b->grp + 1 + (int)n];
-    for (int i = GRP_K_DIGITS - 1; i >= 0; i--, k /= 10)
-        cnt[i] = (char)('0' + k % 10);
+        return -ENOMEM;
+    pipebundle_member_head(at, size);
+    pipentry_encode(&e, at + PIPEBUNDLE_MEMBER_HEAD);
+    pipebundle_head((uint8_t *)q->buf + q->off[b->grp + 1 + (int)n], ++b->grp_k);
     b->cbs[b->n++] = (cb_t){fn, arg};
     if (b->n >= BATCH_MAX)
         ss_pipe_flush(s, NULL);

@@ -124,6 +124,9 @@ void ss_key(sstore_req_t *q, const char *name, const void *id, size_t id_len);
 void ss_ckey(sstore_req_t *q, const char *name, const void *cid, size_t cid_len);
 /* Appends raw bytes to the last argument (builds composite values). */
 void ss_cat(sstore_req_t *q, const void *p, size_t n);
+/* Grows the last argument by n bytes and returns where to write them
+ * (valid until the next append), or NULL on OOM (remembered as ss_arg's). */
+void *ss_cat_space(sstore_req_t *q, size_t n);
 /* Sends q. 0: q will finish later, from the loop. < 0 (ROOST_EUNAVAILABLE,
  * -ENOMEM): q has been freed and will never finish. */
 int ss_issue(sstore_req_t *q);

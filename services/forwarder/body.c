@@ -140,11 +140,11 @@ typedef struct field {
  * without printf either (numbers, id and time written directly). */
 char *body_message(const char *pipeline_id, const pipeq_msg_t *m, size_t *len)
 {
-    char id[STORE_ID_LEN + PIPEQ_EID_MAX + 2], at[24], qos[20], ms[20];
-    size_t pl = strnlen(pipeline_id, STORE_ID_LEN), el = strnlen(m->eid, PIPEQ_EID_MAX);
+    char id[STORE_ID_LEN + PIPEQ_MID_MAX + 2], at[24], qos[20], ms[20];
+    size_t pl = strnlen(pipeline_id, STORE_ID_LEN), el = strnlen(m->mid, PIPEQ_MID_MAX);
     memcpy(id, pipeline_id, pl);
     id[pl] = ':';
-    memcpy(id + pl + 1, m->eid, el);
+    memcpy(id + pl + 1, m->mid, el);
     rfc3339((int64_t)m->msg.received_ms, at);
     size_t qn = put_i64(qos, m->msg.qos), mn = put_i64(ms, (int64_t)m->msg.received_ms);
     bool text = mqtt_utf8_check(m->msg.payload, m->msg.payload_len) == 0;

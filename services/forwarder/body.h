@@ -1,8 +1,11 @@
 /* body: the JSON document a pipeline's API receives for one message, and
  * the request body of a batch. Pure (libsodium's base64 only).
  *
- *   {"id": "<pipeline id>:<entry id>",   stable across retries and takeovers:
- *                                        the receiver may de-duplicate on it
+ *   {"id": "<pipeline id>:<message id>", stable across retries and takeovers:
+ *                                        the receiver may de-duplicate on it;
+ *                                        the message id is the queue entry's
+ *                                        id, "<entry id>:<index>" for a
+ *                                        member of a bundle (pipeq.h)
  *    "pipeline": "<pipeline id>", "topic": "...",
  *    "payload": "...", "encoding": "utf-8" | "base64",
  *    "qos": 0|1|2, "retain": false, "client_id": "<MQTT client id>",

@@ -84,7 +84,7 @@ static void pipe_free(fwd_t *f, pipe_t *p)
     for (size_t i = 0; i < p->n; i++)
         held_free(&p->q[i]);
     for (size_t i = 0; i < p->n_acks; i++)
-        free(p->acks[i]);
+        free((char *)p->acks[i].eid);
     free(p->acks);
     free(p->q);
     store_pipeline_t *cfg = &p->cfg;
@@ -197,48 +197,95 @@ typedef struct sink {
     fwd_t *f;
     pipe_t *p;
     bool merge;          /* claimed entries: insert in stream order, skip held ones */
-    const char *bad[64]; /* malformed entries to dead-letter */
-    char bad_ids[64][PIPEQ_EID_MAX];
-    size_t n_bad;
+    fentry_t *cur;       /* the entry of the last message handed over */
+    bool skip;           /* ... which is skipped (held already, or no memory) */
+    size_t entries;      /* entries seen */
+    held_t *bad;         /* malformed messages to dead-letter */
+    size_t n_bad, cap_bad;
 } sink_t;
 
 /* Waiting, in a request, or delivered with its ack not yet in Redis (a
  * claimed-back acked entry would be POSTed a second time). */
-static bool is_held(fwd_t *f, const pipe_t *p, const char *eid)
+static bool is_held(const pipe_t *p, const char *eid)
 {
     for (size_t i = 0; i < p->n; i++)
-        if (!strcmp(p->q[i].eid, eid))
+        if (!strcmp(p->q[i].e->eid, eid))
             return true;
-    (void)f;
     for (const req_t *r = p->reqs; r; r = r->next)
         for (size_t k = 0; k < r->n; k++)
-            if (!strcmp(r->items[k].eid, eid))
+            if (!strcmp(r->items[k].e->eid, eid))
                 return true;
     for (size_t i = 0; i < p->n_acks; i++)
-        if (!strcmp(p->acks[i], eid))
+        if (!strcmp(p->acks[i].eid, eid))
             return true;
     return false;
+}
+
+/* The sink lets go of its entry (it holds one reference while handing its
+ * messages over). */
+static void drop_cur(sink_t *s)
+{
+    if (s->cur && --s->cur->refs == 0)
+        free(s->cur);
+    s->cur = NULL;
+}
+
+/* The tracker of m's entry: the last one when m is its next message. NULL
+ * when the entry is skipped. */
+static fentry_t *entry_of(sink_t *s, const pipeq_msg_t *m)
+{
+    if (s->cur && !strcmp(s->cur->eid, m->eid))
+        return s->skip ? NULL : s->cur;
+    drop_cur(s);
+    s->skip = false;
+    s->entries++;
+    fentry_t *e = calloc(1, sizeof(*e));
+    if (!e) /* its next messages get a tracker never done: the entry is not acked, claimed again later */
+        return NULL;
+    snprintf(e->eid, sizeof(e->eid), "%s", m->eid);
+    e->count = m->count;
+    e->left = m->parts;
+    e->refs = 1;
+    s->cur = e;
+    s->skip = s->merge && is_held(s->p, m->eid);
+    return s->skip ? NULL : e;
+}
+
+static int put_held(held_t **v, size_t *n, size_t *cap, const held_t *h)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 64;
+        held_t *q = realloc(*v, c * sizeof(*q));
+        if (!q)
+            return -ENOMEM;
+        *v = q;
+        *cap = c;
+    }
+    (*v)[(*n)++] = *h;
+    return 0;
 }
 
 static void on_msg(const pipeq_msg_t *m, void *arg)
 {
     sink_t *s = arg;
     pipe_t *p = s->p;
-    size_t el = strlen(m->eid);
-    if (el >= PIPEQ_EID_MAX || (s->merge && is_held(s->f, p, m->eid)))
+    if (strlen(m->eid) >= PIPEQ_EID_MAX)
         return;
+    fentry_t *e = entry_of(s, m);
+    if (!e)
+        return;
+    held_t h = {.since = fwd_now_ms(), .attempts = m->attempts, .e = e};
+    snprintf(h.mid, sizeof(h.mid), "%s", m->mid);
+    e->refs++;
     if (!body_ok(m)) {
-        if (s->n_bad < 64) {
-            snprintf(s->bad_ids[s->n_bad], PIPEQ_EID_MAX, "%s", m->eid);
-            s->bad[s->n_bad] = s->bad_ids[s->n_bad];
-            s->n_bad++;
-        }
+        if (put_held(&s->bad, &s->n_bad, &s->cap_bad, &h) < 0)
+            held_free(&h);
         return;
     }
-    held_t h = {.since = fwd_now_ms(), .attempts = m->attempts};
-    memcpy(h.eid, m->eid, el + 1);
-    if (!(h.json = body_message(p->id, m, &h.len)))
-        return; /* OOM: stays pending, claimed again later */
+    if (!(h.json = body_message(p->id, m, &h.len))) {
+        held_free(&h); /* OOM: stays pending, claimed again later */
+        return;
+    }
     if (p->n == p->cap) {
         size_t cap = p->cap ? p->cap * 2 : 64;
         held_t *q = realloc(p->q, cap * sizeof(*q));
@@ -250,24 +297,41 @@ static void on_msg(const pipeq_msg_t *m, void *arg)
         p->cap = cap;
     }
     size_t at = p->n;
-    while (s->merge && at > 0 && pipeq_eid_cmp(p->q[at - 1].eid, h.eid) > 0)
+    while (s->merge && at > 0 && pipeq_eid_cmp(p->q[at - 1].e->eid, e->eid) > 0)
         at--;
     memmove(p->q + at + 1, p->q + at, (p->n - at) * sizeof(*p->q));
     p->q[at] = h;
     p->n++;
 }
 
+/* Dead-letters the malformed messages read (an entry whose messages are
+ * all done then goes to the acknowledgements). */
 static void finish_sink(fwd_t *f, sink_t *s)
 {
+    drop_cur(s);
     if (s->n_bad) {
-        int rc = pipeq_dead(f->store, s->p->id, s->bad, s->n_bad, "malformed queue entry (not decodable, no topic, or a field not UTF-8)", 0);
+        const char **mids = malloc(s->n_bad * sizeof(*mids));
+        int rc = mids ? 0 : -ENOMEM;
+        for (size_t i = 0; mids && i < s->n_bad; i++)
+            mids[i] = s->bad[i].mid;
+        if (rc == 0)
+            rc = pipeq_dead(f->store, s->p->id, mids, s->n_bad,
+                            "malformed queue entry (not decodable, no topic, or a field not UTF-8)", 0);
         fwd_redis_result(f, rc, "dead_letter");
+        free(mids);
         if (rc == 0)
             s->p->dead += s->n_bad;
+        for (size_t i = 0; i < s->n_bad; i++) {
+            if (rc == 0)
+                held_done(s->p, &s->bad[i], false);
+            else
+                held_free(&s->bad[i]); /* stays pending: claimed and tried again */
+        }
     }
+    free(s->bad);
 }
 
-/* Entries held per pipeline: enough for every request in flight twice. */
+/* Messages held per pipeline: enough for every request in flight twice. */
 static size_t window_of(const fwd_t *f, const pipe_t *p)
 {
     return (size_t)(p->cfg.batch_size * f->conf->inflight * 2 + 100);
@@ -280,8 +344,13 @@ static void read_more(fwd_t *f, pipe_t *p, int64_t now)
     size_t window = window_of(f, p);
     if (p->n > window / 2 || now < p->next_read)
         return;
+    /* the window counts messages, XREADGROUP entries: as many entries as
+     * the last read's bundles make fit */
+    size_t per = p->per_entry ? p->per_entry : 1, count = (window - p->n) / per;
     sink_t s = {.f = f, .p = p};
-    int rc = pipeq_read(f->store, p->id, f->consumer, window - p->n, on_msg, &s);
+    int rc = pipeq_read(f->store, p->id, f->consumer, count ? count : 1, on_msg, &s);
+    if (rc > 0 && s.entries)
+        p->per_entry = ((size_t)rc + s.entries - 1) / s.entries;
     fwd_redis_result(f, rc, "read");
     if (rc < 0 && rc != ROOST_EUNAVAILABLE && store_last_error(f->store)->reason &&
         !strncmp(store_last_error(f->store)->reason, "NOGROUP", 7))
@@ -298,17 +367,20 @@ static void claim_and_touch(fwd_t *f, pipe_t *p, int64_t now)
          * kept this forwarder's so no claim (ours or another's) takes them */
         const char **ids = malloc((p->n + p->n_acks + 1) * sizeof(*ids));
         size_t n = 0;
+        /* (a bundle's messages sit side by side: its id once) */
         for (size_t i = 0; ids && i < p->n; i++)
-            ids[n++] = p->q[i].eid;
+            if (!n || strcmp(ids[n - 1], p->q[i].e->eid))
+                ids[n++] = p->q[i].e->eid;
         for (size_t i = 0; ids && i < p->n_acks; i++)
-            ids[n++] = p->acks[i];
+            ids[n++] = p->acks[i].eid;
         for (const req_t *r = p->reqs; ids && r; r = r->next) {
             const char **more = realloc(ids, (n + r->n + 1) * sizeof(*ids));
             if (!more)
                 break;
             ids = more;
             for (size_t k = 0; k < r->n; k++)
-                ids[n++] = r->items[k].eid;
+                if (!n || strcmp(ids[n - 1], r->items[k].e->eid))
+                    ids[n++] = r->items[k].e->eid;
         }
         if (ids && n)
             fwd_redis_result(f, pipeq_touch(f->store, p->id, f->consumer, ids, n), "touch");
@@ -321,7 +393,7 @@ static void claim_and_touch(fwd_t *f, pipe_t *p, int64_t now)
         fwd_redis_result(f, rc, "claim");
         finish_sink(f, &s);
         if (rc > 0)
-            log_info("entries_claimed", "pipeline=%s entries=%d detail=\"held by a forwarder that stopped\"", p->id,
+            log_info("entries_claimed", "pipeline=%s messages=%d detail=\"held by a forwarder that stopped\"", p->id,
                      rc);
     }
 }
@@ -351,7 +423,7 @@ static void flush_acks(fwd_t *f, int64_t now, bool force)
     for (pipe_t *p = f->pipes; p; p = p->next) {
         if (!p->n_acks)
             continue;
-        int rc = pipeq_ack(f->store, p->id, (const char *const *)p->acks, p->n_acks);
+        int rc = pipeq_ack(f->store, p->id, p->acks, p->n_acks);
         fwd_redis_result(f, rc, "ack");
         if (rc < 0) {
             f->acks_since = now; /* kept (held: fwd.h); retried */
@@ -370,7 +442,7 @@ static void flush_acks(fwd_t *f, int64_t now, bool force)
         f->acks_backoff = 0;
         f->acks_retry_at = 0;
         for (size_t i = 0; i < p->n_acks; i++)
-            free(p->acks[i]);
+            free((char *)p->acks[i].eid);
         p->n_acks = 0;
     }
 }

@@ -1,10 +1,12 @@
 /* fwd: the forwarding engine of roost-forwarder. One thread: Redis (lib/store,
  * blocking, local) for routes and queues, libcurl's multi interface for HTTP.
  *
- * Per pipeline it holds a window of entries read through the consumer
- * group (in stream order), sends them one per request or in batches
- * (batch_size, linger_ms), at most --inflight requests at once, and:
- *   2xx                  -> XACK + XDEL (pipeq_ack), counted forwarded
+ * Per pipeline it holds a window of messages read through the consumer
+ * group (in stream order; a bundle entry's messages one by one, pipeq.h),
+ * sends them one per request or in batches (batch_size, linger_ms; a batch
+ * may mix messages of several entries), at most --inflight requests at
+ * once, and per message:
+ *   2xx                  -> delivered, counted forwarded
  *   429                  -> back to the front, nothing sent before
  *                           Retry-After (seconds or HTTP date; backoff if
  *                           absent); does not count as an attempt
@@ -12,6 +14,8 @@
  *   connection error        base * 2^(attempts-1) ms (capped), half of it
  *                           random (jitter); at max_attempts: dead letter
  *   other 4xx            -> dead letter at once (the receiver refuses it)
+ * An entry is acknowledged (XACK + trim/XDEL, pipeq_ack) once all its
+ * messages are delivered or dead-lettered.
  * A paused pipeline is neither read nor sent (its queue keeps filling).
  * Entries this forwarder holds (waiting, in a request, or delivered with the
  * ack not yet in Redis) are touched (XCLAIM JUSTID) every third of

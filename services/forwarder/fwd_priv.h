@@ -16,9 +16,20 @@
 #define FWD_LAT_BUCKETS 10 /* request latency histogram (seconds) */
 extern const double FWD_LAT_BOUNDS[FWD_LAT_BUCKETS];
 
-/* One entry held by this forwarder, waiting or in a request. */
-typedef struct held {
+/* A queue entry some of whose messages this forwarder holds: acknowledged
+ * (pipeq_ack) once every message of it is delivered or dead-lettered. */
+typedef struct fentry {
     char eid[PIPEQ_EID_MAX];
+    size_t count;       /* messages the queue counts for it (pipeq_msg_t count) */
+    size_t left;        /* its messages not yet delivered nor dead-lettered */
+    size_t delivered;
+    size_t refs;        /* held_t pointing at it */
+} fentry_t;
+
+/* One message held by this forwarder, waiting or in a request. */
+typedef struct held {
+    fentry_t *e;        /* its entry (shared by the entry's messages) */
+    char mid[PIPEQ_MID_MAX]; /* message id (pipeq.h) */
     char *json;
     size_t len;
     int attempts;       /* failed deliveries so far (408/5xx/network) */
@@ -50,7 +61,8 @@ struct pipe {
     req_t *reqs;          /* in flight (inflight of them) */
     bool seen, gone;
     int64_t next_read, next_claim, next_touch;
-    char **acks;          /* entry ids to acknowledge (owned) */
+    size_t per_entry;     /* messages per entry in the last read (0: none yet) */
+    pipeq_done_t *acks;   /* entries to acknowledge (eids owned) */
     size_t n_acks, cap_acks;
     /* metrics */
     uint64_t forwarded, retried, dead, requests, failures, lat_count;
@@ -95,8 +107,13 @@ void send_done(fwd_t *f, req_t *r, CURLcode result);
 void send_fini(fwd_t *f);
 /* Frees a request whose pipeline went away (entries dropped). */
 void send_abandon(fwd_t *f, req_t *r);
-/* Puts entries back at the front of p's queue (takes ownership). */
+/* Puts messages back at the front of p's queue (takes ownership). */
 int pipe_unshift(pipe_t *p, held_t *items, size_t n);
+/* Lets go of a message (its entry is freed with the last one): one not
+ * done (held_done) is not acknowledged, delivered again after a claim. */
 void held_free(held_t *h);
+/* A message delivered (true) or dead-lettered: its entry goes to p's
+ * acknowledgements when it was the last one left; then held_free. */
+void held_done(pipe_t *p, held_t *h, bool delivered);
 
 #endif

@@ -17,6 +17,36 @@ void held_free(held_t *h)
 {
     free(h->json);
     h->json = NULL;
+    if (h->e && --h->e->refs == 0)
+        free(h->e);
+    h->e = NULL;
+}
+
+/* Adds e to p's acknowledgements. */
+static void queue_ack(pipe_t *p, const fentry_t *e)
+{
+    if (p->n_acks == p->cap_acks) {
+        size_t cap = p->cap_acks ? p->cap_acks * 2 : 64;
+        pipeq_done_t *a = realloc(p->acks, cap * sizeof(*a));
+        if (!a)
+            return; /* not acknowledged: delivered again later (at least once) */
+        p->acks = a;
+        p->cap_acks = cap;
+    }
+    char *dup = strdup(e->eid);
+    if (dup)
+        p->acks[p->n_acks++] = (pipeq_done_t){dup, e->count, e->delivered};
+}
+
+void held_done(pipe_t *p, held_t *h, bool delivered)
+{
+    fentry_t *e = h->e;
+    if (e) {
+        e->delivered += delivered;
+        if (--e->left == 0)
+            queue_ack(p, e);
+    }
+    held_free(h);
 }
 
 int pipe_unshift(pipe_t *p, held_t *items, size_t n)
@@ -129,8 +159,8 @@ int send_start(fwd_t *f, pipe_t *p, size_t n)
     }
     free(parts);
     free(lens);
-    char idem[STORE_ID_LEN + PIPEQ_EID_MAX + 2];
-    snprintf(idem, sizeof(idem), "%s:%s", p->id, p->q[0].eid);
+    char idem[STORE_ID_LEN + PIPEQ_MID_MAX + 2];
+    snprintf(idem, sizeof(idem), "%s:%s", p->id, p->q[0].mid);
     bool ok = r->body && (r->easy = easy_take(f)) &&
               add_header(&r->hdrs, "Content-Type", "application/json") && add_header(&r->hdrs, "Expect", "") &&
               (p->cfg.batch_size > 1 || add_header(&r->hdrs, "Idempotency-Key", idem));
@@ -202,64 +232,52 @@ static int64_t backoff_ms(const fwd_conf_t *c, int attempts)
     return d / 2 + (int64_t)randombytes_uniform((uint32_t)(d / 2 + 1));
 }
 
-static void queue_ack(pipe_t *p, const char *eid)
-{
-    if (p->n_acks == p->cap_acks) {
-        size_t cap = p->cap_acks ? p->cap_acks * 2 : 64;
-        char **a = realloc(p->acks, cap * sizeof(*a));
-        if (!a)
-            return; /* not acknowledged: delivered again later (at least once) */
-        p->acks = a;
-        p->cap_acks = cap;
-    }
-    char *dup = strdup(eid);
-    if (dup)
-        p->acks[p->n_acks++] = dup;
-}
-
-/* Records the attempts of entries going back for a retry, so a forwarder
+/* Records the attempts of messages going back for a retry, so a forwarder
  * that takes them over goes on counting (pipeq_note_attempts). */
 static void note_attempts(fwd_t *f, pipe_t *p, const held_t *items, size_t n)
 {
-    const char **eids = n ? malloc(n * sizeof(*eids)) : NULL;
+    const char **mids = n ? malloc(n * sizeof(*mids)) : NULL;
     int *att = n ? malloc(n * sizeof(*att)) : NULL;
-    for (size_t i = 0; eids && att && i < n; i++) {
-        eids[i] = items[i].eid;
+    for (size_t i = 0; mids && att && i < n; i++) {
+        mids[i] = items[i].mid;
         att[i] = items[i].attempts;
     }
-    if (eids && att)
-        fwd_redis_result(f, pipeq_note_attempts(f->store, p->id, eids, att, n), "note_attempts");
-    free(eids);
+    if (mids && att)
+        fwd_redis_result(f, pipeq_note_attempts(f->store, p->id, mids, att, n), "note_attempts");
+    free(mids);
     free(att);
 }
 
-/* Moves items to the dead-letter stream (retried later on a store error:
- * they go back to the queue with their attempts). */
+/* Moves messages to the dead-letter stream, their entries acknowledged
+ * once all their messages are done (retried later on a store error: they go
+ * back to the queue with their attempts). */
 static void dead_letter(fwd_t *f, pipe_t *p, held_t *items, size_t n, const char *reason)
 {
     if (!n)
         return;
-    const char **eids = malloc(n * sizeof(*eids));
-    int rc = eids ? 0 : -ENOMEM;
+    const char **mids = malloc(n * sizeof(*mids));
+    int rc = mids ? 0 : -ENOMEM;
     int attempts = 0;
-    for (size_t i = 0; eids && i < n; i++) {
-        eids[i] = items[i].eid;
+    for (size_t i = 0; mids && i < n; i++) {
+        mids[i] = items[i].mid;
         if (items[i].attempts > attempts)
             attempts = items[i].attempts;
     }
     if (rc == 0)
-        rc = pipeq_dead(f->store, p->id, eids, n, reason, attempts);
+        rc = pipeq_dead(f->store, p->id, mids, n, reason, attempts);
     fwd_redis_result(f, rc, "dead_letter");
-    free(eids);
-    log_warn("dead_lettered", "pipeline=%s entries=%zu first=%s reason=\"%s\"", p->id, n, items[0].eid, reason);
+    free(mids);
+    log_warn("dead_lettered", "pipeline=%s messages=%zu first=%s reason=\"%s\"", p->id, n, items[0].mid, reason);
     if (rc < 0) {
         if (pipe_unshift(p, items, n) == 0)
             return;
-    } else {
-        p->dead += n;
+        for (size_t i = 0; i < n; i++)
+            held_free(&items[i]);
+        return;
     }
+    p->dead += n;
     for (size_t i = 0; i < n; i++)
-        held_free(&items[i]);
+        held_done(p, &items[i], false);
 }
 
 void send_done(fwd_t *f, req_t *r, CURLcode result)
@@ -291,10 +309,8 @@ void send_done(fwd_t *f, req_t *r, CURLcode result)
         return;
     }
     if (result == CURLE_OK && code >= 200 && code < 300) {
-        for (size_t i = 0; i < r->n; i++) {
-            queue_ack(p, r->items[i].eid);
-            held_free(&r->items[i]);
-        }
+        for (size_t i = 0; i < r->n; i++)
+            held_done(p, &r->items[i], true);
         p->forwarded += r->n;
         r->n = 0;
     } else if (result == CURLE_OK && code == 429) {

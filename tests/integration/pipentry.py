@@ -1,11 +1,13 @@
-"""The packed pipeline queue entry (lib/store/pipentry.h) for tests and
-bench/forwarder.py: encode/decode of the one field "m" a broker writes per
-stream entry, and a binary-safe Redis command (the entries hold NULs and
-any bytes, which redis-cli's arguments and text output cannot carry).
+"""The packed pipeline queue entries for tests and bench/forwarder.py:
+encode/decode of the field "m" (one message, lib/store/pipentry.h) and "b"
+(several, lib/store/pipebundle.h) a broker writes per stream entry, and a
+binary-safe Redis command (the entries hold NULs and any bytes, which
+redis-cli's arguments and text output cannot carry).
 
     command(port, "XADD", key, "*", "m", encode("a/b", b"x", qos=1))
+    command(port, "XADD", key, "*", "b", bundle([encode(...), encode(...)]))
     for eid, fields in xrange(port, key):
-        msg = message(fields)     # dict of the message, packed or older layout
+        msgs = messages(fields)   # [dict of each message], any layout
 
 Layout (version 1, big-endian): version u8, flags u8 (qos bits 0-1, retain
 bit 2), received_ms u64, then topic, client_id, username, broker each as
@@ -15,6 +17,7 @@ import socket
 import struct
 
 FIELD = b"m"
+BUNDLE = b"b"
 
 
 def encode(topic, payload=b"", qos=0, retain=False, client_id="", username="", broker="", received_ms=0):
@@ -44,6 +47,37 @@ def decode(b):
         raise ValueError("empty topic")
     out["payload"] = b[at:]
     return out
+
+
+def bundle(members, count=None):
+    """A "b" field of the packed members (bytes each): version 1, u16
+    count (given to make a bad one), then u32 length + bytes per member."""
+    return struct.pack(">BH", 1, len(members) if count is None else count) + b"".join(
+        struct.pack(">I", len(m)) + m for m in members)
+
+
+def unbundle(b):
+    """The members (bytes) of a "b" field, or ValueError."""
+    if len(b) < 3 or b[0] != 1:
+        raise ValueError("not a bundle")
+    n, at, out = struct.unpack(">H", b[1:3])[0], 3, []
+    for _ in range(n):
+        if len(b) - at < 4 or len(b) - at - 4 < struct.unpack(">I", b[at:at + 4])[0]:
+            raise ValueError("member past the end")
+        ln = struct.unpack(">I", b[at:at + 4])[0]
+        out.append(b[at + 4:at + 4 + ln])
+        at += 4 + ln
+    if at != len(b) or not out:
+        raise ValueError("bytes left over or no member")
+    return out
+
+
+def messages(fields):
+    """The messages of a stream entry's fields: a bundle's members decoded,
+    else [message(fields)]."""
+    if BUNDLE in fields and len(fields) == 1:
+        return [decode(m) for m in unbundle(fields[BUNDLE])]
+    return [message(fields)]
 
 
 def message(fields):

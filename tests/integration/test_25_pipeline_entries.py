@@ -1,10 +1,15 @@
-"""Pipeline queue entries packed into one field (issue 17, lib/store/pipentry.h):
-the broker writes each mapped PUBLISH as one stream field "m"; the
-forwarder reads those and, across an upgrade, the eight-field entries older
-brokers wrote (kept as they are, not migrated: a queue drains whichever it
-holds, in stream order, with the same JSON for the same message); packed
-entries that do not decode, or decode to text no JSON can carry, are
-dead-lettered as malformed with their bytes kept and the rest delivered.
+"""Pipeline queue entries packed into one field (issue 17, lib/store/pipentry.h,
+pipebundle.h): the broker writes the mapped PUBLISHes of one append call
+bound for the same pipeline as one stream entry, a bundle "b" (or "m" when
+it is one message); the forwarder reads those and, across an upgrade, the
+"m" and eight-field entries older brokers wrote (kept as they are, not
+migrated: a queue drains whichever it holds, in stream order, with the same
+JSON for the same message); packed entries that do not decode, or decode to
+text no JSON can carry, are dead-lettered as malformed with their bytes kept
+and the rest delivered: a bundle whose framing is wrong whole, a member that
+does not decode alone. A bundle's messages are tracked one by one (each its
+own id "<entry id>:<index>", retries, dead letter) and the entry is
+acknowledged once all are done. max_queue counts messages, bundles or not.
 
 Real processes (test_61's env: Redis, admin, a broker in cluster mode,
 roost-forwarder, an HTTP sink); entries written straight into the streams
@@ -13,7 +18,7 @@ over a binary-safe Redis connection (pipentry.py)."""
 import time
 
 from conftest import wait_until
-from pipentry import FIELD, command, encode, message, xrange
+from pipentry import FIELD, bundle, command, encode, message, messages, unbundle, xrange
 from test_61_forwarder import api, arrived, env, mapping, pipeline, publisher, wait_routes  # noqa: F401 (env: fixture)
 
 TS = 1767312345678
@@ -114,3 +119,133 @@ def test_malformed_packed_entries_dead_lettered_the_rest_delivered(env):
     assert [f[b"m"] for f in rows[:-1]] == bad + [good]  # kept byte for byte
     assert rows[-1][b"t"] == b"bp/8" and rows[-1][b"q"] == b"7"
     assert wait_until(lambda: env["admin"].redis_cli("XLEN", key(p)) == "0", timeout=5)
+
+
+def stats(env, p):
+    return api(env, "GET", f"/api/v1/pipelines/{p['id']}")["delivery"]
+
+
+def test_a_bundles_members_are_done_one_by_one_the_entry_acked_at_the_end(env):
+    """One bundle of five: delivered, refused (400: dead letter), not
+    decodable (dead letter as malformed), throttled once (429 with
+    Retry-After 2), delivered. The entry stays while its fourth member
+    waits, and goes once all five are done; each dead letter holds its
+    member alone under the member's id."""
+    p = pipeline(env, "members", "/mb", status="paused")
+
+    def m(payload):
+        return encode("mb/x", payload, qos=1, client_id="dev", broker="b1", received_ms=TS)
+
+    throttled = {"n": 0}
+
+    def plan(path, body, headers):
+        if path != "/mb":
+            return 200, {}
+        if body["payload"] == "bad":
+            return 400, {}
+        if body["payload"] == "slow" and throttled["n"] == 0:
+            throttled["n"] += 1
+            return 429, {"Retry-After": "2"}
+        return 200, {}
+
+    env["sink"].plan(plan)
+    broken = m("x")[:12]  # cut short inside the topic
+    eid = xadd(env, p, "b", bundle([m("ok0"), m("bad"), broken, m("slow"), m("ok4")]))
+    resume(env, p)
+    dead = key(p, ":dead")
+    try:
+        assert wait_until(lambda: env["admin"].redis_cli("XLEN", dead) == "2" and throttled["n"] == 1,
+                          timeout=10), env["fwd"].text()[-2000:]
+        # the fourth member waits for its Retry-After: the entry is still there
+        assert env["admin"].redis_cli("XLEN", key(p)) == "1"
+        assert wait_until(lambda: len(arrived(env, "/mb")) == 3, timeout=10), env["fwd"].text()[-2000:]
+        got = arrived(env, "/mb")
+        assert [(g["payload"], g["id"]) for g in got] == [("ok0", f"{p['id']}:{eid}:0"), ("slow", f"{p['id']}:{eid}:3"),
+                                                       ("ok4", f"{p['id']}:{eid}:4")]
+        reqs = [r for r in env["sink"].requests if r["path"] == "/mb" and r["status"] == 200]
+        assert [r["headers"]["Idempotency-Key"] for r in reqs] == [g["id"] for g in got]
+        assert wait_until(lambda: env["admin"].redis_cli("XLEN", key(p)) == "0", timeout=5)
+        rows = {f[b"eid"].decode(): f for _, f in xrange(env["cl"].redis.port, dead)}
+        assert set(rows) == {f"{eid}:1", f"{eid}:2"}
+        assert b"HTTP 400" in rows[f"{eid}:1"][b"reason"] and message(rows[f"{eid}:1"])["payload"] == b"bad"
+        assert b"malformed queue entry" in rows[f"{eid}:2"][b"reason"] and rows[f"{eid}:2"][b"m"] == broken
+        st = stats(env, p)
+        assert (st["queued"], st["forwarded"], st["dead_lettered"]) == (0, 3, 2), st
+    finally:
+        env["sink"].plan(None)
+
+
+def test_max_queue_counts_messages_in_bundles(env):
+    """Twenty QoS 1 PUBLISHes sent without waiting (the broker bundles what
+    one loop turn appends) into a queue of seven: exactly seven kept, the
+    first seven, thirteen dropped and counted; every one acknowledged."""
+    p = pipeline(env, "capped", "/cap", max_queue=7, status="paused")
+    mapping(env, "cap/#", p)
+    wait_routes(env)
+    pub = publisher(env, "pub-cap")
+    infos = [pub.c.publish("cap/x", str(i), 1) for i in range(20)]
+    for i in infos:
+        i.wait_for_publish(10)
+    assert all(i.is_published() for i in infos)
+    rows = xrange(env["cl"].redis.port, key(p))
+    held = [g["payload"] for _, f in rows for g in messages(f)]
+    assert held == [str(i).encode() for i in range(7)], rows
+    st = stats(env, p)
+    assert (st["queued"], st["dropped"]) == (7, 13), st
+    resume(env, p)
+    assert wait_until(lambda: len(arrived(env, "/cap")) == 7, timeout=10)
+    assert [m["payload"] for m in arrived(env, "/cap")] == [str(i) for i in range(7)]
+    assert wait_until(lambda: stats(env, p)["queued"] == 0, timeout=5)
+    pub.disconnect()
+
+
+def test_a_queue_older_brokers_filled_is_counted_and_drained_after_the_upgrade(env):
+    """Old entries (eight fields, "m") written directly, with no message
+    count kept for the queue: its length reads as XLEN, the first append
+    of a broker starts the count from there (max_queue 4: one of the two
+    new messages dropped), and all of it drains in order."""
+    p = pipeline(env, "upgrade", "/up", max_queue=4, status="paused")
+    mapping(env, "up/#", p)
+    wait_routes(env)
+    xadd(env, p, *old("up/x", "old-0", qos=1, retain=False))
+    xadd(env, p, "m", encode("up/x", "old-1", qos=1, client_id="dev", broker="b9", received_ms=TS))
+    xadd(env, p, "m", encode("up/x", "old-2", qos=1, client_id="dev", broker="b9", received_ms=TS))
+    assert stats(env, p)["queued"] == 3
+    pub = publisher(env, "pub-up")
+    infos = [pub.c.publish("up/x", f"new-{i}", 1) for i in range(2)]
+    for i in infos:
+        i.wait_for_publish(10)
+    st = stats(env, p)
+    assert (st["queued"], st["dropped"]) == (4, 1), st
+    resume(env, p)
+    assert wait_until(lambda: len(arrived(env, "/up")) == 4, timeout=10)
+    assert [m["payload"] for m in arrived(env, "/up")] == ["old-0", "old-1", "old-2", "new-0"]
+    assert wait_until(lambda: stats(env, p)["queued"] == 0, timeout=5)
+    assert env["admin"].redis_cli("XLEN", key(p)) == "0"
+    pub.disconnect()
+
+
+def test_malformed_bundles_dead_lettered_whole(env):
+    """Bundles whose framing is wrong (another version, a count past its
+    members, bytes left over, a count of 0) are dead-lettered whole, their
+    bytes kept; good bundles around them arrive in order."""
+    p = pipeline(env, "badbundle", "/bb", status="paused")
+
+    def m(payload):
+        return encode("bb/x", payload, client_id="dev", broker="b1", received_ms=TS)
+
+    good = bundle([m("a"), m("b")])
+    bad = [b"\x02" + good[1:], bundle([m("x")], count=2), good + b"\x00", bundle([], count=0), b"\x01"]
+    xadd(env, p, "b", good)
+    bad_ids = [xadd(env, p, "b", b) for b in bad]
+    xadd(env, p, "b", bundle([m("c"), m("d"), m("e")]))
+    resume(env, p)
+    dead = key(p, ":dead")
+    assert wait_until(lambda: len(arrived(env, "/bb")) == 5 and env["admin"].redis_cli("XLEN", dead) == "5",
+                      timeout=10), (arrived(env, "/bb"), env["fwd"].text()[-2000:])
+    assert [g["payload"] for g in arrived(env, "/bb")] == ["a", "b", "c", "d", "e"]
+    rows = [f for _, f in xrange(env["cl"].redis.port, dead)]
+    assert [f[b"b"] for f in rows] == bad and [f[b"eid"].decode() for f in rows] == bad_ids
+    assert all(b"malformed queue entry" in f[b"reason"] for f in rows)
+    assert wait_until(lambda: env["admin"].redis_cli("XLEN", key(p)) == "0", timeout=5)
+    assert unbundle(good) == [m("a"), m("b")]

@@ -30,12 +30,14 @@ static json_t *message_json(const pipeq_msg_t *m)
 static void text_payload(void **state)
 {
     (void)state;
-    pipeq_msg_t m = {.eid = "1700000000123-4", .msg = {.topic = "devices/7/telemetry", .topic_len = 19,
+    /* a bundle's member: its message id "<entry id>:<index>" */
+    pipeq_msg_t m = {.eid = "1700000000123-4", .mid = "1700000000123-4:2",
+                     .msg = {.topic = "devices/7/telemetry", .topic_len = 19,
                      .payload = (const uint8_t *)"{\"t\":21.5} é", .payload_len = 13, .qos = 1, .retain = true,
                      .client_id = "dev-7+", .client_id_len = 5, .username = "boiler7+", .username_len = 7,
                      .broker = "b1+", .broker_len = 2, .received_ms = 1700000000123}}; /* views: not NUL-terminated */
     json_t *o = message_json(&m);
-    assert_string_equal(json_string_value(json_object_get(o, "id")), PID ":1700000000123-4");
+    assert_string_equal(json_string_value(json_object_get(o, "id")), PID ":1700000000123-4:2");
     assert_string_equal(json_string_value(json_object_get(o, "topic")), "devices/7/telemetry");
     assert_string_equal(json_string_value(json_object_get(o, "payload")), "{\"t\":21.5} é");
     assert_string_equal(json_string_value(json_object_get(o, "encoding")), "utf-8");
@@ -54,7 +56,7 @@ static void binary_payload_is_base64(void **state)
     (void)state;
     static const uint8_t bin[] = {0x00, 0xff, 0x10, 'a'};
     /* a NUL, an invalid byte: base64; an empty payload: empty text */
-    pipeq_msg_t m = {.eid = "1-0", .msg = {.topic = "b", .topic_len = 1, .payload = bin, .payload_len = 4,
+    pipeq_msg_t m = {.eid = "1-0", .mid = "1-0", .msg = {.topic = "b", .topic_len = 1, .payload = bin, .payload_len = 4,
                      .client_id = "", .username = "", .broker = ""}};
     json_t *o = message_json(&m);
     assert_string_equal(json_string_value(json_object_get(o, "encoding")), "base64");
@@ -74,7 +76,7 @@ static void escapes_as_jansson(void **state)
 {
     (void)state;
     static const char pay[] = "q\"b\\s/\b\f\n\r\t\x01\x1f\x7f \xc3\xa9 \xe2\x80\xa8 end";
-    pipeq_msg_t m = {.eid = "5-6", .msg = {.topic = "a/\"b\"/\\c/\xc3\xa9\t", .topic_len = 12,
+    pipeq_msg_t m = {.eid = "5-6", .mid = "5-6", .msg = {.topic = "a/\"b\"/\\c/\xc3\xa9\t", .topic_len = 12,
                      .payload = (const uint8_t *)pay, .payload_len = sizeof(pay) - 1, .qos = 2,
                      .client_id = "id\"\n", .client_id_len = 4, .username = "u\\\x02", .username_len = 3, .broker = "b/1",
                      .broker_len = 3, .received_ms = 0}};
@@ -99,7 +101,7 @@ static void escapes_as_jansson(void **state)
 static void malformed_entries_refused(void **state)
 {
     (void)state;
-    pipeq_msg_t m = {.eid = "1-0", .msg = {.topic = "a/b", .topic_len = 3, .payload = (const uint8_t *)"\xff",
+    pipeq_msg_t m = {.eid = "1-0", .mid = "1-0", .msg = {.topic = "a/b", .topic_len = 3, .payload = (const uint8_t *)"\xff",
                      .payload_len = 1, .client_id = "c", .client_id_len = 1, .username = "", .broker = "b1", .broker_len = 2}};
     assert_true(body_ok(&m)); /* a binary payload is fine: base64 */
     m.msg.topic = NULL;

@@ -1,10 +1,13 @@
 /* Unit tests for lib/store/sstore_pipe.c, against a real Redis.
  *
  * Appends in one batch to changing sets of pipelines (grouped into one
- * script call): each queue gets its messages in order as packed entries
- * (store/pipentry.h), a full queue drops exactly the messages past its
- * max_queue and each callback is told how many pipelines dropped its
- * message, a deleted pipeline is skipped.
+ * script call): each queue gets its messages in order, one entry per run
+ * of messages bound for the same pipelines (a bundle, store/pipebundle.h,
+ * or an "m" entry for one message, store/pipentry.h), a full queue drops
+ * exactly the messages past its max_queue (a bundle cut to the room left)
+ * and each callback is told how many pipelines dropped its message, the
+ * queue's message count ("queued") is kept, a deleted pipeline is
+ * skipped.
  *
  * The teardown (review bug): a batch of
  * pipeline appends whose send failed (the link had just gone) is handed to
@@ -27,6 +30,7 @@
 #include "base/err.h"
 #include "base/loop.h"
 #include "redis_fixture.h"
+#include "store/pipebundle.h"
 #include "store/pipentry.h"
 #include "store/sstore.h"
 
@@ -128,30 +132,49 @@ static void on_grouped(int rc, size_t dropped, void *arg)
         loop_stop(L);
 }
 
-/* The topics of the entries of stream key, in order, each checked whole. */
-static size_t topics_of(redisContext *c, const char *key, char out[][8], size_t cap)
+static void check_msg(const uint8_t *b, size_t n, char out[8])
+{
+    pipentry_t e;
+    assert_int_equal(pipentry_decode(b, n, &e), 0);
+    assert_true(e.topic_len < 8);
+    assert_memory_equal(e.payload, "pay", 3);
+    assert_int_equal(e.qos, 1);
+    assert_int_equal(e.client_id_len, 3);
+    assert_memory_equal(e.client_id, "cid", 3);
+    assert_int_equal(e.username_len, 0); /* anonymous */
+    assert_memory_equal(e.broker, "b1", 2);
+    assert_true(e.received_ms > 1700000000000ull);
+    memcpy(out, e.topic, e.topic_len);
+    out[e.topic_len] = '\0';
+}
+
+/* The topics of the messages of stream key, in order, each checked whole;
+ * shape gets each entry's field ("bbm": two bundles, then one message). */
+static size_t topics_of(redisContext *c, const char *key, char out[][8], size_t cap, char *shape)
 {
     redisReply *r = redisCommand(c, "XRANGE %s - +", key);
     assert_non_null(r);
     assert_int_equal(r->type, REDIS_REPLY_ARRAY);
     size_t n = 0;
-    for (size_t i = 0; i < r->elements && n < cap; i++) {
+    for (size_t i = 0; i < r->elements; i++) {
         redisReply *f = r->element[i]->element[1];
         assert_int_equal(f->elements, 2);
-        assert_string_equal(f->element[0]->str, PIPENTRY_FIELD);
-        pipentry_t e;
-        assert_int_equal(pipentry_decode((const uint8_t *)f->element[1]->str, f->element[1]->len, &e), 0);
-        assert_true(e.topic_len < 8);
-        assert_memory_equal(e.payload, "pay", 3);
-        assert_int_equal(e.qos, 1);
-        assert_int_equal(e.client_id_len, 3);
-        assert_memory_equal(e.client_id, "cid", 3);
-        assert_int_equal(e.username_len, 0); /* anonymous */
-        assert_memory_equal(e.broker, "b1", 2);
-        assert_true(e.received_ms > 1700000000000ull);
-        memcpy(out[n], e.topic, e.topic_len);
-        out[n++][e.topic_len] = '\0';
+        const uint8_t *v = (const uint8_t *)f->element[1]->str;
+        size_t len = f->element[1]->len;
+        shape[i] = f->element[0]->str[0];
+        if (!strcmp(f->element[0]->str, PIPEBUNDLE_FIELD)) {
+            pipebundle_member_t m[8];
+            int k = pipebundle_decode(v, len, m, 8);
+            assert_true(k >= 2); /* one message goes as "m" */
+            for (int j = 0; j < k && n < cap; j++)
+                check_msg(m[j].b, m[j].len, out[n++]);
+        } else {
+            assert_string_equal(f->element[0]->str, PIPENTRY_FIELD);
+            assert_true(n < cap);
+            check_msg(v, len, out[n++]);
+        }
     }
+    shape[r->elements] = '\0';
     freeReplyObject(r);
     return n;
 }
@@ -191,15 +214,25 @@ static void test_grouped_appends(void **state)
     /* B holds 2: m4 and m5 found it full */
     static const size_t want[8] = {0, 0, 0, 0, 1, 1, 0, 0};
     assert_memory_equal(dropped_of, want, sizeof(want));
-    char t[10][8];
+    char t[10][8], shape[16];
     static const char *const in_a[] = {"m0", "m1", "m2", "m3", "m4", "m6", "m7"};
-    assert_int_equal(topics_of(c, "sg:{g}:pq:A", t, 10), 7);
+    assert_int_equal(topics_of(c, "sg:{g}:pq:A", t, 10, shape), 7);
     for (size_t i = 0; i < 7; i++)
         assert_string_equal(t[i], in_a[i]);
-    assert_int_equal(topics_of(c, "sg:{g}:pq:B", t, 10), 2);
+    /* runs: m0 m1 (A), m2-m4 (A, B), m6 (A, C), m7 (A): the runs for
+     * {A, C} and {A} are one message each */
+    assert_string_equal(shape, "bbmm");
+    assert_int_equal(topics_of(c, "sg:{g}:pq:B", t, 10, shape), 2);
     assert_string_equal(t[0], "m2");
     assert_string_equal(t[1], "m3");
+    assert_string_equal(shape, "b"); /* m2-m4 cut to the room for two */
     redisReply *r = redisCommand(c, "HGET sg:{g}:pq:B:stats dropped");
+    assert_string_equal(r->str, "2");
+    freeReplyObject(r);
+    r = redisCommand(c, "HGET sg:{g}:pq:A:stats queued");
+    assert_string_equal(r->str, "7");
+    freeReplyObject(r);
+    r = redisCommand(c, "HGET sg:{g}:pq:B:stats queued");
     assert_string_equal(r->str, "2");
     freeReplyObject(r);
     r = redisCommand(c, "EXISTS sg:{g}:pq:C");
