@@ -15,6 +15,21 @@ msg_t *msg_new_eid(const void *topic, size_t topic_len, const void *payload, siz
     return msg_new_ext(topic, topic_len, payload, payload_len, qos, retain, eid, NULL);
 }
 
+msg_t *msg_new_ext(const void *topic, size_t topic_len, const void *payload, size_t payload_len,
+                   uint8_t qos, bool retain, const char *eid, const msg_ext_t *ext)
+{
+    if (topic_len > UINT16_MAX || payload_len > UINT32_MAX || (ext && ext->props_len > UINT32_MAX))
+        return NULL; /* (beyond msg_parts_t's fields, as msg_alloc's) */
+    msg_parts_t p = {topic, payload, (uint32_t)payload_len, (uint16_t)topic_len, qos, retain,
+                     NULL, 0, 0};
+    if (ext) {
+        p.props = ext->props;
+        p.props_len = (uint32_t)ext->props_len;
+        p.expiry_ms = ext->expiry_ms;
+    }
+    return msg_make_eid(&p, eid);
+}
+
 msg_t *msg_alloc(size_t topic_len, size_t payload_len, size_t props_len, size_t eid_len,
                  uint8_t qos, bool retain)
 {
@@ -38,31 +53,34 @@ msg_t *msg_alloc(size_t topic_len, size_t payload_len, size_t props_len, size_t 
     return m;
 }
 
-msg_t *msg_new_ext(const void *topic, size_t topic_len, const void *payload, size_t payload_len,
-                   uint8_t qos, bool retain, const char *eid, const msg_ext_t *ext)
+/* msg_make and msg_make_eid (one copy, specialised by the compiler for
+ * the commonest case: no entry id). */
+static inline __attribute__((always_inline)) msg_t *make(const msg_parts_t *in, const char *eid)
 {
     size_t elen = eid ? strlen(eid) : 0;
     if (elen > 255)
         elen = 255;
-    size_t plen = ext ? ext->props_len : 0;
-    msg_t *m = msg_alloc(topic_len, payload_len, plen, elen, qos, retain);
+    msg_t *m = msg_alloc(in->topic_len, in->payload_len, in->props_len, elen, in->qos, in->retain);
     if (!m)
         return NULL;
     char *p = m->data;
-    memcpy(p, topic, topic_len);
-    p += topic_len;
-    if (payload_len)
-        memcpy(p, payload, payload_len);
-    p += payload_len;
-    if (plen)
-        memcpy(p, ext->props, plen);
-    p += plen;
+    memcpy(p, in->topic, in->topic_len);
+    p += in->topic_len;
+    if (in->payload_len)
+        memcpy(p, in->payload, in->payload_len);
+    p += in->payload_len;
+    if (in->props_len)
+        memcpy(p, in->props, in->props_len);
+    p += in->props_len;
     if (elen)
         memcpy(p, eid, elen);
-    if (ext)
-        m->expiry_ms = ext->expiry_ms;
+    m->expiry_ms = in->expiry_ms;
     return m;
 }
+
+msg_t *msg_make(const msg_parts_t *p) { return make(p, NULL); }
+
+msg_t *msg_make_eid(const msg_parts_t *p, const char *eid) { return make(p, eid); }
 
 void msg_unref(msg_t **mp)
 {

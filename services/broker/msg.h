@@ -47,11 +47,33 @@ typedef struct msg_ext {
     uint64_t expiry_ms;
 } msg_ext_t;
 
-/* Caller owns the result (one reference); NULL on OOM. */
-msg_t *msg_new(const void *topic, size_t topic_len, const void *payload, size_t payload_len,
-               uint8_t qos, bool retain);
+/* A message before it is made: its parts, as views into bytes the caller
+ * holds (a client's PUBLISH: its read buffer; the codec bounds the
+ * lengths). The record the publish path hands down (pipeline.h, route.h);
+ * a message is made from it only when something keeps it. */
+typedef struct msg_parts {
+    const char *topic;
+    const uint8_t *payload;
+    uint32_t payload_len;
+    uint16_t topic_len;
+    uint8_t qos;
+    bool retain;
+    /* 5.0: the properties kept (above; props_len 0: none) and the expiry
+     * deadline (unix ms, 0: none) */
+    const uint8_t *props;
+    uint32_t props_len;
+    uint64_t expiry_ms;
+} msg_parts_t;
+
+/* The message of p. Caller owns the result (one reference); NULL on OOM. */
+msg_t *msg_make(const msg_parts_t *p);
 /* Same, with the id of the message's entries in persistent-session queues
  * in Redis ("<origin broker>:<seq>", at most 255 bytes; NULL for none). */
+msg_t *msg_make_eid(const msg_parts_t *p, const char *eid);
+/* msg_make from loose parts, without a 5.0 part. */
+msg_t *msg_new(const void *topic, size_t topic_len, const void *payload, size_t payload_len,
+               uint8_t qos, bool retain);
+/* Same, with an entry id (as msg_make_eid). */
 msg_t *msg_new_eid(const void *topic, size_t topic_len, const void *payload, size_t payload_len,
                    uint8_t qos, bool retain, const char *eid);
 /* Same, with the 5.0 part (NULL: none). */

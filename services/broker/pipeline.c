@@ -23,8 +23,7 @@ typedef struct op {
     pipe_source_t source;
     msg_t *m;                 /* NULL: nothing to route (refused) */
     pipe_done_fn done;
-    uint32_t cookie;
-    bool quiet;               /* done only on failure (pipe_origin_t) */
+    pipe_ack_t ack;
 } op_t;
 
 static void op_free(op_t *o)
@@ -59,12 +58,13 @@ static void stage_bus(broker_t *b, const msg_t *m)
 
 /* ---- stage 4: acknowledgement ------------------------------------------ */
 
-/* (quiet: a QoS 0 PUBLISH has nothing to acknowledge, and done is
- * called only for a failure) */
-static void stage_ack(conn_t *c, pipe_done_fn done, uint32_t cookie, int rc, bool quiet)
+/* For a message that waited for its writes (PIPE_PENDING); one through
+ * at once is acknowledged by its handler. (A QoS 0 PUBLISH has nothing to
+ * acknowledge: done is called for it only for a failure.) */
+static void stage_ack(conn_t *c, pipe_done_fn done, pipe_ack_t ack, int rc)
 {
-    if (c && done && !quiet)
-        done(c, cookie, rc);
+    if (c && done && ack.qos)
+        done(c, ack, rc);
 }
 
 /* Stages 2-4 after stage 1's writes succeeded (or failed, for a will). */
@@ -77,16 +77,7 @@ static void run(op_t *o, conn_t *c)
         stage_shared(o->b, o->m);
         stage_bus(o->b, o->m);
     }
-    stage_ack(c, o->done, o->cookie, 0, o->quiet);
-}
-
-static msg_t *make_msg(const pipe_msg_t *in, const char *eid)
-{
-    if (!eid && !in->props_len && !in->expiry_ms) /* (the commonest: no entry id, no 5.0 part) */
-        return msg_new(in->topic, in->topic_len, in->payload, in->payload_len, in->qos, in->retain);
-    msg_ext_t ext = {in->props, in->props_len, in->expiry_ms};
-    return msg_new_ext(in->topic, in->topic_len, in->payload, in->payload_len, in->qos,
-                       in->retain, eid, in->props_len || in->expiry_ms ? &ext : NULL);
+    stage_ack(c, o->done, o->ack, 0);
 }
 
 /* publish_now's general case: a message that exists already (a will), has
@@ -95,20 +86,21 @@ static msg_t *make_msg(const pipe_msg_t *in, const char *eid)
  * route_local). */
 static int publish_now_msg(broker_t *b, const pipe_msg_t *in, const pipe_origin_t *from)
 {
+    const msg_parts_t *p = &in->parts;
     msg_t *m = in->m;
-    bool made = false, v5 = in->props_len || in->expiry_ms;
+    bool made = false, v5 = p->props_len || p->expiry_ms;
     b->cur_origin = from ? from->conn->sess : NULL; /* No Local */
-    uint32_t here = route_match(b, in->topic, in->topic_len);
+    uint32_t here = route_match(b, p->topic, p->topic_len);
     bool shared = b->shared_groups > 0;
-    if (!m && (here || in->retain || shared || (v5 && b->cluster))) {
-        m = make_msg(in, NULL);
+    if (!m && (here || p->retain || shared || (v5 && b->cluster))) {
+        m = msg_make(p);
         if (!m) {
             b->cur_origin = NULL;
             return -ENOMEM;
         }
         made = true;
     }
-    if (in->retain)
+    if (p->retain)
         route_retain(b, m);
     if (here)
         route_deliver(b, m);
@@ -118,43 +110,39 @@ static int publish_now_msg(broker_t *b, const pipe_msg_t *in, const pipe_origin_
     if (b->cluster && v5)
         cluster_forward(b->cluster, m); /* made above: the 5.0 part goes with it */
     else if (b->cluster)
-        cluster_forward_raw(b->cluster, in->topic, in->topic_len, in->payload, in->payload_len,
-                            in->qos, in->retain, NULL, 0);
+        cluster_forward_raw(b->cluster, p->topic, p->topic_len, p->payload, p->payload_len,
+                            p->qos, p->retain, NULL, 0);
     if (made)
         msg_unref(&m);
     return here || shared;
 }
 
-/* Stages 2-4 at once, with nothing written: the message object is made
- * only when the retained store or a session here keeps it, or when a 5.0
- * part must go to the peers with it. The commonest case (a 3.1.1-shaped
- * message from a client, no shared group) is route.c's route_local, the
- * single node's own path, then the bus from the parts: no message is made
- * for the peers. */
+/* Stages 2-3 at once, with nothing written (stage 4 is the caller's:
+ * PIPE_DONE or PIPE_NO_SUBSCRIBERS): the message object is made only when
+ * the retained store or a session here keeps it, or when a 5.0 part must
+ * go to the peers with it. The commonest case (a 3.1.1-shaped message
+ * from a client, no shared group) is route.c's route_local, the single
+ * node's own path, then the bus from the parts: no message is made for
+ * the peers. */
 static int publish_now(broker_t *b, const pipe_msg_t *in, const pipe_origin_t *from)
 {
-    bool nobody = false;
-    if (!from || !from->refused) {
-        int rc;
-        if (!in->m && !in->props_len && !in->expiry_ms && !b->shared_groups) {
-            b->cur_origin = from ? from->conn->sess : NULL; /* No Local */
-            rc = route_local(b, in->topic, in->topic_len, in->payload, in->payload_len, in->qos,
-                             in->retain);
-            b->cur_origin = NULL;
-            if (rc >= 0 && b->cluster)
-                cluster_forward_raw(b->cluster, in->topic, in->topic_len, in->payload,
-                                    in->payload_len, in->qos, in->retain, NULL, 0);
-        } else {
-            rc = publish_now_msg(b, in, from);
-        }
-        if (rc < 0)
-            return rc;
-        nobody = rc == 0 && !b->cluster && !in->retain;
+    if (from && from->refused)
+        return PIPE_DONE;
+    const msg_parts_t *p = &in->parts;
+    int rc;
+    if (!in->m && !p->props_len && !p->expiry_ms && !b->shared_groups) {
+        b->cur_origin = from ? from->conn->sess : NULL; /* No Local */
+        rc = route_local(b, p);
+        b->cur_origin = NULL;
+        if (rc >= 0 && b->cluster)
+            cluster_forward_raw(b->cluster, p->topic, p->topic_len, p->payload, p->payload_len,
+                                p->qos, p->retain, NULL, 0);
+    } else {
+        rc = publish_now_msg(b, in, from);
     }
-    if (from)
-        stage_ack(from->conn, from->done, from->cookie, nobody ? PIPE_NO_SUBSCRIBERS : 0,
-                  from->quiet);
-    return 0;
+    if (rc < 0)
+        return rc;
+    return rc == 0 && !b->cluster && !p->retain ? PIPE_NO_SUBSCRIBERS : PIPE_DONE;
 }
 
 /* ---- stage 1: durable writes (clustered) -------------------------------- */
@@ -182,7 +170,7 @@ static void finish(op_t *o)
         if (o->source == PIPE_WILL)
             run(o, NULL); /* a will is delivered live even when Redis failed */
         else if (c && o->done)
-            o->done(c, o->cookie, o->err);
+            o->done(c, o->ack, o->err);
     }
     op_free(o);
     /* paused at PIPE_PENDING_MAX: reads again at half (last: resuming may
@@ -243,15 +231,14 @@ typedef struct targets {
 static targets_t queue_targets(broker_t *b, const pipe_msg_t *in)
 {
     targets_t t = {0};
-    if (in->qos)
-        t.n = cluster_psub_match(b->cluster, in->topic, in->topic_len, in->qos, &t.cids, &t.lens,
-                                 &t.qos);
+    t.n = pipeline_queued(b, &in->parts, &t.cids, &t.lens, &t.qos);
     return t;
 }
 
 /* The durable writes, one function each; each issues its calls on o. To
  * add one (a pipeline's stream append), write it here, call it from
- * stage_durable, and name its condition in needs_write. */
+ * stage_durable, and name its condition in pipeline_needs_write
+ * (pipeline.h). */
 
 static void durable_queues(op_t *o, sstore_t *st, const sstore_msg_t *sm, const targets_t *t)
 {
@@ -302,31 +289,26 @@ static void durable_pipelines(op_t *o, sstore_t *st, const pipe_msg_t *in, const
         return;
     const session_t *s = from ? from->conn->sess : NULL;
     sstore_pipe_msg_t pm = {
-        .topic = in->topic, .topic_len = in->topic_len,
-        .payload = in->payload, .payload_len = in->payload_len,
-        .qos = in->qos, .retain = in->retain,
-        .client_id = s ? s->id : in->client_id ? in->client_id : "",
-        .client_id_len = s ? s->id_len : in->client_id ? in->client_id_len : 0,
-        .username = from ? conn_username(from->conn) : in->username, .broker = o->b->id,
+        .topic = in->parts.topic, .topic_len = in->parts.topic_len,
+        .payload = in->parts.payload, .payload_len = in->parts.payload_len,
+        .qos = in->parts.qos, .retain = in->parts.retain,
+        .client_id = s ? s->id : in->will_of ? in->will_of->client_id : "",
+        .client_id_len = s ? s->id_len : in->will_of ? in->will_of->client_id_len : 0,
+        .username = from ? conn_username(from->conn) : in->will_of ? in->will_of->username : NULL,
+        .broker = o->b->id,
     };
     issued(o, sstore_pipe_append(st, p->ids, p->n, &pm, on_pipe, o));
     o->b->stats.pipeline_appends += p->n;
 }
 
-/* True when the message needs a write before it may go on (npipes: the
- * pipelines it is appended to). */
-static bool needs_write(const pipe_msg_t *in, bool deliver, const targets_t *t,
-                        const pipe_origin_t *from, size_t npipes)
-{
-    return (deliver && (t->n || in->retain || npipes)) || (from && from->rx2);
-}
-
-/* True when the message may go on at once (publish_now): nothing to write,
- * and no write of its connection pending ahead of it. */
+/* True when the message may go on at once (publish_now): nothing to write
+ * (npipes: the pipelines it is appended to), and no write of its
+ * connection pending ahead of it. */
 static inline bool goes_now(const pipe_msg_t *in, bool deliver, const targets_t *t,
                             const pipe_origin_t *from, size_t npipes)
 {
-    return !needs_write(in, deliver, t, from, npipes) && (!from || from->conn->persist_pending == 0);
+    return !pipeline_needs_write(deliver, in->parts.retain, t->n, npipes, from && from->rx2) &&
+           (!from || from->conn->persist_pending == 0);
 }
 
 static int durable_writes(broker_t *b, const pipe_msg_t *in, const pipe_origin_t *from,
@@ -339,7 +321,7 @@ static __attribute__((noinline)) int stage_durable_mapped(broker_t *b, const pip
                                                           const targets_t *t)
 {
     pipes_t p; /* ids[0..n) only are read: not zeroed */
-    p.n = routes_match(b->routes, in->topic, in->topic_len, p.ids, PIPES_MAX);
+    p.n = routes_match(b->routes, in->parts.topic, in->parts.topic_len, p.ids, PIPES_MAX);
     if (goes_now(in, true, t, from, p.n))
         return publish_now(b, in, from);
     return durable_writes(b, in, from, t, &p);
@@ -377,8 +359,7 @@ static __attribute__((noinline)) int durable_writes(broker_t *b, const pipe_msg_
     *o = (op_t){.b = b, .source = in->source};
     if (c) {
         o->done = from->done;
-        o->cookie = from->cookie;
-        o->quiet = from->quiet;
+        o->ack = (pipe_ack_t){from->pid, in->parts.qos, from->reason};
         /* the completion finds the connection by its handle: without one
          * it would never be acknowledged nor resumed */
         if (!(o->serial = conn_handle(c))) {
@@ -390,7 +371,7 @@ static __attribute__((noinline)) int durable_writes(broker_t *b, const pipe_msg_
         char eid[320];
         if (t.n)
             cluster_next_eid(b->cluster, eid, sizeof(eid));
-        o->m = in->m && !t.n ? msg_ref(in->m) : make_msg(in, t.n ? eid : NULL);
+        o->m = in->m && !t.n ? msg_ref(in->m) : msg_make_eid(&in->parts, t.n ? eid : NULL);
         if (!o->m) {
             op_free(o);
             return -ENOMEM;
@@ -451,7 +432,7 @@ static __attribute__((noinline)) int durable_writes(broker_t *b, const pipe_msg_
         b->stats.write_backpressure++;
         conn_pause(c);
     }
-    return 0;
+    return PIPE_PENDING;
 }
 
 /* ---- the entry ------------------------------------------------------------ */
@@ -461,16 +442,10 @@ int pipeline_stages(broker_t *b, const pipe_msg_t *msg, const pipe_origin_t *fro
     pipe_msg_t x;
     const pipe_msg_t *in = msg;
     if (msg->m && msg->source != PIPE_BUS) { /* the stages read the parts */
+        const msg_t *m = msg->m;
         x = *msg;
-        x.topic = msg_topic(msg->m);
-        x.topic_len = msg->m->topic_len;
-        x.payload = msg_payload(msg->m);
-        x.payload_len = msg->m->payload_len;
-        x.qos = msg->m->qos;
-        x.retain = msg->m->retain;
-        x.props = msg_props(msg->m);
-        x.props_len = msg->m->props_len;
-        x.expiry_ms = msg->m->expiry_ms;
+        x.parts = (msg_parts_t){msg_topic(m), msg_payload(m), m->payload_len, m->topic_len, m->qos,
+                                m->retain, msg_props(m), m->props_len, m->expiry_ms};
         in = &x;
     }
     switch (in->source) {

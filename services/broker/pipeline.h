@@ -20,20 +20,24 @@
  *                     group, here or on a peer (stage_shared, shared.h).
  *   3. stage_bus      to the peers that subscribed (bus.c), when the
  *                     message came from here (a client or a will).
- *   4. stage_ack      the origin's completion callback (a client PUBLISH:
- *                     PUBACK/PUBREC), only after every write of stage 1
- *                     succeeded. A failed write skips stages 2-4 for a
+ *   4. stage_ack      the acknowledgement (a client PUBLISH: PUBACK/PUBREC),
+ *                     only after every write of stage 1 succeeded: by the
+ *                     origin's completion callback when there were writes
+ *                     (PIPE_PENDING), else by the handler at once
+ *                     (PIPE_DONE). A failed write skips stages 2-4 for a
  *                     client's message (its connection closes, the client
  *                     resends); a will is still routed and forwarded.
  *
  * A client's PUBLISH without a 5.0 part, the commonest case, takes its
- * stages inline (pipeline_now below, which handle_publish calls with the
- * message's parts before building anything), without a call into pipeline.c:
- * on a single node stages 2 and 4 (route.c's route_local); in a cluster
- * too when stage 1 has nothing to write and nothing of its connection is
- * pending (pipeline_nothing_durable: QoS 0 or no persistent session
- * matches, not retained, no topic mapping, no QoS 2 id), then stage 3 from
- * the parts (cluster_forward_raw: no message is made for the peers).
+ * stages inline (pipeline_publish below), without a call into pipeline.c:
+ * on a single node stage 2 (route.c's route_local); in a cluster too when
+ * stage 1 has nothing to write and nothing of its connection is pending
+ * (pipeline_goes_now: QoS 0 or no persistent session matches, not
+ * retained, no topic mapping, no QoS 2 id), then stage 3 from the parts
+ * (cluster_forward_raw: no message is made for the peers). Stage 4 is then
+ * the caller's: a message through at once is acknowledged by the handler
+ * (PIPE_DONE), only one that waits for writes by its callback
+ * (PIPE_PENDING).
  *
  * Which stages a source takes: client and will 1-2-3(-4); bus 2 (the origin
  * broker did 1 and 3); stored retained 2 without fan-out (retained store
@@ -43,11 +47,10 @@
  *
  * Adding a durable write (e.g. the forwarder's append to a pipeline's Redis
  * Stream): one function in stage_durable's list in pipeline.c that issues
- * the write on the op with `issued(o, sstore_xxx(..., on_step, o))` and
- * says, in needs_write, when a message needs it, and the same in
- * pipeline_nothing_durable below (the inline path's test, which must not
- * take such a message). Nothing else changes: completion, ordering,
- * failure and the acknowledgement are the op's.
+ * the write on the op with `issued(o, sstore_xxx(..., on_step, o))`, and
+ * its condition in pipeline_needs_write below (the one test of both
+ * stage_durable and the inline path). Nothing else changes: completion,
+ * ordering, failure and the acknowledgement are the op's.
  *
  * Completions are callbacks passed in (pipe_origin_t.done), never calls
  * back up into handlers.
@@ -56,7 +59,6 @@
 #define ROOST_BROKER_PIPELINE_H
 
 #include <errno.h>
-#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -75,58 +77,66 @@ typedef enum pipe_source {
     PIPE_STORED = 3,  /* a retained message loaded from Redis */
 } pipe_source_t;
 
-/* The message. Either its parts (a client PUBLISH: views into the read
- * buffer, copied only when kept) or m, when the source already holds one
- * (will, bus, stored); then the parts are ignored. */
-typedef struct pipe_msg {
-    pipe_source_t source;
-    const char *topic;
-    size_t topic_len;
-    const uint8_t *payload;
-    size_t payload_len;
-    uint8_t qos;
-    bool retain;
-    /* a 5.0 PUBLISH: the properties kept (msg.h: per-hop ones removed,
-     * props_len 0: none) and the expiry deadline (unix ms, 0: none) */
-    const uint8_t *props;
-    size_t props_len;
-    uint64_t expiry_ms;
-    bool same_topic; /* bus: same topic as the previous message of its frame:
-                        the sessions matched for it are reused */
-    msg_t *m;
-    /* a will: whose it is, for the pipeline stage (a client's PUBLISH
-     * takes them from its connection); NULL/0: nobody's */
+/* Whose a will is, for the pipeline stage (a client's PUBLISH takes it
+ * from its connection). */
+typedef struct pipe_will_of {
     const char *client_id;
     size_t client_id_len;
-    const char *username;
+    const char *username; /* NULL: anonymous */
+} pipe_will_of_t;
+
+/* The message: its parts (a client PUBLISH: views into the read buffer,
+ * copied only when kept; msg.h), or m when the source already holds one
+ * (will, bus, stored); then the parts are ignored. */
+typedef struct pipe_msg {
+    msg_parts_t parts;
+    msg_t *m;
+    const pipe_will_of_t *will_of; /* a will's, or NULL */
+    pipe_source_t source;
+    bool same_topic; /* bus: same topic as the previous message of its frame:
+                        the sessions matched for it are reused */
 } pipe_msg_t;
 
-/* Called when a client's message is through (rc 0, or PIPE_NO_SUBSCRIBERS)
- * or its durable writes failed (rc < 0; the callback closes the
- * connection, no acknowledgement). Only while the connection lives. */
-typedef void (*pipe_done_fn)(conn_t *c, uint32_t cookie, int rc);
-/* rc of a message through that no subscription matched, said only where
- * that is certain: a single node (every subscription is here) without
- * shared groups (stage_shared does not say whether one matched), and not
- * for a retained message (kept for the subscribers to come). A cluster
- * says 0: its peers' subscriptions are known by their literal prefixes
- * only (the bus's XPUB filters), and persistent sessions and pipelines
- * may keep the message (README "MQTT 5.0 messages"). */
+/* What a client's message is acknowledged with, put together only when
+ * it is: its packet id, its QoS (1: PUBACK, 2: PUBREC, 0: nothing) and the
+ * 5.0 reason code of a refusal (>= 0x80; 0: none). */
+typedef struct pipe_ack {
+    uint16_t pid;
+    uint8_t qos;
+    uint8_t reason;
+} pipe_ack_t;
+
+/* Called when a client's message that pipeline_publish answered
+ * PIPE_PENDING is through (rc 0) or its durable writes failed (rc < 0;
+ * the callback closes the connection, no acknowledgement); for QoS 0 only
+ * on failure (nothing to acknowledge). Only while the connection lives. */
+typedef void (*pipe_done_fn)(conn_t *c, pipe_ack_t ack, int rc);
+
+/* pipeline_publish's answers besides failures (< 0). PIPE_DONE and
+ * PIPE_NO_SUBSCRIBERS: the message is through and done is not called
+ * (the caller acknowledges at once); PIPE_PENDING: it waits for durable
+ * writes and done will say (a client's message only).
+ * PIPE_NO_SUBSCRIBERS: no subscription matched, said only where that is
+ * certain: a single node (every subscription is here) without shared
+ * groups (stage_shared does not say whether one matched), and not for a
+ * retained message (kept for the subscribers to come). A cluster says
+ * PIPE_DONE: its peers' subscriptions are known by their literal prefixes
+ * only (the bus's XPUB filters), and persistent sessions and pipelines may
+ * keep the message (README "MQTT 5.0 messages"). */
+#define PIPE_DONE 0
 #define PIPE_NO_SUBSCRIBERS 1
+#define PIPE_PENDING 2
 
 /* Who waits for a client's message. */
 typedef struct pipe_origin {
     conn_t *conn;
+    pipe_done_fn done; /* NULL: nothing to call */
+    uint16_t pid;
+    uint8_t reason;    /* a 5.0 refusal's reason code, for the acknowledgement */
     bool refused;      /* the handler refused the message (ACL, $SYS): it is not
                           written, routed or forwarded; the acknowledgement
                           still follows what is written before it */
     bool rx2;          /* record pid as received (QoS 2 of a persistent session) */
-    uint16_t pid;
-    pipe_done_fn done; /* NULL: nothing to call */
-    uint32_t cookie;   /* passed back to done */
-    bool quiet;        /* done only for a failure: a QoS 0 PUBLISH has nothing to
-                          acknowledge (a cluster's closes the connection when
-                          its writes fail) */
 } pipe_origin_t;
 
 /* Durable writes one connection may have in flight (its PUBLISHes in
@@ -152,83 +162,78 @@ static inline void pipeline_route(broker_t *b, msg_t *m, bool same_topic)
         route_deliver(b, m);
 }
 
-/* True when a client's message, in a cluster, needs nothing written
- * (stage 1 is empty: no persistent session here or elsewhere queues it,
- * not retained, no pipeline takes it, no QoS 2 id to record) and no write
- * of its connection is pending ahead of it: it may go on at once. The
- * test pipeline.c's stage_durable makes, for the inline path below. */
-static inline bool pipeline_nothing_durable(broker_t *b, const conn_t *c, const char *topic,
-                                            size_t topic_len, uint8_t qos, bool retain,
-                                            bool refused, bool rx2)
+/* Stage 1's one test (the inline path's and stage_durable's): true when a
+ * message needs a write before it may go on. deliver: not refused;
+ * queued: the persistent sessions (here or elsewhere, psindex) whose Redis
+ * queues take it; mapped: the pipelines it is appended to (or, before they
+ * are counted, whether any topic mapping exists); rx2: a QoS 2 id to
+ * record. A message that needs none still waits when a write of its
+ * connection is pending ahead of it (c->persist_pending). */
+static inline bool pipeline_needs_write(bool deliver, bool retain, size_t queued, size_t mapped,
+                                        bool rx2)
 {
-    if (retain || rx2 || c->persist_pending || routes_any(b->routes))
+    return (deliver && (queued || retain || mapped)) || rx2;
+}
+
+/* The persistent sessions a message at qos goes to (cluster index): QoS
+ * 1/2 only. */
+static inline size_t pipeline_queued(broker_t *b, const msg_parts_t *p, const char *const **cids,
+                                     const size_t **lens, const uint8_t **qos)
+{
+    return p->qos ? cluster_psub_match(b->cluster, p->topic, p->topic_len, p->qos, cids, lens, qos)
+                  : 0;
+}
+
+/* The inline path's test in a cluster: the message needs nothing written
+ * (by pipeline_needs_write; the psindex lookup last, for QoS 1/2 only)
+ * and nothing of its connection is pending. */
+static inline bool pipeline_goes_now(broker_t *b, const msg_parts_t *p, const pipe_origin_t *from)
+{
+    bool deliver = !from->refused;
+    if (from->conn->persist_pending ||
+        pipeline_needs_write(deliver, p->retain, 0, deliver && routes_any(b->routes), from->rx2))
         return false;
-    if (refused || !qos)
-        return true;
     const char *const *cids;
     const size_t *lens;
     const uint8_t *q;
-    return cluster_psub_match(b->cluster, topic, topic_len, qos, &cids, &lens, &q) == 0;
-}
-
-/* pipeline_now's answer for a message that does not take the inline path. */
-#define PIPE_NOT_NOW INT_MIN
-
-/* The inline path for a client's message without a 5.0 part (no message
- * object, no properties, no expiry), given by its parts (pipe_msg_t's and
- * pipe_origin_t's fields, c the origin's connection): with no shared group,
- * on a single node (nothing to write, no peers) or in a cluster when
- * pipeline_nothing_durable says so, stage 2 (route_local), stage 3 (the bus
- * from the parts: no message is made for the peers) and stage 4 run here.
- * Returns as pipeline_publish, or PIPE_NOT_NOW when the message is for
- * pipeline_stages (nothing was done). A handler that calls it first builds
- * its pipe_msg_t and pipe_origin_t only when it answers PIPE_NOT_NOW. */
-static inline int pipeline_now(broker_t *b, conn_t *c, const char *topic, size_t topic_len,
-                               const uint8_t *payload, size_t payload_len, uint8_t qos,
-                               bool retain, bool refused, bool rx2, pipe_done_fn done,
-                               uint32_t cookie, bool quiet)
-{
-    if (b->shared_groups || (b->cluster && !pipeline_nothing_durable(b, c, topic, topic_len, qos,
-                                                                     retain, refused, rx2)))
-        return PIPE_NOT_NOW; /* (shared groups: stage_shared) */
-    int rc = 1;
-    if (!refused) {
-        b->cur_origin = c->sess; /* No Local */
-        rc = route_local(b, topic, topic_len, payload, payload_len, qos, retain);
-        b->cur_origin = NULL;
-        if (rc < 0)
-            return rc;
-        if (b->cluster)
-            cluster_forward_raw(b->cluster, topic, topic_len, payload, payload_len, qos, false,
-                                NULL, 0);
-    }
-    if (done && !quiet)
-        done(c, cookie, rc || retain || b->cluster ? 0 : PIPE_NO_SUBSCRIBERS);
-    return 0;
+    return !deliver || pipeline_queued(b, p, &cids, &lens, &q) == 0;
 }
 
 /* Runs msg through the pipeline; from is NULL for every source but
- * PIPE_CLIENT. Returns 0 (done was called, or will be), or a negative code
- * when nothing was done (out of memory, Redis unreachable): the caller
- * closes the connection.
+ * PIPE_CLIENT. Returns PIPE_DONE or PIPE_NO_SUBSCRIBERS (through; done is
+ * not called), PIPE_PENDING (done will be), or a negative code when
+ * nothing was done (out of memory, Redis unreachable): the caller closes
+ * the connection.
  *
  * Inline for a message from the bus (stage 2 alone) and for a client's
- * PUBLISH without a 5.0 part that pipeline_now takes (the commonest case);
- * every other case goes to pipeline_stages in pipeline.c. */
+ * PUBLISH without a 5.0 part and no shared group, on a single node
+ * (nothing to write, no peers) or in a cluster when pipeline_goes_now
+ * says so (the commonest case): stage 2 (route_local), then stage 3 from
+ * the parts (no message is made for the peers). Every other case goes to
+ * pipeline_stages in pipeline.c. */
 static inline int pipeline_publish(broker_t *b, const pipe_msg_t *msg, const pipe_origin_t *from)
 {
     if (msg->source == PIPE_BUS) { /* stage 2 only: the origin broker did 1 and 3 */
         pipeline_route(b, msg->m, msg->same_topic);
-        return 0;
+        return PIPE_DONE;
     }
-    if (msg->source == PIPE_CLIENT && !msg->m && !msg->props_len && !msg->expiry_ms) {
-        int rc = pipeline_now(b, from->conn, msg->topic, msg->topic_len, msg->payload,
-                              msg->payload_len, msg->qos, msg->retain, from->refused, from->rx2,
-                              from->done, from->cookie, from->quiet);
-        if (rc != PIPE_NOT_NOW)
-            return rc;
+    const msg_parts_t *p = &msg->parts;
+    if (msg->source != PIPE_CLIENT || p->props_len || p->expiry_ms || b->shared_groups ||
+        (b->cluster && !pipeline_goes_now(b, p, from)))
+        return pipeline_stages(b, msg, from); /* (a 5.0 part: the message carries it) */
+    if (from->refused)
+        return PIPE_DONE;
+    b->cur_origin = from->conn->sess; /* No Local */
+    int rc = route_local(b, p);
+    b->cur_origin = NULL;
+    if (rc < 0)
+        return rc;
+    if (b->cluster) {
+        cluster_forward_raw(b->cluster, p->topic, p->topic_len, p->payload, p->payload_len, p->qos,
+                            false /* (retained: stage 1) */, NULL, 0);
+        return PIPE_DONE;
     }
-    return pipeline_stages(b, msg, from); /* (a 5.0 part: the message carries it) */
+    return rc || p->retain ? PIPE_DONE : PIPE_NO_SUBSCRIBERS;
 }
 
 #endif

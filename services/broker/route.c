@@ -160,16 +160,15 @@ void route_publish(broker_t *b, msg_t *m)
         deliver(b, m);
 }
 
-int route_local(broker_t *b, const char *topic, size_t topic_len, const uint8_t *payload,
-                size_t payload_len, uint8_t qos, bool retain)
+int route_local(broker_t *b, const msg_parts_t *p)
 {
-    uint32_t here = match(b, topic, topic_len);
-    if (!here && !retain)
+    uint32_t here = match(b, p->topic, p->topic_len);
+    if (!here && !p->retain)
         return 0; /* nobody here keeps it: no message is made */
-    msg_t *m = msg_new(topic, topic_len, payload, payload_len, qos, retain);
+    msg_t *m = msg_make(p);
     if (!m)
         return -ENOMEM;
-    if (retain)
+    if (m->retain)
         route_retain(b, m);
     if (here)
         deliver(b, m);

@@ -22,15 +22,14 @@ void route_publish(broker_t *b, msg_t *m);
 uint32_t route_match(broker_t *b, const char *topic, size_t len);
 void route_deliver(broker_t *b, msg_t *m);
 
-/* The local stage in one call, for a message without a 5.0 part that does
- * not exist yet (b->cur_origin set by the caller for No Local):
- * matches topic against the sessions here; only when one of them or the
- * retained store (retain) keeps it is the message made from the parts (a
- * message nobody here takes costs no allocation), stored as retained and
+/* The local stage in one call, for a message that does not exist yet
+ * (b->cur_origin set by the caller for No Local): matches p's topic
+ * against the sessions here; only when one of them or the retained store
+ * (p->retain) keeps it is the message made from the parts (a message
+ * nobody here takes costs no allocation), stored as retained and
  * delivered. 1 when a subscription here matched, 0 when none did, or
  * -ENOMEM (nothing routed). */
-int route_local(broker_t *b, const char *topic, size_t topic_len, const uint8_t *payload,
-                size_t payload_len, uint8_t qos, bool retain);
+int route_local(broker_t *b, const msg_parts_t *p);
 
 /* Stores m as the retained message of its topic, or clears it when the
  * payload is empty [MQTT-3.3.1-10,11]. A new topic while --max-retained

@@ -60,8 +60,8 @@ static void publish(broker_t *b, msg_t **w, uint32_t expiry_s, const char *cid, 
     /* 3.3.2.3.3: the interval runs from the will's publication */
     if (expiry_s)
         (*w)->expiry_ms = proc_wall_ms() + (uint64_t)expiry_s * 1000u;
-    pipe_msg_t m = {.source = PIPE_WILL, .m = *w, .client_id = cid, .client_id_len = len,
-                    .username = username};
+    pipe_will_of_t of = {cid, len, username};
+    pipe_msg_t m = {.source = PIPE_WILL, .m = *w, .will_of = &of};
     if (pipeline_publish(b, &m, NULL) < 0) {
         char qid[LOG_QUOTE_CAP];
         log_warn("will_dropped", "client_id=%s reason=out_of_memory",

@@ -199,16 +199,23 @@ static void test_retained_reload_keeps_newer_updates(void **state)
 /* route_local, the single-node path: made from the parts only when a
  * session here or the retained store keeps it; delivered and retained
  * like route_publish. */
+static int local(const char *topic, const char *payload, uint8_t qos, bool retain)
+{
+    msg_parts_t p = {.topic = topic, .topic_len = strlen(topic), .payload = (const uint8_t *)payload,
+                     .payload_len = strlen(payload), .qos = qos, .retain = retain};
+    return route_local(&B, &p);
+}
+
 static void test_route_local(void **state)
 {
     session_t *a = online("a", &C1);
     sub(a, "l/#", 1);
-    assert_int_equal(route_local(&B, "none", 4, (const uint8_t *)"x", 1, 1, false), 0);
+    assert_int_equal(local("none", "x", 1, false), 0);
     assert_int_equal(fake_out.n, 0);
-    assert_int_equal(route_local(&B, "l/1", 3, (const uint8_t *)"one", 3, 1, false), 1);
+    assert_int_equal(local("l/1", "one", 1, false), 1);
     assert_int_equal(fake_out.n, 1);
     assert_int_equal(fake_out.p[0].qos, 1);
-    assert_int_equal(route_local(&B, "k/1", 3, (const uint8_t *)"kept", 4, 0, true), 0);
+    assert_int_equal(local("k/1", "kept", 0, true), 0);
     assert_int_equal(fake_out.n, 1); /* nobody here, but retained */
     route_send_retained(&B, a, "k/1", 3, 1);
     assert_int_equal(fake_out.n, 2);
