@@ -105,6 +105,8 @@ typedef struct broker {
     routes_t *routes;          /* topic mappings to pipelines; NULL without a cluster */
     struct shared *shared;     /* shared subscriptions (shared.h) */
     uint32_t shared_groups;    /* groups it knows (0: no shared_publish to do) */
+    uint32_t shared_holds;     /* shared messages sessions here hold unacknowledged
+                                  (0: no shared_acked to do) */
     http_t *http;              /* NULL without --http-port */
     struct beacon *beacon;     /* instance record for admin (cluster only) */
     uint64_t started_ms;       /* wall clock at start */

@@ -233,36 +233,63 @@ static int write_publish(conn_t *c, const msg_t *m, uint8_t qos, uint16_t pid, b
     return 0;
 }
 
-int conn_send_publish(conn_t *c, const msg_t *m, uint8_t qos, uint16_t pid, bool dup, bool retain,
-                      const pub_ids_t *ids)
+/* A PUBLISH to a 5.0 client: with the message's 5.0 properties, expiry
+ * or Subscription Identifiers (publish5.h), a Topic Alias, within the
+ * client's Maximum Packet Size. */
+static __attribute__((noinline)) int send_publish_v5(conn_t *c, const msg_t *m, uint8_t qos,
+                                                     uint16_t pid, bool dup, bool retain,
+                                                     const pub_ids_t *ids)
 {
-    if (publish5_wanted(c, m, ids)) /* 5.0 properties, expiry or subscription ids */
+    if (publish5_wanted(c, m, ids))
         return publish5_send(c, m, qos, pid, dup, retain, ids);
     static const mqtt_str_t none = {NULL, 0};
     return conn_send_publish_props(c, m, qos, pid, dup, retain, none);
 }
 
+int conn_send_publish(conn_t *c, const msg_t *m, uint8_t qos, uint16_t pid, bool dup, bool retain,
+                      const pub_ids_t *ids)
+{
+    if (c->v5) /* (one test: every 5.0 part is behind it) */
+        return send_publish_v5(c, m, qos, pid, dup, retain, ids);
+    static const mqtt_str_t none = {NULL, 0};
+    return write_publish(c, m, qos, pid, dup, retain, none, false);
+}
+
+/* conn_send_ack_rc for a 5.0 client. */
+static __attribute__((noinline)) int send_ack_v5(conn_t *c, uint8_t type, uint16_t pid, uint8_t rc)
+{
+    /* the end of an inbound QoS 1/2 exchange frees a Receive Maximum
+     * slot: PUBACK, PUBCOMP, or a PUBREC refusing (3.3.4); not a PUBCOMP
+     * for an id the client never used (0x92), or a client could widen
+     * its own quota with stray PUBRELs */
+    bool ends = type == MQTT_PUBACK || (type == MQTT_PUBCOMP && rc != MQTT_RC_PACKET_ID_NOT_FOUND) ||
+                (type == MQTT_PUBREC && rc >= 0x80);
+    if (ends && c->v5->rx_unacked)
+        c->v5->rx_unacked--;
+    uint8_t tmp[96], props[64];
+    mqtt_str_t none = {NULL, 0}; /* a Reason String only with a failure code */
+    size_t n = mqtt_encode_ack_v5(tmp, sizeof(tmp), type, pid, rc,
+                                  rc >= 0x80 ? conn5_ack_reason(c, type, rc, props, sizeof(props)) : none);
+    return conn_write(c, tmp, n);
+}
+
+/* Bytes of a 3.1.1 acknowledgement: fixed header, remaining length 2,
+ * packet id. */
+#define ACK_311_SIZE 4
+
 int conn_send_ack_rc(conn_t *c, uint8_t type, uint16_t pid, uint8_t rc)
 {
-    uint8_t tmp[96];
-    size_t n;
-    if (c->v5) {
-        /* the end of an inbound QoS 1/2 exchange frees a Receive Maximum
-         * slot: PUBACK, PUBCOMP, or a PUBREC refusing (3.3.4); not a PUBCOMP
-         * for an id the client never used (0x92), or a client could widen
-         * its own quota with stray PUBRELs */
-        bool ends = type == MQTT_PUBACK || (type == MQTT_PUBCOMP && rc != MQTT_RC_PACKET_ID_NOT_FOUND) ||
-                    (type == MQTT_PUBREC && rc >= 0x80);
-        if (ends && c->v5->rx_unacked)
-            c->v5->rx_unacked--;
-        uint8_t props[64];
-        mqtt_str_t none = {NULL, 0}; /* a Reason String only with a failure code */
-        n = mqtt_encode_ack_v5(tmp, sizeof(tmp), type, pid, rc,
-                               rc >= 0x80 ? conn5_ack_reason(c, type, rc, props, sizeof(props)) : none);
-    } else {
-        n = mqtt_encode_ack(tmp, sizeof(tmp), c->version, type, pid, 0);
-    }
-    return conn_write(c, tmp, n);
+    if (c->v5)
+        return send_ack_v5(c, type, pid, rc);
+    /* encoded straight into the output, as a PUBLISH header is */
+    int err = buf_reserve(&c->out, ACK_311_SIZE);
+    if (err)
+        return err;
+    size_t n = mqtt_encode_ack(buf_tail(&c->out), buf_space(&c->out), c->version, type, pid, 0);
+    assert(n == ACK_311_SIZE);
+    buf_commit(&c->out, n);
+    mark_flush(c);
+    return 0;
 }
 
 int conn_send_ack(conn_t *c, uint8_t type, uint16_t pid)

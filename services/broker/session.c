@@ -321,10 +321,11 @@ static int finish_out(broker_t *b, session_t *s, uint16_t pid, uint8_t state)
     sstore_t *st = mirror(b, s);
     if (st && msg_eid(s->inflight[i].m))
         sstore_queue_ack(st, s->id, s->id_len, msg_eid(s->inflight[i].m), session_store_done, b);
-    if (b->shared)
+    if (b->shared_holds) /* (no call per acknowledgement without shared messages) */
         shared_acked(b->shared, s, s->inflight[i].m);
     remove_inflight(s, i);
-    pump(b, s);
+    if (s->qlen || s->unsent || s->queue) /* (pump has nothing else to do) */
+        pump(b, s);
     return 0;
 }
 
@@ -350,7 +351,7 @@ int session_on_pubrec(broker_t *b, session_t *s, uint16_t pid)
         sstore_t *st = mirror(b, s);
         if (st && msg_eid(s->inflight[i].m))
             sstore_rel_add(st, s->id, s->id_len, msg_eid(s->inflight[i].m), pid, session_store_done, b);
-        if (b->shared)
+        if (b->shared_holds)
             shared_acked(b->shared, s, s->inflight[i].m);
         msg_unref(&s->inflight[i].m); /* the message itself is delivered */
     }

@@ -79,6 +79,9 @@ shared_t *shared_new(broker_t *b)
     return sh;
 }
 
+/* b->shared_holds follows sh->holds (read inline on every PUBACK). */
+static void holds_counted(shared_t *sh) { sh->b->shared_holds = (uint32_t)sh->holds.count; }
+
 /* Frees c; its group too when nothing else keeps it. */
 static void cust_free(shared_t *sh, shcust_t *c)
 {
@@ -92,6 +95,7 @@ static void cust_free(shared_t *sh, shcust_t *c)
 static void hold_free(shared_t *sh, shhold_t *h)
 {
     map_del(&sh->holds, (const char *)&h->m, sizeof(h->m));
+    holds_counted(sh);
     msg_unref(&h->m);
     shgroup_unref(sh, h->g);
     free(h);
@@ -378,6 +382,7 @@ static int deliver_here(shared_t *sh, shgroup_t *g, msg_t *m, int origin, uint64
             h = NULL;
         } else {
             g->refs++;
+            holds_counted(sh);
         }
     }
     msg_unref(&c);
@@ -518,6 +523,7 @@ static bool take_held(void *arg, msg_t *m)
         t->cap = n;
     }
     map_del(&t->sh->holds, (const char *)&h->m, sizeof(h->m));
+    holds_counted(t->sh);
     t->v[t->n++] = h;
     return true;
 }

@@ -73,7 +73,8 @@ void shared_leave(shared_t *sh, session_t *s, const char *f, size_t len);
  * 0, which the publish path reads inline. */
 void shared_publish(shared_t *sh, msg_t *m);
 
-/* s acknowledged m (PUBACK, or PUBREC at QoS 2). */
+/* s acknowledged m (PUBACK, or PUBREC at QoS 2). Nothing to do while
+ * b->shared_holds is 0 (the callers test it inline). */
 void shared_acked(shared_t *sh, session_t *s, const msg_t *m);
 /* s's connection went away, or s ends: the shared messages it has not
  * acknowledged are taken from it and given to other members. */
