@@ -265,20 +265,12 @@ static int cluster_redirect(store_t *s, redisReply *r, int argc, const char **ar
     drop_conn(s);
     s->redirecting = true;
     int rc = connect_now(s);
+    /* sent again on the new owner as any command is (busy replies, an ASK
+     * there followed), but a second MOVED is not */
+    if (rc == 0)
+        rc = store_raw_cmd(s, argc, argv, lens, out);
     s->redirecting = false;
-    if (rc < 0)
-        return rc;
-    store_wait_note(s, store_cmd_writes(argc, argv));
-    r = redisCommandArgv(s->ctx, argc, argv, lens);
-    if (!r)
-        return unavailable(s, "redis");
-    if (r->type == REDIS_REPLY_ERROR) {
-        snprintf(s->reason, sizeof(s->reason), "%s", r->str ? r->str : "error reply");
-        freeReplyObject(r);
-        return error_reply(s);
-    }
-    *out = r;
-    return 0;
+    return rc;
 }
 
 /* Raw command on a live context; no reconnect. */

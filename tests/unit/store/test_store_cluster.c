@@ -107,7 +107,9 @@ static int start_node(redis_fixture_t *n, char *conf)
     snprintf(conf, 128, "%s/nodes.conf", n->dir);
     char *const argv[] = {"redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly",
                           "no", "--dir", n->dir, "--cluster-enabled", "yes", "--cluster-config-file", conf,
-                          "--cluster-node-timeout", "5000", NULL};
+                          "--cluster-node-timeout", "5000",
+                          /* a primary that gives its last slot away stays one (not a replica of the taker) */
+                          "--cluster-allow-replica-migration", "no", NULL};
     return redis_fixture_exec(n, argv);
 }
 
@@ -304,25 +306,28 @@ static void node_id(const redis_fixture_t *n, char out[64])
     freeReplyObject(r);
 }
 
-/* Moves slot s (and its keys) from A to B, as a resharding does. */
-static void move_slot(unsigned s)
+/* Moves slot s (and its keys) from one node to the other, as a
+ * resharding does. */
+static void move_slot_from(const redis_fixture_t *from, const redis_fixture_t *to, unsigned s)
 {
     char a[64], b[64];
-    node_id(&g_node, a);
-    node_id(&g_b, b);
-    freeReplyObject(on(&g_b, "CLUSTER SETSLOT %u IMPORTING %s", s, a));
-    freeReplyObject(on(&g_node, "CLUSTER SETSLOT %u MIGRATING %s", s, b));
-    redisReply *keys = on(&g_node, "CLUSTER GETKEYSINSLOT %u 1000", s);
+    node_id(from, a);
+    node_id(to, b);
+    freeReplyObject(on(to, "CLUSTER SETSLOT %u IMPORTING %s", s, a));
+    freeReplyObject(on(from, "CLUSTER SETSLOT %u MIGRATING %s", s, b));
+    redisReply *keys = on(from, "CLUSTER GETKEYSINSLOT %u 1000", s);
     assert_true(keys && keys->type == REDIS_REPLY_ARRAY && keys->elements > 0);
     for (size_t i = 0; i < keys->elements; i++) {
-        redisReply *m = on(&g_node, "MIGRATE 127.0.0.1 %d %s 0 5000", g_b.port, keys->element[i]->str);
+        redisReply *m = on(from, "MIGRATE 127.0.0.1 %d %s 0 5000", to->port, keys->element[i]->str);
         assert_true(m && m->type == REDIS_REPLY_STATUS);
         freeReplyObject(m);
     }
     freeReplyObject(keys);
-    freeReplyObject(on(&g_b, "CLUSTER SETSLOT %u NODE %s", s, b));
-    freeReplyObject(on(&g_node, "CLUSTER SETSLOT %u NODE %s", s, b));
+    freeReplyObject(on(to, "CLUSTER SETSLOT %u NODE %s", s, b));
+    freeReplyObject(on(from, "CLUSTER SETSLOT %u NODE %s", s, b));
 }
+
+static void move_slot(unsigned s) { move_slot_from(&g_node, &g_b, s); }
 
 /* A command the slot's migration sends on by ASK and that the target then
  * refuses (here WRONGTYPE; during a resharding also TRYAGAIN for keys split
@@ -383,6 +388,45 @@ static void waits_on_each_primary_that_took_writes(void **state)
     store_destroy(&s);
 }
 
+/* MOVED, then ASK at the new owner: the slot moved from B (where the
+ * handle's link is) to A, and A is already migrating it back, this key
+ * gone to B again. The command is sent again on A after MOVED, and A's ASK
+ * is followed there like any other (before: the resend took ASK for an
+ * error, ROOST_ESTORE "ASK ..."). Runs after the WAIT case: {g} starts on B. */
+static void ask_after_moved_is_followed(void **state)
+{
+    (void)state;
+    unsigned g = slot_of("g", 1);
+    store_t *s = cluster_store(); /* its link: B, the {g} slot's owner */
+    int64_t v;
+    assert_int_equal(store_config_version(s, &v), 0);
+    move_slot_from(&g_b, &g_node, g); /* now A's */
+    char a[64], b[64];
+    node_id(&g_node, a);
+    node_id(&g_b, b);
+    freeReplyObject(node_cmd("SET ask2:{g}:k moved-twice"));
+    freeReplyObject(on(&g_b, "CLUSTER SETSLOT %u IMPORTING %s", g, a));
+    freeReplyObject(node_cmd("CLUSTER SETSLOT %u MIGRATING %s", g, b));
+    redisReply *m = node_cmd("MIGRATE 127.0.0.1 %d ask2:{g}:k 0 5000", g_b.port);
+    if (!m || m->type != REDIS_REPLY_STATUS)
+        fail_msg("MIGRATE: %s", m && m->str ? m->str : "-");
+    freeReplyObject(m);
+    const char *get[] = {"GET", "ask2:{g}:k"}; /* B: MOVED A; A: ASK B */
+    redisReply *r = NULL;
+    int rc = store_cmd(s, 2, get, NULL, &r);
+    const char *why = store_last_error(s)->reason;
+    bool got = rc == 0 && r && r->type == REDIS_REPLY_STRING && strcmp(r->str, "moved-twice") == 0;
+    freeReplyObject(r);
+    if (!got)
+        fail_msg("rc %d reason %s", rc, why ? why : "-");
+    /* back as it was: the key on A, the slot stable and A's */
+    freeReplyObject(on(&g_b, "MIGRATE 127.0.0.1 %d ask2:{g}:k 0 5000", g_node.port));
+    freeReplyObject(on(&g_b, "CLUSTER SETSLOT %u STABLE", g));
+    freeReplyObject(node_cmd("CLUSTER SETSLOT %u STABLE", g));
+    freeReplyObject(node_cmd("DEL ask2:{g}:k"));
+    store_destroy(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -390,7 +434,8 @@ int main(void)
         cmocka_unit_test(unserved_gives_the_error_after_bounded_tries),
         cmocka_unit_test(async_store_down_cluster_is_temporary),
         cmocka_unit_test(ask_target_error_is_an_error),
-        cmocka_unit_test(waits_on_each_primary_that_took_writes), /* last: moves {g} to B */
+        cmocka_unit_test(waits_on_each_primary_that_took_writes), /* moves {g} to B */
+        cmocka_unit_test(ask_after_moved_is_followed),            /* after it: {g} on B */
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
