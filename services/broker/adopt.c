@@ -261,7 +261,9 @@ static void on_lease(int rc, const char *previous, bool alive, void *arg)
         snprintf(a->holder, sizeof(a->holder), "%s", previous);
         a->deadline = loop_now(b->loop) + ADOPT_RELEASE_WAIT_MS;
         cluster_kick(b->cluster, previous, a->cid, a->len);
-        log_info("takeover_requested", "client_id=%.*s holder=%s", (int)a->len, a->cid, previous);
+        char qid[LOG_QUOTE_CAP];
+        log_info("takeover_requested", "client_id=%s holder=%s",
+                 log_quote(qid, sizeof(qid), a->cid, a->len), previous);
         return;
     }
     load(a);
@@ -370,9 +372,11 @@ static void proceed_waiting(broker_t *b, const char *holder, uint64_t now)
     }
     if (n && holder)
         log_info("takeover_holder_gone", "holder=%s waiting=%zu", holder, n);
-    else if (n)
-        log_warn("takeover_unanswered", "waiting=%zu wait_ms=%d client_id=%.*s", n,
-                 ADOPT_RELEASE_WAIT_MS, (int)late[0]->len, late[0]->cid);
+    else if (n) {
+        char qid[LOG_QUOTE_CAP];
+        log_warn("takeover_unanswered", "waiting=%zu wait_ms=%d client_id=%s", n, ADOPT_RELEASE_WAIT_MS,
+                 log_quote(qid, sizeof(qid), late[0]->cid, late[0]->len));
+    }
     for (size_t i = 0; i < n; i++)
         proceed(b, late[i]);
     free(late);
@@ -410,14 +414,16 @@ void adopt_on_kick(broker_t *b, const char *cid, size_t len, const char *from)
 {
     /* a CONNECT for this id still being adopted here lost the race */
     struct adopt *a = map_get(&b->adopting, cid, len);
+    char qid[LOG_QUOTE_CAP];
     if (a) {
-        log_info("takeover_by_peer", "client_id=%.*s peer=%s stage=connecting", (int)len, cid, from);
+        log_info("takeover_by_peer", "client_id=%s peer=%s stage=connecting",
+                 log_quote(qid, sizeof(qid), cid, len), from);
         fail(a, ROOST_EUNAVAILABLE);
     }
     will_cancel(b, cid, len); /* back on another broker within the Will Delay [MQTT-3.1.3-9] */
     session_t *s = map_get(&b->sessions, cid, len);
     if (s && s->conn) {
-        log_info("takeover_by_peer", "client_id=%.*s peer=%s", (int)len, cid, from);
+        log_info("takeover_by_peer", "client_id=%s peer=%s", log_quote(qid, sizeof(qid), cid, len), from);
         /* [MQTT-3.1.4-3]: 0x8E, also when the new CONNECT reached a peer */
         conn_disconnect(s->conn, MQTT_RC_SESSION_TAKEN_OVER, "session taken over", "takeover");
     }

@@ -135,8 +135,9 @@ static int accept_reply(authc_t *a, pending_t *p, const rpc_auth_reply_t *r)
     if (entries != stack)
         free(entries);
     if (rc == ROOST_EINVAL) {
+        char qid[LOG_QUOTE_CAP];
         log_error("acl_invalid", "client_id=%s detail=\"authd sent an invalid ACL entry\"",
-                  p->client_id);
+                  log_quote(qid, sizeof(qid), p->client_id, strlen(p->client_id)));
         return ROOST_EUNAVAILABLE;
     }
     if (rc)
@@ -433,8 +434,9 @@ int authc_request(authc_t *a, conn_t *c, const mqtt_connect_t *p, const char *cl
             rc = -ENOMEM;
         else
             rc = 0;
-        log_debug("authd_not_connected", "client_id=%.*s detail=\"waiting for a link\"",
-                  (int)id_len, client_id);
+        char qid[LOG_QUOTE_CAP];
+        log_debug("authd_not_connected", "client_id=%s detail=\"waiting for a link\"",
+                  log_quote(qid, sizeof(qid), client_id, id_len));
     }
     if (p->has_password && p->password.len)
         sodium_memzero((void *)p->password.ptr, p->password.len); /* our read buffer */
@@ -448,8 +450,9 @@ int authc_request(authc_t *a, conn_t *c, const mqtt_connect_t *p, const char *cl
         free(q->username);
         free(q->cert);
         free(q);
-        log_warn("authd_unavailable", "client_id=%.*s rc=%d reason=\"%s\"", (int)id_len,
-                 client_id, rc, roost_strerror(rc));
+        char qid[LOG_QUOTE_CAP];
+        log_warn("authd_unavailable", "client_id=%s rc=%d reason=\"%s\"",
+                 log_quote(qid, sizeof(qid), client_id, id_len), rc, roost_strerror(rc));
         return ROOST_EUNAVAILABLE;
     }
     q->prev = a->tail;

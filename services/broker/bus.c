@@ -320,8 +320,9 @@ static void on_sub(loop_t *l, int fd, unsigned events, void *arg)
  * unsubscription over all peers, so a set is enough. */
 static void on_notice(bus_t *bus, const uint8_t *d, size_t n)
 {
-    log_debug("bus_interest", "op=%s prefix=%.*s", n && d[0] ? "add" : "remove",
-              n > 1 ? (int)(n - 1) : 0, n > 1 ? (const char *)d + 1 : "");
+    char qp[LOG_QUOTE_CAP]; /* (a label holds the literal prefix of a client's filter) */
+    log_debug("bus_interest", "op=%s prefix=%s", n && d[0] ? "add" : "remove",
+              log_quote(qp, sizeof(qp), n > 1 ? d + 1 : d, n > 1 ? n - 1 : 0));
     if (n < 2 || d[1] != 'm')
         return; /* 'c' and 'r' are always wanted */
     bus->held = 0;

@@ -92,7 +92,9 @@ int handle_connect(conn_t *c, const mqtt_packet_t *pk)
     c->keepalive = p->keepalive;
     uint16_t cap = (uint16_t)b->cfg->max_keepalive;
     if (cap && (!c->keepalive || c->keepalive > cap)) {
-        log_debug("keepalive_capped", "client_id=%.*s asked=%u cap=%u", (int)id_len, id, c->keepalive, cap);
+        char qid[LOG_QUOTE_CAP];
+        log_debug("keepalive_capped", "client_id=%s asked=%u cap=%u",
+                  log_quote(qid, sizeof(qid), id, id_len), c->keepalive, cap);
         c->keepalive = cap; /* 3.1.1 cannot say so; 5.0 gets Server Keep Alive */
         if (c->v5)
             c->v5->server_keepalive = cap; /* 3.2.2.3.14 */

@@ -14,9 +14,9 @@ from test_14_preauth_limits import start  # noqa: F401 (fixture)
 pytestmark = pytest.mark.skipif(IS_MOSQUITTO, reason="Roost-only options")
 
 
-def connack(port, keepalive=60):
+def connack(port, keepalive=60, client_id=None):
     c = RawClient(port, 5)
-    c.send(connect_pkt(uid("cc"), keepalive=keepalive))
+    c.send(connect_pkt(client_id or uid("cc"), keepalive=keepalive))
     return c, c.expect("CONNACK").body[1]
 
 
@@ -34,13 +34,18 @@ def closed_by(c, since, seconds):
 def test_keepalive_is_capped(start):
     b = start("--max-keepalive", "2")
     t0 = time.monotonic()
-    silent_none, rc1 = connack(b.port, keepalive=0)      # asks for no keep-alive at all
+    forged = uid("cc") + " x\nlevel=error svc=broker event=forged"
+    silent_none, rc1 = connack(b.port, keepalive=0, client_id=forged)  # asks for no keep-alive at all
     silent_long, rc2 = connack(b.port, keepalive=600)
     assert rc1 == 0 and rc2 == 0
     for c in (silent_none, silent_long):
         ok, took = closed_by(c, t0, 8.0)
         assert ok and took >= 2.5, took                   # 1.5 x 2 s, not the client's value
     assert "keepalive_timeout" in b.log()
+    # the client id in the keepalive_capped line is one quoted value (it was
+    # written bare: its space split it into forged fields)
+    capped = [l for l in b.log().splitlines() if "event=keepalive_capped " in l]
+    assert any(l.endswith(' client_id="%s" asked=0 cap=2' % forged.replace("\n", "\\x0a")) for l in capped), capped
     # under the cap: the client's own value holds, and pings keep it alive
     c, rc = connack(b.port, keepalive=1)
     assert rc == 0

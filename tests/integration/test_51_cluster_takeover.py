@@ -95,6 +95,25 @@ def test_takeover_closes_first_connection(cl, mk):
     assert wait_until(lambda: cl.lease(cid) == "b1", timeout=T), cl.lease(cid)
 
 
+
+def test_takeover_lines_quote_the_client_id(cl, mk):
+    """A client id holding a space, a forged field and a newline stays one
+    quoted value in both brokers' takeover lines (they wrote it bare, so
+    its space split it into fields: a forged 'peer=' among them)."""
+    raw, _ = mk
+    b1, b2 = cl.by_id("b1"), cl.by_id("b2")
+    cid = uid("tk") + " peer=forged\nlevel=error svc=broker event=forged"
+    a = raw(b1)
+    a.connect(cid, clean=True)
+    assert wait_until(lambda: cl.lease(cid) == "b1", timeout=T), cl.lease(cid)
+    b = raw(b2)
+    assert b.connect(cid, clean=True) == 0
+    assert_closed_by_broker(a, timeout=T)
+    q = '"%s"' % cid.replace("\n", "\\x0a")
+    assert wait_until(lambda: "event=takeover_by_peer client_id=%s peer=b2" % q in b1.log(), T), \
+        b1.log()[-3000:]
+    assert "event=takeover_requested client_id=%s holder=b1" % q in b2.log(), b2.log()[-3000:]
+
 @pytest.mark.parametrize("how", ["takeover-clean", "takeover-persistent", "socket-closed"])
 def test_will_reaches_subscribers_on_every_broker(cl, mk, how):
     """The will of a connection closed by a takeover (or dropped by the
