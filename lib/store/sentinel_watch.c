@@ -25,15 +25,28 @@ void sentinel_watch_free(sentinel_watch_t **wp)
     *wp = NULL;
 }
 
-sentinel_watch_t *sentinel_watch_open(const sentinel_t *s, size_t i, int timeout_ms)
+/* The failed step's reason: an error reply's text, else the link's. */
+static void say(char *why, size_t cap, const char *step, const redisReply *r, const redisContext *c)
+{
+    if (why && cap)
+        snprintf(why, cap, "%s: %s", step,
+                 r && r->type == REDIS_REPLY_ERROR && r->str ? r->str
+                 : c && c->errstr[0]                       ? c->errstr
+                                                           : "unexpected reply");
+}
+
+sentinel_watch_t *sentinel_watch_open(const sentinel_t *s, size_t i, int timeout_ms, char *why, size_t why_cap)
 {
     sentinel_watch_t *w = calloc(1, sizeof(*w));
-    if (!w)
+    if (!w) {
+        say(why, why_cap, "watch", NULL, NULL);
         return NULL;
+    }
     snprintf(w->host, sizeof(w->host), "%s", sentinel_at(s, i, &w->port));
     struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
     w->c = redisConnectWithTimeout(w->host, w->port, tv);
     if (!w->c || w->c->err || redisSetTimeout(w->c, tv) != REDIS_OK) {
+        say(why, why_cap, "connect", NULL, w->c);
         sentinel_watch_free(&w);
         return NULL;
     }
@@ -41,10 +54,15 @@ sentinel_watch_t *sentinel_watch_open(const sentinel_t *s, size_t i, int timeout
     int argc = sentinel_auth_argv(s, argv);
     redisReply *r = argc ? redisCommandArgv(w->c, argc, argv, NULL) : NULL;
     bool ok = !argc || (r && r->type != REDIS_REPLY_ERROR);
+    if (!ok)
+        say(why, why_cap, "AUTH", r, w->c);
     freeReplyObject(r);
-    r = ok ? redisCommand(w->c, "SUBSCRIBE +switch-master") : NULL;
-    ok = sentinel_subscribed(r);
-    freeReplyObject(r);
+    if (ok) {
+        r = redisCommand(w->c, "SUBSCRIBE +switch-master");
+        if (!(ok = sentinel_subscribed(r)))
+            say(why, why_cap, "SUBSCRIBE +switch-master", r, w->c);
+        freeReplyObject(r);
+    }
     if (!ok) {
         sentinel_watch_free(&w);
         return NULL;

@@ -17,8 +17,9 @@
 typedef struct sentinel_watch sentinel_watch_t;
 
 /* Connects to Sentinel i of s's list, AUTHs and subscribes; blocks up to
- * timeout_ms for each step. NULL when any of it failed. */
-sentinel_watch_t *sentinel_watch_open(const sentinel_t *s, size_t i, int timeout_ms);
+ * timeout_ms for each step. NULL when any of it failed (why, if non-NULL:
+ * what did, with the Sentinel's words). */
+sentinel_watch_t *sentinel_watch_open(const sentinel_t *s, size_t i, int timeout_ms, char *why, size_t why_cap);
 void sentinel_watch_free(sentinel_watch_t **wp);
 /* Reads what the Sentinel has sent, never waiting: 1 when a +switch-master
  * about s's master names an address other than host:port, 0 when nothing

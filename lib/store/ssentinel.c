@@ -48,6 +48,7 @@ struct ssentinel {
     ss_link_t watch;
     bool watching;        /* ssentinel_watch was called */
     bool subscribed;      /* the watch link confirmed SUBSCRIBE */
+    bool watch_said;      /* a watch link that failed was logged: not again until one subscribes */
     size_t watch_i;       /* the Sentinel the watch tries next */
     ssentinel_switch_fn on_switch;
     void *switch_arg;
@@ -99,10 +100,20 @@ static void on_connect(const redisAsyncContext *ac, int status)
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
 {
-    (void)status;
     ss_link_t *l = link_of(ac);
-    if (l)
-        link_lost(l);
+    if (!l)
+        return;
+    ssentinel_t *a = l->owner;
+    /* e.g. SUBSCRIBE refused (an ACL without the channel: hiredis drops the
+     * link on that error), or the Sentinel went away: said once, as the
+     * watch keeps trying the next Sentinel every second */
+    if (l == &a->watch && status != REDIS_OK && !a->watch_said) {
+        a->watch_said = true;
+        log_warn("sentinel_watch_failed", "sentinel=%s:%d master=%s detail=\"%s; +switch-master is not "
+                 "followed until a watch subscribes (the re-ask each second still is)\"", l->host, l->port,
+                 sentinel_master(a->list), ac->errstr[0] ? ac->errstr : "the link closed");
+    }
+    link_lost(l);
 }
 
 /* Opens l to Sentinel i of the list. 0 or -1. */
@@ -204,6 +215,7 @@ static void watch_on_message(redisAsyncContext *ac, void *reply, void *priv)
     ssentinel_t *a = l->owner;
     if (sentinel_subscribed(reply)) {
         a->subscribed = true;
+        a->watch_said = false;
         if (l->timer) { /* set up: no deadline any more */
             loop_del_timer(a->loop, l->timer);
             l->timer = 0;

@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "base/err.h"
+#include "base/log.h"
 
 struct store {
     char *host;
@@ -33,6 +34,7 @@ struct store {
     redis_auth_t auth;
     sentinel_t *sentinel; /* NULL: host:port as given */
     sentinel_watch_t *watch; /* +switch-master, opened after an answer */
+    bool watch_said;         /* a watch that could not be opened was logged: not again until one is */
     char at_host[256];    /* with a Sentinel: the primary connected to */
     int at_port;
     bool readonly;        /* the last error was READONLY (the link is gone) */
@@ -392,8 +394,17 @@ static int connect_now(store_t *s)
         host = s->at_host;
         port = s->at_port;
         /* the Sentinel that just answered (now first) tells of the next failover */
-        if (!s->watch)
-            s->watch = sentinel_watch_open(s->sentinel, 0, s->connect_ms);
+        if (!s->watch) {
+            int wp;
+            char why[200];
+            const char *at = sentinel_at(s->sentinel, 0, &wp);
+            s->watch = sentinel_watch_open(s->sentinel, 0, s->connect_ms, why, sizeof(why));
+            if (!s->watch && !s->watch_said) /* e.g. an ACL without the channel; said once */
+                log_warn("sentinel_watch_failed", "sentinel=%s:%d master=%s detail=\"%s; +switch-master is not "
+                         "followed until a watch opens (the re-ask each second still is)\"", at, wp,
+                         sentinel_master(s->sentinel), why);
+            s->watch_said = !s->watch;
+        }
     }
     if (s->cluster && store_cluster_target(s, &host, &port) < 0)
         return ROOST_EUNAVAILABLE;

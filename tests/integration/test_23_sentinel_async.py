@@ -260,3 +260,31 @@ def test_admin_follows_switch_master(st):
     # the write is on the new primary
     got = resp_cmd(new, ha.password, "HGET", "%s{g}:client:%s" % (st.prefix, c["id"]), "username")
     assert got == "sa-after", got
+
+
+def test_watch_refused_is_said(st):
+    """Sentinels whose user may not use the +switch-master channel (a Redis 7
+    ACL without it: resetchannels) refuse the subscription: the broker and
+    admin say so once, with the Sentinel's words (event=sentinel_watch_failed,
+    NOPERM), rather than retrying in silence, and keep working by asking
+    (the once-a-second re-ask stays the fallback)."""
+    ha = RedisHA(st, replicas=1, down_after_ms=60000).start()
+    for s in ha.sentinels:
+        assert resp_cmd(s.port, ha.sentinel_password, "ACL", "SETUSER", "default", "resetchannels") == "OK"
+    b = broker_for(st, ha, ha.addrs())
+    assert wait_for(lambda: "event=sentinel_watch_failed" in b.log(), 10), b.log_tail()
+    st.redis = ha.nodes[0]
+    st.redis.addr = "127.0.0.1:1"   # --redis is not used: the Sentinels name the primary
+    st.env_extra.update(ha.env())
+    st.start_admin()
+    st.add_client("sa-refused", "sa-password-3")  # served all the same
+    assert wait_for(lambda: "event=sentinel_watch_failed" in st.admin.log(), 5), st.admin.log_tail()
+    for _ in range(10):  # admin's pooled Redis handles each connect (and try the watch) once
+        assert st.api("GET", "/api/v1/groups")[0] == 200
+    time.sleep(2.5)  # the broker's watch tries a Sentinel a second: two more refusals, not said again
+    said = [ln for ln in b.log().splitlines() if "event=sentinel_watch_failed" in ln]
+    assert len(said) == 1 and "NOPERM" in said[0], said
+    assert "event=sentinel_watching" not in b.log()
+    # admin: once per Redis handle (its pool of 4 and its fleet view's), not per request
+    said = [ln for ln in st.admin.log().splitlines() if "event=sentinel_watch_failed" in ln]
+    assert 1 <= len(said) <= 5 and all("NOPERM" in ln for ln in said), said
