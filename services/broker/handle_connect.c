@@ -168,6 +168,19 @@ void connect_log_foreign(conn_t *c, const char *client_id, size_t id_len)
              conn_peer(c, peer, sizeof(peer)), log_quote(qid, sizeof(qid), client_id, id_len));
 }
 
+/* A connection of s that closed in this loop turn (conn_close has taken
+ * it off s, and it is freed at the safe point) gives s up now, as a
+ * taken-over one does: s is this CONNECT's to end or resume. Otherwise its
+ * free would find s destroyed by a clean start (a use after free, then
+ * session_closed a second time), or, taken by this connection, delete
+ * the cluster registry entry this one is about to put. */
+static void gone_before(broker_t *b, const session_t *s)
+{
+    for (conn_t *x = b->close_head; x; x = x->close_next)
+        if (x->sess == s)
+            x->sess = NULL;
+}
+
 int connect_finish(conn_t *c, const char *client_id, size_t id_len, bool clean,
                    acl_matcher_t **acl, const struct sstore_session *stored)
 {
@@ -193,6 +206,8 @@ int connect_finish(conn_t *c, const char *client_id, size_t id_len, bool clean,
          * find it gone); the new connection's adoption starts its own */
         session_track_seen(s, false);
         s->catchups = 0;
+    } else if (s) {
+        gone_before(b, s);
     }
     bool present = false, restored = false;
     /* clean: 3.1.1 Clean Session, 5.0 Clean Start [MQTT-3.1.2-4]; whether

@@ -3,7 +3,7 @@ connection [MQTT-3.1.4-2]."""
 
 import pytest
 
-from conftest import DISCONNECT, ack_pkt, assert_closed_by_broker, uid
+from conftest import DISCONNECT, ack_pkt, assert_closed_by_broker, connect_pkt, uid
 
 
 def test_second_connect_closes_first(raw):
@@ -86,3 +86,26 @@ def test_repeated_takeovers(raw):
     prev.ping()
     prev.send(DISCONNECT)
     assert_closed_by_broker(prev)
+
+
+@pytest.mark.parametrize("clean", [True, False])
+def test_reconnect_in_the_same_loop_turn(raw, clean):
+    """A device that sends DISCONNECT and reconnects at once on a new socket:
+    both usually reach the broker in one loop turn, so the old connection is
+    still waiting to be freed when the new CONNECT takes its session. It
+    must let go of the session then: with a clean start the session was
+    destroyed under it (a use after free when it was freed, ASan abort)."""
+    cid = uid("tsame")
+    for _ in range(30):
+        a = raw()
+        a.connect(cid, clean=clean)
+        b = raw()
+        pkt = connect_pkt(cid, clean=clean)
+        b.send(pkt[:2])         # b taken in (a's ping below goes through the loop after it)
+        a.ping()
+        a.send(DISCONNECT)      # a's close and b's CONNECT: one loop turn, mostly
+        b.send(pkt[2:])
+        assert b.expect("CONNACK").body[1] == 0
+        b.ping()
+        a.close()
+        b.close()
