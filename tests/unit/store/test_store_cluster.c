@@ -329,26 +329,42 @@ static void move_slot_from(const redis_fixture_t *from, const redis_fixture_t *t
 
 static void move_slot(unsigned s) { move_slot_from(&g_node, &g_b, s); }
 
-/* A command the slot's migration sends on by ASK and that the target then
- * refuses (here WRONGTYPE; during a resharding also TRYAGAIN for keys split
- * between the nodes) is an error like any other: before, store_cmd
- * answered 0 with the error reply as the result. The {g} slot is left
- * MIGRATING on A and IMPORTING on B with one key of it moved, then made
- * stable again with that key back on A. */
-static void ask_target_error_is_an_error(void **state)
+/* The {g} slot, A's, left half migrated to B: key (set to value on A
+ * first) is on B already, so A answers ASK for it. */
+static void half_move_key(const char *key, const char *value)
 {
-    (void)state;
-    store_t *s = cluster_store();
     unsigned g = slot_of("g", 1);
     char a[64], b[64];
     node_id(&g_node, a);
     node_id(&g_b, b);
-    freeReplyObject(node_cmd("SET ask:{g}:k v"));
+    freeReplyObject(node_cmd("SET %s %s", key, value));
     freeReplyObject(on(&g_b, "CLUSTER SETSLOT %u IMPORTING %s", g, a));
     freeReplyObject(node_cmd("CLUSTER SETSLOT %u MIGRATING %s", g, b));
-    redisReply *m = node_cmd("MIGRATE 127.0.0.1 %d ask:{g}:k 0 5000", g_b.port);
-    assert_true(m && m->type == REDIS_REPLY_STATUS);
+    redisReply *m = node_cmd("MIGRATE 127.0.0.1 %d %s 0 5000", g_b.port, key);
+    if (!m || m->type != REDIS_REPLY_STATUS)
+        fail_msg("MIGRATE: %s", m && m->str ? m->str : "-");
     freeReplyObject(m);
+}
+
+/* Back as before half_move_key: the key gone, the slot stable and A's. */
+static void end_half_move(const char *key)
+{
+    unsigned g = slot_of("g", 1);
+    freeReplyObject(on(&g_b, "MIGRATE 127.0.0.1 %d %s 0 5000", g_node.port, key));
+    freeReplyObject(on(&g_b, "CLUSTER SETSLOT %u STABLE", g));
+    freeReplyObject(node_cmd("CLUSTER SETSLOT %u STABLE", g));
+    freeReplyObject(node_cmd("DEL %s", key));
+}
+
+/* A command the slot's migration sends on by ASK and that the target then
+ * refuses (here WRONGTYPE; during a resharding also TRYAGAIN for keys split
+ * between the nodes) is an error like any other: before, store_cmd
+ * answered 0 with the error reply as the result. */
+static void ask_target_error_is_an_error(void **state)
+{
+    (void)state;
+    store_t *s = cluster_store();
+    half_move_key("ask:{g}:k", "v");
     const char *hget[] = {"HGET", "ask:{g}:k", "f"}; /* not on A any more: ASK B, where it is a string */
     redisReply *r = NULL;
     int rc = store_cmd(s, 3, hget, NULL, &r);
@@ -357,11 +373,7 @@ static void ask_target_error_is_an_error(void **state)
     assert_false(was_error);
     assert_int_equal(rc, ROOST_ESTORE);
     assert_non_null(strstr(store_last_error(s)->reason, "WRONGTYPE"));
-    /* back as it was: the key on A, the slot stable on both */
-    freeReplyObject(on(&g_b, "MIGRATE 127.0.0.1 %d ask:{g}:k 0 5000", g_node.port));
-    freeReplyObject(on(&g_b, "CLUSTER SETSLOT %u STABLE", g));
-    freeReplyObject(node_cmd("CLUSTER SETSLOT %u STABLE", g));
-    freeReplyObject(node_cmd("DEL ask:{g}:k"));
+    end_half_move("ask:{g}:k");
     int64_t v;
     assert_int_equal(store_config_version(s, &v), 0);
     store_destroy(&s);
@@ -396,21 +408,11 @@ static void waits_on_each_primary_that_took_writes(void **state)
 static void ask_after_moved_is_followed(void **state)
 {
     (void)state;
-    unsigned g = slot_of("g", 1);
     store_t *s = cluster_store(); /* its link: B, the {g} slot's owner */
     int64_t v;
     assert_int_equal(store_config_version(s, &v), 0);
-    move_slot_from(&g_b, &g_node, g); /* now A's */
-    char a[64], b[64];
-    node_id(&g_node, a);
-    node_id(&g_b, b);
-    freeReplyObject(node_cmd("SET ask2:{g}:k moved-twice"));
-    freeReplyObject(on(&g_b, "CLUSTER SETSLOT %u IMPORTING %s", g, a));
-    freeReplyObject(node_cmd("CLUSTER SETSLOT %u MIGRATING %s", g, b));
-    redisReply *m = node_cmd("MIGRATE 127.0.0.1 %d ask2:{g}:k 0 5000", g_b.port);
-    if (!m || m->type != REDIS_REPLY_STATUS)
-        fail_msg("MIGRATE: %s", m && m->str ? m->str : "-");
-    freeReplyObject(m);
+    move_slot_from(&g_b, &g_node, slot_of("g", 1)); /* now A's */
+    half_move_key("ask2:{g}:k", "moved-twice");
     const char *get[] = {"GET", "ask2:{g}:k"}; /* B: MOVED A; A: ASK B */
     redisReply *r = NULL;
     int rc = store_cmd(s, 2, get, NULL, &r);
@@ -419,11 +421,7 @@ static void ask_after_moved_is_followed(void **state)
     freeReplyObject(r);
     if (!got)
         fail_msg("rc %d reason %s", rc, why ? why : "-");
-    /* back as it was: the key on A, the slot stable and A's */
-    freeReplyObject(on(&g_b, "MIGRATE 127.0.0.1 %d ask2:{g}:k 0 5000", g_node.port));
-    freeReplyObject(on(&g_b, "CLUSTER SETSLOT %u STABLE", g));
-    freeReplyObject(node_cmd("CLUSTER SETSLOT %u STABLE", g));
-    freeReplyObject(node_cmd("DEL ask2:{g}:k"));
+    end_half_move("ask2:{g}:k");
     store_destroy(&s);
 }
 
