@@ -2,7 +2,8 @@
 """bench/forwarder.py: roost-forwarder figures on this machine (issue 17).
 
   1. drain: N messages already queued in a pipeline's stream (XADD in the
-     broker's packed layout, lib/store/pipentry.h), the pipeline resumed, time until the sink
+     broker's packed layout, lib/store/pipentry.h, one an entry; --bundle K:
+     K an entry, lib/store/pipebundle.h), the pipeline resumed, time until the sink
      (bench/forwarder/fwd_sink.c) has them all: msgs/s, and msgs per
      forwarder CPU-second (/proc utime+stime). One message per request
      (--inflight 1 and 8) and batched (batch_size 100, --inflight 1 and 4;
@@ -12,7 +13,8 @@
      PUBLISH (the broker's received-at stamp) to receipt: p50/p99.
   3. broker QoS 1 throughput (roost-bench pairs) with no mapping and with a
      mapping of every topic to a paused pipeline (the appends, no delivery
-     competing for the CPU), alternating, medians.
+     competing for the CPU), alternating, medians; with Redis's time per
+     appended message (INFO commandstats: the append script, XADD).
 
 --compare BIN: only the drain cases, alternating this build's forwarder
 and BIN (another build's roost-forwarder) --repeat times each, medians;
@@ -45,7 +47,7 @@ os.environ.setdefault("ROOST_WSS_PORT", "0")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-from pipentry import encode  # noqa: E402  (the packed entry, as brokers write it)
+from pipentry import bundle, encode  # noqa: E402  (the packed entries, as brokers write them)
 TOKEN = "bench-token-0123456789abcdef"
 
 
@@ -125,14 +127,19 @@ class Stack:
 CASES = [(1, 1), (1, 8), (100, 1), (100, 4)]
 
 
-def fill(st, pid, n, payload=64, packed=True):
-    """n entries as brokers write them (packed; or the eight fields written
-    before, packed=False), through redis-cli --pipe."""
+def fill(st, pid, n, payload=64, packed=True, per_entry=1):
+    """n messages as brokers write them (packed: "m" entries, or bundles of
+    per_entry messages when above 1; or the eight fields written before,
+    packed=False), through redis-cli --pipe."""
     now = int(time.time() * 1000)
     p = "x" * payload
     lines = []
-    for i in range(n):
-        if packed:
+    step = per_entry if packed else 1
+    for i in range(0, n, step):
+        if packed and step > 1:
+            fields = ["b", bundle([encode(f"bench/p{k % 10}", p, qos=1, client_id=f"c{k % 10}", broker="bench",
+                                          received_ms=now) for k in range(i, min(n, i + step))])]
+        elif packed:
             fields = ["m", encode(f"bench/p{i % 10}", p, qos=1, client_id=f"c{i % 10}", broker="bench", received_ms=now)]
         else:
             fields = ["t", f"bench/p{i % 10}", "p", p, "q", "1", "r", "0", "c", f"c{i % 10}", "u", "", "b", "bench",
@@ -143,11 +150,11 @@ def fill(st, pid, n, payload=64, packed=True):
                    timeout=300, check=True)
 
 
-def drain(st, n, batch, inflight, binary=None, packed=True):
+def drain(st, n, batch, inflight, binary=None, packed=True, per_entry=1):
     p = st.api("POST", "/pipelines",
                {"name": f"drain-{batch}-{inflight}-{time.time()}", "url": f"http://127.0.0.1:{st.sink_port}/in",
                 "batch_size": batch, "linger_ms": 5, "status": "paused", "max_queue": 10000000})
-    fill(st, p["id"], n, packed=packed)
+    fill(st, p["id"], n, packed=packed, per_entry=per_entry)
     fwd = st.forwarder(inflight, binary)
     time.sleep(0.5)
     st.sink_reset()
@@ -165,7 +172,8 @@ def drain(st, n, batch, inflight, binary=None, packed=True):
     st.stop(fwd)
     st.api("PATCH", f"/pipelines/{p['id']}", {"status": "paused"})
     st.redis_cli("DEL", f"roost:{{g}}:pq:{p['id']}")
-    return {"test": "drain", "forwarder": binary or "this build", "batch_size": batch, "inflight": inflight, "messages": s["messages"],
+    return {"test": "drain", "forwarder": binary or "this build", "batch_size": batch, "inflight": inflight,
+            "per_entry": per_entry, "messages": s["messages"],
             "requests": s["requests"], "seconds": round(took, 3), "msgs_per_s": round(s["messages"] / took),
             "forwarder_cpu_s": round(cpu, 3), "msgs_per_cpu_s": round(s["messages"] / cpu) if cpu else None}
 
@@ -210,17 +218,30 @@ def qos1_pairs(st, mapped, seconds):
                                           "status": "paused", "max_queue": 10000000})
         m = st.api("POST", "/topic-mappings", {"topic": "#", "pipeline": p["id"]})
     b, port = broker(st, "q1")
+    st.redis_cli("CONFIG", "RESETSTAT")
     out = subprocess.run([st.bin("bench/roost-bench"), "pairs", "--port", str(port), "--qos", "1", "--pairs", "10",
                           "--inflight", "100", "--seconds", str(seconds), "--broker-pid", f"{b.pid},{st.procs[0].pid}"],
                          capture_output=True, text=True, timeout=120).stdout
     st.stop(b)
+    redis_us = {}
     if m:
+        # Redis's time per appended message (INFO commandstats since the
+        # RESETSTAT above; the paused queue keeps every message: its count,
+        # or XLEN for a build that keeps none)
+        q = f"roost:{{g}}:pq:{m['pipeline']}"
+        n = int(st.redis_cli("HGET", q + ":stats", "queued") or st.redis_cli("XLEN", q) or 0)
+        for line in st.redis_cli("INFO", "commandstats").splitlines():
+            name, _, rest = line.partition(":")
+            if name in ("cmdstat_evalsha", "cmdstat_xadd") and n:
+                usec = int(dict(kv.split("=") for kv in rest.split(","))["usec"])
+                redis_us[name[8:] + "_us_per_msg"] = round(usec / n, 3)
+        redis_us["appended"] = n
         st.api("DELETE", f"/topic-mappings/{m['id']}")
-        st.redis_cli("DEL", f"roost:{{g}}:pq:{m['pipeline']}")
+        st.redis_cli("DEL", q)
     r = bench_json(out)
     cpu = r.get("deliveries_per_broker_cpu_s")  # --broker-pid: the broker's and Redis's CPU
     return {"test": "qos1_pairs", "mapped": mapped, "msgs_per_s": round(r["deliveries_per_s"]),
-            "per_cpu_s": round(cpu) if cpu else None, "raw": r}
+            "per_cpu_s": round(cpu) if cpu else None, **redis_us, "raw": r}
 
 
 def compare(st, a, raw):
@@ -252,6 +273,8 @@ def main():
     ap.add_argument("--broker-only", action="store_true", help="only the broker QoS 1 pairs, mapped vs not (3.)")
     ap.add_argument("--compare-layout", choices=("old", "packed"), default="old",
                     help="the queue layout BIN is given (default old: the eight fields)")
+    ap.add_argument("--bundle", type=int, default=1, metavar="K",
+                    help="drain: queue K messages per entry (a bundle, as a busy broker writes them; default 1)")
     a = ap.parse_args()
     if not os.path.exists(os.path.join(a.build, "services/forwarder/roost-forwarder")):
         subprocess.run(["cmake", "-S", ROOT, "-B", a.build, "-DCMAKE_BUILD_TYPE=Release", "-DROOST_SANITIZE=OFF",
@@ -267,7 +290,7 @@ def main():
         if a.compare:
             return compare(st, a, raw)
         for batch, inflight in ([] if a.broker_only else CASES):
-            r = drain(st, a.messages * (5 if batch > 1 else 1), batch, inflight)
+            r = drain(st, a.messages * (5 if batch > 1 else 1), batch, inflight, per_entry=a.bundle)
             rows.append(r)
             raw.write(json.dumps(r) + "\n")
         if not a.broker_only:
@@ -276,11 +299,14 @@ def main():
             raw.write(json.dumps(r) + "\n")
         q = {False: [], True: []}
         qc = {False: [], True: []}
+        rus = []
         for _ in range(a.repeat):
             for mapped in (False, True):
                 r = qos1_pairs(st, mapped, a.seconds)
                 q[mapped].append(r["msgs_per_s"])
                 qc[mapped].append(r["per_cpu_s"] or 0)
+                if mapped:
+                    rus.append((r.get("evalsha_us_per_msg"), r.get("xadd_us_per_msg")))
                 raw.write(json.dumps(r) + "\n")
     finally:
         st.close()
@@ -290,7 +316,8 @@ def main():
         print("|---|---|---|---|")
         for r in rows:
             if r["test"] == "drain":
-                print(f"| batch_size {r['batch_size']}, --inflight {r['inflight']} ({r['messages']} queued) "
+                print(f"| batch_size {r['batch_size']}, --inflight {r['inflight']} ({r['messages']} queued, "
+                      f"{r['per_entry']} an entry) "
                       f"| {r['msgs_per_s']} | {r['msgs_per_cpu_s']} | {r['requests']} |")
         lat = [r for r in rows if r["test"] == "latency"][0]
         print(f"\nend to end (PUBLISH QoS 1 at {lat['rate']}/s -> sink): p50 {lat['e2e_p50_ms']} ms, "
@@ -300,6 +327,7 @@ def main():
     print(f"\nbroker QoS 1 pairs, median of {a.repeat}: {med[False]} msgs/s without a mapping, "
           f"{med[True]} with every topic mapped ({med[True] / med[False]:.2f}x); per broker+Redis CPU-s "
           f"{medc[False]} vs {medc[True]} ({medc[True] / max(medc[False], 1):.2f}x); all runs {q} {qc}")
+    print(f"Redis per appended message (INFO commandstats, mapped runs: script us, XADD us): {rus}")
 
 
 if __name__ == "__main__":
