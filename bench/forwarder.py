@@ -236,6 +236,7 @@ def qos1_pairs(st, mapped, seconds):
                 usec = int(dict(kv.split("=") for kv in rest.split(","))["usec"])
                 redis_us[name[8:] + "_us_per_msg"] = round(usec / n, 3)
         redis_us["appended"] = n
+        redis_us["entries"] = int(st.redis_cli("XLEN", q) or 0)
         st.api("DELETE", f"/topic-mappings/{m['id']}")
         st.redis_cli("DEL", q)
     r = bench_json(out)
