@@ -158,7 +158,7 @@ def drain(st, n, batch, inflight, binary=None, packed=True, per_entry=1):
     fwd = st.forwarder(inflight, binary)
     time.sleep(0.5)
     st.sink_reset()
-    c0 = cpu_s(fwd.pid)
+    c0, s0 = cpu_s(fwd.pid), cpu_s(st.procs[2].pid)  # the forwarder's and the sink's
     t0 = time.time()
     st.api("PATCH", f"/pipelines/{p['id']}", {"status": "active"})
     while st.sink_stats()["messages"] < n and time.time() - t0 < 300:
@@ -168,14 +168,15 @@ def drain(st, n, batch, inflight, binary=None, packed=True, per_entry=1):
     # poll (100 ms here), which is not the delivery rate (figures before
     # 2026-12-05 included it, 0.3 s of a batched run)
     took = (s["last_ms"] - s["first_ms"]) / 1000.0
-    cpu = cpu_s(fwd.pid) - c0
+    cpu, sink_cpu = cpu_s(fwd.pid) - c0, cpu_s(st.procs[2].pid) - s0
     st.stop(fwd)
     st.api("PATCH", f"/pipelines/{p['id']}", {"status": "paused"})
     st.redis_cli("DEL", f"roost:{{g}}:pq:{p['id']}")
     return {"test": "drain", "forwarder": binary or "this build", "batch_size": batch, "inflight": inflight,
             "per_entry": per_entry, "messages": s["messages"],
             "requests": s["requests"], "seconds": round(took, 3), "msgs_per_s": round(s["messages"] / took),
-            "forwarder_cpu_s": round(cpu, 3), "msgs_per_cpu_s": round(s["messages"] / cpu) if cpu else None}
+            "forwarder_cpu_s": round(cpu, 3), "msgs_per_cpu_s": round(s["messages"] / cpu) if cpu else None,
+            "sink_cpu_s": round(sink_cpu, 3)}
 
 
 def bench_json(out):
@@ -251,15 +252,17 @@ def compare(st, a, raw):
         for batch, inflight in CASES:
             for binary in (None, a.compare):
                 r = drain(st, a.messages * (5 if batch > 1 else 1), batch, inflight, binary,
-                          packed=binary is None or a.compare_layout == "packed")
+                          packed=binary is None or a.compare_layout == "packed",
+                          per_entry=a.bundle if binary is None else 1)
                 raw.write(json.dumps(r) + "\n")
                 runs.setdefault((batch, inflight, binary), []).append(r)
     med = lambda v: sorted(v)[len(v) // 2]
-    print(f"| forwarder | batch_size, --inflight | msgs/s (median of {a.repeat}) | msgs per forwarder CPU-s |")
-    print("|---|---|---|---|")
+    print(f"| forwarder | batch_size, --inflight | msgs/s (median of {a.repeat}) | msgs per forwarder CPU-s "
+          f"| sink CPU-s / wall s |")
+    print("|---|---|---|---|---|")
     for (batch, inflight, binary), rs in runs.items():
         print(f"| {binary or 'this build'} | {batch}, {inflight} | {med([r['msgs_per_s'] for r in rs])} "
-              f"| {med([r['msgs_per_cpu_s'] for r in rs])} |")
+              f"| {med([r['msgs_per_cpu_s'] for r in rs])} | {med([r['sink_cpu_s'] / r['seconds'] for r in rs]):.2f} |")
     return 0
 
 
@@ -313,13 +316,14 @@ def main():
         st.close()
         raw.close()
     if rows:
-        print("| forwarder | msgs/s | msgs per forwarder CPU-s | requests |")
-        print("|---|---|---|---|")
+        print("| forwarder | msgs/s | msgs per forwarder CPU-s | requests | sink CPU-s / wall s |")
+        print("|---|---|---|---|---|")
         for r in rows:
             if r["test"] == "drain":
                 print(f"| batch_size {r['batch_size']}, --inflight {r['inflight']} ({r['messages']} queued, "
                       f"{r['per_entry']} an entry) "
-                      f"| {r['msgs_per_s']} | {r['msgs_per_cpu_s']} | {r['requests']} |")
+                      f"| {r['msgs_per_s']} | {r['msgs_per_cpu_s']} | {r['requests']} "
+                      f"| {r['sink_cpu_s'] / r['seconds']:.2f} |")
         lat = [r for r in rows if r["test"] == "latency"][0]
         print(f"\nend to end (PUBLISH QoS 1 at {lat['rate']}/s -> sink): p50 {lat['e2e_p50_ms']} ms, "
               f"p99 {lat['e2e_p99_ms']} ms, max {lat['e2e_max_ms']} ms ({lat['forwarded']} forwarded)")
