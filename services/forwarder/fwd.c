@@ -242,7 +242,7 @@ static fentry_t *entry_of(sink_t *s, const pipeq_msg_t *m)
     fentry_t *e = calloc(1, sizeof(*e));
     if (!e) /* its next messages get a tracker never done: the entry is not acked, claimed again later */
         return NULL;
-    snprintf(e->eid, sizeof(e->eid), "%s", m->eid);
+    memcpy(e->eid, m->eid, strlen(m->eid) + 1); /* (checked in on_msg) */
     e->count = m->count;
     e->left = m->parts;
     e->refs = 1;
@@ -275,7 +275,7 @@ static void on_msg(const pipeq_msg_t *m, void *arg)
     if (!e)
         return;
     held_t h = {.since = fwd_now_ms(), .attempts = m->attempts, .e = e};
-    snprintf(h.mid, sizeof(h.mid), "%s", m->mid);
+    memcpy(h.mid, m->mid, sizeof(h.mid));
     e->refs++;
     if (!body_ok(m)) {
         if (put_held(&s->bad, &s->n_bad, &s->cap_bad, &h) < 0)
