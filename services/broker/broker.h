@@ -142,6 +142,8 @@ typedef struct broker {
     uint32_t ntargets, captargets;
     route_subid_t *subids;     /* scratch: the targets' Subscription Identifiers */
     uint32_t nsubids, capsubids;
+    bool targets_v5;           /* a target of this match has No Local, a filtered topic,
+                                  Retain As Published or Subscription Identifiers (route.c) */
     uint64_t stamp;            /* one per publish: dedupes sessions in fan-out */
 
     uint8_t *scratch;          /* shared read buffer, BROKER_READ_CHUNK bytes */

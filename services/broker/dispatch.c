@@ -139,6 +139,7 @@ static int handle_one(conn_t *c, const mqtt_packet_t *p)
 size_t dispatch_input(conn_t *c, const uint8_t *buf, size_t len)
 {
     size_t off = 0;
+    uint32_t now = (uint32_t)loop_now(c->b->loop); /* (the same for every packet here) */
     /* (callers do not feed a connection whose reads the rate limit holds:
      * only a PUBLISH's charge below holds it, and that stops the loop) */
     while (off < len && c->state != CONN_CLOSING && c->state != CONN_AUTHING && !c->paused) {
@@ -152,7 +153,7 @@ size_t dispatch_input(conn_t *c, const uint8_t *buf, size_t len)
             return len;
         }
         off += used;
-        c->last_rx = (uint32_t)loop_now(c->b->loop);
+        c->last_rx = now;
         rc = handle_one(c, &p);
         if (rc < 0) {
             dispatch_fail(c, rc, p.type);

@@ -81,13 +81,3 @@ static inline __attribute__((always_inline)) msg_t *make(const msg_parts_t *in, 
 msg_t *msg_make(const msg_parts_t *p) { return make(p, NULL); }
 
 msg_t *msg_make_eid(const msg_parts_t *p, const char *eid) { return make(p, eid); }
-
-void msg_unref(msg_t **mp)
-{
-    msg_t *m = *mp;
-    if (!m)
-        return;
-    *mp = NULL;
-    if (--m->refs == 0)
-        free(m);
-}

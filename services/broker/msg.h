@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "base/proc.h"
 
@@ -90,8 +91,17 @@ static inline msg_t *msg_ref(msg_t *m)
     m->refs++;
     return m;
 }
-/* Drops one reference and sets *m to NULL; NULL-safe. */
-void msg_unref(msg_t **m);
+/* Drops one reference and sets *m to NULL; NULL-safe. (Inline: every
+ * delivery and acknowledgement drops one.) */
+static inline void msg_unref(msg_t **mp)
+{
+    msg_t *m = *mp;
+    if (!m)
+        return;
+    *mp = NULL;
+    if (--m->refs == 0)
+        free(m);
+}
 static inline const char *msg_topic(const msg_t *m) { return m->data; }
 static inline const uint8_t *msg_payload(const msg_t *m)
 {

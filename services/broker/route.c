@@ -41,9 +41,12 @@ static uint8_t merge(uint8_t have, uint8_t add)
 static inline route_target_t *target(broker_t *b, session_t *s, uint8_t options)
 {
     uint8_t qos = options & 3;
-    bool rap = (options & SUBOPT_RAP) != 0;
-    if (__builtin_expect((options & (SUBOPT_NO_LOCAL | SUBOPT_FILTERED)) != 0, 0)) {
-        /* (one test for the common subscription: neither option) */
+    bool rap = false;
+    if (__builtin_expect((options & (SUBOPT_NO_LOCAL | SUBOPT_FILTERED | SUBOPT_RAP)) != 0, 0)) {
+        /* (one test for the common subscription: none of these options;
+         * a target with any is delivered by deliver_v5) */
+        b->targets_v5 = true;
+        rap = (options & SUBOPT_RAP) != 0;
         if ((options & SUBOPT_NO_LOCAL) && s == b->cur_origin) {
             qos = ROUTE_NO_LOCAL;
             rap = false;
@@ -84,6 +87,7 @@ __attribute__((noinline)) static void collect_subid(broker_t *b, const subref_t 
     route_target_t *t = target(b, r->sess, options);
     if (!t || ((options & SUBOPT_NO_LOCAL) && r->sess == b->cur_origin))
         return;
+    b->targets_v5 = true;
     if (b->nsubids == b->capsubids) {
         uint32_t n = b->capsubids ? b->capsubids * 2 : 16;
         route_subid_t *p = realloc(b->subids, n * sizeof(*p));
@@ -110,6 +114,7 @@ static inline uint32_t match(broker_t *b, const char *topic, size_t len)
     b->stamp++;
     b->ntargets = 0;
     b->nsubids = 0;
+    b->targets_v5 = false;
     b->cur_topic = topic;
     b->cur_topic_len = len;
     subtrie_match(b->trie, topic, len, collect, b);
@@ -131,7 +136,8 @@ __attribute__((noinline)) static void deliver_ids(broker_t *b, const route_targe
     session_deliver_ids(b, t->sess, m, qos, retain, &pi);
 }
 
-static inline void deliver(broker_t *b, msg_t *m)
+/* deliver's loop when a target has a 5.0 part (b->targets_v5). */
+__attribute__((noinline)) static void deliver_v5(broker_t *b, msg_t *m)
 {
     for (uint32_t i = 0; i < b->ntargets; i++) {
         route_target_t *t = &b->targets[i];
@@ -147,6 +153,19 @@ static inline void deliver(broker_t *b, msg_t *m)
             deliver_ids(b, t, m, qos, retain);
         else
             session_deliver_ids(b, t->sess, m, qos, retain, &NONE);
+    }
+}
+
+static inline void deliver(broker_t *b, msg_t *m)
+{
+    if (__builtin_expect(b->targets_v5, 0)) {
+        deliver_v5(b, m);
+        return;
+    }
+    /* (every target: a QoS, no identifiers, live retain 0 [MQTT-3.3.1-12]) */
+    for (uint32_t i = 0; i < b->ntargets; i++) {
+        route_target_t *t = &b->targets[i];
+        session_deliver_ids(b, t->sess, m, t->qos < m->qos ? t->qos : m->qos, false, &NONE);
     }
 }
 
