@@ -390,19 +390,24 @@ static void process(conn_t *c, const uint8_t *data, size_t len, bool from_in)
         conn_close(c, "out_of_memory");
 }
 
+/* The I/O functions below take xport, c->has_xport, as a parameter: each is
+ * inlined into a caller that tests the flag once and calls them with a
+ * constant, so plain TCP's path (false) has no transport test in it. */
+#define IO_INLINE static inline __attribute__((always_inline))
+
 /* The socket's bytes, or the transport's: plain TCP reads the socket (as does
  * a transport's connection until its PROXY header is read). */
-static inline ssize_t conn_recv(conn_t *c, void *p, size_t n)
+IO_INLINE ssize_t conn_recv(conn_t *c, void *p, size_t n, bool xport)
 {
-    if (!c->has_xport || (c->b->cfg->proxy_protocol && !c->proxied))
+    if (!xport || (c->b->cfg->proxy_protocol && !c->proxied))
         return read(c->fd, p, n);
     xport_t *x = conn_xport(c);
     return x->ops->read(x, p, n);
 }
 
-static inline ssize_t conn_send(conn_t *c, const void *p, size_t n)
+IO_INLINE ssize_t conn_send(conn_t *c, const void *p, size_t n, bool xport)
 {
-    if (!c->has_xport)
+    if (!xport)
         return write(c->fd, p, n);
     xport_t *x = conn_xport(c);
     return x->ops->write(x, p, n);
@@ -420,12 +425,12 @@ static void xport_failed(conn_t *c)
 }
 
 /* One read and its processing. Returns what the read returned. */
-static inline __attribute__((always_inline)) ssize_t read_once(conn_t *c)
+IO_INLINE ssize_t read_once(conn_t *c, bool xport)
 {
     broker_t *b = c->b;
     ssize_t n;
     if (buf_unread(&c->in) == 0) {
-        n = conn_recv(c, b->scratch, BROKER_READ_CHUNK);
+        n = conn_recv(c, b->scratch, BROKER_READ_CHUNK, xport);
         if (n > 0) {
             process(c, b->scratch, (size_t)n, false);
             return n;
@@ -440,7 +445,7 @@ static inline __attribute__((always_inline)) ssize_t read_once(conn_t *c)
             conn_close(c, "out_of_memory");
             return -1;
         }
-        n = conn_recv(c, buf_tail(&c->in), buf_space(&c->in));
+        n = conn_recv(c, buf_tail(&c->in), buf_space(&c->in), xport);
         if (n > 0) {
             buf_commit(&c->in, (size_t)n);
             process(c, buf_head(&c->in), buf_unread(&c->in), true);
@@ -450,13 +455,13 @@ static inline __attribute__((always_inline)) ssize_t read_once(conn_t *c)
     if (n == 0) {
         conn_close(c, "peer_closed");
     } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-        if (c->has_xport && conn_xport(c)->ops->wants_write(conn_xport(c)) && !c->want_write) {
+        if (xport && conn_xport(c)->ops->wants_write(conn_xport(c)) && !c->want_write) {
             /* the transport must write before it can read on (a handshake
              * message into a full socket): wake on writability too */
             loop_mod_fd(c->b->loop, c->fd, LOOP_READ | LOOP_WRITE);
             c->want_write = true;
         }
-    } else if (errno == EPROTO && c->has_xport) {
+    } else if (errno == EPROTO && xport) {
         xport_failed(c);
     } else {
         conn_close(c, "read_error");
@@ -469,23 +474,22 @@ static inline bool reading(const conn_t *c)
     return c->state != CONN_CLOSING && c->state != CONN_AUTHING && !c->paused && !c->rl_held;
 }
 
-static inline __attribute__((always_inline)) void do_read(conn_t *c)
+IO_INLINE void do_read(conn_t *c, bool xport)
 {
     ssize_t n;
     /* a transport may hold bytes it already took off the socket (a TLS
-     * read-ahead, what followed a PROXY header): epoll will not report them.
-     * (One call site, so read_once is inlined: plain TCP's path.) */
+     * read-ahead, what followed a PROXY header): epoll will not report them */
     do
-        n = read_once(c);
-    while (n > 0 && c->has_xport && reading(c) && conn_xport(c)->ops->pending(conn_xport(c)));
+        n = read_once(c, xport);
+    while (xport && n > 0 && reading(c) && conn_xport(c)->ops->pending(conn_xport(c)));
 }
 
 /* Writes what it can; returns false when the socket failed. Inlined into
- * its two callers: every delivery's write goes through it. */
-static inline __attribute__((always_inline)) bool do_write(conn_t *c)
+ * its callers: every delivery's write goes through it. */
+IO_INLINE bool do_write(conn_t *c, bool xport)
 {
     while (buf_unread(&c->out)) {
-        ssize_t n = conn_send(c, buf_head(&c->out), buf_unread(&c->out));
+        ssize_t n = conn_send(c, buf_head(&c->out), buf_unread(&c->out), xport);
         if (n > 0) {
             buf_consume(&c->out, (size_t)n);
             continue;
@@ -506,20 +510,28 @@ static inline __attribute__((always_inline)) bool do_write(conn_t *c)
     return true;
 }
 
-static void on_io(loop_t *l, int fd, unsigned events, void *arg)
+IO_INLINE void io(conn_t *c, unsigned events, bool xport)
 {
-    conn_t *c = arg;
-    if ((events & LOOP_WRITE) && c->has_xport && reading(c) &&
+    if (xport && (events & LOOP_WRITE) && reading(c) &&
         conn_xport(c)->ops->wants_write(conn_xport(c)))
         events |= LOOP_READ; /* the transport's read was waiting for this */
     if ((events & LOOP_WRITE) && c->state != CONN_CLOSING) {
-        if (!do_write(c)) {
+        if (!do_write(c, xport)) {
             conn_close(c, "write_error");
             return;
         }
     }
     if ((events & LOOP_READ) && reading(c))
-        do_read(c);
+        do_read(c, xport);
+}
+
+static void on_io(loop_t *l, int fd, unsigned events, void *arg)
+{
+    conn_t *c = arg;
+    if (c->has_xport)
+        io(c, events, true);
+    else
+        io(c, events, false); /* plain TCP: no transport test on its path */
 }
 
 #define DENY_LOG_BURST 5         /* denials logged per connection and window */
@@ -658,7 +670,7 @@ void conn_resume(conn_t *c)
     if (buf_unread(&c->in))
         process(c, buf_head(&c->in), buf_unread(&c->in), true);
     if (c->has_xport && reading(c) && conn_xport(c)->ops->pending(conn_xport(c)))
-        do_read(c);
+        do_read(c, true);
 }
 
 void conn_flush_all(broker_t *b)
@@ -670,7 +682,7 @@ void conn_flush_all(broker_t *b)
         c->flush_next = NULL;
         if (c->state == CONN_CLOSING)
             continue; /* conn_reap gives it its last write */
-        if (!do_write(c))
+        if (!(c->has_xport ? do_write(c, true) : do_write(c, false)))
             conn_close(c, "write_error");
     }
 }
@@ -695,7 +707,7 @@ static void conn_free(broker_t *b, conn_t *c)
     }
     /* one last best-effort write (CONNACK refusals, SUBACKs before a close) */
     if (buf_unread(&c->out)) {
-        ssize_t n = conn_send(c, buf_head(&c->out), buf_unread(&c->out));
+        ssize_t n = conn_send(c, buf_head(&c->out), buf_unread(&c->out), c->has_xport);
         (void)n;
     }
     loop_del_fd(b->loop, c->fd);
