@@ -103,6 +103,8 @@ typedef struct broker {
     cluster_t *cluster;        /* NULL on a single node without Redis */
     kick_t *kick;              /* NULL without --admin-events */
     routes_t *routes;          /* topic mappings to pipelines; NULL without a cluster */
+    uint32_t mappings;         /* how many routes holds (0: no routes_match to do; read
+                                  inline on the publish path) */
     struct shared *shared;     /* shared subscriptions (shared.h) */
     uint32_t shared_groups;    /* groups it knows (0: no shared_publish to do) */
     uint32_t shared_holds;     /* shared messages sessions here hold unacknowledged

@@ -126,14 +126,13 @@ static void batches_flush(bus_t *bus)
     batches_send(bus);
 }
 
-void bus_forward(bus_t *bus, const char *t, size_t tlen, const uint8_t *payload, size_t plen,
-                 uint8_t qos, bool retain, const char *eid, size_t elen, const busframe_ext_t *ext)
+void bus_forward(bus_t *bus, const msg_parts_t *p, const char *eid, size_t elen)
 {
     if (!bus->xpub)
         return;
-    if (retain)
+    if (p->retain)
         bus->held = 0;
-    if (busbatch_add(bus->batch, t, tlen, payload, plen, qos, retain, eid, elen, ext) < 0)
+    if (busbatch_add(bus->batch, p, eid, elen) < 0)
         bus->b->stats.bus_dropped++;
 }
 

@@ -69,11 +69,9 @@ void bus_poll(bus_t *bus);
 /* True when forwarded messages wait in a batch for bus_poll. */
 bool bus_pending(const bus_t *bus);
 
-/* Queues a message for the peers that subscribed (eid NULL when elen is 0;
- * ext: a 5.0 message's properties and expiry, NULL for none). */
-void bus_forward(bus_t *bus, const char *topic, size_t topic_len, const uint8_t *payload,
-                 size_t payload_len, uint8_t qos, bool retain, const char *eid, size_t elen,
-                 const busframe_ext_t *ext);
+/* Queues the message of p (with its 5.0 part) for the peers that
+ * subscribed (eid NULL when elen is 0). */
+void bus_forward(bus_t *bus, const msg_parts_t *p, const char *eid, size_t elen);
 /* Bus interest for a local (filter, session) pair, added and removed in pairs. */
 void bus_interest(bus_t *bus, const char *filter, size_t len, bool add);
 /* Sends a shared-subscription frame (shframe.h; takes ownership of the

@@ -165,11 +165,15 @@ static batch_t *batch_for(busbatch_t *bb, char kind, const char *label, size_t l
     return bt;
 }
 
-int busbatch_add(busbatch_t *bb, const char *t, size_t tlen, const uint8_t *payload, size_t plen,
-                 uint8_t qos, bool retain, const char *eid, size_t elen, const busframe_ext_t *ext)
+int busbatch_add(busbatch_t *bb, const msg_parts_t *p, const char *eid, size_t elen)
 {
-    if (tlen > 65535 || plen > UINT32_MAX || elen > 255 || (ext && ext->props_len > UINT32_MAX)) /* topic names are at most 65535 bytes */
+    /* (msg_parts_t's lengths are in the format's range: a topic name is at
+     * most 65535 bytes) */
+    if (elen > 255)
         return 0;
+    const char *t = p->topic;
+    size_t tlen = p->topic_len, plen = p->payload_len;
+    bool retain = p->retain;
     long label;
     if (retain) {
         busbatch_flush(bb); /* retained ones go to every broker ('r'), in order */
@@ -177,13 +181,15 @@ int busbatch_add(busbatch_t *bb, const char *t, size_t tlen, const uint8_t *payl
     } else if ((label = label_for(bb, t, tlen)) < 0) {
         return 0;
     }
+    busframe_ext_t x = {p->props, p->props_len, p->expiry_ms};
+    const busframe_ext_t *ext = p->props_len || p->expiry_ms ? &x : NULL;
     size_t rest = tlen - (size_t)label;
     size_t need = busframe_entry_size_ext(elen, rest, plen, ext);
     batch_t *bt = batch_for(bb, retain ? 'r' : 'm', t, (size_t)label, need);
     if (!bt)
         return -ENOMEM;
-    bt->len += busframe_put_ext(bt->buf + bt->len, qos, retain, eid, elen, t + label, rest,
-                                payload, plen, ext);
+    bt->len += busframe_put_ext(bt->buf + bt->len, p->qos, retain, eid, elen, t + label, rest,
+                                p->payload, plen, ext);
     bt->count++;
     if (retain)
         busbatch_flush(bb);

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "msg.h"
+
 #define BUSBATCH_BYTES 65536 /* a frame is emitted once it holds this much */
 #define BUSBATCH_MAX 32      /* labels in progress at once; more emits all first */
 
@@ -40,12 +42,12 @@ int busbatch_interest(busbatch_t *bb, const char *prefix, size_t len, bool add);
 /* Prefixes some peer wants. */
 size_t busbatch_interests(const busbatch_t *bb);
 
-/* Adds a message to the frame of its label: 1 when added, 0 when no peer
- * wants it (or a length is out of the format's range), -ENOMEM. A retained
- * message goes to every broker at once in an 'r' frame of its own. */
-int busbatch_add(busbatch_t *bb, const char *topic, size_t topic_len, const uint8_t *payload,
-                 size_t payload_len, uint8_t qos, bool retain, const char *eid, size_t eid_len,
-                 const struct busframe_ext *ext);
+/* Adds the message of p (with its 5.0 part; entry id eid of eid_len
+ * bytes, NULL/0: none) to the frame of its label: 1 when added, 0 when no
+ * peer wants it (or a length is out of the format's range), -ENOMEM. A
+ * retained message goes to every broker at once in an 'r' frame of its
+ * own. */
+int busbatch_add(busbatch_t *bb, const msg_parts_t *p, const char *eid, size_t eid_len);
 /* Emits every pending frame. */
 void busbatch_flush(busbatch_t *bb);
 /* Frames pending. */

@@ -109,17 +109,12 @@ bool cluster_ready(const cluster_t *c) { return c->psub_ready; }
 
 void cluster_forward(cluster_t *c, const msg_t *m)
 {
-    busframe_ext_t ext = {msg_props(m), m->props_len, m->expiry_ms};
-    bus_forward(c->bus, msg_topic(m), m->topic_len, msg_payload(m), m->payload_len, m->qos,
-                m->retain, msg_eid(m), m->eid_len,
-                m->props_len || m->expiry_ms ? &ext : NULL);
+    msg_parts_t p = {msg_topic(m), msg_payload(m), m->payload_len, m->topic_len, m->qos,
+                     m->retain, msg_props(m), m->props_len, m->expiry_ms};
+    bus_forward(c->bus, &p, msg_eid(m), m->eid_len);
 }
 
-void cluster_forward_raw(cluster_t *c, const char *t, size_t tlen, const uint8_t *payload,
-                         size_t plen, uint8_t qos, bool retain, const char *eid, size_t elen)
-{
-    bus_forward(c->bus, t, tlen, payload, plen, qos, retain, eid, elen, NULL);
-}
+void cluster_forward_parts(cluster_t *c, const msg_parts_t *p) { bus_forward(c->bus, p, NULL, 0); }
 
 void cluster_send_frame(cluster_t *c, uint8_t *frame, size_t len)
 {

@@ -114,11 +114,9 @@ bool cluster_ready(const cluster_t *c);
 /* Queues a locally published message for the peers that subscribed; it
  * leaves in a batch (cluster_poll). */
 void cluster_forward(cluster_t *c, const msg_t *m);
-/* The same from the message's parts (eid NULL when elen is 0), for a
- * caller that has no msg_t (a message without 5.0 properties or expiry). */
-void cluster_forward_raw(cluster_t *c, const char *topic, size_t topic_len, const uint8_t *payload,
-                         size_t payload_len, uint8_t qos, bool retain, const char *eid,
-                         size_t elen);
+/* The same from the message's parts (no entry id), for a caller that has
+ * no msg_t. */
+void cluster_forward_parts(cluster_t *c, const msg_parts_t *p);
 /* Sends a shared-subscription frame to the broker it names (shframe.h);
  * takes ownership of the malloc'd frame. */
 void cluster_send_frame(cluster_t *c, uint8_t *frame, size_t len);

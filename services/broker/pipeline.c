@@ -110,8 +110,7 @@ static int publish_now_msg(broker_t *b, const pipe_msg_t *in, const pipe_origin_
     if (b->cluster && v5)
         cluster_forward(b->cluster, m); /* made above: the 5.0 part goes with it */
     else if (b->cluster)
-        cluster_forward_raw(b->cluster, p->topic, p->topic_len, p->payload, p->payload_len,
-                            p->qos, p->retain, NULL, 0);
+        cluster_forward_parts(b->cluster, p);
     if (made)
         msg_unref(&m);
     return here || shared;
@@ -135,8 +134,7 @@ static int publish_now(broker_t *b, const pipe_msg_t *in, const pipe_origin_t *f
         rc = route_local(b, p);
         b->cur_origin = NULL;
         if (rc >= 0 && b->cluster)
-            cluster_forward_raw(b->cluster, p->topic, p->topic_len, p->payload, p->payload_len,
-                                p->qos, p->retain, NULL, 0);
+            cluster_forward_parts(b->cluster, p);
     } else {
         rc = publish_now_msg(b, in, from);
     }
@@ -336,7 +334,7 @@ static int stage_durable(broker_t *b, const pipe_msg_t *in, const pipe_origin_t 
 {
     bool deliver = !from || !from->refused;
     targets_t t = deliver ? queue_targets(b, in) : (targets_t){0};
-    if (deliver && routes_any(b->routes))
+    if (deliver && b->mappings)
         return stage_durable_mapped(b, in, from, &t);
     if (goes_now(in, deliver, &t, from, 0))
         return publish_now(b, in, from);

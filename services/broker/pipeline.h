@@ -34,7 +34,7 @@
  * stage 1 has nothing to write and nothing of its connection is pending
  * (pipeline_goes_now: QoS 0 or no persistent session matches, not
  * retained, no topic mapping, no QoS 2 id), then stage 3 from the parts
- * (cluster_forward_raw: no message is made for the peers). Stage 4 is then
+ * (cluster_forward_parts: no message is made for the peers). Stage 4 is then
  * the caller's: a message through at once is acknowledged by the handler
  * (PIPE_DONE), only one that waits for writes by its callback
  * (PIPE_PENDING).
@@ -191,7 +191,7 @@ static inline bool pipeline_goes_now(broker_t *b, const msg_parts_t *p, const pi
 {
     bool deliver = !from->refused;
     if (from->conn->persist_pending ||
-        pipeline_needs_write(deliver, p->retain, 0, deliver && routes_any(b->routes), from->rx2))
+        pipeline_needs_write(deliver, p->retain, 0, deliver && b->mappings, from->rx2))
         return false;
     const char *const *cids;
     const size_t *lens;
@@ -229,8 +229,7 @@ static inline int pipeline_publish(broker_t *b, const pipe_msg_t *msg, const pip
     if (rc < 0)
         return rc;
     if (b->cluster) {
-        cluster_forward_raw(b->cluster, p->topic, p->topic_len, p->payload, p->payload_len, p->qos,
-                            false /* (retained: stage 1) */, NULL, 0);
+        cluster_forward_parts(b->cluster, p);
         return PIPE_DONE;
     }
     return rc || p->retain ? PIPE_DONE : PIPE_NO_SUBSCRIBERS;

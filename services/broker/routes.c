@@ -36,6 +36,7 @@ static void clear(routes_t *r)
     free(r->maps);
     r->maps = NULL;
     r->n = 0;
+    r->b->mappings = 0;
 }
 
 static void load(routes_t *r);
@@ -71,6 +72,7 @@ static void on_loaded(int rc, const sstore_route_t *routes, size_t n, uint64_t v
             clear(r);
             r->maps = maps;
             r->n = k;
+            r->b->mappings = (uint32_t)k;
             r->version = version;
             log_info("routes_loaded", "mappings=%zu version=%llu", k, (unsigned long long)version);
         }
@@ -132,8 +134,6 @@ void routes_refresh(routes_t *r)
     if (r)
         load(r);
 }
-
-bool routes_any(const routes_t *r) { return r && r->n; }
 
 size_t routes_match(const routes_t *r, const char *topic, size_t len, const char **out, size_t max)
 {

@@ -7,7 +7,8 @@
  * round trip that answers "same" while routes:version is unchanged) and
  * at once on a ChangeEvent of kind ROUTES (kick.c): a mapping change
  * applies to new messages within a second even if the event is lost.
- * Until the first load completes no message is forwarded.
+ * Until the first load completes no message is forwarded. b->mappings
+ * says how many mappings are held (0: routes_match finds nothing).
  * On the broker loop; never blocks.
  */
 #ifndef ROOST_BROKER_ROUTES_H
@@ -29,7 +30,5 @@ void routes_refresh(routes_t *r);
 /* The distinct pipeline ids whose filters match topic (at most max, each a
  * view valid until the next load completes). Returns how many. */
 size_t routes_match(const routes_t *r, const char *topic, size_t len, const char **out, size_t max);
-/* True when there is a mapping at all (routes_match can find something). */
-bool routes_any(const routes_t *r);
 
 #endif

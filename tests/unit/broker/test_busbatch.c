@@ -39,10 +39,17 @@ static void sink_free(struct sink *s)
     s->n = 0;
 }
 
+static int add_bytes(busbatch_t *bb, const char *topic, const uint8_t *payload, size_t len,
+                     uint8_t qos, bool retain)
+{
+    msg_parts_t p = {.topic = topic, .topic_len = (uint16_t)strlen(topic), .payload = payload,
+                     .payload_len = (uint32_t)len, .qos = qos, .retain = retain};
+    return busbatch_add(bb, &p, NULL, 0);
+}
+
 static int add(busbatch_t *bb, const char *topic, const char *payload, bool retain)
 {
-    return busbatch_add(bb, topic, strlen(topic), (const uint8_t *)payload, strlen(payload), 1,
-                        retain, NULL, 0, NULL);
+    return add_bytes(bb, topic, (const uint8_t *)payload, strlen(payload), 1, retain);
 }
 
 static void interest(busbatch_t *bb, const char *prefix, bool on)
@@ -162,17 +169,47 @@ static void test_full_frame_and_destroy(void **state)
     static uint8_t payload[BUSBATCH_BYTES / 3];
     memset(payload, 'p', sizeof(payload));
     for (int i = 0; i < 3; i++)
-        assert_int_equal(busbatch_add(bb, "big", 3, payload, sizeof(payload), 0, false, NULL, 0, NULL), 1);
+        assert_int_equal(add_bytes(bb, "big", payload, sizeof(payload), 0, false), 1);
     assert_int_equal(s.n, 1); /* the third did not fit the first frame */
     assert_int_equal(s.count[0], 2);
     assert_int_equal(busbatch_pending(bb), 1);
     /* larger than a frame: a frame of its own size */
     static uint8_t huge[BUSBATCH_BYTES * 2];
-    assert_int_equal(busbatch_add(bb, "big", 3, huge, sizeof(huge), 0, false, NULL, 0, NULL), 1);
+    assert_int_equal(add_bytes(bb, "big", huge, sizeof(huge), 0, false), 1);
     assert_int_equal(s.n, 2);
     sink_free(&s);
     busbatch_destroy(&bb); /* frees the pending frame (ASan checks) */
     assert_int_equal(s.n, 0);
+}
+
+/* A message's 5.0 part (its record's properties and expiry) and entry id
+ * go into its entry. */
+static void test_v5_part_and_eid(void **state)
+{
+    (void)state;
+    struct sink s = {0};
+    busbatch_t *bb = busbatch_new(emit, &s);
+    interest(bb, "v/", true);
+    static const uint8_t props[] = {0x03, 0x00, 0x01, 'x'}; /* Content Type "x" */
+    msg_parts_t p = {.topic = "v/1", .topic_len = 3, .payload = (const uint8_t *)"pl",
+                     .payload_len = 2, .qos = 1, .props = props, .props_len = sizeof(props),
+                     .expiry_ms = 1234567};
+    assert_int_equal(busbatch_add(bb, &p, "b1:7", 4), 1);
+    busbatch_flush(bb);
+    assert_int_equal(s.n, 1);
+    busframe_reader_t r;
+    busframe_entry_t e;
+    assert_int_equal(busframe_open(&r, s.f[0], s.len[0]), 0);
+    assert_int_equal(busframe_next(&r, &e), 1);
+    assert_int_equal(e.qos, 1);
+    assert_int_equal(e.expiry_ms, 1234567);
+    assert_int_equal(e.props_len, sizeof(props));
+    assert_memory_equal(e.props, props, sizeof(props));
+    assert_int_equal(e.eid_len, 4);
+    assert_memory_equal(e.eid, "b1:7", 4);
+    assert_memory_equal(e.payload, "pl", 2);
+    sink_free(&s);
+    busbatch_destroy(&bb);
 }
 
 int main(void)
@@ -182,6 +219,7 @@ int main(void)
         cmocka_unit_test(test_interest_change_emits_first),
         cmocka_unit_test(test_retained_alone_in_order),
         cmocka_unit_test(test_full_frame_and_destroy),
+        cmocka_unit_test(test_v5_part_and_eid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

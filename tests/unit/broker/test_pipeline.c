@@ -51,7 +51,6 @@ size_t routes_match(const routes_t *r, const char *topic, size_t len, const char
 {
     return 0;
 }
-bool routes_any(const routes_t *r) { return false; }
 const char *conn_username(const conn_t *c) { return NULL; }
 
 /* refuse_push: the entry id is left empty, which makes sstore_queue_push
@@ -64,11 +63,7 @@ void cluster_next_eid(cluster_t *c, char *out, size_t cap)
 }
 static int forwarded;
 void cluster_forward(cluster_t *c, const msg_t *m) { forwarded++; }
-void cluster_forward_raw(cluster_t *c, const char *topic, size_t topic_len, const uint8_t *payload,
-                         size_t payload_len, uint8_t qos, bool retain, const char *eid, size_t elen)
-{
-    forwarded++;
-}
+void cluster_forward_parts(cluster_t *c, const msg_parts_t *p) { forwarded++; }
 
 static int paused_calls, resumed_calls;
 void conn_pause(conn_t *c)
