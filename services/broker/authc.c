@@ -131,7 +131,9 @@ static int accept_reply(authc_t *a, pending_t *p, const rpc_auth_reply_t *r)
     acl_str_t user = {p->username, p->username ? strlen(p->username) : 0};
     acl_str_t cid = {p->client_id, strlen(p->client_id)};
     acl_matcher_t *m = NULL;
-    int rc = acl_compile(entries, r->n_acl, user, cid, &m);
+    /* (no entries: NULL, which acl_compile takes with n 0; gcc -O3 warns of
+     * the unwritten stack array otherwise) */
+    int rc = acl_compile(r->n_acl ? entries : NULL, r->n_acl, user, cid, &m);
     if (entries != stack)
         free(entries);
     if (rc == ROOST_EINVAL) {
