@@ -193,7 +193,7 @@ int handle_publish(conn_t *c, const mqtt_publish_t *p, bool resent)
     uint8_t reason = 0;
     /* Clients may not publish into the broker's own $SYS tree; the message is
      * acknowledged and dropped, as Mosquitto does. */
-    bool refused = p->topic.len >= 5 && memcmp(p->topic.ptr, "$SYS/", 5) == 0;
+    bool refused = p->topic.len >= 5 && p->topic.ptr[0] == '$' && memcmp(p->topic.ptr, "$SYS/", 5) == 0;
     if (s->acl && !acl_check_publish(s->acl, (const char *)p->topic.ptr, p->topic.len)) {
         /* 3.1.1 has no way to refuse a PUBLISH: acknowledge it and drop it;
          * 5.0 refuses it with 0x87 Not authorized (3.4.2.1, 3.5.2.1) */
