@@ -93,28 +93,32 @@ const char STORE_LUA_PQ_ACK[] =
  * bundle as pipebundle.h frames it; none when the framing is not there:
  * the forwarder dead-letters such a bundle whole), any other message as
  * its entry's fields as they were; eid, reason and attempts added. The
- * entries stay pending (pipeq_ack removes them). */
+ * entries stay pending (pipeq_ack removes them). Each entry is read and
+ * split once per call (a bundle's members are often refused together). */
 const char STORE_LUA_PQ_DEAD[] =
     "local p=ARGV[1] local q=p..'pq:'..ARGV[2]\n"
     "if redis.call('EXISTS',p..'pipeline:'..ARGV[2])==0 then return {'OK',0} end\n"
-    "local function member(f,x)\n"
-    "  local v=f[2] local pos=4\n"
-    "  if #f~=2 or f[1]~='" PIPEBUNDLE_FIELD "' or type(v)~='string' then return '' end\n"
-    "  for i=0,x do\n"
-    "    if pos+3>#v then return '' end\n"
+    "local function members(f)\n"
+    "  local v=f[2] local pos=4 local out={}\n"
+    "  if #f~=2 or f[1]~='" PIPEBUNDLE_FIELD "' or type(v)~='string' then return out end\n"
+    "  while pos+3<=#v do\n"
     "    local a,b,c,d=string.byte(v,pos,pos+3) local l=((a*256+b)*256+c)*256+d\n"
-    "    if i==x then return string.sub(v,pos+4,pos+3+l) end\n"
-    "    pos=pos+4+l\n"
+    "    out[#out+1]=string.sub(v,pos+4,pos+3+l) pos=pos+4+l\n"
     "  end\n"
+    "  return out\n"
     "end\n"
-    "local n=0\n"
+    "local n=0 local seen={} local split={}\n"
     "for i=6,#ARGV do\n"
     "  local eid,x=string.match(ARGV[i],'^([^:]+):(%d+)$')\n"
     "  if not eid then eid=ARGV[i] end\n"
-    "  local e=redis.call('XRANGE',q,eid,eid)\n"
+    "  if seen[eid]==nil then seen[eid]=redis.call('XRANGE',q,eid,eid) end\n"
+    "  local e=seen[eid]\n"
     "  if #e==1 then\n"
     "    local f=e[1][2]\n"
-    "    if x then f={'" PIPENTRY_FIELD "',member(f,tonumber(x))} end\n"
+    "    if x then\n"
+    "      if split[eid]==nil then split[eid]=members(f) end\n"
+    "      f={'" PIPENTRY_FIELD "',split[eid][tonumber(x)+1] or ''}\n"
+    "    else f={unpack(f)} end\n"
     "    f[#f+1]='eid' f[#f+1]=ARGV[i] f[#f+1]='reason' f[#f+1]=ARGV[4]\n"
     "    f[#f+1]='attempts' f[#f+1]=ARGV[5]\n"
     "    redis.call('XADD',q..':dead','*',unpack(f))\n"
