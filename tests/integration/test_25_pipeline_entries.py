@@ -15,11 +15,13 @@ Real processes (test_61's env: Redis, admin, a broker in cluster mode,
 roost-forwarder, an HTTP sink); entries written straight into the streams
 over a binary-safe Redis connection (pipentry.py)."""
 
+import signal
 import time
 
 from conftest import wait_until
 from pipentry import FIELD, bundle, command, encode, message, messages, unbundle, xrange
-from test_61_forwarder import api, arrived, env, mapping, pipeline, publisher, wait_routes  # noqa: F401 (env: fixture)
+from test_61_forwarder import (Forwarder, api, arrived, env, mapping, pipeline, publisher,  # noqa: F401 (env: fixture)
+                               wait_routes)
 
 TS = 1767312345678
 
@@ -249,3 +251,36 @@ def test_malformed_bundles_dead_lettered_whole(env):
     assert all(b"malformed queue entry" in f[b"reason"] for f in rows)
     assert wait_until(lambda: env["admin"].redis_cli("XLEN", key(p)) == "0", timeout=5)
     assert unbundle(good) == [m("a"), m("b")]
+
+
+def test_a_forwarder_taking_over_a_bundle_resends_it_whole_under_the_same_ids(env):
+    """A forwarder delivers two members of a bundle of four, the sink
+    refusing the others (503, retried), and is SIGKILLed: the one taking
+    over claims the whole entry and sends all four, the first two again
+    under the same ids (at least once); then the entry goes."""
+    p = pipeline(env, "takeover-b", "/tb", status="paused", max_attempts=1000)
+
+    def m(payload):
+        return encode("tb/x", payload, qos=1, client_id="dev", broker="b1", received_ms=TS)
+
+    env["sink"].plan(lambda path, body, h: (503, {}) if path == "/tb" and body["payload"] in ("c", "d") else (200, {}))
+    eid = xadd(env, p, "b", bundle([m("a"), m("b"), m("c"), m("d")]))
+    resume(env, p)
+    try:
+        assert wait_until(lambda: len(arrived(env, "/tb")) == 2 and
+                          any(r["path"] == "/tb" and r["status"] == 503 for r in env["sink"].requests), timeout=10)
+        env["fwd"].stop(signal.SIGKILL)
+        env["sink"].plan(None)
+        f2 = Forwarder(env["cl"].redis.port, env["cl"].dir, "f-tb")
+        env["fwd"] = f2
+        assert wait_until(lambda: len(arrived(env, "/tb")) == 6, timeout=20), f2.text()[-3000:]
+        got = arrived(env, "/tb")
+        ids = [f"{p['id']}:{eid}:{i}" for i in range(4)]
+        # the first forwarder: a, b (c refused, retried, d behind it); the second: all four, in order
+        assert [(g["payload"], g["id"]) for g in got] == list(zip("ababcd", ids[:2] * 2 + ids[2:])), got
+        assert "entries_claimed" in f2.text()
+        assert wait_until(lambda: env["admin"].redis_cli("XLEN", key(p)) == "0", timeout=5)
+        st = stats(env, p)
+        assert (st["queued"], st["dead_lettered"]) == (0, 0), st
+    finally:
+        env["sink"].plan(None)
