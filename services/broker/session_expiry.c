@@ -78,18 +78,24 @@ void session_closed(broker_t *b, session_t **sp, conn_t *c)
         shared_session_gone(b->shared, s); /* another member takes what it had not acknowledged */
     if (b->cluster) {
         sstore_t *st = cluster_store(b->cluster);
+        /* a new CONNECT for this client id is being adopted here (adopt.c):
+         * it has taken, or is taking, the lease, and the session's Redis
+         * state is its own now: a release or an expiry sent from here would
+         * land behind its lease take and undo it (its lease gone while it
+         * is connected, so a CONNECT on a peer would not take it over) */
+        bool taken = map_get(&b->adopting, s->id, s->id_len) != NULL;
         /* a will held by its delay keeps the lease: a reconnect elsewhere
          * then asks this broker, which cancels the will (will.h) */
-        if (!map_get(&b->wills, s->id, s->id_len)) {
+        if (!taken && !map_get(&b->wills, s->id, s->id_len)) {
             if (!s->clean)
                 note_sent(b, st, s);
             sstore_lease_release(st, s->id, s->id_len, b->id, session_store_done, b);
         }
         /* a persistent session's state stays in Redis, until it expires */
-        if (!s->clean)
+        if (!taken && !s->clean)
             sstore_session_expire(st, s->id, s->id_len, false, session_expiry_ms(s),
                                   session_store_done, b);
-        else if (s->stored) /* resumed, or persistent until DISCONNECT said 0 */
+        else if (!taken && s->stored) /* resumed, or persistent until DISCONNECT said 0 */
             sstore_session_clear(st, s->id, s->id_len, session_store_done, b);
         session_destroy(b, sp);
         return;

@@ -11,7 +11,7 @@ import pytest
 
 from cluster_stack import Cluster, running, warm_up
 from conftest import (DISCONNECT, ConnectionClosed, PahoClient, RawClient, ack_pkt,
-                      assert_closed_by_broker, barrier, uid, wait_until)
+                      assert_closed_by_broker, barrier, connect_pkt, uid, wait_until)
 
 pytestmark = pytest.mark.roost_only
 
@@ -113,6 +113,34 @@ def test_takeover_lines_quote_the_client_id(cl, mk):
     assert wait_until(lambda: "event=takeover_by_peer client_id=%s peer=b2" % q in b1.log(), T), \
         b1.log()[-3000:]
     assert "event=takeover_requested client_id=%s holder=b1" % q in b2.log(), b2.log()[-3000:]
+
+
+@pytest.mark.parametrize("clean", [True, False])
+def test_reconnect_in_the_same_loop_turn_keeps_the_lease(cl, mk, clean):
+    """A device that sends DISCONNECT and reconnects at once to the same
+    broker: the old connection is freed while the new CONNECT is being
+    adopted (its lease taken). The old one's lease release and session
+    expiry landed behind the new one's lease take and undid it: the live
+    connection held no lease (about half of the rounds), so a CONNECT on a
+    peer would not have taken it over."""
+    raw, _ = mk
+    b1 = cl.by_id("b1")
+    for i in range(20):
+        cid = uid("tksame")
+        a = raw(b1)
+        a.connect(cid, clean=clean)
+        b = raw(b1)
+        pkt = connect_pkt(cid, clean=clean)
+        b.send(pkt[:2])         # b taken in (a's ping below goes through the loop after it)
+        a.ping()
+        a.send(DISCONNECT)      # a's close and b's CONNECT: one loop turn, mostly
+        b.send(pkt[2:])
+        assert b.expect("CONNACK", T).body[1] == 0
+        b.ping()                # (a's writes were sent before b's adoption read the session)
+        assert cl.lease(cid) == "b1", "round %d: the live connection holds no lease" % i
+        b.send(DISCONNECT)
+        a.close()
+        b.close()
 
 @pytest.mark.parametrize("how", ["takeover-clean", "takeover-persistent", "socket-closed"])
 def test_will_reaches_subscribers_on_every_broker(cl, mk, how):
