@@ -134,7 +134,7 @@ static void ask_node(ss_ask_t *a)
     a->why[0] = '\0';
     a->ac = ss_io_connect(&a->io, a->host, a->port, a, on_connect, on_disconnect);
     if (!a->ac) {
-        fail(a, "connect failed");
+        fail(a, a->io.why);
         return;
     }
     if ((a->spec.auth_argc > 0 && redisAsyncCommandArgv(a->ac, on_auth, NULL, a->spec.auth_argc,

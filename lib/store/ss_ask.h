@@ -18,8 +18,8 @@
  * Callbacks come from the loop, never from inside ss_ask_start. The
  * strings the spec points at (node hosts, AUTH and command arguments) must
  * stay valid until done() runs or the ask is dropped. Host names are
- * resolved by hiredis with getaddrinfo: give nodes as IP addresses where a
- * slow resolver could stall the loop.
+ * resolved off the loop (ss_dns.h): a node whose name is still being
+ * looked up counts as not answering this time.
  */
 #ifndef ROOST_STORE_SS_ASK_H
 #define ROOST_STORE_SS_ASK_H

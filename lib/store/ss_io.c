@@ -1,5 +1,9 @@
 /* ss_io: see ss_io.h. */
 #include "store/ss_io.h"
+#include "store/ss_dns.h"
+
+#include <errno.h>
+#include <stdio.h>
 
 static void on_fd(loop_t *l, int fd, unsigned events, void *arg)
 {
@@ -59,6 +63,7 @@ void ss_io_init(ss_io_t *io, loop_t *loop, void (*broken)(void *owner), void *ow
     io->broken = broken;
     io->owner = owner;
     io->connecting = io->failed = false;
+    io->why[0] = '\0';
 }
 
 void ss_io_attach(ss_io_t *io, redisAsyncContext *ac)
@@ -77,10 +82,19 @@ void ss_io_attach(ss_io_t *io, redisAsyncContext *ac)
 redisAsyncContext *ss_io_connect(ss_io_t *io, const char *host, int port, void *data,
                                  redisConnectCallback *on_connect, redisDisconnectCallback *on_disconnect)
 {
-    redisAsyncContext *ac = redisAsyncConnect(host, port);
-    if (!ac)
+    char addr[SS_DNS_ADDR_MAX];
+    int rc = ss_dns_addr(host, loop_now(io->loop), addr, io->why, sizeof(io->why));
+    if (rc == -EAGAIN)
+        snprintf(io->why, sizeof(io->why), "resolving %s", host);
+    if (rc < 0)
         return NULL;
+    redisAsyncContext *ac = redisAsyncConnect(addr, port);
+    if (!ac) {
+        snprintf(io->why, sizeof(io->why), "out of memory");
+        return NULL;
+    }
     if (ac->err) {
+        snprintf(io->why, sizeof(io->why), "%s", ac->errstr);
         redisAsyncFree(ac);
         return NULL;
     }
@@ -93,6 +107,7 @@ redisAsyncContext *ss_io_connect(ss_io_t *io, const char *host, int port, void *
     redisAsyncSetConnectCallback(ac, on_connect);
     io->connecting = false;
     if (io->failed) {
+        snprintf(io->why, sizeof(io->why), "the socket could not be watched");
         redisAsyncFree(ac); /* not connected: no callback runs */
         return NULL;
     }

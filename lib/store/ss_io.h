@@ -29,13 +29,17 @@ typedef struct ss_io {
     void *owner;
     bool connecting;       /* inside ss_io_connect: a failure is its return */
     bool failed;
+    char why[200];         /* why ss_io_connect last returned NULL */
 } ss_io_t;
 
 void ss_io_init(ss_io_t *io, loop_t *loop, void (*broken)(void *owner), void *owner);
 void ss_io_attach(ss_io_t *io, redisAsyncContext *ac);
 /* A non-blocking connect to host:port, attached to io, with TCP keepalive,
- * ac->data = data and the two callbacks set. The context, or NULL when the
- * attempt failed at once (also when its socket could not be watched). */
+ * ac->data = data and the two callbacks set; a host name is resolved
+ * without blocking (ss_dns.h: while its lookup runs the attempt fails, to
+ * be retried). The context, or NULL and io->why when the attempt failed at
+ * once (a name being looked up or unknown, a socket that could not be made
+ * or watched). */
 redisAsyncContext *ss_io_connect(ss_io_t *io, const char *host, int port, void *data,
                                  redisConnectCallback *on_connect, redisDisconnectCallback *on_disconnect);
 

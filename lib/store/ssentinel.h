@@ -17,8 +17,7 @@
  *   to READONLY and lost links.
  *
  * Callbacks come from the loop, never from inside the call that started
- * them. Host names are resolved by hiredis with getaddrinfo: give Sentinels
- * as IP addresses where a slow resolver could stall the loop.
+ * them. Host names are resolved off the loop (ss_dns.h).
  */
 #ifndef ROOST_STORE_SSENTINEL_H
 #define ROOST_STORE_SSENTINEL_H

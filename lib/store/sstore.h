@@ -25,8 +25,8 @@
  * rc 0, ROOST_EUNAVAILABLE, ROOST_ESTORE (error or malformed reply) or
  * -ENOMEM (could not build the views); on failure views are NULL/empty (a
  * session callback still gets a non-NULL, empty session).
- * Connecting resolves `host` with getaddrinfo (blocking for a name; give an
- * address to the broker).
+ * A host name (of Redis, the Sentinels, Redis Cluster nodes) is resolved
+ * off the loop (ss_dns.h): a silent DNS server stalls nothing.
  *
  * Key layout (store/keys.h: G is the global family's prefix "P{g}:", one
  * Redis Cluster slot; a per-client key is "P<name>{c:<cid>}", every key of
