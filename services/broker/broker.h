@@ -50,6 +50,9 @@ typedef struct pub_ids {
     uint32_t n;
     bool routed;
     bool own;
+    bool shared; /* a shared group's copy: v holds the group's identifier
+                  * (or none), kept with the copy while it waits and used
+                  * again when it is written [MQTT-3.3.4-5] */
 } pub_ids_t;
 
 /* One Subscription Identifier of a routing target (a list per target). */

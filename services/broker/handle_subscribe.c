@@ -103,7 +103,7 @@ int subscribe_apply(conn_t *c, const mqtt_subscribe_t *p)
     for (uint32_t k = 0; rc == 0 && mqtt_topic_iter_next(&it, &f, &opts); k++) {
         if (granted[k] & SEND_RETAINED)
             route_send_retained(b, c->sess, (const char *)f.ptr, f.len,
-                                (uint8_t)(granted[k] & ~SEND_RETAINED));
+                                (uint8_t)(granted[k] & ~SEND_RETAINED), subid);
     }
     if (codes != codes_small)
         free(codes);

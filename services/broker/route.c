@@ -132,14 +132,14 @@ static inline uint32_t match(broker_t *b, const char *topic, size_t len)
 
 /* A target no subscription with an identifier matched (own: session.c
  * takes it from b->cur_origin for what routing delivers). */
-static const pub_ids_t NONE = {NULL, 0, true, false};
+static const pub_ids_t NONE = {NULL, 0, true, false, false};
 
 /* One PUBLISH with the identifiers of every subscription that matched
  * [MQTT-3.3.4-3,4,5]. Out of line, like collect_subid. */
 __attribute__((noinline)) static void deliver_ids(broker_t *b, const route_target_t *t, msg_t *m, uint8_t qos, bool retain)
 {
     uint32_t ids[PUBLISH5_SUBIDS_MAX];
-    pub_ids_t pi = {ids, 0, true, false};
+    pub_ids_t pi = {ids, 0, true, false, false};
     for (uint32_t k = t->ids; k && pi.n < PUBLISH5_SUBIDS_MAX; k = b->subids[k - 1].next)
         ids[pi.n++] = b->subids[k - 1].id;
     session_deliver_ids(b, t->sess, m, qos, retain, &pi);
@@ -326,6 +326,7 @@ typedef struct send_ctx {
     session_t *s;
     uint8_t qos;
     bool filtered;
+    uint32_t subid;
 } send_ctx_t;
 
 static void send_one(void *value, void *arg)
@@ -335,12 +336,14 @@ static void send_one(void *value, void *arg)
     if (msg_expired_now(m))
         return; /* a retained message past its expiry is not sent [MQTT-3.3.2-5] */
     if (!x->filtered || acl_check_deliver(x->s->acl, msg_topic(m), m->topic_len))
-        session_deliver(x->b, x->s, m, m->qos < x->qos ? m->qos : x->qos, true);
+        session_deliver_ids(x->b, x->s, m, m->qos < x->qos ? m->qos : x->qos, true,
+                            &(pub_ids_t){&x->subid, x->subid != 0, true, false, false});
 }
 
-void route_send_retained(broker_t *b, session_t *s, const char *filter, size_t len, uint8_t qos)
+void route_send_retained(broker_t *b, session_t *s, const char *filter, size_t len, uint8_t qos,
+                         uint32_t subid)
 {
-    send_ctx_t x = {b, s, qos & 3, (qos & SUBOPT_FILTERED) != 0};
+    send_ctx_t x = {b, s, qos & 3, (qos & SUBOPT_FILTERED) != 0, subid};
     if (!topic_has_wildcard(filter, len)) {
         msg_t *m = topictree_get(b->retained, filter, len);
         if (m)

@@ -55,8 +55,11 @@ void route_retain_stored(broker_t *b, msg_t *m);
 int route_retain_load_end(broker_t *b);
 
 /* Sends the retained messages matching filter to s at up to the QoS in
- * options (with SUBOPT_FILTERED honoured), retain flag set [MQTT-3.3.1-8]. */
-void route_send_retained(broker_t *b, session_t *s, const char *filter, size_t len, uint8_t qos);
+ * options (with SUBOPT_FILTERED honoured), retain flag set [MQTT-3.3.1-8],
+ * with the new subscription's identifier subid alone (0: none), not those
+ * of s's other matching subscriptions [MQTT-3.3.4-3]. */
+void route_send_retained(broker_t *b, session_t *s, const char *filter, size_t len, uint8_t qos,
+                         uint32_t subid);
 
 /* Frees every retained message (shutdown). */
 void route_fini(broker_t *b);

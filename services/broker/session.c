@@ -98,6 +98,19 @@ static inline bool own_of(const broker_t *b, const session_t *s, const pub_ids_t
     return ids->routed ? s == b->cur_origin : ids->own;
 }
 
+/* The identifiers an entry written later carries: a shared copy its
+ * group's alone, any other those of the session's subscriptions found
+ * when it is written (publish5_send). */
+static inline pub_ids_t entry_ids(const out_entry_t *e)
+{
+    return (pub_ids_t){&e->subid, e->subid != 0, e->shared, e->own, e->shared};
+}
+
+static inline uint32_t shared_id(const pub_ids_t *ids)
+{
+    return ids->shared && ids->n ? ids->v[0] : 0;
+}
+
 /* A PUBLISH larger than the client's Maximum Packet Size is not sent: the
  * broker behaves as if it had been sent and acknowledged [MQTT-3.1.2-25]
  * (its Redis queue entry is acknowledged too), and counts it. Inflight
@@ -130,7 +143,7 @@ static void send_inflight(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool
     uint16_t pid = alloc_pid(s);
     out_entry_t *e = &s->inflight[s->ninflight++];
     *e = (out_entry_t){msg_ref(m), pid, qos, qos == 1 ? OUT_WAIT_PUBACK : OUT_WAIT_PUBREC, retain,
-                       dup, own_of(b, s, ids)};
+                       dup, own_of(b, s, ids), ids->shared, shared_id(ids)};
     int rc = conn_send_publish(s->conn, m, qos, pid, dup, retain, ids);
     if (rc == CONN_TOO_LARGE)
         drop_too_large(b, s, s->ninflight - 1);
@@ -155,7 +168,7 @@ void session_count_queue_drop(broker_t *b, size_t n, const char *client_id)
 }
 
 static bool enqueue(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool retain, bool dup,
-                    bool own)
+                    bool own, const pub_ids_t *ids)
 {
     if (s->qlen >= (uint32_t)b->cfg->max_queued) {
         /* a persistent session's message with an entry id is in its Redis
@@ -177,7 +190,8 @@ static bool enqueue(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool retai
         s->qcap = n;
         s->qhead = 0;
     }
-    s->queue[(s->qhead + s->qlen) % s->qcap] = (out_entry_t){msg_ref(m), 0, qos, 0, retain, dup, own};
+    s->queue[(s->qhead + s->qlen) % s->qcap] =
+        (out_entry_t){msg_ref(m), 0, qos, 0, retain, dup, own, ids && ids->shared, ids ? shared_id(ids) : 0};
     s->qlen++;
     b->stats.queued++;
     return true;
@@ -206,7 +220,8 @@ static void pump(broker_t *b, session_t *s)
             msg_unref(&e.m);
             continue;
         }
-        send_inflight(b, s, e.m, e.qos, e.retain, e.dup, &(pub_ids_t){.own = e.own});
+        pub_ids_t ids = entry_ids(&e);
+        send_inflight(b, s, e.m, e.qos, e.retain, e.dup, &ids);
         msg_unref(&e.m);
     }
     if (s->qlen == 0 && s->queue) {
@@ -287,7 +302,7 @@ void session_deliver_ids(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool 
     else if (s->conn && s->qlen == 0 && s->ninflight < window(b, s))
         send_inflight(b, s, m, qos, retain, false, ids);
     else
-        enqueue(b, s, m, qos, retain, false, own_of(b, s, ids));
+        enqueue(b, s, m, qos, retain, false, own_of(b, s, ids), ids);
 }
 
 static int find_inflight(const session_t *s, uint16_t pid, uint8_t state)
@@ -398,10 +413,10 @@ static bool resend(broker_t *b, session_t *s, uint16_t i)
 {
     out_entry_t *e = &s->inflight[i];
     e->dup = true;
+    pub_ids_t ids = entry_ids(e);
     int rc = e->state == OUT_WAIT_PUBCOMP
                  ? conn_send_ack(s->conn, MQTT_PUBREL, e->pid)
-                 : conn_send_publish(s->conn, e->m, e->qos, e->pid, true, e->retain,
-                                     &(pub_ids_t){.own = e->own});
+                 : conn_send_publish(s->conn, e->m, e->qos, e->pid, true, e->retain, &ids);
     if (rc == CONN_TOO_LARGE) {
         drop_too_large(b, s, i);
         return false;
@@ -569,7 +584,7 @@ int session_restore(broker_t *b, session_t *s, const sstore_session_t *st)
         if (s->ninflight == b->cfg->max_inflight)
             break;
         s->inflight[s->ninflight++] =
-            (out_entry_t){NULL, st->rel[i], 2, OUT_WAIT_PUBCOMP, false, true, false};
+            (out_entry_t){NULL, st->rel[i], 2, OUT_WAIT_PUBCOMP, false, true, false, false, 0};
     }
     uint64_t now = proc_wall_ms();
     for (size_t i = 0; i < st->n_msgs && rc == 0; i++) {
@@ -592,7 +607,7 @@ int session_restore(broker_t *b, session_t *s, const sstore_session_t *st)
             free(k);
         if (q->qos)
             enqueue(b, s, m, q->qos, session_queued_retain(s, q->topic, q->topic_len, q->retain),
-                    was_sent(st, q->entry_id), false); /* counts what it drops */
+                    was_sent(st, q->entry_id), false, NULL); /* counts what it drops */
         msg_unref(&m);
     }
     /* pids must not collide with the restored PUBREL ones; after 65535

@@ -34,6 +34,8 @@ typedef struct out_entry {
     bool dup;        /* may have been sent before (restored from Redis) */
     bool own;        /* published by this session: its No Local subscriptions
                         give no Subscription Identifier when it is sent */
+    bool shared;     /* a shared group's copy: it carries subid alone */
+    uint32_t subid;  /* shared: the group's Subscription Identifier, 0 none */
 } out_entry_t;
 
 /* Broker-internal bit in a trie entry's options byte: the ACL granted this
@@ -137,7 +139,8 @@ int session_subscribe5(broker_t *b, session_t *s, const char *filter, size_t len
 /* The Subscription Identifiers of s's subscriptions matching topic, at
  * most cap of them into ids; returns how many [MQTT-3.3.4-3]. own: the
  * message was published by s itself, so its No Local subscriptions did not
- * deliver it [MQTT-3.8.3-3] and give no identifier. */
+ * deliver it [MQTT-3.8.3-3] and give no identifier. Shared subscriptions
+ * are left out: their copies carry their own (out_entry_t.shared). */
 size_t session_subids(const session_t *s, const char *topic, size_t len, bool own, uint32_t *ids,
                       size_t cap);
 /* The Subscription Identifier of s's subscription to the shared group

@@ -112,7 +112,9 @@ size_t session_subids(const session_t *s, const char *topic, size_t len, bool ow
     size_t n = 0;
     for (uint32_t i = 0; i < s->nsubs && n < cap; i++) {
         const sub_entry_t *e = &s->subs[i];
-        if (!e->subid || (own && (e->qos & SUBOPT_NO_LOCAL)))
+        /* a shared subscription's copies are its own, carrying its
+         * identifier alone (out_entry_t.shared) [MQTT-3.3.4-5] */
+        if (!e->subid || (own && (e->qos & SUBOPT_NO_LOCAL)) || share_is(e->filter, e->len))
             continue;
         const char *f;
         size_t fl;

@@ -360,7 +360,7 @@ static int deliver_here(shared_t *sh, shgroup_t *g, msg_t *m, int origin, uint64
     uint32_t id = mb->s->has_subids ? session_share_subid(mb->s, g->key, g->name_len, g->filter,
                                                           g->filter_len)
                                     : 0;
-    pub_ids_t ids = {&id, id != 0, true, false};
+    pub_ids_t ids = {&id, id != 0, true, false, true};
     if (qos == 0) { /* session_deliver writes it out or drops it; no reference is taken */
         session_deliver_ids(sh->b, mb->s, m, 0, false, &ids);
         mb->deliveries++;

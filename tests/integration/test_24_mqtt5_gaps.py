@@ -6,7 +6,10 @@
 - PUBACK / PUBREC 0x10 No matching subscribers (3.4.2.1, 3.5.2.1) on a
   single node when no subscription matched a message that is not retained;
   0x00 as soon as one does, for a retained message (kept for subscribers
-  to come), and never for 3.1.1 (no reason code there).
+  to come), and never for 3.1.1 (no reason code there);
+- a shared copy queued behind a full window, and a retained message sent
+  for a new subscription, carry only their own subscription's identifier
+  [MQTT-3.3.4-3], [MQTT-3.3.4-5].
   A cluster answers 0x00 (test_pipeline: peers' subscriptions are known
   by prefix only)."""
 
@@ -71,6 +74,44 @@ def test_shared_delivery_carries_its_own_identifier(broker):
                     a.send(ack5_pkt("PUBACK", rpid))
                 got.append((payload, sorted(pr[SUBSCRIPTION_ID])))
             assert sorted(got) == [(b"m%d" % qos, [1]), (b"m%d" % qos, [5])], got
+
+
+def test_queued_shared_copies_carry_their_own_identifier(broker):
+    """The same as above for copies that wait behind a Receive Maximum of 1:
+    a subscribes to t/x (identifier 1) and $share/g/t/# (5); two messages on
+    t/x make four copies, three of them queued, each with its own
+    subscription's identifier alone (before, the queued ones were given
+    every matching subscription's identifier again: [1, 5])."""
+    t = uid("shq")
+    with C5(broker.port, properties=props((RECEIVE_MAXIMUM, 1))) as a, C5(broker.port) as b:
+        assert a.sub([(t + "/x", 1)], pid=1, properties=props((SUBSCRIPTION_ID, 1))) == [1]
+        assert a.sub([("$share/g/" + t + "/#", 1)], pid=2, properties=props((SUBSCRIPTION_ID, 5))) == [1]
+        assert b.pub(t + "/x", b"m1", qos=1, pid=1) == 0
+        assert b.pub(t + "/x", b"m2", qos=1, pid=2) == 0
+        got = []
+        for _ in range(4):
+            topic, rpid, pr, payload = pub5(a.expect("PUBLISH"))
+            got.append((payload, sorted(pr.get(SUBSCRIPTION_ID, []))))
+            a.send(ack5_pkt("PUBACK", rpid))
+        assert sorted(got) == [(b"m1", [1]), (b"m1", [5]), (b"m2", [1]), (b"m2", [5])], got
+
+
+def test_retained_on_subscribe_carries_the_new_subscriptions_identifier(broker):
+    """a subscribes to t/# (identifier 1), then to t/r (2): the retained
+    message on t/r sent for the new subscription carries 2 alone (before:
+    [1, 2], the identifiers of every matching subscription of a)."""
+    t = uid("rsid")
+    with C5(broker.port) as a, C5(broker.port) as b:
+        b.send(publish5_pkt(t + "/r", b"kept", qos=1, pid=1, retain=True))
+        assert ack5(b.expect("PUBACK"))[:2] == (1, 0)
+        assert a.sub([(t + "/#", 1)], pid=1, properties=props((SUBSCRIPTION_ID, 1))) == [1]
+        _, rpid, pr, payload = pub5(a.expect("PUBLISH"))
+        assert (payload, pr[SUBSCRIPTION_ID]) == (b"kept", [1])
+        a.send(ack5_pkt("PUBACK", rpid))
+        assert a.sub([(t + "/r", 1)], pid=2, properties=props((SUBSCRIPTION_ID, 2))) == [1]
+        _, rpid, pr, payload = pub5(a.expect("PUBLISH"))
+        assert (payload, pr[SUBSCRIPTION_ID]) == (b"kept", [2])
+        a.send(ack5_pkt("PUBACK", rpid))
 
 
 def test_no_matching_subscribers(broker):

@@ -115,13 +115,13 @@ static void test_retained(void **state)
     publish("r/2", "two", 1, true);
     publish("r/3", "three", 1, true); /* over --max-retained 2 */
     assert_int_equal(B.stats.dropped_retained, 1);
-    route_send_retained(&B, a, "r/+", 3, 1);
+    route_send_retained(&B, a, "r/+", 3, 1, 0);
     assert_int_equal(fake_out.n, 2);
     for (int i = 0; i < 2; i++)
         assert_true(fake_out.p[i].retain);
     publish("r/1", "", 0, true); /* an empty payload clears it */
     fake_out.n = 0;
-    route_send_retained(&B, a, "r/1", 3, 1);
+    route_send_retained(&B, a, "r/1", 3, 1, 0);
     assert_int_equal(fake_out.n, 0);
     publish("r/3", "three", 1, true); /* room again */
     assert_int_equal(B.stats.dropped_retained, 1);
@@ -217,7 +217,7 @@ static void test_route_local(void **state)
     assert_int_equal(fake_out.p[0].qos, 1);
     assert_int_equal(local("k/1", "kept", 0, true), 0);
     assert_int_equal(fake_out.n, 1); /* nobody here, but retained */
-    route_send_retained(&B, a, "k/1", 3, 1);
+    route_send_retained(&B, a, "k/1", 3, 1, 0);
     assert_int_equal(fake_out.n, 2);
     assert_true(fake_out.p[1].retain);
 }
