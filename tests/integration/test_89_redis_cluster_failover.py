@@ -3,7 +3,9 @@
 (A primary SIGKILLed under QoS 1 load: test_22.)
 - 100 slots resharded with redis-cli --cluster reshard under light load, the
   slot of a live persistent session's keys among them: no device sees an error or a
-  disconnect, every message arrives in order;
+  disconnect (but for a PUBLISH whose queue write met TRYAGAIN while the
+  slot's keys were split between the nodes: refused, sent again), every
+  message arrives in order;
 - a QoS 1 message queued for a session whose slot is half migrated (its
   keys already on the importing primary, the push sent there on ASK) is
   acknowledged only after a WAIT on that primary, sent behind the push:
@@ -115,7 +117,13 @@ def test_reshard_under_light_load_no_errors_for_devices():
         assert wait_until(lambda: len(pub.acked) == load.n, 20), (len(pub.acked), load.n)
         assert wait_until(lambda: len(set(got)) >= load.n, 20), (len(set(got)), load.n)
         pub.stop()
-        assert pub.disconnects <= 1 and not drops, (pub.disconnects, drops)  # 1: our own stop
+        # 1: our own stop. A queue write that meets the slot with its keys
+        # split between the two nodes gets TRYAGAIN there: the broker does
+        # not acknowledge it and closes the publisher's connection, which
+        # sends it again (README "Redis Cluster"); nothing else may cut a
+        # device off
+        refused = b2.log().count("event=store_write_failed client_id=rs-pub op=publish")
+        assert pub.disconnects <= 1 + refused and not drops, (pub.disconnects, refused, drops)
         assert sorted(set(got)) == list(range(1, load.n + 1))
         for b in (b1, b2):
             assert "store_write_failed" not in b.log(), b.log()[-3000:]
