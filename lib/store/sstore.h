@@ -42,6 +42,7 @@
  *   G sessexp                zset    cid -> unix ms its session is looked at (expiry)
  *   P q:{c:<cid>}            list    entry ids, arrival order
  *   P qm:{c:<cid>}           hash    entry id -> message blob (per-session qos)
+ *                                    (q, qm: pushed to only while sess exists)
  *   P rx2:{c:<cid>}          set     inbound QoS 2 packet ids awaiting PUBREL
  *   P rel:{c:<cid>}          set     outbound packet ids awaiting PUBCOMP
  *   P sent:{c:<cid>}         set     ids the last holder had sent, and '.' (sstore_lease_note_sent)
@@ -227,7 +228,7 @@ int sstore_session_touch(sstore_t *s, const char *cid, size_t cid_len, const cha
  * and its expiry in sess 'expiry_ms'. Going offline (online false): due
  * at now + expiry_ms, and its keys get a TTL of expiry_ms +
  * SSTORE_EXPIRY_GRACE_MS (a backstop: sstore_session_reap is what deletes
- * it, psubs entries included). Online (online true, at CONNECT): no TTLs,
+ * it, psubs entries included; a queue pushed to later gets the same). Online (online true, at CONNECT): no TTLs,
  * looked at again after max(expiry, 5 min): a broker killed while holding
  * it never marks it offline, so the reaper finds the lease of a dead
  * broker and lets it expire from then. expiry_ms 0: it never expires (out
@@ -273,7 +274,12 @@ int sstore_psubs_version(sstore_t *s, sstore_version_fn fn, void *arg);
  * one script; a queue already holding max_queued entries does not take it
  * (max_queued 0: no limit). m->qos is ignored (qos[i] is stored). Pushing
  * the same entry id again is a no-op for queues that already hold it.
- * The callback reports how many queues refused it. */
+ * A session without its sess key (cleared by a clean start or reaped
+ * while the caller's index still named it) takes nothing and is not
+ * counted: queue keys never outlive their session. A queue created for
+ * an offline session gets the sess key's remaining TTL (see
+ * sstore_session_expire). The callback reports how many queues refused
+ * it for max_queued. */
 typedef void (*sstore_push_fn)(int rc, size_t dropped, void *arg);
 int sstore_queue_push(sstore_t *s, const sstore_msg_t *m, const char *const *cids,
                       const size_t *cid_lens, const uint8_t *qos, size_t n, size_t max_queued,

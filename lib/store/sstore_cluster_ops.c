@@ -11,9 +11,10 @@
  *                       holder's alive key (global), then the take with that
  *                       answer, refused as "changed" if the lease moved
  *                       meanwhile (then all again, 3 times at most);
- *   queue_push          one script per slot of the target sessions; none
- *                       while one of their primaries is short of replicas
- *                       (sstore_cluster.c).
+ *   queue_push          one script per slot of the target sessions (each
+ *                       session's sess key, in its slot, says whether it
+ *                       takes the message); none while one of their
+ *                       primaries is short of replicas (sstore_cluster.c).
  * What a single Redis does atomically is here atomic per slot only: a
  * broker dying between the two halves of sub_put leaves the subscription
  * without its psubs entry (messages queued for it while offline are lost

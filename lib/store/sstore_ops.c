@@ -69,20 +69,29 @@ const char *const sstore_scripts[SS_COUNT] = {
         "return 1",
     /* KEYS psubs psubs:ver. Returns [HGETALL, version or nil]. */
     [SS_PSUBS_LOAD] = "return {redis.call('HGETALL',KEYS[1]),redis.call('GET',KEYS[2])}",
-    /* KEYS q:<cid1> qm:<cid1> q:<cid2> qm:<cid2> ...; ARGV entry id,
+    /* KEYS sess:<cid1> q:<cid1> qm:<cid1> sess:<cid2> ...; ARGV entry id,
      * max_queued (0: no limit), one qos byte per session, blob tail (the
-     * blob without its first byte). Idempotent per entry id. Returns how
-     * many queues were full. */
+     * blob without its first byte). Idempotent per entry id. A session
+     * whose sess key is gone (cleared by a clean start, reaped at its
+     * expiry, while the caller's index still named it) takes nothing:
+     * queue keys written then would outlive it. A queue this creates for
+     * an offline session (sess under sstore_session_expire's TTL) gets
+     * the session's remaining TTL, so it goes with it. Returns how many
+     * queues were full. */
     [SS_QUEUE_PUSH] =
         "local id=ARGV[1] local max=tonumber(ARGV[2]) local qs=ARGV[3] local tail=ARGV[4]\n"
         "local cache={} local dropped=0\n"
-        "for i=1,#KEYS/2 do\n"
-        "  local q=KEYS[2*i-1] local m=KEYS[2*i]\n"
-        "  if max>0 and redis.call('LLEN',q)>=max then dropped=dropped+1\n"
+        "for i=1,#KEYS/3 do\n"
+        "  local s=KEYS[3*i-2] local q=KEYS[3*i-1] local m=KEYS[3*i]\n"
+        "  if redis.call('EXISTS',s)==0 then\n"
+        "  elseif max>0 and redis.call('LLEN',q)>=max then dropped=dropped+1\n"
         "  else\n"
         "    local c=string.sub(qs,i,i) local blob=cache[c]\n"
         "    if not blob then blob=c..tail cache[c]=blob end\n"
-        "    if redis.call('HSETNX',m,id,blob)==1 then redis.call('RPUSH',q,id) end\n"
+        "    if redis.call('HSETNX',m,id,blob)==1 and redis.call('RPUSH',q,id)==1 then\n"
+        "      local t=redis.call('PTTL',s)\n"
+        "      if t>0 then redis.call('PEXPIRE',q,t) redis.call('PEXPIRE',m,t) end\n"
+        "    end\n"
         "  end\n"
         "end\n"
         "return dropped",
@@ -560,7 +569,7 @@ int sstore_queue_push(sstore_t *s, const sstore_msg_t *m, const char *const *cid
                       const size_t *cid_lens, const uint8_t *qos, size_t n, size_t max_queued,
                       sstore_push_fn fn, void *arg)
 {
-    if (!m->entry_id || !m->entry_id[0] || n > (size_t)INT32_MAX / 2 - 8 || check_msg(m) < 0)
+    if (!m->entry_id || !m->entry_id[0] || n > (size_t)INT32_MAX / 3 - 8 || check_msg(m) < 0)
         return ROOST_EINVAL;
     for (size_t i = 0; i < n; i++)
         if (qos[i] > 2)
@@ -583,10 +592,11 @@ sstore_req_t *ss_queue_push_req(sstore_t *s, const sstore_msg_t *m, const char *
                                 const size_t *cid_lens, const uint8_t *qos, size_t n, size_t max_queued,
                                 sstore_finish_fn finish, void *arg)
 {
-    sstore_req_t *q = ss_req_new(s, SS_QUEUE_PUSH, (int)(2 * n), finish, arg);
+    sstore_req_t *q = ss_req_new(s, SS_QUEUE_PUSH, (int)(3 * n), finish, arg);
     if (!q)
         return NULL;
     for (size_t i = 0; i < n; i++) {
+        ss_ckey(q, "sess:", cids[i], cid_lens[i]);
         ss_ckey(q, "q:", cids[i], cid_lens[i]);
         ss_ckey(q, "qm:", cids[i], cid_lens[i]);
     }

@@ -4,6 +4,7 @@ connection (publishing its will) and broker 2's session goes on; a
 persistent session's subscriptions, queued and unacknowledged messages
 follow it. DESIGN.md "Clustering", issue 5."""
 
+import re
 import socket
 import time
 
@@ -12,6 +13,7 @@ import pytest
 from cluster_stack import Cluster, running, warm_up
 from conftest import (DISCONNECT, ConnectionClosed, PahoClient, RawClient, ack_pkt,
                       assert_closed_by_broker, barrier, connect_pkt, uid, wait_until)
+from mqtt5 import SESSION_EXPIRY, Raw5, disconnect5_pkt, props, subscribe5_pkt
 
 pytestmark = pytest.mark.roost_only
 
@@ -348,3 +350,100 @@ def test_resume_resends_unacked_with_dup(cl, mk, how):
     assert (q.payload, q.dup) == (b"live", False)
     b.ack(q)
     b.no_packet(0.3)
+
+
+def orphan_queues(cl):
+    """The q:/qm: keys under the cluster's prefix (SCAN on every primary)
+    whose session key is gone."""
+    nodes = cl.redis.primaries() if hasattr(cl.redis, "primaries") else [cl.redis]
+    out = []
+    for n in nodes:
+        for name in ("q:", "qm:"):
+            for k in n.cmd("--scan", "--pattern", cl.prefix + name + "{c:*").splitlines():
+                sess = cl.prefix + "sess:" + k[len(cl.prefix + name):]
+                if k and cl.redis.cmd("EXISTS", sess) != "1":
+                    out.append((k, cl.redis.cmd("PTTL", k)))
+    return out
+
+
+def psubs_loaded_version(b):
+    """The version of the persistent-subscription index b read last."""
+    vs = re.findall(r"event=psubs_loaded [^\n]*version=(\d+)", b.log())
+    return int(vs[-1]) if vs else -1
+
+
+@pytest.mark.parametrize("how", ["clean-start", "expired"])
+def test_queue_keys_do_not_outlive_their_session(cl, mk, how):
+    """A persistent session goes (a clean-start CONNECT clears it, or it
+    expires and the reaper deletes it) while b2's index still routes to it
+    (b2 forgets it at its next read of the index, within a second or so):
+    b2's pushes for it store nothing. They recreated its queue keys with
+    no TTL: never reaped, and read by the next session with that client id
+    (a catch-up read delivered them once it subscribed). A queue created
+    for the offline session, before it went, carries its TTL."""
+    raw, paho = mk
+    b1, b2 = cl.by_id("b1"), cl.by_id("b2")
+    cid, t = uid("orq"), uid("orq-t")
+    qkey = cl.prefix + "q:{c:%s}" % cid
+    if how == "expired":
+        with Raw5(b1.port, timeout=T) as a:
+            a.connect5(cid, clean=False, properties=props((SESSION_EXPIRY, 3)))
+            a.send(subscribe5_pkt(1, [(t, 1)]))
+            a.expect("SUBACK", T)
+            a.send(disconnect5_pkt())
+            assert_closed_by_broker(a, timeout=T)
+    else:
+        a = raw(b1)
+        a.connect(cid, clean=False)
+        assert a.subscribe([(t, 1)]) == [1]
+        a.send(DISCONNECT)
+        a.close()
+    assert wait_until(lambda: cl.lease(cid) in ("", None), timeout=T), cl.lease(cid)
+    pub = paho(b2)
+    n = [0]
+
+    def publish():
+        n[0] += 1
+        pub.publish(t, b"m-%d" % n[0], qos=1, timeout=T)
+        time.sleep(0.01)
+    # b2 routes to the offline session (its index has it): queued
+    deadline = time.monotonic() + T
+    while cl.redis.cmd("LLEN", qkey) in ("", "0"):
+        assert time.monotonic() < deadline, "b2 never queued for the offline session"
+        publish()
+    skey, psubs = cl.prefix + "sess:{c:%s}" % cid, cl.prefix + "{g}:psubs"
+    if how == "expired":
+        sttl = int(cl.redis.cmd("PTTL", skey))
+        ttl = int(cl.redis.cmd("PTTL", qkey))
+        assert 0 < ttl <= sttl, (ttl, sttl)
+        # its expiry passes: the reaper (every other heartbeat on each
+        # broker) deletes it, then its index entries
+        while cl.redis.cmd("EXISTS", skey) == "1" or cid in cl.redis.cmd("HKEYS", psubs):
+            assert time.monotonic() < deadline, "the session was never reaped"
+            publish()
+    else:
+        c = raw(b1)
+        assert c.connect(cid, clean=True) == 0  # the session is cleared before CONNACK
+        assert cid not in cl.redis.cmd("HKEYS", psubs)
+    gone_at = int(cl.redis.cmd("GET", cl.prefix + "{g}:psubs:ver"))
+    # publishing goes on until b2 has read the index without the session
+    deadline = time.monotonic() + T
+    while psubs_loaded_version(b2) < gone_at:
+        assert time.monotonic() < deadline, "b2 never read the index again"
+        publish()
+    publish()
+    if how == "clean-start":
+        c.send(DISCONNECT)
+        c.close()
+        assert wait_until(lambda: cl.lease(cid) in ("", None), timeout=T), cl.lease(cid)
+    assert orphan_queues(cl) == []
+    # a new persistent session with that client id gets none of them
+    d = raw(b1)
+    assert d.connect(cid, clean=False) == 0
+    assert d.subscribe([(t, 1)]) == [1]
+    d.no_packet(1.8)    # past both catch-up reads (adopt.c)
+    d.send(DISCONNECT)
+    d.close()
+    c2 = raw(b1)        # and it goes (clean start)
+    assert c2.connect(cid, clean=True) == 0
+    c2.send(DISCONNECT)

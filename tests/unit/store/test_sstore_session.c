@@ -2,8 +2,11 @@
  * redis-server (sstore_test.h): leases (who holds a client id, taken over
  * from a dead holder), sessions (touch, load, clear), subscriptions and
  * the cluster-wide persistent-subscription index with its version, queued
- * messages (push, limits, ack) and the QoS 2 packet id sets. */
+ * messages (push, limits, ack; written only for a session that exists,
+ * under its TTL) and the QoS 2 packet id sets. */
 #include "sstore_test.h"
+
+#include <time.h>
 
 /* ---- leases ---------------------------------------------------------------------------- */
 
@@ -283,7 +286,12 @@ static void test_queue(void **state)
     sstore_msg_t m = {.entry_id = "b1:1", .topic = topic, .topic_len = sizeof(topic) - 1,
                       .payload = payload, .payload_len = sizeof(payload), .qos = 2,
                       .retain = true};
+    for (size_t i = 0; i < 3; i++) /* queues are written for existing sessions only */
+        DO(f, sstore_session_touch(f->s, cids[i], lens[i], "b1", NULL, done_cb, &r));
     assert_int_equal(push(f, &m, cids, lens, qos, 3, 2), 0);
+    /* an online session (no TTLs): its queue has none either */
+    assert_int_equal(raw_int(f, "PTTL " PFX "q:{c:A}", NULL, NULL), -1);
+    assert_int_equal(raw_int(f, "PTTL " PFX "qm:{c:A}", NULL, NULL), -1);
     assert_int_equal(push(f, &m, cids, lens, qos, 3, 2), 0); /* same id: idempotent */
     m.entry_id = "b1:2";
     m.retain = false;
@@ -335,6 +343,76 @@ static void test_queue(void **state)
     assert_int_equal(r.calls, 0);
 }
 
+static void count_cb(int rc, uint64_t n, void *arg)
+{
+    res_t *r = arg;
+    r->done = true;
+    r->rc = rc;
+    r->u = n;
+    r->calls++;
+}
+
+static bool queue_keys(fx_t *f, const char *cid)
+{
+    return raw_int(f, "EXISTS " PFX "q:{c:%s}", cid, NULL) +
+           raw_int(f, "EXISTS " PFX "qm:{c:%s}", cid, NULL) > 0;
+}
+
+/* Queue keys never outlive their session: a push for a session that was
+ * never there, was cleared (clean start) or was reaped (expiry) meanwhile
+ * writes nothing and counts no drop (it recreated q and qm with no TTL,
+ * kept for ever, and read by the next session with that client id); a
+ * queue created for an offline session carries the session's TTL. */
+static void test_queue_needs_its_session(void **state)
+{
+    fx_t *f = *state;
+    const char *cids[] = {"gone", "off", "cleared"};
+    const size_t lens[] = {4, 3, 7};
+    const uint8_t qos[] = {1, 1, 1};
+    sstore_msg_t m = {.entry_id = "b1:1", .topic = "t", .topic_len = 1, .qos = 1};
+    /* no session: nothing written, no drop counted (with a max_queued or not) */
+    assert_int_equal(push(f, &m, cids, lens, qos, 1, 1), 0);
+    assert_int_equal(push(f, &m, cids, lens, qos, 1, 0), 0);
+    assert_false(queue_keys(f, "gone"));
+
+    DO(f, sstore_session_touch(f->s, "off", 3, "b1", NULL, done_cb, &r));
+    DO(f, sstore_session_touch(f->s, "cleared", 7, "b1", NULL, done_cb, &r));
+    DO(f, sstore_session_expire(f->s, "off", 3, false, 60000, done_cb, &r));
+    long long sttl = raw_int(f, "PTTL " PFX "sess:{c:off}", NULL, NULL);
+    assert_true(sttl > 60000);
+    m.entry_id = "b1:2";
+    assert_int_equal(push(f, &m, cids, lens, qos, 3, 0), 0);
+    assert_false(queue_keys(f, "gone"));
+    long long qttl = raw_int(f, "PTTL " PFX "q:{c:off}", NULL, NULL);
+    long long mttl = raw_int(f, "PTTL " PFX "qm:{c:off}", NULL, NULL);
+    assert_true(qttl > 60000 && qttl <= sttl);
+    assert_true(mttl > 60000 && mttl <= sttl);
+    assert_int_equal(raw_int(f, "PTTL " PFX "q:{c:cleared}", NULL, NULL), -1); /* online */
+    assert_int_equal(load(f, "cleared", 7).n_msgs, 1);
+
+    DO(f, sstore_session_clear(f->s, "cleared", 7, done_cb, &r));
+    m.entry_id = "b1:3";
+    /* max_queued 1: "off" is full (counted), "gone" and "cleared" are not there (not) */
+    assert_int_equal(push(f, &m, cids, lens, qos, 3, 1), 1);
+    assert_false(queue_keys(f, "cleared"));
+    sess_res_t c = load(f, "cleared", 7);
+    assert_false(c.exists);
+    assert_int_equal(c.n_msgs, 0);
+
+    /* "off" expires: the reaper deletes it, a push comes after */
+    res_t rr = {0};
+    uint64_t later = (uint64_t)time(NULL) * 1000 + 120000;
+    assert_int_equal(sstore_session_reap(f->s, later, 10, count_cb, &rr), 0);
+    assert_true(run_until(f, &rr.done, 3000));
+    assert_int_equal(rr.rc, 0);
+    assert_int_equal(rr.u, 1);
+    assert_false(queue_keys(f, "off"));
+    m.entry_id = "b1:4";
+    assert_int_equal(push(f, &m, cids, lens, qos, 3, 0), 0);
+    assert_false(queue_keys(f, "off"));
+    assert_int_equal(load(f, "off", 3).n_msgs, 0);
+}
+
 static void test_qos2_sets(void **state)
 {
     fx_t *f = *state;
@@ -342,6 +420,7 @@ static void test_qos2_sets(void **state)
     const size_t lens[] = {1};
     const uint8_t qos[] = {2};
     sstore_msg_t m = {.entry_id = "b1:7", .topic = "t", .topic_len = 1, .qos = 2};
+    DO(f, sstore_session_touch(f->s, "c", 1, "b1", NULL, done_cb, &r));
     assert_int_equal(push(f, &m, cids, lens, qos, 1, 10), 0);
     DO(f, sstore_rx2_add(f->s, "c", 1, 5, done_cb, &r));
     DO(f, sstore_rx2_add(f->s, "c", 1, 65535, done_cb, &r));
@@ -367,6 +446,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_session_touch_load_clear, setup, teardown),
         cmocka_unit_test_setup_teardown(test_subs_psubs_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queue_needs_its_session, setup, teardown),
         cmocka_unit_test_setup_teardown(test_qos2_sets, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
