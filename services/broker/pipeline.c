@@ -117,27 +117,19 @@ static int publish_now_msg(broker_t *b, const pipe_msg_t *in, const pipe_origin_
 }
 
 /* Stages 2-3 at once, with nothing written (stage 4 is the caller's:
- * PIPE_DONE or PIPE_NO_SUBSCRIBERS): the message object is made only when
- * the retained store or a session here keeps it, or when a 5.0 part must
- * go to the peers with it. The commonest case (a 3.1.1-shaped message
- * from a client, no shared group) is route.c's route_local, the single
- * node's own path, then the bus from the parts: no message is made for
- * the peers. */
+ * PIPE_DONE or PIPE_NO_SUBSCRIBERS). A client's message without a 5.0
+ * part and no shared group takes pipeline_now (pipeline.h), as the inline
+ * path does; any other publish_now_msg, which makes the message object
+ * only when the retained store or a session here keeps it, or when a 5.0
+ * part must go to the peers with it. */
 static int publish_now(broker_t *b, const pipe_msg_t *in, const pipe_origin_t *from)
 {
+    const msg_parts_t *p = &in->parts;
+    if (!in->m && !p->props_len && !p->expiry_ms && !b->shared_groups)
+        return pipeline_now(b, p, from); /* (in->m NULL: a client's, from is set) */
     if (from && from->refused)
         return PIPE_DONE;
-    const msg_parts_t *p = &in->parts;
-    int rc;
-    if (!in->m && !p->props_len && !p->expiry_ms && !b->shared_groups) {
-        b->cur_origin = from ? from->conn->sess : NULL; /* No Local */
-        rc = route_local(b, p);
-        b->cur_origin = NULL;
-        if (rc >= 0 && b->cluster)
-            cluster_forward_parts(b->cluster, p);
-    } else {
-        rc = publish_now_msg(b, in, from);
-    }
+    int rc = publish_now_msg(b, in, from);
     if (rc < 0)
         return rc;
     return rc == 0 && !b->cluster && !p->retain ? PIPE_NO_SUBSCRIBERS : PIPE_DONE;
@@ -218,27 +210,12 @@ static inline bool writes_on(const op_t *o, const conn_t *c)
     return !o->err || !c;
 }
 
-/* The persistent sessions a message at qos goes to (cluster index). */
-typedef struct targets {
-    size_t n;
-    const char *const *cids;
-    const size_t *lens;
-    const uint8_t *qos;
-} targets_t;
-
-static targets_t queue_targets(broker_t *b, const pipe_msg_t *in)
-{
-    targets_t t = {0};
-    t.n = pipeline_queued(b, &in->parts, &t.cids, &t.lens, &t.qos);
-    return t;
-}
-
 /* The durable writes, one function each; each issues its calls on o. To
  * add one (a pipeline's stream append), write it here, call it from
  * stage_durable, and name its condition in pipeline_needs_write
  * (pipeline.h). */
 
-static void durable_queues(op_t *o, sstore_t *st, const sstore_msg_t *sm, const targets_t *t)
+static void durable_queues(op_t *o, sstore_t *st, const sstore_msg_t *sm, const pipe_queued_t *t)
 {
     if (t->n)
         issued(o, sstore_queue_push(st, sm, t->cids, t->lens, t->qos, t->n,
@@ -302,7 +279,7 @@ static void durable_pipelines(op_t *o, sstore_t *st, const pipe_msg_t *in, const
 /* True when the message may go on at once (publish_now): nothing to write
  * (npipes: the pipelines it is appended to), and no write of its
  * connection pending ahead of it. */
-static inline bool goes_now(const pipe_msg_t *in, bool deliver, const targets_t *t,
+static inline bool goes_now(const pipe_msg_t *in, bool deliver, const pipe_queued_t *t,
                             const pipe_origin_t *from, size_t npipes)
 {
     return !pipeline_needs_write(deliver, in->parts.retain, t->n, npipes, from && from->rx2) &&
@@ -310,13 +287,13 @@ static inline bool goes_now(const pipe_msg_t *in, bool deliver, const targets_t 
 }
 
 static int durable_writes(broker_t *b, const pipe_msg_t *in, const pipe_origin_t *from,
-                          const targets_t *t, const pipes_t *p);
+                          const pipe_queued_t *t, const pipes_t *p);
 
 /* The message's pipelines, when topic mappings exist (their 8 KB list is
  * on this function's stack, not on the fast path's). */
 static __attribute__((noinline)) int stage_durable_mapped(broker_t *b, const pipe_msg_t *in,
                                                           const pipe_origin_t *from,
-                                                          const targets_t *t)
+                                                          const pipe_queued_t *t)
 {
     pipes_t p; /* ids[0..n) only are read: not zeroed */
     p.n = routes_match(b->routes, in->parts.topic, in->parts.topic_len, p.ids, PIPES_MAX);
@@ -330,10 +307,15 @@ static __attribute__((noinline)) int stage_durable_mapped(broker_t *b, const pip
  * the op below and going on at once; in a cluster's commonest case
  * (nothing durable, nothing pending) this is a few tests and a psindex
  * lookup for QoS 1/2. */
-static int stage_durable(broker_t *b, const pipe_msg_t *in, const pipe_origin_t *from)
+static int stage_durable(broker_t *b, const pipe_msg_t *in, const pipe_origin_t *from,
+                         const pipe_queued_t *queued)
 {
     bool deliver = !from || !from->refused;
-    targets_t t = deliver ? queue_targets(b, in) : (targets_t){0};
+    pipe_queued_t t = {0};
+    if (deliver && queued && queued->known)
+        t = *queued; /* (the inline path's lookup: not done twice) */
+    else if (deliver)
+        pipeline_queued(b, &in->parts, &t);
     if (deliver && b->mappings)
         return stage_durable_mapped(b, in, from, &t);
     if (goes_now(in, deliver, &t, from, 0))
@@ -344,12 +326,12 @@ static int stage_durable(broker_t *b, const pipe_msg_t *in, const pipe_origin_t 
 /* The op: issues every write the message needs (p: its pipelines, NULL:
  * none), then waits for them (finish). */
 static __attribute__((noinline)) int durable_writes(broker_t *b, const pipe_msg_t *in,
-                                                    const pipe_origin_t *from, const targets_t *tp,
-                                                    const pipes_t *p)
+                                                    const pipe_origin_t *from,
+                                                    const pipe_queued_t *tp, const pipes_t *p)
 {
     conn_t *c = from ? from->conn : NULL;
     bool deliver = !from || !from->refused;
-    targets_t t = *tp;
+    pipe_queued_t t = *tp;
     sstore_t *st = cluster_store(b->cluster);
     op_t *o = calloc(1, sizeof(*o));
     if (!o)
@@ -435,7 +417,8 @@ static __attribute__((noinline)) int durable_writes(broker_t *b, const pipe_msg_
 
 /* ---- the entry ------------------------------------------------------------ */
 
-int pipeline_stages(broker_t *b, const pipe_msg_t *msg, const pipe_origin_t *from)
+int pipeline_stages(broker_t *b, const pipe_msg_t *msg, const pipe_origin_t *from,
+                    const pipe_queued_t *queued)
 {
     pipe_msg_t x;
     const pipe_msg_t *in = msg;
@@ -459,5 +442,5 @@ int pipeline_stages(broker_t *b, const pipe_msg_t *msg, const pipe_origin_t *fro
     }
     if (!b->cluster)
         return publish_now(b, in, from);
-    return stage_durable(b, in, from);
+    return stage_durable(b, in, from, queued);
 }

@@ -147,9 +147,22 @@ typedef struct pipe_origin {
  * back on the client, nothing is dropped. */
 #define PIPE_PENDING_MAX 1024
 
+/* The persistent sessions a message goes to (cluster index, QoS 1/2
+ * only): views into the index, valid until its next lookup. known: looked
+ * up already (by pipeline_goes_now), so stage 1 does not look again. */
+typedef struct pipe_queued {
+    bool known;
+    size_t n;
+    const char *const *cids;
+    const size_t *lens;
+    const uint8_t *qos;
+} pipe_queued_t;
+
 /* The stages for every case but the one pipeline_publish takes inline
- * (pipeline.c). */
-int pipeline_stages(broker_t *b, const pipe_msg_t *msg, const pipe_origin_t *from);
+ * (pipeline.c). queued: what the inline test found (NULL or !known: not
+ * looked up). */
+int pipeline_stages(broker_t *b, const pipe_msg_t *msg, const pipe_origin_t *from,
+                    const pipe_queued_t *queued);
 
 /* Stage 2 for a message that exists: the retained store, then the
  * sessions here. same_topic: the sessions matched for the previous message
@@ -175,28 +188,55 @@ static inline bool pipeline_needs_write(bool deliver, bool retain, size_t queued
     return (deliver && (queued || retain || mapped)) || rx2;
 }
 
-/* The persistent sessions a message at qos goes to (cluster index): QoS
- * 1/2 only. */
-static inline size_t pipeline_queued(broker_t *b, const msg_parts_t *p, const char *const **cids,
-                                     const size_t **lens, const uint8_t **qos)
+/* Looks up the persistent sessions a message at p->qos goes to into q
+ * (pipe_queued_t). */
+static inline void pipeline_queued(broker_t *b, const msg_parts_t *p, pipe_queued_t *q)
 {
-    return p->qos ? cluster_psub_match(b->cluster, p->topic, p->topic_len, p->qos, cids, lens, qos)
-                  : 0;
+    *q = (pipe_queued_t){.known = true};
+    if (p->qos)
+        q->n = cluster_psub_match(b->cluster, p->topic, p->topic_len, p->qos, &q->cids, &q->lens,
+                                  &q->qos);
 }
 
 /* The inline path's test in a cluster: the message needs nothing written
- * (by pipeline_needs_write; the psindex lookup last, for QoS 1/2 only)
- * and nothing of its connection is pending. */
-static inline bool pipeline_goes_now(broker_t *b, const msg_parts_t *p, const pipe_origin_t *from)
+ * (by pipeline_needs_write; the psindex lookup last, for QoS 1/2 only, into
+ * q, which stage 1 then reuses) and nothing of its connection is pending. */
+static inline bool pipeline_goes_now(broker_t *b, const msg_parts_t *p, const pipe_origin_t *from,
+                                     pipe_queued_t *q)
 {
     bool deliver = !from->refused;
     if (from->conn->persist_pending ||
-        pipeline_needs_write(deliver, p->retain, 0, deliver && b->mappings, from->rx2))
+        pipeline_needs_write(deliver, p->retain, 0, deliver && b->mappings, from->rx2)) {
+        q->known = false; /* (stage 1 looks) */
         return false;
-    const char *const *cids;
-    const size_t *lens;
-    const uint8_t *q;
-    return !deliver || pipeline_queued(b, p, &cids, &lens, &q) == 0;
+    }
+    if (!deliver || p->qos == 0)
+        return true;
+    pipeline_queued(b, p, q);
+    return q->n == 0;
+}
+
+/* Stages 2-3 at once for a client's message without a 5.0 part, with no
+ * shared group and nothing to write (stage 4 is the caller's: PIPE_DONE or
+ * PIPE_NO_SUBSCRIBERS): route.c's route_local, the single node's own path,
+ * which makes the message only when the retained store or a session here
+ * keeps it; then the bus from the parts (no message is made for the
+ * peers). pipeline_publish's inline path, and stage 1's when it found
+ * nothing to write (pipeline.c's publish_now). */
+static inline int pipeline_now(broker_t *b, const msg_parts_t *p, const pipe_origin_t *from)
+{
+    if (from->refused)
+        return PIPE_DONE;
+    b->cur_origin = from->conn->sess; /* No Local */
+    int rc = route_local(b, p);
+    b->cur_origin = NULL;
+    if (rc < 0)
+        return rc;
+    if (b->cluster) {
+        cluster_forward_parts(b->cluster, p);
+        return PIPE_DONE;
+    }
+    return rc || p->retain ? PIPE_DONE : PIPE_NO_SUBSCRIBERS;
 }
 
 /* Runs msg through the pipeline; from is NULL for every source but
@@ -218,21 +258,14 @@ static inline int pipeline_publish(broker_t *b, const pipe_msg_t *msg, const pip
         return PIPE_DONE;
     }
     const msg_parts_t *p = &msg->parts;
-    if (msg->source != PIPE_CLIENT || p->props_len || p->expiry_ms || b->shared_groups ||
-        (b->cluster && !pipeline_goes_now(b, p, from)))
-        return pipeline_stages(b, msg, from); /* (a 5.0 part: the message carries it) */
-    if (from->refused)
-        return PIPE_DONE;
-    b->cur_origin = from->conn->sess; /* No Local */
-    int rc = route_local(b, p);
-    b->cur_origin = NULL;
-    if (rc < 0)
-        return rc;
+    if (msg->source != PIPE_CLIENT || p->props_len || p->expiry_ms || b->shared_groups)
+        return pipeline_stages(b, msg, from, NULL); /* (a 5.0 part: the message carries it) */
     if (b->cluster) {
-        cluster_forward_parts(b->cluster, p);
-        return PIPE_DONE;
+        pipe_queued_t q;
+        if (!pipeline_goes_now(b, p, from, &q))
+            return pipeline_stages(b, msg, from, &q);
     }
-    return rc || p->retain ? PIPE_DONE : PIPE_NO_SUBSCRIBERS;
+    return pipeline_now(b, p, from);
 }
 
 #endif
