@@ -181,8 +181,10 @@ static size_t publish_remaining(uint8_t version, const mqtt_publish_t *p)
            (version == MQTT_V5 ? props_size(&p->props) : 0) + p->payload.len;
 }
 
-static void write_publish_header(uint8_t *buf, uint8_t version, const mqtt_publish_t *p,
-                                 size_t rem)
+/* (inlined into its two callers: every PUBLISH a broker sends is encoded
+ * here) */
+static inline __attribute__((always_inline)) void
+write_publish_header(uint8_t *buf, uint8_t version, const mqtt_publish_t *p, size_t rem)
 {
     wr_t w = {buf};
     wr_header(&w, MQTT_PUBLISH,

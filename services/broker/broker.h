@@ -144,9 +144,10 @@ typedef struct broker {
     bool retained_fresh_lost;  /* one could not be noted (OOM): drop the answers */
 
     route_target_t *targets;   /* scratch for one publish's fan-out */
-    uint32_t ntargets, captargets;
     route_subid_t *subids;     /* scratch: the targets' Subscription Identifiers */
-    uint32_t nsubids, capsubids;
+    uint32_t captargets, capsubids;
+    /* (the three a match resets, side by side: one store clears them) */
+    uint32_t ntargets, nsubids;
     bool targets_v5;           /* a target of this match has No Local, a filtered topic,
                                   Retain As Published or Subscription Identifiers (route.c) */
     uint64_t stamp;            /* one per publish: dedupes sessions in fan-out */

@@ -43,9 +43,11 @@ static bool forget_rx2(conn_t *c, uint16_t pid)
  * matching subscribers instead of 0x00 (3.4.2.1, 3.5.2.1). */
 static inline void acknowledge(conn_t *c, pipe_ack_t ack, int rc)
 {
+    if (!ack.qos)
+        return;
     if (rc == PIPE_NO_SUBSCRIBERS && c->version == MQTT_V5 && !ack.reason)
         ack.reason = MQTT_RC_NO_MATCHING_SUBSCRIBERS;
-    if (ack.qos && conn_send_ack_rc(c, ack.qos == 1 ? MQTT_PUBACK : MQTT_PUBREC, ack.pid, ack.reason) < 0)
+    if (conn_send_ack_rc(c, ack.qos == 1 ? MQTT_PUBACK : MQTT_PUBREC, ack.pid, ack.reason) < 0)
         conn_close(c, "out_of_memory");
 }
 

@@ -193,7 +193,7 @@ int route_local(broker_t *b, const msg_parts_t *p)
     uint32_t here = match(b, p->topic, p->topic_len);
     if (!here && !p->retain)
         return 0; /* nobody here keeps it: no message is made */
-    msg_t *m = msg_make(p);
+    msg_t *m = msg_make_inline(p, NULL); /* (no constructor call: one per PUBLISH) */
     if (!m)
         return -ENOMEM;
     if (m->retain)
