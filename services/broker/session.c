@@ -128,18 +128,25 @@ static void drop_too_large(broker_t *b, session_t *s, int i)
     remove_inflight(s, i);
 }
 
-/* Puts m in the window and writes it. The caller checked the window has room
- * and the session is online. Takes a new reference. */
-static void send_inflight(broker_t *b, session_t *s, msg_t *m, uint8_t qos, bool retain, bool dup,
-                          const pub_ids_t *ids)
+/* The window's slots, at a session's first QoS 1/2 send; false (the
+ * connection closes) on OOM. Out of line: once per session. */
+static __attribute__((noinline)) bool inflight_alloc(broker_t *b, session_t *s)
 {
-    if (!s->inflight) {
-        s->inflight = calloc((size_t)b->cfg->max_inflight, sizeof(*s->inflight));
-        if (!s->inflight) {
-            conn_close(s->conn, "out_of_memory");
-            return;
-        }
-    }
+    s->inflight = calloc((size_t)b->cfg->max_inflight, sizeof(*s->inflight));
+    if (!s->inflight)
+        conn_close(s->conn, "out_of_memory");
+    return s->inflight != NULL;
+}
+
+/* Puts m in the window and writes it. The caller checked the window has room
+ * and the session is online. Takes a new reference. (Inline in its two
+ * callers, the delivery and the queue's pump: it has seven arguments.) */
+static inline __attribute__((always_inline)) void send_inflight(broker_t *b, session_t *s, msg_t *m,
+                                                                uint8_t qos, bool retain, bool dup,
+                                                                const pub_ids_t *ids)
+{
+    if (!s->inflight && !inflight_alloc(b, s))
+        return;
     uint16_t pid = alloc_pid(s);
     out_entry_t *e = &s->inflight[s->ninflight++];
     *e = (out_entry_t){msg_ref(m), pid, qos, qos == 1 ? OUT_WAIT_PUBACK : OUT_WAIT_PUBREC, retain,
