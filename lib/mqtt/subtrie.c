@@ -107,12 +107,23 @@ static bool is_wild(const char *s, size_t n, char c)
 
 /* ---- literal children ---- */
 
-static bool node_is(const struct node *k, const char *s, size_t n)
+/* (A level of up to 8 bytes, the usual, is compared inline: a call to
+ * memcmp costs more than its bytes. Every publish compares one per level.) */
+static inline bool node_is(const struct node *k, const char *s, size_t n)
 {
-    return k->len == n && memcmp(k->level, s, n) == 0;
+    if (k->len != n)
+        return false;
+    if (n > 8)
+        return memcmp(k->level, s, n) == 0;
+    for (size_t i = 0; i < n; i++)
+        if (k->level[i] != s[i])
+            return false;
+    return true;
 }
 
-static struct node *kid_find(const struct node *n, const char *s, size_t len)
+/* (Inline: called once per topic level of every publish.) */
+static inline __attribute__((always_inline)) struct node *kid_find(const struct node *n,
+                                                                   const char *s, size_t len)
 {
     if (n->kcap <= KIDS_ARRAY_MAX) {
         for (uint32_t i = 0; i < n->nkids; i++)
