@@ -65,9 +65,17 @@ struct subtrie {
 
 /* ---- levels and hashes ---- */
 
-static size_t level_end(const char *s, size_t len, size_t pos)
+/* (The usual level is short: its first 16 bytes are scanned inline, a
+ * longer rest by memchr. Every publish ends one level per topic level.) */
+static inline size_t level_end(const char *s, size_t len, size_t pos)
 {
-    const char *slash = memchr(s + pos, '/', len - pos);
+    size_t stop = len - pos > 16 ? pos + 16 : len;
+    for (size_t i = pos; i < stop; i++)
+        if (s[i] == '/')
+            return i;
+    if (stop == len)
+        return len;
+    const char *slash = memchr(s + stop, '/', len - stop);
     return slash ? (size_t)(slash - s) : len;
 }
 

@@ -185,6 +185,48 @@ static void test_match_table(void **state)
     subtrie_destroy(&t);
 }
 
+/* Levels around the lengths the match treats apart (compared inline up to
+ * 8 bytes, scanned for '/' inline for 16): each topic gets exactly the
+ * filters topic_match says, a byte off at the last place included. */
+static void test_level_lengths(void **state)
+{
+    (void)state;
+    static const char *const filters[] = {
+        "aaaaaaaa/x", "aaaaaaab/x", "aaaaaaaab/x", "0123456789abcdef/x", "0123456789abcdeg/x",
+        "0123456789abcdefg/x", "0123456789abcdef0123456789abcdef0123/+", "+/x", "+/+/z",
+        "0123456789abcdefg/#", "0123456789abcdef/y/z",
+    };
+    static const char *const topics[] = {
+        "aaaaaaaa/x", "aaaaaaab/x", "aaaaaaac/x", "aaaaaaaab/x", "aaaaaaaac/x",
+        "0123456789abcdef/x", "0123456789abcdeg/x", "0123456789abcdefg/x", "0123456789abcdefh/x",
+        "0123456789abcdef0123456789abcdef0123/q", "0123456789abcdef0123456789abcdef0124/q",
+        "0123456789abcdef/y/z", "0123456789abcdefg/y/z", "0123456789abcdef0123456789/x",
+        "0123456789abcdef", "0123456789abcdefg", "0123456789abcdef/",
+    };
+    const size_t nf = sizeof filters / sizeof filters[0];
+    subtrie_t *t = subtrie_new();
+    for (size_t i = 0; i < nf; i++)
+        assert_int_equal(add(t, filters[i], &S[i], 0, NULL), 0);
+    for (size_t c = 0; c < sizeof topics / sizeof topics[0]; c++) {
+        struct hits h;
+        match(t, topics[c], &h);
+        size_t want = 0;
+        for (size_t i = 0; i < nf; i++) {
+            bool m = topic_match(filters[i], strlen(filters[i]), topics[c], strlen(topics[c]));
+            bool got = bsearch(&(void *){&S[i]}, h.sub, h.n, sizeof h.sub[0], cmp_ptr) != NULL;
+            if (m != got)
+                fail_msg("topic \"%s\" filter \"%s\": trie %d topic_match %d", topics[c], filters[i],
+                         got, m);
+            want += m;
+        }
+        assert_int_equal(h.n, want);
+    }
+    for (size_t i = 0; i < nf; i++)
+        assert_int_equal(del(t, filters[i], &S[i]), 0);
+    assert_int_equal(subtrie_count(t), 0);
+    subtrie_destroy(&t);
+}
+
 /* 10k siblings: the children table grows, answers, and shrinks back as
  * they go, with removal in an order unrelated to insertion. */
 static void test_wide_node(void **state)
@@ -421,6 +463,7 @@ int main(void)
         cmocka_unit_test(test_new_destroy),
         cmocka_unit_test(test_add_update_remove),
         cmocka_unit_test(test_match_table),
+        cmocka_unit_test(test_level_lengths),
         cmocka_unit_test(test_wide_node),
         cmocka_unit_test(test_wide_subscriber_list),
         cmocka_unit_test(test_deep),
