@@ -27,14 +27,17 @@ static void on_store_done(int rc, void *arg)
  * Redis the write of it may have gone through while another did not, or
  * WAIT found too few replicas), or the client's resend, here or on the
  * broker that resumes the session, would be taken for a copy already
- * delivered and the message lost. */
+ * delivered and the message lost. Redis is written only for an id held
+ * here: the set holds every id Redis has for the session (session_restore
+ * reads them back on resume), so a PUBREL for another id costs no write. */
 static bool forget_rx2(conn_t *c, uint16_t pid)
 {
     session_t *s = c->sess;
-    bool held = session_rx2_release(s, pid);
+    if (!session_rx2_release(s, pid))
+        return false;
     if (c->b->cluster && !s->clean)
         sstore_rx2_del(cluster_store(c->b->cluster), s->id, s->id_len, pid, on_store_done, c->b);
-    return held;
+    return true;
 }
 
 /* The acknowledgement of a message that is through (rc PIPE_DONE or

@@ -12,10 +12,15 @@ answers), from raw sockets.
 - A QoS 0 flood into a retained topic: at 1024 writes in flight the broker
   stops reading that connection (roost_broker_write_backpressure_total)
   instead of holding an op and a message per PUBLISH without bound; once
-  Redis answers, every message is taken, in order, nothing dropped."""
+  Redis answers, every message is taken, in order, nothing dropped.
+- A PUBREL for a packet id the broker does not hold writes nothing to
+  Redis: each one cost an SREM (review bug), so a client could make the
+  broker write to Redis at will. A held id is still deleted, also one
+  read back from Redis when the session resumes on another broker."""
 
 import signal
 import socket
+import threading
 import time
 
 from conftest import ConnectionClosed, RawClient, connect_pkt, enc_str, publish_pkt, subscribe_pkt
@@ -148,3 +153,78 @@ def test_store_failure_is_said_to_a_5_0_client(stack):
     c.connect5("busy-dev", clean=False, properties=props((SESSION_EXPIRY, 60)))
     c.send(publish5_pkt("busy/t", b"x", qos=2, pid=3))  # its packet id is written to Redis
     c.expect_disconnect(0x89)
+
+
+
+class Monitor:
+    """The rx2 set commands Redis runs (MONITOR on a socket of our own), as
+    (command, packet id)."""
+
+    def __init__(self, stack, key):
+        self.key = '"%s"' % key
+        self.sock = socket.create_connection(("127.0.0.1", stack.redis.port), timeout=10)
+        self.sock.sendall(b"MONITOR\r\n")
+        self.f = self.sock.makefile("rb")
+        assert self.f.readline() == b"+OK\r\n"
+        self.seen = []
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        try:
+            for line in self.f:  # +<time> [<db> <client>] "CMD" "arg" ...
+                w = line.decode("utf-8", "replace").split()
+                if len(w) >= 6 and w[-2] == self.key and w[-3] in ('"SADD"', '"SREM"'):
+                    self.seen.append((w[-3].strip('"'), int(w[-1].strip('"'))))
+        except (OSError, ValueError):
+            pass  # closed
+
+    def until(self, cmd, pid):
+        """All Redis ran before this command (MONITOR keeps their order)."""
+        assert wait_for(lambda: (cmd, pid) in self.seen, timeout=10), self.seen
+        return self.seen[:self.seen.index((cmd, pid))]
+
+    def close(self):
+        self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+        self.thread.join(10)
+
+
+def qos2_round(dev, pid):
+    """A QoS 2 PUBLISH to its PUBREC (its id written to Redis first)."""
+    dev.send(publish_pkt("rel/t", b"x", qos=2, pid=pid))
+    assert read_packet(dev, 10) == (0x50, pid.to_bytes(2, "big"))
+
+
+def pubrel(dev, pid):
+    dev.send(b"\x62\x02" + pid.to_bytes(2, "big"))
+    assert read_packet(dev, 10) == (0x70, pid.to_bytes(2, "big"))  # PUBCOMP, held or not (3.1.1)
+
+
+def test_pubrel_for_an_id_not_held_writes_nothing(stack):
+    stack.start_redis()
+    a = stack.start_broker(cluster=True, insecure=True)
+    b = stack.start_broker(cluster=True, insecure=True)
+    key = stack.prefix + "rx2:{c:rel-dev}"
+    mon = Monitor(stack, key)
+    try:
+        dev = connect(a.port, "rel-dev", clean=False)  # persistent: its QoS 2 ids are written to Redis
+        qos2_round(dev, 1)
+        for pid in (2, 3, 4):  # never published: not held
+            pubrel(dev, pid)
+        qos2_round(dev, 5)
+        pubrel(dev, 5)  # held: deleted here and in Redis
+        qos2_round(dev, 6)
+        # (the SADD of 6 was sent after every PUBREL above was handled)
+        assert mon.until("SADD", 6) == [("SADD", 1), ("SADD", 5), ("SREM", 5)]
+        dev.close()
+        # the session resumes on b: id 1, read back from Redis, is held there
+        dev = connect(b.port, "rel-dev", clean=False, present=1)
+        pubrel(dev, 1)
+        pubrel(dev, 7)  # not held
+        qos2_round(dev, 8)
+        assert mon.until("SADD", 8)[3:] == [("SADD", 6), ("SREM", 1)]
+        assert sorted(stack.redis_cli("SMEMBERS", key).split()) == ["6", "8"]
+    finally:
+        mon.close()
+
