@@ -37,6 +37,8 @@ const char *roost_strerror(int rc)
     case ROOST_EINVAL: return "invalid value";
     case ROOST_ESTORE: return "unexpected store reply";
     case ROOST_ESCHEMA: return "store schema is newer than this build";
+    case ROOST_ESTORE_UNAVAILABLE: return "store unavailable";
+    case ROOST_ENOT_READY: return "server not ready";
     default: break;
     }
     if (rc < 0 && rc > -4096)

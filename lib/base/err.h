@@ -51,6 +51,11 @@ enum roost_err {
     ROOST_ESTORE = ROOST_ERR_BASE - 44,            /* unexpected reply from the store */
     ROOST_ESCHEMA = ROOST_ERR_BASE - 45,           /* store schema newer than this build */
 
+    /* A broker's CONNECT refused for a cause on its side (5.0 0x88, 3.1.1 3),
+     * kept apart from ROOST_EUNAVAILABLE (authd) for the log. */
+    ROOST_ESTORE_UNAVAILABLE = ROOST_ERR_BASE - 50, /* Redis did not answer or refused a write */
+    ROOST_ENOT_READY = ROOST_ERR_BASE - 51,         /* the persistent-subscription index is not read yet */
+
     ROOST_ERR_LAST = ROOST_ERR_BASE - 100
 };
 

@@ -136,6 +136,8 @@ uint8_t mqtt_reason_from_err(int err)
         return MQTT_RC_BANNED;
     case ROOST_EUNAVAILABLE:
     case ROOST_ETIMEDOUT_AUTHD:
+    case ROOST_ESTORE_UNAVAILABLE:
+    case ROOST_ENOT_READY:
         return MQTT_RC_SERVER_UNAVAILABLE;
     case ROOST_EAUTH_THROTTLED:
     case ROOST_ERATE:

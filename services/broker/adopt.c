@@ -216,7 +216,7 @@ static void on_loaded(int rc, const sstore_session_t *st, void *arg)
         return;
     }
     if (rc) {
-        fail(a, ROOST_EUNAVAILABLE);
+        fail(a, ROOST_ESTORE_UNAVAILABLE);
         return;
     }
     finish(a, st);
@@ -233,7 +233,7 @@ static void load(struct adopt *a)
     int rc = a->clean ? sstore_session_clear(st, a->cid, a->len, on_cleared, a)
                       : sstore_session_load(st, a->cid, a->len, on_loaded, a);
     if (rc < 0) {
-        fail(a, ROOST_EUNAVAILABLE);
+        fail(a, ROOST_ESTORE_UNAVAILABLE);
         return;
     }
     a->in_store_call = true;
@@ -251,7 +251,7 @@ static void on_lease(int rc, const char *previous, bool alive, void *arg)
     if (rc) {
         if (rc == ROOST_EAUTH_NOT_AUTHORIZED)
             a->hooks->foreign(a->conn, a->cid, a->len);
-        fail(a, rc == ROOST_EAUTH_NOT_AUTHORIZED ? rc : ROOST_EUNAVAILABLE);
+        fail(a, rc == ROOST_EAUTH_NOT_AUTHORIZED ? rc : ROOST_ESTORE_UNAVAILABLE);
         return;
     }
     if (previous[0] && strcmp(previous, b->id) != 0 && alive &&
@@ -276,7 +276,7 @@ int adopt_start(conn_t *c, const char *cid, size_t len, bool clean, acl_matcher_
     /* its messages would be routed without the persistent sessions they
      * match (nothing queued for them): cluster_ready */
     if (!cluster_ready(b->cluster))
-        return ROOST_EUNAVAILABLE;
+        return ROOST_ENOT_READY;
     struct adopt *a = calloc(1, sizeof(*a));
     if (!a)
         return -ENOMEM;
@@ -304,7 +304,7 @@ int adopt_start(conn_t *c, const char *cid, size_t len, bool clean, acl_matcher_
                           b->cfg->session_owner_only, on_lease, a) < 0 ||
         map_put(&b->adopting, a->cid, a->len, a, NULL) < 0) {
         adopt_free(a);
-        return ROOST_EUNAVAILABLE;
+        return ROOST_ESTORE_UNAVAILABLE;
     }
     a->registered = true;
     a->in_store_call = true;

@@ -42,7 +42,8 @@ typedef struct adopt_hooks {
 
 /* Starts adoption; takes ownership of *acl (sets it to NULL); hooks are
  * borrowed for the adoption's life (a static table). 0, or a negative code
- * to refuse now. */
+ * to refuse now (ROOST_ENOT_READY before the persistent-subscription index
+ * is read, ROOST_ESTORE_UNAVAILABLE when Redis cannot be asked). */
 int adopt_start(conn_t *c, const char *cid, size_t len, bool clean, acl_matcher_t **acl,
                 const adopt_hooks_t *hooks);
 /* The connection closed while adopting: forget it. */

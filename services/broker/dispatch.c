@@ -22,6 +22,8 @@ static int connack_code(int rc)
     case ROOST_EAUTH_THROTTLED: return MQTT_CONNACK_NOT_AUTHORIZED;
     case ROOST_EUNAVAILABLE:
     case ROOST_ETIMEDOUT_AUTHD:
+    case ROOST_ESTORE_UNAVAILABLE:
+    case ROOST_ENOT_READY:
     case ROOST_ELIMIT:
     case ROOST_ERATE: return MQTT_CONNACK_UNAVAILABLE;
     default: return -1;
@@ -61,6 +63,8 @@ static const char *reason_name(int rc)
     case ROOST_EAUTH_BANNED: return "banned";
     case ROOST_EUNAVAILABLE: return "auth_unavailable";
     case ROOST_ETIMEDOUT_AUTHD: return "auth_timeout";
+    case ROOST_ESTORE_UNAVAILABLE: return "store_unavailable";
+    case ROOST_ENOT_READY: return "index_not_loaded";
     case ROOST_ELIMIT: return "limit";
     case ROOST_ERATE: return "rate";
     case -ENOMEM: return "out_of_memory";

@@ -149,7 +149,7 @@ def test_redis_down_at_start_holds_then_refuses_until_the_index_is_read():
     """Redis unreachable when a broker starts: its listeners are bound but
     held (connections wait in the backlog) at most 5 s, then CONNECTs are
     refused with CONNACK 3 until Redis is up and the persistent-subscription
-    index has been read; /healthz says why meanwhile."""
+    index has been read; /healthz and the log say why meanwhile."""
     cl = Cluster()
     try:
         cl.redis = Redis(cl.dir)
@@ -165,6 +165,9 @@ def test_redis_down_at_start_holds_then_refuses_until_the_index_is_read():
         c.send(connect_pkt(uid("early"), True))
         assert c.expect("CONNACK").body == b"\x00\x03"
         assert "event=accepting_unready" in b.log()   # logged before it accepted
+        # the log says why: it was "auth_unavailable" (review bug), here with no authd at all
+        assert wait_until(lambda: " reason=index_not_loaded\n" in b.log(), T), b.log()[-3000:]
+        assert "reason=auth_unavailable" not in b.log()
         c.close()
         cl.redis.start()
         starter.join(30)

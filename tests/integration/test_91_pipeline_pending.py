@@ -13,6 +13,8 @@ answers), from raw sockets.
   stops reading that connection (roost_broker_write_backpressure_total)
   instead of holding an op and a message per PUBLISH without bound; once
   Redis answers, every message is taken, in order, nothing dropped.
+- A CONNECT refused because Redis cannot take its lease is logged as a
+  store failure (it was "auth_unavailable", with no authd at all).
 - A PUBREL for a packet id the broker does not hold writes nothing to
   Redis: each one cost an SREM (review bug), so a client could make the
   broker write to Redis at will. A held id is still deleted, also one
@@ -228,3 +230,17 @@ def test_pubrel_for_an_id_not_held_writes_nothing(stack):
     finally:
         mon.close()
 
+
+def test_connect_refused_for_the_store_is_logged_as_such(stack):
+    """A CONNECT refused because Redis cannot take its session's lease is
+    logged as a store failure, not as "auth_unavailable" (review bug: every
+    refusal for a dependency was, authd or not; this broker has none)."""
+    stack.start_redis()
+    b = stack.start_broker(cluster=True, insecure=True)
+    stack.redis.kill()
+    c = RawClient(b.port)
+    c.send(connect_pkt("st-dev", clean=False))
+    assert c.expect("CONNACK").body == b"\x00\x03"
+    assert wait_for(lambda: " reason=store_unavailable\n" in b.log(), timeout=10), b.log()[-3000:]
+    assert "packet=CONNECT rc=-5050 " in b.log()  # ROOST_ESTORE_UNAVAILABLE
+    assert "auth_unavailable" not in b.log()
