@@ -388,8 +388,11 @@ static int deliver_here(shared_t *sh, shgroup_t *g, msg_t *m, int origin, uint64
     msg_unref(&c);
     if (!kept)
         return -1;
-    if (!h) /* OOM: delivered, but a disconnect would lose it */
-        log_warn("shared_untracked", "client_id=%s detail=\"out of memory\"", mb->s->id);
+    if (!h) { /* OOM: delivered, but a disconnect would lose it */
+        char qid[LOG_QUOTE_CAP];
+        log_warn("shared_untracked", "client_id=%s detail=\"out of memory\"",
+                 log_quote(qid, sizeof(qid), mb->s->id, mb->s->id_len));
+    }
     mb->deliveries++;
     g->delivered++;
     return qos;
