@@ -450,15 +450,17 @@ static int ensure_conn(store_t *s)
 {
     if (s->ctx && (s->ctx->err || closed_by_server(s->ctx)))
         drop_conn(s);
-    /* a failover a Sentinel announced; a primary still reachable but no
-     * longer the one the Sentinels name */
-    if (s->ctx && s->sentinel) {
-        int away = s->watch ? sentinel_watch_poll(s->watch, s->sentinel, s->at_host, s->at_port, mono_ms()) : 0;
-        if (away < 0)
-            sentinel_watch_free(&s->watch); /* opened again at the next connection */
-        if (away > 0 || sentinel_changed(s->sentinel, s->at_host, s->at_port, mono_ms(), s->connect_ms))
-            drop_conn(s);
-    }
+    /* a failover a Sentinel announced, read with or without a link: one
+     * announced while we had none is noted before connect_now asks, so it
+     * outranks a Sentinel answer that has not heard of it yet
+     * (sentinel_outranks) */
+    int away = s->watch ? sentinel_watch_poll(s->watch, s->sentinel, s->at_host, s->at_port, mono_ms()) : 0;
+    if (away < 0)
+        sentinel_watch_free(&s->watch); /* opened again at the next connection */
+    /* a primary still reachable but no longer the one the Sentinels name */
+    if (s->ctx && s->sentinel &&
+        (away > 0 || sentinel_changed(s->sentinel, s->at_host, s->at_port, mono_ms(), s->connect_ms)))
+        drop_conn(s);
     return s->ctx ? 0 : connect_now(s);
 }
 

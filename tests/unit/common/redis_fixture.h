@@ -5,7 +5,9 @@
  * --appendonly no --dir D` (output to /dev/null) and waits until it answers
  * PING; redis_fixture_stop stops it by PID (it can be started again on the
  * same port, with its data gone); redis_fixture_fini stops it and removes
- * the dir (with the dump a replica's full sync left in it). Nothing here asserts, so cmocka group fixtures can use it.
+ * the dir (with the dump a replica's full sync left in it);
+ * redis_fixture_sentinel runs a redis-sentinel instead. Nothing here
+ * asserts, so cmocka group fixtures can use it.
  * Header-only (static inline). */
 #ifndef ROOST_TEST_REDIS_FIXTURE_H
 #define ROOST_TEST_REDIS_FIXTURE_H
@@ -133,6 +135,38 @@ static inline void redis_fixture_fini(redis_fixture_t *f)
     snprintf(rdb, sizeof(rdb), "%s/dump.rdb", f->dir);
     unlink(rdb);
     rmdir(f->dir);
+}
+
+/* Runs a redis-sentinel as f (after redis_fixture_init) monitoring the
+ * Redis on master_port as "m" (quorum 1), its config in f's dir, and waits
+ * for it as redis_fixture_exec. 0 or -1. */
+static inline int redis_fixture_sentinel(redis_fixture_t *f, int master_port)
+{
+    char conf[sizeof(f->dir) + 16];
+    snprintf(conf, sizeof(conf), "%s/sentinel.conf", f->dir);
+    FILE *c = fopen(conf, "w");
+    if (!c)
+        return -1;
+    fprintf(c, "port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor m 127.0.0.1 %d 1\n", f->port, f->dir,
+            master_port);
+    fclose(c);
+    char *const argv[] = {"redis-sentinel", conf, NULL};
+    return redis_fixture_exec(f, argv);
+}
+
+/* Stops a Sentinel of redis_fixture_sentinel (stopped with SIGSTOP or
+ * not), removes its config and its dir; nothing for one never inited. */
+static inline void redis_fixture_sentinel_fini(redis_fixture_t *f)
+{
+    if (!f->dir[0])
+        return;
+    char conf[sizeof(f->dir) + 16];
+    snprintf(conf, sizeof(conf), "%s/sentinel.conf", f->dir);
+    if (f->pid > 0)
+        kill(f->pid, SIGCONT);
+    redis_fixture_stop(f);
+    unlink(conf);
+    redis_fixture_fini(f);
 }
 
 #endif
