@@ -199,10 +199,15 @@ bool ssentinel_asking(const ssentinel_t *a)
 
 static uint64_t watch_fire(loop_t *loop, void *arg);
 
+/* The watch's link failed: the next Sentinel is tried after WATCH_RETRY_MS.
+ * A link still open (AUTH refused, a command not sent) is closed, and
+ * passed over, by watch_fire, as one whose setup ran out of time; one
+ * already gone is passed over here: either way exactly once. */
 static void watch_failed(ssentinel_t *a)
 {
     a->subscribed = false;
-    a->watch_i = (a->watch_i + 1) % sentinel_count(a->list);
+    if (!a->watch.ac)
+        a->watch_i = (a->watch_i + 1) % sentinel_count(a->list);
     link_arm(&a->watch, WATCH_RETRY_MS, watch_fire);
 }
 

@@ -2,7 +2,8 @@
  * loop_t against a real redis-sentinel monitoring a real redis-server, and
  * "Sentinels" that are blackholes (listening sockets that never accept:
  * the kernel completes the handshake, nothing is ever answered). The loop
- * keeps turning meanwhile: a 10 ms ticker measures the longest gap. */
+ * keeps turning meanwhile: a 10 ms ticker measures the longest gap. And
+ * the watch, past a Sentinel that refuses its AUTH to the next one. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <setjmp.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <hiredis/hiredis.h>
 
 #include "base/err.h"
 #include "base/loop.h"
@@ -27,6 +29,7 @@
 typedef struct fx {
     redis_fixture_t redis;
     redis_fixture_t sentinel; /* its port and dir; pid of redis-sentinel */
+    redis_fixture_t refusing; /* a second one, when a test starts it */
     int hole[2];              /* blackhole listening sockets */
     int hole_port[2];
     loop_t *loop;
@@ -48,26 +51,13 @@ static int blackhole(int *port)
     return fd;
 }
 
-static int sentinel_start(fx_t *f)
-{
-    char conf[128];
-    snprintf(conf, sizeof(conf), "%s/sentinel.conf", f->sentinel.dir);
-    FILE *c = fopen(conf, "w");
-    if (!c)
-        return -1;
-    fprintf(c, "port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor m 127.0.0.1 %d 1\n", f->sentinel.port,
-            f->sentinel.dir, f->redis.port);
-    fclose(c);
-    char *const argv[] = {"redis-sentinel", conf, NULL};
-    return redis_fixture_exec(&f->sentinel, argv);
-}
-
 static int setup(void **state)
 {
     fx_t *f = calloc(1, sizeof(*f));
     *state = f;
     if (!f || redis_fixture_init(&f->redis, "ssentinel") < 0 || redis_fixture_start(&f->redis) < 0 ||
-        redis_fixture_init(&f->sentinel, "ssentinel-s") < 0 || sentinel_start(f) < 0)
+        redis_fixture_init(&f->sentinel, "ssentinel-s") < 0 ||
+        redis_fixture_sentinel(&f->sentinel, f->redis.port) < 0)
         return -1;
     for (int i = 0; i < 2; i++)
         if ((f->hole[i] = blackhole(&f->hole_port[i])) < 0)
@@ -83,11 +73,8 @@ static int teardown(void **state)
     for (int i = 0; i < 2; i++)
         if (f->hole[i] > 0)
             close(f->hole[i]);
-    char conf[128];
-    snprintf(conf, sizeof(conf), "%s/sentinel.conf", f->sentinel.dir);
-    redis_fixture_stop(&f->sentinel);
-    unlink(conf);
-    redis_fixture_fini(&f->sentinel);
+    redis_fixture_sentinel_fini(&f->sentinel);
+    redis_fixture_sentinel_fini(&f->refusing); /* (not started: nothing) */
     redis_fixture_fini(&f->redis);
     free(f);
     return 0;
@@ -218,6 +205,81 @@ static void test_free_mid_ask(void **state)
     assert_string_equal(f->host, "");
 }
 
+/* The reply to argv from the server on port (NULL: no answer). */
+static redisReply *command(int port, int argc, const char **argv)
+{
+    redisContext *c = redisConnect("127.0.0.1", port);
+    redisReply *r = c && !c->err ? redisCommandArgv(c, argc, argv, NULL) : NULL;
+    redisFree(c);
+    return r;
+}
+
+/* Whether a CLIENT LIST reply shows a client of user "u" subscribed. */
+static bool subscribed_as_u(const redisReply *r)
+{
+    if (!r || r->type != REDIS_REPLY_STRING || !r->str)
+        return false;
+    for (const char *p = r->str; p && *p;) { /* one line per client: "name=value ..." */
+        const char *end = strchr(p, '\n');
+        char line[1024];
+        snprintf(line, sizeof(line), "%.*s", end ? (int)(end - p) : (int)strlen(p), p);
+        if (strstr(line, " user=u ") && strstr(line, " sub=1 "))
+            return true;
+        p = end ? end + 1 : NULL;
+    }
+    return false;
+}
+
+typedef struct watched {
+    int port;         /* the Sentinel that takes user "u" */
+    uint64_t deadline;
+    bool subscribed;  /* the watch (user "u") has subscribed there */
+} watched_t;
+
+static uint64_t check_watch(loop_t *l, void *arg)
+{
+    watched_t *w = arg;
+    const char *argv[] = {"CLIENT", "LIST"};
+    redisReply *r = command(w->port, 2, argv);
+    w->subscribed = subscribed_as_u(r);
+    freeReplyObject(r);
+    if (w->subscribed || loop_clock_ms() >= w->deadline) {
+        loop_stop(l);
+        return 0;
+    }
+    return 100;
+}
+
+/* A Sentinel that refuses the watch's AUTH is passed over once: the next
+ * one in the list is tried (it was skipped too, so with two Sentinels the
+ * watch went back to the refusing one each time and never subscribed). */
+static void test_watch_tries_the_next_after_an_auth_refusal(void **state)
+{
+    fx_t *f = *state;
+    redis_fixture_t *refusing = &f->refusing; /* knows no user "u": AUTH u p is refused */
+    assert_int_equal(redis_fixture_init(refusing, "ssentinel-r"), 0);
+    assert_int_equal(redis_fixture_sentinel(refusing, f->redis.port), 0);
+    const char *acl[] = {"ACL", "SETUSER", "u", "on", ">p", "allcommands", "allchannels"};
+    redisReply *r = command(f->sentinel.port, 7, acl);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_STATUS);
+    freeReplyObject(r);
+    char list[64];
+    snprintf(list, sizeof(list), "127.0.0.1:%d,127.0.0.1:%d", refusing->port, f->sentinel.port);
+    store_sentinel_conf_t sc = {.sentinels = list, .master = "m", .user = "u", .password = "p"};
+    sentinel_t *l = sentinel_new(&sc);
+    ssentinel_t *a = ssentinel_new(f->loop, &l);
+    assert_non_null(a);
+    assert_int_equal(ssentinel_watch(a, NULL, NULL), 0);
+    /* refused at once, the next one after WATCH_RETRY_MS (1 s) */
+    watched_t w = {f->sentinel.port, loop_clock_ms() + 4000, false};
+    uint64_t t = loop_add_timer(f->loop, 100, check_watch, &w);
+    assert_true(t > 0);
+    assert_int_equal(loop_run(f->loop), 0);
+    assert_true(w.subscribed);
+    ssentinel_free(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -225,6 +287,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_sentinel_answers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_master_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_mid_ask, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_watch_tries_the_next_after_an_auth_refusal, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
