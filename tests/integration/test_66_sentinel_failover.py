@@ -86,8 +86,9 @@ def test_primary_killed_under_load(st):
     off = device(b2.port, "ha-off", "ha-sub", [("ha/t", 1)]).start()
     off.wait_up()
     off.stop()
-    # the persistent subscriptions reach b1's cluster index (polled every second)
-    time.sleep(1.5)
+    # both persistent subscriptions are in b1's cluster index (read again
+    # from Redis when its version moves, checked every second)
+    assert wait_for(lambda: "event=psubs_loaded subscriptions=2 " in b1.log(), 10), b1.log()[-3000:]
 
     pub = Publisher(b1.port, "ha-pubber", "ha/t", "m", RATE, username="ha-pub", password=PW).start(seconds=9)
     time.sleep(2.5)
