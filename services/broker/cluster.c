@@ -500,12 +500,12 @@ int cluster_start(cluster_t *c)
     if (!c->store || sstore_set_auth(c->store, c->redis_user, c->redis_password) < 0 ||
         sstore_set_sentinel(c->store, &c->sentinel) < 0 ||
         sstore_set_cluster(c->store, c->redis_cluster) < 0 ||
-        sstore_set_wait(c->store, (int)c->b->cfg->redis_min_replicas, (int)c->b->cfg->redis_wait_timeout_ms) < 0)
+        sstore_set_wait(c->store, (int)c->b->cfg->redis.min_replicas, (int)c->b->cfg->redis.wait_timeout_ms) < 0)
         return -ENOMEM;
-    if (store_sentinel_on(&c->sentinel) || c->b->cfg->redis_min_replicas)
+    if (store_sentinel_on(&c->sentinel) || c->b->cfg->redis.min_replicas)
         log_info("redis_ha", "sentinels=%s master=%s min_replicas=%lld wait_timeout_ms=%lld",
                  store_sentinel_on(&c->sentinel) ? c->sentinel.sentinels : "none", c->sentinel.master,
-                 (long long)c->b->cfg->redis_min_replicas, (long long)c->b->cfg->redis_wait_timeout_ms);
+                 (long long)c->b->cfg->redis.min_replicas, (long long)c->b->cfg->redis.wait_timeout_ms);
     sodium_memzero(c->redis_password, strlen(c->redis_password)); /* sstore has its copy */
     sstore_on_refused(c->store, on_store_refused, c);
     if ((rc = sstore_start(c->store, on_store_state, c)) < 0)

@@ -212,7 +212,5 @@ int config_load(broker_config_t *c, int argc, char **argv, FILE *out, FILE *err)
         fprintf(err, "roost-broker: --ws-path must start with '/', got \"%s\"\n", c->ws_path);
         return ROOST_ECONFIG;
     }
-    c->redis_min_replicas = c->redis.min_replicas; /* resolved by redis_conf_check */
-    c->redis_wait_timeout_ms = c->redis.wait_timeout_ms;
     return CFG_RUN;
 }

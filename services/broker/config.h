@@ -26,10 +26,8 @@ typedef struct broker_config {
     int64_t auth_timeout_ms;
     const char *authd_server_key; /* CurveZMQ: authd's public key (spec) */
     const char *authd_client_key; /* CurveZMQ: this broker's secret key (spec) */
-    redis_conf_t redis;        /* addr "" = single node, state in memory */
-    int64_t redis_min_replicas; /* WAIT for this many replicas before PUBACK/PUBREC (given -1: 1 with
-                                   Sentinels, else 0; config_load resolves it) */
-    int64_t redis_wait_timeout_ms;
+    redis_conf_t redis;        /* addr "" = single node, state in memory; min_replicas: WAIT for
+                                  this many replicas before PUBACK/PUBREC (resolved, never -1) */
     const char *bus_bind;
     const char *bus_advertise;
     const char *bus_curve_secret; /* the cluster's CurveZMQ secret key (spec); "" = plain bus */

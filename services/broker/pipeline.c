@@ -395,7 +395,7 @@ static __attribute__((noinline)) int durable_writes(broker_t *b, const pipe_msg_
      * message's to another, and it would be delivered and acknowledged
      * first [MQTT-4.6.0-2]) */
     bool behind = c->persist_pending > 0 && b->cfg->redis.cluster && b->cfg->redis.cluster[0];
-    if (!o->err && (o->remaining == 0 || b->cfg->redis_min_replicas > 0 || behind))
+    if (!o->err && (o->remaining == 0 || b->cfg->redis.min_replicas > 0 || behind))
         issued(o, sstore_wait(st, on_step, o));
     if (o->remaining == 0) {
         /* nothing was sent: Redis is down, or a write was refused at once
