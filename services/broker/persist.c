@@ -9,6 +9,7 @@
 #include "cluster.h"
 #include "conn5.h"
 #include "msgprops.h"
+#include "pipeline.h"
 #include "session.h"
 #include "mqtt/share.h"
 #include "store/sstore.h"
@@ -37,11 +38,7 @@ static void finish(op_t *o)
     if (c && c->persist_pending)
         c->persist_pending--;
     if (o->err) {
-        o->b->stats.store_failures++;
-        char qid[LOG_QUOTE_CAP];
-        log_warn("store_write_failed", "client_id=%s op=subscribe rc=%d detail=\"not acknowledged\"",
-                 log_quote(qid, sizeof(qid), c && c->sess ? c->sess->id : "", c && c->sess ? c->sess->id_len : 0),
-                 o->err);
+        pipeline_store_failed(o->b, c, "subscribe", o->err, "not acknowledged");
         if (c)
             conn_disconnect(c, MQTT_RC_SERVER_BUSY, "store unavailable", "store_unavailable");
     } else if (c) {

@@ -137,8 +137,7 @@ static int publish_now(broker_t *b, const pipe_msg_t *in, const pipe_origin_t *f
 
 /* ---- stage 1: durable writes (clustered) -------------------------------- */
 
-/* A durable write that failed: counted and logged, one line per message. */
-static void store_failed(broker_t *b, const conn_t *c, const char *op, int rc, const char *detail)
+void pipeline_store_failed(broker_t *b, const conn_t *c, const char *op, int rc, const char *detail)
 {
     b->stats.store_failures++;
     char qid[LOG_QUOTE_CAP];
@@ -155,8 +154,8 @@ static void finish(op_t *o)
     if (!o->err) {
         run(o, c);
     } else {
-        store_failed(o->b, c, o->source == PIPE_WILL ? "will" : "publish", o->err,
-                     o->source == PIPE_WILL ? "delivered live only" : "not acknowledged");
+        pipeline_store_failed(o->b, c, o->source == PIPE_WILL ? "will" : "publish", o->err,
+                              o->source == PIPE_WILL ? "delivered live only" : "not acknowledged");
         if (o->source == PIPE_WILL)
             run(o, NULL); /* a will is delivered live even when Redis failed */
         else if (c && o->done)
@@ -401,7 +400,7 @@ static __attribute__((noinline)) int durable_writes(broker_t *b, const pipe_msg_
         /* nothing was sent: Redis is down, or a write was refused at once
          * (and nothing more issued, above). A failed write all the same:
          * counted and logged like one that Redis refused */
-        store_failed(b, c, "publish", ROOST_EUNAVAILABLE, "nothing written: not acknowledged");
+        pipeline_store_failed(b, c, "publish", ROOST_EUNAVAILABLE, "nothing written: not acknowledged");
         op_free(o);
         return ROOST_EUNAVAILABLE;
     }

@@ -164,6 +164,12 @@ typedef struct pipe_queued {
 int pipeline_stages(broker_t *b, const pipe_msg_t *msg, const pipe_origin_t *from,
                     const pipe_queued_t *queued);
 
+/* A durable write that failed, of a message or a SUBSCRIBE (persist.c; op
+ * "publish", "will", "subscribe"; c NULL when the connection is gone):
+ * counted (stats.store_failures) and logged, one store_write_failed line
+ * each. */
+void pipeline_store_failed(broker_t *b, const conn_t *c, const char *op, int rc, const char *detail);
+
 /* Stage 2 for a message that exists: the retained store, then the
  * sessions here. same_topic: the sessions matched for the previous message
  * are still the right ones. */
