@@ -39,6 +39,7 @@ const char *roost_strerror(int rc)
     case ROOST_ESCHEMA: return "store schema is newer than this build";
     case ROOST_ESTORE_UNAVAILABLE: return "store unavailable";
     case ROOST_ENOT_READY: return "server not ready";
+    case ROOST_ESUPERSEDED: return "a newer connection took the client id";
     default: break;
     }
     if (rc < 0 && rc > -4096)

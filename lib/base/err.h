@@ -55,6 +55,7 @@ enum roost_err {
      * kept apart from ROOST_EUNAVAILABLE (authd) for the log. */
     ROOST_ESTORE_UNAVAILABLE = ROOST_ERR_BASE - 50, /* Redis did not answer or refused a write */
     ROOST_ENOT_READY = ROOST_ERR_BASE - 51,         /* the persistent-subscription index is not read yet */
+    ROOST_ESUPERSEDED = ROOST_ERR_BASE - 52,        /* a newer CONNECT for the client id, here or on a peer */
 
     ROOST_ERR_LAST = ROOST_ERR_BASE - 100
 };

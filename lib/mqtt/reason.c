@@ -138,6 +138,7 @@ uint8_t mqtt_reason_from_err(int err)
     case ROOST_ETIMEDOUT_AUTHD:
     case ROOST_ESTORE_UNAVAILABLE:
     case ROOST_ENOT_READY:
+    case ROOST_ESUPERSEDED:
         return MQTT_RC_SERVER_UNAVAILABLE;
     case ROOST_EAUTH_THROTTLED:
     case ROOST_ERATE:

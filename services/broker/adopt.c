@@ -299,7 +299,7 @@ int adopt_start(conn_t *c, const char *cid, size_t len, bool clean, acl_matcher_
     /* an older CONNECT for this id still being adopted here: the newer wins */
     struct adopt *older = map_get(&b->adopting, cid, len);
     if (older)
-        fail(older, ROOST_EUNAVAILABLE);
+        fail(older, ROOST_ESUPERSEDED);
     if (sstore_lease_take(cluster_store(b->cluster), cid, len, b->id, conn_store_id(c),
                           b->cfg->session_owner_only, on_lease, a) < 0 ||
         map_put(&b->adopting, a->cid, a->len, a, NULL) < 0) {
@@ -418,7 +418,7 @@ void adopt_on_kick(broker_t *b, const char *cid, size_t len, const char *from)
     if (a) {
         log_info("takeover_by_peer", "client_id=%s peer=%s stage=connecting",
                  log_quote(qid, sizeof(qid), cid, len), from);
-        fail(a, ROOST_EUNAVAILABLE);
+        fail(a, ROOST_ESUPERSEDED);
     }
     will_cancel(b, cid, len); /* back on another broker within the Will Delay [MQTT-3.1.3-9] */
     session_t *s = map_get(&b->sessions, cid, len);

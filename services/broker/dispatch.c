@@ -24,6 +24,7 @@ static int connack_code(int rc)
     case ROOST_ETIMEDOUT_AUTHD:
     case ROOST_ESTORE_UNAVAILABLE:
     case ROOST_ENOT_READY:
+    case ROOST_ESUPERSEDED:
     case ROOST_ELIMIT:
     case ROOST_ERATE: return MQTT_CONNACK_UNAVAILABLE;
     default: return -1;
@@ -65,6 +66,7 @@ static const char *reason_name(int rc)
     case ROOST_ETIMEDOUT_AUTHD: return "auth_timeout";
     case ROOST_ESTORE_UNAVAILABLE: return "store_unavailable";
     case ROOST_ENOT_READY: return "index_not_loaded";
+    case ROOST_ESUPERSEDED: return "superseded";
     case ROOST_ELIMIT: return "limit";
     case ROOST_ERATE: return "rate";
     case -ENOMEM: return "out_of_memory";

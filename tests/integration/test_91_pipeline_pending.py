@@ -14,12 +14,15 @@ answers), from raw sockets.
   instead of holding an op and a message per PUBLISH without bound; once
   Redis answers, every message is taken, in order, nothing dropped.
 - A CONNECT refused because Redis cannot take its lease is logged as a
-  store failure (it was "auth_unavailable", with no authd at all).
+  store failure, one that a newer CONNECT for its client id overtook while
+  its lease was pending as superseded (both were "auth_unavailable", with
+  no authd at all).
 - A PUBREL for a packet id the broker does not hold writes nothing to
   Redis: each one cost an SREM (review bug), so a client could make the
   broker write to Redis at will. A held id is still deleted, also one
   read back from Redis when the session resumes on another broker."""
 
+import select
 import signal
 import socket
 import threading
@@ -243,4 +246,27 @@ def test_connect_refused_for_the_store_is_logged_as_such(stack):
     assert c.expect("CONNACK").body == b"\x00\x03"
     assert wait_for(lambda: " reason=store_unavailable\n" in b.log(), timeout=10), b.log()[-3000:]
     assert "packet=CONNECT rc=-5050 " in b.log()  # ROOST_ESTORE_UNAVAILABLE
+    assert "auth_unavailable" not in b.log()
+
+
+
+def test_connect_overtaken_while_its_lease_is_pending_is_logged_as_such(stack):
+    stack.start_redis()
+    b = stack.start_broker(cluster=True, insecure=True)
+    redis = stack.redis.proc
+    redis.send_signal(signal.SIGSTOP)
+    try:
+        # two CONNECTs for one id while Redis holds their lease takes: the
+        # one the broker read second wins, the other is refused at once
+        a, c = RawClient(b.port), RawClient(b.port)
+        a.send(connect_pkt("sup-dev", clean=False))
+        c.send(connect_pkt("sup-dev", clean=False))
+        ready, _, _ = select.select([a.sock, c.sock], [], [], 10)
+        assert len(ready) == 1, ready
+        loser, winner = (a, c) if ready[0] is a.sock else (c, a)
+        assert loser.expect("CONNACK").body == b"\x00\x03"
+    finally:
+        redis.send_signal(signal.SIGCONT)
+    assert winner.expect("CONNACK").body == b"\x00\x00"
+    assert " reason=superseded\n" in b.log()
     assert "auth_unavailable" not in b.log()

@@ -106,7 +106,7 @@ static void test_from_err(void **state)
         {ROOST_EPROTO_TOPIC_ALIAS, 0x94}, {ROOST_EPROTO_RECEIVE_MAX, 0x93},
         {ROOST_EAUTH_METHOD, 0x8C}, {ROOST_EPROTO_PAYLOAD_FORMAT, 0x99},
         {ROOST_ERATE, 0x9F},            {ROOST_ESTORE_UNAVAILABLE, 0x88},
-        {ROOST_ENOT_READY, 0x88},
+        {ROOST_ENOT_READY, 0x88},       {ROOST_ESUPERSEDED, 0x88},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         assert_int_equal(mqtt_reason_from_err(t[i].err), t[i].rc);
