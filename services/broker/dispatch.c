@@ -97,7 +97,7 @@ void dispatch_fail(conn_t *c, int rc, uint8_t type)
     if (connect_stage)
         c->graceful = true; /* never accepted: its will must not be published */
     char qid[LOG_QUOTE_CAP];
-    log_info("conn_refused", "peer=%s client_id=%s packet=%s rc=%d reason=%s",
+    log_info("conn_refused", "peer=%s client_id=%s packet=%s rc=%d reason=\"%s\"",
              conn_peer(c, peer, sizeof(peer)),
              log_quote(qid, sizeof(qid), c->sess ? c->sess->id : "", c->sess ? c->sess->id_len : 0),
              mqtt_type_name(type), rc, roost_strerror(rc));

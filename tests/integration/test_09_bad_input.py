@@ -1,6 +1,7 @@
 """09 bad input: each case over a raw socket; the broker closes that
 connection, and a well-behaved client connected before carries on."""
 
+import re
 import time
 
 import pytest
@@ -68,6 +69,7 @@ def test_bad_packet_after_connect_closes_only_that_connection(raw, bystander, br
     mine = [l for l in broker.log().splitlines() if " client_id=%s " % cid in l]
     refused = [l for l in mine if " event=conn_refused " in l]
     assert len(refused) == 1 and " packet=" in refused[0], mine
+    assert re.search(r' reason="[^"]+"$', refused[0]), refused[0]  # one field, spaces and all
     closed = [l for l in mine if " event=conn_closed " in l]
     assert len(closed) == 1, mine
     assert closed[0].endswith(" reason=" + reason), closed[0]

@@ -306,7 +306,7 @@ def test_tls_on_plain_port(optional, certs, watcher):
     c = raw_tcp(optional.port)
     c.send(client_hello(certs))
     assert_closed_by_broker(c)
-    assert optional.wait_log(r"conn_refused peer=\S+ client_id=(?:\"\"|) packet=CONNECT rc=-?\d+ reason=malformed packet")
+    assert optional.wait_log(r"conn_refused peer=\S+ client_id=(?:\"\"|) packet=CONNECT rc=-?\d+ reason=\"malformed packet\"")
 
 
 def test_garbage_handshake(optional, watcher):
