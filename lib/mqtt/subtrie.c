@@ -567,7 +567,8 @@ static void report(const struct node *n, subtrie_match_fn fn, void *ctx)
  * entry a node reports its '#' child, and its own subscribers if the topic
  * ends there; otherwise it descends into the literal child for the level,
  * then (on the way back) into its '+' child. Climbing back recovers the
- * parent's level start by scanning back to the previous '/'. */
+ * parent's level start from a literal node's length, or from a '+' node by
+ * scanning back to the previous '/'. */
 void subtrie_match(const subtrie_t *t, const char *topic, size_t len, subtrie_match_fn fn,
                    void *ctx)
 {
@@ -603,10 +604,16 @@ void subtrie_match(const subtrie_t *t, const char *topic, size_t len, subtrie_ma
         }
         if (n == root)
             return;
-        /* climb: the parent's level ends just before our pos */
-        pos--;
-        while (pos > 0 && topic[pos - 1] != '/')
+        /* climb: the parent's level starts where ours did: a literal
+         * node's level is as long as the topic's it matched; a '+' node's
+         * start is found by scanning back to the previous '/' */
+        if (n != n->parent->plus) {
+            pos -= (size_t)n->len + 1;
+        } else {
             pos--;
+            while (pos > 0 && topic[pos - 1] != '/')
+                pos--;
+        }
         from = n;
         n = n->parent;
     }
