@@ -496,7 +496,7 @@ void authc_sweep(authc_t *a)
         char qid[LOG_QUOTE_CAP];
         log_warn("authd_timeout", "client_id=%s timeout_ms=%d sent=%s",
                  log_quote(qid, sizeof(qid), q->client_id, strlen(q->client_id)), a->timeout_ms,
-                 q->unsent ? "no (no authd link)" : "yes");
+                 q->unsent ? "no detail=\"no authd link\"" : "yes");
         unlink_pending(a, q);
         if (c)
             dispatch_fail(c, ROOST_ETIMEDOUT_AUTHD, MQTT_CONNECT);
