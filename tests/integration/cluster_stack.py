@@ -564,11 +564,12 @@ def two_brokers(c):
 
 @contextlib.contextmanager
 def running(c, setup=two_brokers):
-    """For a module fixture: setup(c), yield c, then no sanitizer report may
-    be in the logs; the logs are printed when anything failed; stopped by
-    PID either way."""
+    """For a module fixture or one test: setup(c) (None: the test starts
+    what it needs), yield c, then no sanitizer report may be in the logs;
+    the logs are printed when anything failed; stopped by PID either way."""
     try:
-        setup(c)
+        if setup:
+            setup(c)
         yield c
         assert not c.sanitizer_reports(), "\n".join(c.sanitizer_reports())
     except BaseException:

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from cluster_stack import Cluster, Redis
+from cluster_stack import Cluster, Redis, running
 from conftest import DISCONNECT, PahoClient, RawClient, barrier, connect_pkt, free_port, uid, wait_until
 from stack import http_get
 
@@ -150,8 +150,7 @@ def test_redis_down_at_start_holds_then_refuses_until_the_index_is_read():
     held (connections wait in the backlog) at most 5 s, then CONNECTs are
     refused with CONNACK 3 until Redis is up and the persistent-subscription
     index has been read; /healthz and the log say why meanwhile."""
-    cl = Cluster()
-    try:
+    with running(Cluster(), None) as cl:
         cl.redis = Redis(cl.dir)
         cl.redis.port = free_port()      # nothing listens there yet
         http = free_port()
@@ -177,9 +176,3 @@ def test_redis_down_at_start_holds_then_refuses_until_the_index_is_read():
         assert c.connect(uid("late"), clean=False) == 0
         c.send(DISCONNECT)
         c.close()
-        assert not cl.sanitizer_reports()
-    except BaseException:
-        print(cl.logs())
-        raise
-    finally:
-        cl.close()

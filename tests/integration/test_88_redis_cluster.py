@@ -18,7 +18,7 @@ import time
 import paho.mqtt.client as mqtt
 import pytest
 
-from cluster_stack import Cluster
+from cluster_stack import Cluster, running
 from conftest import DISCONNECT, RawClient, connect_pkt, free_port, publish_pkt, uid, wait_until
 from stack import http_get
 
@@ -40,8 +40,7 @@ def _client(cid, clean):
 
 
 def test_sessions_spread_over_primaries_and_resume_elsewhere():
-    cl = Cluster()
-    try:
+    with running(Cluster(), None) as cl:
         rc = cl.start_redis(cluster=True)
         b1, b2 = cl.start_broker(), cl.start_broker()
         cl.wait_mesh()
@@ -86,9 +85,6 @@ def test_sessions_spread_over_primaries_and_resume_elsewhere():
         assert wait_until(lambda: rc.cmd("LLEN", cl.prefix + "q:{c:odd}id}") == "0", 5)
         c.disconnect()
         c.loop_stop()
-        assert not cl.sanitizer_reports()
-    finally:
-        cl.close()
 
 
 
@@ -102,8 +98,7 @@ def test_no_client_is_taken_in_before_the_index_is_read():
     the index is read, and is queued for the offline persistent subscriber
     (before the fix: acknowledged at once and never queued)."""
     pause_ms = 3000  # shorter than the broker's hold of its listeners (5 s, server.c)
-    cl = Cluster()
-    try:
+    with running(Cluster(), None) as cl:
         rc = cl.start_redis(cluster=True)
         b1 = cl.start_broker("b1")
         run = uid("gate")
@@ -145,12 +140,6 @@ def test_no_client_is_taken_in_before_the_index_is_read():
         s.ack(m)
         s.send(DISCONNECT)
         s.close()
-        assert not cl.sanitizer_reports()
-    except BaseException:
-        print(cl.logs())
-        raise
-    finally:
-        cl.close()
 
 
 def test_one_clients_messages_keep_their_order_without_replica_waits():
@@ -164,8 +153,7 @@ def test_one_clients_messages_keep_their_order_without_replica_waits():
     (a live subscriber saw 2 then 1; PUBACK 2 before PUBACK 1 breaks
     [MQTT-4.6.0-2])."""
     pause_ms = 600
-    cl = Cluster(broker_args=["--redis-min-replicas", "0"])
-    try:
+    with running(Cluster(broker_args=["--redis-min-replicas", "0"]), None) as cl:
         rc = cl.start_redis(cluster=True)
         b1 = cl.start_broker("b1")
         run = uid("order")
@@ -198,9 +186,3 @@ def test_one_clients_messages_keep_their_order_without_replica_waits():
         for c in (p, live):
             c.send(DISCONNECT)
             c.close()
-        assert not cl.sanitizer_reports()
-    except BaseException:
-        print(cl.logs())
-        raise
-    finally:
-        cl.close()

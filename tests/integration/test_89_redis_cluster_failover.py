@@ -32,7 +32,7 @@ import time
 
 import paho.mqtt.client as mqtt
 
-from cluster_stack import Cluster
+from cluster_stack import Cluster, running
 from conftest import wait_until
 from redis_cluster import REDIS_CLI, crc16
 from stack import Stack, mqtt_probe
@@ -75,8 +75,7 @@ class Pub:
 
 
 def test_reshard_under_light_load_no_errors_for_devices():
-    cl = Cluster()
-    try:
+    with running(Cluster(), None) as cl:
         rc = cl.start_redis(cluster=True)
         b1, b2 = cl.start_broker(), cl.start_broker()
         cl.wait_mesh()
@@ -130,8 +129,6 @@ def test_reshard_under_light_load_no_errors_for_devices():
             assert b.log().count("event=store_write_failed") == (refused if b is b2 else 0), b.log()[-3000:]
         sub.disconnect()
         sub.loop_stop()
-    finally:
-        cl.close()
 
 
 def test_a_push_sent_on_ask_is_waited_for_where_it_ran():
@@ -252,54 +249,49 @@ def test_authd_and_admin_on_the_cluster_follow_the_access_data():
 
 
 def test_map_reads_never_stall_the_loop_while_nodes_are_silent():
-    cl = Cluster()
     stopped = []
-    try:
-        rc = cl.start_redis(cluster=True)
-        b = cl.start_broker()
-        got, lock = [], threading.Lock()
+    with running(Cluster(), None) as cl:
+        try:
+            rc = cl.start_redis(cluster=True)
+            b = cl.start_broker()
+            got, lock = [], threading.Lock()
 
-        def on_message(c, ud, m):
+            def on_message(c, ud, m):
+                with lock:
+                    got.append((int(m.payload[:6]), time.monotonic() - float(m.payload[7:].decode())))
+
+            sub = mqtt.Client(client_id="stall-sub", clean_session=True)
+            sub.on_message = on_message
+            sub.connect("127.0.0.1", b.port, keepalive=30)
+            sub.loop_start()
+            assert sub.subscribe("stall/x", 0)[0] == mqtt.MQTT_ERR_SUCCESS
+            pub = mqtt.Client(client_id="stall-pub", clean_session=True)
+            pub.connect("127.0.0.1", b.port, keepalive=30)
+            pub.loop_start()
+            assert wait_until(lambda: (pub.publish("stall/x", b"000000 %f" % time.monotonic()), len(got) > 0)[1], 10)
+            base = len(got)
+
+            victim = rc.primaries()[0]
+            for n in rc.nodes:
+                if n is not victim:
+                    os.kill(n.proc.pid, signal.SIGSTOP)
+                    stopped.append(n)
+            victim.proc.kill()   # the broker's link to it drops: the map is read again, and again
+            victim.proc.wait()
+            sent = 0
+            end = time.monotonic() + 3.0
+            while time.monotonic() < end:
+                sent += 1
+                pub.publish("stall/x", b"%06d %f" % (sent, time.monotonic()))
+                time.sleep(0.02)
+            assert wait_until(lambda: len(got) >= base + sent, 10), (len(got) - base, sent)
             with lock:
-                got.append((int(m.payload[:6]), time.monotonic() - float(m.payload[7:].decode())))
-
-        sub = mqtt.Client(client_id="stall-sub", clean_session=True)
-        sub.on_message = on_message
-        sub.connect("127.0.0.1", b.port, keepalive=30)
-        sub.loop_start()
-        assert sub.subscribe("stall/x", 0)[0] == mqtt.MQTT_ERR_SUCCESS
-        pub = mqtt.Client(client_id="stall-pub", clean_session=True)
-        pub.connect("127.0.0.1", b.port, keepalive=30)
-        pub.loop_start()
-        assert wait_until(lambda: (pub.publish("stall/x", b"000000 %f" % time.monotonic()), len(got) > 0)[1], 10)
-        base = len(got)
-
-        victim = rc.primaries()[0]
-        for n in rc.nodes:
-            if n is not victim:
-                os.kill(n.proc.pid, signal.SIGSTOP)
-                stopped.append(n)
-        victim.proc.kill()   # the broker's link to it drops: the map is read again, and again
-        victim.proc.wait()
-        sent = 0
-        end = time.monotonic() + 3.0
-        while time.monotonic() < end:
-            sent += 1
-            pub.publish("stall/x", b"%06d %f" % (sent, time.monotonic()))
-            time.sleep(0.02)
-        assert wait_until(lambda: len(got) >= base + sent, 10), (len(got) - base, sent)
-        with lock:
-            lat = [d for seq, d in got[base:]]
-        assert max(lat) < STALL_MAX_S, "worst QoS 0 latency %.2f s while the nodes were silent" % max(lat)
-        pub.disconnect()
-        sub.disconnect()
-        pub.loop_stop()
-        sub.loop_stop()
-        assert not cl.sanitizer_reports()
-    except BaseException:
-        print(cl.logs())
-        raise
-    finally:
-        for n in stopped:
-            os.kill(n.proc.pid, signal.SIGCONT)
-        cl.close()
+                lat = [d for seq, d in got[base:]]
+            assert max(lat) < STALL_MAX_S, "worst QoS 0 latency %.2f s while the nodes were silent" % max(lat)
+            pub.disconnect()
+            sub.disconnect()
+            pub.loop_stop()
+            sub.loop_stop()
+        finally:
+            for n in stopped:  # before the cluster is stopped
+                os.kill(n.proc.pid, signal.SIGCONT)
