@@ -72,6 +72,15 @@ def live_got(c, topic, payload):
         c.close()
 
 
+def retain(port, topic, payload):
+    """A new client on port publishes payload to topic, QoS 1 retained,
+    and leaves once it is acknowledged."""
+    pub = RawClient(port)
+    pub.connect(uid("ret-"))
+    pub.publish(topic, payload, qos=1, retain=True)
+    pub.close()
+
+
 def serves(port, topic, payload, proxy=False):
     """A new subscriber on port gets topic's retained message (True), or
     nothing within a second (False)."""
@@ -122,10 +131,7 @@ def test_retained_published_before_the_peer_joined():
         # for what was put after its last read (1 message of the 12)
         b3 = cl.start_broker("b3")
         late = "ret/%s" % uid("late")
-        pub = RawClient(b3.port)
-        pub.connect(uid("ret-"))
-        pub.publish(late, b"late", qos=1, retain=True)
-        pub.close()
+        retain(b3.port, late, b"late")
         cl.wait_mesh()
         assert wait_until(lambda: serves(b2.port, late, b"late"), timeout=10), b2.log()[-3000:]
         assert wait_until(lambda: re.search(r"event=retained_loaded messages=1 since=[1-9]\d*-\d+ ",
@@ -137,10 +143,7 @@ def test_retained_published_before_the_peer_joined():
         assert cl.redis.cmd("XTRIM", cl.prefix + "{g}:retained:log", "MAXLEN", "0") != ""
         b4 = cl.start_broker("b4")
         last = "ret/%s" % uid("last")
-        pub = RawClient(b4.port)
-        pub.connect(uid("ret-"))
-        pub.publish(last, b"last", qos=1, retain=True)
-        pub.close()
+        retain(b4.port, last, b"last")
         assert wait_until(lambda: "event=retained_log_short" in b2.log(), timeout=10), b2.log()[-3000:]
         assert wait_until(lambda: re.search(r"event=retained_loaded messages=13 mark=", b2.log()),
                           timeout=10), b2.log()[-3000:]
@@ -156,10 +159,7 @@ def test_failed_read_of_the_retained_set_is_read_again():
         r = cl.start_redis()
         b0 = cl.start_broker("b0")
         topic = "ret/%s" % uid("again")
-        pub = RawClient(b0.port)
-        pub.connect(uid("ret-"))
-        pub.publish(topic, b"kept", qos=1, retain=True)
-        pub.close()
+        retain(b0.port, topic, b"kept")
         b0.term()
         assert r.cmd("ACL", "SETUSER", "default", "-hgetall") == "OK"
         b1 = cl.start_broker("b1")
